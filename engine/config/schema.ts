@@ -1,0 +1,569 @@
+/**
+ * The one configuration schema: everything the engine accepts, as zod.
+ *
+ * The console's forms, its REST API and the engine's daemon all parse with these schemas, so a rule lives here once
+ * and a refusal always carries the same field path and sentence. Types are `z.infer` of these schemas; never write
+ * a hand-made twin. This module imports nothing but zod (see STYLE.md).
+ *
+ * Shape: a Config holds VirtualServices (each with its RealServers), FloatingIps and Certificates. Per-service rules
+ * (DR cannot translate ports, schedulers valid for the layer …) are refinements of VirtualService; rules that look
+ * across services (the same RIP:PORT in L4 SNAT and L7, two services on one VIP:port) are refinements of Config.
+ */
+import { z } from 'zod';
+import {
+  addressFamily,
+  expandPorts,
+  portSpecsOverlap,
+  portSpecText,
+  protocolsOverlap,
+} from './ports.ts';
+
+export const LAYER4_MODES = ['dr', 'nat', 'snat', 'tun'] as const;
+export const LAYER7_MODES = ['http', 'tcp'] as const;
+export const MODES = [...LAYER4_MODES, ...LAYER7_MODES] as const;
+
+/** IPVS schedulers, by the kernel's own names (ip_vs_<name>.ko). */
+export const LAYER4_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'lblc', 'lblcr', 'fo', 'ovf'] as const;
+/**
+ * Proxy schedulers. Names shared with IPVS mean the same thing; `uri` hashes the request path, `p2c` is random with
+ * two choices (the less loaded of two random servers).
+ */
+export const LAYER7_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'uri', 'fo', 'p2c'] as const;
+export const SCHEDULERS = [...new Set([...LAYER4_SCHEDULERS, ...LAYER7_SCHEDULERS])] as [string, ...string[]];
+
+export const OPERATOR_STATES = ['online', 'drain', 'halt'] as const;
+export const HEALTH_STATES = ['up', 'down', 'unknown'] as const;
+
+/** Names appear in URLs, logs and the kernel's view; keep them plain. */
+export const NameSchema = z
+  .string()
+  .min(1, 'Give a name.')
+  .max(64, 'Use at most 64 characters.')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'Use letters, digits, dot, dash and underscore, starting with a letter or digit.');
+
+export const IpAddressSchema = z.union([z.ipv4(), z.ipv6()], {
+  error: 'Give an IPv4 address such as 192.168.10.50 or an IPv6 address such as 2001:db8::50.',
+});
+
+export const PortSchema = z
+  .number({ error: 'Give a port number from 1 to 65535.' })
+  .int('Give a whole port number.')
+  .min(1, 'Ports run from 1 to 65535.')
+  .max(65535, 'Ports run from 1 to 65535.');
+
+/** A port, or an inclusive range written "8000-8010". */
+export const PortSpecSchema = z.union([
+  PortSchema,
+  z
+    .string()
+    .regex(/^\d{1,5}-\d{1,5}$/, 'Write a range as "from-to", for example "8000-8010".')
+    .refine((s) => {
+      const [a, b] = s.split('-').map(Number);
+      return a >= 1 && b <= 65535 && a <= b;
+    }, 'A range runs from a lower to a higher port, both from 1 to 65535.'),
+]);
+
+const seconds = (min: number, max: number, what: string) =>
+  z
+    .number({ error: `Give ${what} in seconds.` })
+    .int(`Give ${what} in whole seconds.`)
+    .min(min, `${what} must be at least ${min} s.`)
+    .max(max, `${what} must be at most ${max} s.`);
+
+const millis = (min: number, max: number, what: string) =>
+  z
+    .number({ error: `Give ${what} in milliseconds.` })
+    .int(`Give ${what} in whole milliseconds.`)
+    .min(min, `${what} must be at least ${min} ms.`)
+    .max(max, `${what} must be at most ${max} ms.`);
+
+// ───────────────────────────── persistence ─────────────────────────────
+
+export const PersistenceSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('none') }),
+    z.strictObject({
+      type: z.literal('source-ip'),
+      timeoutSeconds: seconds(1, 31_536_000, 'The persistence timeout').default(300),
+      /** Granularity: clients in the same network of this prefix length stick together (IPVS netmask). */
+      netmaskPrefix: z.number().int().min(0).max(128).optional(),
+    }),
+    z.strictObject({
+      type: z.literal('http-cookie'),
+      cookieName: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'Use a cookie name made of token characters.').default('FULCRUMID'),
+      maxIdleSeconds: seconds(1, 31_536_000, 'The cookie idle time').optional(),
+      maxLifeSeconds: seconds(1, 31_536_000, 'The cookie lifetime').optional(),
+      httpOnly: z.boolean().default(true),
+      secure: z.boolean().default(true),
+    }),
+    z.strictObject({
+      type: z.literal('app-cookie'),
+      cookieName: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'Use a cookie name made of token characters.'),
+      timeoutSeconds: seconds(1, 31_536_000, 'The session timeout').default(1800),
+    }),
+    z.strictObject({
+      type: z.literal('rdp-cookie'),
+      timeoutSeconds: seconds(1, 31_536_000, 'The session timeout').default(3600),
+    }),
+  ],
+  { error: 'Choose persistence: none, source-ip, http-cookie, app-cookie or rdp-cookie.' },
+);
+
+// ───────────────────────────── health checks ─────────────────────────────
+
+export const HEALTH_CHECK_TYPES = ['none', 'connect', 'http', 'https', 'send-expect', 'dicom-echo'] as const;
+
+export const HealthCheckSchema = z
+  .strictObject({
+    type: z.enum(HEALTH_CHECK_TYPES, { error: `Choose a health check: ${HEALTH_CHECK_TYPES.join(', ')}.` }),
+    intervalMs: millis(500, 3_600_000, 'The check interval').default(5000),
+    timeoutMs: millis(100, 600_000, 'The check timeout').default(3000),
+    /** Consecutive successes before a down server is up again. */
+    rise: z.number().int().min(1).max(100).default(2),
+    /** Consecutive failures before an up server is down. */
+    fall: z.number().int().min(1).max(100).default(3),
+    /** Port to check; defaults to the real server's port. */
+    port: PortSchema.optional(),
+    http: z
+      .strictObject({
+        method: z.enum(['GET', 'HEAD', 'OPTIONS']).default('GET'),
+        path: z.string().startsWith('/', 'A check path starts with "/".').max(2048).default('/'),
+        host: z.string().max(255).optional(),
+        /** Accepted status codes, e.g. "200-399" or "200,204". */
+        expectStatus: z
+          .string()
+          .regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, 'Write statuses like "200", "200-399" or "200,204".')
+          .default('200-399'),
+        expectBody: z.string().max(1024).optional(),
+      })
+      .optional(),
+    sendExpect: z.strictObject({ send: z.string().max(4096), expect: z.string().min(1).max(4096) }).optional(),
+    dicom: z
+      .strictObject({
+        callingAeTitle: z.string().regex(/^[ -~]{1,16}$/, 'An AE title is 1 to 16 printable ASCII characters.').default('FULCRUM'),
+        calledAeTitle: z.string().regex(/^[ -~]{1,16}$/, 'An AE title is 1 to 16 printable ASCII characters.'),
+      })
+      .optional(),
+  })
+  .superRefine((hc, ctx) => {
+    if (hc.timeoutMs > hc.intervalMs) {
+      ctx.addIssue({ code: 'custom', path: ['timeoutMs'], message: 'The timeout must not be longer than the interval.' });
+    }
+    if (hc.type === 'send-expect' && !hc.sendExpect) {
+      ctx.addIssue({ code: 'custom', path: ['sendExpect'], message: 'A send-expect check needs the text to expect.' });
+    }
+    if (hc.type === 'dicom-echo' && !hc.dicom) {
+      ctx.addIssue({ code: 'custom', path: ['dicom'], message: 'A DICOM echo check needs the called AE title.' });
+    }
+  });
+
+// ───────────────────────────── real servers ─────────────────────────────
+
+export const RealServerSchema = z
+  .strictObject({
+    name: NameSchema,
+    address: IpAddressSchema,
+    /** Port on the real server; omitted means "the port the client connected to" (no translation). */
+    port: PortSchema.optional(),
+    weight: z
+      .number({ error: 'Give a weight from 0 to 65535.' })
+      .int('Give a whole weight.')
+      .min(0, 'Weights run from 0 to 65535.')
+      .max(65535, 'Weights run from 0 to 65535.')
+      .default(100),
+    /** IPVS lower threshold / proxy: below this the server takes new connections again after hitting max. */
+    minConnections: z.number().int().min(0).max(1_000_000).default(0),
+    /** 0 = unlimited. */
+    maxConnections: z.number().int().min(0).max(1_000_000).default(0),
+    state: z.enum(OPERATOR_STATES, { error: 'Choose online, drain or halt.' }).default('online'),
+    /** Used only when every non-backup server is out. */
+    isBackup: z.boolean().default(false),
+    /** Layer 7 content switching sends matching requests to the servers of one group. */
+    group: NameSchema.optional(),
+  })
+  .superRefine((rs, ctx) => {
+    if (rs.maxConnections > 0 && rs.minConnections > rs.maxConnections) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minConnections'],
+        message: 'The minimum connections must not exceed the maximum connections.',
+      });
+    }
+  });
+
+// ───────────────────────────── layer 7 options ─────────────────────────────
+
+const HeaderNameSchema = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'Use a header name made of token characters.');
+
+export const HeaderRuleSchema = z
+  .strictObject({
+    action: z.enum(['add', 'set', 'delete']),
+    name: HeaderNameSchema,
+    value: z.string().max(8192).regex(/^[^\r\n]*$/, 'A header value cannot contain line breaks.').optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.action !== 'delete' && r.value === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: `To ${r.action} a header, give its value.` });
+    }
+  });
+
+const RegexSchema = z.string().min(1).max(1024).refine((s) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'This is not a valid regular expression.');
+
+/** Conditions are ANDed; an empty match matches everything. */
+export const MatchSchema = z.strictObject({
+  pathPrefix: z.string().startsWith('/').optional(),
+  pathSuffix: z.string().min(1).optional(),
+  pathRegex: RegexSchema.optional(),
+  host: z.string().min(1).max(255).optional(),
+  header: z.strictObject({ name: HeaderNameSchema, value: z.string().max(8192).optional() }).optional(),
+  source: z.union([z.cidrv4(), z.cidrv6()], { error: 'Give a network such as 10.0.0.0/8.' }).optional(),
+});
+
+export const Layer7Schema = z.strictObject({
+  xForwardedFor: z.boolean().default(true),
+  xForwardedProto: z.boolean().default(true),
+  proxyProtocol: z.enum(['none', 'v1', 'v2']).default('none'),
+  tls: z
+    .strictObject({
+      /** Certificate name (see Config.certificates). */
+      certificate: NameSchema,
+      /** Further certificates chosen by SNI. */
+      sniCertificates: z.array(NameSchema).max(100).default([]),
+      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      cipherProfile: z.enum(['modern', 'intermediate']).default('intermediate'),
+      alpn: z.array(z.enum(['http/1.1'])).default(['http/1.1']),
+    })
+    .optional(),
+  /** TLS from the proxy to the real servers. */
+  reencrypt: z
+    .strictObject({ isEnabled: z.boolean().default(false), verify: z.boolean().default(true), serverName: z.string().optional() })
+    .optional(),
+  httpsRedirect: z.strictObject({ status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301) }).optional(),
+  hsts: z.strictObject({ maxAgeSeconds: seconds(0, 63_072_000, 'The HSTS max-age'), includeSubDomains: z.boolean().default(false) }).optional(),
+  redirects: z
+    .array(
+      z.strictObject({
+        match: MatchSchema,
+        location: z.string().min(1).max(2048),
+        status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
+      }),
+    )
+    .max(200)
+    .default([]),
+  requestHeaders: z.array(HeaderRuleSchema).max(100).default([]),
+  responseHeaders: z.array(HeaderRuleSchema).max(100).default([]),
+  urlRewrites: z.array(z.strictObject({ pattern: RegexSchema, replacement: z.string().max(2048) })).max(100).default([]),
+  /** Content switching: the first route that matches picks the group of real servers. */
+  routes: z.array(z.strictObject({ name: NameSchema, match: MatchSchema, group: NameSchema })).max(200).default([]),
+  timeouts: z
+    .strictObject({
+      clientMs: millis(100, 86_400_000, 'The client timeout').default(60_000),
+      serverMs: millis(100, 86_400_000, 'The server timeout').default(60_000),
+      connectMs: millis(100, 600_000, 'The connect timeout').default(5_000),
+      queueMs: millis(100, 600_000, 'The queue timeout').default(10_000),
+      tunnelMs: millis(100, 86_400_000, 'The tunnel timeout').default(3_600_000),
+      httpRequestMs: millis(100, 600_000, 'The request-header timeout').default(10_000),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+      maxBodyBytes: z.number().int().min(0).max(10 * 1024 ** 3).default(100 * 1024 ** 2),
+      maxQueue: z.number().int().min(0).max(100_000).default(1000),
+    })
+    .prefault({}),
+});
+
+export const Layer4Schema = z.strictObject({
+  /** UDP: schedule each datagram on its own (IPVS one-packet scheduling). */
+  onePacketScheduling: z.boolean().default(false),
+});
+
+export const FallbackSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('server'), address: IpAddressSchema, port: PortSchema.optional() }),
+  z.strictObject({ type: z.literal('maintenance-page') }),
+]);
+
+// ───────────────────────────── virtual services ─────────────────────────────
+
+const VirtualServiceBase = z.strictObject({
+  name: NameSchema,
+  description: z.string().max(500).optional(),
+  isEnabled: z.boolean().default(true),
+  layer: z.union([z.literal(4), z.literal(7)], { error: 'Choose layer 4 or layer 7.' }),
+  mode: z.enum(MODES, { error: 'Choose a mode: dr, nat, snat or tun at layer 4; http or tcp at layer 7.' }),
+  protocol: z.enum(['tcp', 'udp', 'both'], { error: 'Choose tcp, udp or both.' }).default('tcp'),
+  address: IpAddressSchema,
+  ports: z.array(PortSpecSchema).max(64, 'Give at most 64 ports or ranges.').default([]),
+  /** Layer 4: match packets marked by the firewall instead of address and port (multi-port services). */
+  firewallMark: z.number().int().min(1).max(0xffffffff).optional(),
+  /** Interface the VIP is brought up on (layer 4), e.g. "eth0". */
+  interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0.').optional(),
+  scheduler: z.enum(SCHEDULERS, { error: `Choose a scheduler.` }).default('wlc'),
+  persistence: PersistenceSchema.default({ type: 'none' }),
+  healthCheck: HealthCheckSchema.default({ type: 'connect', intervalMs: 5000, timeoutMs: 3000, rise: 2, fall: 3 }),
+  fallback: FallbackSchema.optional(),
+  layer4: Layer4Schema.optional(),
+  layer7: Layer7Schema.optional(),
+  realServers: z.array(RealServerSchema).max(1024, 'A service takes at most 1024 real servers.').default([]),
+});
+
+type VirtualServiceShape = z.infer<typeof VirtualServiceBase>;
+
+/** Cross-field rules of one virtual service; `path` is the service's path inside whatever holds it. */
+export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCtx, path: (string | number)[] = []): void {
+  const issue = (p: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: [...path, ...p], message });
+  const isL4 = vs.layer === 4;
+
+  if (isL4 && !(LAYER4_MODES as readonly string[]).includes(vs.mode)) {
+    issue(['mode'], `Layer 4 services use dr, nat, snat or tun; "${vs.mode}" is a layer 7 mode.`);
+  }
+  if (!isL4 && !(LAYER7_MODES as readonly string[]).includes(vs.mode)) {
+    issue(['mode'], `Layer 7 services use http or tcp; "${vs.mode}" is a layer 4 mode.`);
+  }
+  const schedulers: readonly string[] = isL4 ? LAYER4_SCHEDULERS : LAYER7_SCHEDULERS;
+  if (!schedulers.includes(vs.scheduler)) {
+    issue(['scheduler'], `Scheduler "${vs.scheduler}" is not available at layer ${vs.layer}; choose one of ${schedulers.join(', ')}.`);
+  }
+  if (!isL4 && vs.protocol !== 'tcp') {
+    issue(['protocol'], 'Layer 7 services carry TCP only; use a layer 4 service for UDP.');
+  }
+  if (vs.firewallMark !== undefined && !isL4) {
+    issue(['firewallMark'], 'Firewall marks select traffic for layer 4 services only.');
+  }
+  if (vs.firewallMark === undefined && vs.ports.length === 0) {
+    issue(['ports'], 'Give at least one port (or a firewall mark at layer 4).');
+  }
+  if (!isL4 && vs.ports.some((p) => typeof p === 'string')) {
+    issue(['ports'], 'Layer 7 services listen on single ports; list them one by one.');
+  }
+  if (isL4 && vs.layer7) issue(['layer7'], 'Layer 7 options apply to layer 7 services only.');
+  if (!isL4 && vs.layer4) issue(['layer4'], 'Layer 4 options apply to layer 4 services only.');
+  if (vs.layer4?.onePacketScheduling && vs.protocol === 'tcp') {
+    issue(['layer4', 'onePacketScheduling'], 'One-packet scheduling applies to UDP services only.');
+  }
+
+  const p = vs.persistence;
+  if ((p.type === 'http-cookie' || p.type === 'app-cookie') && !(vs.layer === 7 && vs.mode === 'http')) {
+    issue(['persistence', 'type'], 'Cookie persistence needs a layer 7 http service; use source-ip persistence at layer 4.');
+  }
+  if (p.type === 'rdp-cookie' && !(vs.layer === 7 && vs.mode === 'tcp')) {
+    issue(['persistence', 'type'], 'RDP cookie persistence needs a layer 7 tcp service.');
+  }
+  if (p.type === 'source-ip' && p.netmaskPrefix !== undefined) {
+    const max = addressFamily(vs.address) === 6 ? 128 : 32;
+    if (p.netmaskPrefix > max) issue(['persistence', 'netmaskPrefix'], `For this address family the prefix runs from 0 to ${max}.`);
+  }
+
+  const l7 = vs.layer7;
+  if (l7) {
+    if (vs.mode === 'tcp') {
+      const httpOnly: [keyof typeof l7, string][] = [
+        ['httpsRedirect', 'HTTPS redirects'],
+        ['hsts', 'HSTS'],
+      ];
+      for (const [key, what] of httpOnly) if (l7[key]) issue(['layer7', key], `${what} need an http service.`);
+      const httpLists: [keyof typeof l7, string][] = [
+        ['redirects', 'Redirects'],
+        ['requestHeaders', 'Header rules'],
+        ['responseHeaders', 'Header rules'],
+        ['urlRewrites', 'URL rewrites'],
+        ['routes', 'Content switching'],
+      ];
+      for (const [key, what] of httpLists) {
+        if ((l7[key] as unknown[]).length > 0) issue(['layer7', key], `${what} need an http service.`);
+      }
+    }
+    if ((l7.hsts || l7.httpsRedirect) && !l7.tls && l7.hsts) {
+      issue(['layer7', 'hsts'], 'HSTS is sent over HTTPS only; add a TLS certificate to this service.');
+    }
+    const groups = new Set(vs.realServers.map((rs) => rs.group).filter(Boolean));
+    l7.routes.forEach((r, i) => {
+      if (!groups.has(r.group)) issue(['layer7', 'routes', i, 'group'], `No real server is in group "${r.group}".`);
+    });
+  }
+
+  const vipFamily = addressFamily(vs.address);
+  const names = new Map<string, number>();
+  const endpoints = new Map<string, number>();
+  vs.realServers.forEach((rs, i) => {
+    const at = ['realServers', i];
+    if (names.has(rs.name)) issue([...at, 'name'], `Real server name "${rs.name}" is used twice in this service.`);
+    names.set(rs.name, i);
+    const key = `${rs.address}|${rs.port ?? ''}`;
+    if (endpoints.has(key)) issue([...at, 'address'], `${endpointText(rs.address, rs.port)} is listed twice in this service.`);
+    endpoints.set(key, i);
+
+    if (isL4 && addressFamily(rs.address) !== vipFamily) {
+      issue([...at, 'address'], `Real server ${rs.address} is IPv${addressFamily(rs.address)} but the VIP is IPv${vipFamily}; at layer 4 both must be the same family.`);
+    }
+    if ((vs.mode === 'dr' || vs.mode === 'tun') && rs.port !== undefined) {
+      const vipPorts = expandPorts(vs.ports);
+      const differs = vs.firewallMark !== undefined || vipPorts.length !== 1 || vipPorts[0] !== rs.port;
+      if (differs) {
+        const vip = vs.firewallMark !== undefined ? `firewall mark ${vs.firewallMark}` : `${endpointText(vs.address, undefined)} port ${vs.ports.map(portSpecText).join(', ')}`;
+        issue(
+          [...at, 'port'],
+          `Real server ${endpointText(rs.address, rs.port)} cannot be used in ${vs.mode.toUpperCase()} mode behind ${vip}: ${vs.mode.toUpperCase()} cannot translate ports. Leave the port empty (the client's port is kept) or choose NAT, SNAT or layer 7.`,
+        );
+      }
+    }
+    if (rs.group !== undefined && isL4) issue([...at, 'group'], 'Server groups are used by layer 7 content switching only.');
+  });
+
+  if (vs.fallback?.type === 'server' && isL4 && addressFamily(vs.fallback.address) !== vipFamily) {
+    issue(['fallback', 'address'], 'At layer 4 the fallback server must be the same address family as the VIP.');
+  }
+  if (vs.fallback?.type === 'maintenance-page' && !(vs.layer === 7 && vs.mode === 'http')) {
+    issue(['fallback', 'type'], 'The maintenance page is served by layer 7 http services only; give a fallback server instead.');
+  }
+}
+
+export const VirtualServiceSchema = VirtualServiceBase.superRefine((vs, ctx) => checkVirtualService(vs, ctx));
+
+// ───────────────────────────── floating IPs and certificates ─────────────────────────────
+
+export const FloatingIpSchema = z.strictObject({
+  address: IpAddressSchema,
+  prefixLength: z.number().int().min(0).max(128).optional(),
+  interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0.'),
+});
+
+const PemSchema = (kind: string) =>
+  z.string().max(256 * 1024).regex(new RegExp(`-----BEGIN [A-Z ]*${kind}[A-Z ]*-----`), `Paste a PEM ${kind.toLowerCase()} ("-----BEGIN …").`);
+
+export const CertificateSchema = z.strictObject({
+  name: NameSchema,
+  /** Leaf first, then intermediates. */
+  certificatePem: PemSchema('CERTIFICATE'),
+  privateKeyPem: PemSchema('PRIVATE KEY'),
+});
+
+// ───────────────────────────── the whole configuration ─────────────────────────────
+
+export const CONFIG_SCHEMA_VERSION = 1;
+
+export const ConfigSchema = z
+  .strictObject({
+    schemaVersion: z.literal(CONFIG_SCHEMA_VERSION).default(CONFIG_SCHEMA_VERSION),
+    virtualServices: z.array(VirtualServiceBase).max(10_000).default([]),
+    floatingIps: z.array(FloatingIpSchema).max(1000).default([]),
+    certificates: z.array(CertificateSchema).max(1000).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    cfg.virtualServices.forEach((vs, i) => checkVirtualService(vs, ctx, ['virtualServices', i]));
+    checkAcrossServices(cfg, ctx);
+  });
+
+/** Rules that look at several services at once. */
+function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; certificates: { name: string }[] }, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const seenNames = new Map<string, number>();
+  const certNames = new Set(cfg.certificates.map((c) => c.name));
+  const certSeen = new Set<string>();
+  cfg.certificates.forEach((c, i) => {
+    if (certSeen.has(c.name)) issue(['certificates', i, 'name'], `Certificate name "${c.name}" is used twice.`);
+    certSeen.add(c.name);
+  });
+
+  cfg.virtualServices.forEach((vs, i) => {
+    const at = ['virtualServices', i];
+    if (seenNames.has(vs.name)) issue([...at, 'name'], `Virtual service name "${vs.name}" is already used.`);
+    seenNames.set(vs.name, i);
+
+    const tls = vs.layer7?.tls;
+    if (tls) {
+      if (!certNames.has(tls.certificate)) issue([...at, 'layer7', 'tls', 'certificate'], `No certificate is named "${tls.certificate}"; upload it first.`);
+      tls.sniCertificates.forEach((n, j) => {
+        if (!certNames.has(n)) issue([...at, 'layer7', 'tls', 'sniCertificates', j], `No certificate is named "${n}"; upload it first.`);
+      });
+    }
+
+    // No two services answer on the same VIP, port and protocol (or the same firewall mark).
+    for (let j = 0; j < i; j++) {
+      const other = cfg.virtualServices[j];
+      if (!vs.isEnabled || !other.isEnabled) continue;
+      if (vs.firewallMark !== undefined || other.firewallMark !== undefined) {
+        if (vs.firewallMark !== undefined && vs.firewallMark === other.firewallMark) {
+          issue([...at, 'firewallMark'], `Firewall mark ${vs.firewallMark} is already used by "${other.name}".`);
+        }
+        continue;
+      }
+      if (sameAddress(vs.address, other.address) && protocolsOverlap(vs.protocol, other.protocol) && portSpecsOverlap(vs.ports, other.ports)) {
+        issue([...at, 'ports'], `"${other.name}" already listens on ${vs.address} with ${protocolText(vs.protocol, other.protocol)} on an overlapping port; use another port or address.`);
+      }
+    }
+  });
+
+  // The same RIP:PORT must not serve both an L4 SNAT and an L7 service: their firewall rules conflict.
+  const l4Snat = new Map<string, string>();
+  cfg.virtualServices.forEach((vs) => {
+    if (vs.layer !== 4 || vs.mode !== 'snat') return;
+    const vipPorts = expandPorts(vs.ports);
+    for (const rs of vs.realServers) for (const port of rs.port !== undefined ? [rs.port] : vipPorts) l4Snat.set(`${canonicalAddress(rs.address)}|${port}`, vs.name);
+  });
+  cfg.virtualServices.forEach((vs, i) => {
+    if (vs.layer !== 7) return;
+    const vipPorts = expandPorts(vs.ports);
+    vs.realServers.forEach((rs, k) => {
+      for (const port of rs.port !== undefined ? [rs.port] : vipPorts) {
+        const owner = l4Snat.get(`${canonicalAddress(rs.address)}|${port}`);
+        if (owner) {
+          issue(
+            ['virtualServices', i, 'realServers', k, 'address'],
+            `${endpointText(rs.address, port)} already serves the layer 4 SNAT service "${owner}"; the firewall rules of layer 4 SNAT and layer 7 conflict. Use another port on the real server or another mode.`,
+          );
+          break;
+        }
+      }
+    });
+  });
+}
+
+function sameAddress(a: string, b: string): boolean {
+  return canonicalAddress(a) === canonicalAddress(b);
+}
+
+/** Lower-case, with IPv6 zero runs expanded, so "2001:DB8::1" and "2001:db8:0::1" compare equal. */
+export function canonicalAddress(address: string): string {
+  if (addressFamily(address) === 4) return address;
+  const [head, tail] = address.toLowerCase().split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const fill = tail !== undefined ? Array(8 - h.length - t.length).fill('0') : [];
+  return [...h, ...fill, ...t].map((g) => g.replace(/^0+(?=.)/, '')).join(':');
+}
+
+export function endpointText(address: string, port: number | undefined): string {
+  const a = addressFamily(address) === 6 ? `[${address}]` : address;
+  return port === undefined ? a : `${a}:${port}`;
+}
+
+function protocolText(a: string, b: string): string {
+  if (a === 'both') return b === 'both' ? 'TCP and UDP' : b.toUpperCase();
+  return a.toUpperCase();
+}
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type VirtualService = z.infer<typeof VirtualServiceSchema>;
+export type VirtualServiceInput = z.input<typeof VirtualServiceSchema>;
+export type RealServer = z.infer<typeof RealServerSchema>;
+export type RealServerInput = z.input<typeof RealServerSchema>;
+export type Persistence = z.infer<typeof PersistenceSchema>;
+export type HealthCheck = z.infer<typeof HealthCheckSchema>;
+export type Layer7Options = z.infer<typeof Layer7Schema>;
+export type FloatingIp = z.infer<typeof FloatingIpSchema>;
+export type Certificate = z.infer<typeof CertificateSchema>;
+export type OperatorState = (typeof OPERATOR_STATES)[number];
+export type HealthState = (typeof HEALTH_STATES)[number];
+export type Layer4Mode = (typeof LAYER4_MODES)[number];
+export type Layer7Mode = (typeof LAYER7_MODES)[number];

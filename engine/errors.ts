@@ -1,0 +1,50 @@
+/**
+ * Every failure the engine can report has a code, an HTTP status (for the daemon's API and the console that relays
+ * it) and a sentence a person can act on. Add a row here rather than throwing a bare Error. The console's own codes
+ * (AUTH_, API_ …) extend this table in lib/errors.ts.
+ */
+
+export interface ErrorDef {
+  status: number;
+  /** The message template; `{name}` placeholders are filled from `params`. */
+  message: string;
+}
+
+export const ENGINE_ERRORS = {
+  CFG_INVALID: { status: 422, message: 'The configuration is not valid: {summary}' },
+  CFG_VERSION_CONFLICT: { status: 409, message: 'Version {version} is not the one the engine is running ({running}); reload and try again.' },
+  ENGINE_UNREACHABLE: { status: 503, message: 'The engine is not answering on {socket}: {reason}. Check that it is running (npm run engine).' },
+  ENGINE_APPLY_FAILED: { status: 502, message: 'The engine could not apply version {version}; version {previous} is still running. {reason}' },
+  ENGINE_NOT_FOUND: { status: 404, message: '{what} is not in the running configuration.' },
+  ENGINE_BAD_REQUEST: { status: 400, message: '{reason}' },
+  ENGINE_INTERNAL: { status: 500, message: 'The engine hit an unexpected error; details are in its log.' },
+  IPVS_UNAVAILABLE: { status: 503, message: 'IPVS is not available in this kernel ({reason}); layer 4 services are accepted but not programmed.' },
+  IPVS_PERMISSION: { status: 503, message: 'Permission denied: the engine needs CAP_NET_ADMIN (run it as root) to program IPVS.' },
+  IPVS_SCHEDULER_MISSING: { status: 422, message: 'Scheduler {scheduler} is not available in this kernel (module ip_vs_{scheduler} missing); choose another scheduler.' },
+  IPVS_EXISTS: { status: 409, message: '{what} already exists in the kernel and is not owned by Fulcrum; remove it or choose another address.' },
+  IPVS_KERNEL: { status: 502, message: 'The kernel refused {operation}: {errno}.' },
+  NFT_FAILED: { status: 502, message: 'nftables refused the SNAT rules for {service}: {reason}.' },
+  PROXY_LISTEN_FAILED: { status: 502, message: 'Cannot listen on {endpoint}: {reason}.' },
+  PROXY_CERT_INVALID: { status: 422, message: 'Certificate "{name}" cannot be used: {reason}.' },
+  HC_FAILED: { status: 502, message: 'Health check of {server} failed: {reason}.' },
+} as const satisfies Record<string, ErrorDef>;
+
+export type EngineErrorCode = keyof typeof ENGINE_ERRORS;
+
+export function fillMessage(template: string, params: Record<string, unknown> = {}): string {
+  return template.replace(/\{(\w+)\}/g, (_, k: string) => (params[k] === undefined ? `{${k}}` : String(params[k])));
+}
+
+/** An error with a code from the table. `details` is safe to show to a person (never secrets, never a stack). */
+export class EngineError extends Error {
+  readonly code: EngineErrorCode;
+  readonly status: number;
+  readonly details?: unknown;
+  constructor(code: EngineErrorCode, params: Record<string, unknown> = {}, details?: unknown) {
+    super(fillMessage(ENGINE_ERRORS[code].message, params));
+    this.name = 'EngineError';
+    this.code = code;
+    this.status = ENGINE_ERRORS[code].status;
+    this.details = details;
+  }
+}
