@@ -409,7 +409,7 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
       const vipPorts = expandPorts(vs.ports);
       const differs = vs.firewallMark !== undefined || vipPorts.length !== 1 || vipPorts[0] !== rs.port;
       if (differs) {
-        const vip = vs.firewallMark !== undefined ? `firewall mark ${vs.firewallMark}` : `${endpointText(vs.address, undefined)} port ${vs.ports.map(portSpecText).join(', ')}`;
+        const vip = vs.firewallMark !== undefined ? `firewall mark ${vs.firewallMark}` : `${endpointText(vs.address, undefined)} ${vs.ports.length === 1 && typeof vs.ports[0] === 'number' ? 'port' : 'ports'} ${vs.ports.map(portSpecText).join(', ')}`;
         issue(
           [...at, 'port'],
           `Real server ${endpointText(rs.address, rs.port)} cannot be used in ${vs.mode.toUpperCase()} mode behind ${vip}: ${vs.mode.toUpperCase()} cannot translate ports. Leave the port empty (the client's port is kept) or choose NAT, SNAT or layer 7.`,

@@ -1,0 +1,41 @@
+/**
+ * The engine daemon. Runs as root (or with CAP_NET_ADMIN) beside the console, and outlives it: the console may
+ * restart without touching traffic.
+ *
+ *   FULCRUM_DATA_DIR        data directory (default ./data)
+ *   FULCRUM_ENGINE_SOCKET   socket path (default <data dir>/engine.sock)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Engine, type EngineLog } from './engine.ts';
+import { createEngineServer, listenOnSocket } from './server.ts';
+import { loadDataPlanes } from './data-planes.ts';
+
+const log: EngineLog = (level, msg, fields = {}) => {
+  const line = JSON.stringify({ t: new Date().toISOString(), level, src: 'engine', msg, ...fields });
+  (level === 'error' ? process.stderr : process.stdout).write(line + '\n');
+};
+
+const dataDir = path.resolve(process.env.FULCRUM_DATA_DIR ?? 'data');
+const socketPath = process.env.FULCRUM_ENGINE_SOCKET ?? path.join(dataDir, 'engine.sock');
+fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+const engine = new Engine(dataDir, await loadDataPlanes(dataDir, log), log);
+await engine.start();
+const server = createEngineServer(engine, log);
+await listenOnSocket(server, socketPath);
+const caps = (await engine.status()).capabilities;
+log('info', 'engine listening', { socket: socketPath, pid: process.pid, capabilities: caps.map((c) => `${c.dataPlane}:${c.isAvailable ? 'available' : `unavailable (${c.reason})`}`) });
+
+let isStopping = false;
+async function stop(signal: string) {
+  if (isStopping) return;
+  isStopping = true;
+  log('info', 'engine stopping; the kernel table stays as it is', { signal });
+  server.close();
+  server.closeAllConnections();
+  await engine.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

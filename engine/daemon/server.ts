@@ -1,0 +1,129 @@
+/**
+ * The engine's API: HTTP/JSON on a Unix socket that only its owner may open (mode 0600).
+ *
+ *   GET  /v1/capabilities                 which data planes this machine really has, and why not
+ *   POST /v1/validate   {config}          parse with the one schema; 422 with field paths when invalid
+ *   POST /v1/apply      {version,hash,config}   plan, apply, report per service; rollback on failure
+ *   GET  /v1/status                       running version, per-service results, server states and counters
+ *   PUT  /v1/server-state {virtualService, realServer, state}   operator action, at once
+ *   GET  /v1/events                       newline-delimited JSON events until the client goes away
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import { z } from 'zod';
+import { OPERATOR_STATES } from '../config/index.ts';
+import { EngineError } from '../errors.ts';
+import type { Engine, EngineLog } from './engine.ts';
+
+const MAX_BODY = 64 * 1024 * 1024;
+
+const StateBody = z.strictObject({ virtualService: z.string().min(1), realServer: z.string().min(1), state: z.enum(OPERATOR_STATES) });
+const ApplyBody = z.strictObject({ version: z.number().int().min(0), hash: z.string().optional(), config: z.unknown() });
+const ValidateBody = z.strictObject({ config: z.unknown() });
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, e: EngineError): void {
+  send(res, e.status, { error: { code: e.code, message: e.message, details: e.details } });
+}
+
+async function readBody(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new EngineError('ENGINE_BAD_REQUEST', { reason: `The body is larger than ${MAX_BODY} bytes.` });
+    chunks.push(c as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw new EngineError('ENGINE_BAD_REQUEST', { reason: 'The body is not valid JSON.' });
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new EngineError('ENGINE_BAD_REQUEST', { reason: `${i.path.join('.') || 'body'}: ${i.message}` });
+  }
+  return r.data;
+}
+
+export function createEngineServer(engine: Engine, log: EngineLog): http.Server {
+  return http.createServer(async (req, res) => {
+    const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;
+    try {
+      switch (route) {
+        case 'GET /v1/capabilities':
+          return send(res, 200, (await engine.status()).capabilities);
+        case 'GET /v1/status':
+          return send(res, 200, await engine.status());
+        case 'POST /v1/validate': {
+          const { config } = parse(ValidateBody, await readBody(req));
+          const { error } = engine.validate(config);
+          if (error) throw error;
+          return send(res, 200, { ok: true });
+        }
+        case 'POST /v1/apply': {
+          const body = parse(ApplyBody, await readBody(req));
+          const result = await engine.apply(body.version, body.config);
+          return send(res, result.ok ? 200 : 502, result);
+        }
+        case 'PUT /v1/server-state': {
+          const b = parse(StateBody, await readBody(req));
+          return send(res, 200, { results: await engine.setServerState(b.virtualService, b.realServer, b.state) });
+        }
+        case 'GET /v1/events': {
+          res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+          const status = await engine.status();
+          res.write(JSON.stringify({ type: 'hello', at: new Date().toISOString(), running: status.running }) + '\n');
+          const onEvent = (e: unknown) => res.write(JSON.stringify(e) + '\n');
+          engine.on('event', onEvent);
+          req.on('close', () => engine.off('event', onEvent));
+          return;
+        }
+        default:
+          throw new EngineError('ENGINE_NOT_FOUND', { what: route });
+      }
+    } catch (e) {
+      if (e instanceof EngineError) return sendError(res, e);
+      log('error', 'unexpected error in engine API', { route, error: (e as Error).stack });
+      sendError(res, new EngineError('ENGINE_INTERNAL'));
+    }
+  });
+}
+
+/** Listens on the socket path, replacing a stale socket file, readable and writable by the owner only. */
+export async function listenOnSocket(server: http.Server, socketPath: string): Promise<void> {
+  if (fs.existsSync(socketPath)) {
+    const isLive = await new Promise<boolean>((resolve) => {
+      const probe = http.get({ socketPath, path: '/v1/capabilities', timeout: 1000 }, (r) => {
+        r.resume();
+        resolve(true);
+      });
+      probe.on('error', () => resolve(false));
+      probe.on('timeout', () => {
+        probe.destroy();
+        resolve(false);
+      });
+    });
+    if (isLive) throw new Error(`another engine is already answering on ${socketPath}`);
+    fs.unlinkSync(socketPath);
+  }
+  const old = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } finally {
+    process.umask(old);
+  }
+  fs.chmodSync(socketPath, 0o600);
+}

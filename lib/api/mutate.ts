@@ -1,0 +1,29 @@
+/** A staged change: the write and its audit row in one transaction, then a nudge to every open console. */
+import { db, type Tx } from '../db.ts';
+import { writeAudit, type AuditInput } from '../audit.ts';
+import { publish } from '../bus.ts';
+
+export async function mutate<F extends (tx: Tx) => PromiseLike<unknown>>(
+  fn: F,
+  audit: (result: Awaited<ReturnType<F>>) => AuditInput,
+  opts: { isCandidateChange?: boolean } = {},
+): Promise<Awaited<ReturnType<F>>> {
+  let input: AuditInput | undefined;
+  const result = await db().$transaction(async (tx) => {
+    const r = (await fn(tx)) as Awaited<ReturnType<F>>;
+    input = audit(r);
+    await writeAudit(tx, input);
+    return r;
+  });
+  const at = new Date().toISOString();
+  if (opts.isCandidateChange !== false) publish({ type: 'candidate-changed', at, by: input!.actor });
+  publish({ type: 'audit', at, action: input!.action, actor: input!.actor, outcome: input!.outcome });
+  return result;
+}
+
+/** The version the client edited, from If-Match ("3" or W/"3"). */
+export function ifMatchVersion(req: Request): number | undefined {
+  const h = req.headers.get('if-match');
+  const m = h && /^(?:W\/)?"?(\d+)"?$/.exec(h.trim());
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,105 @@
+/** Pending changes, apply, config versions and rollback, and the engine's status. */
+import { z } from 'zod';
+import type { Config } from '../../../engine/config/index.ts';
+import { ApiError } from '../../errors.ts';
+import { db } from '../../db.ts';
+import { engine } from '../../engine.ts';
+import { defineRoute } from '../route.ts';
+import { applyConfig, pendingChanges, rollbackTo, runningVersion } from '../../config/apply.ts';
+import { diffConfigs } from '../../config/diff.ts';
+
+const versionView = (v: { id: number; hash: string; authorName: string; comment: string | null; status: string; result: string | null; rollbackOf: number | null; createdAt: Date }) => ({
+  id: v.id, hash: v.hash, author: v.authorName, comment: v.comment, status: v.status, rollbackOf: v.rollbackOf, createdAt: v.createdAt,
+  result: v.result ? JSON.parse(v.result) : null,
+});
+
+const redactCerts = (c: Config): Config => ({ ...c, certificates: c.certificates.map((x) => ({ ...x, privateKeyPem: '[kept private]' })) });
+
+export const configRoutes = [
+  defineRoute({
+    method: 'GET', path: '/changes', permission: 'config:read', tag: 'config', action: 'changes.read', objectType: 'config',
+    summary: 'What is staged against the running version',
+    async handler() {
+      const p = await pendingChanges();
+      return { body: { count: p.changes.length, changes: p.changes, candidateHash: p.candidateHash, running: p.running ? { version: p.running.id, hash: p.running.hash } : null } };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/apply', permission: 'config:apply', tag: 'config', action: 'config.apply', objectType: 'config-version',
+    summary: 'Apply the staged configuration to the engine',
+    body: z.strictObject({ comment: z.string().max(500).optional(), expectedHash: z.string().optional() }),
+    async handler(ctx) {
+      const p = await pendingChanges();
+      if (ctx.body.expectedHash && ctx.body.expectedHash !== p.candidateHash) {
+        throw new ApiError('API_CONFLICT', { reason: 'The staged configuration changed since you reviewed it; review the changes again.' });
+      }
+      if (p.changes.length === 0 && p.running?.hash === p.candidateHash) throw new ApiError('API_NOTHING_TO_APPLY');
+      const r = await applyConfig(p.candidate, { author: ctx.actor.name, comment: ctx.body.comment, audit: ctx.audit, action: 'config.apply' });
+      return { body: r };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/config-versions', permission: 'config:read', tag: 'config', action: 'config-version.list', objectType: 'config-version',
+    summary: 'List configuration versions, newest first',
+    query: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50), before: z.coerce.number().int().optional() }),
+    async handler(ctx) {
+      const rows = await db().configVersion.findMany({ where: ctx.query.before ? { id: { lt: ctx.query.before } } : {}, orderBy: { id: 'desc' }, take: ctx.query.limit });
+      const running = await runningVersion();
+      return { body: { items: rows.map(versionView), runningVersion: running?.id ?? null } };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/config-versions/:id', permission: 'config:read', tag: 'config', action: 'config-version.read', objectType: 'config-version',
+    summary: 'Read one configuration version with its snapshot',
+    async handler(ctx) {
+      const v = await db().configVersion.findUnique({ where: { id: Number(ctx.params.id) || -1 } });
+      if (!v) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.params.id}` });
+      return { body: { ...versionView(v), snapshot: redactCerts(JSON.parse(v.snapshot)) } };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/config-versions/:id/diff', permission: 'config:read', tag: 'config', action: 'config-version.diff', objectType: 'config-version',
+    summary: 'Difference from another version (default: the one before it)',
+    query: z.strictObject({ against: z.coerce.number().int().optional() }),
+    async handler(ctx) {
+      const v = await db().configVersion.findUnique({ where: { id: Number(ctx.params.id) || -1 } });
+      if (!v) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.params.id}` });
+      const base = ctx.query.against !== undefined
+        ? await db().configVersion.findUnique({ where: { id: ctx.query.against } })
+        : await db().configVersion.findFirst({ where: { id: { lt: v.id } }, orderBy: { id: 'desc' } });
+      if (ctx.query.against !== undefined && !base) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.query.against}` });
+      return { body: { version: v.id, against: base?.id ?? null, changes: diffConfigs(base ? JSON.parse(base.snapshot) : null, JSON.parse(v.snapshot)) } };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/config-versions/:id/rollback', permission: 'config:apply', tag: 'config', action: 'config.rollback', objectType: 'config-version',
+    summary: 'Roll back to an earlier version (applies it again as a new version)',
+    async handler(ctx) {
+      const id = Number(ctx.params.id);
+      if (!Number.isInteger(id)) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.params.id}` });
+      return { body: await rollbackTo(id, { author: ctx.actor.name, audit: ctx.audit }) };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/status', permission: 'config:read', tag: 'status', action: 'status.read', objectType: 'status',
+    summary: 'Engine reachability, capabilities, running version and live counters',
+    async handler() {
+      const running = await runningVersion();
+      const last = await db().configVersion.findFirst({ where: { status: { in: ['applied', 'failed'] } }, orderBy: { id: 'desc' } });
+      let engineStatus: unknown = null;
+      let engineError: { code: string; message: string } | null = null;
+      try {
+        engineStatus = await engine().status();
+      } catch (e) {
+        engineError = { code: (e as { code?: string }).code ?? 'ENGINE_UNREACHABLE', message: (e as Error).message };
+      }
+      return {
+        body: {
+          engine: { isReachable: engineStatus !== null, error: engineError, status: engineStatus },
+          runningVersion: running ? versionView(running) : null,
+          lastApply: last ? versionView(last) : null,
+        },
+      };
+    },
+  }),
+];

@@ -1,0 +1,228 @@
+/** Virtual services and their real servers: the candidate configuration. Edits are staged until applied. */
+import { z } from 'zod';
+import { RealServerSchema, VirtualServiceSchema, OPERATOR_STATES } from '../../../engine/config/index.ts';
+import { ApiError, validationError } from '../../errors.ts';
+import { db, type Tx } from '../../db.ts';
+import { engine } from '../../engine.ts';
+import { defineRoute } from '../route.ts';
+import { ifMatchVersion, mutate } from '../mutate.ts';
+import { checkCandidate, rsColumns, rsView, vsColumns, vsView } from '../../config/store.ts';
+import { log } from '../../log.ts';
+
+const tag = 'virtual-services';
+const include = { realServers: { orderBy: { createdAt: 'asc' as const } } };
+
+async function loadVs(tx: Tx, id: string) {
+  const vs = await tx.virtualService.findUnique({ where: { id }, include });
+  if (!vs) throw new ApiError('API_NOT_FOUND', { what: `Virtual service ${id}` });
+  return vs;
+}
+
+function requireVersion(req: Request, current: number, what: string): void {
+  const v = ifMatchVersion(req);
+  if (v === undefined) throw new ApiError('API_PRECONDITION_REQUIRED');
+  if (v !== current) throw new ApiError('API_VERSION_CONFLICT', { what, yours: v, current });
+}
+
+function fullVs(row: Awaited<ReturnType<typeof loadVs>>) {
+  const v = vsView(row);
+  const { id: _i, version: _v, createdAt: _c, updatedAt: _u, realServers, ...spec } = v;
+  return { ...spec, realServers: realServers.map(({ id: _a, version: _b, createdAt: _d, updatedAt: _e, ...rs }: Record<string, unknown>) => rs) };
+}
+
+function parseVs(raw: unknown) {
+  const r = VirtualServiceSchema.safeParse(raw);
+  if (!r.success) throw validationError(r.error.issues);
+  return r.data;
+}
+
+export const virtualServiceRoutes = [
+  defineRoute({
+    method: 'GET', path: '/virtual-services', permission: 'config:read', tag, action: 'virtual-service.list', objectType: 'virtual-service',
+    summary: 'List virtual services with their real servers',
+    async handler() {
+      const rows = await db().virtualService.findMany({ orderBy: [{ position: 'asc' }, { createdAt: 'asc' }], include });
+      return { body: { items: rows.map(vsView) } };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/virtual-services', permission: 'config:write', tag, action: 'virtual-service.create', objectType: 'virtual-service',
+    summary: 'Create a virtual service (staged until applied)', body: VirtualServiceSchema,
+    async handler(ctx) {
+      const vs = ctx.body;
+      const row = await mutate(
+        async (tx) => {
+          await checkCandidate(tx, vs);
+          const count = await tx.virtualService.count();
+          const created = await tx.virtualService.create({ data: { ...vsColumns(vs), position: count } });
+          for (const rs of vs.realServers) await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: created.id } });
+          return loadVs(tx, created.id);
+        },
+        (r) => ctx.audit({ action: 'virtual-service.create', objectType: 'virtual-service', objectId: r.id, after: fullVs(r), outcome: 'success' }),
+      );
+      return { status: 201, body: vsView(row), headers: { etag: `"${row.version}"`, location: `/api/v1/virtual-services/${row.id}` } };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/virtual-services/:id', permission: 'config:read', tag, action: 'virtual-service.read', objectType: 'virtual-service',
+    summary: 'Read a virtual service',
+    async handler(ctx) {
+      const row = await loadVs(db() as unknown as Tx, ctx.params.id);
+      return { body: vsView(row), headers: { etag: `"${row.version}"` } };
+    },
+  }),
+  defineRoute({
+    method: 'PUT', path: '/virtual-services/:id', permission: 'config:write', tag, action: 'virtual-service.update', objectType: 'virtual-service',
+    summary: 'Replace a virtual service (send If-Match with the version you edited)', body: z.unknown() as z.ZodType<unknown>,
+    async handler(ctx) {
+      const raw = (ctx.body ?? {}) as Record<string, unknown>;
+      const row = await mutate(
+        async (tx) => {
+          const current = await loadVs(tx, ctx.params.id);
+          requireVersion(ctx.req, current.version, `Virtual service "${current.name}"`);
+          const before = fullVs(current);
+          // Real servers are edited on their own routes unless the body lists them: keep them (and their states) then.
+          const hasServers = Array.isArray(raw.realServers);
+          const vs = parseVs(hasServers ? raw : { ...raw, realServers: before.realServers });
+          await checkCandidate(tx, vs, current.name);
+          await tx.virtualService.update({ where: { id: current.id }, data: { ...vsColumns(vs), version: { increment: 1 } } });
+          if (hasServers) {
+            const keep = new Set(vs.realServers.map((r) => r.name));
+            await tx.realServer.deleteMany({ where: { virtualServiceId: current.id, name: { notIn: [...keep] } } });
+            for (const rs of vs.realServers) {
+              const existing = current.realServers.find((x) => x.name === rs.name);
+              if (existing) await tx.realServer.update({ where: { id: existing.id }, data: { ...rsColumns(rs), version: { increment: 1 } } });
+              else await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: current.id } });
+            }
+          }
+          return { before, after: await loadVs(tx, current.id) };
+        },
+        (r) => ctx.audit({ action: 'virtual-service.update', objectType: 'virtual-service', objectId: r.after.id, before: r.before, after: fullVs(r.after), outcome: 'success' }),
+      );
+      return { body: vsView(row.after), headers: { etag: `"${row.after.version}"` } };
+    },
+  }),
+  defineRoute({
+    method: 'DELETE', path: '/virtual-services/:id', permission: 'config:write', tag, action: 'virtual-service.delete', objectType: 'virtual-service',
+    summary: 'Delete a virtual service (staged until applied)',
+    async handler(ctx) {
+      await mutate(
+        async (tx) => {
+          const current = await loadVs(tx, ctx.params.id);
+          requireVersion(ctx.req, current.version, `Virtual service "${current.name}"`);
+          await tx.virtualService.delete({ where: { id: current.id } });
+          return fullVs(current);
+        },
+        (before) => ctx.audit({ action: 'virtual-service.delete', objectType: 'virtual-service', objectId: ctx.params.id, before, outcome: 'success' }),
+      );
+      return { status: 204 };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/virtual-services/:id/real-servers', permission: 'config:write', tag, action: 'real-server.create', objectType: 'real-server',
+    summary: 'Add a real server to a virtual service (staged until applied)', body: RealServerSchema,
+    async handler(ctx) {
+      const rs = ctx.body;
+      const created = await mutate(
+        async (tx) => {
+          const current = await loadVs(tx, ctx.params.id);
+          const vs = parseVs({ ...fullVs(current), realServers: [...fullVs(current).realServers, rs] });
+          await checkCandidate(tx, vs, current.name).catch((e) => {
+            throw relocate(e, current.realServers.length);
+          });
+          const row = await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: current.id } });
+          await tx.virtualService.update({ where: { id: current.id }, data: { version: { increment: 1 } } });
+          return { ...row, vsName: current.name };
+        },
+        (r) => ctx.audit({ action: 'real-server.create', objectType: 'real-server', objectId: r.id, after: { virtualService: r.vsName, ...rs }, outcome: 'success' }),
+      );
+      return { status: 201, body: rsView(created), headers: { etag: `"${created.version}"` } };
+    },
+  }),
+  defineRoute({
+    method: 'PUT', path: '/virtual-services/:id/real-servers/:rsId', permission: 'config:write', tag, action: 'real-server.update', objectType: 'real-server',
+    summary: 'Replace a real server (send If-Match with the version you edited)', body: RealServerSchema,
+    async handler(ctx) {
+      const rs = ctx.body;
+      const updated = await mutate(
+        async (tx) => {
+          const current = await loadVs(tx, ctx.params.id);
+          const index = current.realServers.findIndex((x) => x.id === ctx.params.rsId);
+          if (index < 0) throw new ApiError('API_NOT_FOUND', { what: `Real server ${ctx.params.rsId}` });
+          const existing = current.realServers[index];
+          requireVersion(ctx.req, existing.version, `Real server "${existing.name}"`);
+          const full = fullVs(current);
+          const before = full.realServers[index];
+          const servers = [...full.realServers];
+          servers[index] = { ...rs, state: existing.state };
+          const vs = parseVs({ ...full, realServers: servers });
+          await checkCandidate(tx, vs, current.name).catch((e) => {
+            throw relocate(e, index);
+          });
+          const row = await tx.realServer.update({ where: { id: existing.id }, data: { ...rsColumns(rs), version: { increment: 1 } } });
+          return { before, after: rsView(row), row };
+        },
+        (r) => ctx.audit({ action: 'real-server.update', objectType: 'real-server', objectId: ctx.params.rsId, before: r.before, after: r.after, outcome: 'success' }),
+      );
+      return { body: updated.after, headers: { etag: `"${updated.row.version}"` } };
+    },
+  }),
+  defineRoute({
+    method: 'DELETE', path: '/virtual-services/:id/real-servers/:rsId', permission: 'config:write', tag, action: 'real-server.delete', objectType: 'real-server',
+    summary: 'Remove a real server (staged until applied)',
+    async handler(ctx) {
+      await mutate(
+        async (tx) => {
+          const current = await loadVs(tx, ctx.params.id);
+          const existing = current.realServers.find((x) => x.id === ctx.params.rsId);
+          if (!existing) throw new ApiError('API_NOT_FOUND', { what: `Real server ${ctx.params.rsId}` });
+          requireVersion(ctx.req, existing.version, `Real server "${existing.name}"`);
+          await tx.realServer.delete({ where: { id: existing.id } });
+          await tx.virtualService.update({ where: { id: current.id }, data: { version: { increment: 1 } } });
+          return { virtualService: current.name, ...rsView(existing) };
+        },
+        (before) => ctx.audit({ action: 'real-server.delete', objectType: 'real-server', objectId: ctx.params.rsId, before, outcome: 'success' }),
+      );
+      return { status: 204 };
+    },
+  }),
+  defineRoute({
+    method: 'PUT', path: '/real-servers/:id/state', permission: 'server:state', tag, action: 'real-server.state', objectType: 'real-server',
+    summary: 'Set a real server online, drain or halt (takes effect at once)',
+    body: z.strictObject({ state: z.enum(OPERATOR_STATES, { error: 'Choose online, drain or halt.' }) }),
+    async handler(ctx) {
+      const { state } = ctx.body;
+      const result = await mutate(
+        async (tx) => {
+          const rs = await tx.realServer.findUnique({ where: { id: ctx.params.id }, include: { virtualService: true } });
+          if (!rs) throw new ApiError('API_NOT_FOUND', { what: `Real server ${ctx.params.id}` });
+          await tx.realServer.update({ where: { id: rs.id }, data: { state } });
+          // The state is stored whatever the engine says: it persists and is sent with every later apply. The engine
+          // is told at once; "not running" only means this server is not in the running version yet.
+          let engineResult: string;
+          try {
+            await engine().setServerState(rs.virtualService.name, rs.name, state);
+            engineResult = 'applied at once';
+          } catch (e) {
+            engineResult = `stored; the engine did not take it now: ${(e as Error).message}`;
+            log('warn', 'server state not taken by the engine', { realServer: rs.name, error: (e as Error).message });
+          }
+          return { vs: rs.virtualService.name, rs: rs.name, before: rs.state, engine: engineResult };
+        },
+        (r) => ctx.audit({ action: 'real-server.state', objectType: 'real-server', objectId: ctx.params.id, before: { virtualService: r.vs, realServer: r.rs, state: r.before }, after: { virtualService: r.vs, realServer: r.rs, state, engine: r.engine }, outcome: 'success' }),
+        { isCandidateChange: false },
+      );
+      return { body: { id: ctx.params.id, state, engine: result.engine } };
+    },
+  }),
+];
+
+/** Issues about the service's realServers.N come back relative to that real server. */
+function relocate(e: unknown, index: number): unknown {
+  if (!(e instanceof ApiError) || e.code !== 'API_VALIDATION') return e;
+  const fields = ((e.details as { fields?: { path: string; message: string }[] })?.fields ?? []).map((f) => ({
+    ...f,
+    path: f.path.startsWith(`realServers.${index}.`) ? f.path.slice(`realServers.${index}.`.length) : f.path,
+  }));
+  return validationError(fields.map((f) => ({ path: f.path ? f.path.split('.') : [], message: f.message })));
+}

@@ -1,0 +1,124 @@
+/**
+ * Apply and rollback.
+ *
+ * Apply renders the candidate, records it as a ConfigVersion ("applying"), sends it to the engine and records the
+ * engine's answer on the version in the same transaction as the audit row. A refused or failed apply leaves the
+ * previous version running (the engine restores it) and says why. Rollback makes the candidate equal to an earlier
+ * snapshot — keeping every real server's current operator state, which is operational, not configuration — and
+ * applies it as a new version.
+ */
+import type { Config } from '../../engine/config/index.ts';
+import { ConfigSchema } from '../../engine/config/index.ts';
+import { configHash } from '../../engine/canonical.ts';
+import { EngineError } from '../../engine/errors.ts';
+import type { ApplyResponse } from '../../engine/api-types.ts';
+import { db, type Tx } from '../db.ts';
+import { ApiError } from '../errors.ts';
+import { engine } from '../engine.ts';
+import { mutate } from '../api/mutate.ts';
+import type { AuditInput } from '../audit.ts';
+import { renderCandidate } from './render.ts';
+import { diffConfigs, withOperatorStates } from './diff.ts';
+import { rsColumns, vsColumns } from './store.ts';
+
+export async function runningVersion() {
+  return db().configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' } });
+}
+
+export async function pendingChanges() {
+  const running = await runningVersion();
+  const candidate = await renderCandidate();
+  const changes = diffConfigs(running ? (JSON.parse(running.snapshot) as Config) : null, candidate);
+  return { running, candidate, changes, candidateHash: configHash(candidate) };
+}
+
+type AuditFor = (input: Omit<AuditInput, 'actor' | 'actorRole' | 'sourceAddress' | 'requestId'>) => AuditInput;
+
+export async function applyConfig(config: Config, opts: { author: string; comment?: string; rollbackOf?: number; audit: AuditFor; action: string; before?: unknown }) {
+  const hash = configHash(config);
+  const previous = await runningVersion();
+  const version = await db().configVersion.create({
+    data: { hash, snapshot: JSON.stringify(config), authorName: opts.author, comment: opts.comment ?? null, status: 'applying', rollbackOf: opts.rollbackOf ?? null },
+  });
+  let answer: ApplyResponse;
+  try {
+    answer = await engine().apply(version.id, hash, config);
+  } catch (e) {
+    const message = e instanceof EngineError ? e.message : (e as Error).message;
+    await mutate(
+      (tx) => tx.configVersion.update({ where: { id: version.id }, data: { status: 'failed', result: JSON.stringify({ error: { code: (e as EngineError).code ?? 'ENGINE_UNREACHABLE', message } }) } }),
+      () => opts.audit({ action: opts.action, objectType: 'config-version', objectId: String(version.id), after: { version: version.id, hash }, outcome: 'failed', message }),
+      { isCandidateChange: false },
+    );
+    const err = new ApiError('ENGINE_APPLY_FAILED', { version: version.id, previous: previous?.id ?? 'none', reason: message }, { version: version.id });
+    err.isAudited = true;
+    throw err;
+  }
+  const status = answer.ok ? 'applied' : 'failed';
+  await mutate(
+    (tx) => tx.configVersion.update({ where: { id: version.id }, data: { status, result: JSON.stringify(answer) } }),
+    () => opts.audit({
+      action: opts.action, objectType: 'config-version', objectId: String(version.id),
+      before: opts.before ?? (previous ? { version: previous.id, hash: previous.hash } : null),
+      after: { version: version.id, hash, comment: opts.comment ?? null, results: answer.results.map((r) => ({ name: r.name, status: r.status, message: r.message })) },
+      outcome: answer.ok ? 'success' : 'failed', message: answer.error?.message ?? null,
+    }),
+  );
+  if (!answer.ok) {
+    const err = new ApiError('ENGINE_APPLY_FAILED', { version: version.id, previous: previous?.id ?? 'none', reason: answer.error?.message ?? '' }, { version: version.id, results: answer.results });
+    (err as { message: string }).message = answer.error?.message ?? err.message;
+    err.isAudited = true;
+    throw err;
+  }
+  return { version: version.id, hash, results: answer.results };
+}
+
+/** Replaces the candidate rows with `config` (matched by name, so ids and operator states survive). */
+export async function loadCandidate(tx: Tx, config: Config): Promise<void> {
+  const existing = await tx.virtualService.findMany({ include: { realServers: true } });
+  const keep = new Set(config.virtualServices.map((v) => v.name));
+  for (const vs of existing) if (!keep.has(vs.name)) await tx.virtualService.delete({ where: { id: vs.id } });
+  let position = 0;
+  for (const vs of config.virtualServices) {
+    const cur = existing.find((e) => e.name === vs.name);
+    const row = cur
+      ? await tx.virtualService.update({ where: { id: cur.id }, data: { ...vsColumns(vs), position, version: { increment: 1 } } })
+      : await tx.virtualService.create({ data: { ...vsColumns(vs), position } });
+    position++;
+    const names = new Set(vs.realServers.map((r) => r.name));
+    for (const rs of cur?.realServers ?? []) if (!names.has(rs.name)) await tx.realServer.delete({ where: { id: rs.id } });
+    for (const rs of vs.realServers) {
+      const r = cur?.realServers.find((x) => x.name === rs.name);
+      if (r) await tx.realServer.update({ where: { id: r.id }, data: { ...rsColumns(rs), version: { increment: 1 } } });
+      else await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: row.id } });
+    }
+  }
+  const certNames = new Set(config.certificates.map((c) => c.name));
+  await tx.certificate.deleteMany({ where: { name: { notIn: [...certNames] } } });
+  const fips = new Set(config.floatingIps.map((f) => f.address));
+  await tx.floatingIp.deleteMany({ where: { address: { notIn: [...fips] } } });
+  for (const f of config.floatingIps) {
+    await tx.floatingIp.upsert({ where: { address: f.address }, create: { address: f.address, interface: f.interface, prefixLength: f.prefixLength ?? null }, update: { interface: f.interface, prefixLength: f.prefixLength ?? null } });
+  }
+}
+
+export async function rollbackTo(versionId: number, opts: { author: string; audit: AuditFor }) {
+  const target = await db().configVersion.findUnique({ where: { id: versionId } });
+  if (!target) throw new ApiError('API_NOT_FOUND', { what: `Config version ${versionId}` });
+  const current = await renderCandidate();
+  const states = new Map<string, string>();
+  for (const vs of current.virtualServices) for (const rs of vs.realServers) states.set(`${vs.name}/${rs.name}`, rs.state);
+  const snapshot = ConfigSchema.parse(JSON.parse(target.snapshot));
+  const missingCerts = snapshot.certificates.filter((c) => !current.certificates.some((x) => x.name === c.name));
+  const config = withOperatorStates(snapshot, states);
+  await mutate(
+    async (tx) => {
+      for (const c of missingCerts) {
+        await tx.certificate.create({ data: { name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem, subject: '(restored by rollback)', fingerprint: '', notAfter: new Date(0) } });
+      }
+      await loadCandidate(tx, config);
+    },
+    () => opts.audit({ action: 'config.rollback-stage', objectType: 'config-version', objectId: String(versionId), before: { candidateHash: configHash(current) }, after: { from: versionId, hash: configHash(config) }, outcome: 'success' }),
+  );
+  return applyConfig(config, { author: opts.author, comment: `rollback to version ${versionId}`, rollbackOf: versionId, audit: opts.audit, action: 'config.rollback' });
+}

@@ -1,0 +1,90 @@
+/**
+ * What is staged against what is running, object by object, field by field.
+ *
+ * Operator state (online/drain/halt) is operational, not configuration: it takes effect at once and is not a
+ * pending change. Certificates are compared by content but shown without their private keys.
+ */
+import type { Config } from '../../engine/config/index.ts';
+import { canonicalJson, sha256Hex } from '../../engine/canonical.ts';
+
+export interface FieldChange {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface Change {
+  kind: 'added' | 'removed' | 'changed';
+  objectType: 'virtual-service' | 'real-server' | 'certificate' | 'floating-ip';
+  /** "symphony-web" or "symphony-web/sym-app-1". */
+  name: string;
+  fields: FieldChange[];
+}
+
+type Obj = Record<string, unknown>;
+
+function fieldDiff(before: unknown, after: unknown, path = ''): FieldChange[] {
+  if (canonicalJson(before) === canonicalJson(after)) return [];
+  const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(before) && isObj(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((k) => fieldDiff(before[k], after[k], path ? `${path}.${k}` : k));
+  }
+  return [{ path, before: before ?? null, after: after ?? null }];
+}
+
+function byName<T extends { name: string }>(list: T[]): Map<string, T> {
+  return new Map(list.map((x) => [x.name, x]));
+}
+
+function pair<T>(objectType: Change['objectType'], before: Map<string, T>, after: Map<string, T>, view: (x: T) => unknown, prefix = ''): Change[] {
+  const out: Change[] = [];
+  for (const [name, a] of after) {
+    const b = before.get(name);
+    if (!b) out.push({ kind: 'added', objectType, name: prefix + name, fields: fieldDiff(undefined, view(a)) });
+    else {
+      const fields = fieldDiff(view(b), view(a));
+      if (fields.length) out.push({ kind: 'changed', objectType, name: prefix + name, fields });
+    }
+  }
+  for (const [name, b] of before) if (!after.has(name)) out.push({ kind: 'removed', objectType, name: prefix + name, fields: fieldDiff(view(b), undefined) });
+  return out;
+}
+
+export function diffConfigs(running: Config | null, candidate: Config): Change[] {
+  const empty: Config = { schemaVersion: 1, virtualServices: [], floatingIps: [], certificates: [] };
+  const before = running ?? empty;
+  const vsView = (vs: Config['virtualServices'][number]) => {
+    const { realServers: _rs, ...rest } = vs;
+    return rest;
+  };
+  const rsView = (rs: Config['virtualServices'][number]['realServers'][number]) => {
+    const { state: _s, ...rest } = rs;
+    return rest;
+  };
+  const changes = pair('virtual-service', byName(before.virtualServices), byName(candidate.virtualServices), vsView);
+  const beforeVs = byName(before.virtualServices);
+  for (const vs of candidate.virtualServices) {
+    changes.push(...pair('real-server', byName(beforeVs.get(vs.name)?.realServers ?? []), byName(vs.realServers), rsView, `${vs.name}/`));
+  }
+  const candVs = byName(candidate.virtualServices);
+  for (const vs of before.virtualServices) {
+    if (!candVs.has(vs.name)) changes.push(...pair('real-server', byName(vs.realServers), new Map(), rsView, `${vs.name}/`));
+  }
+  const certView = (c: Config['certificates'][number]) => ({ certificateSha256: sha256Hex(c.certificatePem), privateKey: '[kept private]' });
+  changes.push(...pair('certificate', byName(before.certificates), byName(candidate.certificates), certView));
+  const fip = (list: Config['floatingIps']) => new Map(list.map((f) => [f.address, f]));
+  changes.push(...pair('floating-ip', fip(before.floatingIps), fip(candidate.floatingIps), (f) => f));
+  return changes;
+}
+
+/** The config with operator states taken from `states` (by "vs/rs"), for rollbacks that must not undo a drain. */
+export function withOperatorStates(config: Config, states: Map<string, string>): Config {
+  return {
+    ...config,
+    virtualServices: config.virtualServices.map((vs) => ({
+      ...vs,
+      realServers: vs.realServers.map((rs) => ({ ...rs, state: (states.get(`${vs.name}/${rs.name}`) as typeof rs.state) ?? rs.state })),
+    })),
+  };
+}

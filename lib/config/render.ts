@@ -1,0 +1,26 @@
+/**
+ * Database rows → the engine's Config, in one function. The result is parsed with the one schema, so what the
+ * console stores, shows as pending and sends is exactly what the engine will accept.
+ */
+import { ConfigSchema, type Config } from '../../engine/config/index.ts';
+import type { Tx } from '../db.ts';
+import { db } from '../db.ts';
+
+type Reader = Pick<Tx, 'virtualService' | 'certificate' | 'floatingIp'>;
+
+export async function renderCandidate(reader: Reader = db()): Promise<Config> {
+  const services = await reader.virtualService.findMany({
+    orderBy: [{ position: 'asc' }, { createdAt: 'asc' }],
+    include: { realServers: { orderBy: { createdAt: 'asc' } } },
+  });
+  const certificates = await reader.certificate.findMany({ orderBy: { name: 'asc' } });
+  const floatingIps = await reader.floatingIp.findMany({ orderBy: { address: 'asc' } });
+  return ConfigSchema.parse({
+    virtualServices: services.map((vs) => ({
+      ...JSON.parse(vs.spec),
+      realServers: vs.realServers.map((rs) => ({ ...JSON.parse(rs.spec), state: rs.state })),
+    })),
+    certificates: certificates.map((c) => ({ name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem })),
+    floatingIps: floatingIps.map((f) => ({ address: f.address, interface: f.interface, ...(f.prefixLength !== null ? { prefixLength: f.prefixLength } : {}) })),
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * The console's settings, read from the environment (cheap; read afresh so tests can point at their own data dir).
+ *
+ *   FULCRUM_DATA_DIR      data directory (database, TLS material, setup token, engine socket); default ./data
+ *   FULCRUM_PORT          console port; default 9443
+ *   FULCRUM_HOST          listen address; default 0.0.0.0
+ *   FULCRUM_INSECURE_HTTP 1 = serve plain HTTP (local development only; cookies then lose the Secure flag)
+ *   FULCRUM_ENGINE_SOCKET use an engine already running on this socket instead of spawning one
+ */
+import path from 'node:path';
+
+export interface ConsoleEnv {
+  dataDir: string;
+  port: number;
+  host: string;
+  isInsecureHttp: boolean;
+  engineSocket: string;
+  shouldSpawnEngine: boolean;
+}
+
+export function consoleEnv(): ConsoleEnv {
+  const dataDir = path.resolve(process.env.FULCRUM_DATA_DIR ?? 'data');
+  const port = Number(process.env.FULCRUM_PORT ?? 9443);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`FULCRUM_PORT must be a port number, not "${process.env.FULCRUM_PORT}"`);
+  return Object.freeze({
+    dataDir,
+    port,
+    host: process.env.FULCRUM_HOST ?? '0.0.0.0',
+    isInsecureHttp: process.env.FULCRUM_INSECURE_HTTP === '1',
+    engineSocket: process.env.FULCRUM_ENGINE_SOCKET ?? path.join(dataDir, 'engine.sock'),
+    shouldSpawnEngine: !process.env.FULCRUM_ENGINE_SOCKET,
+  });
+}

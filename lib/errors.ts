@@ -1,0 +1,78 @@
+/**
+ * The console's error table: the engine's codes plus the console's own. One row per failure: HTTP status and a
+ * sentence a person can act on. Route handlers throw ApiError; the route wrapper turns it into the envelope
+ * `{ error: { code, message, details } }`. Anything else thrown is logged in full and answered with a generic 500.
+ */
+import { ENGINE_ERRORS, EngineError, fillMessage, type ErrorDef } from '../engine/errors.ts';
+
+export const CONSOLE_ERRORS = {
+  AUTH_REQUIRED: { status: 401, message: 'Log in first (or send an API key as "Authorization: Bearer <key>").' },
+  AUTH_INVALID_CREDENTIALS: { status: 401, message: 'The username or password is not right.' },
+  AUTH_THROTTLED: { status: 429, message: 'Too many failed logins; try again in {seconds} s.' },
+  AUTH_FORBIDDEN: { status: 403, message: 'Your role ({role}) may not {action}; ask an {needed}.' },
+  AUTH_CSRF: { status: 403, message: 'This request did not carry the console\'s CSRF token; reload the page and try again.' },
+  AUTH_SETUP_DONE: { status: 409, message: 'Setup is already complete; log in instead.' },
+  AUTH_SETUP_TOKEN: { status: 403, message: 'The setup token is not right; it is in {path}.' },
+  API_NOT_FOUND: { status: 404, message: '{what} was not found.' },
+  API_ROUTE_NOT_FOUND: { status: 404, message: 'There is no {method} {path} in this API; see /api/v1/openapi.json.' },
+  API_METHOD_NOT_ALLOWED: { status: 405, message: '{path} does not accept {method}; it accepts {allowed}.' },
+  API_MALFORMED_JSON: { status: 400, message: 'The body is not valid JSON: {reason}.' },
+  API_UNSUPPORTED_MEDIA: { status: 415, message: 'Send the body as application/json.' },
+  API_BODY_TOO_LARGE: { status: 413, message: 'The body is larger than {limit} bytes.' },
+  API_VALIDATION: { status: 422, message: '{summary}' },
+  API_CONFLICT: { status: 409, message: '{reason}' },
+  API_VERSION_CONFLICT: { status: 409, message: '{what} was changed by someone else since you loaded it (your version {yours}, now {current}); reload and apply your edit again.' },
+  API_PRECONDITION_REQUIRED: { status: 428, message: 'Send the version you edited as If-Match (the ETag of the GET), so a concurrent edit is not overwritten.' },
+  API_NOTHING_TO_APPLY: { status: 409, message: 'There are no pending changes to apply.' },
+  API_INTERNAL: { status: 500, message: 'Something went wrong on the console; it is logged with request id {requestId}.' },
+} as const satisfies Record<string, ErrorDef>;
+
+export const ERRORS = { ...ENGINE_ERRORS, ...CONSOLE_ERRORS } as const;
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: unknown;
+  readonly headers?: Record<string, string>;
+  /** Set once the refusal is in the audit trail, so the route wrapper does not write it twice. */
+  isAudited = false;
+  constructor(code: ErrorCode, params: Record<string, unknown> = {}, details?: unknown, headers?: Record<string, string>) {
+    super(fillMessage(ERRORS[code].message, params));
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+    this.headers = headers;
+  }
+
+  static from(e: EngineError): ApiError {
+    const err = new ApiError(e.code, {}, e.details);
+    (err as { message: string }).message = e.message;
+    return err;
+  }
+}
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** zod issues as `{ path: "realServers.1.port", message }`, the shape forms use to place errors at fields. */
+export function fieldIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: string[] }[]): FieldIssue[] {
+  return issues.map((i) => {
+    const base = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys' && i.keys) {
+      const where = base ? `${base}.` : '';
+      return { path: `${where}${i.keys[0]}`, message: `Unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}; remove ${i.keys.length > 1 ? 'them' : 'it'}.` };
+    }
+    return { path: base, message: i.message };
+  });
+}
+
+export function validationError(issues: Parameters<typeof fieldIssues>[0]): ApiError {
+  const fields = fieldIssues(issues);
+  const first = fields[0];
+  const summary = first ? `${first.path ? `${first.path}: ` : ''}${first.message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}` : 'The input is not valid.';
+  return new ApiError('API_VALIDATION', { summary }, { fields });
+}

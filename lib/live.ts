@@ -1,0 +1,70 @@
+/**
+ * The WebSocket feed at /api/v1/live: engine events (applies, server states, health, counters) and console events
+ * (staged changes, audit) pushed to every logged-in browser. Only same-origin browsers with a valid session
+ * connect; everyone else is refused during the handshake.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { actorFromSession, readCookie, SESSION_COOKIE } from './auth/session.ts';
+import { bus, publish, type ConsoleEvent } from './bus.ts';
+import { engine } from './engine.ts';
+import { log } from './log.ts';
+
+export const LIVE_PATH = '/api/v1/live';
+
+export function createLiveFeed() {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  let isEngineConnected = false;
+  const sub = engine().subscribe(
+    (event) => publish({ type: 'engine', at: new Date().toISOString(), event }),
+    (isConnected) => {
+      if (isConnected !== isEngineConnected) {
+        isEngineConnected = isConnected;
+        publish({ type: 'engine-connection', at: new Date().toISOString(), isConnected });
+      }
+    },
+  );
+  const broadcast = (e: ConsoleEvent) => {
+    const text = JSON.stringify(e);
+    for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(text);
+  };
+  bus().on('event', broadcast);
+  // Counters every 2 s while anyone watches: the engine's status carries them.
+  const poll = setInterval(async () => {
+    if (wss.clients.size === 0 || !isEngineConnected) return;
+    try {
+      const s = await engine().status();
+      broadcast({ type: 'engine', at: new Date().toISOString(), event: { type: 'stats', at: new Date().toISOString(), services: s.services } });
+    } catch {
+      /* reachability is reported by the subscription */
+    }
+  }, 2000);
+
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const origin = req.headers.origin;
+    const host = req.headers.host;
+    if (origin && host && new URL(origin).host !== host) return refuse(403, 'Forbidden');
+    const cookie = readCookie(req.headers.cookie ?? null, SESSION_COOKIE);
+    const actor = cookie ? await actorFromSession(cookie).catch(() => undefined) : undefined;
+    if (!actor) return refuse(401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      ws.send(JSON.stringify({ type: 'engine-connection', at: new Date().toISOString(), isConnected: isEngineConnected }));
+      ws.on('error', (e) => log('warn', 'live feed socket error', { error: e.message }));
+    });
+  }
+
+  return {
+    handleUpgrade,
+    close() {
+      clearInterval(poll);
+      sub.stop();
+      bus().off('event', broadcast);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+// `npm start` builds the console once (and again whenever a source file is newer than the build), so the README's
+// two commands are all a fresh machine needs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execSync } from 'node:child_process';
+
+const buildId = path.resolve('.next', 'BUILD_ID');
+const roots = ['app', 'components', 'lib', 'engine/config', 'public', 'next.config.ts', 'package.json'];
+function newest(p) {
+  if (!fs.existsSync(p)) return 0;
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let m = 0;
+  for (const e of fs.readdirSync(p)) if (e !== 'generated' && e !== 'node_modules') m = Math.max(m, newest(path.join(p, e)));
+  return m;
+}
+const built = fs.existsSync(buildId) ? fs.statSync(buildId).mtimeMs : 0;
+if (built === 0 || roots.some((r) => newest(r) > built)) {
+  console.log(built === 0 ? 'Building the console (first start, about a minute)…' : 'Sources changed since the last build; building the console…');
+  execSync('npx next build', { stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+}
