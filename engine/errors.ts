@@ -23,9 +23,14 @@ export const ENGINE_ERRORS = {
   IPVS_SCHEDULER_MISSING: { status: 422, message: 'Scheduler {scheduler} is not available in this kernel (module ip_vs_{scheduler} missing); choose another scheduler.' },
   IPVS_EXISTS: { status: 409, message: '{what} already exists in the kernel and is not owned by Fulcrum; remove it or choose another address.' },
   IPVS_KERNEL: { status: 502, message: 'The kernel refused {operation}: {errno}.' },
+  IPVS_PORT_RANGE: { status: 422, message: 'Virtual service {service} needs {count} IPVS services (one per port and protocol); above {max}, give it a firewall mark so one IPVS service covers every port.' },
+  IPVS_NOT_CONFIRMED: { status: 502, message: 'After applying, the kernel still differs for {service}: {difference}. Another program may be changing IPVS; the next apply retries.' },
   NFT_FAILED: { status: 502, message: 'nftables refused the SNAT rules for {service}: {reason}.' },
   PROXY_LISTEN_FAILED: { status: 502, message: 'Cannot listen on {endpoint}: {reason}.' },
   PROXY_CERT_INVALID: { status: 422, message: 'Certificate "{name}" cannot be used: {reason}.' },
+  PROXY_CONFIG_INVALID: { status: 422, message: 'Layer 7 service "{name}" cannot be built: {reason}.' },
+  PROXY_WORKER_FAILED: { status: 502, message: 'The layer 7 proxy workers did not take the configuration: {reason}.' },
+  PROXY_PFX_INVALID: { status: 422, message: 'The PFX/PKCS#12 file cannot be imported: {reason}. Check the password.' },
   HC_FAILED: { status: 502, message: 'Health check of {server} failed: {reason}.' },
 } as const satisfies Record<string, ErrorDef>;
 

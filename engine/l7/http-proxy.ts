@@ -1,0 +1,797 @@
+/**
+ * The http mode: one HttpSession per client connection, one Exchange per request on it.
+ *
+ *   client bytes ─► head parsed (http-codec) ─► rules: redirects, rewrite, route, persistence
+ *     ─► choose a server (dispatch: scheduler, queue, fallback) ─► pooled or new connection (upstream)
+ *     ─► request head (hop-by-hop stripped, X-Forwarded-*, header rules) and body forwarded as they come
+ *     ─► response head (hop-by-hop stripped, header rules, HSTS, persistence cookie) and body forwarded
+ *     ─► connection back to the pool when both messages ended cleanly; next request on the client connection
+ *
+ * Bodies are never buffered whole: each side is paused while the other cannot take more (write() returned false).
+ * Requests are handled one at a time; a pipelined request waits in the session's buffer until the one before it has
+ * its response.
+ *
+ * Failures and what the client sees:
+ *   no server, queue full or queue timeout                         503 (or the maintenance page)
+ *   connect refused/failed, on every server tried                  502
+ *   connect or server timeout before the response started         504
+ *   failure after the response started                            the client connection is cut (nothing else is honest)
+ * A connect failure is retried on another server (nothing was sent yet); a failure after sending is retried only
+ * for an idempotent request without a body, before any response byte came back.
+ */
+import type net from 'node:net';
+import {
+  ChunkedTracker,
+  CRLFCRLF,
+  getHeader,
+  getHeaders,
+  HOP_BY_HOP,
+  HttpParseError,
+  parseRequestHead,
+  parseResponseHead,
+  serializeHead,
+  STATUS_TEXT,
+  type RequestHead,
+  type ResponseHead,
+} from './http-codec.ts';
+import { applyHeaderRules, plainIp, redirectLocation, rewriteTarget } from './rules.ts';
+import { decodeInsertCookie, encodeInsertCookie, readCookie, readSetCookie, sourceKey } from './persistence.ts';
+import { proxyHeader } from './proxy-protocol.ts';
+import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
+import { countResponse } from './stats.ts';
+import type { ServerState, ServiceRuntime } from './service.ts';
+import type { ConnHandler, UpstreamConn } from './upstream.ts';
+
+export interface Session {
+  /** Close now if no request is in flight; otherwise after it. */
+  closeIfIdle(): void;
+  destroy(): void;
+}
+
+export interface ListenerRef {
+  readonly address: string;
+  readonly port: number;
+  rt: ServiceRuntime | null;
+  isClosed: boolean;
+  readonly sessions: Set<Session>;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Response heads are the server's business, but a runaway one must not eat memory. */
+const MAX_RESPONSE_HEAD = 65_536;
+const MAINTENANCE_PAGE =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Service temporarily unavailable</title></head>' +
+  '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto"><h1>Service temporarily unavailable</h1>' +
+  '<p>This service is undergoing maintenance. Please try again in a few minutes.</p></body></html>';
+
+export class HttpSession implements Session {
+  readonly socket: net.Socket;
+  readonly listener: ListenerRef;
+  readonly isTls: boolean;
+  readonly clientIp: string;
+  /** Unparsed client bytes: a partial head, or a pipelined request waiting its turn. */
+  buf: Buffer | null = null;
+  ex: Exchange | null = null;
+  isClosing = false;
+  isDead = false;
+  private headTimer: NodeJS.Timeout | null = null;
+  private readonly serviceCounters;
+
+  constructor(socket: net.Socket, listener: ListenerRef, isTls: boolean, rt: ServiceRuntime) {
+    this.socket = socket;
+    this.listener = listener;
+    this.isTls = isTls;
+    this.clientIp = plainIp(socket.remoteAddress);
+    this.serviceCounters = rt.state.counters;
+    this.serviceCounters.activeConnections++;
+    this.serviceCounters.totalConnections++;
+    listener.sessions.add(this);
+    socket.setTimeout(rt.plan.layer7.timeouts.clientMs);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('timeout', () => {
+      // Waiting for the server is not the client's fault: only an idle or stalled client is timed out.
+      if (!this.ex || this.ex.phase === 'body') this.destroy();
+    });
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+    socket.on('end', () => {
+      // Half-close (the server socket allows it): finish the exchange in flight, then close.
+      this.isClosing = true;
+      if (!this.ex) socket.end();
+    });
+  }
+
+  onData(chunk: Buffer): void {
+    this.serviceCounters.bytesIn += chunk.length;
+    const ex = this.ex;
+    if (ex !== null && ex.phase === 'body') {
+      ex.onClientBody(chunk);
+      return;
+    }
+    this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+    if (ex !== null) {
+      // A pipelined request (or bytes while we choose a server): hold them; stop reading until our turn.
+      if (this.buf.length > 65_536) this.socket.pause();
+      return;
+    }
+    this.parseNext();
+  }
+
+  parseNext(): void {
+    const buf = this.buf;
+    if (buf === null || this.isDead) return;
+    const rt = this.listener.rt;
+    if (rt === null) return this.destroy();
+    const limits = rt.plan.layer7.limits;
+    const end = buf.indexOf(CRLFCRLF);
+    if (end === -1) {
+      if (buf.length > limits.maxHeaderBytes) return this.fail(rt, 431, 'The request head is larger than this service accepts.');
+      // Slow-client protection: the whole head must arrive within httpRequestMs of its first byte.
+      if (this.headTimer === null) {
+        this.headTimer = setTimeout(() => {
+          this.headTimer = null;
+          if (!this.ex) this.fail(rt, 408, 'The request head did not arrive in time.');
+        }, rt.plan.layer7.timeouts.httpRequestMs);
+      }
+      return;
+    }
+    if (this.headTimer !== null) {
+      clearTimeout(this.headTimer);
+      this.headTimer = null;
+    }
+    if (end + 4 > limits.maxHeaderBytes) return this.fail(rt, 431, 'The request head is larger than this service accepts.');
+    let head: RequestHead;
+    try {
+      head = parseRequestHead(buf, end);
+    } catch (err) {
+      const e = err as HttpParseError;
+      return this.fail(rt, e.status ?? 400, e.message);
+    }
+    this.buf = end + 4 < buf.length ? buf.subarray(end + 4) : null;
+    const ex = new Exchange(this, rt, head);
+    this.ex = ex;
+    ex.start();
+  }
+
+  /** A locally made answer to a request we will not forward; the connection closes after it. */
+  fail(rt: ServiceRuntime, status: number, text: string): void {
+    this.isClosing = true;
+    this.buf = null;
+    countResponse(rt.state.counters, status);
+    this.writeLocal(status, [], `${text}\n`, true);
+    this.socket.end();
+  }
+
+  writeLocal(status: number, headers: string[], body: string, isClosing: boolean, contentType = 'text/plain; charset=utf-8'): void {
+    const h = [...headers, 'Content-Type', contentType, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store'];
+    if (isClosing) h.push('Connection', 'close');
+    const out = serializeHead(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}`, h) + body;
+    this.serviceCounters.bytesOut += out.length;
+    if (!this.socket.destroyed) this.socket.write(out, 'latin1');
+  }
+
+  /** The exchange ended: next request, or close. */
+  exchangeDone(closeAfter: boolean): void {
+    this.ex = null;
+    if (this.isDead) return;
+    if (closeAfter || this.isClosing || this.listener.isClosed) {
+      this.socket.end();
+      return;
+    }
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.buf !== null) this.parseNext();
+  }
+
+  closeIfIdle(): void {
+    this.isClosing = true;
+    if (!this.ex) this.socket.end();
+  }
+
+  destroy(): void {
+    if (this.isDead) return;
+    this.isDead = true;
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.serviceCounters.activeConnections--;
+    this.listener.sessions.delete(this);
+    this.ex?.abort();
+    this.socket.destroy();
+  }
+}
+
+type Phase = 'choose' | 'connect' | 'body' | 'wait' | 'response' | 'tunnel' | 'done';
+
+class Exchange implements ConnHandler, ChooseRequest {
+  readonly s: HttpSession;
+  readonly rt: ServiceRuntime;
+  readonly head: RequestHead;
+  phase: Phase = 'choose';
+  // choose request
+  group = '';
+  hashKey = '';
+  persistentName?: string;
+  exclude: Set<ServerState> | null = null;
+  cancel?: () => void;
+  private attempts = 0;
+  private lastError: Error | null = null;
+  private server: ServerState | null = null;
+  private conn: UpstreamConn | null = null;
+  private isPersistent = false;
+  private outHead = '';
+  private readonly startedAt = performance.now();
+  // request body
+  private reqMode: 0 | 1 | 2 = 0; // none, length, chunked
+  private reqRemaining = 0;
+  private reqChunks: ChunkedTracker | null = null;
+  private reqDone = true;
+  private reqBodySent = false;
+  private reqBytes = 0;
+  // response
+  private resBuf: Buffer | null = null;
+  private res: ResponseHead | null = null;
+  private resMode: 0 | 1 | 2 | 3 = 0; // none, length, chunked, until close
+  private resRemaining = 0;
+  private resChunks: ChunkedTracker | null = null;
+  private resStarted = false;
+  private closeAfter = false;
+  private isUpgrade = false;
+  // persistence to write back
+  private cookieSticky = false;
+  private sourceKeyValue = '';
+
+  constructor(s: HttpSession, rt: ServiceRuntime, head: RequestHead) {
+    this.s = s;
+    this.rt = rt;
+    this.head = head;
+  }
+
+  start(): void {
+    const { s, rt, head } = this;
+    const l7 = rt.plan.layer7;
+    rt.state.counters.requests++;
+    const headers = head.headers;
+    const wantsClose = head.minor === 0 ? !head.connection.includes('keep-alive') : head.connection.includes('close');
+    if (wantsClose) this.closeAfter = true;
+
+    if (head.isChunked) {
+      this.reqMode = 2;
+      this.reqChunks = new ChunkedTracker();
+      this.reqDone = false;
+    } else if (head.contentLength > 0) {
+      if (head.contentLength > l7.limits.maxBodyBytes) return this.local(413, 'The request body is larger than this service accepts.', true);
+      this.reqMode = 1;
+      this.reqRemaining = head.contentLength;
+      this.reqDone = false;
+    }
+
+    const hostHeader = getHeader(headers, 'host') ?? '';
+    const host = stripPort(hostHeader).toLowerCase();
+    if (l7.httpsRedirect && !s.isTls) {
+      return this.redirect(l7.httpsRedirect.status, `https://${stripPort(hostHeader)}${head.target}`);
+    }
+    const rules = rt.rules;
+    const q = head.target.indexOf('?');
+    const path = q === -1 ? head.target : head.target.slice(0, q);
+    const needMatch = rules.redirects.length > 0 || rules.routes.length > 0;
+    const input = needMatch ? { path, host, headers, clientIp: s.clientIp } : null;
+    for (const r of rules.redirects) {
+      if (r.test(input!)) return this.redirect(r.status, redirectLocation(r.location, hostHeader, head.target));
+    }
+    for (const r of rules.routes) {
+      if (r.test(input!)) {
+        this.group = r.group;
+        break;
+      }
+    }
+    const target = rewriteTarget(head.target, rules.rewrites);
+
+    // Persistence: which server this client had.
+    const p = rt.plan.persistence;
+    if (p.type === 'source-ip') {
+      this.sourceKeyValue = sourceKey(s.clientIp, p.netmaskPrefix);
+      this.persistentName = rt.sourceTable!.get(this.sourceKeyValue);
+    } else if (p.type === 'http-cookie') {
+      const v = readCookie(getHeaders(headers, 'cookie'), p.cookieName);
+      const c = v === undefined ? undefined : decodeInsertCookie(v);
+      const now = Date.now();
+      const isValid =
+        c !== undefined &&
+        (p.maxLifeSeconds === undefined || (c.firstSeen !== undefined && now - c.firstSeen <= p.maxLifeSeconds * 1000)) &&
+        (p.maxIdleSeconds === undefined || (c.lastSeen !== undefined && now - c.lastSeen <= p.maxIdleSeconds * 1000));
+      if (isValid) {
+        this.persistentName = rt.byCookieId.get(c.serverId)?.name;
+        this.cookieFirstSeen = c.firstSeen;
+        this.cookieLastSeen = c.lastSeen;
+      }
+    } else if (p.type === 'app-cookie') {
+      const v = readCookie(getHeaders(headers, 'cookie'), p.cookieName);
+      if (v !== undefined) this.persistentName = rt.appTable!.get(v);
+    }
+    if (rt.plan.scheduler === 'sh') this.hashKey = s.clientIp;
+    else if (rt.plan.scheduler === 'uri') this.hashKey = path;
+
+    // The head the server gets.
+    const out: string[] = [];
+    const drop = head.connection;
+    let xff: string | undefined;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || (drop.length > 0 && drop.includes(lower))) continue;
+      if (l7.xForwardedFor && lower === 'x-forwarded-for') {
+        xff = xff === undefined ? headers[i + 1] : `${xff}, ${headers[i + 1]}`;
+        continue;
+      }
+      if (l7.xForwardedProto && lower === 'x-forwarded-proto') continue;
+      out.push(name, headers[i + 1]);
+    }
+    if (l7.xForwardedFor) out.push('X-Forwarded-For', xff === undefined ? s.clientIp : `${xff}, ${s.clientIp}`);
+    if (l7.xForwardedProto) out.push('X-Forwarded-Proto', s.isTls ? 'https' : 'http');
+    const upgrade = head.connection.includes('upgrade') ? getHeader(headers, 'upgrade') : undefined;
+    if (upgrade !== undefined) {
+      this.isUpgrade = true;
+      out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
+    }
+    if (rules.requestHeaders.length > 0) applyHeaderRules(out, rules.requestHeaders);
+    this.outHead = serializeHead(`${head.method} ${target} HTTP/1.1`, out);
+
+    // Hold the body until a server is connected.
+    if (!this.reqDone) s.socket.pause();
+    choose(rt, this);
+  }
+
+  private cookieFirstSeen: number | undefined;
+  private cookieLastSeen: number | undefined;
+
+  // ───── server chosen ─────
+
+  done(choice: Choice): void {
+    if (this.phase === 'done') {
+      if ('server' in choice) release(this.rt, choice.server);
+      return;
+    }
+    if ('error' in choice) {
+      if (choice.error === 'none' && this.lastError !== null) {
+        // Every server that could take the request was tried and failed: that is a gateway error, not "no server".
+        const err = this.lastError;
+        if ((err as NodeJS.ErrnoException).code === 'ETIMEDOUT') return this.local(504, 'The real server did not accept the connection in time.', true);
+        return this.local(502, `The real server could not be reached (${(err as NodeJS.ErrnoException).code ?? err.message}).`, true);
+      }
+      if (choice.error === 'none' && this.rt.plan.fallback?.type === 'maintenance-page') {
+        return this.local(503, MAINTENANCE_PAGE, false, 'text/html; charset=utf-8');
+      }
+      const text =
+        choice.error === 'none'
+          ? 'No real server is available for this service.'
+          : choice.error === 'queue-full'
+            ? 'Every real server is at its connection limit and the queue is full.'
+            : 'Every real server stayed at its connection limit for the whole queue timeout.';
+      return this.local(503, text, false);
+    }
+    this.server = choice.server;
+    this.isPersistent = choice.isPersistent;
+    this.connect();
+  }
+
+  private connect(): void {
+    this.phase = 'connect';
+    const server = this.server!;
+    const { rt, s } = this;
+    const l7 = rt.plan.layer7;
+    const owner = l7.proxyProtocol === 'none' ? null : s;
+    const idle = server.pool.take(owner);
+    if (idle) return this.send(idle);
+    const enc = l7.reencrypt?.isEnabled ? { servername: l7.reencrypt.serverName, verify: l7.reencrypt.verify } : undefined;
+    const preface =
+      l7.proxyProtocol === 'none'
+        ? null
+        : proxyHeader(l7.proxyProtocol, { sourceAddress: s.socket.remoteAddress ?? '', sourcePort: s.socket.remotePort ?? 0, destAddress: s.socket.localAddress ?? '', destPort: s.socket.localPort ?? 0 });
+    server.pool.connect(
+      { host: server.plan.address, port: server.plan.port ?? this.s.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: enc },
+      preface,
+      (err, conn) => {
+        if (this.phase === 'done') {
+          conn?.destroy();
+          return;
+        }
+        if (err) return this.upstreamFailed(err, true);
+        server.counters.totalConnections++;
+        conn!.privateTo = owner;
+        this.send(conn!);
+      },
+    );
+  }
+
+  private send(conn: UpstreamConn): void {
+    this.conn = conn;
+    conn.handler = this;
+    const server = this.server!;
+    server.counters.requests++;
+    const sock = conn.socket;
+    server.counters.bytesIn += this.outHead.length;
+    if (this.reqDone) {
+      sock.write(this.outHead, 'latin1');
+      this.phase = 'wait';
+      return;
+    }
+    this.phase = 'body';
+    sock.cork();
+    sock.write(this.outHead, 'latin1');
+    const pending = this.s.buf;
+    this.s.buf = null;
+    if (pending !== null) this.onClientBody(pending);
+    sock.uncork();
+    if (this.phase === 'body' && !this.s.isDead) this.s.socket.resume();
+  }
+
+  // ───── request body ─────
+
+  onClientBody(chunk: Buffer): void {
+    let take = chunk.length;
+    if (this.reqMode === 1) {
+      take = Math.min(this.reqRemaining, chunk.length);
+      this.reqRemaining -= take;
+      if (this.reqRemaining === 0) this.reqDone = true;
+    } else {
+      const tracker = this.reqChunks!;
+      let end: number;
+      try {
+        end = tracker.scan(chunk);
+      } catch (err) {
+        return this.abortWith(400, (err as Error).message);
+      }
+      if (end !== -1) {
+        take = end;
+        this.reqDone = true;
+      }
+      if (tracker.dataBytes > this.rt.plan.layer7.limits.maxBodyBytes) return this.abortWith(413, 'The request body is larger than this service accepts.');
+    }
+    this.reqBytes += take;
+    const conn = this.conn!;
+    if (take > 0) {
+      this.reqBodySent = true;
+      this.server!.counters.bytesIn += take;
+      const isOk = conn.socket.write(take === chunk.length ? chunk : chunk.subarray(0, take));
+      if (!isOk && !this.reqDone) {
+        const client = this.s.socket;
+        client.pause();
+        conn.socket.once('drain', () => {
+          if (this.phase === 'body') client.resume();
+        });
+      }
+    }
+    if (this.reqDone) {
+      if (take < chunk.length) {
+        // The next pipelined request: keep it for later.
+        this.s.buf = chunk.subarray(take);
+        this.s.socket.pause();
+      }
+      if (this.phase === 'body') this.phase = 'wait';
+    }
+  }
+
+  // ───── response ─────
+
+  onData(chunk: Buffer): void {
+    const server = this.server!;
+    server.counters.bytesOut += chunk.length;
+    if (this.phase === 'tunnel') return;
+    if (this.res === null) {
+      const buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
+      const end = buf.indexOf(CRLFCRLF);
+      if (end === -1) {
+        if (buf.length > MAX_RESPONSE_HEAD) return this.upstreamFailed(new HttpParseError('The server sent a response head that is too large.', 502), false);
+        this.resBuf = buf;
+        return;
+      }
+      this.resBuf = null;
+      let res: ResponseHead;
+      try {
+        res = parseResponseHead(buf, end);
+      } catch (err) {
+        return this.upstreamFailed(err as Error, false);
+      }
+      const rest = buf.subarray(end + 4);
+      if (res.status < 200 && res.status !== 101) {
+        // Interim (100 Continue, 103 Early Hints): pass it on and keep reading for the final response.
+        this.writeClient(Buffer.from(serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, stripHop(res.headers)), 'latin1'));
+        if (rest.length > 0) this.onData(rest);
+        return;
+      }
+      this.res = res;
+      return this.startResponse(res, rest);
+    }
+    this.forwardBody(chunk);
+  }
+
+  private startResponse(res: ResponseHead, rest: Buffer): void {
+    const { rt, s, head } = this;
+    const l7 = rt.plan.layer7;
+    const server = this.server!;
+    const elapsed = performance.now() - this.startedAt;
+    server.counters.latencySumMs += elapsed;
+    server.counters.latencyCount++;
+    rt.state.counters.latencySumMs += elapsed;
+    rt.state.counters.latencyCount++;
+    countResponse(server.counters, res.status);
+    countResponse(rt.state.counters, res.status);
+
+    if (res.status === 101 && this.isUpgrade) return this.startTunnel(res, rest);
+    if (head.method === 'HEAD' || res.status === 204 || res.status === 304 || res.status === 101) this.resMode = 0;
+    else if (res.isChunked) {
+      this.resMode = 2;
+      this.resChunks = new ChunkedTracker();
+    } else if (res.contentLength >= 0) {
+      this.resMode = res.contentLength === 0 ? 0 : 1;
+      this.resRemaining = res.contentLength;
+    } else this.resMode = 3;
+    if (this.resMode === 3 || !this.reqDone) this.closeAfter = true;
+
+    const out = stripHop(res.headers, res.connection);
+    if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
+    if (l7.hsts && s.isTls) {
+      out.push('Strict-Transport-Security', `max-age=${l7.hsts.maxAgeSeconds}${l7.hsts.includeSubDomains ? '; includeSubDomains' : ''}`);
+    }
+    this.learnPersistence(out);
+    if (this.closeAfter || s.isClosing || s.listener.isClosed) {
+      this.closeAfter = true;
+      out.push('Connection', 'close');
+    } else if (head.minor === 0) out.push('Connection', 'keep-alive');
+
+    this.resStarted = true;
+    this.phase = 'response';
+    const client = s.socket;
+    const text = serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, out);
+    rt.state.counters.bytesOut += text.length;
+    if (rest.length === 0 || this.resMode === 0) {
+      client.write(text, 'latin1');
+      if (this.resMode === 0) return this.finish();
+      return;
+    }
+    client.cork();
+    client.write(text, 'latin1');
+    this.forwardBody(rest);
+    client.uncork();
+  }
+
+  private forwardBody(chunk: Buffer): void {
+    let take = chunk.length;
+    let isEnd = false;
+    if (this.resMode === 1) {
+      take = Math.min(this.resRemaining, take);
+      this.resRemaining -= take;
+      isEnd = this.resRemaining === 0;
+    } else if (this.resMode === 2) {
+      let end: number;
+      try {
+        end = this.resChunks!.scan(chunk);
+      } catch {
+        return this.abort();
+      }
+      if (end !== -1) {
+        take = end;
+        isEnd = true;
+      }
+    } else if (this.resMode === 0) {
+      take = 0;
+      isEnd = true;
+    }
+    if (take > 0) this.writeClient(take === chunk.length ? chunk : chunk.subarray(0, take));
+    // Bytes after the end of the response: the server broke framing; do not reuse this connection.
+    if (isEnd) {
+      if (take < chunk.length) this.closeAfter = true;
+      this.finish();
+    }
+  }
+
+  private writeClient(data: Buffer): void {
+    this.rt.state.counters.bytesOut += data.length;
+    const client = this.s.socket;
+    if (!client.write(data) && this.conn) {
+      const up = this.conn.socket;
+      up.pause();
+      client.once('drain', () => up.resume());
+    }
+  }
+
+  private learnPersistence(out: string[]): void {
+    const p = this.rt.plan.persistence;
+    const server = this.server!;
+    if (server.name === '~fallback') return;
+    if (p.type === 'source-ip') {
+      if (!this.isPersistent) this.rt.sourceTable!.set(this.sourceKeyValue, server.name);
+    } else if (p.type === 'http-cookie') {
+      const now = Date.now();
+      const hasTimes = p.maxIdleSeconds !== undefined || p.maxLifeSeconds !== undefined;
+      // Refresh the last-seen time once a quarter of the idle limit has passed, not on every response.
+      const isStale = p.maxIdleSeconds !== undefined && this.cookieLastSeen !== undefined && now - this.cookieLastSeen > (p.maxIdleSeconds * 1000) / 4;
+      if (!this.isPersistent || isStale) {
+        const first = this.isPersistent && this.cookieFirstSeen !== undefined ? this.cookieFirstSeen : now;
+        const value = encodeInsertCookie(server.cookieId, hasTimes ? first : undefined, hasTimes ? now : undefined);
+        let cookie = `${p.cookieName}=${value}; Path=/`;
+        if (p.maxLifeSeconds !== undefined) cookie += `; Max-Age=${p.maxLifeSeconds}`;
+        if (p.httpOnly) cookie += '; HttpOnly';
+        if (p.secure) cookie += '; Secure';
+        out.push('Set-Cookie', cookie);
+      }
+    } else if (p.type === 'app-cookie') {
+      for (let i = 0; i < out.length; i += 2) {
+        if (out[i].length === 10 && out[i].toLowerCase() === 'set-cookie') {
+          const v = readSetCookie(out[i + 1], p.cookieName);
+          if (v !== undefined && v !== '') this.rt.appTable!.set(v, server.name);
+        }
+      }
+    }
+  }
+
+  private startTunnel(res: ResponseHead, rest: Buffer): void {
+    this.phase = 'tunnel';
+    const { s, rt } = this;
+    const server = this.server!;
+    const conn = this.conn!;
+    const out = stripHop(res.headers, res.connection);
+    out.push('Connection', 'Upgrade');
+    const up = getHeader(res.headers, 'upgrade');
+    if (up !== undefined) out.push('Upgrade', up);
+    const client = s.socket;
+    const upstream = conn.socket;
+    client.write(serializeHead(`HTTP/1.1 101 ${res.reason}`, out), 'latin1');
+    if (rest.length > 0) client.write(rest);
+    if (s.buf !== null) {
+      upstream.write(s.buf);
+      s.buf = null;
+    }
+    // From here on the two sockets are piped; the session and pool let go of them.
+    conn.handler = null;
+    this.conn = null;
+    upstream.removeAllListeners('data');
+    upstream.removeAllListeners('timeout');
+    client.removeAllListeners('data');
+    client.removeAllListeners('timeout');
+    const tunnelMs = rt.plan.layer7.timeouts.tunnelMs;
+    client.setTimeout(tunnelMs, () => tunnel.destroy());
+    upstream.setTimeout(tunnelMs, () => tunnel.destroy());
+    const tunnel = {
+      destroy: () => {
+        client.destroy();
+        conn.destroy();
+      },
+    };
+    server.tunnels.add(tunnel);
+    client.on('data', (d: Buffer) => {
+      server.counters.bytesIn += d.length;
+      rt.state.counters.bytesIn += d.length;
+    });
+    upstream.on('data', (d: Buffer) => {
+      server.counters.bytesOut += d.length;
+      rt.state.counters.bytesOut += d.length;
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      if (!server.tunnels.delete(tunnel)) return;
+      tunnel.destroy();
+      this.releaseServer();
+      this.phase = 'done';
+      s.destroy();
+    };
+    client.once('close', end);
+    upstream.once('close', end);
+    if (client.isPaused()) client.resume();
+  }
+
+  private finish(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    const conn = this.conn;
+    this.conn = null;
+    if (conn !== null) {
+      const isReusable = this.reqDone && this.resMode !== 3 && !this.res!.connection.includes('close') && this.res!.minor === 1 && !this.closeAfter;
+      if (isReusable) conn.pool.release(conn);
+      else conn.destroy();
+    }
+    this.releaseServer();
+    this.s.exchangeDone(this.closeAfter);
+  }
+
+  private releaseServer(): void {
+    const server = this.server;
+    if (server === null) return;
+    this.server = null;
+    release(this.rt, server);
+  }
+
+  // ───── failures ─────
+
+  onClose(err: Error | undefined): void {
+    if (this.phase === 'done' || this.phase === 'tunnel') return;
+    if (this.resMode === 3 && this.res !== null) return this.finish();
+    this.upstreamFailed(err ?? new Error('the server closed the connection'), false);
+  }
+
+  onTimeout(): void {
+    if (this.phase === 'done' || this.phase === 'tunnel') return;
+    this.upstreamFailed(Object.assign(new Error('the server did not answer in time'), { code: 'ETIMEDOUT' }), false);
+  }
+
+  /** A connection to the server failed, before or after sending. Retry when that is safe, else answer. */
+  private upstreamFailed(err: Error, isConnect: boolean): void {
+    const server = this.server!;
+    const conn = this.conn;
+    const wasReused = conn?.isReused ?? false;
+    this.conn = null;
+    conn?.destroy();
+    if (this.resStarted) return this.abort();
+    const isTimeout = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    const isSafe = isConnect || (IDEMPOTENT.has(this.head.method) && !this.reqBodySent && this.reqMode === 0 && this.res === null && this.resBuf === null);
+    const maxAttempts = this.rt.byName.size + 2;
+    this.lastError = err;
+    if (isSafe && ++this.attempts < maxAttempts && !this.s.isDead && !(isTimeout && !isConnect)) {
+      // A reused keep-alive connection the server had just closed is not the server's fault: try it again fresh.
+      if (!(wasReused && !isConnect)) (this.exclude ??= new Set()).add(server);
+      this.server = null;
+      release(this.rt, server);
+      this.phase = 'choose';
+      this.persistentName = this.persistentName === server.name && !wasReused ? undefined : this.persistentName;
+      choose(this.rt, this);
+      return;
+    }
+    if (isTimeout) this.local(504, isConnect ? 'The real server did not accept the connection in time.' : 'The real server did not answer in time.', true);
+    else this.local(502, `The real server could not be reached or broke the exchange (${(err as NodeJS.ErrnoException).code ?? err.message}).`, true);
+  }
+
+  /** Answers locally (redirects, errors, maintenance page) and ends the exchange. */
+  private local(status: number, body: string, isClosing: boolean, contentType?: string, headers: string[] = []): void {
+    const closeAfter = isClosing || this.closeAfter || !this.reqDone;
+    countResponse(this.rt.state.counters, status);
+    this.releaseServer();
+    this.phase = 'done';
+    this.s.writeLocal(status, headers, body.endsWith('\n') || body.startsWith('<') ? body : `${body}\n`, closeAfter, contentType);
+    this.s.exchangeDone(closeAfter);
+  }
+
+  private redirect(status: number, location: string): void {
+    this.local(status, `Redirecting to ${location}\n`, false, undefined, ['Location', location]);
+  }
+
+  private abortWith(status: number, text: string): void {
+    if (!this.resStarted && this.phase !== 'done') {
+      const conn = this.conn;
+      this.conn = null;
+      conn?.destroy();
+      return this.local(status, text, true);
+    }
+    this.abort();
+  }
+
+  /** Ends everything now: the client went away, or the response cannot be completed. */
+  abort(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.cancel?.();
+    const conn = this.conn;
+    this.conn = null;
+    conn?.destroy();
+    this.releaseServer();
+    this.s.destroy();
+  }
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** A response's headers without hop-by-hop ones (and those its Connection header names). */
+function stripHop(headers: readonly string[], connection: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i].toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (connection.length > 0 && connection.includes(lower))) continue;
+    out.push(headers[i], headers[i + 1]);
+  }
+  return out;
+}

@@ -1,0 +1,277 @@
+/**
+ * The layer 7 data plane: an embedded proxy running in worker processes (node:cluster, one per core by default),
+ * driven from the daemon's process, which is the cluster primary.
+ *
+ *   daemon ── apply(config, decisions) ──► planServices ──► every worker: Runtime.apply ──► per-service report
+ *          ◄─ counters() ◄── sum of every worker's snapshot
+ *   workers ◄─► primary: stick-table entries (persistence shared by all workers), TLS ticket keys (one set, kept
+ *               in the data directory so session resumption also survives a restart)
+ *
+ * Node 20 on Linux cannot give each worker its own SO_REUSEPORT socket, so the cluster primary owns the listening
+ * sockets and hands connections to workers in turn (cluster's round-robin). `workers: 0` runs the proxy inside the
+ * calling process instead, which tests use for exact scheduler sequences and which is handy for debugging.
+ * A worker that dies is replaced and given the running configuration; apply never throws for one bad service.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ApplyInput, Capability, DataPlane, ServerCounters, ServiceResult } from '../dataplane.ts';
+import { EngineError } from '../errors.ts';
+import { LAYER7_SCHEDULERS } from '../config/index.ts';
+import { planServices, type ServicePlan } from './plan.ts';
+import { Runtime, type ServiceReport } from './runtime.ts';
+import type { StickEntry } from './persistence.ts';
+import { sumSnapshots, toServerCounters, type CounterSnapshot } from './stats.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+
+export interface L7Options {
+  dataDir: string;
+  /** Worker processes; default one per core. 0 runs the proxy in this process. */
+  workers?: number;
+  log?: Log;
+  /** How long close() lets requests in flight finish. */
+  closeGraceMs?: number;
+}
+
+export interface L7DataPlane extends DataPlane {
+  /** Worker process ids (empty in-process), for tests that kill one. */
+  workerPids(): number[];
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const APPLY_TIMEOUT_MS = 20_000;
+
+/** 48 bytes of TLS ticket keys, created once and kept (0600) so every worker and every restart shares them. */
+function loadTicketKeys(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'l7-ticket-keys');
+  try {
+    const b = fs.readFileSync(file);
+    if (b.length === 48) return b;
+  } catch {
+    // first start: create below
+  }
+  const keys = crypto.randomBytes(48);
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, keys, { mode: 0o600 });
+  return keys;
+}
+
+export function createL7DataPlane(opts: L7Options): L7DataPlane {
+  const log: Log = opts.log ?? (() => undefined);
+  const workerCount = opts.workers ?? Math.max(1, os.availableParallelism());
+  const graceMs = opts.closeGraceMs ?? 5000;
+  let ticketKeys: Buffer | null = null;
+  let local: Runtime | null = null;
+  const workers = new Map<number, Worker>(); // by worker id
+  const ready = new Map<number, Promise<void>>();
+  const pending = new Map<number, (m: FromWorker) => void>();
+  const stick = new Map<string, Map<string, StickEntry>>();
+  let lastPlans: ServicePlan[] = [];
+  let lastNames = new Set<string>();
+  let nextId = 1;
+  let isClosed = false;
+  let applying: Promise<unknown> = Promise.resolve();
+
+  const keys = () => (ticketKeys ??= loadTicketKeys(opts.dataDir));
+
+  const onStick = (table: string, key: string, entry: StickEntry, from?: Worker) => {
+    let t = stick.get(table);
+    if (!t) stick.set(table, (t = new Map()));
+    t.set(key, entry);
+    for (const w of workers.values()) if (w !== from && w.isConnected()) w.send({ t: 'stick', table, key, entry } satisfies ToWorker);
+  };
+
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const t of stick.values()) for (const [k, e] of t) if (e.expiresAt <= now) t.delete(k);
+  }, 30_000);
+  sweeper.unref();
+
+  function fork(): Worker {
+    cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: ['--import', 'tsx'], silent: false });
+    const w = cluster.fork({ FULCRUM_L7_WORKER: '1' });
+    workers.set(w.id, w);
+    ready.set(
+      w.id,
+      new Promise<void>((resolve, reject) => {
+        const onExit = () => reject(new Error(`worker ${w.id} exited while starting`));
+        w.once('exit', onExit);
+        w.on('message', (m: FromWorker) => {
+          if (m.t === 'ready') {
+            w.off('exit', onExit);
+            const dump: [string, string, StickEntry][] = [];
+            for (const [table, t] of stick) for (const [k, e] of t) dump.push([table, k, e]);
+            w.send({ t: 'init', ticketKeys: keys().toString('base64'), stick: dump } satisfies ToWorker);
+            resolve();
+          } else if (m.t === 'stick') onStick(m.table, m.key, m.entry, w);
+          else if (m.t === 'log') log(m.level, m.msg, m.fields);
+          else if (m.t === 'applied' || m.t === 'stats') {
+            const key = m.id * 1000 + w.id;
+            pending.get(key)?.(m);
+            pending.delete(key);
+          }
+        });
+      }),
+    );
+    w.on('exit', (code, signal) => {
+      workers.delete(w.id);
+      ready.delete(w.id);
+      for (const [key, cb] of pending) if (key % 1000 === w.id) cb({ t: 'applied', id: 0, reports: [] });
+      if (isClosed) return;
+      log('error', `layer 7 worker ${w.process.pid} exited (${signal ?? code}); starting a replacement`);
+      const r = fork();
+      void ready.get(r.id)!.then(() => ask(r, { t: 'apply', id: nextId++, plans: lastPlans }, APPLY_TIMEOUT_MS)).catch(() => undefined);
+    });
+    return w;
+  }
+
+  function ask(w: Worker, m: ToWorker & { id: number }, timeoutMs: number): Promise<FromWorker | null> {
+    return new Promise((resolve) => {
+      const key = m.id * 1000 + w.id;
+      const timer = setTimeout(() => {
+        pending.delete(key);
+        resolve(null);
+      }, timeoutMs);
+      pending.set(key, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      w.send(m);
+    });
+  }
+
+  async function ensureWorkers(): Promise<void> {
+    if (workerCount === 0) {
+      local ??= new Runtime(keys());
+      return;
+    }
+    while (workers.size < workerCount) fork();
+    await Promise.all([...ready.values()]);
+  }
+
+  async function applyPlans(plans: ServicePlan[]): Promise<Map<string, ServiceReport>> {
+    const byName = new Map<string, ServiceReport>();
+    if (workerCount === 0) {
+      for (const r of await local!.apply(plans)) byName.set(r.name, r);
+      return byName;
+    }
+    const id = nextId++;
+    const replies = await Promise.all([...workers.values()].map((w) => ask(w, { t: 'apply', id, plans }, APPLY_TIMEOUT_MS)));
+    for (const plan of plans) {
+      let report: ServiceReport | undefined;
+      for (const reply of replies) {
+        const r = reply?.t === 'applied' ? reply.reports.find((x) => x.name === plan.name) : undefined;
+        if (!r) {
+          report = { name: plan.name, isOk: false, code: 'PROXY_WORKER_FAILED', message: new EngineError('PROXY_WORKER_FAILED', { reason: 'a worker did not answer' }).message, endpoints: [] };
+          break;
+        }
+        if (!r.isOk) {
+          report = r;
+          break;
+        }
+        report ??= r;
+      }
+      byName.set(plan.name, report!);
+    }
+    return byName;
+  }
+
+  const plane: L7DataPlane = {
+    name: 'l7',
+
+    async capabilities(): Promise<Capability> {
+      return {
+        dataPlane: 'l7',
+        isAvailable: true,
+        details: { workers: workerCount === 0 ? 'in-process' : workerCount, modes: ['http', 'tcp'], schedulers: [...LAYER7_SCHEDULERS], node: process.version },
+      };
+    },
+
+    apply(input: ApplyInput): Promise<ServiceResult[]> {
+      const run = async (): Promise<ServiceResult[]> => {
+        if (isClosed) throw new Error('the layer 7 data plane is closed');
+        const { config, decisions } = input;
+        const plans = planServices(config, decisions, Math.max(1, workerCount));
+        try {
+          await ensureWorkers();
+        } catch (err) {
+          log('error', `layer 7 workers failed to start: ${(err as Error).message}`);
+          return plans.map((p) => ({ name: p.name, layer: 7 as const, status: 'failed' as const, code: 'PROXY_WORKER_FAILED', message: new EngineError('PROXY_WORKER_FAILED', { reason: (err as Error).message }).message }));
+        }
+        const reports = await applyPlans(plans);
+        lastPlans = plans.filter((p) => reports.get(p.name)?.isOk);
+        const results: ServiceResult[] = [];
+        const names = new Set<string>();
+        for (const vs of config.virtualServices) {
+          if (vs.layer !== 7) continue;
+          names.add(vs.name);
+          if (!vs.isEnabled) {
+            results.push({ name: vs.name, layer: 7, status: 'removed', message: 'The service is disabled; it does not listen.' });
+            continue;
+          }
+          const r = reports.get(vs.name)!;
+          if (r.isOk) results.push({ name: vs.name, layer: 7, status: 'programmed', message: r.message, operations: r.endpoints.length });
+          else {
+            log('warn', `layer 7 service ${vs.name} failed: ${r.message}`, { code: r.code });
+            results.push({ name: vs.name, layer: 7, status: 'failed', message: r.message, code: r.code });
+          }
+        }
+        for (const name of lastNames) if (!names.has(name)) results.push({ name, layer: 7, status: 'removed', message: 'The service was removed; its listeners are closed.' });
+        lastNames = names;
+        return results;
+      };
+      const p = applying.then(run, run);
+      applying = p.catch(() => undefined);
+      return p;
+    },
+
+    async counters() {
+      let snap: CounterSnapshot;
+      if (workerCount === 0) snap = local ? local.snapshot() : {};
+      else {
+        const id = nextId++;
+        const replies = await Promise.all([...workers.values()].map((w) => ask(w, { t: 'stats', id }, 5000)));
+        snap = sumSnapshots(replies.flatMap((r) => (r?.t === 'stats' ? [r.snapshot] : [])));
+      }
+      const out = new Map<string, { service: ServerCounters; servers: Map<string, ServerCounters> }>();
+      for (const [name, v] of Object.entries(snap)) {
+        out.set(name, { service: toServerCounters(v.service), servers: new Map(Object.entries(v.servers).map(([rs, c]) => [rs, toServerCounters(c)])) });
+      }
+      return out;
+    },
+
+    async close() {
+      if (isClosed) return;
+      isClosed = true;
+      clearInterval(sweeper);
+      await applying;
+      if (local) await local.close(graceMs);
+      await Promise.all(
+        [...workers.values()].map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (w.isDead()) return resolve();
+              const kill = setTimeout(() => w.process.kill('SIGKILL'), graceMs + 3000);
+              w.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
+              if (w.isConnected()) w.send({ t: 'close', graceMs } satisfies ToWorker);
+              else w.process.kill('SIGTERM');
+            }),
+        ),
+      );
+      workers.clear();
+    },
+
+    workerPids() {
+      return [...workers.values()].map((w) => w.process.pid!).filter(Boolean);
+    },
+  };
+  return plane;
+}

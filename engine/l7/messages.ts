@@ -1,0 +1,19 @@
+/** Messages between the primary (index.ts) and its workers (worker.ts) over the cluster IPC channel. JSON only. */
+import type { ServicePlan } from './plan.ts';
+import type { ServiceReport } from './runtime.ts';
+import type { StickEntry } from './persistence.ts';
+import type { CounterSnapshot } from './stats.ts';
+
+export type ToWorker =
+  | { t: 'init'; ticketKeys: string; stick: [string, string, StickEntry][] }
+  | { t: 'apply'; id: number; plans: ServicePlan[] }
+  | { t: 'stats'; id: number }
+  | { t: 'stick'; table: string; key: string; entry: StickEntry }
+  | { t: 'close'; graceMs: number };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'applied'; id: number; reports: ServiceReport[] }
+  | { t: 'stats'; id: number; snapshot: CounterSnapshot }
+  | { t: 'stick'; table: string; key: string; entry: StickEntry }
+  | { t: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: object };

@@ -1,0 +1,219 @@
+/**
+ * Everything one worker process runs: the listening sockets, the services behind them and their counters. It is
+ * driven by messages from the primary (worker.ts), or directly when the data plane runs in-process (workers: 0).
+ *
+ * Listeners are keyed by address and port and outlive configurations: a reload swaps the service runtime a listener
+ * points at, so nothing is re-bound and no connection is dropped. Connections already open keep the runtime they
+ * started with until their request ends; the next request on a keep-alive connection uses the new one. A listener
+ * no longer wanted stops accepting at once; its keep-alive clients are closed after their request in flight.
+ */
+import net from 'node:net';
+import { EngineError } from '../errors.ts';
+import type { ServicePlan } from './plan.ts';
+import { HttpSession, type ListenerRef, type Session } from './http-proxy.ts';
+import { TcpSession } from './tcp-proxy.ts';
+import { ServiceRuntime, ServiceState } from './service.ts';
+import { serverCookieId, type StickEntry, type StickSync } from './persistence.ts';
+import type { CounterSnapshot } from './stats.ts';
+import type tls from 'node:tls';
+
+export interface ServiceReport {
+  name: string;
+  isOk: boolean;
+  code?: string;
+  message: string;
+  /** "address:port" actually bound (useful when the kernel chose). */
+  endpoints: string[];
+}
+
+interface Listener extends ListenerRef {
+  readonly key: string;
+  readonly server: net.Server;
+  service: string;
+}
+
+export class Runtime {
+  private readonly listeners = new Map<string, Listener>();
+  private readonly services = new Map<string, ServiceState>();
+  private readonly runtimes = new Map<string, ServiceRuntime>();
+  private readonly planJson = new Map<string, string>();
+  /** Removed services whose last exchanges may still be running; close() still has to reach their connections. */
+  private readonly retired = new Set<ServiceState>();
+  private ticketKeys: Buffer;
+  private readonly sync: StickSync | undefined;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly pendingTls = new WeakMap<net.Socket, [Listener, ServiceRuntime]>();
+
+  constructor(ticketKeys: Buffer, sync?: StickSync) {
+    this.ticketKeys = ticketKeys;
+    this.sync = sync;
+    this.sweeper = setInterval(() => {
+      for (const s of this.services.values()) for (const t of s.tables.values()) t.sweep();
+    }, 30_000);
+    this.sweeper.unref();
+  }
+
+  async apply(plans: ServicePlan[]): Promise<ServiceReport[]> {
+    const reports: ServiceReport[] = [];
+    const wanted = new Map<string, string>(); // listener key → service
+    for (const plan of plans) {
+      let state = this.services.get(plan.name);
+      if (!state) this.services.set(plan.name, (state = new ServiceState(plan.name, this.sync)));
+      let rt: ServiceRuntime;
+      const json = JSON.stringify(plan);
+      const previous = this.runtimes.get(plan.name);
+      try {
+        // The daemon re-applies the whole config on every change; an unchanged service keeps its runtime (and its
+        // TLS contexts) as it is.
+        rt = previous && this.planJson.get(plan.name) === json ? previous : new ServiceRuntime(plan, state, this.ticketKeys, serverCookieId);
+      } catch (err) {
+        const e = err as EngineError;
+        reports.push({ name: plan.name, isOk: false, code: e.code ?? 'PROXY_CONFIG_INVALID', message: e.message, endpoints: [] });
+        // Keep what was running for this service (if anything) rather than take it down.
+        for (const l of this.listeners.values()) if (l.service === plan.name) wanted.set(l.key, plan.name);
+        continue;
+      }
+      const endpoints: string[] = [];
+      let failure: ServiceReport | undefined;
+      for (const port of plan.ports) {
+        const key = `${plan.address}|${port}`;
+        wanted.set(key, plan.name);
+        let l = this.listeners.get(key);
+        if (!l) {
+          try {
+            l = await this.listen(key, plan.address, port, plan.name);
+          } catch (err) {
+            wanted.delete(key);
+            failure = {
+              name: plan.name,
+              isOk: false,
+              code: 'PROXY_LISTEN_FAILED',
+              message: new EngineError('PROXY_LISTEN_FAILED', { endpoint: `${plan.address}:${port}`, reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message }).message,
+              endpoints: [],
+            };
+            break;
+          }
+        }
+        l.rt = rt;
+        l.service = plan.name;
+        const a = l.server.address() as net.AddressInfo | null;
+        endpoints.push(a ? `${a.address}:${a.port}` : `${plan.address}:${port}`);
+      }
+      if (failure) {
+        reports.push(failure);
+        continue;
+      }
+      this.runtimes.set(plan.name, rt);
+      this.planJson.set(plan.name, json);
+      reports.push({ name: plan.name, isOk: true, message: `listening on ${endpoints.join(', ')}`, endpoints });
+    }
+    for (const [key, l] of this.listeners) if (!wanted.has(key)) this.unlisten(l);
+    const names = new Set(plans.map((p) => p.name));
+    for (const name of [...this.services.keys()]) {
+      if (!names.has(name)) {
+        const rt = this.runtimes.get(name);
+        if (rt) for (const s of rt.state.servers.values()) s.pool.closeIdle();
+        this.retired.add(this.services.get(name)!);
+        this.services.delete(name);
+        this.runtimes.delete(name);
+        this.planJson.delete(name);
+      }
+    }
+    return reports;
+  }
+
+  private listen(key: string, address: string, port: number, service: string): Promise<Listener> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+      const l: Listener = { key, address, port, server, service, rt: null, isClosed: false, sessions: new Set<Session>() };
+      server.on('connection', (socket) => this.accept(l, socket));
+      server.once('error', reject);
+      server.listen({ host: address, port }, () => {
+        server.off('error', reject);
+        server.on('error', () => undefined);
+        this.listeners.set(key, l);
+        resolve(l);
+      });
+    });
+  }
+
+  private accept(l: Listener, socket: net.Socket): void {
+    const rt = l.rt;
+    if (rt === null || l.isClosed) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => undefined);
+    if (rt.tlsServer === null) {
+      this.session(l, rt, socket, false);
+      return;
+    }
+    // Hand the raw socket to the service's TLS server; it emits the secure socket once the handshake is done, and
+    // that socket's _parent is our raw one, which says which listener and runtime it belongs to.
+    const tlsServer = rt.tlsServer;
+    if (tlsServer.listenerCount('secureConnection') === 0) {
+      tlsServer.on('secureConnection', (ts: tls.TLSSocket) => {
+        const raw = (ts as unknown as { _parent: net.Socket })._parent;
+        const owner = this.pendingTls.get(raw);
+        raw.setTimeout(0);
+        if (owner) this.session(owner[0], owner[1], ts, true);
+        else ts.destroy();
+      });
+      tlsServer.on('tlsClientError', (_err, ts) => ts.destroy());
+    }
+    this.pendingTls.set(socket, [l, rt]);
+    // A client that never finishes its handshake must not hold the socket forever.
+    socket.setTimeout(rt.plan.layer7.timeouts.httpRequestMs, () => socket.destroy());
+    tlsServer.emit('connection', socket);
+  }
+
+  private session(l: Listener, rt: ServiceRuntime, socket: net.Socket, isTls: boolean): void {
+    socket.setTimeout(0);
+    if (rt.plan.mode === 'http') new HttpSession(socket, l, isTls, rt);
+    else new TcpSession(socket, l, rt);
+  }
+
+  private unlisten(l: Listener): void {
+    l.isClosed = true;
+    this.listeners.delete(l.key);
+    l.server.close();
+    for (const s of [...l.sessions]) s.closeIfIdle();
+  }
+
+  mergeStick(table: string, key: string, entry: StickEntry): void {
+    const service = table.slice(0, table.lastIndexOf('/'));
+    this.services.get(service)?.tables.get(table)?.merge(key, entry);
+  }
+
+  setTicketKeys(keys: Buffer): void {
+    this.ticketKeys = keys;
+  }
+
+  snapshot(): CounterSnapshot {
+    const out: CounterSnapshot = {};
+    for (const [name, state] of this.services) {
+      const servers: CounterSnapshot[string]['servers'] = {};
+      for (const s of state.servers.values()) {
+        if (s.name === '~fallback') continue;
+        servers[s.name] = { ...s.counters, responses: { ...s.counters.responses }, activeConnections: s.active };
+        s.counters.latencySumMs = 0;
+        s.counters.latencyCount = 0;
+      }
+      out[name] = { service: { ...state.counters, responses: { ...state.counters.responses } }, servers };
+      state.counters.latencySumMs = 0;
+      state.counters.latencyCount = 0;
+    }
+    return out;
+  }
+
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
+  async close(graceMs = 5000): Promise<void> {
+    clearInterval(this.sweeper);
+    const all = [...this.listeners.values()];
+    for (const l of all) this.unlisten(l);
+    const deadline = Date.now() + graceMs;
+    while (all.some((l) => l.sessions.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const l of all) for (const s of [...l.sessions]) s.destroy();
+    for (const state of [...this.services.values(), ...this.retired]) for (const s of state.servers.values()) s.pool.closeAll();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Entry of a layer 7 worker process (node:cluster). It runs one Runtime and does what the primary says; it never
+ * reads the configuration itself. It exits when the primary says close, or when the IPC channel goes (the primary
+ * died: a worker without its primary would keep serving a configuration nobody can change).
+ */
+import { Runtime } from './runtime.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
+
+const send = (m: FromWorker) => {
+  if (process.connected) process.send!(m);
+};
+
+let runtime: Runtime | null = null;
+let queue: Promise<unknown> = Promise.resolve();
+
+process.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'init':
+      runtime = new Runtime(Buffer.from(m.ticketKeys, 'base64'), (table, key, entry) => send({ t: 'stick', table, key, entry }));
+      for (const [table, key, entry] of m.stick) runtime.mergeStick(table, key, entry);
+      break;
+    case 'apply':
+      // Applies run one after another, in the order the primary sent them.
+      queue = queue.then(async () => {
+        const reports = await runtime!.apply(m.plans);
+        send({ t: 'applied', id: m.id, reports });
+      });
+      break;
+    case 'stats':
+      send({ t: 'stats', id: m.id, snapshot: runtime ? runtime.snapshot() : {} });
+      break;
+    case 'stick':
+      runtime?.mergeStick(m.table, m.key, m.entry);
+      break;
+    case 'close':
+      void queue.then(async () => {
+        await runtime?.close(m.graceMs);
+        process.exit(0);
+      });
+      break;
+  }
+});
+
+process.on('disconnect', () => {
+  void (runtime?.close(1000) ?? Promise.resolve()).then(() => process.exit(0));
+});
+
+process.on('uncaughtException', (err) => {
+  send({ t: 'log', level: 'error', msg: `layer 7 worker ${process.pid}: ${err.stack ?? err.message}` });
+});
+
+send({ t: 'ready' });
