@@ -1,0 +1,136 @@
+/**
+ * TLS termination checked with the real tools: openssl s_client and curl, plus Node's TLS client for resumption.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import net from 'node:net';
+import { createL7DataPlane, type L7DataPlane } from './index.ts';
+import { importPfx } from './pfx.ts';
+import { config, freePort, httpService, startBackend, type Backend } from './test-helpers.ts';
+import type { VirtualServiceInput } from '../config/index.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-tls-'));
+let dp: L7DataPlane;
+let a: Backend;
+const certs: { name: string; certificatePem: string; privateKeyPem: string }[] = [];
+
+function makeCert(name: string, cn: string, sans: string[]): void {
+  const key = path.join(dir, `${name}.key`);
+  const crt = path.join(dir, `${name}.crt`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${sans.map((s) => `DNS:${s}`).join(',')}`], { stdio: 'ignore' });
+  certs.push({ name, certificatePem: fs.readFileSync(crt, 'utf8'), privateKeyPem: fs.readFileSync(key, 'utf8') });
+}
+
+function run(cmd: string, args: string[], input = ''): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = execFile(cmd, args, { timeout: 10_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+    p.stdin!.end(input);
+  });
+}
+
+before(async () => {
+  makeCert('www', 'www.example', ['www.example']);
+  makeCert('api', 'api.example', ['api.example', '*.api.example']);
+  dp = createL7DataPlane({ dataDir: dir, workers: 0, closeGraceMs: 200 });
+  a = await startBackend('a');
+});
+
+after(async () => {
+  await dp.close();
+  await a.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function serve(vs: VirtualServiceInput[]) {
+  const res = await dp.apply({ config: config(vs, { certificates: certs }), decisions: new Map() });
+  return res;
+}
+
+const tlsService = (port: number, tlsOpts: object = {}, more: Partial<VirtualServiceInput> = {}) =>
+  httpService('secure', port, [a], { layer7: { tls: { certificate: 'www', sniCertificates: ['api'], ...tlsOpts }, hsts: { maxAgeSeconds: 31536000, includeSubDomains: true } }, ...more });
+
+test('curl over HTTPS: SNI picks the certificate, HSTS and X-Forwarded-Proto: https', async () => {
+  const port = await freePort();
+  assert.equal((await serve([tlsService(port)]))[0].status, 'programmed');
+  const www = await run('curl', ['-sk', '-D', '-', '--resolve', `www.example:${port}:127.0.0.1`, `https://www.example:${port}/`]);
+  assert.match(www.out, /^HTTP\/1\.1 200/);
+  assert.match(www.out, /strict-transport-security: max-age=31536000; includeSubDomains/i);
+  assert.equal(a.seen.at(-1)!.headers['x-forwarded-proto'], 'https');
+  const api = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'x.api.example', '-alpn', 'http/1.1'], 'Q\n');
+  assert.match(api.out, /subject=CN ?= ?api\.example/);
+  assert.match(api.out, /ALPN protocol: http\/1\.1/);
+  const other = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'unknown.example'], 'Q\n');
+  assert.match(other.out, /subject=CN ?= ?www\.example/, 'an unknown name gets the default certificate');
+});
+
+test('TLS version floor and cipher profile', async () => {
+  const port = await freePort();
+  await serve([tlsService(port, { minVersion: 'TLSv1.3' })]);
+  const old = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2'], 'Q\n');
+  assert.notEqual(old.code, 0, 'TLS 1.2 is refused when the floor is 1.3');
+  const v13 = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3'], 'Q\n');
+  assert.match(v13.out, /TLSv1\.3/);
+  await serve([tlsService(port, { minVersion: 'TLSv1.2', cipherProfile: 'intermediate' })]);
+  const cbc = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA'], 'Q\n');
+  assert.notEqual(cbc.code, 0, 'CBC suites are not in the intermediate profile');
+  const gcm = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256'], 'Q\n');
+  assert.match(gcm.out, /Cipher is ECDHE-ECDSA-AES128-GCM-SHA256/);
+});
+
+test('sessions resume with tickets, and a reload keeps the listener and the ticket keys', async () => {
+  const port = await freePort();
+  await serve([tlsService(port)]);
+  const connect = (session?: Buffer) =>
+    new Promise<{ reused: boolean; session: Buffer }>((resolve, reject) => {
+      const s = tls.connect({ port, host: '127.0.0.1', servername: 'www.example', rejectUnauthorized: false, session, maxVersion: 'TLSv1.2' }, () => {
+        const reused = s.isSessionReused();
+        s.write('GET / HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n');
+        s.on('data', () => undefined);
+        s.on('end', () => resolve({ reused, session: s.getSession()! }));
+      });
+      s.on('error', reject);
+    });
+  const first = await connect();
+  assert.equal(first.reused, false);
+  assert.equal((await connect(first.session)).reused, true);
+  await serve([tlsService(port, {}, { description: 'reloaded' })]);
+  assert.equal((await connect(first.session)).reused, true, 'resumption survives a reload');
+});
+
+test('re-encryption to an HTTPS real server', async () => {
+  const c = certs[0];
+  const up = https.createServer({ cert: c.certificatePem, key: c.privateKeyPem }, (req, res) => res.end(`tls:${(req.socket as tls.TLSSocket).encrypted}`));
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const upPort = (up.address() as net.AddressInfo).port;
+  const port = await freePort();
+  await serve([httpService('reenc', port, [], { realServers: [{ name: 'tls', address: '127.0.0.1', port: upPort }], layer7: { reencrypt: { isEnabled: true, verify: false } } })]);
+  const r = await run('curl', ['-s', `http://127.0.0.1:${port}/`]);
+  assert.equal(r.out, 'tls:true');
+  up.closeAllConnections();
+  up.close();
+});
+
+test('a bad certificate fails its service with PROXY_CERT_INVALID', async () => {
+  const port = await freePort();
+  const bad = { name: 'bad', certificatePem: certs[0].certificatePem, privateKeyPem: certs[1].privateKeyPem };
+  const res = await dp.apply({
+    config: config([httpService('badcert', port, [a], { layer7: { tls: { certificate: 'bad' } } })], { certificates: [...certs, bad] }),
+    decisions: new Map(),
+  });
+  assert.equal(res.find((r) => r.name === 'badcert')!.code, 'PROXY_CERT_INVALID');
+});
+
+test('PFX import gives the PEM chain and key', async () => {
+  const pfxFile = path.join(dir, 'www.pfx');
+  execFileSync('openssl', ['pkcs12', '-export', '-in', path.join(dir, 'www.crt'), '-inkey', path.join(dir, 'www.key'), '-out', pfxFile, '-passout', 'pass:s3cret']);
+  const pem = await importPfx(fs.readFileSync(pfxFile), 's3cret');
+  assert.match(pem.certificatePem, /^-----BEGIN CERTIFICATE-----/);
+  assert.match(pem.privateKeyPem, /^-----BEGIN PRIVATE KEY-----/);
+  await assert.rejects(importPfx(fs.readFileSync(pfxFile), 'wrong'), { code: 'PROXY_PFX_INVALID' });
+});
