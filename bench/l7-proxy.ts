@@ -1,0 +1,283 @@
+/**
+ * npm run bench:l7 — Fulcrum's layer 7 proxy against HAProxy 2.6, nginx and @fastify/http-proxy, doing the same
+ * work: 2 workers/threads each, keep-alive on both sides, X-Forwarded-For added, one nginx backend shared by all.
+ *
+ *   modes   l7-http (HTTP proxying), l7-tcp (TCP pass-through; fastify has none), l7-tls (TLS termination, HTTP
+ *           behind it)
+ *   load    wrk -t1 -c64, BENCH_SECONDS (5) per run, BENCH_ROUNDS (3) rounds, the order of proxies rotated each
+ *           round so none always runs first or last on this shared 2-core machine
+ *   CPU     utime+stime from /proc of the proxy's whole process tree (Fulcrum: primary and workers; nginx: master
+ *           and workers; HAProxy: its threads) over each run, divided by the requests wrk completed
+ *
+ * Raw requests per second swing between runs here, so only ratios measured in the same round mean anything; the
+ * lines printed are medians: `bench l7-http: fulcrum/haproxy rps R cpu-per-req C` (R > 1: Fulcrum served more; C < 1:
+ * Fulcrum spent less CPU per request).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-l7-'));
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+const BASE = 19_000 + (process.pid % 50) * 20;
+const PORT = {
+  backend: BASE,
+  fulcrum: { http: BASE + 1, tcp: BASE + 2, tls: BASE + 3 },
+  haproxy: { http: BASE + 4, tcp: BASE + 5, tls: BASE + 6 },
+  nginx: { http: BASE + 7, tcp: BASE + 8, tls: BASE + 9 },
+  fastify: { http: BASE + 10, tls: BASE + 11 },
+};
+
+const children: ChildProcess[] = [];
+
+function have(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The peers are Debian packages; install them when missing (the script runs as root on the appliance's build box). */
+function ensureTools(): void {
+  const missing = ['haproxy', 'nginx', 'wrk', 'openssl'].filter((c) => !have(c));
+  const streamModule = fs.existsSync('/usr/lib/nginx/modules/ngx_stream_module.so');
+  if (missing.length === 0 && streamModule) return;
+  console.log(`installing ${missing.join(' ')} ${streamModule ? '' : 'libnginx-mod-stream'} …`);
+  execFileSync('apt-get', ['install', '-y', '-q', 'haproxy', 'nginx-light', 'libnginx-mod-stream', 'wrk', 'openssl'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function start(name: string, cmd: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
+  const p = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  p.stdout!.on('data', (d) => process.env.BENCH_VERBOSE && process.stdout.write(`[${name}] ${d}`));
+  p.stderr!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
+  children.push(p);
+  return p;
+}
+
+async function waitPort(port: number, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** CPU ticks (user+system) of a process and all its descendants. */
+function treeTicks(root: number): number {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(d), Number(f[1]));
+      ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  let sum = 0;
+  for (const [pid, t] of ticks) {
+    let p: number | undefined = pid;
+    while (p !== undefined && p > 1 && p !== root) p = parent.get(p);
+    if (p === root) sum += t;
+  }
+  return sum;
+}
+
+interface Run {
+  rps: number;
+  cpuUsPerReq: number;
+  errors: number;
+}
+
+function wrk(url: string, seconds: number): { rps: number; requests: number; errors: number } {
+  const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, requests, errors };
+}
+
+function measure(pid: number, url: string): Run {
+  const before = treeTicks(pid);
+  const r = wrk(url, SECONDS);
+  const ticks = treeTicks(pid) - before;
+  return { rps: r.rps, cpuUsPerReq: r.requests > 0 ? ((ticks / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function main(): Promise<void> {
+  ensureTools();
+  const cert = path.join(TMP, 'cert.pem');
+  const key = path.join(TMP, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bench.local'], { stdio: 'ignore' });
+  const both = path.join(TMP, 'both.pem');
+  fs.writeFileSync(both, fs.readFileSync(cert, 'utf8') + fs.readFileSync(key, 'utf8'));
+  const certPem = fs.readFileSync(cert, 'utf8');
+  const keyPem = fs.readFileSync(key, 'utf8');
+  const haproxyVersion = execFileSync('haproxy', ['-v']).toString().split('\n')[0];
+  const nginxVersion = execFileSync('nginx', ['-v'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() || 'nginx';
+
+  // The one backend: nginx, one worker, a small fixed answer, long keep-alive.
+  fs.mkdirSync(path.join(TMP, 'backend'));
+  fs.writeFileSync(
+    path.join(TMP, 'backend', 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${TMP}/backend/nginx.pid; error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
+  server { listen 127.0.0.1:${PORT.backend}; location / { return 200 "hello from the nginx backend\\n"; } } }\n`,
+  );
+  start('backend', 'nginx', ['-c', path.join(TMP, 'backend', 'nginx.conf'), '-p', path.join(TMP, 'backend'), '-e', 'stderr']);
+
+  // HAProxy: 2 threads, keep-alive both sides (http-reuse always), X-Forwarded-For.
+  fs.writeFileSync(
+    path.join(TMP, 'haproxy.cfg'),
+    `global
+  nbthread 2
+  maxconn 4000
+defaults
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+frontend http
+  mode http
+  bind 127.0.0.1:${PORT.haproxy.http}
+  bind 127.0.0.1:${PORT.haproxy.tls} ssl crt ${both} alpn http/1.1
+  option forwardfor
+  default_backend web
+backend web
+  mode http
+  http-reuse always
+  server n 127.0.0.1:${PORT.backend}
+frontend tcp
+  mode tcp
+  bind 127.0.0.1:${PORT.haproxy.tcp}
+  default_backend raw
+backend raw
+  mode tcp
+  server n 127.0.0.1:${PORT.backend}
+`,
+  );
+  const haproxy = start('haproxy', 'haproxy', ['-f', path.join(TMP, 'haproxy.cfg')]);
+
+  // nginx as a proxy: 2 workers, upstream keep-alive, X-Forwarded-For; stream module for TCP.
+  fs.mkdirSync(path.join(TMP, 'proxy'));
+  const loc = `location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }`;
+  fs.writeFileSync(
+    path.join(TMP, 'proxy', 'nginx.conf'),
+    `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 2; daemon off; pid ${TMP}/proxy/nginx.pid; error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
+  upstream be { server 127.0.0.1:${PORT.backend}; keepalive 128; keepalive_requests 10000000; }
+  server { listen 127.0.0.1:${PORT.nginx.http}; ${loc} }
+  server { listen 127.0.0.1:${PORT.nginx.tls} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; ${loc} } }
+stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${PORT.backend}; } }\n`,
+  );
+  const nginx = start('nginx', 'nginx', ['-c', path.join(TMP, 'proxy', 'nginx.conf'), '-p', path.join(TMP, 'proxy'), '-e', 'stderr']);
+
+  // Fulcrum: the same three services, 2 workers. X-Forwarded-Proto off: the peers do not add it.
+  const rs = [{ name: 'nginx', address: '127.0.0.1', port: PORT.backend }];
+  const l7 = { xForwardedFor: true, xForwardedProto: false };
+  const fulcrumConfig = {
+    virtualServices: [
+      { name: 'http', layer: 7, mode: 'http', address: '127.0.0.1', ports: [PORT.fulcrum.http], scheduler: 'rr', healthCheck: { type: 'none' }, layer7: l7, realServers: rs },
+      { name: 'tcp', layer: 7, mode: 'tcp', address: '127.0.0.1', ports: [PORT.fulcrum.tcp], scheduler: 'rr', healthCheck: { type: 'none' }, layer7: { xForwardedFor: false, xForwardedProto: false }, realServers: rs },
+      { name: 'tls', layer: 7, mode: 'http', address: '127.0.0.1', ports: [PORT.fulcrum.tls], scheduler: 'rr', healthCheck: { type: 'none' }, layer7: { ...l7, tls: { certificate: 'bench' } }, realServers: rs },
+    ],
+    certificates: [{ name: 'bench', certificatePem: certPem, privateKeyPem: keyPem }],
+  };
+  const fulcrum = start('fulcrum', process.execPath, ['--import', 'tsx', path.join(HERE, 'l7-fulcrum.ts'), JSON.stringify({ dataDir: path.join(TMP, 'fulcrum'), config: fulcrumConfig })]);
+  const fastify = start('fastify', process.execPath, [
+    '--import',
+    'tsx',
+    path.join(HERE, 'l7-fastify.ts'),
+    JSON.stringify({ upstream: `http://127.0.0.1:${PORT.backend}`, httpPort: PORT.fastify.http, tlsPort: PORT.fastify.tls, cert: certPem, key: keyPem }),
+  ]);
+
+  await waitPort(PORT.backend, 'backend nginx');
+  for (const [name, ports] of Object.entries({ fulcrum: PORT.fulcrum, haproxy: PORT.haproxy, nginx: PORT.nginx, fastify: PORT.fastify })) {
+    for (const p of Object.values(ports)) await waitPort(p, name);
+  }
+  console.log(`# ${haproxyVersion}; ${nginxVersion.trim()}; Node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; ${ROUNDS} rounds; ${os.cpus().length} cores`);
+
+  const pids = { fulcrum: fulcrum.pid!, haproxy: haproxy.pid!, nginx: nginx.pid!, fastify: fastify.pid! };
+  type Name = keyof typeof pids;
+  const modes: { mode: 'http' | 'tcp' | 'tls'; peers: Name[] }[] = [
+    { mode: 'http', peers: ['fulcrum', 'haproxy', 'nginx', 'fastify'] },
+    { mode: 'tcp', peers: ['fulcrum', 'haproxy', 'nginx'] },
+    { mode: 'tls', peers: ['fulcrum', 'haproxy', 'nginx', 'fastify'] },
+  ];
+  const url = (name: Name, mode: 'http' | 'tcp' | 'tls') => `${mode === 'tls' ? 'https' : 'http'}://127.0.0.1:${(PORT[name] as Record<string, number>)[mode]}/`;
+  const lines: string[] = [];
+  for (const { mode, peers } of modes) {
+    for (const p of peers) wrk(url(p, mode), 1); // warm: pools, JIT, TLS sessions
+    const runs: Record<string, Run[]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = peers.map((_, i) => peers[(i + round) % peers.length]);
+      for (const p of order) {
+        const r = measure(pids[p], url(p, mode));
+        (runs[p] ??= []).push(r);
+        console.log(`#   l7-${mode} round ${round + 1} ${p.padEnd(8)} ${r.rps.toFixed(0).padStart(7)} rps  ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req${r.errors ? `  ${r.errors} errors` : ''}`);
+      }
+    }
+    const med = (p: string) => ({ rps: median(runs[p].map((r) => r.rps)), cpu: median(runs[p].map((r) => r.cpuUsPerReq)) });
+    const f = med('fulcrum');
+    console.log(`#   l7-${mode} medians: ${peers.map((p) => `${p} ${med(p).rps.toFixed(0)} rps ${med(p).cpu.toFixed(1)} µs`).join('; ')}`);
+    for (const peer of peers.filter((p) => p !== 'fulcrum')) {
+      const o = med(peer);
+      lines.push(`bench l7-${mode}: fulcrum/${peer} rps ${(f.rps / o.rps).toFixed(2)} cpu-per-req ${(f.cpu / o.cpu).toFixed(2)}`);
+    }
+  }
+  for (const l of lines) console.log(l);
+}
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    cleanup();
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    fs.rmSync(TMP, { recursive: true, force: true });
+  });
