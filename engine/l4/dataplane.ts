@@ -1,0 +1,250 @@
+/**
+ * The Layer 4 DataPlane (engine/dataplane.ts) on IPVS. Per apply, in this order (so the first packet of a new
+ * service already finds its VIP and its SNAT rule):
+ *   sysctls (forwarding, vs/conntrack) → VIP addresses (rtnetlink) → nftables table (marks, SNAT) → IPVS (reconciler)
+ * Where the kernel has no IPVS it answers `not-programmed` with IPVS_UNAVAILABLE for every layer 4 service and never
+ * throws. Layer 7 services are ignored. Applies are serialised: a second apply waits for the first.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import type { ApplyInput, Capability, DataPlane, ServerCounters, ServiceResult } from '../dataplane.ts';
+import { EngineError, type EngineErrorCode } from '../errors.ts';
+import { IpvsClient } from './client.ts';
+import { desiredFromConfig, type DesiredL4, type DesiredService } from './desired.ts';
+import { ensureSysctls, reconcileVips, type SysctlReport } from './host.ts';
+import { destinationKey, serviceKey, type ObservedService, type Stats } from './model.ts';
+import { renderRuleset, replaceScript, runNft } from './nft.ts';
+import { Ownership } from './ownership.ts';
+import { Reconciler } from './reconciler.ts';
+import { LAYER4_SCHEDULERS } from '../config/index.ts';
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+
+export interface L4Options {
+  dataDir: string;
+  log?: Log;
+  /** See Reconciler; tests and the benchmark set it. */
+  fullEveryMs?: number;
+}
+
+export interface L4DataPlane extends DataPlane {
+  /** The last apply's details, for the CLI and the benchmark. */
+  readonly lastApply?: { operations: number; reads: number; depth: 'full' | 'incremental'; sysctls: SysctlReport[] };
+}
+
+/** Schedulers this kernel offers: loaded modules, plus modules present on disk (IPVS loads them on first use). */
+export function availableSchedulers(): string[] {
+  const release = os.release();
+  const dirs = [`/lib/modules/${release}/kernel/net/netfilter/ipvs`, `/usr/lib/modules/${release}/kernel/net/netfilter/ipvs`];
+  return LAYER4_SCHEDULERS.filter((s) => fs.existsSync(`/sys/module/ip_vs_${s}`) || dirs.some((d) => fs.existsSync(`${d}/ip_vs_${s}.ko`) || fs.existsSync(`${d}/ip_vs_${s}.ko.xz`) || fs.existsSync(`${d}/ip_vs_${s}.ko.zst`)));
+}
+
+export function createL4DataPlane(opts: L4Options): L4DataPlane {
+  const log: Log = opts.log ?? (() => {});
+  let client: IpvsClient | undefined;
+  let unavailable: EngineError | undefined;
+  let reconciler: Reconciler | undefined;
+  let ownership: Ownership | undefined;
+  let nftApplied: string | undefined;
+  let lastDesired: DesiredL4 | undefined;
+  let lastNames = new Set<string>();
+  let queue: Promise<unknown> = Promise.resolve();
+  const state: { lastApply?: L4DataPlane['lastApply'] } = {};
+
+  async function connect(): Promise<IpvsClient | undefined> {
+    if (client) return client;
+    try {
+      client = await IpvsClient.open();
+      unavailable = undefined;
+      ownership = new Ownership(opts.dataDir);
+      reconciler = new Reconciler(client, ownership, { fullEveryMs: opts.fullEveryMs });
+      return client;
+    } catch (e) {
+      unavailable = e instanceof EngineError ? e : new EngineError('IPVS_UNAVAILABLE', { reason: (e as Error).message });
+      return undefined;
+    }
+  }
+
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => {});
+    return run;
+  };
+
+  async function doApply(input: ApplyInput): Promise<ServiceResult[]> {
+    const l4 = input.config.virtualServices.filter((vs) => vs.layer === 4);
+    const names = new Set(l4.map((vs) => vs.name));
+    const removedNames = [...lastNames].filter((n) => !names.has(n));
+    const c = await connect();
+    if (!c) {
+      const err = unavailable!;
+      return l4.map((vs) => ({ name: vs.name, layer: 4, status: 'not-programmed', code: err.code, message: err.message }));
+    }
+    const desired = desiredFromConfig(input.config, input.decisions as ReadonlyMap<string, never>);
+    const problems = new Map<string, { code: EngineErrorCode; message: string }>();
+    const fail = (vs: string, e: EngineError) => problems.has(vs) || problems.set(vs, { code: e.code, message: e.message });
+    for (const r of desired.refused) fail(r.virtualService, new EngineError(r.code, r.params));
+
+    // Sysctls: report failures against the services that need them.
+    const sysctls = ensureSysctls(desired.sysctls);
+    for (const s of sysctls) {
+      if (s.wasChanged) log('info', `sysctl ${s.path.replace(/\//g, '.')} set to ${s.value}`);
+      if (s.error) {
+        for (const vs of l4) {
+          const needs = (s.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat')) || (s.path.includes('conntrack') && vs.mode === 'snat');
+          if (needs) fail(vs.name, new EngineError('IPVS_KERNEL', { operation: `setting ${s.path.replace(/\//g, '.')}=${s.value}`, errno: s.error }));
+        }
+      }
+    }
+
+    // VIPs.
+    const vipRes = await reconcileVips(desired.vips, ownership!.vips);
+    ownership!.vips = vipRes.owned;
+    for (const r of vipRes.results) {
+      if (r.outcome === 'failed') {
+        for (const v of desired.vips.filter((v) => v.address === r.address && v.interface === r.interface)) {
+          fail(v.virtualService, new EngineError('IPVS_KERNEL', { operation: `bringing up VIP ${r.address} on ${r.interface}`, errno: r.error }));
+        }
+      } else if (r.outcome !== 'present') log('info', `VIP ${r.address} ${r.outcome} on ${r.interface}`);
+    }
+
+    // nftables: only when the rules change, and only our table.
+    const needsNft = desired.snat.length > 0 || desired.marks.length > 0;
+    const ruleset = needsNft ? renderRuleset(desired.marks, desired.snat) : undefined;
+    if (ruleset !== nftApplied && (needsNft || ownership!.hasNftTable)) {
+      const res = await runNft(replaceScript(ruleset));
+      if (res.ok) {
+        nftApplied = ruleset;
+        ownership!.hasNftTable = needsNft;
+      } else {
+        const users = new Set([...desired.snat.map((r) => r.virtualService), ...desired.marks.map((m) => m.virtualService)]);
+        for (const vs of users) fail(vs, new EngineError('NFT_FAILED', { service: vs, reason: res.stderr || 'nft exited with an error' }));
+        log('error', 'nft refused the layer 4 table', { stderr: res.stderr });
+      }
+    }
+    ownership!.save();
+
+    // IPVS.
+    const services = desired.services.filter((s) => !desired.refused.some((r) => r.virtualService === s.virtualService));
+    const rec = await reconciler!.reconcile(services);
+    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls };
+    const byVs = new Map<string, DesiredService[]>();
+    for (const s of services) byVs.set(s.virtualService, [...(byVs.get(s.virtualService) ?? []), s]);
+    lastDesired = desired;
+    lastNames = names;
+
+    const results: ServiceResult[] = [];
+    for (const vs of l4) {
+      if (!vs.isEnabled) {
+        results.push({ name: vs.name, layer: 4, status: 'removed', message: 'Disabled: not in the kernel.' });
+        continue;
+      }
+      const keys = (byVs.get(vs.name) ?? []).map((s) => serviceKey(s.service));
+      const operations = keys.reduce((n, k) => n + (rec.opsByService.get(k) ?? 0), 0);
+      const p = problems.get(vs.name);
+      const execErr = keys.flatMap((k) => rec.errorsByService.get(k) ?? [])[0];
+      const conflict = keys.find((k) => rec.conflicts.includes(k));
+      const unconfirmed = keys.find((k) => rec.unconfirmed.has(k));
+      if (p) results.push({ name: vs.name, layer: 4, status: 'failed', code: p.code, message: p.message, operations });
+      else if (execErr) results.push({ name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message, operations });
+      else if (conflict) {
+        const e = new EngineError('IPVS_EXISTS', { what: `IPVS service ${conflict.replace(/\|/g, ' ')}` });
+        results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
+      } else if (unconfirmed) {
+        const e = new EngineError('IPVS_NOT_CONFIRMED', { service: vs.name, difference: rec.unconfirmed.get(unconfirmed) });
+        results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
+      } else {
+        results.push({ name: vs.name, layer: 4, status: 'programmed', message: `${keys.length} IPVS service${keys.length === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.`, operations });
+      }
+    }
+    for (const n of removedNames) results.push({ name: n, layer: 4, status: 'removed', message: 'Removed from the kernel.' });
+    return results;
+  }
+
+  const plane: L4DataPlane = {
+    name: 'l4',
+    get lastApply() {
+      return state.lastApply;
+    },
+    async capabilities(): Promise<Capability> {
+      const c = await connect();
+      if (!c) return { dataPlane: 'l4', isAvailable: false, reason: unavailable!.message, details: { code: unavailable!.code, kernel: os.release() } };
+      const info = await c.info();
+      return {
+        dataPlane: 'l4',
+        isAvailable: true,
+        details: {
+          kernel: os.release(),
+          ipvsVersion: info.version,
+          connectionTableSize: info.connectionTableSize,
+          schedulers: availableSchedulers(),
+          modes: ['dr', 'nat', 'snat', 'tun'],
+          sysctls: Object.fromEntries(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv4/vs/conntrack'].map((p) => [p.replace(/\//g, '.'), readSysctlSafe(p)])),
+        },
+      };
+    },
+    apply(input: ApplyInput): Promise<ServiceResult[]> {
+      return serial(async () => {
+        try {
+          return await doApply(input);
+        } catch (e) {
+          log('error', 'layer 4 apply failed unexpectedly', { error: (e as Error).stack });
+          reconciler?.invalidate();
+          const err = e instanceof EngineError ? e : new EngineError('IPVS_KERNEL', { operation: 'applying the layer 4 configuration', errno: (e as Error).message });
+          return input.config.virtualServices.filter((vs) => vs.layer === 4).map((vs) => ({ name: vs.name, layer: 4 as const, status: 'failed' as const, code: err.code, message: err.message }));
+        }
+      });
+    },
+    async counters() {
+      const out = new Map<string, { service: ServerCounters; servers: Map<string, ServerCounters> }>();
+      const c = await connect();
+      if (!c || !lastDesired) return out;
+      const wanted = new Map(lastDesired.services.map((s) => [serviceKey(s.service), s]));
+      const table = await serial(() => c.table((s) => wanted.has(serviceKey(s))));
+      for (const s of table) {
+        const d = wanted.get(serviceKey(s));
+        if (!d) continue;
+        const entry = out.get(d.virtualService) ?? { service: zero(), servers: new Map<string, ServerCounters>() };
+        add(entry.service, s, s.stats);
+        for (const dest of s.destinations) {
+          const rs = d.realServers.get(destinationKey(dest));
+          if (!rs) continue;
+          const sc = entry.servers.get(rs) ?? zero();
+          add(sc, undefined, dest.stats);
+          sc.activeConnections += dest.activeConnections;
+          sc.inactiveConnections! += dest.inactiveConnections;
+          entry.service.activeConnections += dest.activeConnections;
+          entry.service.inactiveConnections! += dest.inactiveConnections;
+          entry.servers.set(rs, sc);
+        }
+        out.set(d.virtualService, entry);
+      }
+      return out;
+    },
+    async close() {
+      await queue.catch(() => {});
+      client?.close();
+      client = undefined;
+    },
+  };
+  return plane;
+}
+
+function readSysctlSafe(p: string): string | null {
+  try {
+    return fs.readFileSync(`/proc/sys/${p}`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+const zero = (): ServerCounters => ({ activeConnections: 0, inactiveConnections: 0, totalConnections: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 });
+
+function add(c: ServerCounters, _s: ObservedService | undefined, st: Stats | undefined): void {
+  if (!st) return;
+  c.totalConnections += st.connections;
+  c.bytesIn += st.bytesIn;
+  c.bytesOut += st.bytesOut;
+  c.packetsIn! += st.packetsIn;
+  c.packetsOut! += st.packetsOut;
+}

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigSchema, type ConfigInput } from '../config/index.ts';
+import { decideServer } from '../server-state.ts';
+import { desiredFromConfig } from './desired.ts';
+import { serviceText } from './model.ts';
+
+const cfg = (vs: Record<string, unknown>[]) => ConfigSchema.parse({ virtualServices: vs } as ConfigInput);
+const base = { layer: 4, address: '192.0.2.10', ports: [80], realServers: [{ name: 'r1', address: '10.0.0.1' }, { name: 'r2', address: '10.0.0.2', weight: 50 }] };
+
+test('desired: modes map to forwarding methods; DR keeps the client port', () => {
+  for (const [mode, fwd] of [['dr', 'route'], ['nat', 'masq'], ['snat', 'masq'], ['tun', 'tunnel']] as const) {
+    const d = desiredFromConfig(cfg([{ ...base, name: 'web', mode }]), new Map());
+    assert.equal(d.services.length, 1);
+    assert.deepEqual(d.services[0].destinations.map((x) => [x.address, x.port, x.forward, x.weight]), [['10.0.0.1', 80, fwd, 100], ['10.0.0.2', 80, fwd, 50]]);
+  }
+});
+
+test('desired: protocol both and several ports give one IPVS service per protocol and port', () => {
+  const d = desiredFromConfig(cfg([{ ...base, name: 'dns', mode: 'nat', protocol: 'both', ports: [53, '8000-8001'], layer4: { onePacketScheduling: true } }]), new Map());
+  assert.deepEqual(d.services.map((s) => `${serviceText(s.service)} ${s.service.flags}`), [
+    'TCP 192.0.2.10:53 0', 'TCP 192.0.2.10:8000 0', 'TCP 192.0.2.10:8001 0', 'UDP 192.0.2.10:53 4', 'UDP 192.0.2.10:8000 4', 'UDP 192.0.2.10:8001 4',
+  ]);
+});
+
+test('desired: a firewall mark gives one service and a marking rule for the listed ports', () => {
+  const d = desiredFromConfig(cfg([{ ...base, name: 'mp', mode: 'dr', ports: [80, 443], firewallMark: 12, persistence: { type: 'source-ip', timeoutSeconds: 600, netmaskPrefix: 24 } }]), new Map());
+  assert.equal(d.services.length, 1);
+  const s = d.services[0].service;
+  assert.deepEqual([s.fwmark, s.flags, s.timeout, s.netmaskPrefix], [12, 1, 600, 24]);
+  assert.deepEqual(d.services[0].destinations.map((x) => x.port), [0, 0]);
+  assert.deepEqual(d.marks, [{ virtualService: 'mp', family: 4, vip: '192.0.2.10', protocols: ['tcp'], ports: [80, 443], mark: 12 }]);
+});
+
+test('desired: decisions drive weights (online/drain/halt, health down), backups wait for primaries', () => {
+  const c = cfg([{ ...base, name: 'web', mode: 'nat', realServers: [{ name: 'r1', address: '10.0.0.1' }, { name: 'r2', address: '10.0.0.2' }, { name: 'r3', address: '10.0.0.3' }, { name: 'b', address: '10.0.0.9', isBackup: true }] }]);
+  const decisions = new Map([
+    ['web/r1', decideServer('drain', 'up', 100)],
+    ['web/r2', decideServer('halt', 'up', 100)],
+    ['web/r3', decideServer('online', 'down', 100)],
+  ]);
+  let d = desiredFromConfig(c, decisions);
+  assert.deepEqual(d.services[0].destinations.map((x) => [x.address, x.weight]), [['10.0.0.1', 0], ['10.0.0.3', 0], ['10.0.0.9', 100]]);
+  decisions.set('web/r3', decideServer('online', 'up', 100));
+  d = desiredFromConfig(c, decisions);
+  assert.deepEqual(d.services[0].destinations.map((x) => [x.address, x.weight]), [['10.0.0.1', 0], ['10.0.0.3', 100], ['10.0.0.9', 0]]);
+});
+
+test('desired: SNAT needs forwarding, the conntrack sysctl and a masquerade rule per real server; layer 7 is ignored', () => {
+  const d = desiredFromConfig(cfg([
+    { ...base, name: 's', mode: 'snat', interface: 'eth0' },
+    { name: 'l7', layer: 7, mode: 'http', address: '192.0.2.11', ports: [80], realServers: [{ name: 'a', address: '10.0.0.5' }] },
+  ]), new Map());
+  assert.equal(d.services.length, 1);
+  assert.deepEqual([...d.sysctls], [['net/ipv4/ip_forward', '1'], ['net/ipv4/vs/conntrack', '1']]);
+  assert.deepEqual(d.snat.map((r) => r.realServer), ['10.0.0.1', '10.0.0.2']);
+  assert.deepEqual(d.vips, [{ address: '192.0.2.10', prefix: 32, interface: 'eth0', virtualService: 's' }]);
+});
+
+test('desired: IPv6 addresses are canonical and persistence granularity is a prefix', () => {
+  const d = desiredFromConfig(cfg([{ name: 'v6', layer: 4, mode: 'nat', address: '2001:DB8:0:0::10', ports: [443], persistence: { type: 'source-ip', netmaskPrefix: 64 }, realServers: [{ name: 'a', address: '2001:db8:1::0:5', port: 8443 }] }]), new Map());
+  const s = d.services[0];
+  assert.equal(serviceText(s.service), 'TCP [2001:db8::10]:443');
+  assert.equal(s.service.netmaskPrefix, 64);
+  assert.equal(s.service.timeout, 300);
+  assert.deepEqual(s.destinations.map((x) => [x.address, x.port]), [['2001:db8:1::5', 8443]]);
+  assert.deepEqual([...d.sysctls], [['net/ipv6/conf/all/forwarding', '1']]);
+});
+
+test('desired: too many port services are refused with a pointer to firewall marks', () => {
+  const d = desiredFromConfig(cfg([{ ...base, name: 'wide', mode: 'nat', ports: ['1000-2000'] }]), new Map());
+  assert.equal(d.services.length, 0);
+  assert.equal(d.refused[0].code, 'IPVS_PORT_RANGE');
+});

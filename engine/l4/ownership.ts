@@ -1,0 +1,66 @@
+/**
+ * What the engine created in the kernel, recorded in the data directory (l4-owned.json, mode 0600). The engine only
+ * changes or removes what this record names, so an operator's own ipvsadm services and addresses are never touched,
+ * and a restart knows what it may reconcile. Written before the kernel is changed (write-ahead): a crash between the
+ * two leaves a record that names something absent, which the next reconcile simply re-creates or forgets.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface OwnedVip {
+  address: string;
+  prefix: number;
+  interface: string;
+}
+
+export interface OwnershipRecord {
+  version: 1;
+  /** IPVS service keys (model.ts serviceKey). */
+  services: string[];
+  vips: OwnedVip[];
+  /** Whether the nftables table inet fulcrum_l4 is ours (we created it). */
+  hasNftTable: boolean;
+}
+
+export const OWNERSHIP_FILE = 'l4-owned.json';
+
+export class Ownership {
+  readonly file: string;
+  services: Set<string>;
+  vips: OwnedVip[];
+  hasNftTable: boolean;
+
+  constructor(dataDir: string) {
+    this.file = path.join(dataDir, OWNERSHIP_FILE);
+    const rec = Ownership.read(this.file);
+    this.services = new Set(rec.services);
+    this.vips = rec.vips;
+    this.hasNftTable = rec.hasNftTable;
+  }
+
+  static read(file: string): OwnershipRecord {
+    try {
+      const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as OwnershipRecord;
+      if (rec.version !== 1 || !Array.isArray(rec.services)) throw new Error(`unknown format in ${file}`);
+      return { version: 1, services: rec.services, vips: rec.vips ?? [], hasNftTable: !!rec.hasNftTable };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, services: [], vips: [], hasNftTable: false };
+      throw e;
+    }
+  }
+
+  /** Atomic replace: write a temporary file, fsync, rename. */
+  save(): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const rec: OwnershipRecord = { version: 1, services: [...this.services].sort(), vips: this.vips, hasNftTable: this.hasNftTable };
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(rec, null, 1));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.file);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The reconciler: the only caller of the client's changing commands. It reads what the kernel has, asks plan() for
+ * the difference, records ownership before changing anything, applies, and re-reads what it touched to confirm.
+ *
+ * Two reading depths, because "one weight change is one netlink operation" must stay cheap in a 1,000-service table:
+ *  - full: dump every service and the destinations of every service we want or own. Used on the first apply after
+ *    start (restart = reconcile, not flush: unchanged services get zero operations, so traffic never blips), when
+ *    asked, and when the last full read is older than fullEveryMs.
+ *  - incremental: compare the desired table with the state confirmed by the previous apply; only services that
+ *    differ are read from the kernel (GET_SERVICE + GET_DEST of each), planned, applied and re-read. Changes made
+ *    behind the engine's back to untouched services are caught by the next full read (default within 60 s).
+ */
+import type { ExecResult, IpvsClient } from './client.ts';
+import type { Command } from './codec.ts';
+import type { DesiredService } from './desired.ts';
+import { serviceKey, type ObservedService, type ServiceId } from './model.ts';
+import type { Ownership } from './ownership.ts';
+import { plan } from './plan.ts';
+
+export interface ReconcileResult {
+  depth: 'full' | 'incremental';
+  /** Changing netlink messages sent. */
+  operations: number;
+  /** Reading requests sent (dumps and gets). */
+  reads: number;
+  results: ExecResult[];
+  /** Desired service keys held in the kernel by someone else. */
+  conflicts: string[];
+  /** Service key → what still differs after applying. */
+  unconfirmed: Map<string, string>;
+  /** Service key → operations sent for it. */
+  opsByService: Map<string, number>;
+  /** Service key → errors of its operations. */
+  errorsByService: Map<string, ExecResult[]>;
+}
+
+export interface ReconcilerOptions {
+  /** Full read at least this often (ms). 60 s: bounds how long an out-of-band ipvsadm change goes unnoticed. */
+  fullEveryMs?: number;
+}
+
+const commandServiceKey = (c: Command): string | undefined => ('service' in c && c.service ? serviceKey(c.service) : undefined);
+
+export class Reconciler {
+  private confirmed: Map<string, ObservedService> | undefined;
+  private lastFullAt = 0;
+  private readonly fullEveryMs: number;
+
+  constructor(
+    private readonly client: IpvsClient,
+    private readonly ownership: Ownership,
+    opts: ReconcilerOptions = {},
+  ) {
+    this.fullEveryMs = opts.fullEveryMs ?? 60_000;
+  }
+
+  /** Forget the confirmed state (next reconcile reads everything). */
+  invalidate(): void {
+    this.confirmed = undefined;
+  }
+
+  async reconcile(desired: readonly DesiredService[], opts: { full?: boolean } = {}): Promise<ReconcileResult> {
+    const isFull = opts.full || !this.confirmed || Date.now() - this.lastFullAt > this.fullEveryMs;
+    const wantKeys = new Map(desired.map((d) => [serviceKey(d.service), d]));
+    const owned = this.ownership.services;
+    let reads = 0;
+
+    // 1. Read.
+    let observed: ObservedService[];
+    let scope: Set<string>;
+    if (isFull) {
+      observed = await this.client.table((s) => wantKeys.has(serviceKey(s)) || owned.has(serviceKey(s)));
+      reads += 1 + observed.filter((s) => wantKeys.has(serviceKey(s)) || owned.has(serviceKey(s))).length;
+      scope = new Set([...wantKeys.keys(), ...observed.map(serviceKey)]);
+      // Owned services that vanished (removed by hand, or a crash after recording) are forgotten.
+      const present = new Set(observed.map(serviceKey));
+      for (const k of [...owned]) if (!present.has(k) && !wantKeys.has(k)) owned.delete(k);
+    } else {
+      const cached = [...this.confirmed!.values()];
+      const guess = plan({ desired, observed: cached, owned });
+      scope = new Set(guess.opsByService.keys());
+      for (const k of wantKeys.keys()) if (!this.confirmed!.has(k)) scope.add(k);
+      observed = [];
+      for (const k of scope) {
+        const id = (wantKeys.get(k)?.service ?? this.confirmed!.get(k)) as ServiceId;
+        const s = await this.client.service(id);
+        reads += 2;
+        if (s) observed.push(s);
+      }
+    }
+
+    // 2. Plan, within scope.
+    const scopedDesired = desired.filter((d) => scope.has(serviceKey(d.service)));
+    const p = plan({ desired: scopedDesired, observed, owned });
+
+    // 3. Record ownership first (write-ahead), then apply.
+    const observedKeys = new Set(observed.map(serviceKey));
+    const creating = p.ops.filter((c) => c.cmd === 'new-service').map((c) => serviceKey((c as { service: ServiceId }).service));
+    for (const k of creating) owned.add(k);
+    if (creating.length) this.ownership.save();
+    const before = this.client.mutations;
+    const results = p.ops.length ? await this.client.exec(p.ops) : [];
+    const operations = this.client.mutations - before;
+    const errorsByService = new Map<string, ExecResult[]>();
+    for (const r of results) {
+      const k = commandServiceKey(r.command)!;
+      if (r.ok) {
+        if (r.command.cmd === 'del-service') owned.delete(k);
+        continue;
+      }
+      errorsByService.set(k, [...(errorsByService.get(k) ?? []), r]);
+      if (r.command.cmd === 'new-service' && !observedKeys.has(k)) owned.delete(k);
+    }
+    this.ownership.save();
+
+    // 4. Confirm: re-read what was touched; plan again must be empty.
+    const touched = new Set(p.opsByService.keys());
+    const reread: ObservedService[] = [];
+    for (const k of touched) {
+      const id = (wantKeys.get(k)?.service ?? observed.find((s) => serviceKey(s) === k)) as ServiceId;
+      const s = await this.client.service(id);
+      reads += 2;
+      if (s) reread.push(s);
+    }
+    const again = plan({ desired: desired.filter((d) => touched.has(serviceKey(d.service))), observed: reread, owned });
+    const unconfirmed = new Map<string, string>();
+    for (const c of again.ops) {
+      const k = commandServiceKey(c)!;
+      if (errorsByService.has(k)) continue;
+      unconfirmed.set(k, [unconfirmed.get(k), describeDifference(c)].filter(Boolean).join('; '));
+    }
+
+    // 5. Remember the confirmed state.
+    const next = isFull ? new Map<string, ObservedService>() : new Map(this.confirmed);
+    if (isFull) for (const s of observed) if (owned.has(serviceKey(s))) next.set(serviceKey(s), s);
+    for (const k of touched) next.delete(k);
+    for (const s of reread) if (owned.has(serviceKey(s))) next.set(serviceKey(s), s);
+    for (const k of unconfirmed.keys()) next.delete(k);
+    for (const k of errorsByService.keys()) next.delete(k);
+    this.confirmed = next;
+    if (isFull) this.lastFullAt = Date.now();
+
+    return { depth: isFull ? 'full' : 'incremental', operations, reads, results, conflicts: p.conflicts, unconfirmed, opsByService: p.opsByService, errorsByService };
+  }
+}
+
+function describeDifference(c: Command): string {
+  switch (c.cmd) {
+    case 'new-service': return 'the service is missing';
+    case 'set-service': return 'scheduler or persistence differ';
+    case 'del-service': return 'a service that should be gone is present';
+    case 'new-dest': return `real server ${c.destination.address}:${c.destination.port} is missing`;
+    case 'set-dest': return `real server ${c.destination.address}:${c.destination.port} has other settings`;
+    case 'del-dest': return `real server ${c.destination.address}:${c.destination.port} should be gone`;
+    default: return c.cmd;
+  }
+}
