@@ -23,7 +23,7 @@ if [ ! -s "$initrd" ] || [ "$repo/scripts/kernel/init.sh" -nt "$initrd" ]; then
 fi
 out=$(mktemp -d /var/tmp/fulcrum-uml.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-modules=${FULCRUM_MODULES:-"ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf veth dummy ipip ip6_tunnel tunnel6 nf_tables nft_nat nft_masq nft_chain_nat nft_ct nf_conntrack"}
+modules=${FULCRUM_MODULES:-"ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf veth dummy bridge ipip ip6_tunnel tunnel6 nf_tables nft_nat nft_masq nft_chain_nat nft_ct nf_conntrack"}
 printf 'FULCRUM_MODULES="%s"\nFULCRUM_CWD="%s"\n' "$modules" "$repo" > "$out/env"
 printf '%s\n' "$1" > "$out/cmd"
 chmod 0777 "$out"

@@ -1,0 +1,55 @@
+// A tiny process that lives in a network namespace and does what the test (in the director's namespace) asks, one
+// JSON line per command on stdin, one JSON line per answer on stdout. Plain JavaScript: starts fast, no tsx.
+//   {"op":"serve","name":"r1","port":80}          HTTP server answering "<name> <client address>"
+//   {"op":"get","url":"http://v/","n":4}           n requests, each on a new connection → ["r1 10.0.0.100", …]
+//   {"op":"open","url":"http://v/"}                 one keep-alive connection, first request → {"id", "body"}
+//   {"op":"again","id":1}                           another request on that same connection → {"body","samePort"}
+import http from 'node:http';
+import readline from 'node:readline';
+
+const held = new Map();
+let nextId = 1;
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+function get(url, agent) {
+  return new Promise((resolve, reject) => {
+    // 5 s: every hop is in this one machine; no answer in 5 s means the packet was dropped, which the test reports.
+    const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ body, localPort: res.socket?.localPort ?? req.socket?.localPort }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', async (line) => {
+  const cmd = JSON.parse(line);
+  try {
+    if (cmd.op === 'serve') {
+      const srv = http.createServer((req, res) => res.end(`${cmd.name} ${req.socket.remoteAddress.replace(/^::ffff:/, '')}`));
+      srv.keepAliveTimeout = 60_000;
+      srv.listen(cmd.port, '::', () => out({ ok: true }));
+    } else if (cmd.op === 'get') {
+      const bodies = [];
+      for (let i = 0; i < cmd.n; i++) bodies.push((await get(cmd.url, false)).body);
+      out({ ok: true, bodies });
+    } else if (cmd.op === 'open') {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const r = await get(cmd.url, agent);
+      const id = nextId++;
+      held.set(id, { agent, url: cmd.url, localPort: r.localPort });
+      out({ ok: true, id, body: r.body });
+    } else if (cmd.op === 'again') {
+      const h = held.get(cmd.id);
+      const r = await get(h.url, h.agent);
+      out({ ok: true, body: r.body, samePort: r.localPort === h.localPort });
+    }
+  } catch (e) {
+    out({ ok: false, error: String(e.message ?? e) });
+  }
+});
+out({ ok: true, ready: true });

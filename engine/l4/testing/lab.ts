@@ -1,0 +1,164 @@
+/**
+ * A small network built from namespaces and veth pairs inside the test kernel, for data-path tests. The test process
+ * itself is the director (the guest's root namespace), so the engine programs IPVS where the traffic arrives.
+ *
+ *   one-arm (DR, TUN): client, director and real servers share one LAN (bridge br-lab, 10.0.0.0/24). The VIP
+ *     10.0.0.10 is on the director; the real servers hold it too (lo for DR, tunl0 for TUN) with arp_ignore=1 and
+ *     arp_announce=2 so only the director answers ARP for it, and they answer the client directly.
+ *
+ *       client 10.0.0.100 ─┐
+ *       director 10.0.0.1 ─┼─ br-lab ── r1 10.0.0.2, r2 10.0.0.3 …
+ *
+ *   routed (NAT, SNAT): the client is on its own link (172.16.0.0/24) and the VIP 172.16.0.10 is on the director's
+ *     side of it. For NAT the real servers' default route is the director; for SNAT they have no route to the
+ *     client at all, so only source NAT (replies to the director's 10.0.0.1) can make the answer come back.
+ *
+ *       client 172.16.0.2 ── v-cl ── director 172.16.0.1 / 10.0.0.1 ── br-lab ── r1, r2 …
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'agent.mjs');
+
+export const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+const ns = (name: string, ...args: string[]) => sh('ip', 'netns', 'exec', name, ...args);
+const sysctl = (nsName: string | undefined, key: string, value: string) =>
+  nsName ? ns(nsName, 'sysctl', '-qw', `${key}=${value}`) : sh('sysctl', '-qw', `${key}=${value}`);
+
+export class Agent {
+  private readonly child: ChildProcess;
+  private readonly lines: AsyncIterator<string>;
+  constructor(nsName: string) {
+    this.child = spawn('ip', ['netns', 'exec', nsName, process.execPath, AGENT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = readline.createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
+  }
+  async ask<T = Record<string, unknown>>(cmd: object): Promise<T> {
+    if (cmd) this.child.stdin!.write(JSON.stringify(cmd) + '\n');
+    const { value } = await this.lines.next();
+    const ans = JSON.parse(value);
+    if (!ans.ok) throw new Error(`agent: ${ans.error}`);
+    return ans as T;
+  }
+  async ready() {
+    const { value } = await this.lines.next();
+    return JSON.parse(value);
+  }
+  stop() {
+    this.child.kill('SIGKILL');
+  }
+}
+
+export interface Lab {
+  topology: 'one-arm' | 'routed';
+  vip: string;
+  client: Agent;
+  servers: { name: string; address: string }[];
+  directorLan: string;
+  vipInterface: string;
+  /** n requests from the client to VIP:80 (or another port), each on a new connection; the answering server names. */
+  get(n: number, port?: number): Promise<string[]>;
+  /** Like get, but returns "name seen-client-address" bodies. */
+  bodies(n: number, port?: number): Promise<string[]>;
+  cleanup(): void;
+}
+
+export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers: number; realServerVip?: 'lo' | 'tunl0'; hasRouteToClient?: boolean; port?: number }): Promise<Lab> {
+  const port = opts.port ?? 80;
+  const agents: Agent[] = [];
+  const spaces: string[] = [];
+  const cleanup = () => {
+    for (const a of agents) a.stop();
+    for (const s of spaces) try { sh('ip', 'netns', 'del', s); } catch { /* already gone */ }
+    for (const l of ['br-lab', 'v-cl']) try { sh('ip', 'link', 'del', l); } catch { /* absent */ }
+  };
+  try {
+    sh('ip', 'link', 'add', 'br-lab', 'type', 'bridge');
+    sh('ip', 'addr', 'add', '10.0.0.1/24', 'dev', 'br-lab');
+    sh('ip', 'link', 'set', 'br-lab', 'up');
+    const vip = opts.topology === 'one-arm' ? '10.0.0.10' : '172.16.0.10';
+
+    const addHost = (name: string, address: string, prefix: number, bridge: boolean) => {
+      sh('ip', 'netns', 'add', name);
+      spaces.push(name);
+      ns(name, 'ip', 'link', 'set', 'lo', 'up');
+      const outer = `v-${name}`;
+      if (bridge) {
+        sh('ip', 'link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name);
+        sh('ip', 'link', 'set', outer, 'master', 'br-lab');
+        sh('ip', 'link', 'set', outer, 'up');
+      }
+      if (bridge) {
+        ns(name, 'ip', 'addr', 'add', `${address}/${prefix}`, 'dev', 'eth0');
+        ns(name, 'ip', 'link', 'set', 'eth0', 'up');
+      }
+    };
+
+    // Client.
+    if (opts.topology === 'one-arm') {
+      addHost('lab-client', '10.0.0.100', 24, true);
+    } else {
+      sh('ip', 'netns', 'add', 'lab-client');
+      spaces.push('lab-client');
+      ns('lab-client', 'ip', 'link', 'set', 'lo', 'up');
+      sh('ip', 'link', 'add', 'v-cl', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', 'lab-client');
+      sh('ip', 'addr', 'add', '172.16.0.1/24', 'dev', 'v-cl');
+      sh('ip', 'link', 'set', 'v-cl', 'up');
+      ns('lab-client', 'ip', 'addr', 'add', '172.16.0.2/24', 'dev', 'eth0');
+      ns('lab-client', 'ip', 'link', 'set', 'eth0', 'up');
+      ns('lab-client', 'ip', 'route', 'add', 'default', 'via', '172.16.0.1');
+    }
+
+    // Real servers.
+    const servers: { name: string; address: string }[] = [];
+    for (let i = 1; i <= opts.servers; i++) {
+      const name = `r${i}`;
+      const address = `10.0.0.${1 + i}`;
+      addHost(name, address, 24, true);
+      servers.push({ name, address });
+      if (opts.realServerVip) {
+        // "Solving the ARP problem": never answer ARP for an address not on the asking interface, and never use the
+        // VIP as the source of our own ARP requests.
+        sysctl(name, 'net.ipv4.conf.all.arp_ignore', '1');
+        sysctl(name, 'net.ipv4.conf.all.arp_announce', '2');
+        sysctl(name, 'net.ipv4.conf.eth0.arp_ignore', '1');
+        sysctl(name, 'net.ipv4.conf.eth0.arp_announce', '2');
+        if (opts.realServerVip === 'lo') {
+          ns(name, 'ip', 'addr', 'add', `${vip}/32`, 'dev', 'lo');
+        } else {
+          ns(name, 'ip', 'link', 'set', 'tunl0', 'up');
+          ns(name, 'ip', 'addr', 'add', `${vip}/32`, 'dev', 'tunl0');
+          // Decapsulated packets arrive on tunl0 from the client's address: loose reverse-path filtering.
+          sysctl(name, 'net.ipv4.conf.all.rp_filter', '0');
+          sysctl(name, 'net.ipv4.conf.tunl0.rp_filter', '0');
+        }
+      }
+      if (opts.topology === 'routed' && opts.hasRouteToClient !== false) ns(name, 'ip', 'route', 'add', 'default', 'via', '10.0.0.1');
+      const a = new Agent(name);
+      agents.push(a);
+      await a.ready();
+      await a.ask({ op: 'serve', name, port });
+    }
+
+    const client = new Agent('lab-client');
+    agents.push(client);
+    await client.ready();
+
+    const bodies = async (n: number, p = 80) => (await client.ask<{ bodies: string[] }>({ op: 'get', url: `http://${vip}:${p}/`, n })).bodies;
+    return {
+      topology: opts.topology,
+      vip,
+      client,
+      servers,
+      directorLan: '10.0.0.1',
+      vipInterface: opts.topology === 'one-arm' ? 'br-lab' : 'v-cl',
+      bodies,
+      get: async (n: number, p = 80) => (await bodies(n, p)).map((b) => b.split(' ')[0]),
+      cleanup,
+    };
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+}
