@@ -6,6 +6,7 @@
  * throws. Layer 7 services are ignored. Applies are serialised: a second apply waits for the first.
  */
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import type { ApplyInput, Capability, DataPlane, ServerCounters, ServiceResult } from '../dataplane.ts';
 import { EngineError, type EngineErrorCode } from '../errors.ts';
@@ -29,7 +30,7 @@ export interface L4Options {
 
 export interface L4DataPlane extends DataPlane {
   /** The last apply's details, for the CLI and the benchmark. */
-  readonly lastApply?: { operations: number; reads: number; depth: 'full' | 'incremental'; sysctls: SysctlReport[] };
+  readonly lastApply?: { operations: number; reads: number; depth: 'full' | 'incremental'; sysctls: SysctlReport[]; timings: Record<string, number> };
 }
 
 /** Schedulers this kernel offers: loaded modules, plus modules present on disk (IPVS loads them on first use). */
@@ -72,6 +73,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
   };
 
   async function doApply(input: ApplyInput): Promise<ServiceResult[]> {
+    const started = performance.now();
     const l4 = input.config.virtualServices.filter((vs) => vs.layer === 4);
     const names = new Set(l4.map((vs) => vs.name));
     const removedNames = [...lastNames].filter((n) => !names.has(n));
@@ -81,6 +83,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       return l4.map((vs) => ({ name: vs.name, layer: 4, status: 'not-programmed', code: err.code, message: err.message }));
     }
     const desired = desiredFromConfig(input.config, input.decisions as ReadonlyMap<string, never>);
+    const tDesired = performance.now() - started;
     const problems = new Map<string, { code: EngineErrorCode; message: string }>();
     const fail = (vs: string, e: EngineError) => problems.has(vs) || problems.set(vs, { code: e.code, message: e.message });
     for (const r of desired.refused) fail(r.virtualService, new EngineError(r.code, r.params));
@@ -125,9 +128,10 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     ownership!.save();
 
     // IPVS.
+    const tHost = performance.now() - started - tDesired;
     const services = desired.services.filter((s) => !desired.refused.some((r) => r.virtualService === s.virtualService));
     const rec = await reconciler!.reconcile(services);
-    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls };
+    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timings: { desired: tDesired, host: tHost, ...rec.timings, total: performance.now() - started } };
     const byVs = new Map<string, DesiredService[]>();
     for (const s of services) byVs.set(s.virtualService, [...(byVs.get(s.virtualService) ?? []), s]);
     lastDesired = desired;

@@ -70,6 +70,8 @@ export interface Stats {
 }
 
 export interface ObservedDestination extends Destination {
+  /** Read from /proc/net/ip_vs: thresholds and tunnel settings unknown (not compared). */
+  isSummary?: boolean;
   activeConnections: number;
   inactiveConnections: number;
   persistentConnections: number;
@@ -136,7 +138,9 @@ export function sameServiceSettings(a: ServiceSettings, b: ServiceSettings): boo
   );
 }
 
-export function sameDestinationSettings(a: DestinationSettings, b: DestinationSettings): boolean {
+/** `b` may be a summary read (procfs.ts): then only forwarding and weight can be compared. */
+export function sameDestinationSettings(a: DestinationSettings, b: DestinationSettings & { isSummary?: boolean }): boolean {
+  if (b.isSummary) return a.forward === b.forward && a.weight === b.weight;
   return (
     a.forward === b.forward &&
     a.weight === b.weight &&

@@ -36,6 +36,7 @@ export class Ownership {
     this.services = new Set(rec.services);
     this.vips = rec.vips;
     this.hasNftTable = rec.hasNftTable;
+    if (fs.existsSync(this.file)) this.written = JSON.stringify({ ...rec, services: [...rec.services].sort() }, null, 1);
   }
 
   static read(file: string): OwnershipRecord {
@@ -49,18 +50,27 @@ export class Ownership {
     }
   }
 
-  /** Atomic replace: write a temporary file, fsync, rename. */
+  private written: string | undefined;
+
+  /** Atomic replace: write a temporary file, fsync, rename. Skipped when nothing changed since the last write. */
   save(): void {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const rec: OwnershipRecord = { version: 1, services: [...this.services].sort(), vips: this.vips, hasNftTable: this.hasNftTable };
+    const text = JSON.stringify(rec, null, 1);
+    if (text === this.written) return;
+    if (this.written === undefined && rec.services.length === 0 && rec.vips.length === 0 && !rec.hasNftTable && !fs.existsSync(this.file)) {
+      this.written = text;
+      return;
+    }
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, 'w', 0o600);
     try {
-      fs.writeSync(fd, JSON.stringify(rec, null, 1));
+      fs.writeSync(fd, text);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, this.file);
+    this.written = text;
   }
 }

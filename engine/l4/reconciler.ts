@@ -10,10 +10,11 @@
  *    differ are read from the kernel (GET_SERVICE + GET_DEST of each), planned, applied and re-read. Changes made
  *    behind the engine's back to untouched services are caught by the next full read (default within 60 s).
  */
+import { performance } from 'node:perf_hooks';
 import type { ExecResult, IpvsClient } from './client.ts';
 import type { Command } from './codec.ts';
 import type { DesiredService } from './desired.ts';
-import { serviceKey, type ObservedService, type ServiceId } from './model.ts';
+import { destinationKey, serviceKey, type ObservedService, type ServiceId } from './model.ts';
 import type { Ownership } from './ownership.ts';
 import { plan } from './plan.ts';
 
@@ -32,6 +33,8 @@ export interface ReconcileResult {
   opsByService: Map<string, number>;
   /** Service key → errors of its operations. */
   errorsByService: Map<string, ExecResult[]>;
+  /** Milliseconds per phase: read the kernel, plan, send changes, re-read and compare. */
+  timings: { read: number; plan: number; exec: number; confirm: number };
 }
 
 export interface ReconcilerOptions {
@@ -64,6 +67,8 @@ export class Reconciler {
     const wantKeys = new Map(desired.map((d) => [serviceKey(d.service), d]));
     const owned = this.ownership.services;
     let reads = 0;
+    const t0 = performance.now();
+    const timings = { read: 0, plan: 0, exec: 0, confirm: 0 };
 
     // 1. Read.
     let observed: ObservedService[];
@@ -80,19 +85,17 @@ export class Reconciler {
       const guess = plan({ desired, observed: cached, owned });
       scope = new Set(guess.opsByService.keys());
       for (const k of wantKeys.keys()) if (!this.confirmed!.has(k)) scope.add(k);
-      observed = [];
-      for (const k of scope) {
-        const id = (wantKeys.get(k)?.service ?? this.confirmed!.get(k)) as ServiceId;
-        const s = await this.client.service(id);
-        reads += 2;
-        if (s) observed.push(s);
-      }
+      const got = await Promise.all([...scope].map((k) => this.client.service((wantKeys.get(k)?.service ?? this.confirmed!.get(k)) as ServiceId)));
+      reads += 2 * scope.size;
+      observed = got.filter((s): s is ObservedService => !!s);
     }
 
+    timings.read = performance.now() - t0;
     // 2. Plan, within scope.
     const scopedDesired = desired.filter((d) => scope.has(serviceKey(d.service)));
     const p = plan({ desired: scopedDesired, observed, owned });
 
+    timings.plan = performance.now() - t0 - timings.read;
     // 3. Record ownership first (write-ahead), then apply.
     const observedKeys = new Set(observed.map(serviceKey));
     const creating = p.ops.filter((c) => c.cmd === 'new-service').map((c) => serviceKey((c as { service: ServiceId }).service));
@@ -113,14 +116,20 @@ export class Reconciler {
     }
     this.ownership.save();
 
+    timings.exec = performance.now() - t0 - timings.read - timings.plan;
     // 4. Confirm: re-read what was touched; plan again must be empty.
     const touched = new Set(p.opsByService.keys());
-    const reread: ObservedService[] = [];
-    for (const k of touched) {
-      const id = (wantKeys.get(k)?.service ?? observed.find((s) => serviceKey(s) === k)) as ServiceId;
-      const s = await this.client.service(id);
+    let reread: ObservedService[] = [];
+    if (touched.size > 64) {
+      // Bulk: the service dump (every service setting) plus /proc/net/ip_vs (every destination's forwarding and
+      // weight) in two reads, instead of a GET_DEST dump per service. Thresholds and tunnel settings of a bulk change
+      // are then confirmed by the kernel's per-message answer only; incremental changes re-read them exactly.
+      reread = (await this.client.tableSummary((s) => touched.has(serviceKey(s)))).filter((s) => touched.has(serviceKey(s)));
       reads += 2;
-      if (s) reread.push(s);
+    } else {
+      const got = await Promise.all([...touched].map((k) => this.client.service((wantKeys.get(k)?.service ?? observed.find((s) => serviceKey(s) === k)) as ServiceId)));
+      reads += 2 * touched.size;
+      reread = got.filter((s): s is ObservedService => !!s);
     }
     const again = plan({ desired: desired.filter((d) => touched.has(serviceKey(d.service))), observed: reread, owned });
     const unconfirmed = new Map<string, string>();
@@ -134,14 +143,33 @@ export class Reconciler {
     const next = isFull ? new Map<string, ObservedService>() : new Map(this.confirmed);
     if (isFull) for (const s of observed) if (owned.has(serviceKey(s))) next.set(serviceKey(s), s);
     for (const k of touched) next.delete(k);
-    for (const s of reread) if (owned.has(serviceKey(s))) next.set(serviceKey(s), s);
+    for (const s of reread) if (owned.has(serviceKey(s))) next.set(serviceKey(s), completeSummary(s, wantKeys.get(serviceKey(s))));
     for (const k of unconfirmed.keys()) next.delete(k);
     for (const k of errorsByService.keys()) next.delete(k);
     this.confirmed = next;
     if (isFull) this.lastFullAt = Date.now();
 
-    return { depth: isFull ? 'full' : 'incremental', operations, reads, results, conflicts: p.conflicts, unconfirmed, opsByService: p.opsByService, errorsByService };
+    timings.confirm = performance.now() - t0 - timings.read - timings.plan - timings.exec;
+    return { depth: isFull ? 'full' : 'incremental', operations, reads, results, conflicts: p.conflicts, unconfirmed, opsByService: p.opsByService, errorsByService, timings };
   }
+}
+
+/**
+ * A summary-read service (procfs.ts) lacks destination thresholds and tunnel settings. For the confirmed-state cache
+ * they are taken from what we sent and the kernel accepted without refusal; address, port, forwarding and weight
+ * are the kernel's own.
+ */
+function completeSummary(s: ObservedService, d: DesiredService | undefined): ObservedService {
+  if (!s.destinations.some((x) => x.isSummary)) return s;
+  const sent = new Map((d?.destinations ?? []).map((x) => [destinationKey(x), x]));
+  return {
+    ...s,
+    destinations: s.destinations.map((x) => {
+      const y = sent.get(destinationKey(x));
+      if (!x.isSummary || !y) return x;
+      return { ...x, upperThreshold: y.upperThreshold, lowerThreshold: y.lowerThreshold, tunnelType: y.tunnelType, tunnelPort: y.tunnelPort, tunnelFlags: y.tunnelFlags, isSummary: false };
+    }),
+  };
 }
 
 function describeDifference(c: Command): string {

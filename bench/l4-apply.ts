@@ -1,0 +1,120 @@
+/**
+ * bench:l4 — Fulcrum's IPVS programming against ipvsadm, in the same test kernel, same table.
+ *
+ *   l4-apply       1,000 services × 4 real servers from an empty table: Fulcrum's createL4DataPlane().apply()
+ *                  (read, plan, batched netlink, re-read to confirm) against `ipvsadm -R` restoring the same table
+ *                  (the same rules as text, one netlink round trip per rule). Rounds alternate; medians compared.
+ *   l4-one-change  then one weight changes in that 1,000-service table: netlink changing operations and time.
+ *
+ * Prints:  bench l4-apply: fulcrum/ipvsadm-restore time ratio X      (goal ≤ 0.5)
+ *          bench l4-one-change: ops N, ms T                          (goal N = 1, T ≤ 10)
+ * On a machine without IPVS it boots the UML test kernel (scripts/kernel/guest.sh) and runs itself there.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { ConfigSchema, type Config } from '../engine/config/index.ts';
+import { createL4DataPlane } from '../engine/l4/dataplane.ts';
+
+const SERVICES = Number(process.env.BENCH_L4_SERVICES ?? 1000);
+const SERVERS = 4;
+const ROUNDS = Number(process.env.BENCH_L4_ROUNDS ?? 5);
+
+if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const env = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_L4_')).map(([k, v]) => `${k}=${v} `).join('');
+  const r = spawnSync(path.join(repo, 'scripts/kernel/guest.sh'), [`${env}node --import tsx bench/l4-apply.ts`], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
+const ipOf = (base: number, i: number) => `10.${base + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
+
+function makeConfig(weightOf: (svc: number, rs: number) => number = () => 100): Config {
+  return ConfigSchema.parse({
+    virtualServices: Array.from({ length: SERVICES }, (_, i) => ({
+      name: `vs-${i}`, layer: 4, mode: 'nat', address: ipOf(100, i + 1), ports: [80], scheduler: 'wlc',
+      realServers: Array.from({ length: SERVERS }, (_, k) => ({ name: `rs-${k}`, address: ipOf(200, i * SERVERS + k + 1), weight: weightOf(i, k) })),
+    })),
+  });
+}
+
+function restoreText(cfg: Config): string {
+  const lines: string[] = [];
+  for (const vs of cfg.virtualServices) {
+    lines.push(`-A -t ${vs.address}:80 -s ${vs.scheduler}`);
+    for (const rs of vs.realServers) lines.push(`-a -t ${vs.address}:80 -r ${rs.address}:80 -m -w ${rs.weight}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const ipvsadmS = () => execFileSync('ipvsadm', ['-Sn'], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n').sort();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const cfg = makeConfig();
+const text = restoreText(cfg);
+const fulcrumMs: number[] = [];
+const phases: Record<string, number>[] = [];
+const restoreMs: number[] = [];
+let expected: string[] | undefined;
+
+execFileSync('ipvsadm', ['-C']);
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate who goes first, so neither always meets a warm or cold cache.
+  const order = round % 2 === 0 ? ['ipvsadm', 'fulcrum'] : ['fulcrum', 'ipvsadm'];
+  for (const who of order) {
+    if (who === 'ipvsadm') {
+      const t0 = performance.now();
+      execFileSync('ipvsadm', ['-R'], { input: text });
+      restoreMs.push(performance.now() - t0);
+      const table = ipvsadmS();
+      expected ??= table;
+      if (table.length !== SERVICES * (SERVERS + 1)) throw new Error(`ipvsadm -R left ${table.length} lines`);
+    } else {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-l4-'));
+      const dp = createL4DataPlane({ dataDir });
+      const t0 = performance.now();
+      const res = await dp.apply({ config: cfg, decisions: new Map() });
+      fulcrumMs.push(performance.now() - t0);
+      phases.push((dp as unknown as { lastApply: { timings: Record<string, number> } }).lastApply.timings);
+      await dp.close();
+      if (res.some((r) => r.status !== 'programmed')) throw new Error(`fulcrum: ${JSON.stringify(res.find((r) => r.status !== 'programmed'))}`);
+      const table = ipvsadmS();
+      expected ??= table;
+      if (table.join('\n') !== expected.join('\n')) throw new Error('fulcrum and ipvsadm -R produced different tables');
+      fs.rmSync(dataDir, { recursive: true });
+    }
+    execFileSync('ipvsadm', ['-C']);
+  }
+}
+
+const f = median(fulcrumMs);
+const r = median(restoreMs);
+console.log(`l4-apply rounds: fulcrum ms [${fulcrumMs.map((x) => x.toFixed(0)).join(', ')}], ipvsadm -R ms [${restoreMs.map((x) => x.toFixed(0)).join(', ')}] (${SERVICES} services × ${SERVERS} real servers)`);
+console.log(`l4-apply fulcrum phases (ms, last round): ${Object.entries(phases[phases.length - 1]).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+console.log(`bench l4-apply: fulcrum/ipvsadm-restore time ratio ${(f / r).toFixed(2)}`);
+
+// One change in the full table: the engine as the daemon runs it (state already applied, then one weight moves).
+{
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-l4-'));
+  const dp = createL4DataPlane({ dataDir });
+  await dp.apply({ config: cfg, decisions: new Map() });
+  const changes: { ops: number; ms: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    const changed = makeConfig((s, k) => (s === 500 && k === 2 ? 50 + i : 100));
+    const t0 = performance.now();
+    const res = await dp.apply({ config: changed, decisions: new Map() });
+    const ms = performance.now() - t0;
+    if (res.some((x) => x.status !== 'programmed')) throw new Error('one-change apply failed');
+    const last = (dp as unknown as { lastApply: { operations: number; timings: Record<string, number> } }).lastApply;
+    changes.push({ ops: last.operations, ms });
+    if (i === 4) console.log(`l4-one-change phases (ms): ${Object.entries(last.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  }
+  if (!ipvsadmS().includes(`-a -t ${ipOf(100, 501)}:80 -r ${ipOf(200, 500 * SERVERS + 3)}:80 -m -w 54`)) throw new Error('weight not in the kernel');
+  await dp.close();
+  execFileSync('ipvsadm', ['-C']);
+  console.log(`l4-one-change rounds: ${changes.map((c) => `${c.ops} op ${c.ms.toFixed(1)} ms`).join(', ')}`);
+  console.log(`bench l4-one-change: ops ${Math.max(...changes.map((c) => c.ops))}, ms ${median(changes.map((c) => c.ms)).toFixed(1)}`);
+}
