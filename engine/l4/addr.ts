@@ -53,9 +53,17 @@ export function formatAddress(bytes: Buffer, family: Family): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
+const canonicalMemo = new Map<string, string>();
+
+/** Canonical text of an address. Memoised: a 1,000-service config names the same few thousand addresses each apply. */
 export function canonical(address: string): string {
-  const family = familyOf(address);
-  return formatAddress(parseAddress(address), family);
+  let c = canonicalMemo.get(address);
+  if (c === undefined) {
+    c = formatAddress(parseAddress(address), familyOf(address));
+    if (canonicalMemo.size > 100_000) canonicalMemo.clear();
+    canonicalMemo.set(address, c);
+  }
+  return c;
 }
 
 /** The 16-byte nf_inet_addr. */

@@ -162,6 +162,8 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       }
     }
     for (const n of removedNames) results.push({ name: n, layer: 4, status: 'removed', message: 'Removed from the kernel.' });
+    state.lastApply.timings.report = performance.now() - started - state.lastApply.timings.total;
+    state.lastApply.timings.total = performance.now() - started;
     return results;
   }
 

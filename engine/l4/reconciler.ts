@@ -46,6 +46,8 @@ const commandServiceKey = (c: Command): string | undefined => ('service' in c &&
 
 export class Reconciler {
   private confirmed: Map<string, ObservedService> | undefined;
+  /** Per confirmed service, the signature of the desired form it was confirmed against. */
+  private readonly signatures = new Map<string, string>();
   private lastFullAt = 0;
   private readonly fullEveryMs: number;
 
@@ -81,10 +83,10 @@ export class Reconciler {
       const present = new Set(observed.map(serviceKey));
       for (const k of [...owned]) if (!present.has(k) && !wantKeys.has(k)) owned.delete(k);
     } else {
-      const cached = [...this.confirmed!.values()];
-      const guess = plan({ desired, observed: cached, owned });
-      scope = new Set(guess.opsByService.keys());
-      for (const k of wantKeys.keys()) if (!this.confirmed!.has(k)) scope.add(k);
+      // Scope: services whose desired form changed since the last confirmed apply, new ones, and ones to remove.
+      scope = new Set<string>();
+      for (const [k, d] of wantKeys) if (!this.confirmed!.has(k) || this.signatures.get(k) !== signature(d)) scope.add(k);
+      for (const k of this.confirmed!.keys()) if (!wantKeys.has(k)) scope.add(k);
       const got = await Promise.all([...scope].map((k) => this.client.service((wantKeys.get(k)?.service ?? this.confirmed!.get(k)) as ServiceId)));
       reads += 2 * scope.size;
       observed = got.filter((s): s is ObservedService => !!s);
@@ -141,17 +143,29 @@ export class Reconciler {
 
     // 5. Remember the confirmed state.
     const next = isFull ? new Map<string, ObservedService>() : new Map(this.confirmed);
-    if (isFull) for (const s of observed) if (owned.has(serviceKey(s))) next.set(serviceKey(s), s);
+    for (const k of scope) if (!isFull) next.delete(k);
+    for (const s of observed) if (owned.has(serviceKey(s))) next.set(serviceKey(s), s);
     for (const k of touched) next.delete(k);
     for (const s of reread) if (owned.has(serviceKey(s))) next.set(serviceKey(s), completeSummary(s, wantKeys.get(serviceKey(s))));
     for (const k of unconfirmed.keys()) next.delete(k);
     for (const k of errorsByService.keys()) next.delete(k);
     this.confirmed = next;
+    if (isFull) this.signatures.clear();
+    for (const k of [...this.signatures.keys()]) if (!next.has(k)) this.signatures.delete(k);
+    for (const [k, d] of wantKeys) if (next.has(k) && (isFull || scope.has(k))) this.signatures.set(k, signature(d));
     if (isFull) this.lastFullAt = Date.now();
 
     timings.confirm = performance.now() - t0 - timings.read - timings.plan - timings.exec;
     return { depth: isFull ? 'full' : 'incremental', operations, reads, results, conflicts: p.conflicts, unconfirmed, opsByService: p.opsByService, errorsByService, timings };
   }
+}
+
+/** Everything plan() compares, as one string: equal signatures ⇒ nothing to do for that service. */
+function signature(d: DesiredService): string {
+  const s = d.service;
+  let out = `${s.scheduler}|${s.flags}|${s.timeout}|${s.netmaskPrefix}|${s.peName}`;
+  for (const x of d.destinations) out += `;${x.address}|${x.port}|${x.forward}|${x.weight}|${x.upperThreshold}|${x.lowerThreshold}|${x.tunnelType ?? ''}|${x.tunnelPort ?? ''}|${x.tunnelFlags ?? ''}`;
+  return out;
 }
 
 /**
