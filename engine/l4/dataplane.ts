@@ -130,6 +130,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     // IPVS.
     const tHost = performance.now() - started - tDesired;
     const services = desired.services.filter((s) => !desired.refused.some((r) => r.virtualService === s.virtualService));
+    for (const s of services) ownership!.labels.set(serviceKey(s.service), s.virtualService);
     const rec = await reconciler!.reconcile(services);
     state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timings: { desired: tDesired, host: tHost, ...rec.timings, total: performance.now() - started } };
     const byVs = new Map<string, DesiredService[]>();

@@ -20,6 +20,8 @@ export interface OwnershipRecord {
   vips: OwnedVip[];
   /** Whether the nftables table inet fulcrum_l4 is ours (we created it). */
   hasNftTable: boolean;
+  /** Service key → "virtual service" name, so `fulcrumctl show` can name what it shows. */
+  labels?: Record<string, string>;
 }
 
 export const OWNERSHIP_FILE = 'l4-owned.json';
@@ -29,6 +31,7 @@ export class Ownership {
   services: Set<string>;
   vips: OwnedVip[];
   hasNftTable: boolean;
+  labels: Map<string, string>;
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, OWNERSHIP_FILE);
@@ -36,14 +39,15 @@ export class Ownership {
     this.services = new Set(rec.services);
     this.vips = rec.vips;
     this.hasNftTable = rec.hasNftTable;
-    if (fs.existsSync(this.file)) this.written = JSON.stringify({ ...rec, services: [...rec.services].sort() }, null, 1);
+    this.labels = new Map(Object.entries(rec.labels ?? {}));
+    if (fs.existsSync(this.file)) this.written = this.serialise();
   }
 
   static read(file: string): OwnershipRecord {
     try {
       const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as OwnershipRecord;
       if (rec.version !== 1 || !Array.isArray(rec.services)) throw new Error(`unknown format in ${file}`);
-      return { version: 1, services: rec.services, vips: rec.vips ?? [], hasNftTable: !!rec.hasNftTable };
+      return { version: 1, services: rec.services, vips: rec.vips ?? [], hasNftTable: !!rec.hasNftTable, labels: rec.labels ?? {} };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, services: [], vips: [], hasNftTable: false };
       throw e;
@@ -53,11 +57,17 @@ export class Ownership {
   private written: string | undefined;
 
   /** Atomic replace: write a temporary file, fsync, rename. Skipped when nothing changed since the last write. */
+  private serialise(): string {
+    const services = [...this.services].sort();
+    const labels = Object.fromEntries(services.filter((k) => this.labels.has(k)).map((k) => [k, this.labels.get(k)!]));
+    const rec: OwnershipRecord = { version: 1, services, vips: this.vips, hasNftTable: this.hasNftTable, labels };
+    return JSON.stringify(rec, null, 1);
+  }
+
   save(): void {
-    const rec: OwnershipRecord = { version: 1, services: [...this.services].sort(), vips: this.vips, hasNftTable: this.hasNftTable };
-    const text = JSON.stringify(rec, null, 1);
+    const text = this.serialise();
     if (text === this.written) return;
-    if (this.written === undefined && rec.services.length === 0 && rec.vips.length === 0 && !rec.hasNftTable && !fs.existsSync(this.file)) {
+    if (this.written === undefined && this.services.size === 0 && this.vips.length === 0 && !this.hasNftTable && !fs.existsSync(this.file)) {
       this.written = text;
       return;
     }
