@@ -21,11 +21,12 @@ if (cluster.isPrimary) {
   });
 } else {
   const build = async (https?: { cert: string; key: string }) => {
-    const app = https ? Fastify({ https }) : Fastify();
+    // Typed loosely: fastify's overloads for http and https servers do not unify.
+    const app = (https ? Fastify({ https }) : Fastify()) as unknown as ReturnType<typeof Fastify>;
     await app.register(proxy, {
       upstream: o.upstream,
       replyOptions: {
-        rewriteRequestHeaders: (req, headers) => ({ ...headers, 'x-forwarded-for': headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${req.ip}` : req.ip }),
+        rewriteRequestHeaders: (req: { ip: string }, headers: Record<string, string | string[] | undefined>) => ({ ...headers, 'x-forwarded-for': headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${req.ip}` : req.ip }),
       },
       undici: { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 },
     });

@@ -41,6 +41,7 @@ import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts'
 import { countResponse } from './stats.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
 import type { ConnHandler, UpstreamConn } from './upstream.ts';
+import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
 
 export interface Session {
   /** Close now if no request is in flight; otherwise after it. */
@@ -87,10 +88,11 @@ export class HttpSession implements Session {
     this.serviceCounters.totalConnections++;
     listener.sessions.add(this);
     socket.setTimeout(rt.plan.layer7.timeouts.clientMs);
-    socket.on('data', (d: Buffer) => this.onData(d));
+    // Chunks are borrowed (reader.ts): whatever is kept past the call is copied.
+    setReader(socket, (d) => this.onData(d));
     socket.on('timeout', () => {
       // Waiting for the server is not the client's fault: only an idle or stalled client is timed out.
-      if (!this.ex || this.ex.phase === 'body') this.destroy();
+      if (!this.ex || this.ex.phase === 'body' || this.ex.phase === 'tunnel') this.destroy();
     });
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
@@ -98,27 +100,33 @@ export class HttpSession implements Session {
       // Half-close (the server socket allows it): finish the exchange in flight, then close.
       this.isClosing = true;
       if (!this.ex) socket.end();
+      else if (this.ex.phase === 'tunnel') this.ex.clientEnded();
     });
   }
 
   onData(chunk: Buffer): void {
     this.serviceCounters.bytesIn += chunk.length;
     const ex = this.ex;
-    if (ex !== null && ex.phase === 'body') {
+    if (ex !== null && (ex.phase === 'body' || ex.phase === 'tunnel')) {
       ex.onClientBody(chunk);
       return;
     }
-    this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
     if (ex !== null) {
       // A pipelined request (or bytes while we choose a server): hold them; stop reading until our turn.
-      if (this.buf.length > 65_536) this.socket.pause();
+      this.buf = this.buf === null ? own(chunk) : Buffer.concat([this.buf, chunk]);
+      if (this.buf.length > 65_536) pauseReading(this.socket);
       return;
     }
-    this.parseNext();
+    if (this.buf === null) this.parseNext(chunk);
+    else {
+      this.buf = Buffer.concat([this.buf, chunk]);
+      this.parseNext(null);
+    }
   }
 
-  parseNext(): void {
-    const buf = this.buf;
+  /** Parses the next request head from `borrowed` (a chunk not yet kept) or, when null, from `this.buf`. */
+  parseNext(borrowed: Buffer | null): void {
+    const buf = borrowed ?? this.buf;
     if (buf === null || this.isDead) return;
     const rt = this.listener.rt;
     if (rt === null) return this.destroy();
@@ -126,6 +134,7 @@ export class HttpSession implements Session {
     const end = buf.indexOf(CRLFCRLF);
     if (end === -1) {
       if (buf.length > limits.maxHeaderBytes) return this.fail(rt, 431, 'The request head is larger than this service accepts.');
+      if (borrowed !== null) this.buf = own(borrowed);
       // Slow-client protection: the whole head must arrive within httpRequestMs of its first byte.
       if (this.headTimer === null) {
         this.headTimer = setTimeout(() => {
@@ -147,7 +156,7 @@ export class HttpSession implements Session {
       const e = err as HttpParseError;
       return this.fail(rt, e.status ?? 400, e.message);
     }
-    this.buf = end + 4 < buf.length ? buf.subarray(end + 4) : null;
+    this.buf = end + 4 >= buf.length ? null : borrowed !== null ? own(buf.subarray(end + 4)) : buf.subarray(end + 4);
     const ex = new Exchange(this, rt, head);
     this.ex = ex;
     ex.start();
@@ -178,8 +187,8 @@ export class HttpSession implements Session {
       this.socket.end();
       return;
     }
-    if (this.socket.isPaused()) this.socket.resume();
-    if (this.buf !== null) this.parseNext();
+    if (isReadingPaused(this.socket)) resumeReading(this.socket);
+    if (this.buf !== null) this.parseNext(null);
   }
 
   closeIfIdle(): void {
@@ -232,6 +241,8 @@ class Exchange implements ConnHandler, ChooseRequest {
   private resRemaining = 0;
   private resChunks: ChunkedTracker | null = null;
   private resStarted = false;
+  private resEnded = false;
+  private tunnel: { destroy(): void } | null = null;
   private closeAfter = false;
   private isUpgrade = false;
   // persistence to write back
@@ -335,7 +346,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     this.outHead = serializeHead(`${head.method} ${target} HTTP/1.1`, out);
 
     // Hold the body until a server is connected.
-    if (!this.reqDone) s.socket.pause();
+    if (!this.reqDone) pauseReading(s.socket);
     choose(rt, this);
   }
 
@@ -420,12 +431,13 @@ class Exchange implements ConnHandler, ChooseRequest {
     this.s.buf = null;
     if (pending !== null) this.onClientBody(pending);
     sock.uncork();
-    if (this.phase === 'body' && !this.s.isDead) this.s.socket.resume();
+    if (this.phase === 'body' && !this.s.isDead) resumeReading(this.s.socket);
   }
 
   // ───── request body ─────
 
   onClientBody(chunk: Buffer): void {
+    if (this.phase === 'tunnel') return this.tunnelToServer(chunk);
     let take = chunk.length;
     if (this.reqMode === 1) {
       take = Math.min(this.reqRemaining, chunk.length);
@@ -450,20 +462,20 @@ class Exchange implements ConnHandler, ChooseRequest {
     if (take > 0) {
       this.reqBodySent = true;
       this.server!.counters.bytesIn += take;
-      const isOk = conn.socket.write(take === chunk.length ? chunk : chunk.subarray(0, take));
+      const isOk = conn.socket.write(own(take === chunk.length ? chunk : chunk.subarray(0, take)));
       if (!isOk && !this.reqDone) {
         const client = this.s.socket;
-        client.pause();
+        pauseReading(client);
         conn.socket.once('drain', () => {
-          if (this.phase === 'body') client.resume();
+          if (this.phase === 'body') resumeReading(client);
         });
       }
     }
     if (this.reqDone) {
       if (take < chunk.length) {
         // The next pipelined request: keep it for later.
-        this.s.buf = chunk.subarray(take);
-        this.s.socket.pause();
+        this.s.buf = own(chunk.subarray(take));
+        pauseReading(this.s.socket);
       }
       if (this.phase === 'body') this.phase = 'wait';
     }
@@ -474,13 +486,12 @@ class Exchange implements ConnHandler, ChooseRequest {
   onData(chunk: Buffer): void {
     const server = this.server!;
     server.counters.bytesOut += chunk.length;
-    if (this.phase === 'tunnel') return;
     if (this.res === null) {
       const buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
       const end = buf.indexOf(CRLFCRLF);
       if (end === -1) {
         if (buf.length > MAX_RESPONSE_HEAD) return this.upstreamFailed(new HttpParseError('The server sent a response head that is too large.', 502), false);
-        this.resBuf = buf;
+        this.resBuf = this.resBuf === null ? own(chunk) : buf;
         return;
       }
       this.resBuf = null;
@@ -542,55 +553,76 @@ class Exchange implements ConnHandler, ChooseRequest {
     const client = s.socket;
     const text = serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, out);
     rt.state.counters.bytesOut += text.length;
-    if (rest.length === 0 || this.resMode === 0) {
+    if (this.resMode === 0) {
       client.write(text, 'latin1');
-      if (this.resMode === 0) return this.finish();
+      return this.finish();
+    }
+    if (rest.length === 0) {
+      client.write(text, 'latin1');
       return;
     }
-    client.cork();
-    client.write(text, 'latin1');
-    this.forwardBody(rest);
-    client.uncork();
+    let take: number;
+    try {
+      take = this.bodyExtent(rest);
+    } catch {
+      return this.abort();
+    }
+    // The usual small response: head and body leave in one write (one string, one send).
+    if (take <= 16_384) {
+      rt.state.counters.bytesOut += take;
+      if (!client.write(text + rest.toString('latin1', 0, take), 'latin1')) this.backpressure();
+    } else {
+      client.write(text, 'latin1');
+      this.writeClient(own(rest.subarray(0, take)));
+    }
+    this.afterBody(take, rest.length);
+  }
+
+  /** How much of `chunk` belongs to the response body; sets resEnded when the body ends inside it. Throws on bad chunking. */
+  private bodyExtent(chunk: Buffer): number {
+    if (this.resMode === 1) {
+      const take = Math.min(this.resRemaining, chunk.length);
+      this.resRemaining -= take;
+      if (this.resRemaining === 0) this.resEnded = true;
+      return take;
+    }
+    if (this.resMode === 2) {
+      const end = this.resChunks!.scan(chunk);
+      if (end === -1) return chunk.length;
+      this.resEnded = true;
+      return end;
+    }
+    return chunk.length;
   }
 
   private forwardBody(chunk: Buffer): void {
-    let take = chunk.length;
-    let isEnd = false;
-    if (this.resMode === 1) {
-      take = Math.min(this.resRemaining, take);
-      this.resRemaining -= take;
-      isEnd = this.resRemaining === 0;
-    } else if (this.resMode === 2) {
-      let end: number;
-      try {
-        end = this.resChunks!.scan(chunk);
-      } catch {
-        return this.abort();
-      }
-      if (end !== -1) {
-        take = end;
-        isEnd = true;
-      }
-    } else if (this.resMode === 0) {
-      take = 0;
-      isEnd = true;
+    let take: number;
+    try {
+      take = this.bodyExtent(chunk);
+    } catch {
+      return this.abort();
     }
-    if (take > 0) this.writeClient(take === chunk.length ? chunk : chunk.subarray(0, take));
+    if (take > 0) this.writeClient(own(take === chunk.length ? chunk : chunk.subarray(0, take)));
+    this.afterBody(take, chunk.length);
+  }
+
+  private afterBody(take: number, length: number): void {
+    if (!this.resEnded) return;
     // Bytes after the end of the response: the server broke framing; do not reuse this connection.
-    if (isEnd) {
-      if (take < chunk.length) this.closeAfter = true;
-      this.finish();
-    }
+    if (take < length) this.closeAfter = true;
+    this.finish();
+  }
+
+  private backpressure(): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    pauseReading(conn.socket);
+    this.s.socket.once('drain', () => resumeReading(conn.socket));
   }
 
   private writeClient(data: Buffer): void {
     this.rt.state.counters.bytesOut += data.length;
-    const client = this.s.socket;
-    if (!client.write(data) && this.conn) {
-      const up = this.conn.socket;
-      up.pause();
-      client.once('drain', () => up.resume());
-    }
+    if (!this.s.socket.write(data)) this.backpressure();
   }
 
   private learnPersistence(out: string[]): void {
@@ -623,6 +655,11 @@ class Exchange implements ConnHandler, ChooseRequest {
     }
   }
 
+  /**
+   * 101 Switching Protocols: from here the exchange is a byte tunnel (WebSocket …). Both sockets keep their readers;
+   * the client's bytes come through onClientBody, the server's through onData/the tunnel handler. It ends when
+   * either side closes (a clean end is passed on as FIN) or after tunnelMs without traffic.
+   */
   private startTunnel(res: ResponseHead, rest: Buffer): void {
     this.phase = 'tunnel';
     const { s, rt } = this;
@@ -635,48 +672,43 @@ class Exchange implements ConnHandler, ChooseRequest {
     const client = s.socket;
     const upstream = conn.socket;
     client.write(serializeHead(`HTTP/1.1 101 ${res.reason}`, out), 'latin1');
-    if (rest.length > 0) client.write(rest);
+    if (rest.length > 0) client.write(own(rest));
     if (s.buf !== null) {
       upstream.write(s.buf);
       s.buf = null;
     }
-    // From here on the two sockets are piped; the session and pool let go of them.
-    conn.handler = null;
-    this.conn = null;
-    upstream.removeAllListeners('data');
-    upstream.removeAllListeners('timeout');
-    client.removeAllListeners('data');
-    client.removeAllListeners('timeout');
     const tunnelMs = rt.plan.layer7.timeouts.tunnelMs;
-    client.setTimeout(tunnelMs, () => tunnel.destroy());
-    upstream.setTimeout(tunnelMs, () => tunnel.destroy());
-    const tunnel = {
-      destroy: () => {
-        client.destroy();
-        conn.destroy();
+    client.setTimeout(tunnelMs);
+    upstream.setTimeout(tunnelMs);
+    this.tunnel = { destroy: () => s.destroy() };
+    server.tunnels.add(this.tunnel);
+    conn.handler = {
+      onData: (d) => {
+        server.counters.bytesOut += d.length;
+        rt.state.counters.bytesOut += d.length;
+        if (!client.write(own(d))) this.backpressure();
       },
+      onClose: (err) => (err ? s.destroy() : client.end()),
+      onTimeout: () => s.destroy(),
     };
-    server.tunnels.add(tunnel);
-    client.on('data', (d: Buffer) => {
-      server.counters.bytesIn += d.length;
-      rt.state.counters.bytesIn += d.length;
-    });
-    upstream.on('data', (d: Buffer) => {
-      server.counters.bytesOut += d.length;
-      rt.state.counters.bytesOut += d.length;
-    });
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      if (!server.tunnels.delete(tunnel)) return;
-      tunnel.destroy();
-      this.releaseServer();
-      this.phase = 'done';
-      s.destroy();
-    };
-    client.once('close', end);
-    upstream.once('close', end);
-    if (client.isPaused()) client.resume();
+    if (isReadingPaused(client)) resumeReading(client);
+  }
+
+  private tunnelToServer(chunk: Buffer): void {
+    const server = this.server!;
+    server.counters.bytesIn += chunk.length;
+    const up = this.conn?.socket;
+    if (!up) return;
+    if (!up.write(own(chunk))) {
+      const client = this.s.socket;
+      pauseReading(client);
+      up.once('drain', () => resumeReading(client));
+    }
+  }
+
+  /** The client half-closed its side of a tunnel: pass the FIN on. */
+  clientEnded(): void {
+    this.conn?.socket.end();
   }
 
   private finish(): void {
@@ -768,6 +800,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     if (this.phase === 'done') return;
     this.phase = 'done';
     this.cancel?.();
+    if (this.tunnel !== null) this.server?.tunnels.delete(this.tunnel);
     const conn = this.conn;
     this.conn = null;
     conn?.destroy();

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EngineError } from '../errors.ts';
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+function run(args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('openssl', args, { env: { ...process.env, ...env }, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new Error(stderr.split('\n').find((l) => l.trim()) ?? err.message));

@@ -16,6 +16,7 @@ import { ServiceRuntime, ServiceState } from './service.ts';
 import { serverCookieId, type StickEntry, type StickSync } from './persistence.ts';
 import type { CounterSnapshot } from './stats.ts';
 import type tls from 'node:tls';
+import { enableDirectRead, routeDataEvents } from './reader.ts';
 
 export interface ServiceReport {
   name: string;
@@ -124,7 +125,8 @@ export class Runtime {
 
   private listen(key: string, address: string, port: number, service: string): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+      // Paused on accept so a plain socket can be switched to direct reads (reader.ts) before its first byte.
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
       const l: Listener = { key, address, port, server, service, rt: null, isClosed: false, sessions: new Set<Session>() };
       server.on('connection', (socket) => this.accept(l, socket));
       server.once('error', reject);
@@ -169,6 +171,9 @@ export class Runtime {
 
   private session(l: Listener, rt: ServiceRuntime, socket: net.Socket, isTls: boolean): void {
     socket.setTimeout(0);
+    // Reading starts before the session exists, but no byte can arrive before this function returns.
+    if (isTls) routeDataEvents(socket);
+    else enableDirectRead(socket);
     if (rt.plan.mode === 'http') new HttpSession(socket, l, isTls, rt);
     else new TcpSession(socket, l, rt);
   }

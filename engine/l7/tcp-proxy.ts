@@ -14,6 +14,7 @@ import { plainIp } from './rules.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
 import type { ListenerRef, Session } from './http-proxy.ts';
 import type { UpstreamConn } from './upstream.ts';
+import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
 
 export class TcpSession implements Session, ChooseRequest {
   readonly socket: net.Socket;
@@ -55,9 +56,9 @@ export class TcpSession implements Session, ChooseRequest {
       const timer = setTimeout(() => onFirst(Buffer.alloc(0)), rt.plan.layer7.timeouts.httpRequestMs);
       const onFirst = (d: Buffer) => {
         clearTimeout(timer);
-        socket.off('data', onFirst);
-        socket.pause();
-        this.first = d.length > 0 ? d : null;
+        setReader(socket, undefined);
+        pauseReading(socket);
+        this.first = d.length > 0 ? own(d) : null;
         const user = readRdpCookie(d);
         if (user !== undefined) {
           this.stickKey = user.toLowerCase();
@@ -65,9 +66,9 @@ export class TcpSession implements Session, ChooseRequest {
         }
         choose(rt, this);
       };
-      socket.on('data', onFirst);
+      setReader(socket, onFirst);
     } else {
-      socket.pause();
+      pauseReading(socket);
       choose(rt, this);
     }
   }
@@ -128,9 +129,9 @@ export class TcpSession implements Session, ChooseRequest {
       onData: (d) => {
         server.counters.bytesOut += d.length;
         svc.bytesOut += d.length;
-        if (!client.write(d)) {
-          up.pause();
-          client.once('drain', () => up.resume());
+        if (!client.write(own(d))) {
+          pauseReading(up);
+          client.once('drain', () => resumeReading(up));
         }
       },
       // A clean end from the server is passed on as a FIN so bytes still queued for the client are not lost.
@@ -143,16 +144,16 @@ export class TcpSession implements Session, ChooseRequest {
       up.write(this.first);
       this.first = null;
     }
-    client.on('data', (d: Buffer) => {
+    setReader(client, (d) => {
       server.counters.bytesIn += d.length;
       svc.bytesIn += d.length;
-      if (!up.write(d)) {
-        client.pause();
-        up.once('drain', () => client.resume());
+      if (!up.write(own(d))) {
+        pauseReading(client);
+        up.once('drain', () => resumeReading(client));
       }
     });
     client.on('end', () => up.end());
-    client.resume();
+    resumeReading(client);
   }
 
   closeIfIdle(): void {

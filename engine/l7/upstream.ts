@@ -10,6 +10,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { connectDirect, routeDataEvents, setReader } from './reader.ts';
 
 export interface ConnHandler {
   onData(chunk: Buffer): void;
@@ -40,7 +41,8 @@ export class UpstreamConn {
   constructor(socket: net.Socket, pool: Pool) {
     this.socket = socket;
     this.pool = pool;
-    socket.on('data', (d: Buffer) => {
+    // Chunks are borrowed (reader.ts): handlers copy what they keep.
+    setReader(socket, (d) => {
       if (this.handler) this.handler.onData(d);
       else this.destroy();
     });
@@ -114,7 +116,7 @@ export class Pool {
   /** Opens a connection; `preface` (PROXY header) is written first, in clear, before any TLS. Calls back once. */
   connect(t: UpstreamTarget, preface: Buffer | null, cb: (err: Error | null, conn?: UpstreamConn) => void): void {
     let isDone = false;
-    const raw = net.connect({ host: t.host, port: t.port, noDelay: true });
+    const raw = t.tls ? net.connect({ host: t.host, port: t.port, noDelay: true }) : connectDirect(t.host, t.port);
     let socket: net.Socket = raw;
     const timer = setTimeout(() => finish(Object.assign(new Error(`connect to ${t.host}:${t.port} timed out`), { code: 'ETIMEDOUT' })), t.connectMs);
     const onError = (err: Error) => finish(err);
@@ -142,6 +144,7 @@ export class Pool {
       if (!t.tls) return finish(null);
       const servername = t.tls.servername ?? (net.isIP(t.host) ? undefined : t.host);
       const s = tls.connect({ socket: raw, servername, rejectUnauthorized: t.tls.verify, ALPNProtocols: ['http/1.1'] });
+      routeDataEvents(s);
       socket = s;
       s.once('error', onError);
       s.once('secureConnect', () => finish(null));
