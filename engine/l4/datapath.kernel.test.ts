@@ -111,6 +111,19 @@ test('datapath NAT: real servers route back through the director; port translati
   t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
   const dp = await scenario(lab, 'nat', 8080);
   assert.match((await lab.bodies(1))[0], / 172\.16\.0\.2$/);
+  // Counters per service and real server, as the console will show them (every request above was a connection).
+  // The kernel folds per-CPU counters into what it reports from its estimator timer, every 2 s (ip_vs_est.c), so
+  // poll until the service's count shows the traffic; give up after 3 estimator periods.
+  let c = (await dp.counters()).get('vs')!;
+  for (let i = 0; i < 30 && c.service.totalConnections === 0; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    c = (await dp.counters()).get('vs')!;
+  }
+  assert.ok(c.service.totalConnections >= 20, `service connections ${c.service.totalConnections}`);
+  assert.ok(c.service.bytesIn > 0 && c.service.bytesOut > 0 && c.service.packetsIn! > 0);
+  assert.deepEqual([...c.servers.keys()].sort(), ['r1', 'r2']);
+  for (const [name, sc] of c.servers) assert.ok(sc.totalConnections > 0 && sc.bytesOut > 0, `${name}: ${JSON.stringify(sc)}`);
+  assert.equal(c.service.totalConnections, [...c.servers.values()].reduce((n, x) => n + x.totalConnections, 0));
   await dp.close();
 });
 
@@ -140,4 +153,28 @@ test('datapath SNAT: no change on the real servers (no route to the client); the
   assert.equal(fs.readFileSync('/proc/sys/net/ipv4/vs/conntrack', 'utf8').trim(), '1');
   assert.match(sh('nft', 'list', 'table', 'inet', 'fulcrum_l4'), /masquerade/);
   await dp.close();
+});
+
+test('datapath UDP: without one-packet scheduling a client socket sticks to one server; with it, each datagram is scheduled', async (t) => {
+  const lab = await createLab({ topology: 'routed', servers: 2 });
+  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  // Agents of r1 and r2 are the lab's; give them UDP servers too (the lab's servers array order is r1, r2).
+  for (const s of lab.servers) {
+    const a = lab.serverAgent(s.name);
+    await a.ask({ op: 'udp-serve', name: s.name, port: 53 });
+  }
+  const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-')) });
+  t.after(() => dp.close());
+  const cfg = (ops: boolean) => ConfigSchema.parse({ virtualServices: [{
+    name: 'dns', layer: 4, mode: 'nat', protocol: 'udp', address: lab.vip, ports: [53], scheduler: 'rr', interface: lab.vipInterface,
+    layer4: { onePacketScheduling: ops }, realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
+  }] } as ConfigInput);
+  const ask = async () => (await lab.client.ask<{ answers: string[] }>({ op: 'udp-ask', host: lab.vip, port: 53, n: 6 })).answers;
+  assert.deepEqual((await dp.apply({ config: cfg(false), decisions: new Map() })).map((r) => r.status), ['programmed']);
+  const sticky = await ask();
+  assert.equal(new Set(sticky).size, 1, `one UDP "connection": ${sticky.join(',')}`);
+  assert.deepEqual((await dp.apply({ config: cfg(true), decisions: new Map() })).map((r) => r.status), ['programmed']);
+  assert.match(sh('ipvsadm', '-Ln'), /UDP\s+172\.16\.0\.10:53 rr ops/);
+  const spread = await ask();
+  assert.ok(alternates(spread), `ops: every datagram scheduled: ${spread.join(',')}`);
 });

@@ -4,7 +4,10 @@
 //   {"op":"get","url":"http://v/","n":4}           n requests, each on a new connection → ["r1 10.0.0.100", …]
 //   {"op":"open","url":"http://v/"}                 one keep-alive connection, first request → {"id", "body"}
 //   {"op":"again","id":1}                           another request on that same connection → {"body","samePort"}
+//   {"op":"udp-serve","name":"r1","port":53}        UDP server answering each datagram with its name
+//   {"op":"udp-ask","host":"v","port":53,"n":4}     n datagrams from ONE socket, one at a time → ["r1", "r2", …]
 import http from 'node:http';
+import dgram from 'node:dgram';
 import readline from 'node:readline';
 
 const held = new Map();
@@ -43,6 +46,23 @@ rl.on('line', async (line) => {
       const id = nextId++;
       held.set(id, { agent, url: cmd.url, localPort: r.localPort });
       out({ ok: true, id, body: r.body });
+    } else if (cmd.op === 'udp-serve') {
+      const sock = dgram.createSocket('udp4');
+      sock.on('message', (m, rinfo) => sock.send(cmd.name, rinfo.port, rinfo.address));
+      sock.bind(cmd.port, () => out({ ok: true }));
+    } else if (cmd.op === 'udp-ask') {
+      const sock = dgram.createSocket('udp4');
+      const answers = [];
+      for (let i = 0; i < cmd.n; i++) {
+        answers.push(await new Promise((resolve, reject) => {
+          // 3 s: an answer within this machine takes microseconds; silence means the datagram was dropped.
+          const timer = setTimeout(() => reject(new Error('udp timeout')), 3000);
+          sock.once('message', (m) => { clearTimeout(timer); resolve(m.toString()); });
+          sock.send(`q${i}`, cmd.port, cmd.host);
+        }));
+      }
+      sock.close();
+      out({ ok: true, answers });
     } else if (cmd.op === 'again') {
       const h = held.get(cmd.id);
       const r = await get(h.url, h.agent);

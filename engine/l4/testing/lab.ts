@@ -59,6 +59,8 @@ export interface Lab {
   vipInterface: string;
   /** n requests from the client to VIP:80 (or another port), each on a new connection; the answering server names. */
   get(n: number, port?: number): Promise<string[]>;
+  /** The agent running in a real server's namespace (it already serves HTTP). */
+  serverAgent(name: string): Agent;
   /** Like get, but returns "name seen-client-address" bodies. */
   bodies(n: number, port?: number): Promise<string[]>;
   cleanup(): void;
@@ -112,6 +114,7 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
 
     // Real servers.
     const servers: { name: string; address: string }[] = [];
+    const serverAgents = new Map<string, Agent>();
     for (let i = 1; i <= opts.servers; i++) {
       const name = `r${i}`;
       const address = `10.0.0.${1 + i}`;
@@ -137,6 +140,7 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
       if (opts.topology === 'routed' && opts.hasRouteToClient !== false) ns(name, 'ip', 'route', 'add', 'default', 'via', '10.0.0.1');
       const a = new Agent(name);
       agents.push(a);
+      serverAgents.set(name, a);
       await a.ready();
       await a.ask({ op: 'serve', name, port });
     }
@@ -154,6 +158,7 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
       directorLan: '10.0.0.1',
       vipInterface: opts.topology === 'one-arm' ? 'br-lab' : 'v-cl',
       bodies,
+      serverAgent: (name: string) => serverAgents.get(name)!,
       get: async (n: number, p = 80) => (await bodies(n, p)).map((b) => b.split(' ')[0]),
       cleanup,
     };
