@@ -321,29 +321,37 @@ class Exchange implements ConnHandler, ChooseRequest {
     else if (rt.plan.scheduler === 'uri') this.hashKey = path;
 
     // The head the server gets.
-    const out: string[] = [];
+    // Most headers are neither hop-by-hop nor X-Forwarded-*: a length check spares lower-casing them, and without
+    // header rules the head is written straight into one string.
     const drop = head.connection;
+    const hasRules = rules.requestHeaders.length > 0;
+    const out: string[] = [];
+    let text = `${head.method} ${target} HTTP/1.1\r\n`;
     let xff: string | undefined;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || (drop.length > 0 && drop.includes(lower))) continue;
-      if (l7.xForwardedFor && lower === 'x-forwarded-for') {
-        xff = xff === undefined ? headers[i + 1] : `${xff}, ${headers[i + 1]}`;
-        continue;
+      if (drop.length > 0 || SPECIAL_LENGTH[name.length] === 1) {
+        const lower = name.toLowerCase();
+        if (HOP_BY_HOP.has(lower) || (drop.length > 0 && drop.includes(lower))) continue;
+        if (l7.xForwardedFor && lower === 'x-forwarded-for') {
+          xff = xff === undefined ? headers[i + 1] : `${xff}, ${headers[i + 1]}`;
+          continue;
+        }
+        if (l7.xForwardedProto && lower === 'x-forwarded-proto') continue;
       }
-      if (l7.xForwardedProto && lower === 'x-forwarded-proto') continue;
-      out.push(name, headers[i + 1]);
+      if (hasRules) out.push(name, headers[i + 1]);
+      else text += name + ': ' + headers[i + 1] + '\r\n';
     }
     if (l7.xForwardedFor) out.push('X-Forwarded-For', xff === undefined ? s.clientIp : `${xff}, ${s.clientIp}`);
     if (l7.xForwardedProto) out.push('X-Forwarded-Proto', s.isTls ? 'https' : 'http');
-    const upgrade = head.connection.includes('upgrade') ? getHeader(headers, 'upgrade') : undefined;
+    const upgrade = drop.includes('upgrade') ? getHeader(headers, 'upgrade') : undefined;
     if (upgrade !== undefined) {
       this.isUpgrade = true;
       out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
     }
-    if (rules.requestHeaders.length > 0) applyHeaderRules(out, rules.requestHeaders);
-    this.outHead = serializeHead(`${head.method} ${target} HTTP/1.1`, out);
+    if (hasRules) applyHeaderRules(out, rules.requestHeaders);
+    for (let i = 0; i < out.length; i += 2) text += out[i] + ': ' + out[i + 1] + '\r\n';
+    this.outHead = text + '\r\n';
 
     // Hold the body until a server is connected.
     if (!this.reqDone) pauseReading(s.socket);
@@ -822,9 +830,19 @@ function stripPort(host: string): string {
 function stripHop(headers: readonly string[], connection: readonly string[] = []): string[] {
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
-    const lower = headers[i].toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (connection.length > 0 && connection.includes(lower))) continue;
-    out.push(headers[i], headers[i + 1]);
+    const name = headers[i];
+    if (connection.length > 0 || SPECIAL_LENGTH[name.length] === 1) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || (connection.length > 0 && connection.includes(lower))) continue;
+    }
+    out.push(name, headers[i + 1]);
   }
   return out;
 }
+
+/** 1 at the lengths of the header names the proxy treats specially (hop-by-hop, X-Forwarded-*). */
+const SPECIAL_LENGTH = (() => {
+  const a = new Uint8Array(64);
+  for (const n of [...HOP_BY_HOP, 'x-forwarded-for', 'x-forwarded-proto']) a[n.length] = 1;
+  return a;
+})();
