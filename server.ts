@@ -6,6 +6,7 @@
  * the next console start finds it on its socket and uses it. FULCRUM_STOP_ENGINE_ON_EXIT=1 (tests) stops it too.
  */
 import fs from 'node:fs';
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -30,7 +31,7 @@ fs.chmodSync(env.dataDir, 0o700);
 const users = await db().user.count();
 if (users === 0) {
   const tokenPath = ensureSetupToken();
-  log('info', `first start: open the console and enter the setup token from ${tokenPath} to create the first admin`, { setupTokenFile: tokenPath });
+  log('info', `first start: open the console and enter the setup token from ${tokenPath} to create the first admin`, { file: tokenPath });
 }
 
 // The engine.
@@ -45,26 +46,38 @@ async function engineIsUp(): Promise<boolean> {
   }
 }
 function startEngine(): void {
+  // The engine logs to <data dir>/engine.log: it outlives this console, so it must not hold this console's output.
+  const logFd = fs.openSync(path.join(env.dataDir, 'engine.log'), 'a', 0o600);
+  const isAttached = process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1';
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(process.cwd(), 'engine', 'daemon', 'main.ts')], {
-    env: { ...process.env, FULCRUM_DATA_DIR: env.dataDir, FULCRUM_ENGINE_SOCKET: env.engineSocket },
-    stdio: ['ignore', 'inherit', 'inherit'],
-    detached: true,
+    env: { ...process.env, FULCRUM_DATA_DIR: env.dataDir, FULCRUM_ENGINE_SOCKET: env.engineSocket, FULCRUM_ENGINE_EXIT_WITH_PARENT: isAttached ? '1' : '0' },
+    // Attached (tests): the engine exits when this pipe closes, however this console dies.
+    stdio: [isAttached ? 'pipe' : 'ignore', logFd, logFd],
+    detached: !isAttached,
   });
+  fs.closeSync(logFd);
   engineChild = child;
+  log('info', 'engine started', { pid: child.pid, log: path.join(env.dataDir, 'engine.log') });
   child.on('exit', (code, signal) => {
     if (isStopping) return;
     log('warn', 'engine exited; starting it again in 1 s', { code, signal });
     setTimeout(() => void engineIsUp().then((up) => up || startEngine()), 1000);
   });
+  if (!isAttached) child.unref();
 }
 if (env.shouldSpawnEngine) {
   if (await engineIsUp()) log('info', 'using the engine already running', { socket: env.engineSocket });
   else startEngine();
 }
 
-const app = next({ dev: isDev, dir: process.cwd(), hostname: env.host, port: env.port });
+// Next would attach its own 'upgrade' listener to the server on the first request and close every upgrade whose path
+// matches a route — /api/v1/live matches the API's catch-all. Handing it a detached emitter keeps it off our server;
+// the one upgrade Next needs (development HMR under /_next/) is passed to it explicitly below.
+const nextUpgradeSink = new EventEmitter() as unknown as http.Server;
+const app = next({ dev: isDev, dir: process.cwd(), hostname: env.host, port: env.port, httpServer: nextUpgradeSink });
 await app.prepare();
 const handle = app.getRequestHandler();
+const nextUpgrade = app.getUpgradeHandler();
 
 const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
   req.headers[PEER_HEADER] = req.socket.remoteAddress ?? 'unknown';
@@ -87,10 +100,16 @@ if (env.isInsecureHttp) {
 
 const live = createLiveFeed();
 server.on('upgrade', (req, socket, head) => {
-  // Only our path; every other upgrade (Next's dev HMR) is Next's own listener's business.
-  if ((req.url ?? '').split('?')[0] === LIVE_PATH) void live.handleUpgrade(req, socket, head);
+  const p = (req.url ?? '').split('?')[0];
+  if (p === LIVE_PATH) void live.handleUpgrade(req, socket, head);
+  else if (p.startsWith('/_next/')) void nextUpgrade(req, socket, head);
+  else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 });
 
+server.on('error', (e: NodeJS.ErrnoException) => {
+  log('error', e.code === 'EADDRINUSE' ? `port ${env.port} is already in use; stop what uses it or set FULCRUM_PORT` : `the console cannot listen: ${e.message}`);
+  process.exit(1);
+});
 server.listen(env.port, env.host, () => {
   const scheme = env.isInsecureHttp ? 'http' : 'https';
   log('info', `console listening on ${scheme}://localhost:${env.port}`, { dataDir: env.dataDir, engineSocket: env.engineSocket, mode: isDev ? 'development' : 'production' });
@@ -104,7 +123,6 @@ function shutdown(signal: string) {
   server.close();
   server.closeAllConnections?.();
   if (engineChild && process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1') engineChild.kill('SIGTERM');
-  else engineChild?.unref();
   setTimeout(() => process.exit(0), 200).unref();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -19,7 +19,7 @@ export interface ConsoleEnv {
 }
 
 export function consoleEnv(): ConsoleEnv {
-  const dataDir = path.resolve(process.env.FULCRUM_DATA_DIR ?? 'data');
+  const dataDir = path.resolve(/*turbopackIgnore: true*/ process.env.FULCRUM_DATA_DIR ?? 'data');
   const port = Number(process.env.FULCRUM_PORT ?? 9443);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`FULCRUM_PORT must be a port number, not "${process.env.FULCRUM_PORT}"`);
   return Object.freeze({

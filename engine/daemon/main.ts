@@ -38,4 +38,9 @@ async function stop(signal: string) {
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// Started attached (tests): stdin is a pipe from the parent, closed by the kernel however the parent dies.
+if (process.env.FULCRUM_ENGINE_EXIT_WITH_PARENT === '1') {
+  process.stdin.resume();
+  process.stdin.on('close', () => void stop('parent gone'));
+}
 process.on('SIGINT', () => void stop('SIGINT'));

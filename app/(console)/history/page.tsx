@@ -1,0 +1,7 @@
+import { HistoryPage } from '@/components/history-page';
+
+export const metadata = { title: 'History' };
+
+export default function Page() {
+  return <HistoryPage />;
+}

@@ -1,0 +1,78 @@
+'use client';
+import Link from 'next/link';
+import { usePathname } from 'next/navigation';
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { api, setCsrfToken } from './api-client';
+import { LiveProvider, useLive, useLiveEvents } from './live';
+import { SessionContext, type SessionUser } from './session';
+import { Badge } from './ui/badge';
+
+const NAV = [
+  { href: '/', label: 'Overview' },
+  { href: '/changes', label: 'Pending changes' },
+  { href: '/history', label: 'History' },
+  { href: '/audit', label: 'Audit log', permission: ['admin', 'auditor'] },
+  { href: '/users', label: 'Users & keys', permission: ['admin', 'auditor'] },
+];
+
+export function ConsoleShell({ user, csrfToken, children }: { user: SessionUser; csrfToken: string; children: ReactNode }) {
+  setCsrfToken(csrfToken);
+  return (
+    <SessionContext.Provider value={user}>
+      <LiveProvider>
+        <Shell user={user}>{children}</Shell>
+      </LiveProvider>
+    </SessionContext.Provider>
+  );
+}
+
+function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
+  const path = usePathname();
+  const [pending, setPending] = useState<number | null>(null);
+  const { isConnected, isEngineConnected } = useLive();
+  const refresh = useCallback(() => {
+    api<{ count: number }>('GET', '/changes').then((r) => setPending(r.count)).catch(() => undefined);
+  }, []);
+  useEffect(refresh, [refresh]);
+  useLiveEvents(['candidate-changed', 'engine'], (e) => {
+    if (e.type === 'candidate-changed' || e.event?.type === 'applied') refresh();
+  });
+  async function logout() {
+    await api('DELETE', '/session').catch(() => undefined);
+    window.location.href = '/login';
+  }
+  return (
+    <div className="min-h-screen">
+      <header className="border-b border-slate-800 bg-slate-900 text-slate-100">
+        <div className="mx-auto flex max-w-7xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
+          <Link href="/" className="text-lg font-semibold tracking-tight">⚖ Fulcrum</Link>
+          <nav aria-label="Main" className="flex flex-wrap gap-1">
+            {NAV.filter((n) => !n.permission || n.permission.includes(user.role)).map((n) => (
+              <Link key={n.href} href={n.href} aria-current={path === n.href ? 'page' : undefined}
+                className={`rounded-md px-3 py-1.5 text-sm ${path === n.href ? 'bg-slate-700 text-white' : 'text-slate-300 hover:bg-slate-800'}`}>
+                {n.label}
+                {n.href === '/changes' && pending ? <span data-testid="pending-count" className="ml-1.5 rounded-full bg-amber-400 px-1.5 text-xs font-semibold text-slate-950">{pending}</span> : null}
+              </Link>
+            ))}
+          </nav>
+          <div className="ml-auto flex flex-wrap items-center gap-3 text-sm">
+            <span aria-live="polite">
+              {isEngineConnected === false ? <Badge tone="red">Engine unreachable</Badge> : isConnected && isEngineConnected ? <Badge tone="green">Engine connected</Badge> : <Badge tone="slate">Connecting…</Badge>}
+            </span>
+            <span className="text-slate-300">{user.name} <span className="text-slate-400">({user.role})</span></span>
+            <button type="button" onClick={logout} className="rounded-md px-2 py-1 text-slate-300 hover:bg-slate-800">Log out</button>
+          </div>
+        </div>
+        {pending ? (
+          <div className="bg-amber-100 text-amber-950">
+            <div className="mx-auto flex max-w-7xl items-center gap-3 px-4 py-2 text-sm">
+              <span><strong>{pending} pending change{pending === 1 ? '' : 's'}</strong> not yet running.</span>
+              <Link href="/changes" className="font-medium underline">Review and apply</Link>
+            </div>
+          </div>
+        ) : null}
+      </header>
+      <main className="mx-auto max-w-7xl px-4 py-6">{children}</main>
+    </div>
+  );
+}
