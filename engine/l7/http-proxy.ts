@@ -326,7 +326,11 @@ class Exchange implements ConnHandler, ChooseRequest {
     const drop = head.connection;
     const hasRules = rules.requestHeaders.length > 0;
     const out: string[] = [];
-    let text = `${head.method} ${target} HTTP/1.1\r\n`;
+    // An HTTP/1.0 client cannot read chunked bodies: ask the server in HTTP/1.0 too (keep-alive, for the pool), so
+    // it answers with a length or by closing.
+    let text = head.minor === 0 ? `${head.method} ${target} HTTP/1.0\r\nConnection: keep-alive\r\n` : `${head.method} ${target} HTTP/1.1\r\n`;
+    // HTTP/1.1 servers may refuse a request without Host (an HTTP/1.0 client need not send one): name the VIP.
+    if (hostHeader === '') text += `Host: ${s.socket.localAddress?.includes(':') ? `[${s.socket.localAddress}]` : s.socket.localAddress}:${s.socket.localPort}\r\n`;
     let xff: string | undefined;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
