@@ -222,6 +222,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   cancel?: () => void;
   private attempts = 0;
   private lastError: Error | null = null;
+  private isFreshOnly = false;
   private server: ServerState | null = null;
   private conn: UpstreamConn | null = null;
   private isPersistent = false;
@@ -401,7 +402,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     const { rt, s } = this;
     const l7 = rt.plan.layer7;
     const owner = l7.proxyProtocol === 'none' ? null : s;
-    const idle = server.pool.take(owner);
+    const idle = this.isFreshOnly ? undefined : server.pool.take(owner);
     if (idle) return this.send(idle);
     const enc = l7.reencrypt?.isEnabled ? { servername: l7.reencrypt.serverName, verify: l7.reencrypt.verify } : undefined;
     const preface =
@@ -770,8 +771,12 @@ class Exchange implements ConnHandler, ChooseRequest {
     const maxAttempts = this.rt.byName.size + 2;
     this.lastError = err;
     if (isSafe && ++this.attempts < maxAttempts && !this.s.isDead && !(isTimeout && !isConnect)) {
-      // A reused keep-alive connection the server had just closed is not the server's fault: try it again fresh.
-      if (!(wasReused && !isConnect)) (this.exclude ??= new Set()).add(server);
+      // A reused keep-alive connection the server had just closed is not the server's fault: try it again on a new
+      // connection, and drop its other idle ones, which a restarted server has closed too.
+      if (wasReused && !isConnect) {
+        this.isFreshOnly = true;
+        server.pool.closeIdle();
+      } else (this.exclude ??= new Set()).add(server);
       this.server = null;
       release(this.rt, server);
       this.phase = 'choose';

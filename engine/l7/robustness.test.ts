@@ -138,3 +138,23 @@ test('queue timeout answers 503', async () => {
   assert.match(r.body, /queue timeout/);
   (await first).close();
 });
+
+test('a kept-alive connection the server drops without answering is retried on a new one (idempotent requests)', async () => {
+  // Answers the first request of each connection and drops the connection on the second: the keep-alive race.
+  const s = net.createServer((c) => {
+    let n = 0;
+    c.on('data', () => {
+      if (++n === 1) c.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh');
+      else c.destroy();
+    });
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  closers.push(() => s.close());
+  const port = await freePort();
+  await serve([httpService('race', port, [], { realServers: [{ name: 'race', address: '127.0.0.1', port: (s.address() as net.AddressInfo).port }] })]);
+  const c = await RawClient.connect(port);
+  for (let i = 0; i < 4; i++) assert.equal((await c.request('GET', '/')).body, 'fresh');
+  const post = await c.request('POST', '/', {}, 'x');
+  assert.equal(post.status, 502, 'a POST that may have reached the server is not sent twice');
+  c.close();
+});
