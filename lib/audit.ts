@@ -7,10 +7,14 @@
  * transaction's client); refusals, which change nothing, are written on their own.
  *
  * Writers are serialised by the adapter's transaction mutex (one connection), so two writers never read the same
- * "previous hash".
+ * "previous hash". A chain alone cannot show that its newest rows were cut off, so after every commit the newest
+ * id and hash are also written to <data dir>/audit-head (owner-only), and verification compares the two.
  */
 import { canonicalJson, sha256Hex } from '../engine/canonical.ts';
+import fs from 'node:fs';
+import path from 'node:path';
 import { db, type Tx } from './db.ts';
+import { consoleEnv } from './env.ts';
 
 export const GENESIS_HASH = 'sha256:' + '0'.repeat(64);
 
@@ -85,6 +89,18 @@ export async function writeAudit(tx: Tx, input: AuditInput): Promise<void> {
 /** Writes an audit row on its own (for refusals, which change nothing else). */
 export async function writeAuditAlone(input: AuditInput): Promise<void> {
   await db().$transaction((tx) => writeAudit(tx, input));
+  await recordAuditHead();
+}
+
+const headPath = () => path.join(consoleEnv().dataDir, 'audit-head');
+
+/** Call after a transaction that wrote audit rows has committed. */
+export async function recordAuditHead(): Promise<void> {
+  const last = await db().auditEvent.findFirst({ orderBy: { id: 'desc' }, select: { id: true, hash: true } });
+  if (!last) return;
+  const tmp = `${headPath()}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(last), { mode: 0o600 });
+  fs.renameSync(tmp, headPath());
 }
 
 export interface ChainReport {
@@ -128,6 +144,11 @@ export async function verifyAuditChain(): Promise<ChainReport> {
       lastId = r.id;
     }
     if (rows.length < page) break;
+  }
+  if (fs.existsSync(headPath())) {
+    const head = JSON.parse(fs.readFileSync(headPath(), 'utf8')) as { id: number; hash: string };
+    if (head.id > lastId) return { isIntact: false, checked, firstBroken: { id: lastId + 1, reason: `rows ${lastId + 1} to ${head.id} were deleted from the end` }, lastHash: prev };
+    if (head.id === lastId && head.hash !== prev) return { isIntact: false, checked, firstBroken: { id: lastId, reason: `row ${lastId} is not the row that was written last` }, lastHash: prev };
   }
   return { isIntact: true, checked, lastHash: prev };
 }

@@ -1,6 +1,6 @@
 /** A staged change: the write and its audit row in one transaction, then a nudge to every open console. */
 import { db, type Tx } from '../db.ts';
-import { writeAudit, type AuditInput } from '../audit.ts';
+import { recordAuditHead, writeAudit, type AuditInput } from '../audit.ts';
 import { publish } from '../bus.ts';
 
 export async function mutate<F extends (tx: Tx) => PromiseLike<unknown>>(
@@ -15,6 +15,7 @@ export async function mutate<F extends (tx: Tx) => PromiseLike<unknown>>(
     await writeAudit(tx, input);
     return r;
   });
+  await recordAuditHead();
   const at = new Date().toISOString();
   if (opts.isCandidateChange !== false) publish({ type: 'candidate-changed', at, by: input!.actor });
   publish({ type: 'audit', at, action: input!.action, actor: input!.actor, outcome: input!.outcome });

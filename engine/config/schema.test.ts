@@ -1,0 +1,115 @@
+/** The one schema's rules, table-driven: each case names the input, whether it passes, and the field path blamed. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigSchema, VirtualServiceSchema, canonicalAddress } from './schema.ts';
+
+const dr = (over: Record<string, unknown> = {}) => ({ name: 'symphony-web', layer: 4, mode: 'dr', address: '192.168.10.50', ports: [80], realServers: [{ name: 'a', address: '192.168.10.61' }], ...over });
+const l7 = (over: Record<string, unknown> = {}) => ({ name: 'symphony-l7', layer: 7, mode: 'http', address: '192.168.10.51', ports: [443], scheduler: 'wrr', realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }], ...over });
+
+const serviceCases: { name: string; input: Record<string, unknown>; path?: string; message?: RegExp }[] = [
+  { name: 'the issue example (DR, two ports, source-ip persistence)', input: dr({ ports: [80, 443], scheduler: 'wlc', persistence: { type: 'source-ip', timeoutSeconds: 3600 } }) },
+  { name: 'DR refuses port translation', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }] }), path: 'realServers.0.port', message: /DR cannot translate ports/ },
+  { name: 'DR accepts the same port', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', port: 80 }] }) },
+  { name: 'DR with a range refuses a fixed real-server port', input: dr({ ports: ['8000-8010'], realServers: [{ name: 'a', address: '192.168.10.61', port: 8000 }] }), path: 'realServers.0.port' },
+  { name: 'TUN refuses port translation too', input: dr({ mode: 'tun', realServers: [{ name: 'a', address: '192.168.10.61', port: 81 }] }), path: 'realServers.0.port' },
+  { name: 'NAT allows port translation', input: dr({ mode: 'nat', realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }] }) },
+  { name: 'L7 allows port translation', input: l7() },
+  { name: 'layer 4 refuses a layer 7 mode', input: dr({ mode: 'http' }), path: 'mode' },
+  { name: 'layer 7 refuses a layer 4 mode', input: l7({ mode: 'nat' }), path: 'mode' },
+  { name: 'layer 7 refuses an IPVS-only scheduler', input: l7({ scheduler: 'mh' }), path: 'scheduler', message: /not available at layer 7/ },
+  { name: 'layer 4 refuses a proxy-only scheduler', input: dr({ scheduler: 'uri' }), path: 'scheduler' },
+  { name: 'unknown scheduler', input: dr({ scheduler: 'fastest' }), path: 'scheduler' },
+  { name: 'layer 7 refuses UDP', input: l7({ protocol: 'udp' }), path: 'protocol' },
+  { name: 'address families agree at layer 4', input: dr({ realServers: [{ name: 'a', address: '2001:db8::61' }] }), path: 'realServers.0.address', message: /IPv6 but the VIP is IPv4/ },
+  { name: 'IPv6 VIP with IPv6 servers', input: dr({ address: '2001:db8::50', realServers: [{ name: 'a', address: '2001:db8::61' }] }) },
+  { name: 'weight above 65535', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', weight: 65536 }] }), path: 'realServers.0.weight' },
+  { name: 'negative weight', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', weight: -1 }] }), path: 'realServers.0.weight' },
+  { name: 'weight 0 is allowed', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', weight: 0 }] }) },
+  { name: 'not an IP address', input: dr({ address: '192.168.10.500' }), path: 'address' },
+  { name: 'port 0', input: dr({ ports: [0] }), path: 'ports.0' },
+  { name: 'backwards range', input: dr({ ports: ['90-80'] }), path: 'ports.0' },
+  { name: 'no ports and no firewall mark', input: dr({ ports: [] }), path: 'ports' },
+  { name: 'firewall mark service without ports', input: dr({ ports: [], firewallMark: 10 }) },
+  { name: 'firewall mark at layer 7', input: l7({ firewallMark: 10 }), path: 'firewallMark' },
+  { name: 'cookie persistence at layer 4', input: dr({ persistence: { type: 'http-cookie' } }), path: 'persistence.type' },
+  { name: 'RDP cookie needs L7 tcp', input: l7({ persistence: { type: 'rdp-cookie' } }), path: 'persistence.type' },
+  { name: 'RDP cookie on L7 tcp', input: l7({ mode: 'tcp', persistence: { type: 'rdp-cookie' } }) },
+  { name: 'netmask prefix beyond IPv4', input: dr({ persistence: { type: 'source-ip', netmaskPrefix: 33 } }), path: 'persistence.netmaskPrefix' },
+  { name: 'duplicate real server names', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61' }, { name: 'a', address: '192.168.10.62' }] }), path: 'realServers.1.name' },
+  { name: 'duplicate real server endpoint', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61' }, { name: 'b', address: '192.168.10.61' }] }), path: 'realServers.1.address' },
+  { name: 'unknown field', input: dr({ colour: 'blue' }), path: '' },
+  { name: 'min connections above max', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', minConnections: 10, maxConnections: 5 }] }), path: 'realServers.0.minConnections' },
+  { name: 'health timeout longer than interval', input: dr({ healthCheck: { type: 'connect', intervalMs: 1000, timeoutMs: 2000 } }), path: 'healthCheck.timeoutMs' },
+  { name: 'DICOM echo check needs AE titles', input: dr({ healthCheck: { type: 'dicom-echo' } }), path: 'healthCheck.dicom' },
+  { name: 'one-packet scheduling on TCP', input: dr({ layer4: { onePacketScheduling: true } }), path: 'layer4.onePacketScheduling' },
+  { name: 'header rules on an L7 tcp service', input: l7({ mode: 'tcp', layer7: { requestHeaders: [{ action: 'set', name: 'X-A', value: '1' }] } }), path: 'layer7.requestHeaders' },
+  { name: 'header value with a line break', input: l7({ layer7: { requestHeaders: [{ action: 'set', name: 'X-A', value: 'a\r\nb' }] } }), path: 'layer7.requestHeaders.0.value' },
+  { name: 'invalid rewrite regex', input: l7({ layer7: { urlRewrites: [{ pattern: '([', replacement: '' }] } }), path: 'layer7.urlRewrites.0.pattern' },
+  { name: 'route to a group nobody is in', input: l7({ layer7: { routes: [{ name: 'api', match: { pathPrefix: '/api' }, group: 'api' }] } }), path: 'layer7.routes.0.group' },
+  { name: 'maintenance page at layer 4', input: dr({ fallback: { type: 'maintenance-page' } }), path: 'fallback.type' },
+];
+
+for (const c of serviceCases) {
+  test(`virtual service: ${c.name}`, () => {
+    const r = VirtualServiceSchema.safeParse(c.input);
+    if (c.path === undefined) {
+      assert.ok(r.success, r.success ? '' : JSON.stringify(r.error.issues));
+      return;
+    }
+    assert.equal(r.success, false, 'expected a refusal');
+    const paths = r.error!.issues.map((i) => i.path.join('.'));
+    assert.ok(paths.includes(c.path), `expected an issue at "${c.path}", got ${JSON.stringify(paths)}`);
+    if (c.message) assert.ok(r.error!.issues.some((i) => c.message!.test(i.message)), `expected ${c.message}, got ${r.error!.issues.map((i) => i.message).join(' | ')}`);
+  });
+}
+
+const configCases: { name: string; input: Record<string, unknown>; path?: string; message?: RegExp }[] = [
+  { name: 'two services on one VIP, port and protocol', input: { virtualServices: [dr(), dr({ name: 'other' })] }, path: 'virtualServices.1.ports' },
+  { name: 'same VIP and port, TCP and UDP apart', input: { virtualServices: [dr(), dr({ name: 'udp', protocol: 'udp' })] } },
+  { name: '"both" overlaps with UDP', input: { virtualServices: [dr({ protocol: 'both' }), dr({ name: 'udp', protocol: 'udp' })] }, path: 'virtualServices.1.ports' },
+  { name: 'a range overlapping a port', input: { virtualServices: [dr({ ports: ['70-90'] }), dr({ name: 'b' })] }, path: 'virtualServices.1.ports' },
+  { name: 'IPv6 spelled two ways is one address', input: { virtualServices: [dr({ address: '2001:db8::50', realServers: [] }), dr({ name: 'b', address: '2001:DB8:0::50', realServers: [] })] }, path: 'virtualServices.1.ports' },
+  { name: 'duplicate service names', input: { virtualServices: [dr(), dr({ ports: [81] })] }, path: 'virtualServices.1.name' },
+  {
+    name: 'RIP:PORT in both L4 SNAT and L7 is refused',
+    input: { virtualServices: [dr({ name: 'snat', mode: 'snat', realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }), l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] })] },
+    path: 'virtualServices.1.realServers.0.address', message: /firewall rules of layer 4 SNAT and layer 7 conflict/,
+  },
+  {
+    name: 'L4 SNAT real server without a port takes the VIP port',
+    input: { virtualServices: [dr({ name: 'snat', mode: 'snat', ports: [8080], realServers: [{ name: 'a', address: '10.0.0.5' }] }), l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] })] },
+    path: 'virtualServices.1.realServers.0.address',
+  },
+  { name: 'L4 NAT and L7 may share a RIP:PORT', input: { virtualServices: [dr({ name: 'nat', mode: 'nat', realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }), l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] })] } },
+  { name: 'TLS certificate must exist', input: { virtualServices: [l7({ layer7: { tls: { certificate: 'missing' } } })] }, path: 'virtualServices.0.layer7.tls.certificate' },
+  { name: 'disabled services do not clash', input: { virtualServices: [dr(), dr({ name: 'b', isEnabled: false })] } },
+];
+
+for (const c of configCases) {
+  test(`config: ${c.name}`, () => {
+    const r = ConfigSchema.safeParse(c.input);
+    if (c.path === undefined) {
+      assert.ok(r.success, r.success ? '' : JSON.stringify(r.error.issues));
+      return;
+    }
+    assert.equal(r.success, false, 'expected a refusal');
+    const paths = r.error!.issues.map((i) => i.path.join('.'));
+    assert.ok(paths.includes(c.path), `expected an issue at "${c.path}", got ${JSON.stringify(paths)}`);
+    if (c.message) assert.ok(r.error!.issues.some((i) => c.message!.test(i.message)));
+  });
+}
+
+test('canonicalAddress folds IPv6 spellings and leaves IPv4 alone', () => {
+  assert.equal(canonicalAddress('2001:DB8::1'), canonicalAddress('2001:db8:0:0::1'));
+  assert.equal(canonicalAddress('::1'), '0:0:0:0:0:0:0:1');
+  assert.equal(canonicalAddress('10.0.0.1'), '10.0.0.1');
+});
+
+test('defaults are filled so the engine always sees a complete service', () => {
+  const vs = VirtualServiceSchema.parse(dr());
+  assert.equal(vs.protocol, 'tcp');
+  assert.equal(vs.scheduler, 'wlc');
+  assert.deepEqual(vs.persistence, { type: 'none' });
+  assert.equal(vs.realServers[0].weight, 100);
+  assert.equal(vs.realServers[0].state, 'online');
+});

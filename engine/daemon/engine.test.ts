@@ -1,0 +1,125 @@
+/**
+ * The daemon's core with data planes that record what they are told: apply, refusal, rollback to the last good
+ * version, operator state through the one decision, and reconciliation after a restart. And the real socket API.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Engine } from './engine.ts';
+import { createEngineServer, listenOnSocket } from './server.ts';
+import { createEngineClient } from '../client/index.ts';
+import type { ApplyInput, DataPlane, ServiceResult } from '../dataplane.ts';
+
+const quiet = () => undefined;
+
+/** A layer 4 data plane that programs everything, except services whose name starts with "bad". */
+function recordingPlane(): DataPlane & { calls: ApplyInput[] } {
+  const calls: ApplyInput[] = [];
+  return {
+    name: 'l4',
+    calls,
+    capabilities: async () => ({ dataPlane: 'l4', isAvailable: true }),
+    apply: async (input) => {
+      calls.push(input);
+      return input.config.virtualServices.filter((v) => v.layer === 4).map((v): ServiceResult => (
+        v.name.startsWith('bad') ? { name: v.name, layer: 4, status: 'failed', message: 'the kernel refused it', code: 'IPVS_KERNEL' } : { name: v.name, layer: 4, status: 'programmed', message: 'ok' }
+      ));
+    },
+    counters: async () => new Map(),
+    close: async () => undefined,
+  };
+}
+
+const svc = (name: string, state = 'online') => ({ name, layer: 4, mode: 'nat', address: '10.0.0.1', ports: [name.length + 80], realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080, weight: 7, state }] });
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-engine-'));
+
+test('a failed apply restores the previous version and says which service failed', async () => {
+  const plane = recordingPlane();
+  const e = new Engine(tmp(), [plane], quiet);
+  const ok = await e.apply(1, { virtualServices: [svc('good')] });
+  assert.equal(ok.ok, true);
+  const bad = await e.apply(2, { virtualServices: [svc('good'), svc('bad-one')] });
+  assert.equal(bad.ok, false);
+  assert.equal(bad.runningVersion, 1);
+  assert.match(bad.error!.message, /bad-one: the kernel refused it/);
+  assert.match(bad.error!.message, /version 1 is still running/);
+  const last = plane.calls.at(-1)!;
+  assert.deepEqual(last.config.virtualServices.map((v) => v.name), ['good'], 'the data plane was given version 1 again');
+  assert.equal((await e.status()).running!.version, 1);
+});
+
+test('invalid configuration is refused with field paths before any data plane is touched', async () => {
+  const plane = recordingPlane();
+  const e = new Engine(tmp(), [plane], quiet);
+  await assert.rejects(e.apply(1, { virtualServices: [{ ...svc('x'), mode: 'dr', realServers: [{ name: 'r', address: '10.0.1.1', port: 8080 }] }] }), (err: Error & { code: string; details: { fields: { path: string }[] } }) => {
+    assert.equal(err.code, 'CFG_INVALID');
+    assert.equal(err.details.fields[0].path, 'virtualServices.0.realServers.0.port');
+    return true;
+  });
+  assert.equal(plane.calls.length, 0);
+});
+
+test('operator state goes through the one decision: drain is weight 0, halt removes, online restores', async () => {
+  const plane = recordingPlane();
+  const e = new Engine(tmp(), [plane], quiet);
+  await e.apply(1, { virtualServices: [svc('web')] });
+  const decision = () => plane.calls.at(-1)!.decisions.get('web/r1');
+  assert.deepEqual(decision(), { disposition: 'serve', weight: 7, isHealthDown: false });
+  await e.setServerState('web', 'r1', 'drain');
+  assert.deepEqual(decision(), { disposition: 'quiesce', weight: 0, isHealthDown: false });
+  await e.setServerState('web', 'r1', 'halt');
+  assert.equal(decision()!.disposition, 'remove');
+  await e.reportHealth('web', 'r1', 'down');
+  await e.setServerState('web', 'r1', 'online');
+  assert.deepEqual(decision(), { disposition: 'quiesce', weight: 0, isHealthDown: true }, 'online but health-down stays out of rotation');
+  await e.reportHealth('web', 'r1', 'up');
+  assert.deepEqual(decision(), { disposition: 'serve', weight: 7, isHealthDown: false });
+  await assert.rejects(e.setServerState('web', 'nope', 'drain'), /not in the running configuration/);
+});
+
+test('a restarted engine reconciles to the recorded version, states included', async () => {
+  const dir = tmp();
+  const first = new Engine(dir, [recordingPlane()], quiet);
+  await first.apply(4, { virtualServices: [svc('web')] });
+  await first.setServerState('web', 'r1', 'drain');
+  assert.equal(fs.statSync(path.join(dir, 'engine-running.json')).mode & 0o777, 0o600);
+  const plane = recordingPlane();
+  const second = new Engine(dir, [plane], quiet);
+  await second.start();
+  assert.equal(plane.calls.length, 1, 'one reconcile at start, no flush');
+  assert.equal(plane.calls[0].decisions.get('web/r1')!.disposition, 'quiesce');
+  assert.equal((await second.status()).running!.version, 4);
+});
+
+test('the socket API: owner-only socket, typed client, coded errors', async () => {
+  const dir = tmp();
+  const e = new Engine(dir, [recordingPlane()], quiet);
+  const server = createEngineServer(e, quiet);
+  const socket = path.join(dir, 'engine.sock');
+  await listenOnSocket(server, socket);
+  try {
+    assert.equal(fs.statSync(socket).mode & 0o777, 0o600);
+    const client = createEngineClient(socket);
+    const events: string[] = [];
+    const sub = client.subscribe((ev) => events.push(ev.type));
+    const r = await client.apply(1, 'h', { virtualServices: [svc('web')] });
+    assert.equal(r.ok, true);
+    const bad = await client.apply(2, 'h', { virtualServices: [svc('bad')] });
+    assert.equal(bad.ok, false);
+    await assert.rejects(client.validate({ virtualServices: [{ name: 'x' }] }), (err: Error & { code: string }) => err.code === 'CFG_INVALID');
+    await assert.rejects(client.setServerState('web', 'ghost', 'drain'), (err: Error & { code: string }) => err.code === 'ENGINE_NOT_FOUND');
+    const st = await client.status();
+    assert.equal(st.running!.version, 1);
+    for (let i = 0; i < 50 && events.length < 3; i++) await new Promise((res) => setTimeout(res, 20));
+    sub.stop();
+    assert.deepEqual(events.slice(0, 3), ['hello', 'applied', 'apply-failed']);
+    await assert.rejects(listenOnSocket(createEngineServer(e, quiet), socket), /already answering/);
+  } finally {
+    server.close();
+    server.closeAllConnections();
+  }
+  const gone = createEngineClient(path.join(dir, 'nothing.sock'));
+  await assert.rejects(gone.status(), (err: Error & { code: string }) => err.code === 'ENGINE_UNREACHABLE' && /npm run engine/.test(err.message));
+});
