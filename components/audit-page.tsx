@@ -93,7 +93,7 @@ export function AuditPage() {
       </Card>
       <Card>
         <div className="overflow-x-auto">
-          <table className="w-full min-w-[48rem] text-left text-sm" data-testid="audit-table">
+          <table className="w-full min-w-[52rem] text-left text-sm [&_td]:px-2 [&_th]:px-2" data-testid="audit-table">
             <thead className="text-xs uppercase text-slate-500"><tr><th className="py-1">#</th><th>When</th><th>Actor</th><th>From</th><th>Action</th><th>Object</th><th>Outcome</th><th /></tr></thead>
             <tbody>
               {items.map((e) => (

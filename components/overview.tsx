@@ -150,7 +150,7 @@ export function Overview() {
                 <span><span className="text-slate-500">VIP</span> <span className="font-mono">{vs.address}:{vs.ports.join(',')}</span> {vs.protocol}</span>
                 <span><span className="text-slate-500">Scheduler</span> {vs.scheduler}</span>
                 <span><span className="text-slate-500">Persistence</span> {vs.persistence.type}</span>
-                <Sparkline values={history.current.get(vs.name) ?? []} label="Active connections" />
+                <span className="inline-flex items-center gap-2"><span className="text-slate-500">Active connections</span><Sparkline values={history.current.get(vs.name) ?? []} label="Active connections" /></span>
               </div>
               {st && st.status !== 'programmed' && <p className="mb-3 text-xs text-amber-900">{st.message}</p>}
               <div className="overflow-x-auto">

@@ -8,7 +8,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../engine/canonical.ts';
-import { db } from '../db.ts';
+import { db, type Tx } from '../db.ts';
 import { consoleEnv } from '../env.ts';
 import type { Role } from './roles.ts';
 
@@ -31,11 +31,12 @@ export const ANONYMOUS: Actor = Object.freeze({ kind: 'anonymous', name: 'anonym
 
 const token = (bytes: number) => randomBytes(bytes).toString('base64url');
 
-export async function createSession(userId: string, sourceAddress: string): Promise<{ cookieValue: string; csrfToken: string; expiresAt: Date }> {
+/** Pass the transaction that also writes the login's audit row. */
+export async function createSession(tx: Tx, userId: string, sourceAddress: string): Promise<{ cookieValue: string; csrfToken: string; expiresAt: Date }> {
   const cookieValue = token(32);
   const csrfToken = token(24);
   const expiresAt = new Date(Date.now() + SESSION_MAX_MS);
-  await db().session.create({ data: { id: sha256Hex(cookieValue), userId, csrfToken, sourceAddress, expiresAt } });
+  await tx.session.create({ data: { id: sha256Hex(cookieValue), userId, csrfToken, sourceAddress, expiresAt } });
   return { cookieValue, csrfToken, expiresAt };
 }
 
@@ -90,6 +91,6 @@ export function newApiKey(): { key: string; prefix: string; keyHash: string } {
   return { key, prefix, keyHash: sha256Hex(key) };
 }
 
-export async function destroySession(sessionId: string): Promise<void> {
-  await db().session.deleteMany({ where: { id: sessionId } });
+export async function destroySession(tx: Tx, sessionId: string): Promise<void> {
+  await tx.session.deleteMany({ where: { id: sessionId } });
 }

@@ -41,13 +41,13 @@ function pair<T>(objectType: Change['objectType'], before: Map<string, T>, after
   const out: Change[] = [];
   for (const [name, a] of after) {
     const b = before.get(name);
-    if (!b) out.push({ kind: 'added', objectType, name: prefix + name, fields: fieldDiff(undefined, view(a)) });
+    if (!b) out.push({ kind: 'added', objectType, name: prefix + name, fields: fieldDiff({}, view(a)) });
     else {
       const fields = fieldDiff(view(b), view(a));
       if (fields.length) out.push({ kind: 'changed', objectType, name: prefix + name, fields });
     }
   }
-  for (const [name, b] of before) if (!after.has(name)) out.push({ kind: 'removed', objectType, name: prefix + name, fields: fieldDiff(view(b), undefined) });
+  for (const [name, b] of before) if (!after.has(name)) out.push({ kind: 'removed', objectType, name: prefix + name, fields: fieldDiff(view(b), {}) });
   return out;
 }
 

@@ -76,8 +76,11 @@ export const authRoutes = [
         throw Object.assign(new ApiError('AUTH_INVALID_CREDENTIALS'), { isAudited: true });
       }
       await recordSuccess(username);
-      const s = await createSession(user.id, ctx.sourceAddress);
-      await writeAuditAlone({ ...ctx.audit({ action: 'session.login', objectType: 'session', objectId: user.id, outcome: 'success' }), actor: user.username, actorRole: user.role });
+      const s = await mutate(
+        (tx) => createSession(tx, user.id, ctx.sourceAddress),
+        () => ({ ...ctx.audit({ action: 'session.login', objectType: 'session', objectId: user.id, outcome: 'success' }), actor: user.username, actorRole: user.role }),
+        { isCandidateChange: false },
+      );
       return { body: { username: user.username, role: user.role, csrfToken: s.csrfToken }, headers: { 'set-cookie': sessionCookie(s.cookieValue, s.expiresAt) } };
     },
   }),
@@ -85,8 +88,13 @@ export const authRoutes = [
     method: 'DELETE', path: '/session', permission: 'authenticated', tag: 'session', action: 'session.logout', objectType: 'session',
     summary: 'Log out',
     async handler(ctx) {
-      if (ctx.actor.sessionId) await destroySession(ctx.actor.sessionId);
-      await writeAuditAlone(ctx.audit({ action: 'session.logout', objectType: 'session', objectId: ctx.actor.userId ?? null, outcome: 'success' }));
+      await mutate(
+        async (tx) => {
+          if (ctx.actor.sessionId) await destroySession(tx, ctx.actor.sessionId);
+        },
+        () => ctx.audit({ action: 'session.logout', objectType: 'session', objectId: ctx.actor.userId ?? null, outcome: 'success' }),
+        { isCandidateChange: false },
+      );
       return { status: 204, headers: { 'set-cookie': clearedSessionCookie() } };
     },
   }),
