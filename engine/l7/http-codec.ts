@@ -17,8 +17,6 @@ export const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Headers a proxy must not forward (RFC 9110 §7.6.1), lower case. Transfer-Encoding is kept: bodies pass verbatim. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 export interface MessageHead {
   /** name, value, name, value … in arrival order. */
   headers: string[];
@@ -49,6 +47,41 @@ export class HttpParseError extends Error {
   }
 }
 
+/** 1 for the characters of an RFC 9110 token (header names, methods). */
+const TOKEN_CHARS = (() => {
+  const t = new Uint8Array(128);
+  for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") t[c.charCodeAt(0)] = 1;
+  return t;
+})();
+
+function isToken(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TOKEN_CHARS[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Optional whitespace around a field value (space and tab only). */
+function owsTrim(s: string, from: number): string {
+  let a = from;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === from && b === s.length ? s.slice(from) : s.slice(a, b);
+}
+
+function isDigits(s: string): boolean {
+  if (s.length === 0 || s.length > 15) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+// Hand-written scanning rather than regular expressions: this runs for every request and every response.
 function parseHeaderLines(lines: string[], head: MessageHead, isRequest: boolean): void {
   const headers = head.headers;
   let te: string | undefined;
@@ -59,20 +92,25 @@ function parseHeaderLines(lines: string[], head: MessageHead, isRequest: boolean
       if (line.length > 0 && (line[0] === ' ' || line[0] === '\t')) throw new HttpParseError('Obsolete header line folding is not accepted.');
       throw new HttpParseError('A header line has no name.');
     }
+    if (!isToken(line, 0, colon)) {
+      if (line[0] === ' ' || line[0] === '\t') throw new HttpParseError('Obsolete header line folding is not accepted.');
+      throw new HttpParseError('A header name has characters outside the token set.');
+    }
     const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) throw new HttpParseError('A header name has characters outside the token set.');
-    const value = line.slice(colon + 1).trim();
+    const value = owsTrim(line, colon + 1);
     headers.push(name, value);
-    const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
+    const lower = colon === 14 || colon === 17 || colon === 10 ? name.toLowerCase() : '';
     if (lower === 'content-length') {
-      if (!/^\d{1,15}$/.test(value)) throw new HttpParseError('Content-Length is not a number.');
+      if (!isDigits(value)) throw new HttpParseError('Content-Length is not a number.');
       const n = Number(value);
       if (head.contentLength !== -1 && head.contentLength !== n) throw new HttpParseError('Content-Length is given twice with different values.');
       head.contentLength = n;
     } else if (lower === 'transfer-encoding') {
       te = te === undefined ? value : `${te}, ${value}`;
     } else if (lower === 'connection') {
-      for (const t of value.split(',')) {
+      if (value.indexOf(',') === -1) {
+        if (value !== '') head.connection.push(value.toLowerCase());
+      } else for (const t of value.split(',')) {
         const token = t.trim().toLowerCase();
         if (token) head.connection.push(token);
       }
@@ -97,7 +135,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const method = first.slice(0, sp1);
   const target = first.slice(sp1 + 1, sp2);
   const version = first.slice(sp2 + 1);
-  if (!TOKEN.test(method) || target.length === 0 || target.includes(' ')) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
+  if (!isToken(method, 0, method.length) || target.length === 0 || target.includes(' ')) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HttpParseError('Only HTTP/1.0 and HTTP/1.1 are spoken here.', 505);
   const head: RequestHead = { method, target, minor: version === 'HTTP/1.1' ? 1 : 0, headers: [], contentLength: -1, isChunked: false, connection: [] };
   parseHeaderLines(lines, head, true);
@@ -108,12 +146,24 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
   const text = buf.toString('latin1', 0, end);
   const lines = text.split('\r\n');
   const first = lines[0];
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(first);
-  if (!m) throw new HttpParseError('The server sent a status line that is not HTTP/1.x.', 502);
+  // "HTTP/1.x NNN reason"
+  const minor = first.charCodeAt(7) - 48;
+  const d0 = first.charCodeAt(9) - 48;
+  const d1 = first.charCodeAt(10) - 48;
+  const d2 = first.charCodeAt(11) - 48;
+  if (
+    !first.startsWith('HTTP/1.') ||
+    (minor !== 0 && minor !== 1) ||
+    first.charCodeAt(8) !== 32 ||
+    !(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) ||
+    (first.length > 12 && first.charCodeAt(12) !== 32)
+  ) {
+    throw new HttpParseError('The server sent a status line that is not HTTP/1.x.', 502);
+  }
   const head: ResponseHead = {
-    status: Number(m[2]),
-    reason: m[3] ?? '',
-    minor: Number(m[1]),
+    status: d0 * 100 + d1 * 10 + d2,
+    reason: first.length > 13 ? first.slice(13) : '',
+    minor,
     headers: [],
     contentLength: -1,
     isChunked: false,
