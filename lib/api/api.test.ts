@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { once } from 'node:events';
 import { ADMIN, Client, setupAdmin, startHarness, type Harness } from '../testing/harness.ts';
 
 let h: Harness;
@@ -211,6 +212,43 @@ describe('staged changes, apply, versions, rollback', () => {
     assert.equal((await admin.req('GET', '/changes')).body.count, 0);
     const audit = (await admin.req('GET', '/audit?action=config.rollback')).body.items;
     assert.ok(audit.some((e: { action: string; outcome: string }) => e.action === 'config.rollback' && e.outcome === 'success'));
+  });
+});
+
+describe('nothing lost', () => {
+  test('restarting the engine keeps the running version and every operator state', async () => {
+    const before = (await admin.req('GET', '/status')).body.engine.status;
+    await h.restartEngine();
+    const after = (await admin.req('GET', '/status')).body.engine.status;
+    assert.notEqual(after.pid, before.pid);
+    assert.deepEqual(after.running, before.running);
+    assert.deepEqual(after.services.map((s: { realServers: { name: string; operator: string }[] }) => s.realServers.map((r) => `${r.name}:${r.operator}`)),
+      before.services.map((s: { realServers: { name: string; operator: string }[] }) => s.realServers.map((r) => `${r.name}:${r.operator}`)));
+  });
+
+  test('reopening the database (a console restart) keeps all data', async () => {
+    const before = (await admin.req('GET', '/virtual-services')).body.items;
+    const { closeDb } = await import('../db.ts');
+    await closeDb();
+    const after = (await admin.req('GET', '/virtual-services')).body.items;
+    assert.deepEqual(after, before);
+    assert.equal((await admin.req('GET', '/audit/verify')).body.isIntact, true);
+  });
+
+  test('with the engine down, apply fails with a reason and the candidate stays staged', async () => {
+    await admin.req('POST', '/virtual-services', service({ name: 'while-down', ports: [8444] }));
+    h.engineProcess!.kill('SIGTERM');
+    await once(h.engineProcess!, 'exit');
+    const r = await admin.req('POST', '/apply', {});
+    assert.equal(r.status, 502);
+    assert.equal(r.body.error.code, 'ENGINE_APPLY_FAILED');
+    assert.match(r.body.error.message, /not answering/);
+    assert.ok((await admin.req('GET', '/changes')).body.changes.some((c: { name: string }) => c.name === 'while-down'));
+    const st = (await admin.req('GET', '/status')).body.engine;
+    assert.equal(st.isReachable, false);
+    await h.restartEngine();
+    const ok = await admin.req('POST', '/apply', {});
+    assert.equal(ok.status, 200, ok.text);
   });
 });
 

@@ -13,7 +13,33 @@ export interface Harness {
   dataDir: string;
   baseUrl: string;
   engineProcess?: ChildProcess;
+  /** Stops the engine daemon (SIGTERM, as an operator's restart would) and starts a new one on the same data dir. */
+  restartEngine(): Promise<void>;
   close(): Promise<void>;
+}
+
+async function spawnEngine(dataDir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('engine/daemon/main.ts')], {
+    env: { ...process.env, FULCRUM_DATA_DIR: dataDir, FULCRUM_ENGINE_SOCKET: path.join(dataDir, 'engine.sock') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // The daemon logs "engine listening" once its socket accepts connections.
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c) => {
+      out += c;
+      if (out.includes('engine listening')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`engine exited (${code}) before listening: ${out}`)));
+  });
+  child.stdout!.resume();
+  return child;
+}
+
+async function stopEngine(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
 }
 
 export async function startHarness(opts: { withEngine?: boolean } = {}): Promise<Harness> {
@@ -21,23 +47,7 @@ export async function startHarness(opts: { withEngine?: boolean } = {}): Promise
   process.env.FULCRUM_DATA_DIR = dataDir;
   process.env.FULCRUM_INSECURE_HTTP = '1';
   process.env.FULCRUM_ENGINE_SOCKET = path.join(dataDir, 'engine.sock');
-  let engineProcess: ChildProcess | undefined;
-  if (opts.withEngine !== false) {
-    engineProcess = spawn(process.execPath, ['--import', 'tsx', path.resolve('engine/daemon/main.ts')], {
-      env: { ...process.env, FULCRUM_DATA_DIR: dataDir, FULCRUM_ENGINE_SOCKET: process.env.FULCRUM_ENGINE_SOCKET },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    // The daemon logs "engine listening" once its socket accepts connections.
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      engineProcess!.stdout!.on('data', (c) => {
-        out += c;
-        if (out.includes('engine listening')) resolve();
-      });
-      engineProcess!.on('exit', (code) => reject(new Error(`engine exited (${code}) before listening: ${out}`)));
-    });
-    engineProcess.stdout!.resume();
-  }
+  let engineProcess: ChildProcess | undefined = opts.withEngine !== false ? await spawnEngine(dataDir) : undefined;
   const { handleApi } = await import('../api/router.ts');
   const { PEER_HEADER } = await import('../api/route.ts');
   const server = http.createServer(async (req, res) => {
@@ -57,14 +67,17 @@ export async function startHarness(opts: { withEngine?: boolean } = {}): Promise
   return {
     dataDir,
     baseUrl: `http://127.0.0.1:${port}`,
-    engineProcess,
+    get engineProcess() {
+      return engineProcess;
+    },
+    async restartEngine() {
+      await stopEngine(engineProcess);
+      engineProcess = await spawnEngine(dataDir);
+    },
     async close() {
       server.close();
       server.closeAllConnections();
-      if (engineProcess && engineProcess.exitCode === null) {
-        engineProcess.kill('SIGTERM');
-        await once(engineProcess, 'exit');
-      }
+      await stopEngine(engineProcess);
       const { closeDb } = await import('../db.ts');
       await closeDb();
       fs.rmSync(dataDir, { recursive: true, force: true });
