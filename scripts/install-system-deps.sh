@@ -6,6 +6,7 @@ pkgs=(
   chromium                                     # Playwright drives Debian's Chromium (no browser download)
   user-mode-linux busybox-static kmod          # the IPVS test kernel and its initramfs
   ipvsadm nftables iproute2 strace             # kernel oracles and network namespaces
+  qemu-system-x86                              # Debian-kernel test guest for nftables SNAT tests (UML lacks nft inet)
   openssl curl                                 # TLS tests
   haproxy nginx-light libnginx-mod-stream wrk  # benchmark peers and load generator
 )
