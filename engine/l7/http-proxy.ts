@@ -247,8 +247,10 @@ class Exchange implements ConnHandler, ChooseRequest {
   private closeAfter = false;
   private isUpgrade = false;
   // persistence to write back
-  private cookieSticky = false;
   private sourceKeyValue = '';
+  /** Times carried by the client's insert cookie (max life, max idle). */
+  private cookieFirstSeen: number | undefined;
+  private cookieLastSeen: number | undefined;
 
   constructor(s: HttpSession, rt: ServiceRuntime, head: RequestHead) {
     this.s = s;
@@ -362,9 +364,6 @@ class Exchange implements ConnHandler, ChooseRequest {
     if (!this.reqDone) pauseReading(s.socket);
     choose(rt, this);
   }
-
-  private cookieFirstSeen: number | undefined;
-  private cookieLastSeen: number | undefined;
 
   // ───── server chosen ─────
 
