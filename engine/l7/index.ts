@@ -74,7 +74,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   let local: Runtime | null = null;
   const workers = new Map<number, Worker>(); // by worker id
   const ready = new Map<number, Promise<void>>();
-  const pending = new Map<number, (m: FromWorker) => void>();
+  /** Replies awaited, by "<request id>/<worker id>". */
+  const pending = new Map<string, (m: FromWorker) => void>();
   const stick = new Map<string, Map<string, StickEntry>>();
   let lastPlans: ServicePlan[] = [];
   let lastNames = new Set<string>();
@@ -116,7 +117,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
           } else if (m.t === 'stick') onStick(m.table, m.key, m.entry, w);
           else if (m.t === 'log') log(m.level, m.msg, m.fields);
           else if (m.t === 'applied' || m.t === 'stats') {
-            const key = m.id * 1000 + w.id;
+            const key = `${m.id}/${w.id}`;
             pending.get(key)?.(m);
             pending.delete(key);
           }
@@ -126,7 +127,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     w.on('exit', (code, signal) => {
       workers.delete(w.id);
       ready.delete(w.id);
-      for (const [key, cb] of pending) if (key % 1000 === w.id) cb({ t: 'applied', id: 0, reports: [] });
+      for (const [key, cb] of pending) if (key.endsWith(`/${w.id}`)) cb({ t: 'applied', id: 0, reports: [] });
       if (isClosed) return;
       log('error', `layer 7 worker ${w.process.pid} exited (${signal ?? code}); starting a replacement`);
       const r = fork();
@@ -137,7 +138,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
 
   function ask(w: Worker, m: ToWorker & { id: number }, timeoutMs: number): Promise<FromWorker | null> {
     return new Promise((resolve) => {
-      const key = m.id * 1000 + w.id;
+      const key = `${m.id}/${w.id}`;
       const timer = setTimeout(() => {
         pending.delete(key);
         resolve(null);
