@@ -27,6 +27,9 @@ import type { StickEntry } from './persistence.ts';
 import { sumSnapshots, toServerCounters, type CounterSnapshot } from './stats.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 
+/** PFX/PKCS#12 to the PEM pair the config carries (the console's certificate upload uses it). */
+export { importPfx } from './pfx.ts';
+
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
 
 export interface L7Options {
