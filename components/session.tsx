@@ -1,23 +1,16 @@
 'use client';
 import { createContext, useContext } from 'react';
+import { can, type Permission, type Role } from '@/lib/auth/roles.ts';
 
 export interface SessionUser {
   name: string;
-  role: 'admin' | 'operator' | 'auditor' | 'viewer';
+  role: Role;
 }
 
 export const SessionContext = createContext<SessionUser>({ name: '', role: 'viewer' });
 export const useSession = () => useContext(SessionContext);
 
-/** Mirrors lib/auth/roles.ts for showing or hiding controls; the API enforces the real rule on every route. */
-const CAN: Record<string, SessionUser['role'][]> = {
-  'config:write': ['admin'],
-  'server:state': ['admin', 'operator'],
-  'config:apply': ['admin', 'operator'],
-  'audit:read': ['admin', 'auditor'],
-  'users:read': ['admin', 'auditor'],
-  'users:write': ['admin'],
-};
-export function useCan(permission: keyof typeof CAN): boolean {
-  return CAN[permission].includes(useSession().role);
+/** For showing or hiding controls; the API enforces the same table on every route. */
+export function useCan(permission: Permission): boolean {
+  return can(useSession().role, permission);
 }

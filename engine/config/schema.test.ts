@@ -6,7 +6,9 @@ import { ConfigSchema, VirtualServiceSchema, canonicalAddress } from './schema.t
 const dr = (over: Record<string, unknown> = {}) => ({ name: 'symphony-web', layer: 4, mode: 'dr', address: '192.168.10.50', ports: [80], realServers: [{ name: 'a', address: '192.168.10.61' }], ...over });
 const l7 = (over: Record<string, unknown> = {}) => ({ name: 'symphony-l7', layer: 7, mode: 'http', address: '192.168.10.51', ports: [443], scheduler: 'wrr', realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }], ...over });
 
-const serviceCases: { name: string; input: Record<string, unknown>; path?: string; message?: RegExp }[] = [
+type Case = { name: string; input: Record<string, unknown>; path?: string; message?: RegExp };
+
+const serviceCases: Case[] = [
   { name: 'the issue example (DR, two ports, source-ip persistence)', input: dr({ ports: [80, 443], scheduler: 'wlc', persistence: { type: 'source-ip', timeoutSeconds: 3600 } }) },
   { name: 'DR refuses port translation', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }] }), path: 'realServers.0.port', message: /DR cannot translate ports/ },
   { name: 'DR accepts the same port', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', port: 80 }] }) },
@@ -49,21 +51,26 @@ const serviceCases: { name: string; input: Record<string, unknown>; path?: strin
   { name: 'maintenance page at layer 4', input: dr({ fallback: { type: 'maintenance-page' } }), path: 'fallback.type' },
 ];
 
-for (const c of serviceCases) {
-  test(`virtual service: ${c.name}`, () => {
-    const r = VirtualServiceSchema.safeParse(c.input);
-    if (c.path === undefined) {
-      assert.ok(r.success, r.success ? '' : JSON.stringify(r.error.issues));
-      return;
-    }
-    assert.equal(r.success, false, 'expected a refusal');
-    const paths = r.error!.issues.map((i) => i.path.join('.'));
-    assert.ok(paths.includes(c.path), `expected an issue at "${c.path}", got ${JSON.stringify(paths)}`);
-    if (c.message) assert.ok(r.error!.issues.some((i) => c.message!.test(i.message)), `expected ${c.message}, got ${r.error!.issues.map((i) => i.message).join(' | ')}`);
-  });
+/** A case without `path` must pass; with it, must be refused with an issue at that path (and that message). */
+function runCases(label: string, schema: { safeParse(x: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }, cases: Case[]) {
+  for (const c of cases) {
+    test(`${label}: ${c.name}`, () => {
+      const r = schema.safeParse(c.input);
+      if (c.path === undefined) {
+        assert.ok(r.success, r.success ? '' : JSON.stringify(r.error!.issues));
+        return;
+      }
+      assert.equal(r.success, false, 'expected a refusal');
+      const paths = r.error!.issues.map((i) => i.path.join('.'));
+      assert.ok(paths.includes(c.path), `expected an issue at "${c.path}", got ${JSON.stringify(paths)}`);
+      if (c.message) assert.ok(r.error!.issues.some((i) => c.message!.test(i.message)), `expected ${c.message}, got ${r.error!.issues.map((i) => i.message).join(' | ')}`);
+    });
+  }
 }
 
-const configCases: { name: string; input: Record<string, unknown>; path?: string; message?: RegExp }[] = [
+runCases('virtual service', VirtualServiceSchema, serviceCases);
+
+const configCases: Case[] = [
   { name: 'two services on one VIP, port and protocol', input: { virtualServices: [dr(), dr({ name: 'other' })] }, path: 'virtualServices.1.ports' },
   { name: 'same VIP and port, TCP and UDP apart', input: { virtualServices: [dr(), dr({ name: 'udp', protocol: 'udp' })] } },
   { name: '"both" overlaps with UDP', input: { virtualServices: [dr({ protocol: 'both' }), dr({ name: 'udp', protocol: 'udp' })] }, path: 'virtualServices.1.ports' },
@@ -85,19 +92,7 @@ const configCases: { name: string; input: Record<string, unknown>; path?: string
   { name: 'disabled services do not clash', input: { virtualServices: [dr(), dr({ name: 'b', isEnabled: false })] } },
 ];
 
-for (const c of configCases) {
-  test(`config: ${c.name}`, () => {
-    const r = ConfigSchema.safeParse(c.input);
-    if (c.path === undefined) {
-      assert.ok(r.success, r.success ? '' : JSON.stringify(r.error.issues));
-      return;
-    }
-    assert.equal(r.success, false, 'expected a refusal');
-    const paths = r.error!.issues.map((i) => i.path.join('.'));
-    assert.ok(paths.includes(c.path), `expected an issue at "${c.path}", got ${JSON.stringify(paths)}`);
-    if (c.message) assert.ok(r.error!.issues.some((i) => c.message!.test(i.message)));
-  });
-}
+runCases('config', ConfigSchema, configCases);
 
 test('canonicalAddress folds IPv6 spellings and leaves IPv4 alone', () => {
   assert.equal(canonicalAddress('2001:DB8::1'), canonicalAddress('2001:db8:0:0::1'));
