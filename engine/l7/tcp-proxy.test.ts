@@ -127,3 +127,16 @@ test('source-IP persistence in tcp mode, PROXY v1 preface, and halt cuts open tu
   socket.destroy();
   assert.match(answer, /^a:PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\n/);
 });
+
+test('an open tunnel lives through reloads that change its service, and ends only with its sockets', async () => {
+  const port = await freePort();
+  await dp.apply({ config: config([tcpService('live', port)]), decisions: new Map() });
+  const { answer, socket } = await talk(port, 'one');
+  assert.match(answer, /^[ab]:one$/);
+  await dp.apply({ config: config([tcpService('live', port, { scheduler: 'wrr', description: 'changed' })]), decisions: new Map() });
+  await dp.apply({ config: config([tcpService('live', port, { scheduler: 'lc' })]), decisions: new Map() });
+  socket.write('two');
+  const again = await new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1'))));
+  assert.equal(again, `${answer[0]}:two`);
+  socket.destroy();
+});
