@@ -12,7 +12,7 @@ import { Sparkline } from './sparkline';
 
 type RealServer = { id: string; name: string; address: string; port?: number; weight: number; state: 'online' | 'drain' | 'halt'; isBackup: boolean; version: number };
 type VirtualService = { id: string; name: string; layer: 4 | 7; mode: string; protocol: string; address: string; ports: (number | string)[]; scheduler: string; persistence: { type: string }; realServers: RealServer[]; version: number; description?: string };
-type ServerStatus = { name: string; operator: string; health: string; decision: { disposition: string; weight: number }; counters?: { activeConnections: number; totalConnections: number; bytesIn: number; bytesOut: number } };
+type ServerStatus = { name: string; operator: string; health: string; decision: { disposition: string; weight: number }; counters?: { activeConnections: number; totalConnections: number; bytesIn: number; bytesOut: number; requests?: number } };
 type ServiceStatus = { name: string; layer: number; status: string; message: string; counters?: { activeConnections: number; totalConnections: number }; realServers: ServerStatus[] };
 type Status = {
   engine: { isReachable: boolean; error: { message: string } | null; status: { running: { version: number; hash: string; appliedAt: string } | null; capabilities: { dataPlane: string; isAvailable: boolean; reason?: string }[]; services: ServiceStatus[] } | null };
@@ -156,7 +156,7 @@ export function Overview() {
               <div className="overflow-x-auto">
                 <table className="w-full min-w-[40rem] text-left text-sm">
                   <thead className="text-xs uppercase text-slate-500">
-                    <tr><th className="py-1.5">Real server</th><th>Address</th><th>Weight</th><th>Operator</th><th>Health</th><th>Connections</th><th className="text-right">Actions</th></tr>
+                    <tr><th className="py-1.5">Real server</th><th>Address</th><th>Weight</th><th>Operator</th><th>Health</th><th>Traffic</th><th className="text-right">Actions</th></tr>
                   </thead>
                   <tbody>
                     {vs.realServers.map((rs) => {
@@ -168,7 +168,7 @@ export function Overview() {
                           <td>{rs.weight}</td>
                           <td><Badge tone={stateTone[rs.state]}>{rs.state}</Badge></td>
                           <td><Badge tone={healthTone[rst?.health ?? 'unknown']}>{rst?.health ?? 'unknown'}</Badge></td>
-                          <td className="font-mono text-xs">{rst?.counters ? `${rst.counters.activeConnections} active / ${rst.counters.totalConnections} total` : '–'}</td>
+                          <td className="font-mono text-xs">{rst?.counters ? `${rst.counters.activeConnections} active · ${rst.counters.requests !== undefined ? `${rst.counters.requests} requests` : `${rst.counters.totalConnections} total`}` : '–'}</td>
                           <td className="space-x-1 text-right whitespace-nowrap">
                             {canState && (['online', 'drain', 'halt'] as const).filter((s) => s !== rs.state).map((s) => (
                               <Button key={s} size="sm" variant={s === 'halt' ? 'danger' : s === 'drain' ? 'warning' : 'secondary'} onClick={() => setConfirm({ rs, vs, state: s })}>{STATE_TEXT[s].title}</Button>
