@@ -14,6 +14,9 @@
  *     client at all, so only source NAT (replies to the director's 10.0.0.1) can make the answer come back.
  *
  *       client 172.16.0.2 ── v-cl ── director 172.16.0.1 / 10.0.0.1 ── br-lab ── r1, r2 …
+ *
+ *   family 6 (routed only): the same shape in IPv6 — client fd01::2, VIP fd01::10, director fd01::1 / fd00::1,
+ *     real servers fd00::2, fd00::3 … (addresses without duplicate detection, so they work at once).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
@@ -59,6 +62,8 @@ export interface Lab {
   vipInterface: string;
   /** n requests from the client to VIP:80 (or another port), each on a new connection; the answering server names. */
   get(n: number, port?: number): Promise<string[]>;
+  /** http://VIP:port/ with IPv6 brackets where needed. */
+  url(port?: number): string;
   /** The agent running in a real server's namespace (it already serves HTTP). */
   serverAgent(name: string): Agent;
   /** Like get, but returns "name seen-client-address" bodies. */
@@ -66,8 +71,10 @@ export interface Lab {
   cleanup(): void;
 }
 
-export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers: number; realServerVip?: 'lo' | 'tunl0'; hasRouteToClient?: boolean; port?: number }): Promise<Lab> {
+export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers: number; realServerVip?: 'lo' | 'tunl0'; hasRouteToClient?: boolean; port?: number; family?: 4 | 6 }): Promise<Lab> {
   const port = opts.port ?? 80;
+  const v6 = opts.family === 6;
+  if (v6 && opts.topology !== 'routed') throw new Error('lab: IPv6 is built for the routed topology only');
   const agents: Agent[] = [];
   const spaces: string[] = [];
   const cleanup = () => {
@@ -78,8 +85,9 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
   try {
     sh('ip', 'link', 'add', 'br-lab', 'type', 'bridge');
     sh('ip', 'addr', 'add', '10.0.0.1/24', 'dev', 'br-lab');
+    if (v6) sh('ip', '-6', 'addr', 'add', 'fd00::1/64', 'dev', 'br-lab', 'nodad');
     sh('ip', 'link', 'set', 'br-lab', 'up');
-    const vip = opts.topology === 'one-arm' ? '10.0.0.10' : '172.16.0.10';
+    const vip = v6 ? 'fd01::10' : opts.topology === 'one-arm' ? '10.0.0.10' : '172.16.0.10';
 
     const addHost = (name: string, address: string, prefix: number, bridge: boolean) => {
       sh('ip', 'netns', 'add', name);
@@ -110,6 +118,11 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
       ns('lab-client', 'ip', 'addr', 'add', '172.16.0.2/24', 'dev', 'eth0');
       ns('lab-client', 'ip', 'link', 'set', 'eth0', 'up');
       ns('lab-client', 'ip', 'route', 'add', 'default', 'via', '172.16.0.1');
+      if (v6) {
+        sh('ip', '-6', 'addr', 'add', 'fd01::1/64', 'dev', 'v-cl', 'nodad');
+        ns('lab-client', 'ip', '-6', 'addr', 'add', 'fd01::2/64', 'dev', 'eth0', 'nodad');
+        ns('lab-client', 'ip', '-6', 'route', 'add', 'default', 'via', 'fd01::1');
+      }
     }
 
     // Real servers.
@@ -117,8 +130,9 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
     const serverAgents = new Map<string, Agent>();
     for (let i = 1; i <= opts.servers; i++) {
       const name = `r${i}`;
-      const address = `10.0.0.${1 + i}`;
-      addHost(name, address, 24, true);
+      const address = v6 ? `fd00::${1 + i}` : `10.0.0.${1 + i}`;
+      addHost(name, `10.0.0.${1 + i}`, 24, true);
+      if (v6) ns(name, 'ip', '-6', 'addr', 'add', `${address}/64`, 'dev', 'eth0', 'nodad');
       servers.push({ name, address });
       if (opts.realServerVip) {
         // "Solving the ARP problem": never answer ARP for an address not on the asking interface, and never use the
@@ -137,7 +151,10 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
           sysctl(name, 'net.ipv4.conf.tunl0.rp_filter', '0');
         }
       }
-      if (opts.topology === 'routed' && opts.hasRouteToClient !== false) ns(name, 'ip', 'route', 'add', 'default', 'via', '10.0.0.1');
+      if (opts.topology === 'routed' && opts.hasRouteToClient !== false) {
+        ns(name, 'ip', 'route', 'add', 'default', 'via', '10.0.0.1');
+        if (v6) ns(name, 'ip', '-6', 'route', 'add', 'default', 'via', 'fd00::1');
+      }
       const a = new Agent(name);
       agents.push(a);
       serverAgents.set(name, a);
@@ -149,7 +166,8 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
     agents.push(client);
     await client.ready();
 
-    const bodies = async (n: number, p = 80) => (await client.ask<{ bodies: string[] }>({ op: 'get', url: `http://${vip}:${p}/`, n })).bodies;
+    const url = (p = 80) => `http://${v6 ? `[${vip}]` : vip}:${p}/`;
+    const bodies = async (n: number, p = 80) => (await client.ask<{ bodies: string[] }>({ op: 'get', url: url(p), n })).bodies;
     return {
       topology: opts.topology,
       vip,
@@ -158,6 +176,7 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
       directorLan: '10.0.0.1',
       vipInterface: opts.topology === 'one-arm' ? 'br-lab' : 'v-cl',
       bodies,
+      url,
       serverAgent: (name: string) => serverAgents.get(name)!,
       get: async (n: number, p = 80) => (await bodies(n, p)).map((b) => b.split(' ')[0]),
       cleanup,

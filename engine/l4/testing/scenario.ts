@@ -25,10 +25,13 @@ export function configFor(lab: Lab, mode: Mode, extra: Record<string, unknown> =
   } as ConfigInput);
 }
 
+/** ipvsadm's "10.0.0.2:80" or "[fd00::2]:80" as a regular expression. */
+const endpointRe = (address: string, port: number) => (address.includes(':') ? `\\[${address}\\]:${port}` : `${address}:${port}`).replace(/\./g, '\\.');
+
 export const alternates = (names: string[]) => names.every((n, i) => i === 0 || n !== names[i - 1]);
 
-export async function scenario(lab: Lab, mode: Mode, rsPort?: number) {
-  const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-')) });
+export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-'))) {
+  const dp = createL4DataPlane({ dataDir });
   try {
     let cfg = configFor(lab, mode, {}, rsPort);
     const decisions = new Map<`${string}/${string}`, ServerDecision>();
@@ -54,12 +57,13 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number) {
     // view by waiting for nothing: rr on a non-persistent service ignores templates, so go on.
 
     // Drain: an open connection completes; new connections go elsewhere.
-    const open = await lab.client.ask<{ id: number; body: string }>({ op: 'open', url: `http://${lab.vip}/` });
+    const open = await lab.client.ask<{ id: number; body: string }>({ op: 'open', url: lab.url() });
     const held = open.body.split(' ')[0];
     const other = held === 'r1' ? 'r2' : 'r1';
     decisions.set(`vs/${held}`, decideServer('drain', 'up', 100));
     await apply();
-    assert.match(sh('ipvsadm', '-Ln'), new RegExp(`${lab.servers.find((s) => s.name === held)!.address}:${rsPort ?? 80}\\s+\\S+\\s+0\\s`));
+    const heldAt = endpointRe(lab.servers.find((s) => s.name === held)!.address, rsPort ?? 80);
+    assert.match(sh('ipvsadm', '-Ln'), new RegExp(`${heldAt}\\s+\\S+\\s+0\\s`));
     assert.deepEqual(await lab.get(4), [other, other, other, other]);
     const again = await lab.client.ask<{ body: string; samePort: boolean }>({ op: 'again', id: open.id });
     assert.equal(again.body.split(' ')[0], held, 'the drained server still answers on the open connection');
@@ -68,7 +72,7 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number) {
     // Halt: the server is removed.
     decisions.set(`vs/${held}`, decideServer('halt', 'up', 100));
     await apply();
-    assert.doesNotMatch(sh('ipvsadm', '-Ln'), new RegExp(lab.servers.find((s) => s.name === held)!.address.replace(/\./g, '\\.') + ':'));
+    assert.doesNotMatch(sh('ipvsadm', '-Ln'), new RegExp(heldAt));
     assert.deepEqual(await lab.get(3), [other, other, other]);
 
     // Back online: in rotation again.
