@@ -22,7 +22,8 @@ const backends: Backend[] = [];
 let a: Backend, b: Backend, c: Backend;
 
 before(async () => {
-  dp = createL7DataPlane({ dataDir: dir, workers: 2, closeGraceMs: 500 });
+  // Round-robin accept, so consecutive connections land on alternate workers and cross-worker behaviour is proven.
+  dp = createL7DataPlane({ dataDir: dir, workers: 2, closeGraceMs: 500, acceptMode: 'round-robin' });
   [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => startBackend(n)));
   backends.push(a, b, c);
 });

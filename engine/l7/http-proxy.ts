@@ -244,7 +244,10 @@ class Exchange implements ConnHandler, ChooseRequest {
   private resStarted = false;
   private resEnded = false;
   private tunnel: { destroy(): void } | null = null;
+  /** The client connection closes after this exchange (its wish, or framing we cannot keep). */
   private closeAfter = false;
+  /** The server connection can serve another exchange; independent of the client's wishes. */
+  private isUpstreamReusable = true;
   private isUpgrade = false;
   // persistence to write back
   private sourceKeyValue = '';
@@ -547,7 +550,10 @@ class Exchange implements ConnHandler, ChooseRequest {
       this.resMode = res.contentLength === 0 ? 0 : 1;
       this.resRemaining = res.contentLength;
     } else this.resMode = 3;
-    if (this.resMode === 3 || !this.reqDone) this.closeAfter = true;
+    if (this.resMode === 3 || !this.reqDone) {
+      this.closeAfter = true;
+      this.isUpstreamReusable = false;
+    }
 
     const out = stripHop(res.headers, res.connection);
     if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
@@ -621,7 +627,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   private afterBody(take: number, length: number): void {
     if (!this.resEnded) return;
     // Bytes after the end of the response: the server broke framing; do not reuse this connection.
-    if (take < length) this.closeAfter = true;
+    if (take < length) this.isUpstreamReusable = false;
     this.finish();
   }
 
@@ -729,7 +735,8 @@ class Exchange implements ConnHandler, ChooseRequest {
     const conn = this.conn;
     this.conn = null;
     if (conn !== null) {
-      const isReusable = this.reqDone && this.resMode !== 3 && !this.res!.connection.includes('close') && this.res!.minor === 1 && !this.closeAfter;
+      // A client that closes does not spoil the server connection: it goes back to the pool for the next client.
+      const isReusable = this.isUpstreamReusable && this.reqDone && !this.res!.connection.includes('close') && (this.res!.minor === 1 || this.res!.connection.includes('keep-alive'));
       if (isReusable) conn.pool.release(conn);
       else conn.destroy();
     }

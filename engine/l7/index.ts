@@ -7,8 +7,8 @@
  *   workers ◄─► primary: stick-table entries (persistence shared by all workers), TLS ticket keys (one set, kept
  *               in the data directory so session resumption also survives a restart)
  *
- * Node 20 on Linux cannot give each worker its own SO_REUSEPORT socket, so the cluster primary owns the listening
- * sockets and hands connections to workers in turn (cluster's round-robin). `workers: 0` runs the proxy inside the
+ * Node 20 on Linux cannot give each worker its own SO_REUSEPORT socket, so the cluster primary creates each
+ * listening socket and shares it with the workers, which accept on it directly (see L7Options.acceptMode). `workers: 0` runs the proxy inside the
  * calling process instead, which tests use for exact scheduler sequences and which is handy for debugging.
  * A worker that dies is replaced and given the running configuration; apply never throws for one bad service.
  */
@@ -39,6 +39,14 @@ export interface L7Options {
   log?: Log;
   /** How long close() lets requests in flight finish. */
   closeGraceMs?: number;
+  /**
+   * How new connections reach workers. 'shared' (default): every worker accepts on the shared listening socket and
+   * the kernel picks; the daemon (the cluster primary) never touches traffic. 'round-robin': the primary accepts and
+   * deals connections out in turn — even, but the primary's event loop is on the path of every new connection
+   * (measured here: ~2x the CPU per request for one-request connections). Tests use it to prove cross-worker
+   * behaviour. Fixed by the first data plane that forks in a process (node:cluster freezes it).
+   */
+  acceptMode?: 'shared' | 'round-robin';
 }
 
 export interface L7DataPlane extends DataPlane {
@@ -102,6 +110,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   sweeper.unref();
 
   function fork(): Worker {
+    if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = opts.acceptMode === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: ['--import', 'tsx', ...WORKER_V8_FLAGS], silent: false });
     const w = cluster.fork({ FULCRUM_L7_WORKER: '1' });
     workers.set(w.id, w);
