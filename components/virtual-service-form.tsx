@@ -117,6 +117,7 @@ export function VirtualServiceForm({ id }: { id?: string }) {
     }
   }
 
+  if (id && !existing) return apiError ? <ErrorBox error={apiError.body} /> : <p className="text-sm text-slate-600" role="status">Loading the virtual service…</p>;
   const isL4 = form.layer === '4';
   const err = (p: string) => errors[p];
   const orphanErrors = Object.entries(errors).filter(([p]) => !KNOWN_PATHS.test(p));

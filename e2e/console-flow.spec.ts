@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { test, expect, type Page } from '@playwright/test';
 
 const DATA_DIR = '.tmp/e2e-data';
@@ -101,4 +102,84 @@ test('first run: setup, login, DR service, field error, apply, audit, drain, log
   await expect(page).toHaveURL(/\/login$/);
   await page.goto('/audit');
   await expect(page).toHaveURL(/\/login$/);
+});
+
+async function logout(page: Page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+}
+
+async function login(page: Page, username: string, password: string) {
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
+}
+
+test('roles in the UI, API keys shown once, rollback from history, and a tampered audit trail is flagged', async ({ page, request }) => {
+  await login(page, ADMIN.username, ADMIN.password);
+
+  // An operator account and an automation key, from the users page.
+  await page.getByRole('link', { name: 'Users & keys' }).click();
+  await page.locator('[name="new-username"]').fill('night-operator');
+  await page.locator('[name="new-password"]').fill('short');
+  await page.locator('[name="new-role"]').selectOption('operator');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await expect(page.getByText('Use at least 12 characters.')).toBeVisible();
+  await page.locator('[name="new-password"]').fill('another long passphrase');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await expect(page.getByRole('cell', { name: 'night-operator' })).toBeVisible();
+  await page.locator('[name="key-name"]').fill('change-pipeline');
+  await page.locator('[name="key-role"]').selectOption('viewer');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = (await page.getByTestId('new-api-key').textContent())!.trim();
+  expect(key).toMatch(/^fk_/);
+  const viaKey = await request.get('/api/v1/virtual-services', { headers: { authorization: `Bearer ${key}` } });
+  expect(viaKey.status()).toBe(200);
+  await page.reload();
+  await expect(page.getByTestId('new-api-key')).toHaveCount(0);
+
+  // Make a second version (a scheduler change), so there is something to roll back.
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.locator('section', { hasText: 'symphony-web' }).getByRole('link', { name: 'Edit' }).click();
+  await expect(page.locator('[name="name"]')).toHaveValue('symphony-web');
+  await page.getByLabel('Scheduler').selectOption('rr');
+  await page.getByRole('button', { name: 'Save (staged)' }).click();
+  await page.getByRole('link', { name: /Pending changes/ }).click();
+  await expect(page.getByTestId('change-list')).toContainText('scheduler');
+  await page.getByRole('button', { name: /Apply 1 change/ }).click();
+  await page.getByRole('button', { name: 'Apply now' }).click();
+  await expect(page.getByTestId('apply-results')).toBeVisible();
+  await logout(page);
+
+  // The operator: no editing, but can drain and roll back.
+  await login(page, 'night-operator', 'another long passphrase');
+  await expect(page.getByRole('link', { name: 'New virtual service' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Edit' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Audit log' })).toHaveCount(0);
+  await page.getByRole('link', { name: 'History' }).click();
+  const v1 = page.locator('tr', { has: page.getByRole('cell', { name: '1', exact: true }) });
+  await v1.getByRole('button', { name: 'Show changes' }).click();
+  await expect(page.getByTestId('change-list')).toContainText('symphony-web');
+  await v1.getByRole('button', { name: 'Roll back to this' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Roll back to version 1' }).click();
+  await expect(page.locator('tr', { hasText: 'rollback to version 1' })).toContainText('running');
+  await shot(page, 'history-rollback');
+  await logout(page);
+
+  // Someone edits the audit table behind the console's back: the audit page says so.
+  const db = new Database(path.join(DATA_DIR, 'fulcrum.db'));
+  db.prepare("UPDATE AuditEvent SET actor = 'nobody' WHERE action = 'config.rollback'").run();
+  db.close();
+  await login(page, ADMIN.username, ADMIN.password);
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await expect(page.getByTestId('audit-verify')).toContainText('tampered');
+  await shot(page, 'audit-tampered');
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Export CSV' }).click();
+  const file = await (await download).path();
+  const csv = fs.readFileSync(file!, 'utf8');
+  expect(csv.split('\r\n')[0]).toBe('id,at,actor,actorRole,sourceAddress,action,objectType,objectId,outcome,message,requestId,before,after,prevHash,hash');
+  expect(csv).toContain('config.rollback');
 });

@@ -17,5 +17,10 @@ function newest(p) {
 const built = fs.existsSync(buildId) ? fs.statSync(buildId).mtimeMs : 0;
 if (built === 0 || roots.some((r) => newest(r) > built)) {
   console.log(built === 0 ? 'Building the console (first start, about a minute)…' : 'Sources changed since the last build; building the console…');
-  execSync('npx next build', { stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+  try {
+    execSync('npx next build', { stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+  } catch {
+    console.error('The console could not be built; the reason is printed above.');
+    process.exit(1);
+  }
 }
