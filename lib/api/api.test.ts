@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { ADMIN, Client, setupAdmin, startHarness, type Harness } from '../testing/harness.ts';
 
 let h: Harness;
@@ -249,6 +250,41 @@ describe('nothing lost', () => {
     await h.restartEngine();
     const ok = await admin.req('POST', '/apply', {});
     assert.equal(ok.status, 200, ok.text);
+  });
+});
+
+describe('certificates', () => {
+  function selfSigned(cn: string): { certificatePem: string; privateKeyPem: string } {
+    const dir = fs.mkdtempSync(path.join(h.dataDir, 'cert-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30', '-subj', `/CN=${cn}`, '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`], { stdio: 'ignore' });
+    return { certificatePem: fs.readFileSync(`${dir}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${dir}/k.pem`, 'utf8') };
+  }
+
+  test('upload checks the key matches, never returns it, refuses deletion while used, and survives a rollback', async () => {
+    const a = selfSigned('symphony.trust.nhs.uk');
+    const b = selfSigned('other.example');
+    const mismatched = await admin.req('POST', '/certificates', { name: 'symphony', certificatePem: a.certificatePem, privateKeyPem: b.privateKeyPem });
+    assert.equal(mismatched.status, 422);
+    assert.equal(mismatched.body.error.details.fields[0].path, 'privateKeyPem');
+    const versionBefore = (await admin.req('GET', '/config-versions')).body.runningVersion;
+    const up = await admin.req('POST', '/certificates', { name: 'symphony', ...a });
+    assert.equal(up.status, 201, up.text);
+    assert.match(up.body.subject, /symphony\.trust\.nhs\.uk/);
+    assert.ok(!up.text.includes('PRIVATE KEY'));
+    const list = await admin.req('GET', '/certificates');
+    assert.ok(!list.text.includes('PRIVATE KEY'));
+    const l7 = await admin.req('POST', '/virtual-services', { name: 'symphony-tls', layer: 7, mode: 'http', address: '127.0.0.1', ports: [0 + 18443], scheduler: 'wrr', layer7: { tls: { certificate: 'symphony' } }, realServers: [{ name: 'a', address: '127.0.0.1', port: 18444 }] });
+    assert.equal(l7.status, 201, l7.text);
+    const del = await admin.req('DELETE', `/certificates/${up.body.id}`);
+    assert.equal(del.status, 409);
+    assert.match(del.body.error.message, /symphony-tls/);
+    const changes = await admin.req('GET', '/changes');
+    const cert = changes.body.changes.find((c: { objectType: string }) => c.objectType === 'certificate');
+    assert.ok(cert && !JSON.stringify(cert).includes('PRIVATE KEY'), 'the diff never shows a private key');
+    const rb = await admin.req('POST', `/config-versions/${versionBefore}/rollback`);
+    assert.equal(rb.status, 200, rb.text);
+    assert.equal((await admin.req('GET', '/certificates')).body.items.length, 1, 'a rollback does not throw a private key away');
+    assert.equal((await admin.req('GET', '/changes')).body.count, 0);
   });
 });
 

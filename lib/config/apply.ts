@@ -20,6 +20,7 @@ import type { AuditInput } from '../audit.ts';
 import { renderCandidate } from './render.ts';
 import { diffConfigs, withOperatorStates } from './diff.ts';
 import { rsColumns, vsColumns } from './store.ts';
+import { inspectCertificate } from '../certificates.ts';
 
 export async function runningVersion() {
   return db().configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' } });
@@ -93,8 +94,8 @@ export async function loadCandidate(tx: Tx, config: Config): Promise<void> {
       else await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: row.id } });
     }
   }
-  const certNames = new Set(config.certificates.map((c) => c.name));
-  await tx.certificate.deleteMany({ where: { name: { notIn: [...certNames] } } });
+  // Certificates are never deleted here: a private key removed by a rollback could not be had back. One the
+  // snapshot lacks stays stored (and unused); one it has that is gone is restored by the caller.
   const fips = new Set(config.floatingIps.map((f) => f.address));
   await tx.floatingIp.deleteMany({ where: { address: { notIn: [...fips] } } });
   for (const f of config.floatingIps) {
@@ -114,11 +115,12 @@ export async function rollbackTo(versionId: number, opts: { author: string; audi
   await mutate(
     async (tx) => {
       for (const c of missingCerts) {
-        await tx.certificate.create({ data: { name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem, subject: '(restored by rollback)', fingerprint: '', notAfter: new Date(0) } });
+        await tx.certificate.create({ data: { name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem, ...inspectCertificate(c.certificatePem, c.privateKeyPem) } });
       }
       await loadCandidate(tx, config);
     },
     () => opts.audit({ action: 'config.rollback-stage', objectType: 'config-version', objectId: String(versionId), before: { candidateHash: configHash(current) }, after: { from: versionId, hash: configHash(config) }, outcome: 'success' }),
   );
-  return applyConfig(config, { author: opts.author, comment: `rollback to version ${versionId}`, rollbackOf: versionId, audit: opts.audit, action: 'config.rollback' });
+  // The candidate now is the snapshot (plus any certificate uploaded since, kept): apply exactly that.
+  return applyConfig(await renderCandidate(), { author: opts.author, comment: `rollback to version ${versionId}`, rollbackOf: versionId, audit: opts.audit, action: 'config.rollback' });
 }

@@ -1,29 +1,14 @@
 /** Certificates (PEM) for layer 7 TLS, and floating IPs. Private keys are accepted, stored owner-only, never returned. */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { CertificateSchema, FloatingIpSchema } from '../../../engine/config/index.ts';
 import { ApiError } from '../../errors.ts';
 import { db } from '../../db.ts';
 import { defineRoute } from '../route.ts';
 import { mutate } from '../mutate.ts';
+import { inspectCertificate } from '../../certificates.ts';
 
 const certView = (c: { id: string; name: string; subject: string; fingerprint: string; notAfter: Date; createdAt: Date }) => ({
   id: c.id, name: c.name, subject: c.subject, fingerprint: c.fingerprint, notAfter: c.notAfter, createdAt: c.createdAt,
 });
-
-function inspect(certificatePem: string, privateKeyPem: string) {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certificatePem);
-  } catch (e) {
-    throw new ApiError('API_VALIDATION', { summary: `certificatePem: ${(e as Error).message}` }, { fields: [{ path: 'certificatePem', message: 'This is not a readable PEM certificate.' }] });
-  }
-  try {
-    if (!cert.checkPrivateKey(createPrivateKey(privateKeyPem))) throw new Error('mismatch');
-  } catch {
-    throw new ApiError('API_VALIDATION', { summary: 'privateKeyPem: The private key does not belong to this certificate.' }, { fields: [{ path: 'privateKeyPem', message: 'The private key does not belong to this certificate (or is encrypted).' }] });
-  }
-  return { subject: cert.subject.replace(/\n/g, ', '), fingerprint: cert.fingerprint256, notAfter: new Date(cert.validTo) };
-}
 
 export const certificateRoutes = [
   defineRoute({
@@ -37,7 +22,7 @@ export const certificateRoutes = [
     method: 'POST', path: '/certificates', permission: 'config:write', tag: 'certificates', action: 'certificate.create', objectType: 'certificate',
     summary: 'Upload a certificate and its private key (PEM)', body: CertificateSchema,
     async handler(ctx) {
-      const info = inspect(ctx.body.certificatePem, ctx.body.privateKeyPem);
+      const info = inspectCertificate(ctx.body.certificatePem, ctx.body.privateKeyPem);
       if (await db().certificate.findUnique({ where: { name: ctx.body.name } })) {
         throw new ApiError('API_VALIDATION', { summary: `name: "${ctx.body.name}" is taken.` }, { fields: [{ path: 'name', message: 'A certificate with this name exists.' }] });
       }
