@@ -54,6 +54,7 @@ interface NlSocket {
   request(type: number, data: Buffer[], opts: object): Promise<[RawMsg[], unknown]>;
   generateSeq(): number;
   on(ev: 'message', fn: (m: RawMsg[]) => void): void;
+  on(ev: 'error', fn: (e: Error) => void): void;
   off(ev: 'message', fn: (m: RawMsg[]) => void): void;
   socket: { send(b: Buffer, o: object | undefined, cb: (e?: Error) => void): void; ref(): void; unref(): void };
   setRecvBufferSize(n: number): void;
@@ -76,10 +77,16 @@ export class IpvsClient {
     }
   };
 
+  /** Socket errors seen (ENOBUFS when answers overran the receive buffer). Without a listener, netlink@0.3.0's
+   * 'error' event would throw and take the engine down. */
+  socketErrors: Error[] = [];
+  private readonly onError = (e: Error) => this.socketErrors.push(e);
+
   private constructor(nl: NlSocket, familyId: number) {
     this.nl = nl;
     this.familyId = familyId;
     nl.on('message', this.onMessage);
+    nl.on('error', this.onError);
   }
 
   /** Opens the socket and resolves the IPVS family. Throws IPVS_UNAVAILABLE or IPVS_PERMISSION with the reason. */
@@ -149,6 +156,7 @@ export class IpvsClient {
       const lastSeq = seqs[seqs.length - 1];
       const closed = new Promise<number>((resolve) => this.pending.set(lastSeq, resolve));
       this.nl.socket.ref();
+      const errorsBefore = this.socketErrors.length;
       let timer: NodeJS.Timeout | undefined;
       try {
         await new Promise<void>((resolve, reject) => this.nl.socket.send(Buffer.concat(frames), undefined, (err) => (err ? reject(err) : resolve())));
@@ -160,6 +168,10 @@ export class IpvsClient {
           }),
         ]);
         errnos.set(lastSeq, lastErrno);
+        if (this.socketErrors.length > errorsBefore) {
+          // A refusal may have been dropped: the outcome of this batch is unknown, so nothing is reported as done.
+          throw new EngineError('IPVS_KERNEL', { operation: 'reading the kernel\'s answers', errno: `${this.socketErrors[this.socketErrors.length - 1].message}; the next apply re-reads the kernel and repairs` });
+        }
         seqs.forEach((seq, k) => {
           const errno = errnos.get(seq) ?? 0;
           const command = chunk[k];
@@ -187,6 +199,7 @@ export class IpvsClient {
     if (!nl && this.readers.length < READERS) {
       const netlink = require('netlink');
       nl = netlink.createGenericNetlink({ messagePeeking: false, msgBufferSize: 65536 }).socket as NlSocket;
+      nl.on('error', this.onError);
       this.readers.push(nl);
     }
     if (!nl) nl = await new Promise<NlSocket>((resolve) => this.waiting.push(resolve));

@@ -138,7 +138,7 @@ test('l4: a desired service that someone else already holds is refused, not take
     const [r] = await dp.apply({ config: cfg, decisions: new Map() });
     assert.equal(r.status, 'failed');
     assert.equal(r.code, 'IPVS_EXISTS');
-    assert.match(r.message, /already exists in the kernel and is not owned by Fulcrum/);
+    assert.equal(r.message, 'IPVS service TCP 192.0.2.10:80 already exists in the kernel and is not owned by Fulcrum; remove it or choose another address.');
     assert.deepEqual(ipvsadmS(), ['-A -t 192.0.2.10:80 -s rr']);
   });
 });

@@ -13,7 +13,7 @@ import { EngineError, type EngineErrorCode } from '../errors.ts';
 import { IpvsClient } from './client.ts';
 import { desiredFromConfig, type DesiredL4, type DesiredService } from './desired.ts';
 import { ensureSysctls, reconcileVips, type SysctlReport } from './host.ts';
-import { destinationKey, serviceKey, type ObservedService, type Stats } from './model.ts';
+import { destinationKey, serviceKey, serviceText, type ObservedService, type Stats } from './model.ts';
 import { renderRuleset, replaceScript, runNft } from './nft.ts';
 import { Ownership } from './ownership.ts';
 import { Reconciler } from './reconciler.ts';
@@ -153,7 +153,8 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       if (p) results.push({ name: vs.name, layer: 4, status: 'failed', code: p.code, message: p.message, operations });
       else if (execErr) results.push({ name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message, operations });
       else if (conflict) {
-        const e = new EngineError('IPVS_EXISTS', { what: `IPVS service ${conflict.replace(/\|/g, ' ')}` });
+        const svc = services.find((x) => serviceKey(x.service) === conflict)!;
+        const e = new EngineError('IPVS_EXISTS', { what: `IPVS service ${serviceText(svc.service)}` });
         results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
       } else if (unconfirmed) {
         const e = new EngineError('IPVS_NOT_CONFIRMED', { service: vs.name, difference: rec.unconfirmed.get(unconfirmed) });

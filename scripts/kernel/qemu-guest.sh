@@ -39,6 +39,7 @@ printf '%s\n' "$1" > "$out/cmd"
 chmod 0777 "$out"
 # crc32c_generic first: libcrc32c (needed by nf_conntrack and ip_vs) asks for the crc32c algorithm by name.
 # TCG (software emulation): KVM is not available here. 2 GiB: Node and a few servers under emulation.
+# timeout 900 s: the QEMU part takes about a minute; one still running after 15 is wedged.
 timeout ${FULCRUM_QEMU_TIMEOUT:-900} qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 1 -nographic -no-reboot \
   -kernel "$cache/root/boot/vmlinuz-$kver" -initrd "$initrd" \
   -append "console=ttyS0 panic=-1 quiet rdinit=/init fulcrum_out=$out" \
