@@ -64,7 +64,9 @@ export function ChangesPage() {
         </Card>
       )}
       <Card title={data ? `${data.count} pending change${data.count === 1 ? '' : 's'}` : 'Loading…'}
-        actions={canApply && data && data.count > 0 && <Button onClick={() => setConfirming(true)}>Apply {data.count} change{data.count === 1 ? '' : 's'}</Button>}>
+        actions={canApply && data && (data.count > 0
+          ? <Button onClick={() => setConfirming(true)}>Apply {data.count} change{data.count === 1 ? '' : 's'}</Button>
+          : <Button variant="secondary" onClick={() => setConfirming(true)} title="Send the running configuration to the engine again (after an engine was replaced or lost its state)">Apply again</Button>)}>
         {data && <ChangeList changes={data.changes} />}
         {canApply && data && data.count > 0 && (
           <div className="mt-4 max-w-xl">

@@ -15,6 +15,7 @@ type VirtualService = { id: string; name: string; layer: 4 | 7; mode: string; pr
 type ServerStatus = { name: string; operator: string; health: string; decision: { disposition: string; weight: number }; counters?: { activeConnections: number; totalConnections: number; bytesIn: number; bytesOut: number; requests?: number } };
 type ServiceStatus = { name: string; layer: number; status: string; message: string; counters?: { activeConnections: number; totalConnections: number }; realServers: ServerStatus[] };
 type Status = {
+  isInSync: boolean | null;
   engine: { isReachable: boolean; error: { message: string } | null; status: { running: { version: number; hash: string; appliedAt: string } | null; capabilities: { dataPlane: string; isAvailable: boolean; reason?: string }[]; services: ServiceStatus[] } | null };
   lastApply: { id: number; status: string; author: string; createdAt: string; result: { results?: { name: string; status: string; message: string }[]; error?: { message: string } } | null } | null;
 };
@@ -36,6 +37,7 @@ export function Overview() {
   const [confirm, setConfirm] = useState<{ rs: RealServer; vs: VirtualService; state: 'online' | 'drain' | 'halt' } | null>(null);
   const [deleting, setDeleting] = useState<VirtualService | null>(null);
   const [isBusy, setBusy] = useState(false);
+  const [filter, setFilter] = useState('');
   const history = useRef(new Map<string, number[]>());
   const [, tick] = useState(0);
   const canState = useCan('server:state');
@@ -101,6 +103,11 @@ export function Overview() {
     <div>
       <PageTitle sub="Virtual services, their real servers and what the engine is running.">Overview</PageTitle>
       <ErrorBox error={error?.body} />
+      {status?.isInSync === false && (
+        <div role="alert" data-testid="out-of-sync" className="mb-4 rounded-md border border-amber-400 bg-amber-50 px-3 py-2 text-sm text-amber-950">
+          The engine is not running the last version applied from this console{running ? ` (it runs version ${running.version})` : ' (it runs nothing)'}. Apply again from <a className="underline" href="/changes">Pending changes</a> to bring it back in line.
+        </div>
+      )}
       <div className="mb-6 grid gap-4 md:grid-cols-3">
         <Card title="Engine">
           {!engine ? <p className="text-sm text-slate-500">Loading…</p> : engine.isReachable ? (
@@ -132,11 +139,16 @@ export function Overview() {
 
       <div className="mb-3 flex items-center justify-between">
         <h2 className="text-lg font-semibold">Virtual services</h2>
+        <input type="search" aria-label="Filter services" placeholder="Filter by name, VIP or real server" value={filter} onChange={(e) => setFilter(e.target.value)}
+          className="ml-auto mr-3 w-72 max-w-[50%] rounded-md border border-slate-300 bg-white px-3 py-2 text-sm" />
         {canWrite && <Link href="/virtual-services/new" className="rounded-md bg-sky-700 px-4 py-2 text-sm font-medium text-white hover:bg-sky-800">New virtual service</Link>}
       </div>
       {services?.length === 0 && <Card><p className="text-sm text-slate-600">No virtual services yet. {canWrite ? 'Create one to put a clinical system behind a virtual IP.' : ''}</p></Card>}
       <div className="space-y-4">
-        {services?.map((vs) => {
+        {services?.filter((vs) => {
+          const f = filter.trim().toLowerCase();
+          return !f || [vs.name, vs.address, vs.description ?? '', ...vs.realServers.flatMap((r) => [r.name, r.address])].some((x) => x.toLowerCase().includes(f));
+        }).map((vs) => {
           const st = engine?.status?.services.find((s) => s.name === vs.name);
           return (
             <Card key={vs.id} title={<span className="flex flex-wrap items-center gap-2"><span data-testid="vs-name">{vs.name}</span>

@@ -253,6 +253,25 @@ describe('nothing lost', () => {
   });
 });
 
+describe('an engine that lost its state', () => {
+  test('is shown out of sync, and apply sends the configuration again though nothing is staged', async () => {
+    const applied = (await admin.req('GET', '/status')).body;
+    assert.equal(applied.isInSync, true);
+    assert.equal((await admin.req('GET', '/changes')).body.count, 0);
+    h.engineProcess!.kill('SIGTERM');
+    await once(h.engineProcess!, 'exit');
+    fs.rmSync(path.join(h.dataDir, 'engine-running.json'));
+    await h.restartEngine();
+    const st = (await admin.req('GET', '/status')).body;
+    assert.equal(st.engine.status.running, null);
+    assert.equal(st.isInSync, false);
+    const r = await admin.req('POST', '/apply', { comment: 'engine replaced' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await admin.req('GET', '/status')).body.isInSync, true);
+    assert.equal((await admin.req('POST', '/apply', {})).status, 409, 'and then there is nothing to apply');
+  });
+});
+
 describe('certificates', () => {
   function selfSigned(cn: string): { certificatePem: string; privateKeyPem: string } {
     const dir = fs.mkdtempSync(path.join(h.dataDir, 'cert-'));

@@ -33,7 +33,12 @@ export const configRoutes = [
       if (ctx.body.expectedHash && ctx.body.expectedHash !== p.candidateHash) {
         throw new ApiError('API_CONFLICT', { reason: 'The staged configuration changed since you reviewed it; review the changes again.' });
       }
-      if (p.changes.length === 0 && p.running?.hash === p.candidateHash) throw new ApiError('API_NOTHING_TO_APPLY');
+      // Nothing staged is only "nothing to apply" when the engine really runs it: an engine that lost its state (a new
+      // data directory, a replaced appliance) must be able to get the configuration again.
+      if (p.changes.length === 0 && p.running?.hash === p.candidateHash) {
+        const running = await engine().status().then((st) => st.running, () => undefined);
+        if (running?.hash === p.candidateHash) throw new ApiError('API_NOTHING_TO_APPLY');
+      }
       const r = await applyConfig(p.candidate, { author: ctx.actor.name, comment: ctx.body.comment, audit: ctx.audit, action: 'config.apply' });
       return { body: r };
     },
@@ -93,9 +98,12 @@ export const configRoutes = [
       } catch (e) {
         engineError = { code: (e as { code?: string }).code ?? 'ENGINE_UNREACHABLE', message: (e as Error).message };
       }
+      const engineRunning = (engineStatus as { running: { hash: string } | null } | null)?.running ?? null;
       return {
         body: {
           engine: { isReachable: engineStatus !== null, error: engineError, status: engineStatus },
+          /** False when the engine runs something other than the last version applied from here. */
+          isInSync: engineStatus === null ? null : (engineRunning?.hash ?? null) === (running?.hash ?? null),
           runningVersion: running ? versionView(running) : null,
           lastApply: last ? versionView(last) : null,
         },
