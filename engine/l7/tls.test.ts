@@ -81,6 +81,9 @@ test('TLS version floor and cipher profile', async () => {
   assert.notEqual(cbc.code, 0, 'CBC suites are not in the intermediate profile');
   const gcm = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256'], 'Q\n');
   assert.match(gcm.out, /Cipher is ECDHE-ECDSA-AES128-GCM-SHA256/);
+  await serve([tlsService(port, { minVersion: 'TLSv1.2', cipherProfile: 'modern' })]);
+  const modern12 = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2'], 'Q\n');
+  assert.notEqual(modern12.code, 0, 'the modern profile is TLS 1.3 only');
 });
 
 test('sessions resume with tickets, and a reload keeps the listener and the ticket keys', async () => {

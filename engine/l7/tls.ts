@@ -66,7 +66,8 @@ export function checkCertificate(c: CertPlan): void {
 export function createTlsServer(o: TlsOptions): tls.Server {
   const profile = CIPHER_PROFILES[o.cipherProfile];
   const common = {
-    minVersion: o.minVersion,
+    // Mozilla's "modern" profile is TLS 1.3 only; its cipher list has no TLS 1.2 suites to fall back to.
+    minVersion: o.cipherProfile === 'modern' ? 'TLSv1.3' : o.minVersion,
     ciphers: profile,
     honorCipherOrder: true,
   } satisfies tls.SecureContextOptions;
