@@ -216,7 +216,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
         add(entry.service, s, s.stats);
         for (const dest of s.destinations) {
           const rs = d.realServers.get(destinationKey(dest));
-          if (!rs) continue;
+          if (!rs || rs === '(fallback)') continue; // the fallback counts in the service's totals only
           const sc = entry.servers.get(rs) ?? zero();
           add(sc, undefined, dest.stats);
           sc.activeConnections += dest.activeConnections;

@@ -72,3 +72,12 @@ test('desired: too many port services are refused with a pointer to firewall mar
   assert.equal(d.services.length, 0);
   assert.equal(d.refused[0].code, 'IPVS_PORT_RANGE');
 });
+
+test('desired: the fallback server joins only while no real server takes new connections', () => {
+  const c = cfg([{ ...base, name: 'web', mode: 'nat', fallback: { type: 'server', address: '10.9.9.9', port: 8080 } }]);
+  assert.deepEqual(desiredFromConfig(c, new Map()).services[0].destinations.map((x) => x.address), ['10.0.0.1', '10.0.0.2']);
+  const down = new Map([['web/r1', decideServer('online', 'down', 100)], ['web/r2', decideServer('halt', 'up', 50)]]);
+  const d = desiredFromConfig(c, down).services[0];
+  assert.deepEqual(d.destinations.map((x) => [x.address, x.port, x.weight]), [['10.0.0.1', 80, 0], ['10.9.9.9', 8080, 1]]);
+  assert.equal(d.realServers.get('10.9.9.9|8080'), '(fallback)');
+});

@@ -14,7 +14,8 @@
  * Modes: dr → route (gatewaying), nat and snat → masq, tun → tunnel (ipip). snat adds, per real server, a source NAT
  * rule (nftables masquerade for connections whose original destination is the VIP) and needs the conntrack sysctl.
  * Server state comes from the daemon's decisions (engine/server-state.ts): remove → no destination; quiesce → weight
- * 0; serve → configured weight. Backup servers stay at weight 0 while any primary serves.
+ * 0; serve → configured weight. Backup servers stay at weight 0 while any primary serves. A fallback server joins
+ * (weight 1) only while no server takes new connections.
  */
 import type { Config, VirtualService } from '../config/index.ts';
 import { expandPorts } from '../config/ports.ts';
@@ -121,6 +122,19 @@ export function desiredFromConfig(config: Config, decisions: ReadonlyMap<string,
         if (dest.forward === 'tunnel') Object.assign(dest, { tunnelType: 0, tunnelPort: 0, tunnelFlags: 0 });
         dests.push(dest);
         names.set(`${address}|${port}`, rs.name);
+      }
+      // Fallback ("sorry") server, as keepalived's sorry_server: in the table only while no real server takes new
+      // connections, so clients get an answer instead of a reset.
+      const fb = vs.fallback?.type === 'server' ? vs.fallback : undefined;
+      if (fb && !dests.some((x) => x.weight > 0)) {
+        const address = canonical(fb.address);
+        const port = fb.port ?? servicePort;
+        if (!dests.some((x) => x.address === address && x.port === port)) {
+          const dest: Destination = { address, port, forward: FORWARD[vs.mode], weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+          if (dest.forward === 'tunnel') Object.assign(dest, { tunnelType: 0, tunnelPort: 0, tunnelFlags: 0 });
+          dests.push(dest);
+          names.set(`${address}|${port}`, '(fallback)');
+        }
       }
       return { dests, names };
     };
