@@ -56,6 +56,7 @@ export interface L7DataPlane extends DataPlane {
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const APPLY_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 30_000;
 /**
  * V8 flags for workers. A proxy allocates many short-lived buffers and keeps little: a larger young generation
  * means fewer scavenges. FULCRUM_L7_V8_FLAGS replaces the list (for measurement).
@@ -169,7 +170,16 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       return;
     }
     while (workers.size < workerCount) fork();
-    await Promise.all([...ready.values()]);
+    // A worker that never says ready (a broken install, a hung import) must not hang the daemon's apply.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([Promise.all([...ready.values()]), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async function applyPlans(plans: ServicePlan[]): Promise<Map<string, ServiceReport>> {
