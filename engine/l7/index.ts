@@ -8,8 +8,9 @@
  *               in the data directory so session resumption also survives a restart)
  *
  * Node 20 on Linux cannot give each worker its own SO_REUSEPORT socket, so the cluster primary creates each
- * listening socket and shares it with the workers, which accept on it directly (see L7Options.acceptMode). `workers: 0` runs the proxy inside the
- * calling process instead, which tests use for exact scheduler sequences and which is handy for debugging.
+ * listening socket and shares it with the workers, which accept on it directly (see L7Options.acceptMode).
+ * `workers: 0` runs the proxy inside the calling process instead, which tests use for exact scheduler sequences and
+ * which is handy for debugging.
  * A worker that dies is replaced and given the running configuration; apply never throws for one bad service.
  */
 import cluster, { type Worker } from 'node:cluster';
