@@ -193,7 +193,14 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
     const status = result.status ?? 200;
     const headers = { 'x-request-id': requestId, 'cache-control': 'no-store', ...result.headers };
     if (status === 204) return new Response(null, { status, headers });
-    return Response.json(result.body ?? {}, { status, headers });
+    let payload: unknown = result.body ?? {};
+    if (def.response && status < 300) {
+      // Through JSON first, so dates are the strings the client receives; unknown keys are dropped by the schema.
+      const out = def.response.safeParse(JSON.parse(JSON.stringify(payload)));
+      if (!out.success) throw new Error(`response of ${def.method} ${def.path} does not match its schema: ${JSON.stringify(out.error.issues.slice(0, 3))}`);
+      payload = out.data;
+    }
+    return Response.json(payload, { status, headers });
   } catch (e) {
     if (e instanceof ApiError) {
       // A refusal by the handler (validation across services, version conflict, engine refusal) is audited too.

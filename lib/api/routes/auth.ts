@@ -4,6 +4,7 @@ import { ApiError } from '../../errors.ts';
 import { db } from '../../db.ts';
 import { writeAuditAlone } from '../../audit.ts';
 import { defineRoute } from '../route.ts';
+import { UserList, UserView, ApiKeyList, ApiKeyCreated, SessionView } from '../views.ts';
 import { ifMatchVersion, mutate } from '../mutate.ts';
 import { dummyHash, hashPassword, verifyPassword } from '../../auth/password.ts';
 import { clearedSessionCookie, createSession, destroySession, newApiKey, sessionCookie } from '../../auth/session.ts';
@@ -30,7 +31,7 @@ export const authRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/setup', permission: 'public', tag: 'setup', action: 'setup.complete', objectType: 'user',
+    method: 'POST', path: '/setup', response: UserView, permission: 'public', tag: 'setup', action: 'setup.complete', objectType: 'user',
     summary: 'Create the first admin with the one-time setup token',
     body: z.strictObject({ token: z.string().min(1, 'Give the setup token.'), username: Username, password: Password }),
     async handler(ctx) {
@@ -50,14 +51,14 @@ export const authRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/session', permission: 'authenticated', tag: 'session', action: 'session.read', objectType: 'session',
+    method: 'GET', path: '/session', response: SessionView, permission: 'authenticated', tag: 'session', action: 'session.read', objectType: 'session',
     summary: 'Who is logged in, and the CSRF token for mutations',
     async handler(ctx) {
       return { body: { username: ctx.actor.name, role: ctx.actor.role, kind: ctx.actor.kind, csrfToken: ctx.actor.csrfToken ?? null } };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/session', permission: 'public', tag: 'session', action: 'session.login', objectType: 'session',
+    method: 'POST', path: '/session', response: SessionView, permission: 'public', tag: 'session', action: 'session.login', objectType: 'session',
     summary: 'Log in', body: z.strictObject({ username: z.string().min(1, 'Give your username.').max(64), password: z.string().min(1, 'Give your password.').max(256) }),
     async handler(ctx) {
       const { username, password } = ctx.body;
@@ -99,14 +100,14 @@ export const authRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/users', permission: 'users:read', tag: 'users', action: 'user.list', objectType: 'user',
+    method: 'GET', path: '/users', response: UserList, permission: 'users:read', tag: 'users', action: 'user.list', objectType: 'user',
     summary: 'List users',
     async handler() {
       return { body: { items: (await db().user.findMany({ orderBy: { username: 'asc' } })).map(userView) } };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/users', permission: 'users:write', tag: 'users', action: 'user.create', objectType: 'user',
+    method: 'POST', path: '/users', response: UserView, permission: 'users:write', tag: 'users', action: 'user.create', objectType: 'user',
     summary: 'Create a user', body: z.strictObject({ username: Username, password: Password, role: RoleSchema }),
     async handler(ctx) {
       if (await db().user.findUnique({ where: { username: ctx.body.username } })) {
@@ -122,7 +123,7 @@ export const authRoutes = [
     },
   }),
   defineRoute({
-    method: 'PATCH', path: '/users/:id', permission: 'users:write', tag: 'users', action: 'user.update', objectType: 'user',
+    method: 'PATCH', path: '/users/:id', response: UserView, permission: 'users:write', tag: 'users', action: 'user.update', objectType: 'user',
     summary: 'Change a user\'s role, password or whether it is disabled',
     body: z.strictObject({ role: RoleSchema.optional(), password: Password.optional(), isDisabled: z.boolean().optional() }),
     async handler(ctx) {
@@ -167,7 +168,7 @@ export const authRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/api-keys', permission: 'users:read', tag: 'api-keys', action: 'api-key.list', objectType: 'api-key',
+    method: 'GET', path: '/api-keys', response: ApiKeyList, permission: 'users:read', tag: 'api-keys', action: 'api-key.list', objectType: 'api-key',
     summary: 'List API keys (never the keys themselves)',
     async handler() {
       const rows = await db().apiKey.findMany({ orderBy: { createdAt: 'desc' }, include: { user: { select: { username: true } } } });
@@ -175,7 +176,7 @@ export const authRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/api-keys', permission: 'users:write', tag: 'api-keys', action: 'api-key.create', objectType: 'api-key',
+    method: 'POST', path: '/api-keys', response: ApiKeyCreated, permission: 'users:write', tag: 'api-keys', action: 'api-key.create', objectType: 'api-key',
     summary: 'Create an API key (shown once)', body: z.strictObject({ name: z.string().min(1, 'Give the key a name.').max(64), role: RoleSchema }),
     async handler(ctx) {
       if (!isRoleWithin(ctx.body.role as Role, ctx.actor.role!)) throw new ApiError('AUTH_FORBIDDEN', { role: ctx.actor.role, action: `create a key with role ${ctx.body.role}`, needed: 'admin' });

@@ -3,6 +3,7 @@ import { CertificateSchema, FloatingIpSchema } from '../../../engine/config/inde
 import { ApiError } from '../../errors.ts';
 import { db } from '../../db.ts';
 import { defineRoute } from '../route.ts';
+import { CertificateList, CertificateView } from '../views.ts';
 import { mutate } from '../mutate.ts';
 import { inspectCertificate } from '../../certificates.ts';
 
@@ -12,14 +13,14 @@ const certView = (c: { id: string; name: string; subject: string; fingerprint: s
 
 export const certificateRoutes = [
   defineRoute({
-    method: 'GET', path: '/certificates', permission: 'config:read', tag: 'certificates', action: 'certificate.list', objectType: 'certificate',
+    method: 'GET', path: '/certificates', response: CertificateList, permission: 'config:read', tag: 'certificates', action: 'certificate.list', objectType: 'certificate',
     summary: 'List certificates (never private keys)',
     async handler() {
       return { body: { items: (await db().certificate.findMany({ orderBy: { name: 'asc' } })).map(certView) } };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/certificates', permission: 'config:write', tag: 'certificates', action: 'certificate.create', objectType: 'certificate',
+    method: 'POST', path: '/certificates', response: CertificateView, permission: 'config:write', tag: 'certificates', action: 'certificate.create', objectType: 'certificate',
     summary: 'Upload a certificate and its private key (PEM)', body: CertificateSchema,
     async handler(ctx) {
       const info = inspectCertificate(ctx.body.certificatePem, ctx.body.privateKeyPem);

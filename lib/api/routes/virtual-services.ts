@@ -5,6 +5,7 @@ import { ApiError, validationError } from '../../errors.ts';
 import { db, type Tx } from '../../db.ts';
 import { engine } from '../../engine.ts';
 import { defineRoute } from '../route.ts';
+import { VirtualServiceList, VirtualServiceView, RealServerView } from '../views.ts';
 import { ifMatchVersion, mutate } from '../mutate.ts';
 import { checkCandidate, rsColumns, rsView, vsColumns, vsView } from '../../config/store.ts';
 import { log } from '../../log.ts';
@@ -38,7 +39,7 @@ function parseVs(raw: unknown) {
 
 export const virtualServiceRoutes = [
   defineRoute({
-    method: 'GET', path: '/virtual-services', permission: 'config:read', tag, action: 'virtual-service.list', objectType: 'virtual-service',
+    method: 'GET', path: '/virtual-services', response: VirtualServiceList, permission: 'config:read', tag, action: 'virtual-service.list', objectType: 'virtual-service',
     summary: 'List virtual services with their real servers',
     async handler() {
       const rows = await db().virtualService.findMany({ orderBy: [{ position: 'asc' }, { createdAt: 'asc' }], include });
@@ -46,7 +47,7 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/virtual-services', permission: 'config:write', tag, action: 'virtual-service.create', objectType: 'virtual-service',
+    method: 'POST', path: '/virtual-services', response: VirtualServiceView, permission: 'config:write', tag, action: 'virtual-service.create', objectType: 'virtual-service',
     summary: 'Create a virtual service (staged until applied)', body: VirtualServiceSchema,
     async handler(ctx) {
       const vs = ctx.body;
@@ -64,7 +65,7 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/virtual-services/:id', permission: 'config:read', tag, action: 'virtual-service.read', objectType: 'virtual-service',
+    method: 'GET', path: '/virtual-services/:id', response: VirtualServiceView, permission: 'config:read', tag, action: 'virtual-service.read', objectType: 'virtual-service',
     summary: 'Read a virtual service',
     async handler(ctx) {
       const row = await loadVs(db() as unknown as Tx, ctx.params.id);
@@ -72,7 +73,7 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/virtual-services/:id', permission: 'config:write', tag, action: 'virtual-service.update', objectType: 'virtual-service',
+    method: 'PUT', path: '/virtual-services/:id', response: VirtualServiceView, permission: 'config:write', tag, action: 'virtual-service.update', objectType: 'virtual-service',
     summary: 'Replace a virtual service (send If-Match with the version you edited)', body: z.unknown() as z.ZodType<unknown>,
     async handler(ctx) {
       const raw = (ctx.body ?? {}) as Record<string, unknown>;
@@ -119,7 +120,7 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/virtual-services/:id/real-servers', permission: 'config:write', tag, action: 'real-server.create', objectType: 'real-server',
+    method: 'POST', path: '/virtual-services/:id/real-servers', response: RealServerView, permission: 'config:write', tag, action: 'real-server.create', objectType: 'real-server',
     summary: 'Add a real server to a virtual service (staged until applied)', body: RealServerSchema,
     async handler(ctx) {
       const rs = ctx.body;
@@ -140,7 +141,7 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/virtual-services/:id/real-servers/:rsId', permission: 'config:write', tag, action: 'real-server.update', objectType: 'real-server',
+    method: 'PUT', path: '/virtual-services/:id/real-servers/:rsId', response: RealServerView, permission: 'config:write', tag, action: 'real-server.update', objectType: 'real-server',
     summary: 'Replace a real server (send If-Match with the version you edited)', body: RealServerSchema,
     async handler(ctx) {
       const rs = ctx.body;
