@@ -95,7 +95,11 @@ export const PersistenceSchema = z.discriminatedUnion(
       maxIdleSeconds: seconds(1, 31_536_000, 'The cookie idle time').optional(),
       maxLifeSeconds: seconds(1, 31_536_000, 'The cookie lifetime').optional(),
       httpOnly: z.boolean().default(true),
-      secure: z.boolean().default(true),
+      /**
+       * Unset: Secure exactly when the service terminates TLS. A Secure cookie set over plain HTTP is never sent
+       * back by the browser, which would silently break persistence.
+       */
+      secure: z.boolean().optional(),
     }),
     z.strictObject({
       type: z.literal('app-cookie'),

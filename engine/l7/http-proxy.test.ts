@@ -145,7 +145,10 @@ test('HTTP to HTTPS redirect with each status', async () => {
 
 test('cookie insert persistence: HttpOnly, Secure, Max-Age; drained servers keep their clients, halted ones do not', async () => {
   const port = await freePort();
-  const vs = httpService('cookie', port, [a, b], { persistence: { type: 'http-cookie', cookieName: 'LB', maxLifeSeconds: 3600, maxIdleSeconds: 600 } });
+  // Plain HTTP: by default no Secure flag, or the browser would never send the cookie back over this listener.
+  await serve([httpService('cookie', port, [a, b], { persistence: { type: 'http-cookie', cookieName: 'LB' } })]);
+  assert.deepEqual((await fetchOnce(port, 'GET', '/')).setCookies[0].split('; ').slice(1), ['Path=/', 'HttpOnly']);
+  const vs = httpService('cookie', port, [a, b], { persistence: { type: 'http-cookie', cookieName: 'LB', maxLifeSeconds: 3600, maxIdleSeconds: 600, secure: true } });
   await serve([vs]);
   const first = await fetchOnce(port, 'GET', '/');
   assert.equal(first.setCookies.length, 1);

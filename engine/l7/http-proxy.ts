@@ -660,7 +660,7 @@ class Exchange implements ConnHandler, ChooseRequest {
         let cookie = `${p.cookieName}=${value}; Path=/`;
         if (p.maxLifeSeconds !== undefined) cookie += `; Max-Age=${p.maxLifeSeconds}`;
         if (p.httpOnly) cookie += '; HttpOnly';
-        if (p.secure) cookie += '; Secure';
+        if (p.secure ?? this.s.isTls) cookie += '; Secure';
         out.push('Set-Cookie', cookie);
       }
     } else if (p.type === 'app-cookie') {
