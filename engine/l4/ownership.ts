@@ -26,21 +26,45 @@ export interface OwnershipRecord {
 
 export const OWNERSHIP_FILE = 'l4-owned.json';
 
+/** A Set / Map that counts its changes, so save() knows without serialising 1,000 keys whether anything changed. */
+class CountingSet<T> extends Set<T> {
+  changes = 0;
+  override add(v: T): this {
+    if (!this.has(v)) this.changes++;
+    return super.add(v);
+  }
+  override delete(v: T): boolean {
+    const had = super.delete(v);
+    if (had) this.changes++;
+    return had;
+  }
+}
+class CountingMap<K, V> extends Map<K, V> {
+  changes = 0;
+  override set(k: K, v: V): this {
+    if (this.get(k) !== v) this.changes++;
+    return super.set(k, v);
+  }
+}
+
 export class Ownership {
   readonly file: string;
-  services: Set<string>;
+  readonly services = new CountingSet<string>();
   vips: OwnedVip[];
   hasNftTable: boolean;
-  labels: Map<string, string>;
+  readonly labels = new CountingMap<string, string>();
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, OWNERSHIP_FILE);
     const rec = Ownership.read(this.file);
-    this.services = new Set(rec.services);
+    for (const k of rec.services) this.services.add(k);
     this.vips = rec.vips;
     this.hasNftTable = rec.hasNftTable;
-    this.labels = new Map(Object.entries(rec.labels ?? {}));
-    if (fs.existsSync(this.file)) this.written = this.serialise();
+    for (const [k, v] of Object.entries(rec.labels ?? {})) this.labels.set(k, v);
+    if (fs.existsSync(this.file)) {
+      this.written = this.serialise();
+      this.savedAt = this.fingerprint();
+    }
   }
 
   static read(file: string): OwnershipRecord {
@@ -64,7 +88,15 @@ export class Ownership {
     return JSON.stringify(rec, null, 1);
   }
 
+  private savedAt: string | undefined;
+  private fingerprint(): string {
+    return `${this.services.changes}|${this.labels.changes}|${JSON.stringify(this.vips)}|${this.hasNftTable}`;
+  }
+
   save(): void {
+    const fp = this.fingerprint();
+    if (fp === this.savedAt) return;
+    this.savedAt = fp;
     const text = this.serialise();
     if (text === this.written) return;
     if (this.written === undefined && this.services.size === 0 && this.vips.length === 0 && !this.hasNftTable && !fs.existsSync(this.file)) {

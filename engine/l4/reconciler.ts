@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { ExecResult, IpvsClient } from './client.ts';
 import type { Command } from './codec.ts';
 import type { DesiredService } from './desired.ts';
-import { destinationKey, serviceKey, type ObservedService, type ServiceId } from './model.ts';
+import { destinationKey, sameDestinationSettings, sameServiceSettings, serviceKey, type ObservedService, type ServiceId } from './model.ts';
 import type { Ownership } from './ownership.ts';
 import { plan } from './plan.ts';
 
@@ -46,8 +46,8 @@ const commandServiceKey = (c: Command): string | undefined => ('service' in c &&
 
 export class Reconciler {
   private confirmed: Map<string, ObservedService> | undefined;
-  /** Per confirmed service, the signature of the desired form it was confirmed against. */
-  private readonly signatures = new Map<string, string>();
+  /** Per confirmed service, the desired form it was confirmed against. */
+  private readonly confirmedAgainst = new Map<string, DesiredService>();
   private lastFullAt = 0;
   private readonly fullEveryMs: number;
 
@@ -85,7 +85,10 @@ export class Reconciler {
     } else {
       // Scope: services whose desired form changed since the last confirmed apply, new ones, and ones to remove.
       scope = new Set<string>();
-      for (const [k, d] of wantKeys) if (!this.confirmed!.has(k) || this.signatures.get(k) !== signature(d)) scope.add(k);
+      for (const [k, d] of wantKeys) {
+        const before = this.confirmedAgainst.get(k);
+        if (!this.confirmed!.has(k) || !before || !sameDesired(before, d)) scope.add(k);
+      }
       for (const k of this.confirmed!.keys()) if (!wantKeys.has(k)) scope.add(k);
       const got = await Promise.all([...scope].map((k) => this.client.service((wantKeys.get(k)?.service ?? this.confirmed!.get(k)) as ServiceId)));
       reads += 2 * scope.size;
@@ -150,9 +153,9 @@ export class Reconciler {
     for (const k of unconfirmed.keys()) next.delete(k);
     for (const k of errorsByService.keys()) next.delete(k);
     this.confirmed = next;
-    if (isFull) this.signatures.clear();
-    for (const k of [...this.signatures.keys()]) if (!next.has(k)) this.signatures.delete(k);
-    for (const [k, d] of wantKeys) if (next.has(k) && (isFull || scope.has(k))) this.signatures.set(k, signature(d));
+    if (isFull) this.confirmedAgainst.clear();
+    for (const k of [...this.confirmedAgainst.keys()]) if (!next.has(k)) this.confirmedAgainst.delete(k);
+    for (const [k, d] of wantKeys) if (next.has(k) && (isFull || scope.has(k))) this.confirmedAgainst.set(k, d);
     if (isFull) this.lastFullAt = Date.now();
 
     timings.confirm = performance.now() - t0 - timings.read - timings.plan - timings.exec;
@@ -160,12 +163,16 @@ export class Reconciler {
   }
 }
 
-/** Everything plan() compares, as one string: equal signatures ⇒ nothing to do for that service. */
-function signature(d: DesiredService): string {
-  const s = d.service;
-  let out = `${s.scheduler}|${s.flags}|${s.timeout}|${s.netmaskPrefix}|${s.peName}`;
-  for (const x of d.destinations) out += `;${x.address}|${x.port}|${x.forward}|${x.weight}|${x.upperThreshold}|${x.lowerThreshold}|${x.tunnelType ?? ''}|${x.tunnelPort ?? ''}|${x.tunnelFlags ?? ''}`;
-  return out;
+/** Whether two desired forms of one service ask the same of the kernel (everything plan() compares). Allocates
+ * nothing: it runs over every service on every apply. */
+function sameDesired(a: DesiredService, b: DesiredService): boolean {
+  if (!sameServiceSettings(a.service, b.service) || a.destinations.length !== b.destinations.length) return false;
+  for (let i = 0; i < a.destinations.length; i++) {
+    const x = a.destinations[i];
+    const y = b.destinations[i];
+    if (x.address !== y.address || x.port !== y.port || !sameDestinationSettings(x, y)) return false;
+  }
+  return true;
 }
 
 /**
