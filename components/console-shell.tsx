@@ -11,6 +11,7 @@ const NAV = [
   { href: '/', label: 'Overview' },
   { href: '/changes', label: 'Pending changes' },
   { href: '/history', label: 'History' },
+  { href: '/certificates', label: 'Certificates' },
   { href: '/audit', label: 'Audit log', permission: ['admin', 'auditor'] },
   { href: '/users', label: 'Users & keys', permission: ['admin', 'auditor'] },
 ];

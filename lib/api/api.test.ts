@@ -305,6 +305,23 @@ describe('certificates', () => {
     assert.equal((await admin.req('GET', '/certificates')).body.items.length, 1, 'a rollback does not throw a private key away');
     assert.equal((await admin.req('GET', '/changes')).body.count, 0);
   });
+
+  test('a PFX file is imported with its password; a wrong password is refused at the field', async () => {
+    const pem = selfSigned('pfx.trust.nhs.uk');
+    const dir = fs.mkdtempSync(path.join(h.dataDir, 'pfx-'));
+    fs.writeFileSync(`${dir}/c.pem`, pem.certificatePem);
+    fs.writeFileSync(`${dir}/k.pem`, pem.privateKeyPem);
+    execFileSync('openssl', ['pkcs12', '-export', '-in', `${dir}/c.pem`, '-inkey', `${dir}/k.pem`, '-out', `${dir}/x.pfx`, '-passout', 'pass:s3cret-pfx'], { stdio: 'ignore' });
+    const pfxBase64 = fs.readFileSync(`${dir}/x.pfx`).toString('base64');
+    const wrong = await admin.req('POST', '/certificates/import-pfx', { name: 'from-pfx', pfxBase64, password: 'nope' });
+    assert.equal(wrong.status, 422, wrong.text);
+    assert.equal(wrong.body.error.details.fields[0].path, 'pfxBase64');
+    const ok = await admin.req('POST', '/certificates/import-pfx', { name: 'from-pfx', pfxBase64, password: 's3cret-pfx' });
+    assert.equal(ok.status, 201, ok.text);
+    assert.match(ok.body.subject, /pfx\.trust\.nhs\.uk/);
+    const audit = await admin.req('GET', '/audit?action=certificate.create&limit=5');
+    assert.ok(!JSON.stringify(audit.body).includes('s3cret-pfx'), 'the PFX password never reaches the audit trail');
+  });
 });
 
 describe('API keys', () => {

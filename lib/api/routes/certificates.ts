@@ -2,14 +2,29 @@
 import { CertificateSchema, FloatingIpSchema } from '../../../engine/config/index.ts';
 import { ApiError } from '../../errors.ts';
 import { db } from '../../db.ts';
-import { defineRoute } from '../route.ts';
+import { defineRoute, type RouteContext } from '../route.ts';
 import { CertificateList, CertificateView } from '../views.ts';
 import { mutate } from '../mutate.ts';
 import { inspectCertificate } from '../../certificates.ts';
+import { importPfx } from '../../../engine/l7/pfx.ts';
+import { NameSchema } from '../../../engine/config/index.ts';
+import { z } from 'zod';
 
 const certView = (c: { id: string; name: string; subject: string; fingerprint: string; notAfter: Date; createdAt: Date }) => ({
   id: c.id, name: c.name, subject: c.subject, fingerprint: c.fingerprint, notAfter: c.notAfter, createdAt: c.createdAt,
 });
+
+async function storeCertificate(ctx: { audit: RouteContext<unknown, unknown>['audit'] }, input: { name: string; certificatePem: string; privateKeyPem: string }) {
+  const info = inspectCertificate(input.certificatePem, input.privateKeyPem);
+  if (await db().certificate.findUnique({ where: { name: input.name } })) {
+    throw new ApiError('API_VALIDATION', { summary: `name: "${input.name}" is taken.` }, { fields: [{ path: 'name', message: 'A certificate with this name exists.' }] });
+  }
+  const row = await mutate(
+    (tx) => tx.certificate.create({ data: { ...input, ...info } }),
+    (r) => ctx.audit({ action: 'certificate.create', objectType: 'certificate', objectId: r.id, after: certView(r), outcome: 'success' }),
+  );
+  return certView(row);
+}
 
 export const certificateRoutes = [
   defineRoute({
@@ -23,15 +38,26 @@ export const certificateRoutes = [
     method: 'POST', path: '/certificates', response: CertificateView, permission: 'config:write', tag: 'certificates', action: 'certificate.create', objectType: 'certificate',
     summary: 'Upload a certificate and its private key (PEM)', body: CertificateSchema,
     async handler(ctx) {
-      const info = inspectCertificate(ctx.body.certificatePem, ctx.body.privateKeyPem);
-      if (await db().certificate.findUnique({ where: { name: ctx.body.name } })) {
-        throw new ApiError('API_VALIDATION', { summary: `name: "${ctx.body.name}" is taken.` }, { fields: [{ path: 'name', message: 'A certificate with this name exists.' }] });
+      return { status: 201, body: await storeCertificate(ctx, ctx.body) };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/certificates/import-pfx', response: CertificateView, permission: 'config:write', tag: 'certificates', action: 'certificate.create', objectType: 'certificate',
+    summary: 'Import a certificate, its chain and its private key from a PFX / PKCS#12 file',
+    body: z.strictObject({
+      name: NameSchema,
+      pfxBase64: z.string().min(1, 'Choose the PFX file.').max(1_000_000, 'The file is larger than 750 KB.').regex(/^[A-Za-z0-9+/=\s]+$/, 'Send the file as base64.'),
+      password: z.string().max(1024).default(''),
+    }),
+    async handler(ctx) {
+      let pem: { certificatePem: string; privateKeyPem: string };
+      try {
+        pem = await importPfx(Buffer.from(ctx.body.pfxBase64, 'base64'), ctx.body.password);
+      } catch (e) {
+        const message = `This PFX file cannot be read: ${(e as Error).message.split('\n')[0]}. Check the password.`;
+        throw new ApiError('API_VALIDATION', { summary: `pfxBase64: ${message}` }, { fields: [{ path: 'pfxBase64', message }] });
       }
-      const row = await mutate(
-        (tx) => tx.certificate.create({ data: { ...ctx.body, ...info } }),
-        (r) => ctx.audit({ action: 'certificate.create', objectType: 'certificate', objectId: r.id, after: certView(r), outcome: 'success' }),
-      );
-      return { status: 201, body: certView(row) };
+      return { status: 201, body: await storeCertificate(ctx, { name: ctx.body.name, ...pem }) };
     },
   }),
   defineRoute({
