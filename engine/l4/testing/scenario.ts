@@ -1,6 +1,7 @@
 /**
  * The data-path story every mode must tell (shared by datapath.kernel.test.ts and snat.kernel.test.ts): requests
- * reach the VIP and alternate under rr; source-ip persistence keeps the client on one server; drain stops new
+ * reach the VIP and alternate under rr; source-ip persistence keeps the client on one server, even once that server
+ * is drained; drain stops new
  * connections while an open keep-alive connection still completes a request; halt removes the server from the
  * kernel and from rotation; online brings it back.
  */
@@ -51,6 +52,13 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     await apply();
     const sticky = await lab.get(6);
     assert.equal(new Set(sticky).size, 1, `persistent: ${sticky.join(',')}`);
+    // Drain keeps persistent clients: weight 0 stops new clients, but this one's persistence template still points
+    // at its server, so its new connections go there.
+    decisions.set(`vs/${sticky[0]}`, decideServer('drain', 'up', 100));
+    await apply();
+    assert.deepEqual(await lab.get(3), [sticky[0], sticky[0], sticky[0]], 'a persistent client stays with its drained server');
+    decisions.set(`vs/${sticky[0]}`, decideServer('online', 'up', 100));
+    await apply();
     cfg = configFor(lab, mode, {}, rsPort);
     await apply();
     // Dropping persistence leaves persistence templates in the kernel until they expire; clear the connection table
