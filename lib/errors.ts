@@ -46,9 +46,12 @@ export class ApiError extends Error {
     this.headers = headers;
   }
 
+  /** The engine's error as the API answers it; a code the table does not know keeps its message and status. */
   static from(e: EngineError): ApiError {
-    const err = new ApiError(e.code, {}, e.details);
+    const known = (e.code as string) in ERRORS;
+    const err = new ApiError(known ? e.code : 'ENGINE_BAD_REQUEST', {}, e.details);
     (err as { message: string }).message = e.message;
+    if (!known) Object.assign(err, { code: e.code, status: e.status });
     return err;
   }
 }

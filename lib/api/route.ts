@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { ApiError, validationError } from '../errors.ts';
+import { EngineError } from '../../engine/errors.ts';
 import { writeAuditAlone, type AuditInput } from '../audit.ts';
 import { can, PERMISSIONS, type Permission } from '../auth/roles.ts';
 import { ANONYMOUS, actorFromApiKey, actorFromSession, readCookie, SESSION_COOKIE, type Actor } from '../auth/session.ts';
@@ -201,7 +202,9 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
       payload = out.data;
     }
     return Response.json(payload, { status, headers });
-  } catch (e) {
+  } catch (caught) {
+    // An engine refusal that a handler did not translate still has its code, status and sentence.
+    const e = caught instanceof EngineError ? ApiError.from(caught) : caught;
     if (e instanceof ApiError) {
       // A refusal by the handler (validation across services, version conflict, engine refusal) is audited too.
       if (!e.isAudited && isMutation(def.method) && e.status >= 400 && e.status !== 401) {

@@ -23,6 +23,8 @@ export async function lockedForSeconds(keys: string[], now = new Date()): Promis
 }
 
 export async function recordFailure(keys: string[], now = new Date()): Promise<void> {
+  // A spray of made-up usernames must not grow the table for ever: forget windows that ended a day ago.
+  await db().loginThrottle.deleteMany({ where: { windowStart: { lt: new Date(now.getTime() - 86_400_000) }, OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }] } });
   for (const key of keys) {
     const r = await db().loginThrottle.findUnique({ where: { key } });
     const isFresh = !r || now.getTime() - r.windowStart.getTime() > WINDOW_MS;
