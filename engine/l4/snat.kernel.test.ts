@@ -42,6 +42,15 @@ test('SNAT: no change on the real servers (no route back to the client); they se
   await dp.close();
 });
 
+test('SNAT over IPv6: real servers with no route to the client answer the director fd00::1', { skip }, async (t) => {
+  const lab = await createLab({ topology: 'routed', servers: 2, hasRouteToClient: false, family: 6 });
+  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); try { sh('nft', 'delete', 'table', 'inet', 'fulcrum_l4'); } catch { /* gone */ } });
+  const dp = await scenario(lab, 'snat');
+  assert.match((await lab.bodies(1))[0], / fd00::1$/);
+  assert.match(sh('nft', 'list', 'table', 'inet', 'fulcrum_l4'), /ip6 daddr fd00::2 ct original ip6 daddr fd01::10 masquerade/);
+  await dp.close();
+});
+
 test('firewall mark: one IPVS service for ports 80 and 8080, marked by the engine; persistence spans both ports', { skip }, async (t) => {
   const lab = await createLab({ topology: 'routed', servers: 2 });
   t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); try { sh('nft', 'delete', 'table', 'inet', 'fulcrum_l4'); } catch { /* gone */ } });
