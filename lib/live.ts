@@ -13,7 +13,7 @@ import { log } from './log.ts';
 
 export const LIVE_PATH = '/api/v1/live';
 
-export function createLiveFeed() {
+export function createLiveFeed(opts: { sessionRecheckMs?: number } = {}) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   let isEngineConnected = false;
   const sub = engine().subscribe(
@@ -30,6 +30,17 @@ export function createLiveFeed() {
     for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(text);
   };
   bus().on('event', broadcast);
+  // A feed lives no longer than its session: after logout, expiry or a disabled account it is closed.
+  const sessions = new Map<WebSocket, string>();
+  const recheck = setInterval(async () => {
+    for (const [ws, cookie] of sessions) {
+      const actor = await actorFromSession(cookie).catch(() => undefined);
+      if (!actor) {
+        ws.close(4001, 'session ended');
+        sessions.delete(ws);
+      }
+    }
+  }, opts.sessionRecheckMs ?? 30_000);
   // Counters every 2 s while anyone watches: the engine's status carries them.
   const poll = setInterval(async () => {
     if (wss.clients.size === 0 || !isEngineConnected) return;
@@ -52,6 +63,8 @@ export function createLiveFeed() {
     const actor = cookie ? await actorFromSession(cookie).catch(() => undefined) : undefined;
     if (!actor) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      sessions.set(ws, cookie!);
+      ws.on('close', () => sessions.delete(ws));
       ws.send(JSON.stringify({ type: 'engine-connection', at: new Date().toISOString(), isConnected: isEngineConnected }));
       ws.on('error', (e) => log('warn', 'live feed socket error', { error: e.message }));
     });
@@ -61,6 +74,7 @@ export function createLiveFeed() {
     handleUpgrade,
     close() {
       clearInterval(poll);
+      clearInterval(recheck);
       sub.stop();
       bus().off('event', broadcast);
       for (const ws of wss.clients) ws.terminate();
