@@ -8,7 +8,9 @@
  *                                             maintenance page)
  *
  * The chosen server's in-flight count is raised here, before the callback, so two requests in one tick cannot both
- * take a server's last slot; the caller gives it back with `release`.
+ * take a server's last slot; the caller gives it back with `release`. In a cluster worker a server with a maximum
+ * also needs a slot from the primary (slots.ts), so `done` may come later, after an IPC round trip; servers without a
+ * maximum never wait for it.
  */
 import type { ServerState, ServiceRuntime } from './service.ts';
 
@@ -27,19 +29,15 @@ export interface ChooseRequest {
   cancel?: () => void;
 }
 
-export function choose(rt: ServiceRuntime, req: ChooseRequest, isRetryFromQueue = false): void {
+/**
+ * `deadline` is when a queued request gives up (Date.now() ms), set the first time it queues and kept when a woken
+ * waiter finds every server full again: the queue timeout counts from the first queueing, not from the last wake.
+ */
+export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number): void {
   const sticky = rt.persistent(req.persistentName, req.exclude);
-  if (sticky && !sticky.isFull) {
-    sticky.active++;
-    req.done({ server: sticky, isPersistent: true });
-    return;
-  }
+  if (sticky && !sticky.isFull) return take(rt, req, sticky, true, deadline);
   const pick = sticky ? ({ kind: 'full' } as const) : rt.pick(req.group, req.hashKey, req.exclude);
-  if (pick.kind === 'server') {
-    pick.server.active++;
-    req.done({ server: pick.server, isPersistent: false });
-    return;
-  }
+  if (pick.kind === 'server') return take(rt, req, pick.server, false, deadline);
   if (pick.kind === 'none') {
     const fb = rt.fallback;
     if (fb && !req.exclude?.has(fb)) {
@@ -50,24 +48,25 @@ export function choose(rt: ServiceRuntime, req: ChooseRequest, isRetryFromQueue 
   }
   const queue = rt.state.queue;
   const max = rt.plan.layer7.limits.maxQueue;
-  if (!isRetryFromQueue && queue.length >= max) {
+  if (deadline === undefined && queue.length >= max) {
     req.done({ error: 'queue-full' });
     return;
   }
+  const until = deadline ?? Date.now() + rt.plan.layer7.timeouts.queueMs;
   const waiter = {
     retry: () => {
       req.cancel = undefined;
-      choose(rt, req, true);
+      choose(rt, req, until);
     },
     timer: setTimeout(() => {
       const i = queue.indexOf(waiter);
       if (i !== -1) queue.splice(i, 1);
       req.cancel = undefined;
       req.done({ error: 'queue-timeout' });
-    }, rt.plan.layer7.timeouts.queueMs),
+    }, Math.max(0, until - Date.now())),
   };
   // A waiter that was woken but found everything full again goes back to the front: it has waited longest.
-  if (isRetryFromQueue) queue.unshift(waiter);
+  if (deadline !== undefined) queue.unshift(waiter);
   else queue.push(waiter);
   req.cancel = () => {
     clearTimeout(waiter.timer);
@@ -76,8 +75,37 @@ export function choose(rt: ServiceRuntime, req: ChooseRequest, isRetryFromQueue 
   };
 }
 
+/**
+ * Takes a slot of `server` for the request. A limited server in a cluster worker also needs the primary's slot
+ * (slots.ts): the local count is raised at once (so this worker cannot over-ask), and a denial marks the server full
+ * and chooses again, which queues the request if every server is full.
+ */
+function take(rt: ServiceRuntime, req: ChooseRequest, server: ServerState, isPersistent: boolean, deadline: number | undefined): void {
+  server.active++;
+  const slots = rt.state.slots;
+  if (slots === undefined || server.plan.maxConnections === 0) {
+    req.done({ server, isPersistent });
+    return;
+  }
+  slots.acquire(rt.state.slotKey(server), server.plan.maxConnections, (isGranted) => {
+    if (isGranted) {
+      server.clusterSlots++;
+      req.done({ server, isPersistent });
+      return;
+    }
+    server.active--;
+    server.isClusterFull = true;
+    choose(rt, req, deadline);
+  });
+}
+
 /** Gives a server's slot back and lets the longest waiter try again. */
 export function release(rt: ServiceRuntime, server: ServerState): void {
   server.active--;
+  if (server.clusterSlots > 0) {
+    // The primary's slot-free wakes a waiter here and in every other worker.
+    server.clusterSlots--;
+    rt.state.slots!.release(rt.state.slotKey(server));
+  }
   if (rt.state.queue.length > 0) rt.state.wakeOne();
 }

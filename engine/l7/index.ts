@@ -5,7 +5,8 @@
  *   daemon ── apply(config, decisions) ──► planServices ──► every worker: Runtime.apply ──► per-service report
  *          ◄─ counters() ◄── sum of every worker's snapshot
  *   workers ◄─► primary: stick-table entries (persistence shared by all workers), TLS ticket keys (one set, kept
- *               in the data directory so session resumption also survives a restart)
+ *               in the data directory so session resumption also survives a restart), connection slots of real
+ *               servers with a maximum (slots.ts: the primary counts them, so the maximum holds for the cluster)
  *
  * Node 20 on Linux cannot give each worker its own SO_REUSEPORT socket, so the cluster primary creates each
  * listening socket and shares it with the workers, which accept on it directly (see L7Options.acceptMode).
@@ -27,6 +28,7 @@ import { Runtime, type ServiceReport } from './runtime.ts';
 import type { StickEntry } from './persistence.ts';
 import { sumSnapshots, toServerCounters, type CounterSnapshot } from './stats.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
+import { SlotLedger } from './slots.ts';
 
 /** PFX/PKCS#12 to the PEM pair the config carries (the console's certificate upload uses it). */
 export { importPfx } from './pfx.ts';
@@ -90,6 +92,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   /** Replies awaited, by "<request id>/<worker id>". */
   const pending = new Map<string, (m: FromWorker) => void>();
   const stick = new Map<string, Map<string, StickEntry>>();
+  /** Connection slots of limited real servers, counted across workers (slots.ts). */
+  const slots = new SlotLedger();
   let lastPlans: ServicePlan[] = [];
   let lastNames = new Set<string>();
   let nextId = 1;
@@ -103,6 +107,10 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     if (!t) stick.set(table, (t = new Map()));
     t.set(key, entry);
     for (const w of workers.values()) if (w !== from && w.isConnected()) w.send({ t: 'stick', table, key, entry } satisfies ToWorker);
+  };
+
+  const slotFree = (key: string) => {
+    for (const w of workers.values()) if (w.isConnected()) w.send({ t: 'slot-free', key } satisfies ToWorker);
   };
 
   const sweeper = setInterval(() => {
@@ -128,6 +136,10 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
             for (const [table, t] of stick) for (const [k, e] of t) dump.push([table, k, e]);
             w.send({ t: 'init', ticketKeys: keys().toString('base64'), stick: dump } satisfies ToWorker);
             resolve();
+          } else if (m.t === 'slot-acquire') {
+            if (w.isConnected()) w.send({ t: 'slot', id: m.id, isGranted: slots.acquire(w.id, m.key, m.max) } satisfies ToWorker);
+          } else if (m.t === 'slot-release') {
+            if (slots.release(w.id, m.key)) slotFree(m.key);
           } else if (m.t === 'stick') onStick(m.table, m.key, m.entry, w);
           else if (m.t === 'log') log(m.level, m.msg, m.fields);
           else if (m.t === 'applied' || m.t === 'stats') {
@@ -141,6 +153,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     w.on('exit', (code, signal) => {
       workers.delete(w.id);
       ready.delete(w.id);
+      // Its requests died with it: their slots are free for the other workers.
+      for (const key of slots.dropWorker(w.id)) slotFree(key);
       for (const [key, cb] of pending) if (key.endsWith(`/${w.id}`)) cb({ t: 'applied', id: 0, reports: [] });
       if (isClosed) return;
       log('error', `layer 7 worker ${w.process.pid} exited (${signal ?? code}); starting a replacement`);
@@ -225,7 +239,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       const run = async (): Promise<ServiceResult[]> => {
         if (isClosed) throw new Error('the layer 7 data plane is closed');
         const { config, decisions } = input;
-        const plans = planServices(config, decisions, Math.max(1, workerCount));
+        const plans = planServices(config, decisions);
         try {
           await ensureWorkers();
         } catch (err) {

@@ -9,11 +9,17 @@ export type ToWorker =
   | { t: 'apply'; id: number; plans: ServicePlan[] }
   | { t: 'stats'; id: number }
   | { t: 'stick'; table: string; key: string; entry: StickEntry }
-  | { t: 'close'; graceMs: number };
+  | { t: 'close'; graceMs: number }
+  /** Answer to a slot-acquire (slots.ts). */
+  | { t: 'slot'; id: number; isGranted: boolean }
+  /** A slot of `key` was given back somewhere: waiters may try again. */
+  | { t: 'slot-free'; key: string };
 
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'applied'; id: number; reports: ServiceReport[] }
   | { t: 'stats'; id: number; snapshot: CounterSnapshot }
   | { t: 'stick'; table: string; key: string; entry: StickEntry }
-  | { t: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: object };
+  | { t: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields?: object }
+  | { t: 'slot-acquire'; id: number; key: string; max: number }
+  | { t: 'slot-release'; key: string };

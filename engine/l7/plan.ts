@@ -15,7 +15,11 @@ export interface ServerPlan {
   weight: number;
   disposition: ServerDecision['disposition'];
   isHealthDown: boolean;
-  /** Per worker: the configured maximum divided among workers (0 = unlimited). */
+  /**
+   * The configured maximum for the whole cluster (0 = unlimited). It is not divided among workers (that let
+   * maxConnections 1 with 2 workers reach 2): a cluster worker takes each slot of a limited server from the primary
+   * (slots.ts), and in-process the one runtime counts exactly.
+   */
   maxConnections: number;
   isBackup: boolean;
   group?: string;
@@ -58,7 +62,7 @@ export const DEFAULT_LAYER7: Layer7Options = {
 const SERVE: ServerDecision = { disposition: 'serve', weight: -1, isHealthDown: false };
 
 /** Enabled layer 7 services as plans; layer 4 services are not this data plane's business. */
-export function planServices(config: Config, decisions: ReadonlyMap<ServerKey, ServerDecision>, workers: number): ServicePlan[] {
+export function planServices(config: Config, decisions: ReadonlyMap<ServerKey, ServerDecision>): ServicePlan[] {
   const certs = new Map(config.certificates.map((c) => [c.name, c]));
   const out: ServicePlan[] = [];
   for (const vs of config.virtualServices) {
@@ -86,7 +90,7 @@ export function planServices(config: Config, decisions: ReadonlyMap<ServerKey, S
           weight: d.weight,
           disposition: d.disposition,
           isHealthDown: d.isHealthDown,
-          maxConnections: rs.maxConnections > 0 ? Math.max(1, Math.ceil(rs.maxConnections / Math.max(1, workers))) : 0,
+          maxConnections: rs.maxConnections,
           isBackup: rs.isBackup,
           group: rs.group,
         };

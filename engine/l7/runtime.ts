@@ -17,6 +17,7 @@ import { serverCookieId, type StickEntry, type StickSync } from './persistence.t
 import type { CounterSnapshot } from './stats.ts';
 import type tls from 'node:tls';
 import { enableDirectRead, routeDataEvents } from './reader.ts';
+import type { SlotClient } from './slots.ts';
 
 export interface ServiceReport {
   name: string;
@@ -42,12 +43,15 @@ export class Runtime {
   private readonly retired = new Set<ServiceState>();
   private ticketKeys: Buffer;
   private readonly sync: StickSync | undefined;
+  private readonly slots: SlotClient | undefined;
   private readonly sweeper: NodeJS.Timeout;
   private readonly pendingTls = new WeakMap<net.Socket, [Listener, ServiceRuntime]>();
 
-  constructor(ticketKeys: Buffer, sync?: StickSync) {
+  /** `slots`: given in a cluster worker, so limited servers count across all workers (slots.ts). */
+  constructor(ticketKeys: Buffer, sync?: StickSync, slots?: SlotClient) {
     this.ticketKeys = ticketKeys;
     this.sync = sync;
+    this.slots = slots;
     this.sweeper = setInterval(() => {
       for (const s of this.services.values()) for (const t of s.tables.values()) t.sweep();
     }, 30_000);
@@ -59,7 +63,7 @@ export class Runtime {
     const wanted = new Map<string, string>(); // listener key → service
     for (const plan of plans) {
       let state = this.services.get(plan.name);
-      if (!state) this.services.set(plan.name, (state = new ServiceState(plan.name, this.sync)));
+      if (!state) this.services.set(plan.name, (state = new ServiceState(plan.name, this.sync, this.slots)));
       let rt: ServiceRuntime;
       const json = JSON.stringify(plan);
       const previous = this.runtimes.get(plan.name);
@@ -188,6 +192,16 @@ export class Runtime {
   mergeStick(table: string, key: string, entry: StickEntry): void {
     const service = table.slice(0, table.lastIndexOf('/'));
     this.services.get(service)?.tables.get(table)?.merge(key, entry);
+  }
+
+  /** The primary says a slot of `key` is free again (in any worker): clear the server's full mark, wake a waiter. */
+  slotFreed(key: string): void {
+    const i = key.indexOf('\u0000');
+    const state = this.services.get(key.slice(0, i));
+    const server = state?.servers.get(key.slice(i + 1));
+    if (!state || !server) return;
+    server.isClusterFull = false;
+    if (state.queue.length > 0) state.wakeOne();
   }
 
   setTicketKeys(keys: Buffer): void {

@@ -25,11 +25,16 @@ import { StickTable, type StickSync } from './persistence.ts';
 import { newCounters, type Counters } from './stats.ts';
 import { Pool } from './upstream.ts';
 import { createTlsServer } from './tls.ts';
+import { slotKey, type SlotClient } from './slots.ts';
 
 export class ServerState {
   readonly key: string;
   plan: ServerPlan;
   active = 0;
+  /** Of `active`, the slots the primary granted (slots.ts); each goes back to it on release. */
+  clusterSlots = 0;
+  /** The primary denied a slot and no slot-free for this server has come since. */
+  isClusterFull = false;
   readonly counters: Counters = newCounters();
   readonly pool = new Pool();
   /** Open tunnels (tcp mode, WebSocket), cut when the server is halted. */
@@ -49,7 +54,7 @@ export class ServerState {
     return this.plan.weight;
   }
   get isFull(): boolean {
-    return this.plan.maxConnections > 0 && this.active >= this.plan.maxConnections;
+    return this.plan.maxConnections > 0 && (this.active >= this.plan.maxConnections || this.isClusterFull);
   }
   get canTakeNew(): boolean {
     return this.plan.disposition === 'serve' && this.plan.weight > 0;
@@ -72,10 +77,17 @@ export class ServiceState {
   readonly tables = new Map<string, StickTable>();
   readonly queue: Waiter[] = [];
   private readonly sync: StickSync | undefined;
+  /** Set in a cluster worker: limited servers take their slots from the primary. Unset in-process (exact locally). */
+  readonly slots: SlotClient | undefined;
 
-  constructor(name: string, sync?: StickSync) {
+  constructor(name: string, sync?: StickSync, slots?: SlotClient) {
     this.name = name;
     this.sync = sync;
+    this.slots = slots;
+  }
+
+  slotKey(server: ServerState): string {
+    return slotKey(this.name, server.key);
   }
 
   table(kind: 'source' | 'app' | 'rdp', timeoutMs: number): StickTable {
@@ -133,6 +145,8 @@ export class ServiceRuntime {
         state.servers.set(key, s);
       }
       s.plan = sp;
+      // A reload may raise the maximum; the next acquire asks the primary again.
+      s.isClusterFull = false;
       s.cookieId = cookieId(plan.name, sp.name);
       seen.add(key);
       this.byName.set(sp.name, s);

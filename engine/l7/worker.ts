@@ -5,18 +5,20 @@
  */
 import { Runtime } from './runtime.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
+import { SlotClient } from './slots.ts';
 
 const send = (m: FromWorker) => {
   if (process.connected) process.send!(m);
 };
 
 let runtime: Runtime | null = null;
+const slots = new SlotClient(send);
 let queue: Promise<unknown> = Promise.resolve();
 
 process.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'init':
-      runtime = new Runtime(Buffer.from(m.ticketKeys, 'base64'), (table, key, entry) => send({ t: 'stick', table, key, entry }));
+      runtime = new Runtime(Buffer.from(m.ticketKeys, 'base64'), (table, key, entry) => send({ t: 'stick', table, key, entry }), slots);
       for (const [table, key, entry] of m.stick) runtime.mergeStick(table, key, entry);
       break;
     case 'apply':
@@ -31,6 +33,12 @@ process.on('message', (m: ToWorker) => {
       break;
     case 'stick':
       runtime?.mergeStick(m.table, m.key, m.entry);
+      break;
+    case 'slot':
+      slots.answered(m.id, m.isGranted);
+      break;
+    case 'slot-free':
+      runtime?.slotFreed(m.key);
       break;
     case 'close':
       void queue.then(async () => {
