@@ -44,3 +44,17 @@ test('applying the migrations gives the database schema.prisma describes', () =>
   db.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('the console\'s own connection enforces foreign keys (deleting a service deletes its real servers)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-fk-'));
+  process.env.FULCRUM_DATA_DIR = dir;
+  const { db, closeDb } = await import('./db.ts');
+  const [row] = (await db().$queryRawUnsafe('PRAGMA foreign_keys')) as { foreign_keys: bigint }[];
+  assert.equal(Number(row.foreign_keys), 1);
+  const vs = await db().virtualService.create({ data: { name: 'x', layer: 4, mode: 'nat', address: '10.0.0.1', spec: '{}' } });
+  await db().realServer.create({ data: { name: 'r', address: '10.0.0.2', spec: '{}', virtualServiceId: vs.id } });
+  await db().virtualService.delete({ where: { id: vs.id } });
+  assert.equal(await db().realServer.count(), 0);
+  await closeDb();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
