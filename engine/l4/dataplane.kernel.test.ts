@@ -77,6 +77,8 @@ test('l4: a config is programmed exactly as ipvsadm -Sn expects, with VIP and sy
     const results = await dp.apply({ config: cfg, decisions: new Map() });
     assert.deepEqual(results.map((r) => [r.name, r.status]), [['web-dr', 'programmed'], ['app-nat', 'programmed'], ['dns-both', 'programmed'], ['multi-fwm', 'programmed'], ['tun', 'programmed'], ['v6', 'programmed']]);
     assert.equal(dp.lastApply!.operations, 16);
+    assert.match(results.find((r) => r.name === 'app-nat')!.message, /^1 IPVS service in the kernel; 3 operations\. Relies on net\.ipv4\.ip_forward=1 \(set now\)\.$/);
+    assert.match(results.find((r) => r.name === 'v6')!.message, /Relies on net\.ipv6\.conf\.all\.forwarding=1 \(set now\)\.$/);
     assert.deepEqual(ipvsadmS(), [...expected, ...foreign].sort());
     assert.match(sh('ipvsadm', ['-Ln', '--thresholds']), /10\.0\.0\.3:8443\s+200\s+20\s/);
     assert.match(sh('ip', ['-o', 'addr', 'show', 'dev', 'vip0']), /inet 192\.0\.2\.10\/32/);

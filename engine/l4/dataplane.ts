@@ -160,7 +160,9 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
         const e = new EngineError('IPVS_NOT_CONFIRMED', { service: vs.name, difference: rec.unconfirmed.get(unconfirmed) });
         results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
       } else {
-        results.push({ name: vs.name, layer: 4, status: 'programmed', message: `${keys.length} IPVS service${keys.length === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.`, operations });
+        const needs = sysctls.filter((x) => (x.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat') && x.path.includes(vs.address.includes(':') ? 'ipv6' : 'ipv4')) || (x.path.includes('conntrack') && vs.mode === 'snat'));
+        const relies = needs.length ? ` Relies on ${needs.map((x) => `${x.path.replace(/\//g, '.')}=${x.value}${x.wasChanged ? ' (set now)' : ''}`).join(', ')}.` : '';
+        results.push({ name: vs.name, layer: 4, status: 'programmed', message: `${keys.length} IPVS service${keys.length === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.${relies}`, operations });
       }
     }
     for (const n of removedNames) results.push({ name: n, layer: 4, status: 'removed', message: 'Removed from the kernel.' });
