@@ -32,8 +32,12 @@ export interface ChooseRequest {
 /**
  * `deadline` is when a queued request gives up (Date.now() ms), set the first time it queues and kept when a woken
  * waiter finds every server full again: the queue timeout counts from the first queueing, not from the last wake.
+ * `isFront`: such a woken waiter goes back to the front of the queue, it has waited longest.
+ *
+ * In a cluster worker the queue bound is the cluster's too: a request takes a queue place from the primary before
+ * it queues (slots.ts, key `<service>\0`) and gives it back when its wait ends, however it ends (settle, cancel).
  */
-export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number): void {
+export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number, isFront = deadline !== undefined): void {
   const sticky = rt.persistent(req.persistentName, req.exclude);
   if (sticky && !sticky.isFull) return take(rt, req, sticky, true, deadline);
   const pick = sticky ? ({ kind: 'full' } as const) : rt.pick(req.group, req.hashKey, req.exclude);
@@ -42,15 +46,20 @@ export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number
     const fb = rt.fallback;
     if (fb && !req.exclude?.has(fb)) {
       fb.active++;
-      req.done({ server: fb, isPersistent: false });
-    } else req.done({ error: 'none' });
+      settle(rt, req, { server: fb, isPersistent: false }, deadline);
+    } else settle(rt, req, { error: 'none' }, deadline);
     return;
   }
   const queue = rt.state.queue;
   const max = rt.plan.layer7.limits.maxQueue;
-  if (deadline === undefined && queue.length >= max) {
-    req.done({ error: 'queue-full' });
-    return;
+  const slots = rt.state.slots;
+  if (deadline === undefined) {
+    if (queue.length >= max) return req.done({ error: 'queue-full' });
+    if (slots !== undefined) {
+      // Choose again once the place is granted: a slot may have been freed while the primary answered.
+      slots.acquire(queueKey(rt), max, (isGranted) => (isGranted ? choose(rt, req, Date.now() + rt.plan.layer7.timeouts.queueMs, false) : req.done({ error: 'queue-full' })));
+      return;
+    }
   }
   const until = deadline ?? Date.now() + rt.plan.layer7.timeouts.queueMs;
   const waiter = {
@@ -62,17 +71,26 @@ export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number
       const i = queue.indexOf(waiter);
       if (i !== -1) queue.splice(i, 1);
       req.cancel = undefined;
-      req.done({ error: 'queue-timeout' });
+      settle(rt, req, { error: 'queue-timeout' }, until);
     }, Math.max(0, until - Date.now())),
   };
-  // A waiter that was woken but found everything full again goes back to the front: it has waited longest.
-  if (deadline !== undefined) queue.unshift(waiter);
+  if (isFront) queue.unshift(waiter);
   else queue.push(waiter);
   req.cancel = () => {
     clearTimeout(waiter.timer);
     const i = queue.indexOf(waiter);
     if (i !== -1) queue.splice(i, 1);
+    if (slots !== undefined) slots.release(queueKey(rt));
   };
+}
+
+/** The primary's queue place of a service: a slot key with no server. */
+const queueKey = (rt: ServiceRuntime) => `${rt.state.name}\u0000`;
+
+/** Delivers the choice; a request that had queued (deadline set) gives its cluster queue place back first. */
+function settle(rt: ServiceRuntime, req: ChooseRequest, choice: Choice, deadline: number | undefined): void {
+  if (deadline !== undefined && rt.state.slots !== undefined) rt.state.slots.release(queueKey(rt));
+  req.done(choice);
 }
 
 /**
@@ -83,14 +101,11 @@ export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number
 function take(rt: ServiceRuntime, req: ChooseRequest, server: ServerState, isPersistent: boolean, deadline: number | undefined): void {
   server.active++;
   const slots = rt.state.slots;
-  if (slots === undefined || server.plan.maxConnections === 0) {
-    req.done({ server, isPersistent });
-    return;
-  }
+  if (slots === undefined || server.plan.maxConnections === 0) return settle(rt, req, { server, isPersistent }, deadline);
   slots.acquire(rt.state.slotKey(server), server.plan.maxConnections, (isGranted) => {
     if (isGranted) {
       server.clusterSlots++;
-      req.done({ server, isPersistent });
+      settle(rt, req, { server, isPersistent }, deadline);
       return;
     }
     server.active--;

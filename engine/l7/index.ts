@@ -110,6 +110,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   };
 
   const slotFree = (key: string) => {
+    // A queue place (`<service>\0`, no server) frees nobody: no waiter waits for one.
+    if (key.endsWith('\u0000')) return;
     for (const w of workers.values()) if (w.isConnected()) w.send({ t: 'slot-free', key } satisfies ToWorker);
   };
 

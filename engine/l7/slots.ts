@@ -14,6 +14,10 @@
  * can send a later slot-free, and one channel keeps its order, so a worker never misses the free that follows its
  * denial. Only servers with a maximum pay for this; the others never leave the worker. The ledger also knows which
  * worker holds which slots, so a worker that dies gives its slots back (SlotLedger.dropWorker).
+ *
+ * The same counter bounds the wait queue for the cluster: a request that must wait takes a place under the key
+ * `<service>\0` (max = limits.maxQueue) and gives it back when its wait ends (dispatch.ts). Only services with a
+ * limited server ever queue, so the others pay nothing here either.
  */
 
 /** `<service>\0<server key>`: one counter per real server of one service. */
