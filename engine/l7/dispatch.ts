@@ -27,6 +27,11 @@ export interface ChooseRequest {
   done(choice: Choice): void;
   /** Set while queued, so a client that goes away can leave the queue. */
   cancel?: () => void;
+  /**
+   * True once the client went away. Read after an answer from the primary (slots.ts), when no cancel was set: a
+   * request that is gone must not queue, or it would hold a queue place for nobody.
+   */
+  readonly isGone?: boolean;
 }
 
 /**
@@ -57,7 +62,12 @@ export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number
     if (queue.length >= max) return req.done({ error: 'queue-full' });
     if (slots !== undefined) {
       // Choose again once the place is granted: a slot may have been freed while the primary answered.
-      slots.acquire(queueKey(rt), max, (isGranted) => (isGranted ? choose(rt, req, Date.now() + rt.plan.layer7.timeouts.queueMs, false) : req.done({ error: 'queue-full' })));
+      slots.acquire(queueKey(rt), max, (isGranted) => {
+        if (!isGranted) return req.done({ error: 'queue-full' });
+        const until = Date.now() + rt.plan.layer7.timeouts.queueMs;
+        if (req.isGone) return settle(rt, req, { error: 'queue-timeout' }, until);
+        choose(rt, req, until, false);
+      });
       return;
     }
   }
@@ -110,6 +120,7 @@ function take(rt: ServiceRuntime, req: ChooseRequest, server: ServerState, isPer
     }
     server.active--;
     server.isClusterFull = true;
+    if (req.isGone) return settle(rt, req, { error: 'none' }, deadline);
     choose(rt, req, deadline);
   });
 }

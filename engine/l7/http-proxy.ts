@@ -220,6 +220,9 @@ class Exchange implements ConnHandler, ChooseRequest {
   persistentName?: string;
   exclude: Set<ServerState> | null = null;
   cancel?: () => void;
+  get isGone(): boolean {
+    return this.phase === 'done';
+  }
   private attempts = 0;
   private lastError: Error | null = null;
   private isFreshOnly = false;

@@ -25,6 +25,9 @@ export class TcpSession implements Session, ChooseRequest {
   persistentName?: string;
   exclude: Set<ServerState> | null = null;
   cancel?: () => void;
+  get isGone(): boolean {
+    return this.isDead;
+  }
   private first: Buffer | null = null;
   private server: ServerState | null = null;
   private conn: UpstreamConn | null = null;
