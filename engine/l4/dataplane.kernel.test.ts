@@ -67,6 +67,9 @@ test('l4: a config is programmed exactly as ipvsadm -Sn expects, with VIP and sy
   sh('ipvsadm', ['-a', '-t', '198.51.100.1:22', '-r', '10.9.9.9:22', '-g']);
   t.after(() => { sh('ipvsadm', ['-C']); sh('ip', ['link', 'del', 'vip0']); });
   const foreign = ['-A -t 198.51.100.1:22 -s rr', '-a -t 198.51.100.1:22 -r 10.9.9.9:22 -g -w 1'];
+  // Start from a director that does not forward, so the engine has to set it (earlier tests may have).
+  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '0');
+  fs.writeFileSync('/proc/sys/net/ipv6/conf/all/forwarding', '0');
   const dataDir = tmp();
   const cfg = ConfigSchema.parse(config);
 
