@@ -14,7 +14,7 @@ import { IpvsClient } from './client.ts';
 import { desiredFromConfig, type DesiredL4, type DesiredService } from './desired.ts';
 import { ensureSysctls, reconcileVips, type SysctlReport } from './host.ts';
 import { destinationKey, serviceKey, serviceText, type ObservedService, type Stats } from './model.ts';
-import { renderRuleset, replaceScript, runNft } from './nft.ts';
+import { nftUnavailable, renderRuleset, replaceScript, runNft } from './nft.ts';
 import { Ownership } from './ownership.ts';
 import { Reconciler } from './reconciler.ts';
 import { LAYER4_SCHEDULERS } from '../config/index.ts';
@@ -179,7 +179,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     async capabilities(): Promise<Capability> {
       const c = await connect();
       if (!c) return { dataPlane: 'l4', isAvailable: false, reason: unavailable!.message, details: { code: unavailable!.code, kernel: os.release() } };
-      const info = await c.info();
+      const [info, nftReason] = await Promise.all([c.info(), nftUnavailable()]);
       return {
         dataPlane: 'l4',
         isAvailable: true,
@@ -188,7 +188,10 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
           ipvsVersion: info.version,
           connectionTableSize: info.connectionTableSize,
           schedulers: availableSchedulers(),
-          modes: ['dr', 'nat', 'snat', 'tun'],
+          // SNAT and engine-marked firewall-mark services need nftables' inet family.
+          modes: nftReason ? ['dr', 'nat', 'tun'] : ['dr', 'nat', 'snat', 'tun'],
+          hasFirewallMarking: !nftReason,
+          ...(nftReason ? { nftablesReason: nftReason } : {}),
           sysctls: Object.fromEntries(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv4/vs/conntrack'].map((p) => [p.replace(/\//g, '.'), readSysctlSafe(p)])),
         },
       };

@@ -41,11 +41,26 @@ export function replaceScript(ruleset: string | undefined): string {
   return ruleset ? head + ruleset : head;
 }
 
-/** Runs `nft -f -` with the script on stdin. 10 s: nft answers in milliseconds; longer means it is stuck on a lock. */
+/** Runs `nft -f -` with the script on stdin. */
 export function runNft(script: string, nftPath = 'nft'): Promise<{ ok: boolean; stderr: string }> {
+  return runNftArgs(['-f', '-'], script, nftPath);
+}
+
+/**
+ * Whether this kernel's nftables can hold the engine's table (SNAT and marking need the inet family): undefined when
+ * it can, else the reason. `nft -c` validates the batch in the kernel and discards it, so nothing is created.
+ */
+export async function nftUnavailable(nftPath = 'nft'): Promise<string | undefined> {
+  const r = await runNftArgs(['-c', '-f', '-'], `add table inet ${NFT_TABLE}_probe\n`, nftPath);
+  if (r.ok) return undefined;
+  return `nftables cannot create an inet table here (${r.stderr.split('\n').find((l) => /Error/.test(l))?.replace(/^.*Error: /, '') ?? r.stderr})`;
+}
+
+function runNftArgs(args: string[], input: string, nftPath: string): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(nftPath, ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(nftPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
+    // 10 s: nft answers in milliseconds; longer means it is stuck on a lock.
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', (e) => {
@@ -56,6 +71,6 @@ export function runNft(script: string, nftPath = 'nft'): Promise<{ ok: boolean; 
       clearTimeout(timer);
       resolve({ ok: code === 0, stderr: stderr.trim() });
     });
-    child.stdin.end(script);
+    child.stdin.end(input);
   });
 }

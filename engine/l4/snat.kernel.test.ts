@@ -31,6 +31,8 @@ test('SNAT: no change on the real servers (no route back to the client); they se
   t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); try { sh('nft', 'delete', 'table', 'inet', 'fulcrum_l4'); } catch { /* gone */ } });
   const dp = await scenario(lab, 'snat');
   assert.match((await lab.bodies(1))[0], / 10\.0\.0\.1$/, 'the real server saw the director, not the client');
+  const cap = await dp.capabilities();
+  assert.deepEqual([cap.details!.modes, cap.details!.hasFirewallMarking], [['dr', 'nat', 'snat', 'tun'], true]);
   assert.equal(fs.readFileSync('/proc/sys/net/ipv4/vs/conntrack', 'utf8').trim(), '1');
   assert.equal(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), '1');
   const table = sh('nft', 'list', 'table', 'inet', 'fulcrum_l4');
