@@ -1,0 +1,130 @@
+/**
+ * The reconciler's bookkeeping against an in-memory kernel (the real kernel is in *.kernel.test.ts): depths, scope,
+ * write-ahead ownership, refusals, out-of-band changes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ExecResult, IpvsClient } from './client.ts';
+import type { Command } from './codec.ts';
+import type { DesiredService } from './desired.ts';
+import { kernelError } from './kernel-errors.ts';
+import { destinationKey, serviceKey, type ObservedService, type Service, type ServiceId } from './model.ts';
+import { Ownership } from './ownership.ts';
+import { Reconciler } from './reconciler.ts';
+
+class FakeKernel {
+  table = new Map<string, ObservedService>();
+  mutations = 0;
+  reads = 0;
+  refuse: (c: Command) => boolean = () => false;
+  onExec: (c: Command) => void = () => {};
+  private clone = (s: ObservedService): ObservedService => ({ ...s, destinations: s.destinations.map((d) => ({ ...d })) });
+
+  async exec(cmds: readonly Command[]): Promise<ExecResult[]> {
+    return cmds.map((c) => {
+      this.mutations++;
+      this.onExec(c);
+      if (this.refuse(c)) return { command: c, ok: false, errno: 'EINVAL', error: kernelError(c, 22) };
+      const k = 'service' in c && c.service ? serviceKey(c.service) : '';
+      const s = this.table.get(k);
+      switch (c.cmd) {
+        case 'new-service': if (!s) this.table.set(k, { ...c.service, destinations: [] } as ObservedService); break;
+        case 'set-service': if (s) Object.assign(s, c.service); break;
+        case 'del-service': this.table.delete(k); break;
+        case 'new-dest': case 'set-dest':
+          if (s) s.destinations = [...s.destinations.filter((d) => destinationKey(d) !== destinationKey(c.destination)), { ...c.destination, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 }];
+          break;
+        case 'del-dest': if (s) s.destinations = s.destinations.filter((d) => destinationKey(d) !== destinationKey(c.destination)); break;
+      }
+      return { command: c, ok: true };
+    });
+  }
+  async table_(filter: (s: ObservedService) => boolean = () => true) {
+    this.reads++;
+    return [...this.table.values()].map(this.clone).map((s) => (filter(s) ? (this.reads++, s) : { ...s, destinations: [] }));
+  }
+  async service(id: ServiceId) {
+    this.reads += 2;
+    const s = this.table.get(serviceKey(id));
+    return s ? this.clone(s) : undefined;
+  }
+  client(): IpvsClient {
+    const self = this;
+    return {
+      get mutations() { return self.mutations; },
+      exec: (c: readonly Command[]) => self.exec(c),
+      table: (f?: (s: ObservedService) => boolean) => self.table_(f),
+      tableSummary: (f?: (s: ObservedService) => boolean) => self.table_(f),
+      service: (id: ServiceId) => self.service(id),
+    } as unknown as IpvsClient;
+  }
+}
+
+const svc = (port: number): Service => ({ family: 4, protocol: 'tcp', address: '192.0.2.1', port, scheduler: 'wlc', flags: 0, timeout: 0, netmaskPrefix: 32, peName: '' }) as Service;
+const want = (port: number, weights: number[]): DesiredService => ({
+  service: svc(port),
+  destinations: weights.map((w, i) => ({ address: `10.0.0.${i + 1}`, port, forward: 'masq', weight: w, upperThreshold: 0, lowerThreshold: 0 })),
+  virtualService: `vs${port}`,
+  realServers: new Map(),
+});
+const table = (n: number, w = 100) => Array.from({ length: n }, (_, i) => want(1000 + i, [w, w, w, w]));
+const setup = () => {
+  const k = new FakeKernel();
+  const own = new Ownership(fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-rec-')));
+  return { k, own, r: new Reconciler(k.client(), own) };
+};
+
+test('reconciler: first apply is full; a weight change after it reads and changes only that service', async () => {
+  const { k, r } = setup();
+  const d = table(100);
+  const first = await r.reconcile(d);
+  assert.deepEqual([first.depth, first.operations], ['full', 500]);
+  d[42] = want(1042, [100, 7, 100, 100]);
+  const reads = k.reads;
+  const second = await r.reconcile(d);
+  assert.deepEqual([second.depth, second.operations, second.reads], ['incremental', 1, 4]);
+  assert.equal(k.reads - reads, 4, 'GET_SERVICE + GET_DEST before, and again to confirm');
+  assert.equal(k.table.get(serviceKey(svc(1042)))!.destinations.find((x) => x.address === '10.0.0.2')!.weight, 7);
+  const third = await r.reconcile(d);
+  assert.deepEqual([third.operations, third.reads], [0, 0], 'nothing changed, nothing read');
+});
+
+test('reconciler: ownership is recorded before the kernel is changed', async () => {
+  const { k, own, r } = setup();
+  const seen: boolean[] = [];
+  k.onExec = (c) => { if (c.cmd === 'new-service') seen.push(JSON.parse(fs.readFileSync(own.file, 'utf8')).services.includes(serviceKey(c.service))); };
+  await r.reconcile(table(3));
+  assert.deepEqual(seen, [true, true, true]);
+});
+
+test('reconciler: a refused change is reported, not remembered, and retried from a fresh read', async () => {
+  const { k, r } = setup();
+  const d = table(2);
+  await r.reconcile(d);
+  k.refuse = (c) => c.cmd === 'set-dest';
+  d[1] = want(1001, [1, 100, 100, 100]);
+  const res = await r.reconcile(d);
+  assert.equal(res.errorsByService.get(serviceKey(svc(1001)))![0].errno, 'EINVAL');
+  k.refuse = () => false;
+  const again = await r.reconcile(d);
+  assert.deepEqual([again.depth, again.operations, again.errorsByService.size], ['incremental', 1, 0]);
+});
+
+test('reconciler: a change behind its back is repaired by the next full read; services it does not own are left alone', async () => {
+  const { k, r } = setup();
+  const d = table(3);
+  await r.reconcile(d);
+  k.table.get(serviceKey(svc(1000)))!.destinations[0].weight = 5; // someone ran ipvsadm -e
+  k.table.set(serviceKey(svc(9)), { ...svc(9), destinations: [] } as ObservedService); // someone's own service
+  assert.equal((await r.reconcile(d)).operations, 0, 'incremental trusts what it confirmed');
+  const full = await r.reconcile(d, { full: true });
+  assert.deepEqual([full.depth, full.operations], ['full', 1]);
+  assert.equal(k.table.get(serviceKey(svc(1000)))!.destinations[0].weight, 100);
+  assert.ok(k.table.has(serviceKey(svc(9))));
+  const removed = await r.reconcile([]);
+  assert.equal(removed.operations, 3);
+  assert.deepEqual([...k.table.keys()], [serviceKey(svc(9))]);
+});
