@@ -8,9 +8,11 @@ command -v qemu-system-x86_64 >/dev/null || { echo "qemu-guest: qemu-system-x86_
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/fulcrum-qemu
 mkdir -p "$cache"
 pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+[ -n "$pkg" ] || { echo "qemu-guest: apt knows no linux-image-amd64 dependency (run apt-get update)" >&2; exit 3; }
 kver=${pkg#linux-image-}
 if [ ! -f "$cache/root/boot/vmlinuz-$kver" ]; then
-  (cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1 && dpkg -x "$pkg"_*.deb root && rm -f "$pkg"_*.deb)
+  (cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1 && dpkg -x "$pkg"_*.deb root && rm -f "$pkg"_*.deb) \
+    || { echo "qemu-guest: could not fetch $pkg with apt-get download" >&2; exit 3; }
   depmod -b "$cache/root" "$kver"
 fi
 kmods="$cache/root/lib/modules"
