@@ -18,8 +18,15 @@ for m in $FULCRUM_MODULES; do modprobe "$m" 2>/dev/null || echo "init: module $m
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev 2>/dev/null || mount -t tmpfs dev /host/dev
+# A checkout under /tmp or /run would vanish under the guest's own tmpfs: hold it aside and put it back on top.
+case "$FULCRUM_CWD" in
+  /tmp/*|/run/*) mkdir -p /repo && mount --bind "/host$FULCRUM_CWD" /repo ;;
+esac
 mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
+case "$FULCRUM_CWD" in
+  /tmp/*|/run/*) mkdir -p "/host$FULCRUM_CWD" && mount --bind /repo "/host$FULCRUM_CWD" ;;
+esac
 mkdir -p /host/run/netns
 mount -t 9p -o trans=virtio,version=9p2000.L out "/host$FULCRUM_OUT"
 ip link set lo up

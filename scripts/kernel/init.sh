@@ -17,6 +17,10 @@ mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev 2>/dev/null || mount -t tmpfs dev /host/dev
 mount -t tmpfs tmp /host/tmp
 mount -t tmpfs run /host/run
+# A checkout under /tmp or /run would vanish under those tmpfs mounts: mount the host's copy again, read-only.
+case "$FULCRUM_CWD" in
+  /tmp/*|/run/*) mkdir -p "/host$FULCRUM_CWD" && mount -r -t hostfs -o "$FULCRUM_CWD" none "/host$FULCRUM_CWD" ;;
+esac
 mkdir -p /host/run/netns
 # The one writable host directory: results go here (the path is the same inside and out).
 mount -t hostfs -o "$FULCRUM_OUT" none "/host$FULCRUM_OUT"
