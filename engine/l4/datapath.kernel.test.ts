@@ -58,9 +58,12 @@ test('datapath NAT: real servers route back through the director; port translati
   assert.match((await lab.bodies(1))[0], / 172\.16\.0\.2$/);
   // Counters per service and real server, as the console will show them (every request above was a connection).
   // The kernel folds per-CPU counters into what it reports from its estimator timer, every 2 s (ip_vs_est.c), so
-  // poll until the service's count shows the traffic (25 connections were made above); give up after 3 periods.
+  // poll until the service's count shows the traffic (25 connections were made above) and every server's count
+  // shows its share (a server halted and brought back above is a new destination whose counters start again and
+  // are folded on the next tick); give up after 3 periods.
   let c = (await dp.counters()).get('vs')!;
-  for (let i = 0; i < 30 && c.service.totalConnections < 20; i++) {
+  const isFolded = () => c.service.totalConnections >= 20 && [...c.servers.values()].every((sc) => sc.totalConnections > 0 && sc.bytesOut > 0);
+  for (let i = 0; i < 30 && !isFolded(); i++) {
     await new Promise((r) => setTimeout(r, 200));
     c = (await dp.counters()).get('vs')!;
   }
