@@ -100,7 +100,7 @@ export function CertificatesPage() {
               <button key={m} type="button" role="radio" aria-checked={mode === m} onClick={() => setMode(m)} className={`rounded-md px-3 py-1 ${mode === m ? 'bg-slate-800 text-white' : 'bg-slate-100'}`}>{m === 'pem' ? 'PEM' : 'PFX / PKCS#12'}</button>
             ))}
           </div>}>
-          <form onSubmit={upload} noValidate className="grid max-w-3xl gap-4">
+          <form method="post" onSubmit={upload} noValidate className="grid max-w-3xl gap-4">
             <Field label="Name" error={fields.name} hint="Referenced by services, e.g. symphony-2026.">{(p) => <Input {...p} name="cert-name" value={name} onChange={(e) => setName(e.target.value)} />}</Field>
             {mode === 'pem' ? (
               <>

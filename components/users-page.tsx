@@ -90,7 +90,7 @@ export function UsersPage() {
             </tr>))}</tbody>
         </table>
         {canWrite && (
-          <form onSubmit={addUser} noValidate className="mt-4 grid items-start gap-3 border-t border-slate-200 pt-4 md:grid-cols-4">
+          <form method="post" onSubmit={addUser} noValidate className="mt-4 grid items-start gap-3 border-t border-slate-200 pt-4 md:grid-cols-4">
             <Field label="Username" error={nuErr.username}>{(p) => <Input {...p} name="new-username" value={nu.username} onChange={(e) => setNu({ ...nu, username: e.target.value })} />}</Field>
             <Field label="Password" error={nuErr.password} hint="12 characters or more">{(p) => <Input {...p} name="new-password" type="password" autoComplete="new-password" value={nu.password} onChange={(e) => setNu({ ...nu, password: e.target.value })} />}</Field>
             <Field label="Role" error={nuErr.role}>{(p) => <Select {...p} name="new-role" value={nu.role} onChange={(e) => setNu({ ...nu, role: e.target.value })}>{Object.entries(ROLE_TEXT).map(([r, t]) => <option key={r} value={r}>{r} — {t}</option>)}</Select>}</Field>
@@ -116,7 +116,7 @@ export function UsersPage() {
             </tr>))}</tbody>
         </table>
         {canWrite && (
-          <form onSubmit={addKey} noValidate className="mt-4 grid items-start gap-3 border-t border-slate-200 pt-4 md:grid-cols-3">
+          <form method="post" onSubmit={addKey} noValidate className="mt-4 grid items-start gap-3 border-t border-slate-200 pt-4 md:grid-cols-3">
             <Field label="Key name" error={nkErr.name}>{(p) => <Input {...p} name="key-name" value={nk.name} onChange={(e) => setNk({ ...nk, name: e.target.value })} placeholder="change-pipeline" />}</Field>
             <Field label="Role" error={nkErr.role}>{(p) => <Select {...p} name="key-role" value={nk.role} onChange={(e) => setNk({ ...nk, role: e.target.value })}>{Object.keys(ROLE_TEXT).map((r) => <option key={r}>{r}</option>)}</Select>}</Field>
             <Button type="submit" className="mt-6">Create key</Button>

@@ -122,7 +122,7 @@ export function VirtualServiceForm({ id }: { id?: string }) {
   const err = (p: string) => errors[p];
   const orphanErrors = Object.entries(errors).filter(([p]) => !KNOWN_PATHS.test(p));
   return (
-    <form onSubmit={submit} noValidate className="space-y-5">
+    <form method="post" onSubmit={submit} noValidate className="space-y-5">
       <PageTitle sub="Changes are staged: nothing reaches the engine until you review and apply them.">{id ? `Edit ${existing?.name ?? ''}` : 'New virtual service'}</PageTitle>
       {apiError && <ErrorBox error={apiError.body} />}
       {orphanErrors.length > 0 && <ul className="list-disc pl-5 text-sm text-red-800" role="alert">{orphanErrors.map(([p, m]) => <li key={p}><code>{p}</code>: {m}</li>)}</ul>}

@@ -31,8 +31,7 @@ test('first run: setup, login, DR service, field error, apply, audit, drain, log
   await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
 
   // Log out and in again, as the operator would the next morning.
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await logout(page);
   await page.getByLabel('Username').fill(ADMIN.username);
   await page.getByLabel('Password').fill('wrong password entirely');
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -98,13 +97,14 @@ test('first run: setup, login, DR service, field error, apply, audit, drain, log
   await page.getByRole('link', { name: 'Audit log' }).click();
   await expect(page.getByTestId('audit-table')).toContainText('real-server.state');
 
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await logout(page);
   await page.goto('/audit');
   await expect(page).toHaveURL(/\/login$/);
 });
 
 async function logout(page: Page) {
+  // The header's live badge turns green only once the page's scripts run: a click before that would be lost.
+  await expect(page.getByText('Engine connected')).toBeVisible();
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(page).toHaveURL(/\/login$/);
 }
@@ -146,6 +146,9 @@ test('roles in the UI, API keys shown once, rollback from history, and a tampere
   await expect(page.locator('[name="name"]')).toHaveValue('symphony-web');
   await page.getByLabel('Scheduler').selectOption('rr');
   await page.getByRole('button', { name: 'Save (staged)' }).click();
+  // Saving returns to the overview; wait for it, or the next click races that navigation.
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
+  await expect(page.getByTestId('pending-count')).toHaveText('1');
   await page.getByRole('link', { name: /Pending changes/ }).click();
   await expect(page.getByTestId('change-list')).toContainText('scheduler');
   await page.getByRole('button', { name: /Apply 1 change/ }).click();
