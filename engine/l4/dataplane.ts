@@ -10,8 +10,8 @@ import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import type { ApplyInput, Capability, DataPlane, ServerCounters, ServiceResult } from '../dataplane.ts';
 import { EngineError, type EngineErrorCode } from '../errors.ts';
-import { IpvsClient } from './client.ts';
-import { desiredFromConfig, type DesiredL4, type DesiredService } from './desired.ts';
+import { IpvsClient, type ExecResult } from './client.ts';
+import { DesiredMemo, desiredFromConfig, desiredKey, type DesiredL4, type DesiredService } from './desired.ts';
 import { ensureSysctls, reconcileVips, type SysctlReport } from './host.ts';
 import { destinationKey, serviceKey, serviceText, type ObservedService, type Stats } from './model.ts';
 import { nftUnavailable, renderRuleset, replaceScript, runNft } from './nft.ts';
@@ -49,6 +49,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
   let nftApplied: string | undefined;
   let lastDesired: DesiredL4 | undefined;
   let lastNames = new Set<string>();
+  const desiredMemo = new DesiredMemo();
   let queue: Promise<unknown> = Promise.resolve();
   const state: { lastApply?: L4DataPlane['lastApply'] } = {};
 
@@ -82,8 +83,9 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       const err = unavailable!;
       return l4.map((vs) => ({ name: vs.name, layer: 4, status: 'not-programmed', code: err.code, message: err.message }));
     }
-    const desired = desiredFromConfig(input.config, input.decisions as ReadonlyMap<string, never>);
-    const tDesired = performance.now() - started;
+    const tPrep = performance.now() - started;
+    const desired = desiredFromConfig(input.config, input.decisions as ReadonlyMap<string, never>, desiredMemo);
+    const tDesired = performance.now() - started - tPrep;
     const problems = new Map<string, { code: EngineErrorCode; message: string }>();
     const fail = (vs: string, e: EngineError) => problems.has(vs) || problems.set(vs, { code: e.code, message: e.message });
     for (const r of desired.refused) fail(r.virtualService, new EngineError(r.code, r.params));
@@ -128,15 +130,35 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     ownership!.save();
 
     // IPVS.
-    const tHost = performance.now() - started - tDesired;
-    const services = desired.services.filter((s) => !desired.refused.some((r) => r.virtualService === s.virtualService));
-    for (const s of services) ownership!.labels.set(serviceKey(s.service), s.virtualService);
+    const tHost = performance.now() - started - tPrep - tDesired;
+    const refusedNames = new Set(desired.refused.map((r) => r.virtualService));
+    const services = refusedNames.size ? desired.services.filter((s) => !refusedNames.has(s.virtualService)) : desired.services;
+    for (const s of services) ownership!.labels.set(desiredKey(s), s.virtualService);
+    const tLabels = performance.now() - started - tPrep - tDesired - tHost;
     const rec = await reconciler!.reconcile(services);
-    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timings: { desired: tDesired, host: tHost, ...rec.timings, total: performance.now() - started } };
+    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timings: { prep: tPrep, desired: tDesired, host: tHost, labels: tLabels, ...rec.timings, total: performance.now() - started } };
     const byVs = new Map<string, DesiredService[]>();
-    for (const s of services) byVs.set(s.virtualService, [...(byVs.get(s.virtualService) ?? []), s]);
+    for (const s of services) {
+      const list = byVs.get(s.virtualService);
+      if (list) list.push(s);
+      else byVs.set(s.virtualService, [s]);
+    }
     lastDesired = desired;
     lastNames = names;
+    const conflicts = new Set(rec.conflicts);
+    // The sysctl note is the same for every service of one mode and family: built once each, not per service.
+    const reliesMemo = new Map<string, string>();
+    const reliesFor = (vs: (typeof l4)[number]): string => {
+      const family = vs.address.includes(':') ? 'ipv6' : 'ipv4';
+      const k = `${vs.mode}|${family}`;
+      let text = reliesMemo.get(k);
+      if (text === undefined) {
+        const needs = sysctls.filter((x) => (x.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat') && x.path.includes(family)) || (x.path.includes('conntrack') && vs.mode === 'snat'));
+        text = needs.length ? ` Relies on ${needs.map((x) => `${x.path.replace(/\//g, '.')}=${x.value}${x.wasChanged ? ' (set now)' : ''}`).join(', ')}.` : '';
+        reliesMemo.set(k, text);
+      }
+      return text;
+    };
 
     const results: ServiceResult[] = [];
     for (const vs of l4) {
@@ -144,25 +166,33 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
         results.push({ name: vs.name, layer: 4, status: 'removed', message: 'Disabled: not in the kernel.' });
         continue;
       }
-      const keys = (byVs.get(vs.name) ?? []).map((s) => serviceKey(s.service));
-      const operations = keys.reduce((n, k) => n + (rec.opsByService.get(k) ?? 0), 0);
+      // One pass over this virtual service's IPVS services (usually one): operations, first refusal, conflict,
+      // unconfirmed difference.
+      const own = byVs.get(vs.name) ?? [];
+      let operations = 0;
+      let execErr: ExecResult | undefined;
+      let conflict: string | undefined;
+      let unconfirmed: string | undefined;
+      for (const s of own) {
+        const k = desiredKey(s);
+        operations += rec.opsByService.get(k) ?? 0;
+        execErr ??= rec.errorsByService.get(k)?.[0];
+        if (conflict === undefined && conflicts.has(k)) conflict = k;
+        if (unconfirmed === undefined && rec.unconfirmed.has(k)) unconfirmed = k;
+      }
       const p = problems.get(vs.name);
-      const execErr = keys.flatMap((k) => rec.errorsByService.get(k) ?? [])[0];
-      const conflict = keys.find((k) => rec.conflicts.includes(k));
-      const unconfirmed = keys.find((k) => rec.unconfirmed.has(k));
       if (p) results.push({ name: vs.name, layer: 4, status: 'failed', code: p.code, message: p.message, operations });
       else if (execErr) results.push({ name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message, operations });
       else if (conflict) {
-        const svc = services.find((x) => serviceKey(x.service) === conflict)!;
+        const svc = own.find((x) => desiredKey(x) === conflict)!;
         const e = new EngineError('IPVS_EXISTS', { what: `IPVS service ${serviceText(svc.service)}` });
         results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
       } else if (unconfirmed) {
         const e = new EngineError('IPVS_NOT_CONFIRMED', { service: vs.name, difference: rec.unconfirmed.get(unconfirmed) });
         results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
       } else {
-        const needs = sysctls.filter((x) => (x.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat') && x.path.includes(vs.address.includes(':') ? 'ipv6' : 'ipv4')) || (x.path.includes('conntrack') && vs.mode === 'snat'));
-        const relies = needs.length ? ` Relies on ${needs.map((x) => `${x.path.replace(/\//g, '.')}=${x.value}${x.wasChanged ? ' (set now)' : ''}`).join(', ')}.` : '';
-        results.push({ name: vs.name, layer: 4, status: 'programmed', message: `${keys.length} IPVS service${keys.length === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.${relies}`, operations });
+        const relies = reliesFor(vs);
+        results.push({ name: vs.name, layer: 4, status: 'programmed', message: `${own.length} IPVS service${own.length === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.${relies}`, operations });
       }
     }
     for (const n of removedNames) results.push({ name: n, layer: 4, status: 'removed', message: 'Removed from the kernel.' });

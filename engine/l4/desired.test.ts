@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigSchema, type ConfigInput } from '../config/index.ts';
 import { decideServer } from '../server-state.ts';
-import { desiredFromConfig } from './desired.ts';
+import { DesiredMemo, desiredFromConfig } from './desired.ts';
 import { serviceText } from './model.ts';
 
 const cfg = (vs: Record<string, unknown>[]) => ConfigSchema.parse({ virtualServices: vs } as ConfigInput);
@@ -80,4 +80,24 @@ test('desired: the fallback server joins only while no real server takes new con
   const d = desiredFromConfig(c, down).services[0];
   assert.deepEqual(d.destinations.map((x) => [x.address, x.port, x.weight]), [['10.0.0.1', 80, 0], ['10.9.9.9', 8080, 1]]);
   assert.equal(d.realServers.get('10.9.9.9|8080'), '(fallback)');
+});
+
+test('desired memo: an unchanged virtual service gives back the same objects; a change in config, in place or by decision, does not', () => {
+  const memo = new DesiredMemo();
+  const c = cfg([{ ...base, name: 'a', mode: 'nat' }, { ...base, name: 'b', mode: 'nat', address: '192.0.2.11' }]);
+  const first = desiredFromConfig(c, new Map(), memo);
+  const again = desiredFromConfig(cfg([{ ...base, name: 'a', mode: 'nat' }, { ...base, name: 'b', mode: 'nat', address: '192.0.2.11' }]), new Map(), memo);
+  assert.equal(again.services[0], first.services[0]);
+  assert.equal(again.services[1], first.services[1]);
+  assert.deepEqual(again, desiredFromConfig(c, new Map()));
+  // Changed in place: the memo holds its own copy, so it notices.
+  c.virtualServices[1].realServers[0].weight = 7;
+  const inPlace = desiredFromConfig(c, new Map(), memo);
+  assert.equal(inPlace.services[0], first.services[0]);
+  assert.deepEqual(inPlace.services[1].destinations.map((x) => x.weight), [7, 50]);
+  // A decision changes only its own service.
+  const drained = desiredFromConfig(c, new Map([['b/r2', decideServer('drain', 'up', 50)]]), memo);
+  assert.equal(drained.services[0], first.services[0]);
+  assert.deepEqual(drained.services[1].destinations.map((x) => x.weight), [7, 0]);
+  assert.deepEqual(drained, desiredFromConfig(c, new Map([['b/r2', decideServer('drain', 'up', 50)]])));
 });

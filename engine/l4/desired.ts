@@ -31,7 +31,11 @@ export interface DesiredService {
   /** Virtual service name and, per destination key, the real server name (for results and counters). */
   virtualService: string;
   realServers: Map<string, string>;
+  /** serviceKey(service), computed once here (every apply looks it up for every service several times). */
+  key?: string;
 }
+
+export const desiredKey = (d: { service: Service; key?: string }): string => d.key ?? serviceKey(d.service);
 
 export interface VipAddress {
   address: string;
@@ -80,97 +84,203 @@ export function decisionFor(vs: VirtualService, rs: VirtualService['realServers'
   return decisions.get(`${vs.name}/${rs.name}`) ?? decideServer(rs.state, 'unknown', rs.weight);
 }
 
-export function desiredFromConfig(config: Config, decisions: ReadonlyMap<string, ServerDecision>): DesiredL4 {
+/**
+ * What one virtual service contributes to the table. desiredFromConfig() assembles these in config order; a memo
+ * (DesiredMemo) reuses a service's part while its configuration and its servers' decisions are unchanged.
+ */
+interface DesiredPart {
+  services: DesiredService[];
+  vips: VipAddress[];
+  snat: SnatRule[];
+  marks: MarkRule[];
+  sysctls: [string, string][];
+  refused: Refusal[];
+  isDisabled: boolean;
+}
+
+/**
+ * Remembers, per virtual service name, the configuration and decisions it was last translated from and the result.
+ * Why: the daemon re-applies the whole configuration on every change, and translating 1,000 unchanged services
+ * (allocating ~10,000 objects, then collecting them) was most of a one-weight apply's time. Only configuration is
+ * memoised here, never kernel state: the reconciler still reads and confirms the kernel as before.
+ */
+export class DesiredMemo {
+  /** `vs` is a private copy (the caller may change its config objects in place); `decided` is, per real server,
+   * the [disposition, weight] of its decision from the daemon, or [] when it had none (the decision then follows from
+   * rs.state and rs.weight, which `vs` carries). */
+  entries = new Map<string, MemoEntry>();
+  generation = 0;
+}
+interface MemoEntry { vs: VirtualService; decided: (string | number)[][]; part: DesiredPart; generation: number }
+
+export function desiredFromConfig(config: Config, decisions: ReadonlyMap<string, ServerDecision>, memo?: DesiredMemo): DesiredL4 {
   const out: DesiredL4 = { services: [], vips: [], snat: [], marks: [], sysctls: new Map(), refused: [], disabled: [] };
+  const generation = memo ? ++memo.generation : 0;
   for (const vs of config.virtualServices as VirtualService[]) {
     if (vs.layer !== 4) continue;
-    if (!vs.isEnabled) {
-      out.disabled.push(vs.name);
-      continue;
+    let entry = memo?.entries.get(vs.name);
+    if (!entry || !sameDecisions(entry.decided, vs, decisions) || !sameData(entry.vs, vs)) {
+      const decided = vs.realServers.map((rs) => decisionFor(vs, rs, decisions));
+      const copy = memo ? copyData(vs) : vs;
+      const given = vs.realServers.map((rs) => {
+        const d = decisions.get(`${vs.name}/${rs.name}`);
+        return d ? [d.disposition, d.weight] : [];
+      });
+      entry = { vs: copy, decided: given, part: partOf(copy, decided), generation };
+      memo?.entries.set(vs.name, entry);
     }
-    const family = familyOf(vs.address);
-    const vip = canonical(vs.address);
-    const protocols: Protocol[] = vs.protocol === 'both' ? ['tcp', 'udp'] : [vs.protocol];
-    const persistence = vs.persistence.type === 'source-ip' ? vs.persistence : undefined;
-    const baseSettings = {
-      scheduler: vs.scheduler,
-      timeout: persistence ? persistence.timeoutSeconds : 0,
-      netmaskPrefix: persistence?.netmaskPrefix ?? (family === 6 ? 128 : 32),
-      peName: '',
-    };
-    const flagsFor = (p: Protocol | 'fwmark') =>
-      (persistence ? SVC_F_PERSISTENT : 0) | (vs.layer4?.onePacketScheduling && (p === 'udp' || (p === 'fwmark' && protocols.includes('udp'))) ? SVC_F_ONEPACKET : 0);
-
-    // Real servers: decided state, then the backup rule.
-    const decided = vs.realServers.map((rs) => ({ rs, d: decisionFor(vs, rs, decisions) }));
-    const primaryServes = decided.some(({ rs, d }) => !rs.isBackup && d.disposition === 'serve' && d.weight > 0);
-    const destsFor = (servicePort: number): { dests: Destination[]; names: Map<string, string> } => {
-      const dests: Destination[] = [];
-      const names = new Map<string, string>();
-      for (const { rs, d } of decided) {
-        if (d.disposition === 'remove') continue;
-        const address = canonical(rs.address);
-        const port = rs.port ?? servicePort;
-        const dest: Destination = {
-          address,
-          port,
-          forward: FORWARD[vs.mode],
-          weight: rs.isBackup && primaryServes ? 0 : d.weight,
-          upperThreshold: rs.maxConnections,
-          lowerThreshold: rs.minConnections,
-        };
-        if (dest.forward === 'tunnel') Object.assign(dest, { tunnelType: 0, tunnelPort: 0, tunnelFlags: 0 });
-        dests.push(dest);
-        names.set(`${address}|${port}`, rs.name);
-      }
-      // Fallback ("sorry") server, as keepalived's sorry_server: in the table only while no real server takes new
-      // connections, so clients get an answer instead of a reset.
-      const fb = vs.fallback?.type === 'server' ? vs.fallback : undefined;
-      if (fb && !dests.some((x) => x.weight > 0)) {
-        const address = canonical(fb.address);
-        const port = fb.port ?? servicePort;
-        if (!dests.some((x) => x.address === address && x.port === port)) {
-          const dest: Destination = { address, port, forward: FORWARD[vs.mode], weight: 1, upperThreshold: 0, lowerThreshold: 0 };
-          if (dest.forward === 'tunnel') Object.assign(dest, { tunnelType: 0, tunnelPort: 0, tunnelFlags: 0 });
-          dests.push(dest);
-          names.set(`${address}|${port}`, '(fallback)');
-        }
-      }
-      return { dests, names };
-    };
-
-    if (vs.firewallMark !== undefined) {
-      const { dests, names } = destsFor(0);
-      out.services.push({ service: { family, fwmark: vs.firewallMark, flags: flagsFor('fwmark'), ...baseSettings }, destinations: dests, virtualService: vs.name, realServers: names });
-      if (vs.ports.length > 0) out.marks.push({ virtualService: vs.name, family, vip, protocols, ports: vs.ports, mark: vs.firewallMark });
-    } else {
-      const ports = expandPorts(vs.ports);
-      if (ports.length * protocols.length > MAX_PORT_SERVICES) {
-        out.refused.push({ virtualService: vs.name, code: 'IPVS_PORT_RANGE', params: { service: vs.name, count: ports.length * protocols.length, max: MAX_PORT_SERVICES } });
-        continue;
-      }
-      for (const protocol of protocols) {
-        for (const port of ports) {
-          const { dests, names } = destsFor(port);
-          out.services.push({ service: { family, protocol, address: vip, port, flags: flagsFor(protocol), ...baseSettings }, destinations: dests, virtualService: vs.name, realServers: names });
-        }
-      }
-    }
-
-    if (vs.interface) out.vips.push({ address: vip, prefix: family === 6 ? 128 : 32, interface: vs.interface, virtualService: vs.name });
-    if (vs.mode === 'nat' || vs.mode === 'snat') out.sysctls.set(family === 6 ? 'net/ipv6/conf/all/forwarding' : 'net/ipv4/ip_forward', '1');
-    if (vs.mode === 'snat') {
-      // IPVS must keep conntrack entries for its connections, or nf_nat never sees them to rewrite the source.
-      out.sysctls.set('net/ipv4/vs/conntrack', '1');
-      for (const { rs, d } of decided) {
-        if (d.disposition === 'remove') continue;
-        out.snat.push({ virtualService: vs.name, family, vip, realServer: canonical(rs.address) });
-      }
-    }
+    entry.generation = generation;
+    const part = entry.part;
+    if (part.isDisabled) out.disabled.push(vs.name);
+    for (const x of part.services) out.services.push(x);
+    for (const x of part.vips) out.vips.push(x);
+    for (const x of part.snat) out.snat.push(x);
+    for (const x of part.marks) out.marks.push(x);
+    for (const [k, v] of part.sysctls) out.sysctls.set(k, v);
+    for (const x of part.refused) out.refused.push(x);
   }
+  // Forget virtual services no longer configured.
+  if (memo) for (const [name, e] of memo.entries) if (e.generation !== generation) memo.entries.delete(name);
   // Two virtual services never map to one IPVS service (the schema refuses overlapping VIP:port), but dedupe rules.
   out.snat = dedupe(out.snat, (r) => `${r.family}|${r.vip}|${r.realServer}`);
   return out;
+}
+
+/** One enabled or disabled layer 4 virtual service → its part of the table. `decisions[i]` is realServers[i]'s. */
+function partOf(vs: VirtualService, decisions: readonly ServerDecision[]): DesiredPart {
+  const out: DesiredPart = { services: [], vips: [], snat: [], marks: [], sysctls: [], refused: [], isDisabled: false };
+  if (!vs.isEnabled) {
+    out.isDisabled = true;
+    return out;
+  }
+  const family = familyOf(vs.address);
+  const vip = canonical(vs.address);
+  const protocols: Protocol[] = vs.protocol === 'both' ? ['tcp', 'udp'] : [vs.protocol];
+  const persistence = vs.persistence.type === 'source-ip' ? vs.persistence : undefined;
+  const baseSettings = {
+    scheduler: vs.scheduler,
+    timeout: persistence ? persistence.timeoutSeconds : 0,
+    netmaskPrefix: persistence?.netmaskPrefix ?? (family === 6 ? 128 : 32),
+    peName: '',
+  };
+  const flagsFor = (p: Protocol | 'fwmark') =>
+    (persistence ? SVC_F_PERSISTENT : 0) | (vs.layer4?.onePacketScheduling && (p === 'udp' || (p === 'fwmark' && protocols.includes('udp'))) ? SVC_F_ONEPACKET : 0);
+
+  // Real servers: decided state, then the backup rule.
+  const decided = vs.realServers.map((rs, i) => ({ rs, d: decisions[i] }));
+  const primaryServes = decided.some(({ rs, d }) => !rs.isBackup && d.disposition === 'serve' && d.weight > 0);
+  const destsFor = (servicePort: number): { dests: Destination[]; names: Map<string, string> } => {
+    const dests: Destination[] = [];
+    const names = new Map<string, string>();
+    for (const { rs, d } of decided) {
+      if (d.disposition === 'remove') continue;
+      const address = canonical(rs.address);
+      const port = rs.port ?? servicePort;
+      const dest: Destination = {
+        address,
+        port,
+        forward: FORWARD[vs.mode],
+        weight: rs.isBackup && primaryServes ? 0 : d.weight,
+        upperThreshold: rs.maxConnections,
+        lowerThreshold: rs.minConnections,
+      };
+      if (dest.forward === 'tunnel') Object.assign(dest, { tunnelType: 0, tunnelPort: 0, tunnelFlags: 0 });
+      dests.push(dest);
+      names.set(`${address}|${port}`, rs.name);
+    }
+    // Fallback ("sorry") server, as keepalived's sorry_server: in the table only while no real server takes new
+    // connections, so clients get an answer instead of a reset.
+    const fb = vs.fallback?.type === 'server' ? vs.fallback : undefined;
+    if (fb && !dests.some((x) => x.weight > 0)) {
+      const address = canonical(fb.address);
+      const port = fb.port ?? servicePort;
+      if (!dests.some((x) => x.address === address && x.port === port)) {
+        const dest: Destination = { address, port, forward: FORWARD[vs.mode], weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+        if (dest.forward === 'tunnel') Object.assign(dest, { tunnelType: 0, tunnelPort: 0, tunnelFlags: 0 });
+        dests.push(dest);
+        names.set(`${address}|${port}`, '(fallback)');
+      }
+    }
+    return { dests, names };
+  };
+
+  if (vs.firewallMark !== undefined) {
+    const { dests, names } = destsFor(0);
+    const service: Service = { family, fwmark: vs.firewallMark, flags: flagsFor('fwmark'), ...baseSettings };
+    out.services.push({ service, destinations: dests, virtualService: vs.name, realServers: names, key: serviceKey(service) });
+    if (vs.ports.length > 0) out.marks.push({ virtualService: vs.name, family, vip, protocols, ports: vs.ports, mark: vs.firewallMark });
+  } else {
+    const ports = expandPorts(vs.ports);
+    if (ports.length * protocols.length > MAX_PORT_SERVICES) {
+      out.refused.push({ virtualService: vs.name, code: 'IPVS_PORT_RANGE', params: { service: vs.name, count: ports.length * protocols.length, max: MAX_PORT_SERVICES } });
+      return out;
+    }
+    for (const protocol of protocols) {
+      for (const port of ports) {
+        const { dests, names } = destsFor(port);
+        const service: Service = { family, protocol, address: vip, port, flags: flagsFor(protocol), ...baseSettings };
+        out.services.push({ service, destinations: dests, virtualService: vs.name, realServers: names, key: serviceKey(service) });
+      }
+    }
+  }
+
+  if (vs.interface) out.vips.push({ address: vip, prefix: family === 6 ? 128 : 32, interface: vs.interface, virtualService: vs.name });
+  if (vs.mode === 'nat' || vs.mode === 'snat') out.sysctls.push([family === 6 ? 'net/ipv6/conf/all/forwarding' : 'net/ipv4/ip_forward', '1']);
+  if (vs.mode === 'snat') {
+    // IPVS must keep conntrack entries for its connections, or nf_nat never sees them to rewrite the source.
+    out.sysctls.push(['net/ipv4/vs/conntrack', '1']);
+    for (const { rs, d } of decided) {
+      if (d.disposition === 'remove') continue;
+      out.snat.push({ virtualService: vs.name, family, vip, realServer: canonical(rs.address) });
+    }
+  }
+  return out;
+}
+
+/** Whether the daemon's decisions for the servers are still those a memo entry was made with (only disposition
+ * and weight matter). Servers without a decision are decided from their configuration, which sameData compares. */
+function sameDecisions(decided: readonly (string | number)[][], vs: VirtualService, decisions: ReadonlyMap<string, ServerDecision>): boolean {
+  if (decided.length !== vs.realServers.length) return false;
+  for (let i = 0; i < decided.length; i++) {
+    const d = decisions.get(`${vs.name}/${vs.realServers[i].name}`);
+    const was = decided[i];
+    if (d ? was.length === 0 || d.disposition !== was[0] || d.weight !== was[1] : was.length !== 0) return false;
+  }
+  return true;
+}
+
+/** Deep copy of parsed configuration (JSON data by schema: plain objects, arrays, primitives). */
+function copyData<T>(x: T): T {
+  if (typeof x !== 'object' || x === null) return x;
+  if (Array.isArray(x)) return x.map(copyData) as T;
+  const out: Record<string, unknown> = {};
+  for (const k in x) out[k] = copyData((x as Record<string, unknown>)[k]);
+  return out as T;
+}
+
+/** Deep equality of parsed configuration (plain objects, arrays, primitives; no inherited enumerable keys). Allocates
+ * nothing. */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const isArray = Array.isArray(a);
+  if (isArray !== Array.isArray(b)) return false;
+  if (isArray) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!sameData(x[i], y[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in x) {
+    if (!sameData(x[k], y[k]) || (y[k] === undefined && !(k in y))) return false;
+    n++;
+  }
+  for (const _k in y) n--;
+  return n === 0;
 }
 
 function dedupe<T>(xs: T[], key: (x: T) => string): T[] {
