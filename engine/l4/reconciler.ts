@@ -107,7 +107,16 @@ export class Reconciler {
 
     timings.read = performance.now() - t0 - timings.scope;
     // 2. Plan, within scope.
-    const scopedDesired = desired.filter((d) => scope.has(desiredKey(d)));
+    // Desired services by key, in the keys' order: O(scope), not a pass over every desired service.
+    const pick = (keys: Iterable<string>): DesiredService[] => {
+      const out: DesiredService[] = [];
+      for (const k of keys) {
+        const d = wantKeys.get(k);
+        if (d) out.push(d);
+      }
+      return out;
+    };
+    const scopedDesired = pick(scope);
     const p = plan({ desired: scopedDesired, observed, owned });
 
     timings.plan = performance.now() - t0 - timings.scope - timings.read;
@@ -146,7 +155,7 @@ export class Reconciler {
       reads += 2 * touched.size;
       reread = got.filter((s): s is ObservedService => !!s);
     }
-    const again = plan({ desired: desired.filter((d) => touched.has(desiredKey(d))), observed: reread, owned });
+    const again = plan({ desired: pick(touched), observed: reread, owned });
     const unconfirmed = new Map<string, string>();
     for (const c of again.ops) {
       const k = commandServiceKey(c)!;
@@ -166,7 +175,10 @@ export class Reconciler {
     this.confirmed = next;
     if (isFull) this.confirmedAgainst.clear();
     for (const k of this.confirmedAgainst.keys()) if (!next.has(k)) this.confirmedAgainst.delete(k);
-    for (const [k, d] of wantKeys) if (next.has(k) && (isFull || scope.has(k))) this.confirmedAgainst.set(k, d);
+    for (const d of isFull ? wantKeys.values() : pick(scope)) {
+      const k = desiredKey(d);
+      if (next.has(k)) this.confirmedAgainst.set(k, d);
+    }
     if (isFull) this.lastFullAt = Date.now();
 
     timings.confirm = performance.now() - t0 - timings.scope - timings.read - timings.plan - timings.exec;
