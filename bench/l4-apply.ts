@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ConfigSchema, type Config } from '../engine/config/index.ts';
 import { createL4DataPlane } from '../engine/l4/dataplane.ts';
+import { decideAll } from '../engine/server-state.ts';
 
 const SERVICES = Number(process.env.BENCH_L4_SERVICES ?? 1000);
 const SERVERS = 4;
@@ -107,13 +108,15 @@ console.log(`bench l4-apply: fulcrum/ipvsadm-restore time ratio ${median(ratios)
 {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-l4-'));
   const dp = createL4DataPlane({ dataDir });
-  await dp.apply({ config: cfg, decisions: new Map() });
+  await dp.apply({ config: cfg, decisions: decideAll(cfg, () => undefined) });
   const changes: { ops: number; ms: number }[] = [];
   for (let i = 0; i < 7; i++) {
     const changed = makeConfig((s, k) => (s === 500 && k === 2 ? 50 + i : 100));
+    // Every server decided, as the daemon (engine/daemon/engine.ts) hands them over; health not yet known.
+    const decisions = decideAll(changed, () => undefined);
     gc();
     const t0 = performance.now();
-    const res = await dp.apply({ config: changed, decisions: new Map() });
+    const res = await dp.apply({ config: changed, decisions });
     const ms = performance.now() - t0;
     if (res.some((x) => x.status !== 'programmed')) throw new Error('one-change apply failed');
     const last = (dp as unknown as { lastApply: { operations: number; timings: Record<string, number> } }).lastApply;

@@ -12,7 +12,8 @@
  * "unknown" (no check has finished yet, or checks are off) counts as up, as keepalived and HAProxy do at start:
  * a fresh apply must not take a service out of rotation while its first checks run.
  */
-import type { HealthState, OperatorState } from './config/index.ts';
+import type { Config, HealthState, OperatorState } from './config/index.ts';
+import { serverKey, type ServerKey } from './dataplane.ts';
 
 export type Disposition = 'serve' | 'quiesce' | 'remove';
 
@@ -29,4 +30,17 @@ export function decideServer(operator: OperatorState, health: HealthState, confi
   if (operator === 'halt') return { disposition: 'remove', weight: 0, isHealthDown };
   if (operator === 'drain' || isHealthDown) return { disposition: 'quiesce', weight: 0, isHealthDown };
   return { disposition: 'serve', weight: configuredWeight, isHealthDown };
+}
+
+/** Every real server's decision, keyed by serverKey, as the daemon
+ * hands them to the data planes on each apply. `health` gives a server's last health result by that key. */
+export function decideAll(config: Config, health: (key: ServerKey) => HealthState | undefined): Map<ServerKey, ServerDecision> {
+  const out = new Map<ServerKey, ServerDecision>();
+  for (const vs of config.virtualServices) {
+    for (const rs of vs.realServers) {
+      const key = serverKey(vs.name, rs.name);
+      out.set(key, decideServer(rs.state, health(key) ?? 'unknown', rs.weight));
+    }
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { ConfigSchema, type Config, type HealthState, type OperatorState } from '../config/index.ts';
-import { decideServer, type ServerDecision } from '../server-state.ts';
+import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
 import { configHash } from '../canonical.ts';
@@ -64,14 +64,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   decisions(config: Config): Map<ServerKey, ServerDecision> {
-    const out = new Map<ServerKey, ServerDecision>();
-    for (const vs of config.virtualServices) {
-      for (const rs of vs.realServers) {
-        const key = serverKey(vs.name, rs.name);
-        out.set(key, decideServer(rs.state, this.health.get(key) ?? 'unknown', rs.weight));
-      }
-    }
-    return out;
+    return decideAll(config, (key) => this.health.get(key));
   }
 
   private async program(config: Config): Promise<ServiceResult[]> {

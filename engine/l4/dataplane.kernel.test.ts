@@ -138,6 +138,28 @@ test('l4: drain is one SET_DEST to weight 0, halt one DEL_DEST, online one NEW_D
   });
 });
 
+test('l4: changes made by hand with ipvsadm to a service we own are repaired when the engine next changes it', async (t) => {
+  t.after(() => sh('ipvsadm', ['-C']));
+  const base = { ...config.virtualServices![0], interface: undefined };
+  const withWeight = (w: number) => ConfigSchema.parse({ virtualServices: [{ ...base, realServers: [rs(1, { weight: 3 }), rs(2, { weight: w })] }] });
+  await withPlane(tmp(), async (dp) => {
+    await dp.apply({ config: withWeight(100), decisions: new Map() });
+    // Behind the engine's back: a real server removed, and a stranger added.
+    sh('ipvsadm', ['-d', '-t', '192.0.2.10:80', '-r', '10.0.0.2:80']);
+    sh('ipvsadm', ['-a', '-t', '192.0.2.10:80', '-r', '10.0.0.99:80', '-g', '-w', '1']);
+    const [r] = await dp.apply({ config: withWeight(40), decisions: new Map() });
+    assert.equal(r.status, 'programmed', r.message);
+    assert.equal(dp.lastApply!.depth, 'incremental');
+    assert.equal(dp.lastApply!.operations, 3, 'SET_DEST refused by the kernel (ENOENT), then NEW_DEST and DEL_DEST');
+    assert.deepEqual(ipvsadmS(), ['-A -t 192.0.2.10:80 -s wrr', '-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 3', '-a -t 192.0.2.10:80 -r 10.0.0.2:80 -g -w 40']);
+    // The whole service deleted by hand: the next change creates it again.
+    sh('ipvsadm', ['-D', '-t', '192.0.2.10:80']);
+    const [again] = await dp.apply({ config: withWeight(41), decisions: new Map() });
+    assert.equal(again.status, 'programmed', again.message);
+    assert.deepEqual(ipvsadmS(), ['-A -t 192.0.2.10:80 -s wrr', '-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 3', '-a -t 192.0.2.10:80 -r 10.0.0.2:80 -g -w 41']);
+  });
+});
+
 test('l4: a desired service that someone else already holds is refused, not taken over', async (t) => {
   t.after(() => sh('ipvsadm', ['-C']));
   sh('ipvsadm', ['-A', '-t', '192.0.2.10:80', '-s', 'rr']);

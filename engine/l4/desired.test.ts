@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigSchema, type ConfigInput } from '../config/index.ts';
 import { decideServer } from '../server-state.ts';
-import { DesiredMemo, desiredFromConfig } from './desired.ts';
+import { DesiredMemo, desiredFromConfig, l4Input, sameL4Input } from './desired.ts';
 import { serviceText } from './model.ts';
 
 const cfg = (vs: Record<string, unknown>[]) => ConfigSchema.parse({ virtualServices: vs } as ConfigInput);
@@ -100,4 +100,20 @@ test('desired memo: an unchanged virtual service gives back the same objects; a 
   assert.equal(drained.services[0], first.services[0]);
   assert.deepEqual(drained.services[1].destinations.map((x) => x.weight), [7, 0]);
   assert.deepEqual(drained, desiredFromConfig(c, new Map([['b/r2', decideServer('drain', 'up', 50)]])));
+});
+
+test('desired memo: every field copied for the table is compared, for the service and for each real server', () => {
+  const vs = cfg([{ ...base, name: 'web', mode: 'nat', protocol: 'both', interface: 'eth0', layer4: { onePacketScheduling: true }, fallback: { type: 'server', address: '10.9.9.9' }, persistence: { type: 'source-ip', netmaskPrefix: 24 } }]).virtualServices[0];
+  const was = l4Input(vs);
+  assert.ok(sameL4Input(was, vs));
+  assert.ok(sameL4Input(was, structuredClone(vs)), 'a fresh parse of the same configuration is the same');
+  // l4Input() lists every field (absent ones as undefined), so its keys are the fields the table depends on.
+  const fields = Object.keys(was).filter((k) => k !== 'realServers');
+  assert.ok(fields.length >= 13 && fields.includes('firewallMark'));
+  for (const k of fields) assert.equal(sameL4Input(was, { ...vs, [k]: Symbol(k) } as never), false, k);
+  for (const k of Object.keys(was.realServers[0])) {
+    const changed = { ...vs, realServers: vs.realServers.map((rs, i) => (i === 1 ? { ...rs, [k]: Symbol(k) } : rs)) };
+    assert.equal(sameL4Input(was, changed as never), false, `realServers.${k}`);
+  }
+  assert.equal(sameL4Input(was, { ...vs, realServers: vs.realServers.slice(1) }), false, 'a server removed');
 });

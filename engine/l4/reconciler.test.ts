@@ -30,6 +30,9 @@ class FakeKernel {
       if (this.refuse(c)) return { command: c, ok: false, errno: 'EINVAL', error: kernelError(c, 22) };
       const k = 'service' in c && c.service ? serviceKey(c.service) : '';
       const s = this.table.get(k);
+      // As the kernel answers (the client already treats EEXIST on add and ESRCH/ENOENT on delete as success).
+      if ((c.cmd === 'set-service' || c.cmd === 'new-dest' || c.cmd === 'set-dest') && !s) return { command: c, ok: false, errno: 'ESRCH', error: kernelError(c, 3) };
+      if (c.cmd === 'set-dest' && !s!.destinations.some((d) => destinationKey(d) === destinationKey(c.destination))) return { command: c, ok: false, errno: 'ENOENT', error: kernelError(c, 2) };
       switch (c.cmd) {
         case 'new-service': if (!s) this.table.set(k, { ...c.service, destinations: [] } as ObservedService); break;
         case 'set-service': if (s) Object.assign(s, c.service); break;
@@ -77,7 +80,7 @@ const setup = () => {
   return { k, own, r: new Reconciler(k.client(), own) };
 };
 
-test('reconciler: first apply is full; a weight change after it reads and changes only that service', async () => {
+test('reconciler: first apply is full; a weight change after it changes and re-reads only that service', async () => {
   const { k, r } = setup();
   const d = table(100);
   const first = await r.reconcile(d);
@@ -85,8 +88,8 @@ test('reconciler: first apply is full; a weight change after it reads and change
   d[42] = want(1042, [100, 7, 100, 100]);
   const reads = k.reads;
   const second = await r.reconcile(d);
-  assert.deepEqual([second.depth, second.operations, second.reads], ['incremental', 1, 4]);
-  assert.equal(k.reads - reads, 4, 'GET_SERVICE + GET_DEST before, and again to confirm');
+  assert.deepEqual([second.depth, second.operations, second.reads], ['incremental', 1, 2]);
+  assert.equal(k.reads - reads, 2, 'planned from the confirmed state; GET_SERVICE + GET_DEST once, to confirm');
   assert.equal(k.table.get(serviceKey(svc(1042)))!.destinations.find((x) => x.address === '10.0.0.2')!.weight, 7);
   const third = await r.reconcile(d);
   assert.deepEqual([third.operations, third.reads], [0, 0], 'nothing changed, nothing read');
@@ -127,4 +130,52 @@ test('reconciler: a change behind its back is repaired by the next full read; se
   const removed = await r.reconcile([]);
   assert.equal(removed.operations, 3);
   assert.deepEqual([...k.table.keys()], [serviceKey(svc(9))]);
+});
+
+test('reconciler: a new service is read before anything is sent, so one held by someone else is refused untouched', async () => {
+  const { k, r } = setup();
+  const d = table(2);
+  await r.reconcile(d);
+  k.table.set(serviceKey(svc(7)), { ...svc(7), scheduler: 'rr', destinations: [] } as ObservedService);
+  const reads = k.reads;
+  const res = await r.reconcile([...d, want(7, [100])]);
+  assert.deepEqual([res.operations, res.conflicts], [0, [serviceKey(svc(7))]]);
+  assert.equal(k.reads - reads, 2, 'the new service was read first');
+  assert.equal(k.table.get(serviceKey(svc(7)))!.scheduler, 'rr');
+});
+
+test('reconciler: a service changed behind its back since it was confirmed is planned again from the confirming read', async () => {
+  const { k, r } = setup();
+  const d = table(3);
+  await r.reconcile(d);
+  const key = serviceKey(svc(1001));
+  // Someone removed a real server by hand (ipvsadm -d); then the operator changes that server's weight.
+  const s = k.table.get(key)!;
+  s.destinations = s.destinations.filter((x) => x.address !== '10.0.0.2');
+  d[1] = want(1001, [100, 7, 100, 100]);
+  const reads = k.reads;
+  const res = await r.reconcile(d);
+  assert.deepEqual([res.errorsByService.size, res.unconfirmed.size], [0, 0], 'the refusal of the stale SET_DEST is not reported');
+  assert.equal(res.operations, 2, 'SET_DEST refused with ENOENT, then NEW_DEST');
+  assert.equal(k.reads - reads, 4, 'confirm, then confirm again after the repair');
+  assert.equal(k.table.get(key)!.destinations.find((x) => x.address === '10.0.0.2')!.weight, 7);
+  // Someone added a real server by hand to a service we own; touching the service removes it.
+  k.table.get(key)!.destinations.push({ address: '10.0.0.99', port: 1001, forward: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 } as never);
+  d[1] = want(1001, [100, 8, 100, 100]);
+  const again = await r.reconcile(d);
+  assert.deepEqual([again.errorsByService.size, again.unconfirmed.size, again.operations], [0, 0, 2]);
+  assert.deepEqual(k.table.get(key)!.destinations.map((x) => `${x.address}=${x.weight}`).sort(), ['10.0.0.1=100', '10.0.0.2=8', '10.0.0.3=100', '10.0.0.4=100']);
+  assert.equal((await r.reconcile(d)).operations, 0);
+});
+
+test('reconciler: a service deleted behind its back is created again when next touched', async () => {
+  const { k, r } = setup();
+  const d = table(2);
+  await r.reconcile(d);
+  k.table.delete(serviceKey(svc(1000)));
+  d[0] = want(1000, [100, 100, 100, 5]);
+  const res = await r.reconcile(d);
+  assert.deepEqual([res.errorsByService.size, res.unconfirmed.size], [0, 0]);
+  assert.equal(res.operations, 6, 'SET_DEST refused (no service), then NEW_SERVICE and four NEW_DEST');
+  assert.deepEqual(k.table.get(serviceKey(svc(1000)))!.destinations.map((x) => x.weight), [100, 100, 100, 5]);
 });

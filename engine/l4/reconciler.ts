@@ -7,16 +7,20 @@
  *    start (restart = reconcile, not flush: unchanged services get zero operations, so traffic never blips), when
  *    asked, and when the last full read is older than fullEveryMs.
  *  - incremental: compare the desired table with the state confirmed by the previous apply; only services that
- *    differ are read from the kernel (GET_SERVICE + GET_DEST of each), planned, applied and re-read. Changes made
- *    behind the engine's back to untouched services are caught by the next full read (default within 60 s).
+ *    differ are planned, applied and re-read (GET_SERVICE + GET_DEST of each). Changes made behind the engine's back
+ *    are caught when the engine next touches that service, or by the next full read (default within 60 s).
  *
- * Round trips of an incremental apply that changes one service, and why each remains (each is one scheduler
- * wake-up; GET_SERVICE and GET_DEST go out together on two reading sockets, so a "read" is one wait, not two):
- *  1. read: GET of the changed service. Plans against what the kernel has now, not what we last confirmed, so an
- *     out-of-band change to that service is repaired in this apply, and a new service held by someone else is
- *     seen as theirs (a conflict) before we send anything.
- *  2. write: the changing messages, one datagram, one ACK.
- *  3. confirm: GET of the same service; plan() over it must be empty, or the service is reported unconfirmed.
+ * Round trips of an incremental apply that changes one service we confirmed before (each is one scheduler wake-up;
+ * GET_SERVICE and GET_DEST go out together on two reading sockets, so a "read" is one wait, not two):
+ *  1. write: the changing messages, planned from the state the previous apply confirmed; one datagram, one ACK.
+ *  2. confirm: GET of the same service; plan() over it must be empty, or the service is reported unconfirmed.
+ * Why no read before the write: the confirm is that read, taken after the write. If someone changed the service
+ * behind our back since we confirmed it, either the kernel refuses part of the stale plan (a destination gone: SET_DEST
+ * answers ENOENT) or the confirm shows a difference (a destination added); then the service is planned, written and
+ * confirmed once more from that fresh read (step 4b), and its refusals of the stale plan are not reported. The
+ * outcome is the same as reading first; only a service changed behind our back pays the extra round trips. A service
+ * we have not confirmed (a new one, or one that failed before) is still read first: it may be someone else's, and we
+ * must see that before sending anything.
  * No dump, and no ownership write unless ownership changed (Ownership.save() compares change counters).
  */
 import { performance } from 'node:perf_hooks';
@@ -75,15 +79,33 @@ export class Reconciler {
 
   async reconcile(desired: readonly DesiredService[], opts: { full?: boolean } = {}): Promise<ReconcileResult> {
     const isFull = opts.full || !this.confirmed || Date.now() - this.lastFullAt > this.fullEveryMs;
-    const wantKeys = new Map(desired.map((d) => [desiredKey(d), d]));
+    const wantKeys = new Map<string, DesiredService>();
+    for (const d of desired) wantKeys.set(desiredKey(d), d);
     const owned = this.ownership.services;
     let reads = 0;
     const t0 = performance.now();
     const timings = { scope: 0, read: 0, plan: 0, exec: 0, confirm: 0 };
+    // Desired services by key, in the keys' order: O(keys), not a pass over every desired service.
+    const pick = (keys: Iterable<string>): DesiredService[] => {
+      const out: DesiredService[] = [];
+      for (const k of keys) {
+        const d = wantKeys.get(k);
+        if (d) out.push(d);
+      }
+      return out;
+    };
+    const readServices = async (keys: Iterable<string>, known: ReadonlyMap<string, ServiceId>): Promise<ObservedService[]> => {
+      const list = [...keys];
+      const got = await Promise.all(list.map((k) => this.client.service((wantKeys.get(k)?.service ?? known.get(k)) as ServiceId)));
+      reads += 2 * list.length;
+      return got.filter((s): s is ObservedService => !!s);
+    };
 
     // 1. Read.
     let observed: ObservedService[];
     let scope: Set<string>;
+    /** Scoped services planned from the state confirmed by an earlier apply instead of a fresh read. */
+    const trusted = new Set<string>();
     if (isFull) {
       observed = await this.client.table((s) => wantKeys.has(serviceKey(s)) || owned.has(serviceKey(s)));
       reads += 1 + observed.filter((s) => wantKeys.has(serviceKey(s)) || owned.has(serviceKey(s))).length;
@@ -93,57 +115,44 @@ export class Reconciler {
       for (const k of [...owned]) if (!present.has(k) && !wantKeys.has(k)) owned.delete(k);
     } else {
       // Scope: services whose desired form changed since the last confirmed apply, new ones, and ones to remove.
+      const confirmed = this.confirmed!;
       scope = new Set<string>();
       for (const [k, d] of wantKeys) {
         const before = this.confirmedAgainst.get(k);
-        if (!this.confirmed!.has(k) || !before || !sameDesired(before, d)) scope.add(k);
+        if (!confirmed.has(k) || !before || !sameDesired(before, d)) scope.add(k);
       }
-      for (const k of this.confirmed!.keys()) if (!wantKeys.has(k)) scope.add(k);
+      for (const k of confirmed.keys()) if (!wantKeys.has(k)) scope.add(k);
       timings.scope = performance.now() - t0;
-      const got = await Promise.all([...scope].map((k) => this.client.service((wantKeys.get(k)?.service ?? this.confirmed!.get(k)) as ServiceId)));
-      reads += 2 * scope.size;
-      observed = got.filter((s): s is ObservedService => !!s);
+      // A service we confirmed is planned from that confirmation; only the others (new ones, which may be someone
+      // else's) are read first. See the header for why this is as safe as a read.
+      observed = [];
+      const unknown: string[] = [];
+      for (const k of scope) {
+        const c = confirmed.get(k);
+        if (c) {
+          observed.push(c);
+          trusted.add(k);
+        } else unknown.push(k);
+      }
+      if (unknown.length) observed.push(...(await readServices(unknown, confirmed)));
     }
 
     timings.read = performance.now() - t0 - timings.scope;
     // 2. Plan, within scope.
-    // Desired services by key, in the keys' order: O(scope), not a pass over every desired service.
-    const pick = (keys: Iterable<string>): DesiredService[] => {
-      const out: DesiredService[] = [];
-      for (const k of keys) {
-        const d = wantKeys.get(k);
-        if (d) out.push(d);
-      }
-      return out;
-    };
-    const scopedDesired = pick(scope);
-    const p = plan({ desired: scopedDesired, observed, owned });
+    const p = plan({ desired: pick(scope), observed, owned });
+    const observedIds = new Map<string, ServiceId>(observed.map((s) => [serviceKey(s), s]));
 
     timings.plan = performance.now() - t0 - timings.scope - timings.read;
     // 3. Record ownership first (write-ahead), then apply.
-    const observedKeys = new Set(observed.map(serviceKey));
-    const creating = p.ops.filter((c) => c.cmd === 'new-service').map((c) => serviceKey((c as { service: ServiceId }).service));
-    for (const k of creating) owned.add(k);
-    if (creating.length) this.ownership.save();
     const before = this.client.mutations;
-    const results = p.ops.length ? await this.client.exec(p.ops) : [];
-    const operations = this.client.mutations - before;
+    const results: ExecResult[] = [];
     const errorsByService = new Map<string, ExecResult[]>();
-    for (const r of results) {
-      const k = commandServiceKey(r.command)!;
-      if (r.ok) {
-        if (r.command.cmd === 'del-service') owned.delete(k);
-        continue;
-      }
-      errorsByService.set(k, [...(errorsByService.get(k) ?? []), r]);
-      if (r.command.cmd === 'new-service' && !observedKeys.has(k)) owned.delete(k);
-    }
-    this.ownership.save();
+    await this.write(p.ops, new Set(observedIds.keys()), results, errorsByService);
 
     timings.exec = performance.now() - t0 - timings.scope - timings.read - timings.plan;
     // 4. Confirm: re-read what was touched; plan again must be empty.
     const touched = new Set(p.opsByService.keys());
-    let reread: ObservedService[] = [];
+    let reread: ObservedService[];
     if (touched.size > 64) {
       // Bulk: the service dump (every service setting) plus /proc/net/ip_vs (every destination's forwarding and
       // weight) in two reads, instead of a GET_DEST dump per service. Thresholds and tunnel settings of a bulk change
@@ -151,11 +160,26 @@ export class Reconciler {
       reread = (await this.client.tableSummary((s) => touched.has(serviceKey(s)))).filter((s) => touched.has(serviceKey(s)));
       reads += 2;
     } else {
-      const got = await Promise.all([...touched].map((k) => this.client.service((wantKeys.get(k)?.service ?? observed.find((s) => serviceKey(s) === k)) as ServiceId)));
-      reads += 2 * touched.size;
-      reread = got.filter((s): s is ObservedService => !!s);
+      reread = await readServices(touched, observedIds);
     }
-    const again = plan({ desired: pick(touched), observed: reread, owned });
+    let again = plan({ desired: pick(touched), observed: reread, owned });
+
+    // 4b. A service planned from trusted state that the kernel refused, or that still differs, was changed behind
+    // our back since we confirmed it: the confirming read is a fresh read of it, so plan, apply and confirm once more
+    // from that. Its first refusals were answers to a stale plan and are not reported.
+    const stale = new Set<string>();
+    for (const k of trusted) if (errorsByService.has(k) || again.opsByService.has(k)) stale.add(k);
+    if (stale.size) {
+      for (const k of stale) errorsByService.delete(k);
+      const fresh = reread.filter((s) => stale.has(serviceKey(s)));
+      const p2 = plan({ desired: pick(stale), observed: fresh, owned });
+      for (const [k, n] of p2.opsByService) p.opsByService.set(k, (p.opsByService.get(k) ?? 0) + n);
+      await this.write(p2.ops, new Set(fresh.map(serviceKey)), results, errorsByService);
+      const reread2 = await readServices(stale, observedIds);
+      reread = [...reread.filter((s) => !stale.has(serviceKey(s))), ...reread2];
+      again = plan({ desired: pick(touched), observed: reread, owned });
+    }
+    const operations = this.client.mutations - before;
     const unconfirmed = new Map<string, string>();
     for (const c of again.ops) {
       const k = commandServiceKey(c)!;
@@ -183,6 +207,26 @@ export class Reconciler {
 
     timings.confirm = performance.now() - t0 - timings.scope - timings.read - timings.plan - timings.exec;
     return { depth: isFull ? 'full' : 'incremental', operations, reads, results, conflicts: p.conflicts, unconfirmed, opsByService: p.opsByService, errorsByService, timings };
+  }
+
+  /** Send `ops`, recording the services they create as ours first (write-ahead) and forgetting those they delete or
+   * failed to create; refusals are collected per service. `present`: keys of services read as existing. */
+  private async write(ops: readonly Command[], present: ReadonlySet<string>, results: ExecResult[], errorsByService: Map<string, ExecResult[]>): Promise<void> {
+    const owned = this.ownership.services;
+    for (const c of ops) if (c.cmd === 'new-service') owned.add(serviceKey(c.service));
+    this.ownership.save();
+    const got = ops.length ? await this.client.exec(ops) : [];
+    for (const r of got) {
+      results.push(r);
+      const k = commandServiceKey(r.command)!;
+      if (r.ok) {
+        if (r.command.cmd === 'del-service') owned.delete(k);
+        continue;
+      }
+      errorsByService.set(k, [...(errorsByService.get(k) ?? []), r]);
+      if (r.command.cmd === 'new-service' && !present.has(k)) owned.delete(k);
+    }
+    this.ownership.save();
   }
 }
 
