@@ -78,12 +78,12 @@ export class Reconciler {
   }
 
   async reconcile(desired: readonly DesiredService[], opts: { full?: boolean } = {}): Promise<ReconcileResult> {
+    const t0 = performance.now();
     const isFull = opts.full || !this.confirmed || Date.now() - this.lastFullAt > this.fullEveryMs;
     const wantKeys = new Map<string, DesiredService>();
     for (const d of desired) wantKeys.set(desiredKey(d), d);
     const owned = this.ownership.services;
     let reads = 0;
-    const t0 = performance.now();
     const timings = { scope: 0, read: 0, plan: 0, exec: 0, confirm: 0 };
     // Desired services by key, in the keys' order: O(keys), not a pass over every desired service.
     const pick = (keys: Iterable<string>): DesiredService[] => {
