@@ -42,6 +42,7 @@ import { countResponse } from './stats.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
 import type { ConnHandler, UpstreamConn } from './upstream.ts';
 import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
+import { writeDirect } from './writer.ts';
 
 export interface Session {
   /** Close now if no request is in flight; otherwise after it. */
@@ -176,7 +177,7 @@ export class HttpSession implements Session {
     if (isClosing) h.push('Connection', 'close');
     const out = serializeHead(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}`, h) + body;
     this.serviceCounters.bytesOut += out.length;
-    if (!this.socket.destroyed) this.socket.write(out, 'latin1');
+    if (!this.socket.destroyed) writeDirect(this.socket, out);
   }
 
   /** The exchange ended: next request, or close. */
@@ -438,7 +439,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     const sock = conn.socket;
     server.counters.bytesIn += this.outHead.length;
     if (this.reqDone) {
-      sock.write(this.outHead, 'latin1');
+      writeDirect(sock, this.outHead);
       this.phase = 'wait';
       return;
     }
@@ -480,7 +481,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     if (take > 0) {
       this.reqBodySent = true;
       this.server!.counters.bytesIn += take;
-      const isOk = conn.socket.write(own(take === chunk.length ? chunk : chunk.subarray(0, take)));
+      const isOk = writeDirect(conn.socket, own(take === chunk.length ? chunk : chunk.subarray(0, take)));
       if (!isOk && !this.reqDone) {
         const client = this.s.socket;
         pauseReading(client);
@@ -575,11 +576,11 @@ class Exchange implements ConnHandler, ChooseRequest {
     const text = serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, out);
     rt.state.counters.bytesOut += text.length;
     if (this.resMode === 0) {
-      client.write(text, 'latin1');
+      writeDirect(client, text);
       return this.finish();
     }
     if (rest.length === 0) {
-      client.write(text, 'latin1');
+      writeDirect(client, text);
       return;
     }
     let take: number;
@@ -591,9 +592,9 @@ class Exchange implements ConnHandler, ChooseRequest {
     // The usual small response: head and body leave in one write (one string, one send).
     if (take <= 16_384) {
       rt.state.counters.bytesOut += take;
-      if (!client.write(text + rest.toString('latin1', 0, take), 'latin1')) this.backpressure();
+      if (!writeDirect(client, text + rest.toString('latin1', 0, take))) this.backpressure();
     } else {
-      client.write(text, 'latin1');
+      writeDirect(client, text);
       this.writeClient(own(rest.subarray(0, take)));
     }
     this.afterBody(take, rest.length);
@@ -643,7 +644,7 @@ class Exchange implements ConnHandler, ChooseRequest {
 
   private writeClient(data: Buffer): void {
     this.rt.state.counters.bytesOut += data.length;
-    if (!this.s.socket.write(data)) this.backpressure();
+    if (!writeDirect(this.s.socket, data)) this.backpressure();
   }
 
   private learnPersistence(out: string[]): void {
@@ -692,10 +693,10 @@ class Exchange implements ConnHandler, ChooseRequest {
     if (up !== undefined) out.push('Upgrade', up);
     const client = s.socket;
     const upstream = conn.socket;
-    client.write(serializeHead(`HTTP/1.1 101 ${res.reason}`, out), 'latin1');
-    if (rest.length > 0) client.write(own(rest));
+    writeDirect(client, serializeHead(`HTTP/1.1 101 ${res.reason}`, out));
+    if (rest.length > 0) writeDirect(client, own(rest));
     if (s.buf !== null) {
-      upstream.write(s.buf);
+      writeDirect(upstream, s.buf);
       s.buf = null;
     }
     const tunnelMs = rt.plan.layer7.timeouts.tunnelMs;
@@ -707,7 +708,7 @@ class Exchange implements ConnHandler, ChooseRequest {
       onData: (d) => {
         server.counters.bytesOut += d.length;
         rt.state.counters.bytesOut += d.length;
-        if (!client.write(own(d))) this.backpressure();
+        if (!writeDirect(client, own(d))) this.backpressure();
       },
       onClose: (err) => (err ? s.destroy() : client.end()),
       onTimeout: () => s.destroy(),
@@ -720,7 +721,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     server.counters.bytesIn += chunk.length;
     const up = this.conn?.socket;
     if (!up) return;
-    if (!up.write(own(chunk))) {
+    if (!writeDirect(up, own(chunk))) {
       const client = this.s.socket;
       pauseReading(client);
       up.once('drain', () => resumeReading(client));

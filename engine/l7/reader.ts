@@ -85,6 +85,11 @@ export function resumeReading(socket: net.Socket): void {
   }
 }
 
+/** True for a socket set up here (plain TCP, read into the shared buffer); writer.ts writes to such handles directly. */
+export function isDirect(socket: net.Socket): boolean {
+  return (socket as Direct)[kDirect] === true;
+}
+
 export function isReadingPaused(socket: net.Socket): boolean {
   const s = socket as Direct;
   return s[kDirect] ? s[kHeld] === true : socket.isPaused();
@@ -139,6 +144,6 @@ export function connectDirect(host: string, port: number): net.Socket {
 /** A copy that survives the next read. */
 export function own(chunk: Buffer): Buffer {
   const b = Buffer.allocUnsafe(chunk.length);
-  chunk.copy(b);
+  b.set(chunk);
   return b;
 }

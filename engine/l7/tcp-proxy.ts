@@ -15,6 +15,7 @@ import type { ServerState, ServiceRuntime } from './service.ts';
 import type { ListenerRef, Session } from './http-proxy.ts';
 import type { UpstreamConn } from './upstream.ts';
 import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
+import { writeDirect } from './writer.ts';
 
 export class TcpSession implements Session, ChooseRequest {
   readonly socket: net.Socket;
@@ -132,7 +133,7 @@ export class TcpSession implements Session, ChooseRequest {
       onData: (d) => {
         server.counters.bytesOut += d.length;
         svc.bytesOut += d.length;
-        if (!client.write(own(d))) {
+        if (!writeDirect(client, own(d))) {
           pauseReading(up);
           client.once('drain', () => resumeReading(up));
         }
@@ -144,13 +145,13 @@ export class TcpSession implements Session, ChooseRequest {
     if (this.first !== null) {
       server.counters.bytesIn += this.first.length;
       svc.bytesIn += this.first.length;
-      up.write(this.first);
+      writeDirect(up, this.first);
       this.first = null;
     }
     setReader(client, (d) => {
       server.counters.bytesIn += d.length;
       svc.bytesIn += d.length;
-      if (!up.write(own(d))) {
+      if (!writeDirect(up, own(d))) {
         pauseReading(client);
         up.once('drain', () => resumeReading(client));
       }
