@@ -95,6 +95,28 @@ test('datapath TUN: ipip to real servers holding the VIP on tunl0', async (t) =>
   await dp.close();
 });
 
+test('datapath DR over IPv6: VIP fd00::10 answered by the director only (neighbour discovery), client address kept', async (t) => {
+  const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo', family: 6 });
+  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  const dp = await scenario(lab, 'dr');
+  const mac = fs.readFileSync('/sys/class/net/br-lab/address', 'utf8').trim();
+  assert.match(execFileSync('ip', ['netns', 'exec', 'lab-client', 'ip', '-6', 'neigh', 'show', lab.vip], { encoding: 'utf8' }), new RegExp(`lladdr ${mac}`));
+  assert.match((await lab.bodies(1))[0], / fd00::100$/);
+  assert.match(sh('ipvsadm', '-Ln'), /\[fd00::2\]:80\s+Route/);
+  // The engine's IPVS VIP is deprecated, so the director never sends from it (TUN below depends on that).
+  assert.match(sh('ip', '-6', 'addr', 'show', 'dev', 'br-lab'), /inet6 fd00::10\/128 scope global (nodad )?deprecated[^\n]*\n\s+valid_lft forever preferred_lft 0sec/);
+  await dp.close();
+});
+
+test('datapath TUN over IPv6: IPv6-in-IPv6 to real servers holding the VIP on ip6tnl0', async (t) => {
+  const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'tunl0', family: 6 });
+  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  const dp = await scenario(lab, 'tun');
+  assert.match((await lab.bodies(1))[0], / fd00::100$/);
+  assert.match(sh('ipvsadm', '-Ln'), /\[fd00::3\]:80\s+Tunnel/);
+  await dp.close();
+});
+
 test('datapath UDP: without one-packet scheduling a client socket sticks to one server; with it, each datagram is scheduled', async (t) => {
   const lab = await createLab({ topology: 'routed', servers: 2 });
   t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });

@@ -100,10 +100,14 @@ export async function reconcileVips(wanted: readonly OwnedVip[], owned: readonly
       const family = familyOf(v.address);
       const bytes = parseAddress(v.address);
       try {
-        // IPv6: nodad, so the VIP answers at once instead of sitting "tentative" for a second of duplicate detection.
+        // IPv6: nodad, so the VIP answers at once instead of sitting "tentative" for a second of duplicate detection;
+        // and deprecated (preferred lifetime 0, valid forever), so the director never picks the VIP as the source of
+        // its own packets. A /128 VIP otherwise wins source selection's longest-prefix rule over the interface's own
+        // /64 address: TUN would then encapsulate from the VIP, which the real servers also hold and so drop, and
+        // the director's own connections would leave from an address that is not only its own.
         await rt.newAddress(
           { family: family === 6 ? AF_INET6 : AF_INET, prefixlen: v.prefix, index, scope: v.interface === 'lo' ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE, flags: family === 6 ? { nodad: true } : {} },
-          { local: bytes, address: bytes },
+          family === 6 ? { local: bytes, address: bytes, cacheInfo: { ifaPrefered: 0, ifaValid: 0xffffffff } } : { local: bytes, address: bytes },
           { flags: 0x400 | 0x200 }, // NLM_F_CREATE | NLM_F_EXCL
         );
         results.push({ address: v.address, interface: v.interface, outcome: 'added' });

@@ -15,8 +15,11 @@
  *
  *       client 172.16.0.2 ── v-cl ── director 172.16.0.1 / 10.0.0.1 ── br-lab ── r1, r2 …
  *
- *   family 6 (routed only): the same shape in IPv6 — client fd01::2, VIP fd01::10, director fd01::1 / fd00::1,
- *     real servers fd00::2, fd00::3 … (addresses without duplicate detection, so they work at once).
+ *   family 6: the same shapes in IPv6 (addresses without duplicate detection, so they work at once).
+ *     routed: client fd01::2, VIP fd01::10, director fd01::1 / fd00::1, real servers fd00::2, fd00::3 …
+ *     one-arm: client fd00::100, VIP fd00::10, director fd00::1, real servers fd00::2, fd00::3 … holding the VIP on
+ *     lo (DR) or ip6tnl0 (TUN: IPVS sends IPv6 in IPv6). IPv6 has no arp_ignore to set: Linux answers neighbour
+ *     solicitations only for addresses on the interface they arrive on, so a VIP on lo or ip6tnl0 stays quiet.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
@@ -74,7 +77,6 @@ export interface Lab {
 export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers: number; realServerVip?: 'lo' | 'tunl0'; hasRouteToClient?: boolean; port?: number; family?: 4 | 6 }): Promise<Lab> {
   const port = opts.port ?? 80;
   const v6 = opts.family === 6;
-  if (v6 && opts.topology !== 'routed') throw new Error('lab: IPv6 is built for the routed topology only');
   const agents: Agent[] = [];
   const spaces: string[] = [];
   const cleanup = () => {
@@ -87,7 +89,7 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
     sh('ip', 'addr', 'add', '10.0.0.1/24', 'dev', 'br-lab');
     if (v6) sh('ip', '-6', 'addr', 'add', 'fd00::1/64', 'dev', 'br-lab', 'nodad');
     sh('ip', 'link', 'set', 'br-lab', 'up');
-    const vip = v6 ? 'fd01::10' : opts.topology === 'one-arm' ? '10.0.0.10' : '172.16.0.10';
+    const vip = v6 ? (opts.topology === 'one-arm' ? 'fd00::10' : 'fd01::10') : opts.topology === 'one-arm' ? '10.0.0.10' : '172.16.0.10';
 
     const addHost = (name: string, address: string, prefix: number, bridge: boolean) => {
       sh('ip', 'netns', 'add', name);
@@ -108,6 +110,7 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
     // Client.
     if (opts.topology === 'one-arm') {
       addHost('lab-client', '10.0.0.100', 24, true);
+      if (v6) ns('lab-client', 'ip', '-6', 'addr', 'add', 'fd00::100/64', 'dev', 'eth0', 'nodad');
     } else {
       sh('ip', 'netns', 'add', 'lab-client');
       spaces.push('lab-client');
@@ -141,7 +144,11 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
         sysctl(name, 'net.ipv4.conf.all.arp_announce', '2');
         sysctl(name, 'net.ipv4.conf.eth0.arp_ignore', '1');
         sysctl(name, 'net.ipv4.conf.eth0.arp_announce', '2');
-        if (opts.realServerVip === 'lo') {
+        if (v6) {
+          const dev = opts.realServerVip === 'lo' ? 'lo' : 'ip6tnl0';
+          if (dev !== 'lo') ns(name, 'ip', 'link', 'set', dev, 'up');
+          ns(name, 'ip', '-6', 'addr', 'add', `${vip}/128`, 'dev', dev, 'nodad');
+        } else if (opts.realServerVip === 'lo') {
           ns(name, 'ip', 'addr', 'add', `${vip}/32`, 'dev', 'lo');
         } else {
           ns(name, 'ip', 'link', 'set', 'tunl0', 'up');
