@@ -64,3 +64,29 @@ test('chunked framing is found across any split, trailers included', () => {
 test('serializeHead writes CRLF lines and the blank line', () => {
   assert.equal(serializeHead('GET / HTTP/1.1', ['A', '1', 'B', '2']), 'GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n');
 });
+
+test('a head keeps its text and line offsets: lookups ignore case, values are trimmed, lines slice back as they came', () => {
+  const h = head('GET /x HTTP/1.1\r\nHost:  a.example \r\nCookie: a=1\r\ncookie:b=2\r\nX-Empty:\r\n\r\n');
+  assert.equal(h.raw, 'GET /x HTTP/1.1\r\nHost:  a.example \r\nCookie: a=1\r\ncookie:b=2\r\nX-Empty:');
+  assert.equal(h.raw.slice(0, h.headerStart), 'GET /x HTTP/1.1\r\n');
+  assert.equal(h.get('host'), 'a.example');
+  assert.deepEqual(h.getAll('cookie'), ['a=1', 'b=2']);
+  assert.equal(h.get('x-empty'), '');
+  assert.equal(h.get('absent'), undefined);
+  assert.equal(h.valueAt(3), 'a=1');
+  assert.equal(h.raw.slice(h.lines[3], h.lines[5]), 'Cookie: a=1');
+  assert.deepEqual(h.headers, ['Host', 'a.example', 'Cookie', 'a=1', 'cookie', 'b=2', 'X-Empty', '']);
+  const bare = head('GET / HTTP/1.0\r\n\r\n');
+  assert.equal(bare.minor, 0);
+  assert.equal(bare.headerStart, bare.raw.length);
+  assert.deepEqual(bare.headers, []);
+  const b = Buffer.from('HTTP/1.0 200\r\n\r\n');
+  const r = parseResponseHead(b, b.indexOf('\r\n\r\n'));
+  assert.equal(r.status, 200);
+  assert.equal(r.reason, '');
+  assert.equal(r.minor, 0);
+  assert.deepEqual(r.lines, []);
+  assert.throws(() => head('GET / HTTP/1.1\r\n: novalue\r\n\r\n'), HttpParseError);
+  assert.throws(() => head('GET / HTTP/1.1\r\nNoColon\r\n\r\n'), HttpParseError);
+  assert.throws(() => head('GET / HTTP/1.10\r\n\r\n'), (e: unknown) => e instanceof HttpParseError && e.status === 505);
+});

@@ -17,26 +17,76 @@ export const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Headers a proxy must not forward (RFC 9110 §7.6.1), lower case. Transfer-Encoding is kept: bodies pass verbatim. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 
-export interface MessageHead {
-  /** name, value, name, value … in arrival order. */
-  headers: string[];
+/**
+ * A parsed head. The head stays the one string it arrived as (`raw`, latin1, without its final CRLFCRLF); each header
+ * line is three offsets into it (`lines`: name start, colon, line end), so a proxy can forward the lines it keeps as
+ * they came, by slicing, without making a string per name and value. `headers` (name, value … in arrival order, value
+ * trimmed) is made on first use, for rules and the less common paths.
+ */
+export class MessageHead {
+  readonly raw: string;
+  /** Where the first header line starts (raw.length when there is none). */
+  readonly headerStart: number;
+  /** Three offsets per header line into raw: name start, colon, end of line (before its CRLF). */
+  readonly lines: number[] = [];
   /** HTTP/1.<minor>. */
-  minor: number;
+  minor = 1;
   /** -1 when absent. */
-  contentLength: number;
-  isChunked: boolean;
+  contentLength = -1;
+  isChunked = false;
   /** Connection header tokens, lower case. */
-  connection: string[];
+  readonly connection: string[] = [];
+  private list: string[] | null = null;
+
+  constructor(raw: string, headerStart: number) {
+    this.raw = raw;
+    this.headerStart = headerStart;
+  }
+
+  /** name, value, name, value … in arrival order, values without surrounding whitespace. */
+  get headers(): string[] {
+    if (this.list === null) {
+      const out: string[] = [];
+      const { raw, lines } = this;
+      for (let i = 0; i < lines.length; i += 3) out.push(raw.slice(lines[i], lines[i + 1]), owsTrim(raw, lines[i + 1] + 1, lines[i + 2]));
+      this.list = out;
+    }
+    return this.list;
+  }
+
+  /** Whether header line `i` (a multiple of 3) has this name; `lowerName` in lower case. */
+  isNamed(i: number, lowerName: string): boolean {
+    const from = this.lines[i];
+    return this.lines[i + 1] - from === lowerName.length && equalsLower(this.raw, from, lowerName);
+  }
+
+  /** The value of header line `i` (a multiple of 3), without surrounding whitespace. */
+  valueAt(i: number): string {
+    return owsTrim(this.raw, this.lines[i + 1] + 1, this.lines[i + 2]);
+  }
+
+  /** The first value of a header, or undefined. */
+  get(lowerName: string): string | undefined {
+    for (let i = 0; i < this.lines.length; i += 3) if (this.isNamed(i, lowerName)) return owsTrim(this.raw, this.lines[i + 1] + 1, this.lines[i + 2]);
+    return undefined;
+  }
+
+  /** Every value of a header, in order. */
+  getAll(lowerName: string): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.lines.length; i += 3) if (this.isNamed(i, lowerName)) out.push(owsTrim(this.raw, this.lines[i + 1] + 1, this.lines[i + 2]));
+    return out;
+  }
 }
 
-export interface RequestHead extends MessageHead {
-  method: string;
-  target: string;
+export class RequestHead extends MessageHead {
+  method = '';
+  target = '';
 }
 
-export interface ResponseHead extends MessageHead {
-  status: number;
-  reason: string;
+export class ResponseHead extends MessageHead {
+  status = 0;
+  reason = '';
 }
 
 export class HttpParseError extends Error {
@@ -63,13 +113,22 @@ function isToken(s: string, from: number, to: number): boolean {
   return true;
 }
 
-/** Optional whitespace around a field value (space and tab only). */
-function owsTrim(s: string, from: number): string {
+/**
+ * Compares s[from, from + lower.length) with a lower-case name of letters, digits and '-', ignoring case. Only for
+ * ranges already known to be tokens: there, `| 0x20` lower-cases letters and leaves '-' and digits as they are.
+ */
+function equalsLower(s: string, from: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(from + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** s[from, to) without optional whitespace around it (space and tab only). */
+function owsTrim(s: string, from: number, to: number): string {
   let a = from;
-  let b = s.length;
+  let b = to;
   while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return a === from && b === s.length ? s.slice(from) : s.slice(a, b);
+  return s.slice(a, b);
 }
 
 function isDigits(s: string): boolean {
@@ -81,33 +140,38 @@ function isDigits(s: string): boolean {
   return true;
 }
 
-// Hand-written scanning rather than regular expressions: this runs for every request and every response.
-function parseHeaderLines(lines: string[], head: MessageHead, isRequest: boolean): void {
-  const headers = head.headers;
+// Hand-written scanning rather than regular expressions or split(): this runs for every request and every response.
+function parseHeaderLines(head: MessageHead, isRequest: boolean): void {
+  const { raw, lines } = head;
+  const n = raw.length;
   let te: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    if (colon <= 0) {
-      if (line.length > 0 && (line[0] === ' ' || line[0] === '\t')) throw new HttpParseError('Obsolete header line folding is not accepted.');
+  let from = head.headerStart;
+  while (from < n) {
+    let eol = raw.indexOf('\r\n', from);
+    if (eol === -1) eol = n;
+    const colon = raw.indexOf(':', from);
+    const c0 = raw.charCodeAt(from);
+    if (colon === -1 || colon >= eol || colon === from) {
+      if (eol > from && (c0 === 32 || c0 === 9)) throw new HttpParseError('Obsolete header line folding is not accepted.');
       throw new HttpParseError('A header line has no name.');
     }
-    if (!isToken(line, 0, colon)) {
-      if (line[0] === ' ' || line[0] === '\t') throw new HttpParseError('Obsolete header line folding is not accepted.');
+    if (!isToken(raw, from, colon)) {
+      if (c0 === 32 || c0 === 9) throw new HttpParseError('Obsolete header line folding is not accepted.');
       throw new HttpParseError('A header name has characters outside the token set.');
     }
-    const name = line.slice(0, colon);
-    const value = owsTrim(line, colon + 1);
-    headers.push(name, value);
-    const lower = colon === 14 || colon === 17 || colon === 10 ? name.toLowerCase() : '';
-    if (lower === 'content-length') {
+    lines.push(from, colon, eol);
+    const len = colon - from;
+    if (len === 14 && equalsLower(raw, from, 'content-length')) {
+      const value = owsTrim(raw, colon + 1, eol);
       if (!isDigits(value)) throw new HttpParseError('Content-Length is not a number.');
-      const n = Number(value);
-      if (head.contentLength !== -1 && head.contentLength !== n) throw new HttpParseError('Content-Length is given twice with different values.');
-      head.contentLength = n;
-    } else if (lower === 'transfer-encoding') {
+      const v = Number(value);
+      if (head.contentLength !== -1 && head.contentLength !== v) throw new HttpParseError('Content-Length is given twice with different values.');
+      head.contentLength = v;
+    } else if (len === 17 && equalsLower(raw, from, 'transfer-encoding')) {
+      const value = owsTrim(raw, colon + 1, eol);
       te = te === undefined ? value : `${te}, ${value}`;
-    } else if (lower === 'connection') {
+    } else if (len === 10 && equalsLower(raw, from, 'connection')) {
+      const value = owsTrim(raw, colon + 1, eol);
       if (value.indexOf(',') === -1) {
         if (value !== '') head.connection.push(value.toLowerCase());
       } else for (const t of value.split(',')) {
@@ -115,6 +179,7 @@ function parseHeaderLines(lines: string[], head: MessageHead, isRequest: boolean
         if (token) head.connection.push(token);
       }
     }
+    from = eol + 2;
   }
   if (te !== undefined) {
     const codings = te.toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
@@ -126,50 +191,59 @@ function parseHeaderLines(lines: string[], head: MessageHead, isRequest: boolean
 
 /** Parses `buf[0, end)` (the head without its final CRLFCRLF). */
 export function parseRequestHead(buf: Buffer, end: number): RequestHead {
-  const text = buf.toString('latin1', 0, end);
-  const lines = text.split('\r\n');
-  const first = lines[0];
-  const sp1 = first.indexOf(' ');
-  const sp2 = first.lastIndexOf(' ');
-  if (sp1 <= 0 || sp2 === sp1) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
-  const method = first.slice(0, sp1);
-  const target = first.slice(sp1 + 1, sp2);
-  const version = first.slice(sp2 + 1);
-  if (!isToken(method, 0, method.length) || target.length === 0 || target.includes(' ')) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HttpParseError('Only HTTP/1.0 and HTTP/1.1 are spoken here.', 505);
-  const head: RequestHead = { method, target, minor: version === 'HTTP/1.1' ? 1 : 0, headers: [], contentLength: -1, isChunked: false, connection: [] };
-  parseHeaderLines(lines, head, true);
+  return parseRequestText(buf.toString('latin1', 0, end), end);
+}
+
+/** Parses `text[0, end)`, a head read as latin1 (text may go on past it: the body, the next request). */
+export function parseRequestText(text: string, end: number): RequestHead {
+  const raw = end === text.length ? text : text.slice(0, end);
+  let eol = raw.indexOf('\r\n');
+  if (eol === -1) eol = raw.length;
+  const sp1 = raw.indexOf(' ');
+  const sp2 = raw.lastIndexOf(' ', eol - 1);
+  if (sp1 <= 0 || sp1 >= eol || sp2 === sp1) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
+  const head = new RequestHead(raw, eol === raw.length ? eol : eol + 2);
+  const method = raw.slice(0, sp1);
+  const target = raw.slice(sp1 + 1, sp2);
+  if (!isToken(raw, 0, sp1) || target.length === 0 || target.includes(' ')) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
+  if (eol - sp2 !== 9 || !raw.startsWith('HTTP/1.', sp2 + 1) || (raw.charCodeAt(eol - 1) !== 49 && raw.charCodeAt(eol - 1) !== 48)) {
+    throw new HttpParseError('Only HTTP/1.0 and HTTP/1.1 are spoken here.', 505);
+  }
+  head.method = method;
+  head.target = target;
+  head.minor = raw.charCodeAt(eol - 1) - 48;
+  parseHeaderLines(head, true);
   return head;
 }
 
 export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
-  const text = buf.toString('latin1', 0, end);
-  const lines = text.split('\r\n');
-  const first = lines[0];
+  return parseResponseText(buf.toString('latin1', 0, end), end);
+}
+
+export function parseResponseText(text: string, end: number): ResponseHead {
+  const raw = end === text.length ? text : text.slice(0, end);
+  let eol = raw.indexOf('\r\n');
+  if (eol === -1) eol = raw.length;
   // "HTTP/1.x NNN reason"
-  const minor = first.charCodeAt(7) - 48;
-  const d0 = first.charCodeAt(9) - 48;
-  const d1 = first.charCodeAt(10) - 48;
-  const d2 = first.charCodeAt(11) - 48;
+  const minor = raw.charCodeAt(7) - 48;
+  const d0 = raw.charCodeAt(9) - 48;
+  const d1 = raw.charCodeAt(10) - 48;
+  const d2 = raw.charCodeAt(11) - 48;
   if (
-    !first.startsWith('HTTP/1.') ||
+    eol < 12 ||
+    !raw.startsWith('HTTP/1.') ||
     (minor !== 0 && minor !== 1) ||
-    first.charCodeAt(8) !== 32 ||
+    raw.charCodeAt(8) !== 32 ||
     !(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) ||
-    (first.length > 12 && first.charCodeAt(12) !== 32)
+    (eol > 12 && raw.charCodeAt(12) !== 32)
   ) {
     throw new HttpParseError('The server sent a status line that is not HTTP/1.x.', 502);
   }
-  const head: ResponseHead = {
-    status: d0 * 100 + d1 * 10 + d2,
-    reason: first.length > 13 ? first.slice(13) : '',
-    minor,
-    headers: [],
-    contentLength: -1,
-    isChunked: false,
-    connection: [],
-  };
-  parseHeaderLines(lines, head, false);
+  const head = new ResponseHead(raw, eol === raw.length ? eol : eol + 2);
+  head.status = d0 * 100 + d1 * 10 + d2;
+  head.reason = eol > 13 ? raw.slice(13, eol) : '';
+  head.minor = minor;
+  parseHeaderLines(head, false);
   return head;
 }
 

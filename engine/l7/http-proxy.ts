@@ -24,11 +24,12 @@ import {
   ChunkedTracker,
   CRLFCRLF,
   getHeader,
-  getHeaders,
   HOP_BY_HOP,
   HttpParseError,
-  parseRequestHead,
+  parseRequestText,
   parseResponseHead,
+  parseResponseText,
+  type MessageHead,
   serializeHead,
   STATUS_TEXT,
   type RequestHead,
@@ -59,6 +60,8 @@ export interface ListenerRef {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Answers up to this size are converted to one latin1 string at once (startResponse). */
+const SMALL_RESPONSE = 32_768;
 /** Response heads are the server's business, but a runaway one must not eat memory. */
 const MAX_RESPONSE_HEAD = 65_536;
 const MAINTENANCE_PAGE =
@@ -132,7 +135,9 @@ export class HttpSession implements Session {
     const rt = this.listener.rt;
     if (rt === null) return this.destroy();
     const limits = rt.plan.layer7.limits;
-    const end = buf.indexOf(CRLFCRLF);
+    // An acceptable head ends within maxHeaderBytes: only that much is read as text (usually the whole chunk).
+    const text = buf.toString('latin1', 0, Math.min(buf.length, limits.maxHeaderBytes));
+    const end = text.indexOf('\r\n\r\n');
     if (end === -1) {
       if (buf.length > limits.maxHeaderBytes) return this.fail(rt, 431, 'The request head is larger than this service accepts.');
       if (borrowed !== null) this.buf = own(borrowed);
@@ -152,7 +157,7 @@ export class HttpSession implements Session {
     if (end + 4 > limits.maxHeaderBytes) return this.fail(rt, 431, 'The request head is larger than this service accepts.');
     let head: RequestHead;
     try {
-      head = parseRequestHead(buf, end);
+      head = parseRequestText(text, end);
     } catch (err) {
       const e = err as HttpParseError;
       return this.fail(rt, e.status ?? 400, e.message);
@@ -269,7 +274,6 @@ class Exchange implements ConnHandler, ChooseRequest {
     const { s, rt, head } = this;
     const l7 = rt.plan.layer7;
     rt.state.counters.requests++;
-    const headers = head.headers;
     const wantsClose = head.minor === 0 ? !head.connection.includes('keep-alive') : head.connection.includes('close');
     if (wantsClose) this.closeAfter = true;
 
@@ -284,7 +288,7 @@ class Exchange implements ConnHandler, ChooseRequest {
       this.reqDone = false;
     }
 
-    const hostHeader = getHeader(headers, 'host') ?? '';
+    const hostHeader = head.get('host') ?? '';
     const host = stripPort(hostHeader).toLowerCase();
     if (l7.httpsRedirect && !s.isTls) {
       return this.redirect(l7.httpsRedirect.status, `https://${stripPort(hostHeader)}${head.target}`);
@@ -293,7 +297,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     const q = head.target.indexOf('?');
     const path = q === -1 ? head.target : head.target.slice(0, q);
     const needMatch = rules.redirects.length > 0 || rules.routes.length > 0;
-    const input = needMatch ? { path, host, headers, clientIp: s.clientIp } : null;
+    const input = needMatch ? { path, host, headers: head.headers, clientIp: s.clientIp } : null;
     for (const r of rules.redirects) {
       if (r.test(input!)) return this.redirect(r.status, redirectLocation(r.location, hostHeader, head.target));
     }
@@ -311,7 +315,7 @@ class Exchange implements ConnHandler, ChooseRequest {
       this.sourceKeyValue = sourceKey(s.clientIp, p.netmaskPrefix);
       this.persistentName = rt.sourceTable!.get(this.sourceKeyValue);
     } else if (p.type === 'http-cookie') {
-      const v = readCookie(getHeaders(headers, 'cookie'), p.cookieName);
+      const v = readCookie(head.getAll('cookie'), p.cookieName);
       const c = v === undefined ? undefined : decodeInsertCookie(v);
       const now = Date.now();
       const isValid =
@@ -324,41 +328,58 @@ class Exchange implements ConnHandler, ChooseRequest {
         this.cookieLastSeen = c.lastSeen;
       }
     } else if (p.type === 'app-cookie') {
-      const v = readCookie(getHeaders(headers, 'cookie'), p.cookieName);
+      const v = readCookie(head.getAll('cookie'), p.cookieName);
       if (v !== undefined) this.persistentName = rt.appTable!.get(v);
     }
     if (rt.plan.scheduler === 'sh') this.hashKey = s.clientIp;
     else if (rt.plan.scheduler === 'uri') this.hashKey = path;
 
-    // The head the server gets.
-    // Most headers are neither hop-by-hop nor X-Forwarded-*: a length check spares lower-casing them, and without
-    // header rules the head is written straight into one string.
+    // The head the server gets: the client's lines as they came, less hop-by-hop ones (and those its Connection header
+    // names) and the X-Forwarded-* it replaces, plus ours. Kept lines are sliced out of the head in runs, so a usual
+    // request costs a slice or two, not a string per header. Header rules work on the name/value list instead.
     const drop = head.connection;
     const hasRules = rules.requestHeaders.length > 0;
     const out: string[] = [];
+    const raw = head.raw;
     // An HTTP/1.0 client cannot read chunked bodies: ask the server in HTTP/1.0 too (keep-alive, for the pool), so
     // it answers with a length or by closing.
-    let text = head.minor === 0 ? `${head.method} ${target} HTTP/1.0\r\nConnection: keep-alive\r\n` : `${head.method} ${target} HTTP/1.1\r\n`;
+    let text =
+      head.minor === 0
+        ? `${head.method} ${target} HTTP/1.0\r\nConnection: keep-alive\r\n`
+        : target === head.target
+          ? raw.slice(0, head.headerStart)
+          : `${head.method} ${target} HTTP/1.1\r\n`;
+    if (head.headerStart === raw.length && head.minor !== 0 && target === head.target) text += '\r\n';
     // HTTP/1.1 servers may refuse a request without Host (an HTTP/1.0 client need not send one): name the VIP.
     if (hostHeader === '') text += `Host: ${s.socket.localAddress?.includes(':') ? `[${s.socket.localAddress}]` : s.socket.localAddress}:${s.socket.localPort}\r\n`;
     let xff: string | undefined;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i];
-      if (drop.length > 0 || SPECIAL_LENGTH[name.length] === 1) {
-        const lower = name.toLowerCase();
-        if (HOP_BY_HOP.has(lower) || (drop.length > 0 && drop.includes(lower))) continue;
-        if (l7.xForwardedFor && lower === 'x-forwarded-for') {
-          xff = xff === undefined ? headers[i + 1] : `${xff}, ${headers[i + 1]}`;
-          continue;
-        }
-        if (l7.xForwardedProto && lower === 'x-forwarded-proto') continue;
+    const lines = head.lines;
+    let run = -1; // start of the current run of kept lines
+    for (let i = 0; i < lines.length; i += 3) {
+      const from = lines[i];
+      let isKept = true;
+      if (drop.length > 0 || SPECIAL_LENGTH[lines[i + 1] - from] === 1) {
+        const lower = raw.slice(from, lines[i + 1]).toLowerCase();
+        if (HOP_BY_HOP.has(lower) || (drop.length > 0 && drop.includes(lower))) isKept = false;
+        else if (l7.xForwardedFor && lower === 'x-forwarded-for') {
+          const v = head.valueAt(i);
+          xff = xff === undefined ? v : `${xff}, ${v}`;
+          isKept = false;
+        } else if (l7.xForwardedProto && lower === 'x-forwarded-proto') isKept = false;
       }
-      if (hasRules) out.push(name, headers[i + 1]);
-      else text += name + ': ' + headers[i + 1] + '\r\n';
+      if (hasRules) {
+        if (isKept) out.push(raw.slice(from, lines[i + 1]), head.valueAt(i));
+      } else if (isKept) {
+        if (run === -1) run = from;
+      } else if (run !== -1) {
+        text += raw.slice(run, from);
+        run = -1;
+      }
     }
+    if (run !== -1) text += raw.slice(run) + '\r\n';
     if (l7.xForwardedFor) out.push('X-Forwarded-For', xff === undefined ? s.clientIp : `${xff}, ${s.clientIp}`);
     if (l7.xForwardedProto) out.push('X-Forwarded-Proto', s.isTls ? 'https' : 'http');
-    const upgrade = drop.includes('upgrade') ? getHeader(headers, 'upgrade') : undefined;
+    const upgrade = drop.includes('upgrade') ? head.get('upgrade') : undefined;
     if (upgrade !== undefined) {
       this.isUpgrade = true;
       out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
@@ -507,7 +528,9 @@ class Exchange implements ConnHandler, ChooseRequest {
     server.counters.bytesOut += chunk.length;
     if (this.res === null) {
       const buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
-      const end = buf.indexOf(CRLFCRLF);
+      // A small answer (the usual) is read as one string: its head is parsed from it and its body sliced from it.
+      const all = buf.length <= SMALL_RESPONSE ? buf.toString('latin1') : null;
+      const end = all !== null ? all.indexOf('\r\n\r\n') : buf.indexOf(CRLFCRLF);
       if (end === -1) {
         if (buf.length > MAX_RESPONSE_HEAD) return this.upstreamFailed(new HttpParseError('The server sent a response head that is too large.', 502), false);
         this.resBuf = this.resBuf === null ? own(chunk) : buf;
@@ -516,7 +539,7 @@ class Exchange implements ConnHandler, ChooseRequest {
       this.resBuf = null;
       let res: ResponseHead;
       try {
-        res = parseResponseHead(buf, end);
+        res = all !== null ? parseResponseText(all, end) : parseResponseHead(buf, end);
       } catch (err) {
         return this.upstreamFailed(err as Error, false);
       }
@@ -528,12 +551,13 @@ class Exchange implements ConnHandler, ChooseRequest {
         return;
       }
       this.res = res;
-      return this.startResponse(res, rest);
+      return this.startResponse(res, rest, all, end + 4);
     }
     this.forwardBody(chunk);
   }
 
-  private startResponse(res: ResponseHead, rest: Buffer): void {
+  /** `all`: the chunk as latin1 when it was small, in which the body starts at `bodyAt`. */
+  private startResponse(res: ResponseHead, rest: Buffer, all: string | null, bodyAt: number): void {
     const { rt, s, head } = this;
     const l7 = rt.plan.layer7;
     const server = this.server!;
@@ -559,7 +583,10 @@ class Exchange implements ConnHandler, ChooseRequest {
       this.isUpstreamReusable = false;
     }
 
-    const out = stripHop(res.headers, res.connection);
+    // Header rules and application-cookie persistence work on the name/value list; otherwise the server's lines are
+    // forwarded as they came (less hop-by-hop ones) and ours are appended.
+    const isListed = rt.rules.responseHeaders.length > 0 || rt.plan.persistence.type === 'app-cookie';
+    const out: string[] = isListed ? stripHop(res.headers, res.connection) : [];
     if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
     if (l7.hsts && s.isTls) {
       out.push('Strict-Transport-Security', `max-age=${l7.hsts.maxAgeSeconds}${l7.hsts.includeSubDomains ? '; includeSubDomains' : ''}`);
@@ -573,7 +600,16 @@ class Exchange implements ConnHandler, ChooseRequest {
     this.resStarted = true;
     this.phase = 'response';
     const client = s.socket;
-    const text = serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, out);
+    let text: string;
+    if (isListed) text = serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, out);
+    else {
+      const raw = res.raw;
+      text =
+        res.minor === 1 ? (res.headerStart === raw.length ? raw + '\r\n' : raw.slice(0, res.headerStart)) : `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+      text += keptLines(res);
+      for (let i = 0; i < out.length; i += 2) text += out[i] + ': ' + out[i + 1] + '\r\n';
+      text += '\r\n';
+    }
     rt.state.counters.bytesOut += text.length;
     if (this.resMode === 0) {
       writeDirect(client, text);
@@ -592,7 +628,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     // The usual small response: head and body leave in one write (one string, one send).
     if (take <= 16_384) {
       rt.state.counters.bytesOut += take;
-      if (!writeDirect(client, text + rest.toString('latin1', 0, take))) this.backpressure();
+      if (!writeDirect(client, text + (all !== null ? all.slice(bodyAt, bodyAt + take) : rest.toString('latin1', 0, take)))) this.backpressure();
     } else {
       writeDirect(client, text);
       this.writeClient(own(rest.subarray(0, take)));
@@ -843,6 +879,35 @@ function stripPort(host: string): string {
   }
   const colon = host.indexOf(':');
   return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** A head's header lines, each with its CRLF, less hop-by-hop ones and those its Connection header names. */
+function keptLines(head: MessageHead): string {
+  const { raw, lines, connection } = head;
+  let text = '';
+  let run = -1; // start of the current run of kept lines
+  for (let i = 0; i < lines.length; i += 3) {
+    const from = lines[i];
+    const len = lines[i + 1] - from;
+    let isKept = true;
+    if (SPECIAL_LENGTH[len] === 1 || (connection.length > 0 && hasTokenOfLength(connection, len))) {
+      const lower = raw.slice(from, lines[i + 1]).toLowerCase();
+      isKept = !HOP_BY_HOP.has(lower) && !connection.includes(lower);
+    }
+    if (isKept) {
+      if (run === -1) run = from;
+    } else if (run !== -1) {
+      text += raw.slice(run, from);
+      run = -1;
+    }
+  }
+  if (run !== -1) text += raw.slice(run) + '\r\n';
+  return text;
+}
+
+function hasTokenOfLength(tokens: readonly string[], len: number): boolean {
+  for (const t of tokens) if (t.length === len) return true;
+  return false;
 }
 
 /** A response's headers without hop-by-hop ones (and those its Connection header names). */

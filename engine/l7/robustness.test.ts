@@ -158,3 +158,20 @@ test('a kept-alive connection the server drops without answering is retried on a
   assert.equal(post.status, 502, 'a POST that may have reached the server is not sent twice');
   c.close();
 });
+
+test('a request with no header lines at all gets a Host naming the VIP; an answer with none passes through', async () => {
+  const port = await freePort();
+  const bare = net.createServer((s) => {
+    s.once('data', (d) => {
+      s.end(`HTTP/1.1 200 OK\r\n\r\n${JSON.stringify(d.toString('latin1'))}`);
+    });
+  });
+  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+  closers.push(() => bare.close());
+  await serve([httpService('bare', port, [], { realServers: [{ name: 'bare', address: '127.0.0.1', port: (bare.address() as net.AddressInfo).port }] })]);
+  const c = await RawClient.connect(port);
+  c.write('GET /p HTTP/1.1\r\n\r\n');
+  const r = await c.read();
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.body), `GET /p HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n\r\n`);
+});
