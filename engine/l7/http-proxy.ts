@@ -44,6 +44,7 @@ import type { ServerState, ServiceRuntime } from './service.ts';
 import type { ConnHandler, UpstreamConn } from './upstream.ts';
 import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
 import { writeDirect } from './writer.ts';
+import { idleTimerOf, watchIdle } from './idle.ts';
 
 export interface Session {
   /** Close now if no request is in flight; otherwise after it. */
@@ -91,10 +92,9 @@ export class HttpSession implements Session {
     this.serviceCounters.activeConnections++;
     this.serviceCounters.totalConnections++;
     listener.sessions.add(this);
-    socket.setTimeout(rt.plan.layer7.timeouts.clientMs);
     // Chunks are borrowed (reader.ts): whatever is kept past the call is copied.
     setReader(socket, (d) => this.onData(d));
-    socket.on('timeout', () => {
+    watchIdle(socket, rt.plan.layer7.timeouts.clientMs, () => {
       // Waiting for the server is not the client's fault: only an idle or stalled client is timed out.
       if (!this.ex || this.ex.phase === 'body' || this.ex.phase === 'tunnel') this.destroy();
     });
@@ -736,8 +736,8 @@ class Exchange implements ConnHandler, ChooseRequest {
       s.buf = null;
     }
     const tunnelMs = rt.plan.layer7.timeouts.tunnelMs;
-    client.setTimeout(tunnelMs);
-    upstream.setTimeout(tunnelMs);
+    idleTimerOf(client)?.set(tunnelMs);
+    idleTimerOf(upstream)?.set(tunnelMs);
     this.tunnel = { destroy: () => s.destroy() };
     server.tunnels.add(this.tunnel);
     conn.handler = {

@@ -2,58 +2,87 @@
  * Reading from sockets without the stream machinery.
  *
  * A proxy reads a chunk and, almost always, writes what it needs from it straight away. Node's Readable path
- * allocates a 64 KiB buffer per read, wraps it, pushes it through the stream state machine and emits 'data'; the
- * `onread` option of net sockets instead reads into one buffer we own and calls us back. That buffer is shared by
- * every socket of the worker and reused on the next read, so a chunk handed to a Reader is *borrowed*: copy what
- * you keep past the callback (a partial head, a body chunk queued for writing). Everything stays synchronous, so
- * one buffer per process is safe.
+ * allocates a 64 KiB buffer per read, wraps it, pushes it through the stream state machine and emits 'data'. Here
+ * the socket's handle reads into one buffer we own (`useUserBuffer`, what net's `onread` option uses) and calls our
+ * own read callback, which hands the chunk to the socket's Reader and marks the socket active (idle.ts) — nothing
+ * else: no per-read timer refresh, no lookups of net's internal slots. End of input and errors still go to Node's
+ * own callback, so 'end', 'error' and 'close' behave as ever.
  *
- * Client sockets arrive from net.Server, which has no `onread` option; they are accepted paused
- * (pauseOnConnect) and switched to the same mode through the socket's internal slots, found once by their
- * description. If a Node version renames them, `enableDirectRead` says so and the caller falls back to 'data'
- * events (TLS sockets always use 'data': they decrypt in their own layer).
+ * The buffer is shared by every socket of the worker and reused on the next read, so a chunk handed to a Reader is
+ * *borrowed*: copy what you keep past the callback (a partial head, a body chunk queued for writing). Everything
+ * stays synchronous, so one buffer per process is safe.
+ *
+ * The handle's `onread` slot, `useUserBuffer` and the read-result array are Node internals (process.binding
+ * ('stream_wrap')). If a Node version lacks them, `enableDirectRead` says so and the caller falls back to 'data'
+ * events; TLS sockets always use 'data' (they decrypt in their own layer).
  */
 import net from 'node:net';
+import { touch } from './idle.ts';
 
 export type Reader = (chunk: Buffer) => void;
 
 const kReader = Symbol('fulcrum.reader');
-type WithReader = net.Socket & { [kReader]?: Reader; _handle?: { useUserBuffer?(b: Buffer): void } | null };
+const kSocket = Symbol('fulcrum.socket');
+const kDirect = Symbol('fulcrum.direct');
+const kHeld = Symbol('fulcrum.held');
+
+type OnRead = (this: Handle, arrayBuffer: unknown) => unknown;
+type Handle = {
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+  useUserBuffer?(b: Buffer): void;
+  onread: OnRead;
+  [kSocket]?: Direct;
+};
+type Direct = net.Socket & { [kReader]?: Reader; [kDirect]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
 
 const SHARED = Buffer.allocUnsafe(64 * 1024);
 
-function dispatch(socket: WithReader, nread: number, buf: Buffer): void {
-  const r = socket[kReader];
-  if (r !== undefined) r(buf.subarray(0, nread));
-}
-
-/** The internal symbols net uses for `onread`, read off a throwaway socket. */
-const slots = (() => {
-  const probe = new net.Socket({ onread: { buffer: Buffer.alloc(1), callback: () => undefined } } as net.SocketConstructorOpts);
-  const syms = Object.getOwnPropertySymbols(probe);
-  const find = (d: string) => syms.find((s) => s.description === d);
-  const kBuffer = find('kBuffer');
-  const kBufferCb = find('kBufferCb');
-  probe.destroy();
-  return kBuffer && kBufferCb ? { kBuffer, kBufferCb } : null;
+const readState = (() => {
+  try {
+    const b = (process as unknown as { binding(name: string): Record<string, unknown> }).binding('stream_wrap');
+    const state = b.streamBaseState;
+    return state instanceof Int32Array && typeof b.kReadBytesOrError === 'number' ? { state, kRead: b.kReadBytesOrError } : null;
+  } catch {
+    return null;
+  }
 })();
 
-const kDirect = Symbol('fulcrum.direct');
-const kHeld = Symbol('fulcrum.held');
-type Handle = { reading: boolean; readStart(): number; readStop(): number; useUserBuffer?(b: Buffer): void };
-type Direct = net.Socket & { [kDirect]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
+/** Node's own read callback (net's onStreamRead), taken from the first handle: EOF and errors go to it. */
+let nodeOnRead: OnRead | null = null;
 
-/**
- * Reading of a direct socket is driven here only, at the handle: Readable's own resume schedules a read(0) on the next
- * tick, which in `onread` mode would restart reading that we have just paused. So `read` refuses while held.
- */
-function markDirect(socket: net.Socket): void {
+function onDirectRead(this: Handle, arrayBuffer: unknown): unknown {
+  const nread = readState!.state[readState!.kRead];
+  if (nread > 0) {
+    const s = this[kSocket]!;
+    if (s.destroyed) return undefined;
+    touch(s);
+    const r = s[kReader];
+    if (r !== undefined) r(SHARED.subarray(0, nread));
+    return undefined;
+  }
+  return nodeOnRead!.call(this, arrayBuffer);
+}
+
+/** Points a socket's handle at the shared buffer and our read callback. False when this Node cannot. */
+function direct(socket: net.Socket): boolean {
   const s = socket as Direct;
+  const handle = s._handle;
+  if (readState === null || !handle || typeof handle.useUserBuffer !== 'function' || typeof handle.onread !== 'function') return false;
+  if (nodeOnRead === null) nodeOnRead = handle.onread;
+  else if (handle.onread !== nodeOnRead) return false;
+  handle.useUserBuffer(SHARED);
+  handle[kSocket] = s;
+  handle.onread = onDirectRead;
   s[kDirect] = true;
+  // Reading of a direct socket is driven here only, at the handle: Readable's own resume schedules a read(0) on the
+  // next tick, which would restart reading that we have just paused. So `read` refuses while held.
   s.read = function (this: Direct, n?: number) {
     if (this[kHeld]) return null;
     return net.Socket.prototype.read.call(this, n);
   };
+  return true;
 }
 
 /** Stops reading (backpressure, or a request waiting its turn). */
@@ -97,7 +126,7 @@ export function isReadingPaused(socket: net.Socket): boolean {
 
 /** Sets who gets this socket's chunks (borrowed, see above). */
 export function setReader(socket: net.Socket, reader: Reader | undefined): void {
-  (socket as WithReader)[kReader] = reader;
+  (socket as Direct)[kReader] = reader;
 }
 
 /**
@@ -105,13 +134,7 @@ export function setReader(socket: net.Socket, reader: Reader | undefined): void 
  * that is not possible here; the socket then gets 'data' events routed to its reader, and is resumed.
  */
 export function enableDirectRead(socket: net.Socket): boolean {
-  const s = socket as unknown as WithReader & Record<symbol, unknown>;
-  const handle = s._handle;
-  if (slots && handle && typeof handle.useUserBuffer === 'function') {
-    s[slots.kBuffer] = SHARED;
-    s[slots.kBufferCb] = (nread: number, buf: Buffer) => dispatch(s, nread, buf);
-    handle.useUserBuffer(SHARED);
-    markDirect(socket);
+  if (direct(socket)) {
     // Flowing, so that the end of input still becomes an 'end' event.
     socket.resume();
     return true;
@@ -124,20 +147,17 @@ export function enableDirectRead(socket: net.Socket): boolean {
 /** 'data' events to the socket's reader (TLS sockets, and the fallback). */
 export function routeDataEvents(socket: net.Socket): void {
   socket.on('data', (d: Buffer) => {
-    const r = (socket as WithReader)[kReader];
+    touch(socket);
+    const r = (socket as Direct)[kReader];
     if (r !== undefined) r(d);
   });
 }
 
-/** A plain TCP connection that reads into the shared buffer. */
+/** A plain TCP connection that reads into the shared buffer (or, where it cannot, through 'data' events). */
 export function connectDirect(host: string, port: number): net.Socket {
-  const socket: WithReader = net.connect({
-    host,
-    port,
-    noDelay: true,
-    onread: { buffer: SHARED, callback: (nread: number, buf: Buffer) => dispatch(socket, nread, buf) },
-  } as unknown as net.NetConnectOpts);
-  markDirect(socket);
+  const socket = net.connect({ host, port, noDelay: true });
+  // net.connect made the handle synchronously; reading starts once connected.
+  if (!direct(socket)) routeDataEvents(socket);
   return socket;
 }
 

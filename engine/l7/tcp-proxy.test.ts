@@ -140,3 +140,38 @@ test('an open tunnel lives through reloads that change its service, and ends onl
   assert.equal(again, `${answer[0]}:two`);
   socket.destroy();
 });
+
+test('the tunnel timeout counts silence in both directions: a one-way stream keeps the tunnel, silence ends it', async () => {
+  // A server that, once asked, talks for a while without reading anything more, then falls silent.
+  const talker = net.createServer((s) => {
+    s.once('data', () => {
+      let n = 0;
+      const every = setInterval(() => {
+        if (s.destroyed || ++n > 20) return clearInterval(every);
+        s.write(`tick ${n};`);
+      }, 30);
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => talker.listen(0, '127.0.0.1', r));
+  const port = await freePort();
+  await dp.apply({
+    config: config([
+      tcpService('oneway', port, {
+        realServers: [{ name: 't', address: '127.0.0.1', port: (talker.address() as net.AddressInfo).port }],
+        layer7: { timeouts: { tunnelMs: 300 } },
+      }),
+    ]),
+    decisions: new Map(),
+  });
+  const c = net.connect({ port, host: '127.0.0.1' });
+  c.on('error', () => undefined);
+  let got = '';
+  c.on('data', (d) => (got += d.toString('latin1')));
+  await new Promise((r) => c.once('connect', r));
+  c.write('go');
+  await new Promise((r) => c.once('close', r));
+  // 20 ticks 30 ms apart span twice the tunnel timeout; only the client wrote once, at the start.
+  assert.ok(got.includes('tick 20;'), `the whole stream arrived before the tunnel closed: ${got.slice(-40)}`);
+  talker.close();
+});

@@ -16,6 +16,7 @@ import type { ListenerRef, Session } from './http-proxy.ts';
 import type { UpstreamConn } from './upstream.ts';
 import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
 import { writeDirect } from './writer.ts';
+import { watchIdle } from './idle.ts';
 
 export class TcpSession implements Session, ChooseRequest {
   readonly socket: net.Socket;
@@ -47,7 +48,7 @@ export class TcpSession implements Session, ChooseRequest {
     listener.sessions.add(this);
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
-    socket.setTimeout(rt.plan.layer7.timeouts.tunnelMs, () => this.destroy());
+    watchIdle(socket, rt.plan.layer7.timeouts.tunnelMs, () => this.destroy());
     const ip = plainIp(socket.remoteAddress);
     if (rt.plan.scheduler === 'sh') this.hashKey = ip;
     const p = rt.plan.persistence;

@@ -5,12 +5,13 @@
  *
  * A connection serves one exchange at a time. Its socket's events go to `handler` while an exchange owns it; an idle
  * connection that hears anything (the server closing, or bytes nobody asked for) is destroyed and leaves the pool.
- * One socket timeout does double duty: for an idle connection it is the keep-alive limit, for a busy one the server
- * timeout (the caller answers 504), so no timer is set per request.
+ * One inactivity timeout (idle.ts) does double duty: for an idle connection it is the keep-alive limit, for a busy one
+ * the server timeout (the caller answers 504), so no timer is set per request.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { connectDirect, routeDataEvents, setReader } from './reader.ts';
+import { watchIdle } from './idle.ts';
 
 export interface ConnHandler {
   onData(chunk: Buffer): void;
@@ -38,7 +39,8 @@ export class UpstreamConn {
   /** Set when the PROXY preface names one client: such a connection must never serve another client. */
   privateTo: object | null = null;
 
-  constructor(socket: net.Socket, pool: Pool) {
+  /** `idleMs`: the server timeout while busy, the keep-alive limit while idle (idle.ts). */
+  constructor(socket: net.Socket, pool: Pool, idleMs: number) {
     this.socket = socket;
     this.pool = pool;
     // Chunks are borrowed (reader.ts): handlers copy what they keep.
@@ -49,7 +51,7 @@ export class UpstreamConn {
     socket.on('error', (err) => this.closed(err));
     socket.on('close', () => this.closed(undefined));
     socket.on('end', () => this.closed(undefined));
-    socket.on('timeout', () => {
+    watchIdle(socket, idleMs, () => {
       if (this.handler) this.handler.onTimeout();
       else this.destroy();
     });
@@ -134,8 +136,7 @@ export class Pool {
         cb(err);
         return;
       }
-      socket.setTimeout(t.idleMs);
-      const conn = new UpstreamConn(socket, this);
+      const conn = new UpstreamConn(socket, this, t.idleMs);
       this.all.add(conn);
       cb(null, conn);
     };

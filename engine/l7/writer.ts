@@ -20,6 +20,7 @@
 import type net from 'node:net';
 import util from 'node:util';
 import { isDirect } from './reader.ts';
+import { touch } from './idle.ts';
 
 interface WriteReq {
   oncomplete: ((this: WriteReq, status: number) => void) | null;
@@ -29,7 +30,7 @@ interface WriteReq {
 }
 type Handle = { writeLatin1String(req: WriteReq, s: string): number; writeBuffer(req: WriteReq, b: Uint8Array): number };
 const kPending = Symbol('fulcrum.pendingWrites');
-type DirectSocket = net.Socket & { _handle?: Handle | null; [kPending]?: number; _unrefTimer(): void };
+type DirectSocket = net.Socket & { _handle?: Handle | null; [kPending]?: number };
 
 const binding = (() => {
   try {
@@ -60,6 +61,7 @@ function onComplete(this: WriteReq, status: number): void {
   this.buffer = null;
   s[kPending]!--;
   if (s.destroyed) return;
+  touch(s);
   if (status < 0) {
     s.destroy(writeError(status));
     return;
@@ -75,13 +77,13 @@ function onComplete(this: WriteReq, status: number): void {
 export function writeDirect(socket: net.Socket, data: string | Uint8Array): boolean {
   const s = socket as DirectSocket;
   const h = s._handle;
+  // Write activity keeps the socket's inactivity timeout (idle.ts) from firing.
+  touch(s);
   if (spare === null || h == null || !isDirect(s) || s.connecting || s.destroyed || s.writableEnded || s.writableLength !== 0 || s.writableCorked !== 0) {
     return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
   }
   const req = spare;
   const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
-  // Write activity keeps the socket's inactivity timeout from firing, as socket.write() does.
-  s._unrefTimer();
   if (err !== 0) {
     s.destroy(writeError(err));
     return false;

@@ -1,0 +1,119 @@
+/**
+ * Inactivity timeouts for the data plane's sockets, swept in coarse steps.
+ *
+ * socket.setTimeout() keeps one Node timer per socket and moves it to the back of its list on every read and every
+ * write (two of each per proxied request). Here a read or write only zeroes a counter (`touch`); one interval per
+ * step size counts every watched socket up, and a socket whose count passes its limit times out:
+ *
+ *   timeout        step (a power of two, at most an eighth of it, 8 ms … 1024 ms)   fires after
+ *   100 ms         8 ms                                                              100 … 116 ms of silence
+ *   60 s           1024 ms                                                           60 … 62 s
+ *
+ * A timeout never fires early, and late by at most two steps. Like socket.setTimeout() it only reports: the owner
+ * decides (close, or ignore it while it waits on the other side). It keeps firing, once a period, while the socket
+ * stays silent. Intervals run only while something is watched, and never hold the process open.
+ */
+import type net from 'node:net';
+
+const kIdle = Symbol('fulcrum.idle');
+type Watched = net.Socket & { [kIdle]?: IdleTimer };
+
+class Wheel {
+  readonly stepMs: number;
+  readonly timers = new Set<IdleTimer>();
+  private interval: NodeJS.Timeout | null = null;
+
+  constructor(stepMs: number) {
+    this.stepMs = stepMs;
+  }
+
+  add(t: IdleTimer): void {
+    this.timers.add(t);
+    if (this.interval === null) {
+      this.interval = setInterval(() => this.sweep(), this.stepMs);
+      this.interval.unref();
+    }
+  }
+
+  delete(t: IdleTimer): void {
+    this.timers.delete(t);
+    if (this.timers.size === 0 && this.interval !== null) {
+      clearInterval(this.interval);
+      this.interval = null;
+    }
+  }
+
+  private sweep(): void {
+    for (const t of this.timers) {
+      if (++t.idle > t.limit) {
+        t.idle = 0;
+        t.onTimeout();
+      }
+    }
+  }
+}
+
+const wheels = new Map<number, Wheel>();
+
+/** The step for a timeout: the power of two nearest below an eighth of it, within 8 … 1024 ms. */
+export function stepFor(ms: number): number {
+  let step = 8;
+  while (step < 1024 && step * 2 <= ms / 8) step *= 2;
+  return step;
+}
+
+export class IdleTimer {
+  /** Steps swept since the last activity. */
+  idle = 0;
+  /** Steps of silence after which it fires: one more than the timeout spans, so it never fires early. */
+  limit = 0;
+  readonly onTimeout: () => void;
+  private wheel: Wheel | null = null;
+
+  constructor(onTimeout: () => void) {
+    this.onTimeout = onTimeout;
+  }
+
+  /** Starts the timeout, or changes it; 0 stops it. Counts as activity. */
+  set(ms: number): void {
+    this.stop();
+    this.idle = 0;
+    if (ms <= 0) return;
+    const step = stepFor(ms);
+    this.limit = Math.ceil(ms / step);
+    let w = wheels.get(step);
+    if (w === undefined) wheels.set(step, (w = new Wheel(step)));
+    this.wheel = w;
+    w.add(this);
+  }
+
+  stop(): void {
+    if (this.wheel !== null) {
+      this.wheel.delete(this);
+      this.wheel = null;
+    }
+  }
+}
+
+/**
+ * Watches `socket` for silence of `ms` (0: not yet). Reads (reader.ts) and writes (writer.ts) on it count as
+ * activity. The timer stops when the socket closes.
+ */
+export function watchIdle(socket: net.Socket, ms: number, onTimeout: () => void): IdleTimer {
+  const t = new IdleTimer(onTimeout);
+  (socket as Watched)[kIdle] = t;
+  t.set(ms);
+  socket.once('close', () => t.stop());
+  return t;
+}
+
+/** Activity on a socket (a no-op for a socket nobody watches). */
+export function touch(socket: net.Socket): void {
+  const t = (socket as Watched)[kIdle];
+  if (t !== undefined) t.idle = 0;
+}
+
+/** The socket's timer, if it is watched. */
+export function idleTimerOf(socket: net.Socket): IdleTimer | undefined {
+  return (socket as Watched)[kIdle];
+}
