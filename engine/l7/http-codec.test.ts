@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkedTracker, HttpParseError, parseRequestHead, parseResponseHead, serializeHead } from './http-codec.ts';
+import { ChunkedTracker, HttpParseError, isHopByHopName, isName, isNameIn, parseRequestHead, parseResponseHead, serializeHead } from './http-codec.ts';
 
 const head = (text: string) => {
   const b = Buffer.from(text, 'latin1');
@@ -89,4 +89,18 @@ test('a head keeps its text and line offsets: lookups ignore case, values are tr
   assert.throws(() => head('GET / HTTP/1.1\r\n: novalue\r\n\r\n'), HttpParseError);
   assert.throws(() => head('GET / HTTP/1.1\r\nNoColon\r\n\r\n'), HttpParseError);
   assert.throws(() => head('GET / HTTP/1.10\r\n\r\n'), (e: unknown) => e instanceof HttpParseError && e.status === 505);
+});
+
+test('header names are compared in place, ignoring case', () => {
+  const raw = 'Keep-Alive|CONNECTION|Content-Length|x-secret|TE|Tf';
+  const at = (name: string) => [raw.indexOf(name), raw.indexOf(name) + name.length] as const;
+  assert.equal(isHopByHopName(raw, ...at('Keep-Alive')), true);
+  assert.equal(isHopByHopName(raw, ...at('CONNECTION')), true);
+  assert.equal(isHopByHopName(raw, ...at('TE')), true);
+  assert.equal(isHopByHopName(raw, ...at('Tf')), false);
+  assert.equal(isHopByHopName(raw, ...at('Content-Length')), false);
+  assert.equal(isName(raw, ...at('Content-Length'), 'content-length'), true);
+  assert.equal(isName(raw, ...at('Content-Length'), 'content-type'), false);
+  assert.equal(isNameIn(raw, ...at('x-secret'), ['close', 'x-secret']), true);
+  assert.equal(isNameIn(raw, ...at('x-secret'), []), false);
 });

@@ -140,6 +140,45 @@ function isDigits(s: string): boolean {
   return true;
 }
 
+/** Why the header line at `from` is refused. */
+function lineError(raw: string, from: number): HttpParseError {
+  let eol = raw.indexOf('\r\n', from);
+  if (eol === -1) eol = raw.length;
+  const colon = raw.indexOf(':', from);
+  const c0 = raw.charCodeAt(from);
+  const isFolded = eol > from && (c0 === 32 || c0 === 9);
+  if (colon === -1 || colon >= eol || colon === from) {
+    return new HttpParseError(isFolded ? 'Obsolete header line folding is not accepted.' : 'A header line has no name.');
+  }
+  return new HttpParseError(isFolded ? 'Obsolete header line folding is not accepted.' : 'A header name has characters outside the token set.');
+}
+
+/** HOP_BY_HOP by name length, so a name in a head's text can be checked without making a string of it. */
+const HOP_BY_LENGTH: string[][] = (() => {
+  const t: string[][] = [];
+  for (const n of HOP_BY_HOP) (t[n.length] ??= []).push(n);
+  return t;
+})();
+
+/** Whether the header name raw[from, to) (already checked to be a token) is hop-by-hop. */
+export function isHopByHopName(raw: string, from: number, to: number): boolean {
+  const names = HOP_BY_LENGTH[to - from];
+  if (names === undefined) return false;
+  for (let i = 0; i < names.length; i++) if (equalsLower(raw, from, names[i])) return true;
+  return false;
+}
+
+/** Whether the header name raw[from, to) (a token) is `lower`, ignoring case. */
+export function isName(raw: string, from: number, to: number, lower: string): boolean {
+  return to - from === lower.length && equalsLower(raw, from, lower);
+}
+
+/** Whether the header name raw[from, to) (a token) is one of `lowerNames` (Connection tokens …), ignoring case. */
+export function isNameIn(raw: string, from: number, to: number, lowerNames: readonly string[]): boolean {
+  for (let i = 0; i < lowerNames.length; i++) if (isName(raw, from, to, lowerNames[i])) return true;
+  return false;
+}
+
 // Hand-written scanning rather than regular expressions or split(): this runs for every request and every response.
 function parseHeaderLines(head: MessageHead, isRequest: boolean): void {
   const { raw, lines } = head;
@@ -147,18 +186,17 @@ function parseHeaderLines(head: MessageHead, isRequest: boolean): void {
   let te: string | undefined;
   let from = head.headerStart;
   while (from < n) {
-    let eol = raw.indexOf('\r\n', from);
+    // The name is token characters up to the colon: one scan finds and checks it.
+    let colon = from;
+    let c = 0;
+    while (colon < n) {
+      c = raw.charCodeAt(colon);
+      if (c > 127 || TOKEN_CHARS[c] === 0) break;
+      colon++;
+    }
+    if (c !== 58 || colon === from || colon === n) throw lineError(raw, from);
+    let eol = raw.indexOf('\r\n', colon);
     if (eol === -1) eol = n;
-    const colon = raw.indexOf(':', from);
-    const c0 = raw.charCodeAt(from);
-    if (colon === -1 || colon >= eol || colon === from) {
-      if (eol > from && (c0 === 32 || c0 === 9)) throw new HttpParseError('Obsolete header line folding is not accepted.');
-      throw new HttpParseError('A header line has no name.');
-    }
-    if (!isToken(raw, from, colon)) {
-      if (c0 === 32 || c0 === 9) throw new HttpParseError('Obsolete header line folding is not accepted.');
-      throw new HttpParseError('A header name has characters outside the token set.');
-    }
     lines.push(from, colon, eol);
     const len = colon - from;
     if (len === 14 && equalsLower(raw, from, 'content-length')) {

@@ -26,6 +26,9 @@ import {
   getHeader,
   HOP_BY_HOP,
   HttpParseError,
+  isHopByHopName,
+  isName,
+  isNameIn,
   parseRequestText,
   parseResponseHead,
   parseResponseText,
@@ -357,15 +360,15 @@ class Exchange implements ConnHandler, ChooseRequest {
     let run = -1; // start of the current run of kept lines
     for (let i = 0; i < lines.length; i += 3) {
       const from = lines[i];
+      const colon = lines[i + 1];
       let isKept = true;
-      if (drop.length > 0 || SPECIAL_LENGTH[lines[i + 1] - from] === 1) {
-        const lower = raw.slice(from, lines[i + 1]).toLowerCase();
-        if (HOP_BY_HOP.has(lower) || (drop.length > 0 && drop.includes(lower))) isKept = false;
-        else if (l7.xForwardedFor && lower === 'x-forwarded-for') {
+      if (drop.length > 0 || SPECIAL_LENGTH[colon - from] === 1) {
+        if (isHopByHopName(raw, from, colon) || isNameIn(raw, from, colon, drop)) isKept = false;
+        else if (l7.xForwardedFor && isName(raw, from, colon, 'x-forwarded-for')) {
           const v = head.valueAt(i);
           xff = xff === undefined ? v : `${xff}, ${v}`;
           isKept = false;
-        } else if (l7.xForwardedProto && lower === 'x-forwarded-proto') isKept = false;
+        } else if (l7.xForwardedProto && isName(raw, from, colon, 'x-forwarded-proto')) isKept = false;
       }
       if (hasRules) {
         if (isKept) out.push(raw.slice(from, lines[i + 1]), head.valueAt(i));
@@ -888,12 +891,8 @@ function keptLines(head: MessageHead): string {
   let run = -1; // start of the current run of kept lines
   for (let i = 0; i < lines.length; i += 3) {
     const from = lines[i];
-    const len = lines[i + 1] - from;
-    let isKept = true;
-    if (SPECIAL_LENGTH[len] === 1 || (connection.length > 0 && hasTokenOfLength(connection, len))) {
-      const lower = raw.slice(from, lines[i + 1]).toLowerCase();
-      isKept = !HOP_BY_HOP.has(lower) && !connection.includes(lower);
-    }
+    const colon = lines[i + 1];
+    const isKept = !isHopByHopName(raw, from, colon) && !isNameIn(raw, from, colon, connection);
     if (isKept) {
       if (run === -1) run = from;
     } else if (run !== -1) {
@@ -903,11 +902,6 @@ function keptLines(head: MessageHead): string {
   }
   if (run !== -1) text += raw.slice(run) + '\r\n';
   return text;
-}
-
-function hasTokenOfLength(tokens: readonly string[], len: number): boolean {
-  for (const t of tokens) if (t.length === len) return true;
-  return false;
 }
 
 /** A response's headers without hop-by-hop ones (and those its Connection header names). */

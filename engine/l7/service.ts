@@ -112,6 +112,8 @@ export class ServiceState {
 }
 
 export type Pick = { kind: 'server'; server: ServerState } | { kind: 'full' } | { kind: 'none' };
+const FULL: Pick = { kind: 'full' };
+const NONE: Pick = { kind: 'none' };
 
 export class ServiceRuntime {
   readonly plan: ServicePlan;
@@ -126,6 +128,10 @@ export class ServiceRuntime {
   readonly sourceTable: StickTable | null;
   readonly appTable: StickTable | null;
   readonly rdpTable: StickTable | null;
+  /** This runtime's schedulers by group (the objects live in ServiceState, so a reload keeps their rhythm). */
+  private readonly schedulerByGroup = new Map<string, Scheduler>();
+  /** Scratch list for pick(): filled and used within one call, so no list is made per request. */
+  private readonly open: ServerState[] = [];
 
   constructor(plan: ServicePlan, state: ServiceState, ticketKeys: Buffer, cookieId: (service: string, server: string) => string) {
     this.plan = plan;
@@ -186,9 +192,13 @@ export class ServiceRuntime {
   }
 
   scheduler(group: string): Scheduler {
-    const key = `${group}|${this.plan.scheduler}`;
-    let s = this.state.schedulers.get(key);
-    if (!s) this.state.schedulers.set(key, (s = new Scheduler(this.plan.scheduler)));
+    let s = this.schedulerByGroup.get(group);
+    if (s === undefined) {
+      const key = `${group}|${this.plan.scheduler}`;
+      s = this.state.schedulers.get(key);
+      if (!s) this.state.schedulers.set(key, (s = new Scheduler(this.plan.scheduler)));
+      this.schedulerByGroup.set(group, s);
+    }
     return s;
   }
 
@@ -198,19 +208,24 @@ export class ServiceRuntime {
    */
   pick(group: string, hashKey: string, exclude: ReadonlySet<ServerState> | null): Pick {
     const servers = this.groups.get(group) ?? this.groups.get('')!;
-    for (const isBackup of [false, true]) {
+    const open = this.open;
+    for (let pass = 0; pass < 2; pass++) {
+      const isBackup = pass === 1;
       let any = false;
-      const open: ServerState[] = [];
-      for (const s of servers) {
-        if (s.plan.isBackup !== isBackup || !s.canTakeNew || exclude?.has(s)) continue;
+      open.length = 0;
+      for (let i = 0; i < servers.length; i++) {
+        const s = servers[i];
+        if (s.plan.isBackup !== isBackup || !s.canTakeNew || (exclude !== null && exclude.has(s))) continue;
         any = true;
         if (!s.isFull) open.push(s);
       }
       if (!any) continue;
-      if (open.length === 0) return { kind: 'full' };
-      return { kind: 'server', server: this.scheduler(group).pick(open, hashKey)! };
+      if (open.length === 0) return FULL;
+      const server = this.scheduler(group).pick(open, hashKey)!;
+      open.length = 0;
+      return { kind: 'server', server };
     }
-    return { kind: 'none' };
+    return NONE;
   }
 
   /** The persistent server if it may still serve this client (drained: yes; halted or health-down: no). */
