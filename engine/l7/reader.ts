@@ -12,9 +12,12 @@
  * *borrowed*: copy what you keep past the callback (a partial head, a body chunk queued for writing). Everything
  * stays synchronous, so one buffer per process is safe.
  *
+ * TLS sockets read the same way once their handshake is done: their handle (TLSWrap) decrypts into the shared
+ * buffer and calls the same callback (enableDirectReadTls).
+ *
  * The handle's `onread` slot, `useUserBuffer` and the read-result array are Node internals (process.binding
  * ('stream_wrap')). If a Node version lacks them, `enableDirectRead` says so and the caller falls back to 'data'
- * events; TLS sockets always use 'data' (they decrypt in their own layer).
+ * events.
  */
 import net from 'node:net';
 import { touch } from './idle.ts';
@@ -24,6 +27,7 @@ export type Reader = (chunk: Buffer) => void;
 const kReader = Symbol('fulcrum.reader');
 const kSocket = Symbol('fulcrum.socket');
 const kDirect = Symbol('fulcrum.direct');
+const kPlain = Symbol('fulcrum.plain');
 const kHeld = Symbol('fulcrum.held');
 
 type OnRead = (this: Handle, arrayBuffer: unknown) => unknown;
@@ -35,7 +39,7 @@ type Handle = {
   onread: OnRead;
   [kSocket]?: Direct;
 };
-type Direct = net.Socket & { [kReader]?: Reader; [kDirect]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
+type Direct = net.Socket & { [kReader]?: Reader; [kDirect]?: boolean; [kPlain]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
 
 const SHARED = Buffer.allocUnsafe(64 * 1024);
 
@@ -114,9 +118,12 @@ export function resumeReading(socket: net.Socket): void {
   }
 }
 
-/** True for a socket set up here (plain TCP, read into the shared buffer); writer.ts writes to such handles directly. */
+/**
+ * True for a plain TCP socket set up here; writer.ts writes to such handles directly. Not for TLS sockets: their
+ * handle takes one write at a time and completes it later, which Writable's queue is there for.
+ */
 export function isDirect(socket: net.Socket): boolean {
-  return (socket as Direct)[kDirect] === true;
+  return (socket as Direct)[kPlain] === true;
 }
 
 export function isReadingPaused(socket: net.Socket): boolean {
@@ -135,6 +142,7 @@ export function setReader(socket: net.Socket, reader: Reader | undefined): void 
  */
 export function enableDirectRead(socket: net.Socket): boolean {
   if (direct(socket)) {
+    (socket as Direct)[kPlain] = true;
     // Flowing, so that the end of input still becomes an 'end' event.
     socket.resume();
     return true;
@@ -144,7 +152,25 @@ export function enableDirectRead(socket: net.Socket): boolean {
   return false;
 }
 
-/** 'data' events to the socket's reader (TLS sockets, and the fallback). */
+/**
+ * For a TLS socket whose handshake is done and whose reader is set: decrypt into the shared buffer from now on.
+ * What it decrypted along with the handshake waits in its Readable buffer; that goes to the reader first. Returns
+ * false when that is not possible here (then the caller routes 'data' events).
+ */
+export function enableDirectReadTls(socket: net.Socket): boolean {
+  if (!direct(socket)) return false;
+  const s = socket as Direct;
+  while (s.readableLength > 0 && !s.destroyed) {
+    const chunk = net.Socket.prototype.read.call(s) as Buffer | null;
+    if (chunk === null) break;
+    touch(s);
+    s[kReader]?.(chunk);
+  }
+  socket.resume();
+  return true;
+}
+
+/** 'data' events to the socket's reader (the fallback, and TLS to real servers). */
 export function routeDataEvents(socket: net.Socket): void {
   socket.on('data', (d: Buffer) => {
     touch(socket);
@@ -157,7 +183,8 @@ export function routeDataEvents(socket: net.Socket): void {
 export function connectDirect(host: string, port: number): net.Socket {
   const socket = net.connect({ host, port, noDelay: true });
   // net.connect made the handle synchronously; reading starts once connected.
-  if (!direct(socket)) routeDataEvents(socket);
+  if (direct(socket)) (socket as Direct)[kPlain] = true;
+  else routeDataEvents(socket);
   return socket;
 }
 

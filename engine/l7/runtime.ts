@@ -16,7 +16,7 @@ import { ServiceRuntime, ServiceState } from './service.ts';
 import { serverCookieId, type StickEntry, type StickSync } from './persistence.ts';
 import type { CounterSnapshot } from './stats.ts';
 import type tls from 'node:tls';
-import { enableDirectRead, routeDataEvents } from './reader.ts';
+import { enableDirectRead, enableDirectReadTls, routeDataEvents } from './reader.ts';
 import type { SlotClient } from './slots.ts';
 
 export interface ServiceReport {
@@ -175,9 +175,20 @@ export class Runtime {
 
   private session(l: Listener, rt: ServiceRuntime, socket: net.Socket, isTls: boolean): void {
     socket.setTimeout(0);
+    if (isTls) {
+      if (rt.plan.mode === 'http') {
+        // A TLS session reads direct once its reader is set: what came with the handshake goes to it first.
+        new HttpSession(socket, l, isTls, rt);
+        if (!enableDirectReadTls(socket)) routeDataEvents(socket);
+      } else {
+        // A tcp tunnel sets its reader only once its server is connected; until then bytes wait in the stream.
+        routeDataEvents(socket);
+        new TcpSession(socket, l, rt);
+      }
+      return;
+    }
     // Reading starts before the session exists, but no byte can arrive before this function returns.
-    if (isTls) routeDataEvents(socket);
-    else enableDirectRead(socket);
+    enableDirectRead(socket);
     if (rt.plan.mode === 'http') new HttpSession(socket, l, isTls, rt);
     else new TcpSession(socket, l, rt);
   }

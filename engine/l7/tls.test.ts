@@ -137,3 +137,24 @@ test('PFX import gives the PEM chain and key', async () => {
   assert.match(pem.privateKeyPem, /^-----BEGIN PRIVATE KEY-----/);
   await assert.rejects(importPfx(fs.readFileSync(pfxFile), 'wrong'), { code: 'PROXY_PFX_INVALID' });
 });
+
+test('over TLS: requests written together with the handshake, pipelined, and a body larger than one read all arrive', async () => {
+  const port = await freePort();
+  await serve([tlsService(port)]);
+  const body = 'b'.repeat(300_000);
+  const s = tls.connect({ port, host: '127.0.0.1', servername: 'www.example', rejectUnauthorized: false });
+  let got = '';
+  s.on('data', (d) => (got += d.toString('latin1')));
+  // Written before the handshake ends: the proxy gets them with (or right after) the client's Finished.
+  s.write('GET /one HTTP/1.1\r\nHost: www.example\r\n\r\nGET /two HTTP/1.1\r\nHost: www.example\r\n\r\n');
+  s.write(`POST /three HTTP/1.1\r\nHost: www.example\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  s.write('GET /four HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n');
+  await new Promise((r) => s.once('close', r));
+  const statuses = got.match(/HTTP\/1\.1 \d+/g);
+  assert.deepEqual(statuses, ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200']);
+  assert.match(got, /x-body-bytes: 300000/i);
+  assert.deepEqual(
+    a.seen.slice(-4).map((r) => r.url),
+    ['/one', '/two', '/three', '/four'],
+  );
+});
