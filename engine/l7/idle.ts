@@ -15,8 +15,9 @@
  */
 import type net from 'node:net';
 
-const kIdle = Symbol('fulcrum.idle');
-type Watched = net.Socket & { [kIdle]?: IdleTimer };
+/** Where a watched socket, and its handle (for reader.ts's read callback), keep their timer. */
+export const kIdle = Symbol('fulcrum.idle');
+type Watched = net.Socket & { [kIdle]?: IdleTimer; _handle?: { [kIdle]?: IdleTimer } | null };
 
 class Wheel {
   readonly stepMs: number;
@@ -101,7 +102,9 @@ export class IdleTimer {
  */
 export function watchIdle(socket: net.Socket, ms: number, onTimeout: () => void): IdleTimer {
   const t = new IdleTimer(onTimeout);
-  (socket as Watched)[kIdle] = t;
+  const s = socket as Watched;
+  s[kIdle] = t;
+  if (s._handle) s._handle[kIdle] = t;
   t.set(ms);
   socket.once('close', () => t.stop());
   return t;

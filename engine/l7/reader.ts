@@ -20,12 +20,11 @@
  * events.
  */
 import net from 'node:net';
-import { touch } from './idle.ts';
+import { kIdle, touch, type IdleTimer } from './idle.ts';
 
 export type Reader = (chunk: Buffer) => void;
 
 const kReader = Symbol('fulcrum.reader');
-const kSocket = Symbol('fulcrum.socket');
 const kDirect = Symbol('fulcrum.direct');
 const kPlain = Symbol('fulcrum.plain');
 const kHeld = Symbol('fulcrum.held');
@@ -37,7 +36,9 @@ type Handle = {
   readStop(): number;
   useUserBuffer?(b: Buffer): void;
   onread: OnRead;
-  [kSocket]?: Direct;
+  /** The socket's reader and inactivity timer, kept on the handle too: every handle has the same shape, sockets do not. */
+  [kReader]?: Reader;
+  [kIdle]?: IdleTimer;
 };
 type Direct = net.Socket & { [kReader]?: Reader; [kDirect]?: boolean; [kPlain]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
 
@@ -56,13 +57,13 @@ const readState = (() => {
 /** Node's own read callback (net's onStreamRead), taken from the first handle: EOF and errors go to it. */
 let nodeOnRead: OnRead | null = null;
 
+/** A destroyed socket's handle gets net's no-op read callback, so this only ever runs for a live socket. */
 function onDirectRead(this: Handle, arrayBuffer: unknown): unknown {
   const nread = readState!.state[readState!.kRead];
   if (nread > 0) {
-    const s = this[kSocket]!;
-    if (s.destroyed) return undefined;
-    touch(s);
-    const r = s[kReader];
+    const t = this[kIdle];
+    if (t !== undefined) t.idle = 0;
+    const r = this[kReader];
     if (r !== undefined) r(SHARED.subarray(0, nread));
     return undefined;
   }
@@ -77,7 +78,9 @@ function direct(socket: net.Socket): boolean {
   if (nodeOnRead === null) nodeOnRead = handle.onread;
   else if (handle.onread !== nodeOnRead) return false;
   handle.useUserBuffer(SHARED);
-  handle[kSocket] = s;
+  handle[kReader] = s[kReader];
+  const t = (s as net.Socket & { [kIdle]?: IdleTimer })[kIdle];
+  if (t !== undefined) handle[kIdle] = t;
   handle.onread = onDirectRead;
   s[kDirect] = true;
   // Reading of a direct socket is driven here only, at the handle: Readable's own resume schedules a read(0) on the
@@ -133,7 +136,9 @@ export function isReadingPaused(socket: net.Socket): boolean {
 
 /** Sets who gets this socket's chunks (borrowed, see above). */
 export function setReader(socket: net.Socket, reader: Reader | undefined): void {
-  (socket as Direct)[kReader] = reader;
+  const s = socket as Direct;
+  s[kReader] = reader;
+  if (s[kDirect] && s._handle) s._handle[kReader] = reader;
 }
 
 /**
