@@ -83,13 +83,17 @@ function direct(socket: net.Socket): boolean {
   if (t !== undefined) handle[kIdle] = t;
   handle.onread = onDirectRead;
   s[kDirect] = true;
-  // Reading of a direct socket is driven here only, at the handle: Readable's own resume schedules a read(0) on the
-  // next tick, which would restart reading that we have just paused. So `read` refuses while held.
-  s.read = function (this: Direct, n?: number) {
-    if (this[kHeld]) return null;
-    return net.Socket.prototype.read.call(this, n);
-  };
+  s.read = heldRead;
   return true;
+}
+
+/**
+ * Reading of a direct socket is driven here only, at the handle: Readable's own resume schedules a read(0) on the
+ * next tick, which would restart reading that we have just paused. So `read` refuses while held.
+ */
+function heldRead(this: Direct, n?: number): unknown {
+  if (this[kHeld]) return null;
+  return net.Socket.prototype.read.call(this, n);
 }
 
 /** Stops reading (backpressure, or a request waiting its turn). */
