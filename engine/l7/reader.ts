@@ -26,7 +26,12 @@ export type Reader = (chunk: Buffer) => void;
 
 const kReader = Symbol('fulcrum.reader');
 const kDirect = Symbol('fulcrum.direct');
-const kPlain = Symbol('fulcrum.plain');
+/**
+ * Marks a plain TCP socket set up here, and its handle (writer.ts reads it there: every handle has one shape);
+ * writer.ts writes to such handles directly. Not TLS sockets: their handle takes one write at a time and completes
+ * it later, which Writable's queue is there for.
+ */
+export const kPlain = Symbol('fulcrum.plain');
 const kHeld = Symbol('fulcrum.held');
 
 type OnRead = (this: Handle, arrayBuffer: unknown) => unknown;
@@ -39,6 +44,7 @@ type Handle = {
   /** The socket's reader and inactivity timer, kept on the handle too: every handle has the same shape, sockets do not. */
   [kReader]?: Reader;
   [kIdle]?: IdleTimer;
+  [kPlain]?: boolean;
 };
 type Direct = net.Socket & { [kReader]?: Reader; [kDirect]?: boolean; [kPlain]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
 
@@ -96,6 +102,11 @@ function heldRead(this: Direct, n?: number): unknown {
   return net.Socket.prototype.read.call(this, n);
 }
 
+function markPlain(s: Direct): void {
+  s[kPlain] = true;
+  s._handle![kPlain] = true;
+}
+
 /** Stops reading (backpressure, or a request waiting its turn). */
 export function pauseReading(socket: net.Socket): void {
   const s = socket as Direct;
@@ -125,14 +136,6 @@ export function resumeReading(socket: net.Socket): void {
   }
 }
 
-/**
- * True for a plain TCP socket set up here; writer.ts writes to such handles directly. Not for TLS sockets: their
- * handle takes one write at a time and completes it later, which Writable's queue is there for.
- */
-export function isDirect(socket: net.Socket): boolean {
-  return (socket as Direct)[kPlain] === true;
-}
-
 export function isReadingPaused(socket: net.Socket): boolean {
   const s = socket as Direct;
   return s[kDirect] ? s[kHeld] === true : socket.isPaused();
@@ -151,7 +154,7 @@ export function setReader(socket: net.Socket, reader: Reader | undefined): void 
  */
 export function enableDirectRead(socket: net.Socket): boolean {
   if (direct(socket)) {
-    (socket as Direct)[kPlain] = true;
+    markPlain(socket as Direct);
     // Flowing, so that the end of input still becomes an 'end' event.
     socket.resume();
     return true;
@@ -192,7 +195,7 @@ export function routeDataEvents(socket: net.Socket): void {
 export function connectDirect(host: string, port: number): net.Socket {
   const socket = net.connect({ host, port, noDelay: true });
   // net.connect made the handle synchronously; reading starts once connected.
-  if (direct(socket)) (socket as Direct)[kPlain] = true;
+  if (direct(socket)) markPlain(socket as Direct);
   else routeDataEvents(socket);
   return socket;
 }

@@ -19,7 +19,7 @@
  */
 import type net from 'node:net';
 import util from 'node:util';
-import { isDirect } from './reader.ts';
+import { kPlain } from './reader.ts';
 import { kIdle, touch, type IdleTimer } from './idle.ts';
 
 interface WriteReq {
@@ -28,7 +28,7 @@ interface WriteReq {
   /** Keeps a Buffer alive while libuv holds a pointer into it. */
   buffer: Uint8Array | null;
 }
-type Handle = { writeLatin1String(req: WriteReq, s: string): number; writeBuffer(req: WriteReq, b: Uint8Array): number; [kIdle]?: IdleTimer };
+type Handle = { writeLatin1String(req: WriteReq, s: string): number; writeBuffer(req: WriteReq, b: Uint8Array): number; [kIdle]?: IdleTimer; [kPlain]?: boolean };
 const kPending = Symbol('fulcrum.pendingWrites');
 type DirectSocket = net.Socket & { _handle?: Handle | null; [kPending]?: number };
 
@@ -81,7 +81,7 @@ export function writeDirect(socket: net.Socket, data: string | Uint8Array): bool
   const t = h == null ? undefined : h[kIdle];
   if (t !== undefined) t.idle = 0;
   else touch(s);
-  if (spare === null || h == null || !isDirect(s) || s.connecting || s.destroyed || s.writableEnded || s.writableLength !== 0 || s.writableCorked !== 0) {
+  if (spare === null || h == null || h[kPlain] !== true || s.connecting || s.destroyed || s.writableEnded || s.writableLength !== 0 || s.writableCorked !== 0) {
     return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
   }
   const req = spare;
