@@ -36,6 +36,12 @@ export class MessageHead {
   isChunked = false;
   /** Connection header tokens, lower case. */
   readonly connection: string[] = [];
+  /** A request's method and target ('' in a response). */
+  method = '';
+  target = '';
+  /** A response's status and reason (0 and '' in a request). */
+  status = 0;
+  reason = '';
   private list: string[] | null = null;
 
   constructor(raw: string, headerStart: number) {
@@ -79,15 +85,12 @@ export class MessageHead {
   }
 }
 
-export class RequestHead extends MessageHead {
-  method = '';
-  target = '';
-}
-
-export class ResponseHead extends MessageHead {
-  status = 0;
-  reason = '';
-}
+/**
+ * Requests and responses are one class: a subclass per kind cost a derived-constructor call per message, and the
+ * two differ only in their first line's fields.
+ */
+export type RequestHead = MessageHead;
+export type ResponseHead = MessageHead;
 
 export class HttpParseError extends Error {
   readonly status: number;
@@ -240,7 +243,7 @@ export function parseRequestText(text: string, end: number): RequestHead {
   const sp1 = raw.indexOf(' ');
   const sp2 = raw.lastIndexOf(' ', eol - 1);
   if (sp1 <= 0 || sp1 >= eol || sp2 === sp1) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
-  const head = new RequestHead(raw, eol === raw.length ? eol : eol + 2);
+  const head = new MessageHead(raw, eol === raw.length ? eol : eol + 2);
   const method = raw.slice(0, sp1);
   const target = raw.slice(sp1 + 1, sp2);
   if (!isToken(raw, 0, sp1) || target.length === 0 || target.includes(' ')) throw new HttpParseError('The request line is not "METHOD target HTTP/1.x".');
@@ -277,7 +280,7 @@ export function parseResponseText(text: string, end: number): ResponseHead {
   ) {
     throw new HttpParseError('The server sent a status line that is not HTTP/1.x.', 502);
   }
-  const head = new ResponseHead(raw, eol === raw.length ? eol : eol + 2);
+  const head = new MessageHead(raw, eol === raw.length ? eol : eol + 2);
   head.status = d0 * 100 + d1 * 10 + d2;
   head.reason = eol > 13 ? raw.slice(13, eol) : '';
   head.minor = minor;

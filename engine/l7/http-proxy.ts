@@ -292,15 +292,14 @@ class Exchange implements ConnHandler, ChooseRequest {
     }
 
     const hostHeader = head.get('host') ?? '';
-    const host = stripPort(hostHeader).toLowerCase();
     if (l7.httpsRedirect && !s.isTls) {
       return this.redirect(l7.httpsRedirect.status, `https://${stripPort(hostHeader)}${head.target}`);
     }
     const rules = rt.rules;
-    const q = head.target.indexOf('?');
-    const path = q === -1 ? head.target : head.target.slice(0, q);
     const needMatch = rules.redirects.length > 0 || rules.routes.length > 0;
-    const input = needMatch ? { path, host, headers: head.headers, clientIp: s.clientIp } : null;
+    // The path and the host are only for rules and the uri scheduler: most requests need neither.
+    const path = needMatch || rt.plan.scheduler === 'uri' ? pathOf(head.target) : '';
+    const input = needMatch ? { path, host: stripPort(hostHeader).toLowerCase(), headers: head.headers, clientIp: s.clientIp } : null;
     for (const r of rules.redirects) {
       if (r.test(input!)) return this.redirect(r.status, redirectLocation(r.location, hostHeader, head.target));
     }
@@ -873,6 +872,12 @@ class Exchange implements ConnHandler, ChooseRequest {
     this.releaseServer();
     this.s.destroy();
   }
+}
+
+/** A request target's path: without its query. */
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
 }
 
 function stripPort(host: string): string {
