@@ -5,13 +5,14 @@
  *                  (read, plan, batched netlink, re-read to confirm) against `ipvsadm -R` restoring the same table
  *                  (the same rules as text, one netlink round trip per rule). Rounds alternate who goes first; the
  *                  ratio is the median of per-round ratios.
- *   l4-one-change  one weight changes in that 1,000-service table, 15 times, a second apart: netlink changing
+ *   l4-one-change  one weight changes in that 1,000-service table, 15 times, 200 ms apart: netlink changing
  *                  operations and the median time of the data plane's apply (as the daemon calls it, after parsing the
  *                  configuration). Runs first, in a fresh process (see there why).
  *
  * Prints:  bench l4-apply: fulcrum/ipvsadm-restore time ratio X      (goal ≤ 0.5)
  *          bench l4-one-change: ops N, ms T                          (goal N = 1, T ≤ 10)
  * On a machine without IPVS it boots the UML test kernel (scripts/kernel/guest.sh) and runs itself there.
+ * BENCH_L4_ROUNDS (7) sets the apply rounds; BENCH_L4_EACH=1 prints every one-change round's phases.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,14 +28,27 @@ import { decideAll } from '../engine/server-state.ts';
 const SERVICES = Number(process.env.BENCH_L4_SERVICES ?? 1000);
 const SERVERS = 4;
 const ROUNDS = Number(process.env.BENCH_L4_ROUNDS ?? 7);
-/** One-change rounds are ~10 ms each, so enough of them for a median that host load does not move much. */
+/** One-change rounds take milliseconds, so enough of them for a median that host load does not move much. */
 const ONE_CHANGE_ROUNDS = 15;
 
 if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const env = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_L4_')).map(([k, v]) => `${k}=${v} `).join('');
+  // Idle CPUs poll instead of halting while the bench runs (a PM QoS request of 0 µs, held open; what cyclictest and
+  // tuned's latency profiles do). On this VM a halted vCPU takes milliseconds to wake, and the UML guest idles at
+  // every netlink round trip, so without it a 1-op apply measured 30–75 ms of wake-ups instead of its own work. It
+  // applies to ipvsadm's runs as much as to Fulcrum's, and ends with this process.
+  let qos: number | undefined;
+  try {
+    qos = fs.openSync('/dev/cpu_dma_latency', 'w');
+    fs.writeSync(qos, Buffer.from(new Int32Array([0]).buffer));
+    console.log('bench l4: holding /dev/cpu_dma_latency at 0 µs (idle CPUs poll)');
+  } catch (e) {
+    console.log(`bench l4: cannot hold /dev/cpu_dma_latency (${(e as Error).message}); timings include idle CPUs waking up`);
+  }
   // --expose-gc: each timed apply from empty starts after a collection, so it pays for its own garbage, not the bench's.
   const r = spawnSync(path.join(repo, 'scripts/kernel/guest.sh'), [`${env}node --expose-gc --import tsx bench/l4-apply.ts`], { stdio: 'inherit' });
+  if (qos !== undefined) fs.closeSync(qos);
   process.exit(r.status ?? 1);
 }
 
@@ -85,14 +99,14 @@ execFileSync('ipvsadm', ['-C']);
     for (const e of list.getEntries()) gcEntries.push({ start: e.startTime, ms: e.duration, kind: (e as unknown as { detail?: { kind: number } }).detail?.kind ?? 0 });
   });
   gcObserver.observe({ entryTypes: ['gc'] });
+  const phasesOf = (c: (typeof changes)[number]) => `${Object.entries(c.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; collecting garbage ${c.gcMs.toFixed(1)} (${c.gcs.length ? c.gcs.join(', ') : 'none'})`;
   for (let i = 0; i < ONE_CHANGE_ROUNDS; i++) {
-    // As in the daemon (engine/daemon/engine.ts): a change arrives at a daemon that has been idle since the last one
-    // (operators change things seconds apart, not continuously: modelled by a pause in which V8's background
-    // collection work finishes), the configuration is parsed, hashed and every server decided (health not yet
-    // known), then it is applied at once, with that work's garbage on the heap. No forced collection: one before the apply made it
-    // ~2 ms slower in UML (the collector moves and frees pages; the guest pays to fault them back in), which the
-    // daemon never does.
-    await new Promise((r) => setTimeout(r, 1000));
+    // As in the daemon (engine/daemon/engine.ts): a change arrives at a daemon that is not busy with the previous one
+    // (operators change things seconds apart; a 200 ms pause lets V8's background collection of the last round's
+    // garbage finish, which back to back on the guest's one CPU landed in the next apply), the configuration is
+    // parsed, hashed and every server decided (health not yet known), then applied at once, with that work's garbage
+    // on the heap. No forced collection: the daemon never does one.
+    await new Promise((r) => setTimeout(r, 200));
     const changed = makeConfig((s, k) => (s === 500 && k === 2 ? 50 + i : 100));
     configHash(changed); // what Engine.apply does between validating and programming
     const decisions = decideAll(changed, () => undefined);
@@ -104,9 +118,9 @@ execFileSync('ipvsadm', ['-C']);
     const last = (dp as unknown as { lastApply: { operations: number; timings: Record<string, number> } }).lastApply;
     const during = gcEntries.filter((e) => e.start >= t0 && e.start < t0 + ms);
     changes.push({ ops: last.operations, ms, timings: last.timings, gcMs: during.reduce((n, e) => n + e.ms, 0), gcs: during.map((e) => (e.kind === 1 ? 'minor' : e.kind === 2 ? 'major' : e.kind === 4 ? 'incremental' : 'weak')) });
+    if (process.env.BENCH_L4_EACH) console.log(`round ${i}: ${ms.toFixed(1)} ms: ${phasesOf(changes[changes.length - 1])}`);
   }
   gcObserver.disconnect();
-  const phasesOf = (c: (typeof changes)[number]) => `${Object.entries(c.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; collecting garbage ${c.gcMs.toFixed(1)} (${c.gcs.length ? c.gcs.join(', ') : 'none'})`;
   const byTime = [...changes].sort((a, b) => a.ms - b.ms);
   console.log(`l4-one-change phases of the median round (ms): ${phasesOf(byTime[Math.floor(byTime.length / 2)])}`);
   console.log(`l4-one-change phases of the slowest round (ms): ${phasesOf(byTime[byTime.length - 1])}`);

@@ -40,6 +40,18 @@ export function availableSchedulers(): string[] {
   return LAYER4_SCHEDULERS.filter((s) => fs.existsSync(`/sys/module/ip_vs_${s}`) || dirs.some((d) => fs.existsSync(`${d}/ip_vs_${s}.ko`) || fs.existsSync(`${d}/ip_vs_${s}.ko.xz`) || fs.existsSync(`${d}/ip_vs_${s}.ko.zst`)));
 }
 
+const DISABLED = (name: string): ServiceResult => ({ name, layer: 4, status: 'removed', message: 'Disabled: not in the kernel.' });
+
+/** "1 IPVS service in the kernel; 0 operations. Relies on …": the common strings are made once, not per apply. */
+const messages = new Map<string, string[]>();
+function programmedMessage(services: number, operations: number, relies: string): string {
+  const make = () => `${services} IPVS service${services === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.${relies}`;
+  if (operations !== 0 || services > 64) return make();
+  let byCount = messages.get(relies);
+  if (!byCount) messages.set(relies, (byCount = []));
+  return (byCount[services] ??= make());
+}
+
 export function createL4DataPlane(opts: L4Options): L4DataPlane {
   const log: Log = opts.log ?? (() => {});
   let client: IpvsClient | undefined;
@@ -49,6 +61,8 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
   let nftApplied: string | undefined;
   let lastDesired: DesiredL4 | undefined;
   let lastNames = new Set<string>();
+  /** Per virtual service, its result from the last apply (reused while nothing about it changed). */
+  const lastResults = new Map<string, ServiceResult>();
   const desiredMemo = new DesiredMemo();
   let queue: Promise<unknown> = Promise.resolve();
   const state: { lastApply?: L4DataPlane['lastApply'] } = {};
@@ -137,14 +151,9 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     const tLabels = performance.now() - started - tPrep - tDesired - tHost;
     const rec = await reconciler!.reconcile(services);
     state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timings: { prep: tPrep, desired: tDesired, host: tHost, labels: tLabels, ...rec.timings, total: performance.now() - started } };
-    const byVs = new Map<string, DesiredService[]>();
-    for (const s of services) {
-      const list = byVs.get(s.virtualService);
-      if (list) list.push(s);
-      else byVs.set(s.virtualService, [s]);
-    }
     lastDesired = desired;
     lastNames = names;
+    for (const n of removedNames) lastResults.delete(n);
     const conflicts = new Set(rec.conflicts);
     // The sysctl note is the same for every service of one mode and family: built once each, not per service.
     const reliesMemo = new Map<string, string>();
@@ -160,40 +169,55 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       return text;
     };
 
+    // One result per virtual service. `services` holds each virtual service's IPVS services together and in
+    // configuration order (desiredFromConfig), so one index walks both lists; an unchanged service's result is the
+    // object it got last time (results are frozen, never changed after they are made), so a one-change apply builds
+    // one result, not 1,000.
     const results: ServiceResult[] = [];
+    let next = 0;
     for (const vs of l4) {
       if (!vs.isEnabled) {
-        results.push({ name: vs.name, layer: 4, status: 'removed', message: 'Disabled: not in the kernel.' });
+        results.push(DISABLED(vs.name));
         continue;
       }
       // One pass over this virtual service's IPVS services (usually one): operations, first refusal, conflict,
       // unconfirmed difference.
-      const own = byVs.get(vs.name) ?? [];
+      const first = next;
+      while (next < services.length && services[next].virtualService === vs.name) next++;
       let operations = 0;
       let execErr: ExecResult | undefined;
-      let conflict: string | undefined;
+      let conflict: DesiredService | undefined;
       let unconfirmed: string | undefined;
-      for (const s of own) {
-        const k = desiredKey(s);
+      for (let i = first; i < next; i++) {
+        const k = desiredKey(services[i]);
         operations += rec.opsByService.get(k) ?? 0;
         execErr ??= rec.errorsByService.get(k)?.[0];
-        if (conflict === undefined && conflicts.has(k)) conflict = k;
+        if (conflict === undefined && conflicts.has(k)) conflict = services[i];
         if (unconfirmed === undefined && rec.unconfirmed.has(k)) unconfirmed = k;
       }
+      const count = next - first;
+      let result: ServiceResult;
       const p = problems.get(vs.name);
-      if (p) results.push({ name: vs.name, layer: 4, status: 'failed', code: p.code, message: p.message, operations });
-      else if (execErr) results.push({ name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message, operations });
+      if (p) result = { name: vs.name, layer: 4, status: 'failed', code: p.code, message: p.message, operations };
+      else if (execErr) result = { name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message, operations };
       else if (conflict) {
-        const svc = own.find((x) => desiredKey(x) === conflict)!;
-        const e = new EngineError('IPVS_EXISTS', { what: `IPVS service ${serviceText(svc.service)}` });
-        results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
+        const e = new EngineError('IPVS_EXISTS', { what: `IPVS service ${serviceText(conflict.service)}` });
+        result = { name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations };
       } else if (unconfirmed) {
         const e = new EngineError('IPVS_NOT_CONFIRMED', { service: vs.name, difference: rec.unconfirmed.get(unconfirmed) });
-        results.push({ name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations });
+        result = { name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations };
       } else {
         const relies = reliesFor(vs);
-        results.push({ name: vs.name, layer: 4, status: 'programmed', message: `${own.length} IPVS service${own.length === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.${relies}`, operations });
+        const was = lastResults.get(vs.name);
+        if (operations === 0 && was && was.status === 'programmed' && was.operations === 0 && was.message === programmedMessage(count, 0, relies)) {
+          results.push(was);
+          continue;
+        }
+        result = { name: vs.name, layer: 4, status: 'programmed', message: programmedMessage(count, operations, relies), operations };
       }
+      Object.freeze(result);
+      lastResults.set(vs.name, result);
+      results.push(result);
     }
     for (const n of removedNames) results.push({ name: n, layer: 4, status: 'removed', message: 'Removed from the kernel.' });
     state.lastApply.timings.report = performance.now() - started - state.lastApply.timings.total;
