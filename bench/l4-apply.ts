@@ -5,14 +5,15 @@
  *                  (read, plan, batched netlink, re-read to confirm) against `ipvsadm -R` restoring the same table
  *                  (the same rules as text, one netlink round trip per rule). Rounds alternate who goes first; the
  *                  ratio is the median of per-round ratios.
- *   l4-one-change  one weight changes in that 1,000-service table, 15 times, 200 ms apart: netlink changing
+ *   l4-one-change  one weight changes in that 1,000-service table, 5 + 30 times, 200 ms apart: netlink changing
  *                  operations and the median time of the data plane's apply (as the daemon calls it, after parsing the
- *                  configuration). Runs first, in a fresh process (see there why).
+ *                  configuration) over the 30 after 5 warm-up rounds. Runs first, in a fresh process (see there why).
  *
  * Prints:  bench l4-apply: fulcrum/ipvsadm-restore time ratio X      (goal ≤ 0.5)
  *          bench l4-one-change: ops N, ms T                          (goal N = 1, T ≤ 10)
  * On a machine without IPVS it boots the UML test kernel (scripts/kernel/guest.sh) and runs itself there.
- * BENCH_L4_ROUNDS (7) sets the apply rounds; BENCH_L4_EACH=1 prints every one-change round's phases.
+ * BENCH_L4_ROUNDS (7) sets the apply rounds, BENCH_L4_CHANGES (30) the measured one-change rounds; BENCH_L4_EACH=1
+ * prints every one-change round's phases.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,8 +29,11 @@ import { decideAll } from '../engine/server-state.ts';
 const SERVICES = Number(process.env.BENCH_L4_SERVICES ?? 1000);
 const SERVERS = 4;
 const ROUNDS = Number(process.env.BENCH_L4_ROUNDS ?? 7);
-/** One-change rounds take milliseconds, so enough of them for a median that host load does not move much. */
-const ONE_CHANGE_ROUNDS = 15;
+/** One-change rounds take milliseconds, so enough of them for a median that host load does not move much, after
+ * warm-up rounds in which V8 is still compiling the apply path (printed, not in the median). */
+const ONE_CHANGE_ROUNDS = Number(process.env.BENCH_L4_CHANGES ?? 30);
+const WARM_UP_CHANGES = 5;
+if (WARM_UP_CHANGES + ONE_CHANGE_ROUNDS >= 50) throw new Error('at most 44 one-change rounds (weights 50..99)');
 
 if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -100,7 +104,8 @@ execFileSync('ipvsadm', ['-C']);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const phasesOf = (c: (typeof changes)[number]) => `${Object.entries(c.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; collecting garbage ${c.gcMs.toFixed(1)} (${c.gcs.length ? c.gcs.join(', ') : 'none'})`;
-  for (let i = 0; i < ONE_CHANGE_ROUNDS; i++) {
+  const warmUp: number[] = [];
+  for (let i = 0; i < WARM_UP_CHANGES + ONE_CHANGE_ROUNDS; i++) {
     // As in the daemon (engine/daemon/engine.ts): a change arrives at a daemon that is not busy with the previous one
     // (operators change things seconds apart; a 200 ms pause lets V8's background collection of the last round's
     // garbage finish, which back to back on the guest's one CPU landed in the next apply), the configuration is
@@ -116,6 +121,10 @@ execFileSync('ipvsadm', ['-C']);
     await new Promise((r) => setTimeout(r, 20)); // V8 reports collections a little later
     if (res.some((x) => x.status !== 'programmed')) throw new Error('one-change apply failed');
     const last = (dp as unknown as { lastApply: { operations: number; timings: Record<string, number> } }).lastApply;
+    if (i < WARM_UP_CHANGES) {
+      warmUp.push(ms);
+      continue;
+    }
     const during = gcEntries.filter((e) => e.start >= t0 && e.start < t0 + ms);
     changes.push({ ops: last.operations, ms, timings: last.timings, gcMs: during.reduce((n, e) => n + e.ms, 0), gcs: during.map((e) => (e.kind === 1 ? 'minor' : e.kind === 2 ? 'major' : e.kind === 4 ? 'incremental' : 'weak')) });
     if (process.env.BENCH_L4_EACH) console.log(`round ${i}: ${ms.toFixed(1)} ms: ${phasesOf(changes[changes.length - 1])}`);
@@ -124,9 +133,10 @@ execFileSync('ipvsadm', ['-C']);
   const byTime = [...changes].sort((a, b) => a.ms - b.ms);
   console.log(`l4-one-change phases of the median round (ms): ${phasesOf(byTime[Math.floor(byTime.length / 2)])}`);
   console.log(`l4-one-change phases of the slowest round (ms): ${phasesOf(byTime[byTime.length - 1])}`);
-  if (!ipvsadmS().includes(`-a -t ${ipOf(100, 501)}:80 -r ${ipOf(200, 500 * SERVERS + 3)}:80 -m -w ${50 + ONE_CHANGE_ROUNDS - 1}`)) throw new Error('weight not in the kernel');
+  if (!ipvsadmS().includes(`-a -t ${ipOf(100, 501)}:80 -r ${ipOf(200, 500 * SERVERS + 3)}:80 -m -w ${50 + WARM_UP_CHANGES + ONE_CHANGE_ROUNDS - 1}`)) throw new Error('weight not in the kernel');
   await dp.close();
   execFileSync('ipvsadm', ['-C']);
+  console.log(`l4-one-change warm-up rounds (not in the median): ${warmUp.map((x) => `${x.toFixed(1)} ms`).join(', ')}`);
   console.log(`l4-one-change rounds: ${changes.map((c) => `${c.ops} op ${c.ms.toFixed(1)} ms`).join(', ')}`);
   console.log(`bench l4-one-change: ops ${Math.max(...changes.map((c) => c.ops))}, ms ${median(changes.map((c) => c.ms)).toFixed(1)}`);
 }
