@@ -81,10 +81,6 @@ export interface DesiredL4 {
 
 const FORWARD: Record<string, ForwardMethod> = { dr: 'route', nat: 'masq', snat: 'masq', tun: 'tunnel' };
 
-export function decisionFor(vs: Pick<VirtualService, 'name'>, rs: L4Server, decisions: ReadonlyMap<string, ServerDecision>): ServerDecision {
-  return decisions.get(serverKey(vs.name, rs.name)) ?? decideServer(rs.state, 'unknown', rs.weight);
-}
-
 /**
  * The fields of a virtual service and of its real servers that its part of the IPVS table depends on: the only ones
  * the memo copies and compares, and the only ones partOf() is given (its parameter's type says so, and at run time it
@@ -329,8 +325,4 @@ function sameData(a: unknown, b: unknown): boolean {
 function dedupe<T>(xs: T[], key: (x: T) => string): T[] {
   const seen = new Set<string>();
   return xs.filter((x) => (seen.has(key(x)) ? false : (seen.add(key(x)), true)));
-}
-
-export function desiredKeys(d: DesiredL4): Set<string> {
-  return new Set(d.services.map((s) => serviceKey(s.service)));
 }
