@@ -66,6 +66,8 @@ test('a logged-in browser hears the engine, staged changes and applies, until it
   await feedEvents.waitFor((e) => e.type === 'audit' && e.action === 'virtual-service.create');
   assert.equal((await admin.req('POST', '/apply', {})).status, 200);
   await feedEvents.waitFor((e) => e.type === 'engine' && (e.event as { type: string }).type === 'applied');
+  // The engine's own stats event (every 2 s) reaches the browser with the service just applied.
+  await feedEvents.waitFor((e) => e.type === 'engine' && (e.event as { type: string }).type === 'stats' && (e.event as { services: { name: string }[] }).services.some((s) => s.name === 'live'));
   assert.equal((await admin.req('DELETE', '/session')).status, 204);
   const [code] = (await once(ws, 'close')) as [number];
   assert.equal(code, 4001);

@@ -1,7 +1,8 @@
 /**
- * The WebSocket feed at /api/v1/live: engine events (applies, server states, health, counters) and console events
- * (staged changes, audit) pushed to every logged-in browser. Only same-origin browsers with a valid session
- * connect; everyone else is refused during the handshake.
+ * The WebSocket feed at /api/v1/live: engine events (applies, server states, health, and the engine's own 'stats'
+ * event with every service's counters every 2 s) and console events (staged changes, audit) pushed to every
+ * logged-in browser. Only same-origin browsers with a valid session connect; everyone else is refused during the
+ * handshake.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -41,17 +42,6 @@ export function createLiveFeed(opts: { sessionRecheckMs?: number } = {}) {
       }
     }
   }, opts.sessionRecheckMs ?? 30_000);
-  // Counters every 2 s while anyone watches: the engine's status carries them.
-  const poll = setInterval(async () => {
-    if (wss.clients.size === 0 || !isEngineConnected) return;
-    try {
-      const s = await engine().status();
-      broadcast({ type: 'engine', at: new Date().toISOString(), event: { type: 'stats', at: new Date().toISOString(), services: s.services } });
-    } catch {
-      /* reachability is reported by the subscription */
-    }
-  }, 2000);
-
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -73,7 +63,6 @@ export function createLiveFeed(opts: { sessionRecheckMs?: number } = {}) {
   return {
     handleUpgrade,
     close() {
-      clearInterval(poll);
       clearInterval(recheck);
       sub.stop();
       bus().off('event', broadcast);

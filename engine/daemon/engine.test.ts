@@ -11,6 +11,7 @@ import { Engine } from './engine.ts';
 import { createEngineServer, listenOnSocket } from './server.ts';
 import { createEngineClient } from '../client/index.ts';
 import type { ApplyInput, DataPlane, ServiceResult } from '../dataplane.ts';
+import type { EngineEvent } from '../api-types.ts';
 
 const quiet = () => undefined;
 
@@ -103,7 +104,8 @@ test('the socket API: owner-only socket, typed client, coded errors', async () =
     assert.equal(fs.statSync(socket).mode & 0o777, 0o600);
     const client = createEngineClient(socket);
     const events: string[] = [];
-    const sub = client.subscribe((ev) => events.push(ev.type));
+    // Counters arrive as 'stats' events on their own clock (the test below); here only the change events count.
+    const sub = client.subscribe((ev) => ev.type !== 'stats' && events.push(ev.type));
     const r = await client.apply(1, 'h', { virtualServices: [svc('web')] });
     assert.equal(r.ok, true);
     const bad = await client.apply(2, 'h', { virtualServices: [svc('bad')] });
@@ -122,4 +124,54 @@ test('the socket API: owner-only socket, typed client, coded errors', async () =
   }
   const gone = createEngineClient(path.join(dir, 'nothing.sock'));
   await assert.rejects(gone.status(), (err: Error & { code: string }) => err.code === 'ENGINE_UNREACHABLE' && /npm run engine/.test(err.message));
+});
+
+test('counters reach the status and, every interval while someone listens, the event stream', async () => {
+  const dir = tmp();
+  let reads = 0;
+  const web = { activeConnections: 3, totalConnections: 41, bytesIn: 5120, bytesOut: 90210, requests: 40, responses: { '1xx': 0, '2xx': 38, '3xx': 0, '4xx': 1, '5xx': 1, other: 0 }, latencyMs: 2.5 };
+  const plane: DataPlane = {
+    ...recordingPlane(),
+    counters: async () => {
+      reads++;
+      return new Map([['web', { service: web, servers: new Map([['r1', { ...web, requests: 40 }]]) }]]);
+    },
+  };
+  const e = new Engine(dir, [plane], quiet, { statsIntervalMs: 50 });
+  const server = createEngineServer(e, quiet);
+  const socket = path.join(dir, 'engine.sock');
+  await listenOnSocket(server, socket);
+  try {
+    const client = createEngineClient(socket);
+    assert.equal((await client.apply(1, 'h', { virtualServices: [svc('web')] })).ok, true);
+    const st = await client.status();
+    assert.deepEqual(st.services[0].counters, web);
+    assert.deepEqual(st.services[0].realServers[0].counters, web);
+
+    const before = reads;
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(reads, before, 'nobody listens: the engine must not collect counters');
+
+    const stats: EngineEvent[] = [];
+    const sub = client.subscribe((ev) => ev.type === 'stats' && stats.push(ev));
+    for (let i = 0; i < 250 && stats.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
+    sub.stop();
+    assert.ok(stats.length >= 2, `expected two stats events, got ${stats.length}`);
+    const ev = stats[0] as Extract<EngineEvent, { type: 'stats' }>;
+    assert.equal(ev.services.length, 1);
+    assert.equal(ev.services[0].name, 'web');
+    assert.deepEqual(ev.services[0].counters, web);
+    assert.deepEqual(ev.services[0].realServers[0].counters, web);
+
+    // The subscription is gone once the server sees the connection close; then collection stops.
+    for (let i = 0; i < 250 && e.listenerCount('event') > 0; i++) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(e.listenerCount('event'), 0);
+    const after = reads;
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(reads, after, 'the last listener left: the engine must stop collecting counters');
+  } finally {
+    server.close();
+    server.closeAllConnections();
+    await e.close();
+  }
 });

@@ -33,14 +33,45 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   /** Serialises applies and state changes: the data planes see one change at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly statePath: string;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private isSendingStats = false;
+  private readonly statsIntervalMs: number;
 
   constructor(
     private readonly dataDir: string,
     private readonly dataPlanes: DataPlane[],
     private readonly log: EngineLog,
+    opts: { statsIntervalMs?: number } = {},
   ) {
     super();
     this.statePath = path.join(dataDir, 'engine-running.json');
+    this.statsIntervalMs = opts.statsIntervalMs ?? 2000;
+    // Counters go to the event stream as a 'stats' event every interval, but only while someone listens.
+    const self = this as EventEmitter;
+    self.on('newListener', (name: string | symbol) => {
+      if (name === 'event' && this.statsTimer === null) this.statsTimer = setInterval(() => void this.sendStats(), this.statsIntervalMs).unref();
+    });
+    self.on('removeListener', (name: string | symbol) => {
+      if (name === 'event' && this.listenerCount('event') === 0) this.stopStats();
+    });
+  }
+
+  private stopStats(): void {
+    if (this.statsTimer !== null) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+  }
+
+  private async sendStats(): Promise<void> {
+    if (this.isSendingStats || this.running === null) return;
+    this.isSendingStats = true;
+    try {
+      const { services } = await this.status();
+      this.emit('event', { type: 'stats', at: new Date().toISOString(), services });
+    } catch (e) {
+      this.log('warn', 'could not collect counters for the event stream', { error: (e as Error).message });
+    } finally {
+      this.isSendingStats = false;
+    }
   }
 
   /** Reconcile to the recorded configuration, if any. */
@@ -179,6 +210,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   async close(): Promise<void> {
+    this.stopStats();
     for (const dp of this.dataPlanes) await dp.close().catch(() => undefined);
   }
 }

@@ -6,7 +6,8 @@
  *   POST /v1/apply      {version,hash,config}   plan, apply, report per service; rollback on failure
  *   GET  /v1/status                       running version, per-service results, server states and counters
  *   PUT  /v1/server-state {virtualService, realServer, state}   operator action, at once
- *   GET  /v1/events                       newline-delimited JSON events until the client goes away
+ *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
+ *                                         listens, a 'stats' event carries every service's counters every 2 s
  */
 import fs from 'node:fs';
 import http from 'node:http';
