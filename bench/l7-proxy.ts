@@ -5,7 +5,9 @@
  *   modes   l7-http (HTTP proxying), l7-tcp (TCP pass-through; fastify has none), l7-tls (TLS termination, HTTP
  *           behind it)
  *   load    wrk -t1 -c64, BENCH_SECONDS (5) per run, BENCH_ROUNDS (3) rounds, the order of proxies rotated each
- *           round so none always runs first or last on this shared 2-core machine
+ *           round so none always runs first or last on this shared 2-core machine; BENCH_MODES=tcp,tls runs only
+ *           those modes
+ *   errors  a failed or non-2xx request is counted; any for Fulcrum makes the run exit 1
  *   CPU     utime+stime from /proc of the proxy's whole process tree (Fulcrum: primary and workers; nginx: master
  *           and workers; HAProxy: its threads) over each run, divided by the requests wrk completed
  *
@@ -23,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+/** BENCH_MODES=tcp (comma-separated) runs only those modes, for a quicker look at one of them. */
+const MODES = (process.env.BENCH_MODES ?? 'http,tcp,tls').split(',').map((m) => m.trim());
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-l7-'));
@@ -144,6 +148,7 @@ async function main(): Promise<void> {
   const certPem = fs.readFileSync(cert, 'utf8');
   const keyPem = fs.readFileSync(key, 'utf8');
   const haproxyVersion = execFileSync('haproxy', ['-v']).toString().split('\n')[0];
+  if (!/version 2\.6\./.test(haproxyVersion)) console.log(`# warning: the peer is meant to be HAProxy 2.6 (Debian 12's); this is ${haproxyVersion}`);
   const nginxVersion = execFileSync('nginx', ['-v'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() || 'nginx';
 
   // The one backend: nginx, one worker, a small fixed answer, long keep-alive.
@@ -239,7 +244,7 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
   ];
   const url = (name: Name, mode: 'http' | 'tcp' | 'tls') => `${mode === 'tls' ? 'https' : 'http'}://127.0.0.1:${(PORT[name] as Record<string, number>)[mode]}/`;
   const lines: string[] = [];
-  for (const { mode, peers } of modes) {
+  for (const { mode, peers } of modes.filter((m) => MODES.includes(m.mode))) {
     for (const p of peers) wrk(url(p, mode), 1); // warm: pools, JIT, TLS sessions
     const runs: Record<string, Run[]> = {};
     for (let round = 0; round < ROUNDS; round++) {
@@ -249,6 +254,13 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
         (runs[p] ??= []).push(r);
         console.log(`#   l7-${mode} round ${round + 1} ${p.padEnd(8)} ${r.rps.toFixed(0).padStart(7)} rps  ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req${r.errors ? `  ${r.errors} errors` : ''}`);
       }
+    }
+    for (const p of peers) {
+      const errors = runs[p].reduce((a, r) => a + r.errors, 0);
+      if (errors === 0) continue;
+      // An error is a failed or non-2xx request: a proxy that drops requests is not faster, it is broken.
+      lines.push(`bench l7-${mode}: ${p} had ${errors} failed requests (socket errors or non-2xx answers)`);
+      if (p === 'fulcrum') process.exitCode = 1;
     }
     const med = (p: string) => ({ rps: median(runs[p].map((r) => r.rps)), cpu: median(runs[p].map((r) => r.cpuUsPerReq)) });
     const f = med('fulcrum');
