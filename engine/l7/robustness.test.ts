@@ -5,7 +5,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend } from './test-helpers.ts';
+import { config, fetchOnce, freePort, httpService, RawClient, startBackend, startBlackhole, waitFor, type Backend } from './test-helpers.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
 
 let dp: L7DataPlane;
@@ -174,4 +174,89 @@ test('a request with no header lines at all gets a Host naming the VIP; an answe
   const r = await c.read();
   assert.equal(r.status, 200);
   assert.equal(JSON.parse(r.body), `GET /p HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n\r\n`);
+});
+
+test('connect timeout: a real server that never answers the SYN gets 504 after connectMs, not the 5 s default; another server is tried', async () => {
+  const hole = await startBlackhole();
+  closers.push(() => hole.close());
+  const [p1, p2] = await Promise.all([freePort(), freePort()]);
+  const connectMs = 200;
+  await serve([
+    httpService('hole', p1, [], { realServers: [{ name: 'hole', address: '127.0.0.1', port: hole.port }], layer7: { timeouts: { connectMs } } }),
+    httpService('hole-then-a', p2, [], {
+      realServers: [{ name: 'hole', address: '127.0.0.1', port: hole.port }, { name: 'a', address: '127.0.0.1', port: a.port }],
+      layer7: { timeouts: { connectMs } },
+    }),
+  ]);
+  const started = performance.now();
+  const r = await fetchOnce(p1, 'GET', '/');
+  const elapsed = performance.now() - started;
+  assert.equal(r.status, 504);
+  assert.match(r.body, /did not accept the connection in time/);
+  assert.equal(r.headers.connection, 'close');
+  // An upper bound only (the machine is shared): far below the 5 s default, so it was connectMs that fired.
+  assert.ok(elapsed < 12 * connectMs, `answered after ${Math.round(elapsed)} ms`);
+  // rr takes the blackhole first: its connect times out and the request is retried on a, which answers. (Timers
+  // never fire early, so the first answer cannot come before connectMs: that shows the blackhole was tried.)
+  const client = await RawClient.connect(p2);
+  const t0 = performance.now();
+  const first = await client.request('GET', '/');
+  assert.ok(performance.now() - t0 >= 0.9 * connectMs, 'the first request waited for the blackhole first');
+  const rest = [await client.request('GET', '/'), await client.request('GET', '/')];
+  client.close();
+  assert.deepEqual([first, ...rest].map((x) => [x.status, x.body]), [[200, 'a'], [200, 'a'], [200, 'a']]);
+});
+
+test('slow request body: a client that stops sending mid-body for clientMs is cut, and the real server sees the request aborted', async () => {
+  // The real server records, per request, whether its body ended or the request was aborted.
+  const outcome = new Map<string, 'complete' | 'aborted'>();
+  const slow = await startBackend('slowbody', (req, res) => {
+    const id = req.headers['x-id'] as string;
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      outcome.set(id, 'complete');
+      res.end(`got ${id}`);
+    });
+    req.on('close', () => {
+      if (!req.complete) outcome.set(id, 'aborted');
+    });
+    return true;
+  });
+  closers.push(() => slow.close());
+  const port = await freePort();
+  const clientMs = 300;
+  await serve([httpService('slowbody', port, [slow], { layer7: { timeouts: { clientMs } } })]);
+
+  // Trickle: the head and one byte at once, then one byte per 2 × clientMs (slower than the timeout allows).
+  const c = await RawClient.connect(port);
+  c.write('POST / HTTP/1.1\r\nHost: x\r\nX-Id: trickle\r\nContent-Length: 10\r\n\r\nx');
+  let sent = 1;
+  const trickle = setInterval(() => {
+    if (!c.isClosed && sent < 10) {
+      c.write('x');
+      sent++;
+    }
+  }, 2 * clientMs);
+  try {
+    await assert.rejects(c.read(), /connection closed/, 'no answer, the connection is closed');
+  } finally {
+    clearInterval(trickle);
+  }
+  assert.ok(sent < 10, `the body was cut before it was complete (${sent} of 10 bytes sent)`);
+  await waitFor(() => outcome.has('trickle'), 'the real server to see the request end');
+  assert.equal(outcome.get('trickle'), 'aborted');
+
+  // The timeout is one of inactivity (as nginx's client_body_timeout), not a deadline for the whole body: a body that
+  // keeps coming, one byte per clientMs / 6, arrives whole even though it takes longer than clientMs in all.
+  const steady = await RawClient.connect(port);
+  steady.write('POST / HTTP/1.1\r\nHost: x\r\nX-Id: steady\r\nContent-Length: 10\r\n\r\n');
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, clientMs / 6));
+    steady.write('y');
+  }
+  const ok = await steady.read();
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body, 'got steady');
+  assert.equal(outcome.get('steady'), 'complete');
+  steady.close();
 });

@@ -196,3 +196,82 @@ export async function fetchOnce(port: number, method: string, path: string, head
     c.close();
   }
 }
+
+/** A RawClient whose connection leaves from `localAddress` (any 127.0.0.x works on Linux loopback). */
+export function connectFrom(port: number, localAddress: string): Promise<RawClient> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(RawClient.connect(port, '127.0.0.1', s)));
+    s.once('error', reject);
+  });
+}
+
+/** One request on a fresh connection from `localAddress`. */
+export async function fetchFrom(localAddress: string, port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  const c = await connectFrom(port, localAddress);
+  try {
+    return await c.request(method, path, headers);
+  } finally {
+    c.close();
+  }
+}
+
+/** Polls `check` every 10 ms until it is true; throws after `ms` (every wait in a test has a deadline). */
+export async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A loopback address whose SYNs go unanswered: a listener in a child process whose event loop is blocked, so it
+ * never accepts, with its accept queue filled by us. Linux drops a SYN for a full accept queue, so a connect to it
+ * hangs until the connecting side gives up — a connect timeout, deterministically, without leaving loopback.
+ * Refuses (throws) when a probe connect still succeeds: then the test would not test what it says.
+ */
+export async function startBlackhole(): Promise<{ port: number; close(): void }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const net = require('net'), fs = require('fs');
+       const s = net.createServer();
+       s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         fs.writeSync(1, s.address().port + '\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);
+       });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const fillers: net.Socket[] = [];
+  const close = () => {
+    for (const s of fillers) s.destroy();
+    child.kill('SIGKILL');
+  };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the blackhole listener did not start')), 10_000);
+      child.stdout!.once('data', (d) => {
+        clearTimeout(timer);
+        resolve(Number(String(d).trim()));
+      });
+    });
+    // Fill the accept queue: connect until one connect does not complete within 300 ms.
+    for (let i = 0; i < 16; i++) {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('error', () => undefined);
+      fillers.push(s);
+      const isConnected = await new Promise<boolean>((r) => {
+        s.once('connect', () => r(true));
+        setTimeout(() => r(false), 300);
+      });
+      if (!isConnected) return { port, close };
+    }
+    throw new Error('connects to a listener that never accepts kept succeeding: SYNs are not dropped here');
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
