@@ -3,9 +3,12 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import type http from 'node:http';
 import net from 'node:net';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend } from './test-helpers.ts';
+import { config, fetchFrom, fetchOnce, freePort, httpService, RawClient, startBackend, waitFor, type Backend } from './test-helpers.ts';
+import { decodeInsertCookie, serverCookieId } from './persistence.ts';
+import { Scheduler } from './scheduler.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
 import { decideServer, type ServerDecision } from '../server-state.ts';
 import type { ServerKey } from '../dataplane.ts';
@@ -389,4 +392,323 @@ test('counters per service and server: requests, classes, bytes, latency', async
   assert.equal(s.servers.get('b')!.requests, 2);
   assert.ok(s.service.bytesIn > 0 && s.service.bytesOut > 0);
   assert.ok(typeof s.servers.get('a')!.latencyMs === 'number');
+});
+
+/**
+ * Backends that hold "/hold" requests until released (so a server has a request in flight) and answer "/slow" after
+ * 50 ms; anything else as startBackend does.
+ */
+async function startHolding(names: string[]): Promise<{ servers: Backend[]; held: { server: string; res: http.ServerResponse }[] }> {
+  const held: { server: string; res: http.ServerResponse }[] = [];
+  const servers = await Promise.all(
+    names.map((name) =>
+      startBackend(name, (req, res) => {
+        if (req.url === '/hold') {
+          held.push({ server: name, res });
+          return true;
+        }
+        if (req.url === '/slow') {
+          setTimeout(() => res.setHeader('x-server', name).end(name), 50);
+          return true;
+        }
+        return false;
+      }),
+    ),
+  );
+  backends.push(...servers);
+  return { servers, held };
+}
+
+/** Sends a request that the server holds, on its own connection; resolves once the server has it. */
+async function holdOne(port: number, held: { server: string }[]): Promise<{ client: RawClient; server: string }> {
+  const before = held.length;
+  const client = await RawClient.connect(port);
+  client.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => held.length > before, 'the held request to reach a server');
+  return { client, server: held.at(-1)!.server };
+}
+
+test('a backup server takes no traffic while a primary is up; it takes all of it while none is', async () => {
+  const [p1, p2] = await Promise.all([freePort(), freePort()]);
+  const vs = [
+    httpService('bk', p1, [], { realServers: [rs(a), rs(b, { isBackup: true })] }),
+    httpService('bk2', p2, [], { realServers: [rs(a), rs(b, { isBackup: true }), rs(c)] }),
+  ];
+  await serve(vs);
+  // rr over every server would give "ababab" and "abcabc": the backup must not be among the candidates.
+  assert.equal(await tags(p1, 6), 'aaaaaa');
+  assert.equal(await tags(p2, 6), 'acacac');
+  await serve(vs, { 'bk/a': decideServer('online', 'down', 100), 'bk2/a': decideServer('online', 'down', 100) });
+  assert.equal(await tags(p1, 4), 'bbbb', 'the only primary is health-down: the backup serves');
+  assert.equal(await tags(p2, 4), 'cccc', 'a primary is left: the backup still takes nothing');
+  await serve(vs, { 'bk/a': decideServer('halt', 'up', 100) });
+  assert.equal(await tags(p1, 4), 'bbbb');
+  await serve(vs);
+  assert.equal(await tags(p1, 4), 'aaaa', 'the primary is back: the backup takes nothing again');
+});
+
+test('content switching by client source (positive and negative) and by path regex', async () => {
+  const [p1, p2] = await Promise.all([freePort(), freePort()]);
+  await serve([
+    httpService('src-lan', p1, [], {
+      realServers: [rs(a), rs(b, { group: 'lan' })],
+      layer7: { routes: [{ name: 'lan', match: { source: '127.0.0.0/8' }, group: 'lan' }] },
+    }),
+    httpService('src-one', p2, [], {
+      realServers: [rs(a), rs(b, { group: 'two' }), rs(c, { group: 'rx' })],
+      layer7: {
+        routes: [
+          { name: 'two', match: { source: '127.0.0.2/32' }, group: 'two' },
+          { name: 'rx', match: { pathRegex: '^/v[0-9]+/items$' }, group: 'rx' },
+        ],
+      },
+    }),
+  ]);
+  // Each group holds one server, so what answers is the route's doing, not the scheduler's.
+  assert.equal(await tags(p1, 3), 'bbb', 'loopback is in 127.0.0.0/8');
+  assert.equal((await fetchFrom('127.0.0.2', p2, 'GET', '/')).body, 'b', '127.0.0.2 is in 127.0.0.2/32');
+  assert.equal((await fetchFrom('127.0.0.3', p2, 'GET', '/')).body, 'a', '127.0.0.3 is not');
+  assert.equal((await fetchFrom('127.0.0.1', p2, 'GET', '/')).body, 'a', '127.0.0.1 is not');
+  assert.equal((await fetchFrom('127.0.0.2', p2, 'GET', '/v2/items')).body, 'b', 'the first matching route wins');
+  const byPath: [string, string][] = [
+    ['/v2/items', 'c'],
+    ['/v10/items?page=2', 'c'],
+    ['/v2/items/7', 'a'],
+    ['/vx/items', 'a'],
+    ['/api/v2/items', 'a'],
+  ];
+  for (const [path, want] of byPath) assert.equal((await fetchFrom('127.0.0.3', p2, 'GET', path)).body, want, path);
+});
+
+test('lc over real sockets: while one server holds a request, every new one goes to the other', async () => {
+  const { servers, held } = await startHolding(['lc1', 'lc2']);
+  const port = await freePort();
+  await serve([httpService('lc', port, servers, { scheduler: 'lc' })]);
+  const busy = await holdOne(port, held);
+  const idle = busy.server === 'lc1' ? 'lc2' : 'lc1';
+  // rr (or lc that ignored in-flight requests) would send every other request to the busy server.
+  assert.equal(await tags(port, 6), idle.repeat(6));
+  const second = await holdOne(port, held);
+  assert.equal(second.server, idle, 'a second held request goes to the idle server too');
+  for (const h of held.splice(0)) h.res.end('released');
+  assert.equal((await busy.client.read()).body, 'released');
+  assert.equal((await second.client.read()).body, 'released');
+  busy.client.close();
+  second.client.close();
+  // Both idle again: equals are taken in turn.
+  const both = await tags(port, 4);
+  assert.ok(both.includes('lc1') && both.includes('lc2'), both);
+});
+
+test('p2c over real sockets: never the server with a request in flight while another is idle', async () => {
+  const { servers, held } = await startHolding(['p1', 'p2', 'p3']);
+  const port = await freePort();
+  await serve([httpService('p2c', port, servers, { scheduler: 'p2c' })]);
+  const busy = await holdOne(port, held);
+  const client = await RawClient.connect(port);
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < 60; i++) {
+    const tag = (await client.request('GET', '/')).headers['x-server'];
+    seen[tag] = (seen[tag] ?? 0) + 1;
+  }
+  client.close();
+  assert.equal(seen[busy.server], undefined, `the busy server ${busy.server} took none: ${JSON.stringify(seen)}`);
+  // Each idle server wins half the draws; all 60 to one of them would happen about once in 2^59 runs.
+  assert.equal(Object.keys(seen).length, 2, JSON.stringify(seen));
+  for (const h of held.splice(0)) h.res.end('released');
+  await busy.client.read();
+  busy.client.close();
+});
+
+test('sh over real sockets: each client address sticks to one server, and the addresses spread', async () => {
+  const port = await freePort();
+  await serve([httpService('sh', port, [a, b, c], { scheduler: 'sh' })]);
+  const expected = new Scheduler('sh');
+  const candidates = [a, b, c].map((x) => ({ name: x.name, weight: 100, active: 0 }));
+  const sources = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.6'];
+  const landed = new Set<string>();
+  // One source after another, four fresh connections each (new source ports): rr would give each source 3 servers.
+  for (const ip of sources) {
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) got.push((await fetchFrom(ip, port, 'GET', '/')).body);
+    const want = expected.pick(candidates, ip)!.name;
+    assert.deepEqual(got, [want, want, want, want], `client ${ip}`);
+    landed.add(want);
+  }
+  assert.ok(landed.size >= 2, `the sources spread over ${[...landed].join(', ')}`);
+});
+
+test('uri over real sockets: two paths that hash apart each stay on their server, interleaved on one connection', async () => {
+  const port = await freePort();
+  await serve([httpService('uri2', port, [a, b, c], { scheduler: 'uri' })]);
+  const expected = new Scheduler('uri');
+  const candidates = [a, b, c].map((x) => ({ name: x.name, weight: 100, active: 0 }));
+  const one = '/p/0';
+  const home = expected.pick(candidates, one)!.name;
+  const two = Array.from({ length: 100 }, (_, i) => `/p/${i}`).find((p) => expected.pick(candidates, p)!.name !== home)!;
+  const away = expected.pick(candidates, two)!.name;
+  const client = await RawClient.connect(port);
+  let got = '';
+  for (let i = 0; i < 6; i++) got += (await client.request('GET', i % 2 === 0 ? one : `${two}?i=${i}`)).body;
+  client.close();
+  assert.equal(got, (home + away).repeat(3));
+});
+
+test('cookie max idle and max life are judged apart; a stale cookie is refreshed keeping its first-seen time', async () => {
+  const port = await freePort();
+  await serve([httpService('cookie-t', port, [a, b], { persistence: { type: 'http-cookie', cookieName: 'LB', maxIdleSeconds: 600, maxLifeSeconds: 3600 } })]);
+  const id = serverCookieId('cookie-t', 'a');
+  const now = Math.floor(Date.now() / 1000);
+  const cookie = (firstAgo: number, lastAgo: number) => `LB=${id}.${(now - firstAgo).toString(36)}.${(now - lastAgo).toString(36)}`;
+  /** Two requests in a row with the cookie, each on a fresh connection. */
+  const twice = async (c: string) => [await fetchOnce(port, 'GET', '/', { Cookie: c }), await fetchOnce(port, 'GET', '/', { Cookie: c })];
+
+  // Within both limits: honoured (rr alone would alternate a and b), and not set again (idle refresh is at 150 s).
+  const fresh = await twice(cookie(1000, 100));
+  assert.deepEqual(fresh.map((r) => [r.body, r.setCookies.length]), [['a', 0], ['a', 0]]);
+
+  // First seen 1000 s ago (within the 3600 s life), last seen 700 s ago (past the 600 s idle): expired by idle.
+  // Life-expired: first seen 4000 s ago (past the life), last seen 10 s ago (well within idle).
+  for (const [what, c] of [['idle', cookie(1000, 700)], ['life', cookie(4000, 10)]] as const) {
+    const rs2 = await twice(c);
+    assert.deepEqual(rs2.map((r) => r.body).sort(), ['a', 'b'], `${what}: not honoured, so the scheduler places the client`);
+    for (const r of rs2) {
+      assert.equal(r.setCookies.length, 1, what);
+      const v = decodeInsertCookie(r.setCookies[0].split(';')[0].slice('LB='.length))!;
+      assert.ok(v.firstSeen! >= (now - 60) * 1000, `${what}: a new cookie starts a new life (first seen ${v.firstSeen})`);
+    }
+  }
+
+  // Last seen 300 s ago: honoured, and refreshed (past a quarter of the idle limit) with its first-seen time kept.
+  const stale = await twice(cookie(1000, 300));
+  assert.deepEqual(stale.map((r) => r.body), ['a', 'a']);
+  const refreshed = decodeInsertCookie(stale[0].setCookies[0].split(';')[0].slice('LB='.length))!;
+  assert.equal(refreshed.serverId, id);
+  assert.equal(refreshed.firstSeen, (now - 1000) * 1000);
+  assert.ok(refreshed.lastSeen! >= (now - 60) * 1000);
+});
+
+test('counters: active connections while a request is held, and the latency of a slow server', async () => {
+  const { servers, held } = await startHolding(['st1', 'st2']);
+  const [p1, p2] = await Promise.all([freePort(), freePort()]);
+  await serve([httpService('st-active', p1, servers), httpService('st-lat', p2, [servers[0]])]);
+
+  // One client connection with a request held at a server, one with a finished request.
+  const busy = await holdOne(p1, held);
+  const other = busy.server === 'st1' ? 'st2' : 'st1';
+  const quiet = await RawClient.connect(p1);
+  assert.equal((await quiet.request('GET', '/')).headers['x-server'], other);
+  let s = (await dp.counters()).get('st-active')!;
+  assert.equal(s.service.activeConnections, 2, 'two client connections are open');
+  assert.equal(s.servers.get(busy.server)!.activeConnections, 1, 'one request in flight there');
+  assert.equal(s.servers.get(other)!.activeConnections, 0, 'its request finished');
+  for (const h of held.splice(0)) h.res.end('released');
+  await busy.client.read();
+  busy.client.close();
+  quiet.close();
+  await waitFor(async () => {
+    s = (await dp.counters()).get('st-active')!;
+    return s.service.activeConnections === 0 && s.servers.get('st1')!.activeConnections === 0 && s.servers.get('st2')!.activeConnections === 0;
+  }, 'the counts to fall to 0 once both clients closed');
+
+  // Latency: the server answers after 50 ms. (Reading counters restarts the latency window; nothing ran since.)
+  for (let i = 0; i < 3; i++) assert.equal((await fetchOnce(p2, 'GET', '/slow')).status, 200);
+  const lat = (await dp.counters()).get('st-lat')!;
+  for (const [what, ms] of [['service', lat.service.latencyMs], ['server', lat.servers.get(servers[0].name)!.latencyMs]] as const) {
+    assert.ok(Number.isFinite(ms) && ms! >= 45, `${what} latency ${ms} ms`);
+  }
+});
+
+test('byte counters equal the bytes on the wire, per service and per server', async () => {
+  const chunked = (n: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url !== '/chunked') return false;
+    res.setHeader('x-server', n);
+    res.write('one,');
+    setTimeout(() => res.end('two'), 5);
+    return true;
+  };
+  const [s1, s2] = await Promise.all(['by1', 'by2'].map((n) => startBackend(n, chunked(n))));
+  backends.push(s1, s2);
+  const upstream = new Map<string, net.Socket[]>([['by1', []], ['by2', []]]);
+  for (const x of [s1, s2]) x.server.on('connection', (sock: net.Socket) => upstream.get(x.name)!.push(sock));
+  const port = await freePort();
+  await serve([httpService('bytes', port, [s1, s2])]);
+
+  const sockets: net.Socket[] = [];
+  const open = async () => {
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    await new Promise((r) => sock.once('connect', r));
+    sockets.push(sock);
+    return RawClient.connect(port, '127.0.0.1', sock);
+  };
+  // Keep-alive: bodies both ways, chunked and sized, spread over both servers by rr.
+  const k = await open();
+  assert.equal((await k.request('GET', '/')).status, 200);
+  assert.equal((await k.request('POST', '/upload', {}, 'x'.repeat(1000))).headers['x-body-bytes'], '1000');
+  assert.equal((await k.request('GET', '/chunked')).body, 'one,two');
+  k.write('POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+  assert.equal((await k.read()).headers['x-body-bytes'], '5');
+  k.close();
+  // A request the proxy answers itself (400) counts on the service only.
+  const bad = await open();
+  bad.write('GET / HTTP/1.1\r\nBad Header: 1\r\n\r\n');
+  assert.equal((await bad.read()).status, 400);
+  await waitFor(() => bad.isClosed, 'the proxy to close after its 400');
+
+  const sum = (list: net.Socket[], f: (s: net.Socket) => number) => list.reduce((n, x) => n + f(x), 0);
+  const c = (await dp.counters()).get('bytes')!;
+  assert.equal(c.service.bytesIn, sum(sockets, (x) => x.bytesWritten), 'service: bytes the clients sent');
+  assert.equal(c.service.bytesOut, sum(sockets, (x) => x.bytesRead), 'service: bytes the clients received');
+  for (const name of ['by1', 'by2']) {
+    const list = upstream.get(name)!;
+    assert.ok(list.length > 0, `${name} was used`);
+    assert.equal(c.servers.get(name)!.bytesIn, sum(list, (x) => x.bytesRead), `${name}: bytes it received`);
+    assert.equal(c.servers.get(name)!.bytesOut, sum(list, (x) => x.bytesWritten), `${name}: bytes it sent`);
+  }
+});
+
+/** Writes `request` on a fresh connection and returns everything that comes back until the proxy closes. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1' }, () => sock.write(request));
+    let got = '';
+    sock.on('data', (d) => (got += d.toString('latin1')));
+    sock.on('close', () => resolve(got));
+    sock.on('error', reject);
+    sock.setTimeout(5000, () => sock.destroy(new Error('no close within 5 s')));
+  });
+}
+
+test('header rules: add gives a second line next to an existing header, set replaces it; both ways', async () => {
+  let raw: string[] = [];
+  const h = await startBackend('hadd', (req, res) => {
+    raw = req.rawHeaders;
+    res.setHeader('X-Resp', 'server');
+    res.setHeader('X-Resp-Set', 'server');
+    res.end('hadd');
+    return true;
+  });
+  backends.push(h);
+  const port = await freePort();
+  await serve([
+    httpService('hadd', port, [h], {
+      layer7: {
+        requestHeaders: [
+          { action: 'add', name: 'X-Tag', value: 'proxy' },
+          { action: 'set', name: 'X-Set', value: 'proxy' },
+        ],
+        responseHeaders: [
+          { action: 'add', name: 'X-Resp', value: 'proxy' },
+          { action: 'set', name: 'X-Resp-Set', value: 'proxy' },
+        ],
+      },
+    }),
+  ]);
+  const text = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nx-tag: client\r\nx-set: client\r\nConnection: close\r\n\r\n');
+  const values = (list: string[], name: string) => list.flatMap((v, i) => (i % 2 === 0 && v.toLowerCase() === name ? [list[i + 1]] : []));
+  assert.deepEqual(values(raw, 'x-tag'), ['client', 'proxy'], 'add: the client\'s line and ours');
+  assert.deepEqual(values(raw, 'x-set'), ['proxy'], 'set: ours only');
+  const head = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n').slice(1).flatMap((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]);
+  assert.deepEqual(values(head, 'x-resp'), ['server', 'proxy'], 'response add: two lines');
+  assert.deepEqual(values(head, 'x-resp-set'), ['proxy'], 'response set: one line');
 });

@@ -216,9 +216,9 @@ export async function fetchFrom(localAddress: string, port: number, method: stri
 }
 
 /** Polls `check` every 10 ms until it is true; throws after `ms` (every wait in a test has a deadline). */
-export async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
