@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import net from 'node:net';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
 import { importPfx } from './pfx.ts';
-import { config, freePort, httpService, startBackend, type Backend } from './test-helpers.ts';
+import { config, freePort, httpService, RawClient, startBackend, type Backend } from './test-helpers.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-tls-'));
@@ -157,4 +157,103 @@ test('over TLS: requests written together with the handshake, pipelined, and a b
     a.seen.slice(-4).map((r) => r.url),
     ['/one', '/two', '/three', '/four'],
   );
+});
+
+/** One request over TLS with Connection: close; everything that came back, as text. */
+function httpsExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ port, host: '127.0.0.1', servername: 'www.example', rejectUnauthorized: false }, () => s.write(request));
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('close', () => resolve(got));
+    s.on('error', reject);
+    s.setTimeout(5000, () => s.destroy(new Error('no close within 5 s')));
+  });
+}
+
+test('the insert cookie is Secure by default on a TLS listener, and not when secure: false says so', async () => {
+  const port = await freePort();
+  const request = 'GET / HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n';
+  const setCookie = (text: string) => /^set-cookie: (.*)$/im.exec(text)?.[1].trim();
+  await serve([tlsService(port, {}, { persistence: { type: 'http-cookie', cookieName: 'LB' } })]);
+  assert.deepEqual(setCookie(await httpsExchange(port, request))?.split('; ').slice(1), ['Path=/', 'HttpOnly', 'Secure']);
+  await serve([tlsService(port, {}, { persistence: { type: 'http-cookie', cookieName: 'LB', secure: false } })]);
+  assert.deepEqual(setCookie(await httpsExchange(port, request))?.split('; ').slice(1), ['Path=/', 'HttpOnly']);
+});
+
+test('re-encryption with verify: a self-signed real server is refused with 502, accepted with verify: false', async () => {
+  const c = certs[0];
+  const up = https.createServer({ cert: c.certificatePem, key: c.privateKeyPem }, (req, res) => res.end(`tls:${(req.socket as tls.TLSSocket).servername}`));
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const upPort = (up.address() as net.AddressInfo).port;
+  const [p1, p2] = await Promise.all([freePort(), freePort()]);
+  const real = [{ name: 'tls', address: '127.0.0.1', port: upPort }];
+  await serve([
+    httpService('verify-on', p1, [], { realServers: real, layer7: { reencrypt: { isEnabled: true, verify: true, serverName: 'www.example' } } }),
+    httpService('verify-off', p2, [], { realServers: real, layer7: { reencrypt: { isEnabled: true, verify: false, serverName: 'www.example' } } }),
+  ]);
+  try {
+    const refused = await RawClient.connect(p1).then((cl) => cl.request('GET', '/').finally(() => cl.close()));
+    assert.equal(refused.status, 502);
+    assert.match(refused.body, /SELF_SIGNED/, 'refused for the certificate, not for anything else');
+    const accepted = await RawClient.connect(p2).then((cl) => cl.request('GET', '/').finally(() => cl.close()));
+    assert.equal(accepted.status, 200);
+    assert.equal(accepted.body, 'tls:www.example', 'the server name goes out as SNI');
+  } finally {
+    up.closeAllConnections();
+    up.close();
+  }
+});
+
+test('re-encryption with verify trusts a private CA given to the workers (NODE_EXTRA_CA_CERTS) and checks the server name', async () => {
+  // The schema has no field for a CA: verification uses the process's trust store, which an operator extends for a
+  // private CA with NODE_EXTRA_CA_CERTS in the daemon's environment (workers inherit it). That is what this does.
+  const caKey = path.join(dir, 'ca.key');
+  const caCrt = path.join(dir, 'ca.crt');
+  const leafKey = path.join(dir, 'leaf.key');
+  const leafCsr = path.join(dir, 'leaf.csr');
+  const leafCrt = path.join(dir, 'leaf.crt');
+  const ext = path.join(dir, 'leaf.ext');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caCrt, '-days', '2', '-subj', '/CN=Fulcrum Test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', ...ec, '-keyout', leafKey, '-out', leafCsr, '-subj', '/CN=backend.internal'], { stdio: 'ignore' });
+  fs.writeFileSync(ext, 'subjectAltName=DNS:backend.internal\nbasicConstraints=CA:FALSE\n');
+  execFileSync('openssl', ['x509', '-req', '-in', leafCsr, '-CA', caCrt, '-CAkey', caKey, '-CAcreateserial', '-out', leafCrt, '-days', '2', '-extfile', ext], { stdio: 'ignore' });
+
+  const up = https.createServer({ cert: fs.readFileSync(leafCrt), key: fs.readFileSync(leafKey) }, (req, res) => res.end(`tls:${(req.socket as tls.TLSSocket).servername}`));
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const real = [{ name: 'ca-signed', address: '127.0.0.1', port: (up.address() as net.AddressInfo).port }];
+  const [p1, p2, p3, p4] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const reenc = (name: string, port: number, serverName?: string) =>
+    httpService(name, port, [], { realServers: real, layer7: { reencrypt: { isEnabled: true, verify: true, serverName } } });
+  const get = (port: number) => RawClient.connect(port).then((cl) => cl.request('GET', '/').finally(() => cl.close()));
+
+  const previous = process.env.NODE_EXTRA_CA_CERTS;
+  process.env.NODE_EXTRA_CA_CERTS = caCrt;
+  const withCa = createL7DataPlane({ dataDir: path.join(dir, 'with-ca'), workers: 1, closeGraceMs: 200 });
+  try {
+    const res = await withCa.apply({ config: config([reenc('ca-right', p1, 'backend.internal'), reenc('ca-wrong', p2, 'other.internal'), reenc('ca-noname', p3)]), decisions: new Map() });
+    if (previous === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = previous;
+    assert.deepEqual(res.map((r) => r.status), ['programmed', 'programmed', 'programmed']);
+    const ok = await get(p1);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body, 'tls:backend.internal');
+    const wrong = await get(p2);
+    assert.equal(wrong.status, 502, 'a name the certificate does not hold is refused');
+    assert.match(wrong.body, /ALTNAME/);
+    const noName = await get(p3);
+    assert.equal(noName.status, 502, 'without a server name the address is checked, and the certificate does not hold it');
+    // The control: the in-process data plane was started without the CA, so the same server is not trusted there.
+    await serve([reenc('ca-untrusted', p4, 'backend.internal')]);
+    const untrusted = await get(p4);
+    assert.equal(untrusted.status, 502);
+    assert.match(untrusted.body, /UNABLE_TO_VERIFY|unable to verify/i);
+  } finally {
+    if (previous === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = previous;
+    await withCa.close();
+    up.closeAllConnections();
+    up.close();
+  }
 });
