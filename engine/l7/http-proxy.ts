@@ -180,10 +180,18 @@ export class HttpSession implements Session {
     this.socket.end();
   }
 
+  /**
+   * The head goes out as latin1 (header values such as a redirect's Location carry the request's bytes as they
+   * came); the body as UTF-8, which its Content-Type names. A body that is not ASCII (a redirect text naming a raw
+   * path, a config string) is therefore written as bytes: a latin1 string write would send fewer bytes than the
+   * UTF-8 Content-Length announces, and the client would take the next answer's first bytes as this body's end.
+   */
   writeLocal(status: number, headers: string[], body: string, isClosing: boolean, contentType = 'text/plain; charset=utf-8'): void {
-    const h = [...headers, 'Content-Type', contentType, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store'];
+    const bodyBytes = Buffer.byteLength(body);
+    const h = [...headers, 'Content-Type', contentType, 'Content-Length', String(bodyBytes), 'Cache-Control', 'no-store'];
     if (isClosing) h.push('Connection', 'close');
-    const out = serializeHead(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}`, h) + body;
+    const head = serializeHead(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}`, h);
+    const out = bodyBytes === body.length ? head + body : Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body, 'utf8')]);
     this.serviceCounters.bytesOut += out.length;
     if (!this.socket.destroyed) writeDirect(this.socket, out);
   }
