@@ -52,14 +52,31 @@ const tcpService = (name: string, port: number, more: Partial<VirtualServiceInpu
   ...more,
 });
 
-/** Opens a connection, sends `data`, returns the first answer and the socket. */
-async function talk(port: number, data: string | Buffer): Promise<{ answer: string; socket: net.Socket }> {
-  const socket = net.connect({ port, host: '127.0.0.1' });
+/**
+ * `p`, or a rejection naming `what` after `ms`: a proxy that stops answering fails the test instead of hanging it.
+ * Generous on purpose (the machine is shared); never a measure of speed.
+ */
+function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Opens a connection (from `localAddress` if given), sends `data`, returns the first answer and the socket. */
+async function talk(port: number, data: string | Buffer, localAddress?: string): Promise<{ answer: string; socket: net.Socket }> {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
   socket.on('error', () => undefined);
-  await new Promise((r) => socket.once('connect', r));
-  socket.write(data);
-  const answer = await new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1'))));
-  return { answer, socket };
+  try {
+    await within(new Promise((r) => socket.once('connect', r)), `a connection to port ${port}`);
+    socket.write(data);
+    const answer = await within(new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1')))), `the first answer on port ${port}`);
+    return { answer, socket };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
 }
 
 async function whoAnswers(port: number, data: string | Buffer = 'hi'): Promise<string> {
@@ -84,13 +101,16 @@ test('tcp mode: round robin per connection, bytes both ways, counters', async ()
   assert.equal(seq, 'abab');
   const { answer, socket } = await talk(port, 'x'.repeat(100_000));
   let got = answer.length;
-  await new Promise<void>((resolve) => {
-    if (got >= 100_002) return resolve();
-    socket.on('data', (d) => {
-      got += d.length;
-      if (got >= 100_002) resolve();
-    });
-  });
+  await within(
+    new Promise<void>((resolve) => {
+      if (got >= 100_002) return resolve();
+      socket.on('data', (d) => {
+        got += d.length;
+        if (got >= 100_002) resolve();
+      });
+    }),
+    'the 100 kB echo',
+  );
   socket.destroy();
   const c = (await dp.counters()).get('tcp')!;
   assert.equal(c.service.totalConnections, 5);
@@ -100,13 +120,16 @@ test('tcp mode: round robin per connection, bytes both ways, counters', async ()
 test('RDP cookie persistence: the same user goes back to the same server', async () => {
   const port = await freePort();
   await dp.apply({ config: config([tcpService('rdp', port, { persistence: { type: 'rdp-cookie' } })]), decisions: new Map() });
-  const alice = await whoAnswers(port, rdpRequest('alice'));
-  const bob = await whoAnswers(port, rdpRequest('bob'));
-  assert.notEqual(alice, bob, 'round robin placed the two users apart');
-  for (let i = 0; i < 3; i++) {
-    assert.equal(await whoAnswers(port, rdpRequest('alice')), alice);
-    assert.equal(await whoAnswers(port, rdpRequest('bob')), bob);
-  }
+  // An order round robin would break: per connection it answers a b a b a b a, so alice's second connection (and
+  // every user's repeat) would move. Persistence consults round robin only for a user it has not seen: alice → a,
+  // bob → b, and both stay. The user name is matched without regard to case.
+  const users = ['alice', 'alice', 'bob', 'alice', 'bob', 'bob', 'ALICE'];
+  let seq = '';
+  for (const user of users) seq += await whoAnswers(port, rdpRequest(user));
+  assert.equal(seq, 'aababba');
+  // Without a cookie there is nothing to stick to: round robin, which two new users moved on by two.
+  assert.equal(await whoAnswers(port, 'no cookie here'), 'a');
+  assert.equal(await whoAnswers(port, 'no cookie here'), 'b');
 });
 
 test('source-IP persistence in tcp mode, PROXY v1 preface, and halt cuts open tunnels', async () => {
@@ -118,7 +141,7 @@ test('source-IP persistence in tcp mode, PROXY v1 preface, and halt cuts open tu
   const open = await talk(port, 'x');
   const closed = new Promise((r) => open.socket.once('close', r));
   await dp.apply({ config: config([vs]), decisions: new Map([[`sticky/${first}` as ServerKey, decideServer('halt', 'up', 100)]]) });
-  await closed;
+  await within(closed, 'the halted server\'s tunnel to close');
   assert.notEqual(await whoAnswers(port), first, 'halted: the persistent client moves');
 
   const pport = await freePort();
@@ -126,6 +149,101 @@ test('source-IP persistence in tcp mode, PROXY v1 preface, and halt cuts open tu
   const { answer, socket } = await talk(pport, 'data');
   socket.destroy();
   assert.match(answer, /^a:PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\n/);
+});
+
+/**
+ * A real server that expects a PROXY v2 header (proxy-protocol.ts has the layout) and parses it: it answers with
+ * what it read as one JSON line, then echoes every byte that came after the header. Anything else ends the
+ * connection with "bad:<reason>".
+ */
+async function proxyV2Server() {
+  const server = net.createServer((s) => {
+    s.on('error', () => undefined);
+    let buf: Buffer | null = Buffer.alloc(0);
+    s.on('data', (d) => {
+      if (buf === null) return void s.write(d);
+      buf = Buffer.concat([buf, d]);
+      if (buf.length < 16) return;
+      const len = buf.readUInt16BE(14);
+      if (buf.length < 16 + len) return;
+      const b = buf;
+      buf = null;
+      if (b.toString('hex', 0, 12) !== '0d0a0d0a000d0a515549540a') return void s.end('bad:signature');
+      if (b[12] !== 0x21) return void s.end(`bad:version/command ${b[12].toString(16)}`);
+      const family = b[13];
+      let src: string, dst: string, ports: number;
+      if (family === 0x11 && len >= 12) {
+        src = [...b.subarray(16, 20)].join('.');
+        dst = [...b.subarray(20, 24)].join('.');
+        ports = 24;
+      } else if (family === 0x21 && len >= 36) {
+        const v6 = (at: number) => Array.from({ length: 8 }, (_, i) => b.readUInt16BE(at + i * 2).toString(16)).join(':');
+        src = v6(16);
+        dst = v6(32);
+        ports = 48;
+      } else return void s.end(`bad:family ${family.toString(16)} length ${len}`);
+      s.write(`${JSON.stringify({ family, len, src, dst, srcPort: b.readUInt16BE(ports), dstPort: b.readUInt16BE(ports + 2) })}\n`);
+      if (b.length > 16 + len) s.write(b.subarray(16 + len));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+/** Connects (from `localAddress` if given), sends `data`, and reads until the answer ends with `tail`. */
+async function readUntil(port: number, host: string, data: string, tail: string, localAddress?: string): Promise<{ text: string; socket: net.Socket }> {
+  const socket = net.connect({ port, host, localAddress });
+  socket.on('error', () => undefined);
+  let text = '';
+  try {
+    await within(
+      new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => socket.write(data));
+        socket.on('data', (d) => {
+          text += d.toString('latin1');
+          if (text.endsWith(tail)) resolve();
+        });
+        socket.once('close', () => reject(new Error(`closed after ${JSON.stringify(text)}`)));
+      }),
+      `an answer ending ${JSON.stringify(tail)} on [${host}]:${port}, got ${JSON.stringify(text)}`,
+    );
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  return { text, socket };
+}
+
+test('PROXY v2 in tcp mode: the real server reads the client\'s and the listener\'s address and port, then the stream', async () => {
+  const server = await proxyV2Server();
+  const serverPort = (server.address() as net.AddressInfo).port;
+  const sockets: net.Socket[] = [];
+  try {
+    const port = await freePort();
+    const realServers = [{ name: 'v2', address: '127.0.0.1', port: serverPort }];
+    await dp.apply({ config: config([tcpService('ppv2', port, { realServers, layer7: { proxyProtocol: 'v2' } })]), decisions: new Map() });
+    // From 127.0.0.2 to 127.0.0.1, so a source and destination swapped in the header would show.
+    const v4 = await readUntil(port, '127.0.0.1', 'hello', '\nhello', '127.0.0.2');
+    sockets.push(v4.socket);
+    const [line, rest] = v4.text.split('\n');
+    assert.deepEqual(JSON.parse(line), { family: 0x11, len: 12, src: '127.0.0.2', dst: '127.0.0.1', srcPort: v4.socket.localPort, dstPort: port });
+    // The header went once, before the client's first byte: the stream after it is exactly what the client sent.
+    assert.equal(rest, 'hello');
+    const echoed = within(new Promise<string>((resolve) => v4.socket.once('data', (d) => resolve(d.toString('latin1')))), 'the echo after the header');
+    v4.socket.write('again');
+    assert.equal(await echoed, 'again');
+
+    // IPv6: a listener on ::1 sends the 36-byte address block. Only ::1 exists here, so source and destination
+    // addresses are equal; their order is proven by the IPv4 case above, the ports' order by both.
+    const port6 = await freePort();
+    await dp.apply({ config: config([tcpService('ppv2-6', port6, { address: '::1', realServers, layer7: { proxyProtocol: 'v2' } })]), decisions: new Map() });
+    const v6 = await readUntil(port6, '::1', 'six', '\nsix');
+    sockets.push(v6.socket);
+    assert.deepEqual(JSON.parse(v6.text.split('\n')[0]), { family: 0x21, len: 36, src: '0:0:0:0:0:0:0:1', dst: '0:0:0:0:0:0:0:1', srcPort: v6.socket.localPort, dstPort: port6 });
+  } finally {
+    for (const s of sockets) s.destroy();
+    server.close();
+  }
 });
 
 test('an open tunnel lives through reloads that change its service, and ends only with its sockets', async () => {
@@ -136,7 +254,7 @@ test('an open tunnel lives through reloads that change its service, and ends onl
   await dp.apply({ config: config([tcpService('live', port, { scheduler: 'wrr', description: 'changed' })]), decisions: new Map() });
   await dp.apply({ config: config([tcpService('live', port, { scheduler: 'lc' })]), decisions: new Map() });
   socket.write('two');
-  const again = await new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1'))));
+  const again = await within(new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1')))), 'the echo after two reloads');
   assert.equal(again, `${answer[0]}:two`);
   socket.destroy();
 });
@@ -168,9 +286,10 @@ test('the tunnel timeout counts silence in both directions: a one-way stream kee
   c.on('error', () => undefined);
   let got = '';
   c.on('data', (d) => (got += d.toString('latin1')));
-  await new Promise((r) => c.once('connect', r));
+  await within(new Promise((r) => c.once('connect', r)), 'the connection');
   c.write('go');
-  await new Promise((r) => c.once('close', r));
+  // The stream lasts ~600 ms and the tunnel then 300 ms more; a tunnel that never times out fails here.
+  await within(new Promise((r) => c.once('close', r)), 'the tunnel timeout to close the tunnel', 15_000);
   // 20 ticks 30 ms apart span twice the tunnel timeout; only the client wrote once, at the start.
   assert.ok(got.includes('tick 20;'), `the whole stream arrived before the tunnel closed: ${got.slice(-40)}`);
   talker.close();
