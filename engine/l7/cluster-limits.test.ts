@@ -71,6 +71,18 @@ const until = async (cond: () => boolean, what: string, ms = 10_000) => {
   }
 };
 
+/** `p`, or a rejection naming `what` after `ms`. */
+function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A backstop for awaits without their own deadline (a request the proxy never answers): the test fails, not hangs. */
+const TEST = { timeout: 120_000 };
+
 function limited(name: string, port: number, b: Backend, maxConnections: number, layer7: VirtualServiceInput['layer7'] = {}): VirtualServiceInput {
   return httpService(name, port, [], { realServers: [{ name: b.name, address: '127.0.0.1', port: b.port, maxConnections }], layer7 });
 }
@@ -81,14 +93,14 @@ async function apply(vs: VirtualServiceInput[]) {
   assert.deepEqual(res.filter((r) => vs.some((v) => v.name === r.name)).map((r) => r.status), vs.map(() => 'programmed'));
 }
 
-test('maxConnections holds across workers: the peak never passes it and every queued request is served', async () => {
+test('maxConnections holds across workers: the peak never passes it and every queued request is served', TEST, async () => {
   for (const max of [1, 2]) {
     const h = await holdingBackend(`peak${max}`);
     h.autoMs = 15;
     const port = await freePort();
     await apply([limited(`peak${max}`, port, h.backend, max)]);
     // Fresh connections, dealt to both workers in turn, all at once.
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => fetchOnce(port, 'GET', `/${i}`)));
+    const results = await within(Promise.all(Array.from({ length: 8 }, (_, i) => fetchOnce(port, 'GET', `/${i}`))), 'eight answers');
     assert.deepEqual(results.map((r) => r.status), Array(8).fill(200));
     assert.equal(h.backend.seen.length, 8);
     if (max === 1) assert.equal(h.peak, 1, 'one request at a time across both workers');
@@ -96,7 +108,7 @@ test('maxConnections holds across workers: the peak never passes it and every qu
   }
 });
 
-test('the queue bound is the cluster\'s: a full queue answers 503 at once, without waiting for a slot', async () => {
+test('the queue bound is the cluster\'s: a full queue answers 503 at once, without waiting for a slot', TEST, async () => {
   const h = await holdingBackend('qfull');
   const port = await freePort();
   // One slot and one queue place for the whole cluster; a queue timeout far beyond the test.
@@ -111,12 +123,12 @@ test('the queue bound is the cluster\'s: a full queue answers 503 at once, witho
     assert.deepEqual(done.map((r) => r.status), [503, 503, 503, 503]);
     for (const r of done) assert.match(r.body, /queue is full/);
     h.releaseAll();
-    assert.deepEqual((await Promise.all(all)).map((r) => r.status).sort(), [200, 200, 503, 503, 503, 503]);
+    assert.deepEqual((await within(Promise.all(all), 'the held and the queued request')).map((r) => r.status).sort(), [200, 200, 503, 503, 503, 503]);
   }
   assert.equal(h.peak, 1);
 });
 
-test('queued requests get 503 after the queue timeout while the slot stays taken, on both workers', async () => {
+test('queued requests get 503 after the queue timeout while the slot stays taken, on both workers', TEST, async () => {
   const h = await holdingBackend('qtime');
   const port = await freePort();
   await apply([limited('qtime', port, h.backend, 1, { limits: { maxQueue: 2 }, timeouts: { queueMs: 200 } })]);
@@ -126,7 +138,7 @@ test('queued requests get 503 after the queue timeout while the slot stays taken
   for (let round = 0; round < 2; round++) {
     const started = Date.now();
     // Two connections: one lands on each worker.
-    const queued = await Promise.all([fetchOnce(port, 'GET', '/q1'), fetchOnce(port, 'GET', '/q2')]);
+    const queued = await within(Promise.all([fetchOnce(port, 'GET', '/q1'), fetchOnce(port, 'GET', '/q2')]), 'the queue timeout');
     const elapsed = Date.now() - started;
     assert.deepEqual(queued.map((r) => r.status), [503, 503]);
     for (const r of queued) assert.match(r.body, /queue timeout/);
@@ -134,10 +146,10 @@ test('queued requests get 503 after the queue timeout while the slot stays taken
   }
   assert.equal(h.backend.seen.length, 1, 'no queued request reached the server');
   h.releaseAll();
-  assert.equal((await first).status, 200);
+  assert.equal((await within(first, 'the held request')).status, 200);
 });
 
-test('a worker killed while it holds a slot gives the slot back', async () => {
+test('a worker killed while it holds a slot gives the slot back', TEST, async () => {
   const h = await holdingBackend('killed');
   const port = await freePort();
   await apply([limited('killed', port, h.backend, 1, { timeouts: { queueMs: 3000 } })]);
@@ -154,5 +166,5 @@ test('a worker killed while it holds a slot gives the slot back', async () => {
   holder.close();
   h.releaseAll();
   // Had the slot leaked, these would wait out the queue timeout and get 503.
-  for (let i = 0; i < 4; i++) assert.equal((await fetchOnce(port, 'GET', `/after${i}`)).status, 200);
+  for (let i = 0; i < 4; i++) assert.equal((await within(fetchOnce(port, 'GET', `/after${i}`), 'an answer after the kill')).status, 200);
 });

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import { createL7DataPlane } from './index.ts';
 import { config, freePort, httpService, RawClient, startBackend } from './test-helpers.ts';
 
-test('shared accept: a taken port fails only its service; traffic flows on both workers; close leaves nothing', async () => {
+// A backstop for awaits without their own deadline (a request the proxy never answers): the test fails, not hangs.
+test('shared accept: a taken port fails only its service; traffic flows on both workers; close leaves nothing', { timeout: 120_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-shared-'));
   const dp = createL7DataPlane({ dataDir: dir, workers: 2, closeGraceMs: 300 });
   const a = await startBackend('a');
