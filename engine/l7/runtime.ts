@@ -41,6 +41,11 @@ export class Runtime {
   private readonly planJson = new Map<string, string>();
   /** Removed services whose last exchanges may still be running; close() still has to reach their connections. */
   private readonly retired = new Set<ServiceState>();
+  /**
+   * Listeners a reload closed while sessions were still open on them (a tunnel, a request in flight): they are no
+   * longer in `listeners`, but close() still has to wait for and then cut those sessions. Dropped once empty.
+   */
+  private readonly closing = new Set<Listener>();
   private ticketKeys: Buffer;
   private readonly sync: StickSync | undefined;
   private readonly slots: SlotClient | undefined;
@@ -60,6 +65,7 @@ export class Runtime {
 
   async apply(plans: ServicePlan[]): Promise<ServiceReport[]> {
     const reports: ServiceReport[] = [];
+    for (const l of this.closing) if (l.sessions.size === 0) this.closing.delete(l);
     const wanted = new Map<string, string>(); // listener key → service
     for (const plan of plans) {
       let state = this.services.get(plan.name);
@@ -198,6 +204,7 @@ export class Runtime {
     this.listeners.delete(l.key);
     l.server.close();
     for (const s of [...l.sessions]) s.closeIfIdle();
+    if (l.sessions.size > 0) this.closing.add(l);
   }
 
   mergeStick(table: string, key: string, entry: StickEntry): void {
@@ -239,8 +246,10 @@ export class Runtime {
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
   async close(graceMs = 5000): Promise<void> {
     clearInterval(this.sweeper);
-    const all = [...this.listeners.values()];
-    for (const l of all) this.unlisten(l);
+    for (const l of [...this.listeners.values()]) this.unlisten(l);
+    // Every listener with sessions left, including those an earlier reload closed.
+    const all = [...this.closing];
+    this.closing.clear();
     const deadline = Date.now() + graceMs;
     while (all.some((l) => l.sessions.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const l of all) for (const s of [...l.sessions]) s.destroy();

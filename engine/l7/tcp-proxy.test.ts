@@ -205,11 +205,11 @@ async function readUntil(port: number, host: string, data: string, tail: string,
         });
         socket.once('close', () => reject(new Error(`closed after ${JSON.stringify(text)}`)));
       }),
-      `an answer ending ${JSON.stringify(tail)} on [${host}]:${port}, got ${JSON.stringify(text)}`,
+      `an answer ending ${JSON.stringify(tail)} on [${host}]:${port}`,
     );
   } catch (err) {
     socket.destroy();
-    throw err;
+    throw new Error(`${(err as Error).message}; got ${JSON.stringify(text)}`);
   }
   return { text, socket };
 }
@@ -257,6 +257,31 @@ test('an open tunnel lives through reloads that change its service, and ends onl
   const again = await within(new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1')))), 'the echo after two reloads');
   assert.equal(again, `${answer[0]}:two`);
   socket.destroy();
+});
+
+test('close() cuts every tunnel left, also one whose listener an earlier reload closed', async () => {
+  const own = createL7DataPlane({ dataDir: `/tmp/fulcrum-l7-tcp-close-${process.pid}`, workers: 0, closeGraceMs: 100 });
+  const sockets: net.Socket[] = [];
+  try {
+    const [port1, port2] = [await freePort(), await freePort()];
+    await own.apply({ config: config([tcpService('moved', port1)]), decisions: new Map() });
+    const kept = await talk(port1, 'one');
+    sockets.push(kept.socket);
+    // The service moves: the listener the tunnel came in on is closed, the tunnel is not (the test above).
+    await own.apply({ config: config([tcpService('moved', port2)]), decisions: new Map() });
+    const current = await talk(port2, 'two');
+    sockets.push(current.socket);
+    const closed = sockets.map((s) => new Promise((r) => (s.destroyed ? r(undefined) : s.once('close', r))));
+    const echoed = within(new Promise<string>((resolve) => kept.socket.once('data', (d) => resolve(d.toString('latin1')))), 'the echo after the move');
+    kept.socket.write('three');
+    assert.equal(await echoed, `${kept.answer[0]}:three`);
+    await own.close();
+    // close() lets requests finish for closeGraceMs, then cuts what is left, wherever it came in.
+    await within(Promise.all(closed), 'close() to cut both tunnels', 5_000);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await own.close();
+  }
 });
 
 test('the tunnel timeout counts silence in both directions: a one-way stream keeps the tunnel, silence ends it', async () => {
