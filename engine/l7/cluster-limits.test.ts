@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend, type RawResponse } from './test-helpers.ts';
+import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend, type RawResponse, waitFor, within, TEST_TIMEOUT } from './test-helpers.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-limits-'));
@@ -63,25 +63,8 @@ async function holdingBackend(name: string) {
   });
 }
 
-const until = async (cond: () => boolean, what: string, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-/** `p`, or a rejection naming `what` after `ms`. */
-function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A backstop for awaits without their own deadline (a request the proxy never answers): the test fails, not hangs. */
-const TEST = { timeout: 120_000 };
+const until = (cond: () => boolean, what: string, ms = 10_000) => waitFor(cond, what, ms);
+const TEST = TEST_TIMEOUT;
 
 function limited(name: string, port: number, b: Backend, maxConnections: number, layer7: VirtualServiceInput['layer7'] = {}): VirtualServiceInput {
   return httpService(name, port, [], { realServers: [{ name: b.name, address: '127.0.0.1', port: b.port, maxConnections }], layer7 });

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend, type RawResponse } from './test-helpers.ts';
+import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend, type RawResponse, waitFor, within, TEST_TIMEOUT } from './test-helpers.ts';
 import type { ConfigInput, VirtualServiceInput } from '../config/index.ts';
 import { decideServer, type ServerDecision } from '../server-state.ts';
 import type { ServerKey } from '../dataplane.ts';
@@ -77,29 +77,8 @@ function load(port: number, clients: number, method = 'GET') {
   };
 }
 
-/**
- * Polls `cond` until it holds, or fails naming `what` after `ms`: a regression fails the test instead of hanging it.
- * Deadlines here are generous (the machine is shared) and never a measure of speed.
- */
-const until = async (cond: () => boolean, what: string, ms = 15_000) => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-/** `p`, or a rejection naming `what` after `ms`. */
-function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A backstop for awaits without their own deadline (a request the proxy never answers): the test fails, not hangs. */
-const TEST = { timeout: 120_000 };
+const until = (cond: () => boolean, what: string, ms = 15_000) => waitFor(cond, what, ms);
+const TEST = TEST_TIMEOUT;
 
 /**
  * The worker process that holds the accepted end of `client`. In round-robin accept the primary accepts and passes

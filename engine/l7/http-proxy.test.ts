@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, fetchFrom, fetchOnce, freePort, httpService, RawClient, startBackend, waitFor, type Backend } from './test-helpers.ts';
+import { config, exchangeUntilClose, fetchFrom, fetchOnce, freePort, httpService, RawClient, startBackend, waitFor, type Backend } from './test-helpers.ts';
 import { decodeInsertCookie, serverCookieId } from './persistence.ts';
 import { Scheduler } from './scheduler.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
@@ -668,16 +668,7 @@ test('byte counters equal the bytes on the wire, per service and per server', as
 });
 
 /** Writes `request` on a fresh connection and returns everything that comes back until the proxy closes. */
-function rawExchange(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: '127.0.0.1' }, () => sock.write(request));
-    let got = '';
-    sock.on('data', (d) => (got += d.toString('latin1')));
-    sock.on('close', () => resolve(got));
-    sock.on('error', reject);
-    sock.setTimeout(5000, () => sock.destroy(new Error('no close within 5 s')));
-  });
-}
+const rawExchange = (port: number, request: string) => exchangeUntilClose(net.connect({ port, host: '127.0.0.1' }), request);
 
 test('header rules: add gives a second line next to an existing header, set replaces it; both ways', async () => {
   let raw: string[] = [];

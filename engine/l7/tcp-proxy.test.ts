@@ -5,7 +5,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, freePort } from './test-helpers.ts';
+import { config, freePort, within } from './test-helpers.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
 import { decideServer } from '../server-state.ts';
 import type { ServerKey } from '../dataplane.ts';
@@ -52,17 +52,6 @@ const tcpService = (name: string, port: number, more: Partial<VirtualServiceInpu
   ...more,
 });
 
-/**
- * `p`, or a rejection naming `what` after `ms`: a proxy that stops answering fails the test instead of hanging it.
- * Generous on purpose (the machine is shared); never a measure of speed.
- */
-function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Opens a connection (from `localAddress` if given), sends `data`, returns the first answer and the socket. */
 async function talk(port: number, data: string | Buffer, localAddress?: string): Promise<{ answer: string; socket: net.Socket }> {

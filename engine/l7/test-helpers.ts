@@ -225,6 +225,33 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
 }
 
 /**
+ * `p`, or a rejection naming `what` after `ms`: a proxy that stops answering fails the test instead of hanging it.
+ * Generous on purpose (the machine is shared); never a measure of speed.
+ */
+export function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Writes `request` on `socket` (queued until it connects) and returns, as latin1 text, everything that comes back until it closes. */
+export function exchangeUntilClose(socket: net.Socket, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    socket.write(request);
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('no close within 5 s')));
+  });
+}
+
+/** A backstop for awaits without their own deadline (a request the proxy never answers): the test fails, not hangs. */
+export const TEST_TIMEOUT = { timeout: 120_000 };
+
+/**
  * A loopback address whose SYNs go unanswered: a listener in a child process whose event loop is blocked, so it
  * never accepts, with its accept queue filled by us. Linux drops a SYN for a full accept queue, so a connect to it
  * hangs until the connecting side gives up — a connect timeout, deterministically, without leaving loopback.

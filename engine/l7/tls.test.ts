@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import net from 'node:net';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
 import { importPfx } from './pfx.ts';
-import { config, freePort, httpService, RawClient, startBackend, type Backend } from './test-helpers.ts';
+import { config, exchangeUntilClose, freePort, httpService, RawClient, startBackend, type Backend } from './test-helpers.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-tls-'));
@@ -160,16 +160,8 @@ test('over TLS: requests written together with the handshake, pipelined, and a b
 });
 
 /** One request over TLS with Connection: close; everything that came back, as text. */
-function httpsExchange(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'www.example', rejectUnauthorized: false }, () => s.write(request));
-    let got = '';
-    s.on('data', (d) => (got += d.toString('latin1')));
-    s.on('close', () => resolve(got));
-    s.on('error', reject);
-    s.setTimeout(5000, () => s.destroy(new Error('no close within 5 s')));
-  });
-}
+const httpsExchange = (port: number, request: string) =>
+  exchangeUntilClose(tls.connect({ port, host: '127.0.0.1', servername: 'www.example', rejectUnauthorized: false }), request);
 
 test('the insert cookie is Secure by default on a TLS listener, and not when secure: false says so', async () => {
   const port = await freePort();
