@@ -55,13 +55,31 @@ export interface ServerCounters {
   latencyMs?: number;
 }
 
+/** What the health monitor last learnt about one real server, for the console. */
+export interface ServerCheckStatus {
+  /** The check kind ("connect", "http" …, or "none"). */
+  type: string;
+  /** "10.0.0.61:80", or the address alone for ping. */
+  target: string;
+  health: HealthState;
+  /** When the health became what it is (the engine's start, for a server never checked yet). */
+  since: string;
+  /** The last result: status code (engine/health/status.ts), sentence, duration, when. Unset before the first. */
+  code?: string;
+  message?: string;
+  durationMs?: number;
+  lastCheckAt?: string;
+  /** The feedback agent's last report, if the service runs one and it answered. */
+  agent?: { weightPercent?: number; admin?: string; health?: string; message: string; at: string };
+}
+
 export interface ServiceStatus {
   name: string;
   layer: 4 | 7;
   status: ServiceResultStatus;
   message: string;
   counters?: ServerCounters;
-  realServers: { name: string; operator: OperatorState; health: HealthState; decision: ServerDecision; counters?: ServerCounters }[];
+  realServers: { name: string; operator: OperatorState; health: HealthState; decision: ServerDecision; counters?: ServerCounters; check?: ServerCheckStatus }[];
 }
 
 export interface ApplyInput {
@@ -75,6 +93,12 @@ export interface DataPlane {
   capabilities(): Promise<Capability>;
   /** Make the running state match `input`; report every service of this layer. Must be idempotent. */
   apply(input: ApplyInput): Promise<ServiceResult[]>;
+  /**
+   * Optional: only the decisions of `changed` servers differ from the last apply (a health change). A data plane
+   * that implements it changes just those servers, in place, and keeps its last results; one that does not is given
+   * apply() instead.
+   */
+  updateServers?(input: ApplyInput, changed: readonly ServerKey[]): Promise<void>;
   /** Counters per service and real server, keyed by service name then server name. */
   counters(): Promise<Map<string, { service: ServerCounters; servers: Map<string, ServerCounters> }>>;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ pkgs=(
   qemu-system-x86                              # Debian-kernel test guest for nftables SNAT tests (UML lacks nft inet)
   openssl curl                                 # TLS tests
   haproxy nginx-light libnginx-mod-stream wrk  # benchmark peers and load generator
+  dcmtk iputils-ping                           # health checks: DICOM peers (storescp, dcmqrscp) in tests; ping for ICMP checks
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

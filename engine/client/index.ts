@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { EngineError } from '../errors.ts';
 import type { Capability, ServiceResult } from '../dataplane.ts';
-import type { ApplyResponse, EngineEvent, EngineStatus } from '../api-types.ts';
+import type { ApplyResponse, EngineEvent, EngineStatus, HealthTransitionsResponse } from '../api-types.ts';
 import type { OperatorState } from '../config/index.ts';
 
 /** Status and capability reads are local and cheap: 5 s means the engine is stuck. */
@@ -20,6 +20,8 @@ export interface EngineClient {
   validate(config: unknown): Promise<{ ok: true }>;
   apply(version: number, hash: string, config: unknown): Promise<ApplyResponse>;
   setServerState(virtualService: string, realServer: string, state: OperatorState): Promise<{ results: ServiceResult[] }>;
+  /** Health transitions the engine still holds with seq > since (oldest first), to catch up after a disconnect. */
+  healthTransitions(since?: number): Promise<HealthTransitionsResponse>;
   /** Calls onEvent for each event until stop() is called; reconnects every 2 s while the engine is away. */
   subscribe(onEvent: (e: EngineEvent) => void, onConnection?: (isConnected: boolean) => void): { stop(): void };
 }
@@ -61,6 +63,7 @@ export function createEngineClient(socketPath: string): EngineClient {
     status: () => call('GET', '/v1/status', undefined, READ_TIMEOUT_MS),
     validate: (config) => call('POST', '/v1/validate', { config }, READ_TIMEOUT_MS),
     apply: (version, hash, config) => call('POST', '/v1/apply', { version, hash, config }, APPLY_TIMEOUT_MS, [502]),
+    healthTransitions: (since = 0) => call('GET', `/v1/health/transitions?since=${since}`, undefined, READ_TIMEOUT_MS),
     setServerState: (virtualService, realServer, state) => call('PUT', '/v1/server-state', { virtualService, realServer, state }, APPLY_TIMEOUT_MS),
     subscribe(onEvent, onConnection) {
       let isStopped = false;

@@ -116,7 +116,53 @@ export const PersistenceSchema = z.discriminatedUnion(
 
 // ───────────────────────────── health checks ─────────────────────────────
 
-export const HEALTH_CHECK_TYPES = ['none', 'connect', 'http', 'https', 'send-expect', 'dicom-echo'] as const;
+/**
+ * Check kinds (one checker file each in engine/health/): `connect` opens TCP (and, given `sendExpect`, sends and
+ * expects text; `send-expect` is the same with the text required); `http`/`https` negotiate a request; `external`
+ * runs a command (keepalived's MISC_CHECK); `ping` sends ICMP echo; `dicom-echo` is a DICOM C-ECHO. `agent` is not a
+ * kind: it is a feedback agent (HAProxy's agent-check) that runs beside any kind, `none` included.
+ */
+export const HEALTH_CHECK_TYPES = ['none', 'connect', 'send-expect', 'http', 'https', 'external', 'ping', 'dicom-echo'] as const;
+
+const AeTitleSchema = z.string().regex(/^[ -~]{1,16}$/, 'An AE title is 1 to 16 printable ASCII characters.').refine((s) => s.trim() !== '' && !s.includes('\\'), 'An AE title needs a character other than spaces and cannot contain a backslash.');
+
+export const HttpCheckSchema = z.strictObject({
+  method: z.enum(['GET', 'HEAD', 'OPTIONS']).default('GET'),
+  path: z.string().startsWith('/', 'A check path starts with "/".').max(2048).regex(/^[\x21-\x7e]*$/, 'A check path has no spaces or control characters; percent-encode them.').default('/'),
+  /** Host header; default the real server's address. */
+  host: z.string().max(255).regex(/^[A-Za-z0-9.:\[\]_-]+$/, 'Give a host name such as symphony.example.nhs.uk.').optional(),
+  /** Accepted status codes, e.g. "200-399" or "200,204". */
+  expectStatus: z
+    .string()
+    .regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, 'Write statuses like "200", "200-399" or "200,204".')
+    .default('200-399'),
+  /** Text the body must contain (the first 64 KiB are read). */
+  expectBody: z.string().min(1).max(1024).optional(),
+  /** Or a regular expression the body must match. */
+  expectBodyRegex: z.string().min(1).max(1024).refine(isRegex, 'This is not a valid regular expression.').optional(),
+  /** https only: check the real server's certificate chain and name (off by default: real servers often carry self-signed certificates). */
+  verifyTls: z.boolean().default(false),
+  /** https only: the name sent as SNI and checked against the certificate; default the Host header, else none. */
+  serverName: z.string().max(255).regex(/^[A-Za-z0-9.-]+$/, 'Give a DNS name such as symphony.example.nhs.uk.').optional(),
+});
+
+export const ExternalCheckSchema = z.strictObject({
+  /** An absolute path, run without a shell. */
+  command: z.string().startsWith('/', 'Give the absolute path of the program, such as /usr/local/bin/check-symphony.').max(1024),
+  /** Arguments before the four the engine adds (VIP, VIP port, RIP, RIP port). */
+  args: z.array(z.string().max(1024)).max(32).default([]),
+  /** keepalived's misc_dynamic: exit 0 up, 1 down, 2–255 up with weight = code − 2. */
+  isDynamicWeight: z.boolean().default(false),
+});
+
+export const AgentCheckSchema = z.strictObject({
+  /** The Loadbalancer.org feedback agent listens on 3333. */
+  port: PortSchema.default(3333),
+  intervalMs: millis(500, 3_600_000, 'The agent interval').default(5000),
+  timeoutMs: millis(100, 600_000, 'The agent timeout').default(2000),
+  /** Text sent after connecting (HAProxy's agent-send); none by default. */
+  send: z.string().max(1024).regex(/^[^\r]*$/, 'Agent text cannot contain a carriage return; use \\n for a line break.').optional(),
+});
 
 export const HealthCheckSchema = z
   .strictObject({
@@ -124,43 +170,72 @@ export const HealthCheckSchema = z
     intervalMs: millis(500, 3_600_000, 'The check interval').default(5000),
     timeoutMs: millis(100, 600_000, 'The check timeout').default(3000),
     /** Consecutive successes before a down server is up again. */
-    rise: z.number().int().min(1).max(100).default(2),
+    rise: z.number({ error: 'Give rise as a whole number from 1 to 100.' }).int().min(1, 'Rise runs from 1 to 100.').max(100, 'Rise runs from 1 to 100.').default(2),
     /** Consecutive failures before an up server is down. */
-    fall: z.number().int().min(1).max(100).default(3),
-    /** Port to check; defaults to the real server's port. */
+    fall: z.number({ error: 'Give fall as a whole number from 1 to 100.' }).int().min(1, 'Fall runs from 1 to 100.').max(100, 'Fall runs from 1 to 100.').default(3),
+    /** Port to check; defaults to the real server's port (or the VIP's first port when it has none). */
     port: PortSchema.optional(),
-    http: z
+    /** Start down until the first check passes (keepalived's `alpha`); by default a new server starts unknown, which counts as up. */
+    startsDown: z.boolean().default(false),
+    /**
+     * What a health-down server becomes at layer 4: `quiesce` keeps it in the table at weight 0 (keepalived's
+     * inhibit_on_failure: open connections finish), `remove` deletes it from the table. Layer 7 stops choosing it
+     * either way.
+     */
+    onDown: z.enum(['quiesce', 'remove'], { error: 'Choose quiesce or remove.' }).default('quiesce'),
+    http: HttpCheckSchema.optional(),
+    sendExpect: z
       .strictObject({
-        method: z.enum(['GET', 'HEAD', 'OPTIONS']).default('GET'),
-        path: z.string().startsWith('/', 'A check path starts with "/".').max(2048).default('/'),
-        host: z.string().max(255).optional(),
-        /** Accepted status codes, e.g. "200-399" or "200,204". */
-        expectStatus: z
-          .string()
-          .regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, 'Write statuses like "200", "200-399" or "200,204".')
-          .default('200-399'),
-        expectBody: z.string().max(1024).optional(),
+        /** Sent after connecting; `\n` and `\r` are written as typed (JSON escapes). May be empty (expect a banner). */
+        send: z.string().max(4096).default(''),
+        expect: z.string().min(1, 'Give the text to expect.').max(4096),
+        /** `expect` is a regular expression rather than plain text. */
+        isRegex: z.boolean().default(false),
       })
       .optional(),
-    sendExpect: z.strictObject({ send: z.string().max(4096), expect: z.string().min(1).max(4096) }).optional(),
     dicom: z
       .strictObject({
-        callingAeTitle: z.string().regex(/^[ -~]{1,16}$/, 'An AE title is 1 to 16 printable ASCII characters.').default('FULCRUM'),
-        calledAeTitle: z.string().regex(/^[ -~]{1,16}$/, 'An AE title is 1 to 16 printable ASCII characters.'),
+        callingAeTitle: AeTitleSchema.default('FULCRUM'),
+        calledAeTitle: AeTitleSchema,
       })
       .optional(),
+    external: ExternalCheckSchema.optional(),
+    agent: AgentCheckSchema.optional(),
   })
   .superRefine((hc, ctx) => {
-    if (hc.timeoutMs > hc.intervalMs) {
-      ctx.addIssue({ code: 'custom', path: ['timeoutMs'], message: 'The timeout must not be longer than the interval.' });
-    }
-    if (hc.type === 'send-expect' && !hc.sendExpect) {
-      ctx.addIssue({ code: 'custom', path: ['sendExpect'], message: 'A send-expect check needs the text to expect.' });
-    }
-    if (hc.type === 'dicom-echo' && !hc.dicom) {
-      ctx.addIssue({ code: 'custom', path: ['dicom'], message: 'A DICOM echo check needs the called AE title.' });
-    }
+    const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (hc.timeoutMs > hc.intervalMs) issue(['timeoutMs'], 'The timeout must not be longer than the interval.');
+    if (hc.type === 'send-expect' && !hc.sendExpect) issue(['sendExpect'], 'A send-expect check needs the text to expect.');
+    if (hc.sendExpect && hc.type !== 'send-expect' && hc.type !== 'connect') issue(['sendExpect'], 'Text to send and expect belongs to connect and send-expect checks.');
+    if (hc.sendExpect?.isRegex && !isRegex(hc.sendExpect.expect)) issue(['sendExpect', 'expect'], 'This is not a valid regular expression.');
+    if (hc.type === 'dicom-echo' && !hc.dicom) issue(['dicom'], 'A DICOM echo check needs the called AE title.');
+    if (hc.dicom && hc.type !== 'dicom-echo') issue(['dicom'], 'AE titles belong to a dicom-echo check.');
+    if (hc.type === 'external' && !hc.external) issue(['external'], 'An external check needs the command to run.');
+    if (hc.external && hc.type !== 'external') issue(['external'], 'A command belongs to an external check.');
+    if (hc.http && hc.type !== 'http' && hc.type !== 'https') issue(['http'], 'Request settings belong to http and https checks.');
+    if (hc.http?.expectBody !== undefined && hc.http.expectBodyRegex !== undefined) issue(['http', 'expectBodyRegex'], 'Give the body text or a regular expression, not both.');
+    if (hc.http && hc.type === 'http' && (hc.http.verifyTls || hc.http.serverName)) issue(['http', 'verifyTls'], 'TLS settings apply to https checks only.');
+    if (hc.type === 'ping' && hc.port !== undefined) issue(['port'], 'A ping check has no port.');
+    if (hc.agent && hc.agent.timeoutMs > hc.agent.intervalMs) issue(['agent', 'timeoutMs'], 'The agent timeout must not be longer than its interval.');
   });
+
+/** Per real server: the service's check with other timing or another port. */
+export const RealServerCheckSchema = z.strictObject({
+  intervalMs: millis(500, 3_600_000, 'The check interval').optional(),
+  timeoutMs: millis(100, 600_000, 'The check timeout').optional(),
+  rise: z.number().int().min(1, 'Rise runs from 1 to 100.').max(100, 'Rise runs from 1 to 100.').optional(),
+  fall: z.number().int().min(1, 'Fall runs from 1 to 100.').max(100, 'Fall runs from 1 to 100.').optional(),
+  port: PortSchema.optional(),
+});
+
+function isRegex(s: string): boolean {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // ───────────────────────────── real servers ─────────────────────────────
 
@@ -185,6 +260,8 @@ export const RealServerSchema = z
     isBackup: z.boolean().default(false),
     /** Layer 7 content switching sends matching requests to the servers of one group. */
     group: NameSchema.optional(),
+    /** This server's own check timing or port, over the service's check. */
+    healthCheck: RealServerCheckSchema.optional(),
   })
   .superRefine((rs, ctx) => {
     if (rs.maxConnections > 0 && rs.minConnections > rs.maxConnections) {
@@ -193,6 +270,10 @@ export const RealServerSchema = z
         path: ['minConnections'],
         message: 'The minimum connections must not exceed the maximum connections.',
       });
+    }
+    const hc = rs.healthCheck;
+    if (hc?.timeoutMs !== undefined && hc.intervalMs !== undefined && hc.timeoutMs > hc.intervalMs) {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck', 'timeoutMs'], message: 'The timeout must not be longer than the interval.' });
     }
   });
 
@@ -212,14 +293,7 @@ export const HeaderRuleSchema = z
     }
   });
 
-const RegexSchema = z.string().min(1).max(1024).refine((s) => {
-  try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'This is not a valid regular expression.');
+const RegexSchema = z.string().min(1).max(1024).refine(isRegex, 'This is not a valid regular expression.');
 
 /** Conditions are ANDed; an empty match matches everything. */
 export const MatchSchema = z.strictObject({
@@ -313,7 +387,7 @@ const VirtualServiceBase = z.strictObject({
   interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0.').optional(),
   scheduler: z.enum(SCHEDULERS, { error: `Choose a scheduler.` }).default('wlc'),
   persistence: PersistenceSchema.default({ type: 'none' }),
-  healthCheck: HealthCheckSchema.default({ type: 'connect', intervalMs: 5000, timeoutMs: 3000, rise: 2, fall: 3 }),
+  healthCheck: HealthCheckSchema.default({ type: 'connect', intervalMs: 5000, timeoutMs: 3000, rise: 2, fall: 3, startsDown: false, onDown: 'quiesce' }),
   fallback: FallbackSchema.optional(),
   layer4: Layer4Schema.optional(),
   layer7: Layer7Schema.optional(),
@@ -564,6 +638,9 @@ export type RealServer = z.infer<typeof RealServerSchema>;
 export type RealServerInput = z.input<typeof RealServerSchema>;
 export type Persistence = z.infer<typeof PersistenceSchema>;
 export type HealthCheck = z.infer<typeof HealthCheckSchema>;
+export type HealthCheckInput = z.input<typeof HealthCheckSchema>;
+export type HealthCheckType = (typeof HEALTH_CHECK_TYPES)[number];
+export type RealServerCheck = z.infer<typeof RealServerCheckSchema>;
 export type Layer7Options = z.infer<typeof Layer7Schema>;
 export type FloatingIp = z.infer<typeof FloatingIpSchema>;
 export type Certificate = z.infer<typeof CertificateSchema>;

@@ -12,6 +12,10 @@ import { createEngineServer, listenOnSocket } from './server.ts';
 import { createEngineClient } from '../client/index.ts';
 import type { ApplyInput, DataPlane, ServiceResult } from '../dataplane.ts';
 import type { EngineEvent } from '../api-types.ts';
+import { result, type CheckResult } from '../health/status.ts';
+
+// No check in this file may leave the machine: the services below name 10.0.x addresses.
+process.env.FULCRUM_HEALTH_ALLOWED_NETWORKS = '127.0.0.0/8,::1/128';
 
 const quiet = () => undefined;
 
@@ -64,19 +68,37 @@ test('invalid configuration is refused with field paths before any data plane is
 
 test('operator state goes through the one decision: drain is weight 0, halt removes, online restores', async () => {
   const plane = recordingPlane();
-  const e = new Engine(tmp(), [plane], quiet);
-  await e.apply(1, { virtualServices: [svc('web')] });
+  // The check's verdict is set by the test (no traffic): fall 1 and rise 1, run when the test says.
+  let verdict: CheckResult = result('L4CON', { target: '10.0.1.1:8080', reason: 'connection refused' }, 1);
+  let runs = 0;
+  const checked = () => new Promise<void>((resolve) => {
+    const on = (ev: EngineEvent) => {
+      if (ev.type !== 'health') return;
+      e.off('event', on);
+      resolve();
+    };
+    e.on('event', on);
+  });
+  const e = new Engine(tmp(), [plane], quiet, { health: { allowedNetworks: undefined, random: () => 0.5, checkers: { connect: async () => (runs++, verdict) } as never } });
+  await e.apply(1, { virtualServices: [{ ...svc('web'), healthCheck: { type: 'connect', intervalMs: 3_600_000, rise: 1, fall: 1 } }] });
+  assert.equal(runs, 0, 'the first check waits for its random offset');
   const decision = () => plane.calls.at(-1)!.decisions.get('web/r1');
   assert.deepEqual(decision(), { disposition: 'serve', weight: 7, isHealthDown: false });
   await e.setServerState('web', 'r1', 'drain');
   assert.deepEqual(decision(), { disposition: 'quiesce', weight: 0, isHealthDown: false });
   await e.setServerState('web', 'r1', 'halt');
   assert.equal(decision()!.disposition, 'remove');
-  await e.reportHealth('web', 'r1', 'down');
+  const down = checked();
+  e.runChecksNow();
+  await down;
   await e.setServerState('web', 'r1', 'online');
   assert.deepEqual(decision(), { disposition: 'quiesce', weight: 0, isHealthDown: true }, 'online but health-down stays out of rotation');
-  await e.reportHealth('web', 'r1', 'up');
+  verdict = result('L4OK', { target: '10.0.1.1:8080' }, 1);
+  const up = checked();
+  e.runChecksNow();
+  await up;
   assert.deepEqual(decision(), { disposition: 'serve', weight: 7, isHealthDown: false });
+  assert.equal(runs, 2);
   await assert.rejects(e.setServerState('web', 'nope', 'drain'), /not in the running configuration/);
 });
 

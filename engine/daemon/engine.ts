@@ -2,19 +2,43 @@
  * The engine's core, apart from its transport: the running configuration, the decision of every real server's
  * state (via server-state.ts), and the data planes that obey it.
  *
- * Apply: parse with the one schema → decide server states → each data plane applies → if any service failed, the
- * previous configuration is applied again and the answer says why. The running configuration is recorded in the
- * data directory (owner-only) so a restarted engine reconciles the kernel and the proxy to it without flushing.
+ * Apply: parse with the one schema → the health monitor takes the new checks → decide server states → each data
+ * plane applies → if any service failed, the previous configuration (and its checks) is applied again and the answer
+ * says why. The running configuration is recorded in the data directory (owner-only) so a restarted engine
+ * reconciles the kernel and the proxy to it without flushing.
+ *
+ * Health: the monitor (engine/health/monitor.ts) reports transitions and feedback; the engine decides again through
+ * server-state.ts and tells each data plane only what changed (one IPVS operation, an in-place pool update at layer
+ * 7; nothing reloads). Transitions go out as 'health' events and stay in a bounded log the console catches up from.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
-import { ConfigSchema, type Config, type HealthState, type OperatorState } from '../config/index.ts';
+import { ConfigSchema, type Config, type OperatorState } from '../config/index.ts';
 import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
 import { configHash } from '../canonical.ts';
-import type { ApplyResponse, EngineEvent, EngineStatus } from '../api-types.ts';
+import type { ApplyResponse, EngineEvent, EngineStatus, HealthTransitionEvent } from '../api-types.ts';
+import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
+import { defaultAgentChecker, defaultCheckers } from '../health/index.ts';
+
+/** How many health transitions the engine keeps for a console that was away (about a day of a busy flapping pair). */
+const TRANSITION_LOG_SIZE = 5000;
+
+export interface EngineOptions {
+  statsIntervalMs?: number;
+  /**
+   * Health monitor settings. `allowedNetworks` defaults to FULCRUM_HEALTH_ALLOWED_NETWORKS (comma-separated CIDRs),
+   * unset meaning any address; tests narrow it to loopback so no check ever leaves the machine.
+   */
+  health?: Partial<Pick<MonitorOptions, 'checkers' | 'agentChecker' | 'allowedNetworks' | 'random'>>;
+}
+
+export function allowedNetworksFromEnv(value = process.env.FULCRUM_HEALTH_ALLOWED_NETWORKS): string[] | undefined {
+  const list = value?.split(',').map((s) => s.trim()).filter(Boolean);
+  return list && list.length > 0 ? list : undefined;
+}
 
 export type EngineLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -29,7 +53,9 @@ interface Running {
 export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   readonly startedAt = new Date().toISOString();
   private running: Running | null = null;
-  private readonly health = new Map<ServerKey, HealthState>();
+  private readonly monitor: HealthMonitor;
+  private readonly transitions: HealthTransitionEvent[] = [];
+  private seq = 0;
   /** Serialises applies and state changes: the data planes see one change at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly statePath: string;
@@ -41,11 +67,21 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     private readonly dataDir: string,
     private readonly dataPlanes: DataPlane[],
     private readonly log: EngineLog,
-    opts: { statsIntervalMs?: number } = {},
+    opts: EngineOptions = {},
   ) {
     super();
     this.statePath = path.join(dataDir, 'engine-running.json');
     this.statsIntervalMs = opts.statsIntervalMs ?? 2000;
+    const h = opts.health ?? {};
+    this.monitor = new HealthMonitor({
+      checkers: { ...defaultCheckers, ...h.checkers },
+      agentChecker: h.agentChecker ?? defaultAgentChecker,
+      allowedNetworks: 'allowedNetworks' in h ? h.allowedNetworks : allowedNetworksFromEnv(),
+      random: h.random,
+      log,
+      onTransitions: (t) => void this.onHealthTransitions(t),
+      onFeedback: (keys) => void this.onHealthChange(keys),
+    });
     // Counters go to the event stream as a 'stats' event every interval, but only while someone listens.
     const self = this as EventEmitter;
     self.on('newListener', (name: string | symbol) => {
@@ -80,6 +116,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     try {
       const saved = JSON.parse(fs.readFileSync(this.statePath, 'utf8')) as Running;
       const config = ConfigSchema.parse(saved.config);
+      this.monitor.update(config);
       const results = await this.program(config);
       this.running = { ...saved, config, results };
       this.log('info', 'reconciled to the recorded configuration', { version: saved.version, hash: saved.hash });
@@ -95,7 +132,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   decisions(config: Config): Map<ServerKey, ServerDecision> {
-    return decideAll(config, (key) => this.health.get(key));
+    return decideAll(config, (key) => this.monitor.healthOf(key), (key) => this.monitor.feedbackOf(key));
   }
 
   private async program(config: Config): Promise<ServiceResult[]> {
@@ -118,12 +155,15 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       const { config, error } = this.validate(raw);
       if (!config) throw error!;
       const hash = configHash(config);
+      // The monitor first, so a server that joins a check already known down is decided down in this very apply.
+      this.monitor.update(config);
       const results = await this.program(config);
       const failed = results.filter((r) => r.status === 'failed');
       if (failed.length > 0) {
         const previous = this.running;
-        if (previous) await this.program(previous.config).catch((e) => this.log('error', 'rollback failed', { error: (e as Error).message }));
-        else await this.program(ConfigSchema.parse({})).catch(() => undefined);
+        const restore = previous?.config ?? ConfigSchema.parse({});
+        this.monitor.update(restore);
+        await this.program(restore).catch((e) => this.log('error', 'rollback failed', { error: (e as Error).message }));
         const reason = failed.map((f) => `${f.name}: ${f.message}`).join('; ');
         const err = new EngineError('ENGINE_APPLY_FAILED', { version, previous: previous?.version ?? 'none', reason });
         this.emit('event', { type: 'apply-failed', at: new Date().toISOString(), version, message: err.message });
@@ -155,15 +195,53 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     });
   }
 
-  /** Health checkers report here; the decision (and the data planes) follow. */
-  reportHealth(virtualService: string, realServer: string, health: HealthState): Promise<void> {
+  /** The monitor saw servers change health: log and announce each transition, then decide again. */
+  private async onHealthTransitions(batch: MonitorTransition[]): Promise<void> {
+    for (const t of batch) {
+      const e: HealthTransitionEvent = {
+        type: 'health', at: t.at, seq: ++this.seq, virtualService: t.virtualService, realServer: t.realServer, previous: t.previous,
+        health: t.health, code: t.code, message: t.message, durationMs: t.durationMs, check: t.check, target: t.target,
+      };
+      this.transitions.push(e);
+      this.log(t.health === 'down' ? 'warn' : 'info', `real server ${t.virtualService}/${t.realServer} is ${t.health}: ${t.message}`, { code: t.code, previous: t.previous, check: t.check, durationMs: t.durationMs });
+    }
+    if (this.transitions.length > TRANSITION_LOG_SIZE) this.transitions.splice(0, this.transitions.length - TRANSITION_LOG_SIZE);
+    await this.onHealthChange(batch.map((t) => t.key));
+    for (const t of this.transitions.slice(-batch.length)) this.emit('event', t);
+  }
+
+  /**
+   * Health or feedback of `keys` changed: decide again and tell the data planes. A data plane that can change servers
+   * in place (layer 7) is given just those; layer 4 re-applies, which its memo turns into one netlink operation per
+   * changed destination.
+   */
+  private onHealthChange(keys: ServerKey[]): Promise<void> {
     return this.serialise(async () => {
-      const key = serverKey(virtualService, realServer);
-      if (this.health.get(key) === health) return;
-      this.health.set(key, health);
-      if (this.running) this.running.results = await this.program(this.running.config);
-      this.emit('event', { type: 'health', at: new Date().toISOString(), virtualService, realServer, health });
-    });
+      const running = this.running;
+      if (!running) return;
+      const decisions = this.decisions(running.config);
+      const input = { config: running.config, decisions };
+      const results: ServiceResult[] = [];
+      for (const dp of this.dataPlanes) {
+        if (dp.updateServers) {
+          await dp.updateServers(input, keys);
+          const layer = dp.name === 'l4' ? 4 : 7;
+          results.push(...running.results.filter((r) => r.layer === layer));
+        } else results.push(...(await dp.apply(input)));
+      }
+      running.results = results;
+    }).catch((e) => this.log('error', 'could not apply a health change', { error: (e as Error).stack }));
+  }
+
+  /** Every check runs now (an operator's "check now", and tests). */
+  runChecksNow(): void {
+    this.monitor.runNow();
+  }
+
+  /** Transitions still in the log with seq > since, oldest first. */
+  healthTransitions(since = 0): HealthTransitionEvent[] {
+    const i = this.transitions.findIndex((t) => t.seq > since);
+    return i < 0 ? [] : this.transitions.slice(i);
   }
 
   private persist(): void {
@@ -193,9 +271,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
           realServers: vs.realServers.map((rs) => ({
             name: rs.name,
             operator: rs.state,
-            health: this.health.get(serverKey(vs.name, rs.name)) ?? 'unknown',
+            health: this.monitor.healthOf(serverKey(vs.name, rs.name)) ?? 'unknown',
             decision: decisions.get(serverKey(vs.name, rs.name))!,
             counters: c?.servers.get(rs.name),
+            check: this.monitor.statusOf(serverKey(vs.name, rs.name)),
           })),
         });
       }
@@ -211,6 +290,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   async close(): Promise<void> {
     this.stopStats();
+    this.monitor.close();
     for (const dp of this.dataPlanes) await dp.close().catch(() => undefined);
   }
 }

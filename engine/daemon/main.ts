@@ -4,10 +4,11 @@
  *
  *   FULCRUM_DATA_DIR        data directory (default ./data)
  *   FULCRUM_ENGINE_SOCKET   socket path (default <data dir>/engine.sock)
+ *   FULCRUM_HEALTH_ALLOWED_NETWORKS  comma-separated CIDRs health checks may probe (default: any)
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Engine, type EngineLog } from './engine.ts';
+import { allowedNetworksFromEnv, Engine, type EngineLog } from './engine.ts';
 import { createEngineServer, listenOnSocket } from './server.ts';
 import { loadDataPlanes } from './data-planes.ts';
 
@@ -25,7 +26,7 @@ await engine.start();
 const server = createEngineServer(engine, log);
 await listenOnSocket(server, socketPath);
 const caps = (await engine.status()).capabilities;
-log('info', 'engine listening', { socket: socketPath, pid: process.pid, capabilities: caps.map((c) => `${c.dataPlane}:${c.isAvailable ? 'available' : `unavailable (${c.reason})`}`) });
+log('info', 'engine listening', { socket: socketPath, pid: process.pid, healthChecksMayProbe: allowedNetworksFromEnv() ?? 'any address', capabilities: caps.map((c) => `${c.dataPlane}:${c.isAvailable ? 'available' : `unavailable (${c.reason})`}`) });
 
 let isStopping = false;
 async function stop(signal: string) {

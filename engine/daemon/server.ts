@@ -6,6 +6,7 @@
  *   POST /v1/apply      {version,hash,config}   plan, apply, report per service; rollback on failure
  *   GET  /v1/status                       running version, per-service results, server states and counters
  *   PUT  /v1/server-state {virtualService, realServer, state}   operator action, at once
+ *   GET  /v1/health/transitions?since=N  health transitions still in the engine's log with seq > N, oldest first
  *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
  *                                         listens, a 'stats' event carries every service's counters every 2 s
  */
@@ -80,10 +81,15 @@ export function createEngineServer(engine: Engine, log: EngineLog): http.Server 
           const b = parse(StateBody, await readBody(req));
           return send(res, 200, { results: await engine.setServerState(b.virtualService, b.realServer, b.state) });
         }
+        case 'GET /v1/health/transitions': {
+          const since = Number(new URL(req.url ?? '/', 'http://engine').searchParams.get('since') ?? '0');
+          if (!Number.isInteger(since) || since < 0) throw new EngineError('ENGINE_BAD_REQUEST', { reason: 'since: give a whole number of 0 or more.' });
+          return send(res, 200, { engineStartedAt: engine.startedAt, transitions: engine.healthTransitions(since) });
+        }
         case 'GET /v1/events': {
           res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
           const status = await engine.status();
-          res.write(JSON.stringify({ type: 'hello', at: new Date().toISOString(), running: status.running }) + '\n');
+          res.write(JSON.stringify({ type: 'hello', at: new Date().toISOString(), startedAt: status.startedAt, running: status.running }) + '\n');
           const onEvent = (e: unknown) => res.write(JSON.stringify(e) + '\n');
           engine.on('event', onEvent);
           req.on('close', () => engine.off('event', onEvent));

@@ -20,14 +20,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApplyInput, Capability, DataPlane, ServerCounters, ServiceResult } from '../dataplane.ts';
+import type { ApplyInput, Capability, DataPlane, ServerCounters, ServerKey, ServiceResult } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
 import { LAYER7_SCHEDULERS } from '../config/index.ts';
 import { planServices, type ServicePlan } from './plan.ts';
 import { Runtime, type ServiceReport } from './runtime.ts';
 import type { StickEntry } from './persistence.ts';
 import { sumSnapshots, toServerCounters, type CounterSnapshot } from './stats.ts';
-import type { FromWorker, ToWorker } from './messages.ts';
+import type { FromWorker, ServerChange, ToWorker } from './messages.ts';
 import { SlotLedger } from './slots.ts';
 
 /** PFX/PKCS#12 to the PEM pair the config carries (the console's certificate upload uses it). */
@@ -272,6 +272,35 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
         for (const name of lastNames) if (!names.has(name)) results.push({ name, layer: 7, status: 'removed', message: 'The service was removed; its listeners are closed.' });
         lastNames = names;
         return results;
+      };
+      const p = applying.then(run, run);
+      applying = p.catch(() => undefined);
+      return p;
+    },
+
+    updateServers(input: ApplyInput, changed: readonly ServerKey[]): Promise<void> {
+      const run = async (): Promise<void> => {
+        if (isClosed) return;
+        const changes: ServerChange[] = [];
+        for (const key of changed) {
+          const slash = key.indexOf('/');
+          const service = key.slice(0, slash);
+          const server = key.slice(slash + 1);
+          const plan = lastPlans.find((p) => p.name === service);
+          const i = plan ? plan.servers.findIndex((s) => s.name === server) : -1;
+          const d = input.decisions.get(key);
+          if (!plan || i < 0 || !d) continue;
+          // A replacement worker starts from lastPlans: it must get the new decision too.
+          plan.servers[i] = { ...plan.servers[i], weight: d.weight, disposition: d.disposition, isHealthDown: d.isHealthDown };
+          changes.push({ service, server, weight: d.weight, disposition: d.disposition, isHealthDown: d.isHealthDown });
+        }
+        if (changes.length === 0) return;
+        if (workerCount === 0) local?.updateServers(changes);
+        else {
+          // Answered once each worker has the change, so the engine announces a transition only when it is in force.
+          const id = nextId++;
+          await Promise.all([...workers.values()].filter((w) => w.isConnected()).map((w) => ask(w, { t: 'servers', id, changes }, APPLY_TIMEOUT_MS)));
+        }
       };
       const p = applying.then(run, run);
       applying = p.catch(() => undefined);

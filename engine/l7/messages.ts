@@ -4,9 +4,20 @@ import type { ServiceReport } from './runtime.ts';
 import type { StickEntry } from './persistence.ts';
 import type { CounterSnapshot } from './stats.ts';
 
+/** A health (or feedback) change of one real server: its new decision, applied in place (no new runtime). */
+export interface ServerChange {
+  service: string;
+  server: string;
+  weight: number;
+  disposition: 'serve' | 'quiesce' | 'remove';
+  isHealthDown: boolean;
+}
+
 export type ToWorker =
   | { t: 'init'; ticketKeys: string; stick: [string, string, StickEntry][] }
   | { t: 'apply'; id: number; plans: ServicePlan[] }
+  /** Answered with 'applied' (no reports) once the worker has the new decisions. */
+  | { t: 'servers'; id: number; changes: ServerChange[] }
   | { t: 'stats'; id: number }
   | { t: 'stick'; table: string; key: string; entry: StickEntry }
   | { t: 'close'; graceMs: number }

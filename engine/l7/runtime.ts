@@ -18,6 +18,7 @@ import type { CounterSnapshot } from './stats.ts';
 import type tls from 'node:tls';
 import { enableDirectRead, enableDirectReadTls, routeDataEvents } from './reader.ts';
 import type { SlotClient } from './slots.ts';
+import type { ServerChange } from './messages.ts';
 
 export interface ServiceReport {
   name: string;
@@ -131,6 +132,34 @@ export class Runtime {
       }
     }
     return reports;
+  }
+
+  /**
+   * Health changes: each server's decision changes in place, in the runtime listeners use now, so nothing is rebuilt
+   * (TLS contexts, rules, pools stay). The stored plan follows, so the next full apply sees nothing new.
+   */
+  updateServers(changes: readonly ServerChange[]): void {
+    const touched = new Set<string>();
+    for (const c of changes) {
+      const rt = this.runtimes.get(c.service);
+      const s = rt?.byName.get(c.server);
+      if (!rt || !s) continue;
+      const plan = { ...s.plan, weight: c.weight, disposition: c.disposition, isHealthDown: c.isHealthDown };
+      const i = rt.plan.servers.indexOf(s.plan);
+      if (i >= 0) rt.plan.servers[i] = plan;
+      s.plan = plan;
+      if (plan.disposition === 'remove') {
+        s.pool.closeIdle();
+        for (const t of [...s.tunnels]) t.destroy();
+      }
+      touched.add(c.service);
+    }
+    for (const name of touched) {
+      const rt = this.runtimes.get(name)!;
+      this.planJson.set(name, JSON.stringify(rt.plan));
+      // A server back in rotation may take clients queued while every server was full or out.
+      for (let n = rt.state.queue.length; n > 0; n--) rt.state.wakeOne();
+    }
   }
 
   private listen(key: string, address: string, port: number, service: string): Promise<Listener> {

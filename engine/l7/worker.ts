@@ -28,6 +28,13 @@ process.on('message', (m: ToWorker) => {
         send({ t: 'applied', id: m.id, reports });
       });
       break;
+    case 'servers':
+      // In order with applies: a change computed after an apply must not land before it.
+      queue = queue.then(() => {
+        runtime?.updateServers(m.changes);
+        send({ t: 'applied', id: m.id, reports: [] });
+      });
+      break;
     case 'stats':
       send({ t: 'stats', id: m.id, snapshot: runtime ? runtime.snapshot() : {} });
       break;

@@ -4,6 +4,11 @@
 //   {"op":"get","url":"http://v/","n":4}           n requests, each on a new connection → ["r1 10.0.0.100", …]
 //   {"op":"open","url":"http://v/"}                 one keep-alive connection, first request → {"id", "body"}
 //   {"op":"again","id":1}                           another request on that same connection → {"body","samePort"}
+//   {"op":"stop","port":80}                         the HTTP server on that port stops: listener closed, connections cut
+//   {"op":"steady","url":"http://v/","gapMs":20}    a client in the background: one request per new connection,
+//                                                  back to back (gapMs apart), each recorded with its start time
+//   {"op":"mark"}                                   → {"at"}: this process's clock now, to split the steady log
+//   {"op":"steady-stop"}                            → {"log":[{"at","body"|"error"}…]}: stops the steady client
 //   {"op":"udp-serve","name":"r1","port":53}        UDP server answering each datagram with its name
 //   {"op":"udp-ask","host":"v","port":53,"n":4}     n datagrams from ONE socket, one at a time → ["r1", "r2", …]
 import http from 'node:http';
@@ -11,14 +16,16 @@ import dgram from 'node:dgram';
 import readline from 'node:readline';
 
 const held = new Map();
+const servers = new Map();
+let steady = null;
 let nextId = 1;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
-function get(url, agent) {
+function get(url, agent, timeout = 15_000) {
   return new Promise((resolve, reject) => {
     // 15 s: every hop is in this one machine and answers in milliseconds; the margin is for a test kernel starved
     // by a busy host. No answer by then means the packet was dropped, which the test reports.
-    const req = http.get(url, { agent, timeout: 15_000 }, (res) => {
+    const req = http.get(url, { agent, timeout }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -36,7 +43,39 @@ rl.on('line', async (line) => {
     if (cmd.op === 'serve') {
       const srv = http.createServer((req, res) => res.end(`${cmd.name} ${req.socket.remoteAddress.replace(/^::ffff:/, '')}`));
       srv.keepAliveTimeout = 60_000;
+      servers.set(cmd.port, srv);
       srv.listen(cmd.port, '::', () => out({ ok: true }));
+    } else if (cmd.op === 'stop') {
+      const srv = servers.get(cmd.port);
+      servers.delete(cmd.port);
+      srv.close();
+      srv.closeAllConnections();
+      out({ ok: true });
+    } else if (cmd.op === 'steady') {
+      steady = { log: [], isOn: true };
+      const s = steady;
+      // 2 s per request: an answer inside this machine takes milliseconds; a refused one fails at once; silence
+      // (a SYN into a dead destination) is cut so the loop keeps its pace.
+      (async () => {
+        while (s.isOn) {
+          const at = performance.now();
+          try {
+            s.log.push({ at, body: (await get(cmd.url, false, 2000)).body });
+          } catch (e) {
+            s.log.push({ at, error: String(e.message ?? e) });
+          }
+          await new Promise((r) => setTimeout(r, cmd.gapMs ?? 20));
+        }
+        s.done?.();
+      })();
+      out({ ok: true });
+    } else if (cmd.op === 'mark') {
+      out({ ok: true, at: performance.now() });
+    } else if (cmd.op === 'steady-stop') {
+      const s = steady;
+      s.isOn = false;
+      await new Promise((r) => (s.done = r));
+      out({ ok: true, log: s.log });
     } else if (cmd.op === 'get') {
       const bodies = [];
       for (let i = 0; i < cmd.n; i++) bodies.push((await get(cmd.url, false)).body);

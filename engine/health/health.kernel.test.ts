@@ -1,0 +1,99 @@
+/**
+ * Health checks driving IPVS in the real kernel (User-Mode Linux): the engine — this process, the director — runs
+ * its monitor with the real checkers against real servers in their own network namespaces, under a steady client.
+ *
+ * Stopping one real server's application: the check sees it `fall` times, the server goes down, its destination
+ * is at weight 0 in `ipvsadm -Ln` after exactly one netlink operation, and no connection that starts after that
+ * reaches it. Starting it again: up after `rise` passes, back at its weight, taking connections. Detection time is
+ * printed as a diagnostic, not asserted (bench/health.ts measures it); the assertions count checks and connections.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Engine } from '../daemon/engine.ts';
+import { createL4DataPlane } from '../l4/dataplane.ts';
+import { createLab, sh, type Lab } from '../l4/testing/lab.ts';
+import type { EngineEvent, HealthTransitionEvent } from '../api-types.ts';
+
+const INTERVAL = 500;
+const FALL = 2;
+const RISE = 2;
+
+function nextHealth(e: Engine, realServer: string, health: string, ms = 20_000): Promise<HealthTransitionEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${realServer} did not become ${health} within ${ms} ms`)), ms);
+    const on = (ev: EngineEvent) => {
+      if (ev.type !== 'health' || ev.realServer !== realServer || ev.health !== health) return;
+      clearTimeout(timer);
+      e.off('event', on);
+      resolve(ev);
+    };
+    e.on('event', on);
+  });
+}
+
+async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 'nat') {
+  const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')) });
+  const checks: string[] = [];
+  const e = new Engine(fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')), [dp], () => undefined, { health: { allowedNetworks: ['10.0.0.0/24'] } });
+  e.on('event', (ev) => ev.type === 'health' && checks.push(`${ev.realServer} ${ev.previous}→${ev.health} ${ev.code}`));
+  try {
+    const applied = await e.apply(1, {
+      virtualServices: [{
+        name: 'vs', layer: 4, mode, address: lab.vip, ports: [80], scheduler: 'rr', interface: lab.vipInterface,
+        healthCheck: { type: 'http', intervalMs: INTERVAL, timeoutMs: 400, rise: RISE, fall: FALL, http: { path: '/', expectStatus: '200' } },
+        realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
+      }],
+    });
+    assert.equal(applied.ok, true, JSON.stringify(applied));
+    // Both servers pass their first check (unknown → up).
+    await Promise.all([nextHealth(e, 'r1', 'up'), nextHealth(e, 'r2', 'up')]);
+    assert.deepEqual(new Set(await lab.get(4)), new Set(['r1', 'r2']));
+
+    await lab.client.ask({ op: 'steady', url: lab.url(), gapMs: 10 });
+    const down = nextHealth(e, 'r1', 'down');
+    const killedAt = performance.now();
+    await lab.serverAgent('r1').ask({ op: 'stop', port: 80 });
+    const ev = await down;
+    t.diagnostic(`${mode}: r1 down ${Math.round(performance.now() - killedAt)} ms after its application stopped (interval ${INTERVAL} ms × fall ${FALL}): ${ev.message}`);
+    assert.equal(ev.code, 'L4CON');
+    assert.match(ev.message, /TCP connect to 10\.0\.0\.2:80 failed: connection refused/);
+    assert.equal(dp.lastApply!.operations, 1, 'a health change is one netlink operation');
+    assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.2:80\s+\S+\s+0\s/, 'r1 quiescent at weight 0');
+    assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.3:80\s+\S+\s+100\s/);
+    const { at: detectedAt } = await lab.client.ask<{ at: number }>({ op: 'mark' });
+    // Let the steady client make connections after detection, then read its log.
+    await lab.get(1);
+    const afterDown = await lab.client.ask<{ log: { at: number; body?: string; error?: string }[] }>({ op: 'steady-stop' });
+    const later = afterDown.log.filter((r) => r.at > detectedAt);
+    assert.ok(later.length >= 1, 'the steady client ran after detection');
+    assert.deepEqual(later.filter((r) => !r.body?.startsWith('r2')), [], 'no connection started after detection reached r1 or failed');
+
+    // Back: the application starts again; `rise` passes later r1 is up at its weight and takes connections.
+    const up = nextHealth(e, 'r1', 'up');
+    await lab.serverAgent('r1').ask({ op: 'serve', name: 'r1', port: 80 });
+    const back = await up;
+    assert.equal(back.code, 'L7OK');
+    assert.equal(dp.lastApply!.operations, 1);
+    assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.2:80\s+\S+\s+100\s/);
+    assert.ok((await lab.get(4)).includes('r1'));
+    assert.deepEqual(checks.filter((c) => c.startsWith('r1')), ['r1 unknown→up L7OK', 'r1 up→down L4CON', 'r1 down→up L7OK']);
+    assert.deepEqual(checks.filter((c) => c.startsWith('r2')), ['r2 unknown→up L7OK'], 'r2 never flapped');
+  } finally {
+    await e.close();
+  }
+}
+
+test('health DR: a stopped real server is taken out (weight 0) and put back after it recovers', async (t) => {
+  const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo' });
+  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  await story(t, lab, 'dr');
+});
+
+test('health NAT: the same through masquerading', async (t) => {
+  const lab = await createLab({ topology: 'routed', servers: 2 });
+  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  await story(t, lab, 'nat');
+});
