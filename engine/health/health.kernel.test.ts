@@ -21,16 +21,21 @@ const INTERVAL = 500;
 const FALL = 2;
 const RISE = 2;
 
+/** The next transition of `realServer` to `health`, or the last one if it is already there (a deadline, not a measure). */
 function nextHealth(e: Engine, realServer: string, health: string, ms = 20_000): Promise<HealthTransitionEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${realServer} did not become ${health} within ${ms} ms`)), ms);
-    const on = (ev: EngineEvent) => {
-      if (ev.type !== 'health' || ev.realServer !== realServer || ev.health !== health) return;
+    const done = (ev: HealthTransitionEvent) => {
       clearTimeout(timer);
       e.off('event', on);
       resolve(ev);
     };
+    const on = (ev: EngineEvent) => {
+      if (ev.type === 'health' && ev.realServer === realServer && ev.health === health) done(ev);
+    };
     e.on('event', on);
+    const last = e.healthTransitions(0).filter((x) => x.realServer === realServer).at(-1);
+    if (last?.health === health) done(last);
   });
 }
 
@@ -64,11 +69,11 @@ async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 
     assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.2:80\s+\S+\s+0\s/, 'r1 quiescent at weight 0');
     assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.3:80\s+\S+\s+100\s/);
     const { at: detectedAt } = await lab.client.ask<{ at: number }>({ op: 'mark' });
-    // Let the steady client make connections after detection, then read its log.
-    await lab.get(1);
-    const afterDown = await lab.client.ask<{ log: { at: number; body?: string; error?: string }[] }>({ op: 'steady-stop' });
+    // The steady client makes 20 more connections after detection, then its log is read.
+    const afterDown = await lab.client.ask<{ log: { at: number; body?: string; error?: string }[] }>({ op: 'steady-stop', after: detectedAt, min: 20 });
     const later = afterDown.log.filter((r) => r.at > detectedAt);
-    assert.ok(later.length >= 1, 'the steady client ran after detection');
+    assert.ok(later.length >= 20, `the steady client made 20 connections after detection (${later.length})`);
+    t.diagnostic(`${mode}: failed connections before detection ${afterDown.log.filter((r) => r.at <= detectedAt && r.error).length} of ${afterDown.log.filter((r) => r.at <= detectedAt).length}`);
     assert.deepEqual(later.filter((r) => !r.body?.startsWith('r2')), [], 'no connection started after detection reached r1 or failed');
 
     // Back: the application starts again; `rise` passes later r1 is up at its weight and takes connections.

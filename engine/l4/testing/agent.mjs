@@ -8,7 +8,8 @@
 //   {"op":"steady","url":"http://v/","gapMs":20}    a client in the background: one request per new connection,
 //                                                  back to back (gapMs apart), each recorded with its start time
 //   {"op":"mark"}                                   → {"at"}: this process's clock now, to split the steady log
-//   {"op":"steady-stop"}                            → {"log":[{"at","body"|"error"}…]}: stops the steady client
+//   {"op":"steady-stop","after":T,"min":N}          → {"log":[{"at","body"|"error"}…]}: once N requests started after
+//                                                  T have finished (10 s at most), stops the steady client
 //   {"op":"udp-serve","name":"r1","port":53}        UDP server answering each datagram with its name
 //   {"op":"udp-ask","host":"v","port":53,"n":4}     n datagrams from ONE socket, one at a time → ["r1", "r2", …]
 import http from 'node:http';
@@ -73,6 +74,8 @@ rl.on('line', async (line) => {
       out({ ok: true, at: performance.now() });
     } else if (cmd.op === 'steady-stop') {
       const s = steady;
+      const deadline = performance.now() + 10_000;
+      while (s.log.filter((r) => r.at > (cmd.after ?? 0)).length < (cmd.min ?? 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       s.isOn = false;
       await new Promise((r) => (s.done = r));
       out({ ok: true, log: s.log });
