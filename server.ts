@@ -17,6 +17,7 @@ import { db } from './lib/db.ts';
 import { ensureConsoleCertificate } from './lib/tls.ts';
 import { ensureSetupToken } from './lib/setup-token.ts';
 import { createLiveFeed, LIVE_PATH } from './lib/live.ts';
+import { createHealthHistory } from './lib/health-history.ts';
 import { PEER_HEADER } from './lib/api/route.ts';
 import { engine } from './lib/engine.ts';
 import { log } from './lib/log.ts';
@@ -98,7 +99,10 @@ if (env.isInsecureHttp) {
   server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest);
 }
 
-const live = createLiveFeed();
+// Health transitions are recorded from the live feed's one engine subscription (and caught up on each reconnect).
+const healthHistory = createHealthHistory();
+healthHistory.start();
+const live = createLiveFeed({ onEngineEvent: healthHistory.handleEngineEvent, onEngineConnection: healthHistory.handleConnection });
 server.on('upgrade', (req, socket, head) => {
   const p = (req.url ?? '').split('?')[0];
   if (p === LIVE_PATH) void live.handleUpgrade(req, socket, head);
@@ -120,6 +124,7 @@ function shutdown(signal: string) {
   isStopping = true;
   log('info', 'console stopping', { signal });
   live.close();
+  healthHistory.close();
   server.close();
   server.closeAllConnections?.();
   if (engineChild && process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1') engineChild.kill('SIGTERM');

@@ -9,10 +9,13 @@ import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';
 import { ConfirmDialog } from './ui/confirm';
 import { Sparkline } from './sparkline';
+import { RealServerHealth, type CheckStatus } from './real-server-health';
 
 type RealServer = { id: string; name: string; address: string; port?: number; weight: number; state: 'online' | 'drain' | 'halt'; isBackup: boolean; version: number };
-type VirtualService = { id: string; name: string; layer: 4 | 7; mode: string; protocol: string; address: string; ports: (number | string)[]; scheduler: string; persistence: { type: string }; realServers: RealServer[]; version: number; description?: string };
-type ServerStatus = { name: string; operator: string; health: string; decision: { disposition: string; weight: number }; counters?: { activeConnections: number; totalConnections: number; bytesIn: number; bytesOut: number; requests?: number } };
+type VirtualService = { id: string; name: string; layer: 4 | 7; mode: string; protocol: string; address: string; ports: (number | string)[]; scheduler: string; persistence: { type: string }; healthCheck?: { type: string }; realServers: RealServer[]; version: number; description?: string };
+type ServerStatus = { name: string; operator: string; health: string; decision: { disposition: string; weight: number }; counters?: { activeConnections: number; totalConnections: number; bytesIn: number; bytesOut: number; requests?: number }; check?: CheckStatus };
+/** engine/api-types.ts HealthTransitionEvent. */
+type HealthEvent = { type: 'health'; at: string; virtualService: string; realServer: string; previous: string; health: string; code: string; message: string; durationMs: number; check: string; target: string };
 type ServiceStatus = { name: string; layer: number; status: string; message: string; counters?: { activeConnections: number; totalConnections: number }; realServers: ServerStatus[] };
 type Status = {
   isInSync: boolean | null;
@@ -21,7 +24,6 @@ type Status = {
 };
 
 const stateTone: Record<string, Tone> = { online: 'green', drain: 'amber', halt: 'red' };
-const healthTone: Record<string, Tone> = { up: 'green', down: 'red', unknown: 'slate' };
 const resultTone: Record<string, Tone> = { programmed: 'green', 'not-programmed': 'amber', failed: 'red', removed: 'slate' };
 
 const STATE_TEXT = {
@@ -62,8 +64,12 @@ export function Overview() {
         h.push(s.counters?.activeConnections ?? s.realServers.reduce((a, r) => a + (r.counters?.activeConnections ?? 0), 0));
         history.current.set(s.name, h.slice(-60));
       }
-      setStatus((cur) => (cur && cur.engine.status ? { ...cur, engine: { ...cur.engine, status: { ...cur.engine.status, services: e.event.services } } } : cur));
+      setStatus((cur) => (cur && cur.engine.status ? { ...cur, engine: { ...cur.engine, status: { ...cur.engine.status, services: keepNewerHealth(cur.engine.status.services, e.event.services) } } } : cur));
       tick((n) => n + 1);
+    } else if (e.type === 'engine' && e.event?.type === 'health') {
+      // At once, from the event itself: the next 'stats' event (up to 2 s away) would only confirm it.
+      const h = e.event as HealthEvent;
+      setStatus((cur) => (cur && cur.engine.status ? { ...cur, engine: { ...cur.engine, status: { ...cur.engine.status, services: withTransition(cur.engine.status.services, h) } } } : cur));
     } else void load();
   });
 
@@ -179,7 +185,7 @@ export function Overview() {
                           <td className="font-mono text-xs">{rs.address}{rs.port ? `:${rs.port}` : ''}</td>
                           <td>{rs.weight}</td>
                           <td><Badge tone={stateTone[rs.state]}>{rs.state}</Badge></td>
-                          <td><Badge tone={healthTone[rst?.health ?? 'unknown']}>{rst?.health ?? 'unknown'}</Badge></td>
+                          <td><RealServerHealth rsId={rs.id} name={rs.name} health={rst?.health} check={rst?.check} isCheckOff={vs.healthCheck?.type === 'none'} /></td>
                           <td className="font-mono text-xs">{rst?.counters ? `${rst.counters.activeConnections} active · ${rst.counters.requests !== undefined ? `${rst.counters.requests} requests` : `${rst.counters.totalConnections} total`}` : '–'}</td>
                           <td className="space-x-1 text-right whitespace-nowrap">
                             {canState && (['online', 'drain', 'halt'] as const).filter((s) => s !== rs.state).map((s) => (
@@ -206,4 +212,34 @@ export function Overview() {
       </ConfirmDialog>
     </div>
   );
+}
+
+/** One server's row updated from a health event: its health, and the check's last result (the transition's). */
+function withTransition(services: ServiceStatus[], h: HealthEvent): ServiceStatus[] {
+  return services.map((s) => s.name !== h.virtualService ? s : {
+    ...s,
+    realServers: s.realServers.map((r) => r.name !== h.realServer ? r : {
+      ...r,
+      health: h.health,
+      check: { ...r.check, type: h.check, target: h.target, health: h.health, since: h.at, code: h.code, message: h.message, durationMs: h.durationMs, lastCheckAt: h.at },
+    }),
+  });
+}
+
+/**
+ * A 'stats' event is a snapshot taken a moment before it is sent: one taken before a transition the browser already
+ * shows must not put the old health back for two seconds. A server keeps the newer of the two.
+ */
+function keepNewerHealth(current: ServiceStatus[], incoming: ServiceStatus[]): ServiceStatus[] {
+  return incoming.map((s) => {
+    const cur = current.find((c) => c.name === s.name);
+    if (!cur) return s;
+    return {
+      ...s,
+      realServers: s.realServers.map((r) => {
+        const mine = cur.realServers.find((c) => c.name === r.name)?.check;
+        return mine && r.check && Date.parse(mine.since) > Date.parse(r.check.since) ? { ...r, health: mine.health, check: mine } : r;
+      }),
+    };
+  });
 }

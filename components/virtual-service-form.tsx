@@ -7,16 +7,17 @@
  */
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, type FormEvent } from 'react';
-import { VirtualServiceSchema, LAYER4_MODES, LAYER7_MODES, LAYER4_SCHEDULERS, LAYER7_SCHEDULERS, HEALTH_CHECK_TYPES } from '@/engine/config/schema.ts';
+import { VirtualServiceSchema, LAYER4_MODES, LAYER7_MODES, LAYER4_SCHEDULERS, LAYER7_SCHEDULERS } from '@/engine/config/schema.ts';
 import { api, ApiCallError } from './api-client';
 import { Button } from './ui/button';
 import { Field, Input, Select } from './ui/field';
 import { Card, ErrorBox, PageTitle } from './ui/card';
+import { DEFAULT_HEALTH_CHECK, HealthCheckFields, healthCheckForm, healthFieldOf, toHealthCheck, type HealthCheckForm } from './health-check-fields';
 
 type RsForm = { id?: string; name: string; address: string; port: string; weight: string; isBackup: boolean; state?: string };
 type Form = {
   name: string; description: string; layer: '4' | '7'; mode: string; protocol: string; address: string; ports: string; scheduler: string;
-  persistence: string; persistenceTimeout: string; healthCheck: string; healthPath: string; intervalMs: string;
+  persistence: string; persistenceTimeout: string; hc: HealthCheckForm;
   xForwardedFor: boolean; certificate: string; realServers: RsForm[];
 };
 
@@ -30,7 +31,7 @@ const MODE_TEXT: Record<string, string> = { dr: 'DR — direct routing (fastest,
 const emptyRs = (): RsForm => ({ name: '', address: '', port: '', weight: '100', isBackup: false });
 const empty: Form = {
   name: '', description: '', layer: '4', mode: 'dr', protocol: 'tcp', address: '', ports: '80', scheduler: 'wlc', persistence: 'none', persistenceTimeout: '3600',
-  healthCheck: 'connect', healthPath: '/', intervalMs: '5000', xForwardedFor: true, certificate: '', realServers: [emptyRs()],
+  hc: DEFAULT_HEALTH_CHECK, xForwardedFor: true, certificate: '', realServers: [emptyRs()],
 };
 
 function parsePorts(text: string): (number | string)[] {
@@ -44,8 +45,7 @@ function toInput(f: Form, existing?: Record<string, any>) {
     : f.persistence === 'http-cookie' ? { type: 'http-cookie' }
     : f.persistence === 'app-cookie' ? { type: 'app-cookie', cookieName: 'JSESSIONID', timeoutSeconds: Number(f.persistenceTimeout) }
     : { type: 'rdp-cookie', timeoutSeconds: Number(f.persistenceTimeout) };
-  const healthCheck = { ...(existing?.healthCheck ?? {}), type: f.healthCheck, intervalMs: Number(f.intervalMs), ...(f.healthCheck === 'http' || f.healthCheck === 'https' ? { http: { ...(existing?.healthCheck?.http ?? {}), path: f.healthPath } } : {}) };
-  if (f.healthCheck !== 'http' && f.healthCheck !== 'https') delete (healthCheck as Record<string, unknown>).http;
+  const healthCheck = toHealthCheck(f.hc);
   const layer7 = layer === 7 ? { ...(existing?.layer7 ?? {}), xForwardedFor: f.xForwardedFor, ...(f.certificate ? { tls: { ...(existing?.layer7?.tls ?? {}), certificate: f.certificate } } : {}) } : undefined;
   if (layer7 && !f.certificate) delete (layer7 as Record<string, unknown>).tls;
   const keep = existing ? Object.fromEntries(Object.entries(existing).filter(([k]) => !['id', 'version', 'createdAt', 'updatedAt', 'realServers', 'layer4', 'layer7'].includes(k))) : {};
@@ -66,8 +66,8 @@ function fromExisting(vs: any): Form {
   const p = vs.persistence ?? { type: 'none' };
   return {
     name: vs.name, description: vs.description ?? '', layer: String(vs.layer) as '4' | '7', mode: vs.mode, protocol: vs.protocol, address: vs.address, ports: (vs.ports ?? []).join(', '),
-    scheduler: vs.scheduler, persistence: p.type, persistenceTimeout: String(p.timeoutSeconds ?? 3600), healthCheck: vs.healthCheck?.type ?? 'connect',
-    healthPath: vs.healthCheck?.http?.path ?? '/', intervalMs: String(vs.healthCheck?.intervalMs ?? 5000), xForwardedFor: vs.layer7?.xForwardedFor ?? true,
+    scheduler: vs.scheduler, persistence: p.type, persistenceTimeout: String(p.timeoutSeconds ?? 3600), hc: healthCheckForm(vs.healthCheck),
+    xForwardedFor: vs.layer7?.xForwardedFor ?? true,
     certificate: vs.layer7?.tls?.certificate ?? '',
     realServers: vs.realServers.map((r: any) => ({ id: r.id, name: r.name, address: r.address, port: r.port ? String(r.port) : '', weight: String(r.weight), isBackup: r.isBackup, state: r.state })),
   };
@@ -120,7 +120,8 @@ export function VirtualServiceForm({ id }: { id?: string }) {
   if (id && !existing) return apiError ? <ErrorBox error={apiError.body} /> : <p className="text-sm text-slate-600" role="status">Loading the virtual service…</p>;
   const isL4 = form.layer === '4';
   const err = (p: string) => errors[p];
-  const orphanErrors = Object.entries(errors).filter(([p]) => !KNOWN_PATHS.test(p));
+  const orphanErrors = Object.entries(errors).filter(([p]) => !KNOWN_PATHS.test(p) && !healthFieldOf(p));
+  const setHc = (patch: Partial<HealthCheckForm>) => setForm((f) => ({ ...f, hc: { ...f.hc, ...patch } }));
   return (
     <form method="post" onSubmit={submit} noValidate className="space-y-5">
       <PageTitle sub="Changes are staged: nothing reaches the engine until you review and apply them.">{id ? `Edit ${existing?.name ?? ''}` : 'New virtual service'}</PageTitle>
@@ -157,14 +158,6 @@ export function VirtualServiceForm({ id }: { id?: string }) {
           {form.persistence !== 'none' && form.persistence !== 'http-cookie' && (
             <Field label="Persistence timeout (s)" error={err('persistence.timeoutSeconds')}>{(p) => <Input {...p} name="persistenceTimeout" inputMode="numeric" value={form.persistenceTimeout} onChange={(e) => set('persistenceTimeout', e.target.value)} />}</Field>
           )}
-          <Field label="Health check" error={err('healthCheck.type')}>{(p) => (
-            <Select {...p} name="healthCheck" value={form.healthCheck} onChange={(e) => set('healthCheck', e.target.value)}>
-              {HEALTH_CHECK_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}
-            </Select>)}</Field>
-          <Field label="Check interval (ms)" error={err('healthCheck.intervalMs')}>{(p) => <Input {...p} name="intervalMs" inputMode="numeric" value={form.intervalMs} onChange={(e) => set('intervalMs', e.target.value)} />}</Field>
-          {(form.healthCheck === 'http' || form.healthCheck === 'https') && (
-            <Field label="Check path" error={err('healthCheck.http.path')}>{(p) => <Input {...p} name="healthPath" value={form.healthPath} onChange={(e) => set('healthPath', e.target.value)} />}</Field>
-          )}
           {!isL4 && (
             <>
               <Field label="TLS certificate" error={err('layer7.tls.certificate')} hint="Terminate TLS with an uploaded certificate.">{(p) => (
@@ -177,6 +170,7 @@ export function VirtualServiceForm({ id }: { id?: string }) {
         </div>
         {isL4 && form.mode === 'dr' && <p className="mt-3 text-xs text-slate-600">DR: each real server must hold the VIP on a non-ARPing interface (&quot;solving the ARP problem&quot;), be on a subnet Fulcrum has an interface in, and listen on the VIP&apos;s port — DR cannot translate ports.</p>}
       </Card>
+      <Card title="Health check"><HealthCheckFields value={form.hc} onChange={setHc} errors={errors} /></Card>
       <Card title="Real servers" actions={<Button variant="secondary" onClick={() => set('realServers', [...form.realServers, emptyRs()])}>Add real server</Button>}>
         <div className="space-y-3">
           {form.realServers.map((r, i) => (
@@ -200,4 +194,5 @@ export function VirtualServiceForm({ id }: { id?: string }) {
   );
 }
 
-const KNOWN_PATHS = /^(name|description|layer|mode|address|ports(\.\d+)?|protocol|scheduler|persistence(\.type|\.timeoutSeconds)?|healthCheck\.(type|intervalMs|http\.path)|layer7\.tls\.certificate|realServers(\.\d+\.(name|address|port|weight))?)$/;
+/** Paths shown at a field of this form (healthCheck.* paths land in the health check group: healthFieldOf). */
+const KNOWN_PATHS = /^(name|description|layer|mode|address|ports(\.\d+)?|protocol|scheduler|persistence(\.type|\.timeoutSeconds)?|layer7\.tls\.certificate|realServers(\.\d+\.(name|address|port|weight))?)$/;

@@ -6,6 +6,8 @@
  *   FULCRUM_HOST          listen address; default 0.0.0.0
  *   FULCRUM_INSECURE_HTTP 1 = serve plain HTTP (local development only; cookies then lose the Secure flag)
  *   FULCRUM_ENGINE_SOCKET use an engine already running on this socket instead of spawning one
+ *   FULCRUM_HEALTH_HISTORY_DAYS  health transitions older than this many days are dropped; default 30
+ *   FULCRUM_HEALTH_HISTORY_ROWS  at most this many health transitions are kept (the oldest go); default 200000
  */
 import path from 'node:path';
 
@@ -16,6 +18,16 @@ export interface ConsoleEnv {
   isInsecureHttp: boolean;
   engineSocket: string;
   shouldSpawnEngine: boolean;
+  healthHistoryMaxAgeDays: number;
+  healthHistoryMaxRows: number;
+}
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, not "${raw}"`);
+  return n;
 }
 
 export function consoleEnv(): ConsoleEnv {
@@ -29,5 +41,7 @@ export function consoleEnv(): ConsoleEnv {
     isInsecureHttp: process.env.FULCRUM_INSECURE_HTTP === '1',
     engineSocket: process.env.FULCRUM_ENGINE_SOCKET ?? path.join(dataDir, 'engine.sock'),
     shouldSpawnEngine: !process.env.FULCRUM_ENGINE_SOCKET,
+    healthHistoryMaxAgeDays: positiveInt('FULCRUM_HEALTH_HISTORY_DAYS', 30),
+    healthHistoryMaxRows: positiveInt('FULCRUM_HEALTH_HISTORY_ROWS', 200_000),
   });
 }

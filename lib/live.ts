@@ -10,16 +10,29 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { actorFromSession, readCookie, SESSION_COOKIE } from './auth/session.ts';
 import { bus, publish, type ConsoleEvent } from './bus.ts';
 import { engine } from './engine.ts';
+import type { EngineEvent } from '../engine/api-types.ts';
 import { log } from './log.ts';
 
 export const LIVE_PATH = '/api/v1/live';
 
-export function createLiveFeed(opts: { sessionRecheckMs?: number } = {}) {
+/**
+ * The console's one subscription to the engine's event stream. `onEngineEvent` / `onEngineConnection` let other
+ * console code hear it too (lib/health-history.ts records health transitions), so the engine has one listener.
+ */
+export function createLiveFeed(opts: { sessionRecheckMs?: number; onEngineEvent?: (e: EngineEvent) => void; onEngineConnection?: (isConnected: boolean) => void } = {}) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   let isEngineConnected = false;
   const sub = engine().subscribe(
-    (event) => publish({ type: 'engine', at: new Date().toISOString(), event }),
+    (event) => {
+      try {
+        opts.onEngineEvent?.(event);
+      } catch (e) {
+        log('error', 'an engine event listener failed', { error: (e as Error).stack });
+      }
+      publish({ type: 'engine', at: new Date().toISOString(), event });
+    },
     (isConnected) => {
+      opts.onEngineConnection?.(isConnected);
       if (isConnected !== isEngineConnected) {
         isEngineConnected = isConnected;
         publish({ type: 'engine-connection', at: new Date().toISOString(), isConnected });

@@ -44,7 +44,7 @@ export function openApiDocument(routes: RouteDef<unknown, unknown>[]) {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Fulcrum API', version: '1', description: 'Load-balancer appliance: virtual services, real servers, staged changes, apply, audit.' },
+    info: { title: 'Fulcrum API', version: '1', description: 'Load-balancer appliance: virtual services, real servers, staged changes, apply, audit, health history.' },
     servers: [{ url: '/' }],
     components: {
       securitySchemes: {

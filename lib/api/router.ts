@@ -9,6 +9,7 @@ import { virtualServiceRoutes } from './routes/virtual-services.ts';
 import { configRoutes } from './routes/config.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { certificateRoutes } from './routes/certificates.ts';
+import { healthHistoryRoutes } from './routes/health-history.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -27,6 +28,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(configRoutes as RouteDef<unknown, unknown>[]),
   ...(auditRoutes as RouteDef<unknown, unknown>[]),
   ...(certificateRoutes as RouteDef<unknown, unknown>[]),
+  ...(healthHistoryRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 

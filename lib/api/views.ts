@@ -26,3 +26,17 @@ export const VirtualServiceView = z.object({ ...VirtualServiceSchema.shape, ...S
 export const VirtualServiceList = z.object({ items: z.array(VirtualServiceView) });
 
 export const SessionView = z.object({ username: z.string(), role: z.enum(ROLES), csrfToken: z.string().nullable().optional(), kind: z.string().optional() });
+
+export const HealthTransitionView = z.object({
+  id: z.number().int(),
+  at: Timestamp,
+  previous: z.string(),
+  health: z.string(),
+  /** The check status code (engine/health/status.ts) and its sentence. */
+  code: z.string(),
+  message: z.string(),
+  durationMs: z.number(),
+  check: z.string(),
+  target: z.string(),
+});
+export const HealthHistoryView = z.object({ id: z.string(), virtualService: z.string(), realServer: z.string(), items: z.array(HealthTransitionView) });
