@@ -102,3 +102,38 @@ test('health NAT: the same through masquerading', async (t) => {
   t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
   await story(t, lab, 'nat');
 });
+
+test('health DR with source-IP persistence: a dead server is removed so its persistent clients move, and added back', async (t) => {
+  const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo' });
+  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')) });
+  const e = new Engine(fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')), [dp], () => undefined, { health: { allowedNetworks: ['10.0.0.0/24'] } });
+  t.after(() => e.close());
+  const applied = await e.apply(1, {
+    virtualServices: [{
+      name: 'vs', layer: 4, mode: 'dr', address: lab.vip, ports: [80], scheduler: 'rr', interface: lab.vipInterface,
+      persistence: { type: 'source-ip', timeoutSeconds: 3600 },
+      healthCheck: { type: 'connect', intervalMs: INTERVAL, timeoutMs: 400, rise: RISE, fall: FALL },
+      realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
+    }],
+  });
+  assert.equal(applied.ok, true, JSON.stringify(applied));
+  await Promise.all([nextHealth(e, 'r1', 'up'), nextHealth(e, 'r2', 'up')]);
+  const sticky = await lab.get(4);
+  assert.equal(new Set(sticky).size, 1, `persistent: ${sticky.join(',')}`);
+  const [held] = sticky;
+  const other = held === 'r1' ? 'r2' : 'r1';
+  const heldAddress = lab.servers.find((s) => s.name === held)!.address.replace(/\./g, '\\.');
+
+  const down = nextHealth(e, held, 'down');
+  await lab.serverAgent(held).ask({ op: 'stop', port: 80 });
+  await down;
+  assert.equal(dp.lastApply!.operations, 1, 'one DEL_DEST');
+  assert.doesNotMatch(sh('ipvsadm', '-Ln'), new RegExp(`${heldAddress}:80`), 'the dead destination is out of the table');
+  assert.deepEqual(await lab.get(3), [other, other, other], 'the persistent client moved to the live server');
+
+  const up = nextHealth(e, held, 'up');
+  await lab.serverAgent(held).ask({ op: 'serve', name: held, port: 80 });
+  await up;
+  assert.match(sh('ipvsadm', '-Ln'), new RegExp(`${heldAddress}:80\\s+Route\\s+100\\s`), 'back in the table at its weight');
+});
