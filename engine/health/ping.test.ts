@@ -13,6 +13,7 @@ import { HealthCheckSchema } from '../config/index.ts';
 import { createPingChecker, pingCheck } from './ping.ts';
 import type { Checker } from './types.ts';
 
+// iputils-ping is installed by scripts/install-system-deps.sh; without it the tests below fail, not skip.
 const hasPing = spawnSync('ping', ['-V']).status === 0;
 const hasIpv6Loopback = hasPing && spawnSync('ping', ['-n', '-c', '1', '-W', '1', '-6', '::1']).status === 0;
 const canNetns = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0;
@@ -31,7 +32,7 @@ function fakePing(name: string, body: string): Checker {
   return createPingChecker({ binary: file });
 }
 
-test('127.0.0.1 answers → L3OK with ping\'s round trip', { skip: !hasPing, timeout: 10_000 }, async () => {
+test('127.0.0.1 answers → L3OK with ping\'s round trip', { timeout: 10_000 }, async () => {
   const r = await ping(pingCheck, '127.0.0.1');
   assert.equal(r.code, 'L3OK', r.message);
   assert.match(r.message, /^Echo reply from 127\.0\.0\.1 in \d+(\.\d+)? ms$/);
@@ -43,7 +44,7 @@ test('::1 answers → L3OK', { skip: !hasIpv6Loopback, timeout: 10_000 }, async 
   assert.match(r.message, /^Echo reply from \[::1\] in /);
 });
 
-test('no echo reply inside a fresh network namespace → L3TOUT', { skip: !canNetns || !hasPing, timeout: 15_000 }, async (t) => {
+test('no echo reply inside a fresh network namespace → L3TOUT', { skip: !canNetns && 'needs root and ip netns', timeout: 15_000 }, async (t) => {
   const ns = `fulcrum-ping-${process.pid}`;
   const ip = (...args: string[]) => assert.equal(spawnSync('ip', args).status, 0, `ip ${args.join(' ')}`);
   ip('netns', 'add', ns);
