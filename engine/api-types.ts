@@ -15,7 +15,18 @@ export interface ApplyResponse {
   results: ServiceResult[];
   /** When ok is false: the version still running. */
   runningVersion?: number | null;
+  /** The version was already running with this hash: nothing was changed (a retried request). */
+  isRepeat?: boolean;
   error?: { code: string; message: string; details?: unknown };
+}
+
+/** What became of one version sent to the engine, by its own record (GET /v1/applies?version=N). */
+export interface ApplyOutcome {
+  version: number;
+  hash?: string;
+  status: 'applied' | 'failed' | 'expired';
+  at: string;
+  message?: string;
 }
 
 export interface EngineStatus {

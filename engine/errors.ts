@@ -15,6 +15,9 @@ export const ENGINE_ERRORS = {
   CFG_VERSION_CONFLICT: { status: 409, message: 'Version {version} is not the one the engine is running ({running}); reload and try again.' },
   ENGINE_UNREACHABLE: { status: 503, message: 'The engine is not answering on {socket}: {reason}. Check that it is running (npm run engine).' },
   ENGINE_APPLY_FAILED: { status: 502, message: 'The engine could not apply version {version}; version {previous} is still running. {reason}' },
+  ENGINE_APPLY_EXPIRED: { status: 409, message: 'Version {version} reached the engine after its deadline and was not applied; version {running} is still running.' },
+  ENGINE_STATE_EXPIRED: { status: 409, message: 'Setting {server} to {state} reached the engine after its deadline and was not done; the console sends it again.' },
+  ENGINE_RECORD_FAILED: { status: 507, message: 'The engine could not record the change of version {version} ({reason}), so it did not make it; free space in the data directory and try again.' },
   ENGINE_NOT_FOUND: { status: 404, message: '{what} is not in the running configuration.' },
   ENGINE_BAD_REQUEST: { status: 400, message: '{reason}' },
   ENGINE_INTERNAL: { status: 500, message: 'The engine hit an unexpected error; details are in its log.' },
@@ -31,7 +34,6 @@ export const ENGINE_ERRORS = {
   PROXY_CONFIG_INVALID: { status: 422, message: 'Layer 7 service "{name}" cannot be built: {reason}.' },
   PROXY_WORKER_FAILED: { status: 502, message: 'The layer 7 proxy workers did not take the configuration: {reason}.' },
   PROXY_PFX_INVALID: { status: 422, message: 'The PFX/PKCS#12 file cannot be imported: {reason}. Check the password.' },
-  HC_FAILED: { status: 502, message: 'Health check of {server} failed: {reason}.' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS;

@@ -5,21 +5,35 @@
 import http from 'node:http';
 import { EngineError } from '../errors.ts';
 import type { Capability, ServiceResult } from '../dataplane.ts';
-import type { ApplyResponse, EngineEvent, EngineStatus, HealthTransitionsResponse } from '../api-types.ts';
+import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HealthTransitionsResponse } from '../api-types.ts';
 import type { OperatorState } from '../config/index.ts';
 
 /** Status and capability reads are local and cheap: 5 s means the engine is stuck. */
 const READ_TIMEOUT_MS = 5_000;
-/** An apply of thousands of IPVS services plus proxy workers reloading can take a while; 120 s means it is stuck. */
-const APPLY_TIMEOUT_MS = 120_000;
+/**
+ * An apply of 1,000 services × 4 servers takes about half a second in the kernel plus the proxy workers' reload; 15 s
+ * means the engine is stuck (paused, swapping). The console then does not guess: the request carries this deadline,
+ * the engine refuses it unapplied if its turn comes later, and the console settles the version from the engine's
+ * record (outcome()). FULCRUM_ENGINE_APPLY_TIMEOUT_MS overrides it (fault tests use a short one).
+ */
+const APPLY_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_APPLY_TIMEOUT_MS ?? 15_000);
+/** One server's state is one small change: 5 s means stuck, as for reads. */
+const STATE_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_STATE_TIMEOUT_MS ?? 5_000);
+
+/** When an apply sent now must have started in the engine, or not happen at all. */
+export const applyDeadline = (now = Date.now()): number => now + APPLY_TIMEOUT_MS;
 
 export interface EngineClient {
   readonly socketPath: string;
   capabilities(): Promise<Capability[]>;
   status(): Promise<EngineStatus>;
   validate(config: unknown): Promise<{ ok: true }>;
-  apply(version: number, hash: string, config: unknown): Promise<ApplyResponse>;
+  /** `deadline` (epoch ms, default now + the apply timeout): after it the engine will not apply this version, and
+   * the call gives up waiting at it. */
+  apply(version: number, hash: string, config: unknown, opts?: { deadline?: number }): Promise<ApplyResponse>;
   setServerState(virtualService: string, realServer: string, state: OperatorState): Promise<{ results: ServiceResult[] }>;
+  /** What became of `version` by the engine's own record; null when the engine never received it. */
+  outcome(version: number): Promise<ApplyOutcome | null>;
   /** Health transitions the engine still holds with seq > since (oldest first), to catch up after a disconnect. */
   healthTransitions(since?: number): Promise<HealthTransitionsResponse>;
   /** Calls onEvent for each event until stop() is called; reconnects every 2 s while the engine is away. */
@@ -62,9 +76,20 @@ export function createEngineClient(socketPath: string): EngineClient {
     capabilities: () => call('GET', '/v1/capabilities', undefined, READ_TIMEOUT_MS),
     status: () => call('GET', '/v1/status', undefined, READ_TIMEOUT_MS),
     validate: (config) => call('POST', '/v1/validate', { config }, READ_TIMEOUT_MS),
-    apply: (version, hash, config) => call('POST', '/v1/apply', { version, hash, config }, APPLY_TIMEOUT_MS, [502]),
+    apply: (version, hash, config, opts = {}) => {
+      const deadline = opts.deadline ?? applyDeadline();
+      return call('POST', '/v1/apply', { version, hash, config, deadline }, Math.max(1, deadline - Date.now()), [502]);
+    },
+    outcome: async (version) => {
+      try {
+        return await call<ApplyOutcome>('GET', `/v1/applies?version=${version}`, undefined, READ_TIMEOUT_MS);
+      } catch (e) {
+        if ((e as EngineError).code === 'ENGINE_NOT_FOUND') return null;
+        throw e;
+      }
+    },
     healthTransitions: (since = 0) => call('GET', `/v1/health/transitions?since=${since}`, undefined, READ_TIMEOUT_MS),
-    setServerState: (virtualService, realServer, state) => call('PUT', '/v1/server-state', { virtualService, realServer, state }, APPLY_TIMEOUT_MS),
+    setServerState: (virtualService, realServer, state) => call('PUT', '/v1/server-state', { virtualService, realServer, state, deadline: Date.now() + STATE_TIMEOUT_MS }, STATE_TIMEOUT_MS),
     subscribe(onEvent, onConnection) {
       let isStopped = false;
       let current: http.ClientRequest | undefined;

@@ -197,3 +197,46 @@ test('counters reach the status and, every interval while someone listens, the e
     await e.close();
   }
 });
+
+test('apply is idempotent per version: the running version sent again changes nothing and answers its result', async () => {
+  const plane = recordingPlane();
+  const e = new Engine(tmp(), [plane], quiet);
+  const first = await e.apply(1, { virtualServices: [svc('web')] });
+  const again = await e.apply(1, { virtualServices: [svc('web')] });
+  assert.equal(again.ok, true);
+  assert.equal(again.isRepeat, true);
+  assert.deepEqual(again.results, first.results);
+  assert.equal(plane.calls.length, 1, 'the data plane was not called again');
+  assert.equal(e.outcome(1)!.status, 'applied');
+});
+
+test('an apply whose deadline passed before its turn is refused unapplied, and its outcome is kept across a restart', async () => {
+  const dir = tmp();
+  const plane = recordingPlane();
+  const e = new Engine(dir, [plane], quiet);
+  await e.apply(1, { virtualServices: [svc('web')] });
+  await assert.rejects(e.apply(2, { virtualServices: [svc('web'), svc('late')] }, { deadline: Date.now() - 1 }), (err: Error & { code: string }) => {
+    assert.equal(err.code, 'ENGINE_APPLY_EXPIRED');
+    assert.match(err.message, /Version 2 reached the engine after its deadline and was not applied; version 1 is still running/);
+    return true;
+  });
+  assert.equal(plane.calls.length, 1);
+  assert.equal((await e.status()).running!.version, 1);
+  await assert.rejects(e.setServerState('web', 'r1', 'drain', { deadline: Date.now() - 1 }), /ENGINE_STATE_EXPIRED|after its deadline/);
+  assert.equal(plane.calls.length, 1, 'an expired state change is not made either');
+  const second = new Engine(dir, [recordingPlane()], quiet);
+  assert.deepEqual([second.outcome(1)?.status, second.outcome(2)?.status, second.outcome(3)], ['applied', 'expired', undefined]);
+});
+
+test('an apply the engine cannot record is rolled back, not left running unrecorded', async () => {
+  const dir = tmp();
+  const plane = recordingPlane();
+  const e = new Engine(dir, [plane], quiet);
+  await e.apply(1, { virtualServices: [svc('web')] });
+  // The record's temporary file cannot be written (a directory in its place), as on a full or read-only disk.
+  fs.mkdirSync(path.join(dir, 'engine-running.json.tmp'));
+  await assert.rejects(e.apply(2, { virtualServices: [svc('web'), svc('more')] }), (err: Error & { code: string }) => err.code === 'ENGINE_RECORD_FAILED');
+  assert.deepEqual(plane.calls.at(-1)!.config.virtualServices.map((v) => v.name), ['web'], 'the data plane has version 1 again');
+  assert.equal((await e.status()).running!.version, 1);
+  assert.equal(e.outcome(2)!.status, 'failed');
+});

@@ -19,9 +19,13 @@ import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
 import { configHash } from '../canonical.ts';
-import type { ApplyResponse, EngineEvent, EngineStatus, HealthTransitionEvent } from '../api-types.ts';
+import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HealthTransitionEvent } from '../api-types.ts';
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
 import { defaultAgentChecker, defaultCheckers } from '../health/index.ts';
+
+/** How many apply outcomes the engine remembers (by version) for a console that lost an answer. */
+const OUTCOME_LOG_SIZE = 200;
+
 
 /** How many health transitions the engine keeps for a console that was away (about a day of a busy flapping pair). */
 const TRANSITION_LOG_SIZE = 5000;
@@ -59,6 +63,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   /** Serialises applies and state changes: the data planes see one change at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly statePath: string;
+  private readonly outcomesPath: string;
+  private readonly outcomes = new Map<number, ApplyOutcome>();
   private statsTimer: NodeJS.Timeout | null = null;
   private isSendingStats = false;
   private readonly statsIntervalMs: number;
@@ -71,6 +77,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   ) {
     super();
     this.statePath = path.join(dataDir, 'engine-running.json');
+    this.outcomesPath = path.join(dataDir, 'engine-applies.json');
+    try {
+      for (const o of JSON.parse(fs.readFileSync(this.outcomesPath, 'utf8')) as ApplyOutcome[]) this.outcomes.set(o.version, o);
+    } catch {
+      // first start, or an unreadable record: outcomes start empty (the running version is in engine-running.json)
+    }
     this.statsIntervalMs = opts.statsIntervalMs ?? 2000;
     const h = opts.health ?? {};
     this.monitor = new HealthMonitor({
@@ -150,11 +162,30 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     return { error: new EngineError('CFG_INVALID', { summary }, { fields }) };
   }
 
-  apply(version: number, raw: unknown): Promise<ApplyResponse> {
+  /**
+   * Applies `raw` as `version`. Idempotent: the version already running with the same hash answers its result again
+   * and changes nothing (a console that retries after a timeout does no harm). `deadline` (epoch ms): a request that
+   * reaches its turn after it is refused and not applied (a paused engine must not later run a version the console
+   * gave up on). Every outcome is kept by version (see outcome()), so a console in doubt can ask what became of it.
+   */
+  apply(version: number, raw: unknown, opts: { deadline?: number } = {}): Promise<ApplyResponse> {
     return this.serialise(async () => {
+      const previousVersion = this.running?.version ?? 'none';
+      if (opts.deadline !== undefined && Date.now() > opts.deadline) {
+        const err = new EngineError('ENGINE_APPLY_EXPIRED', { version, running: previousVersion });
+        this.recordOutcome({ version, status: 'expired', message: err.message });
+        this.log('warn', 'apply refused: it arrived after its deadline', { version, deadline: new Date(opts.deadline).toISOString() });
+        throw err;
+      }
       const { config, error } = this.validate(raw);
-      if (!config) throw error!;
+      if (!config) {
+        this.recordOutcome({ version, status: 'failed', message: error!.message });
+        throw error!;
+      }
       const hash = configHash(config);
+      if (this.running && this.running.version === version && this.running.hash === hash) {
+        return { ok: true, version, hash, results: this.running.results, isRepeat: true };
+      }
       // The monitor first, so a server that joins a check already known down is decided down in this very apply.
       this.monitor.update(config);
       const results = await this.program(config);
@@ -168,27 +199,75 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         const err = new EngineError('ENGINE_APPLY_FAILED', { version, previous: previous?.version ?? 'none', reason });
         this.emit('event', { type: 'apply-failed', at: new Date().toISOString(), version, message: err.message });
         this.log('warn', 'apply failed; previous version restored', { version, reason });
+        this.recordOutcome({ version, hash, status: 'failed', message: err.message });
         return { ok: false, version, hash, results, runningVersion: previous?.version ?? null, error: { code: err.code, message: err.message } };
       }
+      const previous = this.running;
       this.running = { version, hash, appliedAt: new Date().toISOString(), config, results };
-      this.persist();
+      try {
+        this.persist();
+      } catch (e) {
+        // Not recorded (disk full, read-only): running it would make a restarted engine reconcile to something else.
+        // Back to the previous version, and say why.
+        this.running = previous;
+        const restore = previous?.config ?? ConfigSchema.parse({});
+        this.monitor.update(restore);
+        await this.program(restore).catch((err) => this.log('error', 'rollback failed', { error: (err as Error).message }));
+        const err = new EngineError('ENGINE_RECORD_FAILED', { version, reason: (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the disk holding the data directory is full' : (e as Error).message });
+        this.recordOutcome({ version, hash, status: 'failed', message: err.message });
+        this.log('error', 'apply not recorded; previous version restored', { version, error: (e as Error).message });
+        throw err;
+      }
+      this.recordOutcome({ version, hash, status: 'applied' });
       this.emit('event', { type: 'applied', at: this.running.appliedAt, version, hash, results });
       this.log('info', 'applied', { version, hash, services: results.length });
       return { ok: true, version, hash, results };
     });
   }
 
-  /** Operator action on one real server: takes effect at once, through the same decision as every other change. */
-  setServerState(virtualService: string, realServer: string, state: OperatorState): Promise<ServiceResult[]> {
+  /** What became of `version`: applied, failed (with why) or expired; undefined if this engine never had it. */
+  outcome(version: number): ApplyOutcome | undefined {
+    return this.outcomes.get(version);
+  }
+
+  private recordOutcome(o: Omit<ApplyOutcome, 'at'>): void {
+    this.outcomes.set(o.version, { ...o, at: new Date().toISOString() });
+    while (this.outcomes.size > OUTCOME_LOG_SIZE) this.outcomes.delete(this.outcomes.keys().next().value!);
+    try {
+      const tmp = `${this.outcomesPath}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify([...this.outcomes.values()]), { mode: 0o600 });
+      fs.renameSync(tmp, this.outcomesPath);
+    } catch (e) {
+      // Kept in memory; a console asking before a restart still learns it, and the running version is recorded apart.
+      this.log('error', 'could not record an apply outcome', { version: o.version, error: (e as Error).message });
+    }
+  }
+
+  /**
+   * Operator action on one real server: takes effect at once, through the same decision as every other change.
+   * Idempotent (setting a state twice is setting it once); refused unchanged after `deadline` (epoch ms), like apply.
+   */
+  setServerState(virtualService: string, realServer: string, state: OperatorState, opts: { deadline?: number } = {}): Promise<ServiceResult[]> {
     return this.serialise(async () => {
+      if (opts.deadline !== undefined && Date.now() > opts.deadline) {
+        this.log('warn', 'server state refused: it arrived after its deadline', { virtualService, realServer, state });
+        throw new EngineError('ENGINE_STATE_EXPIRED', { server: `${virtualService}/${realServer}`, state });
+      }
       const running = this.running;
       const vs = running?.config.virtualServices.find((v) => v.name === virtualService);
       const rs = vs?.realServers.find((r) => r.name === realServer);
       if (!running || !vs || !rs) throw new EngineError('ENGINE_NOT_FOUND', { what: `Real server ${virtualService}/${realServer}` });
+      const was = rs.state;
       rs.state = state;
       const results = await this.program(running.config);
       running.results = results;
-      this.persist();
+      try {
+        this.persist();
+      } catch (e) {
+        rs.state = was;
+        running.results = await this.program(running.config);
+        throw new EngineError('ENGINE_RECORD_FAILED', { version: running.version, reason: (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the disk holding the data directory is full' : (e as Error).message });
+      }
       this.emit('event', { type: 'server-state', at: new Date().toISOString(), virtualService, realServer, state });
       this.log('info', 'server state set', { virtualService, realServer, state });
       return results.filter((r) => r.name === virtualService);

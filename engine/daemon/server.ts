@@ -3,9 +3,11 @@
  *
  *   GET  /v1/capabilities                 which data planes this machine really has, and why not
  *   POST /v1/validate   {config}          parse with the one schema; 422 with field paths when invalid
- *   POST /v1/apply      {version,hash,config}   plan, apply, report per service; rollback on failure
+ *   POST /v1/apply      {version,hash,config,deadline?}   plan, apply, report per service; rollback on failure;
+ *                                         idempotent per version; refused unapplied after its deadline
  *   GET  /v1/status                       running version, per-service results, server states and counters
  *   PUT  /v1/server-state {virtualService, realServer, state}   operator action, at once
+ *   GET  /v1/applies?version=N            what became of version N (applied, failed, expired); 404 if never received
  *   GET  /v1/health/transitions?since=N  health transitions still in the engine's log with seq > N, oldest first
  *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
  *                                         listens, a 'stats' event carries every service's counters every 2 s
@@ -19,8 +21,10 @@ import type { Engine, EngineLog } from './engine.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;
 
-const StateBody = z.strictObject({ virtualService: z.string().min(1), realServer: z.string().min(1), state: z.enum(OPERATOR_STATES) });
-const ApplyBody = z.strictObject({ version: z.number().int().min(0), hash: z.string().optional(), config: z.unknown() });
+/** deadline: epoch ms after which the engine refuses the request instead of doing it late (see Engine.apply). */
+const Deadline = z.number().int().positive().optional();
+const StateBody = z.strictObject({ virtualService: z.string().min(1), realServer: z.string().min(1), state: z.enum(OPERATOR_STATES), deadline: Deadline });
+const ApplyBody = z.strictObject({ version: z.number().int().min(0), hash: z.string().optional(), config: z.unknown(), deadline: Deadline });
 const ValidateBody = z.strictObject({ config: z.unknown() });
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
@@ -74,12 +78,19 @@ export function createEngineServer(engine: Engine, log: EngineLog): http.Server 
         }
         case 'POST /v1/apply': {
           const body = parse(ApplyBody, await readBody(req));
-          const result = await engine.apply(body.version, body.config);
+          const result = await engine.apply(body.version, body.config, { deadline: body.deadline });
           return send(res, result.ok ? 200 : 502, result);
         }
         case 'PUT /v1/server-state': {
           const b = parse(StateBody, await readBody(req));
-          return send(res, 200, { results: await engine.setServerState(b.virtualService, b.realServer, b.state) });
+          return send(res, 200, { results: await engine.setServerState(b.virtualService, b.realServer, b.state, { deadline: b.deadline }) });
+        }
+        case 'GET /v1/applies': {
+          const version = Number(new URL(req.url ?? '/', 'http://engine').searchParams.get('version'));
+          if (!Number.isInteger(version) || version < 0) throw new EngineError('ENGINE_BAD_REQUEST', { reason: 'version: give a whole number of 0 or more.' });
+          const outcome = engine.outcome(version);
+          if (!outcome) throw new EngineError('ENGINE_NOT_FOUND', { what: `An apply of version ${version}` });
+          return send(res, 200, outcome);
         }
         case 'GET /v1/health/transitions': {
           const since = Number(new URL(req.url ?? '/', 'http://engine').searchParams.get('since') ?? '0');
