@@ -18,8 +18,10 @@ import { ensureConsoleCertificate } from './lib/tls.ts';
 import { ensureSetupToken } from './lib/setup-token.ts';
 import { createLiveFeed, LIVE_PATH } from './lib/live.ts';
 import { createHealthHistory } from './lib/health-history.ts';
+import { settler } from './lib/config/settle.ts';
 import { PEER_HEADER } from './lib/api/route.ts';
 import { engine } from './lib/engine.ts';
+import { createEngineSupervisor, setSupervisor } from './lib/engine-supervisor.ts';
 import { log } from './lib/log.ts';
 
 process.env.NEXT_TELEMETRY_DISABLED = '1';
@@ -58,18 +60,27 @@ function startEngine(): void {
   });
   fs.closeSync(logFd);
   engineChild = child;
+  supervisor.noteStarted();
   log('info', 'engine started', { pid: child.pid, log: path.join(env.dataDir, 'engine.log') });
+  // The supervisor decides about restarts (for this child and for an adopted engine alike); an exit only hurries it.
   child.on('exit', (code, signal) => {
     if (isStopping) return;
-    log('warn', 'engine exited; starting it again in 1 s', { code, signal });
-    setTimeout(() => void engineIsUp().then((up) => up || startEngine()), 1000);
+    log('warn', 'engine exited', { code, signal });
+    void supervisor.check();
   });
   if (!isAttached) child.unref();
 }
+const supervisor = createEngineSupervisor({
+  probe: async () => (await engine().status()).pid,
+  start: env.shouldSpawnEngine ? startEngine : undefined,
+  log,
+});
+setSupervisor(supervisor);
 if (env.shouldSpawnEngine) {
   if (await engineIsUp()) log('info', 'using the engine already running', { socket: env.engineSocket });
   else startEngine();
 }
+supervisor.start();
 
 // Next would attach its own 'upgrade' listener to the server on the first request and close every upgrade whose path
 // matches a route — /api/v1/live matches the API's catch-all. Handing it a detached emitter keeps it off our server;
@@ -102,7 +113,15 @@ if (env.isInsecureHttp) {
 // Health transitions are recorded from the live feed's one engine subscription (and caught up on each reconnect).
 const healthHistory = createHealthHistory();
 healthHistory.start();
-const live = createLiveFeed({ onEngineEvent: healthHistory.handleEngineEvent, onEngineConnection: healthHistory.handleConnection });
+// Versions left applying and states the engine did not take are settled now and whenever the engine reconnects.
+settler().start();
+const live = createLiveFeed({
+  onEngineEvent: healthHistory.handleEngineEvent,
+  onEngineConnection: (isConnected) => {
+    healthHistory.handleConnection(isConnected);
+    if (isConnected) settler().kick();
+  },
+});
 server.on('upgrade', (req, socket, head) => {
   const p = (req.url ?? '').split('?')[0];
   if (p === LIVE_PATH) void live.handleUpgrade(req, socket, head);
@@ -124,7 +143,9 @@ function shutdown(signal: string) {
   isStopping = true;
   log('info', 'console stopping', { signal });
   live.close();
+  supervisor.close();
   healthHistory.close();
+  settler().close();
   server.close();
   server.closeAllConnections?.();
   if (engineChild && process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1') engineChild.kill('SIGTERM');

@@ -24,7 +24,8 @@ export interface ApplyResponse {
 export interface ApplyOutcome {
   version: number;
   hash?: string;
-  status: 'applied' | 'failed' | 'expired';
+  /** `applying`: started before its deadline and not finished yet. */
+  status: 'applying' | 'applied' | 'failed' | 'expired';
   at: string;
   message?: string;
 }

@@ -9,6 +9,7 @@ export const CONSOLE_ERRORS = {
   AUTH_REQUIRED: { status: 401, message: 'Log in first (or send an API key as "Authorization: Bearer <key>").' },
   AUTH_INVALID_CREDENTIALS: { status: 401, message: 'The username or password is not right.' },
   AUTH_THROTTLED: { status: 429, message: 'Too many failed logins; try again in {seconds} s.' },
+  AUTH_KEY_EXPIRED: { status: 401, message: 'This API key expired at {at}; ask an admin for a new key.' },
   AUTH_FORBIDDEN: { status: 403, message: 'Your role ({role}) may not {action}; ask an {needed}.' },
   AUTH_CSRF: { status: 403, message: 'This request did not carry the console\'s CSRF token; reload the page and try again.' },
   AUTH_SETUP_DONE: { status: 409, message: 'Setup is already complete; log in instead.' },
@@ -21,9 +22,12 @@ export const CONSOLE_ERRORS = {
   API_BODY_TOO_LARGE: { status: 413, message: 'The body is larger than {limit} bytes.' },
   API_VALIDATION: { status: 422, message: '{summary}' },
   API_CONFLICT: { status: 409, message: '{reason}' },
+  API_DUPLICATE: { status: 409, message: 'There is already {what} with this {field}; choose another {field}.' },
   API_VERSION_CONFLICT: { status: 409, message: '{what} was changed by someone else since you loaded it (your version {yours}, now {current}); reload and apply your edit again.' },
   API_PRECONDITION_REQUIRED: { status: 428, message: 'Send the version you edited as If-Match (the ETag of the GET), so a concurrent edit is not overwritten.' },
   API_NOTHING_TO_APPLY: { status: 409, message: 'There are no pending changes to apply.' },
+  ENGINE_APPLY_PENDING: { status: 503, message: 'The engine did not answer within {seconds} s, so version {version} is pending: the engine will not start it after {deadline}, and the console settles it from the engine\'s own record as soon as the engine answers (see History). Check the engine (its log is engine.log in the data directory).' },
+  AUDIT_KEY_MISSING: { status: 503, message: 'The audit key {path} is missing, so no change can be audited and none is made. Restore the file from where you keep it (it is never in backups); a new key would make every earlier row fail verification.' },
   API_INTERNAL: { status: 500, message: 'Something went wrong on the console; it is logged with request id {requestId}.' },
 } as const satisfies Record<string, ErrorDef>;
 
@@ -78,4 +82,22 @@ export function validationError(issues: Parameters<typeof fieldIssues>[0]): ApiE
   const first = fields[0];
   const summary = first ? `${first.path ? `${first.path}: ` : ''}${first.message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}` : 'The input is not valid.';
   return new ApiError('API_VALIDATION', { summary }, { fields });
+}
+
+/**
+ * A unique constraint the database enforced (a race two requests ran, each having checked first) as the 409 a person
+ * can act on, naming the field; undefined for any other error. Prisma's P2002 carries the fields either as
+ * `meta.target` (its own engines) or in the driver adapter's cause (better-sqlite3).
+ */
+export function duplicateError(e: unknown): ApiError | undefined {
+  const err = e as { code?: unknown; meta?: { modelName?: unknown; target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: unknown } } } } };
+  if (!err || typeof err !== 'object' || err.code !== 'P2002') return undefined;
+  const raw = err.meta?.driverAdapterError?.cause?.constraint?.fields ?? err.meta?.target;
+  const fields = (Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : []).map(String).map((f) => f.replace(/^.*\./, ''));
+  // A compound key (virtualServiceId, name) is named by its last part: the parent's id is not the person's choice.
+  const field = fields.filter((f) => !/Id$/.test(f)).at(-1) ?? fields.at(-1) ?? 'value';
+  const model = typeof err.meta?.modelName === 'string' ? err.meta.modelName : '';
+  const words = model.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() || 'an object';
+  const what = model ? `${/^[aeiou]/.test(words) ? 'an' : 'a'} ${words}` : words;
+  return new ApiError('API_DUPLICATE', { what, field }, { fields: [{ path: field, message: `This ${field} is taken.` }] });
 }

@@ -66,7 +66,13 @@ export function createEngineClient(socketPath: string): EngineClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
-      req.on('error', (e) => reject(e instanceof EngineError ? e : new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: (e as Error).message })));
+      // `isDelivered`: false when the socket could not even be opened (the engine cannot have the request); unknown
+      // otherwise (it may have it, and act on it: see the deadline on apply).
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e instanceof EngineError) return reject(e);
+        const isRefused = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
+        reject(new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: e.message }, { isDelivered: isRefused ? false : 'unknown' }));
+      });
       req.end(text);
     });
   }

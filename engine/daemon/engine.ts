@@ -79,7 +79,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.statePath = path.join(dataDir, 'engine-running.json');
     this.outcomesPath = path.join(dataDir, 'engine-applies.json');
     try {
-      for (const o of JSON.parse(fs.readFileSync(this.outcomesPath, 'utf8')) as ApplyOutcome[]) this.outcomes.set(o.version, o);
+      for (const o of JSON.parse(fs.readFileSync(this.outcomesPath, 'utf8')) as ApplyOutcome[]) {
+        // One that was under way when the last engine died did not finish: this engine reconciles to the recorded version.
+        this.outcomes.set(o.version, o.status === 'applying' ? { ...o, status: 'failed', message: 'The engine stopped while applying it; the version recorded before it runs.' } : o);
+      }
     } catch {
       // first start, or an unreadable record: outcomes start empty (the running version is in engine-running.json)
     }
@@ -186,6 +189,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       if (this.running && this.running.version === version && this.running.hash === hash) {
         return { ok: true, version, hash, results: this.running.results, isRepeat: true };
       }
+      // Started in time: a console asking from now on learns that it is under way, not that it never came.
+      this.recordOutcome({ version, hash, status: 'applying' });
       // The monitor first, so a server that joins a check already known down is decided down in this very apply.
       this.monitor.update(config);
       const results = await this.program(config);

@@ -3,22 +3,25 @@ import { db, type Tx } from '../db.ts';
 import { recordAuditHead, writeAudit, type AuditInput } from '../audit.ts';
 import { publish } from '../bus.ts';
 
+/** `audit` may answer null when `fn` found nothing to change (a version someone else settled first): no row then. */
 export async function mutate<F extends (tx: Tx) => PromiseLike<unknown>>(
   fn: F,
-  audit: (result: Awaited<ReturnType<F>>) => AuditInput,
+  audit: (result: Awaited<ReturnType<F>>) => AuditInput | null,
   opts: { isCandidateChange?: boolean } = {},
 ): Promise<Awaited<ReturnType<F>>> {
-  let input: AuditInput | undefined;
+  let input: AuditInput | null = null;
   const result = await db().$transaction(async (tx) => {
     const r = (await fn(tx)) as Awaited<ReturnType<F>>;
     input = audit(r);
-    await writeAudit(tx, input);
+    if (input) await writeAudit(tx, input);
     return r;
   });
+  const written = input as AuditInput | null;
+  if (!written) return result;
   await recordAuditHead();
   const at = new Date().toISOString();
-  if (opts.isCandidateChange !== false) publish({ type: 'candidate-changed', at, by: input!.actor });
-  publish({ type: 'audit', at, action: input!.action, actor: input!.actor, outcome: input!.outcome });
+  if (opts.isCandidateChange !== false) publish({ type: 'candidate-changed', at, by: written.actor });
+  publish({ type: 'audit', at, action: written.action, actor: written.actor, outcome: written.outcome });
   return result;
 }
 

@@ -1,8 +1,9 @@
 /**
  * Apply and rollback.
  *
- * Apply renders the candidate, records it as a ConfigVersion ("applying"), sends it to the engine and records the
- * engine's answer on the version in the same transaction as the audit row. A refused or failed apply leaves the
+ * Apply renders the candidate, records it as a ConfigVersion ("applying"), sends it to the engine with a deadline and
+ * records the engine's answer on the version in the same transaction as the audit row (settle.ts). Without an
+ * answer the version stays applying until the engine's own record says what became of it. A refused or failed apply leaves the
  * previous version running (the engine restores it) and says why. Rollback makes the candidate equal to an earlier
  * snapshot — keeping every real server's current operator state, which is operational, not configuration — and
  * applies it as a new version.
@@ -21,6 +22,9 @@ import { renderCandidate } from './render.ts';
 import { diffConfigs, withOperatorStates } from './diff.ts';
 import { rsColumns, vsColumns } from './store.ts';
 import { inspectCertificate } from '../certificates.ts';
+import { applyDeadline } from '../../engine/client/index.ts';
+import { faultPoint } from '../fault.ts';
+import { settleFromEngine, settleVersion, type PendingApply } from './settle.ts';
 
 export async function runningVersion() {
   return db().configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' } });
@@ -35,43 +39,61 @@ export async function pendingChanges() {
 
 type AuditFor = (input: Omit<AuditInput, 'actor' | 'actorRole' | 'sourceAddress' | 'requestId'>) => AuditInput;
 
+/**
+ * Records `config` as a new version and sends it to the engine, without holding a transaction across the call. The
+ * version row carries, while it is "applying", the request's deadline and the audit row to write (who, from where):
+ * whoever settles it — this request with the engine's answer, or the settler (settle.ts) from the engine's own record
+ * after a timeout or a restart — writes that one row in the same transaction as the status, and only if the version
+ * was still applying, so it is audited exactly once.
+ */
 export async function applyConfig(config: Config, opts: { author: string; comment?: string; rollbackOf?: number; audit: AuditFor; action: string; before?: unknown }) {
   const hash = configHash(config);
   const previous = await runningVersion();
-  const version = await db().configVersion.create({
-    data: { hash, snapshot: JSON.stringify(config), authorName: opts.author, comment: opts.comment ?? null, status: 'applying', rollbackOf: opts.rollbackOf ?? null },
+  const deadline = applyDeadline();
+  const draft = opts.audit({
+    action: opts.action, objectType: 'config-version', outcome: 'success',
+    before: opts.before ?? (previous ? { version: previous.id, hash: previous.hash } : null),
+    after: { hash, comment: opts.comment ?? null },
   });
+  const pending: PendingApply = { deadline, audit: draft };
+  const version = await db().configVersion.create({
+    data: { hash, snapshot: JSON.stringify(config), authorName: opts.author, comment: opts.comment ?? null, status: 'applying', rollbackOf: opts.rollbackOf ?? null, result: JSON.stringify({ pending }) },
+  });
+  faultPoint('apply:after-version-row');
   let answer: ApplyResponse;
   try {
-    answer = await engine().apply(version.id, hash, config);
+    answer = await engine().apply(version.id, hash, config, { deadline });
   } catch (e) {
-    const message = e instanceof EngineError ? e.message : (e as Error).message;
-    await mutate(
-      (tx) => tx.configVersion.update({ where: { id: version.id }, data: { status: 'failed', result: JSON.stringify({ error: { code: (e as EngineError).code ?? 'ENGINE_UNREACHABLE', message } }) } }),
-      () => opts.audit({ action: opts.action, objectType: 'config-version', objectId: String(version.id), after: { version: version.id, hash }, outcome: 'failed', message }),
-      { isCandidateChange: false },
-    );
-    const err = new ApiError('ENGINE_APPLY_FAILED', { version: version.id, previous: previous?.id ?? 'none', reason: message }, { version: version.id });
-    err.isAudited = true;
-    throw err;
+    const err = e as EngineError;
+    const isUndelivered = err.code === 'ENGINE_UNREACHABLE' && (err.details as { isDelivered?: unknown } | undefined)?.isDelivered === false;
+    if (err.code !== 'ENGINE_UNREACHABLE' || isUndelivered) {
+      // The engine answered with a refusal (invalid, expired), or nothing listened: a definite outcome.
+      await settleVersion(version.id, { status: 'failed', result: { error: { code: err.code, message: err.message } }, message: err.message }, 'answer');
+      throw auditedApplyError(version.id, previous?.id, err.message);
+    }
+    // No answer: the engine may yet finish this version (it started before the deadline) or never have had it.
+    // Ask its record once; if it cannot say, the version stays pending for the settler.
+    const settled = await settleFromEngine(version.id).catch(() => null);
+    if (settled?.status === 'applied') return { version: version.id, hash, results: [] as ApplyResponse['results'], learnt: settled.how };
+    if (settled) throw auditedApplyError(version.id, previous?.id, settled.message ?? err.message);
+    const pendingErr = new ApiError('ENGINE_APPLY_PENDING', { seconds: Math.round((deadline - version.createdAt.getTime()) / 1000), version: version.id, deadline: new Date(deadline).toISOString() }, { version: version.id, reason: err.message });
+    pendingErr.isAudited = true; // the settler writes the one audit row of this apply
+    throw pendingErr;
   }
-  const status = answer.ok ? 'applied' : 'failed';
-  await mutate(
-    (tx) => tx.configVersion.update({ where: { id: version.id }, data: { status, result: JSON.stringify(answer) } }),
-    () => opts.audit({
-      action: opts.action, objectType: 'config-version', objectId: String(version.id),
-      before: opts.before ?? (previous ? { version: previous.id, hash: previous.hash } : null),
-      after: { version: version.id, hash, comment: opts.comment ?? null, results: answer.results.map((r) => ({ name: r.name, status: r.status, message: r.message })) },
-      outcome: answer.ok ? 'success' : 'failed', message: answer.error?.message ?? null,
-    }),
-  );
+  faultPoint('apply:after-engine-answer');
+  await settleVersion(version.id, { status: answer.ok ? 'applied' : 'failed', result: answer, message: answer.error?.message ?? null }, 'answer');
   if (!answer.ok) {
-    const err = new ApiError('ENGINE_APPLY_FAILED', { version: version.id, previous: previous?.id ?? 'none', reason: answer.error?.message ?? '' }, { version: version.id, results: answer.results });
+    const err = auditedApplyError(version.id, previous?.id, answer.error?.message ?? '', { version: version.id, results: answer.results });
     (err as { message: string }).message = answer.error?.message ?? err.message;
-    err.isAudited = true;
     throw err;
   }
   return { version: version.id, hash, results: answer.results };
+}
+
+function auditedApplyError(version: number, previous: number | undefined, reason: string, details: unknown = { version }): ApiError {
+  const err = new ApiError('ENGINE_APPLY_FAILED', { version, previous: previous ?? 'none', reason }, details);
+  err.isAudited = true;
+  return err;
 }
 
 /** Replaces the candidate rows with `config` (matched by name, so ids and operator states survive). */

@@ -18,9 +18,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-async function spawnEngine(dataDir: string): Promise<ChildProcess> {
+export async function spawnEngine(dataDir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('engine/daemon/main.ts')], {
-    env: { ...process.env, FULCRUM_DATA_DIR: dataDir, FULCRUM_ENGINE_SOCKET: path.join(dataDir, 'engine.sock') },
+    // Health checks of a test engine probe loopback only, however the test was started (the API tests name 192.168.x).
+    env: { FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128', ...process.env, FULCRUM_DATA_DIR: dataDir, FULCRUM_ENGINE_SOCKET: path.join(dataDir, 'engine.sock') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The daemon logs "engine listening" once its socket accepts connections.
@@ -42,12 +43,8 @@ async function stopEngine(child: ChildProcess | undefined): Promise<void> {
   await once(child, 'exit');
 }
 
-export async function startHarness(opts: { withEngine?: boolean } = {}): Promise<Harness> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-test-'));
-  process.env.FULCRUM_DATA_DIR = dataDir;
-  process.env.FULCRUM_INSECURE_HTTP = '1';
-  process.env.FULCRUM_ENGINE_SOCKET = path.join(dataDir, 'engine.sock');
-  let engineProcess: ChildProcess | undefined = opts.withEngine !== false ? await spawnEngine(dataDir) : undefined;
+/** The API router over real HTTP on an ephemeral loopback port (what Next serves, without Next). */
+export async function serveApi(): Promise<{ server: http.Server; port: number }> {
   const { handleApi } = await import('../api/router.ts');
   const { PEER_HEADER } = await import('../api/route.ts');
   const server = http.createServer(async (req, res) => {
@@ -63,7 +60,16 @@ export async function startHarness(opts: { withEngine?: boolean } = {}): Promise
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+export async function startHarness(opts: { withEngine?: boolean } = {}): Promise<Harness> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-test-'));
+  process.env.FULCRUM_DATA_DIR = dataDir;
+  process.env.FULCRUM_INSECURE_HTTP = '1';
+  process.env.FULCRUM_ENGINE_SOCKET = path.join(dataDir, 'engine.sock');
+  let engineProcess: ChildProcess | undefined = opts.withEngine !== false ? await spawnEngine(dataDir) : undefined;
+  const { server, port } = await serveApi();
   return {
     dataDir,
     baseUrl: `http://127.0.0.1:${port}`,

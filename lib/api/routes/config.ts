@@ -6,6 +6,7 @@ import { db } from '../../db.ts';
 import { engine } from '../../engine.ts';
 import { defineRoute } from '../route.ts';
 import { applyConfig, pendingChanges, rollbackTo, runningVersion } from '../../config/apply.ts';
+import { supervisorState } from '../../engine-supervisor.ts';
 import { diffConfigs } from '../../config/diff.ts';
 
 const versionView = (v: { id: number; hash: string; authorName: string; comment: string | null; status: string; result: string | null; rollbackOf: number | null; createdAt: Date }) => ({
@@ -101,7 +102,7 @@ export const configRoutes = [
       const engineRunning = (engineStatus as { running: { hash: string } | null } | null)?.running ?? null;
       return {
         body: {
-          engine: { isReachable: engineStatus !== null, error: engineError, status: engineStatus },
+          engine: { isReachable: engineStatus !== null, error: engineError, status: engineStatus, supervisor: supervisorState() ?? null },
           /** False when the engine runs something other than the last version applied from here. */
           isInSync: engineStatus === null ? null : (engineRunning?.hash ?? null) === (running?.hash ?? null),
           runningVersion: running ? versionView(running) : null,

@@ -4,6 +4,7 @@ import { RealServerSchema, VirtualServiceSchema, OPERATOR_STATES } from '../../.
 import { ApiError, validationError } from '../../errors.ts';
 import { db, type Tx } from '../../db.ts';
 import { engine } from '../../engine.ts';
+import { settler } from '../../config/settle.ts';
 import { defineRoute } from '../route.ts';
 import { VirtualServiceList, VirtualServiceView, RealServerView } from '../views.ts';
 import { ifMatchVersion, mutate } from '../mutate.ts';
@@ -193,26 +194,29 @@ export const virtualServiceRoutes = [
     body: z.strictObject({ state: z.enum(OPERATOR_STATES, { error: 'Choose online, drain or halt.' }) }),
     async handler(ctx) {
       const { state } = ctx.body;
-      const result = await mutate(
+      // The state is stored and audited first, in its own transaction; the engine is told after it commits (never
+      // inside it: a paused engine must not hold every other write). The stored state persists and goes with every
+      // later apply; one the engine did not take now is sent again when it answers (lib/config/settle.ts).
+      const r = await mutate(
         async (tx) => {
           const rs = await tx.realServer.findUnique({ where: { id: ctx.params.id }, include: { virtualService: true } });
           if (!rs) throw new ApiError('API_NOT_FOUND', { what: `Real server ${ctx.params.id}` });
           await tx.realServer.update({ where: { id: rs.id }, data: { state } });
-          // The state is stored whatever the engine says: it persists and is sent with every later apply. The engine
-          // is told at once; "not running" only means this server is not in the running version yet.
-          let engineResult: string;
-          try {
-            await engine().setServerState(rs.virtualService.name, rs.name, state);
-            engineResult = 'applied at once';
-          } catch (e) {
-            engineResult = `stored; the engine did not take it now: ${(e as Error).message}`;
-            log('warn', 'server state not taken by the engine', { realServer: rs.name, error: (e as Error).message });
-          }
-          return { vs: rs.virtualService.name, rs: rs.name, before: rs.state, engine: engineResult };
+          return { vs: rs.virtualService.name, rs: rs.name, before: rs.state };
         },
-        (r) => ctx.audit({ action: 'real-server.state', objectType: 'real-server', objectId: ctx.params.id, before: { virtualService: r.vs, realServer: r.rs, state: r.before }, after: { virtualService: r.vs, realServer: r.rs, state, engine: r.engine }, outcome: 'success' }),
+        (x) => ctx.audit({ action: 'real-server.state', objectType: 'real-server', objectId: ctx.params.id, before: { virtualService: x.vs, realServer: x.rs, state: x.before }, after: { virtualService: x.vs, realServer: x.rs, state }, outcome: 'success' }),
         { isCandidateChange: false },
       );
+      let engineResult: string;
+      try {
+        await engine().setServerState(r.vs, r.rs, state);
+        engineResult = 'applied at once';
+      } catch (e) {
+        engineResult = `stored; the engine did not take it now: ${(e as Error).message}`;
+        log('warn', 'server state not taken by the engine', { realServer: r.rs, error: (e as Error).message });
+        settler().kick();
+      }
+      const result = { engine: engineResult };
       return { body: { id: ctx.params.id, state, engine: result.engine } };
     },
   }),
