@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import next from 'next';
 import { consoleEnv } from './lib/env.ts';
 import { db } from './lib/db.ts';
+import { sealStoredSecrets } from './lib/secrets.ts';
 import { ensureConsoleCertificate } from './lib/tls.ts';
 import { ensureSetupToken } from './lib/setup-token.ts';
 import { createLiveFeed, LIVE_PATH } from './lib/live.ts';
@@ -36,6 +37,9 @@ if (users === 0) {
   const tokenPath = ensureSetupToken();
   log('info', `first start: open the console and enter the setup token from ${tokenPath} to create the first admin`, { file: tokenPath });
 }
+
+// Private keys stored before sealing existed are sealed now (lib/secrets.ts).
+await sealStoredSecrets();
 
 // The engine.
 let engineChild: ChildProcess | undefined;

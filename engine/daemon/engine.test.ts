@@ -240,3 +240,16 @@ test('an apply the engine cannot record is rolled back, not left running unrecor
   assert.equal((await e.status()).running!.version, 1);
   assert.equal(e.outcome(2)!.status, 'failed');
 });
+
+test('the record of what runs keeps private keys sealed, and a restarted engine opens them', async () => {
+  const dir = tmp();
+  const cert = { name: 'symphony', certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', privateKeyPem: '-----BEGIN PRIVATE KEY-----\nSECRETKEYBYTES\n-----END PRIVATE KEY-----\n' };
+  const e = new Engine(dir, [recordingPlane()], quiet);
+  assert.equal((await e.apply(1, { virtualServices: [svc('web')], certificates: [cert] })).ok, true);
+  const record = fs.readFileSync(path.join(dir, 'engine-running.json'), 'utf8');
+  assert.doesNotMatch(record, /SECRETKEYBYTES|BEGIN PRIVATE KEY/);
+  assert.match(record, /fulcrum-sealed:v1:/);
+  const plane = recordingPlane();
+  await new Engine(dir, [plane], quiet).start();
+  assert.equal(plane.calls[0].config.certificates[0].privateKeyPem, cert.privateKeyPem);
+});

@@ -19,6 +19,7 @@ import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
 import { configHash } from '../canonical.ts';
+import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HealthTransitionEvent } from '../api-types.ts';
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
 import { defaultAgentChecker, defaultCheckers } from '../health/index.ts';
@@ -130,7 +131,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     if (!fs.existsSync(this.statePath)) return;
     try {
       const saved = JSON.parse(fs.readFileSync(this.statePath, 'utf8')) as Running;
-      const config = ConfigSchema.parse(saved.config);
+      const key = secretKey(this.dataDir);
+      const config = ConfigSchema.parse(mapPrivateKeys(saved.config, (pem, ctx) => open(key, pem, ctx)));
       this.monitor.update(config);
       const results = await this.program(config);
       this.running = { ...saved, config, results };
@@ -331,7 +333,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private persist(): void {
     if (!this.running) return;
     const tmp = `${this.statePath}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.running), { mode: 0o600 });
+    // Private keys are sealed in the record (engine/secrets.ts): a copy of this file alone reveals none.
+    const key = secretKey(this.dataDir);
+    const record = { ...this.running, config: mapPrivateKeys(this.running.config, (pem, ctx) => seal(key, pem, ctx)) };
+    fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
     fs.renameSync(tmp, this.statePath);
   }
 

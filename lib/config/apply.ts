@@ -24,6 +24,7 @@ import { rsColumns, vsColumns } from './store.ts';
 import { inspectCertificate } from '../certificates.ts';
 import { applyDeadline } from '../../engine/client/index.ts';
 import { faultPoint } from '../fault.ts';
+import { readSnapshot, sealPrivateKey, snapshotText } from '../secrets.ts';
 import { settleFromEngine, settleVersion, type PendingApply } from './settle.ts';
 
 export async function runningVersion() {
@@ -33,7 +34,7 @@ export async function runningVersion() {
 export async function pendingChanges() {
   const running = await runningVersion();
   const candidate = await renderCandidate();
-  const changes = diffConfigs(running ? (JSON.parse(running.snapshot) as Config) : null, candidate);
+  const changes = diffConfigs(running ? readSnapshot(running.snapshot) : null, candidate);
   return { running, candidate, changes, candidateHash: configHash(candidate) };
 }
 
@@ -57,7 +58,7 @@ export async function applyConfig(config: Config, opts: { author: string; commen
   });
   const pending: PendingApply = { deadline, audit: draft };
   const version = await db().configVersion.create({
-    data: { hash, snapshot: JSON.stringify(config), authorName: opts.author, comment: opts.comment ?? null, status: 'applying', rollbackOf: opts.rollbackOf ?? null, result: JSON.stringify({ pending }) },
+    data: { hash, snapshot: snapshotText(config), authorName: opts.author, comment: opts.comment ?? null, status: 'applying', rollbackOf: opts.rollbackOf ?? null, result: JSON.stringify({ pending }) },
   });
   faultPoint('apply:after-version-row');
   let answer: ApplyResponse;
@@ -131,13 +132,13 @@ export async function rollbackTo(versionId: number, opts: { author: string; audi
   const current = await renderCandidate();
   const states = new Map<string, string>();
   for (const vs of current.virtualServices) for (const rs of vs.realServers) states.set(`${vs.name}/${rs.name}`, rs.state);
-  const snapshot = ConfigSchema.parse(JSON.parse(target.snapshot));
+  const snapshot = ConfigSchema.parse(readSnapshot(target.snapshot));
   const missingCerts = snapshot.certificates.filter((c) => !current.certificates.some((x) => x.name === c.name));
   const config = withOperatorStates(snapshot, states);
   await mutate(
     async (tx) => {
       for (const c of missingCerts) {
-        await tx.certificate.create({ data: { name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem, ...inspectCertificate(c.certificatePem, c.privateKeyPem) } });
+        await tx.certificate.create({ data: { name: c.name, certificatePem: c.certificatePem, privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem), ...inspectCertificate(c.certificatePem, c.privateKeyPem) } });
       }
       await loadCandidate(tx, config);
     },

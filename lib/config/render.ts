@@ -5,6 +5,7 @@
 import { ConfigSchema, type Config } from '../../engine/config/index.ts';
 import type { Tx } from '../db.ts';
 import { db } from '../db.ts';
+import { openPrivateKey } from '../secrets.ts';
 
 type Reader = Pick<Tx, 'virtualService' | 'certificate' | 'floatingIp'>;
 
@@ -20,7 +21,8 @@ export async function renderCandidate(reader: Reader = db()): Promise<Config> {
       ...JSON.parse(vs.spec),
       realServers: vs.realServers.map((rs) => ({ ...JSON.parse(rs.spec), state: rs.state })),
     })),
-    certificates: certificates.map((c) => ({ name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem })),
+    // Private keys are sealed in their rows (lib/secrets.ts); the engine gets them open.
+    certificates: certificates.map((c) => ({ name: c.name, certificatePem: c.certificatePem, privateKeyPem: openPrivateKey(c.name, c.privateKeyPem) })),
     floatingIps: floatingIps.map((f) => ({ address: f.address, interface: f.interface, ...(f.prefixLength !== null ? { prefixLength: f.prefixLength } : {}) })),
   });
 }

@@ -6,6 +6,7 @@ import { defineRoute, type RouteContext } from '../route.ts';
 import { CertificateList, CertificateView } from '../views.ts';
 import { mutate } from '../mutate.ts';
 import { inspectCertificate } from '../../certificates.ts';
+import { sealPrivateKey } from '../../secrets.ts';
 import { importPfx } from '../../../engine/l7/pfx.ts';
 import { NameSchema } from '../../../engine/config/index.ts';
 import { z } from 'zod';
@@ -20,7 +21,7 @@ async function storeCertificate(ctx: { audit: RouteContext<unknown, unknown>['au
     throw new ApiError('API_VALIDATION', { summary: `name: "${input.name}" is taken.` }, { fields: [{ path: 'name', message: 'A certificate with this name exists.' }] });
   }
   const row = await mutate(
-    (tx) => tx.certificate.create({ data: { ...input, ...info } }),
+    (tx) => tx.certificate.create({ data: { ...input, privateKeyPem: sealPrivateKey(input.name, input.privateKeyPem), ...info } }),
     (r) => ctx.audit({ action: 'certificate.create', objectType: 'certificate', objectId: r.id, after: certView(r), outcome: 'success' }),
   );
   return certView(row);

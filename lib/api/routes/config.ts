@@ -7,6 +7,7 @@ import { engine } from '../../engine.ts';
 import { defineRoute } from '../route.ts';
 import { applyConfig, pendingChanges, rollbackTo, runningVersion } from '../../config/apply.ts';
 import { supervisorState } from '../../engine-supervisor.ts';
+import { readSnapshot } from '../../secrets.ts';
 import { diffConfigs } from '../../config/diff.ts';
 
 const versionView = (v: { id: number; hash: string; authorName: string; comment: string | null; status: string; result: string | null; rollbackOf: number | null; createdAt: Date }) => ({
@@ -60,7 +61,7 @@ export const configRoutes = [
     async handler(ctx) {
       const v = await db().configVersion.findUnique({ where: { id: Number(ctx.params.id) || -1 } });
       if (!v) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.params.id}` });
-      return { body: { ...versionView(v), snapshot: redactCerts(JSON.parse(v.snapshot)) } };
+      return { body: { ...versionView(v), snapshot: redactCerts(JSON.parse(v.snapshot) as Config) } };
     },
   }),
   defineRoute({
@@ -74,7 +75,7 @@ export const configRoutes = [
         ? await db().configVersion.findUnique({ where: { id: ctx.query.against } })
         : await db().configVersion.findFirst({ where: { id: { lt: v.id } }, orderBy: { id: 'desc' } });
       if (ctx.query.against !== undefined && !base) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.query.against}` });
-      return { body: { version: v.id, against: base?.id ?? null, changes: diffConfigs(base ? JSON.parse(base.snapshot) : null, JSON.parse(v.snapshot)) } };
+      return { body: { version: v.id, against: base?.id ?? null, changes: diffConfigs(base ? readSnapshot(base.snapshot) : null, readSnapshot(v.snapshot)) } };
     },
   }),
   defineRoute({
