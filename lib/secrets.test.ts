@@ -52,7 +52,7 @@ test('no file but the key file holds a private key in clear, and the engine serv
     const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'symphony.trust.nhs.uk' }, () => { resolve(s.getPeerCertificate()); s.destroy(); });
     s.on('error', reject);
   });
-  assert.match(peer.subject.CN, /symphony\.trust\.nhs\.uk/);
+  assert.match(String(peer.subject.CN), /symphony\.trust\.nhs\.uk/);
   const { db } = await import('./db.ts');
   await db().$executeRawUnsafe('PRAGMA wal_checkpoint(TRUNCATE)');
   assert.deepEqual(filesHolding(h.dataDir, keyBody(pair.privateKeyPem)), [], 'the key body is in no file');
