@@ -185,7 +185,7 @@ export function Overview() {
                           <td className="font-mono text-xs">{rs.address}{rs.port ? `:${rs.port}` : ''}</td>
                           <td>{rs.weight}</td>
                           <td><Badge tone={stateTone[rs.state]}>{rs.state}</Badge></td>
-                          <td><RealServerHealth rsId={rs.id} name={rs.name} health={rst?.health} check={rst?.check} isCheckOff={vs.healthCheck?.type === 'none'} /></td>
+                          <td><RealServerHealth rsId={rs.id} name={rs.name} service={vs.name} health={rst?.health} check={rst?.check} isCheckOff={vs.healthCheck?.type === 'none'} /></td>
                           <td className="font-mono text-xs">{rst?.counters ? `${rst.counters.activeConnections} active · ${rst.counters.requests !== undefined ? `${rst.counters.requests} requests` : `${rst.counters.totalConnections} total`}` : '–'}</td>
                           <td className="space-x-1 text-right whitespace-nowrap">
                             {canState && (['online', 'drain', 'halt'] as const).filter((s) => s !== rs.state).map((s) => (

@@ -61,7 +61,7 @@ function When({ iso, now, prefix = '' }: { iso: string; now: number; prefix?: st
 }
 
 /** The health cell of one real server. `check` is unset until the engine has reported on it. */
-export function RealServerHealth({ rsId, name, health, check, isCheckOff }: { rsId: string; name: string; health?: string; check?: CheckStatus; isCheckOff: boolean }) {
+export function RealServerHealth({ rsId, name, service, health, check, isCheckOff }: { rsId: string; name: string; service: string; health?: string; check?: CheckStatus; isCheckOff: boolean }) {
   const now = useNow(10_000);
   const [isOpen, setOpen] = useState(false);
   const off = isCheckOff || check?.type === 'none';
@@ -72,7 +72,7 @@ export function RealServerHealth({ rsId, name, health, check, isCheckOff }: { rs
         <Badge tone={off ? 'slate' : HEALTH_TONE[word] ?? 'slate'}><span data-testid="health-word">{word}</span></Badge>
         {check && !off && <span className="text-xs text-slate-600"><When iso={check.since} now={now} prefix="since " /></span>}
         {check?.durationMs !== undefined && !off && <span className="text-xs text-slate-600" title="How long the last check took">· check <span className="font-mono">{formatDuration(check.durationMs)}</span></span>}
-        <Button size="sm" variant="secondary" className="focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-700" aria-label={`Health history of ${name}`} onClick={() => setOpen(true)}>History</Button>
+        <Button size="sm" variant="secondary" className="focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-700" aria-label={`Health history of ${name} in ${service}`} onClick={() => setOpen(true)}>History</Button>
       </div>
       {check?.message && !off && (
         <p className={`text-xs ${word === 'down' ? 'text-red-800' : 'text-slate-600'}`} data-testid="health-message">

@@ -15,6 +15,15 @@ const shot = (page: Page, name: string) => page.screenshot({ path: path.join('.t
 test.describe.configure({ mode: 'serial' });
 
 test('first run: setup, login, DR service, field error, apply, audit, drain, logout', async ({ page }) => {
+  // The whole flow runs under the console's Content-Security-Policy: scripts by nonce only, and not one refused.
+  const violations: string[] = [];
+  page.on('console', (m) => { if (/Content Security Policy|Refused to (execute|load)/i.test(m.text())) violations.push(m.text()); });
+  const first = await page.request.get('/login', { maxRedirects: 0 });
+  const csp = first.headers()['content-security-policy'] ?? '';
+  expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]{24}' 'strict-dynamic'/);
+  expect(csp).toContain("default-src 'self'");
+  expect(first.headers()['cross-origin-opener-policy']).toBe('same-origin');
+  expect(first.headers()['permissions-policy']).toContain('camera=()');
   // Setup: a fresh appliance sends everyone to setup, and the token is only on the appliance's disk.
   await page.goto('/');
   await expect(page).toHaveURL(/\/setup$/);
@@ -100,6 +109,7 @@ test('first run: setup, login, DR service, field error, apply, audit, drain, log
   await logout(page);
   await page.goto('/audit');
   await expect(page).toHaveURL(/\/login$/);
+  expect(violations).toEqual([]);
 });
 
 async function logout(page: Page) {

@@ -139,7 +139,7 @@ test('a stopped backend is shown down with the check\'s sentence, and up again o
   await page.screenshot({ path: '/tmp/health-overview.png', fullPage: true });
 
   // Its history, one click away: the up → down transition with its code and sentence.
-  await page.getByRole('button', { name: 'Health history of sym-app-1' }).click();
+  await card.getByRole('button', { name: `Health history of sym-app-1 in ${SERVICE}` }).click();
   const dialog = page.getByRole('dialog', { name: 'Health history of sym-app-1' });
   const newest = dialog.getByTestId('health-history').locator('tbody tr').first();
   await expect(newest).toContainText('down');
@@ -153,6 +153,6 @@ test('a stopped backend is shown down with the check\'s sentence, and up again o
   await backends[0].start();
   await expect(health('sym-app-1').getByTestId('health-word')).toHaveText('up', { timeout: 5_000 });
   await expect(health('sym-app-1').getByTestId('health-message')).toContainText('HTTP 200 from /health');
-  await page.getByRole('button', { name: 'Health history of sym-app-1' }).click();
+  await card.getByRole('button', { name: `Health history of sym-app-1 in ${SERVICE}` }).click();
   await expect(dialog.getByTestId('health-history').locator('tbody tr').first()).toContainText('L7OK');
 });
