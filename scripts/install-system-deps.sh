@@ -17,8 +17,23 @@ if [ ${#missing[@]} -eq 0 ]; then echo "system deps: all present"; exit 0; fi
 echo "system deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# Packages with a daemon (haproxy, nginx, keepalived …) must not start it on install: the tests and benchmarks run
+# their own instances, by process id. Debian's way is a policy-rc.d that answers 101 ("not allowed") while apt runs;
+# one that already exists is the machine owner's, and is left as it is.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# made by Fulcrum scripts/install-system-deps.sh while it installs; removed after\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"; created_policy=1
+fi
+cleanup() { if [ "$created_policy" -eq 1 ]; then $SUDO rm -f "$policy"; fi; }
+trap cleanup EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The packaged haproxy and nginx services are not ours to run; benchmarks start their own instances.
-for s in haproxy nginx; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true; $SUDO pkill -x "$s" >/dev/null 2>&1 || true; done
+# A daemon package installed just now is also kept from starting at the next boot. Services this script did not
+# install (someone's own haproxy or nginx) are not touched.
+for p in "${missing[@]}"; do
+  case "$p" in haproxy|keepalived) s=$p ;; nginx-light) s=nginx ;; *) continue ;; esac
+  $SUDO systemctl disable "$s" >/dev/null 2>&1 || true
+done
 echo "system deps: done"
