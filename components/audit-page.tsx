@@ -9,6 +9,26 @@ import { Field, Input, Select } from './ui/field';
 
 type Event = { id: number; at: string; actor: string; actorRole: string | null; sourceAddress: string; action: string; objectType: string; objectId: string | null; before: unknown; after: unknown; outcome: string; message: string | null; requestId: string };
 const outcomeTone: Record<string, Tone> = { success: 'green', denied: 'red', invalid: 'amber', failed: 'red' };
+type ChainReport = {
+  isIntact: boolean; checked: number; firstBroken?: { id: number; kind: string; reason: string }; problems?: { id: number; kind: string; reason: string }[];
+  seal?: { sinks: string[]; checkpoints: number; newest: { id: number; at: string } | null }; warnings?: string[];
+};
+
+/** The chain's verdict: which row and how when broken, and what the checkpoints outside the appliance cover. */
+function ChainVerdict({ verify }: { verify: ChainReport }) {
+  const sealed = verify.seal?.newest;
+  return (
+    <div className="space-y-1">
+      {verify.isIntact
+        ? <div data-testid="audit-verify" className="rounded-md border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-900">✓ Chain intact: {verify.checked} events verified{sealed ? `, sealed outside the appliance up to event ${sealed.id} (${new Date(sealed.at).toLocaleString('en-GB')})` : ''}.</div>
+        : <div data-testid="audit-verify" role="alert" className="rounded-md border border-red-400 bg-red-50 px-3 py-2 text-sm font-medium text-red-900">
+            ✗ The audit trail has been tampered with: {verify.firstBroken?.reason}.
+            {(verify.problems?.length ?? 0) > 1 && <ul className="mt-1 list-disc pl-5 font-normal">{verify.problems!.slice(1, 6).map((p, i) => <li key={i}>{p.reason}</li>)}{verify.problems!.length > 6 && <li>and {verify.problems!.length - 6} more</li>}</ul>}
+          </div>}
+      {verify.warnings?.map((w) => <p key={w} className="rounded-md border border-amber-300 bg-amber-50 px-3 py-1 text-xs text-amber-900">{w}</p>)}
+    </div>
+  );
+}
 
 /** Before/after of an event as changed lines only, so a reviewer sees what moved. */
 function BeforeAfter({ before, after }: { before: unknown; after: unknown }) {
@@ -39,7 +59,7 @@ export function AuditPage() {
   const [cursors, setCursors] = useState<(number | null)[]>([null]);
   const [next, setNext] = useState<number | null>(null);
   const [open, setOpen] = useState<number | null>(null);
-  const [verify, setVerify] = useState<{ isIntact: boolean; checked: number; firstBroken?: { id: number; reason: string } } | null>(null);
+  const [verify, setVerify] = useState<ChainReport | null>(null);
   const [error, setError] = useState<ApiCallError | null>(null);
 
   const query = useCallback((f: typeof filters, extra: Record<string, string> = {}) => {
@@ -71,10 +91,8 @@ export function AuditPage() {
   const set = (k: keyof typeof filters, v: string) => setFilters((f) => ({ ...f, [k]: v }));
   return (
     <div className="space-y-5">
-      <PageTitle sub="Every change, every refusal and every apply: who, from where, what before and after. The chain of hashes shows whether any row was altered.">Audit log</PageTitle>
-      {verify && (verify.isIntact
-        ? <div data-testid="audit-verify" className="rounded-md border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-900">✓ Chain intact: {verify.checked} events verified.</div>
-        : <div data-testid="audit-verify" role="alert" className="rounded-md border border-red-400 bg-red-50 px-3 py-2 text-sm font-medium text-red-900">✗ The audit trail has been tampered with: {verify.firstBroken?.reason}.</div>)}
+      <PageTitle sub="Every change, every refusal and every apply: who, from where, what before and after. Each row is chained to the one before under a key, and the chain's head is sealed outside the appliance, so an altered, inserted, deleted or cut row shows.">Audit log</PageTitle>
+      {verify && <ChainVerdict verify={verify} />}
       <ErrorBox error={error?.body} />
       <Card title="Filter">
         <form onSubmit={submit} className="grid gap-3 md:grid-cols-3 lg:grid-cols-6">

@@ -9,7 +9,17 @@ import { Field, Input, Select } from './ui/field';
 import { ConfirmDialog } from './ui/confirm';
 
 type User = { id: string; username: string; role: string; isDisabled: boolean; version: number };
-type Key = { id: string; name: string; prefix: string; role: string; owner: string; createdAt: string; lastUsedAt: string | null; revokedAt: string | null };
+type Key = {
+  id: string; name: string; prefix: string; role: string; effectiveRole: string | null; status: 'active' | 'revoked' | 'expired' | 'owner-disabled'; owner: string;
+  createdAt: string; expiresAt: string | null; lastUsedAt: string | null; lastUsedFrom: string | null; revokedAt: string | null;
+};
+const KEY_STATUS: Record<Key['status'], { tone: 'green' | 'red' | 'amber'; text: string }> = {
+  active: { tone: 'green', text: 'active' },
+  revoked: { tone: 'red', text: 'revoked' },
+  expired: { tone: 'amber', text: 'expired' },
+  'owner-disabled': { tone: 'amber', text: 'owner disabled' },
+};
+const when = (iso: string) => new Date(iso).toLocaleString('en-GB');
 const ROLE_TEXT: Record<string, string> = { admin: 'everything', operator: 'server states and apply', auditor: 'read everything, audit export', viewer: 'read, no audit' };
 
 export function UsersPage() {
@@ -20,7 +30,7 @@ export function UsersPage() {
   const [error, setError] = useState<ApiCallError | null>(null);
   const [nu, setNu] = useState({ username: '', password: '', role: 'operator' });
   const [nuErr, setNuErr] = useState<Record<string, string>>({});
-  const [nk, setNk] = useState({ name: '', role: 'operator' });
+  const [nk, setNk] = useState({ name: '', role: 'operator', expires: '' });
   const [nkErr, setNkErr] = useState<Record<string, string>>({});
   const [newKey, setNewKey] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<{ title: string; label: string; run: () => Promise<unknown> } | null>(null);
@@ -49,13 +59,16 @@ export function UsersPage() {
   async function addKey(e: FormEvent) {
     e.preventDefault();
     try {
-      const r = await api('POST', '/api-keys', nk);
+      // A date from the form expires at the end of that day, in the browser's time zone.
+      const expiresAt = nk.expires ? new Date(`${nk.expires}T23:59:59`).toISOString() : undefined;
+      const r = await api('POST', '/api-keys', { name: nk.name, role: nk.role, ...(expiresAt ? { expiresAt } : {}) });
       setNewKey(r.key);
-      setNk({ name: '', role: 'operator' });
+      setNk({ name: '', role: 'operator', expires: '' });
       setNkErr({});
       await load();
     } catch (err) {
-      setNkErr((err as ApiCallError).fields);
+      const fields = (err as ApiCallError).fields;
+      setNkErr(fields.expiresAt ? { ...fields, expires: fields.expiresAt } : fields);
     }
   }
   async function run() {
@@ -107,18 +120,23 @@ export function UsersPage() {
           </div>
         )}
         <table className="w-full text-left text-sm">
-          <thead className="text-xs uppercase text-slate-500"><tr><th className="py-1">Name</th><th>Prefix</th><th>Role</th><th>Owner</th><th>Last used</th><th /></tr></thead>
+          <thead className="text-xs uppercase text-slate-500"><tr><th className="py-1">Name</th><th>Prefix</th><th>Role</th><th>Owner</th><th>Status</th><th>Expires</th><th>Last used</th><th /></tr></thead>
           <tbody>{keys.map((k) => (
             <tr key={k.id} className="border-t border-slate-100">
-              <td className="py-2">{k.name}</td><td className="font-mono text-xs">fk_{k.prefix}_…</td><td>{k.role}</td><td>{k.owner}</td>
-              <td>{k.revokedAt ? <Badge tone="red">revoked</Badge> : k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString('en-GB') : 'never'}</td>
+              <td className="py-2">{k.name}</td><td className="font-mono text-xs">fk_{k.prefix}_…</td>
+              <td>{k.role}{k.effectiveRole && k.effectiveRole !== k.role && <span className="block text-xs text-amber-800" title="A key never does more than its owner may do now">acts as {k.effectiveRole} (owner&apos;s role)</span>}</td>
+              <td>{k.owner}</td>
+              <td><Badge tone={KEY_STATUS[k.status].tone}>{KEY_STATUS[k.status].text}</Badge></td>
+              <td>{k.expiresAt ? when(k.expiresAt) : 'never'}</td>
+              <td>{k.lastUsedAt ? <>{when(k.lastUsedAt)}{k.lastUsedFrom && <span className="block text-xs text-slate-500">from {k.lastUsedFrom}</span>}</> : 'never'}</td>
               <td className="text-right">{canWrite && !k.revokedAt && <Button size="sm" variant="danger" onClick={() => setConfirm({ title: `Revoke key ${k.name}?`, label: 'Revoke key', run: () => api('DELETE', `/api-keys/${k.id}`) })}>Revoke</Button>}</td>
             </tr>))}</tbody>
         </table>
         {canWrite && (
-          <form method="post" onSubmit={addKey} noValidate className="mt-4 grid items-start gap-3 border-t border-slate-200 pt-4 md:grid-cols-3">
+          <form method="post" onSubmit={addKey} noValidate className="mt-4 grid items-start gap-3 border-t border-slate-200 pt-4 md:grid-cols-4">
             <Field label="Key name" error={nkErr.name}>{(p) => <Input {...p} name="key-name" value={nk.name} onChange={(e) => setNk({ ...nk, name: e.target.value })} placeholder="change-pipeline" />}</Field>
-            <Field label="Role" error={nkErr.role}>{(p) => <Select {...p} name="key-role" value={nk.role} onChange={(e) => setNk({ ...nk, role: e.target.value })}>{Object.keys(ROLE_TEXT).map((r) => <option key={r}>{r}</option>)}</Select>}</Field>
+            <Field label="Role" error={nkErr.role} hint="never more than its owner's role at the time of each request">{(p) => <Select {...p} name="key-role" value={nk.role} onChange={(e) => setNk({ ...nk, role: e.target.value })}>{Object.keys(ROLE_TEXT).map((r) => <option key={r}>{r}</option>)}</Select>}</Field>
+            <Field label="Expires (optional)" error={nkErr.expires} hint="at the end of that day">{(p) => <Input {...p} name="key-expires" type="date" value={nk.expires} onChange={(e) => setNk({ ...nk, expires: e.target.value })} />}</Field>
             <Button type="submit" className="mt-6">Create key</Button>
           </form>
         )}

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient, type Prisma } from './generated/prisma/client.ts';
 import { consoleEnv } from './env.ts';
+import { ensureAuditKeyAtStart } from './audit-key.ts';
 
 export type Db = PrismaClient;
 export type Tx = Prisma.TransactionClient;
@@ -56,6 +57,7 @@ export function db(): PrismaClient {
   if (g.__fulcrumDb?.file === file) return g.__fulcrumDb.client;
   migrate(file);
   fs.chmodSync(file, 0o600);
+  ensureAuditKeyAtStart(path.dirname(file), file);
   const client = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${file}` }) });
   g.__fulcrumDb = { file, client };
   return client;

@@ -98,6 +98,7 @@ export function duplicateError(e: unknown): ApiError | undefined {
   const field = fields.filter((f) => !/Id$/.test(f)).at(-1) ?? fields.at(-1) ?? 'value';
   const model = typeof err.meta?.modelName === 'string' ? err.meta.modelName : '';
   const words = model.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() || 'an object';
-  const what = model ? `${/^[aeiou]/.test(words) ? 'an' : 'a'} ${words}` : words;
+  // "a user", "an object": the u- words here sound like "you".
+  const what = model ? `${/^[aeio]/.test(words) ? 'an' : 'a'} ${words}` : words;
   return new ApiError('API_DUPLICATE', { what, field }, { fields: [{ path: field, message: `This ${field} is taken.` }] });
 }

@@ -1,11 +1,12 @@
 /** The live feed: only logged-in same-origin browsers connect; they get engine and console events; logout ends it. */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { setupAdmin, startHarness, type Client, type Harness } from './testing/harness.ts';
-import { createLiveFeed, LIVE_PATH } from './live.ts';
+import { ADMIN, Client, setupAdmin, startHarness, type Harness } from './testing/harness.ts';
+import { createLiveFeed, isAllowedOrigin, LIVE_PATH } from './live.ts';
 
 let h: Harness;
 let admin: Client;
@@ -71,4 +72,97 @@ test('a logged-in browser hears the engine, staged changes and applies, until it
   assert.equal((await admin.req('DELETE', '/session')).status, 204);
   const [code] = (await once(ws, 'close')) as [number];
   assert.equal(code, 4001);
+});
+
+/** A raw upgrade request, as a hostile page or script would send it; resolves with the answer once the server closes. */
+function rawUpgrade(headers: Record<string, string>): Promise<{ answer: string; isClosedByServer: boolean }> {
+  const { port } = server.address() as { port: number };
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let answer = '';
+    let isEnded = false;
+    sock.on('data', (c) => (answer += c));
+    sock.on('end', () => (isEnded = true));
+    sock.on('close', () => resolve({ answer, isClosedByServer: isEnded }));
+    sock.on('error', reject);
+    const lines = [`GET ${LIVE_PATH} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    sock.write(lines.join('\r\n') + '\r\n\r\n');
+  });
+}
+
+test('Origin "null" or unparsable: 403 and the server closes the socket, with no unhandled rejection', async () => {
+  assert.equal((await admin.login(ADMIN.username, ADMIN.password)).status, 200, 'a valid session, refused for its Origin alone');
+  const port = (server.address() as { port: number }).port;
+  const same = new WebSocket(url, { headers: { cookie: admin.cookie, origin: `http://127.0.0.1:${port}` } });
+  await once(same, 'open');
+  same.close();
+  let rejections = 0;
+  const count = () => rejections++;
+  process.on('unhandledRejection', count);
+  try {
+    for (const origin of ['null', 'http://[::1', 'not a url', 'file:///etc/passwd', 'https://127.0.0.1.evil.example']) {
+      const r = await Promise.all(Array.from({ length: 20 }, () => rawUpgrade({ Origin: origin, Cookie: admin.cookie })));
+      for (const x of r) {
+        assert.match(x.answer, /^HTTP\/1\.1 403 /, origin);
+        assert.equal(x.isClosedByServer, true, `the server ended the socket for ${origin}`);
+      }
+    }
+  } finally {
+    process.off('unhandledRejection', count);
+  }
+  assert.equal(rejections, 0);
+  assert.equal(isAllowedOrigin(undefined, 'lb:9443'), true, 'no Origin (not a browser): the cookie decides');
+  assert.equal(isAllowedOrigin('https://lb:9443', 'lb:9443'), true);
+  assert.equal(isAllowedOrigin('https://lb:9443', undefined), false);
+});
+
+describe('each event class needs its permission, checked against the role now', () => {
+  let slow: ReturnType<typeof createLiveFeed>;
+  let slowServer: http.Server;
+  let slowUrl = '';
+  before(async () => {
+    // No periodic re-check within the test: what happens, happens on the events themselves.
+    slow = createLiveFeed({ sessionRecheckMs: 3600_000 });
+    slowServer = http.createServer((_q, s) => s.end());
+    slowServer.on('upgrade', (req, socket, head) => void slow.handleUpgrade(req, socket, head));
+    slowServer.listen(0, '127.0.0.1');
+    await once(slowServer, 'listening');
+    slowUrl = `ws://127.0.0.1:${(slowServer.address() as { port: number }).port}${LIVE_PATH}`;
+  });
+  after(() => {
+    slow.close();
+    slowServer.close();
+  });
+
+  async function person(username: string, role: string) {
+    const r = await admin.req('POST', '/users', { username, password: 'a long enough password', role });
+    assert.equal(r.status, 201, r.text);
+    const c = new Client(h.baseUrl);
+    assert.equal((await c.login(username, 'a long enough password')).status, 200);
+    const ws = new WebSocket(slowUrl, { headers: { cookie: c.cookie } });
+    const feedEvents = collect(ws);
+    await once(ws, 'open');
+    return { id: r.body.id as string, ws, feedEvents };
+  }
+
+  test('audit events reach auditors and admins only; a viewer hears everything else', async () => {
+    const viewer = await person('live-viewer', 'viewer');
+    const auditor = await person('live-auditor', 'auditor');
+    const vs = (name: string, address: string) => ({ name, layer: 4, mode: 'nat', address, ports: [80], realServers: [{ name: 'a', address: '10.9.2.1', port: 8080 }] });
+    assert.equal((await admin.req('POST', '/virtual-services', vs('live-a', '10.9.1.1'))).status, 201);
+    assert.equal((await admin.req('POST', '/virtual-services', vs('live-b', '10.9.1.2'))).status, 201);
+    await auditor.feedEvents.waitFor((e) => e.type === 'audit' && e.action === 'virtual-service.create');
+    // Each socket's deliveries are in order, so once the viewer has the second change, the first audit event has
+    // been decided for it.
+    await viewer.feedEvents.waitFor((e) => e.type === 'candidate-changed' && viewer.feedEvents.events.filter((x) => x.type === 'candidate-changed').length >= 2);
+    assert.deepEqual(viewer.feedEvents.events.filter((e) => e.type === 'audit'), []);
+    assert.ok(auditor.feedEvents.events.filter((e) => e.type === 'audit').length >= 2);
+    viewer.ws.close();
+
+    // Demoting the auditor ends their session; the audit event that records it closes their feed at once.
+    assert.equal((await admin.req('PATCH', `/users/${auditor.id}`, { role: 'viewer' })).status, 200);
+    const [code] = (await once(auditor.ws, 'close')) as [number];
+    assert.equal(code, 4001);
+    assert.ok(!auditor.feedEvents.events.some((e) => e.type === 'audit' && e.action === 'user.update'), 'not even the event of its own demotion');
+  });
 });

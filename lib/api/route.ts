@@ -6,11 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { ApiError, validationError } from '../errors.ts';
+import { ApiError, duplicateError, validationError } from '../errors.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { writeAuditAlone, type AuditInput } from '../audit.ts';
 import { can, PERMISSIONS, type Permission } from '../auth/roles.ts';
-import { ANONYMOUS, actorFromApiKey, actorFromSession, readCookie, SESSION_COOKIE, type Actor } from '../auth/session.ts';
+import { ANONYMOUS, actorFromSession, checkApiKey, readCookie, SESSION_COOKIE, type Actor } from '../auth/session.ts';
 import { log } from '../log.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -64,14 +64,17 @@ export function errorResponse(e: ApiError, requestId: string): Response {
   return Response.json(body, { status: e.status, headers: { 'x-request-id': requestId, ...e.headers } });
 }
 
-async function resolveActor(req: Request): Promise<Actor> {
+/** Who is asking, checked afresh on every request (a key's role is its owner's current role at most). */
+async function resolveActor(req: Request, sourceAddress: string): Promise<{ actor: Actor; expired?: Date }> {
   const auth = req.headers.get('authorization');
   if (auth) {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    return (m && (await actorFromApiKey(m[1]))) || ANONYMOUS;
+    if (!m) return { actor: ANONYMOUS };
+    const r = await checkApiKey(m[1], { sourceAddress });
+    return r.actor ? { actor: r.actor } : { actor: ANONYMOUS, expired: r.reason === 'expired' ? r.expiresAt : undefined };
   }
   const cookie = readCookie(req.headers.get('cookie'), SESSION_COOKIE);
-  return (cookie && (await actorFromSession(cookie))) || ANONYMOUS;
+  return { actor: (cookie && (await actorFromSession(cookie))) || ANONYMOUS };
 }
 
 async function readJsonBody(req: Request): Promise<unknown> {
@@ -129,11 +132,12 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
     ...extra,
   });
   try {
-    actor = await resolveActor(req);
+    const who = await resolveActor(req, sourceAddress);
+    actor = who.actor;
     if (def.permission !== 'public') {
       if (actor.kind === 'anonymous') {
-        if (isMutation(def.method)) await writeAuditAlone(refusal('denied', 'not logged in'));
-        throw new ApiError('AUTH_REQUIRED');
+        if (isMutation(def.method)) await writeAuditAlone(refusal('denied', who.expired ? 'API key expired' : 'not logged in'));
+        throw who.expired ? new ApiError('AUTH_KEY_EXPIRED', { at: who.expired.toISOString() }) : new ApiError('AUTH_REQUIRED');
       }
       if (def.permission !== 'authenticated' && !can(actor.role!, def.permission)) {
         const needed = (PERMISSIONS[def.permission] as readonly string[]).join(' or ');
@@ -203,8 +207,9 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
     }
     return Response.json(payload, { status, headers });
   } catch (caught) {
-    // An engine refusal that a handler did not translate still has its code, status and sentence.
-    const e = caught instanceof EngineError ? ApiError.from(caught) : caught;
+    // An engine refusal that a handler did not translate still has its code, status and sentence; a unique
+    // constraint the database enforced (two requests raced past the handler's own check) is a 409 naming the field.
+    const e = caught instanceof EngineError ? ApiError.from(caught) : (duplicateError(caught) ?? caught);
     if (e instanceof ApiError) {
       // A refusal by the handler (validation across services, version conflict, engine refusal) is audited too.
       if (!e.isAudited && isMutation(def.method) && e.status >= 400 && e.status !== 401) {

@@ -13,10 +13,16 @@ const Stamped = { id: z.string(), version: z.number().int(), createdAt: Timestam
 export const UserView = z.object({ id: z.string(), username: z.string(), role: z.enum(ROLES), isDisabled: z.boolean(), version: z.number().int(), createdAt: Timestamp, updatedAt: Timestamp });
 export const UserList = z.object({ items: z.array(UserView) });
 
-export const ApiKeyView = z.object({ id: z.string(), name: z.string(), prefix: z.string(), role: z.enum(ROLES), owner: z.string(), createdAt: Timestamp, lastUsedAt: Timestamp.nullable(), revokedAt: Timestamp.nullable() });
+export const ApiKeyView = z.object({
+  id: z.string(), name: z.string(), prefix: z.string(),
+  /** The role the key was made with; `effectiveRole` is what it may do now (never more than its owner's role). */
+  role: z.enum(ROLES), effectiveRole: z.enum(ROLES).nullable(),
+  status: z.enum(['active', 'revoked', 'expired', 'owner-disabled']), owner: z.string(),
+  createdAt: Timestamp, expiresAt: Timestamp.nullable(), lastUsedAt: Timestamp.nullable(), lastUsedFrom: z.string().nullable(), revokedAt: Timestamp.nullable(),
+});
 export const ApiKeyList = z.object({ items: z.array(ApiKeyView) });
 /** The only answer that carries a key: the one that creates it. */
-export const ApiKeyCreated = z.object({ id: z.string(), name: z.string(), prefix: z.string(), role: z.enum(ROLES), key: z.string() });
+export const ApiKeyCreated = z.object({ id: z.string(), name: z.string(), prefix: z.string(), role: z.enum(ROLES), expiresAt: Timestamp.nullable(), key: z.string() });
 
 export const CertificateView = z.object({ id: z.string(), name: z.string(), subject: z.string(), fingerprint: z.string(), notAfter: Timestamp, createdAt: Timestamp });
 export const CertificateList = z.object({ items: z.array(CertificateView) });

@@ -35,3 +35,27 @@ export function can(role: Role, permission: Permission): boolean {
 export function isRoleWithin(role: Role, of: Role): boolean {
   return (Object.keys(PERMISSIONS) as Permission[]).every((p) => !can(role, p) || can(of, p));
 }
+
+/**
+ * The most an API key may do now: the largest role within both the key's own role and its owner's current role
+ * (a "min" over the permission sets). Roles are not a line — operator and auditor each hold something the other
+ * lacks — so for those two the answer is viewer, the one role within both. A key never exceeds its owner: demote
+ * the owner and the key follows on its next request.
+ *
+ *   key \ owner │ admin    operator  auditor  viewer
+ *   ────────────┼────────────────────────────────────
+ *   admin       │ admin    operator  auditor  viewer
+ *   operator    │ operator operator  viewer   viewer
+ *   auditor     │ auditor  viewer    auditor  viewer
+ *   viewer      │ viewer   viewer    viewer   viewer
+ */
+export function effectiveRole(keyRole: Role, ownerRole: Role): Role {
+  const within = ROLES.filter((r) => isRoleWithin(r, keyRole) && isRoleWithin(r, ownerRole));
+  const size = (r: Role) => (Object.keys(PERMISSIONS) as Permission[]).filter((p) => can(r, p)).length;
+  // Viewer (config:read, which every role holds) is always within both, so `within` is never empty.
+  return within.reduce((best, r) => (size(r) > size(best) ? r : best));
+}
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}

@@ -5,12 +5,17 @@
  * end after 8 hours, or 30 minutes without use. Cookie-authenticated mutations must carry the session's CSRF token in
  * `X-CSRF-Token` (SameSite=Strict already blocks cross-site sends; the token covers same-site attackers and old
  * browsers). API keys: "fk_<prefix>_<secret>", sent as `Authorization: Bearer`, stored as SHA-256, need no CSRF token.
+ *
+ * Both follow their user on every request: a session or key of a disabled user authenticates nobody (a deleted user's
+ * rows are gone with it), and a key acts with `effectiveRole(key's role, owner's current role)`, so demoting the owner
+ * takes the key's power at once. Demotion, disabling and deletion also end the user's sessions (lib/api/routes/auth.ts)
+ * and, through the audit event they write, close the user's live feeds (lib/live.ts).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../engine/canonical.ts';
 import { db, type Tx } from '../db.ts';
 import { consoleEnv } from '../env.ts';
-import type { Role } from './roles.ts';
+import { effectiveRole, isRole, type Role } from './roles.ts';
 
 export const SESSION_COOKIE = 'fulcrum_session';
 const SESSION_MAX_MS = 8 * 3600_000;
@@ -25,6 +30,8 @@ export interface Actor {
   sessionId?: string;
   csrfToken?: string;
   apiKeyId?: string;
+  /** For API keys: the role the key was made with (its effective role, `role`, may be less). */
+  keyRole?: Role;
 }
 
 export const ANONYMOUS: Actor = Object.freeze({ kind: 'anonymous', name: 'anonymous' });
@@ -59,29 +66,63 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined;
 }
 
-/** The actor behind a cookie value, refreshing its idle clock; undefined when expired or unknown. */
-export async function actorFromSession(cookieValue: string): Promise<Actor | undefined> {
-  const id = sha256Hex(cookieValue);
-  const s = await db().session.findUnique({ where: { id }, include: { user: true } });
-  const now = Date.now();
-  if (!s || s.user.isDisabled || s.expiresAt.getTime() < now || now - s.lastSeenAt.getTime() > SESSION_IDLE_MS) {
-    if (s) await db().session.delete({ where: { id } }).catch(() => undefined);
-    return undefined;
-  }
-  if (now - s.lastSeenAt.getTime() > 60_000) await db().session.update({ where: { id }, data: { lastSeenAt: new Date(now) } });
-  return { kind: 'user', userId: s.userId, name: s.user.username, role: s.user.role as Role, sessionId: id, csrfToken: s.csrfToken };
+/** Clock and caller for the lookups below; tests pass a clock. */
+export interface LookupOptions {
+  now?: Date;
+  /**
+   * Whether this use keeps the session alive (refreshes its idle clock) or records the key's last use. The live
+   * feed's re-checks pass false: an open feed alone must not keep a session from idling out.
+   */
+  isUse?: boolean;
+  /** Recorded as the key's last address. */
+  sourceAddress?: string;
 }
 
-export async function actorFromApiKey(key: string): Promise<Actor | undefined> {
+/** The actor behind a cookie value, refreshing its idle clock; undefined when expired, unknown or disabled. */
+export async function actorFromSession(cookieValue: string, opts: LookupOptions = {}): Promise<Actor | undefined> {
+  const id = sha256Hex(cookieValue);
+  const s = await db().session.findUnique({ where: { id }, include: { user: true } });
+  const now = (opts.now ?? new Date()).getTime();
+  if (!s || s.user.isDisabled || !isRole(s.user.role) || s.expiresAt.getTime() < now || now - s.lastSeenAt.getTime() > SESSION_IDLE_MS) {
+    if (s) await db().session.deleteMany({ where: { id } }).catch(() => undefined);
+    return undefined;
+  }
+  if (opts.isUse !== false && now - s.lastSeenAt.getTime() > 60_000) await db().session.updateMany({ where: { id }, data: { lastSeenAt: new Date(now) } });
+  return { kind: 'user', userId: s.userId, name: s.user.username, role: s.user.role, sessionId: id, csrfToken: s.csrfToken };
+}
+
+export type ApiKeyCheck =
+  | { actor: Actor }
+  | { actor?: undefined; reason: 'malformed' | 'unknown' | 'revoked' | 'owner-disabled' }
+  | { actor?: undefined; reason: 'expired'; expiresAt: Date };
+
+/**
+ * Checks a bearer key on every request. Accepts a key that exists, matches its hash, is not revoked or expired and
+ * whose owner is enabled; its role is then the effective role (never more than the owner's role now). Records the
+ * last use (time and address) at most once a minute, so a busy pipeline does not write on every request.
+ */
+export async function checkApiKey(key: string, opts: LookupOptions = {}): Promise<ApiKeyCheck> {
   const m = /^fk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{20,})$/.exec(key);
-  if (!m) return undefined;
+  if (!m) return { reason: 'malformed' };
   const row = await db().apiKey.findUnique({ where: { prefix: m[1] }, include: { user: true } });
-  if (!row || row.revokedAt || row.user.isDisabled) return undefined;
+  if (!row) return { reason: 'unknown' };
   const a = Buffer.from(row.keyHash, 'hex');
   const b = Buffer.from(sha256Hex(key), 'hex');
-  if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
-  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) await db().apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
-  return { kind: 'api-key', userId: row.userId, name: `${row.user.username}/key:${row.name}`, role: row.role as Role, apiKeyId: row.id };
+  if (a.length !== b.length || !timingSafeEqual(a, b)) return { reason: 'unknown' };
+  if (row.revokedAt) return { reason: 'revoked' };
+  if (row.user.isDisabled || !isRole(row.user.role) || !isRole(row.role)) return { reason: 'owner-disabled' };
+  const now = opts.now ?? new Date();
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { reason: 'expired', expiresAt: row.expiresAt };
+  if (opts.isUse !== false && (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > 60_000)) {
+    await db().apiKey.updateMany({ where: { id: row.id }, data: { lastUsedAt: now, lastUsedFrom: opts.sourceAddress ?? row.lastUsedFrom } });
+  }
+  return {
+    actor: { kind: 'api-key', userId: row.userId, name: `${row.user.username}/key:${row.name}`, role: effectiveRole(row.role, row.user.role), keyRole: row.role, apiKeyId: row.id },
+  };
+}
+
+export async function actorFromApiKey(key: string, opts: LookupOptions = {}): Promise<Actor | undefined> {
+  return (await checkApiKey(key, opts)).actor;
 }
 
 /** A new API key: the whole key is shown once; only its prefix and hash are kept. */

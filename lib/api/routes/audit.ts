@@ -69,9 +69,20 @@ export const auditRoutes = [
   }),
   defineRoute({
     method: 'GET', path: '/audit/verify', permission: 'audit:read', tag: 'audit', action: 'audit.verify', objectType: 'audit',
-    summary: 'Verify the audit chain: any edited, deleted or inserted row is found',
+    summary: 'Verify the audit chain against its key, its ids, its head and the signed checkpoints in the configured file sinks: which row, and how',
     async handler() {
       return { body: await verifyAuditChain() };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/audit/verify', permission: 'audit:read', tag: 'audit', action: 'audit.verify', objectType: 'audit',
+    summary: 'Verify the audit chain as GET does, also against checkpoint lines you send (e.g. taken from syslog)',
+    body: z.strictObject({
+      /** Lines as a sink holds them; anything around the checkpoint (a syslog header) is ignored. */
+      checkpointLines: z.array(z.string().max(4096)).max(100_000).default([]),
+    }),
+    async handler(ctx) {
+      return { body: await verifyAuditChain({ extraCheckpointLines: ctx.body.checkpointLines }) };
     },
   }),
 ];

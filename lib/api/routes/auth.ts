@@ -8,8 +8,8 @@ import { UserList, UserView, ApiKeyList, ApiKeyCreated, SessionView } from '../v
 import { ifMatchVersion, mutate } from '../mutate.ts';
 import { dummyHash, hashPassword, verifyPassword } from '../../auth/password.ts';
 import { clearedSessionCookie, createSession, destroySession, newApiKey, sessionCookie } from '../../auth/session.ts';
-import { isRoleWithin, ROLES, type Role } from '../../auth/roles.ts';
-import { lockedForSeconds, recordFailure, recordSuccess, throttleKeys } from '../../auth/throttle.ts';
+import { effectiveRole, isRole, isRoleWithin, ROLES, type Role } from '../../auth/roles.ts';
+import { recordFailure, recordSuccess, throttleKeys, throttleState } from '../../auth/throttle.ts';
 import { checkSetupToken, ensureSetupToken, removeSetupToken, setupTokenPath } from '../../setup-token.ts';
 
 const Username = z.string().min(2, 'Use at least 2 characters.').max(64).regex(/^[a-z0-9][a-z0-9._-]*$/, 'Use lower-case letters, digits, dot, dash and underscore.');
@@ -19,6 +19,18 @@ const RoleSchema = z.enum(ROLES, { error: `Choose a role: ${ROLES.join(', ')}.` 
 const userView = (u: { id: string; username: string; role: string; isDisabled: boolean; createdAt: Date; updatedAt: Date; version: number }) => ({
   id: u.id, username: u.username, role: u.role, isDisabled: u.isDisabled, createdAt: u.createdAt, updatedAt: u.updatedAt, version: u.version,
 });
+
+type KeyRow = { id: string; name: string; prefix: string; role: string; createdAt: Date; expiresAt: Date | null; lastUsedAt: Date | null; lastUsedFrom: string | null; revokedAt: Date | null; user: { username: string; role: string; isDisabled: boolean } };
+
+/** A key as listed: what it may do now (its effective role, never more than its owner's) and why not, if it cannot. */
+function apiKeyView(k: KeyRow, now = new Date()) {
+  const status = k.revokedAt ? 'revoked' : k.user.isDisabled ? 'owner-disabled' : k.expiresAt && k.expiresAt <= now ? 'expired' : 'active';
+  const actsAs = status === 'active' && isRole(k.role) && isRole(k.user.role) ? effectiveRole(k.role, k.user.role) : null;
+  return {
+    id: k.id, name: k.name, prefix: k.prefix, role: k.role, effectiveRole: actsAs, status, owner: k.user.username,
+    createdAt: k.createdAt, expiresAt: k.expiresAt, lastUsedAt: k.lastUsedAt, lastUsedFrom: k.lastUsedFrom, revokedAt: k.revokedAt,
+  };
+}
 
 export const authRoutes = [
   defineRoute({
@@ -63,20 +75,23 @@ export const authRoutes = [
     async handler(ctx) {
       const { username, password } = ctx.body;
       const keys = throttleKeys(username, ctx.sourceAddress);
-      const wait = await lockedForSeconds(keys);
-      const refuse = (message: string) => writeAuditAlone({ ...ctx.audit({ action: 'session.login', objectType: 'session', objectId: null, outcome: 'denied', message }), actor: username, actorRole: null });
-      if (wait > 0) {
-        await refuse(`throttled for ${wait} s`);
-        throw Object.assign(new ApiError('AUTH_THROTTLED', { seconds: wait }, undefined, { 'retry-after': String(wait) }), { isAudited: true });
-      }
       const user = await db().user.findUnique({ where: { username } });
+      // A refusal names the account only if it exists: what was typed into the username box may be a password.
+      const refuse = (message: string) =>
+        writeAuditAlone({ ...ctx.audit({ action: 'session.login', objectType: 'session', objectId: user?.id ?? null, outcome: 'denied', message }), actor: user?.username ?? 'unknown user', actorRole: null });
+      const throttle = await throttleState(keys);
+      if (throttle.seconds > 0) {
+        const why = throttle.scope === 'global' ? 'too many failed logins on this console' : 'too many failed logins for this user from this address';
+        await refuse(`throttled for ${throttle.seconds} s: ${why}`);
+        throw Object.assign(new ApiError('AUTH_THROTTLED', { seconds: throttle.seconds }, { scope: throttle.scope }, { 'retry-after': String(throttle.seconds) }), { isAudited: true });
+      }
       const isOk = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
       if (!user || !isOk || user.isDisabled) {
         await recordFailure(keys);
         await refuse(!user ? 'unknown username' : user.isDisabled ? 'account disabled' : 'wrong password');
         throw Object.assign(new ApiError('AUTH_INVALID_CREDENTIALS'), { isAudited: true });
       }
-      await recordSuccess(username);
+      await recordSuccess(keys);
       const s = await mutate(
         (tx) => createSession(tx, user.id, ctx.sourceAddress),
         () => ({ ...ctx.audit({ action: 'session.login', objectType: 'session', objectId: user.id, outcome: 'success' }), actor: user.username, actorRole: user.role }),
@@ -111,7 +126,8 @@ export const authRoutes = [
     summary: 'Create a user', body: z.strictObject({ username: Username, password: Password, role: RoleSchema }),
     async handler(ctx) {
       if (await db().user.findUnique({ where: { username: ctx.body.username } })) {
-        throw new ApiError('API_VALIDATION', { summary: `username: "${ctx.body.username}" is taken.` }, { fields: [{ path: 'username', message: 'This username is taken.' }] });
+        // The same answer as when two requests race past this check and the database's unique index refuses one.
+        throw new ApiError('API_DUPLICATE', { what: 'a user', field: 'username' }, { fields: [{ path: 'username', message: 'This username is taken.' }] });
       }
       const passwordHash = await hashPassword(ctx.body.password);
       const u = await mutate(
@@ -139,10 +155,13 @@ export const authRoutes = [
             throw new ApiError('API_CONFLICT', { reason: 'This is the last active admin; make another admin first.' });
           }
           const after = await tx.user.update({ where: { id: u.id }, data: { role: ctx.body.role, isDisabled: ctx.body.isDisabled, passwordHash, version: { increment: 1 } } });
-          if (passwordHash || ctx.body.isDisabled || ctx.body.role) await tx.session.deleteMany({ where: { userId: u.id } });
-          return { before: userView(u), after: userView(after) };
+          // Demotion, promotion, disabling and a new password end every session of the user now (their open live
+          // feeds close on this change's audit event); their API keys follow through effectiveRole on each request.
+          const isRoleChange = !!ctx.body.role && ctx.body.role !== u.role;
+          const endedSessions = passwordHash || ctx.body.isDisabled || isRoleChange ? (await tx.session.deleteMany({ where: { userId: u.id } })).count : 0;
+          return { before: userView(u), after: userView(after), endedSessions };
         },
-        (r) => ctx.audit({ action: 'user.update', objectType: 'user', objectId: ctx.params.id, before: r.before, after: { ...r.after, ...(passwordHash ? { passwordChanged: true } : {}) }, outcome: 'success' }),
+        (r) => ctx.audit({ action: 'user.update', objectType: 'user', objectId: ctx.params.id, before: r.before, after: { ...r.after, ...(passwordHash ? { passwordChanged: true } : {}), endedSessions: r.endedSessions }, outcome: 'success' }),
         { isCandidateChange: false },
       );
       return { body: r.after };
@@ -158,10 +177,12 @@ export const authRoutes = [
           if (!u) throw new ApiError('API_NOT_FOUND', { what: `User ${ctx.params.id}` });
           if (u.id === ctx.actor.userId) throw new ApiError('API_CONFLICT', { reason: 'You cannot delete yourself; ask another admin.' });
           if (u.role === 'admin' && (await tx.user.count({ where: { role: 'admin', isDisabled: false } })) <= 1) throw new ApiError('API_CONFLICT', { reason: 'This is the last active admin.' });
+          // Sessions and API keys go with the user (onDelete: Cascade): none of them authenticates after this commit.
+          const [sessions, keys] = await Promise.all([tx.session.count({ where: { userId: u.id } }), tx.apiKey.count({ where: { userId: u.id, revokedAt: null } })]);
           await tx.user.delete({ where: { id: u.id } });
-          return userView(u);
+          return { before: userView(u), after: { endedSessions: sessions, removedApiKeys: keys } };
         },
-        (before) => ctx.audit({ action: 'user.delete', objectType: 'user', objectId: ctx.params.id, before, outcome: 'success' }),
+        (r) => ctx.audit({ action: 'user.delete', objectType: 'user', objectId: ctx.params.id, before: r.before, after: r.after, outcome: 'success' }),
         { isCandidateChange: false },
       );
       return { status: 204 };
@@ -171,22 +192,31 @@ export const authRoutes = [
     method: 'GET', path: '/api-keys', response: ApiKeyList, permission: 'users:read', tag: 'api-keys', action: 'api-key.list', objectType: 'api-key',
     summary: 'List API keys (never the keys themselves)',
     async handler() {
-      const rows = await db().apiKey.findMany({ orderBy: { createdAt: 'desc' }, include: { user: { select: { username: true } } } });
-      return { body: { items: rows.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, role: k.role, owner: k.user.username, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt, revokedAt: k.revokedAt })) } };
+      const rows = await db().apiKey.findMany({ orderBy: { createdAt: 'desc' }, include: { user: { select: { username: true, role: true, isDisabled: true } } } });
+      return { body: { items: rows.map((k) => apiKeyView(k)) } };
     },
   }),
   defineRoute({
     method: 'POST', path: '/api-keys', response: ApiKeyCreated, permission: 'users:write', tag: 'api-keys', action: 'api-key.create', objectType: 'api-key',
-    summary: 'Create an API key (shown once)', body: z.strictObject({ name: z.string().min(1, 'Give the key a name.').max(64), role: RoleSchema }),
+    summary: 'Create an API key (shown once), optionally expiring',
+    body: z.strictObject({
+      name: z.string().min(1, 'Give the key a name.').max(64),
+      role: RoleSchema,
+      expiresAt: z.iso.datetime({ offset: true, error: 'Give a date and time such as 2027-03-31T23:59:59Z.' }).optional(),
+    }),
     async handler(ctx) {
       if (!isRoleWithin(ctx.body.role as Role, ctx.actor.role!)) throw new ApiError('AUTH_FORBIDDEN', { role: ctx.actor.role, action: `create a key with role ${ctx.body.role}`, needed: 'admin' });
+      const expiresAt = ctx.body.expiresAt ? new Date(ctx.body.expiresAt) : null;
+      if (expiresAt && expiresAt.getTime() <= Date.now()) {
+        throw new ApiError('API_VALIDATION', { summary: 'expiresAt: choose a time in the future.' }, { fields: [{ path: 'expiresAt', message: 'Choose a time in the future.' }] });
+      }
       const k = newApiKey();
       const row = await mutate(
-        (tx) => tx.apiKey.create({ data: { name: ctx.body.name, role: ctx.body.role, prefix: k.prefix, keyHash: k.keyHash, userId: ctx.actor.userId! } }),
-        (r) => ctx.audit({ action: 'api-key.create', objectType: 'api-key', objectId: r.id, after: { name: r.name, prefix: r.prefix, role: r.role }, outcome: 'success' }),
+        (tx) => tx.apiKey.create({ data: { name: ctx.body.name, role: ctx.body.role, prefix: k.prefix, keyHash: k.keyHash, userId: ctx.actor.userId!, expiresAt } }),
+        (r) => ctx.audit({ action: 'api-key.create', objectType: 'api-key', objectId: r.id, after: { name: r.name, prefix: r.prefix, role: r.role, expiresAt: r.expiresAt }, outcome: 'success' }),
         { isCandidateChange: false },
       );
-      return { status: 201, body: { id: row.id, name: row.name, prefix: row.prefix, role: row.role, key: k.key } };
+      return { status: 201, body: { id: row.id, name: row.name, prefix: row.prefix, role: row.role, expiresAt: row.expiresAt, key: k.key } };
     },
   }),
   defineRoute({
