@@ -58,9 +58,43 @@ export function db(): PrismaClient {
   migrate(file);
   fs.chmodSync(file, 0o600);
   ensureAuditKeyAtStart(path.dirname(file), file);
-  const client = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${file}` }) });
+  const client = new PrismaClient({ adapter: withFailedCommitRecovery(new PrismaBetterSQLite3({ url: `file:${file}` })) });
   g.__fulcrumDb = { file, client };
   return client;
+}
+
+/**
+ * Works around the driver adapter (6.19) wedging after a COMMIT that SQLite refused (SQLITE_FULL on a full disk):
+ * Prisma then neither commits nor rolls back the adapter's transaction, so the adapter's transaction lock is never
+ * released and every later write waits for ever. Here a refused COMMIT rolls the transaction back (SQLite keeps it
+ * open after SQLITE_FULL; nothing of it was committed) and releases the lock, once.
+ */
+function withFailedCommitRecovery(factory: PrismaBetterSQLite3): PrismaBetterSQLite3 {
+  const connect = factory.connect.bind(factory);
+  factory.connect = async () => {
+    const adapter = await connect();
+    const sqlite = (adapter as unknown as { client: Database.Database }).client;
+    const start = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (level) => {
+      const tx = await start(level);
+      const execute = tx.executeRaw.bind(tx);
+      tx.executeRaw = async (query) => {
+        try {
+          return await execute(query);
+        } catch (e) {
+          if (query.sql === 'COMMIT') {
+            if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+            await tx.rollback();
+            tx.commit = tx.rollback = () => Promise.resolve();
+          }
+          throw e;
+        }
+      };
+      return tx;
+    };
+    return adapter;
+  };
+  return factory;
 }
 
 /** For tests: drop the singleton so the next db() opens the database of the current FULCRUM_DATA_DIR. */

@@ -28,6 +28,8 @@ export const CONSOLE_ERRORS = {
   API_NOTHING_TO_APPLY: { status: 409, message: 'There are no pending changes to apply.' },
   ENGINE_APPLY_PENDING: { status: 503, message: 'The engine did not answer within {seconds} s, so version {version} is pending: the engine will not start it after {deadline}, and the console settles it from the engine\'s own record as soon as the engine answers (see History). Check the engine (its log is engine.log in the data directory).' },
   AUDIT_KEY_MISSING: { status: 503, message: 'The audit key {path} is missing, so no change can be audited and none is made. Restore the file from where you keep it (it is never in backups); a new key would make every earlier row fail verification.' },
+  API_STORAGE_FULL: { status: 507, message: 'The disk holding the data directory is full, so nothing was changed; free space on it (old logs and backups are the usual cause) and try again.' },
+  API_DATABASE_BUSY: { status: 503, message: 'The database is locked by another program (a backup, or an sqlite3 shell left open), so nothing was changed; try again in a few seconds.' },
   API_INTERNAL: { status: 500, message: 'Something went wrong on the console; it is logged with request id {requestId}.' },
 } as const satisfies Record<string, ErrorDef>;
 
@@ -101,4 +103,29 @@ export function duplicateError(e: unknown): ApiError | undefined {
   // "a user", "an object": the u- words here sound like "you".
   const what = model ? `${/^[aeio]/.test(words) ? 'an' : 'a'} ${words}` : words;
   return new ApiError('API_DUPLICATE', { what, field }, { fields: [{ path: field, message: `This ${field} is taken.` }] });
+}
+
+/**
+ * SQLite refusals that are not a bug in the console: a full disk (SQLITE_FULL) and a lock another process held past
+ * the busy timeout (SQLITE_BUSY). The transaction was rolled back, so the answer can say nothing changed. The driver
+ * adapter's error may be wrapped; its code or its message is looked for down the `cause` chain.
+ */
+export function storageError(e: unknown): ApiError | undefined {
+  // Where SQLite's code can be: the error itself, its causes, or Prisma's meta.driverAdapterError.cause
+  // ({ originalCode: 'SQLITE_BUSY', originalMessage: 'database is locked' } under a P1008 "timed out").
+  const seen: unknown[] = [];
+  const visit = (x: unknown, depth: number) => {
+    if (!x || typeof x !== 'object' || depth > 5 || seen.includes(x)) return;
+    seen.push(x);
+    const o = x as { cause?: unknown; meta?: { driverAdapterError?: unknown } };
+    visit(o.cause, depth + 1);
+    visit(o.meta?.driverAdapterError, depth + 1);
+  };
+  visit(e, 0);
+  for (const x of seen as { code?: unknown; message?: unknown; originalCode?: unknown; originalMessage?: unknown }[]) {
+    const text = [x.code, x.message, x.originalCode, x.originalMessage].map((v) => String(v ?? '')).join(' ');
+    if (/SQLITE_FULL|database or disk is full/.test(text)) return new ApiError('API_STORAGE_FULL');
+    if (/SQLITE_BUSY|database is locked/.test(text)) return new ApiError('API_DATABASE_BUSY', {}, undefined, { 'retry-after': '2' });
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { ApiError, duplicateError, validationError } from '../errors.ts';
+import { ApiError, duplicateError, storageError, validationError } from '../errors.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { writeAuditAlone, type AuditInput } from '../audit.ts';
 import { can, PERMISSIONS, type Permission } from '../auth/roles.ts';
@@ -208,11 +208,15 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
     return Response.json(payload, { status, headers });
   } catch (caught) {
     // An engine refusal that a handler did not translate still has its code, status and sentence; a unique
-    // constraint the database enforced (two requests raced past the handler's own check) is a 409 naming the field.
-    const e = caught instanceof EngineError ? ApiError.from(caught) : (duplicateError(caught) ?? caught);
+    // constraint the database enforced (two requests raced past the handler's own check) is a 409 naming the field;
+    // a full disk or a database another program holds locked says so (storageError), never a 500.
+    const e = caught instanceof EngineError ? ApiError.from(caught) : (duplicateError(caught) ?? storageError(caught) ?? caught);
     if (e instanceof ApiError) {
       // A refusal by the handler (validation across services, version conflict, engine refusal) is audited too.
-      if (!e.isAudited && isMutation(def.method) && e.status >= 400 && e.status !== 401) {
+      // A refusal for a full disk or a locked database cannot be written either: it is logged instead.
+      const isStorage = e.code === 'API_STORAGE_FULL' || e.code === 'API_DATABASE_BUSY';
+      if (isStorage) log('error', e.message, { requestId, route: `${def.method} ${def.path}` });
+      if (!e.isAudited && !isStorage && isMutation(def.method) && e.status >= 400 && e.status !== 401) {
         await writeAuditAlone({ ...refusal(e.status === 403 ? 'denied' : 'invalid', e.message), ...(e.status >= 500 ? { outcome: 'failed' as const } : {}) }).catch(() => undefined);
       }
       return errorResponse(e, requestId);

@@ -63,8 +63,9 @@ export async function serveApi(): Promise<{ server: http.Server; port: number }>
   return { server, port: (server.address() as { port: number }).port };
 }
 
-export async function startHarness(opts: { withEngine?: boolean } = {}): Promise<Harness> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-test-'));
+/** `parentDir`: where the data directory is made (a small tmpfs for the disk-full test); default the system temp. */
+export async function startHarness(opts: { withEngine?: boolean; parentDir?: string } = {}): Promise<Harness> {
+  const dataDir = fs.mkdtempSync(path.join(opts.parentDir ?? os.tmpdir(), 'fulcrum-test-'));
   process.env.FULCRUM_DATA_DIR = dataDir;
   process.env.FULCRUM_INSECURE_HTTP = '1';
   process.env.FULCRUM_ENGINE_SOCKET = path.join(dataDir, 'engine.sock');
