@@ -16,28 +16,37 @@
  *   connect refused/failed, on every server tried                  502
  *   connect or server timeout before the response started         504
  *   failure after the response started                            the client connection is cut (nothing else is honest)
+ *   a request the codec refuses (http-refusals.ts)                its 4xx/501/505, logged, and the connection closes
+ *   a response the codec refuses, before any of it was forwarded  502, logged; that server connection is closed
  * A connect failure is retried on another server (nothing was sent yet); a failure after sending is retried only
  * for an idempotent request without a body, before any response byte came back.
  */
 import type net from 'node:net';
 import {
+  BODY_CHUNKED,
+  BODY_LENGTH,
+  BODY_NONE,
+  BODY_UNTIL_CLOSE,
+  type BodyMode,
   ChunkedTracker,
   CRLFCRLF,
   getHeader,
-  HOP_BY_HOP,
   HttpParseError,
-  isHopByHopName,
-  isName,
-  isNameIn,
+  leadingEmptyLines,
   parseRequestText,
   parseResponseHead,
   parseResponseText,
-  type MessageHead,
+  partialHeadError,
+  requestBody,
+  responseBody,
   serializeHead,
   STATUS_TEXT,
   type RequestHead,
   type ResponseHead,
 } from './http-codec.ts';
+import { REFUSALS, type RefusalCode } from './http-refusals.ts';
+import { forwardedFields, interimFields, keptLines, requestHeadText, upgradeOf } from './forward-head.ts';
+import { logRefusal } from './proxy-log.ts';
 import { applyHeaderRules, plainIp, redirectLocation, rewriteTarget } from './rules.ts';
 import { decodeInsertCookie, encodeInsertCookie, readCookie, readSetCookie, sourceKey } from './persistence.ts';
 import { proxyHeader } from './proxy-protocol.ts';
@@ -133,22 +142,31 @@ export class HttpSession implements Session {
 
   /** Parses the next request head from `borrowed` (a chunk not yet kept) or, when null, from `this.buf`. */
   parseNext(borrowed: Buffer | null): void {
-    const buf = borrowed ?? this.buf;
+    let buf = borrowed ?? this.buf;
     if (buf === null || this.isDead) return;
     const rt = this.listener.rt;
     if (rt === null) return this.destroy();
     const limits = rt.plan.layer7.limits;
+    if (buf[0] === 13) {
+      // Empty lines before a request line are ignored (RFC 9112 §2.2).
+      const n = leadingEmptyLines(buf);
+      if (n === buf.length) return void (this.buf = null);
+      buf = buf.subarray(n);
+    }
     // An acceptable head ends within maxHeaderBytes: only that much is read as text (usually the whole chunk).
     const text = buf.toString('latin1', 0, Math.min(buf.length, limits.maxHeaderBytes));
     const end = text.indexOf('\r\n\r\n');
     if (end === -1) {
-      if (buf.length > limits.maxHeaderBytes) return this.fail(rt, 431, 'The request head is larger than this service accepts.');
-      if (borrowed !== null) this.buf = own(borrowed);
+      if (buf.length > limits.maxHeaderBytes) return this.refuse(rt, 'H1_HEAD_TOO_LARGE');
+      // A bare LF would never be followed by CRLFCRLF: refuse it now rather than at the head timeout.
+      const bad = partialHeadError(buf);
+      if (bad !== undefined) return this.refuse(rt, bad);
+      if (borrowed !== null) this.buf = own(buf);
       // Slow-client protection: the whole head must arrive within httpRequestMs of its first byte.
       if (this.headTimer === null) {
         this.headTimer = setTimeout(() => {
           this.headTimer = null;
-          if (!this.ex) this.fail(rt, 408, 'The request head did not arrive in time.');
+          if (!this.ex) this.refuse(rt, 'H1_HEAD_TIMEOUT');
         }, rt.plan.layer7.timeouts.httpRequestMs);
       }
       return;
@@ -157,13 +175,13 @@ export class HttpSession implements Session {
       clearTimeout(this.headTimer);
       this.headTimer = null;
     }
-    if (end + 4 > limits.maxHeaderBytes) return this.fail(rt, 431, 'The request head is larger than this service accepts.');
+    if (end + 4 > limits.maxHeaderBytes) return this.refuse(rt, 'H1_HEAD_TOO_LARGE');
     let head: RequestHead;
     try {
-      head = parseRequestText(text, end);
+      head = parseRequestText(text, end, buf);
     } catch (err) {
-      const e = err as HttpParseError;
-      return this.fail(rt, e.status ?? 400, e.message);
+      if (!(err instanceof HttpParseError)) throw err;
+      return this.refuse(rt, err.code, err.status);
     }
     this.buf = end + 4 >= buf.length ? null : borrowed !== null ? own(buf.subarray(end + 4)) : buf.subarray(end + 4);
     const ex = new Exchange(this, rt, head);
@@ -171,13 +189,21 @@ export class HttpSession implements Session {
     ex.start();
   }
 
-  /** A locally made answer to a request we will not forward; the connection closes after it. */
-  fail(rt: ServiceRuntime, status: number, text: string): void {
+  /** Answers a request we will not forward with the refusal's status and reason, logs it, and closes after. */
+  refuse(rt: ServiceRuntime, code: RefusalCode, status: number = REFUSALS[code].status): void {
+    const reason = REFUSALS[code].message;
+    logRefusal({ code, status, reason, service: rt.plan.name, client: this.clientIp, side: 'request' });
     this.isClosing = true;
     this.buf = null;
     countResponse(rt.state.counters, status);
-    this.writeLocal(status, [], `${text}\n`, true);
+    this.writeLocal(status, [], `${reason}\n`, true);
     this.socket.end();
+  }
+
+  /** The address the client connected to, as a Host value. */
+  vipHost(): string {
+    const a = this.socket.localAddress ?? '';
+    return `${a.includes(':') ? `[${a}]` : a}:${this.socket.localPort}`;
   }
 
   /**
@@ -249,7 +275,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   private outHead = '';
   private readonly startedAt = performance.now();
   // request body
-  private reqMode: 0 | 1 | 2 = 0; // none, length, chunked
+  private reqMode: BodyMode = BODY_NONE;
   private reqRemaining = 0;
   private reqChunks: ChunkedTracker | null = null;
   private reqDone = true;
@@ -258,7 +284,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   // response
   private resBuf: Buffer | null = null;
   private res: ResponseHead | null = null;
-  private resMode: 0 | 1 | 2 | 3 = 0; // none, length, chunked, until close
+  private resMode: BodyMode = BODY_NONE;
   private resRemaining = 0;
   private resChunks: ChunkedTracker | null = null;
   private resStarted = false;
@@ -288,18 +314,22 @@ class Exchange implements ConnHandler, ChooseRequest {
     const wantsClose = head.minor === 0 ? !head.connection.includes('keep-alive') : head.connection.includes('close');
     if (wantsClose) this.closeAfter = true;
 
-    if (head.isChunked) {
-      this.reqMode = 2;
+    this.reqMode = requestBody(head);
+    if (this.reqMode === BODY_CHUNKED) {
       this.reqChunks = new ChunkedTracker();
       this.reqDone = false;
-    } else if (head.contentLength > 0) {
-      if (head.contentLength > l7.limits.maxBodyBytes) return this.local(413, 'The request body is larger than this service accepts.', true);
-      this.reqMode = 1;
+    } else if (this.reqMode === BODY_LENGTH) {
+      if (head.contentLength > l7.limits.maxBodyBytes) return this.refuse('H1_BODY_TOO_LARGE');
       this.reqRemaining = head.contentLength;
       this.reqDone = false;
     }
+    // Both Content-Length and chunked came: only chunked goes on, and neither connection serves another request.
+    if (head.isAmbiguous) {
+      this.closeAfter = true;
+      this.isUpstreamReusable = false;
+    }
 
-    const hostHeader = head.get('host') ?? '';
+    const hostHeader = head.host ?? '';
     if (l7.httpsRedirect && !s.isTls) {
       return this.redirect(l7.httpsRedirect.status, `https://${stripPort(hostHeader)}${head.target}`);
     }
@@ -344,59 +374,11 @@ class Exchange implements ConnHandler, ChooseRequest {
     if (rt.plan.scheduler === 'sh') this.hashKey = s.clientIp;
     else if (rt.plan.scheduler === 'uri') this.hashKey = path;
 
-    // The head the server gets: the client's lines as they came, less hop-by-hop ones (and those its Connection header
-    // names) and the X-Forwarded-* it replaces, plus ours. Kept lines are sliced out of the head in runs, so a usual
-    // request costs a slice or two, not a string per header. Header rules work on the name/value list instead.
-    const drop = head.connection;
-    const hasRules = rules.requestHeaders.length > 0;
-    const out: string[] = [];
-    const raw = head.raw;
-    // An HTTP/1.0 client cannot read chunked bodies: ask the server in HTTP/1.0 too (keep-alive, for the pool), so
-    // it answers with a length or by closing.
-    let text =
-      head.minor === 0
-        ? `${head.method} ${target} HTTP/1.0\r\nConnection: keep-alive\r\n`
-        : target === head.target
-          ? raw.slice(0, head.headerStart)
-          : `${head.method} ${target} HTTP/1.1\r\n`;
-    if (head.headerStart === raw.length && head.minor !== 0 && target === head.target) text += '\r\n';
-    // HTTP/1.1 servers may refuse a request without Host (an HTTP/1.0 client need not send one): name the VIP.
-    if (hostHeader === '') text += `Host: ${s.socket.localAddress?.includes(':') ? `[${s.socket.localAddress}]` : s.socket.localAddress}:${s.socket.localPort}\r\n`;
-    let xff: string | undefined;
-    const lines = head.lines;
-    let run = -1; // start of the current run of kept lines
-    for (let i = 0; i < lines.length; i += 3) {
-      const from = lines[i];
-      const colon = lines[i + 1];
-      let isKept = true;
-      if (drop.length > 0 || SPECIAL_LENGTH[colon - from] === 1) {
-        if (isHopByHopName(raw, from, colon) || isNameIn(raw, from, colon, drop)) isKept = false;
-        else if (l7.xForwardedFor && isName(raw, from, colon, 'x-forwarded-for')) {
-          const v = head.valueAt(i);
-          xff = xff === undefined ? v : `${xff}, ${v}`;
-          isKept = false;
-        } else if (l7.xForwardedProto && isName(raw, from, colon, 'x-forwarded-proto')) isKept = false;
-      }
-      if (hasRules) {
-        if (isKept) out.push(raw.slice(from, lines[i + 1]), head.valueAt(i));
-      } else if (isKept) {
-        if (run === -1) run = from;
-      } else if (run !== -1) {
-        text += raw.slice(run, from);
-        run = -1;
-      }
-    }
-    if (run !== -1) text += raw.slice(run) + '\r\n';
-    if (l7.xForwardedFor) out.push('X-Forwarded-For', xff === undefined ? s.clientIp : `${xff}, ${s.clientIp}`);
-    if (l7.xForwardedProto) out.push('X-Forwarded-Proto', s.isTls ? 'https' : 'http');
-    const upgrade = drop.includes('upgrade') ? head.get('upgrade') : undefined;
-    if (upgrade !== undefined) {
-      this.isUpgrade = true;
-      out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
-    }
-    if (hasRules) applyHeaderRules(out, rules.requestHeaders);
-    for (let i = 0; i < out.length; i += 2) text += out[i] + ': ' + out[i + 1] + '\r\n';
-    this.outHead = text + '\r\n';
+    // The head the server gets (forward-head.ts): the client's lines as they came, less hop-by-hop ones, framing
+    // fields the codec replaced and the X-Forwarded-* it replaces, plus ours.
+    const upgrade = upgradeOf(head);
+    this.isUpgrade = upgrade !== undefined;
+    this.outHead = requestHeadText(head, target, l7, s, upgrade);
 
     // Hold the body until a server is connected.
     if (!this.reqDone) pauseReading(s.socket);
@@ -489,7 +471,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   onClientBody(chunk: Buffer): void {
     if (this.phase === 'tunnel') return this.tunnelToServer(chunk);
     let take = chunk.length;
-    if (this.reqMode === 1) {
+    if (this.reqMode === BODY_LENGTH) {
       take = Math.min(this.reqRemaining, chunk.length);
       this.reqRemaining -= take;
       if (this.reqRemaining === 0) this.reqDone = true;
@@ -499,13 +481,14 @@ class Exchange implements ConnHandler, ChooseRequest {
       try {
         end = tracker.scan(chunk);
       } catch (err) {
-        return this.abortWith(400, (err as Error).message);
+        if (!(err instanceof HttpParseError)) throw err;
+        return this.refuse(err.code, err.status);
       }
       if (end !== -1) {
         take = end;
         this.reqDone = true;
       }
-      if (tracker.dataBytes > this.rt.plan.layer7.limits.maxBodyBytes) return this.abortWith(413, 'The request body is larger than this service accepts.');
+      if (tracker.dataBytes > this.rt.plan.layer7.limits.maxBodyBytes) return this.refuse('H1_BODY_TOO_LARGE');
     }
     this.reqBytes += take;
     const conn = this.conn!;
@@ -542,21 +525,24 @@ class Exchange implements ConnHandler, ChooseRequest {
       const all = buf.length <= SMALL_RESPONSE ? buf.toString('latin1') : null;
       const end = all !== null ? all.indexOf('\r\n\r\n') : buf.indexOf(CRLFCRLF);
       if (end === -1) {
-        if (buf.length > MAX_RESPONSE_HEAD) return this.upstreamFailed(new HttpParseError('The server sent a response head that is too large.', 502), false);
+        if (buf.length > MAX_RESPONSE_HEAD) return this.badResponse(new HttpParseError('H1_RESPONSE_HEAD_TOO_LARGE', true));
+        const bad = partialHeadError(buf);
+        if (bad !== undefined) return this.badResponse(new HttpParseError(bad, true));
         this.resBuf = this.resBuf === null ? own(chunk) : buf;
         return;
       }
       this.resBuf = null;
       let res: ResponseHead;
       try {
-        res = all !== null ? parseResponseText(all, end) : parseResponseHead(buf, end);
+        res = all !== null ? parseResponseText(all, end, buf) : parseResponseHead(buf, end);
       } catch (err) {
-        return this.upstreamFailed(err as Error, false);
+        return this.badResponse(err);
       }
       const rest = buf.subarray(end + 4);
       if (res.status < 200 && res.status !== 101) {
-        // Interim (100 Continue, 103 Early Hints): pass it on and keep reading for the final response.
-        this.writeClient(Buffer.from(serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, stripHop(res.headers)), 'latin1'));
+        // Interim (100 Continue, 103 Early Hints): pass it on (never to an HTTP/1.0 client, RFC 9110 §15.2) and keep
+        // reading for the final response.
+        if (this.head.minor !== 0) this.writeClient(Buffer.from(serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, interimFields(res)), 'latin1'));
         if (rest.length > 0) this.onData(rest);
         return;
       }
@@ -571,6 +557,19 @@ class Exchange implements ConnHandler, ChooseRequest {
     const { rt, s, head } = this;
     const l7 = rt.plan.layer7;
     const server = this.server!;
+    if (res.status === 101 && !this.isUpgrade) return this.badResponse(new HttpParseError('H1_UNASKED_101', true));
+    this.resMode = res.status === 101 ? BODY_NONE : responseBody(res, head.method);
+    if (this.resMode === BODY_CHUNKED) this.resChunks = new ChunkedTracker(true);
+    else if (this.resMode === BODY_LENGTH) this.resRemaining = res.contentLength;
+    // Body bytes that came with the head: a framing error in them can still be answered with a clean 502.
+    let take = 0;
+    if (this.resMode !== BODY_NONE && rest.length > 0) {
+      try {
+        take = this.bodyExtent(rest);
+      } catch (err) {
+        return this.badResponse(err);
+      }
+    }
     const elapsed = performance.now() - this.startedAt;
     server.counters.latencySumMs += elapsed;
     server.counters.latencyCount++;
@@ -579,24 +578,18 @@ class Exchange implements ConnHandler, ChooseRequest {
     countResponse(server.counters, res.status);
     countResponse(rt.state.counters, res.status);
 
-    if (res.status === 101 && this.isUpgrade) return this.startTunnel(res, rest);
-    if (head.method === 'HEAD' || res.status === 204 || res.status === 304 || res.status === 101) this.resMode = 0;
-    else if (res.isChunked) {
-      this.resMode = 2;
-      this.resChunks = new ChunkedTracker();
-    } else if (res.contentLength >= 0) {
-      this.resMode = res.contentLength === 0 ? 0 : 1;
-      this.resRemaining = res.contentLength;
-    } else this.resMode = 3;
-    if (this.resMode === 3 || !this.reqDone) {
+    if (res.status === 101) return this.startTunnel(res, rest);
+    if (this.resMode === BODY_UNTIL_CLOSE || !this.reqDone) {
       this.closeAfter = true;
       this.isUpstreamReusable = false;
     }
+    // A server that framed a message two ways, or sent bytes after one without a body, is not asked again.
+    if (res.isAmbiguous || (this.resMode === BODY_NONE && rest.length > 0)) this.isUpstreamReusable = false;
 
     // Header rules and application-cookie persistence work on the name/value list; otherwise the server's lines are
     // forwarded as they came (less hop-by-hop ones) and ours are appended.
     const isListed = rt.rules.responseHeaders.length > 0 || rt.plan.persistence.type === 'app-cookie';
-    const out: string[] = isListed ? stripHop(res.headers, res.connection) : [];
+    const out: string[] = isListed ? forwardedFields(res) : [];
     if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
     if (l7.hsts && s.isTls) {
       out.push('Strict-Transport-Security', `max-age=${l7.hsts.maxAgeSeconds}${l7.hsts.includeSubDomains ? '; includeSubDomains' : ''}`);
@@ -621,19 +614,13 @@ class Exchange implements ConnHandler, ChooseRequest {
       text += '\r\n';
     }
     rt.state.counters.bytesOut += text.length;
-    if (this.resMode === 0) {
+    if (this.resMode === BODY_NONE) {
       writeDirect(client, text);
       return this.finish();
     }
     if (rest.length === 0) {
       writeDirect(client, text);
       return;
-    }
-    let take: number;
-    try {
-      take = this.bodyExtent(rest);
-    } catch {
-      return this.abort();
     }
     // The usual small response: head and body leave in one write (one string, one send).
     if (take <= 16_384) {
@@ -648,13 +635,13 @@ class Exchange implements ConnHandler, ChooseRequest {
 
   /** How much of `chunk` belongs to the response body; sets resEnded when the body ends inside it. Throws on bad chunking. */
   private bodyExtent(chunk: Buffer): number {
-    if (this.resMode === 1) {
+    if (this.resMode === BODY_LENGTH) {
       const take = Math.min(this.resRemaining, chunk.length);
       this.resRemaining -= take;
       if (this.resRemaining === 0) this.resEnded = true;
       return take;
     }
-    if (this.resMode === 2) {
+    if (this.resMode === BODY_CHUNKED) {
       const end = this.resChunks!.scan(chunk);
       if (end === -1) return chunk.length;
       this.resEnded = true;
@@ -667,7 +654,9 @@ class Exchange implements ConnHandler, ChooseRequest {
     let take: number;
     try {
       take = this.bodyExtent(chunk);
-    } catch {
+    } catch (err) {
+      // Part of the response is out: cutting the connection is all that is left; the refusal is still logged.
+      if (err instanceof HttpParseError) this.logResponseRefusal(err);
       return this.abort();
     }
     if (take > 0) this.writeClient(own(take === chunk.length ? chunk : chunk.subarray(0, take)));
@@ -733,7 +722,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     const { s, rt } = this;
     const server = this.server!;
     const conn = this.conn!;
-    const out = stripHop(res.headers, res.connection);
+    const out = forwardedFields(res);
     out.push('Connection', 'Upgrade');
     const up = getHeader(res.headers, 'upgrade');
     if (up !== undefined) out.push('Upgrade', up);
@@ -805,7 +794,7 @@ class Exchange implements ConnHandler, ChooseRequest {
 
   onClose(err: Error | undefined): void {
     if (this.phase === 'done' || this.phase === 'tunnel') return;
-    if (this.resMode === 3 && this.res !== null) return this.finish();
+    if (this.resMode === BODY_UNTIL_CLOSE && this.res !== null) return this.finish();
     this.upstreamFailed(err ?? new Error('the server closed the connection'), false);
   }
 
@@ -858,6 +847,23 @@ class Exchange implements ConnHandler, ChooseRequest {
     this.local(status, `Redirecting to ${location}\n`, false, undefined, ['Location', location]);
   }
 
+  /** Refuses the client's request (before it is forwarded, or its body on the way): its status, logged. */
+  private refuse(code: RefusalCode, status: number = REFUSALS[code].status): void {
+    logRefusal({ code, status, reason: REFUSALS[code].message, service: this.rt.plan.name, client: this.s.clientIp, side: 'request' });
+    this.abortWith(status, REFUSALS[code].message);
+  }
+
+  /** Refuses the server's response before any of it went out: 502, logged, and that server connection is closed. */
+  private badResponse(err: unknown): void {
+    if (!(err instanceof HttpParseError)) throw err;
+    this.logResponseRefusal(err);
+    this.abortWith(502, `The real server sent a response that cannot be forwarded safely: ${err.message}`);
+  }
+
+  private logResponseRefusal(err: HttpParseError): void {
+    logRefusal({ code: err.code, status: 502, reason: err.message, service: this.rt.plan.name, client: this.s.clientIp, side: 'response', server: this.server?.name });
+  }
+
   private abortWith(status: number, text: string): void {
     if (!this.resStarted && this.phase !== 'done') {
       const conn = this.conn;
@@ -896,44 +902,3 @@ function stripPort(host: string): string {
   const colon = host.indexOf(':');
   return colon === -1 ? host : host.slice(0, colon);
 }
-
-/** A head's header lines, each with its CRLF, less hop-by-hop ones and those its Connection header names. */
-function keptLines(head: MessageHead): string {
-  const { raw, lines, connection } = head;
-  let text = '';
-  let run = -1; // start of the current run of kept lines
-  for (let i = 0; i < lines.length; i += 3) {
-    const from = lines[i];
-    const colon = lines[i + 1];
-    const isKept = !isHopByHopName(raw, from, colon) && !isNameIn(raw, from, colon, connection);
-    if (isKept) {
-      if (run === -1) run = from;
-    } else if (run !== -1) {
-      text += raw.slice(run, from);
-      run = -1;
-    }
-  }
-  if (run !== -1) text += raw.slice(run) + '\r\n';
-  return text;
-}
-
-/** A response's headers without hop-by-hop ones (and those its Connection header names). */
-function stripHop(headers: readonly string[], connection: readonly string[] = []): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i];
-    if (connection.length > 0 || SPECIAL_LENGTH[name.length] === 1) {
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || (connection.length > 0 && connection.includes(lower))) continue;
-    }
-    out.push(name, headers[i + 1]);
-  }
-  return out;
-}
-
-/** 1 at the lengths of the header names the proxy treats specially (hop-by-hop, X-Forwarded-*). */
-const SPECIAL_LENGTH = (() => {
-  const a = new Uint8Array(64);
-  for (const n of [...HOP_BY_HOP, 'x-forwarded-for', 'x-forwarded-proto']) a[n.length] = 1;
-  return a;
-})();
