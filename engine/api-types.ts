@@ -36,6 +36,8 @@ export interface EngineStatus {
   running: { version: number; hash: string; appliedAt: string } | null;
   capabilities: Capability[];
   services: ServiceStatus[];
+  /** High availability (engine/ha/); absent when the configuration has no `ha` block. */
+  ha?: HaStatus;
 }
 
 export type EngineEvent =
@@ -45,6 +47,7 @@ export type EngineEvent =
   | { type: 'apply-failed'; at: string; version: number; message: string }
   | { type: 'server-state'; at: string; virtualService: string; realServer: string; state: string }
   | HealthTransitionEvent
+  | HaEvent
   | { type: 'stats'; at: string; services: ServiceStatus[] };
 
 /**
@@ -73,4 +76,57 @@ export interface HealthTransitionsResponse {
   engineStartedAt: string;
   /** Oldest first; at most the log's size (older ones are gone). */
   transitions: HealthTransitionEvent[];
+}
+
+export type VrrpStateName = 'INIT' | 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED';
+
+/** What this node is in its HA pair, read from keepalived's notify FIFO, the kernel's addresses and IPVS. */
+export interface HaStatus {
+  isEnabled: boolean;
+  /** This node's name (unset when the engine could not tell: see error). */
+  node?: string;
+  peers: { name: string; address: string }[];
+  /** master: every VRRP instance is MASTER; fault: one is FAULT; stopped: keepalived is not running; else backup. */
+  role: 'master' | 'backup' | 'fault' | 'stopped';
+  instances: {
+    name: string;
+    interface: string;
+    virtualRouterId: number;
+    /** INIT until keepalived reports a state. */
+    state: VrrpStateName;
+    since: string;
+    priority?: number;
+    /** The addresses that move with this instance, and whether this node holds each now (read from the kernel). */
+    addresses: { address: string; prefix: number; interface: string; isHeld: boolean }[];
+  }[];
+  keepalived: {
+    isRunning: boolean;
+    pid?: number;
+    startedAt?: string;
+    restarts: number;
+    reloads: number;
+    lastReloadAt?: string;
+    lastExit?: { at: string; reason: string };
+    nextStartAt?: string;
+    configPath: string;
+  };
+  /** The IPVS connection sync daemon: what the VRRP state asks for, and what the kernel runs. */
+  syncDaemon: { wanted: 'master' | 'backup' | 'off'; settings?: { interface: string; syncId: number }; running: { state: 'master' | 'backup'; interface: string; syncId: number }[] };
+  /** The sysctls HA relies on (ip_nonlocal_bind) as the kernel has them now. */
+  sysctls: Record<string, string | null>;
+  /** The first thing stopping HA from working as configured, if any. */
+  error?: { code: string; message: string };
+}
+
+/** A VRRP state change of one instance, keepalived starting or exiting, or the sync daemon changing side. */
+export interface HaEvent {
+  type: 'ha';
+  at: string;
+  node?: string;
+  kind: 'vrrp' | 'keepalived' | 'sync';
+  /** The VRRP instance, for kind vrrp. */
+  instance?: string;
+  state: string;
+  previous?: string;
+  message: string;
 }

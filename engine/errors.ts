@@ -34,6 +34,14 @@ export const ENGINE_ERRORS = {
   PROXY_CONFIG_INVALID: { status: 422, message: 'Layer 7 service "{name}" cannot be built: {reason}.' },
   PROXY_WORKER_FAILED: { status: 502, message: 'The layer 7 proxy workers did not take the configuration: {reason}.' },
   PROXY_PFX_INVALID: { status: 422, message: 'The PFX/PKCS#12 file cannot be imported: {reason}. Check the password.' },
+  HA_NODE_UNKNOWN: { status: 422, message: 'This engine cannot tell which HA node it is: {reason}. Set FULCRUM_HA_NODE to its name (one of {nodes}).' },
+  HA_KEEPALIVED_MISSING: { status: 503, message: 'keepalived cannot be run ({path}: {reason}); install the Debian package keepalived (scripts/install-system-deps.sh).' },
+  HA_KEEPALIVED_EXITED: { status: 502, message: 'keepalived exited ({reason}); the engine starts it again in {delay} s.' },
+  HA_PATH_UNSAFE: { status: 422, message: 'keepalived cannot take the path {path}: its script lines are split on spaces and quotes. Use a data directory and engine socket whose paths have neither.' },
+  HA_FIFO_FAILED: { status: 502, message: "The engine cannot open keepalived's notify FIFO {path}: {reason}." },
+  HA_SYNC_FAILED: { status: 502, message: 'The IPVS connection sync daemon could not be made {state}: {reason}.' },
+  HA_SYNC_CONFLICT: { status: 409, message: 'A {state} IPVS sync daemon that Fulcrum did not start is running ({found}); stop it (ipvsadm --stop-daemon {state}) so the engine can run its own.' },
+  HA_UNHEALTHY: { status: 503, message: "This node's data planes are not healthy, so it must not be the active node: {problems}." },
 } as const satisfies Record<string, ErrorDef>;
 
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS;

@@ -7,9 +7,13 @@ pkgs=(
   user-mode-linux busybox-static kmod          # the IPVS test kernel and its initramfs
   ipvsadm nftables iproute2 strace             # kernel oracles and network namespaces
   qemu-system-x86                              # Debian-kernel test guest for nftables SNAT tests (UML lacks nft inet)
-  openssl curl                                 # TLS tests
+  openssl curl                                 # TLS tests; curl is also the HA track script (asks the engine socket)
   haproxy nginx-light libnginx-mod-stream wrk  # benchmark peers and load generator
   dcmtk iputils-ping                           # health checks: DICOM peers (storescp, dcmqrscp) in tests; ping for ICMP checks
+  keepalived                                   # HA: VRRP. The engine runs its own instance (its file and pid files in the
+                                               # data directory), never the package's keepalived.service: kept from
+                                               # starting below, and it would not start anyway without an
+                                               # /etc/keepalived/keepalived.conf (its ConditionFileNotEmpty)
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

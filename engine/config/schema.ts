@@ -525,6 +525,132 @@ export const CertificateSchema = z.strictObject({
   privateKeyPem: PemSchema('PRIVATE KEY'),
 });
 
+// ───────────────────────────── high availability ─────────────────────────────
+
+/**
+ * A pair of appliances on keepalived's VRRP (engine/ha/). The block is the same on every node, because the console
+ * pushes one ConfigVersion with one hash to both: so it names every node, and each engine finds itself among them
+ * (FULCRUM_HA_NODE, else the node whose address is on this machine's HA interface).
+ *
+ * No authentication field: VRRPv3 (RFC 5798) has none (RFC 3768 already dropped it from VRRPv2, and keepalived
+ * ignores `authentication` under vrrp_version 3). What stands in for it: adverts go unicast to the named peers
+ * only, keepalived drops adverts from any other source (check_unicast_src), and the HA link belongs on a network
+ * no one else reaches.
+ */
+export const HaNodeSchema = z.strictObject({
+  name: NameSchema,
+  /** Its own address on the HA interface: the source of its adverts, and where its peers send theirs. */
+  address: IpAddressSchema,
+  /** The highest priority wins the election; 255 is reserved by VRRP for an address owner, which no node is. */
+  priority: z.number({ error: 'Give a priority from 1 to 254.' }).int('Give a whole priority.').min(1, 'Priorities run from 1 to 254.').max(254, 'Priorities run from 1 to 254.'),
+});
+
+export const HaSchema = z.strictObject({
+  isEnabled: z.boolean().default(true),
+  /** The HA link: VRRP adverts and the IPVS connection sync run over it. */
+  interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0.'),
+  /** The first VRRP router ID; each further interface with moving addresses takes the next one. */
+  virtualRouterId: z.number({ error: 'Give a virtual router ID from 1 to 255.' }).int('Give a whole virtual router ID.').min(1, 'Virtual router IDs run from 1 to 255.').max(255, 'Virtual router IDs run from 1 to 255.'),
+  /**
+   * VRRPv3 counts the interval in centiseconds (10 ms to 40.95 s). 500 by default: a silent master is replaced
+   * after 3 intervals plus a skew (1.8 s at priority 100), inside the 2 s an emergency department can tolerate;
+   * 1000 would take 3.6 s. The cost is two small packets a second per interface, and a node must not stall for
+   * 1.5 s (keepalived runs at real-time priority for that reason).
+   */
+  advertIntervalMs: millis(10, 40_950, 'The advert interval').refine((ms) => ms % 10 === 0, 'VRRPv3 counts the advert interval in hundredths of a second: give a multiple of 10 ms.').default(500),
+  nodes: z.array(HaNodeSchema).min(2, 'Name both nodes of the pair (at least two).').max(8, 'Give at most 8 nodes.'),
+  /**
+   * Off by default (nopreempt): a node that comes back does not take the traffic back, because every move costs a
+   * moment of loss and the layer 7 connections; the pair moves again only when it must, or when an operator hands
+   * over. On: the highest priority takes over again, after preemptDelaySeconds if given.
+   */
+  preempt: z.boolean().default(false),
+  preemptDelaySeconds: seconds(1, 1000, 'The preemption delay').optional(),
+  /** The addresses that move with the active node; unset: every floating IP and every VIP of a service with an interface. */
+  movingAddresses: z.array(IpAddressSchema).max(1000).optional(),
+  /** The IPVS connection sync daemon (master on the active node, backup on the standby), so layer 4 connections survive a failover. */
+  connectionSync: z
+    .strictObject({
+      isEnabled: z.boolean().default(true),
+      /** Default: the first virtual router ID. */
+      syncId: z.number().int().min(0, 'Sync IDs run from 0 to 255.').max(255, 'Sync IDs run from 0 to 255.').optional(),
+    })
+    .prefault({}),
+});
+
+/** An address that can move with the HA group, with where it lives. */
+export interface HaAddress {
+  address: string;
+  prefix: number;
+  interface: string;
+  source: 'floating-ip' | 'vip';
+}
+
+type HaConfigShape = { virtualServices: VirtualServiceShape[]; floatingIps: z.infer<typeof FloatingIpSchema>[]; ha?: z.infer<typeof HaSchema> };
+
+/** Every floating IP and every VIP of an enabled service with an interface, once each (by address and interface). */
+export function haCandidateAddresses(cfg: HaConfigShape): HaAddress[] {
+  const out = new Map<string, HaAddress>();
+  const add = (a: HaAddress) => out.has(`${canonicalAddress(a.address)}|${a.interface}`) || out.set(`${canonicalAddress(a.address)}|${a.interface}`, a);
+  const host = (address: string) => (addressFamily(address) === 6 ? 128 : 32);
+  for (const f of cfg.floatingIps) add({ address: f.address, prefix: f.prefixLength ?? host(f.address), interface: f.interface, source: 'floating-ip' });
+  for (const vs of cfg.virtualServices) if (vs.isEnabled && vs.interface) add({ address: vs.address, prefix: host(vs.address), interface: vs.interface, source: 'vip' });
+  return [...out.values()];
+}
+
+/** The addresses that move with the HA group (none when HA is off). */
+export function haMovingAddresses(cfg: HaConfigShape): HaAddress[] {
+  if (!cfg.ha?.isEnabled) return [];
+  const all = haCandidateAddresses(cfg);
+  if (!cfg.ha.movingAddresses) return all;
+  const wanted = new Set(cfg.ha.movingAddresses.map(canonicalAddress));
+  return all.filter((a) => wanted.has(canonicalAddress(a.address)));
+}
+
+/**
+ * Moving addresses by interface, one VRRP instance each: the HA interface first (always, even with nothing on it,
+ * so the pair still elects), then the others by name, so adding an interface never renumbers the HA interface's
+ * router ID. Addresses sorted within a group, so reordering services never changes the rendered file.
+ */
+export function haInterfaceGroups(cfg: HaConfigShape): { interface: string; addresses: HaAddress[] }[] {
+  if (!cfg.ha?.isEnabled) return [];
+  const byIf = new Map<string, HaAddress[]>([[cfg.ha.interface, []]]);
+  for (const a of haMovingAddresses(cfg)) byIf.set(a.interface, [...(byIf.get(a.interface) ?? []), a]);
+  const order = [...byIf.keys()].sort((a, b) => (a === cfg.ha!.interface ? -1 : b === cfg.ha!.interface ? 1 : a.localeCompare(b)));
+  const key = (a: HaAddress) => `${addressFamily(a.address)}|${canonicalAddress(a.address).padStart(39, '0')}`;
+  return order.map((i) => ({ interface: i, addresses: [...byIf.get(i)!].sort((x, y) => key(x).localeCompare(key(y))) }));
+}
+
+/** Rules of the HA block that look at the nodes and at the rest of the configuration. */
+function checkHa(cfg: HaConfigShape, ctx: z.RefinementCtx): void {
+  const ha = cfg.ha;
+  if (!ha) return;
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: ['ha', ...path], message });
+  const family = addressFamily(ha.nodes[0].address);
+  const vipsAndFloating = haCandidateAddresses(cfg);
+  ha.nodes.forEach((n, i) => {
+    const at = ['nodes', i];
+    ha.nodes.slice(0, i).forEach((m) => {
+      if (m.name === n.name) issue([...at, 'name'], `Node name "${n.name}" is used twice.`);
+      if (sameAddress(m.address, n.address)) issue([...at, 'address'], `${n.address} is already the address of node "${m.name}"; each node needs its own address.`);
+      if (m.priority === n.priority) issue([...at, 'priority'], `Node "${m.name}" already has priority ${n.priority}; give each node its own, or the election falls to the higher address.`);
+    });
+    if (addressFamily(n.address) !== family) issue([...at, 'address'], `${n.address} is IPv${addressFamily(n.address)} but node "${ha.nodes[0].name}" is IPv${family}; VRRP peers talk in one family.`);
+    const moving = vipsAndFloating.find((a) => sameAddress(a.address, n.address));
+    if (moving) issue([...at, 'address'], `${n.address} is also a ${moving.source === 'vip' ? 'VIP' : 'floating IP'}; a node's own address must stay with the node.`);
+  });
+  if (ha.preemptDelaySeconds !== undefined && !ha.preempt) issue(['preemptDelaySeconds'], 'A preemption delay needs preemption on; turn preempt on or leave the delay empty.');
+  ha.movingAddresses?.forEach((address, i) => {
+    if (!vipsAndFloating.some((a) => sameAddress(a.address, address))) issue(['movingAddresses', i], `${address} is neither a floating IP nor the VIP of an enabled service with an interface, so there is nothing to move.`);
+    if (ha.movingAddresses!.slice(0, i).some((b) => sameAddress(b, address))) issue(['movingAddresses', i], `${address} is listed twice.`);
+  });
+  const groups = haInterfaceGroups(cfg);
+  const last = ha.virtualRouterId + groups.length - 1;
+  if (last > 255) {
+    issue(['virtualRouterId'], `${groups.length} interfaces carry moving addresses (${groups.map((g) => g.interface).join(', ')}), one virtual router each, so the IDs would run from ${ha.virtualRouterId} to ${last}; choose a first ID of at most ${256 - groups.length}.`);
+  }
+}
+
 // ───────────────────────────── the whole configuration ─────────────────────────────
 
 export const CONFIG_SCHEMA_VERSION = 1;
@@ -535,10 +661,13 @@ export const ConfigSchema = z
     virtualServices: z.array(VirtualServiceBase).max(10_000).default([]),
     floatingIps: z.array(FloatingIpSchema).max(1000).default([]),
     certificates: z.array(CertificateSchema).max(1000).default([]),
+    /** High availability (engine/ha/); unset: a single node. */
+    ha: HaSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     cfg.virtualServices.forEach((vs, i) => checkVirtualService(vs, ctx, ['virtualServices', i]));
     checkAcrossServices(cfg, ctx);
+    checkHa(cfg, ctx);
   });
 
 /** Rules that look at several services at once. */
@@ -644,6 +773,8 @@ export type RealServerCheck = z.infer<typeof RealServerCheckSchema>;
 export type Layer7Options = z.infer<typeof Layer7Schema>;
 export type FloatingIp = z.infer<typeof FloatingIpSchema>;
 export type Certificate = z.infer<typeof CertificateSchema>;
+export type Ha = z.infer<typeof HaSchema>;
+export type HaNode = z.infer<typeof HaNodeSchema>;
 export type OperatorState = (typeof OPERATOR_STATES)[number];
 export type HealthState = (typeof HEALTH_STATES)[number];
 export type Layer4Mode = (typeof LAYER4_MODES)[number];

@@ -23,6 +23,7 @@ import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HealthTransitionEvent } from '../api-types.ts';
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
 import { defaultAgentChecker, defaultCheckers } from '../health/index.ts';
+import { HaManager, dataPlaneProblems, type HaOptions } from '../ha/index.ts';
 
 /** How many apply outcomes the engine remembers (by version) for a console that lost an answer. */
 const OUTCOME_LOG_SIZE = 200;
@@ -38,6 +39,8 @@ export interface EngineOptions {
    * unset meaning any address; tests narrow it to loopback so no check ever leaves the machine.
    */
   health?: Partial<Pick<MonitorOptions, 'checkers' | 'agentChecker' | 'allowedNetworks' | 'random'>>;
+  /** High availability (engine/ha/): keepalived's path, this node's name, the socket its track script asks. */
+  ha?: Partial<Omit<HaOptions, 'dataDir' | 'log' | 'onEvent'>>;
 }
 
 export function allowedNetworksFromEnv(value = process.env.FULCRUM_HEALTH_ALLOWED_NETWORKS): string[] | undefined {
@@ -69,6 +72,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private statsTimer: NodeJS.Timeout | null = null;
   private isSendingStats = false;
   private readonly statsIntervalMs: number;
+  /** keepalived and the sync daemon (engine/ha/): given every configuration before the data planes, in program(). */
+  private readonly ha: HaManager;
 
   constructor(
     private readonly dataDir: string,
@@ -88,6 +93,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       // first start, or an unreadable record: outcomes start empty (the running version is in engine-running.json)
     }
     this.statsIntervalMs = opts.statsIntervalMs ?? 2000;
+    this.ha = new HaManager({ ...opts.ha, dataDir, log, onEvent: (e) => this.emit('event', e) });
     const h = opts.health ?? {};
     this.monitor = new HealthMonitor({
       checkers: { ...defaultCheckers, ...h.checkers },
@@ -153,6 +159,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   private async program(config: Config): Promise<ServiceResult[]> {
+    await this.ha.apply(config);
     const decisions = this.decisions(config);
     const results: ServiceResult[] = [];
     for (const dp of this.dataPlanes) results.push(...(await dp.apply({ config, decisions })));
@@ -319,6 +326,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     }).catch((e) => this.log('error', 'could not apply a health change', { error: (e as Error).stack }));
   }
 
+  /** keepalived's track script (GET /v1/ha/check): may this node be the active one? See ha/check.ts. */
+  haCheck(): { problems: string[] } {
+    return { problems: dataPlaneProblems(this.running?.results) };
+  }
+
   /** Every check runs now (an operator's "check now", and tests). */
   runChecksNow(): void {
     this.monitor.runNow();
@@ -341,7 +353,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   async status(): Promise<EngineStatus> {
-    const capabilities = await Promise.all(this.dataPlanes.map((d) => d.capabilities()));
+    const [capabilities, ha] = await Promise.all([Promise.all(this.dataPlanes.map((d) => d.capabilities())), this.ha.status()]);
     const counters = new Map<string, Awaited<ReturnType<DataPlane['counters']>> extends Map<string, infer V> ? V : never>();
     for (const dp of this.dataPlanes) for (const [k, v] of await dp.counters().catch(() => new Map())) counters.set(k, v);
     const services: ServiceStatus[] = [];
@@ -374,11 +386,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       running: running ? { version: running.version, hash: running.hash, appliedAt: running.appliedAt } : null,
       capabilities,
       services,
+      ...(ha ? { ha } : {}),
     };
   }
 
   async close(): Promise<void> {
     this.stopStats();
+    await this.ha.close();
     this.monitor.close();
     for (const dp of this.dataPlanes) await dp.close().catch(() => undefined);
   }

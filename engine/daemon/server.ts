@@ -9,6 +9,8 @@
  *   PUT  /v1/server-state {virtualService, realServer, state}   operator action, at once
  *   GET  /v1/applies?version=N            what became of version N (applied, failed, expired); 404 if never received
  *   GET  /v1/health/transitions?since=N  health transitions still in the engine's log with seq > N, oldest first
+ *   GET  /v1/ha/check                    200 when this node may be the active one, 503 HA_UNHEALTHY with the reasons
+ *                                         (keepalived's track script asks it every second; see engine/ha/check.ts)
  *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
  *                                         listens, a 'stats' event carries every service's counters every 2 s
  */
@@ -96,6 +98,11 @@ export function createEngineServer(engine: Engine, log: EngineLog): http.Server 
           const since = Number(new URL(req.url ?? '/', 'http://engine').searchParams.get('since') ?? '0');
           if (!Number.isInteger(since) || since < 0) throw new EngineError('ENGINE_BAD_REQUEST', { reason: 'since: give a whole number of 0 or more.' });
           return send(res, 200, { engineStartedAt: engine.startedAt, transitions: engine.healthTransitions(since) });
+        }
+        case 'GET /v1/ha/check': {
+          const { problems } = engine.haCheck();
+          if (problems.length > 0) throw new EngineError('HA_UNHEALTHY', { problems: problems.join('; ') }, { problems });
+          return send(res, 200, { ok: true });
         }
         case 'GET /v1/events': {
           res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });

@@ -18,6 +18,7 @@ import { nftUnavailable, renderRuleset, replaceScript, runNft } from './nft.ts';
 import { Ownership } from './ownership.ts';
 import { Reconciler } from './reconciler.ts';
 import { LAYER4_SCHEDULERS } from '../config/index.ts';
+import { engineHeldAddresses } from '../ha/addresses.ts';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
 
@@ -116,15 +117,16 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       }
     }
 
-    // VIPs.
-    const vipRes = await reconcileVips(desired.vips, ownership!.vips);
+    // VIPs and floating IPs, less those that move with the HA group: keepalived holds them (ha/addresses.ts says why).
+    const hostAddresses = engineHeldAddresses(input.config, desired.vips);
+    const vipRes = await reconcileVips(hostAddresses, ownership!.vips);
     ownership!.vips = vipRes.owned;
     for (const r of vipRes.results) {
       if (r.outcome === 'failed') {
-        for (const v of desired.vips.filter((v) => v.address === r.address && v.interface === r.interface)) {
-          fail(v.virtualService, new EngineError('IPVS_KERNEL', { operation: `bringing up VIP ${r.address} on ${r.interface}`, errno: r.error }));
-        }
-      } else if (r.outcome !== 'present') log('info', `VIP ${r.address} ${r.outcome} on ${r.interface}`);
+        const users = hostAddresses.filter((v) => v.address === r.address && v.interface === r.interface);
+        for (const v of users) if (v.virtualService) fail(v.virtualService, new EngineError('IPVS_KERNEL', { operation: `bringing up VIP ${r.address} on ${r.interface}`, errno: r.error }));
+        if (users.some((v) => !v.virtualService)) log('error', `floating IP ${r.address} cannot be brought up on ${r.interface}: ${r.error}`);
+      } else if (r.outcome !== 'present') log('info', `${hostAddresses.some((v) => v.address === r.address && !v.virtualService) ? 'floating IP' : 'VIP'} ${r.address} ${r.outcome} on ${r.interface}`);
     }
 
     // nftables: only when the rules change, and only our table.
@@ -246,7 +248,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
           modes: nftReason ? ['dr', 'nat', 'tun'] : ['dr', 'nat', 'snat', 'tun'],
           hasFirewallMarking: !nftReason,
           ...(nftReason ? { nftablesReason: nftReason } : {}),
-          sysctls: Object.fromEntries(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv4/vs/conntrack'].map((p) => [p.replace(/\//g, '.'), readSysctlSafe(p)])),
+          sysctls: Object.fromEntries(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv4/vs/conntrack', 'net/ipv4/ip_nonlocal_bind', 'net/ipv6/ip_nonlocal_bind'].map((p) => [p.replace(/\//g, '.'), readSysctlSafe(p)])),
         },
       };
     },

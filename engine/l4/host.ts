@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { parseAddress, familyOf } from './addr.ts';
+import { parseAddress, familyOf, formatAddress } from './addr.ts';
 import type { OwnedVip } from './ownership.ts';
 
 const require = createRequire(import.meta.url);
@@ -133,4 +133,24 @@ export async function reconcileVips(wanted: readonly OwnedVip[], owned: readonly
     rt.socket.close();
   }
   return { results, owned: nowOwned };
+}
+
+/** Every address on this machine's interfaces (this network namespace), by interface name, in canonical text. */
+export async function interfaceAddresses(): Promise<Map<string, string[]>> {
+  const netlink = require('netlink');
+  const rt: RtSocket = netlink.createRtNetlink();
+  try {
+    const [links, addrs] = [await rt.getLinks(), await rt.getAddresses()];
+    const nameOf = new Map(links.map((l) => [l.data.index, l.attrs.ifname ?? String(l.data.index)]));
+    const out = new Map<string, string[]>();
+    for (const a of addrs) {
+      const bytes = a.attrs.local ?? a.attrs.address;
+      if (!bytes || (a.data.family !== AF_INET && a.data.family !== AF_INET6)) continue;
+      const name = nameOf.get(a.data.index) ?? String(a.data.index);
+      out.set(name, [...(out.get(name) ?? []), formatAddress(bytes, a.data.family === AF_INET6 ? 6 : 4)]);
+    }
+    return out;
+  } finally {
+    rt.socket.close();
+  }
 }

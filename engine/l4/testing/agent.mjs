@@ -12,8 +12,15 @@
 //                                                  T have finished (10 s at most), stops the steady client
 //   {"op":"udp-serve","name":"r1","port":53}        UDP server answering each datagram with its name
 //   {"op":"udp-ask","host":"v","port":53,"n":4}     n datagrams from ONE socket, one at a time → ["r1", "r2", …]
+//   {"op":"echo-serve","name":"r1","port":9000}     TCP server answering each line with "<name> <line>"
+//   {"op":"stream-open","host":"v","port":9000,"gapMs":50}  one long-lived TCP connection sending a numbered line
+//                                                  every gapMs → {"id"} once connected
+//   {"op":"stream-check","id":1,"reset":true}       → {sent, received, servers, isOpen, error, maxGapMs}: lines sent
+//                                                  and answered so far, the longest silence between answers (since
+//                                                  the last check with reset)
 import http from 'node:http';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import readline from 'node:readline';
 
 const held = new Map();
@@ -107,6 +114,53 @@ rl.on('line', async (line) => {
       }
       sock.close();
       out({ ok: true, answers });
+    } else if (cmd.op === 'echo-serve') {
+      const srv = net.createServer((sock) => {
+        let buf = '';
+        sock.setEncoding('utf8');
+        sock.on('data', (d) => {
+          buf += d;
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            sock.write(`${cmd.name} ${buf.slice(0, i)}\n`);
+            buf = buf.slice(i + 1);
+          }
+        });
+        sock.on('error', () => {});
+      });
+      srv.listen(cmd.port, '::', () => out({ ok: true }));
+    } else if (cmd.op === 'stream-open') {
+      const s = { sent: 0, received: 0, servers: new Set(), isOpen: false, error: null, lastAt: 0, maxGapMs: 0 };
+      const id = nextId++;
+      held.set(id, s);
+      await new Promise((resolve, reject) => {
+        const sock = net.connect({ host: cmd.host, port: cmd.port }, () => {
+          s.isOpen = true;
+          s.timer = setInterval(() => sock.write(`${++s.sent}\n`), cmd.gapMs ?? 50);
+          resolve();
+        });
+        let buf = '';
+        sock.setEncoding('utf8');
+        sock.on('data', (d) => {
+          buf += d;
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const now = performance.now();
+            if (s.lastAt && now - s.lastAt > s.maxGapMs) s.maxGapMs = now - s.lastAt;
+            s.lastAt = now;
+            s.received++;
+            s.servers.add(buf.slice(0, i).split(' ')[0]);
+            buf = buf.slice(i + 1);
+          }
+        });
+        sock.on('error', (e) => { s.error = e.code ?? e.message; reject(e); });
+        sock.on('close', () => { s.isOpen = false; clearInterval(s.timer); });
+      });
+      out({ ok: true, id });
+    } else if (cmd.op === 'stream-check') {
+      const s = held.get(cmd.id);
+      out({ ok: true, sent: s.sent, received: s.received, servers: [...s.servers], isOpen: s.isOpen, error: s.error, maxGapMs: Math.round(s.maxGapMs) });
+      if (cmd.reset) s.maxGapMs = 0;
     } else if (cmd.op === 'again') {
       const h = held.get(cmd.id);
       const r = await get(h.url, h.agent);
