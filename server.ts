@@ -57,7 +57,9 @@ function startEngine(): void {
   // The engine logs to <data dir>/engine.log: it outlives this console, so it must not hold this console's output.
   const logFd = fs.openSync(path.join(env.dataDir, 'engine.log'), 'a', 0o600);
   const isAttached = process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(process.cwd(), 'engine', 'daemon', 'main.ts')], {
+  // The engine runs compiled (scripts/ensure-build.mjs built it); in development its sources run under tsx.
+  const entry = isDev ? ['--import', 'tsx', path.join(process.cwd(), 'engine', 'daemon', 'main.ts')] : [path.join(process.cwd(), 'build', 'engine', 'daemon', 'main.js')];
+  const child = spawn(process.execPath, entry, {
     env: { ...process.env, FULCRUM_DATA_DIR: env.dataDir, FULCRUM_ENGINE_SOCKET: env.engineSocket, FULCRUM_ENGINE_EXIT_WITH_PARENT: isAttached ? '1' : '0' },
     // Attached (tests): the engine exits when this pipe closes, however this console dies.
     stdio: [isAttached ? 'pipe' : 'ignore', logFd, logFd],

@@ -21,7 +21,7 @@ const dataDir = path.resolve(process.env.FULCRUM_DATA_DIR ?? 'data');
 const socketPath = process.env.FULCRUM_ENGINE_SOCKET ?? path.join(dataDir, 'engine.sock');
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
-const engine = new Engine(dataDir, await loadDataPlanes(dataDir, log), log);
+const engine = new Engine(dataDir, loadDataPlanes(dataDir, log), log);
 await engine.start();
 const server = createEngineServer(engine, log);
 await listenOnSocket(server, socketPath);

@@ -57,7 +57,12 @@ export interface L7DataPlane extends DataPlane {
   workerPids(): number[];
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
+/**
+ * Workers start from the same kind of file as this one: the compiled worker.js when the engine runs from its build
+ * (npm start), worker.ts under the TypeScript loader when tests run the sources.
+ */
+const IS_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_ENTRY = fileURLToPath(new URL(IS_SOURCE ? './worker.ts' : './worker.js', import.meta.url));
 const APPLY_TIMEOUT_MS = 20_000;
 const START_TIMEOUT_MS = 30_000;
 /**
@@ -126,7 +131,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
 
   function fork(): Worker {
     if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = opts.acceptMode === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: ['--import', 'tsx', ...WORKER_V8_FLAGS], silent: false });
+    cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: [...(IS_SOURCE ? ['--import', 'tsx'] : []), ...WORKER_V8_FLAGS], silent: false });
     const w = cluster.fork({ FULCRUM_L7_WORKER: '1' });
     workers.set(w.id, w);
     ready.set(
