@@ -17,9 +17,18 @@ type ServerStatus = { name: string; operator: string; health: string; decision: 
 /** engine/api-types.ts HealthTransitionEvent. */
 type HealthEvent = { type: 'health'; at: string; virtualService: string; realServer: string; previous: string; health: string; code: string; message: string; durationMs: number; check: string; target: string };
 type ServiceStatus = { name: string; layer: number; status: string; message: string; counters?: { activeConnections: number; totalConnections: number }; realServers: ServerStatus[] };
+/** What the console's engine supervisor concluded (lib/engine-supervisor.ts). */
+type Supervisor = { kind: 'running' | 'starting' | 'not-answering' | 'unreachable'; pid?: number; since?: string; reason?: string };
+const SUPERVISOR_TEXT: Record<Supervisor['kind'], (s: Supervisor) => string | null> = {
+  running: () => null,
+  starting: () => 'The console is starting the engine.',
+  'not-answering': (s) => `The engine (process ${s.pid}) is running but not answering: it may be paused or stuck. The console does not start a second one; check the engine's log (engine.log in the data directory).`,
+  unreachable: (s) => `The engine does not answer and this console may not start one (${s.reason}).`,
+};
+
 type Status = {
   isInSync: boolean | null;
-  engine: { isReachable: boolean; error: { message: string } | null; status: { running: { version: number; hash: string; appliedAt: string } | null; capabilities: { dataPlane: string; isAvailable: boolean; reason?: string }[]; services: ServiceStatus[] } | null };
+  engine: { isReachable: boolean; error: { message: string } | null; supervisor?: Supervisor | null; status: { running: { version: number; hash: string; appliedAt: string } | null; capabilities: { dataPlane: string; isAvailable: boolean; reason?: string }[]; services: ServiceStatus[] } | null };
   lastApply: { id: number; status: string; author: string; createdAt: string; result: { results?: { name: string; status: string; message: string }[]; error?: { message: string } } | null } | null;
 };
 
@@ -126,7 +135,12 @@ export function Overview() {
                 </li>
               ))}
             </ul>
-          ) : <p className="text-sm text-red-800" role="alert">{engine.error?.message}</p>}
+          ) : (
+            <div role="alert" className="space-y-1 text-sm text-red-800">
+              <p>{engine.error?.message}</p>
+              {engine.supervisor && SUPERVISOR_TEXT[engine.supervisor.kind]?.(engine.supervisor) && <p data-testid="engine-supervisor">{SUPERVISOR_TEXT[engine.supervisor.kind](engine.supervisor)}</p>}
+            </div>
+          )}
         </Card>
         <Card title="Running version">
           {running ? (

@@ -139,6 +139,19 @@ async function consoleDiesAt(fault: string, request: (c: Client) => Promise<unkn
   assert.equal(signal, 'SIGKILL', `the console died at ${fault}`);
 }
 
+test('console killed before recording the version: nothing happened, nothing is pending, nothing is audited', async () => {
+  const before = (await engineStatus()).running!.version;
+  const lastVersion = (await admin.req('GET', '/config-versions')).body.items[0].id as number;
+  assert.equal((await admin.req('POST', '/virtual-services', service('cut-first', 87))).status, 201);
+  const lastAudit = (await admin.req('GET', '/audit?limit=1')).body.items[0].id as number;
+  await consoleDiesAt('apply:before-version-row', (c) => c.req('POST', '/apply', { comment: 'cut first' }));
+  assert.equal((await admin.req('GET', '/config-versions')).body.items[0].id, lastVersion, 'no version was recorded');
+  assert.equal(await settle(), 0);
+  assert.equal((await engineStatus()).running!.version, before);
+  assert.deepEqual(((await admin.req('GET', '/audit?limit=5')).body.items as { id: number }[]).filter((a) => a.id > lastAudit), []);
+  assert.ok((await admin.req('GET', '/changes')).body.changes.some((c: { name: string }) => c.name === 'cut-first'), 'the change is still staged');
+});
+
 test('console killed after recording the version, before the engine had it: the next start settles it failed, once', async () => {
   const before = (await engineStatus()).running!.version;
   assert.equal((await admin.req('POST', '/virtual-services', service('cut-early', 85))).status, 201);

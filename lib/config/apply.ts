@@ -57,6 +57,7 @@ export async function applyConfig(config: Config, opts: { author: string; commen
     after: { hash, comment: opts.comment ?? null },
   });
   const pending: PendingApply = { deadline, audit: draft };
+  faultPoint('apply:before-version-row');
   const version = await db().configVersion.create({
     data: { hash, snapshot: snapshotText(config), authorName: opts.author, comment: opts.comment ?? null, status: 'applying', rollbackOf: opts.rollbackOf ?? null, result: JSON.stringify({ pending }) },
   });
