@@ -2,12 +2,6 @@
 import type { Capability, ServiceResult, ServiceStatus } from './dataplane.ts';
 import type { HealthState } from './config/index.ts';
 
-export interface ApplyRequest {
-  version: number;
-  hash: string;
-  config: unknown;
-}
-
 export interface ApplyResponse {
   ok: boolean;
   version: number;
