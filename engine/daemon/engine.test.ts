@@ -253,3 +253,40 @@ test('the record of what runs keeps private keys sealed, and a restarted engine 
   await new Engine(dir, [plane], quiet).start();
   assert.equal(plane.calls[0].config.certificates[0].privateKeyPem, cert.privateKeyPem);
 });
+
+test('health transitions that arrive while an earlier batch waits for the data planes are each announced once', async () => {
+  // A data plane that holds the first health change until the test lets it go.
+  let release: () => void = () => undefined;
+  let calls = 0;
+  const plane: DataPlane = {
+    ...recordingPlane(),
+    apply: async (input) => {
+      if (++calls === 2) await new Promise<void>((r) => (release = r)); // call 1 is the apply itself
+      return input.config.virtualServices.map((v): ServiceResult => ({ name: v.name, layer: 4, status: 'programmed', message: 'ok' }));
+    },
+  };
+  // r2's check answers only when the test says, so its result lands in a batch of its own.
+  let answerR2: () => void = () => undefined;
+  const r2Answered = new Promise<void>((r) => (answerR2 = r));
+  const checker = async (t: { address: string }) => {
+    if (t.address === '10.0.1.2') await r2Answered;
+    return result('L4CON', { target: t.address, reason: 'refused' }, 1);
+  };
+  const e = new Engine(tmp(), [plane], quiet, { health: { allowedNetworks: undefined, random: () => 0.5, checkers: { connect: checker } as never } });
+  const seen: string[] = [];
+  e.on('event', (ev) => ev.type === 'health' && seen.push(`${ev.realServer} ${ev.health}`));
+  const hc = { type: 'connect', intervalMs: 3_600_000, rise: 1, fall: 1 };
+  await e.apply(1, { virtualServices: [
+    { name: 'a', layer: 4, mode: 'nat', address: '10.0.0.1', ports: [81], healthCheck: hc, realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080 }] },
+    { name: 'b', layer: 4, mode: 'nat', address: '10.0.0.1', ports: [82], healthCheck: hc, realServers: [{ name: 'r2', address: '10.0.1.2', port: 8080 }] },
+  ] });
+  // Two results in two batches: r1's waits in the data plane while r2's is logged.
+  e.runChecksNow();
+  for (let i = 0; i < 200 && calls < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  answerR2();
+  for (let i = 0; i < 200 && e.healthTransitions(0).length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  release();
+  for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(seen.sort(), ['r1 down', 'r2 down']);
+  assert.deepEqual(e.healthTransitions(0).map((t) => t.seq), [1, 2]);
+});

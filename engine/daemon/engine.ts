@@ -290,17 +290,18 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   /** The monitor saw servers change health: log and announce each transition, then decide again. */
   private async onHealthTransitions(batch: MonitorTransition[]): Promise<void> {
-    for (const t of batch) {
-      const e: HealthTransitionEvent = {
-        type: 'health', at: t.at, seq: ++this.seq, virtualService: t.virtualService, realServer: t.realServer, previous: t.previous,
-        health: t.health, code: t.code, message: t.message, durationMs: t.durationMs, check: t.check, target: t.target,
-      };
+    // This batch's own events: another batch may be logged while this one waits for the data planes.
+    const events: HealthTransitionEvent[] = batch.map((t) => ({
+      type: 'health', at: t.at, seq: ++this.seq, virtualService: t.virtualService, realServer: t.realServer, previous: t.previous,
+      health: t.health, code: t.code, message: t.message, durationMs: t.durationMs, check: t.check, target: t.target,
+    }));
+    for (const e of events) {
       this.transitions.push(e);
-      this.log(t.health === 'down' ? 'warn' : 'info', `real server ${t.virtualService}/${t.realServer} is ${t.health}: ${t.message}`, { code: t.code, previous: t.previous, check: t.check, durationMs: t.durationMs });
+      this.log(e.health === 'down' ? 'warn' : 'info', `real server ${e.virtualService}/${e.realServer} is ${e.health}: ${e.message}`, { code: e.code, previous: e.previous, check: e.check, durationMs: e.durationMs });
     }
     if (this.transitions.length > TRANSITION_LOG_SIZE) this.transitions.splice(0, this.transitions.length - TRANSITION_LOG_SIZE);
     await this.onHealthChange(batch.map((t) => t.key));
-    for (const t of this.transitions.slice(-batch.length)) this.emit('event', t);
+    for (const e of events) this.emit('event', e);
   }
 
   /**

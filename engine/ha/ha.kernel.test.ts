@@ -90,6 +90,14 @@ async function move(t: { diagnostic(s: string): void }, lab: HaLab, label: strin
   const actedAtWall = Date.now();
   await act();
   await settled(to, from, fromRoles);
+  // The takeover is complete for the client once its neighbour entries for both VIPs name the new active node (its
+  // gratuitous ARP has arrived); connections started before that may still go to the old node's address and are
+  // counted in the figures, not asserted on.
+  await until(`the client to see ${to.name} for both VIPs`, () => {
+    const macs = ['eth0', 'eth1'].map((i) => sh('ip', 'netns', 'exec', to.name, 'cat', `/sys/class/net/${i}/address`).trim());
+    const seen = ['10.0.0.10', '172.16.0.10'].map((v) => sh('ip', 'netns', 'exec', 'lab-client', 'ip', 'neigh', 'show', v));
+    return seen.every((line, i) => line.includes(macs[i]));
+  });
   // When `to`'s engine read MASTER from its FIFO, by the one clock of the test kernel.
   const master = to.events.find((e) => e.kind === 'vrrp' && e.state === 'MASTER' && e.seenAt >= actedAt);
   const marks = await Promise.all(clients.map((c) => c.ask<{ at: number }>({ op: 'mark' })));

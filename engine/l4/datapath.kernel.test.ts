@@ -118,32 +118,34 @@ test('datapath TUN over IPv6: IPv6-in-IPv6 to real servers holding the VIP on ip
 });
 
 test('datapath thresholds: a real server at its maximum connections takes no new ones until it is below it', async (t) => {
-  const lab = await createLab({ topology: 'routed', servers: 2 });
+  // Its own port: IPVS counts inactive connections against the threshold, and earlier tests (health checks under a
+  // steady client) leave TIME_WAIT entries for 10.0.0.2:80 that a revived destination would still carry.
+  const lab = await createLab({ topology: 'routed', servers: 2, port: 8082 });
   t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
   const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-')) });
   t.after(() => dp.close());
   // r1 takes at most 2 connections (IPVS counts active and inactive ones), r2 is unlimited; rr between them.
   const cfg = ConfigSchema.parse({ virtualServices: [{
-    name: 'vs', layer: 4, mode: 'nat', address: lab.vip, ports: [80], scheduler: 'rr', interface: lab.vipInterface,
+    name: 'vs', layer: 4, mode: 'nat', address: lab.vip, ports: [8082], scheduler: 'rr', interface: lab.vipInterface,
     realServers: [{ name: 'r1', address: lab.servers[0].address, maxConnections: 2 }, { name: 'r2', address: lab.servers[1].address }],
   }] } as ConfigInput);
   assert.deepEqual((await dp.apply({ config: cfg, decisions: new Map() })).map((r) => r.status), ['programmed']);
   // ipvsadm -S does not save thresholds; -L --thresholds shows them (upper, lower).
-  assert.match(sh('ipvsadm', '-Ln', '--thresholds'), /10\.0\.0\.2:80\s+2\s+0\s/);
+  assert.match(sh('ipvsadm', '-Ln', '--thresholds'), /10\.0\.0\.2:8082\s+2\s+0\s/);
   // Hold connections open until r1 has two; rr alternates, so that takes at most four.
   const held: string[] = [];
   while (held.filter((n) => n === 'r1').length < 2) {
-    held.push((await lab.client.ask<{ body: string }>({ op: 'open', url: lab.url() })).body.split(' ')[0]);
+    held.push((await lab.client.ask<{ body: string }>({ op: 'open', url: lab.url(8082) })).body.split(' ')[0]);
     assert.ok(held.length <= 4, `held: ${held.join(',')}`);
   }
-  assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.2:80\s+Masq\s+100\s+2\s/);
+  assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.2:8082\s+Masq\s+100\s+2\s/);
   // r1 is full: every new connection goes to r2, though rr would alternate.
-  assert.deepEqual(await lab.get(4), ['r2', 'r2', 'r2', 'r2']);
+  assert.deepEqual(await lab.get(4, 8082), ['r2', 'r2', 'r2', 'r2']);
   // Raising the limit is one SET_DEST, and r1 takes new connections again.
   const raised = ConfigSchema.parse({ virtualServices: [{ ...cfg.virtualServices[0], realServers: [{ ...cfg.virtualServices[0].realServers[0], maxConnections: 0 }, cfg.virtualServices[0].realServers[1]] }] });
   await dp.apply({ config: raised, decisions: new Map() });
   assert.equal(dp.lastApply!.operations, 1);
-  assert.ok((await lab.get(4)).includes('r1'));
+  assert.ok((await lab.get(4, 8082)).includes('r1'));
 });
 
 test('datapath UDP: without one-packet scheduling a client socket sticks to one server; with it, each datagram is scheduled', async (t) => {

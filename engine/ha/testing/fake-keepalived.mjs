@@ -20,7 +20,6 @@ if (process.env.FAKE_KEEPALIVED_EXIT) {
   process.exit(Number(process.env.FAKE_KEEPALIVED_EXIT));
 }
 
-fs.writeFileSync(opt('-p'), `${process.pid}\n`);
 let text = fs.readFileSync(conf, 'utf8');
 const fifo = () => /notify_fifo (\S+)/.exec(text)[1];
 const instances = () => [...text.matchAll(/vrrp_instance (\S+) \{[^}]*?priority (\d+)/gs)].map((m) => ({ name: m[1], priority: m[2] }));
@@ -42,4 +41,6 @@ process.on('SIGTERM', () => {
   tell('STOP');
   process.exit(0);
 });
+// The pid file last: whoever reads it may signal at once, and the handlers above must be there by then.
+fs.writeFileSync(opt('-p'), `${process.pid}\n`);
 setInterval(() => {}, 1 << 30);

@@ -96,6 +96,9 @@ export async function createHaLab(tmp: string): Promise<HaLab> {
     // The directors stop their keepalived on close: give them a moment before their namespaces go.
     await new Promise((r) => setTimeout(r, 500));
     for (const a of agents) a.stop();
+    // The root-side ends of the veth pairs go first: a namespace whose last process has not exited yet outlives
+    // `ip netns del`, and with it its veth pair, which would break the next test's lab (they reuse v-r1, v-r2).
+    for (const l of ['v-d1-lan', 'v-d1-cl', 'v-d2-lan', 'v-d2-cl', 'v-cl-lan', 'v-cl-cl', 'v-r1', 'v-r2']) try { sh('ip', 'link', 'del', l); } catch { /* gone */ }
     for (const s of spaces) try { sh('ip', 'netns', 'del', s); } catch { /* gone */ }
     for (const b of ['br-lan', 'br-cl']) try { sh('ip', 'link', 'del', b); } catch { /* gone */ }
   };

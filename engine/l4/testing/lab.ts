@@ -81,6 +81,9 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
   const spaces: string[] = [];
   const cleanup = () => {
     for (const a of agents) a.stop();
+    // Root-side veth ends first: a namespace whose processes have not exited yet outlives `ip netns del`, and its
+    // veth pair with it, which would make the next lab's `ip link add v-r1` fail.
+    for (const s of spaces) try { sh('ip', 'link', 'del', `v-${s}`); } catch { /* gone with its namespace */ }
     for (const s of spaces) try { sh('ip', 'netns', 'del', s); } catch { /* already gone */ }
     for (const l of ['br-lab', 'v-cl']) try { sh('ip', 'link', 'del', l); } catch { /* absent */ }
   };
