@@ -13,14 +13,17 @@
  * The request is written by hand on a plain socket rather than through node:http: a check needs one status line and
  * perhaps a few KiB of body, and the http module's agent, parser and streams cost several times the CPU per check
  * (measured by bench/health.ts). At most 64 KiB of the answer is read; the connection is reset, not closed, after the
- * verdict (see connect.ts on TIME_WAIT).
+ * verdict (see connect.ts on TIME_WAIT). As there, over plain HTTP no TCP_NODELAY (the request is one write) and the
+ * socket of the check's last run; no timer per check (connect.ts's shared deadlines); what a check's settings make
+ * of the request is worked out once.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Checker, CheckTarget } from './types.ts';
 import { errnoText, result, targetText, type CheckResult } from './status.ts';
-import { HttpCheckSchema } from '../config/index.ts';
+import { HttpCheckSchema, type HealthCheck } from '../config/index.ts';
+import { clearDeadline, deadline, socketFor } from './connect.ts';
 
 const MAX_READ = 64 * 1024;
 const DEFAULT_HTTP = HttpCheckSchema.parse({});
@@ -36,14 +39,36 @@ export function parseStatusList(text: string): [number, number][] {
 export const httpCheck: Checker = (t) => runHttp(t, false);
 export const httpsCheck: Checker = (t) => runHttp(t, true);
 
-function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
-  const started = performance.now();
+/** What one check's settings and target make of every request it sends, worked out on its first run. */
+interface Prepared {
+  address: string;
+  port: number | undefined;
+  target: string;
+  request: Buffer;
+  expect: Expect;
+}
+
+/** By the check's settings object, which the monitor hands over unchanged on every run of one check. */
+const prepared = new WeakMap<HealthCheck, Prepared>();
+
+function prepare(t: CheckTarget): Prepared {
+  const was = prepared.get(t.check);
+  if (was && was.address === t.address && was.port === t.port) return was;
   const hc = t.check.http ?? DEFAULT_HTTP;
   const target = targetText(t.address, t.port);
   const host = hc.host ?? target;
-  const accepted = parseStatusList(hc.expectStatus);
-  const request = `${hc.method} ${hc.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Fulcrum-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n`;
+  const request = Buffer.from(`${hc.method} ${hc.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Fulcrum-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n`, 'latin1');
   const needsBody = hc.method !== 'HEAD' && (hc.expectBody !== undefined || hc.expectBodyRegex !== undefined);
+  const expect: Expect = { target, path: hc.path, method: hc.method, accepted: parseStatusList(hc.expectStatus), expectStatus: hc.expectStatus, needsBody, expectBody: hc.expectBody, expectBodyRegex: hc.expectBodyRegex };
+  const p: Prepared = { address: t.address, port: t.port, target, request, expect };
+  prepared.set(t.check, p);
+  return p;
+}
+
+function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
+  const started = performance.now();
+  const hc = t.check.http ?? DEFAULT_HTTP;
+  const { target, request, expect } = prepare(t);
   return new Promise((resolve) => {
     let phase: 'connect' | 'tls' | 'answer' = 'connect';
     let isDone = false;
@@ -52,16 +77,16 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
     const finish = (r: CheckResult) => {
       if (isDone) return;
       isDone = true;
-      clearTimeout(timer);
+      clearDeadline(timer);
       t.signal?.removeEventListener('abort', onAbort);
       if (phase === 'answer' && !isTls) socket.resetAndDestroy();
       else socket.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => {
+    const timer = deadline(t.check.timeoutMs, started, () => {
       const p = { target, timeoutMs: t.check.timeoutMs };
       finish(result(phase === 'connect' ? 'L4TOUT' : phase === 'tls' ? 'L6TOUT' : 'L7TOUT', p, elapsed()));
-    }, t.check.timeoutMs);
+    });
     const onAbort = () => finish(result('L4CON', { target, reason: 'the check was stopped' }, elapsed()));
     t.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -72,11 +97,12 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
     };
     const onReady = () => {
       phase = 'answer';
-      socket.write(request, 'latin1');
-      readAnswer(socket, { target, path: hc.path, method: hc.method, accepted, expectStatus: hc.expectStatus, needsBody, expectBody: hc.expectBody, expectBodyRegex: hc.expectBodyRegex }, (r) => finish(r(elapsed())));
+      socket.write(request);
+      readAnswer(socket, expect, (r) => finish(r(elapsed())));
     };
     if (isTls) {
       const servername = hc.serverName ?? (hc.host && !net.isIP(hc.host) ? hc.host.replace(/:\d+$/, '') : undefined);
+      // TLS writes more than once (its Finished, then the request): Nagle could hold the request for a delayed ACK.
       const raw = net.connect({ host: t.address, port: t.port!, noDelay: true });
       socket = raw;
       raw.on('error', onError);
@@ -88,7 +114,7 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
         s.once('secureConnect', onReady);
       });
     } else {
-      socket = net.connect({ host: t.address, port: t.port!, noDelay: true });
+      socket = socketFor(t.check).connect({ host: t.address, port: t.port! });
       socket.on('error', onError);
       socket.once('connect', onReady);
     }

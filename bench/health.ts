@@ -1,0 +1,574 @@
+/**
+ * npm run bench:health — Fulcrum's health checks against keepalived 2.2.7's checker doing the same checks, and what
+ * checking costs the proxy.
+ *
+ *   fleet      2,000 real servers on 127.0.0.1 (1,000 HTTP answering 200 on /health, 1,000 plain TCP listeners):
+ *              nginx (one worker) serves all but the ones that die during the run, which bench/health-servers.ts
+ *              serves so each can be killed alone; neither's CPU counts as a checker's. Both checkers check all of
+ *              them every 2 s; bench/health-fleet.ts has the two configurations and a table of how each setting
+ *              maps (fall 2 ⇔ retry 1 with delay_before_retry 2, and so on).
+ *   checkers   keepalived's checker needs IPVS, which this machine's kernel lacks, so this part runs inside the
+ *              User-Mode Linux test kernel (scripts/kernel/guest.sh; one CPU), Fulcrum's monitor measured in the
+ *              same guest: bench/health-monitor.ts (HealthMonitor with the engine's checkers, alone in its process)
+ *              and `keepalived -n -l -D --check` (its parent and checker child). Never both at once; rounds rotate
+ *              (Fulcrum first, then keepalived first, BENCH_HEALTH_ROUNDS (2) each). A round starts the checker,
+ *              waits until every server has been checked once (one interval) and one more second, then counts
+ *              utime+stime of all the checker's processes over BENCH_HEALTH_SECONDS (24). The ratio is the median
+ *              of per-pair ratios (each Fulcrum round with the keepalived round beside it). While the guest runs,
+ *              this machine's idle CPUs poll (as bench:l4 does): with halting vCPUs the guest's figures swung 2×.
+ *              In the guest every system call and clock reading is a round trip through the UML kernel, so both
+ *              checkers' shares there are several times what they are on a real kernel (and its split of user and
+ *              system time means little: UML charges nearly all of it to user).
+ *   native     Fulcrum's monitor again, alone, on this machine's own kernel (BENCH_HEALTH_NATIVE_SECONDS (12)),
+ *              for the share of one core it takes where it will run.
+ *   detection  in every round of the checkers part, BENCH_HEALTH_KILLS (40) ÷ BENCH_HEALTH_ROUNDS servers chosen
+ *              at random are killed (listener closed, connections reset) at random moments of the window, no later
+ *              than 5 s before its end; each peer kills the same servers. Latency is from the kill (the servers'
+ *              process closing the listener) to the moment the checker's verdict reaches this process: Fulcrum's
+ *              down transition over IPC, keepalived's "Disabling service" log line (-l -D logs each transition)
+ *              over a pipe. Killed servers listen again between rounds. A server reported down that was not
+ *              killed is counted as a false down.
+ *   proxy      on this machine (not UML): the layer 7 proxy as bench/l7-proxy.ts runs it (2 workers, nginx behind
+ *              it, wrk -t1 -c64), with the 2,000-server monitor on and off in the proxy's primary process, as the
+ *              daemon runs it (bench/health-proxy.ts); BENCH_HEALTH_PROXY_ROUNDS (5) rounds of 4 s each way, order
+ *              rotated, ratio the median of per-round ratios. This machine has 2 cores and wrk, the workers and
+ *              nginx fill both: whatever the monitor (and the nginx it checks) takes comes out of the proxy's
+ *              share, so the workers' CPU per request is printed too, to tell that apart from the proxy slowing.
+ *
+ * Prints (the summary, last):
+ *   bench health: fulcrum/keepalived cpu R (fulcrum X % of one core, keepalived Y %)   goal R ≤ 1.0
+ *   bench health: keepalived detection p99 ms X (from its log)
+ *   bench health: detection p99 ms X (bound 4500)                                      goal X ≤ 4500
+ *   bench health: fulcrum cpu on this machine's kernel X % of one core                 goal X ≤ 10
+ *   bench health: proxy rps with/without checks R                                      goal R ≈ 1
+ * BENCH_HEALTH_PARTS (checkers,native,proxy) picks parts; BENCH_HEALTH_PROF=DIR writes a --cpu-prof of each Fulcrum
+ * monitor round there (with BENCH_HEALTH_PARTS=native: the guest's /tmp vanishes with it).
+ */
+import { execFileSync, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { FALL, HTTP_SERVERS, INTERVAL_MS, keepalivedConf, nginxFleetConf, SERVERS } from './health-fleet.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const ROUNDS = Math.max(2, Number(process.env.BENCH_HEALTH_ROUNDS ?? 2));
+const SECONDS = Math.max(10, Number(process.env.BENCH_HEALTH_SECONDS ?? 24));
+/** The native part only measures Fulcrum's CPU on this machine's kernel (vDSO clock, no UML): shorter rounds. */
+const NATIVE_SECONDS = Math.max(10, Number(process.env.BENCH_HEALTH_NATIVE_SECONDS ?? 12));
+const KILLS = Number(process.env.BENCH_HEALTH_KILLS ?? 40);
+const PROXY_ROUNDS = Math.max(2, Number(process.env.BENCH_HEALTH_PROXY_ROUNDS ?? 5));
+const PROXY_SECONDS = 4;
+const PARTS = (process.env.BENCH_HEALTH_PARTS ?? 'checkers,native,proxy').split(',').map((s) => s.trim());
+const PROF = process.env.BENCH_HEALTH_PROF;
+/** interval × fall + 0.5 s: the issue's bound on detection. */
+const BOUND_MS = INTERVAL_MS * FALL + 500;
+/** Kills stop this long before the window ends, so every one is detected (or late) inside it. */
+const KILL_MARGIN_MS = 5000;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const isGuest = !!process.env.FULCRUM_IN_TEST_KERNEL;
+
+const children = new Set<ChildProcess>();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+/** Nearest rank: the smallest sample with at least p % of the samples at or below it. */
+const percentile = (sorted: number[], p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+
+/** CPU ticks (user + system, every thread) of a process and all its descendants. */
+function treeTicks(root: number): number {
+  const t = treeTimes(root);
+  return t.user + t.system;
+}
+
+/** User and system CPU ticks (every thread) of a process and all its descendants. */
+function treeTimes(root: number): { user: number; system: number } {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, [number, number]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(d), Number(f[1]));
+      ticks.set(Number(d), [Number(f[11]), Number(f[12])]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const sum = { user: 0, system: 0 };
+  for (const [pid, [user, system]] of ticks) {
+    let p: number | undefined = pid;
+    while (p !== undefined && p > 1 && p !== root) p = parent.get(p);
+    if (p === root) {
+      sum.user += user;
+      sum.system += system;
+    }
+  }
+  return sum;
+}
+
+/** Idle ticks of every CPU together (/proc/stat). */
+function idleTicks(): number {
+  const cpu = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0].split(/\s+/);
+  return Number(cpu[4]) + Number(cpu[5]);
+}
+
+/** CPU ticks of one process (all its threads), without its children. */
+function ownTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+function forkTs(file: string, arg: unknown, execArgv: string[] = []): ChildProcess {
+  const c = fork(path.join(HERE, file), [JSON.stringify(arg)], { cwd: ROOT, execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(c);
+  c.on('exit', () => children.delete(c));
+  return c;
+}
+
+/** The next IPC message of `c` with `op` (and passing `is`), or an error after `ms`. */
+function nextMessage<T extends { op: string }>(c: ChildProcess, op: string, ms: number, is: (m: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      c.off('message', on);
+      reject(new Error(`no "${op}" from ${path.basename(c.spawnargs.find((a) => a.endsWith('.ts')) ?? c.spawnfile)} within ${ms} ms`));
+    }, ms);
+    const on = (m: T) => {
+      if (m.op !== op || !is(m)) return;
+      clearTimeout(timer);
+      c.off('message', on);
+      resolve(m);
+    };
+    c.on('message', on);
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. Only ever our own child, by its pid. */
+async function stopChild(c: ChildProcess, graceMs = 5000): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  const t = setTimeout(() => c.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+}
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+// ───────────────────────────── checkers: one round ─────────────────────────────
+
+type Peer = 'fulcrum' | 'keepalived';
+
+interface Round {
+  peer: Peer;
+  cpuSeconds: number;
+  /** Of cpuSeconds, the part in the kernel (connects, closes, loopback TCP). */
+  systemSeconds: number;
+  /** The real servers' CPU over the same window, and every CPU's idle time: is the machine keeping up? */
+  serversSeconds: number;
+  idleSeconds: number;
+  windowSeconds: number;
+  /** Kill → verdict, ms, for each server killed in this round and reported down. */
+  latencies: number[];
+  /** Killed but not reported down by the end of the round. */
+  missed: number;
+  /** Reported down without having been killed. */
+  falseDowns: string[];
+}
+
+/** The 2,000 real servers: nginx for most, health-servers.ts for `victims`, the ones that die during the run. */
+interface Fleet {
+  base: number;
+  victims: number[];
+  nginx: ChildProcess;
+  node?: ChildProcess;
+}
+
+async function startFleet(base: number, victims: number[], dir: string): Promise<Fleet> {
+  const fleetDir = path.join(dir, 'fleet');
+  fs.mkdirSync(fleetDir, { recursive: true });
+  const conf = path.join(fleetDir, 'nginx.conf');
+  const skip = new Set(victims);
+  fs.writeFileSync(conf, nginxFleetConf(base, skip, fleetDir));
+  const nginx = spawn('nginx', ['-c', conf, '-p', fleetDir, '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(nginx);
+  nginx.on('exit', () => children.delete(nginx));
+  const fleet: Fleet = { base, victims, nginx };
+  const exited = (what: string, c: ChildProcess) => new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`${what} exited (${code}); are ports ${base}–${base + SERVERS - 1} free?`))));
+  const first = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i).filter((p) => !skip.has(p));
+  // nginx binds every listener before it starts its worker: the first of each half answering means all are there.
+  await Promise.race([Promise.all([waitPort(first(base, base + HTTP_SERVERS)[0]), waitPort(first(base + HTTP_SERVERS, base + SERVERS)[0])]), exited('nginx (the real servers)', nginx)]);
+  if (victims.length > 0) {
+    fleet.node = forkTs('health-servers.ts', { base, ports: victims });
+    const ready = await Promise.race([nextMessage<{ op: string; count: number }>(fleet.node, 'ready', 60_000), exited('the servers that die', fleet.node)]);
+    if (ready.count !== victims.length) throw new Error('health-servers.ts did not start every server');
+  }
+  return fleet;
+}
+
+const fleetTicks = (f: Fleet) => treeTicks(f.nginx.pid!) + (f.node ? treeTicks(f.node.pid!) : 0);
+
+async function stopFleet(f: Fleet): Promise<void> {
+  if (f.node) await stopChild(f.node);
+  await stopChild(f.nginx);
+}
+
+/** A started checker: its root pid, how to learn of a server going down, and when every server has been checked. */
+interface Started {
+  proc: ChildProcess;
+  onDown(f: (port: number, at: number, why: string) => void): void;
+  allChecked: Promise<void>;
+}
+
+function startFulcrum(fleet: Fleet): Started {
+  const prof = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
+  const proc = forkTs('health-monitor.ts', { base: fleet.base }, prof);
+  let onDown: (port: number, at: number, why: string) => void = () => undefined;
+  // The verdict's time is when it reaches this process, as for keepalived's log line (the monitor's own is earlier).
+  proc.on('message', (m: { op: string; target?: string; message?: string }) => {
+    if (m.op === 'down') onDown(Number(m.target!.split(':').pop()), Date.now(), m.message!);
+  });
+  const allChecked = nextMessage<{ op: string; up: number }>(proc, 'checked', 15 * INTERVAL_MS).then((m) => {
+    if (m.up !== SERVERS) console.log(`#   fulcrum: ${SERVERS - m.up} servers went down before the window (false downs at start-up)`);
+  });
+  return { proc, onDown: (f) => (onDown = f), allChecked };
+}
+
+function startKeepalived(fleet: Fleet, dir: string): Started {
+  const conf = path.join(dir, 'keepalived.conf');
+  fs.writeFileSync(conf, keepalivedConf(fleet.base));
+  // -n: stay in the foreground (so the pid we hold is its parent); -l -D: log to the console, with each
+  // transition; --check: the health checker only (no VRRP, no BFD); private pid files, so it never meets another.
+  const proc = spawn('keepalived', ['-n', '-l', '-D', '--check', '-f', conf, '-p', path.join(dir, 'keepalived.pid'), '-c', path.join(dir, 'checkers.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  let onDown: (port: number, at: number, why: string) => void = () => undefined;
+  const checked = new Set<number>();
+  let resolveChecked: () => void;
+  const allChecked = new Promise<void>((r) => (resolveChecked = r));
+  const timeout = setTimeout(() => resolveChecked(), 15 * INTERVAL_MS);
+  const tail: string[] = [];
+  for (const stream of [proc.stdout!, proc.stderr!]) {
+    readline.createInterface({ input: stream }).on('line', (line) => {
+      const at = Date.now();
+      let m = /Disabling service \[127\.0\.0\.1\]:tcp:(\d+)/.exec(line);
+      if (m) return onDown(Number(m[1]), at, line);
+      // Its first verdict on each server is logged (with -D) even though the server started up.
+      m = /(?:TCP connection to|Remote Web server) \[127\.0\.0\.1\]:tcp:(\d+) (?:success|succeed)/.exec(line);
+      if (m) {
+        checked.add(Number(m[1]));
+        if (checked.size === SERVERS) {
+          clearTimeout(timeout);
+          resolveChecked();
+        }
+        return;
+      }
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      if (process.env.BENCH_VERBOSE) console.log(`[keepalived] ${line}`);
+    });
+  }
+  proc.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') console.log(`# keepalived exited (${code ?? signal}); its last lines:\n${tail.join('\n')}`);
+  });
+  return {
+    proc,
+    onDown: (f) => (onDown = f),
+    allChecked: allChecked.then(() => {
+      if (checked.size < SERVERS) console.log(`# keepalived had checked ${checked.size} of ${SERVERS} servers after ${15 * INTERVAL_MS / 1000} s; measuring anyway`);
+    }),
+  };
+}
+
+/** One round of `peer`: `victims` die at random moments of the window. */
+async function runRound(peer: Peer, fleet: Fleet, victims: number[], seconds: number, dir: string): Promise<Round> {
+  const started = peer === 'fulcrum' ? startFulcrum(fleet) : startKeepalived(fleet, dir);
+  const downs = new Map<number, number>();
+  const falseDowns: string[] = [];
+  const killedAt = new Map<number, number>();
+  started.onDown((port, at, why) => {
+    if (!killedAt.has(port)) falseDowns.push(`${port} (${why})`);
+    else if (!downs.has(port)) downs.set(port, at);
+  });
+  try {
+    await Promise.race([started.allChecked, new Promise<never>((_, reject) => started.proc.once('exit', () => reject(new Error(`${peer} exited during start-up`))))]);
+    await sleep(1000);
+    // When they die: at random moments of the window, from 1 s in to KILL_MARGIN_MS before its end.
+    const plan = victims.map((port) => ({ port, atMs: 1000 + Math.random() * (seconds * 1000 - KILL_MARGIN_MS - 1000) }));
+    const onKilled = (m: { op: string; port?: number; at?: number }) => m.op === 'killed' && killedAt.set(m.port!, m.at!);
+    fleet.node?.on('message', onKilled);
+    const pid = started.proc.pid!;
+    const t0 = performance.now();
+    const ticks0 = treeTimes(pid);
+    const servers0 = fleetTicks(fleet);
+    const idle0 = idleTicks();
+    const timers = plan.map((k) => setTimeout(() => fleet.node!.send({ op: 'kill', ports: [k.port] }), k.atMs));
+    await sleep(seconds * 1000);
+    const ticks1 = treeTimes(pid);
+    const servers1 = fleetTicks(fleet);
+    const idle1 = idleTicks();
+    const windowSeconds = (performance.now() - t0) / 1000;
+    timers.forEach(clearTimeout);
+    fleet.node?.off('message', onKilled);
+    if (started.proc.exitCode !== null) throw new Error(`${peer} exited during the window`);
+    const latencies = [...downs].filter(([port]) => killedAt.has(port)).map(([port, at]) => at - killedAt.get(port)!);
+    return {
+      peer, windowSeconds, latencies, missed: killedAt.size - latencies.length, falseDowns,
+      cpuSeconds: (ticks1.user + ticks1.system - ticks0.user - ticks0.system) / CLK_TCK,
+      systemSeconds: (ticks1.system - ticks0.system) / CLK_TCK,
+      serversSeconds: (servers1 - servers0) / CLK_TCK,
+      idleSeconds: (idle1 - idle0) / CLK_TCK,
+    };
+  } finally {
+    await stopChild(started.proc);
+    if (killedAt.size > 0) {
+      const revived = nextMessage(fleet.node!, 'revived', 30_000);
+      fleet.node!.send({ op: 'revive', ports: [...killedAt.keys()] });
+      await revived;
+    }
+  }
+}
+
+function latencyLine(name: string, xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return `${name}: no detections`;
+  const f = (p: number) => percentile(s, p).toFixed(0);
+  return `${name}: ${s.length} killed servers, down after p50 ${f(50)} ms, p90 ${f(90)} ms, p99 ${f(99)} ms, max ${s[s.length - 1].toFixed(0)} ms (bound interval × fall + 0.5 s = ${BOUND_MS} ms)`;
+}
+
+/** The checkers part: rounds of each peer in turn, then the figures. Returns the summary lines. */
+async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-health-'));
+  if (peers.includes('keepalived')) {
+    const v = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
+    const version = `${v.stdout}${v.stderr}`.split('\n')[0];
+    if (!/v2\.2\.7/.test(version)) console.log(`# warning: the peer is meant to be keepalived 2.2.7 (Debian 12's); this is ${version}`);
+    console.log(`# ${version}`);
+  }
+  const where = isGuest ? 'User-Mode Linux test kernel' : 'this machine\'s kernel';
+  console.log(`# checkers: ${where}, ${os.cpus().length} CPU; Node ${process.version}; ${SERVERS} real servers (${HTTP_SERVERS} HTTP, ${SERVERS - HTTP_SERVERS} TCP) every ${INTERVAL_MS / 1000} s; ${ROUNDS} rounds each of ${seconds} s`);
+  // Base port: fixed in the guest (its own kernel); on the host, away from other benchmarks' ports and below the
+  // ephemeral range.
+  const base = isGuest ? 21000 : 21000 + (process.pid % 5) * 2000;
+  // The servers that die: KILLS of them at random, a share in each round of a peer; each peer kills the same ones in
+  // its round of the same number.
+  const kills = Math.ceil(KILLS / ROUNDS);
+  const all = Array.from({ length: SERVERS }, (_, i) => base + i);
+  const victims = Array.from({ length: kills * ROUNDS }, () => all.splice(Math.floor(Math.random() * all.length), 1)[0]);
+  const fleet = await startFleet(base, victims, dir);
+  const rounds: Round[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? peers : [...peers].reverse();
+      for (const peer of order) {
+        const x = await runRound(peer, fleet, victims.slice(r * kills, (r + 1) * kills), seconds, dir);
+        rounds.push(x);
+        const share = (100 * x.cpuSeconds) / x.windowSeconds;
+        const lat = [...x.latencies].sort((a, b) => a - b);
+        const pct = (secs: number) => `${((100 * secs) / x.windowSeconds).toFixed(1)} %`;
+        console.log(`#   round ${r + 1} ${peer.padEnd(10)} cpu ${x.cpuSeconds.toFixed(2)} s in ${x.windowSeconds.toFixed(1)} s = ${share.toFixed(1)} % of one core (system ${pct(x.systemSeconds)}; real servers ${pct(x.serversSeconds)}, idle of all CPUs ${pct(x.idleSeconds)}); ${lat.length} of ${kills} kills detected, max ${lat.length ? lat[lat.length - 1].toFixed(0) : '-'} ms${x.missed ? `, ${x.missed} missed` : ''}${x.falseDowns.length ? `; ${x.falseDowns.length} false downs, e.g. ${x.falseDowns.slice(0, 2).join('; ')}` : ''}`);
+      }
+    }
+  } finally {
+    await stopFleet(fleet);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const of = (p: Peer) => rounds.filter((x) => x.peer === p);
+  const shareOf = (x: Round) => (100 * x.cpuSeconds) / x.windowSeconds;
+  const lines: string[] = [];
+  const f = of('fulcrum');
+  const fShare = median(f.map(shareOf));
+  for (const p of peers) {
+    const xs = of(p);
+    const lat = xs.flatMap((x) => x.latencies);
+    console.log(`# ${latencyLine(p, lat)}${xs.some((x) => x.missed) ? `; missed ${xs.reduce((n, x) => n + x.missed, 0)}` : ''}${xs.some((x) => x.falseDowns.length) ? `; false downs ${xs.reduce((n, x) => n + x.falseDowns.length, 0)}` : ''}`);
+  }
+  if (peers.includes('keepalived')) {
+    const k = of('keepalived');
+    const kShare = median(k.map(shareOf));
+    // Pair each Fulcrum round with the keepalived round run next to it (same stretch of host load).
+    const ratios = f.map((x, i) => shareOf(x) / shareOf(k[i]));
+    console.log(`# cpu medians: fulcrum ${fShare.toFixed(1)} %, keepalived ${kShare.toFixed(1)} % of one core; per-pair ratios [${ratios.map((x) => x.toFixed(2)).join(', ')}]`);
+    lines.push(`bench health: fulcrum/keepalived cpu ${median(ratios).toFixed(2)} (fulcrum ${fShare.toFixed(1)} % of one core, keepalived ${kShare.toFixed(1)} %)`);
+    const kl = k.flatMap((x) => x.latencies).sort((a, b) => a - b);
+    if (kl.length) lines.push(`bench health: keepalived detection p99 ms ${percentile(kl, 99).toFixed(0)} (from its log)`);
+  } else {
+    // Only the CPU: detection is measured in the test kernel, beside keepalived's.
+    return [`bench health: fulcrum cpu on ${where} ${fShare.toFixed(1)} % of one core`];
+  }
+  const fl = f.flatMap((x) => x.latencies).sort((a, b) => a - b);
+  const missed = f.reduce((n, x) => n + x.missed, 0);
+  lines.push(`bench health: detection p99 ms ${fl.length ? percentile(fl, 99).toFixed(0) : 'none'} (bound ${BOUND_MS})${missed ? `; ${missed} kills never detected` : ''}`);
+  return lines;
+}
+
+// ───────────────────────────── proxy ─────────────────────────────
+
+function wrk(url: string, seconds: number): { rps: number; requests: number; errors: number } {
+  const out = execFileSync('wrk', ['-t1', '-c64', `-d${seconds}s`, url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return { rps, requests, errors: non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) };
+}
+
+async function waitPort(port: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await sleep(100);
+  }
+}
+
+async function runProxy(): Promise<string[]> {
+  for (const c of ['nginx', 'wrk']) if (!have(c)) throw new Error(`${c} is missing: run scripts/install-system-deps.sh`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-health-proxy-'));
+  const port = 19_000 + (process.pid % 50) * 20;
+  const backendPort = port + 1;
+  const base = 21000 + (process.pid % 5) * 2000;
+  fs.writeFileSync(
+    path.join(tmp, 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${tmp}/nginx.pid; error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
+  server { listen 127.0.0.1:${backendPort}; location / { return 200 "hello from the nginx backend\\n"; } } }\n`,
+  );
+  const nginx = spawn('nginx', ['-c', path.join(tmp, 'nginx.conf'), '-p', tmp, '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(nginx);
+  let fleet: Fleet | undefined;
+  let proxy: ChildProcess | undefined;
+  try {
+    await waitPort(backendPort);
+    fleet = await startFleet(base, [], tmp);
+    proxy = forkTs('health-proxy.ts', { dataDir: path.join(tmp, 'fulcrum'), port, backendPort, base });
+    await nextMessage(proxy, 'ready', 60_000);
+    const url = `http://127.0.0.1:${port}/`;
+    wrk(url, 1); // warm: pools, JIT
+    console.log(`# proxy: this machine, ${os.cpus().length} cores; Fulcrum layer 7 (primary + 2 workers) → nginx; wrk -t1 -c64 -d${PROXY_SECONDS}s; ${PROXY_ROUNDS} rounds each way; the monitor (${SERVERS} servers) in the primary`);
+    const runs: Record<'with' | 'without', { rps: number; primary: number; servers: number; workerUs: number }[]> = { with: [], without: [] };
+    let errors = 0;
+    for (let r = 0; r < PROXY_ROUNDS; r++) {
+      for (const mode of r % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
+        const on = mode === 'with';
+        const ack = nextMessage<{ op: string; on: boolean; up?: number }>(proxy, 'checks', 30_000, (m) => m.on === on);
+        proxy.send({ op: 'checks', on });
+        const a = await ack;
+        if (on && a.up !== SERVERS) console.log(`#   only ${a.up} of ${SERVERS} servers passed their first check`);
+        await sleep(1000);
+        const p0 = ownTicks(proxy.pid!);
+        const all0 = treeTicks(proxy.pid!);
+        const s0 = fleetTicks(fleet);
+        const t0 = performance.now();
+        const w = wrk(url, PROXY_SECONDS);
+        const secs = (performance.now() - t0) / 1000;
+        const primary = ownTicks(proxy.pid!) - p0;
+        const workers = treeTicks(proxy.pid!) - all0 - primary;
+        const x = {
+          rps: w.rps,
+          primary: (primary / CLK_TCK / secs) * 100,
+          servers: ((fleetTicks(fleet) - s0) / CLK_TCK / secs) * 100,
+          // The proxy's own work per request: its workers' CPU (the primary, with the monitor, apart).
+          workerUs: w.requests > 0 ? ((workers / CLK_TCK) * 1e6) / w.requests : NaN,
+        };
+        errors += w.errors;
+        runs[mode].push(x);
+        console.log(`#   round ${r + 1} ${(mode + ' checks').padEnd(15)} ${x.rps.toFixed(0).padStart(6)} rps; workers ${x.workerUs.toFixed(1)} µs CPU/req; primary ${x.primary.toFixed(1)} % of one core, real servers ${x.servers.toFixed(1)} %${w.errors ? `; ${w.errors} errors` : ''}`);
+      }
+    }
+    const ratios = runs.with.map((x, i) => x.rps / runs.without[i].rps);
+    const med = (m: 'with' | 'without', k: 'rps' | 'primary' | 'servers' | 'workerUs') => median(runs[m].map((x) => x[k]));
+    const spread = runs.without.map((x) => x.rps);
+    console.log(`# proxy medians: with ${med('with', 'rps').toFixed(0)} rps, without ${med('without', 'rps').toFixed(0)} rps (without ranged ${Math.min(...spread).toFixed(0)}–${Math.max(...spread).toFixed(0)}); per-round ratios [${ratios.map((x) => x.toFixed(3)).join(', ')}]`);
+    console.log(`# proxy workers: ${med('with', 'workerUs').toFixed(1)} µs CPU/req with checks, ${med('without', 'workerUs').toFixed(1)} without; primary (the monitor's process): ${med('with', 'primary').toFixed(1)} % of one core with checks, ${med('without', 'primary').toFixed(1)} % without; nginx serving the fleet: ${med('with', 'servers').toFixed(1)} % while checked`);
+    const lines = [`bench health: proxy rps with/without checks ${median(ratios).toFixed(3)}`];
+    if (errors) {
+      lines.push(`bench health: the proxy had ${errors} failed requests`);
+      process.exitCode = 1;
+    }
+    return lines;
+  } finally {
+    if (proxy) await stopChild(proxy);
+    if (fleet) await stopFleet(fleet);
+    await stopChild(nginx);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// ───────────────────────────── main ─────────────────────────────
+
+async function main(): Promise<void> {
+  const summary: string[] = [];
+  if (isGuest) {
+    for (const l of await runCheckers(['fulcrum', 'keepalived'], SECONDS)) console.log(l);
+    return;
+  }
+  if (PARTS.includes('checkers')) {
+    if (fs.existsSync('/proc/net/ip_vs')) summary.push(...(await runCheckers(['fulcrum', 'keepalived'], SECONDS)));
+    else {
+      // keepalived's checker needs IPVS: run this part inside the test kernel, where this file runs itself again.
+      const env = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_HEALTH_') && k !== 'BENCH_HEALTH_PROF').map(([k, v]) => `${k}='${v}' `).join('');
+      // As bench:l4 does: idle CPUs poll instead of halting while the guest runs (a PM QoS request of 0 µs, held
+      // open). The guest's processes and its kernel hand over to each other at every system call, and on this VM a
+      // halted vCPU takes milliseconds to wake; it holds for both checkers alike and ends with the guest.
+      let qos: number | undefined;
+      try {
+        qos = fs.openSync('/dev/cpu_dma_latency', 'w');
+        fs.writeSync(qos, Buffer.from(new Int32Array([0]).buffer));
+      } catch (e) {
+        console.log(`# cannot hold /dev/cpu_dma_latency (${(e as Error).message}); the guest's figures include idle CPUs waking up`);
+      }
+      const r = spawnSync(path.join(ROOT, 'scripts/kernel/guest.sh'), [`ulimit -n 65536 && ${env}node --import tsx bench/health.ts`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FULCRUM_UML_MEM: process.env.FULCRUM_UML_MEM ?? '2G' } });
+      if (qos !== undefined) fs.closeSync(qos);
+      const out = r.stdout ?? '';
+      for (const l of out.split('\n')) if (l && !l.startsWith('bench health:')) console.log(l);
+      summary.push(...out.split('\n').filter((l) => l.startsWith('bench health:')));
+      if (r.status !== 0) {
+        console.log(`# the test kernel part failed (exit ${r.status})`);
+        process.exitCode = 1;
+      }
+    }
+  }
+  if (PARTS.includes('native')) summary.push(...(await runCheckers(['fulcrum'], NATIVE_SECONDS)));
+  if (PARTS.includes('proxy')) summary.push(...(await runProxy()));
+  for (const l of summary) console.log(l);
+}
+
+const killAll = () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+};
+process.on('SIGINT', () => {
+  killAll();
+  process.exit(130);
+});
+process.on('SIGTERM', () => {
+  killAll();
+  process.exit(143);
+});
+
+try {
+  await main();
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
+} finally {
+  killAll();
+}
