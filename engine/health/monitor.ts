@@ -33,23 +33,13 @@ import { expandPorts } from '../config/ports.ts';
 import { serverKey, type ServerCheckStatus, type ServerKey } from '../dataplane.ts';
 import type { Feedback } from '../server-state.ts';
 import { targetText, type CheckResult } from './status.ts';
+import type { HealthTransitionEvent } from '../api-types.ts';
 import type { AgentChecker, AgentReport, Checker, CheckTarget } from './types.ts';
 
 export type CheckKind = Exclude<HealthCheckType, 'none'>;
 
-export interface MonitorTransition {
-  key: ServerKey;
-  virtualService: string;
-  realServer: string;
-  previous: HealthState;
-  health: HealthState;
-  code: string;
-  message: string;
-  durationMs: number;
-  check: CheckKind;
-  target: string;
-  at: string;
-}
+/** A transition as the monitor sees it: the engine's event (api-types.ts) before it is numbered, with its key. */
+export type MonitorTransition = Omit<HealthTransitionEvent, 'type' | 'seq' | 'check'> & { key: ServerKey; check: CheckKind };
 
 export interface MonitorOptions {
   checkers: Record<CheckKind, Checker>;
