@@ -4,7 +4,8 @@
  * status code on hover), since when (relative, the exact time on hover) and how long the check took; and the
  * server's history of transitions one click away, in a dialog.
  */
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
+import { useModalDialog } from './ui/modal';
 import { api, ApiCallError } from './api-client';
 import { Badge, type Tone } from './ui/badge';
 import { Button } from './ui/button';
@@ -87,17 +88,11 @@ export function RealServerHealth({ rsId, name, service, health, check, isCheckOf
 
 /** The last transitions of one real server, newest first; refetched while open when the server changes again. */
 export function HealthHistoryDialog({ open, rsId, name, refreshKey, onClose }: { open: boolean; rsId: string; name: string; refreshKey?: string; onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModalDialog(open);
   const titleId = useId();
   const [items, setItems] = useState<Transition[] | null>(null);
   const [error, setError] = useState<ApiCallError | null>(null);
   const now = useNow(10_000);
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) d.showModal();
-    if (!open && d.open) d.close();
-  }, [open]);
   useEffect(() => {
     if (!open) return;
     let isCurrent = true;

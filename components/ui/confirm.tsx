@@ -1,5 +1,6 @@
 'use client';
-import { useEffect, useRef, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
+import { useModalDialog } from './modal';
 import { Button } from './button';
 
 /**
@@ -9,13 +10,7 @@ import { Button } from './button';
 export function ConfirmDialog({ open, title, children, confirmLabel, tone = 'danger', onConfirm, onCancel, isBusy }: {
   open: boolean; title: string; children: ReactNode; confirmLabel: string; tone?: 'danger' | 'warning' | 'primary'; onConfirm: () => void; onCancel: () => void; isBusy?: boolean;
 }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) d.showModal();
-    if (!open && d.open) d.close();
-  }, [open]);
+  const ref = useModalDialog(open);
   return (
     <dialog ref={ref} onCancel={(e) => { e.preventDefault(); onCancel(); }} aria-labelledby="confirm-title" className="m-auto w-[min(32rem,92vw)] rounded-lg p-0 shadow-xl">
       <div className="p-5">
