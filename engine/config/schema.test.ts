@@ -7,6 +7,8 @@ const dr = (over: Record<string, unknown> = {}) => ({ name: 'symphony-web', laye
 const l7 = (over: Record<string, unknown> = {}) => ({ name: 'symphony-l7', layer: 7, mode: 'http', address: '192.168.10.51', ports: [443], scheduler: 'wrr', realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }], ...over });
 
 type Case = { name: string; input: Record<string, unknown>; path?: string; message?: RegExp };
+/** The shape of a PEM certificate (the schema checks shape only; the engine reads the DER). */
+const PEM = `-----BEGIN CERTIFICATE-----\n${'MIIBszCCAVmgAwIBAgIUQ2'.repeat(4)}\n${'A'.repeat(40)}==\n-----END CERTIFICATE-----`;
 
 const serviceCases: Case[] = [
   { name: 'the issue example (DR, two ports, source-ip persistence)', input: dr({ ports: [80, 443], scheduler: 'wlc', persistence: { type: 'source-ip', timeoutSeconds: 3600 } }) },
@@ -49,6 +51,22 @@ const serviceCases: Case[] = [
   { name: 'invalid rewrite regex', input: l7({ layer7: { urlRewrites: [{ pattern: '([', replacement: '' }] } }), path: 'layer7.urlRewrites.0.pattern' },
   { name: 'route to a group nobody is in', input: l7({ layer7: { routes: [{ name: 'api', match: { pathPrefix: '/api' }, group: 'api' }] } }), path: 'layer7.routes.0.group' },
   { name: 'maintenance page at layer 4', input: dr({ fallback: { type: 'maintenance-page' } }), path: 'fallback.type' },
+  // Client-address fields: the old booleans, the object form, and trusted proxies.
+  { name: 'xForwardedFor as the boolean older configurations wrote', input: l7({ layer7: { xForwardedFor: false, xForwardedProto: true } }) },
+  { name: 'xForwardedFor, xForwardedProto and forwarded by mode', input: l7({ layer7: { xForwardedFor: { mode: 'replace' }, xForwardedProto: { mode: 'append' }, forwarded: { mode: 'trusted' }, trustedProxies: ['10.0.0.0/8', '2001:db8::/32'] } }) },
+  { name: 'an unknown forwarding mode', input: l7({ layer7: { xForwardedFor: { mode: 'prepend' } } }), path: 'layer7.xForwardedFor' },
+  { name: 'a forwarding mode as a bare string', input: l7({ layer7: { forwarded: 'append' } }), path: 'layer7.forwarded', message: /true, false or \{ mode/ },
+  { name: 'trusted with no trusted proxies', input: l7({ layer7: { xForwardedFor: { mode: 'trusted' }, forwarded: { mode: 'trusted' } } }), path: 'layer7.trustedProxies', message: /xForwardedFor, forwarded trust the headers .* list their networks here, or use mode "replace"/ },
+  { name: 'a trusted proxy that is not a network', input: l7({ layer7: { trustedProxies: ['10.0.0.1'] } }), path: 'layer7.trustedProxies.0', message: /network such as/ },
+  // Re-encryption CA bundle: PEM certificates only.
+  { name: 'a CA bundle of two certificates with comments between', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: `# Root\n${PEM}\n# Intermediate\n${PEM}\n` } } }) },
+  { name: 'a CA bundle that is not PEM', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: 'MIIB...' } } }), path: 'layer7.reencrypt.ca', message: /Paste the CA certificates in PEM/ },
+  { name: 'a CA bundle with a private key in it', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: `${PEM}\n-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\n-----END PRIVATE KEY-----\n` } } }), path: 'layer7.reencrypt.ca' },
+  { name: 'a CA bundle whose block is cut short', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } } }), path: 'layer7.reencrypt.ca' },
+  // Slow clients.
+  { name: 'no minimum body rate', input: l7({ layer7: { limits: { minBodyBytesPerSecond: 0 } } }) },
+  { name: 'a negative minimum body rate', input: l7({ layer7: { limits: { minBodyBytesPerSecond: -1 } } }), path: 'layer7.limits.minBodyBytesPerSecond' },
+  { name: 'a body rate window under 100 ms', input: l7({ layer7: { timeouts: { bodyRateWindowMs: 50 } } }), path: 'layer7.timeouts.bodyRateWindowMs', message: /at least 100 ms/ },
 ];
 
 /** A case without `path` must pass; with it, must be refused with an issue at that path (and that message). */
@@ -107,4 +125,18 @@ test('defaults are filled so the engine always sees a complete service', () => {
   assert.deepEqual(vs.persistence, { type: 'none' });
   assert.equal(vs.realServers[0].weight, 100);
   assert.equal(vs.realServers[0].state, 'online');
+});
+
+test('layer 7 defaults are those of before: X-Forwarded-For appended, X-Forwarded-Proto replaced, no Forwarded', () => {
+  const l = VirtualServiceSchema.parse(l7({ layer7: {} })).layer7!;
+  assert.equal(l.xForwardedFor, true);
+  assert.equal(l.xForwardedProto, true);
+  assert.equal(l.forwarded, false);
+  assert.deepEqual(l.trustedProxies, []);
+  assert.equal(l.reencrypt, undefined);
+  assert.equal(l.limits.minBodyBytesPerSecond, 500);
+  assert.equal(l.timeouts.bodyRateWindowMs, 20_000);
+  assert.equal(l.timeouts.httpRequestMs, 10_000);
+  // The object form is kept as given, so an older engine's output is not rewritten.
+  assert.deepEqual(VirtualServiceSchema.parse(l7({ layer7: { xForwardedFor: { mode: 'replace' } } })).layer7!.xForwardedFor, { mode: 'replace' });
 });

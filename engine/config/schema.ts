@@ -305,60 +305,129 @@ export const MatchSchema = z.strictObject({
   source: z.union([z.cidrv4(), z.cidrv6()], { error: 'Give a network such as 10.0.0.0/8.' }).optional(),
 });
 
-export const Layer7Schema = z.strictObject({
-  xForwardedFor: z.boolean().default(true),
-  xForwardedProto: z.boolean().default(true),
-  proxyProtocol: z.enum(['none', 'v1', 'v2']).default('none'),
-  tls: z
-    .strictObject({
-      /** Certificate name (see Config.certificates). */
-      certificate: NameSchema,
-      /** Further certificates chosen by SNI. */
-      sniCertificates: z.array(NameSchema).max(100).default([]),
-      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-      cipherProfile: z.enum(['modern', 'intermediate']).default('intermediate'),
-      alpn: z.array(z.enum(['http/1.1'])).default(['http/1.1']),
-    })
-    .optional(),
-  /** TLS from the proxy to the real servers. */
-  reencrypt: z
-    .strictObject({ isEnabled: z.boolean().default(false), verify: z.boolean().default(true), serverName: z.string().optional() })
-    .optional(),
-  httpsRedirect: z.strictObject({ status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301) }).optional(),
-  hsts: z.strictObject({ maxAgeSeconds: seconds(0, 63_072_000, 'The HSTS max-age'), includeSubDomains: z.boolean().default(false) }).optional(),
-  redirects: z
-    .array(
-      z.strictObject({
-        match: MatchSchema,
-        location: z.string().min(1).max(2048),
-        status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
-      }),
-    )
-    .max(200)
-    .default([]),
-  requestHeaders: z.array(HeaderRuleSchema).max(100).default([]),
-  responseHeaders: z.array(HeaderRuleSchema).max(100).default([]),
-  urlRewrites: z.array(z.strictObject({ pattern: RegexSchema, replacement: z.string().max(2048) })).max(100).default([]),
-  /** Content switching: the first route that matches picks the group of real servers. */
-  routes: z.array(z.strictObject({ name: NameSchema, match: MatchSchema, group: NameSchema })).max(200).default([]),
-  timeouts: z
-    .strictObject({
-      clientMs: millis(100, 86_400_000, 'The client timeout').default(60_000),
-      serverMs: millis(100, 86_400_000, 'The server timeout').default(60_000),
-      connectMs: millis(100, 600_000, 'The connect timeout').default(5_000),
-      queueMs: millis(100, 600_000, 'The queue timeout').default(10_000),
-      tunnelMs: millis(100, 86_400_000, 'The tunnel timeout').default(3_600_000),
-      httpRequestMs: millis(100, 600_000, 'The request-header timeout').default(10_000),
-    })
-    .prefault({}),
-  limits: z
-    .strictObject({
-      maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
-      maxBodyBytes: z.number().int().min(0).max(10 * 1024 ** 3).default(100 * 1024 ** 2),
-      maxQueue: z.number().int().min(0).max(100_000).default(1000),
-    })
-    .prefault({}),
+/**
+ * How a header that names the client (X-Forwarded-For, X-Forwarded-Proto, Forwarded) reaches the real server:
+ *
+ *   mode      what came from the client        what the real server gets
+ *   append    kept                             what came, then this hop's value (", " between)
+ *   replace   dropped                          this hop's value only
+ *   trusted   kept from a trustedProxies peer  append for a peer in layer7.trustedProxies, replace for any other
+ *
+ * `true` and `false` stay accepted, as older configurations wrote them: `false` leaves the header alone (as it came,
+ * nothing added); `true` means what it always did — append for X-Forwarded-For and Forwarded, replace for
+ * X-Forwarded-Proto. The parsed value keeps the form it was given.
+ */
+export const FORWARDING_MODES = ['append', 'replace', 'trusted'] as const;
+const ForwardingSchema = z.union([z.boolean(), z.strictObject({ mode: z.enum(FORWARDING_MODES, { error: 'Choose append, replace or trusted.' }) })], {
+  error: 'Give true, false or { mode: "append" | "replace" | "trusted" }.',
 });
+
+const CidrSchema = z.union([z.cidrv4(), z.cidrv6()], { error: 'Give a network such as 10.0.0.0/8 or 2001:db8::/32.' });
+
+/**
+ * PEM certificates only (a CA bundle): at least one block, each BEGIN CERTIFICATE matched by its END around base64.
+ * Text between blocks (the comments of a distributed bundle) is allowed; whether each block is a certificate OpenSSL
+ * can read is checked when the service is built (engine/l7/upstream-tls.ts), which this module cannot do.
+ */
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
+export const CaBundleSchema = z
+  .string()
+  .max(1024 * 1024, 'A CA bundle is at most 1 MiB.')
+  .refine((s) => {
+    const blocks = [...s.matchAll(CERT_BLOCK)];
+    const begins = s.split('-----BEGIN ').length - 1;
+    return blocks.length > 0 && blocks.length === begins && blocks.every((b) => b[1].replace(/\s/g, '').length >= 64);
+  }, 'Paste the CA certificates in PEM ("-----BEGIN CERTIFICATE-----" … "-----END CERTIFICATE-----", one block per CA), nothing but certificates.');
+
+export const Layer7Schema = z
+  .strictObject({
+    /** RFC 7239 §5.2: the client's address. `true`: append (as before). */
+    xForwardedFor: ForwardingSchema.default(true),
+    /** `true`: replace (as before), "http" or "https" as the client connected. */
+    xForwardedProto: ForwardingSchema.default(true),
+    /** RFC 7239 `Forwarded: for=…;proto=…;host=…`; off unless asked for. `true`: append. */
+    forwarded: ForwardingSchema.default(false),
+    /** Networks of the proxies in front of this one, whose forwarding headers mode "trusted" keeps. */
+    trustedProxies: z.array(CidrSchema).max(256).default([]),
+    proxyProtocol: z.enum(['none', 'v1', 'v2']).default('none'),
+    tls: z
+      .strictObject({
+        /** Certificate name (see Config.certificates). */
+        certificate: NameSchema,
+        /** Further certificates chosen by SNI. */
+        sniCertificates: z.array(NameSchema).max(100).default([]),
+        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+        cipherProfile: z.enum(['modern', 'intermediate']).default('intermediate'),
+        alpn: z.array(z.enum(['http/1.1'])).default(['http/1.1']),
+      })
+      .optional(),
+    /** TLS from the proxy to the real servers. */
+    reencrypt: z
+      .strictObject({
+        isEnabled: z.boolean().default(false),
+        verify: z.boolean().default(true),
+        serverName: z.string().optional(),
+        /** The CAs a real server's certificate must chain to, instead of the system's (and NODE_EXTRA_CA_CERTS). */
+        ca: CaBundleSchema.optional(),
+      })
+      .optional(),
+    httpsRedirect: z.strictObject({ status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301) }).optional(),
+    hsts: z.strictObject({ maxAgeSeconds: seconds(0, 63_072_000, 'The HSTS max-age'), includeSubDomains: z.boolean().default(false) }).optional(),
+    redirects: z
+      .array(
+        z.strictObject({
+          match: MatchSchema,
+          location: z.string().min(1).max(2048),
+          status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
+        }),
+      )
+      .max(200)
+      .default([]),
+    requestHeaders: z.array(HeaderRuleSchema).max(100).default([]),
+    responseHeaders: z.array(HeaderRuleSchema).max(100).default([]),
+    urlRewrites: z.array(z.strictObject({ pattern: RegexSchema, replacement: z.string().max(2048) })).max(100).default([]),
+    /** Content switching: the first route that matches picks the group of real servers. */
+    routes: z.array(z.strictObject({ name: NameSchema, match: MatchSchema, group: NameSchema })).max(200).default([]),
+    timeouts: z
+      .strictObject({
+        clientMs: millis(100, 86_400_000, 'The client timeout').default(60_000),
+        serverMs: millis(100, 86_400_000, 'The server timeout').default(60_000),
+        connectMs: millis(100, 600_000, 'The connect timeout').default(5_000),
+        queueMs: millis(100, 600_000, 'The queue timeout').default(10_000),
+        tunnelMs: millis(100, 86_400_000, 'The tunnel timeout').default(3_600_000),
+        /** The whole request head (empty lines before it included) must arrive within this of its first byte: 408. */
+        httpRequestMs: millis(100, 600_000, 'The request-header timeout').default(10_000),
+        /** The window over which limits.minBodyBytesPerSecond is judged. */
+        bodyRateWindowMs: millis(100, 600_000, 'The body rate window').default(20_000),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+        maxBodyBytes: z.number().int().min(0).max(10 * 1024 ** 3).default(100 * 1024 ** 2),
+        maxQueue: z.number().int().min(0).max(100_000).default(1000),
+        /**
+         * A request body must come at least this fast over each timeouts.bodyRateWindowMs, or the client gets 408
+         * (0: no floor). Windows in which the proxy itself held the body back (a slow real server) do not count. 500
+         * is Apache mod_reqtimeout's body MinRate: a client on a 2G link sends 20 times that.
+         */
+        minBodyBytesPerSecond: z.number().int().min(0).max(1_000_000_000).default(500),
+      })
+      .prefault({}),
+  })
+  .superRefine((l7, ctx) => {
+    const trusting = (['xForwardedFor', 'xForwardedProto', 'forwarded'] as const).filter((k) => {
+      const v = l7[k];
+      return typeof v === 'object' && v.mode === 'trusted';
+    });
+    if (trusting.length > 0 && l7.trustedProxies.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trustedProxies'],
+        message: `${trusting.join(', ')} trust${trusting.length === 1 ? 's' : ''} the headers of the proxies in front of this one, but none is named: list their networks here, or use mode "replace".`,
+      });
+    }
+  });
 
 export const Layer4Schema = z.strictObject({
   /** UDP: schedule each datagram on its own (IPVS one-packet scheduling). */

@@ -6,14 +6,20 @@
  */
 import { HOP_BY_HOP, isHopByHopName, isName, isNameIn, type MessageHead, type RequestHead } from './http-codec.ts';
 import { applyHeaderRules } from './rules.ts';
+import { forwardedElement, FWD_APPEND, FWD_OFF, type Forwarding } from './forwarding.ts';
 import type { Layer7Options } from '../config/index.ts';
 
-/** 1 at the lengths of the header names the proxy treats specially (hop-by-hop, X-Forwarded-*). */
+/** 1 at the lengths of the header names the proxy treats specially (hop-by-hop, X-Forwarded-*, Forwarded). */
 const SPECIAL_LENGTH = (() => {
   const a = new Uint8Array(64);
-  for (const n of [...HOP_BY_HOP, 'x-forwarded-for', 'x-forwarded-proto']) a[n.length] = 1;
+  for (const n of [...HOP_BY_HOP, 'x-forwarded-for', 'x-forwarded-proto', 'forwarded']) a[n.length] = 1;
   return a;
 })();
+
+/** A comma-separated list with `v` added last; an empty value adds nothing (RFC 9110 §5.6.1 ignores empty elements). */
+function joined(list: string | undefined, v: string): string | undefined {
+  return v === '' ? list : list === undefined ? v : `${list}, ${v}`;
+}
 
 /** What the request head needs to know about the client's connection (the http session). */
 export interface RequestClient {
@@ -28,16 +34,20 @@ export function upgradeOf(head: RequestHead): string | undefined {
   return head.connection.includes('upgrade') ? head.get('upgrade') : undefined;
 }
 
-/** The request head for the server, with its final CRLF. `target` is the (rewritten) origin-form target. */
+/**
+ * The request head for the server, with its final CRLF. `target` is the (rewritten) origin-form target; `fwd` says
+ * what becomes of the client-naming fields (forwarding.ts), `rules` are the service's request header rules.
+ */
 export function requestHeadText(
   head: RequestHead,
   target: string,
-  l7: Pick<Layer7Options, 'xForwardedFor' | 'xForwardedProto' | 'requestHeaders'>,
+  fwd: Forwarding,
+  rules: Layer7Options['requestHeaders'],
   client: RequestClient,
   upgrade: string | undefined,
 ): string {
   const drop = head.connection;
-  const hasRules = l7.requestHeaders.length > 0;
+  const hasRules = rules.length > 0;
   const out: string[] = [];
   const { raw, lines, skip } = head;
   const isLineKept = head.minor !== 0 && target === head.target && !head.isAbsoluteForm;
@@ -48,7 +58,10 @@ export function requestHeadText(
   if (head.headerStart === raw.length && isLineKept) text += '\r\n';
   // HTTP/1.1 servers may refuse a request without Host: name the VIP.
   if (head.host === undefined) text += `Host: ${client.vipHost()}\r\n`;
+  // The client's values of fields in append mode (undefined: none, or not appending).
   let xff: string | undefined;
+  let xfp: string | undefined;
+  let fwdList: string | undefined;
   let run = -1; // start of the current run of kept lines
   for (let i = 0; i < lines.length; i += 3) {
     const from = lines[i];
@@ -56,11 +69,16 @@ export function requestHeadText(
     let isKept = true;
     if (drop.length > 0 || SPECIAL_LENGTH[colon - from] === 1 || skip !== null) {
       if (isHopByHopName(raw, from, colon) || isNameIn(raw, from, colon, drop) || head.isSkipped(i)) isKept = false;
-      else if (l7.xForwardedFor && isName(raw, from, colon, 'x-forwarded-for')) {
-        const v = head.valueAt(i);
-        xff = xff === undefined ? v : `${xff}, ${v}`;
+      else if (fwd.xff !== FWD_OFF && isName(raw, from, colon, 'x-forwarded-for')) {
+        if (fwd.xff === FWD_APPEND) xff = joined(xff, head.valueAt(i));
         isKept = false;
-      } else if (l7.xForwardedProto && isName(raw, from, colon, 'x-forwarded-proto')) isKept = false;
+      } else if (fwd.xfp !== FWD_OFF && isName(raw, from, colon, 'x-forwarded-proto')) {
+        if (fwd.xfp === FWD_APPEND) xfp = joined(xfp, head.valueAt(i));
+        isKept = false;
+      } else if (fwd.forwarded !== FWD_OFF && isName(raw, from, colon, 'forwarded')) {
+        if (fwd.forwarded === FWD_APPEND) fwdList = joined(fwdList, head.valueAt(i));
+        isKept = false;
+      }
     }
     if (hasRules) {
       if (isKept) out.push(raw.slice(from, colon), head.valueAt(i));
@@ -73,10 +91,11 @@ export function requestHeadText(
   }
   if (run !== -1) text += raw.slice(run) + '\r\n';
   if (head.added !== null) out.push(...head.added);
-  if (l7.xForwardedFor) out.push('X-Forwarded-For', xff === undefined ? client.clientIp : `${xff}, ${client.clientIp}`);
-  if (l7.xForwardedProto) out.push('X-Forwarded-Proto', client.isTls ? 'https' : 'http');
+  if (fwd.xff !== FWD_OFF) out.push('X-Forwarded-For', joined(xff, client.clientIp) ?? '');
+  if (fwd.xfp !== FWD_OFF) out.push('X-Forwarded-Proto', joined(xfp, client.isTls ? 'https' : 'http')!);
+  if (fwd.forwarded !== FWD_OFF) out.push('Forwarded', joined(fwdList, forwardedElement(client.clientIp, client.isTls, head.host ?? client.vipHost()))!);
   if (upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
-  if (hasRules) applyHeaderRules(out, l7.requestHeaders);
+  if (hasRules) applyHeaderRules(out, rules);
   for (let i = 0; i < out.length; i += 2) text += out[i] + ': ' + out[i + 1] + '\r\n';
   return text + '\r\n';
 }

@@ -57,6 +57,7 @@ import type { ConnHandler, UpstreamConn } from './upstream.ts';
 import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
 import { writeDirect } from './writer.ts';
 import { idleTimerOf, watchIdle } from './idle.ts';
+import { bodyRateGuard, type BodyRateGuard } from './slow-client.ts';
 
 export interface Session {
   /** Close now if no request is in flight; otherwise after it. */
@@ -150,7 +151,11 @@ export class HttpSession implements Session {
     if (buf[0] === 13) {
       // Empty lines before a request line are ignored (RFC 9112 §2.2).
       const n = leadingEmptyLines(buf);
-      if (n === buf.length) return void (this.buf = null);
+      if (n === buf.length) {
+        // They count towards the head's deadline: else CRLFs sent just inside every clientMs hold the connection.
+        this.buf = null;
+        return this.armHeadTimer(rt);
+      }
       buf = buf.subarray(n);
     }
     // An acceptable head ends within maxHeaderBytes: only that much is read as text (usually the whole chunk).
@@ -162,14 +167,7 @@ export class HttpSession implements Session {
       const bad = partialHeadError(buf);
       if (bad !== undefined) return this.refuse(rt, bad);
       if (borrowed !== null) this.buf = own(buf);
-      // Slow-client protection: the whole head must arrive within httpRequestMs of its first byte.
-      if (this.headTimer === null) {
-        this.headTimer = setTimeout(() => {
-          this.headTimer = null;
-          if (!this.ex) this.refuse(rt, 'H1_HEAD_TIMEOUT');
-        }, rt.plan.layer7.timeouts.httpRequestMs);
-      }
-      return;
+      return this.armHeadTimer(rt);
     }
     if (this.headTimer !== null) {
       clearTimeout(this.headTimer);
@@ -187,6 +185,15 @@ export class HttpSession implements Session {
     const ex = new Exchange(this, rt, head);
     this.ex = ex;
     ex.start();
+  }
+
+  /** Slow-client protection: the whole head must arrive within httpRequestMs of its first byte (408, logged). */
+  private armHeadTimer(rt: ServiceRuntime): void {
+    if (this.headTimer !== null) return;
+    this.headTimer = setTimeout(() => {
+      this.headTimer = null;
+      if (!this.ex) this.refuse(rt, 'H1_HEAD_TIMEOUT');
+    }, rt.plan.layer7.timeouts.httpRequestMs);
   }
 
   /** Answers a request we will not forward with the refusal's status and reason, logs it, and closes after. */
@@ -234,9 +241,10 @@ export class HttpSession implements Session {
     if (this.buf !== null) this.parseNext(null);
   }
 
+  /** A request whose head is still coming is not idle: it is answered (Connection: close) before the close. */
   closeIfIdle(): void {
     this.isClosing = true;
-    if (!this.ex) this.socket.end();
+    if (!this.ex && this.buf === null) this.socket.end();
   }
 
   destroy(): void {
@@ -281,6 +289,8 @@ class Exchange implements ConnHandler, ChooseRequest {
   private reqDone = true;
   private reqBodySent = false;
   private reqBytes = 0;
+  /** The body's minimum rate (slow-client.ts), while it is being forwarded. */
+  private rate: BodyRateGuard | null = null;
   // response
   private resBuf: Buffer | null = null;
   private res: ResponseHead | null = null;
@@ -375,10 +385,10 @@ class Exchange implements ConnHandler, ChooseRequest {
     else if (rt.plan.scheduler === 'uri') this.hashKey = path;
 
     // The head the server gets (forward-head.ts): the client's lines as they came, less hop-by-hop ones, framing
-    // fields the codec replaced and the X-Forwarded-* it replaces, plus ours.
+    // fields the codec replaced and the client-naming fields forwarding.ts rewrites for this peer, plus ours.
     const upgrade = upgradeOf(head);
     this.isUpgrade = upgrade !== undefined;
-    this.outHead = requestHeadText(head, target, l7, s, upgrade);
+    this.outHead = requestHeadText(head, target, rt.forwarding.forPeer(s.clientIp), l7.requestHeaders, s, upgrade);
 
     // Hold the body until a server is connected.
     if (!this.reqDone) pauseReading(s.socket);
@@ -423,13 +433,12 @@ class Exchange implements ConnHandler, ChooseRequest {
     const owner = l7.proxyProtocol === 'none' ? null : s;
     const idle = this.isFreshOnly ? undefined : server.pool.take(owner);
     if (idle) return this.send(idle);
-    const enc = l7.reencrypt?.isEnabled ? { servername: l7.reencrypt.serverName, verify: l7.reencrypt.verify } : undefined;
     const preface =
       l7.proxyProtocol === 'none'
         ? null
         : proxyHeader(l7.proxyProtocol, { sourceAddress: s.socket.remoteAddress ?? '', sourcePort: s.socket.remotePort ?? 0, destAddress: s.socket.localAddress ?? '', destPort: s.socket.localPort ?? 0 });
     server.pool.connect(
-      { host: server.plan.address, port: server.plan.port ?? this.s.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: enc },
+      { host: server.plan.address, port: server.plan.port ?? this.s.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: rt.upstreamTls },
       preface,
       (err, conn) => {
         if (this.phase === 'done') {
@@ -457,6 +466,10 @@ class Exchange implements ConnHandler, ChooseRequest {
       return;
     }
     this.phase = 'body';
+    // Its minimum rate is judged from now on (slow-client.ts).
+    this.rate = bodyRateGuard(this.rt.plan.layer7, this.head, () => isReadingPaused(this.s.socket), () => {
+      if (this.phase !== 'done') this.refuse('H1_BODY_TOO_SLOW');
+    });
     sock.cork();
     sock.write(this.outHead, 'latin1');
     const pending = this.s.buf;
@@ -491,6 +504,8 @@ class Exchange implements ConnHandler, ChooseRequest {
       if (tracker.dataBytes > this.rt.plan.layer7.limits.maxBodyBytes) return this.refuse('H1_BODY_TOO_LARGE');
     }
     this.reqBytes += take;
+    const rate = this.rate;
+    rate?.add(take);
     const conn = this.conn!;
     if (take > 0) {
       this.reqBodySent = true;
@@ -498,6 +513,7 @@ class Exchange implements ConnHandler, ChooseRequest {
       const isOk = writeDirect(conn.socket, own(take === chunk.length ? chunk : chunk.subarray(0, take)));
       if (!isOk && !this.reqDone) {
         const client = this.s.socket;
+        rate?.hold();
         pauseReading(client);
         conn.socket.once('drain', () => {
           if (this.phase === 'body') resumeReading(client);
@@ -505,6 +521,7 @@ class Exchange implements ConnHandler, ChooseRequest {
       }
     }
     if (this.reqDone) {
+      rate?.stop();
       if (take < chunk.length) {
         // The next pipelined request: keep it for later.
         this.s.buf = own(chunk.subarray(take));
@@ -771,6 +788,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   private finish(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.rate?.stop();
     const conn = this.conn;
     this.conn = null;
     if (conn !== null) {
@@ -839,6 +857,7 @@ class Exchange implements ConnHandler, ChooseRequest {
     countResponse(this.rt.state.counters, status);
     this.releaseServer();
     this.phase = 'done';
+    this.rate?.stop();
     this.s.writeLocal(status, headers, body.endsWith('\n') || body.startsWith('<') ? body : `${body}\n`, closeAfter, contentType);
     this.s.exchangeDone(closeAfter);
   }
@@ -878,6 +897,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   abort(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.rate?.stop();
     this.cancel?.();
     if (this.tunnel !== null) this.server?.tunnels.delete(this.tunnel);
     const conn = this.conn;

@@ -41,6 +41,7 @@ export const REFUSALS = {
   H1_HEAD_TOO_LARGE: { status: 431, message: 'The request head is larger than this service accepts.' },
   H1_HEAD_TIMEOUT: { status: 408, message: 'The request head did not arrive in time.' },
   H1_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this service accepts.' },
+  H1_BODY_TOO_SLOW: { status: 408, message: 'The request body came slower than this service accepts (limits.minBodyBytesPerSecond).' },
   H1_RESPONSE_HEAD_TOO_LARGE: { status: 502, message: 'The server sent a response head larger than 64 KiB.' },
 } as const satisfies Record<string, RefusalDef>;
 

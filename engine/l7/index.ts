@@ -12,13 +12,13 @@
  * listening socket and shares it with the workers, which accept on it directly (see L7Options.acceptMode).
  * `workers: 0` runs the proxy inside the calling process instead, which tests use for exact scheduler sequences and
  * which is handy for debugging.
- * A worker that dies is replaced and given the running configuration; apply never throws for one bad service.
+ * A worker that dies is replaced, after a backoff that grows while workers keep dying (lifecycle.ts), and given the
+ * running configuration; apply never throws for one bad service. close() drains: listeners stop accepting, requests
+ * in flight finish (keep-alive clients are closed after their response) for up to the close grace, then the rest is
+ * cut.
  */
 import cluster, { type Worker } from 'node:cluster';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApplyInput, Capability, DataPlane, ServerCounters, ServerKey, ServiceResult } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
@@ -29,6 +29,8 @@ import type { StickEntry } from './persistence.ts';
 import { sumSnapshots, toServerCounters, type CounterSnapshot } from './stats.ts';
 import type { FromWorker, ServerChange, ToWorker } from './messages.ts';
 import { SlotLedger } from './slots.ts';
+import { loadTicketKeys } from './tls.ts';
+import { CLOSE_GRACE_ENV, closeGrace, exitText, RestartBackoff, SYSTEM_CLOCK, type BackoffOptions, type RestartClock } from './lifecycle.ts';
 
 /** PFX/PKCS#12 to the PEM pair the config carries (the console's certificate upload uses it). */
 export { importPfx } from './pfx.ts';
@@ -40,8 +42,10 @@ export interface L7Options {
   /** Worker processes; default one per core. 0 runs the proxy in this process. */
   workers?: number;
   log?: Log;
-  /** How long close() lets requests in flight finish. */
+  /** How long close() lets requests in flight finish; default FULCRUM_L7_CLOSE_GRACE_MS from the environment, else 5 s. */
   closeGraceMs?: number;
+  /** The backoff before a crashed worker is replaced (lifecycle.ts); `clock` for tests that step through it. */
+  restart?: Partial<BackoffOptions> & { clock?: RestartClock };
   /**
    * How new connections reach workers. 'shared' (default): every worker accepts on the shared listening socket and
    * the kernel picks; the daemon (the cluster primary) never touches traffic. 'round-robin': the primary accepts and
@@ -74,25 +78,18 @@ const START_TIMEOUT_MS = 30_000;
  */
 const WORKER_V8_FLAGS = (process.env.FULCRUM_L7_V8_FLAGS ?? '--max-semi-space-size=32 --min-semi-space-size=16').split(' ').filter(Boolean);
 
-/** 48 bytes of TLS ticket keys, created once and kept (0600) so every worker and every restart shares them. */
-function loadTicketKeys(dataDir: string): Buffer {
-  const file = path.join(dataDir, 'l7-ticket-keys');
-  try {
-    const b = fs.readFileSync(file);
-    if (b.length === 48) return b;
-  } catch {
-    // first start: create below
-  }
-  const keys = crypto.randomBytes(48);
-  fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, keys, { mode: 0o600 });
-  return keys;
-}
-
 export function createL7DataPlane(opts: L7Options): L7DataPlane {
   const log: Log = opts.log ?? (() => undefined);
   const workerCount = opts.workers ?? Math.max(1, os.availableParallelism());
-  const graceMs = opts.closeGraceMs ?? 5000;
+  const grace = closeGrace(opts.closeGraceMs, process.env[CLOSE_GRACE_ENV]);
+  if (grace.problem !== undefined) log('error', `layer 7: ${grace.problem}`);
+  const graceMs = grace.ms;
+  const { clock = SYSTEM_CLOCK, ...backoffOptions } = opts.restart ?? {};
+  const backoff = new RestartBackoff(backoffOptions);
+  /** Replacements waiting out their backoff: each one's cancel. */
+  const restarts = new Set<() => void>();
+  /** Workers that said ready (and were given the ticket keys and stick tables): the only ones asked to apply. */
+  const isUp = new Set<number>();
   let ticketKeys: Buffer | null = null;
   let local: Runtime | null = null;
   const workers = new Map<number, Worker>(); // by worker id
@@ -133,6 +130,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = opts.acceptMode === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: [...(IS_SOURCE ? ['--import', 'tsx'] : []), ...WORKER_V8_FLAGS], silent: false });
     const w = cluster.fork({ FULCRUM_L7_WORKER: '1' });
+    const startedAt = clock.now();
     workers.set(w.id, w);
     ready.set(
       w.id,
@@ -145,6 +143,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
             const dump: [string, string, StickEntry][] = [];
             for (const [table, t] of stick) for (const [k, e] of t) dump.push([table, k, e]);
             w.send({ t: 'init', ticketKeys: keys().toString('base64'), stick: dump } satisfies ToWorker);
+            isUp.add(w.id);
             resolve();
           } else if (m.t === 'slot-acquire') {
             if (w.isConnected()) w.send({ t: 'slot', id: m.id, isGranted: slots.acquire(w.id, m.key, m.max) } satisfies ToWorker);
@@ -160,18 +159,48 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
         });
       }),
     );
-    w.on('exit', (code, signal) => {
-      workers.delete(w.id);
-      ready.delete(w.id);
-      // Its requests died with it: their slots are free for the other workers.
-      for (const key of slots.dropWorker(w.id)) slotFree(key);
-      for (const [key, cb] of pending) if (key.endsWith(`/${w.id}`)) cb({ t: 'applied', id: 0, reports: [] });
-      if (isClosed) return;
-      log('error', `layer 7 worker ${w.process.pid} exited (${signal ?? code}); starting a replacement`);
-      const r = fork();
-      void ready.get(r.id)!.then(() => ask(r, { t: 'apply', id: nextId++, plans: lastPlans }, APPLY_TIMEOUT_MS)).catch(() => undefined);
-    });
+    // Nobody may be waiting for a worker forked as a replacement: its failure to start must not be an unhandled rejection.
+    ready.get(w.id)!.catch(() => undefined);
+    w.on('exit', (code, signal) => exited(w, startedAt, code, signal));
     return w;
+  }
+
+  /** A worker ended: what it held is freed and, unless the plane is closing, a replacement is due after the backoff. */
+  function exited(w: Worker, startedAt: number, code: number | null, signal: string | null): void {
+    workers.delete(w.id);
+    ready.delete(w.id);
+    isUp.delete(w.id);
+    // Its requests died with it: their slots are free for the other workers.
+    for (const key of slots.dropWorker(w.id)) slotFree(key);
+    for (const [key, cb] of pending) if (key.endsWith(`/${w.id}`)) cb({ t: 'applied', id: 0, reports: [] });
+    if (isClosed) return;
+    const delay = backoff.next(clock.now() - startedAt);
+    log('error', `layer 7 worker ${w.process.pid} ${exitText(code, signal)}; starting a replacement in ${delay} ms`, {
+      pid: w.process.pid,
+      code,
+      signal,
+      restartInMs: delay,
+      crashesInARow: backoff.crashesInARow,
+    });
+    const cancel = clock.schedule(() => {
+      restarts.delete(cancel);
+      if (!isClosed) replace();
+    }, delay);
+    restarts.add(cancel);
+  }
+
+  /** Forks a replacement and gives it the running configuration, in turn with applies (never before one in flight). */
+  function replace(): void {
+    const r = fork();
+    void ready.get(r.id)!.then(() => {
+      const run = async () => {
+        if (!r.isConnected()) return; // it died meanwhile; its own replacement is on the way
+        const reply = await ask(r, { t: 'apply', id: nextId++, plans: lastPlans }, APPLY_TIMEOUT_MS);
+        for (const rep of reply?.t === 'applied' ? reply.reports : []) if (!rep.isOk) log('warn', `layer 7 service ${rep.name} failed in the replacement worker: ${rep.message}`, { code: rep.code });
+      };
+      const p = applying.then(run, run);
+      applying = p.catch(() => undefined);
+    }, () => undefined);
   }
 
   function ask(w: Worker, m: ToWorker & { id: number }, timeoutMs: number): Promise<FromWorker | null> {
@@ -194,7 +223,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       local ??= new Runtime(keys());
       return;
     }
-    while (workers.size < workerCount) fork();
+    // A worker waiting out its backoff is not forked again here: an apply must not defeat the backoff.
+    while (workers.size + restarts.size < workerCount) fork();
     // A worker that never says ready (a broken install, a hung import) must not hang the daemon's apply.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -213,8 +243,15 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       for (const r of await local!.apply(plans)) byName.set(r.name, r);
       return byName;
     }
+    const up = [...workers.values()].filter((w) => isUp.has(w.id) && w.isConnected());
+    if (up.length === 0) {
+      // Every worker crashed and waits out its backoff: the replacement takes these plans when it starts.
+      const reason = 'no layer 7 worker is running (each crashed and is being restarted); the replacement takes this configuration when it starts';
+      for (const plan of plans) byName.set(plan.name, { name: plan.name, isOk: false, code: 'PROXY_WORKER_FAILED', message: new EngineError('PROXY_WORKER_FAILED', { reason }).message, endpoints: [] });
+      return byName;
+    }
     const id = nextId++;
-    const replies = await Promise.all([...workers.values()].map((w) => ask(w, { t: 'apply', id, plans }, APPLY_TIMEOUT_MS)));
+    const replies = await Promise.all(up.map((w) => ask(w, { t: 'apply', id, plans }, APPLY_TIMEOUT_MS)));
     for (const plan of plans) {
       let report: ServiceReport | undefined;
       for (const reply of replies) {
@@ -257,7 +294,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
           return plans.map((p) => ({ name: p.name, layer: 7 as const, status: 'failed' as const, code: 'PROXY_WORKER_FAILED', message: new EngineError('PROXY_WORKER_FAILED', { reason: (err as Error).message }).message }));
         }
         const reports = await applyPlans(plans);
-        lastPlans = plans.filter((p) => reports.get(p.name)?.isOk);
+        lastPlans = isUp.size === 0 && workerCount > 0 ? plans : plans.filter((p) => reports.get(p.name)?.isOk);
         const results: ServiceResult[] = [];
         const names = new Set<string>();
         for (const vs of config.virtualServices) {
@@ -331,6 +368,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       if (isClosed) return;
       isClosed = true;
       clearInterval(sweeper);
+      for (const cancel of restarts) cancel();
+      restarts.clear();
       await applying;
       if (local) await local.close(graceMs);
       await Promise.all(

@@ -2,7 +2,7 @@
  * What a worker needs to run the layer 7 services, computed once in the primary from the config and the server
  * decisions. Plain data (it crosses the cluster IPC channel as JSON), defaults already applied by the schema.
  */
-import type { Config, Layer7Options, Persistence, VirtualService } from '../config/index.ts';
+import { Layer7Schema, type Config, type Layer7Options, type Persistence, type VirtualService } from '../config/index.ts';
 import { serverKey, type ServerKey } from '../dataplane.ts';
 import type { ServerDecision } from '../server-state.ts';
 import type { SchedulerKind } from './scheduler.ts';
@@ -45,19 +45,8 @@ export interface ServicePlan {
   certificates: CertPlan[];
 }
 
-/** The schema's defaults for a layer 7 service that gave no `layer7` block. */
-export const DEFAULT_LAYER7: Layer7Options = {
-  xForwardedFor: true,
-  xForwardedProto: true,
-  proxyProtocol: 'none',
-  redirects: [],
-  requestHeaders: [],
-  responseHeaders: [],
-  urlRewrites: [],
-  routes: [],
-  timeouts: { clientMs: 60_000, serverMs: 60_000, connectMs: 5_000, queueMs: 10_000, tunnelMs: 3_600_000, httpRequestMs: 10_000 },
-  limits: { maxHeaderBytes: 16_384, maxBodyBytes: 100 * 1024 ** 2, maxQueue: 1000 },
-};
+/** The schema's defaults for a layer 7 service that gave no `layer7` block (parsed, so they never drift from it). */
+export const DEFAULT_LAYER7: Layer7Options = Layer7Schema.parse({});
 
 const SERVE: ServerDecision = { disposition: 'serve', weight: -1, isHealthDown: false };
 

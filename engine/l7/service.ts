@@ -26,6 +26,8 @@ import { newCounters, type Counters } from './stats.ts';
 import { Pool } from './upstream.ts';
 import { createTlsServer } from './tls.ts';
 import { slotKey, type SlotClient } from './slots.ts';
+import { ForwardingPolicy } from './forwarding.ts';
+import { upstreamTlsOf, type UpstreamTls } from './upstream-tls.ts';
 
 export class ServerState {
   readonly key: string;
@@ -41,6 +43,8 @@ export class ServerState {
   readonly tunnels = new Set<{ destroy(): void }>();
   /** The id carried in the insert cookie. */
   cookieId = '';
+  /** The re-encryption settings its pooled connections were made with (JSON; '' before the first runtime). */
+  upstreamTlsKey = '';
 
   constructor(key: string, plan: ServerPlan) {
     this.key = key;
@@ -125,6 +129,10 @@ export class ServiceRuntime {
   readonly byCookieId = new Map<string, ServerState>();
   readonly fallback: ServerState | null;
   readonly tlsServer: tls.Server | null;
+  /** TLS to the real servers (re-encryption), or undefined. */
+  readonly upstreamTls: UpstreamTls | undefined;
+  /** What becomes of X-Forwarded-For, X-Forwarded-Proto and Forwarded (forwarding.ts). */
+  readonly forwarding: ForwardingPolicy;
   readonly sourceTable: StickTable | null;
   readonly appTable: StickTable | null;
   readonly rdpTable: StickTable | null;
@@ -137,12 +145,15 @@ export class ServiceRuntime {
     this.plan = plan;
     this.state = state;
     this.rules = compileRules(plan.layer7);
+    this.forwarding = new ForwardingPolicy(plan.layer7);
+    this.upstreamTls = upstreamTlsOf(plan.name, plan.layer7.reencrypt);
     const tlsPlan = plan.layer7.tls;
     this.tlsServer = tlsPlan
       ? createTlsServer({ certificates: plan.certificates, minVersion: tlsPlan.minVersion, cipherProfile: tlsPlan.cipherProfile, alpn: tlsPlan.alpn, ticketKeys })
       : null;
 
     const seen = new Set<string>();
+    const tlsKey = JSON.stringify(plan.layer7.reencrypt ?? null);
     for (const sp of plan.servers) {
       const key = `${sp.name}|${sp.address}|${sp.port ?? ''}`;
       let s = state.servers.get(key);
@@ -151,6 +162,11 @@ export class ServiceRuntime {
         state.servers.set(key, s);
       }
       s.plan = sp;
+      // A connection verified against a trust the new configuration no longer has must not be reused.
+      if (s.upstreamTlsKey !== tlsKey) {
+        if (s.upstreamTlsKey !== '') s.pool.retire();
+        s.upstreamTlsKey = tlsKey;
+      }
       // A reload may raise the maximum; the next acquire asks the primary again.
       s.isClusterFull = false;
       s.cookieId = cookieId(plan.name, sp.name);

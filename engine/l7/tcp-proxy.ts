@@ -92,9 +92,8 @@ export class TcpSession implements Session, ChooseRequest {
       l7.proxyProtocol === 'none'
         ? null
         : proxyHeader(l7.proxyProtocol, { sourceAddress: s.remoteAddress ?? '', sourcePort: s.remotePort ?? 0, destAddress: s.localAddress ?? '', destPort: s.localPort ?? 0 });
-    const enc = l7.reencrypt?.isEnabled ? { servername: l7.reencrypt.serverName, verify: l7.reencrypt.verify } : undefined;
     server.pool.connect(
-      { host: server.plan.address, port: server.plan.port ?? this.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.tunnelMs, tls: enc },
+      { host: server.plan.address, port: server.plan.port ?? this.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.tunnelMs, tls: this.rt.upstreamTls },
       preface,
       (err, conn) => {
         if (this.isDead) {

@@ -198,8 +198,8 @@ test('re-encryption with verify: a self-signed real server is refused with 502, 
 });
 
 test('re-encryption with verify trusts a private CA given to the workers (NODE_EXTRA_CA_CERTS) and checks the server name', async () => {
-  // The schema has no field for a CA: verification uses the process's trust store, which an operator extends for a
-  // private CA with NODE_EXTRA_CA_CERTS in the daemon's environment (workers inherit it). That is what this does.
+  // Without reencrypt.ca (the next test), verification uses the process's trust store, which an operator may extend
+  // for a private CA with NODE_EXTRA_CA_CERTS in the daemon's environment (workers inherit it). That still works.
   const caKey = path.join(dir, 'ca.key');
   const caCrt = path.join(dir, 'ca.crt');
   const leafKey = path.join(dir, 'leaf.key');
@@ -243,6 +243,60 @@ test('re-encryption with verify trusts a private CA given to the workers (NODE_E
     if (previous === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
     else process.env.NODE_EXTRA_CA_CERTS = previous;
     await withCa.close();
+    up.closeAllConnections();
+    up.close();
+  }
+});
+
+/** A private CA (`<name>-ca.crt/.key` in the test directory) and a leaf it signs for `dns`; their PEM. */
+function privateCa(name: string, dns: string): { caPem: string; cert: string; key: string } {
+  const f = (x: string) => path.join(dir, `${name}-${x}`);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', `/CN=${name} CA`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', ...ec, '-keyout', f('leaf.key'), '-out', f('leaf.csr'), '-subj', `/CN=${dns}`], { stdio: 'ignore' });
+  fs.writeFileSync(f('leaf.ext'), `subjectAltName=DNS:${dns}\nbasicConstraints=CA:FALSE\n`);
+  execFileSync('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('leaf.crt'), '-days', '2', '-extfile', f('leaf.ext')], { stdio: 'ignore' });
+  return { caPem: fs.readFileSync(f('ca.crt'), 'utf8'), cert: fs.readFileSync(f('leaf.crt'), 'utf8'), key: fs.readFileSync(f('leaf.key'), 'utf8') };
+}
+
+test('re-encryption trusts the CA bundle in reencrypt.ca, in the workers: accepted with it, refused without it or with another CA', async () => {
+  const pki = privateCa('field', 'backend.internal');
+  const other = privateCa('other', 'backend.internal');
+  const up = https.createServer({ cert: pki.cert, key: pki.key }, (req, res) => res.end(`tls:${(req.socket as tls.TLSSocket).servername}`));
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const real = [{ name: 'private', address: '127.0.0.1', port: (up.address() as net.AddressInfo).port }];
+  const [p1, p2, p3, p4] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const reenc = (name: string, port: number, ca?: string) =>
+    httpService(name, port, [], { realServers: real, layer7: { reencrypt: { isEnabled: true, verify: true, serverName: 'backend.internal', ca } } });
+  const get = (port: number) => RawClient.connect(port).then((cl) => cl.request('GET', '/').finally(() => cl.close()));
+  // The bundle as operators paste one: a comment, the CA, and a second (unrelated) CA after it.
+  const bundle = `# Fulcrum test PKI\n${pki.caPem}\n# another CA\n${other.caPem}`;
+  const inWorkers = createL7DataPlane({ dataDir: path.join(dir, 'ca-field'), workers: 1, closeGraceMs: 200 });
+  try {
+    const res = await inWorkers.apply({ config: config([reenc('ca-field', p1, bundle), reenc('ca-none', p2), reenc('ca-other', p3, other.caPem)]), decisions: new Map() });
+    assert.deepEqual(res.map((r) => r.status), ['programmed', 'programmed', 'programmed']);
+    const ok = await get(p1);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.body, 'tls:backend.internal');
+    const none = await get(p2);
+    assert.equal(none.status, 502, 'without the field the private CA is not trusted');
+    assert.match(none.body, /UNABLE_TO_VERIFY|unable to verify/i);
+    const wrong = await get(p3);
+    assert.equal(wrong.status, 502, 'the bundle replaces the trust store: another CA does not vouch for this server');
+    assert.match(wrong.body, /UNABLE_TO_VERIFY|unable to verify|signature/i);
+    // A new bundle applies to pooled connections too: the one verified under the old bundle is not reused.
+    const [again] = await inWorkers.apply({ config: config([reenc('ca-field', p1, other.caPem)]), decisions: new Map() });
+    assert.equal(again.status, 'programmed');
+    const afterChange = await get(p1);
+    assert.equal(afterChange.status, 502, 'the keep-alive connection made under the old CA was retired');
+    // PEM-shaped but not a certificate: the schema cannot read DER, the service build does, and says which block.
+    const broken = `${pki.caPem}-----BEGIN CERTIFICATE-----\n${'QUJD'.repeat(20)}\n-----END CERTIFICATE-----\n`;
+    const [bad] = await inWorkers.apply({ config: config([reenc('ca-broken', p4, broken)]), decisions: new Map() });
+    assert.equal(bad.status, 'failed');
+    assert.equal(bad.code, 'PROXY_CONFIG_INVALID');
+    assert.match(bad.message, /Layer 7 service "ca-broken" cannot be built: certificate 2 of its re-encryption CA bundle cannot be read/);
+  } finally {
+    await inWorkers.close();
     up.closeAllConnections();
     up.close();
   }

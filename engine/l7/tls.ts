@@ -8,6 +8,8 @@
  * tls.Server does for the sockets it accepts itself.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import tls from 'node:tls';
 import type { CertPlan } from './plan.ts';
 import { EngineError } from '../errors.ts';
@@ -91,4 +93,19 @@ export function createTlsServer(o: TlsOptions): tls.Server {
     },
   });
   return server;
+}
+
+/** 48 bytes of TLS ticket keys, created once and kept (0600) so every worker and every restart shares them. */
+export function loadTicketKeys(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'l7-ticket-keys');
+  try {
+    const b = fs.readFileSync(file);
+    if (b.length === 48) return b;
+  } catch {
+    // first start: create below
+  }
+  const keys = crypto.randomBytes(48);
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, keys, { mode: 0o600 });
+  return keys;
 }

@@ -12,6 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { connectDirect, routeDataEvents, setReader } from './reader.ts';
 import { watchIdle } from './idle.ts';
+import type { UpstreamTls } from './upstream-tls.ts';
 
 export interface ConnHandler {
   onData(chunk: Buffer): void;
@@ -26,7 +27,7 @@ export interface UpstreamTarget {
   connectMs: number;
   /** Server timeout while busy, keep-alive limit while idle. */
   idleMs: number;
-  tls?: { servername?: string; verify: boolean };
+  tls?: UpstreamTls;
 }
 
 export class UpstreamConn {
@@ -38,11 +39,14 @@ export class UpstreamConn {
   isDead = false;
   /** Set when the PROXY preface names one client: such a connection must never serve another client. */
   privateTo: object | null = null;
+  /** The pool's generation it was made in: one from before a retire() is not pooled again. */
+  readonly generation: number;
 
   /** `idleMs`: the server timeout while busy, the keep-alive limit while idle (idle.ts). */
   constructor(socket: net.Socket, pool: Pool, idleMs: number) {
     this.socket = socket;
     this.pool = pool;
+    this.generation = pool.generation;
     // Chunks are borrowed (reader.ts): handlers copy what they keep.
     setReader(socket, (d) => {
       if (this.handler) this.handler.onData(d);
@@ -81,6 +85,8 @@ export class Pool {
   readonly idle: UpstreamConn[] = [];
   /** Every open connection, for halting a server. */
   readonly all = new Set<UpstreamConn>();
+  /** Bumped by retire(). */
+  generation = 0;
 
   /** An idle connection (not private to another client), or undefined. */
   take(owner: object | null): UpstreamConn | undefined {
@@ -97,6 +103,7 @@ export class Pool {
     c.handler = null;
     c.isReused = true;
     if (c.isDead) return;
+    if (c.generation !== this.generation) return c.destroy();
     this.idle.push(c);
   }
 
@@ -109,6 +116,15 @@ export class Pool {
   /** Drops idle connections (server halted or gone); busy ones finish their exchange. */
   closeIdle(): void {
     for (const c of [...this.idle]) c.destroy();
+  }
+
+  /**
+   * The way connections are made changed (re-encryption on or off, another CA, verify, server name): idle ones close,
+   * busy ones finish their exchange and close instead of returning, so none made the old way serves again.
+   */
+  retire(): void {
+    this.generation++;
+    this.closeIdle();
   }
 
   closeAll(): void {
@@ -144,7 +160,7 @@ export class Pool {
       if (preface) raw.write(preface);
       if (!t.tls) return finish(null);
       const servername = t.tls.servername ?? (net.isIP(t.host) ? undefined : t.host);
-      const s = tls.connect({ socket: raw, servername, rejectUnauthorized: t.tls.verify, ALPNProtocols: ['http/1.1'] });
+      const s = tls.connect({ socket: raw, servername, rejectUnauthorized: t.tls.verify, secureContext: t.tls.secureContext, ALPNProtocols: ['http/1.1'] });
       routeDataEvents(s);
       socket = s;
       s.once('error', onError);
