@@ -56,6 +56,7 @@ export class KeepalivedSupervisor {
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
   private isWanted = false;
   private failures = 0;
   private readonly st: SupervisorStatus = { isRunning: false, restarts: 0, reloads: 0, recent: [] };
@@ -77,8 +78,24 @@ export class KeepalivedSupervisor {
   async start(): Promise<void> {
     this.isWanted = true;
     if (this.child || this.timer) return;
-    await this.stopStale();
-    this.spawn();
+    await this.startNow();
+  }
+
+  /**
+   * Stops a stale keepalived, then spawns ours: one at a time. Both start() and the restart timer come here; without
+   * the guard a start() during the timer's stopStale spawned a second keepalived, and the next stopStale took the
+   * first for a previous engine's and stopped it (a needless restart of the standby).
+   */
+  private startNow(): Promise<void> {
+    this.starting ??= (async () => {
+      try {
+        await this.stopStale();
+        if (this.isWanted && !this.child) this.spawn();
+      } finally {
+        this.starting = undefined;
+      }
+    })();
+    return this.starting;
   }
 
   /** SIGHUP: keepalived re-reads its file. False when it is not running (it reads the file when it starts). */
@@ -168,7 +185,7 @@ export class KeepalivedSupervisor {
       this.st.nextStartAt = undefined;
       if (!this.isWanted) return;
       this.st.restarts++;
-      void this.stopStale().then(() => this.isWanted && !this.child && this.spawn());
+      void this.startNow();
     }, delay);
     this.timer.unref();
   }
