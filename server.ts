@@ -121,6 +121,8 @@ function contentSecurityPolicy(nonce: string): string {
 
 const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
   req.headers[PEER_HEADER] = req.socket.remoteAddress ?? 'unknown';
+  // Prometheus's default metrics_path: the API's own route (lib/api/routes/metrics.ts), with its authentication.
+  if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) req.url = `/api/v1${req.url}`;
   const csp = contentSecurityPolicy(crypto.randomBytes(16).toString('base64'));
   req.headers['content-security-policy'] = csp;
   res.setHeader('Content-Security-Policy', csp);

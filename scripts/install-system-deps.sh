@@ -14,6 +14,9 @@ pkgs=(
                                                # data directory), never the package's keepalived.service: kept from
                                                # starting below, and it would not start anyway without an
                                                # /etc/keepalived/keepalived.conf (its ConditionFileNotEmpty)
+  prometheus                                   # lib/metrics.prometheus.test.ts scrapes /metrics with the real server: the
+                                               # test starts its own (own config, temp TSDB, loopback port) by pid; the
+                                               # package's prometheus.service is kept from starting below
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
@@ -21,8 +24,8 @@ if [ ${#missing[@]} -eq 0 ]; then echo "system deps: all present"; exit 0; fi
 echo "system deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-# Packages with a daemon (haproxy, nginx, keepalived …) must not start it on install: the tests and benchmarks run
-# their own instances, by process id. Debian's way is a policy-rc.d that answers 101 ("not allowed") while apt runs;
+# Packages with a daemon (haproxy, nginx, keepalived, prometheus …) must not start it on install: the tests and
+# benchmarks run their own instances, by process id. Debian's way is a policy-rc.d that answers 101 ("not allowed") while apt runs;
 # one that already exists is the machine owner's, and is left as it is.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
@@ -37,7 +40,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # A daemon package installed just now is also kept from starting at the next boot. Services this script did not
 # install (someone's own haproxy or nginx) are not touched.
 for p in "${missing[@]}"; do
-  case "$p" in haproxy|keepalived) s=$p ;; nginx-light) s=nginx ;; *) continue ;; esac
+  case "$p" in haproxy|keepalived|prometheus) s=$p ;; nginx-light) s=nginx ;; *) continue ;; esac
   $SUDO systemctl disable "$s" >/dev/null 2>&1 || true
 done
 echo "system deps: done"

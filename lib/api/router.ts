@@ -10,6 +10,7 @@ import { configRoutes } from './routes/config.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { healthHistoryRoutes } from './routes/health-history.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -29,6 +30,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(auditRoutes as RouteDef<unknown, unknown>[]),
   ...(certificateRoutes as RouteDef<unknown, unknown>[]),
   ...(healthHistoryRoutes as RouteDef<unknown, unknown>[]),
+  ...(metricsRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 
