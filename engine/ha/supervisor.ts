@@ -197,7 +197,7 @@ export class KeepalivedSupervisor {
   private async stopStale(): Promise<void> {
     for (const file of [this.opts.pidPath, this.opts.vrrpPidPath]) {
       const pid = Number(readText(file).trim());
-      if (!Number.isInteger(pid) || pid <= 1 || pid === this.child?.pid) continue;
+      if (!Number.isInteger(pid) || pid <= 1 || pid === this.child?.pid || isOurs(pid)) continue;
       const cmdline = readCmdline(pid);
       if (!cmdline.includes('keepalived') || !cmdline.includes(this.opts.confPath)) continue;
       this.opts.log('warn', 'stopping a keepalived left running by a previous engine', { pid });
@@ -207,6 +207,21 @@ export class KeepalivedSupervisor {
       if (readCmdline(pid) !== '') process.kill(pid, 'SIGKILL');
     }
   }
+}
+
+/** The parent pid of `pid` (0 when it is gone), from /proc/<pid>/stat (the field after the parenthesised name). */
+function parentOf(pid: number): number {
+  const stat = readText(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? 0) || 0;
+}
+
+/**
+ * Whether `pid` is this engine's own keepalived or its VRRP child (its parent, or its parent's parent, is this
+ * process). A previous engine's keepalived has been re-parented (to init) and is not: only that one is stale.
+ */
+function isOurs(pid: number): boolean {
+  const parent = parentOf(pid);
+  return parent === process.pid || (parent > 1 && parentOf(parent) === process.pid);
 }
 
 function readText(file: string): string {
