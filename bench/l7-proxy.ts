@@ -17,10 +17,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitPort } from './wait-port.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -67,22 +67,6 @@ function start(name: string, cmd: string, args: string[], opts: { cwd?: string }
   p.stderr!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
   children.push(p);
   return p;
-}
-
-async function waitPort(port: number, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** CPU ticks (user+system) of a process and all its descendants. */

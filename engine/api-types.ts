@@ -1,6 +1,7 @@
 /** What the engine's daemon answers; shared by the daemon and its typed client. */
 import type { Capability, ServiceResult, ServiceStatus } from './dataplane.ts';
 import type { HealthState } from './config/index.ts';
+import type { SupervisorStatus } from './ha/supervisor.ts';
 
 export interface ApplyResponse {
   ok: boolean;
@@ -93,17 +94,7 @@ export interface HaStatus {
     /** The addresses that move with this instance, and whether this node holds each now (read from the kernel). */
     addresses: { address: string; prefix: number; interface: string; isHeld: boolean }[];
   }[];
-  keepalived: {
-    isRunning: boolean;
-    pid?: number;
-    startedAt?: string;
-    restarts: number;
-    reloads: number;
-    lastReloadAt?: string;
-    lastExit?: { at: string; reason: string };
-    nextStartAt?: string;
-    configPath: string;
-  };
+  keepalived: Omit<SupervisorStatus, 'recent' | 'error'> & { configPath: string };
   /** The IPVS connection sync daemon: what the VRRP state asks for, and what the kernel runs. */
   syncDaemon: { wanted: 'master' | 'backup' | 'off'; settings?: { interface: string; syncId: number }; running: { state: 'master' | 'backup'; interface: string; syncId: number }[] };
   /** The sysctls HA relies on (ip_nonlocal_bind) as the kernel has them now. */
