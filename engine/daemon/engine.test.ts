@@ -37,7 +37,7 @@ function recordingPlane(): DataPlane & { calls: ApplyInput[] } {
   };
 }
 
-const svc = (name: string, state = 'online') => ({ name, layer: 4, mode: 'nat', address: '10.0.0.1', ports: [name.length + 80], realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080, weight: 7, state }] });
+const svc = (name: string, state = 'online') => ({ name, layer: 4, mode: 'nat', address: '10.0.0.1', ports: [name.length + 80], healthCheck: { type: 'none' }, realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080, weight: 7, state }] });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-engine-'));
 
 test('a failed apply restores the previous version and says which service failed', async () => {
