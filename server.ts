@@ -20,6 +20,7 @@ import { ensureConsoleCertificate } from './lib/tls.ts';
 import { ensureSetupToken } from './lib/setup-token.ts';
 import { createLiveFeed, LIVE_PATH } from './lib/live.ts';
 import { createHealthHistory } from './lib/health-history.ts';
+import { createSampler } from './lib/samples/sampler.ts';
 import { settler } from './lib/config/settle.ts';
 import { PEER_HEADER } from './lib/api/route.ts';
 import { engine } from './lib/engine.ts';
@@ -150,10 +151,17 @@ const healthHistory = createHealthHistory();
 healthHistory.start();
 // Versions left applying and states the engine did not take are settled now and whenever the engine reconnects.
 settler().start();
+// The graphs' samples come from the same subscription's 'stats' events (lib/samples/).
+const sampler = createSampler();
+sampler.start();
 const live = createLiveFeed({
-  onEngineEvent: healthHistory.handleEngineEvent,
+  onEngineEvent: (e) => {
+    healthHistory.handleEngineEvent(e);
+    sampler.handleEngineEvent(e);
+  },
   onEngineConnection: (isConnected) => {
     healthHistory.handleConnection(isConnected);
+    sampler.handleConnection(isConnected);
     if (isConnected) settler().kick();
   },
 });
@@ -180,6 +188,7 @@ function shutdown(signal: string) {
   live.close();
   supervisor.close();
   healthHistory.close();
+  void sampler.close();
   settler().close();
   server.close();
   server.closeAllConnections?.();

@@ -11,6 +11,8 @@ import { auditRoutes } from './routes/audit.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { healthHistoryRoutes } from './routes/health-history.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { wizardRoutes } from './routes/wizard.ts';
+import { sampleRoutes } from './routes/samples.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -31,6 +33,8 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(certificateRoutes as RouteDef<unknown, unknown>[]),
   ...(healthHistoryRoutes as RouteDef<unknown, unknown>[]),
   ...(metricsRoutes as RouteDef<unknown, unknown>[]),
+  ...(wizardRoutes as RouteDef<unknown, unknown>[]),
+  ...(sampleRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 
