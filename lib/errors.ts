@@ -12,6 +12,8 @@ export const CONSOLE_ERRORS = {
   AUTH_KEY_EXPIRED: { status: 401, message: 'This API key expired at {at}; ask an admin for a new key.' },
   AUTH_FORBIDDEN: { status: 403, message: 'Your role ({role}) may not {action}; ask an {needed}.' },
   AUTH_CSRF: { status: 403, message: 'This request did not carry the console\'s CSRF token; reload the page and try again.' },
+  AUTH_PASSWORD_CHANGE_REQUIRED: { status: 403, message: 'An admin reset your password: choose your own first, on your account page (/account).' },
+  AUTH_SESSION_ONLY: { status: 403, message: 'To {action}, log in with your password; an API key cannot.' },
   AUTH_SETUP_DONE: { status: 409, message: 'Setup is already complete; log in instead.' },
   AUTH_SETUP_TOKEN: { status: 403, message: 'The setup token is not right; it is in {path}.' },
   API_NOT_FOUND: { status: 404, message: '{what} was not found.' },

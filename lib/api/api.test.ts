@@ -390,7 +390,7 @@ describe('responses', () => {
   test('go through their output schema: a user never carries its password hash', async () => {
     const r = await admin.req('GET', '/users');
     assert.ok(r.body.items.length >= 2);
-    for (const u of r.body.items) assert.deepEqual(Object.keys(u).sort(), ['createdAt', 'id', 'isDisabled', 'role', 'updatedAt', 'username', 'version']);
+    for (const u of r.body.items) assert.deepEqual(Object.keys(u).sort(), ['createdAt', 'id', 'isDisabled', 'mustChangePassword', 'role', 'updatedAt', 'username', 'version']);
     const doc = (await admin.req('GET', '/openapi.json')).body;
     assert.ok(doc.paths['/api/v1/users'].get.responses['200'].content['application/json'].schema.properties.items);
   });

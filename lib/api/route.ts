@@ -46,6 +46,8 @@ export interface RouteDef<B = unknown, Q = unknown> {
   query?: z.ZodType<Q>;
   /** What the OpenAPI document says the route answers (2xx body). */
   response?: z.ZodType;
+  /** Answered while the user must first replace a password an admin reset (session, logout, the change itself). */
+  isAllowedBeforePasswordChange?: boolean;
   /** Audit action for refusals, e.g. "virtual-service.create". */
   action: string;
   objectType: string;
@@ -146,6 +148,7 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
         err.isAudited = true;
         throw err;
       }
+      if (actor.mustChangePassword && !def.isAllowedBeforePasswordChange) throw new ApiError('AUTH_PASSWORD_CHANGE_REQUIRED');
       if (isMutation(def.method) && actor.kind === 'user') {
         const sent = req.headers.get('x-csrf-token');
         if (!sent || sent !== actor.csrfToken) {

@@ -10,7 +10,7 @@ import { ROLES } from '../auth/roles.ts';
 const Timestamp = z.iso.datetime({ offset: true });
 const Stamped = { id: z.string(), version: z.number().int(), createdAt: Timestamp, updatedAt: Timestamp };
 
-export const UserView = z.object({ id: z.string(), username: z.string(), role: z.enum(ROLES), isDisabled: z.boolean(), version: z.number().int(), createdAt: Timestamp, updatedAt: Timestamp });
+export const UserView = z.object({ id: z.string(), username: z.string(), role: z.enum(ROLES), isDisabled: z.boolean(), mustChangePassword: z.boolean().optional(), version: z.number().int(), createdAt: Timestamp, updatedAt: Timestamp });
 export const UserList = z.object({ items: z.array(UserView) });
 
 export const ApiKeyView = z.object({
@@ -31,7 +31,7 @@ export const RealServerView = z.object({ ...RealServerSchema.shape, ...Stamped }
 export const VirtualServiceView = z.object({ ...VirtualServiceSchema.shape, ...Stamped, realServers: z.array(RealServerView) });
 export const VirtualServiceList = z.object({ items: z.array(VirtualServiceView) });
 
-export const SessionView = z.object({ username: z.string(), role: z.enum(ROLES), csrfToken: z.string().nullable().optional(), kind: z.string().optional() });
+export const SessionView = z.object({ username: z.string(), role: z.enum(ROLES), csrfToken: z.string().nullable().optional(), kind: z.string().optional(), mustChangePassword: z.boolean().optional() });
 
 export const HealthTransitionView = z.object({
   id: z.number().int(),

@@ -31,6 +31,11 @@ export function can(role: Role, permission: Permission): boolean {
   return (PERMISSIONS[permission] as readonly Role[]).includes(role);
 }
 
+/** The roles that hold a permission, most powerful first (for "needs an admin or operator"). */
+export function rolesWith(permission: Permission): Role[] {
+  return ROLES.filter((r) => can(r, permission));
+}
+
 /** An API key may not hold more than its creator: a role is "within" another when every permission it has, the other has. */
 export function isRoleWithin(role: Role, of: Role): boolean {
   return (Object.keys(PERMISSIONS) as Permission[]).every((p) => !can(role, p) || can(of, p));

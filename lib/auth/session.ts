@@ -32,6 +32,8 @@ export interface Actor {
   apiKeyId?: string;
   /** For API keys: the role the key was made with (its effective role, `role`, may be less). */
   keyRole?: Role;
+  /** An admin reset this user's password: until they choose their own, only the routes that let them do so answer. */
+  mustChangePassword?: boolean;
 }
 
 export const ANONYMOUS: Actor = Object.freeze({ kind: 'anonymous', name: 'anonymous' });
@@ -88,7 +90,7 @@ export async function actorFromSession(cookieValue: string, opts: LookupOptions 
     return undefined;
   }
   if (opts.isUse !== false && now - s.lastSeenAt.getTime() > 60_000) await db().session.updateMany({ where: { id }, data: { lastSeenAt: new Date(now) } });
-  return { kind: 'user', userId: s.userId, name: s.user.username, role: s.user.role, sessionId: id, csrfToken: s.csrfToken };
+  return { kind: 'user', userId: s.userId, name: s.user.username, role: s.user.role, sessionId: id, csrfToken: s.csrfToken, mustChangePassword: s.user.mustChangePassword };
 }
 
 export type ApiKeyCheck =

@@ -1,4 +1,4 @@
-/** First-run setup, login and logout, users and API keys. */
+/** First-run setup, login and logout, users and API keys; a person's own account is in accounts.ts. */
 import { z } from 'zod';
 import { ApiError } from '../../errors.ts';
 import { db } from '../../db.ts';
@@ -8,29 +8,18 @@ import { UserList, UserView, ApiKeyList, ApiKeyCreated, SessionView } from '../v
 import { ifMatchVersion, mutate } from '../mutate.ts';
 import { dummyHash, hashPassword, verifyPassword } from '../../auth/password.ts';
 import { clearedSessionCookie, createSession, destroySession, newApiKey, sessionCookie } from '../../auth/session.ts';
-import { effectiveRole, isRole, isRoleWithin, ROLES, type Role } from '../../auth/roles.ts';
+import { isRoleWithin, type Role } from '../../auth/roles.ts';
 import { recordFailure, recordSuccess, throttleKeys, throttleState } from '../../auth/throttle.ts';
+import { apiKeyView, ApiKeyBody, expiryOf, PasswordSchema, RoleSchema } from './auth-shared.ts';
+import { accountRoutes } from './accounts.ts';
 import { checkSetupToken, ensureSetupToken, removeSetupToken, setupTokenPath } from '../../setup-token.ts';
 
 const Username = z.string().min(2, 'Use at least 2 characters.').max(64).regex(/^[a-z0-9][a-z0-9._-]*$/, 'Use lower-case letters, digits, dot, dash and underscore.');
-const Password = z.string().min(12, 'Use at least 12 characters.').max(256, 'Use at most 256 characters.');
-const RoleSchema = z.enum(ROLES, { error: `Choose a role: ${ROLES.join(', ')}.` });
+const Password = PasswordSchema;
 
-const userView = (u: { id: string; username: string; role: string; isDisabled: boolean; createdAt: Date; updatedAt: Date; version: number }) => ({
-  id: u.id, username: u.username, role: u.role, isDisabled: u.isDisabled, createdAt: u.createdAt, updatedAt: u.updatedAt, version: u.version,
+const userView = (u: { id: string; username: string; role: string; isDisabled: boolean; mustChangePassword?: boolean; createdAt: Date; updatedAt: Date; version: number }) => ({
+  id: u.id, username: u.username, role: u.role, isDisabled: u.isDisabled, mustChangePassword: u.mustChangePassword ?? false, createdAt: u.createdAt, updatedAt: u.updatedAt, version: u.version,
 });
-
-type KeyRow = { id: string; name: string; prefix: string; role: string; createdAt: Date; expiresAt: Date | null; lastUsedAt: Date | null; lastUsedFrom: string | null; revokedAt: Date | null; user: { username: string; role: string; isDisabled: boolean } };
-
-/** A key as listed: what it may do now (its effective role, never more than its owner's) and why not, if it cannot. */
-function apiKeyView(k: KeyRow, now = new Date()) {
-  const status = k.revokedAt ? 'revoked' : k.user.isDisabled ? 'owner-disabled' : k.expiresAt && k.expiresAt <= now ? 'expired' : 'active';
-  const actsAs = status === 'active' && isRole(k.role) && isRole(k.user.role) ? effectiveRole(k.role, k.user.role) : null;
-  return {
-    id: k.id, name: k.name, prefix: k.prefix, role: k.role, effectiveRole: actsAs, status, owner: k.user.username,
-    createdAt: k.createdAt, expiresAt: k.expiresAt, lastUsedAt: k.lastUsedAt, lastUsedFrom: k.lastUsedFrom, revokedAt: k.revokedAt,
-  };
-}
 
 export const authRoutes = [
   defineRoute({
@@ -64,9 +53,9 @@ export const authRoutes = [
   }),
   defineRoute({
     method: 'GET', path: '/session', response: SessionView, permission: 'authenticated', tag: 'session', action: 'session.read', objectType: 'session',
-    summary: 'Who is logged in, and the CSRF token for mutations',
+    summary: 'Who is logged in, and the CSRF token for mutations', isAllowedBeforePasswordChange: true,
     async handler(ctx) {
-      return { body: { username: ctx.actor.name, role: ctx.actor.role, kind: ctx.actor.kind, csrfToken: ctx.actor.csrfToken ?? null } };
+      return { body: { username: ctx.actor.name, role: ctx.actor.role, kind: ctx.actor.kind, csrfToken: ctx.actor.csrfToken ?? null, mustChangePassword: !!ctx.actor.mustChangePassword } };
     },
   }),
   defineRoute({
@@ -97,12 +86,12 @@ export const authRoutes = [
         () => ({ ...ctx.audit({ action: 'session.login', objectType: 'session', objectId: user.id, outcome: 'success' }), actor: user.username, actorRole: user.role }),
         { isCandidateChange: false },
       );
-      return { body: { username: user.username, role: user.role, csrfToken: s.csrfToken }, headers: { 'set-cookie': sessionCookie(s.cookieValue, s.expiresAt) } };
+      return { body: { username: user.username, role: user.role, csrfToken: s.csrfToken, mustChangePassword: user.mustChangePassword }, headers: { 'set-cookie': sessionCookie(s.cookieValue, s.expiresAt) } };
     },
   }),
   defineRoute({
     method: 'DELETE', path: '/session', permission: 'authenticated', tag: 'session', action: 'session.logout', objectType: 'session',
-    summary: 'Log out',
+    summary: 'Log out', isAllowedBeforePasswordChange: true,
     async handler(ctx) {
       await mutate(
         async (tx) => {
@@ -140,8 +129,8 @@ export const authRoutes = [
   }),
   defineRoute({
     method: 'PATCH', path: '/users/:id', response: UserView, permission: 'users:write', tag: 'users', action: 'user.update', objectType: 'user',
-    summary: 'Change a user\'s role, password or whether it is disabled',
-    body: z.strictObject({ role: RoleSchema.optional(), password: Password.optional(), isDisabled: z.boolean().optional() }),
+    summary: 'Change a user\'s role, password (optionally forcing a change at next login) or whether it is disabled',
+    body: z.strictObject({ role: RoleSchema.optional(), password: Password.optional(), isDisabled: z.boolean().optional(), mustChangePassword: z.boolean().optional() }),
     async handler(ctx) {
       const passwordHash = ctx.body.password ? await hashPassword(ctx.body.password) : undefined;
       const r = await mutate(
@@ -154,7 +143,7 @@ export const authRoutes = [
           if (u.role === 'admin' && demotes && (await tx.user.count({ where: { role: 'admin', isDisabled: false } })) <= 1) {
             throw new ApiError('API_CONFLICT', { reason: 'This is the last active admin; make another admin first.' });
           }
-          const after = await tx.user.update({ where: { id: u.id }, data: { role: ctx.body.role, isDisabled: ctx.body.isDisabled, passwordHash, version: { increment: 1 } } });
+          const after = await tx.user.update({ where: { id: u.id }, data: { role: ctx.body.role, isDisabled: ctx.body.isDisabled, passwordHash, mustChangePassword: ctx.body.mustChangePassword, version: { increment: 1 } } });
           // Demotion, promotion, disabling and a new password end every session of the user now (their open live
           // feeds close on this change's audit event); their API keys follow through effectiveRole on each request.
           const isRoleChange = !!ctx.body.role && ctx.body.role !== u.role;
@@ -199,17 +188,10 @@ export const authRoutes = [
   defineRoute({
     method: 'POST', path: '/api-keys', response: ApiKeyCreated, permission: 'users:write', tag: 'api-keys', action: 'api-key.create', objectType: 'api-key',
     summary: 'Create an API key (shown once), optionally expiring',
-    body: z.strictObject({
-      name: z.string().min(1, 'Give the key a name.').max(64),
-      role: RoleSchema,
-      expiresAt: z.iso.datetime({ offset: true, error: 'Give a date and time such as 2027-03-31T23:59:59Z.' }).optional(),
-    }),
+    body: ApiKeyBody,
     async handler(ctx) {
       if (!isRoleWithin(ctx.body.role as Role, ctx.actor.role!)) throw new ApiError('AUTH_FORBIDDEN', { role: ctx.actor.role, action: `create a key with role ${ctx.body.role}`, needed: 'admin' });
-      const expiresAt = ctx.body.expiresAt ? new Date(ctx.body.expiresAt) : null;
-      if (expiresAt && expiresAt.getTime() <= Date.now()) {
-        throw new ApiError('API_VALIDATION', { summary: 'expiresAt: choose a time in the future.' }, { fields: [{ path: 'expiresAt', message: 'Choose a time in the future.' }] });
-      }
+      const expiresAt = expiryOf(ctx.body.expiresAt);
       const k = newApiKey();
       const row = await mutate(
         (tx) => tx.apiKey.create({ data: { name: ctx.body.name, role: ctx.body.role, prefix: k.prefix, keyHash: k.keyHash, userId: ctx.actor.userId!, expiresAt } }),
@@ -235,4 +217,5 @@ export const authRoutes = [
       return { status: 204 };
     },
   }),
+  ...accountRoutes,
 ];
