@@ -47,8 +47,8 @@ import {
 import { REFUSALS, type RefusalCode } from './http-refusals.ts';
 import { forwardedFields, interimFields, keptLines, requestHeadText, upgradeOf } from './forward-head.ts';
 import { logRefusal } from './proxy-log.ts';
-import { applyHeaderRules, plainIp, redirectLocation, rewriteTarget } from './rules.ts';
-import { decodeInsertCookie, encodeInsertCookie, readCookie, readSetCookie, sourceKey } from './persistence.ts';
+import { applyHeaderRules, plainIp } from './rules.ts';
+import { choiceFailure, isListedResponse, isSafeToRetry, ownResponseFields, routeRequest, upstreamFailure, type Routing } from './exchange-rules.ts';
 import { proxyHeader } from './proxy-protocol.ts';
 import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
 import { countResponse } from './stats.ts';
@@ -73,15 +73,10 @@ export interface ListenerRef {
   readonly sessions: Set<Session>;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Answers up to this size are converted to one latin1 string at once (startResponse). */
 const SMALL_RESPONSE = 32_768;
 /** Response heads are the server's business, but a runaway one must not eat memory. */
 const MAX_RESPONSE_HEAD = 65_536;
-const MAINTENANCE_PAGE =
-  '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Service temporarily unavailable</title></head>' +
-  '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto"><h1>Service temporarily unavailable</h1>' +
-  '<p>This service is undergoing maintenance. Please try again in a few minutes.</p></body></html>';
 
 export class HttpSession implements Session {
   readonly socket: net.Socket;
@@ -260,7 +255,7 @@ export class HttpSession implements Session {
 
 type Phase = 'choose' | 'connect' | 'body' | 'wait' | 'response' | 'tunnel' | 'done';
 
-class Exchange implements ConnHandler, ChooseRequest {
+class Exchange implements ConnHandler, ChooseRequest, Routing {
   readonly s: HttpSession;
   readonly rt: ServiceRuntime;
   readonly head: RequestHead;
@@ -279,7 +274,7 @@ class Exchange implements ConnHandler, ChooseRequest {
   private isFreshOnly = false;
   private server: ServerState | null = null;
   private conn: UpstreamConn | null = null;
-  private isPersistent = false;
+  isPersistent = false;
   private outHead = '';
   private readonly startedAt = performance.now();
   // request body
@@ -305,11 +300,10 @@ class Exchange implements ConnHandler, ChooseRequest {
   /** The server connection can serve another exchange; independent of the client's wishes. */
   private isUpstreamReusable = true;
   private isUpgrade = false;
-  // persistence to write back
-  private sourceKeyValue = '';
-  /** Times carried by the client's insert cookie (max life, max idle). */
-  private cookieFirstSeen: number | undefined;
-  private cookieLastSeen: number | undefined;
+  // persistence to write back (exchange-rules.ts)
+  sourceKeyValue = '';
+  cookieFirstSeen: number | undefined;
+  cookieLastSeen: number | undefined;
 
   constructor(s: HttpSession, rt: ServiceRuntime, head: RequestHead) {
     this.s = s;
@@ -339,50 +333,9 @@ class Exchange implements ConnHandler, ChooseRequest {
       this.isUpstreamReusable = false;
     }
 
-    const hostHeader = head.host ?? '';
-    if (l7.httpsRedirect && !s.isTls) {
-      return this.redirect(l7.httpsRedirect.status, `https://${stripPort(hostHeader)}${head.target}`);
-    }
-    const rules = rt.rules;
-    const needMatch = rules.redirects.length > 0 || rules.routes.length > 0;
-    // The path and the host are only for rules and the uri scheduler: most requests need neither.
-    const path = needMatch || rt.plan.scheduler === 'uri' ? pathOf(head.target) : '';
-    const input = needMatch ? { path, host: stripPort(hostHeader).toLowerCase(), headers: head.headers, clientIp: s.clientIp } : null;
-    for (const r of rules.redirects) {
-      if (r.test(input!)) return this.redirect(r.status, redirectLocation(r.location, hostHeader, head.target));
-    }
-    for (const r of rules.routes) {
-      if (r.test(input!)) {
-        this.group = r.group;
-        break;
-      }
-    }
-    const target = rewriteTarget(head.target, rules.rewrites);
-
-    // Persistence: which server this client had.
-    const p = rt.plan.persistence;
-    if (p.type === 'source-ip') {
-      this.sourceKeyValue = sourceKey(s.clientIp, p.netmaskPrefix);
-      this.persistentName = rt.sourceTable!.get(this.sourceKeyValue);
-    } else if (p.type === 'http-cookie') {
-      const v = readCookie(head.getAll('cookie'), p.cookieName);
-      const c = v === undefined ? undefined : decodeInsertCookie(v);
-      const now = Date.now();
-      const isValid =
-        c !== undefined &&
-        (p.maxLifeSeconds === undefined || (c.firstSeen !== undefined && now - c.firstSeen <= p.maxLifeSeconds * 1000)) &&
-        (p.maxIdleSeconds === undefined || (c.lastSeen !== undefined && now - c.lastSeen <= p.maxIdleSeconds * 1000));
-      if (isValid) {
-        this.persistentName = rt.byCookieId.get(c.serverId)?.name;
-        this.cookieFirstSeen = c.firstSeen;
-        this.cookieLastSeen = c.lastSeen;
-      }
-    } else if (p.type === 'app-cookie') {
-      const v = readCookie(head.getAll('cookie'), p.cookieName);
-      if (v !== undefined) this.persistentName = rt.appTable!.get(v);
-    }
-    if (rt.plan.scheduler === 'sh') this.hashKey = s.clientIp;
-    else if (rt.plan.scheduler === 'uri') this.hashKey = path;
+    // Redirects, content switching, rewrites and persistence (exchange-rules.ts, shared with HTTP/2).
+    const target = routeRequest(rt, head, s, this);
+    if (typeof target !== 'string') return this.redirect(target.status, target.location);
 
     // The head the server gets (forward-head.ts): the client's lines as they came, less hop-by-hop ones, framing
     // fields the codec replaced and the client-naming fields forwarding.ts rewrites for this peer, plus ours.
@@ -403,22 +356,8 @@ class Exchange implements ConnHandler, ChooseRequest {
       return;
     }
     if ('error' in choice) {
-      if (choice.error === 'none' && this.lastError !== null) {
-        // Every server that could take the request was tried and failed: that is a gateway error, not "no server".
-        const err = this.lastError;
-        if ((err as NodeJS.ErrnoException).code === 'ETIMEDOUT') return this.local(504, 'The real server did not accept the connection in time.', true);
-        return this.local(502, `The real server could not be reached (${(err as NodeJS.ErrnoException).code ?? err.message}).`, true);
-      }
-      if (choice.error === 'none' && this.rt.plan.fallback?.type === 'maintenance-page') {
-        return this.local(503, MAINTENANCE_PAGE, false, 'text/html; charset=utf-8');
-      }
-      const text =
-        choice.error === 'none'
-          ? 'No real server is available for this service.'
-          : choice.error === 'queue-full'
-            ? 'Every real server is at its connection limit and the queue is full.'
-            : 'Every real server stayed at its connection limit for the whole queue timeout.';
-      return this.local(503, text, false);
+      const a = choiceFailure(this.rt, choice.error, this.lastError);
+      return this.local(a.status, a.body, a.isClosing, a.contentType);
     }
     this.server = choice.server;
     this.isPersistent = choice.isPersistent;
@@ -572,7 +511,6 @@ class Exchange implements ConnHandler, ChooseRequest {
   /** `all`: the chunk as latin1 when it was small, in which the body starts at `bodyAt`. */
   private startResponse(res: ResponseHead, rest: Buffer, all: string | null, bodyAt: number): void {
     const { rt, s, head } = this;
-    const l7 = rt.plan.layer7;
     const server = this.server!;
     if (res.status === 101 && !this.isUpgrade) return this.badResponse(new HttpParseError('H1_UNASKED_101', true));
     this.resMode = res.status === 101 ? BODY_NONE : responseBody(res, head.method);
@@ -605,13 +543,10 @@ class Exchange implements ConnHandler, ChooseRequest {
 
     // Header rules and application-cookie persistence work on the name/value list; otherwise the server's lines are
     // forwarded as they came (less hop-by-hop ones) and ours are appended.
-    const isListed = rt.rules.responseHeaders.length > 0 || rt.plan.persistence.type === 'app-cookie';
+    const isListed = isListedResponse(rt);
     const out: string[] = isListed ? forwardedFields(res) : [];
     if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
-    if (l7.hsts && s.isTls) {
-      out.push('Strict-Transport-Security', `max-age=${l7.hsts.maxAgeSeconds}${l7.hsts.includeSubDomains ? '; includeSubDomains' : ''}`);
-    }
-    this.learnPersistence(out);
+    ownResponseFields(rt, out, s.isTls, server, this);
     if (this.closeAfter || s.isClosing || s.listener.isClosed) {
       this.closeAfter = true;
       out.push('Connection', 'close');
@@ -697,36 +632,6 @@ class Exchange implements ConnHandler, ChooseRequest {
   private writeClient(data: Buffer): void {
     this.rt.state.counters.bytesOut += data.length;
     if (!writeDirect(this.s.socket, data)) this.backpressure();
-  }
-
-  private learnPersistence(out: string[]): void {
-    const p = this.rt.plan.persistence;
-    const server = this.server!;
-    if (server.name === '~fallback') return;
-    if (p.type === 'source-ip') {
-      if (!this.isPersistent) this.rt.sourceTable!.set(this.sourceKeyValue, server.name);
-    } else if (p.type === 'http-cookie') {
-      const now = Date.now();
-      const hasTimes = p.maxIdleSeconds !== undefined || p.maxLifeSeconds !== undefined;
-      // Refresh the last-seen time once a quarter of the idle limit has passed, not on every response.
-      const isStale = p.maxIdleSeconds !== undefined && this.cookieLastSeen !== undefined && now - this.cookieLastSeen > (p.maxIdleSeconds * 1000) / 4;
-      if (!this.isPersistent || isStale) {
-        const first = this.isPersistent && this.cookieFirstSeen !== undefined ? this.cookieFirstSeen : now;
-        const value = encodeInsertCookie(server.cookieId, hasTimes ? first : undefined, hasTimes ? now : undefined);
-        let cookie = `${p.cookieName}=${value}; Path=/`;
-        if (p.maxLifeSeconds !== undefined) cookie += `; Max-Age=${p.maxLifeSeconds}`;
-        if (p.httpOnly) cookie += '; HttpOnly';
-        if (p.secure ?? this.s.isTls) cookie += '; Secure';
-        out.push('Set-Cookie', cookie);
-      }
-    } else if (p.type === 'app-cookie') {
-      for (let i = 0; i < out.length; i += 2) {
-        if (out[i].length === 10 && out[i].toLowerCase() === 'set-cookie') {
-          const v = readSetCookie(out[i + 1], p.cookieName);
-          if (v !== undefined && v !== '') this.rt.appTable!.set(v, server.name);
-        }
-      }
-    }
   }
 
   /**
@@ -830,10 +735,10 @@ class Exchange implements ConnHandler, ChooseRequest {
     conn?.destroy();
     if (this.resStarted) return this.abort();
     const isTimeout = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
-    const isSafe = isConnect || (IDEMPOTENT.has(this.head.method) && !this.reqBodySent && this.reqMode === 0 && this.res === null && this.resBuf === null);
+    const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.reqMode !== 0, this.res !== null || this.resBuf !== null, isTimeout);
     const maxAttempts = this.rt.byName.size + 2;
     this.lastError = err;
-    if (isSafe && ++this.attempts < maxAttempts && !this.s.isDead && !(isTimeout && !isConnect)) {
+    if (isSafe && ++this.attempts < maxAttempts && !this.s.isDead) {
       // A reused keep-alive connection the server had just closed is not the server's fault: try it again on a new
       // connection, and drop its other idle ones, which a restarted server has closed too.
       if (wasReused && !isConnect) {
@@ -847,8 +752,8 @@ class Exchange implements ConnHandler, ChooseRequest {
       choose(this.rt, this);
       return;
     }
-    if (isTimeout) this.local(504, isConnect ? 'The real server did not accept the connection in time.' : 'The real server did not answer in time.', true);
-    else this.local(502, `The real server could not be reached or broke the exchange (${(err as NodeJS.ErrnoException).code ?? err.message}).`, true);
+    const a = upstreamFailure(err, isConnect);
+    this.local(a.status, a.body, a.isClosing);
   }
 
   /** Answers locally (redirects, errors, maintenance page) and ends the exchange. */
@@ -906,19 +811,4 @@ class Exchange implements ConnHandler, ChooseRequest {
     this.releaseServer();
     this.s.destroy();
   }
-}
-
-/** A request target's path: without its query. */
-function pathOf(target: string): string {
-  const q = target.indexOf('?');
-  return q === -1 ? target : target.slice(0, q);
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
 }

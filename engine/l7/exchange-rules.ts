@@ -1,0 +1,202 @@
+/**
+ * What the service's rules make of one exchange, whichever protocol the client speaks: HTTP/1.1 (http-proxy.ts) and
+ * HTTP/2 (h2-exchange.ts) both call these, so a redirect, a route, a rewrite, a persistence decision, HSTS and the
+ * answers the proxy gives itself cannot differ between them.
+ *
+ *   request head ─► routeRequest: https redirect, redirect rules, content switching (group), rewrite (target),
+ *                   persistence lookup (persistentName), the hash key of sh/uri
+ *   response     ─► ownResponseFields: HSTS, the insert cookie / learnt source or application cookie
+ *   no server    ─► choiceFailure: 503 text or the maintenance page; 502/504 after every server failed
+ */
+import type { RequestHead } from './http-codec.ts';
+import type { Choice } from './dispatch.ts';
+import { redirectLocation, rewriteTarget } from './rules.ts';
+import { decodeInsertCookie, encodeInsertCookie, readCookie, readSetCookie, sourceKey } from './persistence.ts';
+import type { ServerState, ServiceRuntime } from './service.ts';
+
+/** RFC 9110 §9.2.2; retried only without a body and before any response byte (see isSafeToRetry). */
+export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export const MAINTENANCE_PAGE =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Service temporarily unavailable</title></head>' +
+  '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto"><h1>Service temporarily unavailable</h1>' +
+  '<p>This service is undergoing maintenance. Please try again in a few minutes.</p></body></html>';
+
+/** The routing state an exchange carries from its request to its response (the exchange objects implement it). */
+export interface Routing {
+  group: string;
+  hashKey: string;
+  /** The server persistence points at, if any. */
+  persistentName?: string;
+  /** The chosen server is the one persistence named. */
+  isPersistent: boolean;
+  /** source-ip persistence: the client's masked address. */
+  sourceKeyValue: string;
+  /** Times carried by the client's insert cookie (max life, max idle). */
+  cookieFirstSeen: number | undefined;
+  cookieLastSeen: number | undefined;
+}
+
+export interface RouteClient {
+  readonly clientIp: string;
+  readonly isTls: boolean;
+}
+
+export interface Redirect {
+  status: number;
+  location: string;
+}
+
+/**
+ * Runs the request side of the rules for `head`, filling `into`. Returns the redirect to answer with, or the target
+ * (rewritten) to send to the real server.
+ */
+export function routeRequest(rt: ServiceRuntime, head: RequestHead, client: RouteClient, into: Routing): Redirect | string {
+  const l7 = rt.plan.layer7;
+  const hostHeader = head.host ?? '';
+  if (l7.httpsRedirect && !client.isTls) return { status: l7.httpsRedirect.status, location: `https://${stripPort(hostHeader)}${head.target}` };
+  const rules = rt.rules;
+  const needMatch = rules.redirects.length > 0 || rules.routes.length > 0;
+  // The path and the host are only for rules and the uri scheduler: most requests need neither.
+  const path = needMatch || rt.plan.scheduler === 'uri' ? pathOf(head.target) : '';
+  const input = needMatch ? { path, host: stripPort(hostHeader).toLowerCase(), headers: head.headers, clientIp: client.clientIp } : null;
+  for (const r of rules.redirects) {
+    if (r.test(input!)) return { status: r.status, location: redirectLocation(r.location, hostHeader, head.target) };
+  }
+  for (const r of rules.routes) {
+    if (r.test(input!)) {
+      into.group = r.group;
+      break;
+    }
+  }
+  lookupPersistence(rt, head, client.clientIp, into);
+  if (rt.plan.scheduler === 'sh') into.hashKey = client.clientIp;
+  else if (rt.plan.scheduler === 'uri') into.hashKey = path;
+  return rewriteTarget(head.target, rules.rewrites);
+}
+
+/** Persistence: which server this client had. */
+function lookupPersistence(rt: ServiceRuntime, head: RequestHead, clientIp: string, into: Routing): void {
+  const p = rt.plan.persistence;
+  if (p.type === 'source-ip') {
+    into.sourceKeyValue = sourceKey(clientIp, p.netmaskPrefix);
+    into.persistentName = rt.sourceTable!.get(into.sourceKeyValue);
+  } else if (p.type === 'http-cookie') {
+    const v = readCookie(head.getAll('cookie'), p.cookieName);
+    const c = v === undefined ? undefined : decodeInsertCookie(v);
+    const now = Date.now();
+    const isValid =
+      c !== undefined &&
+      (p.maxLifeSeconds === undefined || (c.firstSeen !== undefined && now - c.firstSeen <= p.maxLifeSeconds * 1000)) &&
+      (p.maxIdleSeconds === undefined || (c.lastSeen !== undefined && now - c.lastSeen <= p.maxIdleSeconds * 1000));
+    if (isValid) {
+      into.persistentName = rt.byCookieId.get(c.serverId)?.name;
+      into.cookieFirstSeen = c.firstSeen;
+      into.cookieLastSeen = c.lastSeen;
+    }
+  } else if (p.type === 'app-cookie') {
+    const v = readCookie(head.getAll('cookie'), p.cookieName);
+    if (v !== undefined) into.persistentName = rt.appTable!.get(v);
+  }
+}
+
+/** Whether the response's fields must be handled as a name/value list (header rules, application cookies). */
+export function isListedResponse(rt: ServiceRuntime): boolean {
+  return rt.rules.responseHeaders.length > 0 || rt.plan.persistence.type === 'app-cookie';
+}
+
+/** The proxy's own response fields (HSTS, the insert cookie), appended to `out`; learns persistence from `out`. */
+export function ownResponseFields(rt: ServiceRuntime, out: string[], isTls: boolean, server: ServerState, r: Routing): void {
+  const l7 = rt.plan.layer7;
+  if (l7.hsts && isTls) {
+    out.push('Strict-Transport-Security', `max-age=${l7.hsts.maxAgeSeconds}${l7.hsts.includeSubDomains ? '; includeSubDomains' : ''}`);
+  }
+  learnPersistence(rt, out, isTls, server, r);
+}
+
+function learnPersistence(rt: ServiceRuntime, out: string[], isTls: boolean, server: ServerState, r: Routing): void {
+  const p = rt.plan.persistence;
+  if (server.name === '~fallback') return;
+  if (p.type === 'source-ip') {
+    if (!r.isPersistent) rt.sourceTable!.set(r.sourceKeyValue, server.name);
+  } else if (p.type === 'http-cookie') {
+    const now = Date.now();
+    const hasTimes = p.maxIdleSeconds !== undefined || p.maxLifeSeconds !== undefined;
+    // Refresh the last-seen time once a quarter of the idle limit has passed, not on every response.
+    const isStale = p.maxIdleSeconds !== undefined && r.cookieLastSeen !== undefined && now - r.cookieLastSeen > (p.maxIdleSeconds * 1000) / 4;
+    if (!r.isPersistent || isStale) {
+      const first = r.isPersistent && r.cookieFirstSeen !== undefined ? r.cookieFirstSeen : now;
+      const value = encodeInsertCookie(server.cookieId, hasTimes ? first : undefined, hasTimes ? now : undefined);
+      let cookie = `${p.cookieName}=${value}; Path=/`;
+      if (p.maxLifeSeconds !== undefined) cookie += `; Max-Age=${p.maxLifeSeconds}`;
+      if (p.httpOnly) cookie += '; HttpOnly';
+      if (p.secure ?? isTls) cookie += '; Secure';
+      out.push('Set-Cookie', cookie);
+    }
+  } else if (p.type === 'app-cookie') {
+    for (let i = 0; i < out.length; i += 2) {
+      if (out[i].length === 10 && out[i].toLowerCase() === 'set-cookie') {
+        const v = readSetCookie(out[i + 1], p.cookieName);
+        if (v !== undefined && v !== '') rt.appTable!.set(v, server.name);
+      }
+    }
+  }
+}
+
+export interface LocalAnswer {
+  status: number;
+  body: string;
+  contentType?: string;
+  isClosing: boolean;
+}
+
+/** What the client is told when no server was chosen; `lastError`: the failure of the last server tried, if any. */
+export function choiceFailure(rt: ServiceRuntime, error: Extract<Choice, { error: string }>['error'], lastError: Error | null): LocalAnswer {
+  if (error === 'none' && lastError !== null) {
+    // Every server that could take the request was tried and failed: that is a gateway error, not "no server".
+    if ((lastError as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { status: 504, body: 'The real server did not accept the connection in time.', isClosing: true };
+    return { status: 502, body: `The real server could not be reached (${(lastError as NodeJS.ErrnoException).code ?? lastError.message}).`, isClosing: true };
+  }
+  if (error === 'none' && rt.plan.fallback?.type === 'maintenance-page') {
+    return { status: 503, body: MAINTENANCE_PAGE, contentType: 'text/html; charset=utf-8', isClosing: false };
+  }
+  const body =
+    error === 'none'
+      ? 'No real server is available for this service.'
+      : error === 'queue-full'
+        ? 'Every real server is at its connection limit and the queue is full.'
+        : 'Every real server stayed at its connection limit for the whole queue timeout.';
+  return { status: 503, body, isClosing: false };
+}
+
+/** The answer when the real server failed and no retry is left. */
+export function upstreamFailure(err: Error, isConnect: boolean): LocalAnswer {
+  if ((err as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+    return { status: 504, body: isConnect ? 'The real server did not accept the connection in time.' : 'The real server did not answer in time.', isClosing: true };
+  }
+  return { status: 502, body: `The real server could not be reached or broke the exchange (${(err as NodeJS.ErrnoException).code ?? err.message}).`, isClosing: true };
+}
+
+/**
+ * A failed request may go to another server when nothing of it can have been acted on: the connect failed, or an
+ * idempotent request without a body got no response byte. A server timeout is never retried (it may be working).
+ */
+export function isSafeToRetry(isConnect: boolean, method: string, hasBody: boolean, hasResponse: boolean, isTimeout: boolean): boolean {
+  if (isConnect) return true;
+  return IDEMPOTENT.has(method) && !hasBody && !hasResponse && !isTimeout;
+}
+
+/** A request target's path: without its query. */
+export function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
+export function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
