@@ -358,7 +358,12 @@ export const Layer7Schema = z
         sniCertificates: z.array(NameSchema).max(100).default([]),
         minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
         cipherProfile: z.enum(['modern', 'intermediate']).default('intermediate'),
-        alpn: z.array(z.enum(['http/1.1'])).default(['http/1.1']),
+        /**
+         * ALPN protocols offered, in the proxy's order of preference. Unset: `h2` then `http/1.1` for an http service
+         * (every browser speaks h2, and the proxy serves it with the same rules; engine/l7/h2-session.ts), `http/1.1`
+         * for tcp (the real server gets the client's bytes, and need not speak h2). `h2` is refused for tcp.
+         */
+        alpn: z.array(z.enum(['h2', 'http/1.1'])).min(1, 'Offer at least one protocol.').max(2).optional(),
       })
       .optional(),
     /** TLS from the proxy to the real servers. */
@@ -388,6 +393,23 @@ export const Layer7Schema = z
     urlRewrites: z.array(z.strictObject({ pattern: RegexSchema, replacement: z.string().max(2048) })).max(100).default([]),
     /** Content switching: the first route that matches picks the group of real servers. */
     routes: z.array(z.strictObject({ name: NameSchema, match: MatchSchema, group: NameSchema })).max(200).default([]),
+    /** HTTP/2 to clients (RFC 9113); the real servers are spoken to in HTTP/1.1 either way. */
+    http2: z
+      .strictObject({
+        /** h2c with prior knowledge on plain listeners (RFC 9113 §3.3). Off: such a preface is refused (505) as before. */
+        cleartext: z.boolean().default(false),
+        /** SETTINGS_MAX_CONCURRENT_STREAMS; HAProxy's default is 100 too (nginx's 128). */
+        maxConcurrentStreams: z.number().int().min(1).max(1000).default(100),
+        /**
+         * Streams a client may reset within abuseWindowMs before its connection is closed with GOAWAY
+         * ENHANCE_YOUR_CALM (the rapid-reset attack, CVE-2023-44487). A browser cancels a few on navigation.
+         */
+        maxResets: z.number().int().min(1).max(100_000).default(100),
+        /** SETTINGS and PING frames a client may send within abuseWindowMs (each costs the proxy an ACK). */
+        maxControlFrames: z.number().int().min(1).max(100_000).default(100),
+        abuseWindowMs: millis(1000, 600_000, 'The HTTP/2 abuse window').default(10_000),
+      })
+      .prefault({}),
     timeouts: z
       .strictObject({
         clientMs: millis(100, 86_400_000, 'The client timeout').default(60_000),
@@ -528,6 +550,8 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
       for (const [key, what] of httpLists) {
         if ((l7[key] as unknown[]).length > 0) issue(['layer7', key], `${what} need an http service.`);
       }
+      if (l7.tls?.alpn?.includes('h2')) issue(['layer7', 'tls', 'alpn'], 'HTTP/2 (h2) needs an http service: a tcp service passes the bytes on, and its real server may not speak h2.');
+      if (l7.http2.cleartext) issue(['layer7', 'http2', 'cleartext'], 'h2c needs an http service.');
     }
     if ((l7.hsts || l7.httpsRedirect) && !l7.tls && l7.hsts) {
       issue(['layer7', 'hsts'], 'HSTS is sent over HTTPS only; add a TLS certificate to this service.');

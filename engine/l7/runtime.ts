@@ -12,6 +12,7 @@ import { EngineError } from '../errors.ts';
 import type { ServicePlan } from './plan.ts';
 import { HttpSession, type ListenerRef, type Session } from './http-proxy.ts';
 import { TcpSession } from './tcp-proxy.ts';
+import { H2Session, isH2Preface } from './h2-session.ts';
 import { ServiceRuntime, ServiceState } from './service.ts';
 import { serverCookieId, type StickEntry, type StickSync } from './persistence.ts';
 import type { CounterSnapshot } from './stats.ts';
@@ -211,6 +212,10 @@ export class Runtime {
   private session(l: Listener, rt: ServiceRuntime, socket: net.Socket, isTls: boolean): void {
     socket.setTimeout(0);
     if (isTls) {
+      if (rt.plan.mode === 'http' && (socket as tls.TLSSocket).alpnProtocol === 'h2') {
+        new H2Session(socket, l, true, rt);
+        return;
+      }
       if (rt.plan.mode === 'http') {
         // A TLS session reads direct once its reader is set: what came with the handshake goes to it first.
         new HttpSession(socket, l, isTls, rt);
@@ -222,10 +227,35 @@ export class Runtime {
       }
       return;
     }
+    if (rt.plan.mode === 'http' && rt.plan.layer7.http2.cleartext) return this.sniffH2c(l, rt, socket);
     // Reading starts before the session exists, but no byte can arrive before this function returns.
     enableDirectRead(socket);
     if (rt.plan.mode === 'http') new HttpSession(socket, l, isTls, rt);
     else new TcpSession(socket, l, rt);
+  }
+
+  /**
+   * h2c by prior knowledge (RFC 9113 §3.3): the first chunk says which protocol the client speaks. Only services that
+   * allow h2c pay for the look; others go straight to the HTTP/1.1 session's direct reads.
+   */
+  private sniffH2c(l: Listener, rt: ServiceRuntime, socket: net.Socket): void {
+    // A client that sends nothing is timed out as a head that never comes would be.
+    socket.setTimeout(rt.plan.layer7.timeouts.httpRequestMs, () => socket.destroy());
+    const onEnd = () => socket.destroy();
+    socket.once('end', onEnd);
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.setTimeout(0);
+      socket.off('end', onEnd);
+      if (isH2Preface(first)) {
+        socket.unshift(first);
+        new H2Session(socket, l, false, rt);
+        return;
+      }
+      enableDirectRead(socket);
+      new HttpSession(socket, l, false, rt).onData(first);
+    });
+    socket.resume();
   }
 
   private unlisten(l: Listener): void {

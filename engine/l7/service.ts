@@ -149,7 +149,7 @@ export class ServiceRuntime {
     this.upstreamTls = upstreamTlsOf(plan.name, plan.layer7.reencrypt);
     const tlsPlan = plan.layer7.tls;
     this.tlsServer = tlsPlan
-      ? createTlsServer({ certificates: plan.certificates, minVersion: tlsPlan.minVersion, cipherProfile: tlsPlan.cipherProfile, alpn: tlsPlan.alpn, ticketKeys })
+      ? createTlsServer({ certificates: plan.certificates, minVersion: tlsPlan.minVersion, cipherProfile: tlsPlan.cipherProfile, alpn: tlsPlan.alpn ?? (plan.mode === 'http' ? ['h2', 'http/1.1'] : ['http/1.1']), ticketKeys })
       : null;
 
     const seen = new Set<string>();

@@ -1,0 +1,511 @@
+/**
+ * One HTTP/2 stream proxied to a real server in HTTP/1.1 (h2-session.ts makes it, with the request already turned
+ * into an HTTP/1.1 head by the codec). It is the HTTP/1.1 Exchange (http-proxy.ts) with a stream instead of a socket
+ * on the client's side, and it uses the same pieces: exchange-rules.ts (redirects, routes, rewrites, persistence,
+ * HSTS, the proxy's own answers, when to retry), forward-head.ts (hop-by-hop fields, X-Forwarded-*, Forwarded,
+ * header rules), dispatch.ts (scheduler, queue, fallback), upstream.ts (pool), slow-client.ts, stats.ts.
+ *
+ *   stream HEADERS ─► routeRequest ─► choose ─► pooled or new connection ─► request head (+ body: DATA frames, sent
+ *     with their Content-Length, else chunked) ─► response head parsed by the codec ─► HEADERS (fields made lower
+ *     case, connection-specific ones dropped, RFC 9113 §8.2.2) ─► body as DATA (chunked framing removed) ─► END_STREAM
+ *
+ * What differs from HTTP/1.1, by the protocol: a failure ends the stream (RST_STREAM), never the connection; a 1xx
+ * goes on as an informational HEADERS frame; trailers of a chunked response are not passed on; there is no upgrade.
+ */
+import http2 from 'node:http2';
+import type net from 'node:net';
+import {
+  BODY_CHUNKED,
+  BODY_LENGTH,
+  BODY_NONE,
+  BODY_UNTIL_CLOSE,
+  type BodyMode,
+  ChunkedTracker,
+  CRLFCRLF,
+  HttpParseError,
+  parseResponseHead,
+  partialHeadError,
+  requestBody,
+  responseBody,
+  type RequestHead,
+  type ResponseHead,
+} from './http-codec.ts';
+import { ChunkDecoder } from './chunk-decoder.ts';
+import { REFUSALS, type RefusalCode } from './http-refusals.ts';
+import { forwardedFields, interimFields, requestHeadText, type RequestClient } from './forward-head.ts';
+import { choiceFailure, isSafeToRetry, ownResponseFields, routeRequest, upstreamFailure, type Routing } from './exchange-rules.ts';
+import { applyHeaderRules } from './rules.ts';
+import { logRefusal } from './proxy-log.ts';
+import { proxyHeader } from './proxy-protocol.ts';
+import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
+import { countResponse } from './stats.ts';
+import type { ServerState, ServiceRuntime } from './service.ts';
+import type { ConnHandler, UpstreamConn } from './upstream.ts';
+import { own, pauseReading, resumeReading } from './reader.ts';
+import { writeDirect } from './writer.ts';
+import { bodyRateGuard, type BodyRateGuard } from './slow-client.ts';
+import type { ListenerRef } from './http-proxy.ts';
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+/** A response head larger than this is refused (the same bound as HTTP/1.1's). */
+const MAX_RESPONSE_HEAD = 65_536;
+/** Fields HTTP/2 forbids (RFC 9113 §8.2.2); the codec's hop-by-hop list covers most, the framing ones are here. */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+const CRLF = Buffer.from('\r\n');
+const LAST_CHUNK = '0\r\n\r\n';
+
+/** The client connection, as an exchange needs it (h2-session.ts). */
+export interface H2Client extends RequestClient {
+  readonly socket: net.Socket;
+  readonly listener: ListenerRef;
+  readonly isDead: boolean;
+  exchangeDone(ex: H2Exchange): void;
+}
+
+type Phase = 'choose' | 'connect' | 'body' | 'wait' | 'response' | 'done';
+
+export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
+  readonly c: H2Client;
+  readonly rt: ServiceRuntime;
+  readonly stream: http2.ServerHttp2Stream;
+  readonly head: RequestHead;
+  phase: Phase = 'choose';
+  group = '';
+  hashKey = '';
+  persistentName?: string;
+  isPersistent = false;
+  sourceKeyValue = '';
+  cookieFirstSeen: number | undefined;
+  cookieLastSeen: number | undefined;
+  exclude: Set<ServerState> | null = null;
+  cancel?: () => void;
+  get isGone(): boolean {
+    return this.phase === 'done';
+  }
+  private attempts = 0;
+  private lastError: Error | null = null;
+  private isFreshOnly = false;
+  private server: ServerState | null = null;
+  private conn: UpstreamConn | null = null;
+  private outHead = '';
+  private readonly startedAt = performance.now();
+  // request body
+  private hasBody = false;
+  private isReqChunked = false;
+  private reqDone = true;
+  private reqBodySent = false;
+  private reqBytes = 0;
+  private isListening = false;
+  /** The proxy paused the stream (the server cannot take more): not the client's slowness. */
+  private isClientHeld = false;
+  private rate: BodyRateGuard | null = null;
+  // response
+  private resBuf: Buffer | null = null;
+  private res: ResponseHead | null = null;
+  private resMode: BodyMode = BODY_NONE;
+  private resRemaining = 0;
+  private resChunks: ChunkedTracker | null = null;
+  private decoder: ChunkDecoder | null = null;
+  private resStarted = false;
+  private resEnded = false;
+  private isServerHeld = false;
+  private isUpstreamReusable = true;
+
+  constructor(c: H2Client, rt: ServiceRuntime, stream: http2.ServerHttp2Stream, head: RequestHead) {
+    this.c = c;
+    this.rt = rt;
+    this.stream = stream;
+    this.head = head;
+  }
+
+  start(): void {
+    const { c, rt, head } = this;
+    const l7 = rt.plan.layer7;
+    rt.state.counters.requests++;
+    rt.state.counters.bytesIn += head.raw.length + 4;
+    const mode = requestBody(head);
+    if (mode === BODY_LENGTH && head.contentLength > l7.limits.maxBodyBytes) return this.refuse('H1_BODY_TOO_LARGE');
+    this.hasBody = mode !== BODY_NONE;
+    this.isReqChunked = mode === BODY_CHUNKED;
+    this.reqDone = !this.hasBody;
+    // Redirects, content switching, rewrites and persistence: the same function as HTTP/1.1's.
+    const target = routeRequest(rt, head, c, this);
+    if (typeof target !== 'string') return this.local(target.status, `Redirecting to ${target.location}\n`, undefined, ['location', target.location]);
+    this.outHead = requestHeadText(head, target, rt.forwarding.forPeer(c.clientIp), l7.requestHeaders, c, undefined);
+    // The body waits in the stream (its flow-control window holds the client back) until a server is connected.
+    choose(rt, this);
+  }
+
+  done(choice: Choice): void {
+    if (this.phase === 'done') {
+      if ('server' in choice) release(this.rt, choice.server);
+      return;
+    }
+    if ('error' in choice) {
+      const a = choiceFailure(this.rt, choice.error, this.lastError);
+      return this.local(a.status, a.body, a.contentType);
+    }
+    this.server = choice.server;
+    this.isPersistent = choice.isPersistent;
+    this.connect();
+  }
+
+  private connect(): void {
+    this.phase = 'connect';
+    const server = this.server!;
+    const { rt, c } = this;
+    const l7 = rt.plan.layer7;
+    // A PROXY preface names one client connection: its server connection serves that connection's streams only.
+    const owner = l7.proxyProtocol === 'none' ? null : c;
+    const idle = this.isFreshOnly ? undefined : server.pool.take(owner);
+    if (idle) return this.send(idle);
+    const sock = c.socket;
+    const preface =
+      l7.proxyProtocol === 'none'
+        ? null
+        : proxyHeader(l7.proxyProtocol, { sourceAddress: sock.remoteAddress ?? '', sourcePort: sock.remotePort ?? 0, destAddress: sock.localAddress ?? '', destPort: sock.localPort ?? 0 });
+    server.pool.connect(
+      { host: server.plan.address, port: server.plan.port ?? c.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: rt.upstreamTls },
+      preface,
+      (err, conn) => {
+        if (this.phase === 'done') {
+          conn?.destroy();
+          return;
+        }
+        if (err) return this.upstreamFailed(err, true);
+        server.counters.totalConnections++;
+        conn!.privateTo = owner;
+        this.send(conn!);
+      },
+    );
+  }
+
+  private send(conn: UpstreamConn): void {
+    this.conn = conn;
+    conn.handler = this;
+    const server = this.server!;
+    server.counters.requests++;
+    server.counters.bytesIn += this.outHead.length;
+    writeDirect(conn.socket, this.outHead);
+    if (this.reqDone) {
+      this.phase = 'wait';
+      return;
+    }
+    this.phase = 'body';
+    this.rate = bodyRateGuard(this.rt.plan.layer7, this.head, () => this.isClientHeld, () => {
+      if (this.phase !== 'done') this.refuse('H1_BODY_TOO_SLOW');
+    });
+    if (this.isListening) {
+      this.stream.resume();
+      return;
+    }
+    this.isListening = true;
+    this.stream.on('data', (d: Buffer) => this.onClientBody(d));
+    this.stream.on('end', () => this.onClientEnd());
+  }
+
+  private onClientBody(d: Buffer): void {
+    if (this.phase !== 'body' && this.phase !== 'wait' && this.phase !== 'response') return;
+    const conn = this.conn;
+    if (conn === null || this.reqDone) return;
+    this.reqBytes += d.length;
+    if (this.reqBytes > this.rt.plan.layer7.limits.maxBodyBytes) return this.refuse('H1_BODY_TOO_LARGE');
+    if (d.length === 0) return;
+    this.rate?.add(d.length);
+    this.reqBodySent = true;
+    this.server!.counters.bytesIn += d.length;
+    this.rt.state.counters.bytesIn += d.length;
+    const out = this.isReqChunked ? Buffer.concat([Buffer.from(`${d.length.toString(16)}\r\n`, 'latin1'), d, CRLF]) : d;
+    if (!writeDirect(conn.socket, out) && !this.isClientHeld) {
+      this.isClientHeld = true;
+      this.rate?.hold();
+      this.stream.pause();
+      conn.socket.once('drain', () => {
+        this.isClientHeld = false;
+        if (this.phase !== 'done') this.stream.resume();
+      });
+    }
+  }
+
+  private onClientEnd(): void {
+    if (this.reqDone || this.phase === 'done') return;
+    this.reqDone = true;
+    this.rate?.stop();
+    if (this.isReqChunked && this.conn !== null) writeDirect(this.conn.socket, LAST_CHUNK);
+    if (this.phase === 'body') this.phase = 'wait';
+    // The response may have ended before the body did (then the server connection was not reusable).
+  }
+
+  // ───── response ─────
+
+  onData(chunk: Buffer): void {
+    this.server!.counters.bytesOut += chunk.length;
+    if (this.res !== null) return this.forwardBody(chunk);
+    const buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
+    const end = buf.indexOf(CRLFCRLF);
+    if (end === -1) {
+      if (buf.length > MAX_RESPONSE_HEAD) return this.badResponse(new HttpParseError('H1_RESPONSE_HEAD_TOO_LARGE', true));
+      const bad = partialHeadError(buf);
+      if (bad !== undefined) return this.badResponse(new HttpParseError(bad, true));
+      this.resBuf = this.resBuf === null ? own(chunk) : buf;
+      return;
+    }
+    this.resBuf = null;
+    let res: ResponseHead;
+    try {
+      res = parseResponseHead(buf, end);
+    } catch (err) {
+      return this.badResponse(err);
+    }
+    const rest = buf.subarray(end + 4);
+    if (res.status < 200) {
+      // No upgrade is ever asked for over HTTP/2 (RFC 9113 §8.6).
+      if (res.status === 101) return this.badResponse(new HttpParseError('H1_UNASKED_101', true));
+      // 100 Continue, 103 Early Hints: an informational HEADERS frame (RFC 9113 §8.1), then the final response.
+      if (!this.stream.destroyed) this.stream.additionalHeaders(h2Fields(interimFields(res), res.status, false));
+      if (rest.length > 0) this.onData(rest);
+      return;
+    }
+    this.res = res;
+    this.startResponse(res, rest);
+  }
+
+  private startResponse(res: ResponseHead, rest: Buffer): void {
+    const { rt, c } = this;
+    const server = this.server!;
+    this.resMode = responseBody(res, this.head.method);
+    if (this.resMode === BODY_CHUNKED) {
+      this.resChunks = new ChunkedTracker(true);
+      this.decoder = new ChunkDecoder();
+    } else if (this.resMode === BODY_LENGTH) this.resRemaining = res.contentLength;
+    let take = 0;
+    if (this.resMode !== BODY_NONE && rest.length > 0) {
+      try {
+        take = this.bodyExtent(rest);
+      } catch (err) {
+        return this.badResponse(err);
+      }
+    }
+    const elapsed = performance.now() - this.startedAt;
+    server.counters.latencySumMs += elapsed;
+    server.counters.latencyCount++;
+    rt.state.counters.latencySumMs += elapsed;
+    rt.state.counters.latencyCount++;
+    countResponse(server.counters, res.status);
+    countResponse(rt.state.counters, res.status);
+    if (this.resMode === BODY_UNTIL_CLOSE || !this.reqDone || res.isAmbiguous || (this.resMode === BODY_NONE && rest.length > 0)) this.isUpstreamReusable = false;
+
+    const out = forwardedFields(res);
+    if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
+    ownResponseFields(rt, out, c.isTls, server, this);
+    if (this.stream.destroyed) return this.abort();
+    this.resStarted = true;
+    this.phase = 'response';
+    rt.state.counters.bytesOut += res.raw.length + 4;
+    this.stream.respond(h2Fields(out, res.status, this.resMode === BODY_CHUNKED), { endStream: this.resMode === BODY_NONE });
+    if (this.resMode === BODY_NONE) return this.finish();
+    if (take > 0) this.writeBody(rest, take);
+    this.afterBody(take, rest.length);
+  }
+
+  /** How much of `chunk` belongs to the response body; sets resEnded when the body ends in it. Throws on bad chunking. */
+  private bodyExtent(chunk: Buffer): number {
+    if (this.resMode === BODY_LENGTH) {
+      const take = Math.min(this.resRemaining, chunk.length);
+      this.resRemaining -= take;
+      if (this.resRemaining === 0) this.resEnded = true;
+      return take;
+    }
+    if (this.resMode === BODY_CHUNKED) {
+      const end = this.resChunks!.scan(chunk);
+      if (end === -1) return chunk.length;
+      this.resEnded = true;
+      return end;
+    }
+    return chunk.length;
+  }
+
+  private forwardBody(chunk: Buffer): void {
+    let take: number;
+    try {
+      take = this.bodyExtent(chunk);
+    } catch (err) {
+      if (err instanceof HttpParseError) this.logResponseRefusal(err);
+      return this.abort();
+    }
+    if (take > 0) this.writeBody(chunk, take);
+    this.afterBody(take, chunk.length);
+  }
+
+  /** buf[0, take) is body as the server framed it (borrowed): its data goes to the client as DATA. */
+  private writeBody(buf: Buffer, take: number): void {
+    if (this.decoder !== null) this.decoder.decode(buf, take, (d) => this.writeClient(d));
+    else this.writeClient(take === buf.length ? buf : buf.subarray(0, take));
+  }
+
+  private writeClient(d: Buffer): void {
+    if (d.length === 0 || this.stream.destroyed) return;
+    this.rt.state.counters.bytesOut += d.length;
+    if (this.stream.write(own(d)) || this.isServerHeld || this.conn === null) return;
+    // The client's window is full: stop reading the server until the stream drains.
+    const conn = this.conn;
+    this.isServerHeld = true;
+    pauseReading(conn.socket);
+    this.stream.once('drain', () => {
+      this.isServerHeld = false;
+      if (!conn.isDead) resumeReading(conn.socket);
+    });
+  }
+
+  private afterBody(take: number, length: number): void {
+    if (!this.resEnded) return;
+    if (take < length) this.isUpstreamReusable = false;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.rate?.stop();
+    const conn = this.conn;
+    this.conn = null;
+    if (conn !== null) {
+      const res = this.res!;
+      const isReusable = this.isUpstreamReusable && this.reqDone && !res.connection.includes('close') && (res.minor === 1 || res.connection.includes('keep-alive'));
+      if (isReusable) {
+        if (this.isServerHeld) resumeReading(conn.socket);
+        conn.pool.release(conn);
+      } else conn.destroy();
+    }
+    this.releaseServer();
+    const stream = this.stream;
+    if (!stream.destroyed && !stream.writableEnded) stream.end();
+    // The answer is complete while the client still sends a body: it may stop (RFC 9113 §8.1).
+    if (!this.reqDone && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+    this.c.exchangeDone(this);
+  }
+
+  private releaseServer(): void {
+    const server = this.server;
+    if (server === null) return;
+    this.server = null;
+    release(this.rt, server);
+  }
+
+  // ───── failures ─────
+
+  onClose(err: Error | undefined): void {
+    if (this.phase === 'done') return;
+    if (this.resMode === BODY_UNTIL_CLOSE && this.res !== null) return this.finish();
+    this.upstreamFailed(err ?? new Error('the server closed the connection'), false);
+  }
+
+  onTimeout(): void {
+    if (this.phase === 'done') return;
+    this.upstreamFailed(Object.assign(new Error('the server did not answer in time'), { code: 'ETIMEDOUT' }), false);
+  }
+
+  /** The same retry rule as HTTP/1.1's (exchange-rules.ts: isSafeToRetry). */
+  private upstreamFailed(err: Error, isConnect: boolean): void {
+    const server = this.server!;
+    const conn = this.conn;
+    const wasReused = conn?.isReused ?? false;
+    this.conn = null;
+    conn?.destroy();
+    if (this.resStarted) return this.abort();
+    const isTimeout = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.hasBody, this.res !== null || this.resBuf !== null, isTimeout);
+    this.lastError = err;
+    if (isSafe && ++this.attempts < this.rt.byName.size + 2 && !this.c.isDead && !this.stream.destroyed) {
+      if (wasReused && !isConnect) {
+        this.isFreshOnly = true;
+        server.pool.closeIdle();
+      } else (this.exclude ??= new Set()).add(server);
+      this.server = null;
+      release(this.rt, server);
+      this.phase = 'choose';
+      this.persistentName = this.persistentName === server.name && !wasReused ? undefined : this.persistentName;
+      choose(this.rt, this);
+      return;
+    }
+    const a = upstreamFailure(err, isConnect);
+    this.local(a.status, a.body);
+  }
+
+  /** Answers locally (redirects, errors, maintenance page) and ends the exchange; the connection stays. */
+  private local(status: number, body: string, contentType = 'text/plain; charset=utf-8', extra: string[] = []): void {
+    countResponse(this.rt.state.counters, status);
+    this.releaseServer();
+    this.phase = 'done';
+    this.rate?.stop();
+    const stream = this.stream;
+    if (!stream.destroyed && !stream.headersSent) {
+      const text = body.endsWith('\n') || body.startsWith('<') ? body : `${body}\n`;
+      const bytes = Buffer.from(text, 'utf8');
+      const h: http2.OutgoingHttpHeaders = { ':status': status, 'content-type': contentType, 'content-length': bytes.length, 'cache-control': 'no-store' };
+      for (let i = 0; i < extra.length; i += 2) h[extra[i]] = extra[i + 1];
+      this.rt.state.counters.bytesOut += bytes.length;
+      stream.respond(h);
+      if (this.reqDone) stream.end(this.head.method === 'HEAD' ? undefined : bytes);
+      else stream.end(bytes, () => stream.close(NGHTTP2_NO_ERROR));
+    }
+    this.c.exchangeDone(this);
+  }
+
+  private refuse(code: RefusalCode, status: number = REFUSALS[code].status): void {
+    logRefusal({ code, status, reason: REFUSALS[code].message, service: this.rt.plan.name, client: this.c.clientIp, side: 'request' });
+    this.abortWith(status, REFUSALS[code].message);
+  }
+
+  private badResponse(err: unknown): void {
+    if (!(err instanceof HttpParseError)) throw err;
+    this.logResponseRefusal(err);
+    this.abortWith(502, `The real server sent a response that cannot be forwarded safely: ${err.message}`);
+  }
+
+  private logResponseRefusal(err: HttpParseError): void {
+    logRefusal({ code: err.code, status: 502, reason: err.message, service: this.rt.plan.name, client: this.c.clientIp, side: 'response', server: this.server?.name });
+  }
+
+  private abortWith(status: number, text: string): void {
+    if (!this.resStarted && this.phase !== 'done') {
+      const conn = this.conn;
+      this.conn = null;
+      conn?.destroy();
+      return this.local(status, text);
+    }
+    this.abort();
+  }
+
+  /** The response cannot be completed, or the client went away: the stream is reset, the server connection closed. */
+  abort(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.rate?.stop();
+    this.cancel?.();
+    const conn = this.conn;
+    this.conn = null;
+    conn?.destroy();
+    this.releaseServer();
+    if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    this.c.exchangeDone(this);
+  }
+}
+
+/**
+ * A name/value list as HTTP/2 header fields: names lower case (RFC 9113 §8.2.1), connection-specific fields dropped
+ * (§8.2.2), Content-Length dropped when the body came chunked (the DATA frames carry it now), repeated names as one
+ * array (each becomes its own field line; Set-Cookie must, §8.2.3 allows only Cookie to be joined).
+ */
+export function h2Fields(out: string[], status: number, isChunked: boolean): http2.OutgoingHttpHeaders {
+  const h: http2.OutgoingHttpHeaders = { ':status': status };
+  for (let i = 0; i < out.length; i += 2) {
+    const name = out[i].toLowerCase();
+    if (H2_FORBIDDEN.has(name) || (isChunked && name === 'content-length')) continue;
+    const prev = h[name];
+    if (prev === undefined) h[name] = out[i + 1];
+    else if (Array.isArray(prev)) prev.push(out[i + 1]);
+    else h[name] = [String(prev), out[i + 1]];
+  }
+  return h;
+}
