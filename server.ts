@@ -26,6 +26,8 @@ import { PEER_HEADER } from './lib/api/route.ts';
 import { engine } from './lib/engine.ts';
 import { createEngineSupervisor, setSupervisor } from './lib/engine-supervisor.ts';
 import { log } from './lib/log.ts';
+import { startHa } from './lib/ha/index.ts';
+import { configuredPeerPort } from './lib/ha/identity.ts';
 
 process.env.NEXT_TELEMETRY_DISABLED = '1';
 const env = consoleEnv();
@@ -165,6 +167,11 @@ const live = createLiveFeed({
     if (isConnected) settler().kick();
   },
 });
+// The HA pair's peer link (mutual TLS to the other console), config sync and failover history (lib/ha/).
+const ha = await startHa({ host: env.host, port: configuredPeerPort() }).catch((e: NodeJS.ErrnoException) => {
+  log('error', `the HA peer link cannot listen on port ${configuredPeerPort()} (${e.code ?? e.message}); pairing and config sync are off until it can: free the port or set FULCRUM_PEER_PORT`);
+  return undefined;
+});
 server.on('upgrade', (req, socket, head) => {
   const p = (req.url ?? '').split('?')[0];
   if (p === LIVE_PATH) void live.handleUpgrade(req, socket, head);
@@ -190,6 +197,7 @@ function shutdown(signal: string) {
   healthHistory.close();
   void sampler.close();
   settler().close();
+  ha?.close();
   server.close();
   server.closeAllConnections?.();
   if (engineChild && process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1') engineChild.kill('SIGTERM');

@@ -101,6 +101,14 @@ export interface HaStatus {
   sysctls: Record<string, string | null>;
   /** The first thing stopping HA from working as configured, if any. */
   error?: { code: string; message: string };
+  /** Set while an operator has handed this node's service to the peer (its track script then fails). */
+  standby?: HaStandby | null;
+}
+
+export interface HaStandby {
+  since: string;
+  by: string;
+  reason: string;
 }
 
 /** A VRRP state change of one instance, keepalived starting or exiting, or the sync daemon changing side. */
@@ -108,7 +116,7 @@ export interface HaEvent {
   type: 'ha';
   at: string;
   node?: string;
-  kind: 'vrrp' | 'keepalived' | 'sync';
+  kind: 'vrrp' | 'keepalived' | 'sync' | 'standby';
   /** The VRRP instance, for kind vrrp. */
   instance?: string;
   state: string;

@@ -9,7 +9,9 @@ export type ConsoleEvent =
   | { type: 'candidate-changed'; at: string; by: string }
   | { type: 'audit'; at: string; action: string; actor: string; outcome: string }
   | { type: 'engine'; at: string; event: unknown }
-  | { type: 'engine-connection'; at: string; isConnected: boolean };
+  | { type: 'engine-connection'; at: string; isConnected: boolean }
+  /** The HA pair changed (lib/ha/): the peer's status, a sync, pairing or a hand-over; the HA page reads it again. */
+  | { type: 'ha'; at: string; what: 'peer' | 'sync' | 'pairing' | 'handover' };
 
 const g = globalThis as unknown as { __fulcrumBus?: EventEmitter };
 

@@ -4,6 +4,7 @@
  * `{ error: { code, message, details } }`. Anything else thrown is logged in full and answered with a generic 500.
  */
 import { ENGINE_ERRORS, EngineError, fillMessage, type ErrorDef } from '../engine/errors.ts';
+import { HA_ERRORS } from './ha/errors.ts';
 
 export const CONSOLE_ERRORS = {
   AUTH_REQUIRED: { status: 401, message: 'Log in first (or send an API key as "Authorization: Bearer <key>").' },
@@ -35,7 +36,7 @@ export const CONSOLE_ERRORS = {
   API_INTERNAL: { status: 500, message: 'Something went wrong on the console; it is logged with request id {requestId}.' },
 } as const satisfies Record<string, ErrorDef>;
 
-export const ERRORS = { ...ENGINE_ERRORS, ...CONSOLE_ERRORS } as const;
+export const ERRORS = { ...ENGINE_ERRORS, ...CONSOLE_ERRORS, ...HA_ERRORS } as const;
 export type ErrorCode = keyof typeof ERRORS;
 
 export class ApiError extends Error {

@@ -11,6 +11,7 @@
  *   engine             │ config:read │ every role
  *   engine-connection  │ config:read │ every role
  *   candidate-changed  │ config:read │ every role
+ *   ha                 │ config:read │ every role
  *   audit              │ audit:read  │ admin, auditor
  *
  * The role is read again from the database before every audit event is delivered (and every 30 s): every change to a
@@ -33,6 +34,7 @@ export const EVENT_PERMISSION: Record<ConsoleEvent['type'], Permission> = {
   engine: 'config:read',
   'engine-connection': 'config:read',
   'candidate-changed': 'config:read',
+  ha: 'config:read',
   audit: 'audit:read',
 };
 

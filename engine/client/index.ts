@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { EngineError } from '../errors.ts';
 import type { Capability, ServiceResult } from '../dataplane.ts';
-import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HealthTransitionsResponse } from '../api-types.ts';
+import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionsResponse } from '../api-types.ts';
 import type { OperatorState } from '../config/index.ts';
 
 /** Status and capability reads are local and cheap: 5 s means the engine is stuck. */
@@ -32,6 +32,8 @@ export interface EngineClient {
    * the call gives up waiting at it. */
   apply(version: number, hash: string, config: unknown, opts?: { deadline?: number }): Promise<ApplyResponse>;
   setServerState(virtualService: string, realServer: string, state: OperatorState): Promise<{ results: ServiceResult[] }>;
+  /** Hand this node's service to the HA peer (`standby` set: the track script fails) or end that (null). */
+  setHaStandby(standby: { by: string; reason: string } | null): Promise<{ standby: HaStandby | null }>;
   /** What became of `version` by the engine's own record; null when the engine never received it. */
   outcome(version: number): Promise<ApplyOutcome | null>;
   /** Health transitions the engine still holds with seq > since (oldest first), to catch up after a disconnect. */
@@ -94,6 +96,7 @@ export function createEngineClient(socketPath: string): EngineClient {
         throw e;
       }
     },
+    setHaStandby: (standby) => call('PUT', '/v1/ha/standby', { standby }, READ_TIMEOUT_MS),
     healthTransitions: (since = 0) => call('GET', `/v1/health/transitions?since=${since}`, undefined, READ_TIMEOUT_MS),
     setServerState: (virtualService, realServer, state) => call('PUT', '/v1/server-state', { virtualService, realServer, state, deadline: Date.now() + STATE_TIMEOUT_MS }, STATE_TIMEOUT_MS),
     subscribe(onEvent, onConnection) {

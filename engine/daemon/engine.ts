@@ -20,7 +20,7 @@ import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type Ser
 import { EngineError } from '../errors.ts';
 import { configHash } from '../canonical.ts';
 import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
-import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HealthTransitionEvent } from '../api-types.ts';
+import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionEvent } from '../api-types.ts';
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
 import { defaultAgentChecker, defaultCheckers } from '../health/index.ts';
 import { HaManager, dataPlaneProblems, type HaOptions } from '../ha/index.ts';
@@ -74,6 +74,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private readonly statsIntervalMs: number;
   /** keepalived and the sync daemon (engine/ha/): given every configuration before the data planes, in program(). */
   private readonly ha: HaManager;
+  private haStandby: HaStandby | null = null;
 
   constructor(
     private readonly dataDir: string,
@@ -329,7 +330,24 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   /** keepalived's track script (GET /v1/ha/check): may this node be the active one? See ha/check.ts. */
   haCheck(): { problems: string[] } {
-    return { problems: dataPlaneProblems(this.running?.results) };
+    const standby = this.haStandby ? [`an operator (${this.haStandby.by}) handed this node's service to the peer: ${this.haStandby.reason}`] : [];
+    return { problems: [...standby, ...dataPlaneProblems(this.running?.results)] };
+  }
+
+  /**
+   * A planned hand-over (the console's "move the service to the peer"): while set, the track script fails, so
+   * keepalived puts this node's instances in FAULT, gives up the addresses and the peer takes them; cleared, the node
+   * becomes a backup again (and takes them back only if the pair preempts). In memory: an engine restart stops
+   * keepalived anyway, which hands over too.
+   */
+  setHaStandby(standby: { by: string; reason: string } | null): HaStandby | null {
+    const was = this.haStandby;
+    this.haStandby = standby ? { ...standby, since: was?.since ?? new Date().toISOString() } : null;
+    if (!!was !== !!standby) {
+      this.log('info', standby ? `HA standby set by ${standby.by}: ${standby.reason}` : 'HA standby cleared');
+      this.emit('event', { type: 'ha', at: new Date().toISOString(), kind: 'standby', state: standby ? 'on' : 'off', message: standby ? `Handing the service to the peer (${standby.by}): ${standby.reason}` : 'Standby ended: this node may be active again.' });
+    }
+    return this.haStandby;
   }
 
   /** Every check runs now (an operator's "check now", and tests). */
@@ -387,7 +405,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       running: running ? { version: running.version, hash: running.hash, appliedAt: running.appliedAt } : null,
       capabilities,
       services,
-      ...(ha ? { ha } : {}),
+      ...(ha ? { ha: { ...ha, standby: this.haStandby } } : {}),
     };
   }
 

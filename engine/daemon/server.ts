@@ -9,6 +9,7 @@
  *   PUT  /v1/server-state {virtualService, realServer, state}   operator action, at once
  *   GET  /v1/applies?version=N            what became of version N (applied, failed, expired); 404 if never received
  *   GET  /v1/health/transitions?since=N  health transitions still in the engine's log with seq > N, oldest first
+ *   PUT  /v1/ha/standby {standby}        {by, reason}: hand this node's service to the peer (the check fails); null: end it
  *   GET  /v1/ha/check                    200 when this node may be the active one, 503 HA_UNHEALTHY with the reasons
  *                                         (keepalived's track script asks it every second; see engine/ha/check.ts)
  *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
@@ -25,6 +26,7 @@ const MAX_BODY = 64 * 1024 * 1024;
 
 /** deadline: epoch ms after which the engine refuses the request instead of doing it late (see Engine.apply). */
 const Deadline = z.number().int().positive().optional();
+const StandbyBody = z.strictObject({ standby: z.strictObject({ by: z.string().min(1).max(200), reason: z.string().min(1).max(500) }).nullable() });
 const StateBody = z.strictObject({ virtualService: z.string().min(1), realServer: z.string().min(1), state: z.enum(OPERATOR_STATES), deadline: Deadline });
 const ApplyBody = z.strictObject({ version: z.number().int().min(0), hash: z.string().optional(), config: z.unknown(), deadline: Deadline });
 const ValidateBody = z.strictObject({ config: z.unknown() });
@@ -98,6 +100,10 @@ export function createEngineServer(engine: Engine, log: EngineLog): http.Server 
           const since = Number(new URL(req.url ?? '/', 'http://engine').searchParams.get('since') ?? '0');
           if (!Number.isInteger(since) || since < 0) throw new EngineError('ENGINE_BAD_REQUEST', { reason: 'since: give a whole number of 0 or more.' });
           return send(res, 200, { engineStartedAt: engine.startedAt, transitions: engine.healthTransitions(since) });
+        }
+        case 'PUT /v1/ha/standby': {
+          const b = parse(StandbyBody, await readBody(req));
+          return send(res, 200, { standby: engine.setHaStandby(b.standby) });
         }
         case 'GET /v1/ha/check': {
           const { problems } = engine.haCheck();

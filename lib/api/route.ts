@@ -12,6 +12,7 @@ import { writeAuditAlone, type AuditInput } from '../audit.ts';
 import { can, PERMISSIONS, type Permission } from '../auth/roles.ts';
 import { ANONYMOUS, actorFromSession, checkApiKey, readCookie, SESSION_COOKIE, type Actor } from '../auth/session.ts';
 import { log } from '../log.ts';
+import { refuseOnSecondary } from '../ha/guard.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -157,6 +158,8 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
         }
       }
     }
+    // The secondary of an HA pair refuses edits and names the primary (lib/ha/guard.ts); audited below like any refusal.
+    if (isMutation(def.method)) await refuseOnSecondary(def);
 
     let body: unknown;
     let query: unknown;
