@@ -103,6 +103,19 @@ const FIELD_OF: Record<string, Key> = {
   agent: 'hasAgent', 'agent.port': 'agentPort', 'agent.intervalMs': 'agentIntervalMs', 'agent.timeoutMs': 'agentTimeoutMs', 'agent.send': 'agentSend',
 };
 
+/** Each field's schema path (marked on its control as data-schema-path; the service form's coverage test reads them). */
+export function healthControlPath(key: Key, f: HealthCheckForm): string | undefined {
+  if (key === 'body') return `healthCheck.http.${f.bodyMatch === 'regex' ? 'expectBodyRegex' : 'expectBody'}`;
+  return CONTROL_PATH[key] && `healthCheck.${CONTROL_PATH[key]}`;
+}
+const CONTROL_PATH: Partial<Record<Key, string>> = {
+  type: 'type', intervalMs: 'intervalMs', timeoutMs: 'timeoutMs', rise: 'rise', fall: 'fall', port: 'port', startsDown: 'startsDown', onDown: 'onDown',
+  httpMethod: 'http.method', httpPath: 'http.path', httpHost: 'http.host', expectStatus: 'http.expectStatus', verifyTls: 'http.verifyTls', serverName: 'http.serverName',
+  send: 'sendExpect.send', expect: 'sendExpect.expect', isRegex: 'sendExpect.isRegex', callingAeTitle: 'dicom.callingAeTitle', calledAeTitle: 'dicom.calledAeTitle',
+  command: 'external.command', args: 'external.args', isDynamicWeight: 'external.isDynamicWeight',
+  hasAgent: 'agent', agentPort: 'agent.port', agentIntervalMs: 'agent.intervalMs', agentTimeoutMs: 'agent.timeoutMs', agentSend: 'agent.send',
+};
+
 /**
  * The field of this group that shows an issue at `path` ("healthCheck.external.args.2" → args); undefined for
  * paths outside healthCheck. A healthCheck path no field names (a future one) is shown at the check kind, so no
@@ -118,19 +131,20 @@ export function healthFieldOf(path: string): Key | undefined {
   return 'type';
 }
 
-export function HealthCheckFields({ value: f, onChange, errors }: { value: HealthCheckForm; onChange: (patch: Partial<HealthCheckForm>) => void; errors: Record<string, string> }) {
+export function HealthCheckFields({ value: f, onChange, errors, isReadOnly = false }: { value: HealthCheckForm; onChange: (patch: Partial<HealthCheckForm>) => void; errors: Record<string, string>; isReadOnly?: boolean }) {
   const at: Partial<Record<Key, string>> = {};
   for (const [p, m] of Object.entries(errors)) {
     const k = healthFieldOf(p);
     if (k) at[k] ??= m;
   }
+  const mark = (key: Key) => ({ 'data-schema-path': healthControlPath(key, f), disabled: isReadOnly, className: 'disabled:bg-slate-100 disabled:text-slate-600' });
   const text = (key: Key, label: string, opts: { hint?: string; name?: string; inputMode?: 'numeric'; placeholder?: string } = {}) => (
     <Field label={label} error={at[key]} hint={opts.hint}>{(p) => (
-      <Input {...p} name={opts.name ?? `hc-${key}`} inputMode={opts.inputMode} placeholder={opts.placeholder} value={f[key] as string} onChange={(e) => onChange({ [key]: e.target.value })} />
+      <Input {...p} {...mark(key)} name={opts.name ?? `hc-${key}`} inputMode={opts.inputMode} placeholder={opts.placeholder} value={f[key] as string} onChange={(e) => onChange({ [key]: e.target.value })} />
     )}</Field>
   );
   const check = (key: Key, label: string, hint?: string) => (
-    <CheckboxField name={`hc-${key}`} label={label} hint={hint} error={at[key]} checked={f[key] as boolean} onChange={(v) => onChange({ [key]: v })} />
+    <CheckboxField {...mark(key)} name={`hc-${key}`} label={label} hint={hint} error={at[key]} checked={f[key] as boolean} onChange={(v) => onChange({ [key]: v })} />
   );
   const t = f.type;
   return (
@@ -139,7 +153,7 @@ export function HealthCheckFields({ value: f, onChange, errors }: { value: Healt
       <p id="hc-about" className="mb-3 text-xs text-slate-600">How Fulcrum decides each real server is up. A server is marked down after <em>fall</em> failed checks in a row and up again after <em>rise</em> passes.</p>
       <div className="grid gap-4 md:grid-cols-2">
         <Field label="Check kind" error={at.type}>{(p) => (
-          <Select {...p} name="healthCheck" value={t} onChange={(e) => onChange({ type: e.target.value })}>
+          <Select {...p} {...mark('type')} name="healthCheck" value={t} onChange={(e) => onChange({ type: e.target.value })}>
             {HEALTH_CHECK_TYPES.map((k) => <option key={k} value={k}>{TYPE_TEXT[k] ?? k}</option>)}
           </Select>)}</Field>
         {hasPort(t) ? text('port', 'Check port', { inputMode: 'numeric', hint: 'Empty: the real server\u2019s port (or the VIP\u2019s first).' }) : <div />}
@@ -155,14 +169,14 @@ export function HealthCheckFields({ value: f, onChange, errors }: { value: Healt
         {isHttp(t) && (
           <>
             <Field label="Request method" error={at.httpMethod}>{(p) => (
-              <Select {...p} name="hc-httpMethod" value={f.httpMethod} onChange={(e) => onChange({ httpMethod: e.target.value })}>
+              <Select {...p} {...mark('httpMethod')} name="hc-httpMethod" value={f.httpMethod} onChange={(e) => onChange({ httpMethod: e.target.value })}>
                 <option value="GET">GET</option><option value="HEAD">HEAD</option><option value="OPTIONS">OPTIONS</option>
               </Select>)}</Field>
             {text('httpPath', 'Check path', { name: 'healthPath', hint: 'Default /; for example /health.' })}
             {text('httpHost', 'Host header', { hint: 'Empty: the real server\u2019s address.', placeholder: 'symphony.example.nhs.uk' })}
             {text('expectStatus', 'Expected statuses', { hint: 'Default 200-399; for example 200 or 200,204.' })}
             <Field label="Body must" error={at.bodyMatch}>{(p) => (
-              <Select {...p} name="hc-bodyMatch" value={f.bodyMatch} onChange={(e) => onChange({ bodyMatch: e.target.value as HealthCheckForm['bodyMatch'] })}>
+              <Select {...p} disabled={isReadOnly} name="hc-bodyMatch" value={f.bodyMatch} onChange={(e) => onChange({ bodyMatch: e.target.value as HealthCheckForm['bodyMatch'] })}>
                 <option value="none">Not be checked</option><option value="text">Contain this text</option><option value="regex">Match this regular expression</option>
               </Select>)}</Field>
             {f.bodyMatch !== 'none' ? text('body', f.bodyMatch === 'regex' ? 'Body regular expression' : 'Body text', { hint: 'The first 64 KiB of the body are read.' }) : <div />}
@@ -194,8 +208,8 @@ export function HealthCheckFields({ value: f, onChange, errors }: { value: Healt
           <>
             {text('command', 'Command', { hint: 'Absolute path; run without a shell.', placeholder: '/usr/local/bin/check-symphony' })}
             <Field label="Arguments (one per line)" error={at.args} hint="Before the four Fulcrum adds: VIP, VIP port, real server, real server port.">{(p) => (
-              <textarea {...p} name="hc-args" rows={3} value={f.args} onChange={(e) => onChange({ args: e.target.value })}
-                className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm shadow-sm aria-[invalid=true]:border-red-600 aria-[invalid=true]:bg-red-50" />
+              <textarea {...p} {...mark('args')} name="hc-args" rows={3} value={f.args} onChange={(e) => onChange({ args: e.target.value })}
+                className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm shadow-sm disabled:bg-slate-100 aria-[invalid=true]:border-red-600 aria-[invalid=true]:bg-red-50" />
             )}</Field>
             {check('isDynamicWeight', 'Dynamic weight from the exit code', 'keepalived\u2019s misc_dynamic: 0 up, 1 down, 2\u2013255 up with weight = code \u2212 2.')}
           </>
@@ -205,7 +219,7 @@ export function HealthCheckFields({ value: f, onChange, errors }: { value: Healt
 
         {check('startsDown', 'Start down until the first check passes', 'Default off: a new server is unknown, which counts as up.')}
         <Field label="When a server goes down" error={at.onDown} hint="What layer 4 does; layer 7 stops choosing it either way.">{(p) => (
-          <Select {...p} name="hc-onDown" value={f.onDown} onChange={(e) => onChange({ onDown: e.target.value as HealthCheckForm['onDown'] })}>
+          <Select {...p} {...mark('onDown')} name="hc-onDown" value={f.onDown} onChange={(e) => onChange({ onDown: e.target.value as HealthCheckForm['onDown'] })}>
             <option value="quiesce">Quiesce — weight 0, open connections finish (default)</option>
             <option value="remove">Remove it from the table</option>
           </Select>)}</Field>
@@ -227,13 +241,13 @@ export function HealthCheckFields({ value: f, onChange, errors }: { value: Healt
 }
 
 /** A checkbox with its label, hint and error (announced, and tied to the box). */
-function CheckboxField({ name, label, hint, error, checked, onChange }: { name: string; label: string; hint?: string; error?: string; checked: boolean; onChange: (v: boolean) => void }) {
+function CheckboxField({ name, label, hint, error, checked, onChange, disabled, 'data-schema-path': schemaPath }: { name: string; label: string; hint?: string; error?: string; checked: boolean; onChange: (v: boolean) => void; disabled?: boolean; 'data-schema-path'?: string }) {
   const id = useId();
   const noteId = `${id}-note`;
   return (
     <div className="flex flex-col gap-1 self-end pb-2">
       <label htmlFor={id} className="flex items-center gap-2 text-sm">
-        <input id={id} type="checkbox" name={name} checked={checked} onChange={(e) => onChange(e.target.checked)} aria-invalid={!!error} aria-describedby={hint || error ? noteId : undefined}
+        <input id={id} type="checkbox" name={name} data-schema-path={schemaPath} disabled={disabled} checked={checked} onChange={(e) => onChange(e.target.checked)} aria-invalid={!!error} aria-describedby={hint || error ? noteId : undefined}
           className="h-4 w-4 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-700" />
         {label}
       </label>
