@@ -49,12 +49,13 @@ test('the compiled engine runs without a TypeScript loader, its workers too, and
     http.get({ host: '127.0.0.1', port }, (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b)); }).on('error', reject);
   });
   assert.equal(body, 'from the real server');
-  // Its workers are plain Node on the compiled worker.js.
+  // Its workers, and the health monitor's child process, are plain Node on the compiled worker.js and runner-child.js.
   const children = execFileSync('pgrep', ['-P', String(daemon.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  assert.ok(children.length >= 1, 'the proxy runs in worker processes');
-  for (const pid of children) {
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    assert.match(cmdline, /l7\/worker\.js/);
+  const cmdlines = children.map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+  assert.ok(cmdlines.some((c) => /l7\/worker\.js/.test(c)), 'the proxy runs in worker processes');
+  assert.equal(cmdlines.filter((c) => /health\/runner-child\.js/.test(c)).length, 1, 'the checks run in one child process');
+  for (const cmdline of cmdlines) {
+    assert.match(cmdline, /l7\/worker\.js|health\/runner-child\.js/);
     assert.doesNotMatch(cmdline, /tsx/);
   }
   assert.doesNotMatch(fs.readFileSync(`/proc/${daemon.pid}/cmdline`, 'utf8'), /tsx/);

@@ -38,7 +38,7 @@ export interface EngineOptions {
    * Health monitor settings. `allowedNetworks` defaults to FULCRUM_HEALTH_ALLOWED_NETWORKS (comma-separated CIDRs),
    * unset meaning any address; tests narrow it to loopback so no check ever leaves the machine.
    */
-  health?: Partial<Pick<MonitorOptions, 'checkers' | 'agentChecker' | 'allowedNetworks' | 'random'>>;
+  health?: Partial<Pick<MonitorOptions, 'checkers' | 'agentChecker' | 'allowedNetworks' | 'random' | 'nice'>>;
   /** High availability (engine/ha/): keepalived's path, this node's name, the socket its track script asks. */
   ha?: Partial<Omit<HaOptions, 'dataDir' | 'log' | 'onEvent'>>;
 }
@@ -96,9 +96,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.statsIntervalMs = opts.statsIntervalMs ?? 2000;
     this.ha = new HaManager({ ...opts.ha, dataDir, log, onEvent: (e) => this.emit('event', e) });
     const h = opts.health ?? {};
+    // Checks run in the monitor's own child process at a lower CPU priority (health/runner-process.ts), unless a
+    // test hands in checkers of its own, which run in this process.
+    const isInline = !!(h.checkers || h.agentChecker);
     this.monitor = new HealthMonitor({
-      checkers: { ...defaultCheckers, ...h.checkers },
-      agentChecker: h.agentChecker ?? defaultAgentChecker,
+      ...(isInline ? { runner: 'inline', checkers: { ...defaultCheckers, ...h.checkers }, agentChecker: h.agentChecker ?? defaultAgentChecker } : { runner: 'process', nice: h.nice }),
       allowedNetworks: 'allowedNetworks' in h ? h.allowedNetworks : allowedNetworksFromEnv(),
       random: h.random,
       log,
@@ -372,7 +374,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   async status(): Promise<EngineStatus> {
-    const [capabilities, ha] = await Promise.all([Promise.all(this.dataPlanes.map((d) => d.capabilities())), this.ha.status()]);
+    const [capabilities, ha] = await Promise.all([Promise.all(this.dataPlanes.map((d) => d.capabilities())), this.ha.status(), this.monitor.refresh()]);
     const counters = new Map<string, Awaited<ReturnType<DataPlane['counters']>> extends Map<string, infer V> ? V : never>();
     for (const dp of this.dataPlanes) for (const [k, v] of await dp.counters().catch(() => new Map())) counters.set(k, v);
     const services: ServiceStatus[] = [];
