@@ -7,12 +7,18 @@ import type { Tx } from '../db.ts';
 import { db } from '../db.ts';
 import { openPrivateKey } from '../secrets.ts';
 
+/**
+ * Real servers in the order they were added. Those added by one request share a createdAt (Prisma takes now() once
+ * per query); their cuid ids then keep the order (a cuid starts with its time and a per-process counter).
+ */
+export const RS_ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
+
 type Reader = Pick<Tx, 'virtualService' | 'certificate' | 'floatingIp'>;
 
 export async function renderCandidate(reader: Reader = db()): Promise<Config> {
   const services = await reader.virtualService.findMany({
     orderBy: [{ position: 'asc' }, { createdAt: 'asc' }],
-    include: { realServers: { orderBy: { createdAt: 'asc' } } },
+    include: { realServers: { orderBy: RS_ORDER } },
   });
   const certificates = await reader.certificate.findMany({ orderBy: { name: 'asc' } });
   const floatingIps = await reader.floatingIp.findMany({ orderBy: { address: 'asc' } });

@@ -8,11 +8,12 @@ import { settler } from '../../config/settle.ts';
 import { defineRoute } from '../route.ts';
 import { VirtualServiceList, VirtualServiceView, RealServerView } from '../views.ts';
 import { ifMatchVersion, mutate } from '../mutate.ts';
-import { checkCandidate, rsColumns, rsView, vsColumns, vsView } from '../../config/store.ts';
+import { checkCandidate, nextPosition, rsColumns, rsView, vsColumns, vsView } from '../../config/store.ts';
 import { log } from '../../log.ts';
+import { RS_ORDER } from '../../config/render.ts';
 
 const tag = 'virtual-services';
-const include = { realServers: { orderBy: { createdAt: 'asc' as const } } };
+const include = { realServers: { orderBy: RS_ORDER } };
 
 async function loadVs(tx: Tx, id: string) {
   const vs = await tx.virtualService.findUnique({ where: { id }, include });
@@ -55,10 +56,9 @@ export const virtualServiceRoutes = [
       const row = await mutate(
         async (tx) => {
           await checkCandidate(tx, vs);
-          const count = await tx.virtualService.count();
-          const created = await tx.virtualService.create({ data: { ...vsColumns(vs), position: count } });
-          for (const rs of vs.realServers) await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: created.id } });
-          return loadVs(tx, created.id);
+          // One statement for the service and its real servers: an edit costs queries in proportion to itself.
+          const realServers = { create: vs.realServers.map((rs) => ({ ...rsColumns(rs), state: rs.state })) };
+          return tx.virtualService.create({ data: { ...vsColumns(vs), position: await nextPosition(tx), realServers }, include });
         },
         (r) => ctx.audit({ action: 'virtual-service.create', objectType: 'virtual-service', objectId: r.id, after: fullVs(r), outcome: 'success' }),
       );
@@ -86,18 +86,18 @@ export const virtualServiceRoutes = [
           // Real servers are edited on their own routes unless the body lists them: keep them (and their states) then.
           const hasServers = Array.isArray(raw.realServers);
           const vs = parseVs(hasServers ? raw : { ...raw, realServers: before.realServers });
-          await checkCandidate(tx, vs, current.name);
-          await tx.virtualService.update({ where: { id: current.id }, data: { ...vsColumns(vs), version: { increment: 1 } } });
-          if (hasServers) {
-            const keep = new Set(vs.realServers.map((r) => r.name));
-            await tx.realServer.deleteMany({ where: { virtualServiceId: current.id, name: { notIn: [...keep] } } });
-            for (const rs of vs.realServers) {
-              const existing = current.realServers.find((x) => x.name === rs.name);
-              if (existing) await tx.realServer.update({ where: { id: existing.id }, data: { ...rsColumns(rs), version: { increment: 1 } } });
-              else await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: current.id } });
-            }
-          }
-          return { before, after: await loadVs(tx, current.id) };
+          await checkCandidate(tx, vs, current);
+          // The service and (when the body lists them) its real servers in one statement, matched by name so ids and
+          // operator states survive.
+          const keep = new Set(vs.realServers.map((r) => r.name));
+          const byName = new Map(current.realServers.map((x) => [x.name, x]));
+          const realServers = hasServers ? {
+            deleteMany: { name: { notIn: [...keep] } },
+            update: vs.realServers.filter((rs) => byName.has(rs.name)).map((rs) => ({ where: { id: byName.get(rs.name)!.id }, data: { ...rsColumns(rs), version: { increment: 1 } } })),
+            create: vs.realServers.filter((rs) => !byName.has(rs.name)).map((rs) => ({ ...rsColumns(rs), state: rs.state })),
+          } : undefined;
+          const after = await tx.virtualService.update({ where: { id: current.id }, data: { ...vsColumns(vs), version: { increment: 1 }, ...(realServers ? { realServers } : {}) }, include });
+          return { before, after };
         },
         (r) => ctx.audit({ action: 'virtual-service.update', objectType: 'virtual-service', objectId: r.after.id, before: r.before, after: fullVs(r.after), outcome: 'success' }),
       );
@@ -129,12 +129,15 @@ export const virtualServiceRoutes = [
         async (tx) => {
           const current = await loadVs(tx, ctx.params.id);
           const vs = parseVs({ ...fullVs(current), realServers: [...fullVs(current).realServers, rs] });
-          await checkCandidate(tx, vs, current.name).catch((e) => {
+          await checkCandidate(tx, vs, current).catch((e) => {
             throw relocate(e, current.realServers.length);
           });
-          const row = await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: current.id } });
-          await tx.virtualService.update({ where: { id: current.id }, data: { version: { increment: 1 } } });
-          return { ...row, vsName: current.name };
+          const updated = await tx.virtualService.update({
+            where: { id: current.id },
+            data: { version: { increment: 1 }, realServers: { create: { ...rsColumns(rs), state: rs.state } } },
+            select: { realServers: { where: { name: rs.name } } },
+          });
+          return { ...updated.realServers[0], vsName: current.name };
         },
         (r) => ctx.audit({ action: 'real-server.create', objectType: 'real-server', objectId: r.id, after: { virtualService: r.vsName, ...rs }, outcome: 'success' }),
       );
@@ -158,13 +161,13 @@ export const virtualServiceRoutes = [
           const servers = [...full.realServers];
           servers[index] = { ...rs, state: existing.state };
           const vs = parseVs({ ...full, realServers: servers });
-          await checkCandidate(tx, vs, current.name).catch((e) => {
+          await checkCandidate(tx, vs, current).catch((e) => {
             throw relocate(e, index);
           });
           const row = await tx.realServer.update({ where: { id: existing.id }, data: { ...rsColumns(rs), version: { increment: 1 } } });
-          return { before, after: rsView(row), row };
+          return { before, after: rsView(row), row, vsName: current.name };
         },
-        (r) => ctx.audit({ action: 'real-server.update', objectType: 'real-server', objectId: ctx.params.rsId, before: r.before, after: r.after, outcome: 'success' }),
+        (r) => ctx.audit({ action: 'real-server.update', objectType: 'real-server', objectId: ctx.params.rsId, before: { virtualService: r.vsName, ...r.before }, after: { virtualService: r.vsName, ...r.after }, outcome: 'success' }),
       );
       return { body: updated.after, headers: { etag: `"${updated.row.version}"` } };
     },

@@ -1,0 +1,131 @@
+/**
+ * The check of one edited virtual service against every rule of the one schema (ConfigSchema), at a cost in
+ * proportion to the edit rather than to the table.
+ *
+ * Why this is the same verdict as parsing the whole candidate: ConfigSchema's rules are of three kinds.
+ *
+ *   rule (engine/config/schema.ts)                       │ which other objects it can relate the edited service to
+ *   ─────────────────────────────────────────────────────┼────────────────────────────────────────────────────────
+ *   checkVirtualService (one service's own fields)       │ none
+ *   unique service name                                  │ the service with the same name
+ *   no two enabled services on one VIP, protocol, port   │ services on the same VIP (canonical address)
+ *   unique firewall mark                                 │ services with the same mark
+ *   TLS certificate references                           │ certificates with the names it references
+ *   RIP:PORT in both L4 SNAT and L7 (firewall conflict)  │ L4 SNAT and L7 services with a real server on one of
+ *                                                        │ its RIP:PORTs (the owner named is the last of them)
+ *   HA block (checkHa)                                   │ the candidate has no HA block (render.ts): not checked
+ *
+ * So the candidate with the edit has an issue that involves the edited service exactly when the sub-configuration
+ * made of it and those neighbours, in the candidate's order, has one; the rest of the candidate was checked when it
+ * was edited. The sub-configuration is parsed with ConfigSchema itself, so no rule is copied here; check.test.ts
+ * compares both verdicts over random tables. Apply still parses the whole configuration (render.ts, the engine).
+ *
+ * Issues about the edited service come back relative to it ("realServers.1.port"); issues about a neighbour keep
+ * the full path, with its index in the whole candidate.
+ */
+import { ConfigSchema, canonicalAddress, type VirtualService } from '../../engine/config/index.ts';
+import { expandPorts } from '../../engine/config/ports.ts';
+import { ApiError, validationError } from '../errors.ts';
+import type { Tx } from '../db.ts';
+import { RS_ORDER } from './render.ts';
+
+type Order = { position: number; createdAt: Date };
+
+/** Certificates take part in the cross-object rules by name only; their PEMs were checked when they were uploaded. */
+const STUB_CERT = { certificatePem: '-----BEGIN CERTIFICATE-----', privateKeyPem: '-----BEGIN PRIVATE KEY-----' };
+
+const isV6 = (a: string) => a.includes(':');
+const hasEndpointRule = (vs: { layer: number; mode: string }) => (vs.layer === 4 && vs.mode === 'snat') || vs.layer === 7;
+
+/** The RIP:PORTs the L4 SNAT / L7 rule compares ("canonical|port"). */
+function endpoints(vs: { ports: VirtualService['ports']; realServers: { address: string; port?: number | null }[] }): Set<string> {
+  const vipPorts = expandPorts(vs.ports);
+  const out = new Set<string>();
+  for (const rs of vs.realServers) for (const p of rs.port != null ? [rs.port] : vipPorts) out.add(`${canonicalAddress(rs.address)}|${p}`);
+  return out;
+}
+
+/** A `where` on an address column that finds every spelling of `addresses` (IPv6 rows are compared canonically after). */
+function addressWhere(addresses: string[]) {
+  const v4 = [...new Set(addresses.filter((a) => !isV6(a)))];
+  const hasV6 = addresses.some(isV6);
+  return { OR: [...(v4.length ? [{ address: { in: v4 } }] : []), ...(hasV6 ? [{ address: { contains: ':' } }] : [])] };
+}
+
+/**
+ * Ids of the services a cross-object rule can relate `vs` to (see the table above), and whether another service
+ * already has its name (one query answers both).
+ */
+async function neighbours(tx: Tx, vs: VirtualService): Promise<{ ids: Set<string>; named?: string }> {
+  const ids = new Set<string>();
+  let named: string | undefined;
+  const vip = canonicalAddress(vs.address);
+  const byVip = await tx.virtualService.findMany({ where: { OR: [{ name: vs.name }, ...addressWhere([vs.address]).OR] }, select: { id: true, name: true, address: true } });
+  for (const r of byVip) {
+    if (r.name === vs.name) named = r.id;
+    if (canonicalAddress(r.address) === vip) ids.add(r.id);
+  }
+  if (vs.firewallMark !== undefined) {
+    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "VirtualService" WHERE json_extract(spec, '$.firewallMark') = ${vs.firewallMark}`;
+    for (const r of rows) ids.add(r.id);
+  }
+  if (hasEndpointRule(vs) && vs.realServers.length > 0) {
+    const mine = endpoints(vs);
+    const rows = await tx.realServer.findMany({
+      where: { ...addressWhere(vs.realServers.map((r) => r.address)), virtualService: { OR: [{ layer: 4, mode: 'snat' }, { layer: 7 }] } },
+      select: { address: true, port: true, virtualServiceId: true, virtualService: { select: { spec: true } } },
+    });
+    for (const r of rows) {
+      if (ids.has(r.virtualServiceId)) continue;
+      const ports = r.port != null ? [r.port] : expandPorts((JSON.parse(r.virtualService.spec) as VirtualService).ports ?? []);
+      if (ports.some((p) => mine.has(`${canonicalAddress(r.address)}|${p}`))) ids.add(r.virtualServiceId);
+    }
+  }
+  return { ids, named };
+}
+
+const before = (a: Order, b: Order) => a.position - b.position || a.createdAt.getTime() - b.createdAt.getTime();
+
+/** The row an edit replaces: its name, and where it stands in the candidate's order. */
+export type Replaced = { id: string; name: string } & Order;
+
+/**
+ * Checks the candidate with `vs` put in place of `replacing` (a row, or the name of one) or added at the end. Throws
+ * API_VALIDATION with the issues; resolves when the edit keeps the candidate valid.
+ */
+export async function checkCandidate(tx: Tx, vs: VirtualService, replacing?: string | Replaced): Promise<void> {
+  const old = typeof replacing === 'string'
+    ? await tx.virtualService.findUnique({ where: { name: replacing }, select: { id: true, name: true, position: true, createdAt: true } })
+    : replacing ?? null;
+  const { ids, named } = await neighbours(tx, vs);
+  if (named !== undefined && named !== old?.id) {
+    throw new ApiError('API_VALIDATION', { summary: `name: A virtual service named "${vs.name}" already exists.` }, { fields: [{ path: 'name', message: `A virtual service named "${vs.name}" already exists.` }] });
+  }
+  if (old) ids.delete(old.id);
+  const rows = ids.size === 0 ? [] : await tx.virtualService.findMany({
+    where: { id: { in: [...ids] } },
+    include: { realServers: { orderBy: RS_ORDER } },
+  });
+  const at: Order = old ?? { position: Number.POSITIVE_INFINITY, createdAt: new Date(8.64e15) };
+  const entries = [
+    ...rows.map((r) => ({ order: r as Order, row: r, spec: { ...JSON.parse(r.spec), realServers: r.realServers.map((s) => ({ ...JSON.parse(s.spec), state: s.state })) } })),
+    { order: at, row: null, spec: vs },
+  ].sort((a, b) => before(a.order, b.order));
+  const refs = new Set(entries.flatMap((e) => [e.spec.layer7?.tls?.certificate, ...(e.spec.layer7?.tls?.sniCertificates ?? [])].filter((n): n is string => !!n)));
+  const certificates = refs.size === 0 ? [] : (await tx.certificate.findMany({ where: { name: { in: [...refs] } }, select: { name: true }, orderBy: { name: 'asc' } })).map((c) => ({ name: c.name, ...STUB_CERT }));
+  const r = ConfigSchema.safeParse({ virtualServices: entries.map((e) => e.spec), floatingIps: [], certificates });
+  if (r.success) return;
+  const mine = entries.findIndex((e) => e.row === null);
+  // A neighbour's index in the whole candidate: how many services come before it there (the edited one takes the
+  // replaced one's place, or comes last).
+  const fullIndex = new Map<number, number>();
+  for (const i of new Set(r.error.issues.map((x) => x.path[1]).filter((i): i is number => typeof i === 'number' && i !== mine))) {
+    const o = entries[i].order;
+    fullIndex.set(i, await tx.virtualService.count({ where: { OR: [{ position: { lt: o.position } }, { position: o.position, createdAt: { lt: o.createdAt } }] } }));
+  }
+  throw validationError(r.error.issues.map((i) => {
+    if (i.path[0] !== 'virtualServices' || typeof i.path[1] !== 'number') return i;
+    if (i.path[1] === mine) return { ...i, path: i.path.slice(2) };
+    return { ...i, path: ['virtualServices', fullIndex.get(i.path[1]) ?? i.path[1], ...i.path.slice(2)] };
+  }));
+}
