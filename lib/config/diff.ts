@@ -6,11 +6,11 @@
  */
 import type { Config } from '../../engine/config/index.ts';
 import { canonicalJson, sha256Hex } from '../../engine/canonical.ts';
+import { changeHeadline, fieldSentence, type FieldChange as Field } from './words.ts';
 
-export interface FieldChange {
-  path: string;
-  before: unknown;
-  after: unknown;
+export interface FieldChange extends Field {
+  /** The change in words: "weight of sym-app-1 in symphony-web: 100 → 50". */
+  text: string;
 }
 
 export interface Change {
@@ -18,19 +18,37 @@ export interface Change {
   objectType: 'virtual-service' | 'real-server' | 'certificate' | 'floating-ip';
   /** "symphony-web" or "symphony-web/sym-app-1". */
   name: string;
+  /** "Real server sym-app-3 added to symphony-web". */
+  headline: string;
+  /** The candidate row's id, when the object is stored (not for one the candidate removed). */
+  id?: string;
   fields: FieldChange[];
 }
 
 type Obj = Record<string, unknown>;
 
-function fieldDiff(before: unknown, after: unknown, path = ''): FieldChange[] {
+const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** Field by field; lists of objects (header rules, routes) item by item, lists of values (ports) whole. */
+export function fieldDiff(before: unknown, after: unknown, path = ''): Field[] {
   if (canonicalJson(before) === canonicalJson(after)) return [];
-  const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+  const at = (k: string | number) => (path ? `${path}.${k}` : String(k));
   if (isObj(before) && isObj(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-    return keys.flatMap((k) => fieldDiff(before[k], after[k], path ? `${path}.${k}` : k));
+    return keys.flatMap((k) => fieldDiff(before[k], after[k], at(k)));
+  }
+  if (Array.isArray(before) && Array.isArray(after) && [...before, ...after].some(isObj)) {
+    return Array.from({ length: Math.max(before.length, after.length) }, (_, i) => i).flatMap((i) => {
+      if (i >= before.length || i >= after.length) return [{ path: at(i), before: before[i] ?? null, after: after[i] ?? null }];
+      return fieldDiff(before[i], after[i], at(i));
+    });
   }
   return [{ path, before: before ?? null, after: after ?? null }];
+}
+
+/** A change with its words. */
+function worded(kind: Change['kind'], objectType: Change['objectType'], name: string, fields: Field[]): Change {
+  return { kind, objectType, name, headline: changeHeadline(kind, objectType, name), fields: fields.map((f) => ({ ...f, text: fieldSentence(f, objectType, name) })) };
 }
 
 function byName<T extends { name: string }>(list: T[]): Map<string, T> {
@@ -41,13 +59,13 @@ function pair<T>(objectType: Change['objectType'], before: Map<string, T>, after
   const out: Change[] = [];
   for (const [name, a] of after) {
     const b = before.get(name);
-    if (!b) out.push({ kind: 'added', objectType, name: prefix + name, fields: fieldDiff({}, view(a)) });
+    if (!b) out.push(worded('added', objectType, prefix + name, fieldDiff({}, view(a))));
     else {
       const fields = fieldDiff(view(b), view(a));
-      if (fields.length) out.push({ kind: 'changed', objectType, name: prefix + name, fields });
+      if (fields.length) out.push(worded('changed', objectType, prefix + name, fields));
     }
   }
-  for (const [name, b] of before) if (!after.has(name)) out.push({ kind: 'removed', objectType, name: prefix + name, fields: fieldDiff(view(b), {}) });
+  for (const [name, b] of before) if (!after.has(name)) out.push(worded('removed', objectType, prefix + name, fieldDiff(view(b), {})));
   return out;
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { db } from '../../db.ts';
 import { verifyAuditChain, writeAuditAlone } from '../../audit.ts';
 import { defineRoute } from '../route.ts';
+import { auditWords } from '../../config/audit-words.ts';
 
 const AuditQuery = z.strictObject({
   actor: z.string().max(200).optional(),
@@ -31,7 +32,12 @@ function where(q: AuditQueryT) {
 }
 
 type Row = Awaited<ReturnType<ReturnType<typeof db>['auditEvent']['findMany']>>[number];
-const view = (r: Row) => ({ ...r, before: r.before ? JSON.parse(r.before) : null, after: r.after ? JSON.parse(r.after) : null });
+const parsed = (r: Row) => ({ ...r, before: r.before ? JSON.parse(r.before) : null, after: r.after ? JSON.parse(r.after) : null });
+/** The row as stored, plus how it reads: the object's name, a sentence, the before/after in words (audit-words.ts). */
+const view = (r: Row) => {
+  const p = parsed(r);
+  return { ...p, words: auditWords(p) };
+};
 
 const CSV_COLUMNS = ['id', 'at', 'actor', 'actorRole', 'sourceAddress', 'action', 'objectType', 'objectId', 'outcome', 'message', 'requestId', 'before', 'after', 'prevHash', 'hash'] as const;
 function csvCell(v: unknown): string {
@@ -61,7 +67,7 @@ export const auditRoutes = [
       await writeAuditAlone(ctx.audit({ action: 'audit.export', objectType: 'audit', objectId: null, after: { format, filters: q, rows: rows.length }, outcome: 'success' }));
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       if (format === 'json') {
-        return new Response(JSON.stringify(rows.map(view), null, 2), { headers: { 'content-type': 'application/json', 'content-disposition': `attachment; filename="fulcrum-audit-${stamp}.json"` } });
+        return new Response(JSON.stringify(rows.map(parsed), null, 2), { headers: { 'content-type': 'application/json', 'content-disposition': `attachment; filename="fulcrum-audit-${stamp}.json"` } });
       }
       const lines = [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvCell((r as Record<string, unknown>)[c])).join(','))];
       return new Response(lines.join('\r\n') + '\r\n', { headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="fulcrum-audit-${stamp}.csv"` } });
