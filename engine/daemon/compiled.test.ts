@@ -1,7 +1,7 @@
 /**
  * The engine as it is shipped: compiled to JavaScript (engine/tsconfig.build.json, as scripts/ensure-build.mjs builds
- * it for npm start) and run by plain Node, without a TypeScript loader, down to its layer 7 workers. It starts,
- * applies a layer 7 service and carries a request to a real server on loopback.
+ * it for npm start) and run by plain Node, without a TypeScript loader, down to its layer 7 workers and its health monitor's child. It starts,
+ * applies a checked layer 7 service and carries a request to a real server on loopback.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ const OUT = path.resolve('.tmp', 'engine-build-test');
 
 const freePort = () => new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
 
-test('the compiled engine runs without a TypeScript loader, its workers too, and proxies a request', { timeout: 120_000 }, async (t) => {
+test('the compiled engine runs without a TypeScript loader, its workers and health checks too, and proxies a request', { timeout: 120_000 }, async (t) => {
   fs.rmSync(OUT, { recursive: true, force: true });
   execFileSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'engine/tsconfig.build.json', '--outDir', OUT], { stdio: 'inherit' });
   assert.ok(fs.existsSync(path.join(OUT, 'daemon', 'main.js')));
@@ -42,7 +42,7 @@ test('the compiled engine runs without a TypeScript loader, its workers too, and
   const port = await freePort();
   const client = createEngineClient(socket);
   const answer = await client.apply(1, 'h', {
-    virtualServices: [{ name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' }, realServers: [{ name: 'a', address: '127.0.0.1', port: (backend.address() as net.AddressInfo).port }] }],
+    virtualServices: [{ name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'connect' }, realServers: [{ name: 'a', address: '127.0.0.1', port: (backend.address() as net.AddressInfo).port }] }],
   });
   assert.equal(answer.ok, true, JSON.stringify(answer));
   const body = await new Promise<string>((resolve, reject) => {

@@ -69,11 +69,11 @@ export class ProcessRunner implements Runner {
   private nextRefresh = 1;
   private readonly refreshes = new Map<number, (stats: ScheduleStats | undefined) => void>();
 
-  constructor(private readonly opts: ProcessRunnerOptions) {
-    this.start();
-  }
+  /** The child starts with the first check or agent (an engine with nothing to check has no child). */
+  constructor(private readonly opts: ProcessRunnerOptions) {}
 
   set(change: RunnerChange): void {
+    if (this.isClosed) return;
     for (const s of change.add) this.checks.set(s.id, s);
     for (const a of change.addAgents) this.agents.set(a.id, a);
     const wire: RunnerChange = {
@@ -92,6 +92,7 @@ export class ProcessRunner implements Runner {
     }
     // Before the child is ready, it is given the whole set when it is (see onReady).
     if (this.isReady) this.send({ op: 'set', change: wire });
+    else if (!this.child && !this.restartTimer && (this.checks.size > 0 || this.agents.size > 0)) this.start();
   }
 
   runNow(): void {
