@@ -1,13 +1,13 @@
 /**
  * Child process of bench/health.ts: Fulcrum's health monitor alone (engine/health/monitor.ts with the engine's own
- * checkers), checking the fleet of bench/health-fleet.ts, so /proc counts exactly its CPU. argv[2] is JSON
+ * checkers, in its own child process as the engine runs it), checking the fleet of bench/health-fleet.ts, so /proc
+ * counts exactly its CPU (this process and the monitor's child). argv[2] is JSON
  * { base }. Over the IPC channel it says { op: 'ready' } once the checks are scheduled, { op: 'checked', up } when
  * every server has left `unknown` (up after its first pass, or down), and { op: 'down', target, at, code, message }
  * for each server that goes down (`at`: the monitor's own time of the verdict, ms since the epoch). It stops when
  * the channel closes or on SIGTERM.
  */
 import { HealthMonitor } from '../engine/health/monitor.ts';
-import { defaultCheckers } from '../engine/health/index.ts';
 import { fulcrumConfig, SERVERS } from './health-fleet.ts';
 
 const { base } = JSON.parse(process.argv[2]) as { base: number };
@@ -15,7 +15,8 @@ const { base } = JSON.parse(process.argv[2]) as { base: number };
 const decided = new Set<string>();
 let ups = 0;
 const monitor = new HealthMonitor({
-  checkers: defaultCheckers,
+  // As the engine runs it: the checks in the monitor's own child process (engine/health/runner-process.ts).
+  runner: 'process',
   allowedNetworks: ['127.0.0.0/8'],
   onTransitions: (batch) => {
     const wasAll = decided.size === SERVERS;

@@ -1,18 +1,20 @@
 /**
  * Child process of bench/health.ts (its proxy part): the daemon's shape, a layer 7 data plane (this process is the
- * cluster primary, with 2 workers) and, when asked, the health monitor beside it in this same process, checking the
- * 2,000 servers of bench/health-fleet.ts as the engine runs it. argv[2] is JSON { dataDir, port, backendPort, base }.
+ * cluster primary, with 2 workers) and, when asked, the health monitor beside it as the engine runs it (its view
+ * here, its checks in its own child process at a lower CPU priority), checking the 2,000 servers of
+ * bench/health-fleet.ts. argv[2] is JSON { dataDir, port, backendPort, base }.
  * One HTTP service on 127.0.0.1:port forwards to the backend; it has no check of its own, so the data plane does the
  * same work with the monitor on or off.
  *
  * IPC: { op: 'checks', on: true } starts the monitor and answers { op: 'checks', on: true, up } once every server
  * has passed its first check (or after 3 intervals, with how many had); { op: 'checks', on: false } stops it.
+ * { op: 'schedule' } answers { op: 'schedule', runs, maxLateMs, downs }: checks run and the latest a slot of them
+ * fired since the last ask (engine/health/schedule.ts), and servers that went down meanwhile (none should).
  * Says { op: 'ready' } once the data plane is applied.
  */
 import { createL7DataPlane } from '../engine/l7/index.ts';
 import { ConfigSchema } from '../engine/config/index.ts';
 import { HealthMonitor } from '../engine/health/monitor.ts';
-import { defaultCheckers } from '../engine/health/index.ts';
 import { fulcrumConfig, INTERVAL_MS, SERVERS } from './health-fleet.ts';
 
 const input = JSON.parse(process.argv[2]) as { dataDir: string; port: number; backendPort: number; base: number };
@@ -30,8 +32,15 @@ if (results.some((r) => r.status !== 'programmed')) {
 }
 const fleet = fulcrumConfig(input.base);
 let monitor: HealthMonitor | undefined;
+let downs = 0;
 
 process.on('message', (m: { op: string; on: boolean }) => {
+  if (m.op === 'schedule') {
+    const d = downs;
+    downs = 0;
+    void (monitor?.refresh() ?? Promise.resolve(undefined)).then((s) => process.send!({ op: 'schedule', runs: s?.runs ?? 0, maxLateMs: s?.maxLateMs ?? 0, downs: d }));
+    return;
+  }
   if (m.op !== 'checks') return;
   monitor?.close();
   monitor = undefined;
@@ -46,10 +55,14 @@ process.on('message', (m: { op: string; on: boolean }) => {
   };
   const timer = setTimeout(answer, 3 * INTERVAL_MS);
   monitor = new HealthMonitor({
-    checkers: defaultCheckers,
+    // As the engine runs it: the checks in the monitor's own child process, at its lower CPU priority.
+    runner: 'process',
     allowedNetworks: ['127.0.0.0/8'],
     onTransitions: (batch) => {
-      for (const t of batch) if (t.previous === 'unknown' && t.health === 'up') up++;
+      for (const t of batch) {
+        if (t.previous === 'unknown' && t.health === 'up') up++;
+        if (t.health === 'down') downs++;
+      }
       if (up === SERVERS) answer();
     },
     onFeedback: () => undefined,
