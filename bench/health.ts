@@ -56,14 +56,15 @@
  * BENCH_HEALTH_PARTS (checkers,native,proxy) picks parts; BENCH_HEALTH_PROF=DIR writes a --cpu-prof of each Fulcrum
  * monitor round there (with BENCH_HEALTH_PARTS=native: the guest's /tmp vanishes with it).
  */
-import { execFileSync, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { FALL, HTTP_SERVERS, INTERVAL_MS, keepalivedConf, nginxFleetConf, SERVERS } from './health-fleet.ts';
-import { waitPort } from './wait-port.ts';
+import { FALL, HTTP_SERVERS, INTERVAL_MS, keepalivedConf, SERVERS } from './health-fleet.ts';
+import { children, CLK_TCK, fleetTicks, forkTs, idleTicks, median, nextMessage, percentile, sleep, startFleet, stopChild, stopFleet, treeTimes, type Fleet } from './health-procs.ts';
+import { runProxy } from './health-proxy-part.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -72,137 +73,13 @@ const SECONDS = Math.max(10, Number(process.env.BENCH_HEALTH_SECONDS ?? 24));
 /** The native part only measures Fulcrum's CPU on this machine's kernel (vDSO clock, no UML): shorter rounds. */
 const NATIVE_SECONDS = Math.max(10, Number(process.env.BENCH_HEALTH_NATIVE_SECONDS ?? 12));
 const KILLS = Number(process.env.BENCH_HEALTH_KILLS ?? 40);
-const PROXY_ROUNDS = Math.max(2, Number(process.env.BENCH_HEALTH_PROXY_ROUNDS ?? 8));
-const PROXY_SECONDS = 4;
-/** Other processes' CPU (% of one core) under which a proxy round counts as undisturbed. */
-const QUIET_OTHERS = 15;
-/** The proxy part's fleet runs at this niceness (BENCH_HEALTH_FLEET_NICE; the header says why). */
-const FLEET_NICE = Number(process.env.BENCH_HEALTH_FLEET_NICE ?? 10);
 const PARTS = (process.env.BENCH_HEALTH_PARTS ?? 'checkers,native,proxy').split(',').map((s) => s.trim());
 const PROF = process.env.BENCH_HEALTH_PROF;
 /** interval × fall + 0.5 s: the issue's bound on detection. */
 const BOUND_MS = INTERVAL_MS * FALL + 500;
 /** Kills stop this long before the window ends, so every one is detected (or late) inside it. */
 const KILL_MARGIN_MS = 5000;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const isGuest = !!process.env.FULCRUM_IN_TEST_KERNEL;
-
-const children = new Set<ChildProcess>();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-/** Nearest rank: the smallest sample with at least p % of the samples at or below it. */
-const percentile = (sorted: number[], p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
-
-/** CPU ticks (user + system, every thread) of a process and all its descendants. */
-function treeTicks(root: number): number {
-  const t = treeTimes(root);
-  return t.user + t.system;
-}
-
-/** User and system CPU ticks (every thread) of a process and all its descendants. */
-function treeTimes(root: number): { user: number; system: number } {
-  const parent = new Map<number, number>();
-  const ticks = new Map<number, [number, number]>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(d), Number(f[1]));
-      ticks.set(Number(d), [Number(f[11]), Number(f[12])]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const sum = { user: 0, system: 0 };
-  for (const [pid, [user, system]] of ticks) {
-    let p: number | undefined = pid;
-    while (p !== undefined && p > 1 && p !== root) p = parent.get(p);
-    if (p === root) {
-      sum.user += user;
-      sum.system += system;
-    }
-  }
-  return sum;
-}
-
-/** Idle ticks of every CPU together (/proc/stat). */
-function idleTicks(): number {
-  const cpu = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0].split(/\s+/);
-  return Number(cpu[4]) + Number(cpu[5]);
-}
-
-/** Busy ticks of every CPU together (/proc/stat: all but idle and iowait). */
-function busyTicks(): number {
-  const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0].split(/\s+/).slice(1, 9).map(Number);
-  return f.reduce((a, b) => a + b, 0) - f[3] - f[4];
-}
-
-/** CPU ticks of one process (all its threads), without its children. */
-function ownTicks(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-
-/** CPU ticks of the health monitor's child process (engine/health/runner-child) under `root`, 0 if none. */
-function monitorChildTicks(root: number): number {
-  let sum = 0;
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (!fs.readFileSync(`/proc/${d}/cmdline`, 'latin1').includes('runner-child')) continue;
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== root) continue;
-      sum += ownTicks(Number(d));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return sum;
-}
-
-function forkTs(file: string, arg: unknown, execArgv: string[] = []): ChildProcess {
-  const c = fork(path.join(HERE, file), [JSON.stringify(arg)], { cwd: ROOT, execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(c);
-  c.on('exit', () => children.delete(c));
-  return c;
-}
-
-/** The next IPC message of `c` with `op` (and passing `is`), or an error after `ms`. */
-function nextMessage<T extends { op: string }>(c: ChildProcess, op: string, ms: number, is: (m: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      c.off('message', on);
-      reject(new Error(`no "${op}" from ${path.basename(c.spawnargs.find((a) => a.endsWith('.ts')) ?? c.spawnfile)} within ${ms} ms`));
-    }, ms);
-    const on = (m: T) => {
-      if (m.op !== op || !is(m)) return;
-      clearTimeout(timer);
-      c.off('message', on);
-      resolve(m);
-    };
-    c.on('message', on);
-  });
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. Only ever our own child, by its pid. */
-async function stopChild(c: ChildProcess, graceMs = 5000): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const exited = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  const t = setTimeout(() => c.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(t);
-}
-
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
 
 // ───────────────────────────── checkers: one round ─────────────────────────────
 
@@ -223,46 +100,6 @@ interface Round {
   missed: number;
   /** Reported down without having been killed. */
   falseDowns: string[];
-}
-
-/** The 2,000 real servers: nginx for most, health-servers.ts for `victims`, the ones that die during the run. */
-interface Fleet {
-  base: number;
-  victims: number[];
-  nginx: ChildProcess;
-  node?: ChildProcess;
-}
-
-/** `nice`: the fleet's niceness (the proxy part: the fleet stands in for other machines; see the header). */
-async function startFleet(base: number, victims: number[], dir: string, nice = 0): Promise<Fleet> {
-  const fleetDir = path.join(dir, 'fleet');
-  fs.mkdirSync(fleetDir, { recursive: true });
-  const conf = path.join(fleetDir, 'nginx.conf');
-  const skip = new Set(victims);
-  fs.writeFileSync(conf, nginxFleetConf(base, skip, fleetDir));
-  const args = ['-c', conf, '-p', fleetDir, '-e', 'stderr'];
-  // nice(1) execs nginx: the pid is nginx's, and its worker inherits the niceness.
-  const nginx = nice ? spawn('nice', ['-n', String(nice), 'nginx', ...args], { stdio: ['ignore', 'ignore', 'inherit'] }) : spawn('nginx', args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.add(nginx);
-  nginx.on('exit', () => children.delete(nginx));
-  const fleet: Fleet = { base, victims, nginx };
-  const exited = (what: string, c: ChildProcess) => new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`${what} exited (${code}); are ports ${base}–${base + SERVERS - 1} free?`))));
-  const first = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i).filter((p) => !skip.has(p));
-  // nginx binds every listener before it starts its worker: the first of each half answering means all are there.
-  await Promise.race([Promise.all([waitPort(first(base, base + HTTP_SERVERS)[0]), waitPort(first(base + HTTP_SERVERS, base + SERVERS)[0])]), exited('nginx (the real servers)', nginx)]);
-  if (victims.length > 0) {
-    fleet.node = forkTs('health-servers.ts', { base, ports: victims });
-    const ready = await Promise.race([nextMessage<{ op: string; count: number }>(fleet.node, 'ready', 60_000), exited('the servers that die', fleet.node)]);
-    if (ready.count !== victims.length) throw new Error('health-servers.ts did not start every server');
-  }
-  return fleet;
-}
-
-const fleetTicks = (f: Fleet) => treeTicks(f.nginx.pid!) + (f.node ? treeTicks(f.node.pid!) : 0);
-
-async function stopFleet(f: Fleet): Promise<void> {
-  if (f.node) await stopChild(f.node);
-  await stopChild(f.nginx);
 }
 
 /** A started checker: its root pid, how to learn of a server going down, and when every server has been checked. */
@@ -452,121 +289,6 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
   const missed = f.reduce((n, x) => n + x.missed, 0);
   lines.push(`bench health: detection p99 ms ${fl.length ? percentile(fl, 99).toFixed(0) : 'none'} (bound ${BOUND_MS})${missed ? `; ${missed} kills never detected` : ''}`);
   return lines;
-}
-
-// ───────────────────────────── proxy ─────────────────────────────
-
-function wrk(url: string, seconds: number): { rps: number; requests: number; errors: number } {
-  const out = execFileSync('wrk', ['-t1', '-c64', `-d${seconds}s`, url], { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return { rps, requests, errors: non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) };
-}
-
-async function runProxy(): Promise<string[]> {
-  for (const c of ['nginx', 'wrk']) if (!have(c)) throw new Error(`${c} is missing: run scripts/install-system-deps.sh`);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-health-proxy-'));
-  const port = 19_000 + (process.pid % 50) * 20;
-  const backendPort = port + 1;
-  const base = 21000 + (process.pid % 5) * 2000;
-  fs.writeFileSync(
-    path.join(tmp, 'nginx.conf'),
-    `worker_processes 1; daemon off; pid ${tmp}/nginx.pid; error_log stderr error;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
-  server { listen 127.0.0.1:${backendPort}; location / { return 200 "hello from the nginx backend\\n"; } } }\n`,
-  );
-  const nginx = spawn('nginx', ['-c', path.join(tmp, 'nginx.conf'), '-p', tmp, '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.add(nginx);
-  let fleet: Fleet | undefined;
-  let proxy: ChildProcess | undefined;
-  try {
-    await waitPort(backendPort);
-    fleet = await startFleet(base, [], tmp, FLEET_NICE);
-    proxy = forkTs('health-proxy.ts', { dataDir: path.join(tmp, 'fulcrum'), port, backendPort, base });
-    await nextMessage(proxy, 'ready', 60_000);
-    const url = `http://127.0.0.1:${port}/`;
-    wrk(url, 1); // warm: pools, JIT
-    console.log(`# proxy: this machine, ${os.cpus().length} cores; Fulcrum layer 7 (primary + 2 workers) → nginx; wrk -t1 -c64 -d${PROXY_SECONDS}s; ${PROXY_ROUNDS} rounds each way; the monitor (${SERVERS} servers): its view in the primary, its checks in its child at niceness ${process.env.FULCRUM_HEALTH_NICE ?? 10}; the checked fleet (nginx) at niceness ${FLEET_NICE}, standing in for other machines`);
-    const runs: Record<'with' | 'without', { rps: number; primary: number; checker: number; servers: number; workerUs: number; ran: number; lateMs: number; downs: number; others: number }[]> = { with: [], without: [] };
-    let errors = 0;
-    for (let r = 0; r < PROXY_ROUNDS; r++) {
-      for (const mode of r % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
-        const on = mode === 'with';
-        const ack = nextMessage<{ op: string; on: boolean; up?: number }>(proxy, 'checks', 30_000, (m) => m.on === on);
-        proxy.send({ op: 'checks', on });
-        const a = await ack;
-        if (on && a.up !== SERVERS) console.log(`#   only ${a.up} of ${SERVERS} servers passed their first check`);
-        await sleep(1000);
-        type Sched = { op: string; runs: number; maxLateMs: number; downs: number };
-        const askSchedule = () => {
-          const r = nextMessage<Sched>(proxy!, 'schedule', 10_000);
-          proxy!.send({ op: 'schedule' });
-          return r;
-        };
-        await askSchedule();
-        const p0 = ownTicks(proxy.pid!);
-        const all0 = treeTicks(proxy.pid!);
-        const c0 = monitorChildTicks(proxy.pid!);
-        const idle0 = idleTicks();
-        const busy0 = busyTicks();
-        const mine0 = treeTicks(process.pid);
-        const s0 = fleetTicks(fleet);
-        const t0 = performance.now();
-        const w = wrk(url, PROXY_SECONDS);
-        const secs = (performance.now() - t0) / 1000;
-        const idle = ((idleTicks() - idle0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
-        // Everything else on the machine (other users' processes): what this bench cannot hold still.
-        const others = ((busyTicks() - busy0 - (treeTicks(process.pid) - mine0)) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
-        const sched = await askSchedule();
-        const primary = ownTicks(proxy.pid!) - p0;
-        const checker = monitorChildTicks(proxy.pid!) - c0;
-        const workers = treeTicks(proxy.pid!) - all0 - primary - checker;
-        const x = {
-          rps: w.rps,
-          primary: (primary / CLK_TCK / secs) * 100,
-          checker: (checker / CLK_TCK / secs) * 100,
-          // Checks run against checks due in the window (every server once per interval), and the latest slot.
-          ran: sched.runs / ((SERVERS * secs * 1000) / INTERVAL_MS),
-          lateMs: sched.maxLateMs,
-          downs: sched.downs,
-          others,
-          servers: ((fleetTicks(fleet) - s0) / CLK_TCK / secs) * 100,
-          // The proxy's own work per request: its workers' CPU (the primary, with the monitor, apart).
-          workerUs: w.requests > 0 ? ((workers / CLK_TCK) * 1e6) / w.requests : NaN,
-        };
-        errors += w.errors;
-        runs[mode].push(x);
-        const checks = on ? `; checker ${x.checker.toFixed(1)} %, ran ${(100 * x.ran).toFixed(0)} % of the checks due, latest slot +${x.lateMs} ms, ${x.downs} downs` : '';
-        console.log(`#   round ${r + 1} ${(mode + ' checks').padEnd(15)} ${x.rps.toFixed(0).padStart(6)} rps; workers ${x.workerUs.toFixed(1)} µs CPU/req; primary ${x.primary.toFixed(1)} % of one core, real servers ${x.servers.toFixed(1)} %, idle of all CPUs ${idle.toFixed(0)} %, other processes ${x.others.toFixed(0)} %${checks}${w.errors ? `; ${w.errors} errors` : ''}`);
-      }
-    }
-    const ratios = runs.with.map((x, i) => x.rps / runs.without[i].rps);
-    // Pairs in which the rest of the machine stayed quiet (others' processes under QUIET_OTHERS % of one core in
-    // both rounds): the machine is shared, and a build or test run beside the bench moves rps by half.
-    const quiet = ratios.filter((_, i) => runs.with[i].others < QUIET_OTHERS && runs.without[i].others < QUIET_OTHERS);
-    const med = (m: 'with' | 'without', k: 'rps' | 'primary' | 'checker' | 'servers' | 'workerUs' | 'ran' | 'lateMs') => median(runs[m].map((x) => x[k]));
-    const spread = runs.without.map((x) => x.rps);
-    console.log(`# proxy medians: with ${med('with', 'rps').toFixed(0)} rps, without ${med('without', 'rps').toFixed(0)} rps (without ranged ${Math.min(...spread).toFixed(0)}–${Math.max(...spread).toFixed(0)}); per-round ratios [${ratios.map((x) => x.toFixed(3)).join(', ')}]`);
-    console.log(`# proxy workers: ${med('with', 'workerUs').toFixed(1)} µs CPU/req with checks, ${med('without', 'workerUs').toFixed(1)} without; primary: ${med('with', 'primary').toFixed(1)} % of one core with checks, ${med('without', 'primary').toFixed(1)} % without; the monitor's child ${med('with', 'checker').toFixed(1)} %; nginx serving the fleet: ${med('with', 'servers').toFixed(1)} % while checked`);
-    const downs = runs.with.reduce((n, x) => n + x.downs, 0);
-    console.log(`# checks under the proxy's load: ran ${(100 * Math.min(...runs.with.map((x) => x.ran))).toFixed(0)}–${(100 * Math.max(...runs.with.map((x) => x.ran))).toFixed(0)} % of those due; latest slot median +${med('with', 'lateMs').toFixed(0)} ms, worst +${Math.max(...runs.with.map((x) => x.lateMs))} ms; ${downs} servers went down (none should)`);
-    const useQuiet = quiet.length >= 3;
-    console.log(`# proxy pairs with the rest of the machine quiet (< ${QUIET_OTHERS} % of one core): ${quiet.length} of ${ratios.length}${quiet.length ? `, ratios [${quiet.map((x) => x.toFixed(3)).join(', ')}], median ${median(quiet).toFixed(3)}` : ''}; all pairs: median ${median(ratios).toFixed(3)}; the summary takes ${useQuiet ? 'the quiet pairs' : 'all pairs (fewer than 3 quiet)'}`);
-    const lines = [`bench health: proxy rps with/without checks ${median(useQuiet ? quiet : ratios).toFixed(3)}${useQuiet ? ` (${quiet.length} quiet pairs of ${ratios.length})` : ` (all ${ratios.length} pairs; the machine was busy)`}`];
-    if (errors) {
-      lines.push(`bench health: the proxy had ${errors} failed requests`);
-      process.exitCode = 1;
-    }
-    return lines;
-  } finally {
-    if (proxy) await stopChild(proxy);
-    if (fleet) await stopFleet(fleet);
-    await stopChild(nginx);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
 }
 
 // ───────────────────────────── main ─────────────────────────────
