@@ -5,6 +5,7 @@
  *   FULCRUM_DATA_DIR        data directory (default ./data)
  *   FULCRUM_ENGINE_SOCKET   socket path (default <data dir>/engine.sock)
  *   FULCRUM_HEALTH_ALLOWED_NETWORKS  comma-separated CIDRs health checks may probe (default: any)
+ *   FULCRUM_HEALTH_NICE     niceness of the health checks' own child process (default 10; engine/health/runner-child.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';

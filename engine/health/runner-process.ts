@@ -140,7 +140,8 @@ export class ProcessRunner implements Runner {
     const nice = this.opts.nice ?? (Number(process.env.FULCRUM_HEALTH_NICE ?? 10) || 0);
     const hasLoader = process.execArgv.some((a) => a.includes('tsx')) || (process.env.NODE_OPTIONS ?? '').includes('tsx');
     const child = fork(CHILD_ENTRY, [], {
-      execArgv: [...process.execArgv, ...(IS_SOURCE && !hasLoader ? ['--import', 'tsx'] : [])],
+      // The engine's own flags (a loader, --cpu-prof), but not its debugger's port, which only one process can hold.
+      execArgv: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...(IS_SOURCE && !hasLoader ? ['--import', 'tsx'] : [])],
       env: { ...process.env, FULCRUM_HEALTH_NICE: String(nice) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
