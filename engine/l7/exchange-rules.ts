@@ -6,6 +6,7 @@
  *   request head ─► routeRequest: https redirect, redirect rules, content switching (group), rewrite (target),
  *                   persistence lookup (persistentName), the hash key of sh/uri
  *   response     ─► ownResponseFields: HSTS, the insert cookie / learnt source or application cookie
+ *   server       ─► serverConnection: a pooled connection, or a new one (with the PROXY preface)
  *   no server    ─► choiceFailure: 503 text or the maintenance page; 502/504 after every server failed
  */
 import type { RequestHead } from './http-codec.ts';
@@ -13,6 +14,9 @@ import type { Choice } from './dispatch.ts';
 import { redirectLocation, rewriteTarget } from './rules.ts';
 import { decodeInsertCookie, encodeInsertCookie, readCookie, readSetCookie, sourceKey } from './persistence.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
+import type net from 'node:net';
+import { proxyHeader } from './proxy-protocol.ts';
+import type { UpstreamConn } from './upstream.ts';
 
 /** RFC 9110 §9.2.2; retried only without a body and before any response byte (see isSafeToRetry). */
 export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -141,6 +145,50 @@ function learnPersistence(rt: ServiceRuntime, out: string[], isTls: boolean, ser
       }
     }
   }
+}
+
+/** The client connection as serverConnection needs it: its socket (PROXY addresses) and the port it came to. */
+export interface ConnectingClient {
+  readonly socket: net.Socket;
+  readonly listener: { readonly port: number };
+}
+
+/**
+ * A connection to `server` for one exchange of `client`: an idle pooled one (unless `isFreshOnly`), else a new one.
+ * With the PROXY protocol a connection names one client connection and serves only it (privateTo). `isGone` is
+ * asked when a connect completes: an exchange that ended meanwhile gets nothing and the connection is closed.
+ */
+export function serverConnection(
+  rt: ServiceRuntime,
+  server: ServerState,
+  client: ConnectingClient,
+  isFreshOnly: boolean,
+  isGone: () => boolean,
+  cb: (err: Error | null, conn?: UpstreamConn) => void,
+): void {
+  const l7 = rt.plan.layer7;
+  const owner = l7.proxyProtocol === 'none' ? null : client;
+  const idle = isFreshOnly ? undefined : server.pool.take(owner);
+  if (idle) return cb(null, idle);
+  const sock = client.socket;
+  const preface =
+    l7.proxyProtocol === 'none'
+      ? null
+      : proxyHeader(l7.proxyProtocol, { sourceAddress: sock.remoteAddress ?? '', sourcePort: sock.remotePort ?? 0, destAddress: sock.localAddress ?? '', destPort: sock.localPort ?? 0 });
+  server.pool.connect(
+    { host: server.plan.address, port: server.plan.port ?? client.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: rt.upstreamTls },
+    preface,
+    (err, conn) => {
+      if (isGone()) {
+        conn?.destroy();
+        return;
+      }
+      if (err) return cb(err);
+      server.counters.totalConnections++;
+      conn!.privateTo = owner;
+      cb(null, conn);
+    },
+  );
 }
 
 export interface LocalAnswer {

@@ -14,29 +14,13 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
-import {
-  BODY_CHUNKED,
-  BODY_LENGTH,
-  BODY_NONE,
-  BODY_UNTIL_CLOSE,
-  type BodyMode,
-  ChunkedTracker,
-  CRLFCRLF,
-  HttpParseError,
-  parseResponseHead,
-  partialHeadError,
-  requestBody,
-  responseBody,
-  type RequestHead,
-  type ResponseHead,
-} from './http-codec.ts';
-import { ChunkDecoder } from './chunk-decoder.ts';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, CRLFCRLF, HttpParseError, parseResponseHead, partialHeadError, requestBody, type RequestHead, type ResponseHead } from './http-codec.ts';
+import { chunkOf, h2Fields, ResponseBody } from './h2-body.ts';
 import { REFUSALS, type RefusalCode } from './http-refusals.ts';
 import { forwardedFields, interimFields, requestHeadText, type RequestClient } from './forward-head.ts';
-import { choiceFailure, isSafeToRetry, ownResponseFields, routeRequest, upstreamFailure, type Routing } from './exchange-rules.ts';
+import { choiceFailure, isSafeToRetry, ownResponseFields, routeRequest, serverConnection, upstreamFailure, type Routing } from './exchange-rules.ts';
 import { applyHeaderRules } from './rules.ts';
 import { logRefusal } from './proxy-log.ts';
-import { proxyHeader } from './proxy-protocol.ts';
 import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
 import { countResponse } from './stats.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
@@ -49,9 +33,6 @@ import type { ListenerRef } from './http-proxy.ts';
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 /** A response head larger than this is refused (the same bound as HTTP/1.1's). */
 const MAX_RESPONSE_HEAD = 65_536;
-/** Fields HTTP/2 forbids (RFC 9113 §8.2.2); the codec's hop-by-hop list covers most, the framing ones are here. */
-const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
-const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = '0\r\n\r\n';
 
 /** The client connection, as an exchange needs it (h2-session.ts). */
@@ -102,12 +83,8 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   // response
   private resBuf: Buffer | null = null;
   private res: ResponseHead | null = null;
-  private resMode: BodyMode = BODY_NONE;
-  private resRemaining = 0;
-  private resChunks: ChunkedTracker | null = null;
-  private decoder: ChunkDecoder | null = null;
+  private body: ResponseBody | null = null;
   private resStarted = false;
-  private resEnded = false;
   private isServerHeld = false;
   private isUpstreamReusable = true;
 
@@ -152,32 +129,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
 
   private connect(): void {
     this.phase = 'connect';
-    const server = this.server!;
-    const { rt, c } = this;
-    const l7 = rt.plan.layer7;
-    // A PROXY preface names one client connection: its server connection serves that connection's streams only.
-    const owner = l7.proxyProtocol === 'none' ? null : c;
-    const idle = this.isFreshOnly ? undefined : server.pool.take(owner);
-    if (idle) return this.send(idle);
-    const sock = c.socket;
-    const preface =
-      l7.proxyProtocol === 'none'
-        ? null
-        : proxyHeader(l7.proxyProtocol, { sourceAddress: sock.remoteAddress ?? '', sourcePort: sock.remotePort ?? 0, destAddress: sock.localAddress ?? '', destPort: sock.localPort ?? 0 });
-    server.pool.connect(
-      { host: server.plan.address, port: server.plan.port ?? c.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: rt.upstreamTls },
-      preface,
-      (err, conn) => {
-        if (this.phase === 'done') {
-          conn?.destroy();
-          return;
-        }
-        if (err) return this.upstreamFailed(err, true);
-        server.counters.totalConnections++;
-        conn!.privateTo = owner;
-        this.send(conn!);
-      },
-    );
+    serverConnection(this.rt, this.server!, this.c, this.isFreshOnly, () => this.phase === 'done', (err, conn) => (err ? this.upstreamFailed(err, true) : this.send(conn!)));
   }
 
   private send(conn: UpstreamConn): void {
@@ -215,7 +167,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.reqBodySent = true;
     this.server!.counters.bytesIn += d.length;
     this.rt.state.counters.bytesIn += d.length;
-    const out = this.isReqChunked ? Buffer.concat([Buffer.from(`${d.length.toString(16)}\r\n`, 'latin1'), d, CRLF]) : d;
+    const out = this.isReqChunked ? chunkOf(d) : d;
     if (!writeDirect(conn.socket, out) && !this.isClientHeld) {
       this.isClientHeld = true;
       this.rate?.hold();
@@ -273,15 +225,11 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   private startResponse(res: ResponseHead, rest: Buffer): void {
     const { rt, c } = this;
     const server = this.server!;
-    this.resMode = responseBody(res, this.head.method);
-    if (this.resMode === BODY_CHUNKED) {
-      this.resChunks = new ChunkedTracker(true);
-      this.decoder = new ChunkDecoder();
-    } else if (this.resMode === BODY_LENGTH) this.resRemaining = res.contentLength;
+    const body = (this.body = new ResponseBody(res, this.head.method));
     let take = 0;
-    if (this.resMode !== BODY_NONE && rest.length > 0) {
+    if (body.mode !== BODY_NONE && rest.length > 0) {
       try {
-        take = this.bodyExtent(rest);
+        take = body.extent(rest);
       } catch (err) {
         return this.badResponse(err);
       }
@@ -293,7 +241,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     rt.state.counters.latencyCount++;
     countResponse(server.counters, res.status);
     countResponse(rt.state.counters, res.status);
-    if (this.resMode === BODY_UNTIL_CLOSE || !this.reqDone || res.isAmbiguous || (this.resMode === BODY_NONE && rest.length > 0)) this.isUpstreamReusable = false;
+    if (body.mode === BODY_UNTIL_CLOSE || !this.reqDone || res.isAmbiguous || (body.mode === BODY_NONE && rest.length > 0)) this.isUpstreamReusable = false;
 
     const out = forwardedFields(res);
     if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
@@ -302,48 +250,26 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.resStarted = true;
     this.phase = 'response';
     rt.state.counters.bytesOut += res.raw.length + 4;
-    this.stream.respond(h2Fields(out, res.status, this.resMode === BODY_CHUNKED), { endStream: this.resMode === BODY_NONE });
-    if (this.resMode === BODY_NONE) return this.finish();
-    if (take > 0) this.writeBody(rest, take);
+    this.stream.respond(h2Fields(out, res.status, body.mode === BODY_CHUNKED), { endStream: body.mode === BODY_NONE });
+    if (body.mode === BODY_NONE) return this.finish();
+    if (take > 0) body.data(rest, take, this.writeClient);
     this.afterBody(take, rest.length);
-  }
-
-  /** How much of `chunk` belongs to the response body; sets resEnded when the body ends in it. Throws on bad chunking. */
-  private bodyExtent(chunk: Buffer): number {
-    if (this.resMode === BODY_LENGTH) {
-      const take = Math.min(this.resRemaining, chunk.length);
-      this.resRemaining -= take;
-      if (this.resRemaining === 0) this.resEnded = true;
-      return take;
-    }
-    if (this.resMode === BODY_CHUNKED) {
-      const end = this.resChunks!.scan(chunk);
-      if (end === -1) return chunk.length;
-      this.resEnded = true;
-      return end;
-    }
-    return chunk.length;
   }
 
   private forwardBody(chunk: Buffer): void {
     let take: number;
     try {
-      take = this.bodyExtent(chunk);
+      take = this.body!.extent(chunk);
     } catch (err) {
       if (err instanceof HttpParseError) this.logResponseRefusal(err);
       return this.abort();
     }
-    if (take > 0) this.writeBody(chunk, take);
+    if (take > 0) this.body!.data(chunk, take, this.writeClient);
     this.afterBody(take, chunk.length);
   }
 
-  /** buf[0, take) is body as the server framed it (borrowed): its data goes to the client as DATA. */
-  private writeBody(buf: Buffer, take: number): void {
-    if (this.decoder !== null) this.decoder.decode(buf, take, (d) => this.writeClient(d));
-    else this.writeClient(take === buf.length ? buf : buf.subarray(0, take));
-  }
-
-  private writeClient(d: Buffer): void {
+  /** Response data (borrowed) to the client as DATA; a full window pauses the server (an arrow: body.data's callback). */
+  private readonly writeClient = (d: Buffer): void => {
     if (d.length === 0 || this.stream.destroyed) return;
     this.rt.state.counters.bytesOut += d.length;
     if (this.stream.write(own(d)) || this.isServerHeld || this.conn === null) return;
@@ -355,10 +281,10 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       this.isServerHeld = false;
       if (!conn.isDead) resumeReading(conn.socket);
     });
-  }
+  };
 
   private afterBody(take: number, length: number): void {
-    if (!this.resEnded) return;
+    if (!this.body!.isEnded) return;
     if (take < length) this.isUpstreamReusable = false;
     this.finish();
   }
@@ -396,7 +322,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
 
   onClose(err: Error | undefined): void {
     if (this.phase === 'done') return;
-    if (this.resMode === BODY_UNTIL_CLOSE && this.res !== null) return this.finish();
+    if (this.body?.mode === BODY_UNTIL_CLOSE) return this.finish();
     this.upstreamFailed(err ?? new Error('the server closed the connection'), false);
   }
 
@@ -490,22 +416,4 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
     this.c.exchangeDone(this);
   }
-}
-
-/**
- * A name/value list as HTTP/2 header fields: names lower case (RFC 9113 §8.2.1), connection-specific fields dropped
- * (§8.2.2), Content-Length dropped when the body came chunked (the DATA frames carry it now), repeated names as one
- * array (each becomes its own field line; Set-Cookie must, §8.2.3 allows only Cookie to be joined).
- */
-export function h2Fields(out: string[], status: number, isChunked: boolean): http2.OutgoingHttpHeaders {
-  const h: http2.OutgoingHttpHeaders = { ':status': status };
-  for (let i = 0; i < out.length; i += 2) {
-    const name = out[i].toLowerCase();
-    if (H2_FORBIDDEN.has(name) || (isChunked && name === 'content-length')) continue;
-    const prev = h[name];
-    if (prev === undefined) h[name] = out[i + 1];
-    else if (Array.isArray(prev)) prev.push(out[i + 1]);
-    else h[name] = [String(prev), out[i + 1]];
-  }
-  return h;
 }

@@ -225,3 +225,30 @@ test('SETTINGS and PING floods: more than maxControlFrames in the window end the
     assert.equal(logged.filter((l) => l.code === 'H2_CONTROL_FLOOD').length, n + 1);
   }
 });
+
+test('closing the proxy lets an HTTP/2 stream in flight finish, refuses new streams, then closes the connection', async () => {
+  const p = await freePort();
+  const dp2 = createL7DataPlane({ dataDir: `/tmp/fulcrum-l7-h2-close-${process.pid}`, workers: 0, closeGraceMs: 10_000 });
+  await dp2.apply({ config: config([httpService('closing', p, [hold], { layer7: { http2: { cleartext: true } } })]), decisions: new Map() });
+  const s = http2.connect(`http://127.0.0.1:${p}`);
+  try {
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    const answer = new Promise<string>((resolve, reject) => {
+      const req = s.request({ ':path': '/in-flight' });
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => resolve(body));
+      req.on('error', reject);
+    });
+    await waitFor(() => held.length === 1, 'the request at the real server');
+    const closing = dp2.close();
+    await within(new Promise((r) => s.once('goaway', r)), 'GOAWAY: no new streams');
+    held.shift()!.end('finished');
+    assert.equal(await within(answer, 'the in-flight answer'), 'finished');
+    await within(closed, 'the connection closed after its last stream');
+    await within(closing, 'the proxy closed');
+  } finally {
+    s.destroy();
+    for (const res of held.splice(0)) res.destroy();
+  }
+});

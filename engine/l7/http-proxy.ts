@@ -48,8 +48,7 @@ import { REFUSALS, type RefusalCode } from './http-refusals.ts';
 import { forwardedFields, interimFields, keptLines, requestHeadText, upgradeOf } from './forward-head.ts';
 import { logRefusal } from './proxy-log.ts';
 import { applyHeaderRules, plainIp } from './rules.ts';
-import { choiceFailure, isListedResponse, isSafeToRetry, ownResponseFields, routeRequest, upstreamFailure, type Routing } from './exchange-rules.ts';
-import { proxyHeader } from './proxy-protocol.ts';
+import { choiceFailure, isListedResponse, isSafeToRetry, ownResponseFields, routeRequest, serverConnection, upstreamFailure, type Routing } from './exchange-rules.ts';
 import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
 import { countResponse } from './stats.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
@@ -366,30 +365,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
 
   private connect(): void {
     this.phase = 'connect';
-    const server = this.server!;
-    const { rt, s } = this;
-    const l7 = rt.plan.layer7;
-    const owner = l7.proxyProtocol === 'none' ? null : s;
-    const idle = this.isFreshOnly ? undefined : server.pool.take(owner);
-    if (idle) return this.send(idle);
-    const preface =
-      l7.proxyProtocol === 'none'
-        ? null
-        : proxyHeader(l7.proxyProtocol, { sourceAddress: s.socket.remoteAddress ?? '', sourcePort: s.socket.remotePort ?? 0, destAddress: s.socket.localAddress ?? '', destPort: s.socket.localPort ?? 0 });
-    server.pool.connect(
-      { host: server.plan.address, port: server.plan.port ?? this.s.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: rt.upstreamTls },
-      preface,
-      (err, conn) => {
-        if (this.phase === 'done') {
-          conn?.destroy();
-          return;
-        }
-        if (err) return this.upstreamFailed(err, true);
-        server.counters.totalConnections++;
-        conn!.privateTo = owner;
-        this.send(conn!);
-      },
-    );
+    serverConnection(this.rt, this.server!, this.s, this.isFreshOnly, () => this.phase === 'done', (err, conn) => (err ? this.upstreamFailed(err, true) : this.send(conn!)));
   }
 
   private send(conn: UpstreamConn): void {

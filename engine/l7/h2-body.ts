@@ -1,0 +1,76 @@
+/**
+ * The message parts an HTTP/2 stream needs besides its exchange (h2-exchange.ts): where a real server's HTTP/1.1
+ * response body ends and which of its bytes are data (DATA frames carry no chunked framing, RFC 9113 §8.1), how a
+ * request body is framed for the real server, and HTTP/1.1 fields as HTTP/2 ones.
+ */
+import type http2 from 'node:http2';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, ChunkedTracker, responseBody, type BodyMode, type ResponseHead } from './http-codec.ts';
+import { ChunkDecoder } from './chunk-decoder.ts';
+
+/** Fields HTTP/2 forbids (RFC 9113 §8.2.2); the codec's hop-by-hop list covers most, the framing ones are here. */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+const CRLF = Buffer.from('\r\n');
+
+/** A response body as the server frames it (RFC 9112 §6.3): its extent in each chunk, and its data. */
+export class ResponseBody {
+  readonly mode: BodyMode;
+  isEnded = false;
+  private remaining = 0;
+  private readonly chunks: ChunkedTracker | null = null;
+  private readonly decoder: ChunkDecoder | null = null;
+
+  constructor(res: ResponseHead, method: string) {
+    this.mode = responseBody(res, method);
+    if (this.mode === BODY_CHUNKED) {
+      this.chunks = new ChunkedTracker(true);
+      this.decoder = new ChunkDecoder();
+    } else if (this.mode === BODY_LENGTH) this.remaining = res.contentLength;
+    this.isEnded = this.mode === BODY_NONE;
+  }
+
+  /** How much of `chunk` belongs to the body; sets isEnded when the body ends in it. Throws HttpParseError on bad chunking. */
+  extent(chunk: Buffer): number {
+    if (this.mode === BODY_LENGTH) {
+      const take = Math.min(this.remaining, chunk.length);
+      this.remaining -= take;
+      if (this.remaining === 0) this.isEnded = true;
+      return take;
+    }
+    if (this.mode === BODY_CHUNKED) {
+      const end = this.chunks!.scan(chunk);
+      if (end === -1) return chunk.length;
+      this.isEnded = true;
+      return end;
+    }
+    return chunk.length;
+  }
+
+  /** The data in buf[0, take) (a part extent() accepted), given to `out` as subarrays of buf (borrowed). */
+  data(buf: Buffer, take: number, out: (d: Buffer) => void): void {
+    if (this.decoder !== null) this.decoder.decode(buf, take, out);
+    else out(take === buf.length ? buf : buf.subarray(0, take));
+  }
+}
+
+/** One chunk of a request body sent on chunked (RFC 9112 §7.1): the stream had no Content-Length. */
+export function chunkOf(d: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${d.length.toString(16)}\r\n`, 'latin1'), d, CRLF]);
+}
+
+/**
+ * A name/value list as HTTP/2 header fields: names lower case (RFC 9113 §8.2.1), connection-specific fields dropped
+ * (§8.2.2), Content-Length dropped when the body came chunked (the DATA frames carry it now), repeated names as one
+ * array (each becomes its own field line; Set-Cookie must, §8.2.3 allows only Cookie to be joined).
+ */
+export function h2Fields(out: string[], status: number, isChunked: boolean): http2.OutgoingHttpHeaders {
+  const h: http2.OutgoingHttpHeaders = { ':status': status };
+  for (let i = 0; i < out.length; i += 2) {
+    const name = out[i].toLowerCase();
+    if (H2_FORBIDDEN.has(name) || (isChunked && name === 'content-length')) continue;
+    const prev = h[name];
+    if (prev === undefined) h[name] = out[i + 1];
+    else if (Array.isArray(prev)) prev.push(out[i + 1]);
+    else h[name] = [String(prev), out[i + 1]];
+  }
+  return h;
+}
