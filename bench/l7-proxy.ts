@@ -3,7 +3,8 @@
  * work: 2 workers/threads each, keep-alive on both sides, X-Forwarded-For added, one nginx backend shared by all.
  *
  *   modes   l7-http (HTTP proxying), l7-tcp (TCP pass-through; fastify has none), l7-tls (TLS termination, HTTP
- *           behind it)
+ *           behind it); l7-h2 (HTTP/2 over TLS from h2load, HTTP/1.1 behind) and l7-p99 (fixed-rate latency for http
+ *           and h2) against HAProxy and nginx, in bench/l7-h2.ts
  *   load    wrk -t1 -c64, BENCH_SECONDS (5) per run, BENCH_ROUNDS (3) rounds, the order of proxies rotated each
  *           round so none always runs first or last on this shared 2-core machine; BENCH_MODES=tcp,tls runs only
  *           those modes
@@ -21,12 +22,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitPort } from './wait-port.ts';
+import { benchH2 } from './l7-h2.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 /** BENCH_MODES=tcp (comma-separated) runs only those modes, for a quicker look at one of them. */
-const MODES = (process.env.BENCH_MODES ?? 'http,tcp,tls').split(',').map((m) => m.trim());
+const MODES = (process.env.BENCH_MODES ?? 'http,tcp,tls,h2,p99').split(',').map((m) => m.trim());
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-l7-'));
@@ -54,11 +56,11 @@ function have(cmd: string): boolean {
 
 /** The peers are Debian packages; install them when missing (the script runs as root on the appliance's build box). */
 function ensureTools(): void {
-  const missing = ['haproxy', 'nginx', 'wrk', 'openssl'].filter((c) => !have(c));
+  const missing = ['haproxy', 'nginx', 'wrk', 'openssl', 'h2load'].filter((c) => !have(c));
   const streamModule = fs.existsSync('/usr/lib/nginx/modules/ngx_stream_module.so');
   if (missing.length === 0 && streamModule) return;
   console.log(`installing ${missing.join(' ')} ${streamModule ? '' : 'libnginx-mod-stream'} …`);
-  execFileSync('apt-get', ['install', '-y', '-q', 'haproxy', 'nginx-light', 'libnginx-mod-stream', 'wrk', 'openssl'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '-q', 'haproxy', 'nginx-light', 'libnginx-mod-stream', 'wrk', 'openssl', 'nghttp2-client'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
 function start(name: string, cmd: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
@@ -160,7 +162,7 @@ defaults
 frontend http
   mode http
   bind 127.0.0.1:${PORT.haproxy.http}
-  bind 127.0.0.1:${PORT.haproxy.tls} ssl crt ${both} alpn http/1.1
+  bind 127.0.0.1:${PORT.haproxy.tls} ssl crt ${both} alpn h2,http/1.1
   option forwardfor
   default_backend web
 backend web
@@ -189,7 +191,7 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
   upstream be { server 127.0.0.1:${PORT.backend}; keepalive 128; keepalive_requests 10000000; }
   server { listen 127.0.0.1:${PORT.nginx.http}; ${loc} }
-  server { listen 127.0.0.1:${PORT.nginx.tls} ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}; ${loc} } }
+  server { listen 127.0.0.1:${PORT.nginx.tls} ssl http2; ssl_certificate ${cert}; ssl_certificate_key ${key}; ${loc} } }
 stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${PORT.backend}; } }\n`,
   );
   const nginx = start('nginx', 'nginx', ['-c', path.join(TMP, 'proxy', 'nginx.conf'), '-p', path.join(TMP, 'proxy'), '-e', 'stderr']);
@@ -254,6 +256,9 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
       lines.push(`bench l7-${mode}: fulcrum/${peer} rps ${(f.rps / o.rps).toFixed(2)} cpu-per-req ${(f.cpu / o.cpu).toFixed(2)}`);
     }
   }
+  // HTTP/2 (wrk speaks no ALPN, so the TLS ports above served it HTTP/1.1; h2load asks for h2 on the same ports).
+  const h2Peers = (['fulcrum', 'haproxy', 'nginx'] as const).map((n) => ({ name: n, pid: pids[n], h2Url: url(n, 'tls'), httpUrl: url(n, 'http') }));
+  lines.push(...benchH2(h2Peers, { seconds: SECONDS, rounds: ROUNDS, tmp: TMP, treeTicks, clkTck: CLK_TCK, median }, MODES));
   for (const l of lines) console.log(l);
 }
 
