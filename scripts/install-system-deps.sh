@@ -9,6 +9,7 @@ pkgs=(
   qemu-system-x86                              # Debian-kernel test guest for nftables SNAT tests (UML lacks nft inet)
   openssl curl                                 # TLS tests; curl is also the HA track script (asks the engine socket)
   haproxy nginx-light libnginx-mod-stream wrk  # benchmark peers and load generator
+  nghttp2-client                               # h2load: the HTTP/2 rows of bench:l7 (and their fixed-rate p99)
   dcmtk iputils-ping                           # health checks: DICOM peers (storescp, dcmqrscp) in tests; ping for ICMP checks
   keepalived                                   # HA: VRRP. The engine runs its own instance (its file and pid files in the
                                                # data directory), never the package's keepalived.service: kept from
