@@ -32,7 +32,7 @@ import type net from 'node:net';
 import { HttpParseError, parseRequestText, type RequestHead } from './http-codec.ts';
 import { H2Exchange, type H2Client } from './h2-exchange.ts';
 import type { ListenerRef, Session } from './http-proxy.ts';
-import { logRefusal } from './proxy-log.ts';
+import { logConnectionRefusal, logRefusal } from './proxy-log.ts';
 import { plainIp } from './rules.ts';
 import { countResponse } from './stats.ts';
 import type { ServiceRuntime } from './service.ts';
@@ -168,7 +168,7 @@ export class H2Session implements Session, H2Client {
     if (n <= max) return;
     const code = kind === 'resets' ? 'H2_RAPID_RESET' : 'H2_CONTROL_FLOOD';
     const what = kind === 'resets' ? 'streams reset' : 'SETTINGS and PING frames';
-    logRefusal({ code, status: 0, reason: `more than ${max} ${what} within ${h.abuseWindowMs} ms; the connection was closed with GOAWAY ENHANCE_YOUR_CALM`, service: this.service, client: this.clientIp, side: 'request' });
+    logConnectionRefusal({ code, reason: `more than ${max} ${what} within ${h.abuseWindowMs} ms (HTTP/2 GOAWAY ENHANCE_YOUR_CALM)`, service: this.service, client: this.clientIp });
     this.destroy(NGHTTP2_ENHANCE_YOUR_CALM);
   }
 

@@ -42,7 +42,22 @@ export function setProxyLog(next: ProxyLogSink | null, perSecond = 50): ProxyLog
 }
 
 export function logRefusal(r: Refusal): void {
-  if (sink === null) return;
+  const more = admit();
+  if (more === null) return;
+  const who = r.side === 'request' ? `a request from ${r.client}` : `a response from real server ${r.server ?? '?'} to ${r.client}`;
+  sink!('warn', `layer 7 service ${r.service} refused ${who} with ${r.status}: ${r.reason}${more}`, r);
+}
+
+/** A client connection closed for abusing its protocol (HTTP/2 rapid reset, control frame floods): no status. */
+export function logConnectionRefusal(r: Omit<Refusal, 'status' | 'side' | 'server'>): void {
+  const more = admit();
+  if (more === null) return;
+  sink!('warn', `layer 7 service ${r.service} closed the connection of ${r.client}: ${r.reason}${more}`, { ...r, side: 'connection' });
+}
+
+/** Under the cap: the note on entries left out before ('' when none); null when this one is left out. */
+function admit(): string | null {
+  if (sink === null) return null;
   const now = Math.floor(Date.now() / 1000);
   if (now !== second) {
     second = now;
@@ -50,10 +65,9 @@ export function logRefusal(r: Refusal): void {
   }
   if (++inSecond > maxPerSecond) {
     dropped++;
-    return;
+    return null;
   }
   const more = dropped > 0 ? ` (${dropped} more refusals were not logged)` : '';
   dropped = 0;
-  const who = r.side === 'request' ? `a request from ${r.client}` : `a response from real server ${r.server ?? '?'} to ${r.client}`;
-  sink('warn', `layer 7 service ${r.service} refused ${who} with ${r.status}: ${r.reason}${more}`, r);
+  return more;
 }
