@@ -6,12 +6,14 @@ import { api, setCsrfToken } from './api-client';
 import { LiveProvider, useLive, useLiveEvents } from './live';
 import { SessionContext, type SessionUser } from './session';
 import { Badge } from './ui/badge';
+import { SecondaryBanner } from './ha/secondary-banner';
 
 const NAV = [
   { href: '/', label: 'Overview' },
   { href: '/changes', label: 'Pending changes' },
   { href: '/history', label: 'History' },
   { href: '/certificates', label: 'Certificates' },
+  { href: '/ha', label: 'High availability' },
   { href: '/audit', label: 'Audit log', permission: ['admin', 'auditor'] },
   { href: '/users', label: 'Users & keys', permission: ['admin', 'auditor'] },
 ];
@@ -73,6 +75,7 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
           </div>
         ) : null}
       </header>
+      <SecondaryBanner />
       <main className="mx-auto max-w-7xl px-4 py-6">{children}</main>
     </div>
   );

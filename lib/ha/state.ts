@@ -101,7 +101,8 @@ export function pairWarnings(local: NodeStatus, peer: PeerView, peerRow: PeerRow
   if (!peerRow) return [];
   const w: string[] = [];
   const p = peer.status;
-  if (peer.error) w.push(`${peerRow.peerName} has not answered since ${peer.seenAt ?? 'pairing'}: ${peer.error.message}`);
+  const utc = (iso: string) => `${iso.replace('T', ' ').slice(0, 19)} UTC`;
+  if (peer.error) w.push(`${peerRow.peerName} has not answered ${peer.seenAt ? `since ${utc(peer.seenAt)}` : 'since pairing'}: ${peer.error.message}`);
   if (!p) return w;
   if ((p.running?.hash ?? null) !== (local.running?.hash ?? null)) {
     const v = (s: NodeStatus) => (s.running ? `version ${s.running.version} (${s.running.hash.slice(0, 12)})` : 'no configuration');

@@ -23,7 +23,8 @@ async function haView() {
       ? { role: peer.role, peerName: peer.peerName, peerUrl: peer.peerUrl, peerConsoleUrl: peer.peerConsoleUrl, peerFingerprint: peer.peerFingerprint, pairedAt: peer.pairedAt, lastSyncAt: peer.lastSyncAt, lastSyncHash: peer.lastSyncHash, lastSyncError: peer.lastSyncError }
       : null,
     peer: peer ? { status: view.status ?? null, seenAt: view.seenAt ?? null, error: view.error ?? null } : null,
-    isInSync: peer && view.status ? (view.status.running?.hash ?? null) === (local.running?.hash ?? null) && view.status.usersHash === local.usersHash : null,
+    // Unknown (null) while the peer does not answer: what it said last may be out of date.
+    isInSync: peer && view.status && !view.error ? (view.status.running?.hash ?? null) === (local.running?.hash ?? null) && view.status.usersHash === local.usersHash : null,
     warnings: pairWarnings(local, view, peer),
     handover: handoverState(),
     pairingCodeMinutes: CODE_TTL_MS / 60_000,
