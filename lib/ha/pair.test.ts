@@ -298,6 +298,13 @@ describe('hand-over', () => {
     assert.equal(check.status, 503);
     assert.match(check.body, /handed this node's service to the peer: patching fulcrum-a/);
     await eng.setHaStandby(null);
+    // The engine's 'ha' events (here standby on, then off) are the failover history, newest first.
+    const history = await until('the standby events in the failover history', async () => {
+      const items = (await a.api.req('GET', '/ha/history?limit=10')).body.items as { kind: string; state: string; message: string }[];
+      return items.length >= 2 ? items : undefined;
+    });
+    assert.deepEqual(history.slice(0, 2).map((e) => `${e.kind} ${e.state}`), ['standby off', 'standby on']);
+    assert.match(history[1].message, /patching fulcrum-a/);
   });
 });
 
