@@ -126,7 +126,7 @@ test('CONTINUATION flood: a header block that never ends is cut with GOAWAY, and
   }
 });
 
-test('a header list over limits.maxHeaderBytes is 431, over HTTP/2 as over HTTP/1.1, and not forwarded', async () => {
+test('a header list over limits.maxHeaderBytes is 431, over HTTP/2 as over HTTP/1.1; over 128 fields the stream is reset; neither is forwarded', async () => {
   const before = a.seen.length;
   const big = 'v'.repeat(3000);
   const s = http2.connect(`http://127.0.0.1:${port}`);
@@ -147,6 +147,18 @@ test('a header list over limits.maxHeaderBytes is 431, over HTTP/2 as over HTTP/
       'the HTTP/1.1 answer',
     );
     assert.deepEqual([status, h1], [431, 431]);
+    // 140 small fields: over node:http2's maxHeaderListPairs (128); the stream is reset (ENHANCE_YOUR_CALM).
+    const many = Object.fromEntries(Array.from({ length: 140 }, (_, i) => [`x-f${i}`, '1']));
+    const reset = await within(
+      new Promise<string>((resolve) => {
+        const req = s.request({ ':path': '/', ...many });
+        req.on('response', (h) => resolve(String(h[':status'])));
+        req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        req.resume();
+      }),
+      'the reset',
+    );
+    assert.equal(reset, 'ERR_HTTP2_STREAM_ERROR');
     assert.equal(a.seen.length, before);
   } finally {
     s.close();
