@@ -26,6 +26,7 @@ import { applyDeadline } from '../../engine/client/index.ts';
 import { faultPoint } from '../fault.ts';
 import { readSnapshot, sealPrivateKey, snapshotText } from '../secrets.ts';
 import { settleFromEngine, settleVersion, type PendingApply } from './settle.ts';
+import { outcomeSentence, withAdvice } from './outcomes.ts';
 
 export async function runningVersion() {
   return db().configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' } });
@@ -85,11 +86,11 @@ export async function applyConfig(config: Config, opts: { author: string; commen
   faultPoint('apply:after-engine-answer');
   await settleVersion(version.id, { status: answer.ok ? 'applied' : 'failed', result: answer, message: answer.error?.message ?? null }, 'answer');
   if (!answer.ok) {
-    const err = auditedApplyError(version.id, previous?.id, answer.error?.message ?? '', { version: version.id, results: answer.results });
+    const err = auditedApplyError(version.id, previous?.id, answer.error?.message ?? '', { version: version.id, results: withAdvice(answer.results), advice: outcomeSentence(answer.error?.code, answer.error?.message ?? '') });
     (err as { message: string }).message = answer.error?.message ?? err.message;
     throw err;
   }
-  return { version: version.id, hash, results: answer.results };
+  return { version: version.id, hash, results: withAdvice(answer.results) };
 }
 
 function auditedApplyError(version: number, previous: number | undefined, reason: string, details: unknown = { version }): ApiError {

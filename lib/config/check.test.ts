@@ -137,3 +137,11 @@ test('the incremental check and the whole-candidate check agree on every edit of
   assert.ok(compared > 200, `compared ${compared}`);
   assert.ok(refused > 40 && compared - refused > 40, `refused ${refused} of ${compared}`);
 });
+
+test('the check knows every part of the configuration a cross-object rule looks at', async () => {
+  // check.ts's table covers services and certificates; floating IPs take part only in the HA rules, and the candidate
+  // has no HA block. A new top-level part (or an HA block in the candidate) must be added to check.ts first.
+  assert.deepEqual(Object.keys(ConfigSchema.shape).sort(), ['certificates', 'floatingIps', 'ha', 'schemaVersion', 'virtualServices']);
+  const { renderCandidate } = await import('./render.ts');
+  assert.equal('ha' in (await renderCandidate()), false);
+});

@@ -9,10 +9,33 @@ import { applyConfig, pendingChanges, rollbackTo, runningVersion } from '../../c
 import { supervisorState } from '../../engine-supervisor.ts';
 import { readSnapshot } from '../../secrets.ts';
 import { diffConfigs } from '../../config/diff.ts';
+import { discardAll, discardObject } from '../../config/discard.ts';
+import { APPLY_POLICY, versionReason } from '../../config/outcomes.ts';
 
-const versionView = (v: { id: number; hash: string; authorName: string; comment: string | null; status: string; result: string | null; rollbackOf: number | null; createdAt: Date }) => ({
-  id: v.id, hash: v.hash, author: v.authorName, comment: v.comment, status: v.status, rollbackOf: v.rollbackOf, createdAt: v.createdAt,
-  result: v.result ? JSON.parse(v.result) : null,
+const versionView = (v: { id: number; hash: string; authorName: string; comment: string | null; status: string; result: string | null; rollbackOf: number | null; createdAt: Date }) => {
+  const result = v.result ? JSON.parse(v.result) : null;
+  // A failed version keeps its reason, in words (outcomes.ts), beside the engine's own result.
+  return { id: v.id, hash: v.hash, author: v.authorName, comment: v.comment, status: v.status, rollbackOf: v.rollbackOf, createdAt: v.createdAt, result, reason: v.status === 'failed' ? versionReason(result) : null };
+};
+
+/** The candidate rows' ids by change name ("web", "web/app-1", a floating IP's address), for the id shown on hover. */
+async function idsByName(): Promise<Map<string, string>> {
+  const services = await db().virtualService.findMany({ select: { id: true, name: true, realServers: { select: { id: true, name: true } } } });
+  const out = new Map<string, string>();
+  for (const vs of services) {
+    out.set(`virtual-service:${vs.name}`, vs.id);
+    for (const rs of vs.realServers) out.set(`real-server:${vs.name}/${rs.name}`, rs.id);
+  }
+  for (const f of await db().floatingIp.findMany({ select: { id: true, address: true } })) out.set(`floating-ip:${f.address}`, f.id);
+  for (const c of await db().certificate.findMany({ select: { id: true, name: true } })) out.set(`certificate:${c.name}`, c.id);
+  return out;
+}
+
+const DiscardBody = z.strictObject({
+  /** The candidate you reviewed (GET /changes candidateHash); a discard of everything is refused if it changed since. */
+  expectedHash: z.string().optional(),
+  /** One object's staged changes; without it, every staged change. Real servers are named "service/server". */
+  object: z.strictObject({ type: z.enum(['virtual-service', 'real-server', 'floating-ip', 'certificate'], { error: 'Choose virtual-service, real-server, floating-ip or certificate.' }), name: z.string().min(1).max(300) }).optional(),
 });
 
 const redactCerts = (c: Config): Config => ({ ...c, certificates: c.certificates.map((x) => ({ ...x, privateKeyPem: '[kept private]' })) });
@@ -23,7 +46,19 @@ export const configRoutes = [
     summary: 'What is staged against the running version',
     async handler() {
       const p = await pendingChanges();
-      return { body: { count: p.changes.length, changes: p.changes, candidateHash: p.candidateHash, running: p.running ? { version: p.running.id, hash: p.running.hash } : null } };
+      const ids = await idsByName();
+      const changes = p.changes.map((c) => ({ ...c, id: ids.get(`${c.objectType}:${c.name}`) }));
+      return { body: { count: changes.length, changes, candidateHash: p.candidateHash, running: p.running ? { version: p.running.id, hash: p.running.hash } : null, policy: APPLY_POLICY } };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/changes/discard', permission: 'config:write', tag: 'config', action: 'changes.discard', objectType: 'config',
+    summary: 'Discard staged changes: all of them, or those of one object (back to the running version)', body: DiscardBody,
+    async handler(ctx) {
+      const { object, expectedHash } = ctx.body;
+      if (!object) return { body: await discardAll({ audit: ctx.audit, expectedHash }) };
+      const r = await discardObject(object, { audit: ctx.audit });
+      return { body: { discarded: 1, object, isRemoved: r.after === null } };
     },
   }),
   defineRoute({
@@ -84,7 +119,8 @@ export const configRoutes = [
     async handler(ctx) {
       const id = Number(ctx.params.id);
       if (!Number.isInteger(id)) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.params.id}` });
-      return { body: await rollbackTo(id, { author: ctx.actor.name, audit: ctx.audit }) };
+      const r = await rollbackTo(id, { author: ctx.actor.name, audit: ctx.audit });
+      return { body: { ...r, message: `Version ${r.version} now runs: the configuration of version ${id}.` } };
     },
   }),
   defineRoute({
