@@ -39,6 +39,20 @@ function nextHealth(e: Engine, realServer: string, health: string, ms = 20_000):
   });
 }
 
+/** Each apply of `dp` in words (when, operations, depth, reads, decisions, the table after), for a count that surprises. */
+function recordApplies(dp: ReturnType<typeof createL4DataPlane>): string[] {
+  const log: string[] = [];
+  const apply = dp.apply.bind(dp);
+  dp.apply = async (input) => {
+    const startedAt = performance.now();
+    const r = await apply(input);
+    const decisions = [...input.decisions].map(([k, d]) => `${k} ${d.disposition}/${d.weight}`).join(', ');
+    log.push(`${Math.round(startedAt)} ms: ${dp.lastApply?.operations} ops, ${dp.lastApply?.depth}, ${dp.lastApply?.reads} reads; ${decisions}; table ${sh('ipvsadm', '-Ln').split('\n').slice(3).map((l) => l.trim()).join(' | ')}`);
+    return r;
+  };
+  return log;
+}
+
 async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 'nat') {
   const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')) });
   const checks: string[] = [];
@@ -107,6 +121,7 @@ test('health DR with source-IP persistence: a dead server is removed so its pers
   const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo' });
   t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
   const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')) });
+  const applies = recordApplies(dp);
   const e = new Engine(fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')), [dp], () => undefined, { health: { allowedNetworks: ['10.0.0.0/24'] } });
   t.after(() => e.close());
   const applied = await e.apply(1, {
@@ -129,8 +144,11 @@ test('health DR with source-IP persistence: a dead server is removed so its pers
   await lab.serverAgent(held).ask({ op: 'stop', port: 80 });
   await down;
   // The one-operation claim is asserted by the two tests above. Here one CI run (of five) counted 2 operations for
-  // this removal and the cause is not understood yet (left in the session note): printed, not asserted, until it is.
+  // this removal; the cause is not understood yet: five runs since (with the checks in the monitor's child process)
+  // counted 1 each. Printed, not asserted, until it is understood; a count other than 1 prints every apply of this
+  // test (operations, read depth, decisions and the table after each), which says which apply made the second one.
   t.diagnostic(`persistent DR: the removal took ${dp.lastApply!.operations} netlink operation(s)`);
+  if (dp.lastApply!.operations !== 1) t.diagnostic(`every apply of this test:\n${applies.join('\n')}`);
   assert.doesNotMatch(sh('ipvsadm', '-Ln'), new RegExp(`${heldAddress}:80`), 'the dead destination is out of the table');
   assert.deepEqual(await lab.get(3), [other, other, other], 'the persistent client moved to the live server');
 
