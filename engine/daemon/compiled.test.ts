@@ -1,7 +1,8 @@
 /**
  * The engine as it is shipped: compiled to JavaScript (engine/tsconfig.build.json, as scripts/ensure-build.mjs builds
- * it for npm start) and run by plain Node, without a TypeScript loader, down to its layer 7 workers and its health monitor's child. It starts,
- * applies a checked layer 7 service and carries a request to a real server on loopback.
+ * it for npm start) and run by plain Node, without a TypeScript loader, down to its layer 7 workers and its health
+ * monitor's child process. It starts, applies a checked layer 7 service and carries a request to a real server on
+ * loopback.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
