@@ -9,6 +9,7 @@ import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';
 import { ConfirmDialog } from './ui/confirm';
 import { Sparkline } from './sparkline';
+import { ServiceGraphs } from './graphs/service-graphs';
 import { RealServerHealth, type CheckStatus } from './real-server-health';
 
 type RealServer = { id: string; name: string; address: string; port?: number; weight: number; state: 'online' | 'drain' | 'halt'; isBackup: boolean; version: number };
@@ -49,6 +50,8 @@ export function Overview() {
   const [deleting, setDeleting] = useState<VirtualService | null>(null);
   const [isBusy, setBusy] = useState(false);
   const [filter, setFilter] = useState('');
+  /** Services whose graphs are open (every role may read them). */
+  const [graphsOpen, setGraphsOpen] = useState<ReadonlySet<string>>(new Set());
   const history = useRef(new Map<string, number[]>());
   const [, tick] = useState(0);
   const canState = useCan('server:state');
@@ -174,9 +177,15 @@ export function Overview() {
             <Card key={vs.id} title={<span className="flex flex-wrap items-center gap-2"><span data-testid="vs-name">{vs.name}</span>
               <Badge tone="sky">L{vs.layer} {vs.mode.toUpperCase()}</Badge>
               {st ? <Badge tone={resultTone[st.status] ?? 'slate'} title={st.message}>{st.status}</Badge> : <Badge tone="slate">not applied</Badge>}</span>}
-              actions={canWrite && <>
+              actions={<>
+                <Button variant="secondary" aria-expanded={graphsOpen.has(vs.id)} aria-controls={`graphs-${vs.id}`}
+                  onClick={() => setGraphsOpen((cur) => { const n = new Set(cur); if (!n.delete(vs.id)) n.add(vs.id); return n; })}>
+                  {graphsOpen.has(vs.id) ? 'Hide graphs' : 'Graphs'}
+                </Button>
+                {canWrite && <>
                 <Link href={`/virtual-services/${vs.id}`} className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm hover:bg-slate-100">Edit</Link>
                 <Button variant="secondary" onClick={() => setDeleting(vs)}>Delete</Button>
+                </>}
               </>}>
               <div className="mb-3 flex flex-wrap items-center gap-x-6 gap-y-1 text-sm text-slate-700">
                 <span><span className="text-slate-500">VIP</span> <span className="font-mono">{vs.address}:{vs.ports.join(',')}</span> {vs.protocol}</span>
@@ -213,6 +222,7 @@ export function Overview() {
                   </tbody>
                 </table>
               </div>
+              {graphsOpen.has(vs.id) && <div id={`graphs-${vs.id}`}><ServiceGraphs vsId={vs.id} vsName={vs.name} layer={vs.layer} realServers={vs.realServers} /></div>}
             </Card>
           );
         })}
