@@ -30,7 +30,7 @@ function NodeCard({ label, node, extra }: { label: string; node: NodeStatus | nu
   return (
     <Card title={<span>{label}: <span data-testid="node-name">{node.name}</span></span>}>
       <div className="mb-3 flex flex-wrap gap-2">
-        <Badge tone={ROLE_TONE[node.role]}>{node.role === 'unpaired' ? 'not paired' : node.role}</Badge>
+        <span data-testid="node-role"><Badge tone={ROLE_TONE[node.role]}>{node.role === 'unpaired' ? 'not paired' : node.role}</Badge></span>
         {!node.engine.isReachable ? <Badge tone="red">engine unreachable</Badge>
           : ha ? <Badge tone={VRRP_TONE[ha.role]}>{VRRP_TEXT[ha.role]}</Badge> : <Badge tone="slate">HA not configured</Badge>}
         {ha?.standby && <Badge tone="amber">standing by</Badge>}

@@ -88,7 +88,7 @@ export function PairingCard({ view, onChange }: { view: HaView; onChange: () => 
         </section>
         <form method="post" onSubmit={pair} noValidate aria-labelledby="secondary-side" className="space-y-3">
           <h3 id="secondary-side" className="font-medium">On the secondary</h3>
-          <p className="text-sm text-slate-600">Enter the primary&apos;s peer address and the code it shows. This node then takes the primary&apos;s configuration, certificates and users, and refuses edits of its own.</p>
+          <p className="text-sm text-slate-600">Enter the primary&apos;s peer address and the code it shows. This node then takes the primary&apos;s configuration, certificates and users (its own users are replaced: log in here with the primary&apos;s), and refuses edits of its own.</p>
           <Field label="Primary's peer address" error={fields.url} hint="https://host:9444 — the peer link, not the browser port.">{(p) => <Input {...p} name="peer-url" placeholder="https://fulcrum-a:9444" value={url} onChange={(e) => setUrl(e.target.value)} />}</Field>
           <Field label="Pairing code" error={fields.code}>{(p) => <Input {...p} name="pairing-code" autoComplete="off" placeholder="XXXX-XXXX-XXXX" className="font-mono uppercase" value={typed} onChange={(e) => setTyped(e.target.value)} />}</Field>
           <Button type="submit" disabled={isBusy || !!whyNot}>{isBusy ? 'Pairing…' : 'Pair as the secondary'}</Button>
