@@ -1,0 +1,88 @@
+/**
+ * The access log on a real directory: one JSON line per logged exchange with HAProxy's fields, rotated by size with
+ * the retained count (also over files an earlier run left), sampled with an injected random source while abnormal
+ * exchanges are always kept, secrets redacted by the shared list, and options refused naming the option.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { createAccessLog, terminationState, type AccessEntry } from './access-log.ts';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-access-'));
+
+function entry(over: Partial<AccessEntry> = {}): AccessEntry {
+  return {
+    client: '127.0.0.1:51514', service: 'symphony-web', server: 'sym-app-1', method: 'GET', path: '/ed/triage', status: 200, bytesIn: 120, bytesOut: 2048,
+    timings: { requestMs: 0.2, queueMs: 0, connectMs: 0.4, responseMs: 3.1, totalMs: 3.9 }, termination: '--', ...over,
+  };
+}
+const lines = (dir: string) => fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+
+test('termination states are HAProxy\'s two characters', () => {
+  assert.equal(terminationState('normal', 'done'), '--');
+  assert.equal(terminationState('client-closed', 'data'), 'CD');
+  assert.equal(terminationState('server-closed', 'connect'), 'SC');
+  assert.equal(terminationState('server-timeout', 'headers'), 'sH');
+  assert.equal(terminationState('proxy', 'request'), 'PR');
+});
+
+test('each logged exchange is one JSON line with its fields; secrets under a listed key are redacted', async () => {
+  const dir = tmp();
+  const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '10m', keep: 2, sampleRate: 1 });
+  assert.equal(log.record(entry()), true);
+  assert.equal(log.record({ ...entry({ status: 503, server: undefined, termination: 'SC' }), ...({ authorization: 'Bearer s3cret' } as object) }), true);
+  await log.close();
+  const [a, b] = lines(dir);
+  assert.deepEqual({ ...a, time: undefined }, { level: 'info', time: undefined, msg: 'access', ...entry() });
+  assert.match(a.time, /^\d{4}-\d\d-\d\dT/);
+  assert.equal(b.server, '-', 'no server was picked');
+  assert.equal(b.termination, 'SC');
+  assert.equal(b.authorization, '[redacted]');
+  assert.equal(fs.statSync(path.join(dir, fs.readdirSync(dir)[0])).mode & 0o777, 0o600);
+});
+
+test('sampling keeps the drawn share of normal exchanges and every abnormal one', async () => {
+  const dir = tmp();
+  let i = 0;
+  const draws = [0.05, 0.5, 0.95, 0.09, 0.11];
+  const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '10m', keep: 1, sampleRate: 0.1, random: () => draws[i++ % draws.length] });
+  const kept = draws.map((_, n) => log.record(entry({ path: `/normal/${n}` })));
+  assert.deepEqual(kept, [true, false, false, true, false]);
+  assert.equal(log.record(entry({ status: 502, path: '/bad-gateway' })), true);
+  assert.equal(log.record(entry({ termination: 'CD', path: '/client-left' })), true);
+  assert.deepEqual(log.counts(), { written: 4, skipped: 3 });
+  await log.close();
+  assert.deepEqual(lines(dir).map((l) => l.path), ['/normal/0', '/normal/3', '/bad-gateway', '/client-left']);
+});
+
+test('rotation by size keeps the active file and `keep` rotated ones, removing those an earlier run left too', async () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'access.1.log'), '{"msg":"from an earlier run"}\n');
+  const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '1k', keep: 2, sampleRate: 1 });
+  let n = 0;
+  for (let round = 0; round < 5; round++) {
+    const cleaned = once(log.stream, 'cleanup-complete');
+    // About 3 kB: past the 1 kB limit, so one rotation follows.
+    for (let k = 0; k < 10; k++) log.record(entry({ path: `/round/${round}/${n++}` }));
+    await cleaned;
+  }
+  log.record(entry({ path: '/last' }));
+  await log.close();
+  const files = fs.readdirSync(dir);
+  assert.equal(files.length, 3, `the active file and two rotated ones: ${files.join(', ')}`);
+  const paths = lines(dir).map((l) => l.path);
+  assert.ok(!paths.includes(undefined), 'the earlier run\'s file is gone');
+  assert.ok(paths.includes('/last'));
+  assert.ok(!paths.includes('/round/0/0'), 'the oldest entries went with their file');
+});
+
+test('options are refused naming the option', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'access.log');
+  await assert.rejects(createAccessLog({ file, size: '10m', keep: 2, sampleRate: 1.5 }), /accessLog\.sampleRate/);
+  await assert.rejects(createAccessLog({ file, size: '10m', keep: -1, sampleRate: 1 }), /accessLog\.keep/);
+  await assert.rejects(createAccessLog({ file, size: 'big', keep: 1, sampleRate: 1 }), /accessLog\.size/);
+});

@@ -1,0 +1,110 @@
+/**
+ * The layer 7 access log: one JSON line per request (pino), to a file rotated by size with a retained count
+ * (pino-roll), with a sample rate. The fields are HAProxy's HTTP log format's, named:
+ *
+ *   HAProxy            │ here
+ *   ───────────────────┼──────────────────────────────────────────────────────────────────────────
+ *   client_ip:port     │ client ("10.1.2.3:51514", "[2001:db8::1]:443")
+ *   frontend/backend   │ service                 server_name │ server ("-" when none was picked)
+ *   Tq/Tw/Tc/Tr/Tt     │ timings.requestMs, queueMs, connectMs, responseMs, totalMs (-1: the step was not reached)
+ *   status_code        │ status                  bytes_read  │ bytesOut (to the client); bytesIn (from it)
+ *   termination_state  │ termination (two characters, the table below)      {method, path}: the request line
+ *
+ * Termination state, as HAProxy's: the first character is what ended the exchange, the second the step it was in.
+ *
+ *   first │ cause                       second │ step
+ *   ──────┼────────────────────────     ───────┼───────────────────────────────────────────
+ *     -   │ normal end                     R   │ waiting for the client's request
+ *     C   │ the client closed              Q   │ queued for a server
+ *     S   │ the server closed or refused   C   │ connecting to the server
+ *     P   │ the proxy refused (a 4xx/5xx   H   │ waiting for the server's response head
+ *         │ of its own, a rule)            D   │ passing the body
+ *     c   │ client timeout                 L   │ the proxy sent the last bytes itself
+ *     s   │ server timeout                 -   │ finished normally
+ *     R   │ a resource limit (max conns)
+ *     I   │ an internal error
+ *
+ * Sampling: a normal exchange (termination "--" and status below 500) is logged with probability `sampleRate`; an
+ * abnormal one always is, so a sample rate never hides an error. `random` is injectable (tests).
+ */
+import pino, { type Logger } from 'pino';
+import pinoRoll from 'pino-roll';
+import { redactFields } from './redact.ts';
+
+export const CAUSES = { normal: '-', 'client-closed': 'C', 'server-closed': 'S', proxy: 'P', 'client-timeout': 'c', 'server-timeout': 's', resource: 'R', internal: 'I' } as const;
+export const STEPS = { request: 'R', queue: 'Q', connect: 'C', headers: 'H', data: 'D', last: 'L', done: '-' } as const;
+export type Cause = keyof typeof CAUSES;
+export type Step = keyof typeof STEPS;
+
+export function terminationState(cause: Cause, step: Step): string {
+  return CAUSES[cause] + STEPS[step];
+}
+
+export interface AccessEntry {
+  client: string;
+  service: string;
+  server?: string;
+  method: string;
+  path: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  timings: { requestMs: number; queueMs: number; connectMs: number; responseMs: number; totalMs: number };
+  termination: string;
+}
+
+export interface AccessLogOptions {
+  /** The active file; rotated ones are numbered beside it (access.1.log, access.2.log …). */
+  file: string;
+  /** Rotate when the active file reaches this ("10m", "512k"). */
+  size: string;
+  /** Rotated files kept besides the active one (older ones are removed, also from earlier runs). */
+  keep: number;
+  /** 0 … 1. */
+  sampleRate: number;
+  random?: () => number;
+}
+
+const MAX_PATH = 512;
+
+export function isAbnormal(e: Pick<AccessEntry, 'status' | 'termination'>): boolean {
+  return e.termination !== '--' || e.status >= 500;
+}
+
+/** Validates the options once (a refusal names the option) and opens the file. */
+export async function createAccessLog(opts: AccessLogOptions) {
+  if (!(opts.sampleRate >= 0 && opts.sampleRate <= 1)) throw new RangeError(`accessLog.sampleRate: give a number from 0 to 1 (got ${opts.sampleRate})`);
+  if (!Number.isInteger(opts.keep) || opts.keep < 0) throw new RangeError(`accessLog.keep: give a whole number of files, 0 or more (got ${opts.keep})`);
+  if (!/^\d+[km]$/.test(opts.size)) throw new RangeError(`accessLog.size: give a size such as "10m" or "512k" (got "${opts.size}")`);
+  const random = opts.random ?? Math.random;
+  const stream = await pinoRoll({ file: opts.file, size: opts.size, mkdir: true, mode: 0o600, limit: { count: opts.keep, removeOtherLogFiles: true } });
+  const logger: Logger = pino(
+    { base: null, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }), log: (o) => redactFields(o) } },
+    stream,
+  );
+  let written = 0;
+  let skipped = 0;
+  return {
+    stream,
+    /** Logs the exchange if it is abnormal or drawn by the sample rate; returns whether it was logged. */
+    record(e: AccessEntry): boolean {
+      if (!isAbnormal(e) && !(opts.sampleRate >= 1 || random() < opts.sampleRate)) {
+        skipped++;
+        return false;
+      }
+      written++;
+      logger.info({ ...e, server: e.server ?? '-', path: e.path.length > MAX_PATH ? `${e.path.slice(0, MAX_PATH)}…` : e.path }, 'access');
+      return true;
+    },
+    counts: () => ({ written, skipped }),
+    /** Flushes and closes the file. */
+    close(): Promise<void> {
+      return new Promise((resolve) => {
+        stream.once('close', () => resolve());
+        stream.end();
+      });
+    },
+  };
+}
+
+export type AccessLog = Awaited<ReturnType<typeof createAccessLog>>;
