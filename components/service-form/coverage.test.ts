@@ -40,9 +40,9 @@ function stateOf(service: Record<string, unknown>, patch: (s: FormState) => void
   return s;
 }
 
-function render(state: FormState): string {
+function render(state: FormState, isReadOnly = false): string {
   const props: FormBodyProps = {
-    state, set: () => undefined, setHc: () => undefined, onLayer: () => undefined, errors: {}, rawErrors: {}, isReadOnly: false,
+    state, set: () => undefined, setHc: () => undefined, onLayer: () => undefined, errors: {}, rawErrors: {}, isReadOnly,
     open: Object.fromEntries(SECTIONS.map((s) => [s, true])) as FormBodyProps['open'], toggle: () => undefined, certificates: ['symphony'], others: [], attempt: 0,
   };
   return renderToStaticMarkup(createElement(FormBody, props));
@@ -99,4 +99,16 @@ test('the health check group is covered kind by kind (send-expect and DICOM have
   assert.ok(!of('connect').has('healthCheck.dicom.calledAeTitle'));
   assert.ok(of('dicom-echo').has('healthCheck.dicom.calledAeTitle'));
   assert.ok(of('dicom-echo').has('healthCheck.dicom.callingAeTitle'));
+});
+
+test('for a role that may not write, every control of the schema is disabled (sections, pages and filter still work)', () => {
+  for (const s of states()) {
+    const html = render(s, true);
+    const tags = [...html.matchAll(/<(input|select|textarea)\b[^>]*>/g)].map((m) => m[0]);
+    const editing = tags.filter((t) => t.includes('data-schema-path='));
+    assert.ok(editing.length > 20);
+    assert.deepEqual(editing.filter((t) => !/\sdisabled(=""|\s|>)/.test(t)), []);
+    const bulk = [...html.matchAll(/<button\b[^>]*>(Add [^<]*)</g)].filter((m) => !/\sdisabled(=""|\s|>)/.test(m[0])).map((m) => m[1]);
+    assert.deepEqual(bulk, [], 'add buttons enabled for a viewer');
+  }
 });
