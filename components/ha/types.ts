@@ -12,6 +12,7 @@ export interface NodeStatus {
   role: 'primary' | 'secondary' | 'unpaired';
   running: { version: number; hash: string; at: string } | null;
   usersHash: string;
+  statesHash: string;
   engine: { isReachable: boolean; ha: VrrpView | null };
   lastSyncAt: string | null;
   at: string;

@@ -22,6 +22,9 @@ const ApiKeyRecord = z.strictObject({
 const UserRecord = z.strictObject({ username: z.string(), passwordHash: z.string(), role: z.string(), isDisabled: z.boolean(), apiKeys: z.array(ApiKeyRecord) });
 export type UserRecord = z.infer<typeof UserRecord>;
 
+const StateRecord = z.strictObject({ virtualService: z.string(), realServer: z.string(), state: z.enum(['online', 'drain', 'halt']) });
+export type StateRecord = z.infer<typeof StateRecord>;
+
 export const BundleSchema = z.strictObject({
   from: z.string(),
   version: z.strictObject({ id: z.number().int(), hash: z.string(), author: z.string(), comment: z.string().nullable(), createdAt: z.string() }).nullable(),
@@ -29,6 +32,9 @@ export const BundleSchema = z.strictObject({
   config: z.unknown(),
   users: z.array(UserRecord),
   usersHash: z.string(),
+  /** Operator states (online/drain/halt) as they are now: operational, so they move without an apply. */
+  states: z.array(StateRecord),
+  statesHash: z.string(),
 });
 export type Bundle = z.infer<typeof BundleSchema>;
 
@@ -49,10 +55,29 @@ export async function userRecords(reader: Pick<Tx, 'user'> = db()): Promise<User
 export const hashUsers = (users: UserRecord[]) => sha256Hex(canonicalJson(users));
 export const usersHash = async () => hashUsers(await userRecords());
 
+/**
+ * The operator state of every real server of the running version, as stored now (a drain or halt takes effect at
+ * once and is not a new version, but the peer must honour it too when it takes over). Servers staged but not yet
+ * applied are left out, so two nodes running the same version compare equal.
+ */
+export async function operatorStates(): Promise<StateRecord[]> {
+  const running = await db().configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' }, select: { snapshot: true } });
+  if (!running) return [];
+  const cfg = JSON.parse(running.snapshot) as { virtualServices: { name: string; realServers: { name: string }[] }[] };
+  const inRunning = new Set(cfg.virtualServices.flatMap((vs) => vs.realServers.map((rs) => `${vs.name}/${rs.name}`)));
+  const rows = await db().realServer.findMany({ select: { name: true, state: true, virtualService: { select: { name: true } } } });
+  return rows
+    .filter((r) => inRunning.has(`${r.virtualService.name}/${r.name}`))
+    .map((r) => ({ virtualService: r.virtualService.name, realServer: r.name, state: r.state as StateRecord['state'] }))
+    .sort((a, b) => `${a.virtualService}/${a.realServer}`.localeCompare(`${b.virtualService}/${b.realServer}`));
+}
+export const statesHash = async () => sha256Hex(canonicalJson(await operatorStates()));
+
 /** The primary's bundle: its running version, or only its users when it has applied nothing. */
 export async function buildBundle(from: string, pairKey: Buffer): Promise<Bundle> {
   const running = await db().configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' } });
   const users = await userRecords();
+  const states = await operatorStates();
   const config = running ? mapPrivateKeys(readSnapshot(running.snapshot), (pem, ctx) => seal(pairKey, pem, keyContext(ctx))) : null;
   return {
     from,
@@ -60,6 +85,8 @@ export async function buildBundle(from: string, pairKey: Buffer): Promise<Bundle
     config,
     users,
     usersHash: hashUsers(users),
+    states,
+    statesHash: sha256Hex(canonicalJson(states)),
   };
 }
 

@@ -242,6 +242,29 @@ describe('configuration sync', () => {
   });
 });
 
+describe('operator states', () => {
+  it('a drain on the primary is followed by the secondary at once, without an apply, in its rows and its engine', async () => {
+    const list = (await a.api.req('GET', '/virtual-services')).body.items as { id: string; name: string }[];
+    const vs = (await a.api.req('GET', `/virtual-services/${list.find((v) => v.name === 'symphony-web')!.id}`)).body;
+    const r = await a.api.req('PUT', `/real-servers/${vs.realServers[0].id}/state`, { state: 'drain' });
+    assert.equal(r.status, 200, r.text);
+    const onB = async () => {
+      const bl = (await b.api.req('GET', '/virtual-services')).body.items as { id: string; name: string }[];
+      return (await b.api.req('GET', `/virtual-services/${bl.find((v) => v.name === 'symphony-web')!.id}`)).body.realServers[0].state as string;
+    };
+    await until('the secondary to drain sym-app-1 too', async () => (await onB()) === 'drain');
+    const engineB = await until('the secondary engine to run it drained', async () => {
+      const st = (await b.api.req('GET', '/status')).body.engine.status;
+      const srv = st.services.find((x: { name: string }) => x.name === 'symphony-web').realServers[0];
+      return srv.operator === 'drain' ? srv : undefined;
+    });
+    assert.equal(engineB.operator, 'drain');
+    assert.ok((await auditActions(b)).some((e) => e.action === 'ha.sync-state' && /symphony-web\/sym-app-1 drain/.test(e.message)));
+    assert.equal((await b.api.req('GET', '/status')).body.runningVersion.hash, (await a.api.req('GET', '/status')).body.runningVersion.hash, 'no new version for a state');
+    await until('both to say they are in sync', async () => (await a.api.req('GET', '/ha')).body.isInSync === true);
+  });
+});
+
 describe('the peer link', () => {
   it('refuses a client certificate that was not pinned, and one with none', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-ha-stranger-'));

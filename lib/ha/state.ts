@@ -10,7 +10,7 @@ import { runningVersion } from '../config/apply.ts';
 import { secretKey, seal, open } from '../../engine/secrets.ts';
 import { consoleEnv } from '../env.ts';
 import { nodeName } from './identity.ts';
-import { usersHash } from './bundle.ts';
+import { statesHash, usersHash } from './bundle.ts';
 
 export type PairRole = 'primary' | 'secondary';
 
@@ -37,13 +37,14 @@ export interface NodeStatus {
   role: PairRole | 'unpaired';
   running: { version: number; hash: string; at: string } | null;
   usersHash: string;
+  statesHash: string;
   engine: { isReachable: boolean; ha: VrrpView | null };
   lastSyncAt: string | null;
   at: string;
 }
 
 export async function localStatus(): Promise<NodeStatus> {
-  const [peer, running, users] = await Promise.all([loadPeer(), runningVersion(), usersHash()]);
+  const [peer, running, users, states] = await Promise.all([loadPeer(), runningVersion(), usersHash(), statesHash()]);
   let isReachable = false;
   let ha: VrrpView | null = null;
   try {
@@ -66,6 +67,7 @@ export async function localStatus(): Promise<NodeStatus> {
     role: (peer?.role as PairRole | undefined) ?? 'unpaired',
     running: running ? { version: running.id, hash: running.hash, at: running.createdAt.toISOString() } : null,
     usersHash: users,
+    statesHash: states,
     engine: { isReachable, ha },
     lastSyncAt: peer?.lastSyncAt?.toISOString() ?? null,
     at: new Date().toISOString(),
@@ -108,6 +110,7 @@ export function pairWarnings(local: NodeStatus, peer: PeerView, peerRow: PeerRow
     const v = (s: NodeStatus) => (s.running ? `version ${s.running.version} (${s.running.hash.slice(0, 12)})` : 'no configuration');
     w.push(`The nodes run different configurations: ${local.name} runs ${v(local)}, ${p.name} runs ${v(p)}.`);
   }
+  if (p.running?.hash === local.running?.hash && p.statesHash !== local.statesHash) w.push('The nodes differ in which real servers are drained or halted; the secondary follows the primary at the next sync.');
   if (p.usersHash !== local.usersHash) w.push(`The nodes have different users or API keys; ${peerRow.role === 'primary' ? 'they are sent to' : 'they come from'} ${peerRow.role === 'primary' ? p.name : peerRow.peerName} at the next sync.`);
   if (p.role === peerRow.role) w.push(`Both nodes say they are the ${p.role}: pair them again.`);
   if (p.role === 'unpaired') w.push(`${p.name} no longer knows this pair: pair the nodes again.`);

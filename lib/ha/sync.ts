@@ -19,7 +19,9 @@ import { mutate } from '../api/mutate.ts';
 import { writeAuditAlone, type AuditInput } from '../audit.ts';
 import { applyConfig, loadCandidate, runningVersion } from '../config/apply.ts';
 import { log } from '../log.ts';
-import { BundleSchema, buildBundle, isHashOf, mirrorIntoTx, openBundleConfig, usersHash } from './bundle.ts';
+import { BundleSchema, buildBundle, isHashOf, mirrorIntoTx, openBundleConfig, operatorStates, usersHash, type StateRecord } from './bundle.ts';
+import { engine } from '../engine.ts';
+import { settler } from '../config/settle.ts';
 import { heartbeatMs, retryBaseMs, RETRY_MAX_MS } from './identity.ts';
 import { BUNDLE_TIMEOUT_MS, expectOk, peerCall } from './peer-client.ts';
 import { loadPeer, localStatus, openPairKey, peerView, publishHa, resetPeerView, setPeerView, type NodeStatus, type PeerRow } from './state.ts';
@@ -85,11 +87,39 @@ async function receiveOne(raw: unknown, sourceAddress: string): Promise<NodeStat
       });
     }
   }
-  await recordSync((await loadPeer()) ?? peer, b.version?.hash ?? null, isConfigNew || isUsersNew);
+  const isStatesNew = await followStates(b.states, peer, sourceAddress);
+  await recordSync((await loadPeer()) ?? peer, b.version?.hash ?? null, isConfigNew || isUsersNew || isStatesNew);
   return localStatus();
 }
 
-const SYNC_ACTIONS = /^(config\.(apply|rollback)|ha\.sync-apply|user\.|api-key\.|setup\.)/;
+/**
+ * The primary's operator states onto this node's real servers (those it runs), stored and audited first, then told
+ * to the engine outside the transaction; one the engine does not take now is resent by the settler.
+ */
+async function followStates(states: StateRecord[], peer: PeerRow, sourceAddress: string): Promise<boolean> {
+  const mine = new Map((await operatorStates()).map((s) => [`${s.virtualService}/${s.realServer}`, s.state]));
+  const changed = states.filter((s) => mine.has(`${s.virtualService}/${s.realServer}`) && mine.get(`${s.virtualService}/${s.realServer}`) !== s.state);
+  if (!changed.length) return false;
+  await mutate(
+    async (tx) => {
+      for (const s of changed) await tx.realServer.updateMany({ where: { name: s.realServer, virtualService: { name: s.virtualService } }, data: { state: s.state } });
+    },
+    () => ({
+      ...peerActor(peer, sourceAddress), action: 'ha.sync-state', objectType: 'real-server', objectId: null, outcome: 'success',
+      after: { from: peer.peerName, states: changed }, message: `Followed ${peer.peerName}: ${changed.map((s) => `${s.virtualService}/${s.realServer} ${s.state}`).join(', ')}.`,
+    }),
+    { isCandidateChange: false },
+  );
+  for (const s of changed) {
+    await engine().setServerState(s.virtualService, s.realServer, s.state).catch((e) => {
+      log('warn', 'server state from the HA peer not taken by the engine now', { realServer: s.realServer, error: (e as Error).message });
+      settler().kick();
+    });
+  }
+  return true;
+}
+
+const SYNC_ACTIONS = /^(config\.(apply|rollback)|ha\.sync-apply|real-server\.state|user\.|api-key\.|setup\.)/;
 
 /** The loop on both nodes: heartbeat, push or pull, retries with backoff. One per process (start() is idempotent). */
 export class SyncWorker {
@@ -172,7 +202,7 @@ export class SyncWorker {
     }
     setPeerView({ status, seenAt: new Date().toISOString() });
     const local = await localStatus();
-    const isSame = (status.running?.hash ?? null) === (local.running?.hash ?? null) && status.usersHash === local.usersHash;
+    const isSame = (status.running?.hash ?? null) === (local.running?.hash ?? null) && status.usersHash === local.usersHash && status.statesHash === local.statesHash;
     if (this.outage) await this.noteRecovery(peer);
     if (isSame) return recordSync(peer, local.running?.hash ?? null, false);
     if (peer.role === 'primary') await this.push(peer);

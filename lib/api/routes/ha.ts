@@ -24,7 +24,7 @@ async function haView() {
       : null,
     peer: peer ? { status: view.status ?? null, seenAt: view.seenAt ?? null, error: view.error ?? null } : null,
     // Unknown (null) while the peer does not answer: what it said last may be out of date.
-    isInSync: peer && view.status && !view.error ? (view.status.running?.hash ?? null) === (local.running?.hash ?? null) && view.status.usersHash === local.usersHash : null,
+    isInSync: peer && view.status && !view.error ? (view.status.running?.hash ?? null) === (local.running?.hash ?? null) && view.status.usersHash === local.usersHash && view.status.statesHash === local.statesHash : null,
     warnings: pairWarnings(local, view, peer),
     handover: handoverState(),
     pairingCodeMinutes: CODE_TTL_MS / 60_000,
