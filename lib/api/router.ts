@@ -12,6 +12,7 @@ import { certificateRoutes } from './routes/certificates.ts';
 import { healthHistoryRoutes } from './routes/health-history.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { wizardRoutes } from './routes/wizard.ts';
+import { backupRoutes } from './routes/backup.ts';
 import { sampleRoutes } from './routes/samples.ts';
 import { haRoutes } from './routes/ha.ts';
 import { openApiDocument } from './openapi.ts';
@@ -35,6 +36,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(healthHistoryRoutes as RouteDef<unknown, unknown>[]),
   ...(metricsRoutes as RouteDef<unknown, unknown>[]),
   ...(wizardRoutes as RouteDef<unknown, unknown>[]),
+  ...(backupRoutes as RouteDef<unknown, unknown>[]),
   ...(sampleRoutes as RouteDef<unknown, unknown>[]),
   ...(haRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
