@@ -22,6 +22,7 @@ import { createLiveFeed, LIVE_PATH } from './lib/live.ts';
 import { createHealthHistory } from './lib/health-history.ts';
 import { createSampler } from './lib/samples/sampler.ts';
 import { settler } from './lib/config/settle.ts';
+import { startScheduledBackups } from './lib/backup/schedule.ts';
 import { PEER_HEADER } from './lib/api/route.ts';
 import { engine } from './lib/engine.ts';
 import { createEngineSupervisor, setSupervisor } from './lib/engine-supervisor.ts';
@@ -153,6 +154,8 @@ const healthHistory = createHealthHistory();
 healthHistory.start();
 // Versions left applying and states the engine did not take are settled now and whenever the engine reconnects.
 settler().start();
+// Backups to FULCRUM_BACKUP_DIR on a schedule, with retention (off unless set; lib/backup/schedule.ts).
+startScheduledBackups();
 // The graphs' samples come from the same subscription's 'stats' events (lib/samples/).
 const sampler = createSampler();
 sampler.start();
