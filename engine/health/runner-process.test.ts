@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { ConfigSchema } from '../config/index.ts';
 import { HealthMonitor, type MonitorTransition } from './monitor.ts';
 
@@ -74,7 +75,8 @@ test('checks in the child process: transitions over IPC, lower priority, refresh
   const [child] = await until('the child', () => (monitorChildren().length === 1 ? monitorChildren() : undefined));
   const nice = threadNiceness(child);
   assert.ok(nice.length > 1, 'several threads');
-  assert.deepEqual(new Set(nice), new Set([10]), 'every thread of the child at niceness 10');
+  // Niceness 10, or this process's own if it already runs lower (a priority is only ever lowered).
+  assert.deepEqual(new Set(nice), new Set([Math.max(10, os.getPriority())]), 'every thread of the child at niceness 10');
 
   await m.refresh();
   const st = m.statusOf('web/a')!;
