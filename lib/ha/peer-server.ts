@@ -28,14 +28,16 @@ import { loadPeer, localStatus, openPairKey, publishHa } from './state.ts';
 import { newNonce } from './pairing-code.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;
+/** Before a caller is known (pairing), and for small notices: a pairing request is a few hundred bytes. */
+const MAX_SMALL_BODY = 16 * 1024;
 const Notice = z.strictObject({ action: z.enum(['ha.handover', 'ha.handover-end']), actor: z.string().max(200), message: z.string().max(1000) });
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError('API_BODY_TOO_LARGE', { limit: MAX_BODY });
+    if (size > limit) throw new ApiError('API_BODY_TOO_LARGE', { limit });
     chunks.push(c as Buffer);
   }
   if (!size) return undefined;
@@ -66,7 +68,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   try {
     if (!fingerprint) throw new ApiError('HA_PEER_CERT_REQUIRED');
     if (route === 'POST /peer/v1/pair') {
-      const body = parse(PairRequest, await readJson(req));
+      const body = parse(PairRequest, await readJson(req, MAX_SMALL_BODY));
       return send(res, 200, await acceptPairing(body, { clientFingerprint: fingerprint, localAddress: socket.localAddress ?? '', sourceAddress }));
     }
     const peer = await loadPeer();
@@ -87,7 +89,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         await acceptUnpair(peer, sourceAddress);
         return send(res, 200, { ok: true });
       case 'POST /peer/v1/notice': {
-        const n = parse(Notice, await readJson(req));
+        const n = parse(Notice, await readJson(req, MAX_SMALL_BODY));
         await writeAuditAlone({ actor: `peer ${peer.peerName}`, actorRole: null, sourceAddress, requestId: `peer-${newNonce()}`, action: n.action, objectType: 'ha-pair', objectId: '1', outcome: 'success', message: `On ${peer.peerName}, ${n.actor}: ${n.message}` });
         publishHa('handover');
         return send(res, 200, { ok: true });
