@@ -18,6 +18,9 @@ pkgs=(
   prometheus                                   # lib/metrics.prometheus.test.ts scrapes /metrics with the real server: the
                                                # test starts its own (own config, temp TSDB, loopback port) by pid; the
                                                # package's prometheus.service is kept from starting below
+  rsyslog rsyslog-openssl                      # lib/syslog tests: a real rsyslogd (own config, loopback ports, temp output
+                                               # file, TLS through the openssl driver), never the system's rsyslog.service
+  python3-aiosmtpd                             # lib/alerts tests: a real SMTP server on a loopback port, unprivileged
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
@@ -41,7 +44,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # A daemon package installed just now is also kept from starting at the next boot. Services this script did not
 # install (someone's own haproxy or nginx) are not touched.
 for p in "${missing[@]}"; do
-  case "$p" in haproxy|keepalived|prometheus) s=$p ;; nginx-light) s=nginx ;; *) continue ;; esac
+  case "$p" in haproxy|keepalived|prometheus|rsyslog) s=$p ;; nginx-light) s=nginx ;; *) continue ;; esac
   $SUDO systemctl disable "$s" >/dev/null 2>&1 || true
 done
 echo "system deps: done"
