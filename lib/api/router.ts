@@ -15,6 +15,7 @@ import { wizardRoutes } from './routes/wizard.ts';
 import { backupRoutes } from './routes/backup.ts';
 import { sampleRoutes } from './routes/samples.ts';
 import { haRoutes } from './routes/ha.ts';
+import { syslogRoutes } from './routes/syslog.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -39,6 +40,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(backupRoutes as RouteDef<unknown, unknown>[]),
   ...(sampleRoutes as RouteDef<unknown, unknown>[]),
   ...(haRoutes as RouteDef<unknown, unknown>[]),
+  ...(syslogRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 
