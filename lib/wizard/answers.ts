@@ -24,8 +24,11 @@ export function stepsFor(layer: 4 | 7 | undefined): StepId[] {
   return STEP_IDS.filter((s) => s !== 'tls' || layer === 7);
 }
 
-/** A number field the browser sends as a number, or null/absent when left empty; the schema says what is wrong. */
-const num = z.union([z.number(), z.null()]).optional();
+/**
+ * A number field: a number, null/absent when left empty, or the text typed when it is not a number (the config
+ * schema then says, at the field, what it wants: "Give the persistence timeout in seconds.").
+ */
+const num = z.union([z.number(), z.string().max(32), z.null()]).optional();
 const text = (max = 1024) => z.string().max(max, `Use at most ${max} characters.`);
 
 export const ModeAnswer = z.strictObject({ modeId: z.string({ error: 'Choose a deployment mode.' }).min(1, 'Choose a deployment mode.') });

@@ -133,3 +133,20 @@ test('what is already staged counts: a taken name or VIP:port is refused at the 
   const clash = checkRun(symphony, other, staged);
   assert.match(issuesFor('service', clash.issues).find((i) => i.path === 'ports')!.message, /"symphony" already listens on 127\.0\.0\.50/);
 });
+
+test('text typed in a number field reaches the schema, which says what it wants; no real server is refused', () => {
+  const a = drAnswers();
+  a.persistence = { type: 'source-ip', timeoutSeconds: 'an hour' };
+  a.servers = { realServers: [] };
+  const r = checkRun(symphony, a, empty);
+  assert.deepEqual(issuesFor('persistence', r.issues).map((i) => [i.path, i.message]), [['timeoutSeconds', 'Give The persistence timeout in seconds.']]);
+  assert.match(issuesFor('servers', r.issues)[0].message, /Give at least one real server/);
+});
+
+test('an empty or non-numeric port gets the port schema\'s sentence, not the union\'s "Invalid input"', () => {
+  for (const port of [null, 'http']) {
+    const a = drAnswers();
+    a.service = { ...a.service!, ports: [{ port, label: 'HTTP', isTls: false }] };
+    assert.equal(issuesFor('service', checkRun(symphony, a, empty).issues).find((i) => i.path === 'ports.0.port')?.message, 'Give a port number from 1 to 65535.');
+  }
+});

@@ -13,7 +13,7 @@
  *                 "<name>-http" that redirects to HTTPS (or proxies plainly when the redirect is off); with only
  *                 plain ports, one plain service. Both share the real servers, persistence and check.
  */
-import { ConfigSchema, type Config, type VirtualService, type VirtualServiceInput } from '../../engine/config/index.ts';
+import { ConfigSchema, PortSchema, type Config, type VirtualService, type VirtualServiceInput } from '../../engine/config/index.ts';
 import type { Answers, StepId, WizardIssue } from './answers.ts';
 import type { Template, TemplateMode } from './template.ts';
 
@@ -36,7 +36,8 @@ export function withDefaults(template: Template, mode: TemplateMode, answers: An
   };
 }
 
-const opt = (v: number | null | undefined) => (v === null || v === undefined ? undefined : v);
+/** Empty → the schema's default; a number, or text that is not one, goes to the schema as it is (a number, it is told). */
+const opt = (v: number | string | null | undefined) => (v === null || v === undefined ? undefined : (v as number));
 const clean = <T extends Record<string, unknown>>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 function persistenceOf(p: NonNullable<Answers['persistence']>): VirtualServiceInput['persistence'] {
@@ -49,9 +50,10 @@ function healthOf(h: NonNullable<Answers['health']>): VirtualServiceInput['healt
   const isHttp = h.type === 'http' || h.type === 'https';
   return clean({
     type: h.type,
+    // With no check, its timing is not asked (the fields are hidden), so none is carried over from another kind.
     port: h.type === 'none' ? undefined : opt(h.port),
-    intervalMs: opt(h.intervalMs),
-    timeoutMs: opt(h.timeoutMs),
+    intervalMs: h.type === 'none' ? undefined : opt(h.intervalMs),
+    timeoutMs: h.type === 'none' ? undefined : opt(h.timeoutMs),
     http: isHttp ? clean({ path: h.path || '/', expectBody: h.expectText || undefined }) : undefined,
     dicom: h.type === 'dicom-echo' ? clean({ calledAeTitle: h.calledAeTitle ?? '', callingAeTitle: h.callingAeTitle || undefined }) : undefined,
   });
@@ -104,6 +106,7 @@ export function buildObjects(template: Template, answers: Answers): BuiltRun | {
   const issues: WizardIssue[] = [];
   const ports = a.service.ports.map((p, i) => ({ ...p, index: i }));
   if (ports.length === 0) issues.push({ step: 'service', path: 'ports', message: 'Give at least one port.' });
+  if (answers.servers && a.servers.realServers.length === 0) issues.push({ step: 'servers', path: 'realServers', message: 'Give at least one real server: the service needs somewhere to send its clients.' });
   const realServers = a.servers.realServers.map((rs) => clean({ name: rs.name, address: rs.address, port: opt(rs.port), weight: opt(rs.weight) }));
   const common = {
     description: `${template.title} (${mode.label}), made by the setup wizard`,
@@ -155,6 +158,16 @@ export function buildObjects(template: Template, answers: Answers): BuiltRun | {
   return { mode, objects, origins, selfSignedCertificate, issues };
 }
 
+/**
+ * A port entry is a port or a range, so a wrong one fails the schema's union with no sentence of its own; the wizard
+ * asks for single ports, so the port schema's own sentence is the one to show.
+ */
+function portMessage(obj: VirtualServiceInput, rest: PropertyKey[]): string | undefined {
+  if (rest[0] !== 'ports' || typeof rest[1] !== 'number' || rest.length !== 2) return undefined;
+  const r = PortSchema.safeParse(obj.ports?.[rest[1]]);
+  return r.success ? undefined : r.error.issues[0].message;
+}
+
 export interface CheckedRun {
   mode?: TemplateMode;
   /** Parsed by the schema; empty when any issue stands. */
@@ -186,7 +199,7 @@ export function checkRun(template: Template, answers: Answers, candidate: Config
       }
       const placed = placeIssue(rest, built.origins[k]);
       const keys = (i as { keys?: string[] }).keys;
-      issues.push({ ...placed, message: keys ? `Unknown field ${keys.join(', ')}.` : i.message });
+      issues.push({ ...placed, message: keys ? `Unknown field ${keys.join(', ')}.` : portMessage(built.objects[k], rest) ?? i.message });
     }
   }
   const unique = issues.filter((x, n) => issues.findIndex((y) => y.step === x.step && y.path === x.path && y.message === x.message) === n);

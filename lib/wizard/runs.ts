@@ -20,7 +20,7 @@ import { inspectCertificate } from '../certificates.ts';
 import { sealPrivateKey } from '../secrets.ts';
 import { configHash } from '../../engine/canonical.ts';
 import { STEP_SCHEMAS, stepsFor, type Answers, type StepId, type WizardIssue } from './answers.ts';
-import { checkRun, issuesFor, modeOf, type CheckedRun } from './engine.ts';
+import { checkRun, issuesFor, modeOf, withDefaults, type CheckedRun } from './engine.ts';
 import { templates, type Template } from './template.ts';
 import { hostAddresses, hostListeners, preflight, type HostAddress, type Listener, type PreflightResult } from './preflight.ts';
 import { makeSelfSigned } from './certificate.ts';
@@ -48,6 +48,8 @@ export function runView(r: Row) {
   return {
     id: r.id, templateId: r.templateId, templateTitle: template?.title ?? r.templateId, status: r.status, step: r.step,
     steps: stepsFor(mode?.layer), modeId: mode?.id ?? null, layer: mode?.layer ?? null, answers,
+    /** What each step starts from when not yet answered: the template's defaults for the chosen mode. */
+    defaults: template && mode ? withDefaults(template, mode, {}) : null,
     result: r.result ? JSON.parse(r.result) : null, createdAt: r.createdAt, updatedAt: r.updatedAt,
   };
 }
@@ -89,7 +91,11 @@ export async function saveStep(row: Row, step: string, raw: unknown): Promise<Ro
   const nextSteps = stepsFor(modeOf(template, next)?.layer);
   const upTo = nextSteps.slice(0, nextSteps.indexOf(id) + 1);
   const standing = checked.issues.filter((i) => upTo.includes(i.step) && (i.step !== 'review'));
-  const after = standing.length === 0 ? nextSteps[nextSteps.indexOf(id) + 1] ?? 'review' : row.step;
+  // Onwards to the first later step not yet answered or with an issue (an earlier step edited from the review goes
+  // straight back to the review when everything after it still holds).
+  const later = nextSteps.slice(nextSteps.indexOf(id) + 1);
+  const isNewMode = id === 'mode' && answers.mode?.modeId !== next.mode?.modeId;
+  const after = isNewMode ? 'service' : later.find((s) => s === 'review' || !next[s] || checked.issues.some((i) => i.step === s)) ?? 'review';
   const saved = await db().wizardRun.update({ where: { id: row.id }, data: { answers: JSON.stringify(next), step: standing.length ? id : after } });
   if (standing.length) {
     // Issues of this step at its fields; one of an earlier step (an edit elsewhere made it wrong) with its step.

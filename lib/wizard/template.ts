@@ -68,15 +68,16 @@ export const TemplateSchema = z.strictObject({
 export type Template = z.infer<typeof TemplateSchema>;
 export type TemplateMode = z.infer<typeof TemplateModeSchema>;
 
-export const TEMPLATES_DIR = path.resolve(process.cwd(), 'lib', 'wizard', 'templates');
+// Read at run time from the working directory (the console runs from the project root, as for prisma/migrations).
+export const TEMPLATES_DIR = path.resolve(/*turbopackIgnore: true*/ process.cwd(), 'lib', 'wizard', 'templates');
 
 /** Every template in `dir`, by id, each checked with TemplateSchema. Throws naming the file and field that is wrong. */
 export function loadTemplates(dir = TEMPLATES_DIR): Map<string, Template> {
   const out = new Map<string, Template>();
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of fs.readdirSync(/*turbopackIgnore: true*/ dir).filter((f) => f.endsWith('.json')).sort()) {
     let raw: unknown;
     try {
-      raw = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+      raw = JSON.parse(fs.readFileSync(/*turbopackIgnore: true*/ path.join(dir, file), 'utf8'));
     } catch (e) {
       throw new Error(`wizard template ${file} is not valid JSON: ${(e as Error).message}`);
     }
