@@ -2,7 +2,7 @@
 /**
  * One time-series chart on uPlot (canvas; about 50 kB). Every series has a text label and its own dash pattern, so
  * no line is told apart by colour alone; the legend under the chart prints each series' value at the cursor (the
- * latest value when the cursor is away). Health transitions are vertical lines on the time axis: solid and marked
+ * newest values when the cursor is away). Health transitions are vertical lines on the time axis: solid and marked
  * "▲ name" for a server coming up, dashed and marked "▼ name" for one going down. The chart follows its container's
  * width (a ResizeObserver), so it reads at laptop and tablet widths alike.
  */
@@ -38,6 +38,19 @@ export interface TimeChartProps {
 
 /** The CSS border style the legend's marker uses for a dash pattern, so the legend shows the line's pattern too. */
 const markerStyle = (dash: number[]) => (dash.length === 0 ? 'solid' : dash[0] <= 2 ? 'dotted' : 'dashed');
+
+/** The index of the newest slot holding any value (uPlot's data: [t, ...series]). */
+function lastIndex(data: (number | null)[][]): number | undefined {
+  for (let i = (data[0]?.length ?? 0) - 1; i >= 0; i--) if (data.slice(1).some((col) => col[i] !== null && col[i] !== undefined)) return i;
+  return undefined;
+}
+
+/** With the cursor away, the legend shows the newest values instead of dashes (and keeps doing so as points arrive). */
+function showLatest(u: uPlot): void {
+  if (u.cursor.idx !== null && u.cursor.idx !== undefined) return;
+  const i = lastIndex(u.data as (number | null)[][]);
+  if (i !== undefined) u.setLegend({ idx: i }, false);
+}
 
 function marksPlugin(get: () => ChartMark[]): uPlot.Plugin {
   return {
@@ -78,8 +91,8 @@ function marksPlugin(get: () => ChartMark[]): uPlot.Plugin {
 
 /** The newest time at which any series has a value (tests watch it move as live points arrive). */
 function lastT(data: (number | null)[][]): number | undefined {
-  for (let i = (data[0]?.length ?? 0) - 1; i >= 0; i--) if (data.slice(1).some((col) => col[i] !== null && col[i] !== undefined)) return data[0][i] ?? undefined;
-  return undefined;
+  const i = lastIndex(data);
+  return i === undefined ? undefined : (data[0][i] ?? undefined);
 }
 
 export function TimeChart({ title, data, series, marks, format, height = 180, testId }: TimeChartProps) {
@@ -105,6 +118,7 @@ export function TimeChart({ title, data, series, marks, format, height = 180, te
       legend: { markers: { dash: (_u, i) => (i === 0 ? 'solid' : markerStyle(series[i - 1].dash)), width: 3 } },
       cursor: { drag: { x: false, y: false } },
       plugins: [marksPlugin(() => marksRef.current)],
+      hooks: { setCursor: [showLatest], ready: [showLatest] },
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, el);
     plot.current = u;
@@ -120,7 +134,10 @@ export function TimeChart({ title, data, series, marks, format, height = 180, te
   }, [shape, height]);
 
   useEffect(() => {
-    plot.current?.setData(data as uPlot.AlignedData);
+    const u = plot.current;
+    if (!u) return;
+    u.setData(data as uPlot.AlignedData);
+    showLatest(u);
   }, [data]);
   useEffect(() => {
     plot.current?.redraw(false);
