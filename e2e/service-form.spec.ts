@@ -157,6 +157,10 @@ test('a layer 7 service from several groups, 300 real servers pasted (one bad li
   await expect(page.getByTestId('bulk-summary')).toHaveText('3 real servers: 3 ready, 0 with problems.');
   await page.getByRole('button', { name: 'Add 3 real servers' }).click();
 
+  // A connection limit on every one of them at once (Advanced).
+  await page.getByLabel('Max connections per real server').fill('500');
+  await page.getByRole('button', { name: 'Set on all 303 real servers' }).click();
+
   // The table: 303 rows (the blank first row taken over), paged, filtered and sorted.
   await expect(page.getByTestId('rs-count')).toContainText('303 real servers');
   await page.getByRole('button', { name: 'First' }).click();
@@ -186,6 +190,7 @@ test('a layer 7 service from several groups, 300 real servers pasted (one bad li
   const vs = list.items.find((v: { name: string }) => v.name === SERVICE);
   expect(vs).toBeTruthy();
   expect(vs.realServers).toHaveLength(303);
+  expect(vs.realServers.every((r: { maxConnections: number }) => r.maxConnections === 500)).toBe(true);
   expect(vs.realServers.find((r: { name: string }) => r.name === 'src-3')).toMatchObject({ address: '10.21.0.3', port: 8080, weight: 30, isBackup: true });
   expect(vs.realServers.find((r: { name: string }) => r.name === 'sym-app-150')).toMatchObject({ address: '10.20.0.150', port: 8443, weight: 50, state: 'online' });
   expect(vs.realServers.find((r: { name: string }) => r.name === 'sym-app-251')).toMatchObject({ address: '10.20.1.1', weight: 100 });

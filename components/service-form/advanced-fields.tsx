@@ -4,7 +4,8 @@
  * off / append / replace / trusted; PROXY protocol), the fallback used when every real server is out, and layer 4's
  * one-packet scheduling for UDP.
  */
-import { AreaControl, CheckControl, Grid, SelectControl, TextControl, useForm } from './controls';
+import { useState } from 'react';
+import { AreaControl, CheckControl, FOCUS, Grid, INPUT, SelectControl, SmallButton, TextControl, useForm } from './controls';
 import { blockDefaults, getIn, toDraft } from './model';
 
 const MODES: [string, string][] = [
@@ -48,6 +49,7 @@ export function AdvancedFields() {
           </Grid>
         )}
       </fieldset>
+      <ConnectionLimits />
       {isL4 && (
         <fieldset className="space-y-3">
           <legend className="text-sm font-semibold text-slate-800">Layer 4</legend>
@@ -64,5 +66,37 @@ function OnePacketScheduling() {
   return (
     <CheckControl path="layer4.onePacketScheduling" label="One-packet scheduling (UDP)" hint="Schedule each datagram on its own (IPVS -o), for UDP services such as DNS or syslog. Default off."
       checked={!!getIn(draft, 'layer4.onePacketScheduling')} onToggle={(on) => set('layer4', { onePacketScheduling: on })} />
+  );
+}
+
+/**
+ * Connection limits are per real server (max and min connections, under each server's More); this sets them on every
+ * real server of the service at once, which with hundreds of servers is the only practical way.
+ */
+function ConnectionLimits() {
+  const { draft, set, isReadOnly } = useForm();
+  const [max, setMax] = useState('');
+  const [min, setMin] = useState('');
+  const rows: Record<string, unknown>[] = draft.realServers ?? [];
+  const apply = () => set('realServers', rows.map((r) => ({ ...r, ...(max.trim() !== '' ? { maxConnections: max.trim() } : {}), ...(min.trim() !== '' ? { minConnections: min.trim() } : {}) })));
+  const input = (id: string, label: string, value: string, on: (v: string) => void, hint: string) => (
+    <div className="flex flex-col gap-1">
+      <label htmlFor={id} className="text-sm font-medium text-slate-700">{label}</label>
+      <input id={id} inputMode="numeric" value={value} onChange={(e) => on(e.target.value)} disabled={isReadOnly} aria-describedby={`${id}-hint`} className={`${INPUT} ${FOCUS}`} />
+      <p id={`${id}-hint`} className="text-xs text-slate-500">{hint}</p>
+    </div>
+  );
+  return (
+    <fieldset className="space-y-3">
+      <legend className="text-sm font-semibold text-slate-800">Connection limits of every real server</legend>
+      <Grid cols={3}>
+        {input('all-max-connections', 'Max connections per real server', max, setMax, '0: unlimited. Empty: leave each as it is.')}
+        {input('all-min-connections', 'Min connections per real server', min, setMin, 'Empty: leave each as it is.')}
+        <div className="self-center">
+          <SmallButton onClick={apply} disabled={isReadOnly || rows.length === 0 || (max.trim() === '' && min.trim() === '')}>Set on all {rows.length} real server{rows.length === 1 ? '' : 's'}</SmallButton>
+        </div>
+      </Grid>
+      <p className="text-xs text-slate-600">The schema checks each server&apos;s limits when you save; a server&apos;s own limits are under its More.</p>
+    </fieldset>
   );
 }
