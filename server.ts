@@ -24,6 +24,7 @@ import { createSampler } from './lib/samples/sampler.ts';
 import { settler } from './lib/config/settle.ts';
 import { startScheduledBackups } from './lib/backup/schedule.ts';
 import { startSyslog } from './lib/syslog/index.ts';
+import { startAlerts } from './lib/alerts/index.ts';
 import { PEER_HEADER } from './lib/api/route.ts';
 import { engine } from './lib/engine.ts';
 import { createEngineSupervisor, setSupervisor } from './lib/engine-supervisor.ts';
@@ -158,6 +159,7 @@ settler().start();
 // Backups to FULCRUM_BACKUP_DIR on a schedule, with retention (off unless set; lib/backup/schedule.ts).
 startScheduledBackups();
 startSyslog(env.dataDir);
+startAlerts(env.dataDir);
 // The graphs' samples come from the same subscription's 'stats' events (lib/samples/).
 const sampler = createSampler();
 sampler.start();

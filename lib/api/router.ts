@@ -16,6 +16,7 @@ import { backupRoutes } from './routes/backup.ts';
 import { sampleRoutes } from './routes/samples.ts';
 import { haRoutes } from './routes/ha.ts';
 import { syslogRoutes } from './routes/syslog.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -41,6 +42,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(sampleRoutes as RouteDef<unknown, unknown>[]),
   ...(haRoutes as RouteDef<unknown, unknown>[]),
   ...(syslogRoutes as RouteDef<unknown, unknown>[]),
+  ...(alertRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 
