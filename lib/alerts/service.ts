@@ -70,8 +70,9 @@ export class AlertService {
     };
     this.timers = [];
     every(APPLY_POLL_MS, () => this.checkApplies());
-    every(this.settings.chainCheckMinutes * 60_000, () => this.checkChain());
-    every(CERT_CHECK_MS, () => this.checkCertificates());
+    // The chain walk and the certificate query cost something; while alerts are off they are skipped.
+    every(this.settings.chainCheckMinutes * 60_000, async () => this.settings.isEnabled && (await this.checkChain()));
+    every(CERT_CHECK_MS, async () => this.settings.isEnabled && (await this.checkCertificates()));
     void this.checkApplies().then(() => this.checkCertificates()).catch(() => {});
   }
 

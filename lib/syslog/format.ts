@@ -107,3 +107,26 @@ export function healthMessage(r: HealthRowLike, base: { facility: Facility; host
     text: `real server ${r.realServer} of ${r.virtualService} is ${r.health} (was ${r.previous})${r.message ? `: ${r.message}` : ''}`,
   };
 }
+
+/** A layer 7 access log entry (engine/log/access-log.ts's AccessEntry, structurally), HAProxy's fields by name. */
+export interface AccessEntryLike {
+  client: string;
+  service: string;
+  server?: string;
+  method: string;
+  path: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  timings: { requestMs: number; queueMs: number; connectMs: number; responseMs: number; totalMs: number };
+  termination: string;
+}
+
+export function accessMessage(e: AccessEntryLike, at: Date, base: { facility: Facility; hostname: string }): SyslogMessage {
+  const t = e.timings;
+  return {
+    ...base, severity: e.status >= 500 || e.termination !== '--' ? 'warning' : 'info', at, kind: 'access',
+    data: { client: e.client, service: e.service, server: e.server ?? '-', status: e.status, bytesIn: e.bytesIn, bytesOut: e.bytesOut, Tq: t.requestMs, Tw: t.queueMs, Tc: t.connectMs, Tr: t.responseMs, Tt: t.totalMs, termination: e.termination },
+    text: `${e.client} ${e.service}/${e.server ?? '-'} ${t.requestMs}/${t.queueMs}/${t.connectMs}/${t.responseMs}/${t.totalMs} ${e.status} ${e.bytesOut} ${e.termination} "${e.method} ${e.path}"`,
+  };
+}

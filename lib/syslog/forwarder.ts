@@ -16,7 +16,7 @@ import path from 'node:path';
 import { db } from '../db.ts';
 import { bus, type ConsoleEvent } from '../bus.ts';
 import { log } from '../log.ts';
-import { auditMessage, formatRfc5424, healthMessage, MSGID } from './format.ts';
+import { accessMessage, auditMessage, formatRfc5424, healthMessage, MSGID, type AccessEntryLike } from './format.ts';
 import { DiskQueue } from './queue.ts';
 import { createTransport, type Transport } from './transport.ts';
 import type { SyslogSettings } from './settings.ts';
@@ -130,6 +130,19 @@ export class SyslogForwarder {
   sendTest(actor: string): void {
     this.queue.append([{ src: 'test:0', msg: formatRfc5424({ facility: this.settings.facility, severity: 'notice', at: new Date(), hostname: this.hostname, kind: 'test', data: { actor }, text: `test message from the Fulcrum console, asked for by ${actor}` }) }]);
     this.kick();
+  }
+
+  /**
+   * Access log entries, queued only when `sendAccessLogs` is on (off by default: there can be thousands a second).
+   * Nothing calls this yet: the layer 7 access log is written in the engine's process (engine/log/access-log.ts) and
+   * has no feed to the console. Answers how many were queued.
+   */
+  forwardAccess(entries: readonly { at: Date; entry: AccessEntryLike }[]): number {
+    if (!this.settings.isEnabled || !this.settings.sendAccessLogs || !entries.length) return 0;
+    const base = { facility: this.settings.facility, hostname: this.hostname };
+    this.queue.append(entries.map((x) => ({ src: 'access:0', msg: formatRfc5424(accessMessage(x.entry, x.at, base)) })));
+    this.kick();
+    return entries.length;
   }
 
   close(): void {

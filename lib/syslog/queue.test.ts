@@ -57,3 +57,10 @@ test('RFC 5424: PRI, header fields, escaped structured data, BOM; RFC 6587 octet
   const framed = frameOctetCounted('é');
   assert.equal(framed.toString('utf8'), '2 é');
 });
+
+test('access log entries: HAProxy\'s fields as structured data, ACCESS msgid, warning for an abnormal end', async () => {
+  const { accessMessage } = await import('./format.ts');
+  const e = { client: '10.1.2.3:51514', service: 'symphony-web', server: 'sym-app-1', method: 'GET', path: '/a"b', status: 503, bytesIn: 120, bytesOut: 512, timings: { requestMs: 1, queueMs: 0, connectMs: 2, responseMs: -1, totalMs: 9 }, termination: 'SC' };
+  const line = formatRfc5424(accessMessage(e, new Date('2026-12-01T10:00:00.000Z'), { facility: 'local1', hostname: 'lb1' }));
+  assert.equal(line, '<140>1 2026-12-01T10:00:00.000Z lb1 fulcrum ' + process.pid + ' ACCESS [access@32473 client="10.1.2.3:51514" service="symphony-web" server="sym-app-1" status="503" bytesIn="120" bytesOut="512" Tq="1" Tw="0" Tc="2" Tr="-1" Tt="9" termination="SC"] \uFEFF10.1.2.3:51514 symphony-web/sym-app-1 1/0/2/-1/9 503 512 SC "GET /a"b"');
+});
