@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
-import { useWhyNot } from './session';
+import { useHaWhyNot as useWhyNot } from './ha/why-not';
 import { Badge, type Tone } from './ui/badge';
 import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';

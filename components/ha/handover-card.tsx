@@ -5,7 +5,7 @@
  */
 import { useState } from 'react';
 import { api, ApiCallError } from '../api-client';
-import { useWhyNot } from '../session';
+import { useHaWhyNot as useWhyNot } from './why-not';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Card, ErrorBox } from '../ui/card';

@@ -6,7 +6,7 @@
  */
 import { useState, type FormEvent } from 'react';
 import { api, ApiCallError } from '../api-client';
-import { useWhyNot } from '../session';
+import { useHaWhyNot as useWhyNot } from './why-not';
 import { Button } from '../ui/button';
 import { Card, ErrorBox } from '../ui/card';
 import { ConfirmDialog } from '../ui/confirm';
