@@ -7,7 +7,7 @@
 # Extra arguments select test files.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find engine -name '*.kernel.test.ts' -not -path '*/node_modules/*' | sort); fi
+if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find engine lib -name '*.kernel.test.ts' -not -path '*/node_modules/*' | sort); fi
 if [ ${#files[@]} -eq 0 ]; then echo "no kernel tests"; exit 0; fi
 uml=(); qemu=()
 for f in "${files[@]}"; do
