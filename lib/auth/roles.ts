@@ -1,6 +1,7 @@
 /**
- * Roles and what each may do. Every API route names one permission; this table is the only place that says which
- * roles hold it (the route × role test walks it).
+ * Roles and what each may do. Every API route names one permission; this table is the only place the code reads
+ * to say which roles hold it. The route × role test checks it against the policy written in words in
+ * lib/api/roles.policy.ts, not against this table: change the policy first.
  *
  *   permission     │ admin │ operator │ auditor │ viewer
  *   ───────────────┼───────┼──────────┼─────────┼───────
