@@ -13,7 +13,9 @@
  *   TLS certificate references                           │ certificates with the names it references
  *   RIP:PORT in both L4 SNAT and L7 (firewall conflict)  │ L4 SNAT and L7 services with a real server on one of
  *                                                        │ its RIP:PORTs (the owner named is the last of them)
- *   HA block (checkHa)                                   │ the candidate has no HA block (render.ts): not checked
+ *   HA block (checkHa), when one is staged               │ the floating IPs; services whose VIP is a listed moving
+ *                                                        │ address; one enabled service per interface with a VIP
+ *                                                        │ (the number of VRRP instances counts interfaces)
  *
  * So the candidate with the edit has an issue that involves the edited service exactly when the sub-configuration
  * made of it and those neighbours, in the candidate's order, has one; the rest of the candidate was checked when it
@@ -84,6 +86,30 @@ async function neighbours(tx: Tx, vs: VirtualService): Promise<{ ids: Set<string
   return { ids, named };
 }
 
+type Entry = { order: Order; row: { id: string } | null; spec: VirtualService };
+
+/** What the HA rules need besides the edited service (see the table above); nothing when no HA block is staged. */
+async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, have: Set<string>) {
+  const row = await tx.haSettings.findUnique({ where: { id: 1 } });
+  if (!row) return { block: undefined, floatingIps: [], extra: [] as Entry[] };
+  const block = JSON.parse(row.spec) as { movingAddresses?: string[] };
+  const floatingIps = (await tx.floatingIp.findMany({ orderBy: { address: 'asc' } })).map((f) => ({ address: f.address, interface: f.interface, ...(f.prefixLength !== null ? { prefixLength: f.prefixLength } : {}) }));
+  const ids = new Set<string>();
+  if (block.movingAddresses?.length) {
+    const wanted = new Set(block.movingAddresses.map(canonicalAddress));
+    for (const r of await tx.virtualService.findMany({ where: addressWhere(block.movingAddresses), select: { id: true, address: true } })) if (wanted.has(canonicalAddress(r.address))) ids.add(r.id);
+  }
+  // Any one row per interface stands for it; the replaced row is left out, since the edit may move it elsewhere.
+  const perInterface = await tx.$queryRaw<{ id: string }[]>`SELECT MIN(id) AS id FROM "VirtualService" WHERE id <> ${oldId ?? ''} AND json_extract(spec, '$.isEnabled') = 1 AND json_extract(spec, '$.interface') IS NOT NULL GROUP BY json_extract(spec, '$.interface')`;
+  for (const r of perInterface) ids.add(r.id);
+  for (const id of [...ids]) if (have.has(id) || id === oldId) ids.delete(id);
+  const rows = ids.size === 0 ? [] : await tx.virtualService.findMany({ where: { id: { in: [...ids] } }, include: { realServers: { orderBy: RS_ORDER } } });
+  return { block, floatingIps, extra: rows.map(entryOf) };
+}
+
+type ServiceRow = Order & { id: string; spec: string; realServers: { spec: string; state: string }[] };
+const entryOf = (r: ServiceRow): Entry => ({ order: r, row: r, spec: { ...JSON.parse(r.spec), realServers: r.realServers.map((s) => ({ ...JSON.parse(s.spec), state: s.state })) } });
+
 const before = (a: Order, b: Order) => a.position - b.position || a.createdAt.getTime() - b.createdAt.getTime();
 
 /** The row an edit replaces: its name, and where it stands in the candidate's order. */
@@ -107,13 +133,11 @@ export async function checkCandidate(tx: Tx, vs: VirtualService, replacing?: str
     include: { realServers: { orderBy: RS_ORDER } },
   });
   const at: Order = old ?? { position: Number.POSITIVE_INFINITY, createdAt: new Date(8.64e15) };
-  const entries = [
-    ...rows.map((r) => ({ order: r as Order, row: r, spec: { ...JSON.parse(r.spec), realServers: r.realServers.map((s) => ({ ...JSON.parse(s.spec), state: s.state })) } })),
-    { order: at, row: null, spec: vs },
-  ].sort((a, b) => before(a.order, b.order));
+  const ha = await haContext(tx, vs, old?.id, ids);
+  const entries: Entry[] = [...rows.map(entryOf), ...ha.extra, { order: at, row: null, spec: vs }].sort((a, b) => before(a.order, b.order));
   const refs = new Set(entries.flatMap((e) => [e.spec.layer7?.tls?.certificate, ...(e.spec.layer7?.tls?.sniCertificates ?? [])].filter((n): n is string => !!n)));
   const certificates = refs.size === 0 ? [] : (await tx.certificate.findMany({ where: { name: { in: [...refs] } }, select: { name: true }, orderBy: { name: 'asc' } })).map((c) => ({ name: c.name, ...STUB_CERT }));
-  const r = ConfigSchema.safeParse({ virtualServices: entries.map((e) => e.spec), floatingIps: [], certificates });
+  const r = ConfigSchema.safeParse({ virtualServices: entries.map((e) => e.spec), floatingIps: ha.floatingIps, certificates, ...(ha.block ? { ha: ha.block } : {}) });
   if (r.success) return;
   const mine = entries.findIndex((e) => e.row === null);
   // A neighbour's index in the whole candidate: how many services come before it there (the edited one takes the
