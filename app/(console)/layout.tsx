@@ -6,7 +6,7 @@ export const dynamic = 'force-dynamic';
 export default async function ConsoleLayout({ children }: { children: React.ReactNode }) {
   const actor = await requirePageActor();
   return (
-    <ConsoleShell user={{ name: actor.name, role: actor.role! }} csrfToken={actor.csrfToken ?? ''}>
+    <ConsoleShell user={{ name: actor.name, role: actor.role!, mustChangePassword: actor.mustChangePassword }} csrfToken={actor.csrfToken ?? ''}>
       {children}
     </ConsoleShell>
   );
