@@ -28,7 +28,9 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-rsyslog-'));
   makeCerts(tmp);
 });
+const started: Rsyslog[] = [];
 after(async () => {
+  for (const r of started) await r.stop();
   await h.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -78,7 +80,7 @@ function rsyslog(name: string, transport: 'udp' | 'tcp' | 'tls', port: number): 
   ].join('\n'));
   let child: ChildProcess | undefined;
   let stderr = '';
-  return {
+  const r: Rsyslog = {
     port, out,
     async start() {
       child = spawn(RSYSLOGD, ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -101,6 +103,8 @@ function rsyslog(name: string, transport: 'udp' | 'tcp' | 'tls', port: number): 
       await once(child, 'exit');
     },
   };
+  started.push(r);
+  return r;
 }
 
 const received = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
