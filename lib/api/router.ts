@@ -15,6 +15,7 @@ import { wizardRoutes } from './routes/wizard.ts';
 import { backupRoutes } from './routes/backup.ts';
 import { sampleRoutes } from './routes/samples.ts';
 import { haRoutes } from './routes/ha.ts';
+import { haSettingsRoutes } from './routes/ha-settings.ts';
 import { syslogRoutes } from './routes/syslog.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { openApiDocument } from './openapi.ts';
@@ -41,6 +42,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(backupRoutes as RouteDef<unknown, unknown>[]),
   ...(sampleRoutes as RouteDef<unknown, unknown>[]),
   ...(haRoutes as RouteDef<unknown, unknown>[]),
+  ...(haSettingsRoutes as RouteDef<unknown, unknown>[]),
   ...(syslogRoutes as RouteDef<unknown, unknown>[]),
   ...(alertRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,

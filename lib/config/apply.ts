@@ -126,6 +126,8 @@ export async function loadCandidate(tx: Tx, config: Config): Promise<void> {
   for (const f of config.floatingIps) {
     await tx.floatingIp.upsert({ where: { address: f.address }, create: { address: f.address, interface: f.interface, prefixLength: f.prefixLength ?? null }, update: { interface: f.interface, prefixLength: f.prefixLength ?? null } });
   }
+  if (config.ha) await tx.haSettings.upsert({ where: { id: 1 }, create: { id: 1, spec: JSON.stringify(config.ha) }, update: { spec: JSON.stringify(config.ha), version: { increment: 1 } } });
+  else await tx.haSettings.deleteMany({});
 }
 
 export async function rollbackTo(versionId: number, opts: { author: string; audit: AuditFor }) {

@@ -15,7 +15,7 @@ export interface FieldChange extends Field {
 
 export interface Change {
   kind: 'added' | 'removed' | 'changed';
-  objectType: 'virtual-service' | 'real-server' | 'certificate' | 'floating-ip';
+  objectType: 'virtual-service' | 'real-server' | 'certificate' | 'floating-ip' | 'ha';
   /** "symphony-web" or "symphony-web/sym-app-1". */
   name: string;
   /** "Real server sym-app-3 added to symphony-web". */
@@ -93,6 +93,8 @@ export function diffConfigs(running: Config | null, candidate: Config): Change[]
   changes.push(...pair('certificate', byName(before.certificates), byName(candidate.certificates), certView));
   const fip = (list: Config['floatingIps']) => new Map(list.map((f) => [f.address, f]));
   changes.push(...pair('floating-ip', fip(before.floatingIps), fip(candidate.floatingIps), (f) => f));
+  const ha = (c: Config) => new Map(c.ha ? [['the HA pair', c.ha]] : []); // one object: the `ha` block
+  changes.push(...pair('ha', ha(before), ha(candidate), (h) => h));
   return changes;
 }
 

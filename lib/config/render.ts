@@ -13,7 +13,7 @@ import { openPrivateKey } from '../secrets.ts';
  */
 export const RS_ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
 
-type Reader = Pick<Tx, 'virtualService' | 'certificate' | 'floatingIp'>;
+type Reader = Pick<Tx, 'virtualService' | 'certificate' | 'floatingIp' | 'haSettings'>;
 
 export async function renderCandidate(reader: Reader = db()): Promise<Config> {
   const services = await reader.virtualService.findMany({
@@ -22,6 +22,7 @@ export async function renderCandidate(reader: Reader = db()): Promise<Config> {
   });
   const certificates = await reader.certificate.findMany({ orderBy: { name: 'asc' } });
   const floatingIps = await reader.floatingIp.findMany({ orderBy: { address: 'asc' } });
+  const ha = await reader.haSettings.findUnique({ where: { id: 1 } }); // no row: a single node (lib/ha-settings.ts)
   return ConfigSchema.parse({
     virtualServices: services.map((vs) => ({
       ...JSON.parse(vs.spec),
@@ -30,5 +31,6 @@ export async function renderCandidate(reader: Reader = db()): Promise<Config> {
     // Private keys are sealed in their rows (lib/secrets.ts); the engine gets them open.
     certificates: certificates.map((c) => ({ name: c.name, certificatePem: c.certificatePem, privateKeyPem: openPrivateKey(c.name, c.privateKeyPem) })),
     floatingIps: floatingIps.map((f) => ({ address: f.address, interface: f.interface, ...(f.prefixLength !== null ? { prefixLength: f.prefixLength } : {}) })),
+    ...(ha ? { ha: JSON.parse(ha.spec) } : {}),
   });
 }

@@ -137,7 +137,7 @@ export function objectWords(objectType: string, name: string): string {
   return name;
 }
 
-const TYPE_WORDS: Record<string, string> = { 'virtual-service': 'virtual service', 'real-server': 'real server', certificate: 'certificate', 'floating-ip': 'floating IP' };
+const TYPE_WORDS: Record<string, string> = { 'virtual-service': 'virtual service', 'real-server': 'real server', certificate: 'certificate', 'floating-ip': 'floating IP', ha: 'settings of' };
 
 /** "weight of sym-app-1 in symphony-web: 100 → 50"; "description of web set to …"; "… cleared (was …)". */
 export function fieldSentence(f: FieldChange, objectType: string, name: string): string {
