@@ -7,7 +7,11 @@ import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';
 import { Field, Input, Select } from './ui/field';
 
-type Event = { id: number; at: string; actor: string; actorRole: string | null; sourceAddress: string; action: string; objectType: string; objectId: string | null; before: unknown; after: unknown; outcome: string; message: string | null; requestId: string };
+type Event = {
+  id: number; at: string; actor: string; actorRole: string | null; sourceAddress: string; action: string; objectType: string; objectId: string | null; before: unknown; after: unknown; outcome: string; message: string | null; requestId: string;
+  /** The object by name, a sentence, the before/after in words (lib/config/audit-words.ts). */
+  words?: { objectName: string | null; summary: string; changes: string[] };
+};
 const outcomeTone: Record<string, Tone> = { success: 'green', denied: 'red', invalid: 'amber', failed: 'red' };
 type ChainReport = {
   isIntact: boolean; checked: number; firstBroken?: { id: number; kind: string; reason: string }; problems?: { id: number; kind: string; reason: string }[];
@@ -121,12 +125,14 @@ export function AuditPage() {
                     <td className="whitespace-nowrap">{new Date(e.at).toLocaleString('en-GB')}</td>
                     <td>{e.actor}{e.actorRole && <span className="text-xs text-slate-500"> ({e.actorRole})</span>}</td>
                     <td className="font-mono text-xs">{e.sourceAddress}</td>
-                    <td className="font-medium">{e.action}</td>
-                    <td className="text-xs">{e.objectType}{e.objectId ? <span className="block font-mono text-slate-500">{e.objectId}</span> : null}</td>
+                    <td><span className="font-medium">{e.words?.summary ?? e.action}</span><span className="block font-mono text-xs text-slate-500">{e.action}</span></td>
+                    <td className="text-xs">{e.objectType}{(e.words?.objectName ?? e.objectId) && <span className="block font-medium text-slate-800" title={e.objectId ? `id ${e.objectId}` : undefined}>{e.words?.objectName ?? e.objectId}</span>}</td>
                     <td><Badge tone={outcomeTone[e.outcome] ?? 'slate'}>{e.outcome}</Badge>{e.message && <span className="block max-w-xs text-xs text-slate-600">{e.message}</span>}</td>
                     <td className="text-right"><Button size="sm" variant="ghost" aria-expanded={open === e.id} onClick={() => setOpen(open === e.id ? null : e.id)}>{open === e.id ? 'Hide' : 'Details'}</Button></td>
                   </tr>
-                  {open === e.id && <tr><td /><td colSpan={7} className="pb-3"><p className="mb-1 text-xs text-slate-500">Request {e.requestId}</p><BeforeAfter before={e.before} after={e.after} /></td></tr>}
+                  {open === e.id && <tr><td /><td colSpan={7} className="pb-3"><p className="mb-1 text-xs text-slate-500">Request {e.requestId}</p>{e.words?.changes.length
+                    ? <ul className="list-disc pl-5 text-sm" data-testid="audit-words">{e.words.changes.map((c) => <li key={c}>{c}</li>)}</ul>
+                    : <BeforeAfter before={e.before} after={e.after} />}</td></tr>}
                 </Fragment>
               ))}
               {items.length === 0 && <tr><td colSpan={8} className="py-2 text-slate-600">No events match.</td></tr>}

@@ -76,7 +76,7 @@ test('first run: setup, login, DR service, field error, apply, audit, drain, log
 
   // Review and apply: the engine says plainly that layer 4 is not programmed on a kernel without IPVS.
   await page.getByRole('link', { name: /Pending changes/ }).click();
-  await expect(page.getByTestId('change-list')).toContainText('symphony-web/sym-app-2');
+  await expect(page.getByTestId('change-list')).toContainText('Real server sym-app-2 added to symphony-web');
   await page.getByRole('button', { name: /Apply 3 changes/ }).click();
   await page.getByRole('button', { name: 'Apply now' }).click();
   const results = page.getByTestId('apply-results');
