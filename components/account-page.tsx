@@ -48,7 +48,7 @@ export function AccountPage() {
         <Card title="Where you are logged in">
           <p className="mb-3 text-sm text-slate-700">A session ends after 8 hours, or 30 minutes without use. End any you do not recognise, then change your password.</p>
           <SessionTable sessions={sessions} showUser={false} canEnd={() => true} onEnd={(s) => setConfirm({
-            title: s.isCurrent ? 'Log out of this browser?' : `End the session from ${s.sourceAddress}?`, label: s.isCurrent ? 'Log out' : 'End session',
+            title: s.isCurrent ? 'Log out of this browser?' : `End the session from ${s.sourceAddress}?`, label: 'End session',
             body: 'Whoever uses that session is logged out at once.',
             run: async () => { await api('DELETE', `/sessions/${s.id}`); if (s.isCurrent) window.location.href = '/login'; },
           })} />

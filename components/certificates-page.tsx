@@ -7,8 +7,15 @@ import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';
 import { Field, Input } from './ui/field';
 import { ConfirmDialog } from './ui/confirm';
+import { ActionsHeader, TableScroll } from './ui/table';
+import { PendingRequest, RequestForm, type CertRequest } from './certificates/requests';
+import { ReplaceDialog } from './certificates/replace';
 
-type Cert = { id: string; name: string; subject: string; fingerprint: string; notAfter: string; createdAt: string };
+type Link = { subject: string; issuer: string; notAfter: string; isSignedByNext: boolean | null };
+export type Cert = {
+  id: string; name: string; subject: string; fingerprint: string; notAfter: string; createdAt: string;
+  issuer: string; altNames: string[]; keyType: string; chain: Link[]; chainStatus: string; usedBy: string[];
+};
 
 const DAY = 86_400_000;
 function expiry(notAfter: string) {
@@ -31,7 +38,10 @@ export function CertificatesPage() {
   const [fields, setFields] = useState<Record<string, string>>({});
   const [isBusy, setBusy] = useState(false);
   const [deleting, setDeleting] = useState<Cert | null>(null);
-  const load = useCallback(() => api('GET', '/certificates').then((r) => setItems(r.items)).catch(setError), []);
+  const [replacing, setReplacing] = useState<Cert | null>(null);
+  const [requests, setRequests] = useState<CertRequest[]>([]);
+  const [discarding, setDiscarding] = useState<CertRequest | null>(null);
+  const load = useCallback(() => Promise.all([api('GET', '/certificates'), api('GET', '/certificate-requests')]).then(([c, r]) => { setItems(c.items); setRequests(r.items); }).catch(setError), []);
   useEffect(() => void load(), [load]);
 
   async function upload(e: FormEvent) {
@@ -61,6 +71,16 @@ export function CertificatesPage() {
       setBusy(false);
     }
   }
+  async function discard() {
+    if (!discarding) return;
+    try {
+      await api('DELETE', `/certificate-requests/${discarding.id}`);
+      await load();
+    } catch (e) {
+      setError(e as ApiCallError);
+    }
+    setDiscarding(null);
+  }
   async function remove() {
     if (!deleting) return;
     try {
@@ -74,25 +94,33 @@ export function CertificatesPage() {
   const area = 'w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-xs aria-[invalid=true]:border-red-600 aria-[invalid=true]:bg-red-50';
   return (
     <div className="space-y-5">
-      <PageTitle sub="Certificates for layer 7 services that terminate TLS. Private keys are stored owner-only on the appliance and never shown again.">Certificates</PageTitle>
+      <PageTitle sub="Certificates for layer 7 services that terminate TLS. Private keys are stored owner-only on the appliance and never shown again. Replacing a certificate (a renewal) is staged: the services using it get it at the next apply.">Certificates</PageTitle>
       <ErrorBox error={error?.body} />
       <Card>
-        <table className="w-full text-left text-sm">
-          <thead className="text-xs uppercase text-slate-500"><tr><th className="py-1">Name</th><th>Subject</th><th>Expires</th><th>SHA-256 fingerprint</th><th /></tr></thead>
-          <tbody>
-            {items.map((c) => (
-              <tr key={c.id} className="border-t border-slate-100 align-top">
-                <td className="py-2 font-medium">{c.name}</td>
-                <td className="text-xs">{c.subject}</td>
-                <td>{expiry(c.notAfter)} <span className="block text-xs text-slate-500">{new Date(c.notAfter).toLocaleDateString('en-GB')}</span></td>
-                <td className="max-w-56 break-all font-mono text-[0.65rem] text-slate-600">{c.fingerprint}</td>
-                <td className="text-right">{canWrite && <Button size="sm" variant="danger" onClick={() => setDeleting(c)}>Delete</Button>}</td>
-              </tr>
-            ))}
-            {items.length === 0 && <tr><td colSpan={5} className="py-2 text-slate-600">No certificates yet.</td></tr>}
-          </tbody>
-        </table>
+        <TableScroll label="Certificates" minWidth="56rem">
+          <table className="w-full text-left text-sm" data-testid="certificate-table">
+            <thead className="text-xs uppercase text-slate-600"><tr><th className="py-1">Name</th><th>Subject and names</th><th>Issuer and chain</th><th>Expires</th><th>Used by</th><ActionsHeader /></tr></thead>
+            <tbody>
+              {items.map((c) => (
+                <tr key={c.id} className="border-t border-slate-100 align-top">
+                  <td className="py-2 font-medium">{c.name}<span className="block font-mono text-[0.65rem] font-normal text-slate-600" title={`SHA-256 ${c.fingerprint}`}>{c.keyType} · {c.fingerprint.slice(0, 17)}…</span></td>
+                  <td className="text-xs">{c.subject}{c.altNames.length > 0 && <span className="block text-slate-600">{c.altNames.join(', ')}</span>}</td>
+                  <td className="text-xs">{c.issuer}<span className="block text-slate-600">{c.chain.length} certificate{c.chain.length === 1 ? '' : 's'}: {c.chainStatus}</span></td>
+                  <td>{expiry(c.notAfter)} <span className="block text-xs text-slate-600">{new Date(c.notAfter).toLocaleDateString('en-GB')}</span></td>
+                  <td className="text-xs">{c.usedBy.length ? c.usedBy.join(', ') : <span className="text-slate-600">no service</span>}</td>
+                  <td className="space-x-1 whitespace-nowrap text-right">{canWrite && <>
+                    <Button size="sm" variant="secondary" onClick={() => setReplacing(c)} aria-label={`Replace certificate ${c.name}`}>Replace</Button>
+                    <Button size="sm" variant="danger" onClick={() => setDeleting(c)} aria-label={`Delete certificate ${c.name}`}>Delete</Button>
+                  </>}</td>
+                </tr>
+              ))}
+              {items.length === 0 && <tr><td colSpan={6} className="py-2 text-slate-600">No certificates yet.</td></tr>}
+            </tbody>
+          </table>
+        </TableScroll>
       </Card>
+      {requests.map((r) => <PendingRequest key={r.id} r={r} canWrite={canWrite} onDone={load} onDiscard={() => setDiscarding(r)} />)}
+      {canWrite && <RequestForm onMade={load} />}
       {canWrite && (
         <Card title="Add a certificate" actions={
           <div role="radiogroup" aria-label="Format" className="flex gap-1 text-sm">
@@ -117,6 +145,10 @@ export function CertificatesPage() {
           </form>
         </Card>
       )}
+      <ReplaceDialog cert={replacing} onClose={(changed) => { setReplacing(null); if (changed) void load(); }} />
+      <ConfirmDialog open={!!discarding} title={`Discard the request ${discarding?.name}?`} confirmLabel="Discard request and key" onCancel={() => setDiscarding(null)} onConfirm={discard}>
+        <p>Its private key is deleted: a certificate the CA issues for this request can then never be used.</p>
+      </ConfirmDialog>
       <ConfirmDialog open={!!deleting} title={`Delete certificate ${deleting?.name}?`} confirmLabel="Delete certificate" onCancel={() => setDeleting(null)} onConfirm={remove}>
         <p>The certificate and its private key are removed from the appliance. A certificate a service uses cannot be deleted.</p>
       </ConfirmDialog>

@@ -17,7 +17,7 @@ export function SessionTable({ sessions, showUser, canEnd, onEnd }: { sessions: 
             {showUser && <td className="py-2 font-medium">{s.username}</td>}
             <td className="py-2 font-mono text-xs">{s.sourceAddress}{s.isCurrent && <> <Badge tone="sky">this browser</Badge></>}</td>
             <td>{when(s.createdAt)}</td><td>{when(s.lastSeenAt)}</td><td>{when(s.expiresAt)}</td>
-            <td className="text-right">{canEnd(s) && <Button size="sm" variant="secondary" onClick={() => onEnd(s)} aria-label={s.isCurrent ? 'End this session (log out)' : `End ${s.username}'s session from ${s.sourceAddress}`}>{s.isCurrent ? 'Log out here' : 'End'}</Button>}</td>
+            <td className="text-right">{canEnd(s) && <Button size="sm" variant="secondary" onClick={() => onEnd(s)} aria-label={s.isCurrent ? 'End the session of this browser' : `End ${s.username}'s session from ${s.sourceAddress}`}>{s.isCurrent ? 'End here' : 'End'}</Button>}</td>
           </tr>))}
           {sessions.length === 0 && <tr><td colSpan={6} className="py-2 text-slate-600">No sessions.</td></tr>}
         </tbody>
