@@ -13,6 +13,12 @@ export default defineConfig({
   retries: 0,
   reporter: [['list']],
   outputDir: '.tmp/e2e-results',
+  // console-flow.spec.ts starts from a fresh appliance, and files run in name order; the accessibility and accounts
+  // walks run after every other spec, on what those left behind (services, versions, users, a tampered audit trail).
+  projects: [
+    { name: 'flows', testIgnore: /(a11y|accounts)\.spec\.ts$/ },
+    { name: 'after-flows', testMatch: /(a11y|accounts)\.spec\.ts$/, dependencies: ['flows'] },
+  ],
   use: {
     baseURL: `https://localhost:${port}`,
     ignoreHTTPSErrors: true,
