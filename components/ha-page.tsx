@@ -14,6 +14,7 @@ import { Card, ErrorBox, PageTitle } from './ui/card';
 import { PairingCard } from './ha/pairing-card';
 import { HandoverCard } from './ha/handover-card';
 import { HistoryCard } from './ha/history-card';
+import { HaSettingsCard } from './ha/ha-settings-card';
 import { when, type HaView, type NodeStatus } from './ha/types';
 
 const VRRP_TONE: Record<string, Tone> = { master: 'green', backup: 'sky', fault: 'red', stopped: 'slate' };
@@ -114,6 +115,7 @@ export function HaPage() {
         </Card>
       )}
       <PairingCard view={view} onChange={load} />
+      <HaSettingsCard onChange={load} />
       <HandoverCard view={view} onChange={load} />
       <HistoryCard />
     </div>
