@@ -162,4 +162,12 @@ test('HA settings: removed, the candidate has no ha block and a single node is p
   const changes = await admin.req('GET', '/changes');
   assert.ok(changes.body.changes.some((c: { objectType: string; kind: string }) => c.objectType === 'ha' && c.kind === 'removed'), changes.text);
   assert.equal((await admin.req('DELETE', '/ha/settings')).status, 404);
+
+  // Discarding that one change (as the changes page does) brings back the running block.
+  const discard = await admin.req('POST', '/changes/discard', { object: { type: 'ha', name: 'the HA pair' } });
+  assert.equal(discard.status, 200, discard.text);
+  const back = await admin.req('GET', '/ha/settings');
+  assert.equal(back.body.isPending, false);
+  assert.deepEqual(back.body.settings?.nodes, ha.nodes);
+  assert.ok(!(await admin.req('GET', '/changes')).body.changes.some((c: { objectType: string }) => c.objectType === 'ha'));
 });

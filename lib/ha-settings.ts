@@ -10,7 +10,7 @@
  */
 import { ConfigSchema, HaSchema, haInterfaceGroups, type Config, type Ha } from '../engine/config/index.ts';
 import { db, type Tx } from './db.ts';
-import { validationError } from './errors.ts';
+import { ApiError, validationError } from './errors.ts';
 import { renderCandidate } from './config/render.ts';
 import { readSnapshot } from './secrets.ts';
 import { runningVersion } from './config/apply.ts';
@@ -48,6 +48,15 @@ export async function writeHa(tx: Tx, ha: Ha): Promise<{ before: Ha | null; afte
   const spec = JSON.stringify(after);
   const row = await tx.haSettings.upsert({ where: { id: 1 }, create: { id: 1, spec }, update: { spec, version: { increment: 1 } } });
   return { before: before?.ha ?? null, after, version: row.version };
+}
+
+/** The `ha` object's staged change undone (lib/config/discard.ts): back to the running block, or no row. */
+export async function discardHa(tx: Tx, running: Config, target: { type: string; name: string }) {
+  const now = await stagedHa(tx);
+  if (!now && !running.ha) throw new ApiError('API_NOT_FOUND', { what: `Staged changes of ${target.type} ${target.name}` });
+  if (running.ha) await tx.haSettings.upsert({ where: { id: 1 }, create: { id: 1, spec: JSON.stringify(running.ha) }, update: { spec: JSON.stringify(running.ha), version: { increment: 1 } } });
+  else await tx.haSettings.delete({ where: { id: 1 } });
+  return { id: '1', before: now?.ha ?? null, after: running.ha ?? null };
 }
 
 /** The page's view: staged, running, defaults, and which addresses would move in which VRRP instance. */

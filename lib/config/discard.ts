@@ -28,9 +28,10 @@ import { withOperatorStates } from './diff.ts';
 import { checkCandidate } from './check.ts';
 import { RS_ORDER, renderCandidate } from './render.ts';
 import { nextPosition, rsColumns, vsColumns } from './store.ts';
+import { discardHa } from '../ha-settings.ts';
 
 type AuditFor = (input: Omit<AuditInput, 'actor' | 'actorRole' | 'sourceAddress' | 'requestId'>) => AuditInput;
-export type DiscardTarget = { type: 'virtual-service' | 'real-server' | 'floating-ip' | 'certificate'; name: string };
+export type DiscardTarget = { type: 'virtual-service' | 'real-server' | 'floating-ip' | 'certificate' | 'ha'; name: string };
 
 const EMPTY: Config = ConfigSchema.parse({});
 
@@ -121,6 +122,7 @@ export async function discardObject(target: DiscardTarget, opts: { audit: AuditF
   const running = await runningConfig();
   return mutate(
     async (tx) => {
+      if (target.type === 'ha') return discardHa(tx, running.config, target); // lib/ha-settings.ts
       if (target.type === 'virtual-service') {
         const row = await loadService(tx, target.name);
         const was = running.config.virtualServices.find((v) => v.name === target.name);

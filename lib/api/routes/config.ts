@@ -35,7 +35,7 @@ const DiscardBody = z.strictObject({
   /** The candidate you reviewed (GET /changes candidateHash); a discard of everything is refused if it changed since. */
   expectedHash: z.string().optional(),
   /** One object's staged changes; without it, every staged change. Real servers are named "service/server". */
-  object: z.strictObject({ type: z.enum(['virtual-service', 'real-server', 'floating-ip', 'certificate'], { error: 'Choose virtual-service, real-server, floating-ip or certificate.' }), name: z.string().min(1).max(300) }).optional(),
+  object: z.strictObject({ type: z.enum(['virtual-service', 'real-server', 'floating-ip', 'certificate', 'ha'], { error: 'Choose virtual-service, real-server, floating-ip, certificate or ha.' }), name: z.string().min(1).max(300) }).optional(),
 });
 
 const redactCerts = (c: Config): Config => ({ ...c, certificates: c.certificates.map((x) => ({ ...x, privateKeyPem: '[kept private]' })) });
