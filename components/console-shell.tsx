@@ -6,12 +6,14 @@ import { api, setCsrfToken } from './api-client';
 import { LiveProvider, useLive, useLiveEvents } from './live';
 import { SessionContext, type SessionUser } from './session';
 import { Badge } from './ui/badge';
+import { SecondaryBanner } from './ha/secondary-banner';
 
 const NAV = [
   { href: '/', label: 'Overview' },
   { href: '/changes', label: 'Pending changes' },
   { href: '/history', label: 'History' },
   { href: '/certificates', label: 'Certificates' },
+  { href: '/ha', label: 'High availability' },
   { href: '/settings', label: 'Syslog & alerts', permission: ['admin'] },
   { href: '/wizard', label: 'Setup wizard', permission: ['admin', 'operator'] },
   { href: '/audit', label: 'Audit log', permission: ['admin', 'auditor'] },
@@ -99,6 +101,7 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
           </div>
         )}
       </header>
+      <SecondaryBanner />
       <main id="main" tabIndex={-1} className="mx-auto max-w-7xl px-4 py-6">{mustChange ? <p role="status">Choose a new password first…</p> : children}</main>
     </div>
   );
