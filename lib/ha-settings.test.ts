@@ -124,13 +124,24 @@ test('HA settings: a wrong field is refused naming it, alone and against the res
   const moving = await admin.req('PUT', '/ha/settings', { ...ha, movingAddresses: ['127.0.0.99'] });
   assert.deepEqual(moving.body.error.details.fields.map((f: { path: string }) => f.path), ['movingAddresses.0']);
 
+  // The other way round: a floating IP edit that would break the staged block is refused at its own field.
+  const onNode = await admin.req('POST', '/floating-ips', { address: '127.0.0.11', interface: 'lo' });
+  assert.equal(onNode.status, 422, onNode.text);
+  assert.equal(onNode.body.error.details.fields[0].path, 'address');
+  assert.match(onNode.body.error.details.fields[0].message, /node's own address must stay with the node/);
+  assert.equal((await admin.req('PUT', '/ha/settings', { ...before.body.settings, movingAddresses: ['127.0.0.50'] })).status, 200);
+  const gone = await admin.req('DELETE', `/floating-ips/${fip.body.id}`);
+  assert.equal(gone.status, 422, gone.text);
+  assert.match(gone.body.error.message, /nothing to move.*movingAddresses\.0/);
+  assert.equal((await admin.req('PUT', '/ha/settings', before.body.settings)).status, 200);
+
   const now = await admin.req('GET', '/ha/settings');
   assert.deepEqual(now.body.settings, before.body.settings, 'refused writes stage nothing');
   assert.deepEqual(now.body.instances, [{ interface: 'lo', virtualRouterId: 61, addresses: ['127.0.0.50/32'] }], 'the staged floating IP moves with the pair');
   const audit = await admin.req('GET', '/audit?objectType=ha-settings');
   assert.equal(audit.status, 200, audit.text);
   const rows = (audit.body.items ?? audit.body.events) as { action: string; outcome: string }[];
-  assert.deepEqual(rows.map((e) => `${e.action} ${e.outcome}`).sort(), ['ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update success'], audit.text.slice(0, 600));
+  assert.deepEqual(rows.map((e) => `${e.action} ${e.outcome}`).sort(), ['ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update success', 'ha-settings.update success', 'ha-settings.update success'], audit.text.slice(0, 600));
 });
 
 test('HA settings: only a role with config:write may write them, and a secondary refuses them naming the primary', async () => {

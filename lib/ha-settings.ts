@@ -50,6 +50,21 @@ export async function writeHa(tx: Tx, ha: Ha): Promise<{ before: Ha | null; afte
   return { before: before?.ha ?? null, after, version: row.version };
 }
 
+/**
+ * After an edit of something the HA rules look at (a floating IP), inside its transaction: refuses it when the staged
+ * `ha` block no longer holds against the candidate, with the HA rule's sentence at `field` of the edit.
+ */
+export async function refuseIfHaBreaks(tx: Tx, field: string): Promise<void> {
+  if (!(await tx.haSettings.findUnique({ where: { id: 1 }, select: { id: true } }))) return;
+  try {
+    await renderCandidate(tx);
+  } catch (e) {
+    const issues = (e as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.filter((i) => i.path[0] === 'ha');
+    if (!issues?.length) throw e;
+    throw validationError(issues.map((i) => ({ path: [field], message: `${i.message} (HA settings, ${i.path.slice(1).join('.')})` })));
+  }
+}
+
 /** The `ha` object's staged change undone (lib/config/discard.ts): back to the running block, or no row. */
 export async function discardHa(tx: Tx, running: Config, target: { type: string; name: string }) {
   const now = await stagedHa(tx);

@@ -15,6 +15,7 @@ import { certificateMatchesKey, describeCertificate, generateRequest, inspectCer
 import { openPrivateKey } from '../../secrets.ts';
 import type { Tx } from '../../db.ts';
 import { sealPrivateKey } from '../../secrets.ts';
+import { refuseIfHaBreaks } from '../../ha-settings.ts';
 import { importPfx } from '../../../engine/l7/pfx.ts';
 import { NameSchema } from '../../../engine/config/index.ts';
 import { z } from 'zod';
@@ -148,7 +149,11 @@ export const certificateRoutes = [
         throw new ApiError('API_VALIDATION', { summary: `address: ${ctx.body.address} is already a floating IP.` }, { fields: [{ path: 'address', message: 'This address is already a floating IP.' }] });
       }
       const row = await mutate(
-        (tx) => tx.floatingIp.create({ data: { address: ctx.body.address, interface: ctx.body.interface, prefixLength: ctx.body.prefixLength ?? null } }),
+        async (tx) => {
+          const row = await tx.floatingIp.create({ data: { address: ctx.body.address, interface: ctx.body.interface, prefixLength: ctx.body.prefixLength ?? null } });
+          await refuseIfHaBreaks(tx, 'address'); // a node's own address may not float
+          return row;
+        },
         (r) => ctx.audit({ action: 'floating-ip.create', objectType: 'floating-ip', objectId: r.id, after: r, outcome: 'success' }),
       );
       return { status: 201, body: row };
@@ -163,6 +168,7 @@ export const certificateRoutes = [
           const f = await tx.floatingIp.findUnique({ where: { id: ctx.params.id } });
           if (!f) throw new ApiError('API_NOT_FOUND', { what: `Floating IP ${ctx.params.id}` });
           await tx.floatingIp.delete({ where: { id: f.id } });
+          await refuseIfHaBreaks(tx, 'address'); // listed in the HA settings' moving addresses
           return f;
         },
         (r) => ctx.audit({ action: 'floating-ip.delete', objectType: 'floating-ip', objectId: r.id, before: r, outcome: 'success' }),
