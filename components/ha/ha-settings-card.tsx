@@ -97,7 +97,7 @@ export function HaSettingsCard({ onChange }: { onChange: () => void }) {
             <legend className="text-sm font-medium text-slate-700">Nodes (each with its own address on the HA interface; the highest priority is active)</legend>
             {fields.nodes && <p role="alert" className="text-xs font-medium text-red-700">{fields.nodes}</p>}
             {form.nodes.map((n, i) => (
-              <div key={i} className="grid items-end gap-3 md:grid-cols-[1fr_1fr_8rem_auto]" data-testid="ha-node">
+              <div key={i} className="grid items-end gap-3 md:grid-cols-[minmax(0,1fr)_minmax(0,1fr)_8rem_auto]" data-testid="ha-node">
                 <Field label={`Node ${i + 1} name`} error={fields[`nodes.${i}.name`]}>{(p) => <Input {...p} value={n.name} placeholder={i === 0 ? 'lb1' : 'lb2'} onChange={(e) => setNode(i, { name: e.target.value })} />}</Field>
                 <Field label={`Node ${i + 1} address`} error={fields[`nodes.${i}.address`]}>{(p) => <Input {...p} value={n.address} placeholder={`10.0.0.${11 + i}`} onChange={(e) => setNode(i, { address: e.target.value })} />}</Field>
                 <Field label={`Node ${i + 1} priority`} error={fields[`nodes.${i}.priority`]}>{(p) => <Input {...p} inputMode="numeric" value={n.priority} onChange={(e) => setNode(i, { priority: e.target.value })} />}</Field>
