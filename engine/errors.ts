@@ -50,13 +50,52 @@ export function fillMessage(template: string, params: Record<string, unknown> = 
   return template.replace(/\{(\w+)\}/g, (_, k: string) => (params[k] === undefined ? `{${k}}` : String(params[k])));
 }
 
+/**
+ * A `{name}` left without its parameter is a bug at the throw site. Under test (node --test, or NODE_ENV=test) it
+ * fails the test instead of showing "{name}" to a person: `report` throws, on the next turn, unless the message was
+ * replaced meanwhile (an error relayed from a peer or the engine is built with its code, then given the sentence
+ * already filled there). Tests may swap `report` to watch it.
+ */
+export const unfilledParams = {
+  report(text: string): void {
+    throw new Error(text);
+  },
+};
+
+export function checkFilled(err: Error, code: string, template: string, params: Record<string, unknown>): void {
+  if (process.env.NODE_ENV !== 'test' && process.env.NODE_TEST_CONTEXT === undefined) return;
+  const missing = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).filter((k) => params[k] === undefined);
+  if (missing.length === 0) return;
+  const built = err.message;
+  setImmediate(() => {
+    if (err.message !== built) return;
+    unfilledParams.report(`${code} was built without its message parameter${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: "${built}"`);
+  });
+}
+
+/** zod issues as `{ path: "realServers.1.port", message }`: an unknown key is named with its full path. */
+export function fieldIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }[]): { path: string; message: string }[] {
+  return issues.map((i) => {
+    const base = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys' && i.keys) {
+      const where = base ? `${base}.` : '';
+      const many = i.keys.length > 1;
+      const named = i.keys.map((k) => `"${where}${k}"`).join(', ');
+      return { path: `${where}${i.keys[0]}`, message: `Unknown field${many ? 's' : ''} ${named}; remove ${many ? 'them' : 'it'} (check the spelling).` };
+    }
+    return { path: base, message: i.message };
+  });
+}
+
 /** An error with a code from the table. `details` is safe to show to a person (never secrets, never a stack). */
 export class EngineError extends Error {
   readonly code: EngineErrorCode;
   readonly status: number;
   readonly details?: unknown;
-  constructor(code: EngineErrorCode, params: Record<string, unknown> = {}, details?: unknown) {
-    super(fillMessage(ENGINE_ERRORS[code].message, params));
+  /** `options.cause`: the error this one reports (kept for the log; never sent to a person). */
+  constructor(code: EngineErrorCode, params: Record<string, unknown> = {}, details?: unknown, options?: ErrorOptions) {
+    super(fillMessage(ENGINE_ERRORS[code].message, params), options);
+    checkFilled(this, code, ENGINE_ERRORS[code].message, params);
     this.name = 'EngineError';
     this.code = code;
     this.status = ENGINE_ERRORS[code].status;

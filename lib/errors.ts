@@ -3,7 +3,7 @@
  * sentence a person can act on. Route handlers throw ApiError; the route wrapper turns it into the envelope
  * `{ error: { code, message, details } }`. Anything else thrown is logged in full and answered with a generic 500.
  */
-import { ENGINE_ERRORS, EngineError, fillMessage, type ErrorDef } from '../engine/errors.ts';
+import { checkFilled, ENGINE_ERRORS, EngineError, fieldIssues as engineFieldIssues, fillMessage, type ErrorDef } from '../engine/errors.ts';
 import { HA_ERRORS } from './ha/errors.ts';
 
 export const CONSOLE_ERRORS = {
@@ -46,8 +46,10 @@ export class ApiError extends Error {
   readonly headers?: Record<string, string>;
   /** Set once the refusal is in the audit trail, so the route wrapper does not write it twice. */
   isAudited = false;
-  constructor(code: ErrorCode, params: Record<string, unknown> = {}, details?: unknown, headers?: Record<string, string>) {
-    super(fillMessage(ERRORS[code].message, params));
+  /** `options.cause`: the error this one reports (kept for the log; never sent to a person). */
+  constructor(code: ErrorCode, params: Record<string, unknown> = {}, details?: unknown, headers?: Record<string, string>, options?: ErrorOptions) {
+    super(fillMessage(ERRORS[code].message, params), options);
+    checkFilled(this, code, ERRORS[code].message, params);
     this.name = 'ApiError';
     this.code = code;
     this.status = ERRORS[code].status;
@@ -58,7 +60,8 @@ export class ApiError extends Error {
   /** The engine's error as the API answers it; a code the table does not know keeps its message and status. */
   static from(e: EngineError): ApiError {
     const known = (e.code as string) in ERRORS;
-    const err = new ApiError(known ? e.code : 'ENGINE_BAD_REQUEST', {}, e.details);
+    // The engine's message is already filled and replaces the template's below (so no parameter is missing).
+    const err = new ApiError(known ? e.code : 'ENGINE_BAD_REQUEST', {}, e.details, undefined, { cause: e });
     (err as { message: string }).message = e.message;
     if (!known) Object.assign(err, { code: e.code, status: e.status });
     return err;
@@ -71,15 +74,8 @@ export interface FieldIssue {
 }
 
 /** zod issues as `{ path: "realServers.1.port", message }`, the shape forms use to place errors at fields. */
-export function fieldIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: string[] }[]): FieldIssue[] {
-  return issues.map((i) => {
-    const base = i.path.map(String).join('.');
-    if (i.code === 'unrecognized_keys' && i.keys) {
-      const where = base ? `${base}.` : '';
-      return { path: `${where}${i.keys[0]}`, message: `Unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}; remove ${i.keys.length > 1 ? 'them' : 'it'}.` };
-    }
-    return { path: base, message: i.message };
-  });
+export function fieldIssues(issues: Parameters<typeof engineFieldIssues>[0]): FieldIssue[] {
+  return engineFieldIssues(issues);
 }
 
 export function validationError(issues: Parameters<typeof fieldIssues>[0]): ApiError {

@@ -55,8 +55,8 @@ export function createEngineClient(socketPath: string): EngineClient {
             let parsed: unknown;
             try {
               parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              return reject(new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: 'it answered with something that is not JSON' }));
+            } catch (e) {
+              return reject(new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: 'it answered with something that is not JSON' }, undefined, { cause: e }));
             }
             const status = res.statusCode ?? 0;
             if ((status >= 200 && status < 300) || acceptStatuses.includes(status)) return resolve(parsed as T);
@@ -73,7 +73,7 @@ export function createEngineClient(socketPath: string): EngineClient {
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (e instanceof EngineError) return reject(e);
         const isRefused = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
-        reject(new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: e.message }, { isDelivered: isRefused ? false : 'unknown' }));
+        reject(new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: e.message }, { isDelivered: isRefused ? false : 'unknown' }, { cause: e }));
       });
       req.end(text);
     });
@@ -86,7 +86,12 @@ export function createEngineClient(socketPath: string): EngineClient {
     validate: (config) => call('POST', '/v1/validate', { config }, READ_TIMEOUT_MS),
     apply: (version, hash, config, opts = {}) => {
       const deadline = opts.deadline ?? applyDeadline();
-      return call('POST', '/v1/apply', { version, hash, config, deadline }, Math.max(1, deadline - Date.now()), [502]);
+      return call<ApplyResponse>('POST', '/v1/apply', { version, hash, config, deadline }, Math.max(1, deadline - Date.now())).catch((e: unknown) => {
+        // A refused apply (502, the error envelope) with what was tried as details: the caller reads it as a result.
+        const d = (e as EngineError).details as Omit<ApplyResponse, 'ok' | 'error'> | undefined;
+        if (!(e instanceof EngineError) || e.status !== 502 || !Array.isArray(d?.results)) throw e;
+        return { ...d, ok: false, error: { code: e.code, message: e.message } };
+      });
     },
     outcome: async (version) => {
       try {

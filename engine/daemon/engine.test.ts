@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from './engine.ts';
@@ -18,6 +19,20 @@ import { result, type CheckResult } from '../health/status.ts';
 process.env.FULCRUM_HEALTH_ALLOWED_NETWORKS = '127.0.0.0/8,::1/128';
 
 const quiet = () => undefined;
+
+/** A request past the typed client, to see the wire format. */
+function rawPost(socketPath: string, urlPath: string, body: unknown): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const text = JSON.stringify(body);
+    const req = http.request({ socketPath, method: 'POST', path: urlPath, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
 
 /** A layer 4 data plane that programs everything, except services whose name starts with "bad". */
 function recordingPlane(): DataPlane & { calls: ApplyInput[] } {
@@ -132,6 +147,16 @@ test('the socket API: owner-only socket, typed client, coded errors', async () =
     assert.equal(r.ok, true);
     const bad = await client.apply(2, 'h', { virtualServices: [svc('bad')] });
     assert.equal(bad.ok, false);
+    assert.equal(bad.error?.code, 'ENGINE_APPLY_FAILED');
+    assert.deepEqual([bad.results[0].name, bad.results[0].status, bad.runningVersion], ['bad', 'failed', 1]);
+    // On the wire a refused apply is the error envelope every other refusal uses, with what was tried as details.
+    const wire = await rawPost(socket, '/v1/apply', { version: 3, config: { virtualServices: [svc('bad')] } });
+    assert.equal(wire.status, 502);
+    assert.deepEqual(Object.keys(wire.body), ['error']);
+    assert.equal(wire.body.error.code, 'ENGINE_APPLY_FAILED');
+    assert.match(wire.body.error.message, /could not apply version 3; version 1 is still running/);
+    assert.equal(wire.body.error.details.results[0].name, 'bad');
+    await assert.rejects(client.validate({ virtualServices: [{ ...svc('web'), wieght: 3 }] }), (err: Error & { code: string }) => err.code === 'CFG_INVALID' && /Unknown field "virtualServices\.0\.wieght"/.test(err.message));
     await assert.rejects(client.validate({ virtualServices: [{ name: 'x' }] }), (err: Error & { code: string }) => err.code === 'CFG_INVALID');
     await assert.rejects(client.setServerState('web', 'ghost', 'drain'), (err: Error & { code: string }) => err.code === 'ENGINE_NOT_FOUND');
     const st = await client.status();

@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import { ConfigSchema, type Config, type OperatorState } from '../config/index.ts';
 import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
-import { EngineError } from '../errors.ts';
+import { EngineError, fieldIssues } from '../errors.ts';
 import { configHash } from '../canonical.ts';
 import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionEvent } from '../api-types.ts';
@@ -172,7 +172,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   validate(raw: unknown): { config?: Config; error?: EngineError } {
     const parsed = ConfigSchema.safeParse(raw);
     if (parsed.success) return { config: parsed.data };
-    const fields = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    const fields = fieldIssues(parsed.error.issues);
     const summary = `${fields[0].path}: ${fields[0].message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}`;
     return { error: new EngineError('CFG_INVALID', { summary }, { fields }) };
   }

@@ -83,7 +83,11 @@ export function createEngineServer(engine: Engine, log: EngineLog): http.Server 
         case 'POST /v1/apply': {
           const body = parse(ApplyBody, await readBody(req));
           const result = await engine.apply(body.version, body.config, { deadline: body.deadline });
-          return send(res, result.ok ? 200 : 502, result);
+          if (result.ok) return send(res, 200, result);
+          // A refused apply answers in the error envelope like every other refusal; what was tried and what still
+          // runs are its details (the client turns them back into an ApplyResponse).
+          const { error, ok: _ok, ...tried } = result;
+          return send(res, 502, { error: { code: error?.code ?? 'ENGINE_APPLY_FAILED', message: error?.message ?? 'The apply failed.', details: tried } });
         }
         case 'PUT /v1/server-state': {
           const b = parse(StateBody, await readBody(req));

@@ -100,13 +100,14 @@ describe('sessions', () => {
 });
 
 describe('bad input gets a clear answer and loses nothing', () => {
-  const cases: { name: string; body: unknown; contentType?: string; status: number; code: string; field?: string }[] = [
-    { name: 'malformed JSON', body: '{"name": ', status: 400, code: 'API_MALFORMED_JSON' },
+  const cases: { name: string; body: unknown; contentType?: string; status: number; code: string; field?: string; message?: RegExp }[] = [
+    { name: 'malformed JSON', body: '{"name": ', status: 400, code: 'API_MALFORMED_JSON', message: /not valid JSON: at line 1, column 10: the text ends/ },
+    { name: 'malformed JSON, a line further', body: '{\n  "name": x\n}', status: 400, code: 'API_MALFORMED_JSON', message: /at line 2, column 11: unexpected token 'x'/ },
     { name: 'not JSON at all', body: 'name=x', contentType: 'application/x-www-form-urlencoded', status: 415, code: 'API_UNSUPPORTED_MEDIA' },
     { name: 'wrong type', body: service({ ports: 'eighty' }), status: 422, code: 'API_VALIDATION', field: 'ports' },
     { name: 'out of range weight', body: service({ realServers: [{ name: 'a', address: '10.0.0.1', weight: 70000 }] }), status: 422, code: 'API_VALIDATION', field: 'realServers.0.weight' },
     { name: 'unknown field', body: service({ colour: 'blue' }), status: 422, code: 'API_VALIDATION', field: 'colour' },
-    { name: 'unknown nested field', body: service({ realServers: [{ name: 'a', address: '10.0.0.1', wieght: 5 }] }), status: 422, code: 'API_VALIDATION', field: 'realServers.0.wieght' },
+    { name: 'unknown nested field', body: service({ realServers: [{ name: 'a', address: '10.0.0.1', wieght: 5 }] }), status: 422, code: 'API_VALIDATION', field: 'realServers.0.wieght', message: /Unknown field "realServers\.0\.wieght"; remove it/ },
     { name: 'missing required field', body: { layer: 4, mode: 'dr', ports: [80] }, status: 422, code: 'API_VALIDATION', field: 'name' },
     { name: 'DR port translation', body: service({ realServers: [{ name: 'a', address: '10.0.0.1', port: 8080 }] }), status: 422, code: 'API_VALIDATION', field: 'realServers.0.port' },
     { name: 'oversized body', body: JSON.stringify({ ...service(), description: 'x'.repeat(2 * 1024 * 1024) }), status: 413, code: 'API_BODY_TOO_LARGE' },
@@ -120,6 +121,7 @@ describe('bad input gets a clear answer and loses nothing', () => {
       assert.equal(r.status, c.status, r.text.slice(0, 300));
       assert.equal(r.body.error.code, c.code);
       assert.ok(r.body.error.message.length > 10, 'a sentence, not a bare code');
+      if (c.message) assert.match(r.body.error.message, c.message);
       assert.ok(!/\bat \S+\.(ts|js):\d+/.test(r.text), 'no stack trace');
       if (c.field) assert.ok(r.body.error.details.fields.some((f: { path: string }) => f.path === c.field), `field ${c.field} named: ${r.text}`);
       assert.equal((await admin.req('GET', '/virtual-services')).body.items.length, before, 'nothing written');

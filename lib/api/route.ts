@@ -105,8 +105,27 @@ async function readJsonBody(req: Request): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ApiError('API_MALFORMED_JSON', { reason: (e as Error).message.replace(/^JSON\.parse: /, '') });
+    throw new ApiError('API_MALFORMED_JSON', { reason: jsonSyntaxReason(text, (e as Error).message) }, undefined, undefined, { cause: e });
   }
+}
+
+/**
+ * V8's JSON.parse message as a sentence that says where: "at line 3, column 2: expected double-quoted property
+ * name". V8 gives a character position (or nothing, at the end of the text); lines and columns count from 1.
+ */
+export function jsonSyntaxReason(text: string, message: string): string {
+  const at = /at position (\d+)/.exec(message);
+  const token = /^Unexpected token '(.)'/.exec(message);
+  const position = at ? Number(at[1]) : token ? firstOutsideStrings(text, token[1]) : text.length;
+  const before = text.slice(0, position).split('\n');
+  const where = `at line ${before.length}, column ${before.at(-1)!.length + 1}`;
+  if (/end of JSON input/i.test(message)) return `${where}: the text ends before the JSON does`;
+  const what = message
+    .replace(/^JSON\.parse: /, '')
+    .replace(/,? ?"[^"]*"? is not valid JSON$/, '')
+    .replace(/\s*(in JSON )?at position \d+.*$/, '')
+    .replace(/\s*\(line \d+ column \d+\)$/, '');
+  return `${where}: ${what.charAt(0).toLowerCase()}${what.slice(1)}`;
 }
 
 function queryObject(url: URL): Record<string, string> {
@@ -230,4 +249,18 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
     log('error', 'unexpected error in API route', { requestId, route: `${def.method} ${def.path}`, error: e instanceof Error ? e.stack : String(e) });
     return errorResponse(new ApiError('API_INTERNAL', { requestId }), requestId);
   }
+}
+
+/** Where `ch` first occurs outside a JSON string (V8 names the unexpected token but not always its position). */
+function firstOutsideStrings(text: string, ch: string): number {
+  let isInString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (isInString) {
+      if (c === '\\') i++;
+      else if (c === '"') isInString = false;
+    } else if (c === ch) return i;
+    else if (c === '"') isInString = true;
+  }
+  return text.length;
 }
