@@ -15,8 +15,10 @@
  *   p2c  the less loaded (active/weight) of two servers drawn at random
  */
 
-export const SCHEDULER_KINDS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'uri', 'fo', 'p2c'] as const;
-export type SchedulerKind = (typeof SCHEDULER_KINDS)[number];
+import type { LAYER7_SCHEDULERS } from '../config/schema.ts';
+
+/** The schedulers are the schema's list (LAYER7_SCHEDULERS); this file only implements them. */
+export type SchedulerKind = (typeof LAYER7_SCHEDULERS)[number];
 
 export interface Candidate {
   readonly name: string;
@@ -66,6 +68,11 @@ export class Scheduler {
         const a = candidates[i];
         const b = candidates[j];
         return b.active / b.weight < a.active / a.weight ? b : a;
+      }
+      default: {
+        // A scheduler added to the schema's list without an implementation here does not type-check.
+        const unknown: never = this.kind;
+        throw new Error(`scheduler ${String(unknown)} is not implemented`);
       }
     }
   }
