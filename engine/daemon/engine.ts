@@ -18,6 +18,7 @@ import { ConfigSchema, type Config, type OperatorState } from '../config/index.t
 import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError, fieldIssues } from '../errors.ts';
+import { SerialQueue } from '../serial.ts';
 import { configHash } from '../canonical.ts';
 import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionEvent } from '../api-types.ts';
@@ -65,7 +66,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private readonly transitions: HealthTransitionEvent[] = [];
   private seq = 0;
   /** Serialises applies and state changes: the data planes see one change at a time. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private readonly statePath: string;
   private readonly outcomesPath: string;
   private readonly outcomes = new Map<number, ApplyOutcome>();
@@ -152,9 +153,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   private serialise<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(fn);
   }
 
   decisions(config: Config): Map<ServerKey, ServerDecision> {

@@ -30,6 +30,7 @@ import { whichNode } from './node.ts';
 import { instanceName, renderKeepalivedConf } from './render.ts';
 import { KeepalivedSupervisor, type Log, type SupervisorOptions } from './supervisor.ts';
 import { SyncDaemonFollower, type SyncPort, type SyncWanted } from './sync-daemon.ts';
+import { SerialQueue } from '../serial.ts';
 
 export { dataPlaneProblems } from './check.ts';
 
@@ -69,7 +70,7 @@ export class HaManager {
   private role: HaStatus['role'] = 'stopped';
   private error: Err | undefined;
   private isClosing = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private readonly supervisor: KeepalivedSupervisor;
   private readonly fifo: NotifyFifo;
   private readonly sync: SyncDaemonFollower;
@@ -95,12 +96,10 @@ export class HaManager {
   }
 
   apply(config: Config): Promise<void> {
-    const run = this.queue.then(() => this.doApply(config)).catch((e) => {
+    return this.queue.run(() => this.doApply(config)).catch((e) => {
       this.error = errOf(e);
       this.opts.log('error', 'high availability not applied', { error: (e as Error).stack });
     });
-    this.queue = run;
-    return run;
   }
 
   private async doApply(config: Config): Promise<void> {
@@ -228,7 +227,7 @@ export class HaManager {
   /** Stops keepalived (it releases the addresses and tells the peer at once). The sync daemon is left as it is. */
   async close(): Promise<void> {
     this.isClosing = true;
-    await this.queue;
+    await this.queue.idle();
     await this.supervisor.stop();
     this.fifo.close();
     this.sync.close();

@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs';
 import { EngineError } from '../errors.ts';
+import { SerialQueue } from '../serial.ts';
 import type { ExecResult } from '../l4/client.ts';
 import type { SyncDaemon } from '../l4/model.ts';
 
@@ -48,7 +49,7 @@ export class SyncDaemonFollower {
   private settings: SyncSettings | undefined;
   private error: SyncStatus['error'];
   private owned: Set<SyncDaemon['state']>;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly open: () => Promise<SyncPort>,
@@ -60,9 +61,7 @@ export class SyncDaemonFollower {
 
   /** Makes the kernel run the daemon `wanted` asks for. Never throws: a failure is in status().error. */
   follow(wanted: SyncWanted, settings?: SyncSettings): Promise<void> {
-    const run = this.queue.then(() => this.reconcile(wanted, settings));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.reconcile(wanted, settings));
   }
 
   private async connect(): Promise<SyncPort | undefined> {
