@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from './main.ts';
+import { main, parseArgs } from './main.ts';
 
 function run(argv: string[]) {
   const out: string[] = [];
@@ -53,7 +53,18 @@ test('fulcrumctl check: unreadable, non-JSON and unprogrammable files are refuse
 test('fulcrumctl: usage errors exit 2', async () => {
   assert.equal((await run([])).code, 2);
   assert.equal((await run(['check'])).code, 2);
-  assert.equal((await run(['show', '--bogus'])).code, 2);
+  const bogus = await run(['show', '--bogus']);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.err, /^fulcrumctl: Unknown option '--bogus'\nusage:/);
+  const noDir = await run(['apply', 'x.json', '--data-dir']);
+  assert.equal(noDir.code, 2);
+  assert.match(noDir.err, /fulcrumctl: Option '--data-dir <value>' argument missing/);
+  assert.match((await run(['check', 'a.json', 'b.json'])).err, /fulcrumctl: unexpected argument b\.json/);
+});
+
+test('fulcrumctl: options parsed by node:util parseArgs, in either spelling', () => {
+  assert.deepEqual(parseArgs(['show', '--data-dir=/srv/fulcrum', '--json']), { command: 'show', file: undefined, dataDir: '/srv/fulcrum', isJson: true });
+  assert.deepEqual(parseArgs(['apply', '--data-dir', '/d', 'c.json']), { command: 'apply', file: 'c.json', dataDir: '/d', isJson: false });
 });
 
 test('fulcrumctl apply/show without IPVS say why and exit 2', { skip: fs.existsSync('/proc/net/ip_vs') ? 'this kernel has IPVS' : false }, async () => {

@@ -8,6 +8,7 @@
  * Exit codes: 0 ok; 1 invalid configuration or a service failed; 2 usage, or IPVS unavailable for apply/show.
  * `apply` is for recovery and testing: the daemon (npm run engine) is the normal path and also runs layer 7.
  */
+import { parseArgs as parseNodeArgs } from 'node:util';
 import { runCheck } from './check.ts';
 import { runApply } from './apply.ts';
 import { runShow } from './show.ts';
@@ -22,19 +23,20 @@ export interface Io {
   err: (s: string) => void;
 }
 
+/** The command line, parsed by node:util's parseArgs (so `--data-dir=DIR` works too); `bad` says what is wrong. */
 export function parseArgs(argv: string[]): { command?: string; file?: string; dataDir: string; isJson: boolean; bad?: string } {
-  const [command, ...rest] = argv;
-  let file: string | undefined;
-  let dataDir = process.env.FULCRUM_DATA_DIR ?? 'data';
-  let isJson = false;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    if (a === '--data-dir') dataDir = rest[++i] ?? '';
-    else if (a === '--json') isJson = true;
-    else if (a.startsWith('-')) return { command, dataDir, isJson, bad: `unknown option ${a}` };
-    else if (!file) file = a;
-    else return { command, dataDir, isJson, bad: `unexpected argument ${a}` };
+  const defaults = { dataDir: process.env.FULCRUM_DATA_DIR ?? 'data', isJson: false };
+  let parsed;
+  try {
+    parsed = parseNodeArgs({ args: argv, allowPositionals: true, strict: true, options: { 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
+  } catch (e) {
+    // Node's own sentence ("Unknown option '--bogus'", "Option '--data-dir <value>' argument missing"), first line.
+    return { command: argv[0], ...defaults, bad: (e as Error).message.split('\n')[0].replace(/\. To specify .*$/, '') };
   }
+  const [command, file, extra] = parsed.positionals;
+  const dataDir = parsed.values['data-dir'] ?? defaults.dataDir;
+  const isJson = parsed.values.json ?? false;
+  if (extra !== undefined) return { command, file, dataDir, isJson, bad: `unexpected argument ${extra}` };
   return { command, file, dataDir, isJson };
 }
 
