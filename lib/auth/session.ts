@@ -12,6 +12,7 @@
  * and, through the audit event they write, close the user's live feeds (lib/live.ts).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseCookie } from 'cookie';
 import { sha256Hex } from '../../engine/canonical.ts';
 import { db, type Tx } from '../db.ts';
 import { consoleEnv } from '../env.ts';
@@ -59,13 +60,10 @@ export function clearedSessionCookie(): string {
   return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict${secure}; Max-Age=0`;
 }
 
+/** One cookie's value from a Cookie header (RFC 6265 parsing by the `cookie` package); undefined when absent. */
 export function readCookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
-  }
-  return undefined;
+  return parseCookie(header)[name];
 }
 
 /** Clock and caller for the lookups below; tests pass a clock. */
