@@ -1,6 +1,6 @@
 'use client';
 import Link from 'next/link';
-import { usePathname } from 'next/navigation';
+import { usePathname, useRouter } from 'next/navigation';
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { api, setCsrfToken } from './api-client';
 import { LiveProvider, useLive, useLiveEvents } from './live';
@@ -15,9 +15,18 @@ const NAV = [
   { href: '/certificates', label: 'Certificates' },
   { href: '/ha', label: 'High availability' },
   { href: '/settings', label: 'Syslog & alerts', permission: ['admin'] },
+  { href: '/wizard', label: 'Setup wizard', permission: ['admin', 'operator'] },
   { href: '/audit', label: 'Audit log', permission: ['admin', 'auditor'] },
   { href: '/users', label: 'Users & keys', permission: ['admin', 'auditor'] },
 ];
+
+/** What each role may do, said once under the header, so a hidden button is never a mystery. */
+const ROLE_NOTE: Record<SessionUser['role'], string | null> = {
+  admin: null,
+  operator: 'You are an operator: you can drain, halt and bring back real servers, and apply or roll back changes. Creating and editing services needs an admin.',
+  auditor: 'You are an auditor: you can read everything, the audit log and the users included, but change nothing.',
+  viewer: 'You are a viewer: you can read services, changes, history and certificates, but change nothing. Ask an admin for more.',
+};
 
 export function ConsoleShell({ user, csrfToken, children }: { user: SessionUser; csrfToken: string; children: ReactNode }) {
   setCsrfToken(csrfToken);
@@ -32,6 +41,12 @@ export function ConsoleShell({ user, csrfToken, children }: { user: SessionUser;
 
 function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
   const path = usePathname();
+  const router = useRouter();
+  // An admin reset this password: nothing else until the user picks their own (the API refuses the rest too).
+  const mustChange = !!user.mustChangePassword && path !== '/account';
+  useEffect(() => {
+    if (mustChange) router.replace('/account');
+  }, [mustChange, router]);
   const [pending, setPending] = useState<number | null>(null);
   const { isConnected, isEngineConnected } = useLive();
   const refresh = useCallback(() => {
@@ -45,9 +60,11 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
     await api('DELETE', '/session').catch(() => undefined);
     window.location.href = '/login';
   }
+  const note = ROLE_NOTE[user.role];
   return (
     <div className="min-h-screen">
-      <header className="border-b border-slate-800 bg-slate-900 text-slate-100">
+      <a href="#main" className="sr-only z-50 rounded-md bg-white px-4 py-2 font-medium text-sky-900 shadow focus:not-sr-only focus:fixed focus:top-2 focus:left-2">Skip to main content</a>
+      <header className="on-dark border-b border-slate-800 bg-slate-900 text-slate-100">
         <div className="mx-auto flex max-w-7xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
           <Link href="/" className="text-lg font-semibold tracking-tight">⚖ Fulcrum</Link>
           <nav aria-label="Main" className="flex flex-wrap gap-1">
@@ -63,7 +80,10 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
             <span aria-live="polite">
               {isEngineConnected === false ? <Badge tone="red">Engine unreachable</Badge> : isConnected && isEngineConnected ? <Badge tone="green">Engine connected</Badge> : <Badge tone="slate">Connecting…</Badge>}
             </span>
-            <span className="text-slate-300">{user.name} <span className="text-slate-400">({user.role})</span></span>
+            <Link href="/account" aria-current={path === '/account' ? 'page' : undefined} title="Your account: password, sessions, API keys"
+              className={`rounded-md px-2 py-1 ${path === '/account' ? 'bg-slate-700 text-white' : 'text-slate-200 hover:bg-slate-800'}`}>
+              {user.name} <span className="text-slate-300">({user.role})</span>
+            </Link>
             <button type="button" onClick={logout} className="rounded-md px-2 py-1 text-slate-300 hover:bg-slate-800">Log out</button>
           </div>
         </div>
@@ -75,9 +95,14 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
             </div>
           </div>
         ) : null}
+        {note && (
+          <div className="border-b border-slate-200 bg-white text-slate-700">
+            <p data-testid="role-note" className="mx-auto max-w-7xl px-4 py-1.5 text-xs">{note}</p>
+          </div>
+        )}
       </header>
       <SecondaryBanner />
-      <main className="mx-auto max-w-7xl px-4 py-6">{children}</main>
+      <main id="main" tabIndex={-1} className="mx-auto max-w-7xl px-4 py-6">{mustChange ? <p role="status">Choose a new password first…</p> : children}</main>
     </div>
   );
 }
