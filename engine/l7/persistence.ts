@@ -135,7 +135,11 @@ export function decodeInsertCookie(value: string): InsertCookie | undefined {
   return { serverId: parts[0], firstSeen: parseInt(parts[1], 36) * 1000, lastSeen: parseInt(parts[2], 36) * 1000 };
 }
 
-/** The value of one cookie in a Cookie request header (several headers are joined first). */
+/**
+ * The value of one cookie in a Cookie request header (several headers are joined first). Hand-written on purpose:
+ * it stops at the name it wants and decodes nothing, and bench/cookie-read.ts measured the `cookie` package's
+ * parseCookie 1.8× (one cookie) to 3.7× (31 cookies) slower per request on this hot path.
+ */
 export function readCookie(cookieHeaders: readonly string[], name: string): string | undefined {
   for (const h of cookieHeaders) {
     let i = 0;
