@@ -141,7 +141,7 @@ test('roles in the UI, API keys shown once, rollback from history, and a tampere
   await expect(page.getByText('Use at least 12 characters.')).toBeVisible();
   await page.locator('[name="new-password"]').fill('another long passphrase');
   await page.getByRole('button', { name: 'Add user' }).click();
-  await expect(page.getByRole('cell', { name: 'night-operator' })).toBeVisible();
+  await expect(page.getByRole('cell', { name: 'night-operator', exact: true })).toBeVisible();
   await page.locator('[name="key-name"]').fill('change-pipeline');
   await page.locator('[name="key-role"]').selectOption('viewer');
   await page.getByRole('button', { name: 'Create key' }).click();

@@ -164,6 +164,8 @@ test('the graphs open with the last hour, move live over the WebSocket, and mark
     const timeValue = legend.locator('.u-series').nth(0).locator('.u-value');
     await expect(requestsValue).toHaveText(/^[1-9][\d.,]*( k)?$/);
     const newestTime = await timeValue.textContent();
+    // The chart may be below the fold (other specs' services come first): the cursor must be over it, in view.
+    await rates.locator('.u-over').scrollIntoViewIfNeeded();
     const box = (await rates.locator('.u-over').boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await expect(requestsValue).toHaveText('–');
