@@ -30,7 +30,6 @@ const tell = (state) => {
 
 note(`start ${args.join(' ')}`);
 process.stdout.write('Starting Keepalived v2.2.7 (fake)\n');
-tell('BACKUP');
 process.on('SIGHUP', () => {
   text = fs.readFileSync(conf, 'utf8');
   note('reload');
@@ -41,6 +40,9 @@ process.on('SIGTERM', () => {
   tell('STOP');
   process.exit(0);
 });
+// The first state only once the handlers are there: a test that hears BACKUP may signal at once (it knows the pid
+// from the spawn), and a SIGUSR1 before its handler would kill this process instead.
+tell('BACKUP');
 // The pid file last: whoever reads it may signal at once, and the handlers above must be there by then.
 fs.writeFileSync(opt('-p'), `${process.pid}\n`);
 setInterval(() => {}, 1 << 30);
