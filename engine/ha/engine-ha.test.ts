@@ -94,6 +94,9 @@ test('engine HA: keepalived from the rendered file, FIFO states into events, sta
     assert.deepEqual(ha.instances[0].addresses.map((a) => [a.address, a.isHeld]), [['10.0.0.1', false], ['10.0.0.10', false]]);
     assert.deepEqual(ha.syncDaemon, { wanted: 'backup', settings: { interface: 'eth0', syncId: 51 }, running: [{ state: 'backup', interface: 'eth0', syncId: 51 }] });
 
+    // The same state again (another priority, or a stale keepalived's goodbye) is no transition; the FIFO keeps the
+    // order, so once MASTER has arrived this line was read before it.
+    fs.appendFileSync(path.join(dataDir, 'ha-notify.fifo'), 'INSTANCE "fulcrum_eth0" BACKUP 140\n');
     process.kill(ha.keepalived.pid!, 'SIGUSR1');
     await until('MASTER', async () => (await e.status()).ha!.role === 'master');
     ha = (await e.status()).ha!;

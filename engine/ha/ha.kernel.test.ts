@@ -186,9 +186,12 @@ test('HA pair: kill, planned move, link cut and restore; no split brain, no flap
     await until('both streams synced to d2', () => lab.connections('d2', 9000).length === 2);
     const streams = [dr.id, nat.id];
 
-    // 1. kill: a silent master (the VRRP process first, so it cannot send its priority-0 goodbye).
+    // 1. kill: a silent master (the VRRP process first, so it cannot send its priority-0 goodbye). The main process
+    // is stopped before that: running, it restarts a VRRP child that dies, and on one CPU it may do so between the
+    // two kills, leaving an orphan keepalived behind (which the engine then finds and stops: another act).
     const [mainPid, vrrpPid] = lab.d1.keepalivedPids();
     const killedAt = await move(t, lab, 'kill (SIGKILL keepalived on d1)', lab.d2, lab.d1, streams, () => {
+      process.kill(mainPid, 'SIGSTOP');
       process.kill(vrrpPid, 'SIGKILL');
       process.kill(mainPid, 'SIGKILL');
     }, ['stopped', 'backup']);

@@ -121,7 +121,7 @@ export class HaManager {
     }
     this.groups = haInterfaceGroups(config).map((g, i) => ({ name: instanceName(g.interface), interface: g.interface, virtualRouterId: ha.virtualRouterId + i, addresses: g.addresses }));
     const socket = this.opts.socketPath ?? process.env.FULCRUM_ENGINE_SOCKET ?? path.join(this.opts.dataDir, 'engine.sock');
-    const checkCommand = [this.opts.curl ?? '/usr/bin/curl', '--silent', '--fail', '--max-time', '1', '--unix-socket', socket, 'http://fulcrum-engine/v1/ha/check'];
+    const checkCommand = [this.opts.curl ?? '/usr/bin/curl', '--silent', '--fail', '--max-time', '2', '--unix-socket', socket, 'http://fulcrum-engine/v1/ha/check'];
     const text = renderKeepalivedConf({ ha, node: this.node, groups: this.groups, fifoPath: this.fifo.path, checkCommand });
     for (const name of this.states.keys()) if (!this.groups.some((g) => g.name === name)) this.states.delete(name);
     for (const g of this.groups) if (!this.states.has(g.name)) this.states.set(g.name, { state: 'INIT', since: new Date().toISOString() });
@@ -157,7 +157,12 @@ export class HaManager {
     // Sync group lines repeat their instances' news; an instance no longer configured (DELETED by a reload) is gone.
     if (l.kind !== 'INSTANCE' || !this.groups.some((g) => g.name === l.name)) return;
     const was = this.states.get(l.name);
-    if (was?.state === l.state && was.priority === l.priority) return;
+    // The same state again is no transition: a stale keepalived the engine stops writes STOP after the engine has
+    // already recorded its instances as stopped, and a priority change alone is not a state change either.
+    if (was?.state === l.state) {
+      this.states.set(l.name, { ...was, priority: l.priority ?? was.priority });
+      return;
+    }
     this.states.set(l.name, { state: l.state, since: new Date().toISOString(), priority: l.priority });
     const message = `VRRP instance ${l.name} is ${l.state}${was ? ` (was ${was.state})` : ''}${l.priority !== undefined ? `, priority ${l.priority}` : ''}.`;
     this.opts.log(l.state === 'FAULT' ? 'warn' : 'info', message);
