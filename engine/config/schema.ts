@@ -376,7 +376,8 @@ export const Layer7Schema = z
         ca: CaBundleSchema.optional(),
       })
       .optional(),
-    httpsRedirect: z.strictObject({ status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301) }).optional(),
+    /** `port`: where HTTPS listens when not 443 (the Location then names it); unset sends clients to 443. */
+    httpsRedirect: z.strictObject({ status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301), port: PortSchema.optional() }).optional(),
     hsts: z.strictObject({ maxAgeSeconds: seconds(0, 63_072_000, 'The HSTS max-age'), includeSubDomains: z.boolean().default(false) }).optional(),
     redirects: z
       .array(

@@ -58,7 +58,10 @@ export interface Redirect {
 export function routeRequest(rt: ServiceRuntime, head: RequestHead, client: RouteClient, into: Routing): Redirect | string {
   const l7 = rt.plan.layer7;
   const hostHeader = head.host ?? '';
-  if (l7.httpsRedirect && !client.isTls) return { status: l7.httpsRedirect.status, location: `https://${stripPort(hostHeader)}${head.target}` };
+  if (l7.httpsRedirect && !client.isTls) {
+    const port = l7.httpsRedirect.port;
+    return { status: l7.httpsRedirect.status, location: `https://${stripPort(hostHeader)}${port !== undefined && port !== 443 ? `:${port}` : ''}${head.target}` };
+  }
   const rules = rt.rules;
   const needMatch = rules.redirects.length > 0 || rules.routes.length > 0;
   // The path and the host are only for rules and the uri scheduler: most requests need neither.

@@ -61,7 +61,7 @@ test('Symphony in Layer 7 SNAT with a self-signed certificate: an HTTPS service 
   assert.equal(r.selfSignedCertificate, 'symphony-self-signed');
   const [https, http] = r.objects;
   assert.deepEqual([https.name, https.layer, https.mode, https.ports, https.layer7?.tls?.certificate], ['symphony', 7, 'http', [443], 'symphony-self-signed']);
-  assert.deepEqual([http.name, http.ports, http.layer7?.httpsRedirect], ['symphony-http', [80], { status: 301 }]);
+  assert.deepEqual([http.name, http.ports, http.layer7?.httpsRedirect], ['symphony-http', [80], { status: 301, port: 443 }]);
   assert.equal(https.persistence.type, 'http-cookie');
   assert.deepEqual(https.healthCheck.http?.path, '/health');
   assert.equal(https.realServers[0].port, 8080, 'layer 7 translates ports');

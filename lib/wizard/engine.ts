@@ -151,7 +151,8 @@ export function buildObjects(template: Template, answers: Answers): BuiltRun | {
       mode: mode.mode,
       ports: plainPorts.map((p) => p.port as number),
       description: isRedirect ? `${template.title}: sends HTTP clients to HTTPS (made by the setup wizard)` : common.description,
-      layer7: { xForwardedFor: xff, ...(isRedirect ? { httpsRedirect: { status: 301 as const } } : {}) },
+      // To this service's own HTTPS port (the first one marked HTTPS), not always 443: the Location names it.
+      layer7: { xForwardedFor: xff, ...(isRedirect ? { httpsRedirect: { status: 301 as const, port: tlsPorts[0].port as number } } : {}) },
     });
     origins.push({ portIndexes: plainPorts.map((p) => p.index) });
   }
