@@ -69,7 +69,12 @@ test('writeDirect: in order across strings, buffers and Writable writes; false w
 });
 
 test('writeDirect: a write that fails destroys the socket with the error', async () => {
-  const server = net.createServer((c) => setTimeout(() => c.resetAndDestroy(), 20));
+  let reset: () => void = () => undefined;
+  const wasReset = new Promise<void>((r) => (reset = r));
+  // The server resets the connection once the client has stopped reading; its 'close' comes after the RST went out
+  // (on loopback the client's kernel has it by then), so no sleep is needed before the write.
+  let accepted: net.Socket | undefined;
+  const server = net.createServer((c) => (accepted = c));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const s = connectDirect('127.0.0.1', (server.address() as net.AddressInfo).port);
   const errors: string[] = [];
@@ -78,7 +83,9 @@ test('writeDirect: a write that fails destroys the socket with the error', async
   await new Promise((r) => s.once('connect', r));
   // Not reading: only the write can find out that the peer reset the connection.
   pauseReading(s);
-  await new Promise((r) => setTimeout(r, 100));
+  while (!accepted) await new Promise((r) => setImmediate(r));
+  accepted.once('close', () => reset()).resetAndDestroy();
+  await wasReset;
   assert.equal(writeDirect(s, 'x'), false);
   await closed;
   assert.deepEqual(errors, ['write']);
