@@ -119,13 +119,11 @@ test('queued requests get 503 after the queue timeout while the slot stays taken
   await until(() => h.inFlight === 1, 'the first request at the backend');
   // Twice: a timed-out request gives its queue place back (else the second round would find the queue full).
   for (let round = 0; round < 2; round++) {
-    const started = Date.now();
-    // Two connections: one lands on each worker.
+    // Two connections: one lands on each worker. The answer's words say which limit ended the wait (a full queue
+    // has its own), so nothing here needs a clock.
     const queued = await within(Promise.all([fetchOnce(port, 'GET', '/q1'), fetchOnce(port, 'GET', '/q2')]), 'the queue timeout');
-    const elapsed = Date.now() - started;
     assert.deepEqual(queued.map((r) => r.status), [503, 503]);
-    for (const r of queued) assert.match(r.body, /queue timeout/);
-    assert.ok(elapsed >= 150 && elapsed < 5000, `answered after ${elapsed} ms`);
+    for (const r of queued) assert.match(r.body, /stayed at its connection limit for the whole queue timeout/);
   }
   assert.equal(h.backend.seen.length, 1, 'no queued request reached the server');
   h.releaseAll();
