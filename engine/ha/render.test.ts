@@ -108,12 +108,21 @@ test('render: keepalived keeps the track script across reloads (SIGHUP twice)', 
   fs.writeFileSync(conf, render({ virtualServices: [vs('v4', 'dr', '10.9.0.10', 'ha0')], ha: pair({ interface: 'ha0', nodes: [{ name: 'lb1', address: '10.9.0.1', priority: 150 }, { name: 'lb2', address: '10.9.0.2', priority: 100 }] }) }, 'lb1', fifo, ['/usr/bin/true']));
   const log = path.join(dir, 'log');
   const pid = path.join(dir, 'k.pid');
-  // cat holds the FIFO's read end, as the engine does; 1.5 s between signals lets keepalived finish each step.
+  // cat holds the FIFO's read end, as the engine does. Each signal waits until keepalived has logged the end of the
+  // step before (its first script result, then each reload's), up to 10 s each: a wait for a line, not a guess.
+  const wait = (pattern: string, n: number) => `i=0; while [ "$(grep -c '${pattern}' ${log})" -lt ${n} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`;
   const script = [
     `cat ${fifo} > /dev/null &`,
     'ip link add ha0 type veth peer name ha1 && ip addr add 10.9.0.1/24 dev ha0 && ip link set ha0 up && ip link set ha1 up',
     `keepalived -n -l -D -G --vrrp -f ${conf} -p ${pid} -r ${path.join(dir, 'v.pid')} > ${log} 2>&1 &`,
-    `sleep 1.5; kill -HUP $(cat ${pid}); sleep 1.5; kill -HUP $(cat ${pid}); sleep 1.5; kill -TERM $(cat ${pid}); sleep 0.5; kill %1 2>/dev/null; true`,
+    wait('VRRP_Script(fulcrum_data_planes) succeeded', 1),
+    `kill -HUP $(cat ${pid})`,
+    wait('considered successful on reload', 1),
+    `kill -HUP $(cat ${pid})`,
+    wait('considered successful on reload', 2),
+    `kill -TERM $(cat ${pid})`,
+    wait('Stopped', 1),
+    'kill %1 2>/dev/null; true',
   ].join('\n');
   const r = spawnSync('unshare', ['-n', 'sh', '-c', script], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 0, r.stderr);
