@@ -97,6 +97,8 @@ export interface HaStatus {
   keepalived: Omit<SupervisorStatus, 'recent' | 'error'> & { configPath: string };
   /** The IPVS connection sync daemon: what the VRRP state asks for, and what the kernel runs. */
   syncDaemon: { wanted: 'master' | 'backup' | 'off'; settings?: { interface: string; syncId: number }; running: { state: 'master' | 'backup'; interface: string; syncId: number }[] };
+  /** Layer 7 stick tables sent to the peers (engine/ha/stick-sync.ts): the link's counters, or why it is down. */
+  stickSync?: { address: string; port: number; peers: string[]; sent: number; received: number; refused: number } | { error: { code: string; message: string } };
   /** The sysctls HA relies on (ip_nonlocal_bind) as the kernel has them now. */
   sysctls: Record<string, string | null>;
   /** The first thing stopping HA from working as configured, if any. */

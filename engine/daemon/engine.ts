@@ -25,6 +25,7 @@ import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby,
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
 import { defaultAgentChecker, defaultCheckers } from '../health/index.ts';
 import { HaManager, dataPlaneProblems, type HaOptions } from '../ha/index.ts';
+import type { L7DataPlane } from '../l7/index.ts';
 
 /** How many apply outcomes the engine remembers (by version) for a console that lost an answer. */
 const OUTCOME_LOG_SIZE = 200;
@@ -95,7 +96,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       // first start, or an unreadable record: outcomes start empty (the running version is in engine-running.json)
     }
     this.statsIntervalMs = opts.statsIntervalMs ?? 2000;
-    this.ha = new HaManager({ ...opts.ha, dataDir, log, onEvent: (e) => this.emit('event', e) });
+    // Layer 7 stick tables travel to the HA peer and back (ha/stick-sync.ts), so a client keeps its real server.
+    const l7 = dataPlanes.find((d): d is L7DataPlane => 'mergeStick' in d);
+    this.ha = new HaManager({ ...opts.ha, dataDir, log, onEvent: (e) => this.emit('event', e), ...(l7 ? { onStickEntry: (t, k, e) => l7.mergeStick(t, k, e) } : {}) });
+    l7?.onStick((t, k, e) => this.ha.replicateStick(t, k, e));
     const h = opts.health ?? {};
     // Checks run in the monitor's own child process at a lower CPU priority (health/runner-process.ts), unless a
     // test hands in checkers of its own, which run in this process.

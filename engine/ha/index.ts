@@ -31,6 +31,8 @@ import { instanceName, renderKeepalivedConf } from './render.ts';
 import { KeepalivedSupervisor, type Log, type SupervisorOptions } from './supervisor.ts';
 import { SyncDaemonFollower, type SyncPort, type SyncWanted } from './sync-daemon.ts';
 import { SerialQueue } from '../serial.ts';
+import { StickReplicator, stickSyncPort } from './stick-sync.ts';
+import type { StickEntry } from '../l7/persistence.ts';
 
 export { dataPlaneProblems } from './check.ts';
 
@@ -49,6 +51,8 @@ export interface HaOptions {
   openIpvs?: () => Promise<SyncPort>;
   localAddresses?: () => Promise<Map<string, string[]>>;
   releaseAddresses?: (addresses: readonly HaAddress[]) => Promise<void>;
+  /** Layer 7 stick-table entries from the peer (stick-sync.ts) go here: the layer 7 data plane's mergeStick. */
+  onStickEntry?: (table: string, key: string, entry: StickEntry) => void;
 }
 
 interface Group {
@@ -76,6 +80,8 @@ export class HaManager {
   private readonly sync: SyncDaemonFollower;
   private readonly local: () => Promise<Map<string, string[]>>;
   private readonly release: (a: readonly HaAddress[]) => Promise<void>;
+  private stick: StickReplicator | undefined;
+  private stickError: Err | undefined;
 
   constructor(private readonly opts: HaOptions) {
     const at = (f: string) => path.join(opts.dataDir, f);
@@ -117,8 +123,10 @@ export class HaManager {
       this.node = undefined;
       this.error = errOf(e);
       this.opts.log('error', this.error.message);
+      await this.closeStickSync();
       return this.stopKeepalived();
     }
+    await this.followStickSync(ha.nodes.filter((n) => n.name !== this.node!.name).map((n) => n.address));
     this.groups = haInterfaceGroups(config).map((g, i) => ({ name: instanceName(g.interface), interface: g.interface, virtualRouterId: ha.virtualRouterId + i, addresses: g.addresses }));
     const socket = this.opts.socketPath ?? process.env.FULCRUM_ENGINE_SOCKET ?? path.join(this.opts.dataDir, 'engine.sock');
     const checkCommand = [this.opts.curl ?? '/usr/bin/curl', '--silent', '--fail', '--max-time', '2', '--unix-socket', socket, 'http://fulcrum-engine/v1/ha/check'];
@@ -139,6 +147,7 @@ export class HaManager {
   private async disable(): Promise<void> {
     await this.stopKeepalived();
     this.fifo.close();
+    await this.closeStickSync();
     this.node = undefined;
     this.groups = [];
     this.states.clear();
@@ -150,6 +159,31 @@ export class HaManager {
     if (!this.supervisor.isRunning && !this.supervisor.status().nextStartAt) return;
     await this.supervisor.stop();
     this.role = 'stopped';
+  }
+
+  /** The stick-table link to the peers, bound to this node's address; rebound only when the address or peers change. */
+  private async followStickSync(peers: string[]): Promise<void> {
+    if (!this.opts.onStickEntry || this.stick?.isFor(this.node!.address, peers)) return;
+    await this.closeStickSync();
+    try {
+      this.stick = await StickReplicator.open({ address: this.node!.address, peers, log: this.opts.log, onEntry: this.opts.onStickEntry });
+      this.stickError = undefined;
+    } catch (e) {
+      this.stickError = errOf(new EngineError('HA_STICK_SYNC_FAILED', { address: this.node!.address, port: String(stickSyncPort()), reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message }, undefined, { cause: e }));
+      this.opts.log('error', this.stickError.message);
+    }
+  }
+
+  private async closeStickSync(): Promise<void> {
+    const s = this.stick;
+    this.stick = undefined;
+    this.stickError = undefined;
+    await s?.close();
+  }
+
+  /** A layer 7 stick-table entry made or refreshed on this node: sent to the peers (nothing while HA is off). */
+  replicateStick(table: string, key: string, entry: StickEntry): void {
+    this.stick?.send(table, key, entry);
   }
 
   /** One line from the FIFO: the instance's new state, an event, and the sync daemon follows the role. */
@@ -224,6 +258,7 @@ export class HaManager {
       }),
       keepalived: { isRunning: k.isRunning, pid: k.pid, startedAt: k.startedAt, restarts: k.restarts, reloads: k.reloads, lastReloadAt: k.lastReloadAt, lastExit: k.lastExit, nextStartAt: k.nextStartAt, configPath: this.confPath },
       syncDaemon: { wanted: sync.wanted, settings: sync.settings, running: sync.running.map((d) => ({ state: d.state, interface: d.interface, syncId: d.syncId })) },
+      ...(this.stick ? { stickSync: this.stick.status() } : this.stickError ? { stickSync: { error: this.stickError } } : {}),
       sysctls: Object.fromEntries(['net/ipv4/ip_nonlocal_bind', 'net/ipv6/ip_nonlocal_bind'].map((p) => [p.replace(/\//g, '.'), readSysctl(p) ?? null])),
       ...((this.error ?? k.error ?? sync.error) ? { error: this.error ?? k.error ?? sync.error } : {}),
     };
@@ -235,6 +270,7 @@ export class HaManager {
     await this.queue.idle();
     await this.supervisor.stop();
     this.fifo.close();
+    await this.closeStickSync();
     this.sync.close();
   }
 }

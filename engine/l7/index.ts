@@ -25,7 +25,7 @@ import { EngineError } from '../errors.ts';
 import { LAYER7_SCHEDULERS } from '../config/index.ts';
 import { planServices, type ServicePlan } from './plan.ts';
 import { Runtime, type ServiceReport } from './runtime.ts';
-import type { StickEntry } from './persistence.ts';
+import type { StickEntry, StickSync } from './persistence.ts';
 import { sumSnapshots, toServerCounters, type CounterSnapshot } from './stats.ts';
 import type { FromWorker, ServerChange, ToWorker } from './messages.ts';
 import { SlotLedger } from './slots.ts';
@@ -59,6 +59,10 @@ export interface L7Options {
 export interface L7DataPlane extends DataPlane {
   /** Worker process ids (empty in-process), for tests that kill one. */
   workerPids(): number[];
+  /** Entries made or refreshed here (any worker) also go to `listener`: the HA peer link (engine/ha/stick-sync.ts). */
+  onStick(listener: StickSync): void;
+  /** An entry learnt from the HA peer: given to every worker, and kept for workers started later. */
+  mergeStick(table: string, key: string, entry: StickEntry): void;
 }
 
 /**
@@ -107,6 +111,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
 
   const keys = () => (ticketKeys ??= loadTicketKeys(opts.dataDir));
 
+  let stickListener: StickSync | undefined;
   const onStick = (table: string, key: string, entry: StickEntry, from?: Worker) => {
     let t = stick.get(table);
     if (!t) stick.set(table, (t = new Map()));
@@ -149,7 +154,10 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
             if (w.isConnected()) w.send({ t: 'slot', id: m.id, isGranted: slots.acquire(w.id, m.key, m.max) } satisfies ToWorker);
           } else if (m.t === 'slot-release') {
             if (slots.release(w.id, m.key)) slotFree(m.key);
-          } else if (m.t === 'stick') onStick(m.table, m.key, m.entry, w);
+          } else if (m.t === 'stick') {
+            onStick(m.table, m.key, m.entry, w);
+            stickListener?.(m.table, m.key, m.entry);
+          }
           else if (m.t === 'log') log(m.level, m.msg, m.fields);
           else if (m.t === 'applied' || m.t === 'stats') {
             const key = `${m.id}/${w.id}`;
@@ -220,7 +228,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
 
   async function ensureWorkers(): Promise<void> {
     if (workerCount === 0) {
-      local ??= new Runtime(keys());
+      local ??= new Runtime(keys(), (table, key, entry) => stickListener?.(table, key, entry));
       return;
     }
     // A worker waiting out its backoff is not forked again here: an apply must not defeat the backoff.
@@ -273,6 +281,11 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
 
   const plane: L7DataPlane = {
     name: 'l7',
+    onStick: (listener) => void (stickListener = listener),
+    mergeStick: (table, key, entry) => {
+      onStick(table, key, entry);
+      local?.mergeStick(table, key, entry);
+    },
 
     async capabilities(): Promise<Capability> {
       return {

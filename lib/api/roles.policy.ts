@@ -12,9 +12,9 @@ import type { Role } from '../auth/roles.ts';
 export const ACTIVITIES = {
   'use without logging in': 'first-run setup, logging in, the API description',
   'manage own account': 'who am I, log out, own password, own sessions and own API keys',
-  'read configuration': 'services, real servers, certificates, floating IPs, staged changes, versions and diffs, status, metrics, health history, traffic samples, the HA pair and its settings',
+  'read configuration': 'services, real servers, certificates, floating IPs, staged changes, versions and diffs, status, metrics, health history, traffic samples, the HA pair and its settings, hosts (a real server address across every service) and the preview of a host action',
   'stage changes': 'create, edit, delete and discard services, real servers, certificates, floating IPs, HA settings and pairing; stage a wizard run; export, preview and restore backups',
-  'drain servers': 'set a real server online, draining or halted, at once',
+  'drain servers': 'set a real server online, draining or halted, at once; or a host: every real server at one address, in every service, Layer 4 and Layer 7',
   'apply': 'apply the staged configuration, roll back, sync with or hand over to the HA peer',
   'use the wizard': 'read templates, answer steps, review, probe real servers, send test requests, download ARP scripts (staging the result is "stage changes")',
   'manage notifications': 'read and change syslog-out and alert settings, send test messages',
@@ -76,6 +76,8 @@ export const ROUTE_ACTIVITY: Record<string, Activity> = {
   'GET /ha': 'read configuration',
   'GET /ha/history': 'read configuration',
   'GET /ha/settings': 'read configuration',
+  'GET /hosts': 'read configuration',
+  'GET /hosts/:address': 'read configuration',
 
   'POST /virtual-services': 'stage changes',
   'PUT /virtual-services/:id': 'stage changes',
@@ -104,6 +106,7 @@ export const ROUTE_ACTIVITY: Record<string, Activity> = {
   'DELETE /ha/settings': 'stage changes',
 
   'PUT /real-servers/:id/state': 'drain servers',
+  'PUT /hosts/:address/state': 'drain servers',
 
   'POST /apply': 'apply',
   'POST /config-versions/:id/rollback': 'apply',

@@ -18,6 +18,7 @@ import { haRoutes } from './routes/ha.ts';
 import { haSettingsRoutes } from './routes/ha-settings.ts';
 import { syslogRoutes } from './routes/syslog.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { hostRoutes } from './routes/hosts.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -45,6 +46,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(haSettingsRoutes as RouteDef<unknown, unknown>[]),
   ...(syslogRoutes as RouteDef<unknown, unknown>[]),
   ...(alertRoutes as RouteDef<unknown, unknown>[]),
+  ...(hostRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 

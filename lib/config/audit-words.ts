@@ -63,6 +63,7 @@ export function auditWords(e: AuditEventLike): AuditWords {
   const type = TYPE_WORDS[e.objectType] ?? e.objectType;
   const a = asObj(e.after);
   const b = asObj(e.before);
+  if (e.objectType === 'host' && e.action === 'host.state') return hostWords(e, a, b);
   if (e.action.endsWith('.state') || e.action.endsWith('.state-resend')) {
     const state = str(a.state) ?? '';
     const was = str(b.state);
@@ -78,4 +79,20 @@ export function auditWords(e: AuditEventLike): AuditWords {
   const what = e.objectType === 'config-version' || e.objectType === 'config' ? (name ?? '') : name ? `${type} ${name}` : `${type}${e.objectId ? ` ${e.objectId}` : ''}`;
   const summary = `${lead}${what ? ` ${what}` : ''}${refused}`;
   return { objectName: name, summary, changes };
+}
+
+/** A host operation (lib/hosts/state.ts): one entry, every server and service it touched, each in words. */
+function hostWords(e: AuditEventLike, a: Obj, b: Obj): AuditWords {
+  const address = str(a.address) ?? e.objectId ?? null;
+  const state = str(a.state) ?? '';
+  const was = new Map((Array.isArray(b.realServers) ? b.realServers : []).map((x: Obj) => [`${x.virtualService}/${x.realServer}`, str(x.state)]));
+  const servers = (Array.isArray(a.realServers) ? a.realServers : []) as Obj[];
+  const services = new Set(servers.map((x) => x.virtualService)).size;
+  const lead = STATE_VERBS[state] ?? 'Set the state of';
+  const refused = e.outcome === 'success' ? '' : ` (${e.outcome})`;
+  return {
+    objectName: address,
+    summary: `${lead} ${address ? `host ${address}` : 'a host'}${servers.length ? ` in ${services} ${services === 1 ? 'service' : 'services'}` : ''}${refused}`,
+    changes: servers.map((x) => `${x.realServer} in ${x.virtualService}: ${was.get(`${x.virtualService}/${x.realServer}`) ?? '?'} → ${str(x.state) ?? state}`),
+  };
 }
