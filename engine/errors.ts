@@ -41,7 +41,7 @@ export const ENGINE_ERRORS = {
   HA_FIFO_FAILED: { status: 502, message: "The engine cannot open keepalived's notify FIFO {path}: {reason}." },
   HA_SYNC_FAILED: { status: 502, message: 'The IPVS connection sync daemon could not be made {state}: {reason}.' },
   HA_SYNC_CONFLICT: { status: 409, message: 'A {state} IPVS sync daemon that Fulcrum did not start is running ({found}); stop it (ipvsadm --stop-daemon {state}) so the engine can run its own.' },
-  HA_STICK_SYNC_FAILED: { status: 502, message: 'Layer 7 stick tables are not sent to the peer: the engine cannot listen on {address} port {port} ({reason}).' },
+  HA_STICK_SYNC_FAILED: { status: 502, message: 'Layer 7 stick tables are not sent to the peer: the engine cannot listen on {endpoint} for them ({reason}).' },
   HA_UNHEALTHY: { status: 503, message: "This node's data planes are not healthy, so it must not be the active node: {problems}." },
 } as const satisfies Record<string, ErrorDef>;
 

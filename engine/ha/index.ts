@@ -169,7 +169,7 @@ export class HaManager {
       this.stick = await StickReplicator.open({ address: this.node!.address, peers, log: this.opts.log, onEntry: this.opts.onStickEntry });
       this.stickError = undefined;
     } catch (e) {
-      this.stickError = errOf(new EngineError('HA_STICK_SYNC_FAILED', { address: this.node!.address, port: String(stickSyncPort()), reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message }, undefined, { cause: e }));
+      this.stickError = errOf(new EngineError('HA_STICK_SYNC_FAILED', { endpoint: `${this.node!.address}:${stickSyncPort()}`, reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message }, undefined, { cause: e }));
       this.opts.log('error', this.stickError.message);
     }
   }

@@ -74,6 +74,7 @@ export const OUTCOME_SENTENCES: Record<EngineErrorCode, Sentence> = {
   HA_FIFO_FAILED: () => 'The engine cannot read keepalived\u2019s notifications: check the data directory\u2019s permissions and free space.',
   HA_SYNC_FAILED: () => 'The connection sync daemon did not start: check the HA interface exists and is up, then apply again.',
   HA_SYNC_CONFLICT: () => 'Stop the IPVS sync daemon that another program started (ipvsadm --stop-daemon), so the engine can run its own.',
+  HA_STICK_SYNC_FAILED: () => 'Layer 7 persistence is not shared with the peer: check this node\u2019s own address is on the HA interface and UDP port 8850 is free, then apply again.',
   HA_UNHEALTHY: () => 'This node\u2019s data planes are not healthy, so it stays standby: fix what the detail names.',
 };
 
