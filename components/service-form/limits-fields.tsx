@@ -34,6 +34,10 @@ export function LimitsFields() {
         <Grid cols={3}>{LIMITS.map(([k, label, hint]) => <NumberControl key={k} path={`layer7.limits.${k}`} label={label} hint={hint} />)}</Grid>
         <p className="text-xs text-slate-600">Connection limits per real server (max and min connections) are under each real server&apos;s More.</p>
       </fieldset>
+      <fieldset className="space-y-3">
+        <legend className="text-sm font-semibold text-slate-800">Access log</legend>
+        <Grid cols={3}><NumberControl path="layer7.accessLog.sampleRate" label="Share of requests logged (0 to 1)" hint="1: every request; 0.1: one in ten. Errors, refusals and aborts are always logged." /></Grid>
+      </fieldset>
       {draft.mode === 'http' && <fieldset className="space-y-3">
         <legend className="text-sm font-semibold text-slate-800">HTTP/2 from clients</legend>
         <Grid cols={3}>

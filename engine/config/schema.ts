@@ -437,6 +437,10 @@ export const Layer7Schema = z
         minBodyBytesPerSecond: z.number().int().min(0).max(1_000_000_000).default(500),
       })
       .prefault({}),
+    /** The access log (engine/log/access-log.ts): the share of normal exchanges written; errors and aborts always are. */
+    accessLog: z
+      .strictObject({ sampleRate: z.number().min(0, 'Give a share from 0 to 1 (1: every request).').max(1, 'Give a share from 0 to 1 (1: every request).').default(1) })
+      .prefault({}),
   })
   .superRefine((l7, ctx) => {
     const trusting = (['xForwardedFor', 'xForwardedProto', 'forwarded'] as const).filter((k) => {
