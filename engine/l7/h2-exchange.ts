@@ -23,6 +23,7 @@ import { applyHeaderRules } from './rules.ts';
 import { logRefusal } from './proxy-log.ts';
 import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
 import { countResponse } from './stats.ts';
+import { choiceTermination, logAccess, stepOf, upstreamTermination } from './access.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
 import type { ConnHandler, UpstreamConn } from './upstream.ts';
 import { own, pauseReading, resumeReading } from './reader.ts';
@@ -69,7 +70,15 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   private server: ServerState | null = null;
   private conn: UpstreamConn | null = null;
   private outHead = '';
-  private readonly startedAt = performance.now();
+  // access log marks (access.ts): the head came whole in its HEADERS frame
+  readonly startAt = performance.now();
+  readonly headAt = this.startAt;
+  chosenAt = 0;
+  sentAt = 0;
+  resAt = 0;
+  private outBytes = 0;
+  private served: string | undefined;
+  private term = 'LR';
   // request body
   private hasBody = false;
   private isReqChunked = false;
@@ -120,9 +129,12 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     }
     if ('error' in choice) {
       const a = choiceFailure(this.rt, choice.error, this.lastError);
+      this.term = choiceTermination(choice.error, this.lastError);
       return this.local(a.status, a.body, a.contentType);
     }
+    this.chosenAt = performance.now();
     this.server = choice.server;
+    this.served = choice.server.name;
     this.isPersistent = choice.isPersistent;
     this.connect();
   }
@@ -134,6 +146,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
 
   private send(conn: UpstreamConn): void {
     this.conn = conn;
+    this.sentAt = performance.now();
     conn.handler = this;
     const server = this.server!;
     server.counters.requests++;
@@ -234,7 +247,8 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
         return this.badResponse(err);
       }
     }
-    const elapsed = performance.now() - this.startedAt;
+    this.resAt = performance.now();
+    const elapsed = this.resAt - this.startAt;
     server.counters.latencySumMs += elapsed;
     server.counters.latencyCount++;
     rt.state.counters.latencySumMs += elapsed;
@@ -250,6 +264,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.resStarted = true;
     this.phase = 'response';
     rt.state.counters.bytesOut += res.raw.length + 4;
+    this.outBytes += res.raw.length + 4;
     this.stream.respond(h2Fields(out, res.status, body.mode === BODY_CHUNKED), { endStream: body.mode === BODY_NONE });
     if (body.mode === BODY_NONE) return this.finish();
     if (take > 0) body.data(rest, take, this.writeClient);
@@ -262,7 +277,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       take = this.body!.extent(chunk);
     } catch (err) {
       if (err instanceof HttpParseError) this.logResponseRefusal(err);
-      return this.abort();
+      return this.abort('PD');
     }
     if (take > 0) this.body!.data(chunk, take, this.writeClient);
     this.afterBody(take, chunk.length);
@@ -272,6 +287,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   private readonly writeClient = (d: Buffer): void => {
     if (d.length === 0 || this.stream.destroyed) return;
     this.rt.state.counters.bytesOut += d.length;
+    this.outBytes += d.length;
     if (this.stream.write(own(d)) || this.isServerHeld || this.conn === null) return;
     // The client's window is full: stop reading the server until the stream drains.
     const conn = this.conn;
@@ -292,6 +308,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   private finish(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.logged(this.res!.status, '--');
     this.rate?.stop();
     const conn = this.conn;
     this.conn = null;
@@ -338,8 +355,8 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     const wasReused = conn?.isReused ?? false;
     this.conn = null;
     conn?.destroy();
-    if (this.resStarted) return this.abort();
     const isTimeout = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    if (this.resStarted) return this.abort(isTimeout ? 'sD' : 'SD');
     const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.hasBody, this.res !== null || this.resBuf !== null, isTimeout);
     this.lastError = err;
     if (isSafe && ++this.attempts < this.rt.byName.size + 2 && !this.c.isDead && !this.stream.destroyed) {
@@ -355,6 +372,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       return;
     }
     const a = upstreamFailure(err, isConnect);
+    this.term = upstreamTermination(err, isConnect);
     this.local(a.status, a.body);
   }
 
@@ -371,21 +389,25 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       const h: http2.OutgoingHttpHeaders = { ':status': status, 'content-type': contentType, 'content-length': bytes.length, 'cache-control': 'no-store' };
       for (let i = 0; i < extra.length; i += 2) h[extra[i]] = extra[i + 1];
       this.rt.state.counters.bytesOut += bytes.length;
+      this.outBytes += bytes.length;
       stream.respond(h);
       if (this.reqDone) stream.end(this.head.method === 'HEAD' ? undefined : bytes);
       else stream.end(bytes, () => stream.close(NGHTTP2_NO_ERROR));
     }
+    this.logged(status, this.term);
     this.c.exchangeDone(this);
   }
 
   private refuse(code: RefusalCode, status: number = REFUSALS[code].status): void {
     logRefusal({ code, status, reason: REFUSALS[code].message, service: this.rt.plan.name, client: this.c.clientIp, side: 'request' });
+    this.term = code === 'H1_BODY_TOO_SLOW' ? 'cD' : 'PR';
     this.abortWith(status, REFUSALS[code].message);
   }
 
   private badResponse(err: unknown): void {
     if (!(err instanceof HttpParseError)) throw err;
     this.logResponseRefusal(err);
+    this.term = 'PH';
     this.abortWith(502, `The real server sent a response that cannot be forwarded safely: ${err.message}`);
   }
 
@@ -400,13 +422,14 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       conn?.destroy();
       return this.local(status, text);
     }
-    this.abort();
+    this.abort(`${this.term[0]}D`);
   }
 
   /** The response cannot be completed, or the client went away: the stream is reset, the server connection closed. */
-  abort(): void {
+  abort(code = `C${stepOf(this.phase)}`): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.logged(this.res?.status ?? -1, code);
     this.rate?.stop();
     this.cancel?.();
     const conn = this.conn;
@@ -415,5 +438,9 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.releaseServer();
     if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
     this.c.exchangeDone(this);
+  }
+
+  private logged(status: number, code: string): void {
+    logAccess(this.rt, this.c.clientIp, this.c.socket.remotePort, this.head, this.served, status, this.head.raw.length + 4 + this.reqBytes, this.outBytes, this, code);
   }
 }

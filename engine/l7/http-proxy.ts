@@ -57,6 +57,7 @@ import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './
 import { writeDirect } from './writer.ts';
 import { idleTimerOf, watchIdle } from './idle.ts';
 import { bodyRateGuard, type BodyRateGuard } from './slow-client.ts';
+import { choiceTermination, logAccess, stepOf, upstreamTermination } from './access.ts';
 
 export interface Session {
   /** Close now if no request is in flight; otherwise after it. */
@@ -82,6 +83,9 @@ export class HttpSession implements Session {
   readonly listener: ListenerRef;
   readonly isTls: boolean;
   readonly clientIp: string;
+  readonly clientPort: number | undefined;
+  /** When the first byte of the next request head came (the access log's request time). */
+  headAt = 0;
   /** Unparsed client bytes: a partial head, or a pipelined request waiting its turn. */
   buf: Buffer | null = null;
   ex: Exchange | null = null;
@@ -95,6 +99,7 @@ export class HttpSession implements Session {
     this.listener = listener;
     this.isTls = isTls;
     this.clientIp = plainIp(socket.remoteAddress);
+    this.clientPort = socket.remotePort;
     this.serviceCounters = rt.state.counters;
     this.serviceCounters.activeConnections++;
     this.serviceCounters.totalConnections++;
@@ -103,7 +108,7 @@ export class HttpSession implements Session {
     setReader(socket, (d) => this.onData(d));
     watchIdle(socket, rt.plan.layer7.timeouts.clientMs, () => {
       // Waiting for the server is not the client's fault: only an idle or stalled client is timed out.
-      if (!this.ex || this.ex.phase === 'body' || this.ex.phase === 'tunnel') this.destroy();
+      if (!this.ex || this.ex.phase === 'body' || this.ex.phase === 'tunnel') this.destroy('c');
     });
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
@@ -128,8 +133,10 @@ export class HttpSession implements Session {
       if (this.buf.length > 65_536) pauseReading(this.socket);
       return;
     }
-    if (this.buf === null) this.parseNext(chunk);
-    else {
+    if (this.buf === null) {
+      this.headAt = performance.now();
+      this.parseNext(chunk);
+    } else {
       this.buf = Buffer.concat([this.buf, chunk]);
       this.parseNext(null);
     }
@@ -176,7 +183,7 @@ export class HttpSession implements Session {
       return this.refuse(rt, err.code, err.status);
     }
     this.buf = end + 4 >= buf.length ? null : borrowed !== null ? own(buf.subarray(end + 4)) : buf.subarray(end + 4);
-    const ex = new Exchange(this, rt, head);
+    const ex = new Exchange(this, rt, head, end + 4);
     this.ex = ex;
     ex.start();
   }
@@ -197,7 +204,8 @@ export class HttpSession implements Session {
     this.isClosing = true;
     this.buf = null;
     countResponse(rt.state.counters, status);
-    this.writeLocal(status, [], `${reason}\n`, true);
+    const out = this.writeLocal(status, [], `${reason}\n`, true);
+    logAccess(rt, this.clientIp, this.clientPort, null, undefined, status, 0, out, { headAt: this.headAt, startAt: 0, chosenAt: 0, sentAt: 0, resAt: 0 }, code === 'H1_HEAD_TIMEOUT' ? 'cR' : 'PR');
     this.socket.end();
   }
 
@@ -213,7 +221,7 @@ export class HttpSession implements Session {
    * path, a config string) is therefore written as bytes: a latin1 string write would send fewer bytes than the
    * UTF-8 Content-Length announces, and the client would take the next answer's first bytes as this body's end.
    */
-  writeLocal(status: number, headers: string[], body: string, isClosing: boolean, contentType = 'text/plain; charset=utf-8'): void {
+  writeLocal(status: number, headers: string[], body: string, isClosing: boolean, contentType = 'text/plain; charset=utf-8'): number {
     const bodyBytes = Buffer.byteLength(body);
     const h = [...headers, 'Content-Type', contentType, 'Content-Length', String(bodyBytes), 'Cache-Control', 'no-store'];
     if (isClosing) h.push('Connection', 'close');
@@ -221,6 +229,7 @@ export class HttpSession implements Session {
     const out = bodyBytes === body.length ? head + body : Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body, 'utf8')]);
     this.serviceCounters.bytesOut += out.length;
     if (!this.socket.destroyed) writeDirect(this.socket, out);
+    return out.length;
   }
 
   /** The exchange ended: next request, or close. */
@@ -241,13 +250,14 @@ export class HttpSession implements Session {
     if (!this.ex && this.buf === null) this.socket.end();
   }
 
-  destroy(): void {
+  /** `cause`: the access log's first character for an exchange in flight ('C' the client closed, 'c' it timed out). */
+  destroy(cause = 'C'): void {
     if (this.isDead) return;
     this.isDead = true;
     if (this.headTimer) clearTimeout(this.headTimer);
     this.serviceCounters.activeConnections--;
     this.listener.sessions.delete(this);
-    this.ex?.abort();
+    if (this.ex !== null) this.ex.abort(cause + stepOf(this.ex.phase));
     this.socket.destroy();
   }
 }
@@ -275,7 +285,17 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   private conn: UpstreamConn | null = null;
   isPersistent = false;
   private outHead = '';
-  private readonly startedAt = performance.now();
+  // access log marks (access.ts) and counts
+  readonly headAt: number;
+  readonly startAt = performance.now();
+  chosenAt = 0;
+  sentAt = 0;
+  resAt = 0;
+  private readonly headBytes: number;
+  private outBytes = 0;
+  private served: string | undefined;
+  /** The access log's termination code of a local answer (local()). */
+  private term = 'LR';
   // request body
   private reqMode: BodyMode = BODY_NONE;
   private reqRemaining = 0;
@@ -304,10 +324,12 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   cookieFirstSeen: number | undefined;
   cookieLastSeen: number | undefined;
 
-  constructor(s: HttpSession, rt: ServiceRuntime, head: RequestHead) {
+  constructor(s: HttpSession, rt: ServiceRuntime, head: RequestHead, headBytes: number) {
     this.s = s;
     this.rt = rt;
     this.head = head;
+    this.headBytes = headBytes;
+    this.headAt = s.headAt;
   }
 
   start(): void {
@@ -356,9 +378,12 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     }
     if ('error' in choice) {
       const a = choiceFailure(this.rt, choice.error, this.lastError);
+      this.term = choiceTermination(choice.error, this.lastError);
       return this.local(a.status, a.body, a.isClosing, a.contentType);
     }
+    this.chosenAt = performance.now();
     this.server = choice.server;
+    this.served = choice.server.name;
     this.isPersistent = choice.isPersistent;
     this.connect();
   }
@@ -371,6 +396,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   private send(conn: UpstreamConn): void {
     this.conn = conn;
     conn.handler = this;
+    this.sentAt = performance.now();
     const server = this.server!;
     server.counters.requests++;
     const sock = conn.socket;
@@ -501,7 +527,8 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
         return this.badResponse(err);
       }
     }
-    const elapsed = performance.now() - this.startedAt;
+    this.resAt = performance.now();
+    const elapsed = this.resAt - this.startAt;
     server.counters.latencySumMs += elapsed;
     server.counters.latencyCount++;
     rt.state.counters.latencySumMs += elapsed;
@@ -542,6 +569,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
       text += '\r\n';
     }
     rt.state.counters.bytesOut += text.length;
+    this.outBytes += text.length;
     if (this.resMode === BODY_NONE) {
       writeDirect(client, text);
       return this.finish();
@@ -553,6 +581,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     // The usual small response: head and body leave in one write (one string, one send).
     if (take <= 16_384) {
       rt.state.counters.bytesOut += take;
+      this.outBytes += take;
       if (!writeDirect(client, text + (all !== null ? all.slice(bodyAt, bodyAt + take) : rest.toString('latin1', 0, take)))) this.backpressure();
     } else {
       writeDirect(client, text);
@@ -585,7 +614,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     } catch (err) {
       // Part of the response is out: cutting the connection is all that is left; the refusal is still logged.
       if (err instanceof HttpParseError) this.logResponseRefusal(err);
-      return this.abort();
+      return this.abort('PD');
     }
     if (take > 0) this.writeClient(own(take === chunk.length ? chunk : chunk.subarray(0, take)));
     this.afterBody(take, chunk.length);
@@ -607,6 +636,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
 
   private writeClient(data: Buffer): void {
     this.rt.state.counters.bytesOut += data.length;
+    this.outBytes += data.length;
     if (!writeDirect(this.s.socket, data)) this.backpressure();
   }
 
@@ -669,6 +699,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   private finish(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.logged(this.res!.status, '--');
     this.rate?.stop();
     const conn = this.conn;
     this.conn = null;
@@ -709,8 +740,8 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     const wasReused = conn?.isReused ?? false;
     this.conn = null;
     conn?.destroy();
-    if (this.resStarted) return this.abort();
     const isTimeout = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    if (this.resStarted) return this.abort(isTimeout ? 'sD' : 'SD');
     const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.reqMode !== 0, this.res !== null || this.resBuf !== null, isTimeout);
     const maxAttempts = this.rt.byName.size + 2;
     this.lastError = err;
@@ -729,6 +760,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
       return;
     }
     const a = upstreamFailure(err, isConnect);
+    this.term = upstreamTermination(err, isConnect);
     this.local(a.status, a.body, a.isClosing);
   }
 
@@ -739,7 +771,8 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     this.releaseServer();
     this.phase = 'done';
     this.rate?.stop();
-    this.s.writeLocal(status, headers, body.endsWith('\n') || body.startsWith('<') ? body : `${body}\n`, closeAfter, contentType);
+    this.outBytes += this.s.writeLocal(status, headers, body.endsWith('\n') || body.startsWith('<') ? body : `${body}\n`, closeAfter, contentType);
+    this.logged(status, this.term);
     this.s.exchangeDone(closeAfter);
   }
 
@@ -750,6 +783,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   /** Refuses the client's request (before it is forwarded, or its body on the way): its status, logged. */
   private refuse(code: RefusalCode, status: number = REFUSALS[code].status): void {
     logRefusal({ code, status, reason: REFUSALS[code].message, service: this.rt.plan.name, client: this.s.clientIp, side: 'request' });
+    this.term = code === 'H1_BODY_TOO_SLOW' ? 'cD' : 'PR';
     this.abortWith(status, REFUSALS[code].message);
   }
 
@@ -757,6 +791,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   private badResponse(err: unknown): void {
     if (!(err instanceof HttpParseError)) throw err;
     this.logResponseRefusal(err);
+    this.term = 'PH';
     this.abortWith(502, `The real server sent a response that cannot be forwarded safely: ${err.message}`);
   }
 
@@ -771,13 +806,14 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
       conn?.destroy();
       return this.local(status, text, true);
     }
-    this.abort();
+    this.abort(`${this.term[0]}D`);
   }
 
-  /** Ends everything now: the client went away, or the response cannot be completed. */
-  abort(): void {
+  /** Ends everything now: the client went away, or the response cannot be completed. `code`: for the access log. */
+  abort(code = 'PD'): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.logged(this.res?.status ?? -1, code);
     this.rate?.stop();
     this.cancel?.();
     if (this.tunnel !== null) this.server?.tunnels.delete(this.tunnel);
@@ -786,5 +822,9 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     conn?.destroy();
     this.releaseServer();
     this.s.destroy();
+  }
+
+  private logged(status: number, code: string): void {
+    logAccess(this.rt, this.s.clientIp, this.s.clientPort, this.head, this.served, status, this.headBytes + this.reqBytes, this.outBytes, this, code);
   }
 }

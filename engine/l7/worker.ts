@@ -6,12 +6,17 @@
 import { Runtime } from './runtime.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { SlotClient } from './slots.ts';
+import { setAccessLog } from './access.ts';
+import { createAccessLog, type AccessLog } from '../log/access-log.ts';
 
 const send = (m: FromWorker) => {
   if (process.connected) process.send!(m);
 };
 
 let runtime: Runtime | null = null;
+/** This worker's access log (access.ts), opened before 'ready'; flushed before the worker exits. */
+let accessLog: AccessLog | null = null;
+const flushed = () => accessLog?.close() ?? Promise.resolve();
 const slots = new SlotClient(send);
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -50,6 +55,7 @@ process.on('message', (m: ToWorker) => {
     case 'close':
       void queue.then(async () => {
         await runtime?.close(m.graceMs);
+        await flushed();
         process.exit(0);
       });
       break;
@@ -57,11 +63,21 @@ process.on('message', (m: ToWorker) => {
 });
 
 process.on('disconnect', () => {
-  void (runtime?.close(1000) ?? Promise.resolve()).then(() => process.exit(0));
+  void (runtime?.close(1000) ?? Promise.resolve()).then(flushed).then(() => process.exit(0));
 });
 
 process.on('uncaughtException', (err) => {
   send({ t: 'log', level: 'error', msg: `layer 7 worker ${process.pid}: ${err.stack ?? err.message}` });
 });
 
+const file = process.env.FULCRUM_L7_ACCESS_LOG;
+if (file) {
+  try {
+    accessLog = await createAccessLog({ file, size: process.env.FULCRUM_L7_ACCESS_LOG_SIZE ?? '10m', keep: Number(process.env.FULCRUM_L7_ACCESS_LOG_KEEP ?? 5) });
+    setAccessLog(accessLog);
+  } catch (err) {
+    // Serving without an access log beats not serving; the engine log says why.
+    send({ t: 'log', level: 'error', msg: `layer 7 worker ${process.pid}: no access log (${(err as Error).message})` });
+  }
+}
 send({ t: 'ready' });

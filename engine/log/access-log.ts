@@ -23,6 +23,7 @@
  *     s   │ server timeout                 -   │ finished normally
  *     R   │ a resource limit (max conns)
  *     I   │ an internal error
+ *     L   │ answered by the proxy itself (a redirect: HAProxy's "LR")
  *
  * Sampling: a normal exchange (termination "--" and status below 500) is logged with probability `sampleRate`; an
  * abnormal one always is, so a sample rate never hides an error. `random` is injectable (tests).
@@ -31,7 +32,7 @@ import pino, { type Logger } from 'pino';
 import pinoRoll from 'pino-roll';
 import { redactFields } from './redact.ts';
 
-export const CAUSES = { normal: '-', 'client-closed': 'C', 'server-closed': 'S', proxy: 'P', 'client-timeout': 'c', 'server-timeout': 's', resource: 'R', internal: 'I' } as const;
+export const CAUSES = { normal: '-', 'client-closed': 'C', 'server-closed': 'S', proxy: 'P', local: 'L', 'client-timeout': 'c', 'server-timeout': 's', resource: 'R', internal: 'I' } as const;
 export const STEPS = { request: 'R', queue: 'Q', connect: 'C', headers: 'H', data: 'D', last: 'L', done: '-' } as const;
 export type Cause = keyof typeof CAUSES;
 export type Step = keyof typeof STEPS;
@@ -60,8 +61,8 @@ export interface AccessLogOptions {
   size: string;
   /** Rotated files kept besides the active one (older ones are removed, also from earlier runs). */
   keep: number;
-  /** 0 … 1. */
-  sampleRate: number;
+  /** 0 … 1; default 1. record() may be given the rate of the entry's service instead. */
+  sampleRate?: number;
   random?: () => number;
 }
 
@@ -73,7 +74,8 @@ export function isAbnormal(e: Pick<AccessEntry, 'status' | 'termination'>): bool
 
 /** Validates the options once (a refusal names the option) and opens the file. */
 export async function createAccessLog(opts: AccessLogOptions) {
-  if (!(opts.sampleRate >= 0 && opts.sampleRate <= 1)) throw new RangeError(`accessLog.sampleRate: give a number from 0 to 1 (got ${opts.sampleRate})`);
+  const sampleRate = opts.sampleRate ?? 1;
+  if (!(sampleRate >= 0 && sampleRate <= 1)) throw new RangeError(`accessLog.sampleRate: give a number from 0 to 1 (got ${sampleRate})`);
   if (!Number.isInteger(opts.keep) || opts.keep < 0) throw new RangeError(`accessLog.keep: give a whole number of files, 0 or more (got ${opts.keep})`);
   if (!/^\d+[km]$/.test(opts.size)) throw new RangeError(`accessLog.size: give a size such as "10m" or "512k" (got "${opts.size}")`);
   const random = opts.random ?? Math.random;
@@ -87,8 +89,8 @@ export async function createAccessLog(opts: AccessLogOptions) {
   return {
     stream,
     /** Logs the exchange if it is abnormal or drawn by the sample rate; returns whether it was logged. */
-    record(e: AccessEntry): boolean {
-      if (!isAbnormal(e) && !(opts.sampleRate >= 1 || random() < opts.sampleRate)) {
+    record(e: AccessEntry, rate = sampleRate): boolean {
+      if (!isAbnormal(e) && !(rate >= 1 || random() < rate)) {
         skipped++;
         return false;
       }
@@ -96,6 +98,12 @@ export async function createAccessLog(opts: AccessLogOptions) {
       logger.info({ ...e, server: e.server ?? '-', path: e.path.length > MAX_PATH ? `${e.path.slice(0, MAX_PATH)}…` : e.path }, 'access');
       return true;
     },
+    /** Counts an entry the caller's own sampling left out (engine/l7/access.ts decides before making one). */
+    skip(): void {
+      skipped++;
+    },
+    /** Whether a normal entry at this rate is kept (the injected random source). */
+    draw: (rate: number): boolean => rate >= 1 || random() < rate,
     counts: () => ({ written, skipped }),
     /** Flushes and closes the file. */
     close(): Promise<void> {

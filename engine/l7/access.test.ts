@@ -1,0 +1,169 @@
+/**
+ * The access log from real requests through the real proxy, on loopback: one line per exchange with the client's
+ * address and port, the service, the server, the status, the bytes each way, the timings and HAProxy's termination
+ * code — for a normal answer (HTTP/1.1 and HTTP/2), a real server that refuses the connection, a client that goes
+ * away while waiting, and a real server that never answers; the sample rate by counting; and a cluster worker's own
+ * file in the data directory.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createL7DataPlane, type L7DataPlane } from './index.ts';
+import { once } from 'node:events';
+import { config, freePort, httpService, RawClient, startBackend, TEST_TIMEOUT, waitFor, type Backend } from './test-helpers.ts';
+import { setAccessLog } from './access.ts';
+import { createAccessLog, type AccessLog } from '../log/access-log.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-access-'));
+const planes: L7DataPlane[] = [];
+const backends: Backend[] = [];
+after(async () => {
+  setAccessLog(null);
+  for (const dp of planes) await dp.close();
+  for (const b of backends) await b.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+type Line = Record<string, any>;
+const linesOf = (file: string): Line[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+
+/** An in-process proxy for `services`, logging to a fresh file; `random` draws the samples. */
+async function proxy(name: string, services: Parameters<typeof config>[0], random?: () => number): Promise<{ file: string; log: AccessLog; lines: () => Line[] }> {
+  const file = path.join(dir, `${name}.log`);
+  const log = await createAccessLog({ file, size: '10m', keep: 1, random });
+  setAccessLog(log);
+  const dp = createL7DataPlane({ dataDir: path.join(dir, name), workers: 0, closeGraceMs: 100 });
+  planes.push(dp);
+  const [r] = await dp.apply({ config: config(services), decisions: new Map() });
+  assert.equal(r.status, 'programmed', r.message);
+  // pino-roll names its active file access.1.log beside the one given.
+  return { file, log, lines: () => fs.readdirSync(dir).filter((f) => f.startsWith(`${name}.`) && f.endsWith('.log')).flatMap((f) => linesOf(path.join(dir, f))) };
+}
+
+/** One request with Connection: close on a fresh connection: the status, every byte received, the client's port. */
+async function oneShot(port: number, request: string): Promise<{ status: number; bytes: number; localPort: number }> {
+  const s = net.connect({ port, host: '127.0.0.1' });
+  await once(s, 'connect');
+  const localPort = s.localPort!;
+  const chunks: Buffer[] = [];
+  s.on('data', (d) => chunks.push(d));
+  s.write(request);
+  await once(s, 'close');
+  const all = Buffer.concat(chunks);
+  return { status: Number(all.toString('latin1', 9, 12)), bytes: all.length, localPort };
+}
+
+async function backend(name: string, handler?: Parameters<typeof startBackend>[1]): Promise<Backend> {
+  const b = await startBackend(name, handler);
+  backends.push(b);
+  return b;
+}
+
+test('a normal answer: one line with the client, service, server, status, bytes, timings and "--"', TEST_TIMEOUT, async () => {
+  const a = await backend('a');
+  const port = await freePort();
+  const p = await proxy('normal', [httpService('web', port, [a])]);
+  const request = 'GET /ed/triage?bed=4 HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n';
+  const res = await oneShot(port, request);
+  assert.equal(res.status, 200);
+  await waitFor(() => p.lines().length === 1, 'the line');
+  const [l] = p.lines();
+  assert.equal(l.client, `127.0.0.1:${res.localPort}`);
+  assert.deepEqual([l.service, l.server, l.method, l.path, l.status, l.termination, l.msg], ['web', 'a', 'GET', '/ed/triage?bed=4', 200, '--', 'access']);
+  assert.equal(l.bytesIn, request.length);
+  assert.equal(l.bytesOut, res.bytes, 'what the client received, head and body');
+  for (const k of ['requestMs', 'queueMs', 'connectMs', 'responseMs', 'totalMs']) assert.ok(l.timings[k] >= 0, `${k} was reached: ${l.timings[k]}`);
+  assert.ok(l.timings.totalMs >= l.timings.responseMs);
+});
+
+test('HTTP/2 (h2c): the same line for a stream', TEST_TIMEOUT, async () => {
+  const a = await backend('h2a');
+  const port = await freePort();
+  const p = await proxy('h2', [httpService('web2', port, [a], { layer7: { http2: { cleartext: true } } })]);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  const localPort = await new Promise<number>((r) => session.once('connect', () => r((session.socket as net.Socket).localPort!)));
+  const stream = session.request({ ':path': '/h2/path', ':method': 'GET' });
+  let body = '';
+  stream.on('data', (d) => (body += d));
+  await new Promise((r) => stream.on('end', r));
+  session.close();
+  assert.equal(body, 'h2a');
+  await waitFor(() => p.lines().length === 1, 'the line');
+  const [l] = p.lines();
+  assert.deepEqual([l.client, l.service, l.server, l.path, l.status, l.termination], [`127.0.0.1:${localPort}`, 'web2', 'h2a', '/h2/path', 200, '--']);
+  assert.ok(l.bytesOut > 0);
+});
+
+test('a real server that refuses the connection: 502 and "SC", naming the server tried', TEST_TIMEOUT, async () => {
+  const port = await freePort();
+  const closed = await freePort();
+  const p = await proxy('refused', [{ ...httpService('web3', port, []), realServers: [{ name: 'gone', address: '127.0.0.1', port: closed }] }]);
+  assert.equal((await oneShot(port, 'GET / HTTP/1.1\r\nHost: web3\r\n\r\n')).status, 502);
+  await waitFor(() => p.lines().length === 1, 'the line');
+  const [l] = p.lines();
+  assert.deepEqual([l.server, l.status, l.termination, l.timings.responseMs], ['gone', 502, 'SC', -1]);
+});
+
+test('a client that resets its connection while the server thinks: status -1 and "CH"', TEST_TIMEOUT, async () => {
+  const silent = await backend('silent', () => true);
+  const port = await freePort();
+  const p = await proxy('abort', [httpService('web4', port, [silent])]);
+  const c = net.connect({ port, host: '127.0.0.1' });
+  await once(c, 'connect');
+  c.write('GET /slow HTTP/1.1\r\nHost: web4\r\n\r\n');
+  await waitFor(() => silent.seen.length === 1, 'the request at the server');
+  // A reset, as a closed browser tab does. (A FIN alone is a half-close: the proxy still waits for the answer.)
+  c.resetAndDestroy();
+  await waitFor(() => p.lines().length === 1, 'the line');
+  const [l] = p.lines();
+  assert.deepEqual([l.server, l.status, l.termination, l.bytesOut], ['silent', -1, 'CH', 0]);
+});
+
+test('a real server that never answers: 504 and "sH"', TEST_TIMEOUT, async () => {
+  const silent = await backend('mute', () => true);
+  const port = await freePort();
+  const p = await proxy('timeout', [httpService('web5', port, [silent], { layer7: { timeouts: { serverMs: 100 } } })]);
+  assert.equal((await oneShot(port, 'GET /never HTTP/1.1\r\nHost: web5\r\n\r\n')).status, 504);
+  await waitFor(() => p.lines().length === 1, 'the line');
+  const [l] = p.lines();
+  assert.deepEqual([l.server, l.status, l.termination], ['mute', 504, 'sH']);
+});
+
+test('the service\'s sample rate keeps the drawn share of normal exchanges, and every error', TEST_TIMEOUT, async () => {
+  const a = await backend('s');
+  const port = await freePort();
+  const closed = await freePort();
+  // Draws of 0.1 are under the rate (kept), 0.9 over it (left out): two in eight.
+  const draws = [0.1, 0.9, 0.9, 0.9, 0.1, 0.9, 0.9, 0.9];
+  let i = 0;
+  const p = await proxy('sampled', [httpService('web6', port, [a], { layer7: { accessLog: { sampleRate: 0.25 } } })], () => draws[i++ % draws.length]);
+  const c = await RawClient.connect(port);
+  for (let n = 0; n < 8; n++) assert.equal((await c.request('GET', `/n/${n}`)).status, 200);
+  c.close();
+  const errorPort = await freePort();
+  const q = await proxy('sampled-errors', [{ ...httpService('web7', errorPort, [], { layer7: { accessLog: { sampleRate: 0 } } }), realServers: [{ name: 'gone', address: '127.0.0.1', port: closed }] }]);
+  assert.equal((await oneShot(errorPort, 'GET /err HTTP/1.1\r\nHost: web7\r\n\r\n')).status, 502);
+  await waitFor(() => q.lines().length === 1, 'the error line at sample rate 0');
+  await p.log.close();
+  assert.deepEqual(p.lines().map((l) => l.path), ['/n/0', '/n/4']);
+  assert.deepEqual(p.log.counts(), { written: 2, skipped: 6 });
+});
+
+test('a cluster worker writes its own file in the data directory\'s logs/', TEST_TIMEOUT, async () => {
+  const a = await backend('w');
+  const port = await freePort();
+  const dataDir = path.join(dir, 'cluster');
+  const dp = createL7DataPlane({ dataDir, workers: 1, closeGraceMs: 100 });
+  planes.push(dp);
+  const [r] = await dp.apply({ config: config([httpService('webc', port, [a])]), decisions: new Map() });
+  assert.equal(r.status, 'programmed', r.message);
+  assert.equal((await oneShot(port, 'GET /from-a-worker HTTP/1.1\r\nHost: webc\r\nConnection: close\r\n\r\n')).status, 200);
+  const logs = path.join(dataDir, 'logs');
+  const read = () => (fs.existsSync(logs) ? fs.readdirSync(logs).flatMap((f) => linesOf(path.join(logs, f))) : []);
+  await waitFor(() => read().some((l) => l.path === '/from-a-worker'), 'the worker\'s line');
+  assert.ok(fs.readdirSync(logs).every((f) => /^access-0\.\d+\.log$/.test(f)), fs.readdirSync(logs).join(', '));
+});
