@@ -12,19 +12,19 @@ import path from 'node:path';
 import { allowedNetworksFromEnv, Engine, type EngineLog } from './engine.ts';
 import { createEngineServer, listenOnSocket } from './server.ts';
 import { loadDataPlanes } from './data-planes.ts';
-
-const log: EngineLog = (level, msg, fields = {}) => {
-  const line = JSON.stringify({ t: new Date().toISOString(), level, src: 'engine', msg, ...fields });
-  (level === 'error' ? process.stderr : process.stdout).write(line + '\n');
-};
+import { createEngineLog } from '../log/engine-log.ts';
 
 const dataDir = path.resolve(process.env.FULCRUM_DATA_DIR ?? 'data');
 const socketPath = process.env.FULCRUM_ENGINE_SOCKET ?? path.join(dataDir, 'engine.sock');
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+/** The access logs (each layer 7 worker's) and this log (engine/log/engine-log.ts), rotated at 10 MB, 5 kept. */
+const logsDir = path.join(dataDir, 'logs');
+const engineLog = await createEngineLog({ file: path.join(logsDir, 'engine.log'), size: '10m', keep: 5 });
+const log: EngineLog = engineLog.log;
 
 const engine = new Engine(dataDir, loadDataPlanes(dataDir, log), log);
 await engine.start();
-const server = createEngineServer(engine, log);
+const server = createEngineServer(engine, log, logsDir);
 await listenOnSocket(server, socketPath);
 const caps = (await engine.status()).capabilities;
 log('info', 'engine listening', { socket: socketPath, pid: process.pid, healthChecksMayProbe: allowedNetworksFromEnv() ?? 'any address', capabilities: caps.map((c) => `${c.dataPlane}:${c.isAvailable ? 'available' : `unavailable (${c.reason})`}`) });
@@ -37,6 +37,7 @@ async function stop(signal: string) {
   server.close();
   server.closeAllConnections();
   await engine.close();
+  await engineLog.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -12,6 +12,7 @@
  *   PUT  /v1/ha/standby {standby}        {by, reason}: hand this node's service to the peer (the check fails); null: end it
  *   GET  /v1/ha/check                    200 when this node may be the active one, 503 HA_UNHEALTHY with the reasons
  *                                         (keepalived's track script asks it every second; see engine/ha/check.ts)
+ *   GET  /v1/logs?kind=access|engine&…  recent log lines, newest first, filtered (engine/log/read.ts)
  *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
  *                                         listens, a 'stats' event carries every service's counters every 2 s
  */
@@ -21,6 +22,7 @@ import { z } from 'zod';
 import { OPERATOR_STATES } from '../config/index.ts';
 import { EngineError } from '../errors.ts';
 import type { Engine, EngineLog } from './engine.ts';
+import { LogQuerySchema, readLogs } from '../log/read.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;
 
@@ -65,7 +67,8 @@ function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
   return r.data;
 }
 
-export function createEngineServer(engine: Engine, log: EngineLog): http.Server {
+/** `logsDir`: where the access and engine logs are (GET /v1/logs); none: it answers no lines. */
+export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: string): http.Server {
   return http.createServer(async (req, res) => {
     const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;
     try {
@@ -113,6 +116,10 @@ export function createEngineServer(engine: Engine, log: EngineLog): http.Server 
           const { problems } = engine.haCheck();
           if (problems.length > 0) throw new EngineError('HA_UNHEALTHY', { problems: problems.join('; ') }, { problems });
           return send(res, 200, { ok: true });
+        }
+        case 'GET /v1/logs': {
+          const q = parse(LogQuerySchema, Object.fromEntries(new URL(req.url ?? '/', 'http://engine').searchParams));
+          return send(res, 200, logsDir ? readLogs(logsDir, q) : { lines: [], isTruncated: false });
         }
         case 'GET /v1/events': {
           res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
