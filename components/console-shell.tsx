@@ -17,6 +17,7 @@ const NAV = [
   { href: '/settings', label: 'Syslog & alerts', permission: ['admin'] },
   { href: '/wizard', label: 'Setup wizard', permission: ['admin', 'operator'] },
   { href: '/audit', label: 'Audit log', permission: ['admin', 'auditor'] },
+  { href: '/logs', label: 'Logs', permission: ['admin', 'auditor'] },
   { href: '/users', label: 'Users & keys', permission: ['admin', 'auditor'] },
 ];
 

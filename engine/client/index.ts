@@ -2,6 +2,7 @@
  * The typed client of the engine's Unix-socket API: the only way the console talks to the engine.
  * Every call has a timeout that says why it is that long; an engine that does not answer is ENGINE_UNREACHABLE.
  */
+import type { LogLine } from '../log/read.ts';
 import http from 'node:http';
 import { EngineError } from '../errors.ts';
 import type { Capability, ServiceResult } from '../dataplane.ts';
@@ -23,6 +24,8 @@ const STATE_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_STATE_TIMEOUT_MS ?? 5
 /** When an apply sent now must have started in the engine, or not happen at all. */
 export const applyDeadline = (now = Date.now()): number => now + APPLY_TIMEOUT_MS;
 
+export type LogsResponse = { lines: LogLine[]; isTruncated: boolean };
+
 export interface EngineClient {
   readonly socketPath: string;
   capabilities(): Promise<Capability[]>;
@@ -38,6 +41,8 @@ export interface EngineClient {
   outcome(version: number): Promise<ApplyOutcome | null>;
   /** Health transitions the engine still holds with seq > since (oldest first), to catch up after a disconnect. */
   healthTransitions(since?: number): Promise<HealthTransitionsResponse>;
+  /** Recent access or engine log lines, newest first, filtered (engine/log/read.ts; the query as the engine takes it). */
+  logs(query: Record<string, string>): Promise<LogsResponse>;
   /** Calls onEvent for each event until stop() is called; reconnects every 2 s while the engine is away. */
   subscribe(onEvent: (e: EngineEvent) => void, onConnection?: (isConnected: boolean) => void): { stop(): void };
 }
@@ -103,6 +108,7 @@ export function createEngineClient(socketPath: string): EngineClient {
     },
     setHaStandby: (standby) => call('PUT', '/v1/ha/standby', { standby }, READ_TIMEOUT_MS),
     healthTransitions: (since = 0) => call('GET', `/v1/health/transitions?since=${since}`, undefined, READ_TIMEOUT_MS),
+    logs: (query) => call('GET', `/v1/logs?${new URLSearchParams(query)}`, undefined, READ_TIMEOUT_MS),
     setServerState: (virtualService, realServer, state) => call('PUT', '/v1/server-state', { virtualService, realServer, state, deadline: Date.now() + STATE_TIMEOUT_MS }, STATE_TIMEOUT_MS),
     subscribe(onEvent, onConnection) {
       let isStopped = false;

@@ -18,7 +18,7 @@ export const ACTIVITIES = {
   'apply': 'apply the staged configuration, roll back, sync with or hand over to the HA peer',
   'use the wizard': 'read templates, answer steps, review, probe real servers, send test requests, download ARP scripts (staging the result is "stage changes")',
   'manage notifications': 'read and change syslog-out and alert settings, send test messages',
-  'read audit': 'the audit trail, its export and chain verification',
+  'read audit': 'the audit trail, its export and chain verification; the access and engine logs (they name clients and paths)',
   'read users': 'users, every user\'s sessions, API keys (never secrets)',
   'manage users': 'create, change and delete users; create and revoke API keys for anyone',
 } as const;
@@ -133,6 +133,7 @@ export const ROUTE_ACTIVITY: Record<string, Activity> = {
   'POST /alerts/test': 'manage notifications',
 
   'GET /audit': 'read audit',
+  'GET /logs': 'read audit',
   'GET /audit/export': 'read audit',
   'GET /audit/verify': 'read audit',
   'POST /audit/verify': 'read audit',

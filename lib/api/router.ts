@@ -19,6 +19,7 @@ import { haSettingsRoutes } from './routes/ha-settings.ts';
 import { syslogRoutes } from './routes/syslog.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { hostRoutes } from './routes/hosts.ts';
+import { logRoutes } from './routes/logs.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -47,6 +48,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(syslogRoutes as RouteDef<unknown, unknown>[]),
   ...(alertRoutes as RouteDef<unknown, unknown>[]),
   ...(hostRoutes as RouteDef<unknown, unknown>[]),
+  ...(logRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 
