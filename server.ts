@@ -60,13 +60,15 @@ async function engineIsUp(): Promise<boolean> {
   }
 }
 function startEngine(): void {
-  // The engine logs to <data dir>/engine.log: it outlives this console, so it must not hold this console's output.
-  const logFd = fs.openSync(path.join(env.dataDir, 'engine.log'), 'a', 0o600);
+  // The engine writes its log itself, rotated (<data dir>/logs/engine.log, engine/log/engine-log.ts); what else it
+  // prints (a crash's stack, Node's warnings) goes to engine-output.log: it outlives this console, so it must not
+  // hold this console's output.
+  const logFd = fs.openSync(path.join(env.dataDir, 'engine-output.log'), 'a', 0o600);
   const isAttached = process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1';
   // The engine runs compiled (scripts/ensure-build.mjs built it); in development its sources run under tsx.
   const entry = isDev ? ['--import', 'tsx', path.join(process.cwd(), 'engine', 'daemon', 'main.ts')] : [path.join(process.cwd(), 'build', 'engine', 'daemon', 'main.js')];
   const child = spawn(process.execPath, entry, {
-    env: { ...process.env, FULCRUM_DATA_DIR: env.dataDir, FULCRUM_ENGINE_SOCKET: env.engineSocket, FULCRUM_ENGINE_EXIT_WITH_PARENT: isAttached ? '1' : '0' },
+    env: { ...process.env, FULCRUM_DATA_DIR: env.dataDir, FULCRUM_ENGINE_SOCKET: env.engineSocket, FULCRUM_ENGINE_EXIT_WITH_PARENT: isAttached ? '1' : '0', FULCRUM_ENGINE_LOG_STDOUT: '0' },
     // Attached (tests): the engine exits when this pipe closes, however this console dies.
     stdio: [isAttached ? 'pipe' : 'ignore', logFd, logFd],
     detached: !isAttached,
@@ -74,7 +76,7 @@ function startEngine(): void {
   fs.closeSync(logFd);
   engineChild = child;
   supervisor.noteStarted();
-  log('info', 'engine started', { pid: child.pid, log: path.join(env.dataDir, 'engine.log') });
+  log('info', 'engine started', { pid: child.pid, log: path.join(env.dataDir, 'logs', 'engine.log') });
   // The supervisor decides about restarts (for this child and for an adopted engine alike); an exit only hurries it.
   child.on('exit', (code, signal) => {
     if (isStopping) return;

@@ -5,6 +5,7 @@
  *   FULCRUM_DATA_DIR        data directory (default ./data)
  *   FULCRUM_ENGINE_SOCKET   socket path (default <data dir>/engine.sock)
  *   FULCRUM_HEALTH_ALLOWED_NETWORKS  comma-separated CIDRs health checks may probe (default: any)
+ *   FULCRUM_ENGINE_LOG_STDOUT  0: the log goes to <data dir>/logs/engine.log only (the console sets it), else stdout too
  *   FULCRUM_HEALTH_NICE     niceness of the health checks' own child process (default 10; engine/health/runner-child.ts)
  */
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ const socketPath = process.env.FULCRUM_ENGINE_SOCKET ?? path.join(dataDir, 'engi
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 /** The access logs (each layer 7 worker's) and this log (engine/log/engine-log.ts), rotated at 10 MB, 5 kept. */
 const logsDir = path.join(dataDir, 'logs');
-const engineLog = await createEngineLog({ file: path.join(logsDir, 'engine.log'), size: '10m', keep: 5 });
+const engineLog = await createEngineLog({ file: path.join(logsDir, 'engine.log'), size: '10m', keep: 5, isStdout: process.env.FULCRUM_ENGINE_LOG_STDOUT !== '0' });
 const log: EngineLog = engineLog.log;
 
 const engine = new Engine(dataDir, loadDataPlanes(dataDir, log), log);
