@@ -2,6 +2,8 @@
 import type { Capability, ServiceResult, ServiceStatus } from './dataplane.ts';
 import type { HealthState } from './config/index.ts';
 import type { SupervisorStatus } from './ha/supervisor.ts';
+import type { ObservedService } from './l4/model.ts';
+import type { ServerDecision } from './server-state.ts';
 
 export interface ApplyResponse {
   ok: boolean;
@@ -124,4 +126,44 @@ export interface HaEvent {
   state: string;
   previous?: string;
   message: string;
+}
+
+/**
+ * What the engine runs, for the console's "running configuration" views (GET /v1/views/*; engine/daemon/views.ts).
+ * The configuration is the running one as the engine holds it, every private key replaced by a placeholder.
+ */
+export interface RunningConfigView {
+  running: EngineStatus['running'];
+  config: unknown;
+}
+
+/** The kernel's IPVS table like `ipvsadm -Ln --stats`, each service with the virtual service that owns it (or null). */
+export interface L4TableView {
+  isAvailable: boolean;
+  /** Why the table cannot be read here (no IPVS in this kernel, no permission), in words. */
+  reason?: string;
+  version?: string;
+  connectionTableSize?: number;
+  services: (ObservedService & { owner: string | null })[];
+  /** The same table as `fulcrumctl show` prints it (engine/cli/show.ts formatTable); empty when unavailable. */
+  text: string[];
+}
+
+/** The layer 7 proxy's runtime: listeners, pools with each server's decided state, stick-table sizes. */
+export interface L7RuntimeView {
+  services: {
+    name: string;
+    mode: string;
+    /** programmed, failed, removed … as the proxy last reported, with its sentence. */
+    status: string;
+    message: string;
+    /** Where it listens ("127.0.0.1:8080"); empty unless programmed. */
+    listeners: string[];
+    scheduler: string;
+    persistence: string;
+    isTls: boolean;
+    servers: { name: string; address: string; port: number | null; weight: number; operator: string; health: string; disposition: ServerDecision['disposition']; isBackup: boolean; group: string | null; activeConnections: number | null }[];
+    /** Live entries per stick table of this service; null when the proxy cannot count them (it runs in-process). */
+    stickTables: { table: string; entries: number }[] | null;
+  }[];
 }

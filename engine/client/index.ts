@@ -6,7 +6,7 @@ import type { LogLine } from '../log/read.ts';
 import http from 'node:http';
 import { EngineError } from '../errors.ts';
 import type { Capability, ServiceResult } from '../dataplane.ts';
-import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionsResponse } from '../api-types.ts';
+import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionsResponse, L4TableView, L7RuntimeView, RunningConfigView } from '../api-types.ts';
 import type { OperatorState } from '../config/index.ts';
 
 /** Status and capability reads are local and cheap: 5 s means the engine is stuck. */
@@ -41,6 +41,10 @@ export interface EngineClient {
   outcome(version: number): Promise<ApplyOutcome | null>;
   /** Health transitions the engine still holds with seq > since (oldest first), to catch up after a disconnect. */
   healthTransitions(since?: number): Promise<HealthTransitionsResponse>;
+  /** Read-only views of what runs (engine/daemon/views.ts): the running configuration, the IPVS table, the proxy. */
+  view(which: 'config'): Promise<RunningConfigView>;
+  view(which: 'l4'): Promise<L4TableView>;
+  view(which: 'l7'): Promise<L7RuntimeView>;
   /** Recent access or engine log lines, newest first, filtered (engine/log/read.ts; the query as the engine takes it). */
   logs(query: Record<string, string>): Promise<LogsResponse>;
   /** Calls onEvent for each event until stop() is called; reconnects every 2 s while the engine is away. */
@@ -107,6 +111,7 @@ export function createEngineClient(socketPath: string): EngineClient {
       }
     },
     setHaStandby: (standby) => call('PUT', '/v1/ha/standby', { standby }, READ_TIMEOUT_MS),
+    view: ((which: string) => call('GET', `/v1/views/${which}`, undefined, READ_TIMEOUT_MS)) as EngineClient['view'],
     healthTransitions: (since = 0) => call('GET', `/v1/health/transitions?since=${since}`, undefined, READ_TIMEOUT_MS),
     logs: (query) => call('GET', `/v1/logs?${new URLSearchParams(query)}`, undefined, READ_TIMEOUT_MS),
     setServerState: (virtualService, realServer, state) => call('PUT', '/v1/server-state', { virtualService, realServer, state, deadline: Date.now() + STATE_TIMEOUT_MS }, STATE_TIMEOUT_MS),

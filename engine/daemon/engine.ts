@@ -414,6 +414,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
+  /** What runs, for the read-only views (views.ts): the running configuration (private keys as held) and the data planes. */
+  runningView(): { running: Readonly<Running> | null; dataPlanes: readonly DataPlane[]; dataDir: string } {
+    return { running: this.running, dataPlanes: this.dataPlanes, dataDir: this.dataDir };
+  }
+
   async close(): Promise<void> {
     this.stopStats();
     await this.ha.close();

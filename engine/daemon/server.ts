@@ -12,6 +12,9 @@
  *   PUT  /v1/ha/standby {standby}        {by, reason}: hand this node's service to the peer (the check fails); null: end it
  *   GET  /v1/ha/check                    200 when this node may be the active one, 503 HA_UNHEALTHY with the reasons
  *                                         (keepalived's track script asks it every second; see engine/ha/check.ts)
+ *   GET  /v1/views/config                the running configuration as the engine holds it, private keys hidden
+ *   GET  /v1/views/l4 | /v1/views/l7     the IPVS table with counters and owners; the proxy's listeners, pools and
+ *                                         stick-table sizes (views.ts)
  *   GET  /v1/logs?kind=access|engine&…  recent log lines, newest first, filtered (engine/log/read.ts)
  *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
  *                                         listens, a 'stats' event carries every service's counters every 2 s
@@ -23,6 +26,7 @@ import { OPERATOR_STATES } from '../config/index.ts';
 import { EngineError } from '../errors.ts';
 import type { Engine, EngineLog } from './engine.ts';
 import { LogQuerySchema, readLogs } from '../log/read.ts';
+import { configView, l4View, l7View } from './views.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;
 
@@ -117,6 +121,12 @@ export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: str
           if (problems.length > 0) throw new EngineError('HA_UNHEALTHY', { problems: problems.join('; ') }, { problems });
           return send(res, 200, { ok: true });
         }
+        case 'GET /v1/views/config':
+          return send(res, 200, configView(engine));
+        case 'GET /v1/views/l4':
+          return send(res, 200, await l4View(engine));
+        case 'GET /v1/views/l7':
+          return send(res, 200, await l7View(engine));
         case 'GET /v1/logs': {
           const q = parse(LogQuerySchema, Object.fromEntries(new URL(req.url ?? '/', 'http://engine').searchParams));
           return send(res, 200, logsDir ? readLogs(logsDir, q) : { lines: [], isTruncated: false });
