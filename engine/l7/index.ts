@@ -19,6 +19,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApplyInput, Capability, DataPlane, ServerCounters, ServerKey, ServiceResult } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
@@ -54,6 +55,12 @@ export interface L7Options {
    * behaviour. Fixed by the first data plane that forks in a process (node:cluster freezes it).
    */
   acceptMode?: 'shared' | 'round-robin';
+  /**
+   * The access log (access.ts): each worker writes `<dir>/access-<slot>.log` (slot 0 … workers-1, so a replacement
+   * takes over its predecessor's file and retention), rotated at `size` with `keep` rotated files. Default: the data
+   * directory's logs/, 10m, 5. false: none (the benchmark's logging-off run). In-process (workers: 0) see access.ts.
+   */
+  accessLog?: { dir?: string; size?: string; keep?: number } | false;
 }
 
 export interface L7DataPlane extends DataPlane {
@@ -133,11 +140,26 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   }, 30_000);
   sweeper.unref();
 
+  /** Each worker's access log file, by the lowest slot no live worker holds. */
+  const accessSlots = new Map<number, number>();
+  let forking = -1;
+  function accessLogEnv(): Record<string, string> {
+    if (opts.accessLog === false) return {};
+    const taken = new Set(accessSlots.values());
+    let slot = 0;
+    while (taken.has(slot)) slot++;
+    forking = slot;
+    const a = opts.accessLog ?? {};
+    return { FULCRUM_L7_ACCESS_LOG: path.join(a.dir ?? path.join(opts.dataDir, 'logs'), `access-${slot}.log`), FULCRUM_L7_ACCESS_LOG_SIZE: a.size ?? '10m', FULCRUM_L7_ACCESS_LOG_KEEP: String(a.keep ?? 5) };
+  }
+
   function fork(): Worker {
     if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = opts.acceptMode === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: [...(IS_SOURCE ? ['--import', 'tsx'] : []), ...WORKER_V8_FLAGS], silent: false });
-    const w = cluster.fork({ FULCRUM_L7_WORKER: '1' });
+    const w = cluster.fork({ FULCRUM_L7_WORKER: '1', ...accessLogEnv() });
     const startedAt = clock.now();
+    if (forking !== -1) accessSlots.set(w.id, forking);
+    forking = -1;
     workers.set(w.id, w);
     ready.set(
       w.id,
@@ -178,6 +200,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   /** A worker ended: what it held is freed and, unless the plane is closing, a replacement is due after the backoff. */
   function exited(w: Worker, startedAt: number, code: number | null, signal: string | null): void {
     workers.delete(w.id);
+    accessSlots.delete(w.id);
     ready.delete(w.id);
     isUp.delete(w.id);
     // Its requests died with it: their slots are free for the other workers.
