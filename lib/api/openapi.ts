@@ -46,7 +46,7 @@ export function openApiDocument(routes: RouteDef<unknown, unknown>[]) {
     openapi: '3.1.0',
     info: { title: 'Fulcrum API', version: '1', description: 'Load-balancer appliance: virtual services, real servers, staged changes, apply, audit, health history.' },
     servers: [{ url: '/' }],
-    tags: [{ name: 'hosts', description: 'A real server address across every service: preview, then drain, halt or bring online everywhere at once.' }, { name: 'logs', description: 'The layer 7 access log (a line per request, HAProxy\'s fields and termination codes) and the engine log: recent lines, filtered; admin and auditor.' }],
+    tags: [{ name: 'hosts', description: 'A real server address across every service: preview, then drain, halt or bring online everywhere at once.' }, { name: 'logs', description: 'The layer 7 access log (a line per request, HAProxy\'s fields and termination codes) and the engine log: recent lines, filtered; admin and auditor.' }, { name: 'running', description: 'What the engine runs, read from it: the running configuration (no private keys), the IPVS table with counters and owners, the layer 7 listeners, pools and stick tables.' }],
     components: {
       securitySchemes: {
         session: { type: 'apiKey', in: 'cookie', name: 'fulcrum_session' },

@@ -20,6 +20,7 @@ import { syslogRoutes } from './routes/syslog.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { logRoutes } from './routes/logs.ts';
+import { runningRoutes } from './routes/running.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -49,6 +50,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(alertRoutes as RouteDef<unknown, unknown>[]),
   ...(hostRoutes as RouteDef<unknown, unknown>[]),
   ...(logRoutes as RouteDef<unknown, unknown>[]),
+  ...(runningRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 

@@ -70,3 +70,40 @@ export function startScheduledBackups(opts = scheduleFromEnv()): () => void {
     clearInterval(every);
   };
 }
+
+/** What the Backup page shows of the schedule: whether it is on, its settings, the files kept (newest first). */
+export function scheduledBackups(opts = scheduleFromEnvSafe()) {
+  if ('error' in opts) return { isEnabled: false as const, error: opts.error, files: [] };
+  if (!opts.schedule) return { isEnabled: false as const, files: [] };
+  const s = opts.schedule;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(s.dir).filter((f) => PATTERN.test(f)).sort().reverse();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const files = names.map((name) => {
+    const st = fs.statSync(path.join(s.dir, name));
+    return { name, bytes: st.size, writtenAt: st.mtime.toISOString() };
+  });
+  return { isEnabled: true as const, dir: s.dir, everyHours: s.everyMs / 3_600_000, keep: s.keep, isEncrypted: s.passphrase !== undefined, files };
+}
+
+/** One scheduled backup file by name (only names the schedule writes; nothing outside its directory). */
+export function readScheduledBackup(name: string, opts = scheduleFromEnvSafe()): unknown | undefined {
+  if ('error' in opts || !opts.schedule || !PATTERN.test(name)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(path.join(opts.schedule.dir, name), 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function scheduleFromEnvSafe(): { schedule?: ScheduleOptions } | { error: string } {
+  try {
+    return { schedule: scheduleFromEnv() };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}

@@ -8,6 +8,8 @@ import { defineRoute } from '../route.ts';
 import { writeAuditAlone } from '../../audit.ts';
 import { exportCurrent, previewRestore, restore } from '../../backup/restore.ts';
 import { PassphraseSchema } from '../../backup/format.ts';
+import { readScheduledBackup, scheduledBackups } from '../../backup/schedule.ts';
+import { ApiError } from '../../errors.ts';
 
 const tag = 'backup';
 const RestoreBody = z.strictObject({
@@ -41,6 +43,22 @@ export const backupRoutes = [
     body: RestoreBody.extend({ expectedCandidateHash: z.string().max(80).optional() }),
     async handler(ctx) {
       return { body: await restore(ctx.body.file, { passphrase: ctx.body.passphrase, expectedCandidateHash: ctx.body.expectedCandidateHash, audit: ctx.audit }) };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/backup/scheduled', permission: 'config:write', tag, action: 'backup.scheduled.list', objectType: 'config',
+    summary: 'The scheduled backups: whether the schedule is on (FULCRUM_BACKUP_DIR), its settings, and the files it keeps',
+    async handler() {
+      return { body: scheduledBackups() };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/backup/scheduled/:name', permission: 'config:write', tag, action: 'backup.scheduled.read', objectType: 'config',
+    summary: 'One scheduled backup file, to preview and restore it',
+    async handler(ctx) {
+      const file = readScheduledBackup(ctx.params.name);
+      if (file === undefined) throw new ApiError('API_NOT_FOUND', { what: `Scheduled backup ${ctx.params.name}` });
+      return { body: file };
     },
   }),
 ];
