@@ -14,6 +14,7 @@ const NAV = [
   { href: '/history', label: 'History' },
   { href: '/certificates', label: 'Certificates' },
   { href: '/ha', label: 'High availability' },
+  { href: '/hosts', label: 'Hosts' },
   { href: '/settings', label: 'Syslog & alerts', permission: ['admin'] },
   { href: '/wizard', label: 'Setup wizard', permission: ['admin', 'operator'] },
   { href: '/audit', label: 'Audit log', permission: ['admin', 'auditor'] },

@@ -56,6 +56,11 @@ export function Overview() {
   const [, tick] = useState(0);
   const canState = useCan('server:state');
   const canWrite = useCan('config:write');
+  /** On the secondary of an HA pair the API refuses edits (HA_SECONDARY_READ_ONLY): the primary's name, to say so. */
+  const [primaryName, setPrimaryName] = useState<string | null>(null);
+  useEffect(() => {
+    api<{ pair: { role: string; peerName: string } | null }>('GET', '/ha').then((v) => setPrimaryName(v.pair?.role === 'secondary' ? v.pair.peerName : null)).catch(() => undefined);
+  }, []);
 
   const load = useCallback(async () => {
     try {
@@ -164,7 +169,9 @@ export function Overview() {
         <h2 className="text-lg font-semibold">Virtual services</h2>
         <input type="search" aria-label="Filter services" placeholder="Filter by name, VIP or real server" value={filter} onChange={(e) => setFilter(e.target.value)}
           className="ml-auto mr-3 w-72 max-w-[50%] rounded-md border border-slate-300 bg-white px-3 py-2 text-sm" />
-        {canWrite && <Link href="/virtual-services/new" className="rounded-md bg-sky-700 px-4 py-2 text-sm font-medium text-white hover:bg-sky-800">New virtual service</Link>}
+        {canWrite && (primaryName
+          ? <span className="inline-flex items-center gap-2"><Button disabled aria-describedby="new-vs-why">New virtual service</Button><span id="new-vs-why" data-testid="new-vs-why" className="max-w-56 text-xs text-slate-600">This node is the HA secondary: create services on {primaryName}.</span></span>
+          : <Link href="/virtual-services/new" className="rounded-md bg-sky-700 px-4 py-2 text-sm font-medium text-white hover:bg-sky-800">New virtual service</Link>)}
       </div>
       {services?.length === 0 && <Card><p className="text-sm text-slate-600">No virtual services yet. {canWrite ? 'Create one to put a clinical system behind a virtual IP.' : ''}</p></Card>}
       <div className="space-y-4">
