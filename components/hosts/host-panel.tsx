@@ -154,7 +154,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 function ServerTable({ servers }: { servers: HostServer[] }) {
   return (
     <TableScroll label="Real servers at this host" minWidth="48rem">
-      <table data-testid="host-servers" className="w-full text-left text-sm">
+      <table data-testid="host-servers" className="w-full text-left text-sm [&_td]:pr-3 [&_th]:pr-3">
         <thead className="text-xs uppercase text-slate-500">
           <tr><th className="py-1.5">Service</th><th>Real server</th><th>Port</th><th>Stored state</th><th>Running</th><th>Connections</th><th>On this machine</th></tr>
         </thead>

@@ -11,6 +11,9 @@ import type { EngineStatus, HaStatus } from '../../engine/api-types.ts';
 import type { ServiceStatus } from '../../engine/dataplane.ts';
 import { serversAt, type HostServer } from './find.ts';
 
+/** An engine sentence inside brackets of ours, without its own closing full stop. */
+const bare = (m: string) => m.replace(/\.\s*$/, '');
+
 export interface HostServerPreview extends HostServer {
   /** What the engine runs for this server; null when it does not run it (not applied yet, or engine away). */
   running: { operator: string; health: string; activeConnections: number | null } | null;
@@ -43,8 +46,8 @@ export function serverNotice(s: HostServer, svc: ServiceStatus | undefined, isRe
   if (!svc.realServers.some((r) => r.name === s.realServer)) {
     return { status: svc.status, notice: `${s.realServer} is staged in ${s.virtualService} but not applied yet: the state is stored and goes with the next apply.` };
   }
-  if (svc.status === 'not-programmed') return { status: svc.status, notice: `${s.virtualService} is not programmed on this machine (${svc.message}): the state is stored and taken by the engine, but no traffic here changes.` };
-  if (svc.status === 'failed') return { status: svc.status, notice: `${s.virtualService} failed on this machine (${svc.message}): the state is stored, but no traffic here changes.` };
+  if (svc.status === 'not-programmed') return { status: svc.status, notice: `${s.virtualService} is not programmed on this machine (${bare(svc.message)}): the state is stored and taken by the engine, but no traffic here changes.` };
+  if (svc.status === 'failed') return { status: svc.status, notice: `${s.virtualService} failed on this machine (${bare(svc.message)}): the state is stored, but no traffic here changes.` };
   return { status: svc.status, notice: null };
 }
 

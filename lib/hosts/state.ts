@@ -27,6 +27,9 @@ import { settler } from '../config/settle.ts';
 import { log } from '../log.ts';
 import { serversAt, type HostServer } from './find.ts';
 
+/** An engine sentence inside brackets of ours, without its own closing full stop. */
+const bare = (m: string) => m.replace(/\.\s*$/, '');
+
 /** taken: the engine runs the new state; not-programmed: the engine has it, but the service carries no traffic here. */
 export type ServerOutcome = 'taken' | 'not-programmed' | 'not-running' | 'not-taken';
 
@@ -77,8 +80,8 @@ async function tell(s: HostServer, state: OperatorState): Promise<Pick<HostServe
   try {
     const { results } = await engine().setServerState(s.virtualService, s.realServer, state);
     const r = results.find((x) => x.name === s.virtualService);
-    if (r?.status === 'not-programmed') return { outcome: 'not-programmed', message: `${s.virtualService} is not programmed on this machine (${r.message}): the engine has the state, but no traffic here changes.` };
-    if (r?.status === 'failed') return { outcome: 'not-programmed', message: `${s.virtualService} failed on this machine (${r.message}): the engine has the state, but no traffic here changes.` };
+    if (r?.status === 'not-programmed') return { outcome: 'not-programmed', message: `${s.virtualService} is not programmed on this machine (${bare(r.message)}): the engine has the state, but no traffic here changes.` };
+    if (r?.status === 'failed') return { outcome: 'not-programmed', message: `${s.virtualService} failed on this machine (${bare(r.message)}): the engine has the state, but no traffic here changes.` };
     return { outcome: 'taken', message: 'Applied at once.' };
   } catch (e) {
     const err = e as EngineError;
