@@ -15,6 +15,11 @@
  * Raw requests per second swing between runs here, so only ratios measured in the same round mean anything; the
  * lines printed are medians: `bench l7-http: fulcrum/haproxy rps R cpu-per-req C` (R > 1: Fulcrum served more; C < 1:
  * Fulcrum spent less CPU per request).
+ *
+ * Logging cost: "fulcrum" writes its access log (every request: sample rate 1, the dearest setting) as it does by
+ * default; "nolog" is a second Fulcrum with the access log off, run as one more peer of l7-http, so
+ * `bench l7-http: access log on/off cpu-per-req C` is the CPU a logged request costs over an unlogged one (goal
+ * C <= 1.10).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,6 +46,8 @@ const PORT = {
   haproxy: { http: BASE + 4, tcp: BASE + 5, tls: BASE + 6 },
   nginx: { http: BASE + 7, tcp: BASE + 8, tls: BASE + 9 },
   fastify: { http: BASE + 10, tls: BASE + 11 },
+  /** Fulcrum with its access log off: the logging cost is fulcrum against this, in the same rounds. */
+  nolog: { http: BASE + 12 },
 };
 
 const children: ChildProcess[] = [];
@@ -208,6 +215,10 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
     certificates: [{ name: 'bench', certificatePem: certPem, privateKeyPem: keyPem }],
   };
   const fulcrum = start('fulcrum', process.execPath, ['--import', 'tsx', path.join(HERE, 'l7-fulcrum.ts'), JSON.stringify({ dataDir: path.join(TMP, 'fulcrum'), config: fulcrumConfig })]);
+  const nolog = start('nolog', process.execPath, ['--import', 'tsx', path.join(HERE, 'l7-fulcrum.ts'), JSON.stringify({
+    dataDir: path.join(TMP, 'nolog'), accessLog: false,
+    config: { virtualServices: [{ ...fulcrumConfig.virtualServices[0], ports: [PORT.nolog.http] }] },
+  })]);
   const fastify = start('fastify', process.execPath, [
     '--import',
     'tsx',
@@ -216,15 +227,15 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
   ]);
 
   await waitPort(PORT.backend, 'backend nginx');
-  for (const [name, ports] of Object.entries({ fulcrum: PORT.fulcrum, haproxy: PORT.haproxy, nginx: PORT.nginx, fastify: PORT.fastify })) {
+  for (const [name, ports] of Object.entries({ fulcrum: PORT.fulcrum, haproxy: PORT.haproxy, nginx: PORT.nginx, fastify: PORT.fastify, nolog: PORT.nolog })) {
     for (const p of Object.values(ports)) await waitPort(p, name);
   }
   console.log(`# ${haproxyVersion}; ${nginxVersion.trim()}; Node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; ${ROUNDS} rounds; ${os.cpus().length} cores`);
 
-  const pids = { fulcrum: fulcrum.pid!, haproxy: haproxy.pid!, nginx: nginx.pid!, fastify: fastify.pid! };
+  const pids = { fulcrum: fulcrum.pid!, haproxy: haproxy.pid!, nginx: nginx.pid!, fastify: fastify.pid!, nolog: nolog.pid! };
   type Name = keyof typeof pids;
   const modes: { mode: 'http' | 'tcp' | 'tls'; peers: Name[] }[] = [
-    { mode: 'http', peers: ['fulcrum', 'haproxy', 'nginx', 'fastify'] },
+    { mode: 'http', peers: ['fulcrum', 'haproxy', 'nginx', 'fastify', 'nolog'] },
     { mode: 'tcp', peers: ['fulcrum', 'haproxy', 'nginx'] },
     { mode: 'tls', peers: ['fulcrum', 'haproxy', 'nginx', 'fastify'] },
   ];
@@ -251,7 +262,11 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
     const med = (p: string) => ({ rps: median(runs[p].map((r) => r.rps)), cpu: median(runs[p].map((r) => r.cpuUsPerReq)) });
     const f = med('fulcrum');
     console.log(`#   l7-${mode} medians: ${peers.map((p) => `${p} ${med(p).rps.toFixed(0)} rps ${med(p).cpu.toFixed(1)} µs`).join('; ')}`);
-    for (const peer of peers.filter((p) => p !== 'fulcrum')) {
+    if (peers.includes('nolog')) {
+      const n = med('nolog');
+      lines.push(`bench l7-${mode}: access log on/off cpu-per-req ${(f.cpu / n.cpu).toFixed(2)} (${f.cpu.toFixed(1)} vs ${n.cpu.toFixed(1)} µs; goal <= 1.10) rps ${(f.rps / n.rps).toFixed(2)}`);
+    }
+    for (const peer of peers.filter((p) => p !== 'fulcrum' && p !== 'nolog')) {
       const o = med(peer);
       lines.push(`bench l7-${mode}: fulcrum/${peer} rps ${(f.rps / o.rps).toFixed(2)} cpu-per-req ${(f.cpu / o.cpu).toFixed(2)}`);
     }
