@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 
 // The same admin as the other specs: whichever runs first on the fresh appliance creates it.
 const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
@@ -54,6 +55,12 @@ async function headers(page: Page) {
 
 let port = 0;
 
+/** axe-core's serious and critical findings (WCAG 2.0/2.1 A and AA), one line each, as the accessibility walk checks. */
+async function axeProblems(page: Page): Promise<string[]> {
+  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
 test('admin: the running configuration, the layer 7 runtime with a loopback service, the layer 4 table', async ({ page }) => {
   await page.setViewportSize({ width: 1366, height: 900 });
   await signIn(page);
@@ -76,6 +83,7 @@ test('admin: the running configuration, the layer 7 runtime with a loopback serv
   await expect(page.getByTestId('running-config')).toContainText(`"name": "${SERVICE}"`);
   await expect(page.getByTestId('running-config')).not.toContainText('PRIVATE KEY');
   await page.screenshot({ path: `${SHOTS}/views-config-1366.png`, fullPage: true });
+  expect(await axeProblems(page)).toEqual([]);
 
   await page.getByRole('tab', { name: 'Layer 7 runtime' }).click();
   const card = page.getByTestId(`l7-service-${SERVICE}`);
@@ -87,12 +95,14 @@ test('admin: the running configuration, the layer 7 runtime with a loopback serv
   await expect(pool.getByRole('row', { name: /portal-2 127\.0\.0\.32:8080 drain .*draining: no new clients/ })).toBeVisible();
   await card.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SHOTS}/views-l7-1366.png`, fullPage: true });
+  expect(await axeProblems(page)).toEqual([]);
 
   await page.getByRole('tab', { name: 'Layer 4 table' }).click();
   // This machine's kernel has no IPVS: the page says so with the engine's reason. On one with IPVS, the table or "empty".
   await expect(page.getByTestId('l4-unavailable').or(page.getByTestId('l4-table')).or(page.getByTestId('l4-empty'))).toBeVisible();
   if (await page.getByTestId('l4-unavailable').isVisible()) await expect(page.getByTestId('l4-unavailable')).toContainText('The IPVS table cannot be read on this machine.');
   await page.screenshot({ path: `${SHOTS}/views-l4-1366.png`, fullPage: true });
+  expect(await axeProblems(page)).toEqual([]);
 });
 
 test('viewer: reads the running views at 820 px; the Backup page is not theirs', async ({ page: adminPage, browser }) => {
@@ -155,6 +165,7 @@ test('backup: export with a passphrase, stage a change, preview the restore in w
   await expect(preview.getByTestId('change-list')).toContainText(SERVICE);
   await expect(preview.getByTestId('change-list')).toContainText('portal-3');
   await page.screenshot({ path: `${SHOTS}/views-backup-preview-1366.png`, fullPage: true });
+  expect(await axeProblems(page)).toEqual([]);
   await preview.getByRole('button', { name: 'Restore this backup…' }).click();
   await expect(page.getByRole('dialog', { name: 'Restore this backup?' })).toBeVisible();
   await page.getByRole('button', { name: "Stage the backup's configuration" }).click();
