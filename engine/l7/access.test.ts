@@ -1,7 +1,8 @@
 /**
  * The access log from real requests through the real proxy, on loopback: one line per exchange with the client's
  * address and port, the service, the server, the status, the bytes each way, the timings and HAProxy's termination
- * code — for a normal answer (HTTP/1.1 and HTTP/2), a real server that refuses the connection, a client that goes
+ * code — for a normal answer (HTTP/1.1 and HTTP/2), a real server that refuses the connection (alone, and retried on
+ * the next server), a client that goes
  * away while waiting, and a real server that never answers; the sample rate by counting; and a cluster worker's own
  * file in the data directory.
  */
@@ -106,6 +107,18 @@ test('a real server that refuses the connection: 502 and "SC", naming the server
   await waitFor(() => p.lines().length === 1, 'the line');
   const [l] = p.lines();
   assert.deepEqual([l.server, l.status, l.termination, l.timings.responseMs], ['gone', 502, 'SC', -1]);
+});
+
+test('a connect refused by one server is retried on the next: the line names the server that answered, retries 1', TEST_TIMEOUT, async () => {
+  const port = await freePort();
+  const closed = await freePort();
+  const a = await backend('a');
+  const p = await proxy('retried', [{ ...httpService('web-retry', port, []), scheduler: 'rr', realServers: [{ name: 'gone', address: '127.0.0.1', port: closed }, { name: 'a', address: '127.0.0.1', port: a.port }] }]);
+  // rr over [gone, a]: the first request is chosen for gone, refused, and goes to a.
+  assert.equal((await oneShot(port, 'GET / HTTP/1.1\r\nHost: web-retry\r\nConnection: close\r\n\r\n')).status, 200);
+  await waitFor(() => p.lines().length === 1, 'the line');
+  const [l] = p.lines();
+  assert.deepEqual([l.server, l.status, l.termination, l.retries], ['a', 200, '--', 1]);
 });
 
 test('a client that resets its connection while the server thinks: status -1 and "CH"', TEST_TIMEOUT, async () => {

@@ -48,6 +48,8 @@ export interface AccessMarks {
   sentAt: number;
   /** The response head came. */
   resAt: number;
+  /** Attempts after the first (a connect that failed, retried on another server). */
+  retries?: number;
 }
 
 const NOT_REACHED = -1;
@@ -79,6 +81,7 @@ export function logAccess(
     bytesOut,
     timings: { requestMs: ms(m.headAt, m.startAt), queueMs: ms(m.startAt, m.chosenAt), connectMs: ms(m.chosenAt, m.sentAt), responseMs: ms(m.sentAt, m.resAt), totalMs: ms(m.headAt, end) },
     termination,
+    retries: m.retries ?? 0,
   };
   log.record(entry, 1);
 }

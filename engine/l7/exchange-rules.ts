@@ -205,7 +205,7 @@ export interface LocalAnswer {
 export function choiceFailure(rt: ServiceRuntime, error: Extract<Choice, { error: string }>['error'], lastError: Error | null): LocalAnswer {
   if (error === 'none' && lastError !== null) {
     // Every server that could take the request was tried and failed: that is a gateway error, not "no server".
-    if ((lastError as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { status: 504, body: 'The real server did not accept the connection in time.', isClosing: true };
+    if ((lastError as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { status: 504, body: `The real server did not accept the connection ${limitWords(lastError)}.`, isClosing: true };
     return { status: 502, body: `The real server could not be reached (${(lastError as NodeJS.ErrnoException).code ?? lastError.message}).`, isClosing: true };
   }
   if (error === 'none' && rt.plan.fallback?.type === 'maintenance-page') {
@@ -220,10 +220,16 @@ export function choiceFailure(rt: ServiceRuntime, error: Extract<Choice, { error
   return { status: 503, body, isClosing: false };
 }
 
+/** "within 200 ms" when the timeout says its limit (a connect timeout does: the service's connectMs), else "in time". */
+function limitWords(err: Error): string {
+  const ms = (err as Error & { timeoutMs?: number }).timeoutMs;
+  return ms === undefined ? 'in time' : `within ${ms} ms`;
+}
+
 /** The answer when the real server failed and no retry is left. */
 export function upstreamFailure(err: Error, isConnect: boolean): LocalAnswer {
   if ((err as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
-    return { status: 504, body: isConnect ? 'The real server did not accept the connection in time.' : 'The real server did not answer in time.', isClosing: true };
+    return { status: 504, body: isConnect ? `The real server did not accept the connection ${limitWords(err)}.` : `The real server did not answer ${limitWords(err)}.`, isClosing: true };
   }
   return { status: 502, body: `The real server could not be reached or broke the exchange (${(err as NodeJS.ErrnoException).code ?? err.message}).`, isClosing: true };
 }

@@ -65,6 +65,10 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     return this.phase === 'done';
   }
   private attempts = 0;
+  /** For the access log (AccessMarks.retries). */
+  get retries(): number {
+    return this.attempts;
+  }
   private lastError: Error | null = null;
   private isFreshOnly = false;
   private server: ServerState | null = null;

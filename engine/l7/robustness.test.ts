@@ -188,20 +188,15 @@ test('connect timeout: a real server that never answers the SYN gets 504 after c
       layer7: { timeouts: { connectMs } },
     }),
   ]);
-  const started = performance.now();
   const r = await fetchOnce(p1, 'GET', '/');
-  const elapsed = performance.now() - started;
   assert.equal(r.status, 504);
-  assert.match(r.body, /did not accept the connection in time/);
+  // The answer names the limit that fired: the service's connectMs, not the 5 s default. No clock needed.
+  assert.match(r.body, new RegExp(`did not accept the connection within ${connectMs} ms`));
   assert.equal(r.headers.connection, 'close');
-  // An upper bound only (the machine is shared): far below the 5 s default, so it was connectMs that fired.
-  assert.ok(elapsed < 12 * connectMs, `answered after ${Math.round(elapsed)} ms`);
-  // rr takes the blackhole first: its connect times out and the request is retried on a, which answers. (Timers
-  // never fire early, so the first answer cannot come before connectMs: that shows the blackhole was tried.)
+  // rr takes the blackhole first: its connect times out and the request is retried on a, which answers (the
+  // access log's retries field shows the retry itself: access.test.ts).
   const client = await RawClient.connect(p2);
-  const t0 = performance.now();
   const first = await client.request('GET', '/');
-  assert.ok(performance.now() - t0 >= 0.9 * connectMs, 'the first request waited for the blackhole first');
   const rest = [await client.request('GET', '/'), await client.request('GET', '/')];
   client.close();
   assert.deepEqual([first, ...rest].map((x) => [x.status, x.body]), [[200, 'a'], [200, 'a'], [200, 'a']]);

@@ -16,7 +16,7 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-access-'));
 function entry(over: Partial<AccessEntry> = {}): AccessEntry {
   return {
     client: '127.0.0.1:51514', service: 'symphony-web', server: 'sym-app-1', method: 'GET', path: '/ed/triage', status: 200, bytesIn: 120, bytesOut: 2048,
-    timings: { requestMs: 0.2, queueMs: 0, connectMs: 0.4, responseMs: 3.1, totalMs: 3.9 }, termination: '--', ...over,
+    timings: { requestMs: 0.2, queueMs: 0, connectMs: 0.4, responseMs: 3.1, totalMs: 3.9 }, termination: '--', retries: 0, ...over,
   };
 }
 const lines = (dir: string) => fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));

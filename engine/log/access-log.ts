@@ -52,6 +52,8 @@ export interface AccessEntry {
   bytesOut: number;
   timings: { requestMs: number; queueMs: number; connectMs: number; responseMs: number; totalMs: number };
   termination: string;
+  /** Servers tried before the one that answered (or the last one that failed): HAProxy's retries field. */
+  retries: number;
 }
 
 export interface AccessLogOptions {
