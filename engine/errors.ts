@@ -24,7 +24,7 @@ export const ENGINE_ERRORS = {
   IPVS_UNAVAILABLE: { status: 503, message: 'IPVS is not available in this kernel ({reason}); layer 4 services are accepted but not programmed.' },
   IPVS_PERMISSION: { status: 503, message: 'Permission denied: the engine needs CAP_NET_ADMIN (run it as root) to program IPVS.' },
   IPVS_SCHEDULER_MISSING: { status: 422, message: 'Scheduler {scheduler} is not available in this kernel (module ip_vs_{scheduler} missing); choose another scheduler.' },
-  IPVS_EXISTS: { status: 409, message: '{what} already exists in the kernel and is not owned by Fulcrum; remove it or choose another address.' },
+  IPVS_EXISTS: { status: 409, message: '{what} already exists in the kernel and is not owned by Fulcrum; remove it or choose {instead}.' },
   IPVS_KERNEL: { status: 502, message: 'The kernel refused {operation}: {errno}.' },
   IPVS_PORT_RANGE: { status: 422, message: 'Virtual service {service} needs {count} IPVS services (one per port and protocol); above {max}, give it a firewall mark so one IPVS service covers every port.' },
   IPVS_NOT_CONFIRMED: { status: 502, message: 'After applying, the kernel still differs for {service}: {difference}. Another program may be changing IPVS; the next apply retries.' },

@@ -54,6 +54,7 @@ export function AdvancedFields() {
         <fieldset className="space-y-3">
           <legend className="text-sm font-semibold text-slate-800">Layer 4</legend>
           <OnePacketScheduling />
+          <SchedulerFlags />
         </fieldset>
       )}
     </div>
@@ -65,7 +66,22 @@ function OnePacketScheduling() {
   const { draft, set } = useForm();
   return (
     <CheckControl path="layer4.onePacketScheduling" label="One-packet scheduling (UDP)" hint="Schedule each datagram on its own (IPVS -o), for UDP services such as DNS or syslog. Default off."
-      checked={!!getIn(draft, 'layer4.onePacketScheduling')} onToggle={(on) => set('layer4', { onePacketScheduling: on })} />
+      checked={!!getIn(draft, 'layer4.onePacketScheduling')} onToggle={(on) => set('layer4', { ...(draft.layer4 ?? {}), onePacketScheduling: on })} />
+  );
+}
+
+/** The sh and mh schedulers' flags (ipvsadm -b), shown only with those schedulers (the schema refuses them elsewhere). */
+function SchedulerFlags() {
+  const { draft, set } = useForm();
+  if (draft.scheduler !== 'sh' && draft.scheduler !== 'mh') return null;
+  const toggle = (key: 'schedulerFallback' | 'schedulerPort') => (on: boolean) => set('layer4', { ...(draft.layer4 ?? {}), [key]: on });
+  return (
+    <>
+      <CheckControl path="layer4.schedulerFallback" label={`Fallback (${draft.scheduler}-fallback)`} hint="A client whose hashed server is at weight 0 or full goes to the next server by the hash, instead of getting no answer. Default off."
+        checked={!!getIn(draft, 'layer4.schedulerFallback')} onToggle={toggle('schedulerFallback')} />
+      <CheckControl path="layer4.schedulerPort" label={`Hash the source port too (${draft.scheduler}-port)`} hint="Spreads one client's connections over the servers; off keeps every connection of a client on one server. Default off."
+        checked={!!getIn(draft, 'layer4.schedulerPort')} onToggle={toggle('schedulerPort')} />
+    </>
   );
 }
 

@@ -24,7 +24,7 @@ export function BasicsFields({ onLayer }: { onLayer: (layer: '4' | '7') => void 
         <TextControl path="description" label="Description" hint="Optional; up to 500 characters." />
         <SelectControl path="layer" label="Layer" onChoose={(v) => onLayer(v as '4' | '7')} options={[['4', 'Layer 4 (kernel IPVS)'], ['7', 'Layer 7 (proxy)']]} />
         <SelectControl path="mode" label="Mode" options={(isL4 ? LAYER4_MODES : LAYER7_MODES).map((m) => [m, MODE_TEXT[m]] as const)} />
-        <TextControl path="address" label="Virtual IP (VIP)" hint="IPv4 or IPv6." placeholder="192.168.10.50" />
+        <TextControl path="address" label="Virtual IP (VIP)" hint={isL4 ? "IPv4 or IPv6. A service with a firewall mark may leave it empty (IPVS matches the mark alone)." : "IPv4 or IPv6."} placeholder="192.168.10.50" />
         <TextControl path="ports" label="Ports" hint={isL4 ? 'Comma-separated; ranges like 8000-8010 at layer 4.' : 'Comma-separated single ports.'} />
         <SelectControl path="protocol" label="Protocol" options={isL4 ? [['tcp', 'TCP'], ['udp', 'UDP'], ['both', 'TCP and UDP']] : [['tcp', 'TCP']]} />
         <SelectControl path="scheduler" label="Scheduler" options={(isL4 ? LAYER4_SCHEDULERS : LAYER7_SCHEDULERS).map((s) => [s, `${s} — ${SCHEDULER_TEXT[s]}`] as const)} />

@@ -30,7 +30,7 @@ const l7Service = {
 };
 const l4Service = {
   name: 'symphony-dns', layer: 4, mode: 'nat', protocol: 'udp', address: '192.168.10.51', ports: [53], firewallMark: 7,
-  persistence: { type: 'source-ip' }, layer4: { onePacketScheduling: true }, realServers: [{ name: 'dns-1', address: '192.168.10.71' }],
+  scheduler: 'sh', persistence: { type: 'source-ip' }, layer4: { onePacketScheduling: true, schedulerFallback: true, schedulerPort: true }, realServers: [{ name: 'dns-1', address: '192.168.10.71' }],
 };
 
 function stateOf(service: Record<string, unknown>, patch: (s: FormState) => void = () => undefined): FormState {

@@ -148,7 +148,14 @@ export function toInput(state: FormState): Record<string, unknown> {
   const isL4 = input.layer === 4;
   if (isL4) delete input.layer7;
   else delete input.layer4;
-  if (isL4 && input.layer4 && !input.layer4.onePacketScheduling) delete input.layer4;
+  if (isL4 && input.layer4) {
+    // The scheduler flags go with sh and mh only: switching the scheduler away drops them rather than blocking the save.
+    if (input.scheduler !== 'sh' && input.scheduler !== 'mh') {
+      delete input.layer4.schedulerFallback;
+      delete input.layer4.schedulerPort;
+    }
+    if (!input.layer4.onePacketScheduling && !input.layer4.schedulerFallback && !input.layer4.schedulerPort) delete input.layer4;
+  }
   if (input.ports === undefined) input.ports = [];
   return input;
 }

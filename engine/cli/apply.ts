@@ -5,6 +5,7 @@
 import { decideServer, type ServerDecision } from '../server-state.ts';
 import { createL4DataPlane } from '../l4/dataplane.ts';
 import type { ServerKey } from '../dataplane.ts';
+import { timeoutsText } from '../l4/timeouts.ts';
 import { loadConfig } from './load-config.ts';
 import type { Io } from './main.ts';
 
@@ -32,6 +33,7 @@ export async function runApply(file: string, dataDir: string, io: Io): Promise<n
       io.out(`${r.status.padEnd(9)} ${r.name}: ${r.message}${r.code ? ` [${r.code}]` : ''}`);
     }
     const la = dp.lastApply;
+    if (la && Object.keys(la.timeouts.changed).length) io.out(`IPVS timeouts set: ${timeoutsText(la.timeouts.changed)}.`);
     if (la) io.out(`${la.operations} netlink operation${la.operations === 1 ? '' : 's'} (${la.depth} read); ${config.virtualServices.filter((v) => v.layer === 7).length} layer 7 service(s) left to the daemon.`);
     return failed ? 1 : 0;
   } finally {

@@ -5,6 +5,7 @@
 import { desiredFromConfig } from '../l4/desired.ts';
 import { serviceText } from '../l4/model.ts';
 import { ENGINE_ERRORS, fillMessage } from '../errors.ts';
+import { timeoutsText, wantedTimeouts } from '../l4/timeouts.ts';
 import { loadConfig } from './load-config.ts';
 import type { Io } from './main.ts';
 
@@ -32,6 +33,7 @@ export function runCheck(file: string, io: Io): number {
   }
   if (d.vips.length) io.out(`  VIPs to bring up: ${d.vips.map((v) => `${v.address} on ${v.interface}`).join(', ')}`);
   if (d.snat.length || d.marks.length) io.out(`  nftables table inet fulcrum_l4: ${d.snat.length} SNAT rule(s), ${d.marks.length} marking rule(s)`);
+  if (cfg.layer4?.timeouts && Object.keys(wantedTimeouts(cfg.layer4.timeouts)).length) io.out(`  IPVS timeouts: ${timeoutsText(wantedTimeouts(cfg.layer4.timeouts))}`);
   if (d.sysctls.size) io.out(`  sysctls: ${[...d.sysctls].map(([k, v]) => `${k.replace(/\//g, '.')}=${v}`).join(', ')}`);
   return 0;
 }

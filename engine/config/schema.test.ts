@@ -34,6 +34,15 @@ const serviceCases: Case[] = [
   { name: 'backwards range', input: dr({ ports: ['90-80'] }), path: 'ports.0' },
   { name: 'no ports and no firewall mark', input: dr({ ports: [] }), path: 'ports' },
   { name: 'firewall mark service without ports', input: dr({ ports: [], firewallMark: 10 }) },
+  // A firewall-mark service needs no made-up address.
+  { name: 'firewall mark service without an address', input: dr({ address: undefined, ports: [], firewallMark: 10 }) },
+  { name: 'firewall mark service without an address, IPv6 servers', input: dr({ address: undefined, ports: [], firewallMark: 10, realServers: [{ name: 'a', address: '2001:db8::61' }, { name: 'b', address: '2001:db8::62' }] }) },
+  { name: 'no address and no firewall mark', input: dr({ address: undefined }), path: 'address', message: /^Give an IPv4 address such as 192\.168\.10\.50 or an IPv6 address such as 2001:db8::50; only a layer 4 service with a firewall mark may leave the address out\.$/ },
+  { name: 'an empty address at layer 7', input: l7({ address: '' }), path: 'address', message: /only a layer 4 service with a firewall mark/ },
+  { name: 'no address but ports to mark', input: dr({ address: undefined, firewallMark: 10 }), path: 'ports', message: /Without an address the engine cannot mark packets for these ports/ },
+  { name: 'no address but an interface', input: dr({ address: undefined, ports: [], firewallMark: 10, interface: 'eth0' }), path: 'interface', message: /no address to bring up/ },
+  { name: 'no address in SNAT mode', input: dr({ mode: 'snat', address: undefined, ports: [], firewallMark: 10 }), path: 'mode', message: /SNAT rewrites connections made to the VIP/ },
+  { name: 'no address, real servers of two families', input: dr({ address: undefined, ports: [], firewallMark: 10, realServers: [{ name: 'a', address: '10.0.0.1' }, { name: 'b', address: '2001:db8::62' }] }), path: 'realServers.1.address', message: /IPv6 but the first real server \(10\.0\.0\.1\) is IPv4/ },
   { name: 'firewall mark at layer 7', input: l7({ firewallMark: 10 }), path: 'firewallMark' },
   { name: 'cookie persistence at layer 4', input: dr({ persistence: { type: 'http-cookie' } }), path: 'persistence.type' },
   { name: 'RDP cookie needs L7 tcp', input: l7({ persistence: { type: 'rdp-cookie' } }), path: 'persistence.type' },
@@ -66,6 +75,12 @@ const serviceCases: Case[] = [
   // Slow clients.
   { name: 'no minimum body rate', input: l7({ layer7: { limits: { minBodyBytesPerSecond: 0 } } }) },
   { name: 'a negative minimum body rate', input: l7({ layer7: { limits: { minBodyBytesPerSecond: -1 } } }), path: 'layer7.limits.minBodyBytesPerSecond' },
+  // The sh and mh schedulers' flags (ipvsadm -b).
+  { name: 'sh with fallback and port hashing', input: dr({ scheduler: 'sh', layer4: { schedulerFallback: true, schedulerPort: true } }) },
+  { name: 'mh with fallback', input: dr({ scheduler: 'mh', layer4: { schedulerFallback: true } }) },
+  { name: 'scheduler fallback with wlc', input: dr({ layer4: { schedulerFallback: true } }), path: 'layer4.schedulerFallback', message: /flag of the sh and mh schedulers only; choose sh or mh, or turn it off \(the scheduler is wlc\)/ },
+  { name: 'port hashing with rr', input: dr({ scheduler: 'rr', layer4: { schedulerPort: true } }), path: 'layer4.schedulerPort', message: /sh and mh schedulers only/ },
+  { name: 'a scheduler flag that is not a boolean', input: dr({ scheduler: 'sh', layer4: { schedulerPort: 'yes' } }), path: 'layer4.schedulerPort' },
   { name: 'a body rate window under 100 ms', input: l7({ layer7: { timeouts: { bodyRateWindowMs: 50 } } }), path: 'layer7.timeouts.bodyRateWindowMs', message: /at least 100 ms/ },
 ];
 
@@ -111,6 +126,16 @@ const configCases: Case[] = [
 ];
 
 runCases('config', ConfigSchema, configCases);
+
+const timeoutCases: Case[] = [
+  { name: 'IPVS timeouts, all three', input: { layer4: { timeouts: { tcpSeconds: 7200, tcpFinSeconds: 60, udpSeconds: 30 } } } },
+  { name: 'one IPVS timeout (the others stay the kernel\'s)', input: { layer4: { timeouts: { udpSeconds: 30 } } } },
+  { name: 'an IPVS timeout of 0', input: { layer4: { timeouts: { tcpSeconds: 0 } } }, path: 'layer4.timeouts.tcpSeconds', message: /The IPVS TCP timeout must be at least 1 s/ },
+  { name: 'an IPVS timeout past the kernel\'s jiffies', input: { layer4: { timeouts: { udpSeconds: 3_000_000 } } }, path: 'layer4.timeouts.udpSeconds', message: /The IPVS UDP timeout must be at most 2000000 s/ },
+  { name: 'an IPVS timeout in fractions', input: { layer4: { timeouts: { tcpFinSeconds: 1.5 } } }, path: 'layer4.timeouts.tcpFinSeconds', message: /whole seconds/ },
+  { name: 'an unknown IPVS timeout', input: { layer4: { timeouts: { sctpSeconds: 10 } } }, path: 'layer4.timeouts' },
+];
+runCases('config', ConfigSchema, timeoutCases);
 
 test('canonicalAddress folds IPv6 spellings and leaves IPv4 alone', () => {
   assert.equal(canonicalAddress('2001:DB8::1'), canonicalAddress('2001:db8:0:0::1'));

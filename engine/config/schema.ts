@@ -41,9 +41,9 @@ export const NameSchema = z
   .max(64, 'Use at most 64 characters.')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'Use letters, digits, dot, dash and underscore, starting with a letter or digit.');
 
-export const IpAddressSchema = z.union([z.ipv4(), z.ipv6()], {
-  error: 'Give an IPv4 address such as 192.168.10.50 or an IPv6 address such as 2001:db8::50.',
-});
+const IP_ADDRESS_MESSAGE = 'Give an IPv4 address such as 192.168.10.50 or an IPv6 address such as 2001:db8::50.';
+
+export const IpAddressSchema = z.union([z.ipv4(), z.ipv6()], { error: IP_ADDRESS_MESSAGE });
 
 export const PortSchema = z
   .number({ error: 'Give a port number from 1 to 65535.' })
@@ -459,6 +459,33 @@ export const Layer7Schema = z
 export const Layer4Schema = z.strictObject({
   /** UDP: schedule each datagram on its own (IPVS one-packet scheduling). */
   onePacketScheduling: z.boolean().default(false),
+  /**
+   * sh and mh only (IPVS scheduler flag 1, ipvsadm `-b sh-fallback`): a client whose hashed real server is at
+   * weight 0 or overloaded goes to the next server by the hash instead of getting no answer.
+   */
+  schedulerFallback: z.boolean().default(false),
+  /** sh and mh only (scheduler flag 2, `-b sh-port`): hash the client's source port too, so one client's
+   * connections spread over the servers instead of all going to one. */
+  schedulerPort: z.boolean().default(false),
+});
+
+/** Schedulers that take the fallback and port flags. */
+export const FLAGGED_SCHEDULERS = ['sh', 'mh'] as const;
+
+/**
+ * IPVS's own timeouts, for the whole kernel (ipvsadm --set tcp tcpfin udp): how long an idle connection entry
+ * lives. Unset fields leave the kernel's value (900 s, 120 s, 300 s by default) as it is. At most 2,000,000 s
+ * (23 days): the kernel keeps them in jiffies in an int, which overflows beyond 2,147,483 s at 1000 Hz.
+ */
+export const IpvsTimeoutsSchema = z.strictObject({
+  tcpSeconds: seconds(1, 2_000_000, 'The IPVS TCP timeout').optional(),
+  tcpFinSeconds: seconds(1, 2_000_000, 'The IPVS TCP FIN timeout').optional(),
+  udpSeconds: seconds(1, 2_000_000, 'The IPVS UDP timeout').optional(),
+});
+
+/** Layer 4 settings of the whole appliance (not of one service). */
+export const Layer4GlobalSchema = z.strictObject({
+  timeouts: IpvsTimeoutsSchema.optional(),
 });
 
 export const FallbackSchema = z.discriminatedUnion('type', [
@@ -475,7 +502,12 @@ const VirtualServiceBase = z.strictObject({
   layer: z.union([z.literal(4), z.literal(7)], { error: 'Choose layer 4 or layer 7.' }),
   mode: z.enum(MODES, { error: 'Choose a mode: dr, nat, snat or tun at layer 4; http or tcp at layer 7.' }),
   protocol: z.enum(['tcp', 'udp', 'both'], { error: 'Choose tcp, udp or both.' }).default('tcp'),
-  address: IpAddressSchema,
+  /**
+   * The VIP. '' (or left out) only for a layer 4 firewall-mark service: IPVS matches it by the mark alone, so an
+   * address would be made up. Such a service takes its family from its real servers (serviceFamily), and cannot ask
+   * the engine to mark packets (no ports), bring up a VIP (no interface) or source-NAT (no snat): those need the VIP.
+   */
+  address: z.string({ error: IP_ADDRESS_MESSAGE }).refine((a) => a === '' || IpAddressSchema.safeParse(a).success, IP_ADDRESS_MESSAGE).default(''),
   ports: z.array(PortSpecSchema).max(64, 'Give at most 64 ports or ranges.').default([]),
   /** Layer 4: match packets marked by the firewall instead of address and port (multi-port services). */
   firewallMark: z.number().int().min(1).max(0xffffffff).optional(),
@@ -492,10 +524,33 @@ const VirtualServiceBase = z.strictObject({
 
 type VirtualServiceShape = z.infer<typeof VirtualServiceBase>;
 
+/**
+ * A service's address family: its VIP's, or for a firewall-mark service without one, its first real server's (then
+ * its fallback server's; IPv4 when it has neither). Every real server must be of this family at layer 4.
+ */
+export function serviceFamily(vs: { address: string; realServers: { address: string }[]; fallback?: { type: string; address?: string } }): 4 | 6 {
+  if (vs.address !== '') return addressFamily(vs.address);
+  const first = vs.realServers[0]?.address ?? (vs.fallback?.type === 'server' ? vs.fallback.address : undefined);
+  return first ? addressFamily(first) : 4;
+}
+
+/** The rules of a service without an address (see VirtualServiceBase.address). */
+function checkNoAddress(vs: VirtualServiceShape, issue: (p: (string | number)[], message: string) => void): void {
+  if (vs.address !== '') return;
+  if (vs.layer !== 4 || vs.firewallMark === undefined) {
+    issue(['address'], `${IP_ADDRESS_MESSAGE.replace(/\.$/, '')}; only a layer 4 service with a firewall mark may leave the address out.`);
+    return;
+  }
+  if (vs.ports.length > 0) issue(['ports'], 'Without an address the engine cannot mark packets for these ports: give the VIP address, or leave the ports out and mark the packets in your own firewall (the mark is then all the service matches).');
+  if (vs.interface) issue(['interface'], 'There is no address to bring up on this interface: give the VIP address, or leave the interface empty.');
+  if (vs.mode === 'snat') issue(['mode'], 'SNAT rewrites connections made to the VIP, so it needs the VIP address: give it, or choose DR, NAT or TUN.');
+}
+
 /** Cross-field rules of one virtual service; `path` is the service's path inside whatever holds it. */
 export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCtx, path: (string | number)[] = []): void {
   const issue = (p: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: [...path, ...p], message });
   const isL4 = vs.layer === 4;
+  checkNoAddress(vs, issue);
 
   if (isL4 && !(LAYER4_MODES as readonly string[]).includes(vs.mode)) {
     issue(['mode'], `Layer 4 services use dr, nat, snat or tun; "${vs.mode}" is a layer 7 mode.`);
@@ -524,6 +579,11 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
   if (vs.layer4?.onePacketScheduling && vs.protocol === 'tcp') {
     issue(['layer4', 'onePacketScheduling'], 'One-packet scheduling applies to UDP services only.');
   }
+  for (const [key, what] of [['schedulerFallback', 'Scheduler fallback'], ['schedulerPort', 'Hashing the source port']] as const) {
+    if (vs.layer4?.[key] && !(FLAGGED_SCHEDULERS as readonly string[]).includes(vs.scheduler)) {
+      issue(['layer4', key], `${what} is a flag of the sh and mh schedulers only; choose sh or mh, or turn it off (the scheduler is ${vs.scheduler}).`);
+    }
+  }
 
   const p = vs.persistence;
   if ((p.type === 'http-cookie' || p.type === 'app-cookie') && !(vs.layer === 7 && vs.mode === 'http')) {
@@ -533,7 +593,7 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
     issue(['persistence', 'type'], 'RDP cookie persistence needs a layer 7 tcp service.');
   }
   if (p.type === 'source-ip' && p.netmaskPrefix !== undefined) {
-    const max = addressFamily(vs.address) === 6 ? 128 : 32;
+    const max = serviceFamily(vs) === 6 ? 128 : 32;
     if (p.netmaskPrefix > max) issue(['persistence', 'netmaskPrefix'], `For this address family the prefix runs from 0 to ${max}.`);
   }
 
@@ -567,7 +627,8 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
     });
   }
 
-  const vipFamily = addressFamily(vs.address);
+  const vipFamily = serviceFamily(vs);
+  const vipWords = vs.address !== '' ? 'the VIP' : `the first real server (${vs.realServers[0]?.address})`;
   const names = new Map<string, number>();
   const endpoints = new Map<string, number>();
   vs.realServers.forEach((rs, i) => {
@@ -579,7 +640,7 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
     endpoints.set(key, i);
 
     if (isL4 && addressFamily(rs.address) !== vipFamily) {
-      issue([...at, 'address'], `Real server ${rs.address} is IPv${addressFamily(rs.address)} but the VIP is IPv${vipFamily}; at layer 4 both must be the same family.`);
+      issue([...at, 'address'], `Real server ${rs.address} is IPv${addressFamily(rs.address)} but ${vipWords} is IPv${vipFamily}; at layer 4 both must be the same family.`);
     }
     if ((vs.mode === 'dr' || vs.mode === 'tun') && rs.port !== undefined) {
       const vipPorts = expandPorts(vs.ports);
@@ -596,7 +657,7 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
   });
 
   if (vs.fallback?.type === 'server' && isL4 && addressFamily(vs.fallback.address) !== vipFamily) {
-    issue(['fallback', 'address'], 'At layer 4 the fallback server must be the same address family as the VIP.');
+    issue(['fallback', 'address'], `At layer 4 the fallback server must be the same address family as ${vs.address !== '' ? 'the VIP' : 'the real servers'}.`);
   }
   if (vs.fallback?.type === 'maintenance-page' && !(vs.layer === 7 && vs.mode === 'http')) {
     issue(['fallback', 'type'], 'The maintenance page is served by layer 7 http services only; give a fallback server instead.');
@@ -692,7 +753,7 @@ export function haCandidateAddresses(cfg: HaConfigShape): HaAddress[] {
   const add = (a: HaAddress) => out.has(`${canonicalAddress(a.address)}|${a.interface}`) || out.set(`${canonicalAddress(a.address)}|${a.interface}`, a);
   const host = (address: string) => (addressFamily(address) === 6 ? 128 : 32);
   for (const f of cfg.floatingIps) add({ address: f.address, prefix: f.prefixLength ?? host(f.address), interface: f.interface, source: 'floating-ip' });
-  for (const vs of cfg.virtualServices) if (vs.isEnabled && vs.interface) add({ address: vs.address, prefix: host(vs.address), interface: vs.interface, source: 'vip' });
+  for (const vs of cfg.virtualServices) if (vs.isEnabled && vs.interface && vs.address !== '') add({ address: vs.address, prefix: host(vs.address), interface: vs.interface, source: 'vip' });
   return [...out.values()];
 }
 
@@ -761,6 +822,8 @@ export const ConfigSchema = z
     certificates: z.array(CertificateSchema).max(1000).default([]),
     /** High availability (engine/ha/); unset: a single node. */
     ha: HaSchema.optional(),
+    /** Layer 4 settings of the whole appliance: IPVS's connection timeouts. */
+    layer4: Layer4GlobalSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     cfg.virtualServices.forEach((vs, i) => checkVirtualService(vs, ctx, ['virtualServices', i]));
@@ -872,6 +935,7 @@ export type Layer7Options = z.infer<typeof Layer7Schema>;
 export type FloatingIp = z.infer<typeof FloatingIpSchema>;
 export type Certificate = z.infer<typeof CertificateSchema>;
 export type Ha = z.infer<typeof HaSchema>;
+export type IpvsTimeouts = z.infer<typeof IpvsTimeoutsSchema>;
 export type HaNode = z.infer<typeof HaNodeSchema>;
 export type OperatorState = (typeof OPERATOR_STATES)[number];
 export type HealthState = (typeof HEALTH_STATES)[number];

@@ -107,7 +107,12 @@ test('l4: a config is programmed exactly as ipvsadm -Sn expects, with VIP and sy
   // Remove everything from the config: our services and VIP go, the foreign service stays.
   await withPlane(dataDir, async (dp) => {
     const results = await dp.apply({ config: ConfigSchema.parse({ virtualServices: [] }), decisions: new Map() });
-    assert.deepEqual(results, []);
+    // A fresh process never saw the old configuration: the removed services are named from the ownership record.
+    const services = (n: number) => `Removed from the kernel: ${n} IPVS service${n === 1 ? '' : 's'}.`;
+    assert.deepEqual(results.map((r) => [r.name, r.status, r.message]).sort(), [
+      ['app-nat', 'removed', services(1)], ['dns-both', 'removed', services(2)], ['multi-fwm', 'removed', services(1)],
+      ['tun', 'removed', services(1)], ['v6', 'removed', services(1)], ['web-dr', 'removed', services(1)],
+    ]);
     assert.deepEqual(ipvsadmS(), foreign.sort());
     assert.doesNotMatch(sh('ip', ['-o', 'addr', 'show', 'dev', 'vip0']), /192\.0\.2\.10/);
   });
@@ -168,7 +173,7 @@ test('l4: a desired service that someone else already holds is refused, not take
     const [r] = await dp.apply({ config: cfg, decisions: new Map() });
     assert.equal(r.status, 'failed');
     assert.equal(r.code, 'IPVS_EXISTS');
-    assert.equal(r.message, 'IPVS service TCP 192.0.2.10:80 already exists in the kernel and is not owned by Fulcrum; remove it or choose another address.');
+    assert.equal(r.message, 'IPVS service TCP 192.0.2.10:80 already exists in the kernel and is not owned by Fulcrum; remove it or choose another address or port.');
     assert.deepEqual(ipvsadmS(), ['-A -t 192.0.2.10:80 -s rr']);
   });
 });

@@ -17,7 +17,9 @@ import { destinationKey, serviceKey, serviceText, type ObservedService, type Sta
 import { nftUnavailable, renderRuleset, replaceScript, runNft } from './nft.ts';
 import { Ownership } from './ownership.ts';
 import { Reconciler } from './reconciler.ts';
-import { LAYER4_SCHEDULERS } from '../config/index.ts';
+import { ensureTimeouts, timeoutsText, wantedTimeouts, type TimeoutsReport } from './timeouts.ts';
+import { incompleteServices, labelsOfUnwanted, mergeRollback, removedByLabel, rolledBackText } from './whole.ts';
+import { LAYER4_SCHEDULERS, serviceFamily } from '../config/index.ts';
 import { engineHeldAddresses } from '../ha/addresses.ts';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
@@ -31,7 +33,7 @@ export interface L4Options {
 
 export interface L4DataPlane extends DataPlane {
   /** The last apply's details, for the CLI and the benchmark. */
-  readonly lastApply?: { operations: number; reads: number; depth: 'full' | 'incremental'; sysctls: SysctlReport[]; timings: Record<string, number> };
+  readonly lastApply?: { operations: number; reads: number; depth: 'full' | 'incremental'; sysctls: SysctlReport[]; timeouts: TimeoutsReport; timings: Record<string, number> };
 }
 
 /** Schedulers this kernel offers: loaded modules, plus modules present on disk (IPVS loads them on first use). */
@@ -145,14 +147,27 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     }
     ownership!.save();
 
+    // IPVS's own timeouts (the whole kernel's, not a service's): a refusal is logged, services are still programmed.
+    const timeouts = await ensureTimeouts(c, input.config.layer4?.timeouts);
+    if (timeouts.error) log('error', `the kernel refused the IPVS timeouts ${timeoutsText(wantedTimeouts(input.config.layer4?.timeouts))}: ${timeouts.error}`);
+    else if (Object.keys(timeouts.changed).length) log('info', `IPVS timeouts set: ${timeoutsText(timeouts.changed)}`);
+
     // IPVS.
     const tHost = performance.now() - started - tPrep - tDesired;
     const refusedNames = new Set(desired.refused.map((r) => r.virtualService));
     const services = refusedNames.size ? desired.services.filter((s) => !refusedNames.has(s.virtualService)) : desired.services;
     for (const s of services) ownership!.labels.set(desiredKey(s), s.virtualService);
     const tLabels = performance.now() - started - tPrep - tDesired - tHost;
-    const rec = await reconciler!.reconcile(services);
-    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timings: { prep: tPrep, desired: tDesired, host: tHost, labels: tLabels, ...rec.timings, total: performance.now() - started } };
+    const unwanted = labelsOfUnwanted(ownership!.services, ownership!.labels, new Set(services.map(desiredKey)));
+    let rec = await reconciler!.reconcile(services);
+    // Whole or nothing (whole.ts): what this apply created for a virtual service that failed is removed again.
+    const incomplete = incompleteServices(services, rec);
+    if (incomplete.created.size) {
+      const again = await reconciler!.reconcile(services.filter((s) => !incomplete.created.has(desiredKey(s))), { full: true });
+      rec = mergeRollback(rec, again, incomplete.created);
+    }
+    const removedNow = removedByLabel(unwanted, ownership!.services, names);
+    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timeouts, timings: { prep: tPrep, desired: tDesired, host: tHost, labels: tLabels, ...rec.timings, total: performance.now() - started } };
     lastDesired = desired;
     lastNames = names;
     for (const n of removedNames) lastResults.delete(n);
@@ -160,7 +175,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     // The sysctl note is the same for every service of one mode and family: built once each, not per service.
     const reliesMemo = new Map<string, string>();
     const reliesFor = (vs: (typeof l4)[number]): string => {
-      const family = vs.address.includes(':') ? 'ipv6' : 'ipv4';
+      const family = serviceFamily(vs) === 6 ? 'ipv6' : 'ipv4';
       const k = `${vs.mode}|${family}`;
       let text = reliesMemo.get(k);
       if (text === undefined) {
@@ -200,14 +215,15 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       const count = next - first;
       let result: ServiceResult;
       const p = problems.get(vs.name);
+      const undone = incomplete.names.has(vs.name) ? rolledBackText(services.slice(first, next).filter((s) => incomplete.created.has(desiredKey(s))).length) : '';
       if (p) result = { name: vs.name, layer: 4, status: 'failed', code: p.code, message: p.message, operations };
-      else if (execErr) result = { name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message, operations };
+      else if (execErr) result = { name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message + undone, operations };
       else if (conflict) {
-        const e = new EngineError('IPVS_EXISTS', { what: `IPVS service ${serviceText(conflict.service)}` });
-        result = { name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations };
+        const e = new EngineError('IPVS_EXISTS', existsParams(conflict));
+        result = { name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message + undone, operations };
       } else if (unconfirmed) {
         const e = new EngineError('IPVS_NOT_CONFIRMED', { service: vs.name, difference: rec.unconfirmed.get(unconfirmed) });
-        result = { name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message, operations };
+        result = { name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message + undone, operations };
       } else {
         const relies = reliesFor(vs);
         const was = lastResults.get(vs.name);
@@ -222,6 +238,9 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       results.push(result);
     }
     for (const n of removedNames) results.push({ name: n, layer: 4, status: 'removed', message: 'Removed from the kernel.' });
+    for (const [n, count] of removedNow) {
+      if (!removedNames.includes(n)) results.push({ name: n, layer: 4, status: 'removed', message: `Removed from the kernel: ${count} IPVS service${count === 1 ? '' : 's'}.` });
+    }
     state.lastApply.timings.report = performance.now() - started - state.lastApply.timings.total;
     state.lastApply.timings.total = performance.now() - started;
     return results;
@@ -297,6 +316,14 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     },
   };
   return plane;
+}
+
+/** IPVS_EXISTS's words: a firewall-mark service is told about its mark, an address service about its address. */
+function existsParams(d: DesiredService): { what: string; instead: string } {
+  const s = d.service;
+  return s.fwmark !== undefined
+    ? { what: `An IPVS firewall-mark service for mark ${s.fwmark}${s.family === 6 ? ' (IPv6)' : ''}`, instead: 'another firewall mark' }
+    : { what: `IPVS service ${serviceText(s)}`, instead: 'another address or port' };
 }
 
 function readSysctlSafe(p: string): string | null {

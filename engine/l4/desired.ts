@@ -17,12 +17,12 @@
  * 0; serve → configured weight. Backup servers stay at weight 0 while any primary serves. A fallback server joins
  * (weight 1) only while no server takes new connections.
  */
-import type { Config, RealServer, VirtualService } from '../config/index.ts';
+import { serviceFamily, type Config, type RealServer, type VirtualService } from '../config/index.ts';
 import { expandPorts } from '../config/ports.ts';
 import { serverKey } from '../dataplane.ts';
 import { decideServer, type ServerDecision } from '../server-state.ts';
-import { canonical, familyOf } from './addr.ts';
-import { SVC_F_ONEPACKET, SVC_F_PERSISTENT, serviceKey, type Destination, type ForwardMethod, type Protocol, type Service } from './model.ts';
+import { canonical } from './addr.ts';
+import { SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, serviceKey, type Destination, type ForwardMethod, type Protocol, type Service } from './model.ts';
 
 export const MAX_PORT_SERVICES = 256;
 
@@ -193,8 +193,9 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
     out.isDisabled = true;
     return out;
   }
-  const family = familyOf(vs.address);
-  const vip = canonical(vs.address);
+  // A firewall-mark service may have no address (the schema allows no ports, interface or SNAT then).
+  const family = serviceFamily(vs);
+  const vip = vs.address === '' ? '' : canonical(vs.address);
   const protocols: Protocol[] = vs.protocol === 'both' ? ['tcp', 'udp'] : [vs.protocol];
   const persistence = vs.persistence.type === 'source-ip' ? vs.persistence : undefined;
   const baseSettings = {
@@ -203,8 +204,10 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
     netmaskPrefix: persistence?.netmaskPrefix ?? (family === 6 ? 128 : 32),
     peName: '',
   };
+  // The schema allows the scheduler flags with sh and mh only; other schedulers would ignore them anyway.
+  const schedFlags = (vs.layer4?.schedulerFallback ? SVC_F_SCHED1 : 0) | (vs.layer4?.schedulerPort ? SVC_F_SCHED2 : 0);
   const flagsFor = (p: Protocol | 'fwmark') =>
-    (persistence ? SVC_F_PERSISTENT : 0) | (vs.layer4?.onePacketScheduling && (p === 'udp' || (p === 'fwmark' && protocols.includes('udp'))) ? SVC_F_ONEPACKET : 0);
+    (persistence ? SVC_F_PERSISTENT : 0) | schedFlags | (vs.layer4?.onePacketScheduling && (p === 'udp' || (p === 'fwmark' && protocols.includes('udp'))) ? SVC_F_ONEPACKET : 0);
 
   // Real servers: decided state, then the backup rule.
   const decided = vs.realServers.map((rs, i) => ({ rs, d: decisions[i] }));
@@ -248,7 +251,7 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
     const { dests, names } = destsFor(0);
     const service: Service = { family, fwmark: vs.firewallMark, flags: flagsFor('fwmark'), ...baseSettings };
     out.services.push({ service, destinations: dests, virtualService: vs.name, realServers: names, key: serviceKey(service) });
-    if (vs.ports.length > 0) out.marks.push({ virtualService: vs.name, family, vip, protocols, ports: vs.ports, mark: vs.firewallMark });
+    if (vs.ports.length > 0 && vip) out.marks.push({ virtualService: vs.name, family, vip, protocols, ports: vs.ports, mark: vs.firewallMark });
   } else {
     const ports = expandPorts(vs.ports);
     if (ports.length * protocols.length > MAX_PORT_SERVICES) {
@@ -264,7 +267,7 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
     }
   }
 
-  if (vs.interface) out.vips.push({ address: vip, prefix: family === 6 ? 128 : 32, interface: vs.interface, virtualService: vs.name });
+  if (vs.interface && vip) out.vips.push({ address: vip, prefix: family === 6 ? 128 : 32, interface: vs.interface, virtualService: vs.name });
   if (vs.mode === 'nat' || vs.mode === 'snat') out.sysctls.push([family === 6 ? 'net/ipv6/conf/all/forwarding' : 'net/ipv4/ip_forward', '1']);
   if (vs.mode === 'snat') {
     // IPVS must keep conntrack entries for its connections, or nf_nat never sees them to rewrite the source.

@@ -107,6 +107,16 @@ export interface SyncDaemon {
 export const SVC_F_PERSISTENT = 0x1;
 export const SVC_F_HASHED = 0x2;
 export const SVC_F_ONEPACKET = 0x4;
+/** Scheduler flags (IP_VS_SVC_F_SCHED1/2): for sh and mh, 1 = fallback (skip a destination that is overloaded or at
+ * weight 0 and hash on), 2 = port (hash the source port too). ipvsadm's `-b sh-fallback,sh-port`. */
+export const SVC_F_SCHED1 = 0x8;
+export const SVC_F_SCHED2 = 0x10;
+
+/** The scheduler flags of a service as ipvsadm names them ("sh-fallback", "mh-port"); none for other schedulers. */
+export function schedulerFlagWords(scheduler: string, flags: number): string[] {
+  if (scheduler !== 'sh' && scheduler !== 'mh') return [];
+  return [flags & SVC_F_SCHED1 ? `${scheduler}-fallback` : '', flags & SVC_F_SCHED2 ? `${scheduler}-port` : ''].filter(Boolean);
+}
 
 /** Stable text key of a service identity: "tcp|4|10.0.0.1|80" or "fwm|4|7". Addresses must be canonical. */
 export function serviceKey(s: ServiceId): string {

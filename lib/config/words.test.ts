@@ -38,14 +38,15 @@ const cases: [string, (c: Config) => void, string[]][] = [
   ['an item added to a list of objects', (c) => { vs(c).layer7!.requestHeaders.push({ action: 'delete', name: 'Server' }); }, ['Virtual service symphony-web changed', 'request header rule 2 of symphony-web set to action delete, name Server']],
   ['an object added', (c) => { vs(c).realServers.push({ ...vs(c).realServers[0], name: 'sym-app-3', address: '192.168.10.63' }); }, [
     'Real server sym-app-3 added to symphony-web', 'address of sym-app-3 in symphony-web set to 192.168.10.63', 'backup server of sym-app-3 in symphony-web set to off',
-    'maximum connections of sym-app-3 in symphony-web set to 0', 'minimum connections of sym-app-3 in symphony-web set to 0', 'name of sym-app-3 in symphony-web set to sym-app-3',
+    'maximum connections of sym-app-3 in symphony-web set to no limit', 'minimum connections of sym-app-3 in symphony-web set to 0', 'name of sym-app-3 in symphony-web set to sym-app-3',
     'port of sym-app-3 in symphony-web set to 8080', 'weight of sym-app-3 in symphony-web set to 100',
   ]],
   ['an object removed', (c) => { vs(c).realServers.pop(); }, [
     'Real server sym-app-2 removed from symphony-web', 'address of sym-app-2 in symphony-web cleared (was 192.168.10.62)', 'backup server of sym-app-2 in symphony-web cleared (was off)',
-    'maximum connections of sym-app-2 in symphony-web cleared (was 0)', 'minimum connections of sym-app-2 in symphony-web cleared (was 0)', 'name of sym-app-2 in symphony-web cleared (was sym-app-2)',
+    'maximum connections of sym-app-2 in symphony-web cleared (was no limit)', 'minimum connections of sym-app-2 in symphony-web cleared (was 0)', 'name of sym-app-2 in symphony-web cleared (was sym-app-2)',
     'port of sym-app-2 in symphony-web cleared (was 8080)', 'weight of sym-app-2 in symphony-web cleared (was 100)',
   ]],
+  ['a connection limit: 0 is no limit, never a limit of 0', (c) => { vs(c).realServers[0].maxConnections = 200; }, ['Real server sym-app-1 in symphony-web changed', 'maximum connections of sym-app-1 in symphony-web: no limit → 200']],
   ['a certificate replaced (its key never shown)', (c) => { c.certificates[0].certificatePem = '-----BEGIN CERTIFICATE-----\nCCCC'; }, ['Certificate web changed']],
   ['a floating IP', (c) => { c.floatingIps[0].interface = 'eth1'; }, ['Floating IP 192.168.10.40 changed', 'interface of 192.168.10.40: eth0 → eth1']],
 ];
@@ -62,6 +63,11 @@ for (const [kind, edit, want] of cases) {
     assert.deepEqual(got, want);
   });
 }
+
+test('diff in words: the sh/mh scheduler flags say which flag, by name', () => {
+  const l4 = (fallback: boolean) => ConfigSchema.parse({ virtualServices: [{ name: 'dns', layer: 4, mode: 'nat', protocol: 'udp', address: '192.168.10.53', ports: [53], scheduler: 'sh', layer4: { schedulerFallback: fallback } }] });
+  assert.deepEqual(diffConfigs(l4(false), l4(true)).flatMap((c) => [c.headline, ...c.fields.map((f) => f.text)]), ['Virtual service dns changed', 'scheduler fallback (sh/mh) of dns: off → on']);
+});
 
 test('no change, no words', () => {
   assert.deepEqual(texts(() => {}), []);

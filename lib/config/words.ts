@@ -63,6 +63,9 @@ const LABELS: Record<string, string> = {
   'layer7.timeouts.httpRequestMs': 'request-header timeout',
   'layer7.http2': 'HTTP/2',
   'layer7.limits': 'limit',
+  'layer4.onePacketScheduling': 'one-packet scheduling',
+  'layer4.schedulerFallback': 'scheduler fallback (sh/mh)',
+  'layer4.schedulerPort': 'source-port hashing (sh/mh)',
   certificateSha256: 'certificate (SHA-256)',
   privateKeyPem: 'private key',
   prefixLength: 'prefix length',
@@ -103,8 +106,13 @@ export function fieldLabel(path: string): string {
   return words.join(' ');
 }
 
+const lastKey = (path: string) => path.split('.').filter((p) => !/^\d+$/.test(p)).pop() ?? '';
+
+/** Fields where 0 means "unlimited" (the schema's and IPVS's upper threshold), so 0 is never read as a limit of 0. */
+const NO_LIMIT_AT_ZERO = new Set(['maxConnections']);
+
 function unitOf(path: string): 'ms' | 's' | undefined {
-  const key = path.split('.').filter((p) => !/^\d+$/.test(p)).pop() ?? '';
+  const key = lastKey(path);
   return /Ms$/.test(key) ? 'ms' : /Seconds$/.test(key) ? 's' : undefined;
 }
 
@@ -113,6 +121,7 @@ export function valueWords(v: unknown, path = ''): string {
   if (v === null || v === undefined) return '(none)';
   if (typeof v === 'boolean') return v ? 'on' : 'off';
   if (typeof v === 'number') {
+    if (v === 0 && NO_LIMIT_AT_ZERO.has(lastKey(path))) return 'no limit';
     const unit = unitOf(path);
     if (unit === 'ms') return v >= 1000 && v % 1000 === 0 ? `${(v / 1000).toLocaleString('en-GB')} s` : `${v.toLocaleString('en-GB')} ms`;
     if (unit === 's') return `${v.toLocaleString('en-GB')} s`;
