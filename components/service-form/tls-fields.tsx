@@ -27,7 +27,12 @@ export function TlsFields({ certificates }: { certificates: string[] }) {
       {isHttp && (
         <div className="space-y-3 border-t border-slate-200 pt-4">
           <BlockToggle path="layer7.httpsRedirect" label="Redirect plain HTTP to HTTPS" make={() => toDraft(blockDefaults.httpsRedirect(), 'layer7.httpsRedirect')} />
-          {l7.httpsRedirect && <Grid><RedirectStatus path="layer7.httpsRedirect.status" label="Redirect status" /></Grid>}
+          {l7.httpsRedirect && (
+            <Grid>
+              <RedirectStatus path="layer7.httpsRedirect.status" label="Redirect status" />
+              <NumberControl path="layer7.httpsRedirect.port" label="HTTPS port clients are sent to" placeholder="443" hint="Leave empty for 443; give the port of this service's HTTPS listener when it is another." />
+            </Grid>
+          )}
           <BlockToggle path="layer7.hsts" label="Send HSTS (Strict-Transport-Security)" hint="Browsers then use HTTPS only for this name; needs TLS on this service." make={() => toDraft(blockDefaults.hsts(), 'layer7.hsts')} />
           {l7.hsts && (
             <Grid>

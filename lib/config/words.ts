@@ -50,6 +50,7 @@ const LABELS: Record<string, string> = {
   'layer7.routes': 'content-switching route',
   'layer7.redirects': 'redirect',
   'layer7.httpsRedirect': 'HTTPS redirect',
+  'layer7.httpsRedirect.port': 'HTTPS redirect port',
   'layer7.hsts': 'HSTS',
   'layer7.proxyProtocol': 'PROXY protocol',
   'layer7.xForwardedFor': 'X-Forwarded-For',
