@@ -25,124 +25,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigSchema } from '../config/index.ts';
 import { configHash } from '../canonical.ts';
-import type { HaStatus } from '../api-types.ts';
 import { sh } from '../l4/testing/lab.ts';
-import { createHaLab, type Director, type HaLab } from './testing/ha-lab.ts';
+import { createHaLab, type HaLab } from './testing/ha-lab.ts';
+import { addressesOf, haOf as ha, labConfig as config, move, MOVING, noFlapping, settled, until, went } from './testing/pair-checks.ts';
 
-const MOVING = ['10.0.0.1', '10.0.0.10', '172.16.0.10'];
 /** Listens on argv[1]:8443 and says so, or prints the error code. */
 const LISTEN = "require('net').createServer().listen(8443, process.argv[1], function () { console.log('listening on ' + process.argv[1]); this.close(); }).on('error', (e) => console.log(e.code))";
-
-/** Which of `wanted` are on any interface of a director's namespace, read with ip(8). */
-const addressesOf = (d: string, wanted: string[]) => wanted.filter((a) => sh('ip', 'netns', 'exec', d, 'ip', '-o', 'addr', 'show').includes(` ${a}/`));
-/** Eight adverts at 0.5 s: a pair that is going to flap does it within this. */
-const SETTLE_MS = 4000;
-
-const servers = [{ name: 'r1', address: '10.0.0.2' }, { name: 'r2', address: '10.0.0.3' }];
-const config = (ha: Record<string, unknown> = {}) => ConfigSchema.parse({
-  virtualServices: [
-    { name: 'dr-web', layer: 4, mode: 'dr', address: '10.0.0.10', ports: [80, 9000], interface: 'eth0', scheduler: 'rr', healthCheck: { type: 'none' }, realServers: servers },
-    { name: 'nat-web', layer: 4, mode: 'nat', address: '172.16.0.10', ports: [80, 9000], interface: 'eth1', scheduler: 'rr', healthCheck: { type: 'none' }, realServers: servers },
-  ],
-  floatingIps: [{ address: '10.0.0.1', prefixLength: 24, interface: 'eth0' }],
-  ha: { interface: 'eth0', virtualRouterId: 51, nodes: [{ name: 'lb1', address: '10.0.0.11', priority: 150 }, { name: 'lb2', address: '10.0.0.12', priority: 100 }], ...ha },
-});
-
-/** A deadline, not a measure: the condition must come true, and 20 s is far beyond any VRRP timer here. */
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (performance.now() > deadline) throw new Error(`not within ${ms / 1000} s: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const ha = async (d: Director): Promise<HaStatus> => (await d.client.status()).ha!;
-const held = (s: HaStatus) => s.instances.flatMap((i) => i.addresses.filter((a) => a.isHeld).map((a) => a.address)).sort();
-
-/** `active` is MASTER holding every moving address with the master sync daemon; `standby` holds none and syncs as backup. */
-async function settled(active: Director, standby: Director, standbyRoles: HaStatus['role'][] = ['backup']): Promise<void> {
-  await until(`${active.name} active and ${standby.name} ${standbyRoles.join(' or ')}`, async () => {
-    const [a, s] = await Promise.all([ha(active), ha(standby)]);
-    return a.role === 'master' && standbyRoles.includes(s.role) && held(a).join() === MOVING.join() && held(s).length === 0 &&
-      a.syncDaemon.running.map((d) => d.state).join() === 'master' && s.syncDaemon.running.map((d) => d.state).join() === 'backup';
-  });
-}
-
-interface Stream { sent: number; received: number; servers: string[]; isOpen: boolean; error: string | null; maxGapMs: number }
-type Log = { at: number; body?: string; error?: string }[];
-
-/**
- * Moves the pair with `act` under both steady clients: waits until `to` is active, then until 20 more connections
- * per service started after that; returns the figures and asserts that those connections and the streams are fine.
- */
-async function move(t: { diagnostic(s: string): void }, lab: HaLab, label: string, to: Director, from: Director, streams: number[], act: () => void | Promise<void>, fromRoles: HaStatus['role'][] = ['backup']) {
-  const before = await Promise.all(streams.map((id) => lab.streams.ask<Stream>({ op: 'stream-check', id, reset: true })));
-  const clients = [lab.drClient, lab.natClient];
-  await lab.drClient.ask({ op: 'steady', url: 'http://10.0.0.10/', gapMs: 20 });
-  await lab.natClient.ask({ op: 'steady', url: 'http://172.16.0.10/', gapMs: 20 });
-  await new Promise((r) => setTimeout(r, 500));
-  const actedAt = performance.now();
-  const actedAtWall = Date.now();
-  await act();
-  await settled(to, from, fromRoles);
-  // The takeover is complete for the client once its neighbour entries for both VIPs name the new active node (its
-  // gratuitous ARP has arrived); connections started before that may still go to the old node's address and are
-  // counted in the figures, not asserted on.
-  await until(`the client to see ${to.name} for both VIPs`, () => {
-    const macs = ['eth0', 'eth1'].map((i) => sh('ip', 'netns', 'exec', to.name, 'cat', `/sys/class/net/${i}/address`).trim());
-    const seen = ['10.0.0.10', '172.16.0.10'].map((v) => sh('ip', 'netns', 'exec', 'lab-client', 'ip', 'neigh', 'show', v));
-    return seen.every((line, i) => line.includes(macs[i]));
-  });
-  // When `to`'s engine read MASTER from its FIFO, by the one clock of the test kernel.
-  const master = to.events.find((e) => e.kind === 'vrrp' && e.state === 'MASTER' && e.seenAt >= actedAt);
-  const marks = await Promise.all(clients.map((c) => c.ask<{ at: number }>({ op: 'mark' })));
-  const logs = await Promise.all(clients.map((c, i) => c.ask<{ log: Log }>({ op: 'steady-stop', after: marks[i].at, min: 20 })));
-  const after = await Promise.all(streams.map((id) => lab.streams.ask<Stream>({ op: 'stream-check', id })));
-  const figures = ['dr', 'nat'].map((svc, i) => {
-    const log = logs[i].log;
-    const failed = log.filter((r) => r.error).length;
-    // The longest stretch without an answer, seen by the client: from the last success before a failure to the next.
-    let gap = 0;
-    let lastOk = log[0]?.at ?? 0;
-    for (const r of log) if (r.body) { gap = Math.max(gap, r.at - lastOk); lastOk = r.at; }
-    return `${svc}: ${failed} of ${log.length} requests failed, longest gap ${Math.round(gap)} ms`;
-  });
-  t.diagnostic(`${label}: ${to.name} MASTER ${master ? Date.parse(master.at) - actedAtWall : '?'} ms after the act; ${figures.join('; ')}; streams (DR, NAT) stalled at most ${after.map((s) => s.maxGapMs).join(' and ')} ms`);
-  logs.forEach((l, i) => {
-    const later = l.log.filter((r) => r.at > marks[i].at);
-    assert.ok(later.length >= 20, `${label}: 20 connections after the takeover (${later.length})`);
-    assert.deepEqual(later.filter((r) => !r.body), [], `${label}: every connection started after the takeover succeeded`);
-    assert.deepEqual([...new Set(later.map((r) => r.body!.split(' ')[0]))].sort(), ['r1', 'r2'], `${label}: and reached both real servers`);
-  });
-  after.forEach((s, i) => {
-    assert.deepEqual([s.isOpen, s.error], [true, null], `${label}: stream ${i} still open, not reset`);
-    assert.ok(s.received > before[i].received, `${label}: stream ${i} answered after the move (${before[i].received} → ${s.received})`);
-    assert.equal(s.servers.length, 1, `${label}: stream ${i} stayed on one real server (${s.servers.join(', ')})`);
-  });
-  return actedAt;
-}
-
-/** Both instances (they move together: one sync group) went through exactly `steps` since `since`. */
-function went(d: Director, since: number, steps: string[], label: string): void {
-  const by: Record<string, string[]> = {};
-  for (const x of d.transitions(since)) {
-    const [instance, step] = x.split(' ');
-    (by[instance] ??= []).push(step);
-  }
-  assert.deepEqual(by, { fulcrum_eth0: steps, fulcrum_eth1: steps }, `${label}: ${d.name}'s VRRP transitions`);
-}
-
-/** No VRRP change on either node during a settling window. */
-async function noFlapping(lab: HaLab, label: string): Promise<void> {
-  const from = performance.now();
-  await new Promise((r) => setTimeout(r, SETTLE_MS));
-  assert.deepEqual([lab.d1.transitions(from), lab.d2.transitions(from)], [[], []], `${label}: no state change in ${SETTLE_MS / 1000} s`);
-}
 
 /**
  * HA off on the standby: keepalived stops and the engine brings every address up itself (rtnetlink, recorded as its

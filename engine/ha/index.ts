@@ -22,7 +22,6 @@ import type { Config, HaNode } from '../config/index.ts';
 import type { HaEvent, HaStatus, VrrpStateName } from '../api-types.ts';
 import { EngineError } from '../errors.ts';
 import { canonical } from '../l4/addr.ts';
-import { IpvsClient } from '../l4/client.ts';
 import { ensureSysctls, interfaceAddresses, readSysctl, reconcileVips } from '../l4/host.ts';
 import { haInterfaceGroups, haSysctls, type HaAddress } from './addresses.ts';
 import { NotifyFifo, type NotifyLine } from './notify.ts';
@@ -30,6 +29,7 @@ import { whichNode } from './node.ts';
 import { instanceName, renderKeepalivedConf } from './render.ts';
 import { KeepalivedSupervisor, type Log, type SupervisorOptions } from './supervisor.ts';
 import { SyncDaemonFollower, type SyncPort, type SyncWanted } from './sync-daemon.ts';
+import { openSyncProcess } from './sync-process.ts';
 import { SerialQueue } from '../serial.ts';
 import { StickReplicator, stickSyncPort } from './stick-sync.ts';
 import type { StickEntry } from '../l7/persistence.ts';
@@ -89,7 +89,7 @@ export class HaManager {
     this.local = opts.localAddresses ?? interfaceAddresses;
     this.release = opts.releaseAddresses ?? (async (a) => void (await reconcileVips([], a)));
     this.fifo = new NotifyFifo(at('ha-notify.fifo'), (l) => this.onNotify(l), (text) => opts.log('info', `keepalived notify: ${text}`));
-    this.sync = new SyncDaemonFollower(opts.openIpvs ?? (() => IpvsClient.open()), at('ha-sync.json'), opts.log);
+    this.sync = new SyncDaemonFollower(opts.openIpvs ?? openSyncProcess, at('ha-sync.json'), opts.log);
     this.supervisor = new KeepalivedSupervisor({
       binary: opts.keepalived ?? process.env.FULCRUM_KEEPALIVED ?? '/usr/sbin/keepalived',
       confPath: this.confPath,
