@@ -130,7 +130,8 @@ export function LogsPage() {
         </form>
       </Card>
       <Card>
-        <div className="overflow-x-auto">
+        {/* Wider than a narrow window: the region scrolls, so it takes focus (arrow keys scroll it) and has a name. */}
+        <div role="region" aria-label="Log lines" tabIndex={0} className="overflow-x-auto">
           <table className="w-full min-w-[52rem] text-left text-sm [&_td]:px-2 [&_th]:px-2" data-testid="log-table">
             <thead className="text-xs uppercase text-slate-500">
               {isAccess
