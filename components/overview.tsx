@@ -1,6 +1,6 @@
 'use client';
 import Link from 'next/link';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
 import { useCan } from './session';
@@ -33,6 +33,9 @@ type Status = {
   lastApply: { id: number; status: string; author: string; createdAt: string; result: { results?: { name: string; status: string; message: string }[]; error?: { message: string } } | null } | null;
 };
 
+/** Service cards per page of the overview. */
+const PAGE_SIZE = 25;
+
 const stateTone: Record<string, Tone> = { online: 'green', drain: 'amber', halt: 'red' };
 const resultTone: Record<string, Tone> = { programmed: 'green', 'not-programmed': 'amber', failed: 'red', removed: 'slate' };
 
@@ -50,6 +53,7 @@ export function Overview() {
   const [deleting, setDeleting] = useState<VirtualService | null>(null);
   const [isBusy, setBusy] = useState(false);
   const [filter, setFilter] = useState('');
+  const [page, setPage] = useState(1);
   /** Services whose graphs are open (every role may read them). */
   const [graphsOpen, setGraphsOpen] = useState<ReadonlySet<string>>(new Set());
   const history = useRef(new Map<string, number[]>());
@@ -122,6 +126,15 @@ export function Overview() {
 
   const engine = status?.engine;
   const running = engine?.status?.running;
+  // 1,000 services × 4 servers at once take seconds to render: the filter searches them all, a page shows PAGE_SIZE.
+  const matching = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    return (services ?? []).filter((vs) => !f || [vs.name, vs.address, vs.description ?? '', ...vs.realServers.flatMap((r) => [r.name, r.address])].some((x) => x.toLowerCase().includes(f)));
+  }, [services, filter]);
+  const pageCount = Math.max(1, Math.ceil(matching.length / PAGE_SIZE));
+  const currentPage = Math.min(page, pageCount);
+  const shown = matching.slice((currentPage - 1) * PAGE_SIZE, currentPage * PAGE_SIZE);
+  const statusByName = useMemo(() => new Map((engine?.status?.services ?? []).map((s) => [s.name, s])), [engine?.status?.services]);
   return (
     <div>
       <PageTitle sub="Virtual services, their real servers and what the engine is running.">Overview</PageTitle>
@@ -167,7 +180,7 @@ export function Overview() {
 
       <div className="mb-3 flex items-center justify-between">
         <h2 className="text-lg font-semibold">Virtual services</h2>
-        <input type="search" aria-label="Filter services" placeholder="Filter by name, VIP or real server" value={filter} onChange={(e) => setFilter(e.target.value)}
+        <input type="search" aria-label="Filter services" placeholder="Filter by name, VIP or real server" value={filter} onChange={(e) => { setFilter(e.target.value); setPage(1); }}
           className="ml-auto mr-3 w-72 max-w-[50%] rounded-md border border-slate-300 bg-white px-3 py-2 text-sm" />
         {canWrite && (primaryName
           ? <span className="inline-flex items-center gap-2"><Button disabled aria-describedby="new-vs-why">New virtual service</Button><span id="new-vs-why" data-testid="new-vs-why" className="max-w-56 text-xs text-slate-600">This node is the HA secondary: create services on {primaryName}.</span></span>
@@ -175,11 +188,8 @@ export function Overview() {
       </div>
       {services?.length === 0 && <Card><p className="text-sm text-slate-600">No virtual services yet. {canWrite ? 'Create one to put a clinical system behind a virtual IP.' : ''}</p></Card>}
       <div className="space-y-4">
-        {services?.filter((vs) => {
-          const f = filter.trim().toLowerCase();
-          return !f || [vs.name, vs.address, vs.description ?? '', ...vs.realServers.flatMap((r) => [r.name, r.address])].some((x) => x.toLowerCase().includes(f));
-        }).map((vs) => {
-          const st = engine?.status?.services.find((s) => s.name === vs.name);
+        {shown.map((vs) => {
+          const st = statusByName.get(vs.name);
           return (
             <Card key={vs.id} title={<span className="flex flex-wrap items-center gap-2"><span data-testid="vs-name">{vs.name}</span>
               <Badge tone="sky">L{vs.layer} {vs.mode.toUpperCase()}</Badge>
@@ -234,6 +244,7 @@ export function Overview() {
           );
         })}
       </div>
+      {pageCount > 1 && <Pager page={currentPage} pageCount={pageCount} total={matching.length} onPage={setPage} />}
       <ConfirmDialog open={!!confirm} title={confirm ? `${STATE_TEXT[confirm.state].title} ${confirm.rs.name}?` : ''} confirmLabel={confirm ? `${STATE_TEXT[confirm.state].title} ${confirm.rs.name}` : ''}
         tone={confirm ? STATE_TEXT[confirm.state].tone : 'primary'} onCancel={() => setConfirm(null)} onConfirm={setState} isBusy={isBusy}>
         {confirm && <p>{confirm.rs.name} ({confirm.rs.address}) in {confirm.vs.name}: {STATE_TEXT[confirm.state].body} This takes effect at once and is recorded in the audit log.</p>}
@@ -242,6 +253,21 @@ export function Overview() {
         {deleting && <p>The service and its {deleting.realServers.length} real servers are removed from the staged configuration. Traffic continues until you apply.</p>}
       </ConfirmDialog>
     </div>
+  );
+}
+
+/** Previous / next and "Page n of m" under the service cards; the filter above still searches every service. */
+function Pager({ page, pageCount, total, onPage }: { page: number; pageCount: number; total: number; onPage: (n: number) => void }) {
+  const go = (n: number) => {
+    onPage(n);
+    window.scrollTo({ top: 0 });
+  };
+  return (
+    <nav aria-label="Virtual service pages" className="mt-4 flex items-center justify-end gap-3 text-sm" data-testid="vs-pager">
+      <span aria-live="polite">Page {page} of {pageCount} · {total} services</span>
+      <Button size="sm" variant="secondary" disabled={page <= 1} onClick={() => go(page - 1)} aria-label="Previous page of virtual services">Previous</Button>
+      <Button size="sm" variant="secondary" disabled={page >= pageCount} onClick={() => go(page + 1)} aria-label="Next page of virtual services">Next</Button>
+    </nav>
   );
 }
 

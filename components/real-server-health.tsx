@@ -4,7 +4,7 @@
  * status code on hover), since when (relative, the exact time on hover) and how long the check took; and the
  * server's history of transitions one click away, in a dialog.
  */
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useModalDialog } from './ui/modal';
 import { api, ApiCallError } from './api-client';
 import { Badge, type Tone } from './ui/badge';
@@ -65,6 +65,12 @@ function When({ iso, now, prefix = '' }: { iso: string; now: number; prefix?: st
 export function RealServerHealth({ rsId, name, service, health, check, isCheckOff }: { rsId: string; name: string; service: string; health?: string; check?: CheckStatus; isCheckOff: boolean }) {
   const now = useNow(10_000);
   const [isOpen, setOpen] = useState(false);
+  const opener = useRef<HTMLButtonElement>(null);
+  // The dialog is unmounted on close, not closed, so focus goes back to its button by hand.
+  const close = () => {
+    setOpen(false);
+    opener.current?.focus();
+  };
   const off = isCheckOff || check?.type === 'none';
   const word = healthWord(check?.health ?? health, off);
   return (
@@ -73,7 +79,7 @@ export function RealServerHealth({ rsId, name, service, health, check, isCheckOf
         <Badge tone={off ? 'slate' : HEALTH_TONE[word] ?? 'slate'}><span data-testid="health-word">{word}</span></Badge>
         {check && !off && <span className="text-xs text-slate-600"><When iso={check.since} now={now} prefix="since " /></span>}
         {check?.durationMs !== undefined && !off && <span className="text-xs text-slate-600" title="How long the last check took">· check <span className="font-mono">{formatDuration(check.durationMs)}</span></span>}
-        <Button size="sm" variant="secondary" className="focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-700" aria-label={`Health history of ${name} in ${service}`} onClick={() => setOpen(true)}>History</Button>
+        <Button size="sm" variant="secondary" className="focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-700" aria-label={`Health history of ${name} in ${service}`} onClick={(e) => { opener.current = e.currentTarget; setOpen(true); }}>History</Button>
       </div>
       {check?.message && !off && (
         <p className={`text-xs ${word === 'down' ? 'text-red-800' : 'text-slate-600'}`} data-testid="health-message">
@@ -81,7 +87,8 @@ export function RealServerHealth({ rsId, name, service, health, check, isCheckOf
         </p>
       )}
       {check?.agent && !off && <p className="text-xs text-slate-500">Agent: {check.agent.message}{check.agent.weightPercent !== undefined ? ` (${check.agent.weightPercent} %)` : ''}</p>}
-      <HealthHistoryDialog open={isOpen} rsId={rsId} name={name} refreshKey={check?.since} onClose={() => setOpen(false)} />
+      {/* Mounted only while open: a hidden dialog per server (4,000 at hospital scale) costs the overview seconds. */}
+      {isOpen && <HealthHistoryDialog open rsId={rsId} name={name} refreshKey={check?.since} onClose={close} />}
     </div>
   );
 }
