@@ -129,7 +129,7 @@ export class HaManager {
     await this.followStickSync(ha.nodes.filter((n) => n.name !== this.node!.name).map((n) => n.address));
     this.groups = haInterfaceGroups(config).map((g, i) => ({ name: instanceName(g.interface), interface: g.interface, virtualRouterId: ha.virtualRouterId + i, addresses: g.addresses }));
     const socket = this.opts.socketPath ?? process.env.FULCRUM_ENGINE_SOCKET ?? path.join(this.opts.dataDir, 'engine.sock');
-    const checkCommand = [this.opts.curl ?? '/usr/bin/curl', '--silent', '--fail', '--max-time', '2', '--unix-socket', socket, 'http://fulcrum-engine/v1/ha/check'];
+    const checkCommand = [this.opts.curl ?? '/usr/bin/curl', '--silent', '--fail', '--max-time', '3', '--unix-socket', socket, 'http://fulcrum-engine/v1/ha/check'];
     const text = renderKeepalivedConf({ ha, node: this.node, groups: this.groups, fifoPath: this.fifo.path, checkCommand });
     for (const name of this.states.keys()) if (!this.groups.some((g) => g.name === name)) this.states.delete(name);
     for (const g of this.groups) if (!this.states.has(g.name)) this.states.set(g.name, { state: 'INIT', since: new Date().toISOString() });

@@ -13,7 +13,7 @@ import { ConfigSchema, haInterfaceGroups } from '../config/index.ts';
 import { advertSeconds, assertSafePath, renderKeepalivedConf } from './render.ts';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const CHECK = ['/usr/bin/curl', '--silent', '--fail', '--max-time', '2', '--unix-socket', '/var/lib/fulcrum/engine.sock', 'http://fulcrum-engine/v1/ha/check'];
+const CHECK = ['/usr/bin/curl', '--silent', '--fail', '--max-time', '3', '--unix-socket', '/var/lib/fulcrum/engine.sock', 'http://fulcrum-engine/v1/ha/check'];
 
 const pair = (ha: Record<string, unknown> = {}) => ({
   interface: 'eth0',

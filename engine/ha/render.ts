@@ -98,12 +98,13 @@ export function renderKeepalivedConf(input: RenderInput): string {
     'enable_script_security',
     'max_auto_priority',
   ];
-  // interval 1 s, fall 2: a dead engine (refused at its socket) faults this node within about 2 s, a stuck one (the
-  // request times out after 2 s) within about 5 s; rise 2: one good answer after a fault is not yet health.
-  // The timeouts leave room for a busy engine: keepalived decides its first result after every start and reload
-  // from a single run (the script starts one success short of good), so one slow answer there would fault a healthy
-  // master and move the service for nothing. timeout 3 only kills a check that outlives its own 2 s.
-  const script = [`script "${input.checkCommand.join(' ')}"`, 'user root', 'interval 1', 'timeout 3', 'fall 2', 'rise 2'];
+  // interval 1 s, fall 3: a dead engine (refused at its socket) faults this node within about 3 s, a stuck one (the
+  // request times out after 3 s) within about 10 s; rise 2: one good answer after a fault is not yet health.
+  // The margins leave room for a busy machine: keepalived decides its first result after every start from a single
+  // run (the script starts one success short of good), and on a loaded single-CPU test kernel one run (fork and
+  // exec of curl included) took over 3 s; two slow runs in a row no longer move the service for nothing.
+  // timeout 4 only kills a check that outlives its own 3 s.
+  const script = [`script "${input.checkCommand.join(' ')}"`, 'user root', 'interval 1', 'timeout 4', 'fall 3', 'rise 2'];
   const out = [
     '# Rendered by the Fulcrum engine from the configuration; every apply rewrites it. Edit the configuration instead.',
     ...block('global_defs', global, ''),
