@@ -56,7 +56,9 @@ export async function openSyncProcess(): Promise<SyncPort> {
         if ('error' in m) p.reject(asError(m.error));
         else p.resolve(m.value);
       });
-      c.once('error', reject);
+      // Every time, not once: a send to a child that just died is an 'error' event too, and an unheard one would end
+      // the engine. The exit handler below fails the calls still waiting.
+      c.on('error', reject);
       c.once('exit', (code, signal) => {
         if (child === c) child = undefined;
         ready = undefined;
