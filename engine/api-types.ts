@@ -33,6 +33,9 @@ export interface EngineStatus {
   running: { version: number; hash: string; appliedAt: string } | null;
   capabilities: Capability[];
   services: ServiceStatus[];
+  /** When the services' counters were read from the data planes: a status waits for the kernel at most a second,
+   * then answers with the counters read last (engine/latest-read.ts). */
+  countersReadAt: string;
   /** High availability (engine/ha/); absent when the configuration has no `ha` block. */
   ha?: HaStatus;
 }
@@ -98,7 +101,8 @@ export interface HaStatus {
   }[];
   keepalived: Omit<SupervisorStatus, 'recent' | 'error'> & { configPath: string };
   /** The IPVS connection sync daemon: what the VRRP state asks for, and what the kernel runs. */
-  syncDaemon: { wanted: 'master' | 'backup' | 'off'; settings?: { interface: string; syncId: number }; running: { state: 'master' | 'backup'; interface: string; syncId: number }[] };
+  /** `running` is read back from the kernel at `readAt` (a status waits at most a second for it: latest-read.ts). */
+  syncDaemon: { wanted: 'master' | 'backup' | 'off'; settings?: { interface: string; syncId: number }; running: { state: 'master' | 'backup'; interface: string; syncId: number }[]; readAt?: string };
   /** Layer 7 stick tables sent to the peers (engine/ha/stick-sync.ts): the link's counters, or why it is down. */
   stickSync?: { address: string; port: number; peers: string[]; sent: number; received: number; refused: number } | { error: { code: string; message: string } };
   /** The sysctls HA relies on (ip_nonlocal_bind) as the kernel has them now. */

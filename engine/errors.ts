@@ -26,6 +26,7 @@ export const ENGINE_ERRORS = {
   IPVS_SCHEDULER_MISSING: { status: 422, message: 'Scheduler {scheduler} is not available in this kernel (module ip_vs_{scheduler} missing); choose another scheduler.' },
   IPVS_EXISTS: { status: 409, message: '{what} already exists in the kernel and is not owned by Fulcrum; remove it or choose {instead}.' },
   IPVS_KERNEL: { status: 502, message: 'The kernel refused {operation}: {errno}.' },
+  IPVS_HELPER_ENDED: { status: 503, message: 'The engine\'s IPVS helper process ended ({reason}) before it answered; the next call starts it again.' },
   IPVS_PORT_RANGE: { status: 422, message: 'Virtual service {service} needs {count} IPVS services (one per port and protocol); above {max}, give it a firewall mark so one IPVS service covers every port.' },
   IPVS_NOT_CONFIRMED: { status: 502, message: 'After applying, the kernel still differs for {service}: {difference}. Another program may be changing IPVS; the next apply retries.' },
   NFT_FAILED: { status: 502, message: 'nftables refused the SNAT rules for {service}: {reason}.' },

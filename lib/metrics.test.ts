@@ -36,6 +36,7 @@ function engineStatus(opts: { startedAt?: string; web?: Partial<ServiceStatus>; 
     startedAt: opts.startedAt ?? new Date(T0 - 3_600_000).toISOString(),
     running: { version: 3, hash: 'h3', appliedAt: new Date(T0).toISOString() },
     capabilities: [{ dataPlane: 'l4', isAvailable: false, reason: 'no IPVS' }, { dataPlane: 'l7', isAvailable: true }],
+    countersReadAt: new Date(T0).toISOString(),
     services: [
       {
         name: 'symphony-web', layer: 7, status: 'programmed', message: 'listening',

@@ -19,6 +19,7 @@ import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError, fieldIssues } from '../errors.ts';
 import { SerialQueue } from '../serial.ts';
+import { LatestRead } from '../latest-read.ts';
 import { configHash } from '../canonical.ts';
 import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionEvent } from '../api-types.ts';
@@ -59,6 +60,9 @@ interface Running {
   config: Config;
   results: ServiceResult[];
 }
+
+/** How long a status waits for the kernel before it answers with what was read last (latest-read.ts). */
+const STATUS_KERNEL_WAIT_MS = 1000;
 
 export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   readonly startedAt = new Date().toISOString();
@@ -376,10 +380,16 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     fs.renameSync(tmp, this.statePath);
   }
 
-  async status(): Promise<EngineStatus> {
-    const [capabilities, ha] = await Promise.all([Promise.all(this.dataPlanes.map((d) => d.capabilities())), this.ha.status(), this.monitor.refresh()]);
+  /** The kernel's part of a status (latest-read.ts says why a status waits for it at most a second). */
+  private readonly capabilitiesRead = new LatestRead(() => Promise.all(this.dataPlanes.map((d) => d.capabilities())), STATUS_KERNEL_WAIT_MS);
+  private readonly countersRead = new LatestRead(async () => {
     const counters = new Map<string, Awaited<ReturnType<DataPlane['counters']>> extends Map<string, infer V> ? V : never>();
     for (const dp of this.dataPlanes) for (const [k, v] of await dp.counters().catch(() => new Map())) counters.set(k, v);
+    return counters;
+  }, STATUS_KERNEL_WAIT_MS);
+
+  async status(): Promise<EngineStatus> {
+    const [{ value: capabilities }, ha, , { value: counters, readAt: countersReadAt }] = await Promise.all([this.capabilitiesRead.get(), this.ha.status(), this.monitor.refresh(), this.countersRead.get()]);
     const services: ServiceStatus[] = [];
     const running = this.running;
     if (running) {
@@ -410,6 +420,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       running: running ? { version: running.version, hash: running.hash, appliedAt: running.appliedAt } : null,
       capabilities,
       services,
+      countersReadAt,
       ...(ha ? { ha: { ...ha, standby: this.haStandby } } : {}),
     };
   }

@@ -9,7 +9,8 @@
  * Nothing here changes anything; the IPVS read opens its own netlink socket, apart from the data plane's.
  */
 import { mapPrivateKeys } from '../secrets.ts';
-import { IpvsClient } from '../l4/client.ts';
+import type { IpvsPort } from '../l4/client.ts';
+import { openIpvsProcess } from '../l4/ipvs-process.ts';
 import { serviceKey } from '../l4/model.ts';
 import { Ownership } from '../l4/ownership.ts';
 import { formatTable } from '../cli/show.ts';
@@ -29,8 +30,8 @@ export function configView(engine: Engine): RunningConfigView {
 }
 
 /** `open` is the IPVS client to read with (tests hand in one); the default opens the kernel's. */
-export async function l4View(engine: Engine, open: () => Promise<Pick<IpvsClient, 'info' | 'table' | 'close'>> = () => IpvsClient.open()): Promise<L4TableView> {
-  let client: Pick<IpvsClient, 'info' | 'table' | 'close'>;
+export async function l4View(engine: Engine, open: () => Promise<Pick<IpvsPort, 'info' | 'table' | 'close'>> = openIpvsProcess): Promise<L4TableView> {
+  let client: Pick<IpvsPort, 'info' | 'table' | 'close'>;
   try {
     client = await open();
   } catch (e) {

@@ -29,7 +29,7 @@ import { whichNode } from './node.ts';
 import { instanceName, renderKeepalivedConf } from './render.ts';
 import { KeepalivedSupervisor, type Log, type SupervisorOptions } from './supervisor.ts';
 import { SyncDaemonFollower, type SyncPort, type SyncWanted } from './sync-daemon.ts';
-import { openSyncProcess } from './sync-process.ts';
+import { openIpvsProcess } from '../l4/ipvs-process.ts';
 import { SerialQueue } from '../serial.ts';
 import { StickReplicator, stickSyncPort } from './stick-sync.ts';
 import type { StickEntry } from '../l7/persistence.ts';
@@ -89,7 +89,7 @@ export class HaManager {
     this.local = opts.localAddresses ?? interfaceAddresses;
     this.release = opts.releaseAddresses ?? (async (a) => void (await reconcileVips([], a)));
     this.fifo = new NotifyFifo(at('ha-notify.fifo'), (l) => this.onNotify(l), (text) => opts.log('info', `keepalived notify: ${text}`));
-    this.sync = new SyncDaemonFollower(opts.openIpvs ?? openSyncProcess, at('ha-sync.json'), opts.log);
+    this.sync = new SyncDaemonFollower(opts.openIpvs ?? openIpvsProcess, at('ha-sync.json'), opts.log);
     this.supervisor = new KeepalivedSupervisor({
       binary: opts.keepalived ?? process.env.FULCRUM_KEEPALIVED ?? '/usr/sbin/keepalived',
       confPath: this.confPath,
@@ -257,7 +257,7 @@ export class HaManager {
         return { name: g.name, interface: g.interface, virtualRouterId: g.virtualRouterId, ...s, addresses: g.addresses.map((a) => ({ address: a.address, prefix: a.prefix, interface: a.interface, isHeld: held(a) })) };
       }),
       keepalived: { isRunning: k.isRunning, pid: k.pid, startedAt: k.startedAt, restarts: k.restarts, reloads: k.reloads, lastReloadAt: k.lastReloadAt, lastExit: k.lastExit, nextStartAt: k.nextStartAt, configPath: this.confPath },
-      syncDaemon: { wanted: sync.wanted, settings: sync.settings, running: sync.running.map((d) => ({ state: d.state, interface: d.interface, syncId: d.syncId })) },
+      syncDaemon: { wanted: sync.wanted, settings: sync.settings, running: sync.running.map((d) => ({ state: d.state, interface: d.interface, syncId: d.syncId })), ...(sync.readAt ? { readAt: sync.readAt } : {}) },
       ...(this.stick ? { stickSync: this.stick.status() } : this.stickError ? { stickSync: { error: this.stickError } } : {}),
       sysctls: Object.fromEntries(['net/ipv4/ip_nonlocal_bind', 'net/ipv6/ip_nonlocal_bind'].map((p) => [p.replace(/\//g, '.'), readSysctl(p) ?? null])),
       ...((this.error ?? k.error ?? sync.error) ? { error: this.error ?? k.error ?? sync.error } : {}),

@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import { EngineError } from '../errors.ts';
 import { SerialQueue } from '../serial.ts';
+import { LatestRead } from '../latest-read.ts';
 import type { ExecResult } from '../l4/client.ts';
 import type { SyncDaemon } from '../l4/model.ts';
 
@@ -35,8 +36,9 @@ export interface SyncSettings {
 export interface SyncStatus {
   wanted: SyncWanted;
   settings?: SyncSettings;
-  /** What the kernel runs, read back. */
+  /** What the kernel runs, read back at `readAt`. */
   running: SyncDaemon[];
+  readAt?: string;
   error?: { code: string; message: string };
 }
 
@@ -50,6 +52,7 @@ export class SyncDaemonFollower {
   private error: SyncStatus['error'];
   private owned: Set<SyncDaemon['state']>;
   private readonly queue = new SerialQueue();
+  private readonly runningRead = new LatestRead(() => this.port!.daemons(), 1000);
 
   constructor(
     private readonly open: () => Promise<SyncPort>,
@@ -115,10 +118,10 @@ export class SyncDaemonFollower {
     this.log('info', `IPVS ${state} sync daemon ${what}`);
   }
 
+  /** `running` as the kernel has it, or — while a daemon is being started or stopped — as read last (latest-read.ts). */
   async status(): Promise<SyncStatus> {
-    let running: SyncDaemon[] = [];
-    if (this.port) running = await this.port.daemons().catch(() => []);
-    return { wanted: this.wanted, ...(this.settings ? { settings: this.settings } : {}), running, ...(this.error ? { error: this.error } : {}) };
+    const { value: running, readAt } = this.port ? await this.runningRead.get().catch(() => ({ value: [], readAt: undefined })) : { value: [], readAt: undefined };
+    return { wanted: this.wanted, ...(this.settings ? { settings: this.settings } : {}), running, ...(readAt ? { readAt } : {}), ...(this.error ? { error: this.error } : {}) };
   }
 
   close(): void {

@@ -9,6 +9,9 @@
  *    of 1,000 services × 4 servers is ~40 sendmsg calls instead of 5,000 round trips. Order is preserved: one socket,
  *    one FIFO send queue, and the kernel handles a datagram's messages in sequence.
  * `mutations` counts every change message sent, for the record and the benchmark.
+ *
+ * The engine does not call it on its own event loop: ipvs-process.ts runs it in a child process (it says why), and
+ * the engine holds an IpvsPort, this class's calls over IPC. The CLI and the kernel tests use it directly.
  */
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -61,7 +64,25 @@ interface NlSocket {
   close(): void;
 }
 
-export class IpvsClient {
+/** What the engine calls: an IpvsClient here, or the same calls answered by the IPVS child process. */
+export interface IpvsPort {
+  readonly mutations: number;
+  exec(commands: readonly Command[]): Promise<ExecResult[]>;
+  services(): Promise<ObservedService[]>;
+  service(id: ServiceId): Promise<ObservedService | undefined>;
+  destinations(service: ServiceId): Promise<ObservedDestination[]>;
+  table(only?: ReadonlySet<string>): Promise<ObservedService[]>;
+  tableSummary(only?: ReadonlySet<string>): Promise<ObservedService[]>;
+  info(): Promise<Info>;
+  timeouts(): Promise<Timeouts>;
+  setTimeouts(t: Partial<Timeouts>): Promise<ExecResult>;
+  daemons(): Promise<SyncDaemon[]>;
+  startDaemon(d: SyncDaemon): Promise<ExecResult>;
+  stopDaemon(state: SyncDaemon['state']): Promise<ExecResult>;
+  close(): void;
+}
+
+export class IpvsClient implements IpvsPort {
   mutations = 0;
   readonly familyId: number;
   private readonly nl: NlSocket;
@@ -251,10 +272,10 @@ export class IpvsClient {
     return (await this.read({ cmd: 'get-dests', service })).map((p) => decodeDestination(p, service.family)).filter((d): d is ObservedDestination => !!d);
   }
 
-  /** Every service with its destinations. `only` limits the destination reads to some services (by filter). */
-  async table(filter: (s: ObservedService) => boolean = () => true): Promise<ObservedService[]> {
+  /** Every service, with its destinations; `only` (service keys, model.ts serviceKey) limits the destination reads. */
+  async table(only?: ReadonlySet<string>): Promise<ObservedService[]> {
     const svcs = await this.services();
-    const wanted = svcs.filter(filter);
+    const wanted = only ? svcs.filter((s) => only.has(serviceKey(s))) : svcs;
     await Promise.all(wanted.map(async (s) => (s.destinations = await this.destinations(s))));
     return svcs;
   }
@@ -263,11 +284,11 @@ export class IpvsClient {
    * Like table(), but destinations of address/port services come from /proc/net/ip_vs in one read (summary: no
    * thresholds or tunnel settings); firewall-mark services are still read over netlink. For confirming bulk changes.
    */
-  async tableSummary(filter: (s: ObservedService) => boolean = () => true): Promise<ObservedService[]> {
+  async tableSummary(only?: ReadonlySet<string>): Promise<ObservedService[]> {
     const [svcs, text] = await Promise.all([this.services(), fs.promises.readFile('/proc/net/ip_vs', 'utf8')]);
     const byKey = parseProcIpVs(text);
     await Promise.all(
-      svcs.filter(filter).map(async (s) => {
+      (only ? svcs.filter((s) => only.has(serviceKey(s))) : svcs).map(async (s) => {
         const fromProc = s.fwmark === undefined ? byKey.get(serviceKey(s)) : undefined;
         s.destinations = fromProc ?? (await this.destinations(s));
       }),

@@ -10,7 +10,8 @@ import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import type { ApplyInput, Capability, DataPlane, ServerCounters, ServiceResult } from '../dataplane.ts';
 import { EngineError, type EngineErrorCode } from '../errors.ts';
-import { IpvsClient, type ExecResult } from './client.ts';
+import type { ExecResult, IpvsPort } from './client.ts';
+import { openIpvsProcess } from './ipvs-process.ts';
 import { DesiredMemo, desiredFromConfig, desiredKey, type DesiredL4, type DesiredService } from './desired.ts';
 import { ensureSysctls, reconcileVips, type SysctlReport } from './host.ts';
 import { destinationKey, serviceKey, serviceText, type ObservedService, type Stats } from './model.ts';
@@ -29,6 +30,8 @@ export interface L4Options {
   log?: Log;
   /** See Reconciler; tests and the benchmark set it. */
   fullEveryMs?: number;
+  /** How IPVS is reached: by default the engine's IPVS helper process (ipvs-process.ts says why). */
+  openIpvs?: () => Promise<IpvsPort>;
 }
 
 export interface L4DataPlane extends DataPlane {
@@ -57,7 +60,7 @@ function programmedMessage(services: number, operations: number, relies: string)
 
 export function createL4DataPlane(opts: L4Options): L4DataPlane {
   const log: Log = opts.log ?? (() => {});
-  let client: IpvsClient | undefined;
+  let client: IpvsPort | undefined;
   let unavailable: EngineError | undefined;
   let reconciler: Reconciler | undefined;
   let ownership: Ownership | undefined;
@@ -70,10 +73,10 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
   let queue: Promise<unknown> = Promise.resolve();
   const state: { lastApply?: L4DataPlane['lastApply'] } = {};
 
-  async function connect(): Promise<IpvsClient | undefined> {
+  async function connect(): Promise<IpvsPort | undefined> {
     if (client) return client;
     try {
-      client = await IpvsClient.open();
+      client = await (opts.openIpvs ?? openIpvsProcess)();
       unavailable = undefined;
       ownership = new Ownership(opts.dataDir);
       reconciler = new Reconciler(client, ownership, { fullEveryMs: opts.fullEveryMs });
@@ -288,7 +291,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       const c = await connect();
       if (!c || !lastDesired) return out;
       const wanted = new Map(lastDesired.services.map((s) => [serviceKey(s.service), s]));
-      const table = await serial(() => c.table((s) => wanted.has(serviceKey(s))));
+      const table = await serial(() => c.table(new Set(wanted.keys())));
       for (const s of table) {
         const d = wanted.get(serviceKey(s));
         if (!d) continue;

@@ -45,9 +45,9 @@ class FakeKernel {
       return { command: c, ok: true };
     });
   }
-  async table_(filter: (s: ObservedService) => boolean = () => true) {
+  async table_(only?: ReadonlySet<string>) {
     this.reads++;
-    return [...this.table.values()].map(this.clone).map((s) => (filter(s) ? (this.reads++, s) : { ...s, destinations: [] }));
+    return [...this.table.values()].map(this.clone).map((s) => (!only || only.has(serviceKey(s)) ? (this.reads++, s) : { ...s, destinations: [] }));
   }
   async service(id: ServiceId) {
     this.reads += 2;
@@ -59,8 +59,8 @@ class FakeKernel {
     return {
       get mutations() { return self.mutations; },
       exec: (c: readonly Command[]) => self.exec(c),
-      table: (f?: (s: ObservedService) => boolean) => self.table_(f),
-      tableSummary: (f?: (s: ObservedService) => boolean) => self.table_(f),
+      table: (only?: ReadonlySet<string>) => self.table_(only),
+      tableSummary: (only?: ReadonlySet<string>) => self.table_(only),
       service: (id: ServiceId) => self.service(id),
     } as unknown as IpvsClient;
   }

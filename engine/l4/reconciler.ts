@@ -24,7 +24,7 @@
  * No dump, and no ownership write unless ownership changed (Ownership.save() compares change counters).
  */
 import { performance } from 'node:perf_hooks';
-import type { ExecResult, IpvsClient } from './client.ts';
+import type { ExecResult, IpvsPort } from './client.ts';
 import type { Command } from './codec.ts';
 import { desiredKey, type DesiredService } from './desired.ts';
 import { destinationKey, sameDestinationSettings, sameServiceSettings, serviceKey, type ObservedService, type ServiceId } from './model.ts';
@@ -65,7 +65,7 @@ export class Reconciler {
   private readonly fullEveryMs: number;
 
   constructor(
-    private readonly client: IpvsClient,
+    private readonly client: IpvsPort,
     private readonly ownership: Ownership,
     opts: ReconcilerOptions = {},
   ) {
@@ -107,7 +107,7 @@ export class Reconciler {
     /** Scoped services planned from the state confirmed by an earlier apply instead of a fresh read. */
     const trusted = new Set<string>();
     if (isFull) {
-      observed = await this.client.table((s) => wantKeys.has(serviceKey(s)) || owned.has(serviceKey(s)));
+      observed = await this.client.table(new Set([...wantKeys.keys(), ...owned]));
       reads += 1 + observed.filter((s) => wantKeys.has(serviceKey(s)) || owned.has(serviceKey(s))).length;
       scope = new Set([...wantKeys.keys(), ...observed.map(serviceKey)]);
       // Owned services that vanished (removed by hand, or a crash after recording) are forgotten.
@@ -157,7 +157,7 @@ export class Reconciler {
       // Bulk: the service dump (every service setting) plus /proc/net/ip_vs (every destination's forwarding and
       // weight) in two reads, instead of a GET_DEST dump per service. Thresholds and tunnel settings of a bulk change
       // are then confirmed by the kernel's per-message answer only; incremental changes re-read them exactly.
-      reread = (await this.client.tableSummary((s) => touched.has(serviceKey(s)))).filter((s) => touched.has(serviceKey(s)));
+      reread = (await this.client.tableSummary(touched)).filter((s) => touched.has(serviceKey(s)));
       reads += 2;
     } else {
       reread = await readServices(touched, observedIds);

@@ -5,7 +5,7 @@
  * configuration leaves the kernel's value as it was last set; the engine keeps no record of the value before it.
  */
 import type { IpvsTimeouts } from '../config/index.ts';
-import type { IpvsClient } from './client.ts';
+import type { IpvsPort } from './client.ts';
 import type { Timeouts } from './model.ts';
 
 export interface TimeoutsReport {
@@ -25,7 +25,7 @@ export function wantedTimeouts(t: IpvsTimeouts | undefined): Partial<Timeouts> {
 }
 
 /** Reads the kernel's timeouts and sets those that differ from `t` in one SET_CONFIG (0 in it means "unchanged"). */
-export async function ensureTimeouts(client: IpvsClient, t: IpvsTimeouts | undefined): Promise<TimeoutsReport> {
+export async function ensureTimeouts(client: IpvsPort, t: IpvsTimeouts | undefined): Promise<TimeoutsReport> {
   const want = wantedTimeouts(t);
   if (Object.keys(want).length === 0) return { changed: {} };
   const have = await client.timeouts();

@@ -59,6 +59,7 @@ export const OUTCOME_SENTENCES: Record<EngineErrorCode, Sentence> = {
   IPVS_SCHEDULER_MISSING: () => 'This kernel lacks the scheduler\u2019s module: choose another scheduler (wlc is always there).',
   IPVS_EXISTS: (f) => (/firewall-mark service/.test(f.message) ? 'Another program made an IPVS service for this firewall mark: remove it there (ipvsadm -D -f MARK), or choose another mark.' : 'Another program made this IPVS service: remove it there (ipvsadm -D), or choose another address or port.'),
   IPVS_KERNEL: (f) => (f.errno && ERRNO_SENTENCES[f.errno] ? ERRNO_SENTENCES[f.errno](f) : 'The kernel refused the change: check the service\u2019s address, interface and ports, then apply again.'),
+  IPVS_HELPER_ENDED: () => 'Apply again: the engine starts its IPVS helper process anew, and its log says why the last one ended.',
   IPVS_PORT_RANGE: () => 'Give this service a firewall mark, so one IPVS service covers all its ports.',
   IPVS_NOT_CONFIRMED: () => 'Something else is changing IPVS on this machine (another ipvsadm or keepalived?): stop it; the next apply checks again.',
   NFT_FAILED: () => 'nftables refused the source-NAT rules: check that nftables is installed and the kernel has nf_tables, then apply again.',

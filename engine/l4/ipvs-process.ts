@@ -1,0 +1,179 @@
+/**
+ * The engine's IPVS calls, made by a child process (ipvs-child.ts), so a kernel that holds them up never stalls the
+ * engine's event loop.
+ *
+ * Why: a netlink request is answered inside the sendmsg call, and netlink@0.3.0 calls sendmsg on the event loop.
+ * IPVS's generic netlink family runs under the kernel's one genl mutex (no parallel_ops), shared by every process
+ * and network namespace; starting or stopping a connection sync daemon holds it while the kernel also waits for the
+ * RTNL lock and for its threads. On the test kernel, right after a takeover, that took over 3 s — and every IPVS call
+ * the engine made meanwhile (the counters of a status, an apply) sat inside sendmsg with the event loop stopped: no
+ * answer to keepalived's track script, to the console, to a status. Here only the child waits.
+ *
+ * One child per engine, shared by everything that opens a port (the layer 4 data plane, the HA sync daemon
+ * follower, the running views); it ends when the last port closes, and with the engine (disconnect). Forked on
+ * first use; a child that died is forked again by the next call, and the calls it had not answered fail with
+ * IPVS_HELPER_ENDED (the reconciler then re-reads the kernel on the next apply). While a call waits, the child keeps
+ * the engine alive; idle, it does not.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ENGINE_ERRORS, EngineError, type EngineErrorCode } from '../errors.ts';
+import type { ExecResult, IpvsPort } from './client.ts';
+import type { IpvsMethod, IpvsReply, IpvsRequest, WireError } from './ipvs-child.ts';
+
+const IS_SOURCE = import.meta.url.endsWith('.ts');
+const CHILD_ENTRY = fileURLToPath(new URL(IS_SOURCE ? './ipvs-child.ts' : './ipvs-child.js', import.meta.url));
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+
+/** The error the child sent, as the class the engine's code expects (an EngineError when it has one of its codes). */
+export function revive(w: WireError): Error {
+  if (!w.code || !(w.code in ENGINE_ERRORS)) return Object.assign(new Error(w.message), w.code ? { code: w.code } : {});
+  const e = Object.create(EngineError.prototype) as EngineError;
+  Object.assign(e, { name: 'EngineError', message: w.message, code: w.code as EngineErrorCode, status: w.status ?? ENGINE_ERRORS[w.code as EngineErrorCode].status, details: w.details });
+  e.stack = `EngineError: ${w.message}\n    (in the engine's IPVS helper process)`;
+  return e;
+}
+const reviveValue = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(reviveValue);
+  if (v && typeof v === 'object' && 'command' in v && 'error' in v && v.error) return { ...v, error: revive(v.error as WireError) };
+  return v;
+};
+
+/** While a call waits for its answer the child keeps this process alive; idle, it does not (the engine's own work does). */
+function hold(c: ChildProcess, isBusy: boolean): void {
+  const ch = c.channel as { ref?: () => void; unref?: () => void } | undefined;
+  if (isBusy) {
+    c.ref();
+    ch?.ref?.();
+  } else {
+    c.unref();
+    ch?.unref?.();
+  }
+}
+
+class IpvsHelper {
+  private child: ChildProcess | undefined;
+  private ready: Promise<ChildProcess> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  users = 0;
+
+  private start(): Promise<ChildProcess> {
+    return new Promise<ChildProcess>((resolve, reject) => {
+      const hasLoader = process.execArgv.some((a) => a.includes('tsx')) || (process.env.NODE_OPTIONS ?? '').includes('tsx');
+      const c = fork(CHILD_ENTRY, [], {
+        execArgv: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...(IS_SOURCE && !hasLoader ? ['--import', 'tsx'] : [])],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      });
+      c.on('message', (m: IpvsReply) => {
+        if ('ready' in m) {
+          if (this.pending.size === 0) hold(c, false);
+          return resolve(c);
+        }
+        if ('openError' in m) return reject(revive(m.openError));
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (this.pending.size === 0) hold(c, false);
+        if ('error' in m) p.reject(revive(m.error));
+        else p.resolve(reviveValue(m.value));
+      });
+      // Every time, not once: a send to a child that just died is an 'error' event too, and an unheard one would end
+      // the engine. The exit handler below fails the calls still waiting.
+      c.on('error', reject);
+      c.once('exit', (code, signal) => {
+        if (this.child === c) {
+          this.child = undefined;
+          this.ready = undefined;
+        }
+        const why = new EngineError('IPVS_HELPER_ENDED', { reason: signal ?? `exit code ${code}` });
+        reject(why);
+        for (const [id, p] of this.pending) {
+          this.pending.delete(id);
+          p.reject(why);
+        }
+      });
+      this.child = c;
+    });
+  }
+
+  /** Resolves when the child has opened IPVS; rejects with its reason (IPVS_UNAVAILABLE, IPVS_PERMISSION …). */
+  async open(): Promise<void> {
+    await (this.ready ??= this.start());
+  }
+
+  async call(method: IpvsMethod, args: unknown[]): Promise<unknown> {
+    const c = await (this.ready ??= this.start());
+    const id = this.nextId++;
+    hold(c, true);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      c.send({ id, method, args } satisfies IpvsRequest);
+    });
+  }
+
+  stop(): void {
+    this.child?.kill();
+    this.child = undefined;
+    this.ready = undefined;
+  }
+}
+
+let helper: IpvsHelper | undefined;
+
+/**
+ * A port onto the engine's IPVS helper process, forking it if none runs. Rejects with the child's reason when it
+ * cannot open IPVS. `mutations` counts the change messages this port's exec calls sent (as IpvsClient's does).
+ */
+export async function openIpvsProcess(): Promise<IpvsPort> {
+  const h = (helper ??= new IpvsHelper());
+  h.users++;
+  try {
+    await h.open();
+  } catch (e) {
+    release(h);
+    throw e;
+  }
+  let mutations = 0;
+  let isClosed = false;
+  const call = <T>(method: IpvsMethod, ...args: unknown[]) => h.call(method, args) as Promise<T>;
+  return {
+    get mutations() {
+      return mutations;
+    },
+    exec: async (commands) => {
+      const r = await call<ExecResult[]>('exec', commands);
+      mutations += commands.length;
+      // The kernel's answers, in the order sent, against the caller's own command objects.
+      return r.map((x, i) => ({ ...x, command: commands[i] }));
+    },
+    services: () => call('services'),
+    service: (id) => call('service', id),
+    destinations: (service) => call('destinations', service),
+    table: (only) => call('table', only),
+    tableSummary: (only) => call('tableSummary', only),
+    info: () => call('info'),
+    timeouts: () => call('timeouts'),
+    setTimeouts: async (t) => {
+      const r = await call<ExecResult>('setTimeouts', t);
+      mutations += 1;
+      return r;
+    },
+    daemons: () => call('daemons'),
+    startDaemon: (d) => call('startDaemon', d),
+    stopDaemon: (state) => call('stopDaemon', state),
+    close: () => {
+      if (isClosed) return;
+      isClosed = true;
+      release(h);
+    },
+  };
+}
+
+function release(h: IpvsHelper): void {
+  if (--h.users > 0) return;
+  h.stop();
+  if (helper === h) helper = undefined;
+}
