@@ -51,7 +51,9 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     cfg = configFor(lab, mode, { persistence: { type: 'source-ip', timeoutSeconds: 300 } }, rsPort);
     await apply();
     const sticky = await lab.get(6);
-    assert.equal(new Set(sticky).size, 1, `persistent: ${sticky.join(',')}`);
+    // On a failure, the kernel's connection entries and templates say why (a client port reused from the rr step
+    // finds that connection's entry; a missing template was expired or never made).
+    if (new Set(sticky).size !== 1) assert.fail(`persistent: ${sticky.join(',')}\n${sh('ipvsadm', '-Lnc')}\n${sh('ipvsadm', '-Ln', '--persistent-conn')}`);
     // Drain keeps persistent clients: weight 0 stops new clients, but this one's persistence template still points
     // at its server, so its new connections go there.
     decisions.set(`vs/${sticky[0]}`, decideServer('drain', 'up', 100));
