@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, serveApi, setupAdmin } from '../lib/testing/harness.ts';
+import { type Client, serveApi, setupAdmin } from '../lib/testing/harness.ts';
 
 const SERVICES = Number(process.env.BENCH_API_EDIT_SERVICES ?? 1000);
 const ROUNDS = Number(process.env.BENCH_API_EDIT_ROUNDS ?? 50);

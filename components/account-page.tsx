@@ -1,6 +1,6 @@
 'use client';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiCallError } from './api-client';
+import { api, type ApiCallError } from './api-client';
 import { useSession } from './session';
 import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';

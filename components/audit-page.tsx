@@ -1,6 +1,6 @@
 'use client';
 import { Fragment, useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiCallError } from './api-client';
+import { api, type ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
 import { Badge, type Tone } from './ui/badge';
 import { Button } from './ui/button';

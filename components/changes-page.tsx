@@ -1,6 +1,6 @@
 'use client';
 import { useCallback, useEffect, useState } from 'react';
-import { api, ApiCallError } from './api-client';
+import { api, type ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
 import { useCan } from './session';
 import { Badge, type Tone } from './ui/badge';

@@ -5,7 +5,7 @@
  * status changed, a sync, pairing, a hand-over) and the engine's own 'ha' events (VRRP changes) read it again.
  */
 import { useCallback, useEffect, useState } from 'react';
-import { api, ApiCallError } from './api-client';
+import { api, type ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
 import { useHaWhyNot as useWhyNot } from './ha/why-not';
 import { Badge, type Tone } from './ui/badge';

@@ -5,7 +5,7 @@
  * lines after the newest one shown and puts them on top (at most MAX_SHOWN kept on the page).
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, ApiCallError } from './api-client';
+import { api, type ApiCallError } from './api-client';
 import { Badge, type Tone } from './ui/badge';
 import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';

@@ -1,7 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, ApiCallError } from './api-client';
+import { api, type ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
 import { useCan } from './session';
 import { Badge, type Tone } from './ui/badge';

@@ -6,7 +6,7 @@
  */
 import { useEffect, useId, useRef, useState } from 'react';
 import { useModalDialog } from './ui/modal';
-import { api, ApiCallError } from './api-client';
+import { api, type ApiCallError } from './api-client';
 import { Badge, type Tone } from './ui/badge';
 import { Button } from './ui/button';
 import { ErrorBox } from './ui/card';
@@ -100,6 +100,7 @@ export function HealthHistoryDialog({ open, rsId, name, refreshKey, onClose }: {
   const [items, setItems] = useState<Transition[] | null>(null);
   const [error, setError] = useState<ApiCallError | null>(null);
   const now = useNow(10_000);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: refreshKey is the parent's request to read the history again
   useEffect(() => {
     if (!open) return;
     let isCurrent = true;
@@ -131,7 +132,7 @@ export function HealthHistoryDialog({ open, rsId, name, refreshKey, onClose }: {
                 <tr key={t.id} className="border-t border-slate-100 align-top">
                   <td className="whitespace-nowrap py-1.5 pr-3"><time dateTime={t.at} title={relativeTime(t.at, now)}>{absolute(t.at)}</time></td>
                   <td className="whitespace-nowrap pr-3">
-                    <Badge tone={HEALTH_TONE[t.previous] ?? 'slate'}>{t.previous}</Badge> <span aria-label="to">→</span> <Badge tone={HEALTH_TONE[t.health] ?? 'slate'}>{t.health}</Badge>
+                    <Badge tone={HEALTH_TONE[t.previous] ?? 'slate'}>{t.previous}</Badge> <span aria-hidden="true">→</span><span className="sr-only">to</span> <Badge tone={HEALTH_TONE[t.health] ?? 'slate'}>{t.health}</Badge>
                   </td>
                   <td className="pr-3 font-mono text-xs">{t.code}</td>
                   <td className="pr-3">{t.message}<span className="block text-xs text-slate-500">{t.check} {t.target}</span></td>

@@ -3,7 +3,7 @@
  * sentence a person can act on. Route handlers throw ApiError; the route wrapper turns it into the envelope
  * `{ error: { code, message, details } }`. Anything else thrown is logged in full and answered with a generic 500.
  */
-import { checkFilled, ENGINE_ERRORS, EngineError, fieldIssues as engineFieldIssues, fillMessage, type ErrorDef } from '../engine/errors.ts';
+import { checkFilled, ENGINE_ERRORS, type EngineError, fieldIssues as engineFieldIssues, fillMessage, type ErrorDef } from '../engine/errors.ts';
 import { HA_ERRORS } from './ha/errors.ts';
 
 export const CONSOLE_ERRORS = {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { Client, setupAdmin, startHarness, type Harness } from './testing/harness.ts';
+import { type Client, setupAdmin, startHarness, type Harness } from './testing/harness.ts';
 
 let h: Harness;
 let admin: Client;

@@ -1,6 +1,6 @@
 'use client';
 import { useState, type FormEvent } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { Field, Input, Select } from '../ui/field';

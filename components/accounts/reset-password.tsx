@@ -1,6 +1,6 @@
 'use client';
 import { useState, type FormEvent } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useModalDialog } from '../ui/modal';
 import { Button } from '../ui/button';
 import { Field, Input } from '../ui/field';

@@ -67,6 +67,7 @@ function RestoreCard({ picked }: { picked: { name: string; file: unknown } | nul
   const [isBusy, setBusy] = useState(false);
   const [restored, setRestored] = useState<number | null>(null);
   const reset = () => { setPreview(null); setFields({}); setError(null); setRestored(null); };
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a newly picked file starts a fresh restore; reset is rebuilt each render and must not re-run it
   useEffect(() => { if (picked) { setSource(picked); reset(); } }, [picked]);
 
   const choose = async (f: File | undefined) => {

@@ -1,6 +1,6 @@
 'use client';
 import { useState, type FormEvent } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { Button } from '../ui/button';
 import { Card } from '../ui/card';
 import { Field, Input, Select } from '../ui/field';

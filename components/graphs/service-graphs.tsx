@@ -10,7 +10,7 @@
  * Health events add their mark at once.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useLiveEvents } from '../live';
 import { ErrorBox } from '../ui/card';
 import { derivePoints, viewOf, type Readings, type StatsService } from '@/lib/samples/derive.ts';

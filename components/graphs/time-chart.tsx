@@ -102,6 +102,7 @@ export function TimeChart({ title, data, series, marks, format, height = 180, te
   marksRef.current = marks;
   const shape = series.map((s) => s.label).join('|');
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the chart is rebuilt only when its series change; data and marks flow in through the effects below
   useEffect(() => {
     const el = box.current;
     if (!el) return;
@@ -130,7 +131,6 @@ export function TimeChart({ title, data, series, marks, format, height = 180, te
       plot.current = null;
     };
     // The chart is rebuilt only when its series change; data and marks flow in below.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape, height]);
 
   useEffect(() => {
@@ -139,6 +139,7 @@ export function TimeChart({ title, data, series, marks, format, height = 180, te
     u.setData(data as uPlot.AlignedData);
     showLatest(u);
   }, [data]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: marks are read through marksRef; a change of marks is what must redraw
   useEffect(() => {
     plot.current?.redraw(false);
   }, [marks]);

@@ -6,7 +6,7 @@
  * at the field the schema names. The schema's defaults are shown as placeholders and hints.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useHaWhyNot as useWhyNot } from './why-not';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';

@@ -4,7 +4,7 @@
  * runs, what the last look found (this node's addresses, the peer's VRRP state), live; then "End standby".
  */
 import { useState } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useHaWhyNot as useWhyNot } from './why-not';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';

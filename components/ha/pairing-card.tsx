@@ -5,7 +5,7 @@
  * its pinned fingerprint, and unpairing (confirmed).
  */
 import { useState, type FormEvent } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useHaWhyNot as useWhyNot } from './why-not';
 import { Button } from '../ui/button';
 import { Card, ErrorBox } from '../ui/card';

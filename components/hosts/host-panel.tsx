@@ -6,7 +6,7 @@
  * live over /api/v1/live (the engine's 'stats' event every 2 s), falling as clients finish.
  */
 import { useCallback, useEffect, useState } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useLiveEvents } from '../live';
 import { useWhyNot } from '../session';
 import { Badge, type Tone } from '../ui/badge';

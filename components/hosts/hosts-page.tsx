@@ -5,7 +5,7 @@
  * read this page; drain, halt and online need an operator or admin and are disabled with the reason otherwise.
  */
 import { useCallback, useEffect, useState } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useLiveEvents } from '../live';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';

@@ -43,7 +43,7 @@ export function L4Table({ view }: { view: L4View }) {
         <Button size="sm" variant="secondary" aria-pressed={isText} onClick={() => setText(!isText)}>{isText ? 'Show as a table' : 'Show as ipvsadm text'}</Button>
       </div>
       {isText ? (
-        <pre data-testid="l4-text" tabIndex={0} aria-label="The IPVS table as text" className="overflow-auto rounded-md bg-slate-950 p-3 text-xs text-slate-100">{(view.text ?? []).join('\n')}</pre>
+        <pre data-testid="l4-text" role="region" tabIndex={0} aria-label="The IPVS table as text" className="overflow-auto rounded-md bg-slate-950 p-3 text-xs text-slate-100">{(view.text ?? []).join('\n')}</pre>
       ) : services.length === 0 ? (
         <p data-testid="l4-empty" className="text-sm text-slate-600">The kernel's IPVS table is empty: no layer 4 service runs on this machine.</p>
       ) : (

@@ -57,7 +57,7 @@ function ConfigTab() {
             <dt className="text-slate-500">Holds</dt>
             <dd>{data.config.virtualServices?.length ?? 0} virtual services, {data.config.certificates?.length ?? 0} certificates (private keys stay in the engine), {data.config.floatingIps?.length ?? 0} floating IPs</dd>
           </dl>
-          <pre data-testid="running-config" tabIndex={0} aria-label="The running configuration as JSON" className="max-h-[32rem] overflow-auto rounded-md bg-slate-950 p-3 text-xs text-slate-100">{text}</pre>
+          <pre data-testid="running-config" role="region" tabIndex={0} aria-label="The running configuration as JSON" className="max-h-[32rem] overflow-auto rounded-md bg-slate-950 p-3 text-xs text-slate-100">{text}</pre>
         </>
       )}
     </Card>
@@ -93,7 +93,7 @@ export function RunningPage() {
       <PageTitle sub="What the engine runs now, read from the engine itself (not the staged configuration). Refreshed every 5 seconds.">Running</PageTitle>
       <div role="tablist" aria-label="What to show" className="mb-4 flex flex-wrap gap-1">
         {TABS.map((t) => (
-          <button key={t.id} role="tab" id={`tab-${t.id}`} aria-selected={tab === t.id} aria-controls={tab === t.id ? `panel-${t.id}` : undefined}
+          <button key={t.id} type="button" role="tab" id={`tab-${t.id}`} aria-selected={tab === t.id} aria-controls={tab === t.id ? `panel-${t.id}` : undefined}
             onClick={() => setTab(t.id)}
             className={`rounded-md px-3 py-1.5 text-sm font-medium ${tab === t.id ? 'bg-sky-700 text-white' : 'bg-white text-slate-700 ring-1 ring-slate-300 hover:bg-slate-50'}`}>
             {t.label}

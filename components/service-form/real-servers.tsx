@@ -30,12 +30,13 @@ export function RealServersFields({ isLayer7, others, attempt = 0 }: { isLayer7:
   const [isBulkOpen, setBulkOpen] = useState(false);
   const problemRows = useMemo(() => new Set(Object.keys(errors).filter((p) => p.startsWith('realServers.')).map((p) => Number(p.split('.')[1]))), [errors]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the problem rows are shown when a save attempt is refused, not on every edit
   useEffect(() => {
     if (attempt > 0 && problemRows.size > 0) { setOnlyProblems(true); setPage(0); }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [attempt]);
 
   // The order is taken when the view's terms change (or rows come and go), not on each key press.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the order is taken when the view's terms change or rows come and go, not on each key press
   const order = useMemo(() => {
     const f = filter.trim().toLowerCase();
     const idx = rows.map((_, i) => i).filter((i) => {
@@ -47,7 +48,6 @@ export function RealServersFields({ isLayer7, others, attempt = 0 }: { isLayer7:
     if (sort.key !== 'position') idx.sort((a, b) => sort.dir * collator.compare(String(rows[a][sort.key] ?? ''), String(rows[b][sort.key] ?? '')));
     else if (sort.dir === -1) idx.reverse();
     return idx;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [filter, onlyProblems, sort, rows.length, problemRows]);
 
   const pages = Math.max(1, Math.ceil(order.length / pageSize));

@@ -9,7 +9,7 @@
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { VirtualServiceSchema } from '@/engine/config/schema.ts';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { useCan, useSession } from '../session';
 import { ErrorBox, PageTitle } from '../ui/card';
 import { healthControlPath, healthFieldOf, type HealthCheckForm } from '../health-check-fields';

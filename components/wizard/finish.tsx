@@ -5,7 +5,7 @@
  * VIP:port sent from this appliance, and the ARP scripts again for DR.
  */
 import { useCallback, useEffect, useState } from 'react';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { ResultTable } from '../changes-page';
 import { useLiveEvents } from '../live';
 import { RealServerHealth, type CheckStatus } from '../real-server-health';

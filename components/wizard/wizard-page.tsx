@@ -7,7 +7,7 @@
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { STEP_TITLES } from '@/lib/wizard/answers.ts';
-import { api, ApiCallError } from '../api-client';
+import { api, type ApiCallError } from '../api-client';
 import { Button } from '../ui/button';
 import { Card, ErrorBox, PageTitle } from '../ui/card';
 import { Finish } from './finish';
@@ -67,6 +67,7 @@ export function WizardPage() {
     })();
   }, [open]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: focus moves to the heading when the step or the run changes
   useEffect(() => heading.current?.focus(), [view, run?.id, run?.status]);
   // After a refused step has rendered its errors: focus the first field in error; a refusal no field on this screen
   // shows (another step's, or a hidden field's) is said at the top instead.

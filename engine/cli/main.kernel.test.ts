@@ -27,8 +27,8 @@ test('fulcrumctl apply then show: the table with owners and counters; a drain wr
   assert.equal(s.status, 0, s.stderr);
   const lines = s.stdout.split('\n');
   assert.match(lines[0], /^IP Virtual Server version 1\.2\.1 \(size=4096\) — 2 services, 1 owned by Fulcrum/);
-  assert.ok(lines.some((l) => /^TCP  192\.0\.2\.10:80 wrr\s+fulcrum web$/.test(l)), s.stdout);
-  assert.ok(lines.some((l) => /^UDP  198\.51\.100\.7:514 rr\s+-$/.test(l)), s.stdout);
+  assert.ok(lines.some((l) => /^TCP {2}192\.0\.2\.10:80 wrr\s+fulcrum web$/.test(l)), s.stdout);
+  assert.ok(lines.some((l) => /^UDP {2}198\.51\.100\.7:514 rr\s+-$/.test(l)), s.stdout);
   assert.ok(lines.some((l) => /^ {2}-> 10\.0\.0\.1:80\s+Route\s+5\s+0\s+0\s+0\s+0\s+0\s+0\s+0$/.test(l)), s.stdout);
   assert.ok(lines.some((l) => /^ {2}-> 10\.0\.0\.2:80\s+Route\s+0\s/.test(l)), s.stdout);
 
@@ -119,7 +119,7 @@ test('fulcrumctl apply: sh fallback and port flags reach the kernel as ipvsadm -
   assert.doesNotMatch(again.stdout, /IPVS timeouts set/, 'the kernel already has them: nothing set');
   assert.match(again.stdout, /^0 netlink operations/m);
   const s = ctl('show', '--data-dir', dir);
-  assert.match(s.stdout, /^TCP  192\.0\.2\.30:104 sh \(sh-fallback,sh-port\)\s+fulcrum pacs$/m);
+  assert.match(s.stdout, /^TCP {2}192\.0\.2\.30:104 sh \(sh-fallback,sh-port\)\s+fulcrum pacs$/m);
   // Flag changed in the file: one SET_SERVICE, and the kernel follows.
   const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
   cfg.virtualServices[0].layer4.schedulerPort = false;

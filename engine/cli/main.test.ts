@@ -46,9 +46,9 @@ test('fulcrumctl check: IPVS timeouts and a firewall-mark service without an add
   ].join('\n'));
   const bad = await run(['check', write({ layer4: { timeouts: { udpSeconds: 0 } }, virtualServices: [{ name: 'x', layer: 4, mode: 'dr', ports: [80], scheduler: 'wlc', layer4: { schedulerPort: true } }] })]);
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /^  layer4\.timeouts\.udpSeconds: The IPVS UDP timeout must be at least 1 s\.$/m);
-  assert.match(bad.err, /^  virtualServices\.0\.address: Give an IPv4 address .*; only a layer 4 service with a firewall mark may leave the address out\.$/m);
-  assert.match(bad.err, /^  virtualServices\.0\.layer4\.schedulerPort: Hashing the source port is a flag of the sh and mh schedulers only/m);
+  assert.match(bad.err, /^ {2}layer4\.timeouts\.udpSeconds: The IPVS UDP timeout must be at least 1 s\.$/m);
+  assert.match(bad.err, /^ {2}virtualServices\.0\.address: Give an IPv4 address .*; only a layer 4 service with a firewall mark may leave the address out\.$/m);
+  assert.match(bad.err, /^ {2}virtualServices\.0\.layer4\.schedulerPort: Hashing the source port is a flag of the sh and mh schedulers only/m);
 });
 
 test('fulcrumctl check: every problem with its path, exit 1', async () => {

@@ -29,7 +29,9 @@ export function formatTable(services: ObservedService[], owner: (key: string) =>
     }
   }
   const widths = heads.map((h) => h.length);
-  for (const r of rows) if (r.kind === 'cells') r.cells.forEach((c, i) => (widths[i] = Math.max(widths[i], c.length)));
+  for (const r of rows) if (r.kind === 'cells') r.cells.forEach((c, i) => {
+    widths[i] = Math.max(widths[i], c.length);
+  });
   // The first column holds the destinations' addresses and the services' "Prot address scheduler flags" alike.
   widths[0] = Math.max(widths[0], serviceHead.length, ...rows.filter((r) => r.kind === 'service').map((r) => r.cells[0].length));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]) : i === 1 ? c.padEnd(widths[1]) : c.padStart(widths[i]))).join(' ').trimEnd();

@@ -130,7 +130,7 @@ export const HttpCheckSchema = z.strictObject({
   method: z.enum(['GET', 'HEAD', 'OPTIONS']).default('GET'),
   path: z.string().startsWith('/', 'A check path starts with "/".').max(2048).regex(/^[\x21-\x7e]*$/, 'A check path has no spaces or control characters; percent-encode them.').default('/'),
   /** Host header; default the real server's address. */
-  host: z.string().max(255).regex(/^[A-Za-z0-9.:\[\]_-]+$/, 'Give a host name such as symphony.example.nhs.uk.').optional(),
+  host: z.string().max(255).regex(/^[A-Za-z0-9.:[\]_-]+$/, 'Give a host name such as symphony.example.nhs.uk.').optional(),
   /** Accepted status codes, e.g. "200-399" or "200,204". */
   expectStatus: z
     .string()
@@ -826,7 +826,9 @@ export const ConfigSchema = z
     layer4: Layer4GlobalSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
-    cfg.virtualServices.forEach((vs, i) => checkVirtualService(vs, ctx, ['virtualServices', i]));
+    cfg.virtualServices.forEach((vs, i) => {
+      checkVirtualService(vs, ctx, ['virtualServices', i]);
+    });
     checkAcrossServices(cfg, ctx);
     checkHa(cfg, ctx);
   });

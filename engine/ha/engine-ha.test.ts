@@ -128,7 +128,7 @@ test('engine HA: reload only when the rendered file changes; a dead keepalived r
     await until('reload', () => confLog().includes('reload'));
     assert.equal((await e.status()).ha!.keepalived.pid, pid, 'reloaded in place, not restarted');
     assert.equal((await e.status()).ha!.keepalived.reloads, 1);
-    assert.match(fs.readFileSync(path.join(dataDir, 'keepalived.conf'), 'utf8'), /priority 150\n  advert_int 0.5\n  unicast_src_ip/, 'nopreempt is gone');
+    assert.match(fs.readFileSync(path.join(dataDir, 'keepalived.conf'), 'utf8'), /priority 150\n {2}advert_int 0.5\n {2}unicast_src_ip/, 'nopreempt is gone');
 
     process.kill(pid, 'SIGKILL');
     const again = await until('restarted', async () => { const k = (await e.status()).ha!.keepalived; return k.pid !== undefined && k.pid !== pid && k; });

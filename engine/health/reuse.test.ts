@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import http from 'node:http';
 import { HealthCheckSchema } from '../config/index.ts';
 import { connectCheck } from './connect.ts';

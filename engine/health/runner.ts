@@ -256,7 +256,7 @@ export class CheckRunner implements Runner {
     this.scheduleAgent(a, a.target.intervalMs);
     if (a.isRunning) return;
     a.isRunning = true;
-    checker(a.probe)
+    void checker(a.probe)
       .catch(() => null)
       .then((report) => {
         a.isRunning = false;

@@ -29,7 +29,9 @@ export function parseAddress(address: string): Buffer {
   const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
   const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
   if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/.test(g))) throw new Error(`not an IPv6 address: ${address}`);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  groups.forEach((g, i) => {
+    out.writeUInt16BE(parseInt(g, 16), i * 2);
+  });
   if (tailV4) tailV4.copy(out, 12);
   return out;
 }

@@ -118,7 +118,7 @@ export class IpvsClient implements IpvsPort {
     } catch (e) {
       throw new EngineError('IPVS_UNAVAILABLE', { reason: `the netlink module does not load: ${(e as Error).message}` });
     }
-    let g;
+    let g: ReturnType<typeof netlink.createGenericNetlink>;
     try {
       // No peeking, a 64 KiB buffer: one recvmsg per datagram instead of two (dump datagrams stay under 32 KiB).
       g = netlink.createGenericNetlink({ messagePeeking: false, msgBufferSize: 65536 } as never);

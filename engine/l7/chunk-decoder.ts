@@ -4,7 +4,7 @@
  * check syntax again: it skips each size line (size, extensions) to its LF, passes `size` bytes of data on, and
  * skips the CRLF after them. From the last chunk on (size 0) nothing more is data; trailers are not passed on.
  */
-const enum S {
+enum S {
   Size,
   Line,
   Data,

@@ -17,7 +17,7 @@ const MAX_SIZE_DIGITS = 12;
 const MAX_EXTENSION = 4096;
 const MAX_TRAILERS = 16_384;
 
-const enum S {
+enum S {
   Size,
   SizeSpace,
   Extension,

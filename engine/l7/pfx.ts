@@ -36,7 +36,7 @@ export async function importPfx(pfx: Buffer, password: string): Promise<{ certif
       const key = await run([...base, '-nocerts', '-nodes'], env);
       return { leaf, chain, key };
     };
-    let out;
+    let out: Awaited<ReturnType<typeof extract>>;
     try {
       out = await extract([]);
     } catch {

@@ -42,8 +42,12 @@ export function proxyHeaderV2(e: ProxyEndpoints): Buffer {
     b[12] = 0x21;
     b[13] = 0x11;
     b.writeUInt16BE(12, 14);
-    s4.split('.').forEach((o, i) => (b[16 + i] = Number(o)));
-    d4.split('.').forEach((o, i) => (b[20 + i] = Number(o)));
+    s4.split('.').forEach((o, i) => {
+      b[16 + i] = Number(o);
+    });
+    d4.split('.').forEach((o, i) => {
+      b[20 + i] = Number(o);
+    });
     b.writeUInt16BE(e.sourcePort, 24);
     b.writeUInt16BE(e.destPort, 26);
     return b;
@@ -78,7 +82,9 @@ function v6Bytes(address: string): Buffer {
   const h = head ? head.split(':') : [];
   const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
   const groups = [...h, ...Array(tail !== undefined ? 8 - h.length - t.length : 0).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g || '0', 16), i * 2));
+  groups.forEach((g, i) => {
+    out.writeUInt16BE(parseInt(g || '0', 16), i * 2);
+  });
   return out;
 }
 

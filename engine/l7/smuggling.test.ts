@@ -67,7 +67,7 @@ function responseSide(conv: Conversation, c: ResponseCase): Side {
   const methods = requests.map((r) => r.slice(0, r.indexOf(' ')));
   const framed = frame(conv.bytes, 'response', { methods, isClosed: conv.isClosed });
   const status = firstStatus(conv.bytes);
-  const answered = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.answer.replace(/^HTTP\/1\.1 1\d\d[^]*?\r\n\r\n/, ''))?.[1] ?? 0);
+  const answered = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.answer.replace(/^HTTP\/1\.1 1\d\d[\s\S]*?\r\n\r\n/, ''))?.[1] ?? 0);
   // Refused: a 5xx the server did not send, or nothing at all before the proxy closed.
   const isProxyAnswer = status === null || (status >= 500 && status !== answered);
   const isComplete = framed.messages.some((m) => m.status >= 200) || framed.violations.length > 0;
@@ -154,7 +154,7 @@ after(async () => {
 });
 
 /** One line for the TAP diagnostics: outcome, status, and what the other side framed. */
-function describe(s: Side): string {
+function summarize(s: Side): string {
   const m = s.framed.messages;
   const seen = m.map((x) => `${x.startLine.slice(0, 40)} [${x.framing}${x.body ? ` ${JSON.stringify(x.body.slice(0, 20))}` : ''}]`).join(' + ');
   return `${s.outcome} ${s.status ?? '-'} (${m.length} framed${seen ? `: ${seen}` : ''}${s.framed.violations.length ? `; violation: ${s.framed.violations.join(', ')}` : ''})`;
@@ -182,7 +182,7 @@ function checkDifferential(kind: string, c: RequestCase | ResponseCase, r: Resul
 for (const c of REQUEST_CASES) {
   test(`request ${c.name} (${c.rfc})`, (t) => {
     const r = requestResults.get(c.name)!;
-    t.diagnostic(`haproxy ${describe(r.haproxy)}; fulcrum ${describe(r.fulcrum)}`);
+    t.diagnostic(`haproxy ${summarize(r.haproxy)}; fulcrum ${summarize(r.fulcrum)}`);
     const f = r.fulcrum;
     assert.deepEqual(f.framed.violations, [], `request ${c.name}: the real server got a message it could frame differently`);
     checkDifferential('request', c, r, reqName(c));
@@ -206,7 +206,7 @@ for (const c of REQUEST_CASES) {
 for (const c of RESPONSE_CASES) {
   test(`response ${c.name} (${c.rfc})`, (t) => {
     const r = responseResults.get(c.name)!;
-    t.diagnostic(`haproxy ${describe(r.haproxy)}; fulcrum ${describe(r.fulcrum)}`);
+    t.diagnostic(`haproxy ${summarize(r.haproxy)}; fulcrum ${summarize(r.fulcrum)}`);
     const f = r.fulcrum;
     assert.deepEqual(f.framed.violations, [], `response ${c.name}: the client got a response it could frame differently: ${show(f.conversation.bytes)}`);
     checkDifferential('response', c, r, resName(c));

@@ -9,7 +9,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import net from 'node:net';
+import type net from 'node:net';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
 import { importPfx } from './pfx.ts';
 import { config, exchangeUntilClose, freePort, httpService, RawClient, startBackend, type Backend } from './test-helpers.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import { once } from 'node:events';
-import { Client, setupAdmin, startHarness, type Harness } from '../testing/harness.ts';
+import { type Client, setupAdmin, startHarness, type Harness } from '../testing/harness.ts';
 import { db } from '../db.ts';
 import { startAlerts, stopAlerts } from './index.ts';
 import { readAlertSettings } from './settings.ts';

@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, setupAdmin, startHarness, type Harness } from '../testing/harness.ts';
+import { type Client, setupAdmin, startHarness, type Harness } from '../testing/harness.ts';
 
 const isRoot = process.getuid?.() === 0;
 let mountDir = '';

@@ -11,7 +11,7 @@
 import type { Config } from '../../engine/config/index.ts';
 import { ConfigSchema } from '../../engine/config/index.ts';
 import { configHash } from '../../engine/canonical.ts';
-import { EngineError } from '../../engine/errors.ts';
+import type { EngineError } from '../../engine/errors.ts';
 import type { ApplyResponse } from '../../engine/api-types.ts';
 import { db, type Tx } from '../db.ts';
 import { ApiError } from '../errors.ts';

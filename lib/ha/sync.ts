@@ -52,7 +52,7 @@ async function receiveOne(raw: unknown, sourceAddress: string): Promise<NodeStat
   const parsed = BundleSchema.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error.issues);
   const b = parsed.data;
-  let config;
+  let config: ReturnType<typeof openBundleConfig>;
   try {
     config = openBundleConfig(b, openPairKey(peer));
   } catch (e) {

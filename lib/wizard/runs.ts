@@ -8,7 +8,7 @@
  * audit row `wizard.run` naming the run, its template and mode and every object, and marks the run staged. Apply is
  * the console's ordinary apply.
  */
-import { type Config, type VirtualService } from '../../engine/config/index.ts';
+import type { Config, VirtualService } from '../../engine/config/index.ts';
 import { db, type Tx } from '../db.ts';
 import { ApiError, validationError } from '../errors.ts';
 import { mutate } from '../api/mutate.ts';

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { HEALTH_CHECK_TYPES, LAYER4_MODES, LAYER7_MODES, NameSchema, SCHEDULERS } from '../../engine/config/index.ts';
+import { type HEALTH_CHECK_TYPES, LAYER4_MODES, LAYER7_MODES, NameSchema, SCHEDULERS } from '../../engine/config/index.ts';
 
 export const PERSISTENCE_CHOICES = ['none', 'source-ip', 'http-cookie'] as const;
 /** The health checks a wizard offers (a subset of the schema's kinds: the ones a person can set up in one step). */

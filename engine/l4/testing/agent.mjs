@@ -64,7 +64,7 @@ rl.on('line', async (line) => {
       const s = steady;
       // 2 s per request: an answer inside this machine takes milliseconds; a refused one fails at once; silence
       // (a SYN into a dead destination) is cut so the loop keeps its pace.
-      (async () => {
+      void (async () => {
         while (s.isOn) {
           const at = performance.now();
           try {

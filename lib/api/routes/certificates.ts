@@ -201,6 +201,7 @@ export const certificateRoutes = [
     summary: 'Make a private key here and a certificate signing request (CSR) for it; name an existing certificate to renew it',
     body: z.strictObject({
       name: NameSchema,
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
       commonName: z.string().min(1, 'Give the common name, usually the host name clients use.').max(64, 'Use at most 64 characters.').regex(/^[^\u0000-\u001f]+$/, 'Use printable characters.'),
       organization: z.string().max(64).optional(), organizationalUnit: z.string().max(64).optional(), locality: z.string().max(128).optional(),
       country: z.string().regex(/^[A-Z]{2}$/, 'Use the two-letter country code, such as GB.').optional(),
