@@ -25,7 +25,15 @@ export default defineConfig({
     screenshot: 'only-on-failure',
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     },
   },
   webServer: {
@@ -34,9 +42,15 @@ export default defineConfig({
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,
     timeout: 180_000,
-    env: { FULCRUM_DATA_DIR: E2E_DATA_DIR, FULCRUM_PORT: String(port), FULCRUM_HOST: '127.0.0.1', FULCRUM_STOP_ENGINE_ON_EXIT: '1', NEXT_TELEMETRY_DISABLED: '1',
+    env: {
+      FULCRUM_DATA_DIR: E2E_DATA_DIR,
+      FULCRUM_PORT: String(port),
+      FULCRUM_HOST: '127.0.0.1',
+      FULCRUM_STOP_ENGINE_ON_EXIT: '1',
+      NEXT_TELEMETRY_DISABLED: '1',
       // Health checks in browser tests probe loopback only: no test's check ever leaves this machine.
-      FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128' },
+      FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128',
+    },
     stdout: 'ignore',
     stderr: 'pipe',
   },

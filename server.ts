@@ -66,9 +66,17 @@ function startEngine(): void {
   const logFd = fs.openSync(path.join(env.dataDir, 'engine-output.log'), 'a', 0o600);
   const isAttached = process.env.FULCRUM_STOP_ENGINE_ON_EXIT === '1';
   // The engine runs compiled (scripts/ensure-build.mjs built it); in development its sources run under tsx.
-  const entry = isDev ? ['--import', 'tsx', path.join(process.cwd(), 'engine', 'daemon', 'main.ts')] : [path.join(process.cwd(), 'build', 'engine', 'daemon', 'main.js')];
+  const entry = isDev
+    ? ['--import', 'tsx', path.join(process.cwd(), 'engine', 'daemon', 'main.ts')]
+    : [path.join(process.cwd(), 'build', 'engine', 'daemon', 'main.js')];
   const child = spawn(process.execPath, entry, {
-    env: { ...process.env, FULCRUM_DATA_DIR: env.dataDir, FULCRUM_ENGINE_SOCKET: env.engineSocket, FULCRUM_ENGINE_EXIT_WITH_PARENT: isAttached ? '1' : '0', FULCRUM_ENGINE_LOG_STDOUT: '0' },
+    env: {
+      ...process.env,
+      FULCRUM_DATA_DIR: env.dataDir,
+      FULCRUM_ENGINE_SOCKET: env.engineSocket,
+      FULCRUM_ENGINE_EXIT_WITH_PARENT: isAttached ? '1' : '0',
+      FULCRUM_ENGINE_LOG_STDOUT: '0',
+    },
     // Attached (tests): the engine exits when this pipe closes, however this console dies.
     stdio: [isAttached ? 'pipe' : 'ignore', logFd, logFd],
     detached: !isAttached,
@@ -178,7 +186,10 @@ const live = createLiveFeed({
 });
 // The HA pair's peer link (mutual TLS to the other console), config sync and failover history (lib/ha/).
 const ha = await startHa({ host: env.host, port: configuredPeerPort() }).catch((e: NodeJS.ErrnoException) => {
-  log('error', `the HA peer link cannot listen on port ${configuredPeerPort()} (${e.code ?? e.message}); pairing and config sync are off until it can: free the port or set FULCRUM_PEER_PORT`);
+  log(
+    'error',
+    `the HA peer link cannot listen on port ${configuredPeerPort()} (${e.code ?? e.message}); pairing and config sync are off until it can: free the port or set FULCRUM_PEER_PORT`,
+  );
   return undefined;
 });
 server.on('upgrade', (req, socket, head) => {
@@ -189,12 +200,19 @@ server.on('upgrade', (req, socket, head) => {
 });
 
 server.on('error', (e: NodeJS.ErrnoException) => {
-  log('error', e.code === 'EADDRINUSE' ? `port ${env.port} is already in use; stop what uses it or set FULCRUM_PORT` : `the console cannot listen: ${e.message}`);
+  log(
+    'error',
+    e.code === 'EADDRINUSE' ? `port ${env.port} is already in use; stop what uses it or set FULCRUM_PORT` : `the console cannot listen: ${e.message}`,
+  );
   process.exit(1);
 });
 server.listen(env.port, env.host, () => {
   const scheme = env.isInsecureHttp ? 'http' : 'https';
-  log('info', `console listening on ${scheme}://localhost:${env.port}`, { dataDir: env.dataDir, engineSocket: env.engineSocket, mode: isDev ? 'development' : 'production' });
+  log('info', `console listening on ${scheme}://localhost:${env.port}`, {
+    dataDir: env.dataDir,
+    engineSocket: env.engineSocket,
+    mode: isDev ? 'development' : 'production',
+  });
 });
 
 function shutdown(signal: string) {

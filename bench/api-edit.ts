@@ -47,7 +47,13 @@ if (process.env.BENCH_API_EDIT_CONSOLE) {
 
 const ip = (base: number, i: number) => `10.${base}.${(i >> 8) & 0xff}.${i & 0xff}`;
 const service = (name: string, i: number) => ({
-  name, layer: 4, mode: 'nat', protocol: 'tcp', address: ip(1, i), ports: [443], scheduler: 'wlc',
+  name,
+  layer: 4,
+  mode: 'nat',
+  protocol: 'tcp',
+  address: ip(1, i),
+  ports: [443],
+  scheduler: 'wlc',
   healthCheck: { type: 'none' },
   realServers: [0, 1, 2, 3].map((k) => ({ name: `${name}-app-${k + 1}`, address: ip(2 + k, i), port: 8443, weight: 100 })),
 });
@@ -61,7 +67,13 @@ type Console = { baseUrl: string; dataDir: string; cpuMicros(): Promise<number>;
 async function startConsole(dataDir: string): Promise<Console> {
   const args = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), '--import', 'tsx', 'bench/api-edit.ts'];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, BENCH_API_EDIT_CONSOLE: '1', FULCRUM_DATA_DIR: dataDir, FULCRUM_INSECURE_HTTP: '1', FULCRUM_ENGINE_SOCKET: path.join(dataDir, 'engine.sock') },
+    env: {
+      ...process.env,
+      BENCH_API_EDIT_CONSOLE: '1',
+      FULCRUM_DATA_DIR: dataDir,
+      FULCRUM_INSECURE_HTTP: '1',
+      FULCRUM_ENGINE_SOCKET: path.join(dataDir, 'engine.sock'),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -87,14 +99,16 @@ async function startConsole(dataDir: string): Promise<Console> {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
-    cpuMicros: () => new Promise((resolve) => {
-      waiting = resolve;
-      child.kill('SIGUSR2');
-    }),
-    stop: () => new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGINT');
-    }),
+    cpuMicros: () =>
+      new Promise((resolve) => {
+        waiting = resolve;
+        child.kill('SIGUSR2');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
   };
 }
 
@@ -114,7 +128,14 @@ async function round(c: Client, i: number): Promise<Record<Kind, number>> {
   const created = await timed(c, 'POST', '/virtual-services', service(`bench-${i}`, i), {}, 201);
   const { id, version, realServers: _r, createdAt: _c, updatedAt: _u, id: _i, version: _v, ...spec } = created.body;
   const updated = await timed(c, 'PUT', `/virtual-services/${id}`, { ...spec, scheduler: 'rr' }, { 'if-match': `"${version}"` });
-  const added = await timed(c, 'POST', `/virtual-services/${id}/real-servers`, { name: `bench-${i}-app-5`, address: ip(6, i), port: 8443, weight: 50 }, {}, 201);
+  const added = await timed(
+    c,
+    'POST',
+    `/virtual-services/${id}/real-servers`,
+    { name: `bench-${i}-app-5`, address: ip(6, i), port: 8443, weight: 50 },
+    {},
+    201,
+  );
   const deleted = await timed(c, 'DELETE', `/virtual-services/${id}`, undefined, { 'if-match': `"${version + 2}"` }, 204);
   return { create: created.ms, update: updated.ms, 'add-rs': added.ms, delete: deleted.ms };
 }
@@ -125,7 +146,9 @@ try {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `fulcrum-bench-api-${label}-`));
     consoles.push(await startConsole(dataDir));
   }
-  const [small, large] = await Promise.all(consoles.map((k) => setupAdmin({ dataDir: k.dataDir, baseUrl: k.baseUrl, restartEngine: async () => {}, close: async () => {} })));
+  const [small, large] = await Promise.all(
+    consoles.map((k) => setupAdmin({ dataDir: k.dataDir, baseUrl: k.baseUrl, restartEngine: async () => {}, close: async () => {} })),
+  );
   // The large table, built through the same API one request at a time (the patch-night figure). The small console
   // gets as many requests meanwhile (created and deleted again), so both are as warm when the rounds start.
   let fillMs = 0;
@@ -138,7 +161,10 @@ try {
   const cpuBefore = { small: 0, large: 0 };
   // Rounds alternate between the two consoles (and who goes first), so load from elsewhere on the machine falls on
   // both sizes alike; each round deletes what it created, so the sizes stay 0 and SERVICES.
-  const times = { small: Object.fromEntries(KINDS.map((k) => [k, [] as number[]])), large: Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) } as Record<'small' | 'large', Record<Kind, number[]>>;
+  const times = {
+    small: Object.fromEntries(KINDS.map((k) => [k, [] as number[]])),
+    large: Object.fromEntries(KINDS.map((k) => [k, [] as number[]])),
+  } as Record<'small' | 'large', Record<Kind, number[]>>;
   for (let n = 0; n < WARM_UP + ROUNDS; n++) {
     const order = n % 2 === 0 ? (['small', 'large'] as const) : (['large', 'small'] as const);
     for (const which of order) {
@@ -148,15 +174,24 @@ try {
     }
   }
   const cpuMsPerEdit = { small: 0, large: 0 };
-  for (const [i, which] of (['small', 'large'] as const).entries()) cpuMsPerEdit[which] = (await consoles[i].cpuMicros() - cpuBefore[which]) / 1000 / (ROUNDS * KINDS.length);
+  for (const [i, which] of (['small', 'large'] as const).entries())
+    cpuMsPerEdit[which] = ((await consoles[i].cpuMicros()) - cpuBefore[which]) / 1000 / (ROUNDS * KINDS.length);
   for (const set of Object.values(times)) for (const k of KINDS) set[k].sort((a, b) => a - b);
   const p50 = (x: number[]) => percentile(x, 50);
   console.log(`bench api-edit: ms-per-edit at 0 and ${SERVICES} services ${p50(times.small.create).toFixed(1)} ${p50(times.large.create).toFixed(1)}`);
-  for (const [label, which] of [['0', 'small'], [String(SERVICES), 'large']] as const) {
-    for (const k of KINDS) console.log(`bench api-edit: ${k} at ${label}: p50 ${p50(times[which][k]).toFixed(1)} ms, p99 ${percentile(times[which][k], 99).toFixed(1)} ms`);
+  for (const [label, which] of [
+    ['0', 'small'],
+    [String(SERVICES), 'large'],
+  ] as const) {
+    for (const k of KINDS)
+      console.log(`bench api-edit: ${k} at ${label}: p50 ${p50(times[which][k]).toFixed(1)} ms, p99 ${percentile(times[which][k], 99).toFixed(1)} ms`);
   }
-  console.log(`bench api-edit: console CPU ms per edit at 0 and ${SERVICES} services ${cpuMsPerEdit.small.toFixed(1)} ${cpuMsPerEdit.large.toFixed(1)} (ratio ${(cpuMsPerEdit.large / cpuMsPerEdit.small).toFixed(2)})`);
-  console.log(`bench api-edit: filling ${SERVICES} services × 4 real servers took ${fillSeconds.toFixed(1)} s (${(fillSeconds * 1000 / SERVICES).toFixed(1)} ms each)`);
+  console.log(
+    `bench api-edit: console CPU ms per edit at 0 and ${SERVICES} services ${cpuMsPerEdit.small.toFixed(1)} ${cpuMsPerEdit.large.toFixed(1)} (ratio ${(cpuMsPerEdit.large / cpuMsPerEdit.small).toFixed(2)})`,
+  );
+  console.log(
+    `bench api-edit: filling ${SERVICES} services × 4 real servers took ${fillSeconds.toFixed(1)} s (${((fillSeconds * 1000) / SERVICES).toFixed(1)} ms each)`,
+  );
   for (const k of KINDS) console.log(`bench api-edit: ratio ${SERVICES}/0 (${k} p50) ${(p50(times.large[k]) / p50(times.small[k])).toFixed(2)}`);
 } finally {
   for (const k of consoles) {

@@ -44,15 +44,24 @@ async function startConsole(dataDir: string, port: number): Promise<ChildProcess
   execFileSync(process.execPath, ['scripts/ensure-build.mjs'], { stdio: 'inherit' });
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
     env: {
-      ...process.env, FULCRUM_DATA_DIR: dataDir, FULCRUM_PORT: String(port), FULCRUM_HOST: '127.0.0.1', FULCRUM_INSECURE_HTTP: '1',
-      FULCRUM_STOP_ENGINE_ON_EXIT: '1', NEXT_TELEMETRY_DISABLED: '1', FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128',
+      ...process.env,
+      FULCRUM_DATA_DIR: dataDir,
+      FULCRUM_PORT: String(port),
+      FULCRUM_HOST: '127.0.0.1',
+      FULCRUM_INSECURE_HTTP: '1',
+      FULCRUM_STOP_ENGINE_ON_EXIT: '1',
+      NEXT_TELEMETRY_DISABLED: '1',
+      FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the console exited (${child.exitCode}) before it answered`);
-    const ok = await fetch(`http://127.0.0.1:${port}/api/v1/setup`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/api/v1/setup`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return child;
     if (Date.now() > deadline) throw new Error('the console did not answer within 120 s');
     await new Promise((r) => setTimeout(r, 250));
@@ -60,7 +69,12 @@ async function startConsole(dataDir: string, port: number): Promise<ChildProcess
 }
 
 const service = (i: number) => ({
-  name: `svc-${String(i).padStart(4, '0')}`, layer: 7, mode: 'http', address: '127.0.0.1', ports: [20000 + i], scheduler: 'wrr',
+  name: `svc-${String(i).padStart(4, '0')}`,
+  layer: 7,
+  mode: 'http',
+  address: '127.0.0.1',
+  ports: [20000 + i],
+  scheduler: 'wrr',
   healthCheck: { type: 'none' },
   realServers: [0, 1, 2, 3].map((k) => ({ name: `svc-${i}-app-${k + 1}`, address: '127.0.0.1', port: 40000 + ((i * 4 + k) % 20000) })),
 });
@@ -69,15 +83,17 @@ const service = (i: number) => ({
 async function load(page: Page, url: string, ready: string): Promise<number> {
   await page.goto(url, { waitUntil: 'commit' });
   // A string, not a function: tsx would wrap a named function's helpers in a __name() the page does not have.
-  return page.evaluate<number>(`new Promise((resolve) => {
+  return page
+    .evaluate<number>(`new Promise((resolve) => {
     const isDone = () => { const main = document.querySelector('main'); return !!main && !/Loading/i.test(main.innerText) && (${ready}); };
     const check = () => (isDone() ? requestAnimationFrame(() => resolve(performance.now())) : requestAnimationFrame(check));
     check();
     setTimeout(() => resolve(-1), 30000);
-  })`).then(async (t) => {
-    if (t < 0) throw new Error(`${url}: not ready within 30 s; the page shows: ${(await page.textContent("main"))?.slice(0, 3000)}`);
-    return t;
-  });
+  })`)
+    .then(async (t) => {
+      if (t < 0) throw new Error(`${url}: not ready within 30 s; the page shows: ${(await page.textContent('main'))?.slice(0, 3000)}`);
+      return t;
+    });
 }
 
 function summary(times: number[]): string {
@@ -88,7 +104,10 @@ function summary(times: number[]): string {
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-render-'));
 const port = await freePort();
 const child = await startConsole(dataDir, port);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
+});
 try {
   const baseUrl = `http://127.0.0.1:${port}`;
   const api = await setupAdmin({ dataDir, baseUrl, restartEngine: async () => {}, close: async () => {} });
@@ -103,7 +122,9 @@ try {
   console.log(`bench console-render: ${SERVICES} services × 4 real servers staged through the API in ${Math.round(performance.now() - started)} ms`);
   // Whether a create's cost grows with the table (through server.ts and Next, not the bare router of bench:api-edit).
   const tenth = Math.max(1, Math.floor(SERVICES / 10));
-  console.log(`bench console-render: create through the console, first ${tenth}: ${summary(createMs.slice(0, tenth))}; last ${tenth}: ${summary(createMs.slice(-tenth))}`);
+  console.log(
+    `bench console-render: create through the console, first ${tenth}: ${summary(createMs.slice(0, tenth))}; last ${tenth}: ${summary(createMs.slice(-tenth))}`,
+  );
   // The pending-changes page's answer alone (GET /changes), to tell the server's share from the browser's.
   const changesMs: number[] = [];
   for (let i = 0; i < LOADS; i++) {
@@ -131,13 +152,21 @@ try {
   };
   // Ready: the count of pending changes is shown and the list's first page (50 objects) is on the page.
   const last = service(SERVICES - 1).name;
-  await measure('pending-changes', `${baseUrl}/changes`, `/\\d+ pending changes/.test(main.innerText) && main.querySelectorAll('[data-testid=change-list] > li').length === ${Math.min(SERVICES, 50)}`);
+  await measure(
+    'pending-changes',
+    `${baseUrl}/changes`,
+    `/\\d+ pending changes/.test(main.innerText) && main.querySelectorAll('[data-testid=change-list] > li').length === ${Math.min(SERVICES, 50)}`,
+  );
   const applied = await api.req('POST', '/apply', { comment: 'bench console-render' });
   if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${applied.text}`);
   // Ready: the overview's first page of cards (25; the filter searches all services) with every real server's row,
   // the engine's status on them ("programmed"), and the pager counting all services when there is more than a page.
   const cards = Math.min(SERVICES, 25);
-  await measure('overview', `${baseUrl}/`, `main.querySelectorAll('[data-testid=vs-name]').length === ${cards} && main.querySelectorAll('tr[data-testid^=rs-]').length === ${cards * 4} && main.innerText.includes('programmed') && (${SERVICES <= 25} || main.innerText.includes('${SERVICES} services'))`);
+  await measure(
+    'overview',
+    `${baseUrl}/`,
+    `main.querySelectorAll('[data-testid=vs-name]').length === ${cards} && main.querySelectorAll('tr[data-testid^=rs-]').length === ${cards * 4} && main.innerText.includes('programmed') && (${SERVICES <= 25} || main.innerText.includes('${SERVICES} services'))`,
+  );
   // The last service is one filter away: typing its name shows its card alone.
   await page.getByRole('searchbox', { name: 'Filter services' }).fill(last);
   await page.getByTestId('vs-name').getByText(last, { exact: true }).waitFor();

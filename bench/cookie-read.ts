@@ -30,6 +30,8 @@ for (const [name, header] of Object.entries(HEADERS)) {
     pkg.push(time(() => (sink += parseCookie(header).LB?.length ?? 0), N));
   }
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[2];
-  console.log(`${name.padEnd(8)} readCookie ${median(ours).toFixed(0).padStart(5)} ns   cookie.parseCookie ${median(pkg).toFixed(0).padStart(5)} ns   ratio ${(median(pkg) / median(ours)).toFixed(2)}×`);
+  console.log(
+    `${name.padEnd(8)} readCookie ${median(ours).toFixed(0).padStart(5)} ns   cookie.parseCookie ${median(pkg).toFixed(0).padStart(5)} ns   ratio ${(median(pkg) / median(ours)).toFixed(2)}×`,
+  );
 }
 if (sink < 0) console.log(sink);

@@ -36,10 +36,16 @@ export const isHttpPort = (base: number, port: number) => port - base < HTTP_SER
 export function fulcrumConfig(base: number): Config {
   return ConfigSchema.parse({
     virtualServices: Array.from({ length: SERVICES }, (_, v) => ({
-      name: `vs-${v}`, layer: 4, mode: 'nat', address: VIP, ports: [VIP_PORT + v], scheduler: 'wlc',
-      healthCheck: v < HTTP_SERVICES
-        ? { type: 'http', intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS, fall: FALL, rise: RISE, http: { path: '/health', expectStatus: '200' } }
-        : { type: 'connect', intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS, fall: FALL, rise: RISE },
+      name: `vs-${v}`,
+      layer: 4,
+      mode: 'nat',
+      address: VIP,
+      ports: [VIP_PORT + v],
+      scheduler: 'wlc',
+      healthCheck:
+        v < HTTP_SERVICES
+          ? { type: 'http', intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS, fall: FALL, rise: RISE, http: { path: '/health', expectStatus: '200' } }
+          : { type: 'connect', intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS, fall: FALL, rise: RISE },
       realServers: Array.from({ length: PER_SERVICE }, (_, r) => {
         const port = base + v * PER_SERVICE + r;
         return { name: `rs-${port}`, address: '127.0.0.1', port };
@@ -51,12 +57,20 @@ export function fulcrumConfig(base: number): Config {
 export function keepalivedConf(base: number): string {
   const out = ['global_defs {', '  router_id fulcrum-bench', '}', ''];
   for (let v = 0; v < SERVICES; v++) {
-    out.push(`virtual_server ${VIP} ${VIP_PORT + v} {`, '  lvs_sched wlc', '  lvs_method NAT', '  protocol TCP', `  delay_loop ${INTERVAL_MS / 1000}`, '  inhibit_on_failure');
+    out.push(
+      `virtual_server ${VIP} ${VIP_PORT + v} {`,
+      '  lvs_sched wlc',
+      '  lvs_method NAT',
+      '  protocol TCP',
+      `  delay_loop ${INTERVAL_MS / 1000}`,
+      '  inhibit_on_failure',
+    );
     for (let r = 0; r < PER_SERVICE; r++) {
       const port = base + v * PER_SERVICE + r;
       out.push(`  real_server 127.0.0.1 ${port} {`, '    weight 100');
       const common = [`      connect_timeout ${TIMEOUT_MS / 1000}`, `      retry ${FALL - 1}`, `      delay_before_retry ${INTERVAL_MS / 1000}`];
-      if (v < HTTP_SERVICES) out.push('    HTTP_GET {', '      url {', '        path /health', '        status_code 200', '      }', '      http_protocol 1.1', ...common, '    }');
+      if (v < HTTP_SERVICES)
+        out.push('    HTTP_GET {', '      url {', '        path /health', '        status_code 200', '      }', '      http_protocol 1.1', ...common, '    }');
       else out.push('    TCP_CHECK {', ...common, '    }');
       out.push('  }');
     }
@@ -73,7 +87,11 @@ export function keepalivedConf(base: number): string {
  * unanswered within their timeout.
  */
 export function nginxFleetConf(base: number, skip: Set<number>, dir: string): string {
-  const listen = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i).filter((p) => !skip.has(p)).map((p) => `    listen 127.0.0.1:${p};`).join('\n');
+  const listen = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => from + i)
+      .filter((p) => !skip.has(p))
+      .map((p) => `    listen 127.0.0.1:${p};`)
+      .join('\n');
   return `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log stderr error; worker_rlimit_nofile 8192;
 events { worker_connections 6000; }

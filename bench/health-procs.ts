@@ -94,7 +94,11 @@ export function monitorChildTicks(root: number): number {
 }
 
 export function forkTs(file: string, arg: unknown, execArgv: string[] = []): ChildProcess {
-  const c = fork(path.join(HERE, file), [JSON.stringify(arg)], { cwd: ROOT, execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const c = fork(path.join(HERE, file), [JSON.stringify(arg)], {
+    cwd: ROOT,
+    execArgv: [...execArgv, '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.add(c);
   c.on('exit', () => children.delete(c));
   return c;
@@ -148,14 +152,20 @@ export async function startFleet(base: number, victims: number[], dir: string, n
   fs.writeFileSync(conf, nginxFleetConf(base, skip, fleetDir));
   const args = ['-c', conf, '-p', fleetDir, '-e', 'stderr'];
   // nice(1) execs nginx: the pid is nginx's, and its worker inherits the niceness.
-  const nginx = nice ? spawn('nice', ['-n', String(nice), 'nginx', ...args], { stdio: ['ignore', 'ignore', 'inherit'] }) : spawn('nginx', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const nginx = nice
+    ? spawn('nice', ['-n', String(nice), 'nginx', ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn('nginx', args, { stdio: ['ignore', 'ignore', 'inherit'] });
   children.add(nginx);
   nginx.on('exit', () => children.delete(nginx));
   const fleet: Fleet = { base, victims, nginx };
-  const exited = (what: string, c: ChildProcess) => new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`${what} exited (${code}); are ports ${base}–${base + SERVERS - 1} free?`))));
+  const exited = (what: string, c: ChildProcess) =>
+    new Promise<never>((_, reject) => c.once('exit', (code) => reject(new Error(`${what} exited (${code}); are ports ${base}–${base + SERVERS - 1} free?`))));
   const first = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i).filter((p) => !skip.has(p));
   // nginx binds every listener before it starts its worker: the first of each half answering means all are there.
-  await Promise.race([Promise.all([waitPort(first(base, base + HTTP_SERVERS)[0]), waitPort(first(base + HTTP_SERVERS, base + SERVERS)[0])]), exited('nginx (the real servers)', nginx)]);
+  await Promise.race([
+    Promise.all([waitPort(first(base, base + HTTP_SERVERS)[0]), waitPort(first(base + HTTP_SERVERS, base + SERVERS)[0])]),
+    exited('nginx (the real servers)', nginx),
+  ]);
   if (victims.length > 0) {
     fleet.node = forkTs('health-servers.ts', { base, ports: victims });
     const ready = await Promise.race([nextMessage<{ op: string; count: number }>(fleet.node, 'ready', 60_000), exited('the servers that die', fleet.node)]);

@@ -9,7 +9,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { INTERVAL_MS, SERVERS } from './health-fleet.ts';
 import { waitPort } from './wait-port.ts';
-import { busyTicks, children, CLK_TCK, fleetTicks, forkTs, have, idleTicks, median, monitorChildTicks, nextMessage, ownTicks, sleep, startFleet, stopChild, stopFleet, treeTicks, type Fleet } from './health-procs.ts';
+import {
+  busyTicks,
+  children,
+  CLK_TCK,
+  fleetTicks,
+  forkTs,
+  have,
+  idleTicks,
+  median,
+  monitorChildTicks,
+  nextMessage,
+  ownTicks,
+  sleep,
+  startFleet,
+  stopChild,
+  stopFleet,
+  treeTicks,
+  type Fleet,
+} from './health-procs.ts';
 
 const PROXY_ROUNDS = Math.max(2, Number(process.env.BENCH_HEALTH_PROXY_ROUNDS ?? 8));
 const PROXY_SECONDS = 4;
@@ -58,8 +76,13 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
     await nextMessage(proxy, 'ready', 60_000);
     const url = `http://127.0.0.1:${port}/`;
     wrk(url, 1); // warm: pools, JIT
-    console.log(`# proxy: this machine, ${os.cpus().length} cores; Fulcrum layer 7 (primary + 2 workers) → nginx; wrk -t1 -c64 -d${PROXY_SECONDS}s; ${PROXY_ROUNDS} rounds each way; the monitor (${SERVERS} servers): its view in the primary, its checks in its child at niceness ${process.env.FULCRUM_HEALTH_NICE ?? 10}; the checked fleet (nginx) at niceness ${FLEET_NICE}, standing in for other machines`);
-    const runs: Record<'with' | 'without', { rps: number; primary: number; checker: number; servers: number; workerUs: number; ran: number; lateMs: number; downs: number; others: number }[]> = { with: [], without: [] };
+    console.log(
+      `# proxy: this machine, ${os.cpus().length} cores; Fulcrum layer 7 (primary + 2 workers) → nginx; wrk -t1 -c64 -d${PROXY_SECONDS}s; ${PROXY_ROUNDS} rounds each way; the monitor (${SERVERS} servers): its view in the primary, its checks in its child at niceness ${process.env.FULCRUM_HEALTH_NICE ?? 10}; the checked fleet (nginx) at niceness ${FLEET_NICE}, standing in for other machines`,
+    );
+    const runs: Record<
+      'with' | 'without',
+      { rps: number; primary: number; checker: number; servers: number; workerUs: number; ran: number; lateMs: number; downs: number; others: number }[]
+    > = { with: [], without: [] };
     let errors = 0;
     for (let r = 0; r < PROXY_ROUNDS; r++) {
       for (const mode of r % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
@@ -108,8 +131,12 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
         };
         errors += w.errors;
         runs[mode].push(x);
-        const checks = on ? `; checker ${x.checker.toFixed(1)} %, ran ${(100 * x.ran).toFixed(0)} % of the checks due, latest slot +${x.lateMs} ms, ${x.downs} downs` : '';
-        console.log(`#   round ${r + 1} ${(mode + ' checks').padEnd(15)} ${x.rps.toFixed(0).padStart(6)} rps; workers ${x.workerUs.toFixed(1)} µs CPU/req; primary ${x.primary.toFixed(1)} % of one core, real servers ${x.servers.toFixed(1)} %, idle of all CPUs ${idle.toFixed(0)} %, other processes ${x.others.toFixed(0)} %${checks}${w.errors ? `; ${w.errors} errors` : ''}`);
+        const checks = on
+          ? `; checker ${x.checker.toFixed(1)} %, ran ${(100 * x.ran).toFixed(0)} % of the checks due, latest slot +${x.lateMs} ms, ${x.downs} downs`
+          : '';
+        console.log(
+          `#   round ${r + 1} ${(mode + ' checks').padEnd(15)} ${x.rps.toFixed(0).padStart(6)} rps; workers ${x.workerUs.toFixed(1)} µs CPU/req; primary ${x.primary.toFixed(1)} % of one core, real servers ${x.servers.toFixed(1)} %, idle of all CPUs ${idle.toFixed(0)} %, other processes ${x.others.toFixed(0)} %${checks}${w.errors ? `; ${w.errors} errors` : ''}`,
+        );
       }
     }
     const ratios = runs.with.map((x, i) => x.rps / runs.without[i].rps);
@@ -118,13 +145,23 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
     const quiet = ratios.filter((_, i) => runs.with[i].others < QUIET_OTHERS && runs.without[i].others < QUIET_OTHERS);
     const med = (m: 'with' | 'without', k: 'rps' | 'primary' | 'checker' | 'servers' | 'workerUs' | 'ran' | 'lateMs') => median(runs[m].map((x) => x[k]));
     const spread = runs.without.map((x) => x.rps);
-    console.log(`# proxy medians: with ${med('with', 'rps').toFixed(0)} rps, without ${med('without', 'rps').toFixed(0)} rps (without ranged ${Math.min(...spread).toFixed(0)}–${Math.max(...spread).toFixed(0)}); per-round ratios [${ratios.map((x) => x.toFixed(3)).join(', ')}]`);
-    console.log(`# proxy workers: ${med('with', 'workerUs').toFixed(1)} µs CPU/req with checks, ${med('without', 'workerUs').toFixed(1)} without; primary: ${med('with', 'primary').toFixed(1)} % of one core with checks, ${med('without', 'primary').toFixed(1)} % without; the monitor's child ${med('with', 'checker').toFixed(1)} %; nginx serving the fleet: ${med('with', 'servers').toFixed(1)} % while checked`);
+    console.log(
+      `# proxy medians: with ${med('with', 'rps').toFixed(0)} rps, without ${med('without', 'rps').toFixed(0)} rps (without ranged ${Math.min(...spread).toFixed(0)}–${Math.max(...spread).toFixed(0)}); per-round ratios [${ratios.map((x) => x.toFixed(3)).join(', ')}]`,
+    );
+    console.log(
+      `# proxy workers: ${med('with', 'workerUs').toFixed(1)} µs CPU/req with checks, ${med('without', 'workerUs').toFixed(1)} without; primary: ${med('with', 'primary').toFixed(1)} % of one core with checks, ${med('without', 'primary').toFixed(1)} % without; the monitor's child ${med('with', 'checker').toFixed(1)} %; nginx serving the fleet: ${med('with', 'servers').toFixed(1)} % while checked`,
+    );
     const downs = runs.with.reduce((n, x) => n + x.downs, 0);
-    console.log(`# checks under the proxy's load: ran ${(100 * Math.min(...runs.with.map((x) => x.ran))).toFixed(0)}–${(100 * Math.max(...runs.with.map((x) => x.ran))).toFixed(0)} % of those due; latest slot median +${med('with', 'lateMs').toFixed(0)} ms, worst +${Math.max(...runs.with.map((x) => x.lateMs))} ms; ${downs} servers went down (none should)`);
+    console.log(
+      `# checks under the proxy's load: ran ${(100 * Math.min(...runs.with.map((x) => x.ran))).toFixed(0)}–${(100 * Math.max(...runs.with.map((x) => x.ran))).toFixed(0)} % of those due; latest slot median +${med('with', 'lateMs').toFixed(0)} ms, worst +${Math.max(...runs.with.map((x) => x.lateMs))} ms; ${downs} servers went down (none should)`,
+    );
     const useQuiet = quiet.length >= 3;
-    console.log(`# proxy pairs with the rest of the machine quiet (< ${QUIET_OTHERS} % of one core): ${quiet.length} of ${ratios.length}${quiet.length ? `, ratios [${quiet.map((x) => x.toFixed(3)).join(', ')}], median ${median(quiet).toFixed(3)}` : ''}; all pairs: median ${median(ratios).toFixed(3)}; the summary takes ${useQuiet ? 'the quiet pairs' : 'all pairs (fewer than 3 quiet)'}`);
-    const lines = [`bench health: proxy rps with/without checks ${median(useQuiet ? quiet : ratios).toFixed(3)}${useQuiet ? ` (${quiet.length} quiet pairs of ${ratios.length})` : ` (all ${ratios.length} pairs; the machine was busy)`}`];
+    console.log(
+      `# proxy pairs with the rest of the machine quiet (< ${QUIET_OTHERS} % of one core): ${quiet.length} of ${ratios.length}${quiet.length ? `, ratios [${quiet.map((x) => x.toFixed(3)).join(', ')}], median ${median(quiet).toFixed(3)}` : ''}; all pairs: median ${median(ratios).toFixed(3)}; the summary takes ${useQuiet ? 'the quiet pairs' : 'all pairs (fewer than 3 quiet)'}`,
+    );
+    const lines = [
+      `bench health: proxy rps with/without checks ${median(useQuiet ? quiet : ratios).toFixed(3)}${useQuiet ? ` (${quiet.length} quiet pairs of ${ratios.length})` : ` (all ${ratios.length} pairs; the machine was busy)`}`,
+    ];
     if (errors) {
       lines.push(`bench health: the proxy had ${errors} failed requests`);
       process.exitCode = 1;

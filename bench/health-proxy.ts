@@ -20,10 +20,19 @@ import { fulcrumConfig, INTERVAL_MS, SERVERS } from './health-fleet.ts';
 const input = JSON.parse(process.argv[2]) as { dataDir: string; port: number; backendPort: number; base: number };
 const dp = createL7DataPlane({ dataDir: input.dataDir, workers: 2, closeGraceMs: 200, log: (l, m) => console.error(`[fulcrum ${l}] ${m}`) });
 const config = ConfigSchema.parse({
-  virtualServices: [{
-    name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [input.port], scheduler: 'rr', healthCheck: { type: 'none' },
-    layer7: { xForwardedFor: true, xForwardedProto: false }, realServers: [{ name: 'nginx', address: '127.0.0.1', port: input.backendPort }],
-  }],
+  virtualServices: [
+    {
+      name: 'web',
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [input.port],
+      scheduler: 'rr',
+      healthCheck: { type: 'none' },
+      layer7: { xForwardedFor: true, xForwardedProto: false },
+      realServers: [{ name: 'nginx', address: '127.0.0.1', port: input.backendPort }],
+    },
+  ],
 });
 const results = await dp.apply({ config, decisions: new Map() });
 if (results.some((r) => r.status !== 'programmed')) {
@@ -38,7 +47,9 @@ process.on('message', (m: { op: string; on: boolean }) => {
   if (m.op === 'schedule') {
     const d = downs;
     downs = 0;
-    void (monitor?.refresh() ?? Promise.resolve(undefined)).then((s) => process.send!({ op: 'schedule', runs: s?.runs ?? 0, maxLateMs: s?.maxLateMs ?? 0, downs: d }));
+    void (monitor?.refresh() ?? Promise.resolve(undefined)).then((s) =>
+      process.send!({ op: 'schedule', runs: s?.runs ?? 0, maxLateMs: s?.maxLateMs ?? 0, downs: d }),
+    );
     return;
   }
   if (m.op !== 'checks') return;

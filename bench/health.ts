@@ -63,7 +63,22 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FALL, HTTP_SERVERS, INTERVAL_MS, keepalivedConf, SERVERS } from './health-fleet.ts';
-import { children, CLK_TCK, fleetTicks, forkTs, idleTicks, median, nextMessage, percentile, sleep, startFleet, stopChild, stopFleet, treeTimes, type Fleet } from './health-procs.ts';
+import {
+  children,
+  CLK_TCK,
+  fleetTicks,
+  forkTs,
+  idleTicks,
+  median,
+  nextMessage,
+  percentile,
+  sleep,
+  startFleet,
+  stopChild,
+  stopFleet,
+  treeTimes,
+  type Fleet,
+} from './health-procs.ts';
 import { runProxy } from './health-proxy-part.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -128,7 +143,9 @@ function startKeepalived(fleet: Fleet, dir: string): Started {
   fs.writeFileSync(conf, keepalivedConf(fleet.base));
   // -n: stay in the foreground (so the pid we hold is its parent); -l -D: log to the console, with each
   // transition; --check: the health checker only (no VRRP, no BFD); private pid files, so it never meets another.
-  const proc = spawn('keepalived', ['-n', '-l', '-D', '--check', '-f', conf, '-p', path.join(dir, 'keepalived.pid'), '-c', path.join(dir, 'checkers.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('keepalived', ['-n', '-l', '-D', '--check', '-f', conf, '-p', path.join(dir, 'keepalived.pid'), '-c', path.join(dir, 'checkers.pid')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(proc);
   proc.on('exit', () => children.delete(proc));
   let onDown: (port: number, at: number, why: string) => void = () => undefined;
@@ -164,7 +181,8 @@ function startKeepalived(fleet: Fleet, dir: string): Started {
     proc,
     onDown: (f) => (onDown = f),
     allChecked: allChecked.then(() => {
-      if (checked.size < SERVERS) console.log(`# keepalived had checked ${checked.size} of ${SERVERS} servers after ${15 * INTERVAL_MS / 1000} s; measuring anyway`);
+      if (checked.size < SERVERS)
+        console.log(`# keepalived had checked ${checked.size} of ${SERVERS} servers after ${(15 * INTERVAL_MS) / 1000} s; measuring anyway`);
     }),
   };
 }
@@ -180,7 +198,10 @@ async function runRound(peer: Peer, fleet: Fleet, victims: number[], seconds: nu
     else if (!downs.has(port)) downs.set(port, at);
   });
   try {
-    await Promise.race([started.allChecked, new Promise<never>((_, reject) => started.proc.once('exit', () => reject(new Error(`${peer} exited during start-up`))))]);
+    await Promise.race([
+      started.allChecked,
+      new Promise<never>((_, reject) => started.proc.once('exit', () => reject(new Error(`${peer} exited during start-up`)))),
+    ]);
     await sleep(1000);
     // When they die: at random moments of the window, from 1 s in to KILL_MARGIN_MS before its end.
     const plan = victims.map((port) => ({ port, atMs: 1000 + Math.random() * (seconds * 1000 - KILL_MARGIN_MS - 1000) }));
@@ -202,7 +223,11 @@ async function runRound(peer: Peer, fleet: Fleet, victims: number[], seconds: nu
     if (started.proc.exitCode !== null) throw new Error(`${peer} exited during the window`);
     const latencies = [...downs].filter(([port]) => killedAt.has(port)).map(([port, at]) => at - killedAt.get(port)!);
     return {
-      peer, windowSeconds, latencies, missed: killedAt.size - latencies.length, falseDowns,
+      peer,
+      windowSeconds,
+      latencies,
+      missed: killedAt.size - latencies.length,
+      falseDowns,
       cpuSeconds: (ticks1.user + ticks1.system - ticks0.user - ticks0.system) / CLK_TCK,
       systemSeconds: (ticks1.system - ticks0.system) / CLK_TCK,
       serversSeconds: (servers1 - servers0) / CLK_TCK,
@@ -234,8 +259,10 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
     if (!/v2\.2\.7/.test(version)) console.log(`# warning: the peer is meant to be keepalived 2.2.7 (Debian 12's); this is ${version}`);
     console.log(`# ${version}`);
   }
-  const where = isGuest ? 'User-Mode Linux test kernel' : 'this machine\'s kernel';
-  console.log(`# checkers: ${where}, ${os.cpus().length} CPU; Node ${process.version}; ${SERVERS} real servers (${HTTP_SERVERS} HTTP, ${SERVERS - HTTP_SERVERS} TCP) every ${INTERVAL_MS / 1000} s; ${ROUNDS} rounds each of ${seconds} s`);
+  const where = isGuest ? 'User-Mode Linux test kernel' : "this machine's kernel";
+  console.log(
+    `# checkers: ${where}, ${os.cpus().length} CPU; Node ${process.version}; ${SERVERS} real servers (${HTTP_SERVERS} HTTP, ${SERVERS - HTTP_SERVERS} TCP) every ${INTERVAL_MS / 1000} s; ${ROUNDS} rounds each of ${seconds} s`,
+  );
   // Base port: fixed in the guest (its own kernel); on the host, away from other benchmarks' ports and below the
   // ephemeral range.
   const base = isGuest ? 21000 : 21000 + (process.pid % 5) * 2000;
@@ -255,7 +282,9 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
         const share = (100 * x.cpuSeconds) / x.windowSeconds;
         const lat = [...x.latencies].sort((a, b) => a - b);
         const pct = (secs: number) => `${((100 * secs) / x.windowSeconds).toFixed(1)} %`;
-        console.log(`#   round ${r + 1} ${peer.padEnd(10)} cpu ${x.cpuSeconds.toFixed(2)} s in ${x.windowSeconds.toFixed(1)} s = ${share.toFixed(1)} % of one core (system ${pct(x.systemSeconds)}; real servers ${pct(x.serversSeconds)}, idle of all CPUs ${pct(x.idleSeconds)}); ${lat.length} of ${kills} kills detected, max ${lat.length ? lat[lat.length - 1].toFixed(0) : '-'} ms${x.missed ? `, ${x.missed} missed` : ''}${x.falseDowns.length ? `; ${x.falseDowns.length} false downs, e.g. ${x.falseDowns.slice(0, 2).join('; ')}` : ''}`);
+        console.log(
+          `#   round ${r + 1} ${peer.padEnd(10)} cpu ${x.cpuSeconds.toFixed(2)} s in ${x.windowSeconds.toFixed(1)} s = ${share.toFixed(1)} % of one core (system ${pct(x.systemSeconds)}; real servers ${pct(x.serversSeconds)}, idle of all CPUs ${pct(x.idleSeconds)}); ${lat.length} of ${kills} kills detected, max ${lat.length ? lat[lat.length - 1].toFixed(0) : '-'} ms${x.missed ? `, ${x.missed} missed` : ''}${x.falseDowns.length ? `; ${x.falseDowns.length} false downs, e.g. ${x.falseDowns.slice(0, 2).join('; ')}` : ''}`,
+        );
       }
     }
   } finally {
@@ -270,15 +299,21 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
   for (const p of peers) {
     const xs = of(p);
     const lat = xs.flatMap((x) => x.latencies);
-    console.log(`# ${latencyLine(p, lat)}${xs.some((x) => x.missed) ? `; missed ${xs.reduce((n, x) => n + x.missed, 0)}` : ''}${xs.some((x) => x.falseDowns.length) ? `; false downs ${xs.reduce((n, x) => n + x.falseDowns.length, 0)}` : ''}`);
+    console.log(
+      `# ${latencyLine(p, lat)}${xs.some((x) => x.missed) ? `; missed ${xs.reduce((n, x) => n + x.missed, 0)}` : ''}${xs.some((x) => x.falseDowns.length) ? `; false downs ${xs.reduce((n, x) => n + x.falseDowns.length, 0)}` : ''}`,
+    );
   }
   if (peers.includes('keepalived')) {
     const k = of('keepalived');
     const kShare = median(k.map(shareOf));
     // Pair each Fulcrum round with the keepalived round run next to it (same stretch of host load).
     const ratios = f.map((x, i) => shareOf(x) / shareOf(k[i]));
-    console.log(`# cpu medians: fulcrum ${fShare.toFixed(1)} %, keepalived ${kShare.toFixed(1)} % of one core; per-pair ratios [${ratios.map((x) => x.toFixed(2)).join(', ')}]`);
-    lines.push(`bench health: fulcrum/keepalived cpu ${median(ratios).toFixed(2)} (fulcrum ${fShare.toFixed(1)} % of one core, keepalived ${kShare.toFixed(1)} %)`);
+    console.log(
+      `# cpu medians: fulcrum ${fShare.toFixed(1)} %, keepalived ${kShare.toFixed(1)} % of one core; per-pair ratios [${ratios.map((x) => x.toFixed(2)).join(', ')}]`,
+    );
+    lines.push(
+      `bench health: fulcrum/keepalived cpu ${median(ratios).toFixed(2)} (fulcrum ${fShare.toFixed(1)} % of one core, keepalived ${kShare.toFixed(1)} %)`,
+    );
     const kl = k.flatMap((x) => x.latencies).sort((a, b) => a - b);
     if (kl.length) lines.push(`bench health: keepalived detection p99 ms ${percentile(kl, 99).toFixed(0)} (from its log)`);
   } else {
@@ -287,7 +322,9 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
   }
   const fl = f.flatMap((x) => x.latencies).sort((a, b) => a - b);
   const missed = f.reduce((n, x) => n + x.missed, 0);
-  lines.push(`bench health: detection p99 ms ${fl.length ? percentile(fl, 99).toFixed(0) : 'none'} (bound ${BOUND_MS})${missed ? `; ${missed} kills never detected` : ''}`);
+  lines.push(
+    `bench health: detection p99 ms ${fl.length ? percentile(fl, 99).toFixed(0) : 'none'} (bound ${BOUND_MS})${missed ? `; ${missed} kills never detected` : ''}`,
+  );
   return lines;
 }
 
@@ -303,7 +340,10 @@ async function main(): Promise<void> {
     if (fs.existsSync('/proc/net/ip_vs')) summary.push(...(await runCheckers(['fulcrum', 'keepalived'], SECONDS)));
     else {
       // keepalived's checker needs IPVS: run this part inside the test kernel, where this file runs itself again.
-      const env = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_HEALTH_') && k !== 'BENCH_HEALTH_PROF').map(([k, v]) => `${k}='${v}' `).join('');
+      const env = Object.entries(process.env)
+        .filter(([k]) => k.startsWith('BENCH_HEALTH_') && k !== 'BENCH_HEALTH_PROF')
+        .map(([k, v]) => `${k}='${v}' `)
+        .join('');
       // As bench:l4 does: idle CPUs poll instead of halting while the guest runs (a PM QoS request of 0 µs, held
       // open). The guest's processes and its kernel hand over to each other at every system call, and on this VM a
       // halted vCPU takes milliseconds to wake; it holds for both checkers alike and ends with the guest.
@@ -314,7 +354,11 @@ async function main(): Promise<void> {
       } catch (e) {
         console.log(`# cannot hold /dev/cpu_dma_latency (${(e as Error).message}); the guest's figures include idle CPUs waking up`);
       }
-      const r = spawnSync(path.join(ROOT, 'scripts/kernel/guest.sh'), [`ulimit -n 65536 && ${env}node --import tsx bench/health.ts`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FULCRUM_UML_MEM: process.env.FULCRUM_UML_MEM ?? '2G' } });
+      const r = spawnSync(path.join(ROOT, 'scripts/kernel/guest.sh'), [`ulimit -n 65536 && ${env}node --import tsx bench/health.ts`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, FULCRUM_UML_MEM: process.env.FULCRUM_UML_MEM ?? '2G' },
+      });
       if (qos !== undefined) fs.closeSync(qos);
       const out = r.stdout ?? '';
       for (const l of out.split('\n')) if (l && !l.startsWith('bench health:')) console.log(l);

@@ -37,7 +37,10 @@ if (WARM_UP_CHANGES + ONE_CHANGE_ROUNDS >= 50) throw new Error('at most 44 one-c
 
 if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const env = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_L4_')).map(([k, v]) => `${k}=${v} `).join('');
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_L4_'))
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
   // Idle CPUs poll instead of halting while the bench runs (a PM QoS request of 0 µs, held open; what cyclictest and
   // tuned's latency profiles do). On this VM a halted vCPU takes milliseconds to wake, and the UML guest idles at
   // every netlink round trip, so without it a 1-op apply measured 30–75 ms of wake-ups instead of its own work. It
@@ -61,7 +64,12 @@ const ipOf = (base: number, i: number) => `10.${base + (i >> 16)}.${(i >> 8) & 0
 function makeConfig(weightOf: (svc: number, rs: number) => number = () => 100): Config {
   return ConfigSchema.parse({
     virtualServices: Array.from({ length: SERVICES }, (_, i) => ({
-      name: `vs-${i}`, layer: 4, mode: 'nat', address: ipOf(100, i + 1), ports: [80], scheduler: 'wlc',
+      name: `vs-${i}`,
+      layer: 4,
+      mode: 'nat',
+      address: ipOf(100, i + 1),
+      ports: [80],
+      scheduler: 'wlc',
       realServers: Array.from({ length: SERVERS }, (_, k) => ({ name: `rs-${k}`, address: ipOf(200, i * SERVERS + k + 1), weight: weightOf(i, k) })),
     })),
   });
@@ -76,7 +84,11 @@ function restoreText(cfg: Config): string {
   return lines.join('\n') + '\n';
 }
 
-const ipvsadmS = () => execFileSync('ipvsadm', ['-Sn'], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n').sort();
+const ipvsadmS = () =>
+  execFileSync('ipvsadm', ['-Sn'], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .trim()
+    .split('\n')
+    .sort();
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -100,10 +112,14 @@ execFileSync('ipvsadm', ['-C']);
   // Collections during each timed apply, from V8's own record: the outliers' cause, shown rather than hidden.
   const gcEntries: { start: number; ms: number; kind: number }[] = [];
   const gcObserver = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcEntries.push({ start: e.startTime, ms: e.duration, kind: (e as unknown as { detail?: { kind: number } }).detail?.kind ?? 0 });
+    for (const e of list.getEntries())
+      gcEntries.push({ start: e.startTime, ms: e.duration, kind: (e as unknown as { detail?: { kind: number } }).detail?.kind ?? 0 });
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  const phasesOf = (c: (typeof changes)[number]) => `${Object.entries(c.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; collecting garbage ${c.gcMs.toFixed(1)} (${c.gcs.length ? c.gcs.join(', ') : 'none'})`;
+  const phasesOf = (c: (typeof changes)[number]) =>
+    `${Object.entries(c.timings)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ')}; collecting garbage ${c.gcMs.toFixed(1)} (${c.gcs.length ? c.gcs.join(', ') : 'none'})`;
   const warmUp: number[] = [];
   for (let i = 0; i < WARM_UP_CHANGES + ONE_CHANGE_ROUNDS; i++) {
     // As in the daemon (engine/daemon/engine.ts): a change arrives at a daemon that is not busy with the previous one
@@ -126,14 +142,21 @@ execFileSync('ipvsadm', ['-C']);
       continue;
     }
     const during = gcEntries.filter((e) => e.start >= t0 && e.start < t0 + ms);
-    changes.push({ ops: last.operations, ms, timings: last.timings, gcMs: during.reduce((n, e) => n + e.ms, 0), gcs: during.map((e) => (e.kind === 1 ? 'minor' : e.kind === 2 ? 'major' : e.kind === 4 ? 'incremental' : 'weak')) });
+    changes.push({
+      ops: last.operations,
+      ms,
+      timings: last.timings,
+      gcMs: during.reduce((n, e) => n + e.ms, 0),
+      gcs: during.map((e) => (e.kind === 1 ? 'minor' : e.kind === 2 ? 'major' : e.kind === 4 ? 'incremental' : 'weak')),
+    });
     if (process.env.BENCH_L4_EACH) console.log(`round ${i}: ${ms.toFixed(1)} ms: ${phasesOf(changes[changes.length - 1])}`);
   }
   gcObserver.disconnect();
   const byTime = [...changes].sort((a, b) => a.ms - b.ms);
   console.log(`l4-one-change phases of the median round (ms): ${phasesOf(byTime[Math.floor(byTime.length / 2)])}`);
   console.log(`l4-one-change phases of the slowest round (ms): ${phasesOf(byTime[byTime.length - 1])}`);
-  if (!ipvsadmS().includes(`-a -t ${ipOf(100, 501)}:80 -r ${ipOf(200, 500 * SERVERS + 3)}:80 -m -w ${50 + WARM_UP_CHANGES + ONE_CHANGE_ROUNDS - 1}`)) throw new Error('weight not in the kernel');
+  if (!ipvsadmS().includes(`-a -t ${ipOf(100, 501)}:80 -r ${ipOf(200, 500 * SERVERS + 3)}:80 -m -w ${50 + WARM_UP_CHANGES + ONE_CHANGE_ROUNDS - 1}`))
+    throw new Error('weight not in the kernel');
   await dp.close();
   execFileSync('ipvsadm', ['-C']);
   console.log(`l4-one-change warm-up rounds (not in the median): ${warmUp.map((x) => `${x.toFixed(1)} ms`).join(', ')}`);
@@ -175,8 +198,15 @@ for (let round = 0; round < ROUNDS; round++) {
 // The ratio is the median of the per-round ratios: each round times both back to back, so the two share whatever
 // else the (2-core, shared) host is doing at that moment; medians taken separately would pair unlike moments.
 const ratios = fulcrumMs.map((x, i) => x / restoreMs[i]);
-console.log(`l4-apply rounds: fulcrum ms [${fulcrumMs.map((x) => x.toFixed(0)).join(', ')}], ipvsadm -R ms [${restoreMs.map((x) => x.toFixed(0)).join(', ')}] (${SERVICES} services × ${SERVERS} real servers)`);
-console.log(`l4-apply medians: fulcrum ${median(fulcrumMs).toFixed(0)} ms, ipvsadm -R ${median(restoreMs).toFixed(0)} ms; per-round ratios [${ratios.map((x) => x.toFixed(2)).join(', ')}]`);
-console.log(`l4-apply fulcrum phases (ms, last round): ${Object.entries(phases[phases.length - 1]).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+console.log(
+  `l4-apply rounds: fulcrum ms [${fulcrumMs.map((x) => x.toFixed(0)).join(', ')}], ipvsadm -R ms [${restoreMs.map((x) => x.toFixed(0)).join(', ')}] (${SERVICES} services × ${SERVERS} real servers)`,
+);
+console.log(
+  `l4-apply medians: fulcrum ${median(fulcrumMs).toFixed(0)} ms, ipvsadm -R ${median(restoreMs).toFixed(0)} ms; per-round ratios [${ratios.map((x) => x.toFixed(2)).join(', ')}]`,
+);
+console.log(
+  `l4-apply fulcrum phases (ms, last round): ${Object.entries(phases[phases.length - 1])
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(', ')}`,
+);
 console.log(`bench l4-apply: fulcrum/ipvsadm-restore time ratio ${median(ratios).toFixed(2)}`);
-

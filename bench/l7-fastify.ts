@@ -26,7 +26,10 @@ if (cluster.isPrimary) {
     await app.register(proxy, {
       upstream: o.upstream,
       replyOptions: {
-        rewriteRequestHeaders: (req: { ip: string }, headers: Record<string, string | string[] | undefined>) => ({ ...headers, 'x-forwarded-for': headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${req.ip}` : req.ip }),
+        rewriteRequestHeaders: (req: { ip: string }, headers: Record<string, string | string[] | undefined>) => ({
+          ...headers,
+          'x-forwarded-for': headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${req.ip}` : req.ip,
+        }),
       },
       undici: { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 },
     });

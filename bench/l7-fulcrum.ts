@@ -7,7 +7,13 @@ import { createL7DataPlane } from '../engine/l7/index.ts';
 import { ConfigSchema } from '../engine/config/index.ts';
 
 const input = JSON.parse(process.argv[2]);
-const dp = createL7DataPlane({ dataDir: input.dataDir, workers: input.workers ?? 2, closeGraceMs: 200, accessLog: input.accessLog, log: (l, m) => console.error(`[fulcrum ${l}] ${m}`) });
+const dp = createL7DataPlane({
+  dataDir: input.dataDir,
+  workers: input.workers ?? 2,
+  closeGraceMs: 200,
+  accessLog: input.accessLog,
+  log: (l, m) => console.error(`[fulcrum ${l}] ${m}`),
+});
 const results = await dp.apply({ config: ConfigSchema.parse(input.config), decisions: new Map() });
 const failed = results.filter((r) => r.status !== 'programmed');
 if (failed.length > 0) {

@@ -81,7 +81,9 @@ export function benchH2(peers: H2Peer[], o: H2BenchOptions, modes: string[]): st
         const ticks = o.treeTicks(p.pid) - before;
         const run = { rps: r.requests / (r.seconds || o.seconds), cpu: r.requests > 0 ? ((ticks / o.clkTck) * 1e6) / r.requests : NaN, errors: r.errors };
         (runs[p.name] ??= []).push(run);
-        console.log(`#   l7-h2 round ${round + 1} ${p.name.padEnd(8)} ${run.rps.toFixed(0).padStart(7)} rps  ${run.cpu.toFixed(1).padStart(6)} µs CPU/req${run.errors ? `  ${run.errors} errors` : ''}`);
+        console.log(
+          `#   l7-h2 round ${round + 1} ${p.name.padEnd(8)} ${run.rps.toFixed(0).padStart(7)} rps  ${run.cpu.toFixed(1).padStart(6)} µs CPU/req${run.errors ? `  ${run.errors} errors` : ''}`,
+        );
       }
     }
     const med = (n: string) => ({ rps: o.median(runs[n].map((r) => r.rps)), cpu: o.median(runs[n].map((r) => r.cpu)) });
@@ -93,7 +95,8 @@ export function benchH2(peers: H2Peer[], o: H2BenchOptions, modes: string[]): st
       if (p === fulcrum) process.exitCode = 1;
     }
     const f = med('fulcrum');
-    for (const p of others) lines.push(`bench l7-h2: fulcrum/${p.name} rps ${(f.rps / med(p.name).rps).toFixed(2)} cpu-per-req ${(f.cpu / med(p.name).cpu).toFixed(2)}`);
+    for (const p of others)
+      lines.push(`bench l7-h2: fulcrum/${p.name} rps ${(f.rps / med(p.name).rps).toFixed(2)} cpu-per-req ${(f.cpu / med(p.name).cpu).toFixed(2)}`);
   }
   if (modes.includes('p99')) {
     for (const proto of ['http', 'h2'] as const) {
@@ -105,13 +108,16 @@ export function benchH2(peers: H2Peer[], o: H2BenchOptions, modes: string[]): st
           const r = h2load(proto === 'http' ? [...args, '--h1', p.httpUrl] : [...args, p.h2Url]);
           const v = p99(log);
           (lat[p.name] ??= []).push(v);
-          console.log(`#   l7-p99 ${proto} round ${round + 1} ${p.name.padEnd(8)} p99 ${v.toFixed(2)} ms over ${r.requests} requests at ${FIXED_CLIENTS * FIXED_RPS}/s${r.errors ? `  ${r.errors} errors` : ''}`);
+          console.log(
+            `#   l7-p99 ${proto} round ${round + 1} ${p.name.padEnd(8)} p99 ${v.toFixed(2)} ms over ${r.requests} requests at ${FIXED_CLIENTS * FIXED_RPS}/s${r.errors ? `  ${r.errors} errors` : ''}`,
+          );
           if (r.errors > 0 && p === fulcrum) process.exitCode = 1;
         }
       }
       const f = o.median(lat.fulcrum);
       console.log(`#   l7-p99 ${proto} medians: ${peers.map((p) => `${p.name} ${o.median(lat[p.name]).toFixed(2)} ms`).join('; ')}`);
-      for (const p of others) lines.push(`bench l7-p99: ${proto} fulcrum/${p.name} p99 ${(f / o.median(lat[p.name])).toFixed(2)} at ${FIXED_CLIENTS * FIXED_RPS} req/s`);
+      for (const p of others)
+        lines.push(`bench l7-p99: ${proto} fulcrum/${p.name} p99 ${(f / o.median(lat[p.name])).toFixed(2)} at ${FIXED_CLIENTS * FIXED_RPS} req/s`);
     }
   }
   return lines;

@@ -67,7 +67,10 @@ function ensureTools(): void {
   const streamModule = fs.existsSync('/usr/lib/nginx/modules/ngx_stream_module.so');
   if (missing.length === 0 && streamModule) return;
   console.log(`installing ${missing.join(' ')} ${streamModule ? '' : 'libnginx-mod-stream'} …`);
-  execFileSync('apt-get', ['install', '-y', '-q', 'haproxy', 'nginx-light', 'libnginx-mod-stream', 'wrk', 'openssl', 'nghttp2-client'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '-q', 'haproxy', 'nginx-light', 'libnginx-mod-stream', 'wrk', 'openssl', 'nghttp2-client'], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 function start(name: string, cmd: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
@@ -135,7 +138,27 @@ async function main(): Promise<void> {
   ensureTools();
   const cert = path.join(TMP, 'cert.pem');
   const key = path.join(TMP, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bench.local'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=bench.local',
+    ],
+    { stdio: 'ignore' },
+  );
   const both = path.join(TMP, 'both.pem');
   fs.writeFileSync(both, fs.readFileSync(cert, 'utf8') + fs.readFileSync(key, 'utf8'));
   const certPem = fs.readFileSync(cert, 'utf8');
@@ -208,17 +231,58 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
   const l7 = { xForwardedFor: true, xForwardedProto: false };
   const fulcrumConfig = {
     virtualServices: [
-      { name: 'http', layer: 7, mode: 'http', address: '127.0.0.1', ports: [PORT.fulcrum.http], scheduler: 'rr', healthCheck: { type: 'none' }, layer7: l7, realServers: rs },
-      { name: 'tcp', layer: 7, mode: 'tcp', address: '127.0.0.1', ports: [PORT.fulcrum.tcp], scheduler: 'rr', healthCheck: { type: 'none' }, layer7: { xForwardedFor: false, xForwardedProto: false }, realServers: rs },
-      { name: 'tls', layer: 7, mode: 'http', address: '127.0.0.1', ports: [PORT.fulcrum.tls], scheduler: 'rr', healthCheck: { type: 'none' }, layer7: { ...l7, tls: { certificate: 'bench' } }, realServers: rs },
+      {
+        name: 'http',
+        layer: 7,
+        mode: 'http',
+        address: '127.0.0.1',
+        ports: [PORT.fulcrum.http],
+        scheduler: 'rr',
+        healthCheck: { type: 'none' },
+        layer7: l7,
+        realServers: rs,
+      },
+      {
+        name: 'tcp',
+        layer: 7,
+        mode: 'tcp',
+        address: '127.0.0.1',
+        ports: [PORT.fulcrum.tcp],
+        scheduler: 'rr',
+        healthCheck: { type: 'none' },
+        layer7: { xForwardedFor: false, xForwardedProto: false },
+        realServers: rs,
+      },
+      {
+        name: 'tls',
+        layer: 7,
+        mode: 'http',
+        address: '127.0.0.1',
+        ports: [PORT.fulcrum.tls],
+        scheduler: 'rr',
+        healthCheck: { type: 'none' },
+        layer7: { ...l7, tls: { certificate: 'bench' } },
+        realServers: rs,
+      },
     ],
     certificates: [{ name: 'bench', certificatePem: certPem, privateKeyPem: keyPem }],
   };
-  const fulcrum = start('fulcrum', process.execPath, ['--import', 'tsx', path.join(HERE, 'l7-fulcrum.ts'), JSON.stringify({ dataDir: path.join(TMP, 'fulcrum'), config: fulcrumConfig })]);
-  const nolog = start('nolog', process.execPath, ['--import', 'tsx', path.join(HERE, 'l7-fulcrum.ts'), JSON.stringify({
-    dataDir: path.join(TMP, 'nolog'), accessLog: false,
-    config: { virtualServices: [{ ...fulcrumConfig.virtualServices[0], ports: [PORT.nolog.http] }] },
-  })]);
+  const fulcrum = start('fulcrum', process.execPath, [
+    '--import',
+    'tsx',
+    path.join(HERE, 'l7-fulcrum.ts'),
+    JSON.stringify({ dataDir: path.join(TMP, 'fulcrum'), config: fulcrumConfig }),
+  ]);
+  const nolog = start('nolog', process.execPath, [
+    '--import',
+    'tsx',
+    path.join(HERE, 'l7-fulcrum.ts'),
+    JSON.stringify({
+      dataDir: path.join(TMP, 'nolog'),
+      accessLog: false,
+      config: { virtualServices: [{ ...fulcrumConfig.virtualServices[0], ports: [PORT.nolog.http] }] },
+    }),
+  ]);
   const fastify = start('fastify', process.execPath, [
     '--import',
     'tsx',
@@ -230,7 +294,9 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
   for (const [name, ports] of Object.entries({ fulcrum: PORT.fulcrum, haproxy: PORT.haproxy, nginx: PORT.nginx, fastify: PORT.fastify, nolog: PORT.nolog })) {
     for (const p of Object.values(ports)) await waitPort(p, name);
   }
-  console.log(`# ${haproxyVersion}; ${nginxVersion.trim()}; Node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; ${ROUNDS} rounds; ${os.cpus().length} cores`);
+  console.log(
+    `# ${haproxyVersion}; ${nginxVersion.trim()}; Node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; ${ROUNDS} rounds; ${os.cpus().length} cores`,
+  );
 
   const pids = { fulcrum: fulcrum.pid!, haproxy: haproxy.pid!, nginx: nginx.pid!, fastify: fastify.pid!, nolog: nolog.pid! };
   type Name = keyof typeof pids;
@@ -249,7 +315,9 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
       for (const p of order) {
         const r = measure(pids[p], url(p, mode));
         (runs[p] ??= []).push(r);
-        console.log(`#   l7-${mode} round ${round + 1} ${p.padEnd(8)} ${r.rps.toFixed(0).padStart(7)} rps  ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req${r.errors ? `  ${r.errors} errors` : ''}`);
+        console.log(
+          `#   l7-${mode} round ${round + 1} ${p.padEnd(8)} ${r.rps.toFixed(0).padStart(7)} rps  ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req${r.errors ? `  ${r.errors} errors` : ''}`,
+        );
       }
     }
     for (const p of peers) {
@@ -264,7 +332,9 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
     console.log(`#   l7-${mode} medians: ${peers.map((p) => `${p} ${med(p).rps.toFixed(0)} rps ${med(p).cpu.toFixed(1)} µs`).join('; ')}`);
     if (peers.includes('nolog')) {
       const n = med('nolog');
-      lines.push(`bench l7-${mode}: access log on/off cpu-per-req ${(f.cpu / n.cpu).toFixed(2)} (${f.cpu.toFixed(1)} vs ${n.cpu.toFixed(1)} µs; goal <= 1.10) rps ${(f.rps / n.rps).toFixed(2)}`);
+      lines.push(
+        `bench l7-${mode}: access log on/off cpu-per-req ${(f.cpu / n.cpu).toFixed(2)} (${f.cpu.toFixed(1)} vs ${n.cpu.toFixed(1)} µs; goal <= 1.10) rps ${(f.rps / n.rps).toFixed(2)}`,
+      );
     }
     for (const peer of peers.filter((p) => p !== 'fulcrum' && p !== 'nolog')) {
       const o = med(peer);

@@ -8,7 +8,10 @@ export interface ApiErrorBody {
 }
 
 export class ApiCallError extends Error {
-  constructor(readonly status: number, readonly body: ApiErrorBody) {
+  constructor(
+    readonly status: number,
+    readonly body: ApiErrorBody,
+  ) {
     super(body.message);
   }
   /** Field errors keyed by path ("realServers.1.port"). */

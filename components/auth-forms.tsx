@@ -39,10 +39,18 @@ export function LoginForm() {
   return (
     <Panel title="Log in" sub="Use your Fulcrum account.">
       <form method="post" onSubmit={submit} className="flex flex-col gap-4" noValidate>
-        <Field label="Username" error={f.username}>{(p) => <Input {...p} name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />}</Field>
-        <Field label="Password" error={f.password}>{(p) => <Input {...p} name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />}</Field>
+        <Field label="Username" error={f.username}>
+          {(p) => <Input {...p} name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />}
+        </Field>
+        <Field label="Password" error={f.password}>
+          {(p) => (
+            <Input {...p} name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          )}
+        </Field>
         {error && !Object.keys(f).length && <ErrorBox error={error.body} />}
-        <Button type="submit" disabled={isBusy}>{isBusy ? 'Logging in…' : 'Log in'}</Button>
+        <Button type="submit" disabled={isBusy}>
+          {isBusy ? 'Logging in…' : 'Log in'}
+        </Button>
       </form>
     </Panel>
   );
@@ -73,14 +81,32 @@ export function SetupForm({ tokenPath }: { tokenPath: string }) {
   }
   const f = error?.fields ?? {};
   return (
-    <Panel title="Set up Fulcrum" sub={<>Create the first administrator. The one-time setup token is in <code className="rounded bg-slate-100 px-1 font-mono text-xs">{tokenPath}</code> on the appliance (readable by its owner only).</>}>
+    <Panel
+      title="Set up Fulcrum"
+      sub={
+        <>
+          Create the first administrator. The one-time setup token is in <code className="rounded bg-slate-100 px-1 font-mono text-xs">{tokenPath}</code> on the
+          appliance (readable by its owner only).
+        </>
+      }
+    >
       <form method="post" onSubmit={submit} className="flex flex-col gap-4" noValidate>
-        <Field label="Setup token" error={f.token ?? (error?.body.code === 'AUTH_SETUP_TOKEN' ? error.message : undefined)}>{(p) => <Input {...p} name="token" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} />}</Field>
-        <Field label="Admin username" error={f.username}>{(p) => <Input {...p} name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />}</Field>
-        <Field label="Password" error={f.password} hint="At least 12 characters; a passphrase is easiest.">{(p) => <Input {...p} name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}</Field>
-        <Field label="Password again" error={mismatch ? 'The two passwords differ.' : undefined}>{(p) => <Input {...p} name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}</Field>
+        <Field label="Setup token" error={f.token ?? (error?.body.code === 'AUTH_SETUP_TOKEN' ? error.message : undefined)}>
+          {(p) => <Input {...p} name="token" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} />}
+        </Field>
+        <Field label="Admin username" error={f.username}>
+          {(p) => <Input {...p} name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />}
+        </Field>
+        <Field label="Password" error={f.password} hint="At least 12 characters; a passphrase is easiest.">
+          {(p) => <Input {...p} name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
+        </Field>
+        <Field label="Password again" error={mismatch ? 'The two passwords differ.' : undefined}>
+          {(p) => <Input {...p} name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
+        </Field>
         {error && !Object.keys(f).length && error.body.code !== 'AUTH_SETUP_TOKEN' && <ErrorBox error={error.body} />}
-        <Button type="submit" disabled={isBusy}>{isBusy ? 'Creating…' : 'Create admin and log in'}</Button>
+        <Button type="submit" disabled={isBusy}>
+          {isBusy ? 'Creating…' : 'Create admin and log in'}
+        </Button>
       </form>
     </Panel>
   );

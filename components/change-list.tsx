@@ -8,7 +8,11 @@ import { Badge, type Tone } from './ui/badge';
 import { Button } from './ui/button';
 
 export type Change = {
-  kind: 'added' | 'removed' | 'changed'; objectType: string; name: string; headline?: string; id?: string;
+  kind: 'added' | 'removed' | 'changed';
+  objectType: string;
+  name: string;
+  headline?: string;
+  id?: string;
   fields: { path: string; before: unknown; after: unknown; text?: string }[];
 };
 
@@ -24,7 +28,11 @@ function FieldLines({ change }: { change: Change }) {
     <ul className="divide-y divide-slate-100 text-sm">
       {shown.map((f) => (
         <li key={f.path} className="px-3 py-1 text-slate-800" title={f.path || undefined}>
-          {f.text ?? <span className="font-mono text-xs">{f.path}: {show(f.before)} → {show(f.after)}</span>}
+          {f.text ?? (
+            <span className="font-mono text-xs">
+              {f.path}: {show(f.before)} → {show(f.after)}
+            </span>
+          )}
         </li>
       ))}
       {change.fields.length > FOLD && (
@@ -50,8 +58,16 @@ export function ChangeList({ changes, onDiscard }: { changes: Change[]; onDiscar
           <li key={`${c.objectType}:${c.name}`} className="rounded-md border border-slate-200">
             <div className="flex flex-wrap items-center gap-2 border-b border-slate-200 bg-slate-50 px-3 py-2 text-sm">
               <Badge tone={kindTone[c.kind]}>{c.kind}</Badge>
-              <span className="font-medium" title={c.id ? `id ${c.id}` : 'not stored (removed from the staged configuration)'}>{c.headline ?? `${c.objectType} ${c.name}`}</span>
-              {onDiscard && <span className="ml-auto"><Button size="sm" variant="secondary" onClick={() => onDiscard(c)} aria-label={`Discard the staged changes of ${c.objectType} ${c.name}`}>Discard</Button></span>}
+              <span className="font-medium" title={c.id ? `id ${c.id}` : 'not stored (removed from the staged configuration)'}>
+                {c.headline ?? `${c.objectType} ${c.name}`}
+              </span>
+              {onDiscard && (
+                <span className="ml-auto">
+                  <Button size="sm" variant="secondary" onClick={() => onDiscard(c)} aria-label={`Discard the staged changes of ${c.objectType} ${c.name}`}>
+                    Discard
+                  </Button>
+                </span>
+              )}
             </div>
             <FieldLines change={c} />
           </li>
@@ -59,9 +75,15 @@ export function ChangeList({ changes, onDiscard }: { changes: Change[]; onDiscar
       </ul>
       {pages > 1 && (
         <nav className="flex items-center gap-2 text-sm" aria-label="Pages of changes">
-          <Button size="sm" variant="secondary" disabled={at === 0} onClick={() => setPage(at - 1)}>Previous</Button>
-          <span>Objects {at * PAGE + 1}–{Math.min(changes.length, at * PAGE + PAGE)} of {changes.length}</span>
-          <Button size="sm" variant="secondary" disabled={at === pages - 1} onClick={() => setPage(at + 1)}>Next</Button>
+          <Button size="sm" variant="secondary" disabled={at === 0} onClick={() => setPage(at - 1)}>
+            Previous
+          </Button>
+          <span>
+            Objects {at * PAGE + 1}–{Math.min(changes.length, at * PAGE + PAGE)} of {changes.length}
+          </span>
+          <Button size="sm" variant="secondary" disabled={at === pages - 1} onClick={() => setPage(at + 1)}>
+            Next
+          </Button>
         </nav>
       )}
     </div>

@@ -16,13 +16,29 @@ const tone: Record<string, Tone> = { programmed: 'green', 'not-programmed': 'amb
 export function ResultTable({ results }: { results: Result[] }) {
   return (
     <table className="w-full text-left text-sm" data-testid="apply-results">
-      <thead className="text-xs uppercase text-slate-500"><tr><th className="py-1">Service</th><th>Layer</th><th>Result</th><th>What to do</th></tr></thead>
-      <tbody>{results.map((r) => (
-        <tr key={r.name} className="border-t border-slate-100 align-top">
-          <td className="py-1.5 font-medium">{r.name}</td><td>L{r.layer}</td><td><Badge tone={tone[r.status] ?? 'slate'}>{r.status}</Badge></td>
-          <td className="text-slate-800">{r.advice ?? (r.status === 'failed' ? r.message : 'Nothing: it runs.')}{r.advice && <span className="block text-xs text-slate-500">Engine: {r.message}</span>}</td>
+      <thead className="text-xs uppercase text-slate-500">
+        <tr>
+          <th className="py-1">Service</th>
+          <th>Layer</th>
+          <th>Result</th>
+          <th>What to do</th>
         </tr>
-      ))}</tbody>
+      </thead>
+      <tbody>
+        {results.map((r) => (
+          <tr key={r.name} className="border-t border-slate-100 align-top">
+            <td className="py-1.5 font-medium">{r.name}</td>
+            <td>L{r.layer}</td>
+            <td>
+              <Badge tone={tone[r.status] ?? 'slate'}>{r.status}</Badge>
+            </td>
+            <td className="text-slate-800">
+              {r.advice ?? (r.status === 'failed' ? r.message : 'Nothing: it runs.')}
+              {r.advice && <span className="block text-xs text-slate-500">Engine: {r.message}</span>}
+            </td>
+          </tr>
+        ))}
+      </tbody>
     </table>
   );
 }
@@ -51,7 +67,9 @@ export function ChangesPage() {
     try {
       if (discarding === 'all') {
         const r = await api<{ discarded: number; runningVersion: number | null }>('POST', '/changes/discard', { expectedHash: data.candidateHash });
-        setNotice(`${r.discarded} staged change${r.discarded === 1 ? '' : 's'} discarded: the staged configuration is ${r.runningVersion ? `version ${r.runningVersion}` : 'empty'} again.`);
+        setNotice(
+          `${r.discarded} staged change${r.discarded === 1 ? '' : 's'} discarded: the staged configuration is ${r.runningVersion ? `version ${r.runningVersion}` : 'empty'} again.`,
+        );
       } else {
         await api('POST', '/changes/discard', { object: { type: discarding.objectType, name: discarding.name } });
         setNotice(`Discarded: ${discarding.headline ?? discarding.name}.`);
@@ -77,7 +95,12 @@ export function ChangesPage() {
     } catch (e) {
       const ae = e as ApiCallError;
       setError(ae);
-      if (ae.body.details?.results) setResult({ version: Number(ae.body.details.version), results: ae.body.details.results as Result[], advice: ae.body.details.advice as string | undefined });
+      if (ae.body.details?.results)
+        setResult({
+          version: Number(ae.body.details.version),
+          results: ae.body.details.results as Result[],
+          advice: ae.body.details.advice as string | undefined,
+        });
     } finally {
       setBusy(false);
       setConfirming(false);
@@ -86,39 +109,98 @@ export function ChangesPage() {
 
   return (
     <div className="space-y-5">
-      <PageTitle sub={data?.running ? `Compared with running version ${data.running.version}.` : 'Nothing has been applied yet: everything below is new.'}>Pending changes</PageTitle>
+      <PageTitle sub={data?.running ? `Compared with running version ${data.running.version}.` : 'Nothing has been applied yet: everything below is new.'}>
+        Pending changes
+      </PageTitle>
       {/* A failed apply says what to do (lib/config/outcomes.ts); the engine's own words are in the results. */}
       <ErrorBox error={error && { ...error.body, message: (error.body.details?.advice as string | undefined) ?? error.body.message }} />
-      {notice && <p role="status" className="rounded-md border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-900">{notice}</p>}
+      {notice && (
+        <p role="status" className="rounded-md border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-900">
+          {notice}
+        </p>
+      )}
       {result && (
         <Card title={`Version ${result.version}: engine result`}>
           {result.advice && <p className="mb-2 text-sm font-medium text-red-900">{result.advice}</p>}
           <ResultTable results={result.results} />
         </Card>
       )}
-      <Card title={data ? `${data.count} pending change${data.count === 1 ? '' : 's'}` : 'Loading…'}
-        actions={data && <div className="flex flex-wrap gap-2">
-          {canWrite && data.count > 0 && <Button variant="secondary" onClick={() => setDiscarding('all')}>Discard all…</Button>}
-          {canApply && (data.count > 0
-            ? <Button onClick={() => setConfirming(true)}>Apply {data.count} change{data.count === 1 ? '' : 's'}</Button>
-            : <Button variant="secondary" onClick={() => setConfirming(true)} title="Send the running configuration to the engine again (after an engine was replaced or lost its state)">Apply again</Button>)}
-        </div>}>
+      <Card
+        title={data ? `${data.count} pending change${data.count === 1 ? '' : 's'}` : 'Loading…'}
+        actions={
+          data && (
+            <div className="flex flex-wrap gap-2">
+              {canWrite && data.count > 0 && (
+                <Button variant="secondary" onClick={() => setDiscarding('all')}>
+                  Discard all…
+                </Button>
+              )}
+              {canApply &&
+                (data.count > 0 ? (
+                  <Button onClick={() => setConfirming(true)}>
+                    Apply {data.count} change{data.count === 1 ? '' : 's'}
+                  </Button>
+                ) : (
+                  <Button
+                    variant="secondary"
+                    onClick={() => setConfirming(true)}
+                    title="Send the running configuration to the engine again (after an engine was replaced or lost its state)"
+                  >
+                    Apply again
+                  </Button>
+                ))}
+            </div>
+          )
+        }
+      >
         {data && <ChangeList changes={data.changes} onDiscard={canWrite ? (c) => setDiscarding(c) : undefined} />}
         {canApply && data && data.count > 0 && (
           <div className="mt-4 max-w-xl">
-            <Field label="Comment for the record (optional)">{(p) => <Input {...p} name="comment" value={comment} onChange={(e) => setComment(e.target.value)} placeholder="e.g. CHG0012345: add sym-app-3" />}</Field>
+            <Field label="Comment for the record (optional)">
+              {(p) => <Input {...p} name="comment" value={comment} onChange={(e) => setComment(e.target.value)} placeholder="e.g. CHG0012345: add sym-app-3" />}
+            </Field>
           </div>
         )}
       </Card>
-      <ConfirmDialog open={isConfirming} title="Apply these changes?" confirmLabel="Apply now" tone="primary" onCancel={() => setConfirming(false)} onConfirm={apply} isBusy={isBusy}>
-        <p>The engine will run the staged configuration ({data?.count} change{data?.count === 1 ? '' : 's'}). If it cannot, the running version stays in place and you will see why.</p>
-        {data?.policy && <p className="mt-2" data-testid="apply-policy"><strong>If a service fails:</strong> {data.policy}</p>}
+      <ConfirmDialog
+        open={isConfirming}
+        title="Apply these changes?"
+        confirmLabel="Apply now"
+        tone="primary"
+        onCancel={() => setConfirming(false)}
+        onConfirm={apply}
+        isBusy={isBusy}
+      >
+        <p>
+          The engine will run the staged configuration ({data?.count} change{data?.count === 1 ? '' : 's'}). If it cannot, the running version stays in place
+          and you will see why.
+        </p>
+        {data?.policy && (
+          <p className="mt-2" data-testid="apply-policy">
+            <strong>If a service fails:</strong> {data.policy}
+          </p>
+        )}
       </ConfirmDialog>
-      <ConfirmDialog open={!!discarding} title={discarding === 'all' ? `Discard all ${data?.count} staged changes?` : 'Discard these staged changes?'}
-        confirmLabel={discarding === 'all' ? 'Discard all' : 'Discard'} tone="danger" onCancel={() => setDiscarding(null)} onConfirm={discard} isBusy={isBusy}>
-        {discarding === 'all'
-          ? <p>The staged configuration goes back to {data?.running ? `running version ${data.running.version}` : 'empty (nothing was applied yet)'}. Real servers keep their current online/drain/halt state. This cannot be undone.</p>
-          : <p>{discarding?.headline ?? discarding?.name}: back to how {data?.running ? `version ${data.running.version}` : 'the running version'} has it{discarding?.kind === 'added' ? ' (it is not there, so it is removed)' : ''}. Other staged changes stay.</p>}
+      <ConfirmDialog
+        open={!!discarding}
+        title={discarding === 'all' ? `Discard all ${data?.count} staged changes?` : 'Discard these staged changes?'}
+        confirmLabel={discarding === 'all' ? 'Discard all' : 'Discard'}
+        tone="danger"
+        onCancel={() => setDiscarding(null)}
+        onConfirm={discard}
+        isBusy={isBusy}
+      >
+        {discarding === 'all' ? (
+          <p>
+            The staged configuration goes back to {data?.running ? `running version ${data.running.version}` : 'empty (nothing was applied yet)'}. Real servers
+            keep their current online/drain/halt state. This cannot be undone.
+          </p>
+        ) : (
+          <p>
+            {discarding?.headline ?? discarding?.name}: back to how {data?.running ? `version ${data.running.version}` : 'the running version'} has it
+            {discarding?.kind === 'added' ? ' (it is not there, so it is removed)' : ''}. Other staged changes stay.
+          </p>
+        )}
       </ConfirmDialog>
     </div>
   );

@@ -21,7 +21,10 @@ for (const type of HEALTH_CHECK_TYPES) {
     const r = HealthCheckSchema.safeParse(toHealthCheck(form));
     assert.ok(r.success, JSON.stringify(!r.success && r.error.issues));
     const back = healthCheckForm(r.data);
-    assert.deepEqual(toHealthCheck(back), toHealthCheck({ ...form, expectStatus: form.expectStatus.replace(/\s+/g, ''), args: form.args.split('\n').filter(Boolean).join('\n') }));
+    assert.deepEqual(
+      toHealthCheck(back),
+      toHealthCheck({ ...form, expectStatus: form.expectStatus.replace(/\s+/g, ''), args: form.args.split('\n').filter(Boolean).join('\n') }),
+    );
   });
 }
 
@@ -32,10 +35,19 @@ test('external arguments are one per line, blank lines dropped', () => {
 
 test('schema issues land at their field; an unnamed healthCheck path at the kind; others are not ours', () => {
   const cases: [string, string | undefined][] = [
-    ['healthCheck.timeoutMs', 'timeoutMs'], ['healthCheck.http.expectBodyRegex', 'body'], ['healthCheck.http.verifyTls', 'verifyTls'],
-    ['healthCheck.sendExpect', 'expect'], ['healthCheck.sendExpect.expect', 'expect'], ['healthCheck.dicom', 'calledAeTitle'],
-    ['healthCheck.dicom.callingAeTitle', 'callingAeTitle'], ['healthCheck.external.args.3', 'args'], ['healthCheck.agent.timeoutMs', 'agentTimeoutMs'],
-    ['healthCheck.somethingNew', 'type'], ['healthCheck', 'type'], ['realServers.0.port', undefined], ['healthChecks', undefined],
+    ['healthCheck.timeoutMs', 'timeoutMs'],
+    ['healthCheck.http.expectBodyRegex', 'body'],
+    ['healthCheck.http.verifyTls', 'verifyTls'],
+    ['healthCheck.sendExpect', 'expect'],
+    ['healthCheck.sendExpect.expect', 'expect'],
+    ['healthCheck.dicom', 'calledAeTitle'],
+    ['healthCheck.dicom.callingAeTitle', 'callingAeTitle'],
+    ['healthCheck.external.args.3', 'args'],
+    ['healthCheck.agent.timeoutMs', 'agentTimeoutMs'],
+    ['healthCheck.somethingNew', 'type'],
+    ['healthCheck', 'type'],
+    ['realServers.0.port', undefined],
+    ['healthChecks', undefined],
   ];
   for (const [path, field] of cases) assert.equal(healthFieldOf(path), field, path);
   // The schema's own refusals, by path, each land at a field (cross-field rules run once the fields parse).

@@ -69,7 +69,11 @@ export function useLiveEvents(types: string[], onEvent: (e: LiveEvent) => void):
   const ref = useRef(onEvent);
   ref.current = onEvent;
   const key = types.join(',');
-  useEffect(() => subscribe((e) => {
-    if (key.split(',').includes(e.type)) ref.current(e);
-  }), [subscribe, key]);
+  useEffect(
+    () =>
+      subscribe((e) => {
+        if (key.split(',').includes(e.type)) ref.current(e);
+      }),
+    [subscribe, key],
+  );
 }

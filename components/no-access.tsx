@@ -7,9 +7,15 @@ export function ProblemPage({ code, title, children }: { code: string; title: st
   return (
     <section aria-labelledby="problem-title" className="mx-auto max-w-2xl rounded-lg border border-slate-200 bg-white p-8 shadow-sm">
       <p className="font-mono text-sm font-semibold text-slate-600">{code}</p>
-      <h1 id="problem-title" className="mt-1 text-2xl font-semibold tracking-tight">{title}</h1>
+      <h1 id="problem-title" className="mt-1 text-2xl font-semibold tracking-tight">
+        {title}
+      </h1>
       <div className="mt-3 space-y-3 text-sm text-slate-700">{children}</div>
-      <p className="mt-6"><Link href="/" className="rounded-md bg-sky-700 px-4 py-2 text-sm font-medium text-white hover:bg-sky-800">Back to the overview</Link></p>
+      <p className="mt-6">
+        <Link href="/" className="rounded-md bg-sky-700 px-4 py-2 text-sm font-medium text-white hover:bg-sky-800">
+          Back to the overview
+        </Link>
+      </p>
     </section>
   );
 }

@@ -55,7 +55,12 @@ async function ensureFixtures(page: Page): Promise<string> {
   const services = (await (await page.request.get('/api/v1/virtual-services')).json()).items as { id: string }[];
   if (services.length) return services[0].id;
   const r = await call('POST', '/virtual-services', {
-    name: 'a11y-web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [18480], healthCheck: { type: 'none' },
+    name: 'a11y-web',
+    layer: 7,
+    mode: 'http',
+    address: '127.0.0.1',
+    ports: [18480],
+    healthCheck: { type: 'none' },
     realServers: [{ name: 'a11y-app-1', address: '127.0.0.1', port: 18481 }],
   });
   expect(r.status(), await r.text()).toBe(201);
@@ -65,7 +70,10 @@ async function ensureFixtures(page: Page): Promise<string> {
 /** Every page: the main navigation's links (so a new page is walked without editing this file) and the rest. */
 async function pagesToWalk(page: Page, serviceId: string): Promise<string[]> {
   await page.goto('/');
-  const nav = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').evaluateAll((as) => as.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
+  const nav = await page
+    .getByRole('navigation', { name: 'Main' })
+    .getByRole('link')
+    .evaluateAll((as) => as.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
   return [...new Set([...nav, '/account', '/virtual-services/new', `/virtual-services/${serviceId}`, '/users', '/audit', '/no-such-page'])];
 }
 
@@ -79,7 +87,13 @@ async function seriousViolations(page: Page): Promise<string[]> {
   const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   return r.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(' | ')}`);
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} — ${v.nodes
+          .slice(0, 4)
+          .map((n) => n.target.join(' '))
+          .join(' | ')}`,
+    );
 }
 
 /** Layout faults at the current width: the header over the content, a heading spilling out of its cell, sideways scroll. */
@@ -119,9 +133,14 @@ async function focusFaults(page: Page, stops = 40): Promise<string[]> {
       if (!el || el === document.body) return null;
       // A date or time input's calendar button takes a Tab stop of its own inside the input, where the input no longer
       // matches :focus and no script can read the button's style; globals.css rings it. Every other stop is checked.
-      if (el.matches('input:is([type="date"], [type="datetime-local"], [type="time"])') && !el.matches(':focus')) return { name: 'calendar button', style: 'solid', width: 3 };
+      if (el.matches('input:is([type="date"], [type="datetime-local"], [type="time"])') && !el.matches(':focus'))
+        return { name: 'calendar button', style: 'solid', width: 3 };
       const s = getComputedStyle(el);
-      return { name: `${el.tagName.toLowerCase()} "${(el.getAttribute('aria-label') ?? el.textContent ?? '').trim().slice(0, 40)}"`, style: s.outlineStyle, width: parseFloat(s.outlineWidth) };
+      return {
+        name: `${el.tagName.toLowerCase()} "${(el.getAttribute('aria-label') ?? el.textContent ?? '').trim().slice(0, 40)}"`,
+        style: s.outlineStyle,
+        width: parseFloat(s.outlineWidth),
+      };
     });
     if (!f) break;
     if (f.style === 'none' || f.width < 2) out.push(`${f.name}: outline ${f.style} ${f.width}px`);
@@ -186,7 +205,11 @@ test('roles in the UI: no-access pages for what a role may not read or do, and a
   await login(page, VIEWER);
   await expect(page.getByTestId('role-note')).toContainText('You are a viewer');
   await expect(page.getByRole('link', { name: 'New virtual service' })).toHaveCount(0);
-  for (const [p, what] of [['/audit', 'the audit log'], ['/users', 'users and API keys'], ['/virtual-services/new', 'the form for a new virtual service']]) {
+  for (const [p, what] of [
+    ['/audit', 'the audit log'],
+    ['/users', 'users and API keys'],
+    ['/virtual-services/new', 'the form for a new virtual service'],
+  ]) {
     await page.goto(p);
     await expect(page.getByRole('heading', { name: `You cannot open ${what}` })).toBeVisible();
     await expect(page.getByTestId('no-access')).toContainText('Your role is viewer');

@@ -42,7 +42,10 @@ test('password reset with a forced change, an API key copied once and used, a se
   // The console's Permissions-Policy refuses clipboard reads (rightly), so the test records what the page writes.
   await context.addInitScript(() => {
     const write = navigator.clipboard.writeText.bind(navigator.clipboard);
-    navigator.clipboard.writeText = (text: string) => { (window as unknown as { copied: string }).copied = text; return write(text); };
+    navigator.clipboard.writeText = (text: string) => {
+      (window as unknown as { copied: string }).copied = text;
+      return write(text);
+    };
   });
 
   // The admin adds the operator, then resets the password, forcing a change at next login.
@@ -125,5 +128,9 @@ test('password reset with a forced change, an API key copied once and used, a se
   await login(page, ADMIN.username, ADMIN.password);
   const audit = await (await page.request.get(`/api/v1/audit?actor=${NURSE.username}&limit=100`)).json();
   const actions = (audit.items as { action: string; outcome: string }[]).filter((e) => e.outcome === 'success').map((e) => e.action);
-  for (const a of ['account.password', 'api-key.create', 'session.revoke', 'api-key.revoke']) expect(actions.filter((x) => x === a), a).toHaveLength(1);
+  for (const a of ['account.password', 'api-key.create', 'session.revoke', 'api-key.revoke'])
+    expect(
+      actions.filter((x) => x === a),
+      a,
+    ).toHaveLength(1);
 });

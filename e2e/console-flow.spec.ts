@@ -17,7 +17,9 @@ test.describe.configure({ mode: 'serial' });
 test('first run: setup, login, DR service, field error, apply, audit, drain, logout', async ({ page }) => {
   // The whole flow runs under the console's Content-Security-Policy: scripts by nonce only, and not one refused.
   const violations: string[] = [];
-  page.on('console', (m) => { if (/Content Security Policy|Refused to (execute|load)/i.test(m.text())) violations.push(m.text()); });
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to (execute|load)/i.test(m.text())) violations.push(m.text());
+  });
   const first = await page.request.get('/login', { maxRedirects: 0 });
   const csp = first.headers()['content-security-policy'] ?? '';
   expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]{24}' 'strict-dynamic'/);

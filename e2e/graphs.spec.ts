@@ -120,11 +120,19 @@ test('the graphs open with the last hour, move live over the WebSocket, and mark
   // The service and the apply through the API, with this browser's session and CSRF token.
   const session = await (await page.request.get('/api/v1/session')).json();
   const headers = { 'x-csrf-token': session.csrfToken };
-  const created = await page.request.post('/api/v1/virtual-services', { headers, data: {
-    name: SERVICE, layer: 7, mode: 'http', address: '127.0.0.1', ports: [vipPort], scheduler: 'wrr',
-    healthCheck: { type: 'http', intervalMs: 500, timeoutMs: 300, rise: 1, fall: 1, http: { path: '/health' } },
-    realServers: backends.map((b) => ({ name: b.name, address: '127.0.0.1', port: b.port })),
-  } });
+  const created = await page.request.post('/api/v1/virtual-services', {
+    headers,
+    data: {
+      name: SERVICE,
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [vipPort],
+      scheduler: 'wrr',
+      healthCheck: { type: 'http', intervalMs: 500, timeoutMs: 300, rise: 1, fall: 1, http: { path: '/health' } },
+      realServers: backends.map((b) => ({ name: b.name, address: '127.0.0.1', port: b.port })),
+    },
+  });
   expect(created.status(), await created.text()).toBe(201);
   const applied = await page.request.post('/api/v1/apply', { headers, data: { comment: 'graphs e2e' } });
   expect(applied.status(), await applied.text()).toBe(200);
@@ -143,7 +151,8 @@ test('the graphs open with the last hour, move live over the WebSocket, and mark
     await card.getByRole('button', { name: 'Graphs', exact: true }).click();
     const graphs = card.getByTestId(`graphs-${SERVICE}`);
     await expect(graphs.getByRole('button', { name: 'Last hour' })).toHaveAttribute('aria-pressed', 'true');
-    for (const id of ['connections', 'rates', 'throughput', 'responses', 'latency']) await expect(graphs.getByTestId(`chart-${id}`).locator('canvas')).toBeVisible();
+    for (const id of ['connections', 'rates', 'throughput', 'responses', 'latency'])
+      await expect(graphs.getByTestId(`chart-${id}`).locator('canvas')).toBeVisible();
     // Labels, not colour alone: every series is named in its legend.
     const rates = graphs.getByTestId('chart-rates');
     await expect(rates.locator('.u-legend')).toContainText('Requests/s');

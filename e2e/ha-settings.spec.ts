@@ -72,7 +72,10 @@ test.afterAll(async ({ request }) => {
   await noHaStaged(request);
 });
 
-test('an admin stages the pair settings; wrong values are refused at their field with the reason; the diff is in words before apply', async ({ page, request }) => {
+test('an admin stages the pair settings; wrong values are refused at their field with the reason; the diff is in words before apply', async ({
+  page,
+  request,
+}) => {
   await page.setViewportSize({ width: 1366, height: 1000 });
   await signIn(page, request);
   await page.goto('/ha');
@@ -95,7 +98,11 @@ test('an admin stages the pair settings; wrong values are refused at their field
   await form.getByLabel('Node 2 address').fill('127.0.0.12');
   await form.getByLabel('Node 2 priority').fill('255');
   await form.getByRole('button', { name: 'Stage settings' }).click();
-  for (const [label, reason] of [['HA interface', 'Give an interface name such as eth0.'], ['First virtual router ID', 'Virtual router IDs run from 1 to 255.'], ['Node 2 priority', 'Priorities run from 1 to 254.']]) {
+  for (const [label, reason] of [
+    ['HA interface', 'Give an interface name such as eth0.'],
+    ['First virtual router ID', 'Virtual router IDs run from 1 to 255.'],
+    ['Node 2 priority', 'Priorities run from 1 to 254.'],
+  ]) {
     await expect(form.getByLabel(label)).toHaveAttribute('aria-invalid', 'true');
     await expect(form.getByLabel(label)).toHaveAccessibleDescription(reason);
   }
@@ -108,7 +115,9 @@ test('an admin stages the pair settings; wrong values are refused at their field
   await form.getByLabel('First virtual router ID').fill('61');
   await form.getByLabel('Node 2 priority').fill('150');
   await form.getByRole('button', { name: 'Stage settings' }).click();
-  await expect(form.getByLabel('Node 2 priority')).toHaveAccessibleDescription('Node "lb1" already has priority 150; give each node its own, or the election falls to the higher address.');
+  await expect(form.getByLabel('Node 2 priority')).toHaveAccessibleDescription(
+    'Node "lb1" already has priority 150; give each node its own, or the election falls to the higher address.',
+  );
   await expect(form.getByLabel('HA interface')).toHaveAttribute('aria-invalid', 'false');
   await expect(status).toContainText('not set: a single node');
 
@@ -142,7 +151,13 @@ test('an admin stages the pair settings; wrong values are refused at their field
   await expect(change).toBeVisible();
   const more = change.getByRole('button', { name: /^Show \d+ more fields?$/ });
   if (await more.count()) await more.click();
-  for (const sentence of ['interface of the HA pair set to lo', 'preempt of the HA pair set to on', 'preempt delay of the HA pair set to 30 s', 'virtual router id of the HA pair set to 61', /nodes of the HA pair set to .*lb1.*127\.0\.0\.11.*150.*lb2.*127\.0\.0\.12.*100/]) {
+  for (const sentence of [
+    'interface of the HA pair set to lo',
+    'preempt of the HA pair set to on',
+    'preempt delay of the HA pair set to 30 s',
+    'virtual router id of the HA pair set to 61',
+    /nodes of the HA pair set to .*lb1.*127\.0\.0\.11.*150.*lb2.*127\.0\.0\.12.*100/,
+  ]) {
     await expect(change.getByText(sentence)).toBeVisible();
   }
   await page.screenshot({ path: path.join(SHOTS, 'ha-settings-changes.png'), fullPage: true });
@@ -182,5 +197,8 @@ test('an admin removes the staged settings again: back to a single node', async 
   await expect(page.getByTestId('ha-settings-status')).toContainText('not set: a single node');
   const call = await adminApi(request);
   const changes = (await (await call('get', '/changes')).json()).changes as { objectType: string }[];
-  expect(changes.filter((c) => c.objectType === 'ha'), 'no HA change staged any more').toEqual([]);
+  expect(
+    changes.filter((c) => c.objectType === 'ha'),
+    'no HA change staged any more',
+  ).toEqual([]);
 });

@@ -54,7 +54,15 @@ test.beforeAll(async () => {
   peerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-e2e-peer-'));
   peerEngine = await spawnEngine(peerDir);
   peerConsole = spawn(process.execPath, ['--import', 'tsx', path.resolve('lib/ha/testing/console.ts')], {
-    env: { ...process.env, FULCRUM_DATA_DIR: peerDir, FULCRUM_ENGINE_SOCKET: path.join(peerDir, 'engine.sock'), FULCRUM_INSECURE_HTTP: '1', FULCRUM_HA_NODE: 'fulcrum-b', FULCRUM_PEER_PORT: String(await freePort()), FULCRUM_HA_HEARTBEAT_MS: '500' },
+    env: {
+      ...process.env,
+      FULCRUM_DATA_DIR: peerDir,
+      FULCRUM_ENGINE_SOCKET: path.join(peerDir, 'engine.sock'),
+      FULCRUM_INSECURE_HTTP: '1',
+      FULCRUM_HA_NODE: 'fulcrum-b',
+      FULCRUM_PEER_PORT: String(await freePort()),
+      FULCRUM_HA_HEARTBEAT_MS: '500',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -81,7 +81,7 @@ async function signIn(page: Page) {
   await expect(page.getByText('Engine connected')).toBeVisible();
 }
 
-test('a stopped backend is shown down with the check\'s sentence, and up again once it is back', async ({ page }) => {
+test("a stopped backend is shown down with the check's sentence, and up again once it is back", async ({ page }) => {
   await signIn(page);
   const vipPort = await freePort();
 

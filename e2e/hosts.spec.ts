@@ -85,9 +85,29 @@ test('a host drained everywhere after a preview, its connections falling live, t
   const ports = [await freePort(), await freePort(), await freePort()];
   const session = await (await page.request.get('/api/v1/session')).json();
   const headers = { 'x-csrf-token': session.csrfToken };
-  const l7 = (name: string, port: number) => ({ name, layer: 7, mode: 'tcp', address: '127.0.0.1', ports: [port], scheduler: 'rr', healthCheck: { type: 'none' }, realServers: [{ name: 'patch-app-1', address: HOST, port: backendPort }] });
-  for (const data of [l7('patch-web-a', ports[0]), l7('patch-web-b', ports[1]),
-    { name: 'patch-l4', layer: 4, mode: 'nat', address: '127.0.0.1', ports: [ports[2]], healthCheck: { type: 'none' }, realServers: [{ name: 'patch-app-1', address: HOST, port: backendPort }] }]) {
+  const l7 = (name: string, port: number) => ({
+    name,
+    layer: 7,
+    mode: 'tcp',
+    address: '127.0.0.1',
+    ports: [port],
+    scheduler: 'rr',
+    healthCheck: { type: 'none' },
+    realServers: [{ name: 'patch-app-1', address: HOST, port: backendPort }],
+  });
+  for (const data of [
+    l7('patch-web-a', ports[0]),
+    l7('patch-web-b', ports[1]),
+    {
+      name: 'patch-l4',
+      layer: 4,
+      mode: 'nat',
+      address: '127.0.0.1',
+      ports: [ports[2]],
+      healthCheck: { type: 'none' },
+      realServers: [{ name: 'patch-app-1', address: HOST, port: backendPort }],
+    },
+  ]) {
     const r = await page.request.post('/api/v1/virtual-services', { headers, data });
     expect(r.status(), await r.text()).toBe(201);
   }

@@ -67,10 +67,19 @@ test('access lines of a loopback service in the viewer, filtered, with live tail
   const vipPort = await freePort();
   const session = await (await page.request.get('/api/v1/session')).json();
   const headers = { 'x-csrf-token': session.csrfToken };
-  const created = await page.request.post('/api/v1/virtual-services', { headers, data: {
-    name: SERVICE, layer: 7, mode: 'http', address: '127.0.0.1', ports: [vipPort], scheduler: 'rr', healthCheck: { type: 'none' },
-    realServers: [{ name: 'sym-log-1', address: '127.0.0.1', port: backendPort }],
-  } });
+  const created = await page.request.post('/api/v1/virtual-services', {
+    headers,
+    data: {
+      name: SERVICE,
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [vipPort],
+      scheduler: 'rr',
+      healthCheck: { type: 'none' },
+      realServers: [{ name: 'sym-log-1', address: '127.0.0.1', port: backendPort }],
+    },
+  });
   expect(created.status(), await created.text()).toBe(201);
   const id = (await created.json()).id;
   try {

@@ -52,8 +52,25 @@ async function adminApi(request: APIRequestContext) {
 /** A self-signed certificate made here with openssl, uploaded so the TLS group has one to choose. */
 function selfSigned(): { certificatePem: string; privateKeyPem: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-cert-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=symphony.example.nhs.uk',
-    '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=symphony.example.nhs.uk',
+      '-keyout',
+      path.join(dir, 'k.pem'),
+      '-out',
+      path.join(dir, 'c.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const out = { certificatePem: fs.readFileSync(path.join(dir, 'c.pem'), 'utf8'), privateKeyPem: fs.readFileSync(path.join(dir, 'k.pem'), 'utf8') };
   fs.rmSync(dir, { recursive: true, force: true });
   return out;
@@ -74,7 +91,12 @@ test('a layer 7 service from several groups, 300 real servers pasted (one bad li
   expect([201, 409]).toContain(cert.status());
   // Another service whose real servers are cloned below.
   const source = await call('post', '/virtual-services', {
-    name: SOURCE, layer: 7, mode: 'http', address: '192.168.10.81', ports: [8080], healthCheck: { type: 'none' },
+    name: SOURCE,
+    layer: 7,
+    mode: 'http',
+    address: '192.168.10.81',
+    ports: [8080],
+    healthCheck: { type: 'none' },
     realServers: [1, 2, 3].map((i) => ({ name: `src-${i}`, address: `10.21.0.${i}`, port: 8080, weight: 10 * i, isBackup: i === 3 })),
   });
   expect(source.status()).toBe(201);
@@ -192,16 +214,27 @@ test('a layer 7 service from several groups, 300 real servers pasted (one bad li
   expect(vs.realServers).toHaveLength(303);
   expect(vs.realServers.every((r: { maxConnections: number }) => r.maxConnections === 500)).toBe(true);
   expect(vs.realServers.find((r: { name: string }) => r.name === 'src-3')).toMatchObject({ address: '10.21.0.3', port: 8080, weight: 30, isBackup: true });
-  expect(vs.realServers.find((r: { name: string }) => r.name === 'sym-app-150')).toMatchObject({ address: '10.20.0.150', port: 8443, weight: 50, state: 'online' });
+  expect(vs.realServers.find((r: { name: string }) => r.name === 'sym-app-150')).toMatchObject({
+    address: '10.20.0.150',
+    port: 8443,
+    weight: 50,
+    state: 'online',
+  });
   expect(vs.realServers.find((r: { name: string }) => r.name === 'sym-app-251')).toMatchObject({ address: '10.20.1.1', weight: 100 });
   expect(vs).toMatchObject({
-    layer: 7, mode: 'http', address: '192.168.10.80', ports: [443], scheduler: 'lc',
+    layer: 7,
+    mode: 'http',
+    address: '192.168.10.80',
+    ports: [443],
+    scheduler: 'lc',
     persistence: { type: 'http-cookie', cookieName: 'SYMID' },
     healthCheck: { type: 'http', rise: 3, http: { path: '/health', expectStatus: '200,204' } },
     fallback: { type: 'server', address: '192.168.10.90' },
     layer7: {
-      xForwardedFor: { mode: 'replace' }, xForwardedProto: true,
-      tls: { certificate: CERT, minVersion: 'TLSv1.3' }, hsts: { maxAgeSeconds: 31536000, includeSubDomains: false },
+      xForwardedFor: { mode: 'replace' },
+      xForwardedProto: true,
+      tls: { certificate: CERT, minVersion: 'TLSv1.3' },
+      hsts: { maxAgeSeconds: 31536000, includeSubDomains: false },
       redirects: [{ match: { pathPrefix: '/old/' }, location: '/new/', status: 301 }],
       responseHeaders: [{ action: 'set', name: 'X-Served-By', value: 'fulcrum' }],
       timeouts: { clientMs: 30000 },

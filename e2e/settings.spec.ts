@@ -29,11 +29,13 @@ test.beforeAll(async () => {
   syslogServer = net.createServer((s) => s.on('data', (c) => (syslogGot += c))).listen(0, '127.0.0.1');
   await once(syslogServer, 'listening');
   syslogPort = (syslogServer.address() as net.AddressInfo).port;
-  hookServer = http.createServer(async (req, res) => {
-    for await (const _ of req);
-    hookGot.push(req.headers);
-    res.writeHead(204).end();
-  }).listen(0, '127.0.0.1');
+  hookServer = http
+    .createServer(async (req, res) => {
+      for await (const _ of req);
+      hookGot.push(req.headers);
+      res.writeHead(204).end();
+    })
+    .listen(0, '127.0.0.1');
   await once(hookServer, 'listening');
   hookPort = (hookServer.address() as net.AddressInfo).port;
 });
@@ -74,10 +76,15 @@ test('syslog: a missing server is named at the field; a real listener receives t
   await expect(page.getByText('Saved. It takes effect now.').first()).toBeVisible();
   await page.getByTestId('syslog-test').click();
   await expect.poll(() => syslogGot, { timeout: 10_000 }).toMatch(/fulcrum \d+ TEST \[test@32473 actor="ed-admin"\]/);
-  await expect.poll(async () => {
-    await page.getByRole('button', { name: 'Refresh status' }).first().click();
-    return page.getByTestId('syslog-status').textContent();
-  }, { timeout: 10_000 }).toMatch(/0 queued · [1-9]\d* sent/);
+  await expect
+    .poll(
+      async () => {
+        await page.getByRole('button', { name: 'Refresh status' }).first().click();
+        return page.getByTestId('syslog-status').textContent();
+      },
+      { timeout: 10_000 },
+    )
+    .toMatch(/0 queued · [1-9]\d* sent/);
 });
 
 test('alerts: a signed test alert reaches a real webhook receiver; screenshots', async ({ page }) => {

@@ -58,7 +58,9 @@ let port = 0;
 /** axe-core's serious and critical findings (WCAG 2.0/2.1 A and AA), one line each, as the accessibility walk checks. */
 async function axeProblems(page: Page): Promise<string[]> {
   const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  return r.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 test('admin: the running configuration, the layer 7 runtime with a loopback service, the layer 4 table', async ({ page }) => {
@@ -68,11 +70,24 @@ test('admin: the running configuration, the layer 7 runtime with a loopback serv
   port = await freePort();
   // Its own service (replaced if a previous run left one): layer 7 on loopback, source-IP persistence, one server draining.
   const existing = (await (await page.request.get('/api/v1/virtual-services')).json()).items.find((v: { name: string }) => v.name === SERVICE);
-  if (existing) expect((await page.request.delete(`/api/v1/virtual-services/${existing.id}`, { headers: { ...h, 'if-match': `"${existing.version}"` } })).ok()).toBe(true);
-  const created = await page.request.post('/api/v1/virtual-services', { headers: h, data: {
-    name: SERVICE, layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' }, persistence: { type: 'source-ip', timeoutSeconds: 600 },
-    realServers: [{ name: 'portal-1', address: '127.0.0.31', port: 8080 }, { name: 'portal-2', address: '127.0.0.32', port: 8080, state: 'drain' }],
-  } });
+  if (existing)
+    expect((await page.request.delete(`/api/v1/virtual-services/${existing.id}`, { headers: { ...h, 'if-match': `"${existing.version}"` } })).ok()).toBe(true);
+  const created = await page.request.post('/api/v1/virtual-services', {
+    headers: h,
+    data: {
+      name: SERVICE,
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [port],
+      healthCheck: { type: 'none' },
+      persistence: { type: 'source-ip', timeoutSeconds: 600 },
+      realServers: [
+        { name: 'portal-1', address: '127.0.0.31', port: 8080 },
+        { name: 'portal-2', address: '127.0.0.32', port: 8080, state: 'drain' },
+      ],
+    },
+  });
   expect(created.status(), await created.text()).toBe(201);
   const applied = await page.request.post('/api/v1/apply', { headers: h, data: { comment: 'views e2e' } });
   expect(applied.status(), await applied.text()).toBe(200);
@@ -100,7 +115,8 @@ test('admin: the running configuration, the layer 7 runtime with a loopback serv
   await page.getByRole('tab', { name: 'Layer 4 table' }).click();
   // This machine's kernel has no IPVS: the page says so with the engine's reason. On one with IPVS, the table or "empty".
   await expect(page.getByTestId('l4-unavailable').or(page.getByTestId('l4-table')).or(page.getByTestId('l4-empty'))).toBeVisible();
-  if (await page.getByTestId('l4-unavailable').isVisible()) await expect(page.getByTestId('l4-unavailable')).toContainText('The IPVS table cannot be read on this machine.');
+  if (await page.getByTestId('l4-unavailable').isVisible())
+    await expect(page.getByTestId('l4-unavailable')).toContainText('The IPVS table cannot be read on this machine.');
   await page.screenshot({ path: `${SHOTS}/views-l4-1366.png`, fullPage: true });
   expect(await axeProblems(page)).toEqual([]);
 });
@@ -150,7 +166,10 @@ test('backup: export with a passphrase, stage a change, preview the restore in w
 
   // A change after the backup: one more real server, staged.
   const vs = (await (await page.request.get('/api/v1/virtual-services')).json()).items.find((v: { name: string }) => v.name === SERVICE);
-  const added = await page.request.post(`/api/v1/virtual-services/${vs.id}/real-servers`, { headers: h, data: { name: 'portal-3', address: '127.0.0.33', port: 8080 } });
+  const added = await page.request.post(`/api/v1/virtual-services/${vs.id}/real-servers`, {
+    headers: h,
+    data: { name: 'portal-3', address: '127.0.0.33', port: 8080 },
+  });
   expect(added.status(), await added.text()).toBe(201);
   expect((await (await page.request.get('/api/v1/changes')).json()).candidateHash).not.toBe(before);
 
@@ -170,7 +189,7 @@ test('backup: export with a passphrase, stage a change, preview the restore in w
   await expect(page.getByRole('dialog', { name: 'Restore this backup?' })).toBeVisible();
   await page.getByRole('button', { name: "Stage the backup's configuration" }).click();
   await expect(page.getByText(/Restored: 1 change staged/)).toBeVisible();
-  expect((await (await page.request.get('/api/v1/changes')).json()).candidateHash, 'the staged configuration is the backup\'s again').toBe(before);
+  expect((await (await page.request.get('/api/v1/changes')).json()).candidateHash, "the staged configuration is the backup's again").toBe(before);
   await page.setViewportSize({ width: 820, height: 1000 });
   await page.screenshot({ path: `${SHOTS}/views-backup-820.png`, fullPage: true });
 });

@@ -102,9 +102,16 @@ export interface HaStatus {
   keepalived: Omit<SupervisorStatus, 'recent' | 'error'> & { configPath: string };
   /** The IPVS connection sync daemon: what the VRRP state asks for, and what the kernel runs. */
   /** `running` is read back from the kernel at `readAt` (a status waits at most a second for it: latest-read.ts). */
-  syncDaemon: { wanted: 'master' | 'backup' | 'off'; settings?: { interface: string; syncId: number }; running: { state: 'master' | 'backup'; interface: string; syncId: number }[]; readAt?: string };
+  syncDaemon: {
+    wanted: 'master' | 'backup' | 'off';
+    settings?: { interface: string; syncId: number };
+    running: { state: 'master' | 'backup'; interface: string; syncId: number }[];
+    readAt?: string;
+  };
   /** Layer 7 stick tables sent to the peers (engine/ha/stick-sync.ts): the link's counters, or why it is down. */
-  stickSync?: { address: string; port: number; peers: string[]; sent: number; received: number; refused: number } | { error: { code: string; message: string } };
+  stickSync?:
+    | { address: string; port: number; peers: string[]; sent: number; received: number; refused: number }
+    | { error: { code: string; message: string } };
   /** The sysctls HA relies on (ip_nonlocal_bind) as the kernel has them now. */
   sysctls: Record<string, string | null>;
   /** The first thing stopping HA from working as configured, if any. */
@@ -166,7 +173,18 @@ export interface L7RuntimeView {
     scheduler: string;
     persistence: string;
     isTls: boolean;
-    servers: { name: string; address: string; port: number | null; weight: number; operator: string; health: string; disposition: ServerDecision['disposition']; isBackup: boolean; group: string | null; activeConnections: number | null }[];
+    servers: {
+      name: string;
+      address: string;
+      port: number | null;
+      weight: number;
+      operator: string;
+      health: string;
+      disposition: ServerDecision['disposition'];
+      isBackup: boolean;
+      group: string | null;
+      activeConnections: number | null;
+    }[];
     /** Live entries per stick table of this service; null when the proxy cannot count them (it runs in-process). */
     stickTables: { table: string; entries: number }[] | null;
   }[];

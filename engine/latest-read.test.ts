@@ -22,7 +22,10 @@ test('LatestRead: a slow read answers with the last value after the wait; caller
     const a = r.get();
     const b = r.get();
     mock.timers.tick(1000);
-    assert.deepEqual(await Promise.all([a, b]), [{ value: 1, readAt: '2026-12-02T01:00:00.000Z' }, { value: 1, readAt: '2026-12-02T01:00:00.000Z' }]);
+    assert.deepEqual(await Promise.all([a, b]), [
+      { value: 1, readAt: '2026-12-02T01:00:00.000Z' },
+      { value: 1, readAt: '2026-12-02T01:00:00.000Z' },
+    ]);
     assert.equal(reads, 2, 'the two callers shared the held-up read');
     mock.timers.tick(500);
     const c = r.get();

@@ -33,5 +33,8 @@ test('a configuration has its private keys sealed and opened, nothing else', () 
   const sealed = mapPrivateKeys(cfg, (p, c) => seal(key, p, c));
   assert.equal(sealed.certificates[0].certificatePem, 'CERT');
   assert.ok(isSealed(sealed.certificates[0].privateKeyPem));
-  assert.deepEqual(mapPrivateKeys(sealed, (p, c) => open(key, p, c)), cfg);
+  assert.deepEqual(
+    mapPrivateKeys(sealed, (p, c) => open(key, p, c)),
+    cfg,
+  );
 });

@@ -69,7 +69,10 @@ export function open(key: Buffer, text: string, context: string): string {
 }
 
 /** A configuration's certificates with their private keys sealed (or opened), the rest untouched. */
-export function mapPrivateKeys<T extends { certificates?: { name: string; privateKeyPem: string }[] }>(config: T, f: (pem: string, context: string) => string): T {
+export function mapPrivateKeys<T extends { certificates?: { name: string; privateKeyPem: string }[] }>(
+  config: T,
+  f: (pem: string, context: string) => string,
+): T {
   if (!config.certificates?.length) return config;
   return { ...config, certificates: config.certificates.map((c) => ({ ...c, privateKeyPem: f(c.privateKeyPem, `certificate:${c.name}`) })) };
 }

@@ -46,14 +46,41 @@ test('weights stay within IPVS range', () => {
 test('a layer 4 service with source-IP persistence removes a health-down server; others follow onDown', () => {
   const cfg = ConfigSchema.parse({
     virtualServices: [
-      { name: 'dr', layer: 4, mode: 'dr', address: '127.0.0.1', ports: [80], persistence: { type: 'source-ip' }, realServers: [{ name: 'a', address: '127.0.0.2' }] },
+      {
+        name: 'dr',
+        layer: 4,
+        mode: 'dr',
+        address: '127.0.0.1',
+        ports: [80],
+        persistence: { type: 'source-ip' },
+        realServers: [{ name: 'a', address: '127.0.0.2' }],
+      },
       { name: 'nat', layer: 4, mode: 'nat', address: '127.0.0.1', ports: [81], realServers: [{ name: 'a', address: '127.0.0.2' }] },
-      { name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [82], persistence: { type: 'source-ip' }, healthCheck: { type: 'connect', onDown: 'remove' }, realServers: [{ name: 'a', address: '127.0.0.2', port: 80 }] },
+      {
+        name: 'web',
+        layer: 7,
+        mode: 'http',
+        address: '127.0.0.1',
+        ports: [82],
+        persistence: { type: 'source-ip' },
+        healthCheck: { type: 'connect', onDown: 'remove' },
+        realServers: [{ name: 'a', address: '127.0.0.2', port: 80 }],
+      },
     ],
   });
   assert.deepEqual(cfg.virtualServices.map(onDownFor), ['remove', 'quiesce', 'remove']);
   const d = decideAll(cfg, () => 'down');
-  assert.deepEqual([...d.values()].map((x) => x.disposition), ['remove', 'quiesce', 'remove']);
-  const drained = decideAll({ ...cfg, virtualServices: cfg.virtualServices.map((vs) => ({ ...vs, realServers: vs.realServers.map((rs) => ({ ...rs, state: 'drain' as const })) })) }, () => 'up');
-  assert.deepEqual([...drained.values()].map((x) => x.disposition), ['quiesce', 'quiesce', 'quiesce'], 'a drain keeps the destination (and its persistent clients)');
+  assert.deepEqual(
+    [...d.values()].map((x) => x.disposition),
+    ['remove', 'quiesce', 'remove'],
+  );
+  const drained = decideAll(
+    { ...cfg, virtualServices: cfg.virtualServices.map((vs) => ({ ...vs, realServers: vs.realServers.map((rs) => ({ ...rs, state: 'drain' as const })) })) },
+    () => 'up',
+  );
+  assert.deepEqual(
+    [...drained.values()].map((x) => x.disposition),
+    ['quiesce', 'quiesce', 'quiesce'],
+    'a drain keeps the destination (and its persistent clients)',
+  );
 });

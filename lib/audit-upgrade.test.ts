@@ -12,12 +12,32 @@ import { closeDb, databasePath, db } from './db.ts';
 import { ensureAuditKeyAtStart } from './audit-key.ts';
 import { consoleEnv } from './env.ts';
 import {
-  auditKeyPath, GENESIS_HASH, legacyRowHash, planSeal, redact, sealAuditHead, storedFields, UPGRADE_ACTION, verifyAuditChain, writeAuditAlone, type AuditInput,
+  auditKeyPath,
+  GENESIS_HASH,
+  legacyRowHash,
+  planSeal,
+  redact,
+  sealAuditHead,
+  storedFields,
+  UPGRADE_ACTION,
+  verifyAuditChain,
+  writeAuditAlone,
+  type AuditInput,
 } from './audit.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-audit-'));
 const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-seal-'));
-const row = (over: Partial<AuditInput> = {}): AuditInput => ({ actor: 'admin', actorRole: 'admin', sourceAddress: '10.0.0.9', action: 'user.create', objectType: 'user', objectId: 'u1', outcome: 'success', requestId: 'req-1', ...over });
+const row = (over: Partial<AuditInput> = {}): AuditInput => ({
+  actor: 'admin',
+  actorRole: 'admin',
+  sourceAddress: '10.0.0.9',
+  action: 'user.create',
+  objectType: 'user',
+  objectId: 'u1',
+  outcome: 'success',
+  requestId: 'req-1',
+  ...over,
+});
 
 before(() => {
   process.env.FULCRUM_DATA_DIR = dataDir;
@@ -36,7 +56,20 @@ after(async () => {
 async function writeLegacyRows(n: number) {
   let prev = GENESIS_HASH;
   for (let i = 1; i <= n; i++) {
-    const f = { at: new Date(Date.UTC(2026, 10, 20, 9, i)), actor: 'admin', actorRole: 'admin', sourceAddress: '10.0.0.9', action: 'virtual-service.create', objectType: 'virtual-service', objectId: `vs${i}`, before: null, after: `{"name":"vs${i}"}`, outcome: 'success', message: null, requestId: `old-${i}` };
+    const f = {
+      at: new Date(Date.UTC(2026, 10, 20, 9, i)),
+      actor: 'admin',
+      actorRole: 'admin',
+      sourceAddress: '10.0.0.9',
+      action: 'virtual-service.create',
+      objectType: 'virtual-service',
+      objectId: `vs${i}`,
+      before: null,
+      after: `{"name":"vs${i}"}`,
+      outcome: 'success',
+      message: null,
+      requestId: `old-${i}`,
+    };
     const hash = legacyRowHash(prev, storedFields(f));
     await db().auditEvent.create({ data: { ...f, prevHash: prev, hash } });
     prev = hash;
@@ -49,10 +82,16 @@ test('rows from before keyed chaining stay as they are; the first keyed row seal
   assert.equal(fs.statSync(auditKeyPath()).mode & 0o777, 0o600, 'the key was made when the database was first opened, owner-only');
   await writeAuditAlone(row());
   const rows = await db().auditEvent.findMany({ orderBy: { id: 'asc' } });
-  assert.deepEqual(rows.map((r) => [r.id, r.action, r.hash.split(':')[0]]), [
-    [1, 'virtual-service.create', 'sha256'], [2, 'virtual-service.create', 'sha256'], [3, 'virtual-service.create', 'sha256'],
-    [4, UPGRADE_ACTION, 'hmac-sha256'], [5, 'user.create', 'hmac-sha256'],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.action, r.hash.split(':')[0]]),
+    [
+      [1, 'virtual-service.create', 'sha256'],
+      [2, 'virtual-service.create', 'sha256'],
+      [3, 'virtual-service.create', 'sha256'],
+      [4, UPGRADE_ACTION, 'hmac-sha256'],
+      [5, 'user.create', 'hmac-sha256'],
+    ],
+  );
   assert.equal(rows[3].prevHash, oldHead);
   assert.deepEqual(JSON.parse(rows[3].after!).legacyHead, { id: 3, hash: oldHead });
   assert.equal(JSON.parse(rows[3].after!).legacyIntact, true);
@@ -81,9 +120,16 @@ test('an old row edited and its plain hashes recomputed no longer matches the he
 
 test('before and after keep dates as ISO strings, and secrets are redacted', async () => {
   const when = new Date('2027-03-31T23:59:59.000Z');
-  await writeAuditAlone(row({ action: 'api-key.create', objectType: 'api-key', after: { name: 'ci', expiresAt: when, nested: [{ at: when }], keyHash: 'abc' } }));
+  await writeAuditAlone(
+    row({ action: 'api-key.create', objectType: 'api-key', after: { name: 'ci', expiresAt: when, nested: [{ at: when }], keyHash: 'abc' } }),
+  );
   const last = await db().auditEvent.findFirst({ orderBy: { id: 'desc' } });
-  assert.deepEqual(JSON.parse(last!.after!), { name: 'ci', expiresAt: '2027-03-31T23:59:59.000Z', nested: [{ at: '2027-03-31T23:59:59.000Z' }], keyHash: '[redacted]' });
+  assert.deepEqual(JSON.parse(last!.after!), {
+    name: 'ci',
+    expiresAt: '2027-03-31T23:59:59.000Z',
+    nested: [{ at: '2027-03-31T23:59:59.000Z' }],
+    keyHash: '[redacted]',
+  });
   assert.deepEqual(redact({ a: new Date('x'), b: null, password: 'p' }), { a: null, b: null, password: '[redacted]' });
 });
 
@@ -95,7 +141,7 @@ test('a missing audit key stops writes (nothing is changed unaudited) and verifi
   try {
     await assert.rejects(writeAuditAlone(row()), (e: { code?: string; status?: number }) => e.code === 'AUDIT_KEY_MISSING' && e.status === 503);
     ensureAuditKeyAtStart(dataDir, databasePath(dataDir));
-    assert.equal(fs.existsSync(keyFile), false, 'no new key was made behind the operator\'s back, by a write or at a start');
+    assert.equal(fs.existsSync(keyFile), false, "no new key was made behind the operator's back, by a write or at a start");
     const report = await verifyAuditChain();
     assert.equal(report.firstBroken?.kind, 'key-missing');
   } finally {

@@ -43,7 +43,23 @@ after(async () => {
 
 // ── the forger's tools: their own connection to the database file, and the files in the data directory ──────────
 
-type Raw = { id: number; at: string; actor: string; actorRole: string | null; sourceAddress: string; action: string; objectType: string; objectId: string | null; before: string | null; after: string | null; outcome: string; message: string | null; requestId: string; prevHash: string; hash: string };
+type Raw = {
+  id: number;
+  at: string;
+  actor: string;
+  actorRole: string | null;
+  sourceAddress: string;
+  action: string;
+  objectType: string;
+  objectId: string | null;
+  before: string | null;
+  after: string | null;
+  outcome: string;
+  message: string | null;
+  requestId: string;
+  prevHash: string;
+  hash: string;
+};
 const dbFile = () => path.join(h.dataDir, 'fulcrum.db');
 const headFile = () => path.join(h.dataDir, 'audit-head');
 const stolenKey = () => Buffer.from(fs.readFileSync(path.join(h.dataDir, 'audit.key'), 'utf8').trim(), 'base64');
@@ -105,7 +121,15 @@ function snapshot() {
 async function verify() {
   const r = await admin.req('GET', '/audit/verify');
   assert.equal(r.status, 200, r.text);
-  return r.body as { isIntact: boolean; checked: number; firstBroken?: AuditProblem; problems: AuditProblem[]; lastId: number; seal: { checkpoints: number; newest: { id: number } | null; foreign: number }; warnings: string[] };
+  return r.body as {
+    isIntact: boolean;
+    checked: number;
+    firstBroken?: AuditProblem;
+    problems: AuditProblem[];
+    lastId: number;
+    seal: { checkpoints: number; newest: { id: number } | null; foreign: number };
+    warnings: string[];
+  };
 }
 
 /** Runs one tampering, checks what verify says, then undoes it and checks the chain is whole again. */
@@ -152,11 +176,12 @@ describe('a forger with the database and the data directory', () => {
   test('edits a row and recomputes the plain SHA-256 hashes after it: found at that row (no MAC)', async () => {
     const victim = middle();
     await tampering(
-      () => forger((d) => {
-        d.prepare('UPDATE AuditEvent SET actor = ? WHERE id = ?').run('someone-else', victim.id);
-        rechain(d, victim.id, 'plain');
-        rewriteHead(d, false);
-      }),
+      () =>
+        forger((d) => {
+          d.prepare('UPDATE AuditEvent SET actor = ? WHERE id = ?').run('someone-else', victim.id);
+          rechain(d, victim.id, 'plain');
+          rewriteHead(d, false);
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
         assert.equal(r.firstBroken!.id, victim.id);
@@ -169,14 +194,18 @@ describe('a forger with the database and the data directory', () => {
   test('edits a row and recomputes every MAC with the stolen key and the head file: the checkpoints find it', async () => {
     const victim = middle();
     await tampering(
-      () => forger((d) => {
-        d.prepare('UPDATE AuditEvent SET actor = ? WHERE id = ?').run('someone-else', victim.id);
-        rechain(d, victim.id, 'keyed');
-        rewriteHead(d, true);
-      }),
+      () =>
+        forger((d) => {
+          d.prepare('UPDATE AuditEvent SET actor = ? WHERE id = ?').run('someone-else', victim.id);
+          rechain(d, victim.id, 'keyed');
+          rewriteHead(d, true);
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
-        assert.ok(!r.problems.some((p) => p.kind === 'edited' || p.kind === 'relinked' || p.kind === 'head-mismatch'), 'every MAC and link is consistent: only the seal tells');
+        assert.ok(
+          !r.problems.some((p) => p.kind === 'edited' || p.kind === 'relinked' || p.kind === 'head-mismatch'),
+          'every MAC and link is consistent: only the seal tells',
+        );
         assert.equal(r.firstBroken!.kind, 'sealed-mismatch');
         // With interval 0 every row was sealed, so the first mismatch is the edited row itself.
         assert.equal(r.firstBroken!.id, victim.id);
@@ -188,14 +217,17 @@ describe('a forger with the database and the data directory', () => {
   test('inserts a row in the middle without the key: found at the inserted row', async () => {
     const at = middle();
     await tampering(
-      () => forger((d) => {
-        shiftIds(d, at.id, 1);
-        const forged = { ...at, id: at.id + 1, actor: 'ghost', requestId: 'forged-request', hash: 'placeholder-' + at.id };
-        const cols = Object.keys(forged);
-        d.prepare(`INSERT INTO AuditEvent (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`).run(...cols.map((c) => (forged as Record<string, unknown>)[c]));
-        rechain(d, at.id + 1, 'plain');
-        rewriteHead(d, false);
-      }),
+      () =>
+        forger((d) => {
+          shiftIds(d, at.id, 1);
+          const forged = { ...at, id: at.id + 1, actor: 'ghost', requestId: 'forged-request', hash: 'placeholder-' + at.id };
+          const cols = Object.keys(forged);
+          d.prepare(`INSERT INTO AuditEvent (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`).run(
+            ...cols.map((c) => (forged as Record<string, unknown>)[c]),
+          );
+          rechain(d, at.id + 1, 'plain');
+          rewriteHead(d, false);
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
         assert.equal(r.firstBroken!.id, at.id + 1);
@@ -207,14 +239,17 @@ describe('a forger with the database and the data directory', () => {
   test('inserts a row in the middle, renumbers and re-keys everything after it: the checkpoints find it', async () => {
     const at = middle();
     await tampering(
-      () => forger((d) => {
-        shiftIds(d, at.id, 1);
-        const forged = { ...at, id: at.id + 1, actor: 'ghost', requestId: 'forged-request', hash: 'placeholder-' + at.id };
-        const cols = Object.keys(forged);
-        d.prepare(`INSERT INTO AuditEvent (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`).run(...cols.map((c) => (forged as Record<string, unknown>)[c]));
-        rechain(d, at.id + 1, 'keyed');
-        rewriteHead(d, true);
-      }),
+      () =>
+        forger((d) => {
+          shiftIds(d, at.id, 1);
+          const forged = { ...at, id: at.id + 1, actor: 'ghost', requestId: 'forged-request', hash: 'placeholder-' + at.id };
+          const cols = Object.keys(forged);
+          d.prepare(`INSERT INTO AuditEvent (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`).run(
+            ...cols.map((c) => (forged as Record<string, unknown>)[c]),
+          );
+          rechain(d, at.id + 1, 'keyed');
+          rewriteHead(d, true);
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
         assert.equal(r.firstBroken!.kind, 'sealed-mismatch');
@@ -226,9 +261,10 @@ describe('a forger with the database and the data directory', () => {
   test('deletes a row from the middle: found as the missing id', async () => {
     const victim = middle();
     await tampering(
-      () => forger((d) => {
-        d.prepare('DELETE FROM AuditEvent WHERE id = ?').run(victim.id);
-      }),
+      () =>
+        forger((d) => {
+          d.prepare('DELETE FROM AuditEvent WHERE id = ?').run(victim.id);
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
         assert.deepEqual({ id: r.firstBroken!.id, kind: r.firstBroken!.kind }, { id: victim.id, kind: 'missing' });
@@ -240,18 +276,22 @@ describe('a forger with the database and the data directory', () => {
   test('deletes a row from the middle, closes the gap and re-keys the rest and the head: the checkpoints find it', async () => {
     const victim = middle();
     await tampering(
-      () => forger((d) => {
-        d.prepare('DELETE FROM AuditEvent WHERE id = ?').run(victim.id);
-        shiftIds(d, victim.id, -1);
-        rechain(d, victim.id, 'keyed');
-        rewriteHead(d, true);
-      }),
+      () =>
+        forger((d) => {
+          d.prepare('DELETE FROM AuditEvent WHERE id = ?').run(victim.id);
+          shiftIds(d, victim.id, -1);
+          rechain(d, victim.id, 'keyed');
+          rewriteHead(d, true);
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
         assert.ok(!r.problems.some((p) => p.kind === 'missing' || p.kind === 'edited'));
         assert.equal(r.firstBroken!.kind, 'sealed-mismatch');
         assert.equal(r.firstBroken!.id, victim.id);
-        assert.ok(r.problems.some((p) => p.kind === 'truncated'), 'and the sealed last row is gone');
+        assert.ok(
+          r.problems.some((p) => p.kind === 'truncated'),
+          'and the sealed last row is gone',
+        );
       },
     );
   });
@@ -261,10 +301,11 @@ describe('a forger with the database and the data directory', () => {
     const keep = rows.at(-4)!.id;
     const lastId = rows.at(-1)!.id;
     await tampering(
-      () => forger((d) => {
-        d.prepare('DELETE FROM AuditEvent WHERE id > ?').run(keep);
-        rewriteHead(d, true);
-      }),
+      () =>
+        forger((d) => {
+          d.prepare('DELETE FROM AuditEvent WHERE id > ?').run(keep);
+          rewriteHead(d, true);
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
         assert.equal(r.firstBroken!.kind, 'truncated');
@@ -276,15 +317,19 @@ describe('a forger with the database and the data directory', () => {
 
   test('rewrites the head file without the key: its MAC gives it away', async () => {
     await tampering(
-      () => forger((d) => {
-        const last = allRows(d).at(-1)!;
-        d.prepare('DELETE FROM AuditEvent WHERE id = ?').run(last.id);
-        const now = allRows(d).at(-1)!;
-        fs.writeFileSync(headFile(), JSON.stringify({ id: now.id, hash: now.hash, mac: '0'.repeat(64) }));
-      }),
+      () =>
+        forger((d) => {
+          const last = allRows(d).at(-1)!;
+          d.prepare('DELETE FROM AuditEvent WHERE id = ?').run(last.id);
+          const now = allRows(d).at(-1)!;
+          fs.writeFileSync(headFile(), JSON.stringify({ id: now.id, hash: now.hash, mac: '0'.repeat(64) }));
+        }),
       (r) => {
         assert.equal(r.isIntact, false);
-        assert.ok(r.problems.some((p) => p.kind === 'head-mismatch'), JSON.stringify(r.problems));
+        assert.ok(
+          r.problems.some((p) => p.kind === 'head-mismatch'),
+          JSON.stringify(r.problems),
+        );
         assert.ok(r.problems.some((p) => p.kind === 'truncated'));
       },
     );
@@ -302,7 +347,10 @@ describe('a forger with the database and the data directory', () => {
       () => fs.appendFileSync(sealFile, claim(keyId) + claim(createHash('sha256').update('other').digest('hex').slice(0, 16))),
       (r) => {
         assert.equal(r.isIntact, false);
-        assert.deepEqual(r.problems.map((p) => [p.id, p.kind]), [[3, 'forged-checkpoint']]);
+        assert.deepEqual(
+          r.problems.map((p) => [p.id, p.kind]),
+          [[3, 'forged-checkpoint']],
+        );
         assert.equal(r.seal.foreign, 1);
         assert.ok(r.warnings.some((w) => /another key/.test(w)));
       },
@@ -312,7 +360,11 @@ describe('a forger with the database and the data directory', () => {
 
 describe('checkpoints from syslog', () => {
   test('lines sent to POST /audit/verify are checked like the file sink', async () => {
-    const lines = fs.readFileSync(sealFile, 'utf8').trim().split('\n').map((l) => `Dec  1 10:00:00 lb1 fulcrum-audit[123]: ${l}`);
+    const lines = fs
+      .readFileSync(sealFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => `Dec  1 10:00:00 lb1 fulcrum-audit[123]: ${l}`);
     const rows = forger(allRows);
     const keep = rows.at(-3)!.id;
     const saved = process.env.FULCRUM_AUDIT_SEAL;

@@ -88,14 +88,29 @@ type DbRow = Omit<Row, 'at'> & { at: Date };
 
 export function storedFields(r: Omit<DbRow, 'id' | 'prevHash' | 'hash'>): StoredFields {
   return {
-    at: r.at.toISOString(), actor: r.actor, actorRole: r.actorRole, sourceAddress: r.sourceAddress, action: r.action, objectType: r.objectType,
-    objectId: r.objectId, before: r.before, after: r.after, outcome: r.outcome, message: r.message, requestId: r.requestId,
+    at: r.at.toISOString(),
+    actor: r.actor,
+    actorRole: r.actorRole,
+    sourceAddress: r.sourceAddress,
+    action: r.action,
+    objectType: r.objectType,
+    objectId: r.objectId,
+    before: r.before,
+    after: r.after,
+    outcome: r.outcome,
+    message: r.message,
+    requestId: r.requestId,
   };
 }
 
 /** The keyed MAC of a row: its link, its id (so rows cannot be renumbered) and its fields. */
 export function auditRowMac(key: Buffer, prevHash: string, id: number, f: StoredFields): string {
-  return MAC_PREFIX + createHmac('sha256', key).update(prevHash + '\n' + canonicalJson({ id, ...f })).digest('hex');
+  return (
+    MAC_PREFIX +
+    createHmac('sha256', key)
+      .update(prevHash + '\n' + canonicalJson({ id, ...f }))
+      .digest('hex')
+  );
 }
 
 /** The unkeyed hash rows had before keyed chaining; only verified for those old rows. */
@@ -144,7 +159,8 @@ async function auditKey(tx: Tx | undefined, opts: { create: boolean }): Promise<
   if (!fs.existsSync(p)) {
     if (!opts.create) return undefined;
     const client = tx ?? db();
-    if (await client.auditEvent.findFirst({ where: { hash: { startsWith: MAC_PREFIX } }, select: { id: true } })) throw new ApiError('AUDIT_KEY_MISSING', { path: p });
+    if (await client.auditEvent.findFirst({ where: { hash: { startsWith: MAC_PREFIX } }, select: { id: true } }))
+      throw new ApiError('AUDIT_KEY_MISSING', { path: p });
     createAuditKey(p);
   }
   const key = readAuditKey(p);
@@ -188,7 +204,8 @@ async function checkLegacy(tx: Tx): Promise<{ rows: number; isIntact: boolean; f
     const page = (await tx.auditEvent.findMany({ where: { id: { gt: lastId } }, orderBy: { id: 'asc' }, take: 1000 })) as DbRow[];
     for (const r of page) {
       rows++;
-      if (r.id !== expectedId || r.prevHash !== prev || legacyRowHash(r.prevHash, storedFields(r)) !== r.hash) return { rows, isIntact: false, firstBroken: r.id };
+      if (r.id !== expectedId || r.prevHash !== prev || legacyRowHash(r.prevHash, storedFields(r)) !== r.hash)
+        return { rows, isIntact: false, firstBroken: r.id };
       prev = r.hash;
       expectedId = r.id + 1;
       lastId = r.id;
@@ -204,11 +221,32 @@ export async function writeAudit(tx: Tx, input: AuditInput): Promise<void> {
   if (last && last.hash.startsWith(LEGACY_PREFIX)) {
     // The first write under the key: a new segment whose first row names the old head (see the header).
     const legacy = await checkLegacy(tx);
-    last = await insertRow(tx, key, last, fieldsOf({
-      actor: 'fulcrum', actorRole: null, sourceAddress: 'console', action: UPGRADE_ACTION, objectType: 'audit', objectId: null, requestId: `chain-upgrade-${last.id}`,
-      after: { legacyHead: { id: last.id, hash: last.hash }, legacyRows: legacy.rows, legacyIntact: legacy.isIntact, legacyFirstBroken: legacy.firstBroken, scheme: 'hmac-sha256' },
-      outcome: 'success', message: `rows 1 to ${last.id} were chained with plain SHA-256; from here each row carries an HMAC-SHA256 under the audit key, and this row seals the old head`,
-    }, now));
+    last = await insertRow(
+      tx,
+      key,
+      last,
+      fieldsOf(
+        {
+          actor: 'fulcrum',
+          actorRole: null,
+          sourceAddress: 'console',
+          action: UPGRADE_ACTION,
+          objectType: 'audit',
+          objectId: null,
+          requestId: `chain-upgrade-${last.id}`,
+          after: {
+            legacyHead: { id: last.id, hash: last.hash },
+            legacyRows: legacy.rows,
+            legacyIntact: legacy.isIntact,
+            legacyFirstBroken: legacy.firstBroken,
+            scheme: 'hmac-sha256',
+          },
+          outcome: 'success',
+          message: `rows 1 to ${last.id} were chained with plain SHA-256; from here each row carries an HMAC-SHA256 under the audit key, and this row seals the old head`,
+        },
+        now,
+      ),
+    );
   }
   await insertRow(tx, key, last, fieldsOf(input, now));
 }
@@ -315,7 +353,9 @@ export function sealKeys(opts: { create: boolean; settings?: AuditSealSettings }
     if (!opts.create) return undefined;
     for (const sink of settings.sinks) {
       if (sink.kind === 'file' && fs.existsSync(sink.path) && fs.readFileSync(sink.path, 'utf8').includes(SEAL_MARKER)) {
-        throw new Error(`the audit seal key ${file} is missing but ${sink.path} already holds checkpoints signed with it: restore the key, or point FULCRUM_AUDIT_SEAL at a new sink if this is a new installation`);
+        throw new Error(
+          `the audit seal key ${file} is missing but ${sink.path} already holds checkpoints signed with it: restore the key, or point FULCRUM_AUDIT_SEAL at a new sink if this is a new installation`,
+        );
       }
     }
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -323,7 +363,11 @@ export function sealKeys(opts: { create: boolean; settings?: AuditSealSettings }
     try {
       fs.writeFileSync(file, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
       fs.writeFileSync(`${file}.pub`, pair.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
-      log('info', 'created the audit seal key; copy its public half somewhere safe to check checkpoints off the appliance', { file, publicKey: `${file}.pub`, keyId: keyIdOf(pair.publicKey) });
+      log('info', 'created the audit seal key; copy its public half somewhere safe to check checkpoints off the appliance', {
+        file,
+        publicKey: `${file}.pub`,
+        keyId: keyIdOf(pair.publicKey),
+      });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
@@ -404,7 +448,8 @@ export async function sealAuditHead(opts: { now?: Date; force?: boolean } = {}):
     if (!opts.force && s.lastSealed?.id === last.id && s.lastSealed.hash === last.hash) return null;
     if (s.lastSealed) {
       const then = await db().auditEvent.findUnique({ where: { id: s.lastSealed.id }, select: { hash: true } });
-      if (then?.hash !== s.lastSealed.hash) log('error', 'the audit trail changed under the console: a row it sealed is gone or different; run /api/v1/audit/verify', { id: s.lastSealed.id });
+      if (then?.hash !== s.lastSealed.hash)
+        log('error', 'the audit trail changed under the console: a row it sealed is gone or different; run /api/v1/audit/verify', { id: s.lastSealed.id });
     }
     const keys = sealKeys()!;
     const now = opts.now ?? new Date();
@@ -524,7 +569,8 @@ export function parseCheckpoints(lines: Iterable<string>, keys: SealKeys | undef
     } catch {
       /* unparsable: forged below */
     }
-    const isWellFormed = !!m && typeof cp.id === 'number' && Number.isInteger(cp.id) && typeof cp.mac === 'string' && typeof cp.at === 'string' && typeof cp.key === 'string';
+    const isWellFormed =
+      !!m && typeof cp.id === 'number' && Number.isInteger(cp.id) && typeof cp.mac === 'string' && typeof cp.at === 'string' && typeof cp.key === 'string';
     if (isWellFormed && keys && cp.key !== keys.keyId) {
       out.foreign++;
       continue;
@@ -544,7 +590,9 @@ function readSinkLines(sink: AuditSealSink, warnings: string[]): string[] {
   try {
     return fs.readFileSync(sink.path, 'utf8').split('\n');
   } catch (e) {
-    warnings.push(`The checkpoint file ${sink.path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the chain was checked without its checkpoints.`);
+    warnings.push(
+      `The checkpoint file ${sink.path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the chain was checked without its checkpoints.`,
+    );
     return [];
   }
 }
@@ -578,8 +626,10 @@ export async function verifyAuditChain(opts: { extraCheckpointLines?: string[] }
     forged.push(...p.forged);
     foreign += p.foreign;
   }
-  if (!env.auditSeal.sinks.length) warnings.push('No checkpoint sink is configured (FULCRUM_AUDIT_SEAL): someone holding the audit key could rewrite the trail, or cut its end, undetected.');
-  if ((env.auditSeal.sinks.length || opts.extraCheckpointLines?.length) && !sealKey) warnings.push(`The seal key ${env.auditSeal.keyFile} does not exist yet, so no checkpoint could be checked.`);
+  if (!env.auditSeal.sinks.length)
+    warnings.push('No checkpoint sink is configured (FULCRUM_AUDIT_SEAL): someone holding the audit key could rewrite the trail, or cut its end, undetected.');
+  if ((env.auditSeal.sinks.length || opts.extraCheckpointLines?.length) && !sealKey)
+    warnings.push(`The seal key ${env.auditSeal.keyFile} does not exist yet, so no checkpoint could be checked.`);
   const byId = new Map<number, (typeof good)[number][]>();
   for (const cp of good) byId.set(cp.id, [...(byId.get(cp.id) ?? []), cp]);
   const sealedIds = [...byId.keys()].sort((a, b) => a - b);
@@ -598,35 +648,56 @@ export async function verifyAuditChain(opts: { extraCheckpointLines?: string[] }
       checked++;
       if (r.id !== expectedId) {
         const span = r.id - expectedId === 1 ? `row ${expectedId} is` : `rows ${expectedId} to ${r.id - 1} are`;
-        add({ id: expectedId, kind: 'missing', reason: `${span} missing: the ids jump from ${expectedId - 1} to ${r.id}, so ${r.id - expectedId === 1 ? 'it was' : 'they were'} deleted` });
+        add({
+          id: expectedId,
+          kind: 'missing',
+          reason: `${span} missing: the ids jump from ${expectedId - 1} to ${r.id}, so ${r.id - expectedId === 1 ? 'it was' : 'they were'} deleted`,
+        });
       } else if (r.prevHash !== prev) {
-        add({ id: r.id, kind: 'relinked', reason: `row ${r.id} does not follow row ${r.id - 1}: its link names another row, so a row before it was replaced, inserted or rewritten` });
+        add({
+          id: r.id,
+          kind: 'relinked',
+          reason: `row ${r.id} does not follow row ${r.id - 1}: its link names another row, so a row before it was replaced, inserted or rewritten`,
+        });
       }
       const fields = storedFields(r);
       const problemsBefore = problems.length;
       if (r.hash.startsWith(MAC_PREFIX)) {
         isKeyed = true;
         if (!key) {
-          if (!problems.some((p) => p.kind === 'key-missing')) add({ id: r.id, kind: 'key-missing', reason: `the audit key ${auditKeyPath()} is missing, so rows from ${r.id} on cannot be checked; restore it` });
+          if (!problems.some((p) => p.kind === 'key-missing'))
+            add({ id: r.id, kind: 'key-missing', reason: `the audit key ${auditKeyPath()} is missing, so rows from ${r.id} on cannot be checked; restore it` });
         } else {
           const expected = Buffer.from(auditRowMac(key, r.prevHash, r.id, fields));
           const actual = Buffer.from(r.hash);
-          if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) add({ id: r.id, kind: 'edited', reason: `row ${r.id} was changed after it was written: its MAC does not match its content` });
+          if (expected.length !== actual.length || !timingSafeEqual(expected, actual))
+            add({ id: r.id, kind: 'edited', reason: `row ${r.id} was changed after it was written: its MAC does not match its content` });
         }
       } else if (isKeyed || !r.hash.startsWith(LEGACY_PREFIX)) {
-        add({ id: r.id, kind: 'edited', reason: `row ${r.id} has no MAC under the audit key although the keyed chain began before it: it was written or rewritten by someone without the key` });
+        add({
+          id: r.id,
+          kind: 'edited',
+          reason: `row ${r.id} has no MAC under the audit key although the keyed chain began before it: it was written or rewritten by someone without the key`,
+        });
       } else {
         legacyRows++;
-        if (legacyRowHash(r.prevHash, fields) !== r.hash) add({ id: r.id, kind: 'edited', reason: `row ${r.id} (from before keyed chaining) was changed after it was written: its hash does not match its content` });
+        if (legacyRowHash(r.prevHash, fields) !== r.hash)
+          add({
+            id: r.id,
+            kind: 'edited',
+            reason: `row ${r.id} (from before keyed chaining) was changed after it was written: its hash does not match its content`,
+          });
       }
       const sealed = byId.get(r.id) ?? [];
       const cp = sealed.find((x) => x.mac !== r.hash);
       if (sealed.length && !cp) lastGoodSealId = r.id;
       if (cp) {
         add({
-          id: r.id, kind: 'sealed-mismatch',
-          reason: `row ${r.id} is not the row sealed at ${cp.at} (${cp.source}): a row from ${lastGoodSealId + 1} to ${r.id} was edited, inserted or deleted`
-            + (problems.length === problemsBefore ? ', and the MACs after it recomputed with the audit key' : ''),
+          id: r.id,
+          kind: 'sealed-mismatch',
+          reason:
+            `row ${r.id} is not the row sealed at ${cp.at} (${cp.source}): a row from ${lastGoodSealId + 1} to ${r.id} was edited, inserted or deleted` +
+            (problems.length === problemsBefore ? ', and the MACs after it recomputed with the audit key' : ''),
         });
       }
       prev = r.hash;
@@ -641,7 +712,11 @@ export async function verifyAuditChain(opts: { extraCheckpointLines?: string[] }
   if (beyond.length) {
     const top = beyond.at(-1)!;
     const cp = byId.get(top)![0];
-    add({ id: lastId + 1, kind: 'truncated', reason: `rows ${lastId + 1} to ${top} were deleted from the end: row ${top} was sealed at ${cp.at} (${cp.source}) and is gone` });
+    add({
+      id: lastId + 1,
+      kind: 'truncated',
+      reason: `rows ${lastId + 1} to ${top} were deleted from the end: row ${top} was sealed at ${cp.at} (${cp.source}) and is gone`,
+    });
   }
   if (fs.existsSync(headPath())) {
     let head: HeadFile | undefined;
@@ -653,17 +728,30 @@ export async function verifyAuditChain(opts: { extraCheckpointLines?: string[] }
     if (head) {
       // Without the key (or before keyed chaining) the head file carries no MAC to check.
       const isMacOk = key && isKeyed ? head.mac === auditHeadMac(key, head.id, head.hash) : true;
-      if (!isMacOk) add({ id: head.id, kind: 'head-mismatch', reason: `the head file was rewritten by someone without the audit key (its MAC does not match)` });
-      else if (head.id > lastId && !beyond.length) add({ id: lastId + 1, kind: 'truncated', reason: `rows ${lastId + 1} to ${head.id} were deleted from the end (the head file names row ${head.id})` });
-      else if (head.id === lastId && head.hash !== prev) add({ id: lastId, kind: 'head-mismatch', reason: `row ${lastId} is not the row the head file names as written last` });
+      if (!isMacOk)
+        add({ id: head.id, kind: 'head-mismatch', reason: `the head file was rewritten by someone without the audit key (its MAC does not match)` });
+      else if (head.id > lastId && !beyond.length)
+        add({ id: lastId + 1, kind: 'truncated', reason: `rows ${lastId + 1} to ${head.id} were deleted from the end (the head file names row ${head.id})` });
+      else if (head.id === lastId && head.hash !== prev)
+        add({ id: lastId, kind: 'head-mismatch', reason: `row ${lastId} is not the row the head file names as written last` });
     }
   }
   for (const f of forged) {
-    add({ id: typeof f.id === 'number' ? f.id : 0, kind: 'forged-checkpoint', reason: `a checkpoint in ${f.source}${typeof f.id === 'number' ? ` for row ${f.id}` : ''} is not signed by this console's seal key: it was forged or altered` });
+    add({
+      id: typeof f.id === 'number' ? f.id : 0,
+      kind: 'forged-checkpoint',
+      reason: `a checkpoint in ${f.source}${typeof f.id === 'number' ? ` for row ${f.id}` : ''} is not signed by this console's seal key: it was forged or altered`,
+    });
   }
   problems.sort((a, b) => a.id - b.id);
-  if (foreign) warnings.push(`${foreign} checkpoint line(s) in the sinks are signed by another key: another appliance shares the sink, or this console's seal key (${env.auditSeal.keyFile}) was replaced since they were written.`);
-  if (legacyRows) warnings.push(`Rows 1 to ${legacyRows} were written before keyed chaining: they are checked with plain SHA-256, and sealed by the ${UPGRADE_ACTION} row after them.`);
+  if (foreign)
+    warnings.push(
+      `${foreign} checkpoint line(s) in the sinks are signed by another key: another appliance shares the sink, or this console's seal key (${env.auditSeal.keyFile}) was replaced since they were written.`,
+    );
+  if (legacyRows)
+    warnings.push(
+      `Rows 1 to ${legacyRows} were written before keyed chaining: they are checked with plain SHA-256, and sealed by the ${UPGRADE_ACTION} row after them.`,
+    );
   const newest = good.reduce<Checkpoint | null>((best, cp) => (!best || cp.id > best.id || (cp.id === best.id && cp.at > best.at) ? cp : best), null);
   return {
     isIntact: problems.length === 0,

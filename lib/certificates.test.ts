@@ -14,14 +14,35 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-cert-'));
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 function makeCa() {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=Trust Test CA', '-days', '30');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-subj',
+    '/CN=Trust Test CA',
+    '-days',
+    '30',
+  );
   return fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
 }
 
 test('a request made here is valid to openssl, and its signed certificate reads back with issuer, names and chain', async () => {
   const ca = makeCa();
   for (const keyType of ['ec-p256', 'rsa-2048'] as const) {
-    const r = await generateRequest({ commonName: 'symphony.trust.nhs.uk', organization: 'Example NHS Trust', altNames: ['DNS:symphony-web.trust.nhs.uk', 'IP:10.0.0.5'], keyType });
+    const r = await generateRequest({
+      commonName: 'symphony.trust.nhs.uk',
+      organization: 'Example NHS Trust',
+      altNames: ['DNS:symphony-web.trust.nhs.uk', 'IP:10.0.0.5'],
+      keyType,
+    });
     fs.writeFileSync(path.join(dir, 'req.csr'), r.csrPem);
     assert.match(openssl('req', '-in', 'req.csr', '-noout', '-verify'), /verify OK|^$/);
     const text = openssl('req', '-in', 'req.csr', '-noout', '-text');
@@ -35,7 +56,10 @@ test('a request made here is valid to openssl, and its signed certificate reads 
     assert.equal(d.issuer, 'CN=Trust Test CA');
     assert.deepEqual(d.altNames, ['DNS:symphony.trust.nhs.uk', 'DNS:symphony-web.trust.nhs.uk', 'IP Address:10.0.0.5']);
     assert.equal(d.keyType, keyType === 'ec-p256' ? 'EC prime256v1' : 'RSA 2048');
-    assert.deepEqual(d.chain.map((l) => l.isSignedByNext), [true, null]);
+    assert.deepEqual(
+      d.chain.map((l) => l.isSignedByNext),
+      [true, null],
+    );
     assert.equal(d.chainStatus, 'Complete up to a self-signed root.');
     assert.match(describeCertificate(leaf).chainStatus, /Ends at "CN=Trust Test CA"/);
     assert.match(describeCertificate(ca + leaf).chainStatus, /Certificate 1 is not issued by certificate 2/);

@@ -21,12 +21,20 @@ export function inspectCertificate(certificatePem: string, privateKeyPem: string
   try {
     cert = new X509Certificate(certificatePem);
   } catch (e) {
-    throw new ApiError('API_VALIDATION', { summary: `certificatePem: ${(e as Error).message}` }, { fields: [{ path: 'certificatePem', message: 'This is not a readable PEM certificate.' }] });
+    throw new ApiError(
+      'API_VALIDATION',
+      { summary: `certificatePem: ${(e as Error).message}` },
+      { fields: [{ path: 'certificatePem', message: 'This is not a readable PEM certificate.' }] },
+    );
   }
   try {
     if (!cert.checkPrivateKey(createPrivateKey(privateKeyPem))) throw new Error('mismatch');
   } catch {
-    throw new ApiError('API_VALIDATION', { summary: 'privateKeyPem: The private key does not belong to this certificate.' }, { fields: [{ path: 'privateKeyPem', message: 'The private key does not belong to this certificate (or is encrypted).' }] });
+    throw new ApiError(
+      'API_VALIDATION',
+      { summary: 'privateKeyPem: The private key does not belong to this certificate.' },
+      { fields: [{ path: 'privateKeyPem', message: 'The private key does not belong to this certificate (or is encrypted).' }] },
+    );
   }
   return { subject: cert.subject.replace(/\n/g, ', '), fingerprint: cert.fingerprint256, notAfter: new Date(cert.validTo) };
 }
@@ -62,23 +70,42 @@ export function describeCertificate(pem: string): CertificateDetails {
   const oneLine = (s: string) => s.replace(/\n/g, ', ');
   const chain = certs.map((c, i) => {
     const next = certs[i + 1];
-    return { subject: oneLine(c.subject), issuer: oneLine(c.issuer), notBefore: new Date(c.validFrom).toISOString(), notAfter: new Date(c.validTo).toISOString(), isCa: c.ca, isSignedByNext: next ? c.checkIssued(next) && c.verify(next.publicKey) : null };
+    return {
+      subject: oneLine(c.subject),
+      issuer: oneLine(c.issuer),
+      notBefore: new Date(c.validFrom).toISOString(),
+      notAfter: new Date(c.validTo).toISOString(),
+      isCa: c.ca,
+      isSignedByNext: next ? c.checkIssued(next) && c.verify(next.publicKey) : null,
+    };
   });
   const last = certs.at(-1)!;
   const isSelfSigned = last.checkIssued(last) && last.verify(last.publicKey);
   const broken = chain.findIndex((l) => l.isSignedByNext === false);
-  const chainStatus = broken >= 0
-    ? `Certificate ${broken + 1} is not issued by certificate ${broken + 2}: put the leaf first, then each issuer in order.`
-    : isSelfSigned
-      ? certs.length === 1 ? 'Self-signed: clients trust it only if they were given it.' : 'Complete up to a self-signed root.'
-      : `Ends at "${oneLine(last.issuer)}", which clients must already trust (a root they hold).`;
+  const chainStatus =
+    broken >= 0
+      ? `Certificate ${broken + 1} is not issued by certificate ${broken + 2}: put the leaf first, then each issuer in order.`
+      : isSelfSigned
+        ? certs.length === 1
+          ? 'Self-signed: clients trust it only if they were given it.'
+          : 'Complete up to a self-signed root.'
+        : `Ends at "${oneLine(last.issuer)}", which clients must already trust (a root they hold).`;
   const leaf = certs[0];
   const key = leaf.publicKey;
   const details = key.asymmetricKeyDetails;
-  const keyType = key.asymmetricKeyType === 'ec' ? `EC ${details?.namedCurve ?? ''}`.trim() : `${(key.asymmetricKeyType ?? 'unknown').toUpperCase()} ${details?.modulusLength ?? ''}`.trim();
+  const keyType =
+    key.asymmetricKeyType === 'ec'
+      ? `EC ${details?.namedCurve ?? ''}`.trim()
+      : `${(key.asymmetricKeyType ?? 'unknown').toUpperCase()} ${details?.modulusLength ?? ''}`.trim();
   return {
-    subject: oneLine(leaf.subject), issuer: oneLine(leaf.issuer), altNames: leaf.subjectAltName ? leaf.subjectAltName.split(', ') : [],
-    serialNumber: leaf.serialNumber, keyType, notBefore: new Date(leaf.validFrom).toISOString(), chain, chainStatus,
+    subject: oneLine(leaf.subject),
+    issuer: oneLine(leaf.issuer),
+    altNames: leaf.subjectAltName ? leaf.subjectAltName.split(', ') : [],
+    serialNumber: leaf.serialNumber,
+    keyType,
+    notBefore: new Date(leaf.validFrom).toISOString(),
+    chain,
+    chainStatus,
   };
 }
 
@@ -103,7 +130,15 @@ function algorithm(keyType: KeyType) {
  * ("DNS:name" or "IP:address"; the common name is added as a DNS name when it is one and not listed), key usage for a
  * TLS server. Returns PEM text; the caller seals the key.
  */
-export async function generateRequest(input: { commonName: string; organization?: string; organizationalUnit?: string; locality?: string; country?: string; altNames: string[]; keyType: KeyType }) {
+export async function generateRequest(input: {
+  commonName: string;
+  organization?: string;
+  organizationalUnit?: string;
+  locality?: string;
+  country?: string;
+  altNames: string[];
+  keyType: KeyType;
+}) {
   x509.cryptoProvider.set(webcrypto as unknown as Crypto);
   const alg = algorithm(input.keyType);
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
@@ -113,13 +148,20 @@ export async function generateRequest(input: { commonName: string; organization?
   if (input.locality) name.push({ L: [input.locality] });
   if (input.country) name.push({ C: [input.country] });
   const alt = [...input.altNames];
-  if (/^[a-z0-9*.-]+$/i.test(input.commonName) && input.commonName.includes('.') && !alt.some((a) => a.toLowerCase() === `dns:${input.commonName.toLowerCase()}`)) alt.unshift(`DNS:${input.commonName}`);
+  if (
+    /^[a-z0-9*.-]+$/i.test(input.commonName) &&
+    input.commonName.includes('.') &&
+    !alt.some((a) => a.toLowerCase() === `dns:${input.commonName.toLowerCase()}`)
+  )
+    alt.unshift(`DNS:${input.commonName}`);
   const generalNames = alt.map((a) => {
     const [kind, ...rest] = a.split(':');
     return { type: kind.toUpperCase() === 'IP' ? ('ip' as const) : ('dns' as const), value: rest.join(':') };
   });
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name, keys, signingAlgorithm: alg,
+    name,
+    keys,
+    signingAlgorithm: alg,
     extensions: [
       new x509.SubjectAlternativeNameExtension(generalNames),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
@@ -127,6 +169,9 @@ export async function generateRequest(input: { commonName: string; organization?
     ],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as unknown as webcrypto.CryptoKey));
-  const privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
+  const privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
   return { csrPem: csr.toString('pem'), privateKeyPem, altNames: alt };
 }

@@ -14,12 +14,18 @@ import { migrate } from './db.ts';
 
 function shape(file: string) {
   const db = new Database(file, { readonly: true });
-  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+  const tables = (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name").all() as {
+      name: string;
+    }[]
+  ).map((t) => t.name);
   const out: Record<string, unknown> = {};
   for (const t of tables) {
     out[t] = {
       columns: db.prepare(`PRAGMA table_info("${t}")`).all(),
-      indexes: (db.prepare(`PRAGMA index_list("${t}")`).all() as { name: string; unique: number }[]).map((i) => ({ name: i.name, unique: i.unique, columns: db.prepare(`PRAGMA index_info("${i.name}")`).all() })).sort((a, b) => a.name.localeCompare(b.name)),
+      indexes: (db.prepare(`PRAGMA index_list("${t}")`).all() as { name: string; unique: number }[])
+        .map((i) => ({ name: i.name, unique: i.unique, columns: db.prepare(`PRAGMA index_info("${i.name}")`).all() }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
       foreignKeys: db.prepare(`PRAGMA foreign_key_list("${t}")`).all(),
     };
   }
@@ -33,7 +39,9 @@ test('applying the migrations gives the database schema.prisma describes', () =>
   assert.ok(migrate(migrated).length >= 1);
   assert.deepEqual(migrate(migrated), [], 'a second start applies nothing');
   const sql = execFileSync('npx', ['prisma', 'migrate', 'diff', '--from-empty', '--to-schema-datamodel', 'prisma/schema.prisma', '--script'], {
-    encoding: 'utf8', env: { ...process.env, FULCRUM_DATA_DIR: dir, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' }, stdio: ['ignore', 'pipe', 'ignore'],
+    encoding: 'utf8',
+    env: { ...process.env, FULCRUM_DATA_DIR: dir, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
   const direct = new Database(path.join(dir, 'direct.db'));
   direct.exec(sql);
@@ -45,7 +53,7 @@ test('applying the migrations gives the database schema.prisma describes', () =>
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the console\'s own connection enforces foreign keys (deleting a service deletes its real servers)', async () => {
+test("the console's own connection enforces foreign keys (deleting a service deletes its real servers)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-fk-'));
   process.env.FULCRUM_DATA_DIR = dir;
   const { db, closeDb } = await import('./db.ts');

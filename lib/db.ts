@@ -31,8 +31,16 @@ export function migrate(file: string): string[] {
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.exec('CREATE TABLE IF NOT EXISTS _fulcrum_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
-    const done = new Set(db.prepare('SELECT name FROM _fulcrum_migrations').all().map((r) => (r as { name: string }).name));
-    const names = fs.readdirSync(MIGRATIONS_DIR).filter((n) => fs.existsSync(path.join(MIGRATIONS_DIR, n, 'migration.sql'))).sort();
+    const done = new Set(
+      db
+        .prepare('SELECT name FROM _fulcrum_migrations')
+        .all()
+        .map((r) => (r as { name: string }).name),
+    );
+    const names = fs
+      .readdirSync(MIGRATIONS_DIR)
+      .filter((n) => fs.existsSync(path.join(MIGRATIONS_DIR, n, 'migration.sql')))
+      .sort();
     const applied: string[] = [];
     for (const name of names) {
       if (done.has(name)) continue;

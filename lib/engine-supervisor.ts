@@ -68,11 +68,19 @@ export function createEngineSupervisor(opts: SupervisorOptions) {
       if (++misses < limit) return;
       const since = new Date(now()).toISOString();
       if (pid !== null && isAlive(pid)) {
-        set({ kind: 'not-answering', pid, since }, 'error', `the engine (pid ${pid}) is running but not answering (paused or stuck); not starting a second one`);
+        set(
+          { kind: 'not-answering', pid, since },
+          'error',
+          `the engine (pid ${pid}) is running but not answering (paused or stuck); not starting a second one`,
+        );
         return;
       }
       if (!opts.start) {
-        set({ kind: 'unreachable', since, reason: 'this console was given the socket of an engine it does not run' }, 'error', 'the engine does not answer and this console may not start one');
+        set(
+          { kind: 'unreachable', since, reason: 'this console was given the socket of an engine it does not run' },
+          'error',
+          'the engine does not answer and this console may not start one',
+        );
         return;
       }
       if (now() - lastStart < 10_000) return;

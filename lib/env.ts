@@ -47,20 +47,28 @@ const isInside = (child: string, dir: string) => {
 /** Accepts "file:/abs/path" and "syslog"; refuses relative paths and anything inside the data directory. */
 function auditSeal(dataDir: string): AuditSealSettings {
   const sinks: AuditSealSink[] = [];
-  for (const raw of (process.env.FULCRUM_AUDIT_SEAL ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const raw of (process.env.FULCRUM_AUDIT_SEAL ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     if (raw === 'syslog') sinks.push({ kind: 'syslog' });
     else if (raw.startsWith('file:')) {
       const p = raw.slice('file:'.length);
       if (!path.isAbsolute(p)) throw new Error(`FULCRUM_AUDIT_SEAL: "${raw}" needs an absolute path, such as file:/var/log/fulcrum/audit-seal.log`);
-      if (isInside(path.resolve(p), dataDir)) throw new Error(`FULCRUM_AUDIT_SEAL: "${p}" is inside the data directory; checkpoints must live elsewhere, where whoever can rewrite the data directory cannot`);
+      if (isInside(path.resolve(p), dataDir))
+        throw new Error(
+          `FULCRUM_AUDIT_SEAL: "${p}" is inside the data directory; checkpoints must live elsewhere, where whoever can rewrite the data directory cannot`,
+        );
       sinks.push({ kind: 'file', path: path.resolve(p) });
     } else throw new Error(`FULCRUM_AUDIT_SEAL: "${raw}" is neither "syslog" nor "file:/abs/path"`);
   }
   const keyFile = path.resolve(process.env.FULCRUM_AUDIT_SEAL_KEY || path.join(os.homedir(), '.config', 'fulcrum', 'audit-seal.key'));
-  if (sinks.length && isInside(keyFile, dataDir)) throw new Error(`FULCRUM_AUDIT_SEAL_KEY: "${keyFile}" is inside the data directory; keep the seal key apart from it`);
+  if (sinks.length && isInside(keyFile, dataDir))
+    throw new Error(`FULCRUM_AUDIT_SEAL_KEY: "${keyFile}" is inside the data directory; keep the seal key apart from it`);
   const rawSeconds = process.env.FULCRUM_AUDIT_SEAL_SECONDS;
   const intervalSeconds = rawSeconds === undefined || rawSeconds === '' ? 60 : Number(rawSeconds);
-  if (!Number.isInteger(intervalSeconds) || intervalSeconds < 0) throw new Error(`FULCRUM_AUDIT_SEAL_SECONDS must be a whole number of seconds (0 or more), not "${rawSeconds}"`);
+  if (!Number.isInteger(intervalSeconds) || intervalSeconds < 0)
+    throw new Error(`FULCRUM_AUDIT_SEAL_SECONDS must be a whole number of seconds (0 or more), not "${rawSeconds}"`);
   return Object.freeze({ sinks: Object.freeze(sinks), keyFile, intervalSeconds });
 }
 

@@ -39,7 +39,7 @@ test('a missing message parameter fails under test, naming the code and the para
   assert.equal(fillMessage('{n} s', { n: 0 }), '0 s');
 });
 
-test('errors keep their cause; the engine\'s error relayed keeps its code, message and the engine error', () => {
+test("errors keep their cause; the engine's error relayed keeps its code, message and the engine error", () => {
   const io = Object.assign(new Error('SQLITE_FULL'), { code: 'SQLITE_FULL' });
   assert.equal(new ApiError('API_STORAGE_FULL', {}, undefined, undefined, { cause: io }).cause, io);
   assert.equal(new EngineError('ENGINE_UNREACHABLE', { socket: '/s', reason: 'gone' }, undefined, { cause: io }).cause, io);

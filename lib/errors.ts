@@ -12,7 +12,7 @@ export const CONSOLE_ERRORS = {
   AUTH_THROTTLED: { status: 429, message: 'Too many failed logins; try again in {seconds} s.' },
   AUTH_KEY_EXPIRED: { status: 401, message: 'This API key expired at {at}; ask an admin for a new key.' },
   AUTH_FORBIDDEN: { status: 403, message: 'Your role ({role}) may not {action}; ask an {needed}.' },
-  AUTH_CSRF: { status: 403, message: 'This request did not carry the console\'s CSRF token; reload the page and try again.' },
+  AUTH_CSRF: { status: 403, message: "This request did not carry the console's CSRF token; reload the page and try again." },
   AUTH_PASSWORD_CHANGE_REQUIRED: { status: 403, message: 'An admin reset your password: choose your own first, on your account page (/account).' },
   AUTH_SESSION_ONLY: { status: 403, message: 'To {action}, log in with your password; an API key cannot.' },
   AUTH_SETUP_DONE: { status: 409, message: 'Setup is already complete; log in instead.' },
@@ -26,13 +26,33 @@ export const CONSOLE_ERRORS = {
   API_VALIDATION: { status: 422, message: '{summary}' },
   API_CONFLICT: { status: 409, message: '{reason}' },
   API_DUPLICATE: { status: 409, message: 'There is already {what} with this {field}; choose another {field}.' },
-  API_VERSION_CONFLICT: { status: 409, message: '{what} was changed by someone else since you loaded it (your version {yours}, now {current}); reload and apply your edit again.' },
-  API_PRECONDITION_REQUIRED: { status: 428, message: 'Send the version you edited as If-Match (the ETag of the GET), so a concurrent edit is not overwritten.' },
+  API_VERSION_CONFLICT: {
+    status: 409,
+    message: '{what} was changed by someone else since you loaded it (your version {yours}, now {current}); reload and apply your edit again.',
+  },
+  API_PRECONDITION_REQUIRED: {
+    status: 428,
+    message: 'Send the version you edited as If-Match (the ETag of the GET), so a concurrent edit is not overwritten.',
+  },
   API_NOTHING_TO_APPLY: { status: 409, message: 'There are no pending changes to apply.' },
-  ENGINE_APPLY_PENDING: { status: 503, message: 'The engine did not answer within {seconds} s, so version {version} is pending: the engine will not start it after {deadline}, and the console settles it from the engine\'s own record as soon as the engine answers (see History). Check the engine (its log is logs/engine.log in the data directory, also on the Logs page).' },
-  AUDIT_KEY_MISSING: { status: 503, message: 'The audit key {path} is missing, so no change can be audited and none is made. Restore the file from where you keep it (it is never in backups); a new key would make every earlier row fail verification.' },
-  API_STORAGE_FULL: { status: 507, message: 'The disk holding the data directory is full, so nothing was changed; free space on it (old logs and backups are the usual cause) and try again.' },
-  API_DATABASE_BUSY: { status: 503, message: 'The database is locked by another program (a backup, or an sqlite3 shell left open), so nothing was changed; try again in a few seconds.' },
+  ENGINE_APPLY_PENDING: {
+    status: 503,
+    message:
+      "The engine did not answer within {seconds} s, so version {version} is pending: the engine will not start it after {deadline}, and the console settles it from the engine's own record as soon as the engine answers (see History). Check the engine (its log is logs/engine.log in the data directory, also on the Logs page).",
+  },
+  AUDIT_KEY_MISSING: {
+    status: 503,
+    message:
+      'The audit key {path} is missing, so no change can be audited and none is made. Restore the file from where you keep it (it is never in backups); a new key would make every earlier row fail verification.',
+  },
+  API_STORAGE_FULL: {
+    status: 507,
+    message: 'The disk holding the data directory is full, so nothing was changed; free space on it (old logs and backups are the usual cause) and try again.',
+  },
+  API_DATABASE_BUSY: {
+    status: 503,
+    message: 'The database is locked by another program (a backup, or an sqlite3 shell left open), so nothing was changed; try again in a few seconds.',
+  },
   API_INTERNAL: { status: 500, message: 'Something went wrong on the console; it is logged with request id {requestId}.' },
 } as const satisfies Record<string, ErrorDef>;
 
@@ -81,7 +101,9 @@ export function fieldIssues(issues: Parameters<typeof engineFieldIssues>[0]): Fi
 export function validationError(issues: Parameters<typeof fieldIssues>[0]): ApiError {
   const fields = fieldIssues(issues);
   const first = fields[0];
-  const summary = first ? `${first.path ? `${first.path}: ` : ''}${first.message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}` : 'The input is not valid.';
+  const summary = first
+    ? `${first.path ? `${first.path}: ` : ''}${first.message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}`
+    : 'The input is not valid.';
   return new ApiError('API_VALIDATION', { summary }, { fields });
 }
 

@@ -16,7 +16,10 @@ const FAKE_KEEPALIVED = path.resolve('engine/ha/testing/fake-keepalived.mjs');
 const ha = {
   interface: 'lo',
   virtualRouterId: 61,
-  nodes: [{ name: 'lb1', address: '127.0.0.11', priority: 150 }, { name: 'lb2', address: '127.0.0.12', priority: 100 }],
+  nodes: [
+    { name: 'lb1', address: '127.0.0.11', priority: 150 },
+    { name: 'lb2', address: '127.0.0.12', priority: 100 },
+  ],
 };
 
 let h: Harness;
@@ -32,7 +35,9 @@ before(async () => {
 });
 after(async () => {
   await h.close();
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  for (const [k, v] of Object.entries(env))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
 });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> {
@@ -61,7 +66,10 @@ test('HA settings: staged, rendered as the ha block the engine accepts, applied,
   const change = changes.body.changes.find((c: { objectType: string }) => c.objectType === 'ha');
   assert.ok(change, `the HA block is a pending change: ${changes.text}`);
   assert.equal(change.headline, 'Settings of the HA pair added');
-  assert.ok(change.fields.some((f: { path: string; after: unknown }) => f.path === 'preemptDelaySeconds' && f.after === 30), JSON.stringify(change.fields));
+  assert.ok(
+    change.fields.some((f: { path: string; after: unknown }) => f.path === 'preemptDelaySeconds' && f.after === 30),
+    JSON.stringify(change.fields),
+  );
 
   const applied = await admin.req('POST', '/apply', { comment: 'HA on' });
   assert.equal(applied.status, 200, applied.text);
@@ -80,7 +88,7 @@ test('HA settings: staged, rendered as the ha block the engine accepts, applied,
   });
   assert.equal(st.isEnabled, true);
   // The stand-in keepalived reports BACKUP at start (as keepalived does before it wins an election).
-  const inst = await until('keepalived\'s first state', async () => {
+  const inst = await until("keepalived's first state", async () => {
     const s = await admin.req('GET', '/status');
     const i = (s.body.engine?.status?.ha?.instances ?? [])[0];
     return i?.state === 'BACKUP' && i;
@@ -88,7 +96,10 @@ test('HA settings: staged, rendered as the ha block the engine accepts, applied,
   assert.equal(inst.priority, 150);
   assert.equal(st.node, 'lb1');
   assert.deepEqual(st.peers, [{ name: 'lb2', address: '127.0.0.12' }]);
-  assert.deepEqual(st.instances.map((i: { interface: string; virtualRouterId: number }) => [i.interface, i.virtualRouterId]), [['lo', 61]]);
+  assert.deepEqual(
+    st.instances.map((i: { interface: string; virtualRouterId: number }) => [i.interface, i.virtualRouterId]),
+    [['lo', 61]],
+  );
   const conf = fs.readFileSync(path.join(h.dataDir, 'keepalived.conf'), 'utf8');
   assert.match(conf, /virtual_router_id 61/);
   assert.match(conf, /priority 150/);
@@ -107,7 +118,10 @@ test('HA settings: a wrong field is refused naming it, alone and against the res
   const bad = await admin.req('PUT', '/ha/settings', { ...ha, nodes: [ha.nodes[0], { ...ha.nodes[1], priority: 255 }] });
   assert.equal(bad.status, 422, bad.text);
   assert.equal(bad.body.error.code, 'API_VALIDATION');
-  assert.deepEqual(bad.body.error.details.fields.map((f: { path: string }) => f.path), ['nodes.1.priority']);
+  assert.deepEqual(
+    bad.body.error.details.fields.map((f: { path: string }) => f.path),
+    ['nodes.1.priority'],
+  );
   assert.match(bad.body.error.details.fields[0].message, /1 to 254/);
 
   const unknown = await admin.req('PUT', '/ha/settings', { ...ha, authentication: 'secret' });
@@ -119,10 +133,16 @@ test('HA settings: a wrong field is refused naming it, alone and against the res
   assert.equal(fip.status, 201, fip.text);
   const clash = await admin.req('PUT', '/ha/settings', { ...ha, nodes: [{ ...ha.nodes[0], address: '127.0.0.50' }, ha.nodes[1]] });
   assert.equal(clash.status, 422, clash.text);
-  assert.deepEqual(clash.body.error.details.fields.map((f: { path: string }) => f.path), ['nodes.0.address']);
+  assert.deepEqual(
+    clash.body.error.details.fields.map((f: { path: string }) => f.path),
+    ['nodes.0.address'],
+  );
   assert.match(clash.body.error.details.fields[0].message, /also a floating IP/);
   const moving = await admin.req('PUT', '/ha/settings', { ...ha, movingAddresses: ['127.0.0.99'] });
-  assert.deepEqual(moving.body.error.details.fields.map((f: { path: string }) => f.path), ['movingAddresses.0']);
+  assert.deepEqual(
+    moving.body.error.details.fields.map((f: { path: string }) => f.path),
+    ['movingAddresses.0'],
+  );
 
   // The other way round: a floating IP edit that would break the staged block is refused at its own field.
   const onNode = await admin.req('POST', '/floating-ips', { address: '127.0.0.11', interface: 'lo' });
@@ -141,7 +161,19 @@ test('HA settings: a wrong field is refused naming it, alone and against the res
   const audit = await admin.req('GET', '/audit?objectType=ha-settings');
   assert.equal(audit.status, 200, audit.text);
   const rows = (audit.body.items ?? audit.body.events) as { action: string; outcome: string }[];
-  assert.deepEqual(rows.map((e) => `${e.action} ${e.outcome}`).sort(), ['ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update invalid', 'ha-settings.update success', 'ha-settings.update success', 'ha-settings.update success'], audit.text.slice(0, 600));
+  assert.deepEqual(
+    rows.map((e) => `${e.action} ${e.outcome}`).sort(),
+    [
+      'ha-settings.update invalid',
+      'ha-settings.update invalid',
+      'ha-settings.update invalid',
+      'ha-settings.update invalid',
+      'ha-settings.update success',
+      'ha-settings.update success',
+      'ha-settings.update success',
+    ],
+    audit.text.slice(0, 600),
+  );
 });
 
 test('HA settings: only a role with config:write may write them, and a secondary refuses them naming the primary', async () => {
@@ -156,7 +188,18 @@ test('HA settings: only a role with config:write may write them, and a secondary
 
   // This console as the secondary of a pair (the row pairing writes): edits go to the primary, these too.
   const { db } = await import('./db.ts');
-  await db().haPeer.create({ data: { id: 1, role: 'secondary', localName: 'lb2', peerName: 'lb1', peerUrl: 'https://127.0.0.1:1', peerConsoleUrl: 'https://lb1.example:8443', peerFingerprint: 'x', pairKey: 'x' } });
+  await db().haPeer.create({
+    data: {
+      id: 1,
+      role: 'secondary',
+      localName: 'lb2',
+      peerName: 'lb1',
+      peerUrl: 'https://127.0.0.1:1',
+      peerConsoleUrl: 'https://lb1.example:8443',
+      peerFingerprint: 'x',
+      pairKey: 'x',
+    },
+  });
   try {
     const refused = await admin.req('PUT', '/ha/settings', ha);
     assert.equal(refused.status, 409, refused.text);
@@ -171,7 +214,10 @@ test('HA settings: removed, the candidate has no ha block and a single node is p
   const del = await admin.req('DELETE', '/ha/settings');
   assert.equal(del.status, 204, del.text);
   const changes = await admin.req('GET', '/changes');
-  assert.ok(changes.body.changes.some((c: { objectType: string; kind: string }) => c.objectType === 'ha' && c.kind === 'removed'), changes.text);
+  assert.ok(
+    changes.body.changes.some((c: { objectType: string; kind: string }) => c.objectType === 'ha' && c.kind === 'removed'),
+    changes.text,
+  );
   assert.equal((await admin.req('DELETE', '/ha/settings')).status, 404);
 
   // Discarding that one change (as the changes page does) brings back the running block.

@@ -69,7 +69,12 @@ export async function refuseIfHaBreaks(tx: Tx, field: string): Promise<void> {
 export async function discardHa(tx: Tx, running: Config, target: { type: string; name: string }) {
   const now = await stagedHa(tx);
   if (!now && !running.ha) throw new ApiError('API_NOT_FOUND', { what: `Staged changes of ${target.type} ${target.name}` });
-  if (running.ha) await tx.haSettings.upsert({ where: { id: 1 }, create: { id: 1, spec: JSON.stringify(running.ha) }, update: { spec: JSON.stringify(running.ha), version: { increment: 1 } } });
+  if (running.ha)
+    await tx.haSettings.upsert({
+      where: { id: 1 },
+      create: { id: 1, spec: JSON.stringify(running.ha) },
+      update: { spec: JSON.stringify(running.ha), version: { increment: 1 } },
+    });
   else await tx.haSettings.delete({ where: { id: 1 } });
   return { id: '1', before: now?.ha ?? null, after: running.ha ?? null };
 }
@@ -87,9 +92,17 @@ export async function haSettingsView() {
     isPending: canonicalJson(staged?.ha ?? null) !== canonicalJson(runningHa),
     defaults: HA_DEFAULTS,
     /** One VRRP instance per interface, router IDs from virtualRouterId on (engine/ha). */
-    instances: groups.map((g, i) => ({ interface: g.interface, virtualRouterId: staged!.ha.virtualRouterId + i, addresses: g.addresses.map((a) => `${a.address}/${a.prefix}`) })),
+    instances: groups.map((g, i) => ({
+      interface: g.interface,
+      virtualRouterId: staged!.ha.virtualRouterId + i,
+      addresses: g.addresses.map((a) => `${a.address}/${a.prefix}`),
+    })),
     /** Every floating IP and VIP with an interface in the candidate, which move unless movingAddresses narrows them. */
-    movable: [...candidate.floatingIps.map((f) => ({ address: f.address, interface: f.interface, source: 'floating-ip' as const })),
-      ...candidate.virtualServices.filter((v) => v.isEnabled && v.interface).map((v) => ({ address: v.address, interface: v.interface!, source: 'vip' as const }))],
+    movable: [
+      ...candidate.floatingIps.map((f) => ({ address: f.address, interface: f.interface, source: 'floating-ip' as const })),
+      ...candidate.virtualServices
+        .filter((v) => v.isEnabled && v.interface)
+        .map((v) => ({ address: v.address, interface: v.interface!, source: 'vip' as const })),
+    ],
   };
 }

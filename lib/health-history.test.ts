@@ -26,10 +26,19 @@ const T0 = Date.parse('2026-12-01T09:00:00.000Z');
 function transition(seq: number, over: Partial<HealthTransitionEvent> = {}): HealthTransitionEvent {
   const isDown = seq % 2 === 1;
   return {
-    type: 'health', seq, at: new Date(T0 + seq * 1000).toISOString(), virtualService: 'symphony-web', realServer: 'sym-app-1',
-    previous: isDown ? 'up' : 'down', health: isDown ? 'down' : 'up', code: isDown ? 'L4CON' : 'L7OK',
+    type: 'health',
+    seq,
+    at: new Date(T0 + seq * 1000).toISOString(),
+    virtualService: 'symphony-web',
+    realServer: 'sym-app-1',
+    previous: isDown ? 'up' : 'down',
+    health: isDown ? 'down' : 'up',
+    code: isDown ? 'L4CON' : 'L7OK',
     message: isDown ? 'TCP connect to 127.0.0.1:8081 failed: connection refused (nothing listens on that port)' : 'HTTP 200 from / on 127.0.0.1:8081',
-    durationMs: 1.5, check: 'http', target: '127.0.0.1:8081', ...over,
+    durationMs: 1.5,
+    check: 'http',
+    target: '127.0.0.1:8081',
+    ...over,
   };
 }
 
@@ -37,7 +46,9 @@ function transition(seq: number, over: Partial<HealthTransitionEvent> = {}): Hea
 function fakeEngine(startedAt: string, log: HealthTransitionEvent[]) {
   const asked: number[] = [];
   const e: HealthHistoryEngine & { asked: number[]; startedAt: string; log: HealthTransitionEvent[] } = {
-    asked, startedAt, log,
+    asked,
+    startedAt,
+    log,
     async healthTransitions(since = 0): Promise<HealthTransitionsResponse> {
       asked.push(since);
       return { engineStartedAt: e.startedAt, transitions: e.log.filter((t) => t.seq > since) };
@@ -50,8 +61,10 @@ function fakeEngine(startedAt: string, log: HealthTransitionEvent[]) {
 }
 
 /** The stream's first event; `startedAt` names the engine process. Without it (an older engine) the catch-up names it. */
-const hello = (startedAt?: string) => ({ type: 'hello' as const, at: new Date(T0).toISOString(), running: null, ...(startedAt ? { startedAt } : {}) }) as EngineEvent;
-const seqs = async (startedAt: string) => (await db().healthTransition.findMany({ where: { engineStartedAt: startedAt }, orderBy: { seq: 'asc' } })).map((r) => r.seq);
+const hello = (startedAt?: string) =>
+  ({ type: 'hello' as const, at: new Date(T0).toISOString(), running: null, ...(startedAt ? { startedAt } : {}) }) as EngineEvent;
+const seqs = async (startedAt: string) =>
+  (await db().healthTransition.findMany({ where: { engineStartedAt: startedAt }, orderBy: { seq: 'asc' } })).map((r) => r.seq);
 
 test('the same transition twice is stored once', async () => {
   assert.equal(await recordTransitions('E1', [transition(1)]), 1);
@@ -61,12 +74,31 @@ test('the same transition twice is stored once', async () => {
   // The same seq from another engine process is another transition.
   assert.equal(await recordTransitions('E2', [transition(1)]), 1);
   const [row] = await healthHistoryOf('symphony-web', 'sym-app-1', 1);
-  assert.deepEqual({ ...row, id: 0 }, { id: 0, at: transition(2).at, previous: 'down', health: 'up', code: 'L7OK', message: 'HTTP 200 from / on 127.0.0.1:8081', durationMs: 1.5, check: 'http', target: '127.0.0.1:8081' });
+  assert.deepEqual(
+    { ...row, id: 0 },
+    {
+      id: 0,
+      at: transition(2).at,
+      previous: 'down',
+      health: 'up',
+      code: 'L7OK',
+      message: 'HTTP 200 from / on 127.0.0.1:8081',
+      durationMs: 1.5,
+      check: 'http',
+      target: '127.0.0.1:8081',
+    },
+  );
 });
 
 test('a reconnect catches up only what is missing, and a live event already caught up is not stored again', async () => {
-  await recordTransitions('E1', [1, 2, 3].map((n) => transition(n)));
-  const eng = fakeEngine('E1', [1, 2, 3, 4, 5, 6].map((n) => transition(n)));
+  await recordTransitions(
+    'E1',
+    [1, 2, 3].map((n) => transition(n)),
+  );
+  const eng = fakeEngine(
+    'E1',
+    [1, 2, 3, 4, 5, 6].map((n) => transition(n)),
+  );
   const rec = createHealthHistory({ engine: eng, pruneEveryMs: 0 });
   rec.handleEngineEvent(hello('E1'));
   rec.handleEngineEvent(transition(6)); // on the stream while the catch-up call is out, and in its answer too
@@ -82,7 +114,10 @@ test('a reconnect catches up only what is missing, and a live event already caug
 });
 
 test('a restarted engine is caught up from its own first transition; the old one keeps its rows', async () => {
-  const eng = fakeEngine('E1', [1, 2, 3, 4].map((n) => transition(n)));
+  const eng = fakeEngine(
+    'E1',
+    [1, 2, 3, 4].map((n) => transition(n)),
+  );
   const rec = createHealthHistory({ engine: eng, pruneEveryMs: 0 });
   rec.handleEngineEvent(hello('E1'));
   await rec.idle();
@@ -99,8 +134,14 @@ test('a restarted engine is caught up from its own first transition; the old one
 });
 
 test('a console restart under a running engine fetches only what it missed', async () => {
-  await recordTransitions('E1', [1, 2].map((n) => transition(n)));
-  const eng = fakeEngine('E1', [1, 2, 3].map((n) => transition(n)));
+  await recordTransitions(
+    'E1',
+    [1, 2].map((n) => transition(n)),
+  );
+  const eng = fakeEngine(
+    'E1',
+    [1, 2, 3].map((n) => transition(n)),
+  );
   const rec = createHealthHistory({ engine: eng, pruneEveryMs: 0 });
   rec.handleEngineEvent(hello('E1'));
   await rec.idle();
@@ -126,13 +167,19 @@ test('an engine without the transition log: live transitions are still stored; e
 });
 
 test('a hello without startedAt: the answer names the engine, a wrong guess is asked again from the right seq', async () => {
-  await recordTransitions('E1', [1, 2, 3, 4].map((n) => transition(n)));
-  const eng = fakeEngine('E2', [1, 2].map((n) => transition(n)));
+  await recordTransitions(
+    'E1',
+    [1, 2, 3, 4].map((n) => transition(n)),
+  );
+  const eng = fakeEngine(
+    'E2',
+    [1, 2].map((n) => transition(n)),
+  );
   const rec = createHealthHistory({ engine: eng, pruneEveryMs: 0 });
   rec.handleEngineEvent(hello());
   rec.handleEngineEvent(transition(3)); // held until the engine is named
   await rec.idle();
-  assert.deepEqual(eng.asked, [4, 0], 'first from the newest stored engine\'s last seq, then from E2\'s');
+  assert.deepEqual(eng.asked, [4, 0], "first from the newest stored engine's last seq, then from E2's");
   assert.deepEqual(await seqs('E2'), [1, 2, 3]);
   rec.close();
 });
@@ -152,12 +199,15 @@ test('a hello without startedAt whose connection closes before the answer keeps 
   rec.handleConnection(false);
   release();
   await rec.idle();
-  assert.deepEqual(await seqs('E1'), [1], 'the answer names its engine; the held seq 2 could be another engine\'s');
+  assert.deepEqual(await seqs('E1'), [1], "the answer names its engine; the held seq 2 could be another engine's");
   rec.close();
 });
 
 test('retention by count keeps the newest rows', async () => {
-  await recordTransitions('E1', Array.from({ length: 10 }, (_, i) => transition(i + 1)));
+  await recordTransitions(
+    'E1',
+    Array.from({ length: 10 }, (_, i) => transition(i + 1)),
+  );
   const r = await pruneHealthHistory({ now: new Date(T0 + 20_000), maxAgeDays: 30, maxRows: 4 });
   assert.deepEqual(r, { byAge: 0, byCount: 6 });
   assert.deepEqual(await seqs('E1'), [7, 8, 9, 10]);
@@ -168,7 +218,10 @@ test('retention by age drops what is older than the limit, by the injected clock
   const day = 24 * 60 * 60 * 1000;
   const now = T0 + 100 * day;
   const ages = [45, 31, 30.5, 29, 1, 0];
-  await recordTransitions('E1', ages.map((d, i) => transition(i + 1, { at: new Date(now - d * day).toISOString() })));
+  await recordTransitions(
+    'E1',
+    ages.map((d, i) => transition(i + 1, { at: new Date(now - d * day).toISOString() })),
+  );
   let clock = new Date(now);
   const rec = createHealthHistory({ engine: fakeEngine('E1', []), now: () => clock, maxAgeDays: 30, maxRows: 1000, pruneEveryMs: 0 });
   assert.deepEqual(await rec.prune(), { byAge: 3, byCount: 0 });
@@ -180,9 +233,15 @@ test('retention by age drops what is older than the limit, by the injected clock
 });
 
 test('history of one server is newest first and limited', async () => {
-  await recordTransitions('E1', [1, 2, 3, 4, 5].map((n) => transition(n)));
+  await recordTransitions(
+    'E1',
+    [1, 2, 3, 4, 5].map((n) => transition(n)),
+  );
   await recordTransitions('E1', [transition(6, { realServer: 'sym-app-2' })]);
   const rows = await healthHistoryOf('symphony-web', 'sym-app-1', 3);
-  assert.deepEqual(rows.map((r) => r.at), [5, 4, 3].map((n) => transition(n).at));
+  assert.deepEqual(
+    rows.map((r) => r.at),
+    [5, 4, 3].map((n) => transition(n).at),
+  );
   assert.equal((await healthHistoryOf('symphony-web', 'sym-app-2', 50)).length, 1);
 });

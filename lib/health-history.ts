@@ -119,7 +119,17 @@ async function newestEngine(): Promise<string | undefined> {
 /** The last `limit` transitions of one real server, newest first. */
 export async function healthHistoryOf(virtualService: string, realServer: string, limit: number): Promise<HealthTransitionView[]> {
   const rows = await db().healthTransition.findMany({ where: { virtualService, realServer }, orderBy: [{ at: 'desc' }, { id: 'desc' }], take: limit });
-  return rows.map((r) => ({ id: r.id, at: r.at.toISOString(), previous: r.previous, health: r.health, code: r.code, message: r.message, durationMs: r.durationMs, check: r.check, target: r.target }));
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at.toISOString(),
+    previous: r.previous,
+    health: r.health,
+    code: r.code,
+    message: r.message,
+    durationMs: r.durationMs,
+    check: r.check,
+    target: r.target,
+  }));
 }
 
 /** Drops transitions older than `maxAgeDays`, then the oldest beyond `maxRows`. Returns how many went for each. */
@@ -128,7 +138,9 @@ export async function pruneHealthHistory(opts: { now: Date; maxAgeDays: number; 
   const byAge = (await db().healthTransition.deleteMany({ where: { at: { lt: cutoff } } })).count;
   // The newest row beyond the limit, in the order the history is read (time, then arrival); it and all older go.
   const edge = await db().healthTransition.findFirst({ orderBy: [{ at: 'desc' }, { id: 'desc' }], skip: opts.maxRows, select: { id: true, at: true } });
-  const byCount = edge ? (await db().healthTransition.deleteMany({ where: { OR: [{ at: { lt: edge.at } }, { at: edge.at, id: { lte: edge.id } }] } })).count : 0;
+  const byCount = edge
+    ? (await db().healthTransition.deleteMany({ where: { OR: [{ at: { lt: edge.at } }, { at: edge.at, id: { lte: edge.id } }] } })).count
+    : 0;
   return { byAge, byCount };
 }
 
@@ -205,7 +217,10 @@ export function createHealthHistory(opts: HealthHistoryOptions = {}) {
     }
     if (e.startedAt && answer.engineStartedAt !== e.startedAt) {
       // The engine restarted between its hello and this call: the new process's own hello catches it up.
-      log('warn', 'health history: another engine process answered the catch-up; its own connection will catch up', { expected: e.startedAt, answered: answer.engineStartedAt });
+      log('warn', 'health history: another engine process answered the catch-up; its own connection will catch up', {
+        expected: e.startedAt,
+        answered: answer.engineStartedAt,
+      });
       return;
     }
     const startedAt = answer.engineStartedAt;
@@ -215,7 +230,8 @@ export function createHealthHistory(opts: HealthHistoryOptions = {}) {
     if (e.isRecording) return;
     // An older engine's hello did not name it: what this connection held is its engine's only while it is still open.
     if (e.isOpen && e === epoch) startRecording(e, startedAt);
-    else if (e.held.splice(0).length) log('warn', 'health history: the engine connection closed before it was identified; live transitions it carried are not recorded');
+    else if (e.held.splice(0).length)
+      log('warn', 'health history: the engine connection closed before it was identified; live transitions it carried are not recorded');
   }
 
   function startCatchUp(e: Epoch): void {

@@ -32,7 +32,10 @@ after(async () => {
   await h.close();
 });
 
-function collect(ws: WebSocket): { events: { type: string; [k: string]: unknown }[]; waitFor(pred: (e: { type: string; [k: string]: unknown }) => boolean): Promise<void> } {
+function collect(ws: WebSocket): {
+  events: { type: string; [k: string]: unknown }[];
+  waitFor(pred: (e: { type: string; [k: string]: unknown }) => boolean): Promise<void>;
+} {
   const events: { type: string; [k: string]: unknown }[] = [];
   ws.on('message', (m) => events.push(JSON.parse(String(m))));
   return {
@@ -61,14 +64,26 @@ test('a logged-in browser hears the engine, staged changes and applies, until it
   const feedEvents = collect(ws);
   await once(ws, 'open');
   await feedEvents.waitFor((e) => e.type === 'engine-connection' && e.isConnected === true);
-  const r = await admin.req('POST', '/virtual-services', { name: 'live', layer: 4, mode: 'nat', address: '10.1.1.1', ports: [80], realServers: [{ name: 'a', address: '10.1.2.1', port: 8080 }] });
+  const r = await admin.req('POST', '/virtual-services', {
+    name: 'live',
+    layer: 4,
+    mode: 'nat',
+    address: '10.1.1.1',
+    ports: [80],
+    realServers: [{ name: 'a', address: '10.1.2.1', port: 8080 }],
+  });
   assert.equal(r.status, 201, r.text);
   await feedEvents.waitFor((e) => e.type === 'candidate-changed' && e.by === 'admin');
   await feedEvents.waitFor((e) => e.type === 'audit' && e.action === 'virtual-service.create');
   assert.equal((await admin.req('POST', '/apply', {})).status, 200);
   await feedEvents.waitFor((e) => e.type === 'engine' && (e.event as { type: string }).type === 'applied');
   // The engine's own stats event (every 2 s) reaches the browser with the service just applied.
-  await feedEvents.waitFor((e) => e.type === 'engine' && (e.event as { type: string }).type === 'stats' && (e.event as { services: { name: string }[] }).services.some((s) => s.name === 'live'));
+  await feedEvents.waitFor(
+    (e) =>
+      e.type === 'engine' &&
+      (e.event as { type: string }).type === 'stats' &&
+      (e.event as { services: { name: string }[] }).services.some((s) => s.name === 'live'),
+  );
   assert.equal((await admin.req('DELETE', '/session')).status, 204);
   const [code] = (await once(ws, 'close')) as [number];
   assert.equal(code, 4001);
@@ -85,7 +100,15 @@ function rawUpgrade(headers: Record<string, string>): Promise<{ answer: string; 
     sock.on('end', () => (isEnded = true));
     sock.on('close', () => resolve({ answer, isClosedByServer: isEnded }));
     sock.on('error', reject);
-    const lines = [`GET ${LIVE_PATH} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    const lines = [
+      `GET ${LIVE_PATH} HTTP/1.1`,
+      `Host: 127.0.0.1:${port}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
     sock.write(lines.join('\r\n') + '\r\n\r\n');
   });
 }
@@ -148,14 +171,26 @@ describe('each event class needs its permission, checked against the role now', 
   test('audit events reach auditors and admins only; a viewer hears everything else', async () => {
     const viewer = await person('live-viewer', 'viewer');
     const auditor = await person('live-auditor', 'auditor');
-    const vs = (name: string, address: string) => ({ name, layer: 4, mode: 'nat', address, ports: [80], realServers: [{ name: 'a', address: '10.9.2.1', port: 8080 }] });
+    const vs = (name: string, address: string) => ({
+      name,
+      layer: 4,
+      mode: 'nat',
+      address,
+      ports: [80],
+      realServers: [{ name: 'a', address: '10.9.2.1', port: 8080 }],
+    });
     assert.equal((await admin.req('POST', '/virtual-services', vs('live-a', '10.9.1.1'))).status, 201);
     assert.equal((await admin.req('POST', '/virtual-services', vs('live-b', '10.9.1.2'))).status, 201);
     await auditor.feedEvents.waitFor((e) => e.type === 'audit' && e.action === 'virtual-service.create');
     // Each socket's deliveries are in order, so once the viewer has the second change, the first audit event has
     // been decided for it.
-    await viewer.feedEvents.waitFor((e) => e.type === 'candidate-changed' && viewer.feedEvents.events.filter((x) => x.type === 'candidate-changed').length >= 2);
-    assert.deepEqual(viewer.feedEvents.events.filter((e) => e.type === 'audit'), []);
+    await viewer.feedEvents.waitFor(
+      (e) => e.type === 'candidate-changed' && viewer.feedEvents.events.filter((x) => x.type === 'candidate-changed').length >= 2,
+    );
+    assert.deepEqual(
+      viewer.feedEvents.events.filter((e) => e.type === 'audit'),
+      [],
+    );
     assert.ok(auditor.feedEvents.events.filter((e) => e.type === 'audit').length >= 2);
     viewer.ws.close();
 

@@ -66,7 +66,9 @@ interface FeedClient {
  * The console's one subscription to the engine's event stream. `onEngineEvent` / `onEngineConnection` let other
  * console code hear it too (lib/health-history.ts records health transitions), so the engine has one listener.
  */
-export function createLiveFeed(opts: { sessionRecheckMs?: number; onEngineEvent?: (e: EngineEvent) => void; onEngineConnection?: (isConnected: boolean) => void } = {}) {
+export function createLiveFeed(
+  opts: { sessionRecheckMs?: number; onEngineEvent?: (e: EngineEvent) => void; onEngineConnection?: (isConnected: boolean) => void } = {},
+) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   let isEngineConnected = false;
   const sub = engine().subscribe(

@@ -73,10 +73,12 @@ async function startBackend(name: string): Promise<Backend> {
 /** One request through the proxy on a fresh connection; resolves with the status. */
 function get(p: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: vipPort, path: p, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port: vipPort, path: p, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
   });
 }
 
@@ -115,7 +117,12 @@ before(async () => {
   backends.push(await startBackend('app-1'), await startBackend('app-2'));
   vipPort = await freePort();
   const vs = await admin.req('POST', '/virtual-services', {
-    name: 'metrics-web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [vipPort], scheduler: 'rr',
+    name: 'metrics-web',
+    layer: 7,
+    mode: 'http',
+    address: '127.0.0.1',
+    ports: [vipPort],
+    scheduler: 'rr',
     healthCheck: { type: 'http', intervalMs: 500, timeoutMs: 400, rise: 1, fall: 1, http: { path: '/health' } },
     realServers: backends.map((b) => ({ name: b.name, address: '127.0.0.1', port: b.port })),
   });
@@ -131,23 +138,39 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-prometheus-'));
   promPort = await freePort();
   const target = `['127.0.0.1:${apiPort}']`;
-  fs.writeFileSync(path.join(tmp, 'prometheus.yml'), [
-    'global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }',
-    'scrape_configs:',
-    '  - job_name: fulcrum',
-    '    metrics_path: /api/v1/metrics',
-    `    authorization: { credentials: ${JSON.stringify(key)} }`,
-    `    static_configs: [{ targets: ${target} }]`,
-    '  - job_name: anonymous',
-    '    metrics_path: /api/v1/metrics',
-    `    static_configs: [{ targets: ${target} }]`,
-    '',
-  ].join('\n'), { mode: 0o600 });
-  prom = spawn(PROMETHEUS, [`--config.file=${path.join(tmp, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(tmp, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  fs.writeFileSync(
+    path.join(tmp, 'prometheus.yml'),
+    [
+      'global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }',
+      'scrape_configs:',
+      '  - job_name: fulcrum',
+      '    metrics_path: /api/v1/metrics',
+      `    authorization: { credentials: ${JSON.stringify(key)} }`,
+      `    static_configs: [{ targets: ${target} }]`,
+      '  - job_name: anonymous',
+      '    metrics_path: /api/v1/metrics',
+      `    static_configs: [{ targets: ${target} }]`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  prom = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${path.join(tmp, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(tmp, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   prom.stderr!.on('data', (c) => (promLog += c));
   const deadline = Date.now() + DEADLINE_MS;
   for (;;) {
-    const ready = await fetch(`http://127.0.0.1:${promPort}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`http://127.0.0.1:${promPort}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (prom.exitCode !== null || Date.now() > deadline) assert.fail(`Prometheus did not start: ${promLog}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -182,7 +205,9 @@ test('a scrape without credentials, or with an unknown key, is refused with 401'
   assert.match(ok.text, /^# HELP fulcrum_engine_up /m);
   // Prometheus's own view of the job without credentials: down, for the 401.
   await waitValue('up{job="anonymous"}', 0);
-  const targets = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { job: string }; lastError: string; health: string }[] } };
+  const targets = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets`)).json()) as {
+    data: { activeTargets: { labels: { job: string }; lastError: string; health: string }[] };
+  };
   const anonTarget = targets.data.activeTargets.find((t) => t.labels.job === 'anonymous')!;
   assert.match(anonTarget.lastError, /401/);
   await waitValue('up{job="fulcrum"}', 1);
@@ -219,7 +244,12 @@ test('Prometheus reads back the known traffic, across an engine restart, and a s
   const before = { app1: app1.hits, app2: app2.hits };
   await h.restartEngine();
   const deadline = Date.now() + DEADLINE_MS;
-  while (!(await get('/').then((s) => s === 200, () => false))) {
+  while (
+    !(await get('/').then(
+      (s) => s === 200,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline) assert.fail('the restarted engine does not proxy');
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -246,5 +276,7 @@ test('Prometheus reads back the known traffic, across an engine restart, and a s
   await waitValue(`fulcrum_server_http_requests_total${sel('app-1')}`, app1.hits);
   await waitValue(`fulcrum_server_http_requests_total${sel('app-2')}`, app2.hits);
   const read = async (q: string) => (await query(q)).map((v) => `${v.metric.state ?? ''} ${v.value[1]}`.trim()).join(', ');
-  t.diagnostic(`Prometheus: app-1 requests ${await read(`fulcrum_server_http_requests_total${sel('app-1')}`)}, app-2 ${await read(`fulcrum_server_http_requests_total${sel('app-2')}`)}; app-2 status ${await read(`fulcrum_server_status${sel('app-2')} == 1`)}, check ${await read(`fulcrum_server_check_status${sel('app-2')} == 1`)}`);
+  t.diagnostic(
+    `Prometheus: app-1 requests ${await read(`fulcrum_server_http_requests_total${sel('app-1')}`)}, app-2 ${await read(`fulcrum_server_http_requests_total${sel('app-2')}`)}; app-2 status ${await read(`fulcrum_server_status${sel('app-2')} == 1`)}, check ${await read(`fulcrum_server_check_status${sel('app-2')} == 1`)}`,
+  );
 });

@@ -10,7 +10,14 @@ import fs from 'node:fs';
 import type { EngineStatus, HealthTransitionEvent, HealthTransitionsResponse } from '../engine/api-types.ts';
 import type { ServerCounters, ServiceStatus } from '../engine/dataplane.ts';
 import {
-  buildSamples, CHECK_STATES, CounterGuard, createMetricsCollector, METRIC_DEFS, render, serverStatus, TransitionCounter,
+  buildSamples,
+  CHECK_STATES,
+  CounterGuard,
+  createMetricsCollector,
+  METRIC_DEFS,
+  render,
+  serverStatus,
+  TransitionCounter,
   type ConfigSummary,
 } from './metrics.ts';
 
@@ -18,52 +25,136 @@ const T0 = Date.parse('2026-12-01T09:00:00.000Z');
 type RealServer = ServiceStatus['realServers'][number];
 
 const l7 = (over: Partial<ServerCounters> = {}): ServerCounters => ({
-  activeConnections: 0, totalConnections: 0, bytesIn: 0, bytesOut: 0, requests: 0,
-  responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 }, latencyMs: 0, ...over,
+  activeConnections: 0,
+  totalConnections: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  requests: 0,
+  responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 },
+  latencyMs: 0,
+  ...over,
 });
 const l4 = (over: Partial<ServerCounters> = {}): ServerCounters => ({
-  activeConnections: 0, inactiveConnections: 0, totalConnections: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, ...over,
+  activeConnections: 0,
+  inactiveConnections: 0,
+  totalConnections: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  packetsIn: 0,
+  packetsOut: 0,
+  ...over,
 });
 const server = (name: string, over: Partial<RealServer> = {}): RealServer => ({
-  name, operator: 'online', health: 'up', decision: { disposition: 'serve', weight: 100, isHealthDown: false },
-  check: { type: 'http', target: '127.0.0.1:8081', health: 'up', since: new Date(T0 - 60_000).toISOString(), code: 'L7OK', message: 'HTTP 200', durationMs: 2.5, lastCheckAt: new Date(T0).toISOString() },
+  name,
+  operator: 'online',
+  health: 'up',
+  decision: { disposition: 'serve', weight: 100, isHealthDown: false },
+  check: {
+    type: 'http',
+    target: '127.0.0.1:8081',
+    health: 'up',
+    since: new Date(T0 - 60_000).toISOString(),
+    code: 'L7OK',
+    message: 'HTTP 200',
+    durationMs: 2.5,
+    lastCheckAt: new Date(T0).toISOString(),
+  },
   ...over,
 });
 
-function engineStatus(opts: { startedAt?: string; web?: Partial<ServiceStatus>; app1?: Partial<ServerCounters>; app2?: Partial<RealServer> } = {}): EngineStatus {
+function engineStatus(
+  opts: { startedAt?: string; web?: Partial<ServiceStatus>; app1?: Partial<ServerCounters>; app2?: Partial<RealServer> } = {},
+): EngineStatus {
   return {
     pid: 4242,
     startedAt: opts.startedAt ?? new Date(T0 - 3_600_000).toISOString(),
     running: { version: 3, hash: 'h3', appliedAt: new Date(T0).toISOString() },
-    capabilities: [{ dataPlane: 'l4', isAvailable: false, reason: 'no IPVS' }, { dataPlane: 'l7', isAvailable: true }],
+    capabilities: [
+      { dataPlane: 'l4', isAvailable: false, reason: 'no IPVS' },
+      { dataPlane: 'l7', isAvailable: true },
+    ],
     countersReadAt: new Date(T0).toISOString(),
     services: [
       {
-        name: 'symphony-web', layer: 7, status: 'programmed', message: 'listening',
-        counters: l7({ activeConnections: 2, totalConnections: 40, bytesIn: 5000, bytesOut: 90_000, requests: 31, responses: { '1xx': 0, '2xx': 28, '3xx': 0, '4xx': 2, '5xx': 1, other: 0 } }),
+        name: 'symphony-web',
+        layer: 7,
+        status: 'programmed',
+        message: 'listening',
+        counters: l7({
+          activeConnections: 2,
+          totalConnections: 40,
+          bytesIn: 5000,
+          bytesOut: 90_000,
+          requests: 31,
+          responses: { '1xx': 0, '2xx': 28, '3xx': 0, '4xx': 2, '5xx': 1, other: 0 },
+        }),
         realServers: [
-          server('app-1', { counters: l7({ activeConnections: 1, totalConnections: 3, bytesIn: 2400, bytesOut: 45_000, requests: 16, responses: { '1xx': 0, '2xx': 15, '3xx': 0, '4xx': 1, '5xx': 0, other: 0 }, ...opts.app1 }) }),
+          server('app-1', {
+            counters: l7({
+              activeConnections: 1,
+              totalConnections: 3,
+              bytesIn: 2400,
+              bytesOut: 45_000,
+              requests: 16,
+              responses: { '1xx': 0, '2xx': 15, '3xx': 0, '4xx': 1, '5xx': 0, other: 0 },
+              ...opts.app1,
+            }),
+          }),
           server('app-2', {
-            health: 'down', decision: { disposition: 'quiesce', weight: 0, isHealthDown: true },
-            check: { type: 'http', target: '127.0.0.1:8082', health: 'down', since: new Date(T0 - 5000).toISOString(), code: 'L4CON', message: 'refused', durationMs: 0.4 },
-            counters: l7({ totalConnections: 2, bytesIn: 2000, bytesOut: 40_000, requests: 14, responses: { '1xx': 0, '2xx': 13, '3xx': 0, '4xx': 1, '5xx': 0, other: 0 } }),
+            health: 'down',
+            decision: { disposition: 'quiesce', weight: 0, isHealthDown: true },
+            check: {
+              type: 'http',
+              target: '127.0.0.1:8082',
+              health: 'down',
+              since: new Date(T0 - 5000).toISOString(),
+              code: 'L4CON',
+              message: 'refused',
+              durationMs: 0.4,
+            },
+            counters: l7({
+              totalConnections: 2,
+              bytesIn: 2000,
+              bytesOut: 40_000,
+              requests: 14,
+              responses: { '1xx': 0, '2xx': 13, '3xx': 0, '4xx': 1, '5xx': 0, other: 0 },
+            }),
             ...opts.app2,
           }),
         ],
         ...opts.web,
       },
       {
-        name: 'symphony-tcp', layer: 4, status: 'not-programmed', message: 'IPVS is not available',
+        name: 'symphony-tcp',
+        layer: 4,
+        status: 'not-programmed',
+        message: 'IPVS is not available',
         counters: l4({ activeConnections: 3, totalConnections: 10, bytesIn: 100, bytesOut: 200, packetsIn: 7, packetsOut: 9 }),
-        realServers: [server('tcp-1', { operator: 'drain', decision: { disposition: 'quiesce', weight: 0, isHealthDown: false }, check: undefined, counters: l4({ activeConnections: 3, inactiveConnections: 1, totalConnections: 10, packetsIn: 7, packetsOut: 9 }) })],
+        realServers: [
+          server('tcp-1', {
+            operator: 'drain',
+            decision: { disposition: 'quiesce', weight: 0, isHealthDown: false },
+            check: undefined,
+            counters: l4({ activeConnections: 3, inactiveConnections: 1, totalConnections: 10, packetsIn: 7, packetsOut: 9 }),
+          }),
+        ],
       },
     ],
   };
 }
 
 const config = (over: Partial<ConfigSummary> = {}): ConfigSummary => ({
-  applied: 3, failed: 1, applying: 0,
-  running: { id: 3, hash: 'h3', modes: new Map([['symphony-web', 'http'], ['symphony-tcp', 'nat']]) },
+  applied: 3,
+  failed: 1,
+  applying: 0,
+  running: {
+    id: 3,
+    hash: 'h3',
+    modes: new Map([
+      ['symphony-web', 'http'],
+      ['symphony-tcp', 'nat'],
+    ]),
+  },
   last: { id: 4, status: 'failed', createdAt: new Date(T0), settledAt: new Date(T0 + 1250) },
   ...over,
 });
@@ -88,7 +179,8 @@ function parse(text: string) {
     m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN)$/.exec(line);
     assert.ok(m, `a valid sample line: ${JSON.stringify(line)}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     series.push({ name: m[1], labels, value: Number(m[3]) });
   }
   const value = (name: string, labels: Record<string, string> = {}) =>
@@ -104,7 +196,10 @@ describe('the exposition', () => {
   test('every metric has its HELP and TYPE, in the documented order, and nothing else is exposed', async () => {
     const text = await render(buildSamples({ status: engineStatus(), config: config(), now: T0 }, new CounterGuard(), new TransitionCounter()));
     const p = parse(text);
-    assert.deepEqual([...p.type.keys()], METRIC_DEFS.map((d) => d.name));
+    assert.deepEqual(
+      [...p.type.keys()],
+      METRIC_DEFS.map((d) => d.name),
+    );
     for (const d of METRIC_DEFS) {
       assert.equal(p.type.get(d.name), d.type, d.name);
       assert.ok(p.help.get(d.name)!.length > 10, `${d.name} has a HELP text`);
@@ -183,7 +278,10 @@ describe('the exposition', () => {
         assert.ok(values.every((v) => v === 0 || v === 1));
       }
     }
-    assert.deepEqual(p.series.filter((s) => s.name === 'fulcrum_server_check_status' && s.value === 1 && s.labels.server === 'app-1').map((s) => s.labels.state), ['L7OK']);
+    assert.deepEqual(
+      p.series.filter((s) => s.name === 'fulcrum_server_check_status' && s.value === 1 && s.labels.server === 'app-1').map((s) => s.labels.state),
+      ['L7OK'],
+    );
     assert.ok(CHECK_STATES.includes('INI') && CHECK_STATES.includes('L7STS') && CHECK_STATES.includes('DCMREJ'));
   });
 
@@ -238,12 +336,61 @@ describe('server state (HAProxy names from the two axes)', () => {
 describe('counters stay monotonic', () => {
   // [raw read, epoch] → exported
   const cases: { name: string; reads: [number, string][]; want: number[] }[] = [
-    { name: 'growing counts pass through', reads: [[0, 'a'], [5, 'a'], [9, 'a']], want: [0, 5, 9] },
-    { name: 'a new engine process counts from 0: added on top', reads: [[10, 'a'], [3, 'b'], [8, 'b']], want: [10, 13, 18] },
-    { name: 'a new engine that already counted past the old value', reads: [[10, 'a'], [12, 'b']], want: [10, 22] },
-    { name: 'one low read (a worker missed it) is held, then the count goes on', reads: [[10, 'a'], [6, 'a'], [12, 'a']], want: [10, 10, 12] },
-    { name: 'two low reads (counts lost): held, then it grows from there', reads: [[10, 'a'], [4, 'a'], [5, 'a'], [9, 'a']], want: [10, 10, 10, 14] },
-    { name: 'a halted layer 4 server back from 0', reads: [[100, ''], [0, ''], [0, ''], [7, '']], want: [100, 100, 100, 107] },
+    {
+      name: 'growing counts pass through',
+      reads: [
+        [0, 'a'],
+        [5, 'a'],
+        [9, 'a'],
+      ],
+      want: [0, 5, 9],
+    },
+    {
+      name: 'a new engine process counts from 0: added on top',
+      reads: [
+        [10, 'a'],
+        [3, 'b'],
+        [8, 'b'],
+      ],
+      want: [10, 13, 18],
+    },
+    {
+      name: 'a new engine that already counted past the old value',
+      reads: [
+        [10, 'a'],
+        [12, 'b'],
+      ],
+      want: [10, 22],
+    },
+    {
+      name: 'one low read (a worker missed it) is held, then the count goes on',
+      reads: [
+        [10, 'a'],
+        [6, 'a'],
+        [12, 'a'],
+      ],
+      want: [10, 10, 12],
+    },
+    {
+      name: 'two low reads (counts lost): held, then it grows from there',
+      reads: [
+        [10, 'a'],
+        [4, 'a'],
+        [5, 'a'],
+        [9, 'a'],
+      ],
+      want: [10, 10, 10, 14],
+    },
+    {
+      name: 'a halted layer 4 server back from 0',
+      reads: [
+        [100, ''],
+        [0, ''],
+        [0, ''],
+        [7, ''],
+      ],
+      want: [100, 100, 100, 107],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -256,7 +403,12 @@ describe('counters stay monotonic', () => {
 
   test('through scrapes: an engine restart keeps layer 7 counters going, IPVS counts are not added twice', async () => {
     let status = engineStatus({ app1: { requests: 16 } });
-    const c = createMetricsCollector({ status: async () => status, healthTransitions: async () => ({ engineStartedAt: status.startedAt, transitions: [] }), config: async () => config(), now: () => T0 });
+    const c = createMetricsCollector({
+      status: async () => status,
+      healthTransitions: async () => ({ engineStartedAt: status.startedAt, transitions: [] }),
+      config: async () => config(),
+      now: () => T0,
+    });
     const read = async () => parse(await c.scrape());
     const a1 = { service: 'symphony-web', server: 'app-1' };
     const t1 = { service: 'symphony-tcp', server: 'tcp-1' };
@@ -282,8 +434,18 @@ describe('counters stay monotonic', () => {
 
 describe('health transitions', () => {
   const tr = (seq: number, realServer: string, health: 'up' | 'down'): HealthTransitionEvent => ({
-    type: 'health', seq, at: new Date(T0 + seq).toISOString(), virtualService: 'symphony-web', realServer, previous: health === 'up' ? 'down' : 'up', health,
-    code: health === 'up' ? 'L7OK' : 'L4CON', message: '', durationMs: 1, check: 'http', target: '127.0.0.1:8082',
+    type: 'health',
+    seq,
+    at: new Date(T0 + seq).toISOString(),
+    virtualService: 'symphony-web',
+    realServer,
+    previous: health === 'up' ? 'down' : 'up',
+    health,
+    code: health === 'up' ? 'L7OK' : 'L4CON',
+    message: '',
+    durationMs: 1,
+    check: 'http',
+    target: '127.0.0.1:8082',
   });
 
   test('counted once per transition across scrapes, by server and new health; a new engine counts on', async () => {
@@ -300,7 +462,8 @@ describe('health transitions', () => {
       config: async () => config(),
       now: () => T0,
     });
-    const count = async (server: string, to: string) => parse(await c.scrape()).value('fulcrum_health_transitions_total', { service: 'symphony-web', server, to });
+    const count = async (server: string, to: string) =>
+      parse(await c.scrape()).value('fulcrum_health_transitions_total', { service: 'symphony-web', server, to });
     log = [tr(1, 'app-2', 'down'), tr(2, 'app-2', 'up')];
     assert.deepEqual(await count('app-2', 'down'), [1]);
     log.push(tr(3, 'app-2', 'down'));
@@ -318,7 +481,10 @@ describe('health transitions', () => {
     const asked: number[] = [];
     await t.update(async (since) => {
       asked.push(since);
-      return { engineStartedAt: 'e2', transitions: [tr(1, 'app-1', 'up'), tr(2, 'app-1', 'down'), tr(3, 'app-1', 'up'), tr(4, 'app-1', 'down')].filter((x) => x.seq > since) };
+      return {
+        engineStartedAt: 'e2',
+        transitions: [tr(1, 'app-1', 'up'), tr(2, 'app-1', 'down'), tr(3, 'app-1', 'up'), tr(4, 'app-1', 'down')].filter((x) => x.seq > since),
+      };
     }, 'e1');
     assert.deepEqual(asked, [3, 0]);
     const byTo = Object.fromEntries([...t.counts.values()].map((c) => [c.to, c.n]));
@@ -330,8 +496,13 @@ describe('the README is the contract', () => {
   test('its Metrics table lists every metric with its type and labels, and nothing else', () => {
     const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const rows = [...readme.matchAll(/^\| `(fulcrum_[a-z0-9_]+)` \| (gauge|counter) \| ([^|]*) \|/gm)].map((m) => ({
-      name: m[1], type: m[2], labels: [...m[3].matchAll(/`([a-z_]+)`/g)].map((l) => l[1]).sort(),
+      name: m[1],
+      type: m[2],
+      labels: [...m[3].matchAll(/`([a-z_]+)`/g)].map((l) => l[1]).sort(),
     }));
-    assert.deepEqual(rows, METRIC_DEFS.map((d) => ({ name: d.name, type: d.type, labels: [...d.labels].sort() })));
+    assert.deepEqual(
+      rows,
+      METRIC_DEFS.map((d) => ({ name: d.name, type: d.type, labels: [...d.labels].sort() })),
+    );
   });
 });

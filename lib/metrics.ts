@@ -56,50 +56,160 @@ export const RESPONSE_CODES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as co
 /** Every metric, in the order of the exposition. The README's table lists the same names, types and labels. */
 export const METRIC_DEFS = [
   // engine process
-  { name: 'fulcrum_engine_up', type: 'gauge', labels: [], help: 'Whether the engine answered this scrape (1) or not (0); without it no service, frontend, backend or server series are given.' },
+  {
+    name: 'fulcrum_engine_up',
+    type: 'gauge',
+    labels: [],
+    help: 'Whether the engine answered this scrape (1) or not (0); without it no service, frontend, backend or server series are given.',
+  },
   { name: 'fulcrum_engine_start_time_seconds', type: 'gauge', labels: [], help: 'When the engine process started, in seconds since the epoch.' },
   { name: 'fulcrum_engine_running_version', type: 'gauge', labels: [], help: 'The configuration version the engine runs (0: none yet).' },
-  { name: 'fulcrum_dataplane_available', type: 'gauge', labels: ['data_plane'], help: 'Whether this machine can program the data plane (l4: IPVS in the kernel, l7: the proxy).' },
-  { name: 'fulcrum_ha_role', type: 'gauge', labels: ['state'], help: 'This node\'s role in its HA pair: 1 for the current of master, backup, fault, stopped. Absent without an ha block.' },
+  {
+    name: 'fulcrum_dataplane_available',
+    type: 'gauge',
+    labels: ['data_plane'],
+    help: 'Whether this machine can program the data plane (l4: IPVS in the kernel, l7: the proxy).',
+  },
+  {
+    name: 'fulcrum_ha_role',
+    type: 'gauge',
+    labels: ['state'],
+    help: "This node's role in its HA pair: 1 for the current of master, backup, fault, stopped. Absent without an ha block.",
+  },
   // configuration versions (the console's record)
-  { name: 'fulcrum_config_applies_total', type: 'counter', labels: ['outcome'], help: 'Configuration versions applied or failed (rollbacks included), from the console\'s record.' },
+  {
+    name: 'fulcrum_config_applies_total',
+    type: 'counter',
+    labels: ['outcome'],
+    help: "Configuration versions applied or failed (rollbacks included), from the console's record.",
+  },
   { name: 'fulcrum_config_applies_pending', type: 'gauge', labels: [], help: 'Versions sent to the engine whose outcome is not known yet.' },
   { name: 'fulcrum_config_running_version', type: 'gauge', labels: [], help: 'The newest version applied from this console (0: none yet).' },
-  { name: 'fulcrum_config_in_sync', type: 'gauge', labels: [], help: 'Whether the engine runs the configuration of fulcrum_config_running_version (1) or another (0). Absent while the engine does not answer.' },
-  { name: 'fulcrum_config_last_apply_status', type: 'gauge', labels: ['outcome'], help: 'The outcome of the newest finished apply: 1 for the current of applied, failed.' },
-  { name: 'fulcrum_config_last_apply_duration_seconds', type: 'gauge', labels: [], help: 'The newest finished apply, from the version being recorded to its outcome being recorded.' },
-  { name: 'fulcrum_config_last_apply_timestamp_seconds', type: 'gauge', labels: [], help: 'When the newest finished apply started, in seconds since the epoch.' },
+  {
+    name: 'fulcrum_config_in_sync',
+    type: 'gauge',
+    labels: [],
+    help: 'Whether the engine runs the configuration of fulcrum_config_running_version (1) or another (0). Absent while the engine does not answer.',
+  },
+  {
+    name: 'fulcrum_config_last_apply_status',
+    type: 'gauge',
+    labels: ['outcome'],
+    help: 'The outcome of the newest finished apply: 1 for the current of applied, failed.',
+  },
+  {
+    name: 'fulcrum_config_last_apply_duration_seconds',
+    type: 'gauge',
+    labels: [],
+    help: 'The newest finished apply, from the version being recorded to its outcome being recorded.',
+  },
+  {
+    name: 'fulcrum_config_last_apply_timestamp_seconds',
+    type: 'gauge',
+    labels: [],
+    help: 'When the newest finished apply started, in seconds since the epoch.',
+  },
   // virtual services
-  { name: 'fulcrum_service_status', type: 'gauge', labels: ['service', 'layer', 'state'], help: 'What the engine made of the service: 1 for the current of programmed, not-programmed (valid, but this machine cannot run it), failed.' },
+  {
+    name: 'fulcrum_service_status',
+    type: 'gauge',
+    labels: ['service', 'layer', 'state'],
+    help: 'What the engine made of the service: 1 for the current of programmed, not-programmed (valid, but this machine cannot run it), failed.',
+  },
   { name: 'fulcrum_frontend_current_sessions', type: 'gauge', labels: S, help: 'Client connections open now.' },
   { name: 'fulcrum_frontend_sessions_total', type: 'counter', labels: S, help: 'Client connections accepted (layer 4: scheduled by IPVS).' },
   { name: 'fulcrum_frontend_bytes_in_total', type: 'counter', labels: S, help: 'Bytes received from clients.' },
-  { name: 'fulcrum_frontend_bytes_out_total', type: 'counter', labels: S, help: 'Bytes sent to clients (layer 4: as IPVS counts them; in DR and TUN modes replies bypass the director).' },
+  {
+    name: 'fulcrum_frontend_bytes_out_total',
+    type: 'counter',
+    labels: S,
+    help: 'Bytes sent to clients (layer 4: as IPVS counts them; in DR and TUN modes replies bypass the director).',
+  },
   { name: 'fulcrum_frontend_packets_in_total', type: 'counter', labels: S, help: 'Layer 4: packets received for the service.' },
   { name: 'fulcrum_frontend_packets_out_total', type: 'counter', labels: S, help: 'Layer 4: packets sent for the service.' },
   { name: 'fulcrum_frontend_http_requests_total', type: 'counter', labels: S, help: 'Layer 7 http: requests received from clients.' },
-  { name: 'fulcrum_frontend_http_responses_total', type: 'counter', labels: ['service', 'code'], help: 'Layer 7 http: responses sent to clients by class, including those Fulcrum made itself (refusals, 502/503/504, redirects, the maintenance page).' },
-  { name: 'fulcrum_backend_status', type: 'gauge', labels: ['service', 'state'], help: 'UP while at least one real server takes new clients, else DOWN: 1 for the current.' },
+  {
+    name: 'fulcrum_frontend_http_responses_total',
+    type: 'counter',
+    labels: ['service', 'code'],
+    help: 'Layer 7 http: responses sent to clients by class, including those Fulcrum made itself (refusals, 502/503/504, redirects, the maintenance page).',
+  },
+  {
+    name: 'fulcrum_backend_status',
+    type: 'gauge',
+    labels: ['service', 'state'],
+    help: 'UP while at least one real server takes new clients, else DOWN: 1 for the current.',
+  },
   { name: 'fulcrum_backend_active_servers', type: 'gauge', labels: S, help: 'Real servers taking new clients now (serving, with a weight above 0).' },
-  { name: 'fulcrum_backend_http_responses_total', type: 'counter', labels: ['service', 'code'], help: 'Layer 7 http: responses from the service\'s real servers by class (the sum over its servers).' },
+  {
+    name: 'fulcrum_backend_http_responses_total',
+    type: 'counter',
+    labels: ['service', 'code'],
+    help: "Layer 7 http: responses from the service's real servers by class (the sum over its servers).",
+  },
   // real servers
-  { name: 'fulcrum_server_status', type: 'gauge', labels: ['service', 'server', 'state'], help: 'The server\'s state as HAProxy names it: 1 for the current of DOWN, UP, MAINT (halted), DRAIN, NOLB (up, but weight 0).' },
-  { name: 'fulcrum_server_health', type: 'gauge', labels: ['service', 'server', 'state'], help: 'What the health checks found: 1 for the current of up, down, unknown (unknown counts as up).' },
-  { name: 'fulcrum_server_operator_state', type: 'gauge', labels: ['service', 'server', 'state'], help: 'What a person set: 1 for the current of online, drain, halt.' },
+  {
+    name: 'fulcrum_server_status',
+    type: 'gauge',
+    labels: ['service', 'server', 'state'],
+    help: "The server's state as HAProxy names it: 1 for the current of DOWN, UP, MAINT (halted), DRAIN, NOLB (up, but weight 0).",
+  },
+  {
+    name: 'fulcrum_server_health',
+    type: 'gauge',
+    labels: ['service', 'server', 'state'],
+    help: 'What the health checks found: 1 for the current of up, down, unknown (unknown counts as up).',
+  },
+  {
+    name: 'fulcrum_server_operator_state',
+    type: 'gauge',
+    labels: ['service', 'server', 'state'],
+    help: 'What a person set: 1 for the current of online, drain, halt.',
+  },
   { name: 'fulcrum_server_weight', type: 'gauge', labels: SS, help: 'The weight in force (0 while draining, halted, down or weighted out by its agent).' },
-  { name: 'fulcrum_server_check_status', type: 'gauge', labels: ['service', 'server', 'state'], help: 'The last health check result: 1 for the current status code (engine/health/status.ts; INI before the first result).' },
+  {
+    name: 'fulcrum_server_check_status',
+    type: 'gauge',
+    labels: ['service', 'server', 'state'],
+    help: 'The last health check result: 1 for the current status code (engine/health/status.ts; INI before the first result).',
+  },
   { name: 'fulcrum_server_check_duration_seconds', type: 'gauge', labels: SS, help: 'How long the last health check took.' },
-  { name: 'fulcrum_server_check_last_change_seconds', type: 'gauge', labels: SS, help: 'Seconds since the health became what it is (since the engine started, for a server not checked yet).' },
-  { name: 'fulcrum_server_current_sessions', type: 'gauge', labels: SS, help: 'Connections to the server in use now (layer 4: IPVS active connections; layer 7: requests or tunnels in flight to it).' },
+  {
+    name: 'fulcrum_server_check_last_change_seconds',
+    type: 'gauge',
+    labels: SS,
+    help: 'Seconds since the health became what it is (since the engine started, for a server not checked yet).',
+  },
+  {
+    name: 'fulcrum_server_current_sessions',
+    type: 'gauge',
+    labels: SS,
+    help: 'Connections to the server in use now (layer 4: IPVS active connections; layer 7: requests or tunnels in flight to it).',
+  },
   { name: 'fulcrum_server_inactive_sessions', type: 'gauge', labels: SS, help: 'Layer 4: IPVS inactive connections (closing, or not established).' },
-  { name: 'fulcrum_server_sessions_total', type: 'counter', labels: SS, help: 'Connections to the server (layer 4: scheduled by IPVS; layer 7: opened by the proxy, a reused keep-alive connection is not a new one).' },
+  {
+    name: 'fulcrum_server_sessions_total',
+    type: 'counter',
+    labels: SS,
+    help: 'Connections to the server (layer 4: scheduled by IPVS; layer 7: opened by the proxy, a reused keep-alive connection is not a new one).',
+  },
   { name: 'fulcrum_server_bytes_in_total', type: 'counter', labels: SS, help: 'Bytes in the client-to-server direction sent to this server.' },
   { name: 'fulcrum_server_bytes_out_total', type: 'counter', labels: SS, help: 'Bytes in the server-to-client direction from this server.' },
   { name: 'fulcrum_server_packets_in_total', type: 'counter', labels: SS, help: 'Layer 4: packets in the client-to-server direction.' },
   { name: 'fulcrum_server_packets_out_total', type: 'counter', labels: SS, help: 'Layer 4: packets in the server-to-client direction.' },
   { name: 'fulcrum_server_http_requests_total', type: 'counter', labels: SS, help: 'Layer 7 http: requests sent to this server.' },
-  { name: 'fulcrum_server_http_responses_total', type: 'counter', labels: ['service', 'server', 'code'], help: 'Layer 7 http: responses from this server by class.' },
-  { name: 'fulcrum_health_transitions_total', type: 'counter', labels: ['service', 'server', 'to'], help: 'Health transitions of the server, by the health it went to (up, down, unknown), as the engine reported them.' },
+  {
+    name: 'fulcrum_server_http_responses_total',
+    type: 'counter',
+    labels: ['service', 'server', 'code'],
+    help: 'Layer 7 http: responses from this server by class.',
+  },
+  {
+    name: 'fulcrum_health_transitions_total',
+    type: 'counter',
+    labels: ['service', 'server', 'to'],
+    help: 'Health transitions of the server, by the health it went to (up, down, unknown), as the engine reported them.',
+  },
 ] as const satisfies readonly MetricDef[];
 
 export type MetricName = (typeof METRIC_DEFS)[number]['name'];
@@ -252,7 +362,11 @@ function push(out: Samples, name: MetricName, labels: Labels, value: number): vo
  * Builds one scrape's samples from what was read. Counters go through `guard`; `transitions` holds the counts.
  * Exported for the unit tests, which build inputs by hand.
  */
-export function buildSamples(input: { status: EngineStatus | null; config: ConfigSummary; now: number }, guard: CounterGuard, transitions: TransitionCounter): Samples {
+export function buildSamples(
+  input: { status: EngineStatus | null; config: ConfigSummary; now: number },
+  guard: CounterGuard,
+  transitions: TransitionCounter,
+): Samples {
   const out: Samples = new Map();
   const { status, config, now } = input;
   const counter = (name: MetricName, labels: Labels, owner: string, raw: number | undefined, epoch: string) => {
@@ -268,7 +382,8 @@ export function buildSamples(input: { status: EngineStatus | null; config: Confi
   if (config.last) {
     stateSet(out, 'fulcrum_config_last_apply_status', ['applied', 'failed'], config.last.status, {}, 'outcome');
     push(out, 'fulcrum_config_last_apply_timestamp_seconds', {}, config.last.createdAt.getTime() / 1000);
-    if (config.last.settledAt) push(out, 'fulcrum_config_last_apply_duration_seconds', {}, Math.max(0, config.last.settledAt.getTime() - config.last.createdAt.getTime()) / 1000);
+    if (config.last.settledAt)
+      push(out, 'fulcrum_config_last_apply_duration_seconds', {}, Math.max(0, config.last.settledAt.getTime() - config.last.createdAt.getTime()) / 1000);
   }
   if (!status) return out;
 
@@ -416,7 +531,11 @@ export function dbConfigSummary(): () => Promise<ConfigSummary> {
       d.configVersion.count({ where: { status: 'failed' } }),
       d.configVersion.count({ where: { status: 'applying' } }),
       d.configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' }, select: { id: true, hash: true } }),
-      d.configVersion.findFirst({ where: { status: { in: ['applied', 'failed'] } }, orderBy: { id: 'desc' }, select: { id: true, status: true, createdAt: true } }),
+      d.configVersion.findFirst({
+        where: { status: { in: ['applied', 'failed'] } },
+        orderBy: { id: 'desc' },
+        select: { id: true, status: true, createdAt: true },
+      }),
     ]);
     if (running && modes?.id !== running.id) {
       const row = await d.configVersion.findUnique({ where: { id: running.id }, select: { snapshot: true } });
@@ -426,7 +545,16 @@ export function dbConfigSummary(): () => Promise<ConfigSummary> {
     }
     // The apply's one audit row is written in the transaction that records its outcome (lib/config/settle.ts).
     const settled = last
-      ? await d.auditEvent.findFirst({ where: { objectType: 'config-version', objectId: String(last.id), action: { in: ['config.apply', 'config.rollback'] }, outcome: { in: ['success', 'failed'] } }, orderBy: { id: 'asc' }, select: { at: true } })
+      ? await d.auditEvent.findFirst({
+          where: {
+            objectType: 'config-version',
+            objectId: String(last.id),
+            action: { in: ['config.apply', 'config.rollback'] },
+            outcome: { in: ['success', 'failed'] },
+          },
+          orderBy: { id: 'asc' },
+          select: { at: true },
+        })
       : null;
     return {
       applied,
@@ -449,7 +577,11 @@ export function metrics(): MetricsCollector {
   if (g.__fulcrumMetrics?.socket !== socket) {
     g.__fulcrumMetrics = {
       socket,
-      collector: createMetricsCollector({ status: () => engine().status(), healthTransitions: (since) => engine().healthTransitions(since), config: dbConfigSummary() }),
+      collector: createMetricsCollector({
+        status: () => engine().status(),
+        healthTransitions: (since) => engine().healthTransitions(since),
+        config: dbConfigSummary(),
+      }),
     };
   }
   return g.__fulcrumMetrics.collector;

@@ -22,12 +22,36 @@ after(async () => h.close());
 
 function selfSigned(cn: string) {
   const dir = fs.mkdtempSync('/tmp/fulcrum-secret-cert-');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30', '-subj', `/CN=${cn}`, '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      `${dir}/k.pem`,
+      '-out',
+      `${dir}/c.pem`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certificatePem: fs.readFileSync(`${dir}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${dir}/k.pem`, 'utf8') };
 }
 
 /** The base64 body of a PEM private key: what a leak would contain. */
-const keyBody = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+const keyBody = (pem: string) =>
+  pem
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .join('');
 
 function filesHolding(dir: string, needle: string): string[] {
   const out: string[] = [];
@@ -42,14 +66,31 @@ function filesHolding(dir: string, needle: string): string[] {
 test('no file but the key file holds a private key in clear, and the engine serves TLS with it', async () => {
   const pair = selfSigned('symphony.trust.nhs.uk');
   assert.equal((await admin.req('POST', '/certificates', { name: 'symphony', ...pair })).status, 201);
-  const port = await new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
-  const created = await admin.req('POST', '/virtual-services', { name: 'tls', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' }, layer7: { tls: { certificate: 'symphony' } }, realServers: [{ name: 'a', address: '127.0.0.1', port: 1 }] });
+  const port = await new Promise<number>((r) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => r(p));
+    });
+  });
+  const created = await admin.req('POST', '/virtual-services', {
+    name: 'tls',
+    layer: 7,
+    mode: 'http',
+    address: '127.0.0.1',
+    ports: [port],
+    healthCheck: { type: 'none' },
+    layer7: { tls: { certificate: 'symphony' } },
+    realServers: [{ name: 'a', address: '127.0.0.1', port: 1 }],
+  });
   assert.equal(created.status, 201, created.text);
   const applied = await admin.req('POST', '/apply', {});
   assert.equal(applied.status, 200, applied.text);
   // The engine has the key open: a TLS handshake presents the uploaded certificate.
   const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'symphony.trust.nhs.uk' }, () => { resolve(s.getPeerCertificate()); s.destroy(); });
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'symphony.trust.nhs.uk' }, () => {
+      resolve(s.getPeerCertificate());
+      s.destroy();
+    });
     s.on('error', reject);
   });
   assert.match(String(peer.subject.CN), /symphony\.trust\.nhs\.uk/);
@@ -64,8 +105,24 @@ test('a private key stored in clear before sealing existed is sealed at start', 
   const { db } = await import('./db.ts');
   const { sealStoredSecrets } = await import('./secrets.ts');
   const pair = selfSigned('legacy.trust.nhs.uk');
-  await db().certificate.create({ data: { name: 'legacy', certificatePem: pair.certificatePem, privateKeyPem: pair.privateKeyPem, subject: 'CN=legacy', fingerprint: 'x', notAfter: new Date(Date.now() + 86_400_000) } });
-  await db().configVersion.create({ data: { hash: 'h', snapshot: JSON.stringify({ virtualServices: [], floatingIps: [], certificates: [{ name: 'legacy', ...pair }] }), authorName: 'old', status: 'failed' } });
+  await db().certificate.create({
+    data: {
+      name: 'legacy',
+      certificatePem: pair.certificatePem,
+      privateKeyPem: pair.privateKeyPem,
+      subject: 'CN=legacy',
+      fingerprint: 'x',
+      notAfter: new Date(Date.now() + 86_400_000),
+    },
+  });
+  await db().configVersion.create({
+    data: {
+      hash: 'h',
+      snapshot: JSON.stringify({ virtualServices: [], floatingIps: [], certificates: [{ name: 'legacy', ...pair }] }),
+      authorName: 'old',
+      status: 'failed',
+    },
+  });
   assert.equal(await sealStoredSecrets(), 2);
   assert.equal(await sealStoredSecrets(), 0, 'once');
   assert.deepEqual(filesHolding(h.dataDir, keyBody(pair.privateKeyPem)), []);

@@ -18,10 +18,33 @@ export function ensureConsoleCertificate(dataDir: string): { cert: Buffer; key: 
     const host = os.hostname().replace(/[^A-Za-z0-9.-]/g, '') || 'fulcrum';
     const san = `subjectAltName=DNS:localhost,DNS:${host},IP:127.0.0.1,IP:::1`;
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '825',
-        '-subj', `/CN=${host}/O=Fulcrum console (self-signed)`, '-addext', san, '-keyout', keyPath, '-out', certPath], { stdio: 'pipe' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '825',
+          '-subj',
+          `/CN=${host}/O=Fulcrum console (self-signed)`,
+          '-addext',
+          san,
+          '-keyout',
+          keyPath,
+          '-out',
+          certPath,
+        ],
+        { stdio: 'pipe' },
+      );
     } catch (e) {
-      throw new Error(`could not create the console's self-signed certificate with openssl (${(e as Error).message.split('\n')[0]}); install openssl or set FULCRUM_INSECURE_HTTP=1 for local development`);
+      throw new Error(
+        `could not create the console's self-signed certificate with openssl (${(e as Error).message.split('\n')[0]}); install openssl or set FULCRUM_INSECURE_HTTP=1 for local development`,
+      );
     }
     fs.chmodSync(keyPath, 0o600);
     isNew = true;

@@ -28,16 +28,35 @@ export function ReplaceDialog({ cert, onClose }: { cert: { id: string; name: str
     }
   }
   return (
-    <dialog ref={ref} onCancel={(e) => { e.preventDefault(); onClose(false); }} aria-labelledby="replace-title" className="m-auto w-[min(40rem,94vw)] rounded-lg p-0 shadow-xl">
+    <dialog
+      ref={ref}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose(false);
+      }}
+      aria-labelledby="replace-title"
+      className="m-auto w-[min(40rem,94vw)] rounded-lg p-0 shadow-xl"
+    >
       <form method="dialog" onSubmit={submit} noValidate>
         <div className="space-y-3 p-5">
-          <h2 id="replace-title" className="text-lg font-semibold">Replace certificate {cert?.name}</h2>
-          <p className="text-sm text-slate-700">Staged like any change: {cert?.usedBy.length ? cert.usedBy.join(', ') : 'no service'} get{cert?.usedBy.length === 1 ? 's' : ''} the new certificate at the next apply.</p>
-          <Field label="New certificate (PEM, leaf first, then intermediates)" error={errors.certificatePem}>{(p) => <textarea {...p} name="replace-cert" rows={6} className={area} value={pem} onChange={(e) => setPem(e.target.value)} />}</Field>
-          <Field label="New private key (optional: empty keeps the current key)" error={errors.privateKeyPem}>{(p) => <textarea {...p} name="replace-key" rows={3} className={area} value={key} onChange={(e) => setKey(e.target.value)} />}</Field>
+          <h2 id="replace-title" className="text-lg font-semibold">
+            Replace certificate {cert?.name}
+          </h2>
+          <p className="text-sm text-slate-700">
+            Staged like any change: {cert?.usedBy.length ? cert.usedBy.join(', ') : 'no service'} get{cert?.usedBy.length === 1 ? 's' : ''} the new certificate
+            at the next apply.
+          </p>
+          <Field label="New certificate (PEM, leaf first, then intermediates)" error={errors.certificatePem}>
+            {(p) => <textarea {...p} name="replace-cert" rows={6} className={area} value={pem} onChange={(e) => setPem(e.target.value)} />}
+          </Field>
+          <Field label="New private key (optional: empty keeps the current key)" error={errors.privateKeyPem}>
+            {(p) => <textarea {...p} name="replace-key" rows={3} className={area} value={key} onChange={(e) => setKey(e.target.value)} />}
+          </Field>
         </div>
         <div className="flex justify-end gap-2 border-t border-slate-200 bg-slate-50 px-5 py-3">
-          <Button variant="secondary" onClick={() => onClose(false)}>Cancel</Button>
+          <Button variant="secondary" onClick={() => onClose(false)}>
+            Cancel
+          </Button>
           <Button type="submit">Replace (staged)</Button>
         </div>
       </form>

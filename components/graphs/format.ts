@@ -23,5 +23,7 @@ export function formatBytesPerS(v: number): string {
 
 export function formatMs(v: number): string {
   if (!Number.isFinite(v)) return '–';
-  return v >= 1000 ? `${(v / 1000).toLocaleString('en-GB', { maximumFractionDigits: 2 })} s` : `${v.toLocaleString('en-GB', { maximumFractionDigits: v < 10 ? 2 : 0 })} ms`;
+  return v >= 1000
+    ? `${(v / 1000).toLocaleString('en-GB', { maximumFractionDigits: 2 })} s`
+    : `${v.toLocaleString('en-GB', { maximumFractionDigits: v < 10 ? 2 : 0 })} ms`;
 }

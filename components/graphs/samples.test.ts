@@ -12,13 +12,31 @@ const T = 1_796_140_000;
 function hour(n: number): Samples {
   const nulls = () => Array.from({ length: n }, () => null);
   return {
-    virtualService: 'symphony-web', realServer: null, layer: 7, range: 'hour', stepS: 2, t: Array.from({ length: n }, (_, i) => T + 2 * i),
-    connections: nulls(), connectionsMax: nulls(), newConnectionsPerS: nulls(), bytesInPerS: nulls(), bytesOutPerS: nulls(), requestsPerS: nulls(), latencyMs: nulls(),
-    responsesPerS: { '1xx': nulls(), '2xx': nulls(), '3xx': nulls(), '4xx': nulls(), '5xx': nulls(), other: nulls() }, transitions: [],
+    virtualService: 'symphony-web',
+    realServer: null,
+    layer: 7,
+    range: 'hour',
+    stepS: 2,
+    t: Array.from({ length: n }, (_, i) => T + 2 * i),
+    connections: nulls(),
+    connectionsMax: nulls(),
+    newConnectionsPerS: nulls(),
+    bytesInPerS: nulls(),
+    bytesOutPerS: nulls(),
+    requestsPerS: nulls(),
+    latencyMs: nulls(),
+    responsesPerS: { '1xx': nulls(), '2xx': nulls(), '3xx': nulls(), '4xx': nulls(), '5xx': nulls(), other: nulls() },
+    transitions: [],
   };
 }
 const view = (rps: number): SampleView => ({
-  connections: 2, connectionsMax: 3, newConnectionsPerS: 1, bytesInPerS: 10, bytesOutPerS: 20, requestsPerS: rps, latencyMs: 4,
+  connections: 2,
+  connectionsMax: 3,
+  newConnectionsPerS: 1,
+  bytesInPerS: 10,
+  bytesOutPerS: 20,
+  requestsPerS: rps,
+  latencyMs: 4,
   responsesPerS: { '1xx': 0, '2xx': rps, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 },
 });
 

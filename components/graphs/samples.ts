@@ -27,12 +27,26 @@ export interface Samples {
 
 /** One live point into a copy of the hour's arrays: the slot of its time, replaced or appended (the oldest dropped). */
 export function withPoint(s: Samples, tS: number, v: SampleView): Samples {
-  const next: Samples = { ...s, t: [...s.t], connections: [...s.connections], connectionsMax: [...s.connectionsMax], newConnectionsPerS: [...s.newConnectionsPerS],
-    bytesInPerS: [...s.bytesInPerS], bytesOutPerS: [...s.bytesOutPerS], requestsPerS: [...s.requestsPerS], latencyMs: [...s.latencyMs],
-    responsesPerS: Object.fromEntries(RESPONSE_CLASSES.map((k) => [k, [...s.responsesPerS[k]]])) as Samples['responsesPerS'] };
+  const next: Samples = {
+    ...s,
+    t: [...s.t],
+    connections: [...s.connections],
+    connectionsMax: [...s.connectionsMax],
+    newConnectionsPerS: [...s.newConnectionsPerS],
+    bytesInPerS: [...s.bytesInPerS],
+    bytesOutPerS: [...s.bytesOutPerS],
+    requestsPerS: [...s.requestsPerS],
+    latencyMs: [...s.latencyMs],
+    responsesPerS: Object.fromEntries(RESPONSE_CLASSES.map((k) => [k, [...s.responsesPerS[k]]])) as Samples['responsesPerS'],
+  };
   const cols: [(number | null)[], number | null][] = [
-    [next.connections, v.connections], [next.connectionsMax, v.connectionsMax], [next.newConnectionsPerS, v.newConnectionsPerS], [next.bytesInPerS, v.bytesInPerS],
-    [next.bytesOutPerS, v.bytesOutPerS], [next.requestsPerS, v.requestsPerS], [next.latencyMs, v.latencyMs],
+    [next.connections, v.connections],
+    [next.connectionsMax, v.connectionsMax],
+    [next.newConnectionsPerS, v.newConnectionsPerS],
+    [next.bytesInPerS, v.bytesInPerS],
+    [next.bytesOutPerS, v.bytesOutPerS],
+    [next.requestsPerS, v.requestsPerS],
+    [next.latencyMs, v.latencyMs],
     ...RESPONSE_CLASSES.map((k) => [next.responsesPerS[k], v.responsesPerS[k]] as [(number | null)[], number | null]),
   ];
   let i = next.t.lastIndexOf(tS);
@@ -54,4 +68,3 @@ export function withPoint(s: Samples, tS: number, v: SampleView): Samples {
   }
   return next;
 }
-

@@ -32,7 +32,17 @@ const LONG = [14, 4];
 const DASH_DOT = [8, 3, 2, 3];
 const C = { sky: '#0369a1', amber: '#b45309', violet: '#6d28d9', red: '#b91c1c', emerald: '#047857', slate: '#475569' };
 
-export function ServiceGraphs({ vsId, vsName, layer, realServers }: { vsId: string; vsName: string; layer: number; realServers: { id: string; name: string }[] }) {
+export function ServiceGraphs({
+  vsId,
+  vsName,
+  layer,
+  realServers,
+}: {
+  vsId: string;
+  vsName: string;
+  layer: number;
+  realServers: { id: string; name: string }[];
+}) {
   const [range, setRange] = useState<Range>('hour');
   const [serverId, setServerId] = useState('');
   const [samples, setSamples] = useState<Samples | null>(null);
@@ -58,7 +68,16 @@ export function ServiceGraphs({ vsId, vsName, layer, realServers }: { vsId: stri
   }, [range, load]);
 
   useLiveEvents(['engine'], (e) => {
-    const ev = e.event as { type?: string; at?: string; services?: StatsService[]; virtualService?: string; realServer?: string; previous?: string; health?: string; message?: string };
+    const ev = e.event as {
+      type?: string;
+      at?: string;
+      services?: StatsService[];
+      virtualService?: string;
+      realServer?: string;
+      previous?: string;
+      health?: string;
+      message?: string;
+    };
     if (ev?.type === 'stats' && ev.services && ev.at) {
       const points = derivePoints(readings.current, ev.services, Date.parse(ev.at));
       const wasSeeded = isSeeded.current;
@@ -72,25 +91,71 @@ export function ServiceGraphs({ vsId, vsName, layer, realServers }: { vsId: stri
     }
   });
 
-  const marks: ChartMark[] = useMemo(() => (samples?.transitions ?? []).map((t) => ({ t: Date.parse(t.at) / 1000, isDown: t.health === 'down', text: t.realServer })), [samples?.transitions]);
+  const marks: ChartMark[] = useMemo(
+    () => (samples?.transitions ?? []).map((t) => ({ t: Date.parse(t.at) / 1000, isDown: t.health === 'down', text: t.realServer })),
+    [samples?.transitions],
+  );
   const isL7 = layer === 7;
   const charts = useMemo(() => {
     if (!samples) return [];
     const s = samples;
     const list: { id: string; title: string; series: ChartSeries[]; cols: (number | null)[][]; format: (v: number) => string }[] = [
-      { id: 'connections', title: 'Active connections', format: formatCount,
-        series: [{ label: 'Active (mean)', dash: SOLID, stroke: C.sky }, { label: 'Active (peak)', dash: DOT, stroke: C.slate }], cols: [s.connections, s.connectionsMax] },
-      { id: 'rates', title: isL7 ? 'New connections and requests per second' : 'New connections per second', format: formatCount,
-        series: [{ label: 'Connections/s', dash: SOLID, stroke: C.sky }, ...(isL7 ? [{ label: 'Requests/s', dash: DASH, stroke: C.violet }] : [])], cols: [s.newConnectionsPerS, ...(isL7 ? [s.requestsPerS] : [])] },
-      { id: 'throughput', title: 'Throughput', format: formatBytesPerS,
-        series: [{ label: 'In (from clients)', dash: SOLID, stroke: C.emerald }, { label: 'Out (to clients)', dash: DASH, stroke: C.amber }], cols: [s.bytesInPerS, s.bytesOutPerS] },
+      {
+        id: 'connections',
+        title: 'Active connections',
+        format: formatCount,
+        series: [
+          { label: 'Active (mean)', dash: SOLID, stroke: C.sky },
+          { label: 'Active (peak)', dash: DOT, stroke: C.slate },
+        ],
+        cols: [s.connections, s.connectionsMax],
+      },
+      {
+        id: 'rates',
+        title: isL7 ? 'New connections and requests per second' : 'New connections per second',
+        format: formatCount,
+        series: [{ label: 'Connections/s', dash: SOLID, stroke: C.sky }, ...(isL7 ? [{ label: 'Requests/s', dash: DASH, stroke: C.violet }] : [])],
+        cols: [s.newConnectionsPerS, ...(isL7 ? [s.requestsPerS] : [])],
+      },
+      {
+        id: 'throughput',
+        title: 'Throughput',
+        format: formatBytesPerS,
+        series: [
+          { label: 'In (from clients)', dash: SOLID, stroke: C.emerald },
+          { label: 'Out (to clients)', dash: DASH, stroke: C.amber },
+        ],
+        cols: [s.bytesInPerS, s.bytesOutPerS],
+      },
     ];
     if (isL7) {
       list.push(
-        { id: 'responses', title: 'Responses per second by class', format: formatCount,
-          series: [{ label: '2xx', dash: SOLID, stroke: C.emerald }, { label: '3xx', dash: DOT, stroke: C.sky }, { label: '4xx', dash: DASH, stroke: C.amber }, { label: '5xx', dash: LONG, stroke: C.red }, { label: 'Other', dash: DASH_DOT, stroke: C.slate }],
-          cols: [s.responsesPerS['2xx'], s.responsesPerS['3xx'], s.responsesPerS['4xx'], s.responsesPerS['5xx'], s.responsesPerS.other.map((v, i) => (v === null ? null : v + (s.responsesPerS['1xx'][i] ?? 0)))] },
-        { id: 'latency', title: 'Mean response time (the engine reports no percentiles)', format: formatMs, series: [{ label: 'Mean', dash: SOLID, stroke: C.violet }], cols: [s.latencyMs] },
+        {
+          id: 'responses',
+          title: 'Responses per second by class',
+          format: formatCount,
+          series: [
+            { label: '2xx', dash: SOLID, stroke: C.emerald },
+            { label: '3xx', dash: DOT, stroke: C.sky },
+            { label: '4xx', dash: DASH, stroke: C.amber },
+            { label: '5xx', dash: LONG, stroke: C.red },
+            { label: 'Other', dash: DASH_DOT, stroke: C.slate },
+          ],
+          cols: [
+            s.responsesPerS['2xx'],
+            s.responsesPerS['3xx'],
+            s.responsesPerS['4xx'],
+            s.responsesPerS['5xx'],
+            s.responsesPerS.other.map((v, i) => (v === null ? null : v + (s.responsesPerS['1xx'][i] ?? 0))),
+          ],
+        },
+        {
+          id: 'latency',
+          title: 'Mean response time (the engine reports no percentiles)',
+          format: formatMs,
+          series: [{ label: 'Mean', dash: SOLID, stroke: C.violet }],
+          cols: [s.latencyMs],
+        },
       );
     }
     return list.map((c) => ({ ...c, data: [s.t, ...c.cols] }));
@@ -101,23 +166,48 @@ export function ServiceGraphs({ vsId, vsName, layer, realServers }: { vsId: stri
       <div className="mb-3 flex flex-wrap items-center gap-3">
         <div role="group" aria-label="Range" className="inline-flex overflow-hidden rounded-md border border-slate-300">
           {RANGES.map((r) => (
-            <button key={r.value} type="button" aria-pressed={range === r.value} onClick={() => setRange(r.value)}
-              className={`px-3 py-1.5 text-sm ${range === r.value ? 'bg-sky-700 font-medium text-white' : 'bg-white hover:bg-slate-100'}`}>{r.label}</button>
+            <button
+              key={r.value}
+              type="button"
+              aria-pressed={range === r.value}
+              onClick={() => setRange(r.value)}
+              className={`px-3 py-1.5 text-sm ${range === r.value ? 'bg-sky-700 font-medium text-white' : 'bg-white hover:bg-slate-100'}`}
+            >
+              {r.label}
+            </button>
           ))}
         </div>
         <label className="inline-flex items-center gap-2 text-sm">
           <span className="text-slate-600">Show</span>
           <select value={serverId} onChange={(e) => setServerId(e.target.value)} className="rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm">
             <option value="">The whole service</option>
-            {realServers.map((r) => <option key={r.id} value={r.id}>Real server {r.name}</option>)}
+            {realServers.map((r) => (
+              <option key={r.id} value={r.id}>
+                Real server {r.name}
+              </option>
+            ))}
           </select>
         </label>
-        {samples && <span className="text-xs text-slate-500">{samples.stepS < 60 ? `every ${samples.stepS} s, live` : `${samples.stepS / 60} min steps`} · hover a graph for its numbers</span>}
+        {samples && (
+          <span className="text-xs text-slate-500">
+            {samples.stepS < 60 ? `every ${samples.stepS} s, live` : `${samples.stepS / 60} min steps`} · hover a graph for its numbers
+          </span>
+        )}
       </div>
       <ErrorBox error={error?.body} />
       {!samples && !error && <p className="text-sm text-slate-500">Loading graphs…</p>}
       <div className="grid gap-x-6 gap-y-4 lg:grid-cols-2">
-        {charts.map((c) => <TimeChart key={`${c.id}-${samples?.range}`} testId={`chart-${c.id}`} title={c.title} series={c.series} data={c.data} marks={marks} format={c.format} />)}
+        {charts.map((c) => (
+          <TimeChart
+            key={`${c.id}-${samples?.range}`}
+            testId={`chart-${c.id}`}
+            title={c.title}
+            series={c.series}
+            data={c.data}
+            marks={marks}
+            format={c.format}
+          />
+        ))}
       </div>
       {samples && <Transitions items={samples.transitions} />}
     </section>
@@ -133,7 +223,8 @@ function Transitions({ items }: { items: Samples['transitions'] }) {
       <ul className="mt-1 space-y-0.5 text-xs text-slate-700" data-testid="graph-transitions">
         {newest.map((t) => (
           <li key={`${t.at}-${t.realServer}-${t.health}`}>
-            <span className="font-mono">{new Date(t.at).toLocaleString('en-GB')}</span> {t.realServer}: {t.previous} → <strong>{t.health}</strong>{t.message ? ` — ${t.message}` : ''}
+            <span className="font-mono">{new Date(t.at).toLocaleString('en-GB')}</span> {t.realServer}: {t.previous} → <strong>{t.health}</strong>
+            {t.message ? ` — ${t.message}` : ''}
           </li>
         ))}
       </ul>

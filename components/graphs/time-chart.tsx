@@ -148,15 +148,20 @@ export function TimeChart({ title, data, series, marks, format, height = 180, te
     for (let i = arr.length - 1; i >= 0; i--) if (arr[i] !== null) return arr[i];
     return null;
   };
-  const summary = series.map((s, i) => {
-    const v = last(data[i + 1] ?? []);
-    return `${s.label}: latest ${v === null ? 'none' : format(v)}`;
-  }).join('; ');
+  const summary = series
+    .map((s, i) => {
+      const v = last(data[i + 1] ?? []);
+      return `${s.label}: latest ${v === null ? 'none' : format(v)}`;
+    })
+    .join('; ');
   return (
     <figure className="min-w-0" data-testid={testId} data-last-t={lastT(data) ?? ''}>
       <figcaption className="mb-1 text-sm font-medium text-slate-700">{title}</figcaption>
       <div ref={box} className="w-full" aria-hidden="true" />
-      <p className="sr-only" data-testid={testId ? `${testId}-summary` : undefined}>{summary}{marks.length ? `; ${marks.length} health transitions marked` : ''}</p>
+      <p className="sr-only" data-testid={testId ? `${testId}-summary` : undefined}>
+        {summary}
+        {marks.length ? `; ${marks.length} health transitions marked` : ''}
+      </p>
     </figure>
   );
 }

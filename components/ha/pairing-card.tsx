@@ -45,26 +45,59 @@ export function PairingCard({ view, onChange }: { view: HaView; onChange: () => 
       await api('POST', '/ha/pair', { url, code: typed });
     });
   };
-  const unpair = () => run(async () => {
-    await api('POST', '/ha/unpair', { confirm: true });
-    setUnpairing(false);
-  });
+  const unpair = () =>
+    run(async () => {
+      await api('POST', '/ha/unpair', { confirm: true });
+      setUnpairing(false);
+    });
 
   if (view.pair) {
     const p = view.pair;
     return (
-      <Card title="Pairing" actions={!whyNot && <Button size="sm" variant="danger" onClick={() => setUnpairing(true)}>Unpair…</Button>}>
+      <Card
+        title="Pairing"
+        actions={
+          !whyNot && (
+            <Button size="sm" variant="danger" onClick={() => setUnpairing(true)}>
+              Unpair…
+            </Button>
+          )
+        }
+      >
         <ErrorBox error={error?.body} />
         <dl className="grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-sm">
-          <dt className="text-slate-500">Paired with</dt><dd>{p.peerName}, this node is the <strong>{p.role}</strong></dd>
-          <dt className="text-slate-500">Peer link</dt><dd className="font-mono text-xs">{p.peerUrl}</dd>
-          <dt className="text-slate-500">Peer console</dt><dd><a className="text-sky-800 underline" href={p.peerConsoleUrl}>{p.peerConsoleUrl}</a></dd>
-          <dt className="text-slate-500">Pinned certificate</dt><dd className="break-all font-mono text-[0.7rem]">{p.peerFingerprint}</dd>
-          <dt className="text-slate-500">This node&apos;s certificate</dt><dd className="break-all font-mono text-[0.7rem]">{view.local.fingerprint}</dd>
-          <dt className="text-slate-500">Paired at</dt><dd>{when(p.pairedAt)}</dd>
+          <dt className="text-slate-500">Paired with</dt>
+          <dd>
+            {p.peerName}, this node is the <strong>{p.role}</strong>
+          </dd>
+          <dt className="text-slate-500">Peer link</dt>
+          <dd className="font-mono text-xs">{p.peerUrl}</dd>
+          <dt className="text-slate-500">Peer console</dt>
+          <dd>
+            <a className="text-sky-800 underline" href={p.peerConsoleUrl}>
+              {p.peerConsoleUrl}
+            </a>
+          </dd>
+          <dt className="text-slate-500">Pinned certificate</dt>
+          <dd className="break-all font-mono text-[0.7rem]">{p.peerFingerprint}</dd>
+          <dt className="text-slate-500">This node&apos;s certificate</dt>
+          <dd className="break-all font-mono text-[0.7rem]">{view.local.fingerprint}</dd>
+          <dt className="text-slate-500">Paired at</dt>
+          <dd>{when(p.pairedAt)}</dd>
         </dl>
-        <ConfirmDialog open={isUnpairing} title={`Unpair from ${p.peerName}?`} confirmLabel="Unpair both nodes" isBusy={isBusy} onCancel={() => setUnpairing(false)} onConfirm={unpair}>
-          <p>Configuration stops being copied between the nodes, and {p.role === 'secondary' ? 'this node accepts edits of its own again' : `${p.peerName} accepts edits of its own`}. keepalived keeps running as configured. Pairing again needs a new code.</p>
+        <ConfirmDialog
+          open={isUnpairing}
+          title={`Unpair from ${p.peerName}?`}
+          confirmLabel="Unpair both nodes"
+          isBusy={isBusy}
+          onCancel={() => setUnpairing(false)}
+          onConfirm={unpair}
+        >
+          <p>
+            Configuration stops being copied between the nodes, and{' '}
+            {p.role === 'secondary' ? 'this node accepts edits of its own again' : `${p.peerName} accepts edits of its own`}. keepalived keeps running as
+            configured. Pairing again needs a new code.
+          </p>
         </ConfirmDialog>
       </Card>
     );
@@ -75,23 +108,56 @@ export function PairingCard({ view, onChange }: { view: HaView; onChange: () => 
       {whyNot && <p className="text-sm text-slate-600">{whyNot}</p>}
       <div className="grid gap-6 md:grid-cols-2">
         <section aria-labelledby="primary-side" className="space-y-2">
-          <h3 id="primary-side" className="font-medium">On the primary</h3>
-          <p className="text-sm text-slate-600">Show a one-time code here and type it on the other node. It is good once, for {view.pairingCodeMinutes} minutes. This node becomes the primary: the one where changes are made.</p>
+          <h3 id="primary-side" className="font-medium">
+            On the primary
+          </h3>
+          <p className="text-sm text-slate-600">
+            Show a one-time code here and type it on the other node. It is good once, for {view.pairingCodeMinutes} minutes. This node becomes the primary: the
+            one where changes are made.
+          </p>
           {code ? (
             <div className="rounded-md border border-sky-300 bg-sky-50 p-3">
               <p className="text-xs text-slate-600">Pairing code</p>
-              <p data-testid="pairing-code" className="font-mono text-2xl font-semibold tracking-widest">{code.code}</p>
-              <p className="mt-1 text-xs text-slate-600">Expires {when(code.expiresAt)}. The other node will show this node&apos;s certificate fingerprint after pairing: <span className="break-all font-mono">{code.fingerprint}</span></p>
+              <p data-testid="pairing-code" className="font-mono text-2xl font-semibold tracking-widest">
+                {code.code}
+              </p>
+              <p className="mt-1 text-xs text-slate-600">
+                Expires {when(code.expiresAt)}. The other node will show this node&apos;s certificate fingerprint after pairing:{' '}
+                <span className="break-all font-mono">{code.fingerprint}</span>
+              </p>
             </div>
           ) : null}
-          <Button onClick={showCode} disabled={isBusy || !!whyNot}>{code ? 'Show a new code' : 'Show a pairing code'}</Button>
+          <Button onClick={showCode} disabled={isBusy || !!whyNot}>
+            {code ? 'Show a new code' : 'Show a pairing code'}
+          </Button>
         </section>
         <form method="post" onSubmit={pair} noValidate aria-labelledby="secondary-side" className="space-y-3">
-          <h3 id="secondary-side" className="font-medium">On the secondary</h3>
-          <p className="text-sm text-slate-600">Enter the primary&apos;s peer address and the code it shows. This node then takes the primary&apos;s configuration, certificates and users (its own users are replaced: log in here with the primary&apos;s), and refuses edits of its own.</p>
-          <Field label="Primary's peer address" error={fields.url} hint="https://host:9444 — the peer link, not the browser port.">{(p) => <Input {...p} name="peer-url" placeholder="https://fulcrum-a:9444" value={url} onChange={(e) => setUrl(e.target.value)} />}</Field>
-          <Field label="Pairing code" error={fields.code}>{(p) => <Input {...p} name="pairing-code" autoComplete="off" placeholder="XXXX-XXXX-XXXX" className="font-mono uppercase" value={typed} onChange={(e) => setTyped(e.target.value)} />}</Field>
-          <Button type="submit" disabled={isBusy || !!whyNot}>{isBusy ? 'Pairing…' : 'Pair as the secondary'}</Button>
+          <h3 id="secondary-side" className="font-medium">
+            On the secondary
+          </h3>
+          <p className="text-sm text-slate-600">
+            Enter the primary&apos;s peer address and the code it shows. This node then takes the primary&apos;s configuration, certificates and users (its own
+            users are replaced: log in here with the primary&apos;s), and refuses edits of its own.
+          </p>
+          <Field label="Primary's peer address" error={fields.url} hint="https://host:9444 — the peer link, not the browser port.">
+            {(p) => <Input {...p} name="peer-url" placeholder="https://fulcrum-a:9444" value={url} onChange={(e) => setUrl(e.target.value)} />}
+          </Field>
+          <Field label="Pairing code" error={fields.code}>
+            {(p) => (
+              <Input
+                {...p}
+                name="pairing-code"
+                autoComplete="off"
+                placeholder="XXXX-XXXX-XXXX"
+                className="font-mono uppercase"
+                value={typed}
+                onChange={(e) => setTyped(e.target.value)}
+              />
+            )}
+          </Field>
+          <Button type="submit" disabled={isBusy || !!whyNot}>
+            {isBusy ? 'Pairing…' : 'Pair as the secondary'}
+          </Button>
         </form>
       </div>
     </Card>

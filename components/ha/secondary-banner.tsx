@@ -23,7 +23,15 @@ export function SecondaryBanner() {
   return (
     <div data-testid="secondary-note" className="border-b border-sky-200 bg-sky-50">
       <p className="mx-auto max-w-7xl px-4 py-1.5 text-xs text-sky-950">
-        This node is the <Link href="/ha" className="underline">secondary of an HA pair</Link>: it shows what runs but refuses edits. Make changes on <strong>{primary.name}</strong> (<a className="underline" href={primary.url}>{primary.url}</a>).
+        This node is the{' '}
+        <Link href="/ha" className="underline">
+          secondary of an HA pair
+        </Link>
+        : it shows what runs but refuses edits. Make changes on <strong>{primary.name}</strong> (
+        <a className="underline" href={primary.url}>
+          {primary.url}
+        </a>
+        ).
       </p>
     </div>
   );

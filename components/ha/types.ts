@@ -30,8 +30,15 @@ export interface HandoverState {
 export interface HaView {
   local: NodeStatus & { fingerprint: string };
   pair: null | {
-    role: 'primary' | 'secondary'; peerName: string; peerUrl: string; peerConsoleUrl: string; peerFingerprint: string;
-    pairedAt: string; lastSyncAt: string | null; lastSyncHash: string | null; lastSyncError: string | null;
+    role: 'primary' | 'secondary';
+    peerName: string;
+    peerUrl: string;
+    peerConsoleUrl: string;
+    peerFingerprint: string;
+    pairedAt: string;
+    lastSyncAt: string | null;
+    lastSyncHash: string | null;
+    lastSyncError: string | null;
   };
   peer: null | { status: NodeStatus | null; seenAt: string | null; error: { code: string; message: string; at: string } | null };
   isInSync: boolean | null;

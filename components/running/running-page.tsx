@@ -29,8 +29,12 @@ interface ConfigView extends Polled {
 export function AsOf({ at, onRefresh }: { at?: string; onRefresh: () => void }) {
   return (
     <div className="flex items-center gap-2 text-sm text-slate-600">
-      <span data-testid="as-of" aria-live="polite">{at ? `as of ${clock(at)}` : 'reading…'}</span>
-      <Button size="sm" variant="secondary" onClick={onRefresh}>Refresh</Button>
+      <span data-testid="as-of" aria-live="polite">
+        {at ? `as of ${clock(at)}` : 'reading…'}
+      </span>
+      <Button size="sm" variant="secondary" onClick={onRefresh}>
+        Refresh
+      </Button>
     </div>
   );
 }
@@ -51,13 +55,27 @@ function ConfigTab() {
       {data?.running && data.config && (
         <>
           <dl className="mb-3 grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-sm">
-            <dt className="text-slate-500">Version</dt><dd data-testid="running-version">{data.running.version}</dd>
-            <dt className="text-slate-500">Hash</dt><dd className="break-all font-mono text-xs">{data.running.hash}</dd>
-            <dt className="text-slate-500">Applied</dt><dd>{new Date(data.running.appliedAt).toLocaleString()}</dd>
+            <dt className="text-slate-500">Version</dt>
+            <dd data-testid="running-version">{data.running.version}</dd>
+            <dt className="text-slate-500">Hash</dt>
+            <dd className="break-all font-mono text-xs">{data.running.hash}</dd>
+            <dt className="text-slate-500">Applied</dt>
+            <dd>{new Date(data.running.appliedAt).toLocaleString()}</dd>
             <dt className="text-slate-500">Holds</dt>
-            <dd>{data.config.virtualServices?.length ?? 0} virtual services, {data.config.certificates?.length ?? 0} certificates (private keys stay in the engine), {data.config.floatingIps?.length ?? 0} floating IPs</dd>
+            <dd>
+              {data.config.virtualServices?.length ?? 0} virtual services, {data.config.certificates?.length ?? 0} certificates (private keys stay in the
+              engine), {data.config.floatingIps?.length ?? 0} floating IPs
+            </dd>
           </dl>
-          <pre data-testid="running-config" role="region" tabIndex={0} aria-label="The running configuration as JSON" className="max-h-[32rem] overflow-auto rounded-md bg-slate-950 p-3 text-xs text-slate-100">{text}</pre>
+          <pre
+            data-testid="running-config"
+            role="region"
+            tabIndex={0}
+            aria-label="The running configuration as JSON"
+            className="max-h-[32rem] overflow-auto rounded-md bg-slate-950 p-3 text-xs text-slate-100"
+          >
+            {text}
+          </pre>
         </>
       )}
     </Card>
@@ -93,9 +111,16 @@ export function RunningPage() {
       <PageTitle sub="What the engine runs now, read from the engine itself (not the staged configuration). Refreshed every 5 seconds.">Running</PageTitle>
       <div role="tablist" aria-label="What to show" className="mb-4 flex flex-wrap gap-1">
         {TABS.map((t) => (
-          <button key={t.id} type="button" role="tab" id={`tab-${t.id}`} aria-selected={tab === t.id} aria-controls={tab === t.id ? `panel-${t.id}` : undefined}
+          <button
+            key={t.id}
+            type="button"
+            role="tab"
+            id={`tab-${t.id}`}
+            aria-selected={tab === t.id}
+            aria-controls={tab === t.id ? `panel-${t.id}` : undefined}
             onClick={() => setTab(t.id)}
-            className={`rounded-md px-3 py-1.5 text-sm font-medium ${tab === t.id ? 'bg-sky-700 text-white' : 'bg-white text-slate-700 ring-1 ring-slate-300 hover:bg-slate-50'}`}>
+            className={`rounded-md px-3 py-1.5 text-sm font-medium ${tab === t.id ? 'bg-sky-700 text-white' : 'bg-white text-slate-700 ring-1 ring-slate-300 hover:bg-slate-50'}`}
+          >
             {t.label}
           </button>
         ))}
@@ -103,7 +128,9 @@ export function RunningPage() {
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === 'config' ? <ConfigTab /> : tab === 'l4' ? <L4Tab /> : <L7Tab />}
       </div>
-      <p className="mt-3 text-xs text-slate-500"><Badge tone="slate">read-only</Badge> Changes are made on the services' pages and take effect when applied.</p>
+      <p className="mt-3 text-xs text-slate-500">
+        <Badge tone="slate">read-only</Badge> Changes are made on the services' pages and take effect when applied.
+      </p>
     </div>
   );
 }

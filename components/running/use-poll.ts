@@ -3,7 +3,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiCallError } from '../api-client';
 
-export interface Polled { at: string; isReachable: boolean; error?: { code: string; message: string } }
+export interface Polled {
+  at: string;
+  isReachable: boolean;
+  error?: { code: string; message: string };
+}
 
 export function usePoll<T extends Polled>(path: string, everyMs = 5000) {
   const [data, setData] = useState<T | null>(null);

@@ -30,18 +30,44 @@ export function AdvancedFields() {
         <fieldset className="space-y-3">
           <legend className="text-sm font-semibold text-slate-800">Client address to the real servers</legend>
           <Grid cols={3}>
-            {HEADERS.map(([k, label, hint]) => <SelectControl key={k} path={`layer7.${k}`} label={label} hint={hint} noDefault options={MODES} />)}
+            {HEADERS.map(([k, label, hint]) => (
+              <SelectControl key={k} path={`layer7.${k}`} label={label} hint={hint} noDefault options={MODES} />
+            ))}
           </Grid>
           <Grid>
-            <AreaControl path="layer7.trustedProxies" label="Trusted proxy networks" rows={2} placeholder="10.20.0.0/16" hint="One per line: the proxies in front of this one whose headers mode Trusted keeps." />
-            <SelectControl path="layer7.proxyProtocol" label="PROXY protocol to real servers" options={[['none', 'None'], ['v1', 'Version 1 (text)'], ['v2', 'Version 2 (binary)']]} hint="The real servers must expect it, or they will refuse every connection." />
+            <AreaControl
+              path="layer7.trustedProxies"
+              label="Trusted proxy networks"
+              rows={2}
+              placeholder="10.20.0.0/16"
+              hint="One per line: the proxies in front of this one whose headers mode Trusted keeps."
+            />
+            <SelectControl
+              path="layer7.proxyProtocol"
+              label="PROXY protocol to real servers"
+              options={[
+                ['none', 'None'],
+                ['v1', 'Version 1 (text)'],
+                ['v2', 'Version 2 (binary)'],
+              ]}
+              hint="The real servers must expect it, or they will refuse every connection."
+            />
           </Grid>
         </fieldset>
       )}
       <fieldset className="space-y-3">
         <legend className="text-sm font-semibold text-slate-800">Fallback when every real server is out</legend>
-        <SelectControl path="fallback.type" label="Fallback" noDefault onChoose={(t) => set('fallback', t === '' ? undefined : toDraft(blockDefaults.fallback(t), 'fallback'))}
-          options={[['', 'None — refuse new connections'], ['server', 'A fallback server'], ...(draft.mode === 'http' && !isL4 ? [['maintenance-page', 'Fulcrum’s maintenance page'] as [string, string]] : [])]} />
+        <SelectControl
+          path="fallback.type"
+          label="Fallback"
+          noDefault
+          onChoose={(t) => set('fallback', t === '' ? undefined : toDraft(blockDefaults.fallback(t), 'fallback'))}
+          options={[
+            ['', 'None — refuse new connections'],
+            ['server', 'A fallback server'],
+            ...(draft.mode === 'http' && !isL4 ? [['maintenance-page', 'Fulcrum’s maintenance page'] as [string, string]] : []),
+          ]}
+        />
         {fallbackType === 'server' && (
           <Grid>
             <TextControl path="fallback.address" label="Fallback server address" placeholder="192.168.10.90" />
@@ -65,8 +91,13 @@ export function AdvancedFields() {
 function OnePacketScheduling() {
   const { draft, set } = useForm();
   return (
-    <CheckControl path="layer4.onePacketScheduling" label="One-packet scheduling (UDP)" hint="Schedule each datagram on its own (IPVS -o), for UDP services such as DNS or syslog. Default off."
-      checked={!!getIn(draft, 'layer4.onePacketScheduling')} onToggle={(on) => set('layer4', { ...(draft.layer4 ?? {}), onePacketScheduling: on })} />
+    <CheckControl
+      path="layer4.onePacketScheduling"
+      label="One-packet scheduling (UDP)"
+      hint="Schedule each datagram on its own (IPVS -o), for UDP services such as DNS or syslog. Default off."
+      checked={!!getIn(draft, 'layer4.onePacketScheduling')}
+      onToggle={(on) => set('layer4', { ...(draft.layer4 ?? {}), onePacketScheduling: on })}
+    />
   );
 }
 
@@ -77,10 +108,20 @@ function SchedulerFlags() {
   const toggle = (key: 'schedulerFallback' | 'schedulerPort') => (on: boolean) => set('layer4', { ...(draft.layer4 ?? {}), [key]: on });
   return (
     <>
-      <CheckControl path="layer4.schedulerFallback" label={`Fallback (${draft.scheduler}-fallback)`} hint="A client whose hashed server is at weight 0 or full goes to the next server by the hash, instead of getting no answer. Default off."
-        checked={!!getIn(draft, 'layer4.schedulerFallback')} onToggle={toggle('schedulerFallback')} />
-      <CheckControl path="layer4.schedulerPort" label={`Hash the source port too (${draft.scheduler}-port)`} hint="Spreads one client's connections over the servers; off keeps every connection of a client on one server. Default off."
-        checked={!!getIn(draft, 'layer4.schedulerPort')} onToggle={toggle('schedulerPort')} />
+      <CheckControl
+        path="layer4.schedulerFallback"
+        label={`Fallback (${draft.scheduler}-fallback)`}
+        hint="A client whose hashed server is at weight 0 or full goes to the next server by the hash, instead of getting no answer. Default off."
+        checked={!!getIn(draft, 'layer4.schedulerFallback')}
+        onToggle={toggle('schedulerFallback')}
+      />
+      <CheckControl
+        path="layer4.schedulerPort"
+        label={`Hash the source port too (${draft.scheduler}-port)`}
+        hint="Spreads one client's connections over the servers; off keeps every connection of a client on one server. Default off."
+        checked={!!getIn(draft, 'layer4.schedulerPort')}
+        onToggle={toggle('schedulerPort')}
+      />
     </>
   );
 }
@@ -94,12 +135,28 @@ function ConnectionLimits() {
   const [max, setMax] = useState('');
   const [min, setMin] = useState('');
   const rows: Record<string, unknown>[] = draft.realServers ?? [];
-  const apply = () => set('realServers', rows.map((r) => ({ ...r, ...(max.trim() !== '' ? { maxConnections: max.trim() } : {}), ...(min.trim() !== '' ? { minConnections: min.trim() } : {}) })));
+  const apply = () =>
+    set(
+      'realServers',
+      rows.map((r) => ({ ...r, ...(max.trim() !== '' ? { maxConnections: max.trim() } : {}), ...(min.trim() !== '' ? { minConnections: min.trim() } : {}) })),
+    );
   const input = (id: string, label: string, value: string, on: (v: string) => void, hint: string) => (
     <div className="flex flex-col gap-1">
-      <label htmlFor={id} className="text-sm font-medium text-slate-700">{label}</label>
-      <input id={id} inputMode="numeric" value={value} onChange={(e) => on(e.target.value)} disabled={isReadOnly} aria-describedby={`${id}-hint`} className={`${INPUT} ${FOCUS}`} />
-      <p id={`${id}-hint`} className="text-xs text-slate-500">{hint}</p>
+      <label htmlFor={id} className="text-sm font-medium text-slate-700">
+        {label}
+      </label>
+      <input
+        id={id}
+        inputMode="numeric"
+        value={value}
+        onChange={(e) => on(e.target.value)}
+        disabled={isReadOnly}
+        aria-describedby={`${id}-hint`}
+        className={`${INPUT} ${FOCUS}`}
+      />
+      <p id={`${id}-hint`} className="text-xs text-slate-500">
+        {hint}
+      </p>
     </div>
   );
   return (
@@ -109,7 +166,9 @@ function ConnectionLimits() {
         {input('all-max-connections', 'Max connections per real server', max, setMax, '0: unlimited. Empty: leave each as it is.')}
         {input('all-min-connections', 'Min connections per real server', min, setMin, 'Empty: leave each as it is.')}
         <div className="self-center">
-          <SmallButton onClick={apply} disabled={isReadOnly || rows.length === 0 || (max.trim() === '' && min.trim() === '')}>Set on all {rows.length} real server{rows.length === 1 ? '' : 's'}</SmallButton>
+          <SmallButton onClick={apply} disabled={isReadOnly || rows.length === 0 || (max.trim() === '' && min.trim() === '')}>
+            Set on all {rows.length} real server{rows.length === 1 ? '' : 's'}
+          </SmallButton>
         </div>
       </Grid>
       <p className="text-xs text-slate-600">The schema checks each server&apos;s limits when you save; a server&apos;s own limits are under its More.</p>

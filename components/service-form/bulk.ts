@@ -27,7 +27,12 @@ const LABEL: Record<string, string> = { name: 'name', address: 'address', port: 
 export function splitLine(text: string): string[] {
   const sep = text.includes(',') ? ',' : text.includes('\t') ? '\t' : ';';
   const cells = text.includes(',') || text.includes('\t') || text.includes(';') ? text.split(sep) : text.trim().split(/\s+/);
-  return cells.map((c) => c.trim().replace(/^"(.*)"$/, '$1').trim());
+  return cells.map((c) =>
+    c
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .trim(),
+  );
 }
 
 function lineServer(cells: string[]): { server: Record<string, unknown>; problems: string[] } {

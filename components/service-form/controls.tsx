@@ -23,7 +23,15 @@ export const INPUT = `w-full rounded-md border border-slate-300 bg-white px-2.5 
 type Common = { path: string; label: string; hint?: ReactNode; name?: string; className?: string; hideLabel?: boolean; noDefault?: boolean };
 
 /** Label, input, hint (with the default) and error, wired together. */
-export function FieldShell({ path, label, hint, className = '', hideLabel, noDefault, children }: Omit<Common, 'name'> & { children: (p: ControlProps) => ReactNode }) {
+export function FieldShell({
+  path,
+  label,
+  hint,
+  className = '',
+  hideLabel,
+  noDefault,
+  children,
+}: Omit<Common, 'name'> & { children: (p: ControlProps) => ReactNode }) {
   const { errors, isReadOnly } = useForm();
   const id = useId();
   const error = errors[path];
@@ -32,10 +40,26 @@ export function FieldShell({ path, label, hint, className = '', hideLabel, noDef
   const hasNote = !!error || (Array.isArray(note) && note.length > 0);
   return (
     <div className={`flex min-w-0 flex-col gap-1 ${className}`}>
-      <label htmlFor={id} className={hideLabel ? 'sr-only' : 'text-sm font-medium text-slate-700'}>{label}</label>
+      <label htmlFor={id} className={hideLabel ? 'sr-only' : 'text-sm font-medium text-slate-700'}>
+        {label}
+      </label>
       {children({ id, 'aria-invalid': !!error, 'aria-describedby': hasNote ? `${id}-note` : undefined, 'data-schema-path': path, disabled: isReadOnly })}
-      {error ? <p id={`${id}-note`} role="alert" className="text-xs font-medium text-red-700" data-field-error>{error}</p>
-        : hasNote && <p id={`${id}-note`} className={`text-xs text-slate-500 ${hideLabel ? 'sr-only' : ''}`}>{(note as ReactNode[]).map((n, i) => <span key={i}>{i > 0 ? ' ' : ''}{n}</span>)}</p>}
+      {error ? (
+        <p id={`${id}-note`} role="alert" className="text-xs font-medium text-red-700" data-field-error>
+          {error}
+        </p>
+      ) : (
+        hasNote && (
+          <p id={`${id}-note`} className={`text-xs text-slate-500 ${hideLabel ? 'sr-only' : ''}`}>
+            {(note as ReactNode[]).map((n, i) => (
+              <span key={i}>
+                {i > 0 ? ' ' : ''}
+                {n}
+              </span>
+            ))}
+          </p>
+        )
+      )}
     </div>
   );
 }
@@ -44,9 +68,20 @@ type ControlProps = { id: string; 'aria-invalid': boolean; 'aria-describedby'?: 
 export function TextControl({ inputMode, placeholder, type, ...c }: Common & { inputMode?: 'numeric' | 'text'; placeholder?: string; type?: string }) {
   const { draft, set } = useForm();
   return (
-    <FieldShell {...c}>{(p) => (
-      <input {...p} type={type ?? 'text'} name={c.name ?? c.path} inputMode={inputMode} placeholder={placeholder} value={getIn(draft, c.path) ?? ''} onChange={(e) => set(c.path, e.target.value)} className={INPUT} />
-    )}</FieldShell>
+    <FieldShell {...c}>
+      {(p) => (
+        <input
+          {...p}
+          type={type ?? 'text'}
+          name={c.name ?? c.path}
+          inputMode={inputMode}
+          placeholder={placeholder}
+          value={getIn(draft, c.path) ?? ''}
+          onChange={(e) => set(c.path, e.target.value)}
+          className={INPUT}
+        />
+      )}
+    </FieldShell>
   );
 }
 
@@ -55,9 +90,20 @@ export const NumberControl = (c: Common & { placeholder?: string }) => <TextCont
 export function AreaControl({ rows = 3, placeholder, ...c }: Common & { rows?: number; placeholder?: string }) {
   const { draft, set } = useForm();
   return (
-    <FieldShell {...c}>{(p) => (
-      <textarea {...p} name={c.name ?? c.path} rows={rows} placeholder={placeholder} value={getIn(draft, c.path) ?? ''} onChange={(e) => set(c.path, e.target.value)} className={`${INPUT} font-mono`} spellCheck={false} />
-    )}</FieldShell>
+    <FieldShell {...c}>
+      {(p) => (
+        <textarea
+          {...p}
+          name={c.name ?? c.path}
+          rows={rows}
+          placeholder={placeholder}
+          value={getIn(draft, c.path) ?? ''}
+          onChange={(e) => set(c.path, e.target.value)}
+          className={`${INPUT} font-mono`}
+          spellCheck={false}
+        />
+      )}
+    </FieldShell>
   );
 }
 
@@ -65,11 +111,23 @@ export function SelectControl({ options, onChoose, ...c }: Common & { options: r
   const { draft, set } = useForm();
   const v = getIn(draft, c.path);
   return (
-    <FieldShell {...c}>{(p) => (
-      <select {...p} name={c.name ?? c.path} value={v === undefined ? '' : String(v)} onChange={(e) => (onChoose ? onChoose(e.target.value) : set(c.path, e.target.value))} className={INPUT}>
-        {options.map(([value, text]) => <option key={value} value={value}>{text}</option>)}
-      </select>
-    )}</FieldShell>
+    <FieldShell {...c}>
+      {(p) => (
+        <select
+          {...p}
+          name={c.name ?? c.path}
+          value={v === undefined ? '' : String(v)}
+          onChange={(e) => (onChoose ? onChoose(e.target.value) : set(c.path, e.target.value))}
+          className={INPUT}
+        >
+          {options.map(([value, text]) => (
+            <option key={value} value={value}>
+              {text}
+            </option>
+          ))}
+        </select>
+      )}
+    </FieldShell>
   );
 }
 
@@ -84,11 +142,30 @@ export function CheckControl({ path, label, hint, name, checked, onToggle, class
   return (
     <div className={`flex flex-col gap-1 ${className}`}>
       <label htmlFor={id} className="flex items-start gap-2 text-sm">
-        <input id={id} type="checkbox" name={name ?? path} data-schema-path={path} checked={isOn} disabled={isReadOnly} aria-invalid={!!error} aria-describedby={note ? `${id}-note` : undefined}
-          onChange={(e) => (onToggle ? onToggle(e.target.checked) : set(path, e.target.checked))} className={`mt-0.5 h-4 w-4 shrink-0 ${FOCUS}`} />
+        <input
+          id={id}
+          type="checkbox"
+          name={name ?? path}
+          data-schema-path={path}
+          checked={isOn}
+          disabled={isReadOnly}
+          aria-invalid={!!error}
+          aria-describedby={note ? `${id}-note` : undefined}
+          onChange={(e) => (onToggle ? onToggle(e.target.checked) : set(path, e.target.checked))}
+          className={`mt-0.5 h-4 w-4 shrink-0 ${FOCUS}`}
+        />
         <span className="font-medium text-slate-700">{label}</span>
       </label>
-      {note && <p id={`${id}-note`} role={error ? 'alert' : undefined} className={`pl-6 text-xs ${error ? 'font-medium text-red-700' : 'text-slate-500'}`} data-field-error={error ? true : undefined}>{note}</p>}
+      {note && (
+        <p
+          id={`${id}-note`}
+          role={error ? 'alert' : undefined}
+          className={`pl-6 text-xs ${error ? 'font-medium text-red-700' : 'text-slate-500'}`}
+          data-field-error={error ? true : undefined}
+        >
+          {note}
+        </p>
+      )}
     </div>
   );
 }
@@ -96,7 +173,11 @@ export function CheckControl({ path, label, hint, name, checked, onToggle, class
 /** A problem with a whole list or block, shown above it. */
 export function BlockError({ path }: { path: string }) {
   const { errors } = useForm();
-  return errors[path] ? <p role="alert" data-schema-path={path} className="text-sm font-medium text-red-700" data-field-error>{errors[path]}</p> : null;
+  return errors[path] ? (
+    <p role="alert" data-schema-path={path} className="text-sm font-medium text-red-700" data-field-error>
+      {errors[path]}
+    </p>
+  ) : null;
 }
 
 export function Grid({ children, cols = 2 }: { children: ReactNode; cols?: 2 | 3 | 4 }) {
@@ -104,17 +185,51 @@ export function Grid({ children, cols = 2 }: { children: ReactNode; cols?: 2 | 3
   return <div className={`grid gap-4 ${c}`}>{children}</div>;
 }
 
-export function SmallButton({ children, onClick, tone = 'secondary', label, disabled, type = 'button' }: { children: ReactNode; onClick?: () => void; tone?: 'secondary' | 'danger' | 'primary'; label?: string; disabled?: boolean; type?: 'button' | 'submit' }) {
+export function SmallButton({
+  children,
+  onClick,
+  tone = 'secondary',
+  label,
+  disabled,
+  type = 'button',
+}: {
+  children: ReactNode;
+  onClick?: () => void;
+  tone?: 'secondary' | 'danger' | 'primary';
+  label?: string;
+  disabled?: boolean;
+  type?: 'button' | 'submit';
+}) {
   const { isReadOnly } = useForm();
-  const tones = { secondary: 'border border-slate-300 bg-white text-slate-800 hover:bg-slate-100', danger: 'border border-red-300 bg-white text-red-800 hover:bg-red-50', primary: 'bg-sky-800 text-white hover:bg-sky-900' };
+  const tones = {
+    secondary: 'border border-slate-300 bg-white text-slate-800 hover:bg-slate-100',
+    danger: 'border border-red-300 bg-white text-red-800 hover:bg-red-50',
+    primary: 'bg-sky-800 text-white hover:bg-sky-900',
+  };
   return (
-    <button type={type} aria-label={label} onClick={onClick} disabled={disabled ?? isReadOnly}
-      className={`inline-flex items-center rounded-md px-2.5 py-1 text-xs font-medium disabled:cursor-not-allowed disabled:opacity-50 ${tones[tone]} ${FOCUS}`}>{children}</button>
+    <button
+      type={type}
+      aria-label={label}
+      onClick={onClick}
+      disabled={disabled ?? isReadOnly}
+      className={`inline-flex items-center rounded-md px-2.5 py-1 text-xs font-medium disabled:cursor-not-allowed disabled:opacity-50 ${tones[tone]} ${FOCUS}`}
+    >
+      {children}
+    </button>
   );
 }
 
 /** An optional block that is on while present in the draft: a checkbox that adds it (with defaults) or removes it. */
 export function BlockToggle({ path, label, hint, make }: { path: string; label: string; hint?: string; make: () => unknown }) {
   const { draft, set } = useForm();
-  return <CheckControl path={path} label={label} hint={hint} name={`${path}-on`} checked={getIn(draft, path) !== undefined} onToggle={(on) => set(path, on ? make() : undefined)} />;
+  return (
+    <CheckControl
+      path={path}
+      label={label}
+      hint={hint}
+      name={`${path}-on`}
+      checked={getIn(draft, path) !== undefined}
+      onToggle={(on) => set(path, on ? make() : undefined)}
+    />
+  );
 }

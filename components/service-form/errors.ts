@@ -15,7 +15,9 @@ import { nodeAt } from './model';
 import { schemaNodes } from './schema-fields';
 import { VirtualServiceSchema } from '@/engine/config/schema.ts';
 
-const ORDER = schemaNodes(VirtualServiceSchema).filter((n) => n.kind !== 'object').map((n) => n.path);
+const ORDER = schemaNodes(VirtualServiceSchema)
+  .filter((n) => n.kind !== 'object')
+  .map((n) => n.path);
 
 /** Lists whose own problems are shown above their items. */
 export const CONTAINERS = ['realServers', 'layer7.redirects', 'layer7.requestHeaders', 'layer7.responseHeaders', 'layer7.urlRewrites', 'layer7.routes'];

@@ -38,18 +38,40 @@ export function FormBody(p: FormBodyProps) {
   const isL7 = String(draft.layer) === '7';
   const count = (s: SectionId) => Object.keys(p.rawErrors).filter((k) => sectionOf(k) === s).length;
   const sec = (id: SectionId, title: string, summary: string, children: React.ReactNode) => (
-    <Section key={id} id={id} title={title} summary={summary} isOpen={p.open[id]} onToggle={() => p.toggle(id)} problems={count(id)}>{children}</Section>
+    <Section key={id} id={id} title={title} summary={summary} isOpen={p.open[id]} onToggle={() => p.toggle(id)} problems={count(id)}>
+      {children}
+    </Section>
   );
   const l7 = draft.layer7 ?? {};
   const rsCount = (draft.realServers ?? []).length;
   return (
     <FormContext.Provider value={{ draft, set: p.set, errors: p.errors, isReadOnly: p.isReadOnly }}>
       <div className="space-y-3">
-        {sec('basics', 'Basics', `Layer ${draft.layer} ${draft.mode} · ${draft.scheduler} (${SCHEDULER_TEXT[draft.scheduler] ?? ''})`, <BasicsFields onLayer={p.onLayer} />)}
-        {sec('realServers', 'Real servers', `${rsCount} real server${rsCount === 1 ? '' : 's'}`, <RealServersFields isLayer7={isL7} others={p.others} attempt={p.attempt} />)}
+        {sec(
+          'basics',
+          'Basics',
+          `Layer ${draft.layer} ${draft.mode} · ${draft.scheduler} (${SCHEDULER_TEXT[draft.scheduler] ?? ''})`,
+          <BasicsFields onLayer={p.onLayer} />,
+        )}
+        {sec(
+          'realServers',
+          'Real servers',
+          `${rsCount} real server${rsCount === 1 ? '' : 's'}`,
+          <RealServersFields isLayer7={isL7} others={p.others} attempt={p.attempt} />,
+        )}
         {sec('persistence', 'Persistence', draft.persistence?.type ?? 'none', <PersistenceFields />)}
-        {sec('health', 'Health check', p.state.hc.type, <HealthCheckFields value={p.state.hc} onChange={p.setHc} errors={p.rawErrors} isReadOnly={p.isReadOnly} />)}
-        {sec('tls', 'TLS', !isL7 ? 'layer 7 only' : l7.tls ? `on · ${l7.tls.certificate || 'no certificate chosen'}` : 'off', isL7 ? <TlsFields certificates={p.certificates} /> : <L4Note what="TLS is terminated by layer 7 services" />)}
+        {sec(
+          'health',
+          'Health check',
+          p.state.hc.type,
+          <HealthCheckFields value={p.state.hc} onChange={p.setHc} errors={p.rawErrors} isReadOnly={p.isReadOnly} />,
+        )}
+        {sec(
+          'tls',
+          'TLS',
+          !isL7 ? 'layer 7 only' : l7.tls ? `on · ${l7.tls.certificate || 'no certificate chosen'}` : 'off',
+          isL7 ? <TlsFields certificates={p.certificates} /> : <L4Note what="TLS is terminated by layer 7 services" />,
+        )}
         {sec('rules', 'Rules', isL7 && draft.mode === 'http' ? `${ruleCount(l7)} rule${ruleCount(l7) === 1 ? '' : 's'}` : 'layer 7 http only', <RulesFields />)}
         {sec('limits', 'Timeouts and limits', isL7 ? 'proxy timeouts and limits' : 'layer 4: per real server', <LimitsFields />)}
         {sec('advanced', 'Advanced', draft.fallback ? `fallback ${draft.fallback.type}` : 'client address, fallback', <AdvancedFields />)}

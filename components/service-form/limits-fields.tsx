@@ -21,33 +21,62 @@ const LIMITS: [string, string, string][] = [
 export function LimitsFields() {
   const { draft } = useForm();
   if (String(draft.layer) === '4') {
-    return <p className="text-sm text-slate-600">Layer 4 services pass packets through the kernel: the only timeout is the persistence timeout (under Persistence); connection limits are per real server (under a real server&apos;s More).</p>;
+    return (
+      <p className="text-sm text-slate-600">
+        Layer 4 services pass packets through the kernel: the only timeout is the persistence timeout (under Persistence); connection limits are per real server
+        (under a real server&apos;s More).
+      </p>
+    );
   }
   return (
     <div className="space-y-4">
       <fieldset className="space-y-3">
         <legend className="text-sm font-semibold text-slate-800">Timeouts</legend>
-        <Grid cols={3}>{TIMEOUTS.map(([k, label, hint]) => <NumberControl key={k} path={`layer7.timeouts.${k}`} label={label} hint={hint} />)}</Grid>
+        <Grid cols={3}>
+          {TIMEOUTS.map(([k, label, hint]) => (
+            <NumberControl key={k} path={`layer7.timeouts.${k}`} label={label} hint={hint} />
+          ))}
+        </Grid>
       </fieldset>
       <fieldset className="space-y-3">
         <legend className="text-sm font-semibold text-slate-800">Limits</legend>
-        <Grid cols={3}>{LIMITS.map(([k, label, hint]) => <NumberControl key={k} path={`layer7.limits.${k}`} label={label} hint={hint} />)}</Grid>
+        <Grid cols={3}>
+          {LIMITS.map(([k, label, hint]) => (
+            <NumberControl key={k} path={`layer7.limits.${k}`} label={label} hint={hint} />
+          ))}
+        </Grid>
         <p className="text-xs text-slate-600">Connection limits per real server (max and min connections) are under each real server&apos;s More.</p>
       </fieldset>
       <fieldset className="space-y-3">
         <legend className="text-sm font-semibold text-slate-800">Access log</legend>
-        <Grid cols={3}><NumberControl path="layer7.accessLog.sampleRate" label="Share of requests logged (0 to 1)" hint="1: every request; 0.1: one in ten. Errors, refusals and aborts are always logged." /></Grid>
-      </fieldset>
-      {draft.mode === 'http' && <fieldset className="space-y-3">
-        <legend className="text-sm font-semibold text-slate-800">HTTP/2 from clients</legend>
         <Grid cols={3}>
-          <CheckControl path="layer7.http2.cleartext" label="Accept HTTP/2 without TLS (h2c, prior knowledge)" hint="Off: such a connection is refused (505)." />
-          <NumberControl path="layer7.http2.maxConcurrentStreams" label="Concurrent streams per connection" hint="SETTINGS_MAX_CONCURRENT_STREAMS." />
-          <NumberControl path="layer7.http2.maxResets" label="Stream resets allowed per window" hint="More closes the connection (rapid-reset defence, CVE-2023-44487)." />
-          <NumberControl path="layer7.http2.maxControlFrames" label="SETTINGS and PING frames per window" />
-          <NumberControl path="layer7.http2.abuseWindowMs" label="Abuse window (ms)" hint="The window the two limits above count over." />
+          <NumberControl
+            path="layer7.accessLog.sampleRate"
+            label="Share of requests logged (0 to 1)"
+            hint="1: every request; 0.1: one in ten. Errors, refusals and aborts are always logged."
+          />
         </Grid>
-      </fieldset>}
+      </fieldset>
+      {draft.mode === 'http' && (
+        <fieldset className="space-y-3">
+          <legend className="text-sm font-semibold text-slate-800">HTTP/2 from clients</legend>
+          <Grid cols={3}>
+            <CheckControl
+              path="layer7.http2.cleartext"
+              label="Accept HTTP/2 without TLS (h2c, prior knowledge)"
+              hint="Off: such a connection is refused (505)."
+            />
+            <NumberControl path="layer7.http2.maxConcurrentStreams" label="Concurrent streams per connection" hint="SETTINGS_MAX_CONCURRENT_STREAMS." />
+            <NumberControl
+              path="layer7.http2.maxResets"
+              label="Stream resets allowed per window"
+              hint="More closes the connection (rapid-reset defence, CVE-2023-44487)."
+            />
+            <NumberControl path="layer7.http2.maxControlFrames" label="SETTINGS and PING frames per window" />
+            <NumberControl path="layer7.http2.abuseWindowMs" label="Abuse window (ms)" hint="The window the two limits above count over." />
+          </Grid>
+        </fieldset>
+      )}
     </div>
   );
 }

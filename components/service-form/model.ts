@@ -9,14 +9,15 @@
  * in a number field becomes a number (or NaN, which the schema refuses at that field); an empty optional field is
  * left out, so the schema's default applies. The health check keeps its own text model (health-check-fields.tsx).
  */
-import {
-  FallbackSchema, Layer7Schema, PersistenceSchema, RealServerSchema, VirtualServiceSchema,
-} from '@/engine/config/schema.ts';
+import { FallbackSchema, Layer7Schema, PersistenceSchema, RealServerSchema, VirtualServiceSchema } from '@/engine/config/schema.ts';
 import { DEFAULT_HEALTH_CHECK, healthCheckForm, toHealthCheck, type HealthCheckForm } from '../health-check-fields';
 import { normalPath, schemaNodes, type SchemaNode } from './schema-fields';
 
 export type Draft = Record<string, any>;
-export interface FormState { draft: Draft; hc: HealthCheckForm }
+export interface FormState {
+  draft: Draft;
+  hc: HealthCheckForm;
+}
 
 const NODES = new Map<string, SchemaNode>(schemaNodes(VirtualServiceSchema).map((n) => [n.path, n]));
 export const nodeAt = (path: string): SchemaNode | undefined => NODES.get(normalPath(path));
@@ -60,7 +61,12 @@ export const blockDefaults = {
   headerRule: () => ({ action: 'set', name: '', value: '' }),
   urlRewrite: () => ({ pattern: '', replacement: '' }),
   route: () => ({ name: '', match: {}, group: '' }),
-  realServer: (seed: Record<string, unknown> = {}) => ({ ...RealServerSchema.parse({ name: 'x', address: '10.0.0.1', ...seed }), name: '', address: '', ...seed }),
+  realServer: (seed: Record<string, unknown> = {}) => ({
+    ...RealServerSchema.parse({ name: 'x', address: '10.0.0.1', ...seed }),
+    name: '',
+    address: '',
+    ...seed,
+  }),
 };
 
 // ───────────── stored value → draft ─────────────
@@ -91,7 +97,21 @@ export function realServerDraft(rs: Record<string, unknown>, i?: number): Draft 
 }
 
 export function emptyState(): FormState {
-  const draft = toDraft({ name: '', description: '', isEnabled: true, layer: 4, mode: 'dr', protocol: 'tcp', address: '', ports: [80], scheduler: 'wlc', persistence: { type: 'none' } }, '');
+  const draft = toDraft(
+    {
+      name: '',
+      description: '',
+      isEnabled: true,
+      layer: 4,
+      mode: 'dr',
+      protocol: 'tcp',
+      address: '',
+      ports: [80],
+      scheduler: 'wlc',
+      persistence: { type: 'none' },
+    },
+    '',
+  );
   draft.realServers = [realServerDraft(blockDefaults.realServer())];
   return { draft, hc: DEFAULT_HEALTH_CHECK };
 }
@@ -127,16 +147,25 @@ function fromDraft(value: any, path: string): any {
 function leafValue(node: SchemaNode, v: any, path: string): unknown {
   const text = typeof v === 'string' ? v.trim() : v;
   switch (node.kind) {
-    case 'number': return text === '' || text === undefined ? undefined : Number(text);
+    case 'number':
+      return text === '' || text === undefined ? undefined : Number(text);
     case 'list': {
-      const items = String(v ?? '').split(/[\n,]+/).map((s) => s.trim()).filter(Boolean);
+      const items = String(v ?? '')
+        .split(/[\n,]+/)
+        .map((s) => s.trim())
+        .filter(Boolean);
       return path === 'ports' ? items.map((s) => (/^\d+$/.test(s) ? Number(s) : s)) : items;
     }
-    case 'enum': return node.options?.some((o) => typeof o === 'number') ? Number(text) : text;
-    case 'union': return forwardingValue(path.split('.').pop() as ForwardingKey, text);
-    case 'boolean': return typeof v === 'string' ? (v === 'auto' ? undefined : v === 'true') : v;
-    case 'string': return text === '' && node.isOptional ? undefined : text;
-    default: return v;
+    case 'enum':
+      return node.options?.some((o) => typeof o === 'number') ? Number(text) : text;
+    case 'union':
+      return forwardingValue(path.split('.').pop() as ForwardingKey, text);
+    case 'boolean':
+      return typeof v === 'string' ? (v === 'auto' ? undefined : v === 'true') : v;
+    case 'string':
+      return text === '' && node.isOptional ? undefined : text;
+    default:
+      return v;
   }
 }
 

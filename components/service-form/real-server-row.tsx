@@ -26,22 +26,41 @@ export function RealServerRow({ index: i, isLayer7, onRemove, onDetails }: { ind
         <td className="px-2 py-1.5 text-xs text-slate-500 tabular-nums">{i + 1}</td>
         {CELLS.map(([k, label, width]) => (
           <td key={k} className={`px-1.5 py-1.5 ${width}`}>
-            <FieldShell path={`${at}.${k}`} label={`${label} of ${who}`} hideLabel noDefault hint={k === 'port' ? 'Empty: the VIP’s port.' : undefined}>{(p) => (
-              <input {...p} name={`rs-${i}-${k}`} value={getIn(draft, `${at}.${k}`) ?? ''} onChange={(e) => set(`${at}.${k}`, e.target.value)}
-                inputMode={k === 'port' || k === 'weight' ? 'numeric' : undefined} placeholder={k === 'port' ? 'VIP port' : undefined} className={INPUT} />
-            )}</FieldShell>
+            <FieldShell path={`${at}.${k}`} label={`${label} of ${who}`} hideLabel noDefault hint={k === 'port' ? 'Empty: the VIP’s port.' : undefined}>
+              {(p) => (
+                <input
+                  {...p}
+                  name={`rs-${i}-${k}`}
+                  value={getIn(draft, `${at}.${k}`) ?? ''}
+                  onChange={(e) => set(`${at}.${k}`, e.target.value)}
+                  inputMode={k === 'port' || k === 'weight' ? 'numeric' : undefined}
+                  placeholder={k === 'port' ? 'VIP port' : undefined}
+                  className={INPUT}
+                />
+              )}
+            </FieldShell>
           </td>
         ))}
         <td className="px-1.5 py-2.5 text-center">
-          <input type="checkbox" name={`rs-${i}-isBackup`} data-schema-path={`${at}.isBackup`} aria-label={`${who} is a backup server`} checked={!!rs.isBackup}
-            disabled={isReadOnly} onChange={(e) => set(`${at}.isBackup`, e.target.checked)} className={`h-4 w-4 ${FOCUS}`} />
+          <input
+            type="checkbox"
+            name={`rs-${i}-isBackup`}
+            data-schema-path={`${at}.isBackup`}
+            aria-label={`${who} is a backup server`}
+            checked={!!rs.isBackup}
+            disabled={isReadOnly}
+            onChange={(e) => set(`${at}.isBackup`, e.target.checked)}
+            className={`h-4 w-4 ${FOCUS}`}
+          />
         </td>
         <td className="whitespace-nowrap px-1.5 py-1.5 text-right">
           <span className="inline-flex gap-1">
             <SmallButton onClick={onDetails} disabled={false} label={`More settings of ${who}`}>
               <span aria-hidden>{rs._open ? '▾' : '▸'}</span>&nbsp;More{hasDetailProblem ? ' (problem)' : ''}
             </SmallButton>
-            <SmallButton tone="danger" onClick={onRemove} label={`Remove ${who}`}>Remove</SmallButton>
+            <SmallButton tone="danger" onClick={onRemove} label={`Remove ${who}`}>
+              Remove
+            </SmallButton>
           </span>
         </td>
       </tr>
@@ -68,10 +87,31 @@ export function RealServerDetails({ index: i, isLayer7, who }: { index: number; 
     <div className="space-y-3" role="group" aria-label={`More settings of ${who}`}>
       <div className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4">
         <NumberControl path={`${at}.maxConnections`} label="Max connections" hint="0: unlimited." name={`rs-${i}-maxConnections`} />
-        <NumberControl path={`${at}.minConnections`} label="Min connections" hint="Takes new connections again below this, after hitting the max." name={`rs-${i}-minConnections`} />
-        <SelectControl path={`${at}.state`} label="Operator state" name={`rs-${i}-state`} hint="Online, drain (no new connections) or halt (out now)."
-          options={[['online', 'Online'], ['drain', 'Drain'], ['halt', 'Halt']]} />
-        {isLayer7 && <TextControl path={`${at}.group`} label="Group (content switching)" name={`rs-${i}-group`} hint="Optional: rules send matching requests to a group." />}
+        <NumberControl
+          path={`${at}.minConnections`}
+          label="Min connections"
+          hint="Takes new connections again below this, after hitting the max."
+          name={`rs-${i}-minConnections`}
+        />
+        <SelectControl
+          path={`${at}.state`}
+          label="Operator state"
+          name={`rs-${i}-state`}
+          hint="Online, drain (no new connections) or halt (out now)."
+          options={[
+            ['online', 'Online'],
+            ['drain', 'Drain'],
+            ['halt', 'Halt'],
+          ]}
+        />
+        {isLayer7 && (
+          <TextControl
+            path={`${at}.group`}
+            label="Group (content switching)"
+            name={`rs-${i}-group`}
+            hint="Optional: rules send matching requests to a group."
+          />
+        )}
       </div>
       <fieldset className="rounded-md border border-slate-200 p-3">
         <legend className="px-1 text-sm font-medium text-slate-700">This server’s own health check (empty: the service’s)</legend>

@@ -9,8 +9,20 @@ import { BlockError, Grid, SelectControl, SmallButton, TextControl, useForm } fr
 import { blockDefaults, getIn, toDraft } from './model';
 import { RedirectStatus } from './tls-fields';
 
-function ListEditor({ path, title, about, itemName, make, children }: {
-  path: string; title: string; about: string; itemName: string; make: () => unknown; children: (at: string, i: number) => ReactNode;
+function ListEditor({
+  path,
+  title,
+  about,
+  itemName,
+  make,
+  children,
+}: {
+  path: string;
+  title: string;
+  about: string;
+  itemName: string;
+  make: () => unknown;
+  children: (at: string, i: number) => ReactNode;
 }) {
   const { draft, set } = useForm();
   const items: unknown[] = getIn(draft, path) ?? [];
@@ -22,8 +34,21 @@ function ListEditor({ path, title, about, itemName, make, children }: {
       {items.map((_, i) => (
         <div key={i} role="group" aria-label={`${itemName} ${i + 1}`} className="space-y-3 rounded-md bg-slate-50 p-3">
           <div className="flex items-center justify-between">
-            <span className="text-sm font-medium text-slate-700">{itemName} {i + 1}</span>
-            <SmallButton tone="danger" label={`Remove ${itemName.toLowerCase()} ${i + 1}`} onClick={() => set(path, items.filter((_, j) => j !== i))}>Remove</SmallButton>
+            <span className="text-sm font-medium text-slate-700">
+              {itemName} {i + 1}
+            </span>
+            <SmallButton
+              tone="danger"
+              label={`Remove ${itemName.toLowerCase()} ${i + 1}`}
+              onClick={() =>
+                set(
+                  path,
+                  items.filter((_, j) => j !== i),
+                )
+              }
+            >
+              Remove
+            </SmallButton>
           </div>
           {children(`${path}.${i}`, i)}
         </div>
@@ -54,7 +79,15 @@ function HeaderRuleFields({ at, i, side }: { at: string; i: number; side: string
   const isDelete = getIn(draft, `${at}.action`) === 'delete';
   return (
     <Grid cols={3}>
-      <SelectControl path={`${at}.action`} label={`${side} header rule ${i + 1}: action`} options={[['add', 'Add (keep others)'], ['set', 'Set (replace)'], ['delete', 'Delete']]} />
+      <SelectControl
+        path={`${at}.action`}
+        label={`${side} header rule ${i + 1}: action`}
+        options={[
+          ['add', 'Add (keep others)'],
+          ['set', 'Set (replace)'],
+          ['delete', 'Delete'],
+        ]}
+      />
       <TextControl path={`${at}.name`} label={`${side} header rule ${i + 1}: header`} placeholder="X-Clinical-Site" />
       {!isDelete && <TextControl path={`${at}.value`} label={`${side} header rule ${i + 1}: value`} />}
     </Grid>
@@ -64,11 +97,21 @@ function HeaderRuleFields({ at, i, side }: { at: string; i: number; side: string
 export function RulesFields() {
   const { draft } = useForm();
   if (draft.mode !== 'http') {
-    return <p className="text-sm text-slate-600">Rules apply to layer 7 http services; this service {String(draft.layer) === '4' ? 'is layer 4' : 'is layer 7 tcp'}.</p>;
+    return (
+      <p className="text-sm text-slate-600">
+        Rules apply to layer 7 http services; this service {String(draft.layer) === '4' ? 'is layer 4' : 'is layer 7 tcp'}.
+      </p>
+    );
   }
   return (
     <div className="space-y-4">
-      <ListEditor path="layer7.redirects" title="Redirects" itemName="Redirect" make={blockDefaults.redirect} about="Answer matching requests with a redirect instead of passing them on.">
+      <ListEditor
+        path="layer7.redirects"
+        title="Redirects"
+        itemName="Redirect"
+        make={blockDefaults.redirect}
+        about="Answer matching requests with a redirect instead of passing them on."
+      >
         {(at, i) => (
           <>
             <MatchFields at={at} what={`Redirect ${i + 1}`} />
@@ -79,8 +122,13 @@ export function RulesFields() {
           </>
         )}
       </ListEditor>
-      <ListEditor path="layer7.routes" title="Content switching" itemName="Route" make={blockDefaults.route}
-        about="The first route that matches sends the request to the real servers of its group (set a group under a real server's More); unmatched requests go to all servers.">
+      <ListEditor
+        path="layer7.routes"
+        title="Content switching"
+        itemName="Route"
+        make={blockDefaults.route}
+        about="The first route that matches sends the request to the real servers of its group (set a group under a real server's More); unmatched requests go to all servers."
+      >
         {(at, i) => (
           <>
             <Grid>
@@ -91,7 +139,13 @@ export function RulesFields() {
           </>
         )}
       </ListEditor>
-      <ListEditor path="layer7.urlRewrites" title="URL rewrites" itemName="Rewrite" make={blockDefaults.urlRewrite} about="The request path is rewritten before it goes to the real server ($1 … name the pattern's groups).">
+      <ListEditor
+        path="layer7.urlRewrites"
+        title="URL rewrites"
+        itemName="Rewrite"
+        make={blockDefaults.urlRewrite}
+        about="The request path is rewritten before it goes to the real server ($1 … name the pattern's groups)."
+      >
         {(at, i) => (
           <Grid>
             <TextControl path={`${at}.pattern`} label={`Rewrite ${i + 1}: pattern (regex)`} placeholder="^/old/(.*)$" />
@@ -99,10 +153,22 @@ export function RulesFields() {
           </Grid>
         )}
       </ListEditor>
-      <ListEditor path="layer7.requestHeaders" title="Request headers" itemName="Request header rule" make={blockDefaults.headerRule} about="Changed on requests before they reach the real server.">
+      <ListEditor
+        path="layer7.requestHeaders"
+        title="Request headers"
+        itemName="Request header rule"
+        make={blockDefaults.headerRule}
+        about="Changed on requests before they reach the real server."
+      >
         {(at, i) => <HeaderRuleFields at={at} i={i} side="Request" />}
       </ListEditor>
-      <ListEditor path="layer7.responseHeaders" title="Response headers" itemName="Response header rule" make={blockDefaults.headerRule} about="Changed on responses before they reach the client.">
+      <ListEditor
+        path="layer7.responseHeaders"
+        title="Response headers"
+        itemName="Response header rule"
+        make={blockDefaults.headerRule}
+        about="Changed on responses before they reach the client."
+      >
         {(at, i) => <HeaderRuleFields at={at} i={i} side="Response" />}
       </ListEditor>
     </div>

@@ -32,14 +32,21 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; isOptional: boolean; def
   let dflt: unknown;
   for (;;) {
     const d = defOf(s);
-    if (d.type === 'optional' || d.type === 'nullable') { isOptional = true; s = d.innerType; continue; }
+    if (d.type === 'optional' || d.type === 'nullable') {
+      isOptional = true;
+      s = d.innerType;
+      continue;
+    }
     if (d.type === 'default' || d.type === 'prefault') {
       if (dflt === undefined) dflt = typeof d.defaultValue === 'function' ? d.defaultValue() : d.defaultValue;
       isOptional = true;
       s = d.innerType;
       continue;
     }
-    if (d.type === 'pipe') { s = d.in; continue; }
+    if (d.type === 'pipe') {
+      s = d.in;
+      continue;
+    }
     return { inner: s, isOptional, default: dflt };
   }
 }
@@ -79,7 +86,11 @@ function walk(schema: z.ZodType, path: string, parentOptional: boolean, out: Map
     case 'union':
       // A discriminated union (persistence, fallback): the fields of every option, the discriminator a choice.
       if (d.discriminator) for (const o of d.options as z.ZodType[]) walk(o, path, true, out);
-      else if (d.options.every((o: z.ZodType) => defOf(o).type === 'literal')) leaf('enum', d.options.flatMap((o: z.ZodType) => defOf(o).values));
+      else if (d.options.every((o: z.ZodType) => defOf(o).type === 'literal'))
+        leaf(
+          'enum',
+          d.options.flatMap((o: z.ZodType) => defOf(o).values),
+        );
       else if (d.options.every((o: z.ZodType) => defOf(o).type === 'string')) leaf('string');
       else leaf('union');
       return;

@@ -8,27 +8,59 @@ import { useId, type ReactNode } from 'react';
 import { FOCUS } from './controls';
 import type { SectionId } from './errors';
 
-export function Section({ id, title, summary, isOpen, onToggle, problems, children }: {
-  id: SectionId; title: string; summary?: ReactNode; isOpen: boolean; onToggle: () => void; problems: number; children: ReactNode;
+export function Section({
+  id,
+  title,
+  summary,
+  isOpen,
+  onToggle,
+  problems,
+  children,
+}: {
+  id: SectionId;
+  title: string;
+  summary?: ReactNode;
+  isOpen: boolean;
+  onToggle: () => void;
+  problems: number;
+  children: ReactNode;
 }) {
   const uid = useId();
   return (
     <section aria-labelledby={`${uid}-h`} data-section={id} className="rounded-lg border border-slate-200 bg-white shadow-sm">
       <h2 id={`${uid}-h`} className="text-base font-semibold">
-        <button type="button" aria-expanded={isOpen} aria-controls={`${uid}-body`} onClick={onToggle}
-          className={`flex w-full flex-wrap items-center gap-x-3 gap-y-1 rounded-lg px-4 py-3 text-left hover:bg-slate-50 ${FOCUS}`}>
-          <span aria-hidden className={`inline-block w-3 text-slate-500 transition-transform ${isOpen ? 'rotate-90' : ''}`}>▶</span>
+        <button
+          type="button"
+          aria-expanded={isOpen}
+          aria-controls={`${uid}-body`}
+          onClick={onToggle}
+          className={`flex w-full flex-wrap items-center gap-x-3 gap-y-1 rounded-lg px-4 py-3 text-left hover:bg-slate-50 ${FOCUS}`}
+        >
+          <span aria-hidden className={`inline-block w-3 text-slate-500 transition-transform ${isOpen ? 'rotate-90' : ''}`}>
+            ▶
+          </span>
           <span>{title}</span>
-          {problems > 0 && <span className="rounded-full bg-red-100 px-2 py-0.5 text-xs font-medium text-red-900 ring-1 ring-red-600/30">{problems} problem{problems === 1 ? '' : 's'}</span>}
+          {problems > 0 && (
+            <span className="rounded-full bg-red-100 px-2 py-0.5 text-xs font-medium text-red-900 ring-1 ring-red-600/30">
+              {problems} problem{problems === 1 ? '' : 's'}
+            </span>
+          )}
           {summary && <span className="ml-auto text-sm font-normal text-slate-600">{summary}</span>}
         </button>
       </h2>
-      <div id={`${uid}-body`} hidden={!isOpen} className="border-t border-slate-200 p-4">{children}</div>
+      <div id={`${uid}-body`} hidden={!isOpen} className="border-t border-slate-200 p-4">
+        {children}
+      </div>
     </section>
   );
 }
 
-export interface Problem { path: string; message: string; section: SectionId; label: string }
+export interface Problem {
+  path: string;
+  message: string;
+  section: SectionId;
+  label: string;
+}
 
 /** Every problem of the last attempt, in words, with a way to its field (GOV.UK's error summary pattern). */
 export function ProblemSummary({ problems, onGo }: { problems: Problem[]; onGo: (p: Problem) => void }) {

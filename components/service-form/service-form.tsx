@@ -38,24 +38,40 @@ export function ServiceForm({ id }: { id?: string }) {
   const [isBusy, setBusy] = useState(false);
 
   useEffect(() => {
-    api<{ items: { name: string }[] }>('GET', '/certificates').then((r) => setCertificates(r.items.map((c) => c.name))).catch(() => undefined);
-    api<{ items: OtherService[] }>('GET', '/virtual-services').then((r) => setOthers(r.items.filter((v) => v.id !== id))).catch(() => undefined);
-    if (id) api('GET', `/virtual-services/${id}`).then((vs) => { setExisting(vs); setState(stateFromService(vs)); }).catch((e) => setApiError(e));
+    api<{ items: { name: string }[] }>('GET', '/certificates')
+      .then((r) => setCertificates(r.items.map((c) => c.name)))
+      .catch(() => undefined);
+    api<{ items: OtherService[] }>('GET', '/virtual-services')
+      .then((r) => setOthers(r.items.filter((v) => v.id !== id)))
+      .catch(() => undefined);
+    if (id)
+      api('GET', `/virtual-services/${id}`)
+        .then((vs) => {
+          setExisting(vs);
+          setState(stateFromService(vs));
+        })
+        .catch((e) => setApiError(e));
   }, [id]);
 
   const set = useCallback((path: string, value: unknown) => setState((s) => ({ ...s, draft: setIn(s.draft, path, value) })), []);
   const setHc = useCallback((patch: Partial<HealthCheckForm>) => setState((s) => ({ ...s, hc: { ...s.hc, ...patch } })), []);
-  const onLayer = (layer: '4' | '7') => setState((s) => {
-    const isL4 = layer === '4';
-    const draft: Draft = { ...s.draft, layer, mode: isL4 ? 'dr' : 'http', scheduler: isL4 ? 'wlc' : 'wrr', protocol: 'tcp', persistence: { type: 'none' } };
-    if (!isL4 && !draft.layer7) draft.layer7 = toDraft(blockDefaults.layer7(), 'layer7');
-    if (draft.fallback?.type === 'maintenance-page' && isL4) delete draft.fallback;
-    return { ...s, draft };
-  });
+  const onLayer = (layer: '4' | '7') =>
+    setState((s) => {
+      const isL4 = layer === '4';
+      const draft: Draft = { ...s.draft, layer, mode: isL4 ? 'dr' : 'http', scheduler: isL4 ? 'wlc' : 'wrr', protocol: 'tcp', persistence: { type: 'none' } };
+      if (!isL4 && !draft.layer7) draft.layer7 = toDraft(blockDefaults.layer7(), 'layer7');
+      if (draft.fallback?.type === 'maintenance-page' && isL4) delete draft.fallback;
+      return { ...s, draft };
+    });
 
   function showProblems(issues: Record<string, string>) {
     setRaw(issues);
-    const list = Object.entries(issues).map(([path, message]) => ({ path: placedPath(path, state.hc), message, section: sectionOf(path), label: labelOf(placedPath(path, state.hc), path) }));
+    const list = Object.entries(issues).map(([path, message]) => ({
+      path: placedPath(path, state.hc),
+      message,
+      section: sectionOf(path),
+      label: labelOf(placedPath(path, state.hc), path),
+    }));
     setProblems(list);
     setAttempt((n) => n + 1);
     setOpen((o) => ({ ...o, ...Object.fromEntries(list.map((p) => [p.section, true])) }));
@@ -98,26 +114,63 @@ export function ServiceForm({ id }: { id?: string }) {
     requestAnimationFrame(() => (document.querySelector(`[data-schema-path="${CSS.escape(p.path)}"]`) as HTMLElement | null)?.focus());
   }
 
-  if (id && !existing) return apiError ? <ErrorBox error={apiError.body} /> : <p className="text-sm text-slate-600" role="status">Loading the virtual service…</p>;
+  if (id && !existing)
+    return apiError ? (
+      <ErrorBox error={apiError.body} />
+    ) : (
+      <p className="text-sm text-slate-600" role="status">
+        Loading the virtual service…
+      </p>
+    );
   const errors = placeIssues(raw);
   return (
     <form method="post" onSubmit={submit} noValidate className="space-y-4" aria-describedby={canWrite ? undefined : 'read-only-reason'}>
-      <PageTitle sub="Changes are staged: nothing reaches the engine until you review and apply them.">{id ? `Edit ${existing?.name ?? ''}` : 'New virtual service'}</PageTitle>
+      <PageTitle sub="Changes are staged: nothing reaches the engine until you review and apply them.">
+        {id ? `Edit ${existing?.name ?? ''}` : 'New virtual service'}
+      </PageTitle>
       {!canWrite && (
-        <p id="read-only-reason" role="status" className="rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950" data-testid="read-only-reason">
-          <strong>Viewing only.</strong> You are signed in as {role}; creating or changing a virtual service needs the admin role. Ask an administrator to make this change.
+        <p
+          id="read-only-reason"
+          role="status"
+          className="rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950"
+          data-testid="read-only-reason"
+        >
+          <strong>Viewing only.</strong> You are signed in as {role}; creating or changing a virtual service needs the admin role. Ask an administrator to make
+          this change.
         </p>
       )}
       {apiError && !problems.length && <ErrorBox error={apiError.body} />}
-      <div id="problem-summary" tabIndex={-1} className="scroll-mt-4"><ProblemSummary problems={problems} onGo={go} /></div>
-      <FormBody state={state} set={set} setHc={setHc} onLayer={onLayer} errors={errors} rawErrors={raw} isReadOnly={!canWrite} open={open}
-        toggle={(s) => setOpen((o) => ({ ...o, [s]: !o[s] }))} certificates={certificates} others={others} attempt={attempt} />
+      <div id="problem-summary" tabIndex={-1} className="scroll-mt-4">
+        <ProblemSummary problems={problems} onGo={go} />
+      </div>
+      <FormBody
+        state={state}
+        set={set}
+        setHc={setHc}
+        onLayer={onLayer}
+        errors={errors}
+        rawErrors={raw}
+        isReadOnly={!canWrite}
+        open={open}
+        toggle={(s) => setOpen((o) => ({ ...o, [s]: !o[s] }))}
+        certificates={certificates}
+        others={others}
+        attempt={attempt}
+      />
       <div className="sticky bottom-0 flex flex-wrap items-center gap-3 border-t border-slate-200 bg-slate-50/95 py-3">
-        <button type="submit" disabled={isBusy || !canWrite} aria-describedby={canWrite ? undefined : 'read-only-reason'}
-          className={`rounded-md bg-sky-800 px-4 py-2 text-sm font-medium text-white hover:bg-sky-900 disabled:cursor-not-allowed disabled:bg-slate-400 ${FOCUS}`}>
+        <button
+          type="submit"
+          disabled={isBusy || !canWrite}
+          aria-describedby={canWrite ? undefined : 'read-only-reason'}
+          className={`rounded-md bg-sky-800 px-4 py-2 text-sm font-medium text-white hover:bg-sky-900 disabled:cursor-not-allowed disabled:bg-slate-400 ${FOCUS}`}
+        >
           {isBusy ? 'Saving…' : id ? 'Save (staged)' : 'Create (staged)'}
         </button>
-        <button type="button" onClick={() => router.push('/')} className={`rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-800 hover:bg-slate-100 ${FOCUS}`}>
+        <button
+          type="button"
+          onClick={() => router.push('/')}
+          className={`rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-800 hover:bg-slate-100 ${FOCUS}`}
+        >
           {canWrite ? 'Cancel' : 'Back to the overview'}
         </button>
         {!canWrite && <span className="text-sm text-slate-700">Saving needs the admin role.</span>}

@@ -39,7 +39,12 @@ export function useSettings<S, St>(path: string) {
     }
   };
   return {
-    data, error, fields, notice, isBusy, reload: load,
+    data,
+    error,
+    fields,
+    notice,
+    isBusy,
+    reload: load,
     save: (body: unknown) => run(() => api('PUT', path, body), 'Saved. It takes effect now.'),
     test: () => run(() => api('POST', `${path}/test`, {}), 'Test sent.'),
   };

@@ -12,7 +12,9 @@ export type Tone = keyof typeof tones;
 export function Badge({ tone = 'slate', children, title }: { tone?: Tone; children: React.ReactNode; title?: string }) {
   return (
     <span title={title} className={`inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${tones[tone]}`}>
-      <span aria-hidden className="text-[0.6rem]">●</span>
+      <span aria-hidden className="text-[0.6rem]">
+        ●
+      </span>
       {children}
     </span>
   );

@@ -16,5 +16,9 @@ export function TableScroll({ label, children, minWidth = '40rem' }: { label: st
 
 /** The heading of a column that holds only buttons: named for screen readers, blank on screen. */
 export function ActionsHeader({ align = 'right' }: { align?: 'left' | 'right' }) {
-  return <th className={align === 'right' ? 'text-right' : ''}><span className="sr-only">Actions</span></th>;
+  return (
+    <th className={align === 'right' ? 'text-right' : ''}>
+      <span className="sr-only">Actions</span>
+    </th>
+  );
 }

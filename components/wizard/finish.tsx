@@ -17,7 +17,11 @@ import { ArpDownloads } from './arp-downloads';
 import type { Run, ServiceObject } from './types';
 
 type Vs = Omit<ServiceObject, 'realServers'> & { id: string; realServers: (ServiceObject['realServers'][number] & { id: string })[] };
-type Status = { engine: { status: { services: { name: string; status: string; message: string; realServers: { name: string; health: string; check?: CheckStatus }[] }[] } | null } };
+type Status = {
+  engine: {
+    status: { services: { name: string; status: string; message: string; realServers: { name: string; health: string; check?: CheckStatus }[] }[] } | null;
+  };
+};
 type ApplyResult = { version: number; results: { name: string; layer: number; status: string; message: string }[] };
 type TestResult = { service: string; target: string; outcome: string; message: string };
 
@@ -74,34 +78,71 @@ export function Finish({ run }: { run: Run }) {
   const isLive = isApplied && services.every((s) => engineServices.find((x) => x.name === s.name)?.status === 'programmed');
   return (
     <div className="space-y-5">
-      <p className="text-sm">Created (staged): {[...names].join(', ')}{run.result?.certificate ? `, and the certificate ${run.result.certificate}` : ''}. {isLive ? 'They are running.' : isApplied ? 'Applied, but not everything runs on this machine: the engine says why below.' : 'They run once applied.'}</p>
+      <p className="text-sm">
+        Created (staged): {[...names].join(', ')}
+        {run.result?.certificate ? `, and the certificate ${run.result.certificate}` : ''}.{' '}
+        {isLive ? 'They are running.' : isApplied ? 'Applied, but not everything runs on this machine: the engine says why below.' : 'They run once applied.'}
+      </p>
       <ErrorBox error={error?.body} />
       {!isApplied && (
         <div className="flex items-center gap-3">
-          <Button onClick={apply} disabled={isBusy || !canApply}>Apply now</Button>
+          <Button onClick={apply} disabled={isBusy || !canApply}>
+            Apply now
+          </Button>
           <span className="text-xs text-slate-600">Applies everything in Pending changes, these objects included.</span>
         </div>
       )}
       {applied && <ResultTable results={applied.results} />}
       <section aria-labelledby="live-title" className="space-y-3">
-        <h3 id="live-title" className="text-base font-semibold">Live: each real server&apos;s health</h3>
+        <h3 id="live-title" className="text-base font-semibold">
+          Live: each real server&apos;s health
+        </h3>
         {services.map((vs) => {
           const st = engineServices.find((s) => s.name === vs.name);
           return (
             <div key={vs.id} className="rounded-md border border-slate-200 p-3" data-testid={`live-${vs.name}`}>
-              <p className="flex flex-wrap items-center gap-2 text-sm font-medium">{vs.name} <span className="font-mono text-xs">{vs.address}:{vs.ports.join(',')}</span>
-                {st ? <Badge tone={st.status === 'programmed' ? 'green' : st.status === 'failed' ? 'red' : 'amber'} title={st.message}>{st.status}</Badge> : <Badge tone="slate">not applied</Badge>}</p>
+              <p className="flex flex-wrap items-center gap-2 text-sm font-medium">
+                {vs.name}{' '}
+                <span className="font-mono text-xs">
+                  {vs.address}:{vs.ports.join(',')}
+                </span>
+                {st ? (
+                  <Badge tone={st.status === 'programmed' ? 'green' : st.status === 'failed' ? 'red' : 'amber'} title={st.message}>
+                    {st.status}
+                  </Badge>
+                ) : (
+                  <Badge tone="slate">not applied</Badge>
+                )}
+              </p>
               {st && st.status !== 'programmed' && <p className="text-xs text-amber-900">{st.message}</p>}
               <table className="mt-2 w-full text-left text-sm">
-                <thead className="text-xs uppercase text-slate-500"><tr><th className="py-1">Real server</th><th>Address</th><th>Health</th></tr></thead>
+                <thead className="text-xs uppercase text-slate-500">
+                  <tr>
+                    <th className="py-1">Real server</th>
+                    <th>Address</th>
+                    <th>Health</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {vs.realServers.map((rs) => {
                     const r = st?.realServers.find((x) => x.name === rs.name);
                     return (
                       <tr key={rs.id} className="border-t border-slate-100" data-testid={`live-rs-${rs.name}`}>
                         <td className="py-1.5">{rs.name}</td>
-                        <td className="font-mono text-xs">{rs.address}{rs.port ? `:${rs.port}` : ''}</td>
-                        <td><RealServerHealth rsId={rs.id} name={rs.name} service={vs.name} health={r?.health} check={r?.check} isCheckOff={vs.healthCheck.type === 'none'} /></td>
+                        <td className="font-mono text-xs">
+                          {rs.address}
+                          {rs.port ? `:${rs.port}` : ''}
+                        </td>
+                        <td>
+                          <RealServerHealth
+                            rsId={rs.id}
+                            name={rs.name}
+                            service={vs.name}
+                            health={r?.health}
+                            check={r?.check}
+                            isCheckOff={vs.healthCheck.type === 'none'}
+                          />
+                        </td>
                       </tr>
                     );
                   })}
@@ -112,11 +153,19 @@ export function Finish({ run }: { run: Run }) {
         })}
       </section>
       <section aria-labelledby="test-title" className="space-y-2">
-        <h3 id="test-title" className="text-base font-semibold">A request through the VIP</h3>
-        <Button variant="secondary" onClick={testRequest} disabled={isBusy || !isApplied}>Send a test request from this appliance</Button>
+        <h3 id="test-title" className="text-base font-semibold">
+          A request through the VIP
+        </h3>
+        <Button variant="secondary" onClick={testRequest} disabled={isBusy || !isApplied}>
+          Send a test request from this appliance
+        </Button>
         {tests && (
           <ul className="space-y-1 text-sm" data-testid="test-requests">
-            {tests.map((t) => <li key={t.target}><Badge tone={t.outcome === 'reachable' ? 'green' : t.outcome === 'not-probed' ? 'slate' : 'red'}>{t.outcome}</Badge> {t.message}</li>)}
+            {tests.map((t) => (
+              <li key={t.target}>
+                <Badge tone={t.outcome === 'reachable' ? 'green' : t.outcome === 'not-probed' ? 'slate' : 'red'}>{t.outcome}</Badge> {t.message}
+              </li>
+            ))}
           </ul>
         )}
       </section>

@@ -144,25 +144,37 @@ export function WizardPage() {
   if (!run || !template) {
     return (
       <div className="space-y-5">
-        <PageTitle sub="Puts an application behind a virtual IP, one step at a time. Your answers are kept on the appliance: you can log out and carry on later.">Setup wizard</PageTitle>
+        <PageTitle sub="Puts an application behind a virtual IP, one step at a time. Your answers are kept on the appliance: you can log out and carry on later.">
+          Setup wizard
+        </PageTitle>
         <ErrorBox error={error?.body} />
         {openRuns.length > 0 && (
           <Card title="Carry on where you stopped">
-            <ul className="space-y-2">{openRuns.map((r) => (
-              <li key={r.id} className="flex flex-wrap items-center gap-3 text-sm">
-                <Button variant="secondary" onClick={() => open(r)}>Resume {r.templateTitle}</Button>
-                <span>at “{STEP_TITLES[r.step]}”, last saved {new Date(r.updatedAt).toLocaleString('en-GB')}</span>
-              </li>))}
+            <ul className="space-y-2">
+              {openRuns.map((r) => (
+                <li key={r.id} className="flex flex-wrap items-center gap-3 text-sm">
+                  <Button variant="secondary" onClick={() => open(r)}>
+                    Resume {r.templateTitle}
+                  </Button>
+                  <span>
+                    at “{STEP_TITLES[r.step]}”, last saved {new Date(r.updatedAt).toLocaleString('en-GB')}
+                  </span>
+                </li>
+              ))}
             </ul>
           </Card>
         )}
         <Card title="Start a new run">
-          <ul className="grid gap-3 md:grid-cols-2">{templates?.map((t) => (
-            <li key={t.id} className="rounded-md border border-slate-200 p-3">
-              <h3 className="font-semibold">{t.title}</h3>
-              <p className="mt-1 text-sm text-slate-700">{t.description}</p>
-              <Button className="mt-3" onClick={() => start(t.id)} disabled={isBusy}>Start {t.title}</Button>
-            </li>))}
+          <ul className="grid gap-3 md:grid-cols-2">
+            {templates?.map((t) => (
+              <li key={t.id} className="rounded-md border border-slate-200 p-3">
+                <h3 className="font-semibold">{t.title}</h3>
+                <p className="mt-1 text-sm text-slate-700">{t.description}</p>
+                <Button className="mt-3" onClick={() => start(t.id)} disabled={isBusy}>
+                  Start {t.title}
+                </Button>
+              </li>
+            ))}
           </ul>
         </Card>
       </div>
@@ -175,27 +187,45 @@ export function WizardPage() {
   const bind = <T,>(step: StepId) => ({ ...stepProps, value: drafts[step] as T, onChange: (v: T) => setDrafts((d) => ({ ...d, [step]: v })) });
   return (
     <div className="space-y-5">
-      <PageTitle sub={`${template.title}${run.modeId ? ` — ${template.modes.find((m) => m.id === run.modeId)?.label}` : ''}. Saved on the appliance at every step.`}>Setup wizard</PageTitle>
+      <PageTitle
+        sub={`${template.title}${run.modeId ? ` — ${template.modes.find((m) => m.id === run.modeId)?.label}` : ''}. Saved on the appliance at every step.`}
+      >
+        Setup wizard
+      </PageTitle>
       <div className="grid gap-5 md:grid-cols-[14rem_1fr]">
         <nav aria-label="Wizard steps">
           <ol className="space-y-1">
             {run.steps.map((s, i) => (
               <li key={s}>
-                <button type="button" disabled={run.status !== 'open' || i > reached} onClick={() => { setView(s); setErrors({}); }} aria-current={s === view ? 'step' : undefined}
-                  className={`w-full rounded-md px-3 py-2 text-left text-sm ${s === view ? 'bg-sky-700 text-white' : i <= reached ? 'bg-white hover:bg-slate-100' : 'text-slate-400'}`}>
+                <button
+                  type="button"
+                  disabled={run.status !== 'open' || i > reached}
+                  onClick={() => {
+                    setView(s);
+                    setErrors({});
+                  }}
+                  aria-current={s === view ? 'step' : undefined}
+                  className={`w-full rounded-md px-3 py-2 text-left text-sm ${s === view ? 'bg-sky-700 text-white' : i <= reached ? 'bg-white hover:bg-slate-100' : 'text-slate-400'}`}
+                >
                   {i + 1}. {STEP_TITLES[s]}
                 </button>
               </li>
             ))}
           </ol>
-          {run.status === 'open' && <Button variant="ghost" size="sm" className="mt-3" onClick={abandon}>Abandon this run</Button>}
+          {run.status === 'open' && (
+            <Button variant="ghost" size="sm" className="mt-3" onClick={abandon}>
+              Abandon this run
+            </Button>
+          )}
         </nav>
         <section className="rounded-lg border border-slate-200 bg-white p-5 shadow-sm">
           <h2 ref={heading} tabIndex={-1} className="mb-4 text-lg font-semibold outline-none" data-testid="step-title">
             {run.status === 'staged' ? 'Apply and check it live' : `Step ${at + 1} of ${run.steps.length}: ${STEP_TITLES[view]}`}
           </h2>
           <ErrorBox error={error?.body} />
-          {run.status === 'staged' ? <Finish run={run} /> : view === 'review' ? (
+          {run.status === 'staged' ? (
+            <Finish run={run} />
+          ) : view === 'review' ? (
             <ReviewStep run={run} review={review} onGoTo={(s) => setView(s)} onCreate={create} onRecheck={() => loadReview(run.id)} isBusy={isBusy} />
           ) : (
             <form ref={form} onSubmit={submit} noValidate className="space-y-5" aria-label={STEP_TITLES[view]}>
@@ -206,8 +236,20 @@ export function WizardPage() {
               {view === 'health' && <HealthStep {...bind<NonNullable<Answers['health']>>('health')} />}
               {view === 'tls' && <TlsStep {...bind<NonNullable<Answers['tls']>>('tls')} />}
               <div className="flex gap-3 border-t border-slate-100 pt-4">
-                {at > 0 && <Button variant="secondary" onClick={() => { setView(run.steps[at - 1]); setErrors({}); }}>Back</Button>}
-                <Button type="submit" disabled={isBusy}>Save and continue</Button>
+                {at > 0 && (
+                  <Button
+                    variant="secondary"
+                    onClick={() => {
+                      setView(run.steps[at - 1]);
+                      setErrors({});
+                    }}
+                  >
+                    Back
+                  </Button>
+                )}
+                <Button type="submit" disabled={isBusy}>
+                  Save and continue
+                </Button>
               </div>
             </form>
           )}

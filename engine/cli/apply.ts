@@ -18,7 +18,8 @@ export async function runApply(file: string, dataDir: string, io: Io): Promise<n
   }
   const config = loaded.config;
   const decisions = new Map<ServerKey, ServerDecision>();
-  for (const vs of config.virtualServices) for (const rs of vs.realServers) decisions.set(`${vs.name}/${rs.name}`, decideServer(rs.state, 'unknown', rs.weight));
+  for (const vs of config.virtualServices)
+    for (const rs of vs.realServers) decisions.set(`${vs.name}/${rs.name}`, decideServer(rs.state, 'unknown', rs.weight));
   const dp = createL4DataPlane({ dataDir, log: (level, msg) => level !== 'info' && io.err(`${level}: ${msg}`) });
   try {
     const cap = await dp.capabilities();
@@ -34,7 +35,10 @@ export async function runApply(file: string, dataDir: string, io: Io): Promise<n
     }
     const la = dp.lastApply;
     if (la && Object.keys(la.timeouts.changed).length) io.out(`IPVS timeouts set: ${timeoutsText(la.timeouts.changed)}.`);
-    if (la) io.out(`${la.operations} netlink operation${la.operations === 1 ? '' : 's'} (${la.depth} read); ${config.virtualServices.filter((v) => v.layer === 7).length} layer 7 service(s) left to the daemon.`);
+    if (la)
+      io.out(
+        `${la.operations} netlink operation${la.operations === 1 ? '' : 's'} (${la.depth} read); ${config.virtualServices.filter((v) => v.layer === 7).length} layer 7 service(s) left to the daemon.`,
+      );
     return failed ? 1 : 0;
   } finally {
     await dp.close();

@@ -28,12 +28,17 @@ export function runCheck(file: string, io: Io): number {
   io.out(`Configuration file ${file} is valid: ${cfg.virtualServices.length} virtual services (${l4.length} layer 4, ${l7.length} layer 7).`);
   for (const vs of l4) {
     const svcs = d.services.filter((s) => s.virtualService === vs.name);
-    const what = vs.isEnabled ? svcs.map((s) => `${serviceText(s.service)} ${s.service.scheduler} (${s.destinations.length} real server${s.destinations.length === 1 ? '' : 's'})`).join(', ') : 'disabled';
+    const what = vs.isEnabled
+      ? svcs
+          .map((s) => `${serviceText(s.service)} ${s.service.scheduler} (${s.destinations.length} real server${s.destinations.length === 1 ? '' : 's'})`)
+          .join(', ')
+      : 'disabled';
     io.out(`  ${vs.name} [${vs.mode}]: ${what}`);
   }
   if (d.vips.length) io.out(`  VIPs to bring up: ${d.vips.map((v) => `${v.address} on ${v.interface}`).join(', ')}`);
   if (d.snat.length || d.marks.length) io.out(`  nftables table inet fulcrum_l4: ${d.snat.length} SNAT rule(s), ${d.marks.length} marking rule(s)`);
-  if (cfg.layer4?.timeouts && Object.keys(wantedTimeouts(cfg.layer4.timeouts)).length) io.out(`  IPVS timeouts: ${timeoutsText(wantedTimeouts(cfg.layer4.timeouts))}`);
+  if (cfg.layer4?.timeouts && Object.keys(wantedTimeouts(cfg.layer4.timeouts)).length)
+    io.out(`  IPVS timeouts: ${timeoutsText(wantedTimeouts(cfg.layer4.timeouts))}`);
   if (d.sysctls.size) io.out(`  sysctls: ${[...d.sysctls].map(([k, v]) => `${k.replace(/\//g, '.')}=${v}`).join(', ')}`);
   return 0;
 }

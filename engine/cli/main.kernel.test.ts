@@ -13,9 +13,25 @@ test('fulcrumctl apply then show: the table with owners and counters; a drain wr
   execFileSync('ipvsadm', ['-A', '-u', '198.51.100.7:514', '-s', 'rr']);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrumctl-'));
   const file = path.join(dir, 'config.json');
-  fs.writeFileSync(file, JSON.stringify({ virtualServices: [
-    { name: 'web', layer: 4, mode: 'dr', address: '192.0.2.10', ports: [80], scheduler: 'wrr', realServers: [{ name: 'a', address: '10.0.0.1', weight: 5 }, { name: 'b', address: '10.0.0.2', state: 'drain' }] },
-  ] }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      virtualServices: [
+        {
+          name: 'web',
+          layer: 4,
+          mode: 'dr',
+          address: '192.0.2.10',
+          ports: [80],
+          scheduler: 'wrr',
+          realServers: [
+            { name: 'a', address: '10.0.0.1', weight: 5 },
+            { name: 'b', address: '10.0.0.2', state: 'drain' },
+          ],
+        },
+      ],
+    }),
+  );
   const a = ctl('apply', file, '--data-dir', dir);
   assert.equal(a.status, 0, a.stderr);
   assert.match(a.stdout, /^programmed web: 1 IPVS service in the kernel; 3 operations\./m);
@@ -27,13 +43,31 @@ test('fulcrumctl apply then show: the table with owners and counters; a drain wr
   assert.equal(s.status, 0, s.stderr);
   const lines = s.stdout.split('\n');
   assert.match(lines[0], /^IP Virtual Server version 1\.2\.1 \(size=4096\) — 2 services, 1 owned by Fulcrum/);
-  assert.ok(lines.some((l) => /^TCP {2}192\.0\.2\.10:80 wrr\s+fulcrum web$/.test(l)), s.stdout);
-  assert.ok(lines.some((l) => /^UDP {2}198\.51\.100\.7:514 rr\s+-$/.test(l)), s.stdout);
-  assert.ok(lines.some((l) => /^ {2}-> 10\.0\.0\.1:80\s+Route\s+5\s+0\s+0\s+0\s+0\s+0\s+0\s+0$/.test(l)), s.stdout);
-  assert.ok(lines.some((l) => /^ {2}-> 10\.0\.0\.2:80\s+Route\s+0\s/.test(l)), s.stdout);
+  assert.ok(
+    lines.some((l) => /^TCP {2}192\.0\.2\.10:80 wrr\s+fulcrum web$/.test(l)),
+    s.stdout,
+  );
+  assert.ok(
+    lines.some((l) => /^UDP {2}198\.51\.100\.7:514 rr\s+-$/.test(l)),
+    s.stdout,
+  );
+  assert.ok(
+    lines.some((l) => /^ {2}-> 10\.0\.0\.1:80\s+Route\s+5\s+0\s+0\s+0\s+0\s+0\s+0\s+0$/.test(l)),
+    s.stdout,
+  );
+  assert.ok(
+    lines.some((l) => /^ {2}-> 10\.0\.0\.2:80\s+Route\s+0\s/.test(l)),
+    s.stdout,
+  );
 
   const j = JSON.parse(ctl('show', '--data-dir', dir, '--json').stdout);
-  assert.deepEqual(j.services.map((x: { owner: string | null; port: number }) => [x.port, x.owner]).sort((p: number[], q: number[]) => p[0] - q[0]), [[80, 'web'], [514, null]]);
+  assert.deepEqual(
+    j.services.map((x: { owner: string | null; port: number }) => [x.port, x.owner]).sort((p: number[], q: number[]) => p[0] - q[0]),
+    [
+      [80, 'web'],
+      [514, null],
+    ],
+  );
 });
 
 const ipvs = (...a: string[]) => execFileSync('ipvsadm', a, { encoding: 'utf8' });
@@ -51,14 +85,22 @@ test('fulcrumctl apply: a "both" service whose UDP half is held by another progr
   const file = configFile(dir, { virtualServices: [dns] });
   const a = ctl('apply', file, '--data-dir', dir);
   assert.equal(a.status, 1, a.stdout + a.stderr);
-  assert.match(a.stdout, /^failed {4}dns: IPVS service UDP 192\.0\.2\.53:53 already exists in the kernel and is not owned by Fulcrum; remove it or choose another address or port\. Nothing of it was left half-programmed: the IPVS service this apply had created for it was removed again\. \[IPVS_EXISTS\]$/m);
-  assert.equal(ipvs('-Sn'), '-A -u 192.0.2.53:53 -s rr\n', 'the TCP half is not left in the kernel; the other program\'s UDP service is untouched');
+  assert.match(
+    a.stdout,
+    /^failed {4}dns: IPVS service UDP 192\.0\.2\.53:53 already exists in the kernel and is not owned by Fulcrum; remove it or choose another address or port\. Nothing of it was left half-programmed: the IPVS service this apply had created for it was removed again\. \[IPVS_EXISTS\]$/m,
+  );
+  assert.equal(ipvs('-Sn'), '-A -u 192.0.2.53:53 -s rr\n', "the TCP half is not left in the kernel; the other program's UDP service is untouched");
 
   ipvs('-D', '-u', '192.0.2.53:53');
   const b = ctl('apply', file, '--data-dir', dir);
   assert.equal(b.status, 0, b.stdout + b.stderr);
   assert.match(b.stdout, /^programmed dns: 2 IPVS services in the kernel/m);
-  assert.equal(ipvs('-Sn').split('\n').filter((l) => l.startsWith('-A')).length, 2);
+  assert.equal(
+    ipvs('-Sn')
+      .split('\n')
+      .filter((l) => l.startsWith('-A')).length,
+    2,
+  );
 
   // A fresh process that never saw the old file names what it took out.
   const c = ctl('apply', configFile(dir, { virtualServices: [] }), '--data-dir', dir);
@@ -71,18 +113,40 @@ test('fulcrumctl apply: a firewall mark held by another program is refused in wo
   t.after(() => execFileSync('ipvsadm', ['-C']));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrumctl-'));
   ipvs('-A', '-f', '7', '-s', 'rr');
-  const a = ctl('apply', configFile(dir, { virtualServices: [{ name: 'multi', layer: 4, mode: 'dr', address: '192.0.2.20', firewallMark: 7, realServers: [{ name: 'a', address: '10.0.0.1' }] }] }), '--data-dir', dir);
+  const a = ctl(
+    'apply',
+    configFile(dir, {
+      virtualServices: [{ name: 'multi', layer: 4, mode: 'dr', address: '192.0.2.20', firewallMark: 7, realServers: [{ name: 'a', address: '10.0.0.1' }] }],
+    }),
+    '--data-dir',
+    dir,
+  );
   assert.equal(a.status, 1);
-  assert.match(a.stdout, /^failed {4}multi: An IPVS firewall-mark service for mark 7 already exists in the kernel and is not owned by Fulcrum; remove it or choose another firewall mark\. \[IPVS_EXISTS\]$/m);
+  assert.match(
+    a.stdout,
+    /^failed {4}multi: An IPVS firewall-mark service for mark 7 already exists in the kernel and is not owned by Fulcrum; remove it or choose another firewall mark\. \[IPVS_EXISTS\]$/m,
+  );
 });
 
 test('fulcrumctl apply: a firewall-mark service without an address takes its family from its real servers', (t) => {
   t.after(() => execFileSync('ipvsadm', ['-C']));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrumctl-'));
-  const file = configFile(dir, { virtualServices: [
-    { name: 'pacs6', layer: 4, mode: 'dr', firewallMark: 9, persistence: { type: 'source-ip', timeoutSeconds: 600 }, realServers: [{ name: 'a', address: '2001:db8::1' }, { name: 'b', address: '2001:db8::2' }] },
-    { name: 'pacs4', layer: 4, mode: 'nat', firewallMark: 10, realServers: [{ name: 'a', address: '10.0.0.1', port: 104 }] },
-  ] });
+  const file = configFile(dir, {
+    virtualServices: [
+      {
+        name: 'pacs6',
+        layer: 4,
+        mode: 'dr',
+        firewallMark: 9,
+        persistence: { type: 'source-ip', timeoutSeconds: 600 },
+        realServers: [
+          { name: 'a', address: '2001:db8::1' },
+          { name: 'b', address: '2001:db8::2' },
+        ],
+      },
+      { name: 'pacs4', layer: 4, mode: 'nat', firewallMark: 10, realServers: [{ name: 'a', address: '10.0.0.1', port: 104 }] },
+    ],
+  });
   const c = ctl('check', file);
   assert.equal(c.status, 0, c.stderr);
   assert.match(c.stdout, /^ {2}pacs6 \[dr\]: FWM 9 IPv6 wlc \(2 real servers\)$/m);
@@ -104,8 +168,26 @@ test('fulcrumctl apply: sh fallback and port flags reach the kernel as ipvsadm -
   const file = configFile(dir, {
     layer4: { timeouts: { tcpSeconds: 7200, tcpFinSeconds: 60, udpSeconds: 30 } },
     virtualServices: [
-      { name: 'pacs', layer: 4, mode: 'dr', address: '192.0.2.30', ports: [104], scheduler: 'sh', layer4: { schedulerFallback: true, schedulerPort: true }, realServers: [{ name: 'a', address: '10.0.0.1' }] },
-      { name: 'ris', layer: 4, mode: 'dr', address: '192.0.2.31', ports: [80], scheduler: 'mh', layer4: { schedulerFallback: true }, realServers: [{ name: 'a', address: '10.0.0.1' }] },
+      {
+        name: 'pacs',
+        layer: 4,
+        mode: 'dr',
+        address: '192.0.2.30',
+        ports: [104],
+        scheduler: 'sh',
+        layer4: { schedulerFallback: true, schedulerPort: true },
+        realServers: [{ name: 'a', address: '10.0.0.1' }],
+      },
+      {
+        name: 'ris',
+        layer: 4,
+        mode: 'dr',
+        address: '192.0.2.31',
+        ports: [80],
+        scheduler: 'mh',
+        layer4: { schedulerFallback: true },
+        realServers: [{ name: 'a', address: '10.0.0.1' }],
+      },
     ],
   });
   const a = ctl('apply', file, '--data-dir', dir);
@@ -128,10 +210,11 @@ test('fulcrumctl apply: sh fallback and port flags reach the kernel as ipvsadm -
   assert.match(ipvs('-Sn'), /^-A -t 192\.0\.2\.30:104 -s sh -b sh-fallback$/m);
 });
 
-test('fulcrumctl show: columns stand under their headings (IPv6 too), destinations in the kernel\'s order; a missing data directory is a warning', (t) => {
+test("fulcrumctl show: columns stand under their headings (IPv6 too), destinations in the kernel's order; a missing data directory is a warning", (t) => {
   t.after(() => execFileSync('ipvsadm', ['-C']));
   ipvs('-A', '-t', '[2001:db8::10]:443', '-s', 'rr');
-  for (const rs of ['2001:db8::abcd:1', '2001:db8::2', '2001:db8::abcd:ef01:3']) ipvs('-a', '-t', '[2001:db8::10]:443', '-r', `[${rs}]:8443`, '-m', '-w', '12345');
+  for (const rs of ['2001:db8::abcd:1', '2001:db8::2', '2001:db8::abcd:ef01:3'])
+    ipvs('-a', '-t', '[2001:db8::10]:443', '-r', `[${rs}]:8443`, '-m', '-w', '12345');
   ipvs('-A', '-t', '192.0.2.9:80', '-s', 'wlc');
   ipvs('-a', '-t', '192.0.2.9:80', '-r', '10.0.0.9:80', '-g', '-w', '7');
   const s = ctl('show', '--data-dir', '/nonexistent/fulcrum-data');
@@ -150,7 +233,10 @@ test('fulcrumctl show: columns stand under their headings (IPv6 too), destinatio
     assert.equal(d.length, head.length, `the last counter ends under OutBytes:\n${head}\n${d}`);
   }
   assert.equal(lines[1].indexOf('Owner'), lines.find((l) => l.startsWith('TCP  [2001'))!.lastIndexOf('-'), 'Owner column under its heading');
-  const kernelOrder = ipvs('-Ln').split('\n').filter((l) => l.includes('2001:db8::') && l.includes('->')).map((l) => l.trim().split(/\s+/)[1]);
+  const kernelOrder = ipvs('-Ln')
+    .split('\n')
+    .filter((l) => l.includes('2001:db8::') && l.includes('->'))
+    .map((l) => l.trim().split(/\s+/)[1]);
   const shown = dests.filter((l) => l.includes('2001:db8')).map((l) => l.trim().split(/\s+/)[1]);
   assert.deepEqual(shown, kernelOrder);
   assert.deepEqual(shown, ['[2001:db8::abcd:1]:8443', '[2001:db8::2]:8443', '[2001:db8::abcd:ef01:3]:8443'], 'the order they were added');

@@ -18,33 +18,67 @@ const write = (obj: unknown) => {
 };
 
 test('fulcrumctl check: a valid file is summarised as the kernel will see it', async () => {
-  const f = write({ virtualServices: [
-    { name: 'dns', layer: 4, mode: 'snat', protocol: 'both', address: '192.0.2.53', ports: [53], interface: 'eth0', realServers: [{ name: 'a', address: '10.0.0.1' }] },
-    { name: 'app', layer: 7, mode: 'http', address: '192.0.2.11', ports: [80], realServers: [{ name: 'a', address: '10.0.0.2' }] },
-  ] });
+  const f = write({
+    virtualServices: [
+      {
+        name: 'dns',
+        layer: 4,
+        mode: 'snat',
+        protocol: 'both',
+        address: '192.0.2.53',
+        ports: [53],
+        interface: 'eth0',
+        realServers: [{ name: 'a', address: '10.0.0.1' }],
+      },
+      { name: 'app', layer: 7, mode: 'http', address: '192.0.2.11', ports: [80], realServers: [{ name: 'a', address: '10.0.0.2' }] },
+    ],
+  });
   const r = await run(['check', f]);
   assert.equal(r.code, 0);
-  assert.equal(r.out, [
-    `Configuration file ${f} is valid: 2 virtual services (1 layer 4, 1 layer 7).`,
-    '  dns [snat]: TCP 192.0.2.53:53 wlc (1 real server), UDP 192.0.2.53:53 wlc (1 real server)',
-    '  VIPs to bring up: 192.0.2.53 on eth0',
-    '  nftables table inet fulcrum_l4: 1 SNAT rule(s), 0 marking rule(s)',
-    '  sysctls: net.ipv4.ip_forward=1, net.ipv4.vs.conntrack=1',
-  ].join('\n'));
+  assert.equal(
+    r.out,
+    [
+      `Configuration file ${f} is valid: 2 virtual services (1 layer 4, 1 layer 7).`,
+      '  dns [snat]: TCP 192.0.2.53:53 wlc (1 real server), UDP 192.0.2.53:53 wlc (1 real server)',
+      '  VIPs to bring up: 192.0.2.53 on eth0',
+      '  nftables table inet fulcrum_l4: 1 SNAT rule(s), 0 marking rule(s)',
+      '  sysctls: net.ipv4.ip_forward=1, net.ipv4.vs.conntrack=1',
+    ].join('\n'),
+  );
 });
 
 test('fulcrumctl check: IPVS timeouts and a firewall-mark service without an address', async () => {
-  const f = write({ layer4: { timeouts: { tcpSeconds: 7200, udpSeconds: 30 } }, virtualServices: [
-    { name: 'pacs', layer: 4, mode: 'dr', firewallMark: 9, scheduler: 'sh', layer4: { schedulerFallback: true }, realServers: [{ name: 'a', address: '2001:db8::1' }] },
-  ] });
+  const f = write({
+    layer4: { timeouts: { tcpSeconds: 7200, udpSeconds: 30 } },
+    virtualServices: [
+      {
+        name: 'pacs',
+        layer: 4,
+        mode: 'dr',
+        firewallMark: 9,
+        scheduler: 'sh',
+        layer4: { schedulerFallback: true },
+        realServers: [{ name: 'a', address: '2001:db8::1' }],
+      },
+    ],
+  });
   const r = await run(['check', f]);
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.out, [
-    `Configuration file ${f} is valid: 1 virtual services (1 layer 4, 0 layer 7).`,
-    '  pacs [dr]: FWM 9 IPv6 sh (1 real server)',
-    '  IPVS timeouts: tcp 7200 s, udp 30 s',
-  ].join('\n'));
-  const bad = await run(['check', write({ layer4: { timeouts: { udpSeconds: 0 } }, virtualServices: [{ name: 'x', layer: 4, mode: 'dr', ports: [80], scheduler: 'wlc', layer4: { schedulerPort: true } }] })]);
+  assert.equal(
+    r.out,
+    [
+      `Configuration file ${f} is valid: 1 virtual services (1 layer 4, 0 layer 7).`,
+      '  pacs [dr]: FWM 9 IPv6 sh (1 real server)',
+      '  IPVS timeouts: tcp 7200 s, udp 30 s',
+    ].join('\n'),
+  );
+  const bad = await run([
+    'check',
+    write({
+      layer4: { timeouts: { udpSeconds: 0 } },
+      virtualServices: [{ name: 'x', layer: 4, mode: 'dr', ports: [80], scheduler: 'wlc', layer4: { schedulerPort: true } }],
+    }),
+  ]);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /^ {2}layer4\.timeouts\.udpSeconds: The IPVS UDP timeout must be at least 1 s\.$/m);
   assert.match(bad.err, /^ {2}virtualServices\.0\.address: Give an IPv4 address .*; only a layer 4 service with a firewall mark may leave the address out\.$/m);
@@ -52,7 +86,11 @@ test('fulcrumctl check: IPVS timeouts and a firewall-mark service without an add
 });
 
 test('fulcrumctl check: every problem with its path, exit 1', async () => {
-  const f = write({ virtualServices: [{ name: 'x', layer: 4, mode: 'dr', address: '192.0.2.1', ports: [80], scheduler: 'uri', realServers: [{ name: 'a', address: '10.0.0.1', port: 8080 }] }] });
+  const f = write({
+    virtualServices: [
+      { name: 'x', layer: 4, mode: 'dr', address: '192.0.2.1', ports: [80], scheduler: 'uri', realServers: [{ name: 'a', address: '10.0.0.1', port: 8080 }] },
+    ],
+  });
   const r = await run(['check', f]);
   assert.equal(r.code, 1);
   assert.match(r.err, /is not valid \(2 problems\)/);

@@ -26,7 +26,9 @@ export interface Io {
 /** The command line, parsed by node:util's parseArgs (so `--data-dir=DIR` works too); `bad` says what is wrong. */
 export function parseArgs(argv: string[]): { command?: string; file?: string; dataDir: string; isJson: boolean; bad?: string } {
   const defaults = { dataDir: process.env.FULCRUM_DATA_DIR ?? 'data', isJson: false };
-  let parsed: ReturnType<typeof parseNodeArgs<{ args: string[]; allowPositionals: true; strict: true; options: { 'data-dir': { type: 'string' }; json: { type: 'boolean' } } }>>;
+  let parsed: ReturnType<
+    typeof parseNodeArgs<{ args: string[]; allowPositionals: true; strict: true; options: { 'data-dir': { type: 'string' }; json: { type: 'boolean' } } }>
+  >;
   try {
     parsed = parseNodeArgs({ args: argv, allowPositionals: true, strict: true, options: { 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
   } catch (e) {
@@ -61,5 +63,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  void main(process.argv.slice(2), { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }).then((code) => process.exit(code));
+  void main(process.argv.slice(2), { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }).then((code) =>
+    process.exit(code),
+  );
 }

@@ -25,27 +25,52 @@ export function formatTable(services: ObservedService[], owner: (key: string) =>
     rows.push({ kind: 'service', cells: [`${serviceId(s)} ${serviceFlags(s)}`, owner(serviceKey(s)) ? `fulcrum ${owner(serviceKey(s))}` : '-'] });
     if (s.stats) rows.push({ kind: 'cells', cells: ['  (service)', '', '', '', '', ...counters(s.stats)] });
     for (const d of s.destinations) {
-      rows.push({ kind: 'cells', cells: [`  -> ${endpoint(d.address, d.port)}`, FWD[d.forward] ?? d.forward, String(d.weight), String(d.activeConnections), String(d.inactiveConnections), ...(d.stats ? counters(d.stats) : [])] });
+      rows.push({
+        kind: 'cells',
+        cells: [
+          `  -> ${endpoint(d.address, d.port)}`,
+          FWD[d.forward] ?? d.forward,
+          String(d.weight),
+          String(d.activeConnections),
+          String(d.inactiveConnections),
+          ...(d.stats ? counters(d.stats) : []),
+        ],
+      });
     }
   }
   const widths = heads.map((h) => h.length);
-  for (const r of rows) if (r.kind === 'cells') r.cells.forEach((c, i) => {
-    widths[i] = Math.max(widths[i], c.length);
-  });
+  for (const r of rows)
+    if (r.kind === 'cells')
+      r.cells.forEach((c, i) => {
+        widths[i] = Math.max(widths[i], c.length);
+      });
   // The first column holds the destinations' addresses and the services' "Prot address scheduler flags" alike.
   widths[0] = Math.max(widths[0], serviceHead.length, ...rows.filter((r) => r.kind === 'service').map((r) => r.cells[0].length));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]) : i === 1 ? c.padEnd(widths[1]) : c.padStart(widths[i]))).join(' ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[0]) : i === 1 ? c.padEnd(widths[1]) : c.padStart(widths[i])))
+      .join(' ')
+      .trimEnd();
   const out = [header, `${serviceHead.padEnd(widths[0])} Owner`, line(heads)];
   for (const r of rows) out.push(r.kind === 'service' ? `${r.cells[0].padEnd(widths[0])} ${r.cells[1]}` : line(r.cells));
   return out;
 }
 
-const serviceId = (s: ObservedService) => (s.fwmark !== undefined ? `FWM  ${s.fwmark}${s.family === 6 ? ' IPv6' : ''}` : `${s.protocol.toUpperCase().padEnd(4)} ${endpoint(s.address, s.port)}`);
+const serviceId = (s: ObservedService) =>
+  s.fwmark !== undefined ? `FWM  ${s.fwmark}${s.family === 6 ? ' IPv6' : ''}` : `${s.protocol.toUpperCase().padEnd(4)} ${endpoint(s.address, s.port)}`;
 
 /** The scheduler and the flags ipvsadm -Ln would print after it. */
 function serviceFlags(s: ObservedService): string {
   const sched = schedulerFlagWords(s.scheduler, s.flags);
-  return [s.scheduler, sched.length ? `(${sched.join(',')})` : '', s.flags & 1 ? `persistent ${s.timeout}` : '', s.flags & 1 && s.netmaskPrefix !== (s.family === 6 ? 128 : 32) ? `mask /${s.netmaskPrefix}` : '', s.flags & 4 ? 'ops' : ''].filter(Boolean).join(' ');
+  return [
+    s.scheduler,
+    sched.length ? `(${sched.join(',')})` : '',
+    s.flags & 1 ? `persistent ${s.timeout}` : '',
+    s.flags & 1 && s.netmaskPrefix !== (s.family === 6 ? 128 : 32) ? `mask /${s.netmaskPrefix}` : '',
+    s.flags & 4 ? 'ops' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 const counters = (st: Stats) => [st.connections, st.packetsIn, st.packetsOut, st.bytesIn, st.bytesOut].map(String);
@@ -64,15 +89,21 @@ export async function runShow(dataDir: string, isJson: boolean, io: Io): Promise
     // lists them in the order they were added. Shown in ipvsadm's order, text and JSON alike.
     const table = dumped.map((s) => ({ ...s, destinations: [...s.destinations].reverse() }));
     const hasDataDir = fs.existsSync(dataDir);
-    if (!hasDataDir) io.err(`warning: data directory ${dataDir} does not exist, so which services are Fulcrum's is unknown (give --data-dir or set FULCRUM_DATA_DIR)`);
+    if (!hasDataDir)
+      io.err(`warning: data directory ${dataDir} does not exist, so which services are Fulcrum's is unknown (give --data-dir or set FULCRUM_DATA_DIR)`);
     const own = new Ownership(dataDir);
-    const owner = (k: string) => (own.services.has(k) ? own.labels.get(k) ?? '(unnamed)' : undefined);
+    const owner = (k: string) => (own.services.has(k) ? (own.labels.get(k) ?? '(unnamed)') : undefined);
     if (isJson) {
       io.out(JSON.stringify({ version: info.version, services: table.map((s) => ({ ...s, owner: owner(serviceKey(s)) ?? null })) }, null, 2));
       return 0;
     }
     const owned = table.filter((s) => owner(serviceKey(s))).length;
-    for (const l of formatTable(table, owner, `IP Virtual Server version ${info.version} (size=${info.connectionTableSize}) — ${table.length} service${table.length === 1 ? '' : 's'}, ${hasDataDir ? `${owned} owned by Fulcrum (data dir ${dataDir})` : `owners unknown (no data dir ${dataDir})`}`)) io.out(l);
+    for (const l of formatTable(
+      table,
+      owner,
+      `IP Virtual Server version ${info.version} (size=${info.connectionTableSize}) — ${table.length} service${table.length === 1 ? '' : 's'}, ${hasDataDir ? `${owned} owned by Fulcrum (data dir ${dataDir})` : `owners unknown (no data dir ${dataDir})`}`,
+    ))
+      io.out(l);
     return 0;
   } finally {
     client.close();

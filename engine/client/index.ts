@@ -6,7 +6,17 @@ import type { LogLine } from '../log/read.ts';
 import http from 'node:http';
 import { EngineError } from '../errors.ts';
 import type { Capability, ServiceResult } from '../dataplane.ts';
-import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionsResponse, L4TableView, L7RuntimeView, RunningConfigView } from '../api-types.ts';
+import type {
+  ApplyOutcome,
+  ApplyResponse,
+  EngineEvent,
+  EngineStatus,
+  HaStandby,
+  HealthTransitionsResponse,
+  L4TableView,
+  L7RuntimeView,
+  RunningConfigView,
+} from '../api-types.ts';
 import type { OperatorState } from '../config/index.ts';
 
 /** Status and capability reads are local and cheap: 5 s means the engine is stuck. */
@@ -56,7 +66,13 @@ export function createEngineClient(socketPath: string): EngineClient {
     return new Promise((resolve, reject) => {
       const text = body === undefined ? undefined : JSON.stringify(body);
       const req = http.request(
-        { socketPath, method, path, timeout: timeoutMs, headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {} },
+        {
+          socketPath,
+          method,
+          path,
+          timeout: timeoutMs,
+          headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c) => chunks.push(c));
@@ -65,7 +81,9 @@ export function createEngineClient(socketPath: string): EngineClient {
             try {
               parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
             } catch (e) {
-              return reject(new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: 'it answered with something that is not JSON' }, undefined, { cause: e }));
+              return reject(
+                new EngineError('ENGINE_UNREACHABLE', { socket: socketPath, reason: 'it answered with something that is not JSON' }, undefined, { cause: e }),
+              );
             }
             const status = res.statusCode ?? 0;
             if ((status >= 200 && status < 300) || acceptStatuses.includes(status)) return resolve(parsed as T);
@@ -114,7 +132,8 @@ export function createEngineClient(socketPath: string): EngineClient {
     view: ((which: string) => call('GET', `/v1/views/${which}`, undefined, READ_TIMEOUT_MS)) as EngineClient['view'],
     healthTransitions: (since = 0) => call('GET', `/v1/health/transitions?since=${since}`, undefined, READ_TIMEOUT_MS),
     logs: (query) => call('GET', `/v1/logs?${new URLSearchParams(query)}`, undefined, READ_TIMEOUT_MS),
-    setServerState: (virtualService, realServer, state) => call('PUT', '/v1/server-state', { virtualService, realServer, state, deadline: Date.now() + STATE_TIMEOUT_MS }, STATE_TIMEOUT_MS),
+    setServerState: (virtualService, realServer, state) =>
+      call('PUT', '/v1/server-state', { virtualService, realServer, state, deadline: Date.now() + STATE_TIMEOUT_MS }, STATE_TIMEOUT_MS),
     subscribe(onEvent, onConnection) {
       let isStopped = false;
       let current: http.ClientRequest | undefined;

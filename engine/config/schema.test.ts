@@ -3,19 +3,52 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigSchema, VirtualServiceSchema, canonicalAddress } from './schema.ts';
 
-const dr = (over: Record<string, unknown> = {}) => ({ name: 'symphony-web', layer: 4, mode: 'dr', address: '192.168.10.50', ports: [80], realServers: [{ name: 'a', address: '192.168.10.61' }], ...over });
-const l7 = (over: Record<string, unknown> = {}) => ({ name: 'symphony-l7', layer: 7, mode: 'http', address: '192.168.10.51', ports: [443], scheduler: 'wrr', realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }], ...over });
+const dr = (over: Record<string, unknown> = {}) => ({
+  name: 'symphony-web',
+  layer: 4,
+  mode: 'dr',
+  address: '192.168.10.50',
+  ports: [80],
+  realServers: [{ name: 'a', address: '192.168.10.61' }],
+  ...over,
+});
+const l7 = (over: Record<string, unknown> = {}) => ({
+  name: 'symphony-l7',
+  layer: 7,
+  mode: 'http',
+  address: '192.168.10.51',
+  ports: [443],
+  scheduler: 'wrr',
+  realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }],
+  ...over,
+});
 
 type Case = { name: string; input: Record<string, unknown>; path?: string; message?: RegExp };
 /** The shape of a PEM certificate (the schema checks shape only; the engine reads the DER). */
 const PEM = `-----BEGIN CERTIFICATE-----\n${'MIIBszCCAVmgAwIBAgIUQ2'.repeat(4)}\n${'A'.repeat(40)}==\n-----END CERTIFICATE-----`;
 
 const serviceCases: Case[] = [
-  { name: 'the issue example (DR, two ports, source-ip persistence)', input: dr({ ports: [80, 443], scheduler: 'wlc', persistence: { type: 'source-ip', timeoutSeconds: 3600 } }) },
-  { name: 'DR refuses port translation', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }] }), path: 'realServers.0.port', message: /DR cannot translate ports/ },
+  {
+    name: 'the issue example (DR, two ports, source-ip persistence)',
+    input: dr({ ports: [80, 443], scheduler: 'wlc', persistence: { type: 'source-ip', timeoutSeconds: 3600 } }),
+  },
+  {
+    name: 'DR refuses port translation',
+    input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }] }),
+    path: 'realServers.0.port',
+    message: /DR cannot translate ports/,
+  },
   { name: 'DR accepts the same port', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', port: 80 }] }) },
-  { name: 'DR with a range refuses a fixed real-server port', input: dr({ ports: ['8000-8010'], realServers: [{ name: 'a', address: '192.168.10.61', port: 8000 }] }), path: 'realServers.0.port' },
-  { name: 'TUN refuses port translation too', input: dr({ mode: 'tun', realServers: [{ name: 'a', address: '192.168.10.61', port: 81 }] }), path: 'realServers.0.port' },
+  {
+    name: 'DR with a range refuses a fixed real-server port',
+    input: dr({ ports: ['8000-8010'], realServers: [{ name: 'a', address: '192.168.10.61', port: 8000 }] }),
+    path: 'realServers.0.port',
+  },
+  {
+    name: 'TUN refuses port translation too',
+    input: dr({ mode: 'tun', realServers: [{ name: 'a', address: '192.168.10.61', port: 81 }] }),
+    path: 'realServers.0.port',
+  },
   { name: 'NAT allows port translation', input: dr({ mode: 'nat', realServers: [{ name: 'a', address: '192.168.10.61', port: 8080 }] }) },
   { name: 'L7 allows port translation', input: l7() },
   { name: 'layer 4 refuses a layer 7 mode', input: dr({ mode: 'http' }), path: 'mode' },
@@ -24,7 +57,12 @@ const serviceCases: Case[] = [
   { name: 'layer 4 refuses a proxy-only scheduler', input: dr({ scheduler: 'uri' }), path: 'scheduler' },
   { name: 'unknown scheduler', input: dr({ scheduler: 'fastest' }), path: 'scheduler' },
   { name: 'layer 7 refuses UDP', input: l7({ protocol: 'udp' }), path: 'protocol' },
-  { name: 'address families agree at layer 4', input: dr({ realServers: [{ name: 'a', address: '2001:db8::61' }] }), path: 'realServers.0.address', message: /IPv6 but the VIP is IPv4/ },
+  {
+    name: 'address families agree at layer 4',
+    input: dr({ realServers: [{ name: 'a', address: '2001:db8::61' }] }),
+    path: 'realServers.0.address',
+    message: /IPv6 but the VIP is IPv4/,
+  },
   { name: 'IPv6 VIP with IPv6 servers', input: dr({ address: '2001:db8::50', realServers: [{ name: 'a', address: '2001:db8::61' }] }) },
   { name: 'weight above 65535', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', weight: 65536 }] }), path: 'realServers.0.weight' },
   { name: 'negative weight', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', weight: -1 }] }), path: 'realServers.0.weight' },
@@ -36,56 +74,194 @@ const serviceCases: Case[] = [
   { name: 'firewall mark service without ports', input: dr({ ports: [], firewallMark: 10 }) },
   // A firewall-mark service needs no made-up address.
   { name: 'firewall mark service without an address', input: dr({ address: undefined, ports: [], firewallMark: 10 }) },
-  { name: 'firewall mark service without an address, IPv6 servers', input: dr({ address: undefined, ports: [], firewallMark: 10, realServers: [{ name: 'a', address: '2001:db8::61' }, { name: 'b', address: '2001:db8::62' }] }) },
-  { name: 'no address and no firewall mark', input: dr({ address: undefined }), path: 'address', message: /^Give an IPv4 address such as 192\.168\.10\.50 or an IPv6 address such as 2001:db8::50; only a layer 4 service with a firewall mark may leave the address out\.$/ },
+  {
+    name: 'firewall mark service without an address, IPv6 servers',
+    input: dr({
+      address: undefined,
+      ports: [],
+      firewallMark: 10,
+      realServers: [
+        { name: 'a', address: '2001:db8::61' },
+        { name: 'b', address: '2001:db8::62' },
+      ],
+    }),
+  },
+  {
+    name: 'no address and no firewall mark',
+    input: dr({ address: undefined }),
+    path: 'address',
+    message:
+      /^Give an IPv4 address such as 192\.168\.10\.50 or an IPv6 address such as 2001:db8::50; only a layer 4 service with a firewall mark may leave the address out\.$/,
+  },
   { name: 'an empty address at layer 7', input: l7({ address: '' }), path: 'address', message: /only a layer 4 service with a firewall mark/ },
-  { name: 'no address but ports to mark', input: dr({ address: undefined, firewallMark: 10 }), path: 'ports', message: /Without an address the engine cannot mark packets for these ports/ },
-  { name: 'no address but an interface', input: dr({ address: undefined, ports: [], firewallMark: 10, interface: 'eth0' }), path: 'interface', message: /no address to bring up/ },
-  { name: 'no address in SNAT mode', input: dr({ mode: 'snat', address: undefined, ports: [], firewallMark: 10 }), path: 'mode', message: /SNAT rewrites connections made to the VIP/ },
-  { name: 'no address, real servers of two families', input: dr({ address: undefined, ports: [], firewallMark: 10, realServers: [{ name: 'a', address: '10.0.0.1' }, { name: 'b', address: '2001:db8::62' }] }), path: 'realServers.1.address', message: /IPv6 but the first real server \(10\.0\.0\.1\) is IPv4/ },
+  {
+    name: 'no address but ports to mark',
+    input: dr({ address: undefined, firewallMark: 10 }),
+    path: 'ports',
+    message: /Without an address the engine cannot mark packets for these ports/,
+  },
+  {
+    name: 'no address but an interface',
+    input: dr({ address: undefined, ports: [], firewallMark: 10, interface: 'eth0' }),
+    path: 'interface',
+    message: /no address to bring up/,
+  },
+  {
+    name: 'no address in SNAT mode',
+    input: dr({ mode: 'snat', address: undefined, ports: [], firewallMark: 10 }),
+    path: 'mode',
+    message: /SNAT rewrites connections made to the VIP/,
+  },
+  {
+    name: 'no address, real servers of two families',
+    input: dr({
+      address: undefined,
+      ports: [],
+      firewallMark: 10,
+      realServers: [
+        { name: 'a', address: '10.0.0.1' },
+        { name: 'b', address: '2001:db8::62' },
+      ],
+    }),
+    path: 'realServers.1.address',
+    message: /IPv6 but the first real server \(10\.0\.0\.1\) is IPv4/,
+  },
   { name: 'firewall mark at layer 7', input: l7({ firewallMark: 10 }), path: 'firewallMark' },
   { name: 'cookie persistence at layer 4', input: dr({ persistence: { type: 'http-cookie' } }), path: 'persistence.type' },
   { name: 'RDP cookie needs L7 tcp', input: l7({ persistence: { type: 'rdp-cookie' } }), path: 'persistence.type' },
   { name: 'RDP cookie on L7 tcp', input: l7({ mode: 'tcp', persistence: { type: 'rdp-cookie' } }) },
   { name: 'netmask prefix beyond IPv4', input: dr({ persistence: { type: 'source-ip', netmaskPrefix: 33 } }), path: 'persistence.netmaskPrefix' },
-  { name: 'duplicate real server names', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61' }, { name: 'a', address: '192.168.10.62' }] }), path: 'realServers.1.name' },
-  { name: 'duplicate real server endpoint', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61' }, { name: 'b', address: '192.168.10.61' }] }), path: 'realServers.1.address' },
+  {
+    name: 'duplicate real server names',
+    input: dr({
+      realServers: [
+        { name: 'a', address: '192.168.10.61' },
+        { name: 'a', address: '192.168.10.62' },
+      ],
+    }),
+    path: 'realServers.1.name',
+  },
+  {
+    name: 'duplicate real server endpoint',
+    input: dr({
+      realServers: [
+        { name: 'a', address: '192.168.10.61' },
+        { name: 'b', address: '192.168.10.61' },
+      ],
+    }),
+    path: 'realServers.1.address',
+  },
   { name: 'unknown field', input: dr({ colour: 'blue' }), path: '' },
-  { name: 'min connections above max', input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', minConnections: 10, maxConnections: 5 }] }), path: 'realServers.0.minConnections' },
-  { name: 'health timeout longer than interval', input: dr({ healthCheck: { type: 'connect', intervalMs: 1000, timeoutMs: 2000 } }), path: 'healthCheck.timeoutMs' },
+  {
+    name: 'min connections above max',
+    input: dr({ realServers: [{ name: 'a', address: '192.168.10.61', minConnections: 10, maxConnections: 5 }] }),
+    path: 'realServers.0.minConnections',
+  },
+  {
+    name: 'health timeout longer than interval',
+    input: dr({ healthCheck: { type: 'connect', intervalMs: 1000, timeoutMs: 2000 } }),
+    path: 'healthCheck.timeoutMs',
+  },
   { name: 'DICOM echo check needs AE titles', input: dr({ healthCheck: { type: 'dicom-echo' } }), path: 'healthCheck.dicom' },
   { name: 'one-packet scheduling on TCP', input: dr({ layer4: { onePacketScheduling: true } }), path: 'layer4.onePacketScheduling' },
-  { name: 'header rules on an L7 tcp service', input: l7({ mode: 'tcp', layer7: { requestHeaders: [{ action: 'set', name: 'X-A', value: '1' }] } }), path: 'layer7.requestHeaders' },
-  { name: 'header value with a line break', input: l7({ layer7: { requestHeaders: [{ action: 'set', name: 'X-A', value: 'a\r\nb' }] } }), path: 'layer7.requestHeaders.0.value' },
+  {
+    name: 'header rules on an L7 tcp service',
+    input: l7({ mode: 'tcp', layer7: { requestHeaders: [{ action: 'set', name: 'X-A', value: '1' }] } }),
+    path: 'layer7.requestHeaders',
+  },
+  {
+    name: 'header value with a line break',
+    input: l7({ layer7: { requestHeaders: [{ action: 'set', name: 'X-A', value: 'a\r\nb' }] } }),
+    path: 'layer7.requestHeaders.0.value',
+  },
   { name: 'invalid rewrite regex', input: l7({ layer7: { urlRewrites: [{ pattern: '([', replacement: '' }] } }), path: 'layer7.urlRewrites.0.pattern' },
-  { name: 'route to a group nobody is in', input: l7({ layer7: { routes: [{ name: 'api', match: { pathPrefix: '/api' }, group: 'api' }] } }), path: 'layer7.routes.0.group' },
+  {
+    name: 'route to a group nobody is in',
+    input: l7({ layer7: { routes: [{ name: 'api', match: { pathPrefix: '/api' }, group: 'api' }] } }),
+    path: 'layer7.routes.0.group',
+  },
   { name: 'maintenance page at layer 4', input: dr({ fallback: { type: 'maintenance-page' } }), path: 'fallback.type' },
   // Client-address fields: the old booleans, the object form, and trusted proxies.
   { name: 'xForwardedFor as the boolean older configurations wrote', input: l7({ layer7: { xForwardedFor: false, xForwardedProto: true } }) },
-  { name: 'xForwardedFor, xForwardedProto and forwarded by mode', input: l7({ layer7: { xForwardedFor: { mode: 'replace' }, xForwardedProto: { mode: 'append' }, forwarded: { mode: 'trusted' }, trustedProxies: ['10.0.0.0/8', '2001:db8::/32'] } }) },
+  {
+    name: 'xForwardedFor, xForwardedProto and forwarded by mode',
+    input: l7({
+      layer7: {
+        xForwardedFor: { mode: 'replace' },
+        xForwardedProto: { mode: 'append' },
+        forwarded: { mode: 'trusted' },
+        trustedProxies: ['10.0.0.0/8', '2001:db8::/32'],
+      },
+    }),
+  },
   { name: 'an unknown forwarding mode', input: l7({ layer7: { xForwardedFor: { mode: 'prepend' } } }), path: 'layer7.xForwardedFor' },
   { name: 'a forwarding mode as a bare string', input: l7({ layer7: { forwarded: 'append' } }), path: 'layer7.forwarded', message: /true, false or \{ mode/ },
-  { name: 'trusted with no trusted proxies', input: l7({ layer7: { xForwardedFor: { mode: 'trusted' }, forwarded: { mode: 'trusted' } } }), path: 'layer7.trustedProxies', message: /xForwardedFor, forwarded trust the headers .* list their networks here, or use mode "replace"/ },
-  { name: 'a trusted proxy that is not a network', input: l7({ layer7: { trustedProxies: ['10.0.0.1'] } }), path: 'layer7.trustedProxies.0', message: /network such as/ },
+  {
+    name: 'trusted with no trusted proxies',
+    input: l7({ layer7: { xForwardedFor: { mode: 'trusted' }, forwarded: { mode: 'trusted' } } }),
+    path: 'layer7.trustedProxies',
+    message: /xForwardedFor, forwarded trust the headers .* list their networks here, or use mode "replace"/,
+  },
+  {
+    name: 'a trusted proxy that is not a network',
+    input: l7({ layer7: { trustedProxies: ['10.0.0.1'] } }),
+    path: 'layer7.trustedProxies.0',
+    message: /network such as/,
+  },
   // Re-encryption CA bundle: PEM certificates only.
-  { name: 'a CA bundle of two certificates with comments between', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: `# Root\n${PEM}\n# Intermediate\n${PEM}\n` } } }) },
-  { name: 'a CA bundle that is not PEM', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: 'MIIB...' } } }), path: 'layer7.reencrypt.ca', message: /Paste the CA certificates in PEM/ },
-  { name: 'a CA bundle with a private key in it', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: `${PEM}\n-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\n-----END PRIVATE KEY-----\n` } } }), path: 'layer7.reencrypt.ca' },
-  { name: 'a CA bundle whose block is cut short', input: l7({ layer7: { reencrypt: { isEnabled: true, ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } } }), path: 'layer7.reencrypt.ca' },
+  {
+    name: 'a CA bundle of two certificates with comments between',
+    input: l7({ layer7: { reencrypt: { isEnabled: true, ca: `# Root\n${PEM}\n# Intermediate\n${PEM}\n` } } }),
+  },
+  {
+    name: 'a CA bundle that is not PEM',
+    input: l7({ layer7: { reencrypt: { isEnabled: true, ca: 'MIIB...' } } }),
+    path: 'layer7.reencrypt.ca',
+    message: /Paste the CA certificates in PEM/,
+  },
+  {
+    name: 'a CA bundle with a private key in it',
+    input: l7({ layer7: { reencrypt: { isEnabled: true, ca: `${PEM}\n-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\n-----END PRIVATE KEY-----\n` } } }),
+    path: 'layer7.reencrypt.ca',
+  },
+  {
+    name: 'a CA bundle whose block is cut short',
+    input: l7({ layer7: { reencrypt: { isEnabled: true, ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } } }),
+    path: 'layer7.reencrypt.ca',
+  },
   // Slow clients.
   { name: 'no minimum body rate', input: l7({ layer7: { limits: { minBodyBytesPerSecond: 0 } } }) },
   { name: 'a negative minimum body rate', input: l7({ layer7: { limits: { minBodyBytesPerSecond: -1 } } }), path: 'layer7.limits.minBodyBytesPerSecond' },
   // The sh and mh schedulers' flags (ipvsadm -b).
   { name: 'sh with fallback and port hashing', input: dr({ scheduler: 'sh', layer4: { schedulerFallback: true, schedulerPort: true } }) },
   { name: 'mh with fallback', input: dr({ scheduler: 'mh', layer4: { schedulerFallback: true } }) },
-  { name: 'scheduler fallback with wlc', input: dr({ layer4: { schedulerFallback: true } }), path: 'layer4.schedulerFallback', message: /flag of the sh and mh schedulers only; choose sh or mh, or turn it off \(the scheduler is wlc\)/ },
-  { name: 'port hashing with rr', input: dr({ scheduler: 'rr', layer4: { schedulerPort: true } }), path: 'layer4.schedulerPort', message: /sh and mh schedulers only/ },
+  {
+    name: 'scheduler fallback with wlc',
+    input: dr({ layer4: { schedulerFallback: true } }),
+    path: 'layer4.schedulerFallback',
+    message: /flag of the sh and mh schedulers only; choose sh or mh, or turn it off \(the scheduler is wlc\)/,
+  },
+  {
+    name: 'port hashing with rr',
+    input: dr({ scheduler: 'rr', layer4: { schedulerPort: true } }),
+    path: 'layer4.schedulerPort',
+    message: /sh and mh schedulers only/,
+  },
   { name: 'a scheduler flag that is not a boolean', input: dr({ scheduler: 'sh', layer4: { schedulerPort: 'yes' } }), path: 'layer4.schedulerPort' },
-  { name: 'a body rate window under 100 ms', input: l7({ layer7: { timeouts: { bodyRateWindowMs: 50 } } }), path: 'layer7.timeouts.bodyRateWindowMs', message: /at least 100 ms/ },
+  {
+    name: 'a body rate window under 100 ms',
+    input: l7({ layer7: { timeouts: { bodyRateWindowMs: 50 } } }),
+    path: 'layer7.timeouts.bodyRateWindowMs',
+    message: /at least 100 ms/,
+  },
 ];
 
 /** A case without `path` must pass; with it, must be refused with an issue at that path (and that message). */
-function runCases(label: string, schema: { safeParse(x: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }, cases: Case[]) {
+function runCases(
+  label: string,
+  schema: { safeParse(x: unknown): { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } },
+  cases: Case[],
+) {
   for (const c of cases) {
     test(`${label}: ${c.name}`, () => {
       const r = schema.safeParse(c.input);
@@ -96,7 +272,11 @@ function runCases(label: string, schema: { safeParse(x: unknown): { success: boo
       assert.equal(r.success, false, 'expected a refusal');
       const paths = r.error!.issues.map((i) => i.path.join('.'));
       assert.ok(paths.includes(c.path), `expected an issue at "${c.path}", got ${JSON.stringify(paths)}`);
-      if (c.message) assert.ok(r.error!.issues.some((i) => c.message!.test(i.message)), `expected ${c.message}, got ${r.error!.issues.map((i) => i.message).join(' | ')}`);
+      if (c.message)
+        assert.ok(
+          r.error!.issues.some((i) => c.message!.test(i.message)),
+          `expected ${c.message}, got ${r.error!.issues.map((i) => i.message).join(' | ')}`,
+        );
     });
   }
 }
@@ -106,22 +286,53 @@ runCases('virtual service', VirtualServiceSchema, serviceCases);
 const configCases: Case[] = [
   { name: 'two services on one VIP, port and protocol', input: { virtualServices: [dr(), dr({ name: 'other' })] }, path: 'virtualServices.1.ports' },
   { name: 'same VIP and port, TCP and UDP apart', input: { virtualServices: [dr(), dr({ name: 'udp', protocol: 'udp' })] } },
-  { name: '"both" overlaps with UDP', input: { virtualServices: [dr({ protocol: 'both' }), dr({ name: 'udp', protocol: 'udp' })] }, path: 'virtualServices.1.ports' },
+  {
+    name: '"both" overlaps with UDP',
+    input: { virtualServices: [dr({ protocol: 'both' }), dr({ name: 'udp', protocol: 'udp' })] },
+    path: 'virtualServices.1.ports',
+  },
   { name: 'a range overlapping a port', input: { virtualServices: [dr({ ports: ['70-90'] }), dr({ name: 'b' })] }, path: 'virtualServices.1.ports' },
-  { name: 'IPv6 spelled two ways is one address', input: { virtualServices: [dr({ address: '2001:db8::50', realServers: [] }), dr({ name: 'b', address: '2001:DB8:0::50', realServers: [] })] }, path: 'virtualServices.1.ports' },
+  {
+    name: 'IPv6 spelled two ways is one address',
+    input: { virtualServices: [dr({ address: '2001:db8::50', realServers: [] }), dr({ name: 'b', address: '2001:DB8:0::50', realServers: [] })] },
+    path: 'virtualServices.1.ports',
+  },
   { name: 'duplicate service names', input: { virtualServices: [dr(), dr({ ports: [81] })] }, path: 'virtualServices.1.name' },
   {
     name: 'RIP:PORT in both L4 SNAT and L7 is refused',
-    input: { virtualServices: [dr({ name: 'snat', mode: 'snat', realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }), l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] })] },
-    path: 'virtualServices.1.realServers.0.address', message: /firewall rules of layer 4 SNAT and layer 7 conflict/,
+    input: {
+      virtualServices: [
+        dr({ name: 'snat', mode: 'snat', realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }),
+        l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }),
+      ],
+    },
+    path: 'virtualServices.1.realServers.0.address',
+    message: /firewall rules of layer 4 SNAT and layer 7 conflict/,
   },
   {
     name: 'L4 SNAT real server without a port takes the VIP port',
-    input: { virtualServices: [dr({ name: 'snat', mode: 'snat', ports: [8080], realServers: [{ name: 'a', address: '10.0.0.5' }] }), l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] })] },
+    input: {
+      virtualServices: [
+        dr({ name: 'snat', mode: 'snat', ports: [8080], realServers: [{ name: 'a', address: '10.0.0.5' }] }),
+        l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }),
+      ],
+    },
     path: 'virtualServices.1.realServers.0.address',
   },
-  { name: 'L4 NAT and L7 may share a RIP:PORT', input: { virtualServices: [dr({ name: 'nat', mode: 'nat', realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }), l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] })] } },
-  { name: 'TLS certificate must exist', input: { virtualServices: [l7({ layer7: { tls: { certificate: 'missing' } } })] }, path: 'virtualServices.0.layer7.tls.certificate' },
+  {
+    name: 'L4 NAT and L7 may share a RIP:PORT',
+    input: {
+      virtualServices: [
+        dr({ name: 'nat', mode: 'nat', realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }),
+        l7({ realServers: [{ name: 'a', address: '10.0.0.5', port: 8080 }] }),
+      ],
+    },
+  },
+  {
+    name: 'TLS certificate must exist',
+    input: { virtualServices: [l7({ layer7: { tls: { certificate: 'missing' } } })] },
+    path: 'virtualServices.0.layer7.tls.certificate',
+  },
   { name: 'disabled services do not clash', input: { virtualServices: [dr(), dr({ name: 'b', isEnabled: false })] } },
 ];
 
@@ -129,10 +340,25 @@ runCases('config', ConfigSchema, configCases);
 
 const timeoutCases: Case[] = [
   { name: 'IPVS timeouts, all three', input: { layer4: { timeouts: { tcpSeconds: 7200, tcpFinSeconds: 60, udpSeconds: 30 } } } },
-  { name: 'one IPVS timeout (the others stay the kernel\'s)', input: { layer4: { timeouts: { udpSeconds: 30 } } } },
-  { name: 'an IPVS timeout of 0', input: { layer4: { timeouts: { tcpSeconds: 0 } } }, path: 'layer4.timeouts.tcpSeconds', message: /The IPVS TCP timeout must be at least 1 s/ },
-  { name: 'an IPVS timeout past the kernel\'s jiffies', input: { layer4: { timeouts: { udpSeconds: 3_000_000 } } }, path: 'layer4.timeouts.udpSeconds', message: /The IPVS UDP timeout must be at most 2000000 s/ },
-  { name: 'an IPVS timeout in fractions', input: { layer4: { timeouts: { tcpFinSeconds: 1.5 } } }, path: 'layer4.timeouts.tcpFinSeconds', message: /whole seconds/ },
+  { name: "one IPVS timeout (the others stay the kernel's)", input: { layer4: { timeouts: { udpSeconds: 30 } } } },
+  {
+    name: 'an IPVS timeout of 0',
+    input: { layer4: { timeouts: { tcpSeconds: 0 } } },
+    path: 'layer4.timeouts.tcpSeconds',
+    message: /The IPVS TCP timeout must be at least 1 s/,
+  },
+  {
+    name: "an IPVS timeout past the kernel's jiffies",
+    input: { layer4: { timeouts: { udpSeconds: 3_000_000 } } },
+    path: 'layer4.timeouts.udpSeconds',
+    message: /The IPVS UDP timeout must be at most 2000000 s/,
+  },
+  {
+    name: 'an IPVS timeout in fractions',
+    input: { layer4: { timeouts: { tcpFinSeconds: 1.5 } } },
+    path: 'layer4.timeouts.tcpFinSeconds',
+    message: /whole seconds/,
+  },
   { name: 'an unknown IPVS timeout', input: { layer4: { timeouts: { sctpSeconds: 10 } } }, path: 'layer4.timeouts' },
 ];
 runCases('config', ConfigSchema, timeoutCases);

@@ -10,13 +10,7 @@
  * across services (the same RIP:PORT in L4 SNAT and L7, two services on one VIP:port) are refinements of Config.
  */
 import { z } from 'zod';
-import {
-  addressFamily,
-  expandPorts,
-  portSpecsOverlap,
-  portSpecText,
-  protocolsOverlap,
-} from './ports.ts';
+import { addressFamily, expandPorts, portSpecsOverlap, portSpecText, protocolsOverlap } from './ports.ts';
 
 export const LAYER4_MODES = ['dr', 'nat', 'snat', 'tun'] as const;
 export const LAYER7_MODES = ['http', 'tcp'] as const;
@@ -91,7 +85,10 @@ export const PersistenceSchema = z.discriminatedUnion(
     }),
     z.strictObject({
       type: z.literal('http-cookie'),
-      cookieName: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'Use a cookie name made of token characters.').default('FULCRUMID'),
+      cookieName: z
+        .string()
+        .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'Use a cookie name made of token characters.')
+        .default('FULCRUMID'),
       maxIdleSeconds: seconds(1, 31_536_000, 'The cookie idle time').optional(),
       maxLifeSeconds: seconds(1, 31_536_000, 'The cookie lifetime').optional(),
       httpOnly: z.boolean().default(true),
@@ -124,13 +121,25 @@ export const PersistenceSchema = z.discriminatedUnion(
  */
 export const HEALTH_CHECK_TYPES = ['none', 'connect', 'send-expect', 'http', 'https', 'external', 'ping', 'dicom-echo'] as const;
 
-const AeTitleSchema = z.string().regex(/^[ -~]{1,16}$/, 'An AE title is 1 to 16 printable ASCII characters.').refine((s) => s.trim() !== '' && !s.includes('\\'), 'An AE title needs a character other than spaces and cannot contain a backslash.');
+const AeTitleSchema = z
+  .string()
+  .regex(/^[ -~]{1,16}$/, 'An AE title is 1 to 16 printable ASCII characters.')
+  .refine((s) => s.trim() !== '' && !s.includes('\\'), 'An AE title needs a character other than spaces and cannot contain a backslash.');
 
 export const HttpCheckSchema = z.strictObject({
   method: z.enum(['GET', 'HEAD', 'OPTIONS']).default('GET'),
-  path: z.string().startsWith('/', 'A check path starts with "/".').max(2048).regex(/^[\x21-\x7e]*$/, 'A check path has no spaces or control characters; percent-encode them.').default('/'),
+  path: z
+    .string()
+    .startsWith('/', 'A check path starts with "/".')
+    .max(2048)
+    .regex(/^[\x21-\x7e]*$/, 'A check path has no spaces or control characters; percent-encode them.')
+    .default('/'),
   /** Host header; default the real server's address. */
-  host: z.string().max(255).regex(/^[A-Za-z0-9.:[\]_-]+$/, 'Give a host name such as symphony.example.nhs.uk.').optional(),
+  host: z
+    .string()
+    .max(255)
+    .regex(/^[A-Za-z0-9.:[\]_-]+$/, 'Give a host name such as symphony.example.nhs.uk.')
+    .optional(),
   /** Accepted status codes, e.g. "200-399" or "200,204". */
   expectStatus: z
     .string()
@@ -143,7 +152,11 @@ export const HttpCheckSchema = z.strictObject({
   /** https only: check the real server's certificate chain and name (off by default: real servers often carry self-signed certificates). */
   verifyTls: z.boolean().default(false),
   /** https only: the name sent as SNI and checked against the certificate; default the Host header, else none. */
-  serverName: z.string().max(255).regex(/^[A-Za-z0-9.-]+$/, 'Give a DNS name such as symphony.example.nhs.uk.').optional(),
+  serverName: z
+    .string()
+    .max(255)
+    .regex(/^[A-Za-z0-9.-]+$/, 'Give a DNS name such as symphony.example.nhs.uk.')
+    .optional(),
 });
 
 export const ExternalCheckSchema = z.strictObject({
@@ -161,7 +174,11 @@ export const AgentCheckSchema = z.strictObject({
   intervalMs: millis(500, 3_600_000, 'The agent interval').default(5000),
   timeoutMs: millis(100, 600_000, 'The agent timeout').default(2000),
   /** Text sent after connecting (HAProxy's agent-send); none by default. */
-  send: z.string().max(1024).regex(/^[^\r]*$/, 'Agent text cannot contain a carriage return; use \\n for a line break.').optional(),
+  send: z
+    .string()
+    .max(1024)
+    .regex(/^[^\r]*$/, 'Agent text cannot contain a carriage return; use \\n for a line break.')
+    .optional(),
 });
 
 export const HealthCheckSchema = z
@@ -170,9 +187,19 @@ export const HealthCheckSchema = z
     intervalMs: millis(500, 3_600_000, 'The check interval').default(5000),
     timeoutMs: millis(100, 600_000, 'The check timeout').default(3000),
     /** Consecutive successes before a down server is up again. */
-    rise: z.number({ error: 'Give rise as a whole number from 1 to 100.' }).int().min(1, 'Rise runs from 1 to 100.').max(100, 'Rise runs from 1 to 100.').default(2),
+    rise: z
+      .number({ error: 'Give rise as a whole number from 1 to 100.' })
+      .int()
+      .min(1, 'Rise runs from 1 to 100.')
+      .max(100, 'Rise runs from 1 to 100.')
+      .default(2),
     /** Consecutive failures before an up server is down. */
-    fall: z.number({ error: 'Give fall as a whole number from 1 to 100.' }).int().min(1, 'Fall runs from 1 to 100.').max(100, 'Fall runs from 1 to 100.').default(3),
+    fall: z
+      .number({ error: 'Give fall as a whole number from 1 to 100.' })
+      .int()
+      .min(1, 'Fall runs from 1 to 100.')
+      .max(100, 'Fall runs from 1 to 100.')
+      .default(3),
     /** Port to check; defaults to the real server's port (or the VIP's first port when it has none). */
     port: PortSchema.optional(),
     /** Start down until the first check passes (keepalived's `alpha`); by default a new server starts unknown, which counts as up. */
@@ -206,14 +233,16 @@ export const HealthCheckSchema = z
     const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (hc.timeoutMs > hc.intervalMs) issue(['timeoutMs'], 'The timeout must not be longer than the interval.');
     if (hc.type === 'send-expect' && !hc.sendExpect) issue(['sendExpect'], 'A send-expect check needs the text to expect.');
-    if (hc.sendExpect && hc.type !== 'send-expect' && hc.type !== 'connect') issue(['sendExpect'], 'Text to send and expect belongs to connect and send-expect checks.');
+    if (hc.sendExpect && hc.type !== 'send-expect' && hc.type !== 'connect')
+      issue(['sendExpect'], 'Text to send and expect belongs to connect and send-expect checks.');
     if (hc.sendExpect?.isRegex && !isRegex(hc.sendExpect.expect)) issue(['sendExpect', 'expect'], 'This is not a valid regular expression.');
     if (hc.type === 'dicom-echo' && !hc.dicom) issue(['dicom'], 'A DICOM echo check needs the called AE title.');
     if (hc.dicom && hc.type !== 'dicom-echo') issue(['dicom'], 'AE titles belong to a dicom-echo check.');
     if (hc.type === 'external' && !hc.external) issue(['external'], 'An external check needs the command to run.');
     if (hc.external && hc.type !== 'external') issue(['external'], 'A command belongs to an external check.');
     if (hc.http && hc.type !== 'http' && hc.type !== 'https') issue(['http'], 'Request settings belong to http and https checks.');
-    if (hc.http?.expectBody !== undefined && hc.http.expectBodyRegex !== undefined) issue(['http', 'expectBodyRegex'], 'Give the body text or a regular expression, not both.');
+    if (hc.http?.expectBody !== undefined && hc.http.expectBodyRegex !== undefined)
+      issue(['http', 'expectBodyRegex'], 'Give the body text or a regular expression, not both.');
     if (hc.http && hc.type === 'http' && (hc.http.verifyTls || hc.http.serverName)) issue(['http', 'verifyTls'], 'TLS settings apply to https checks only.');
     if (hc.type === 'ping' && hc.port !== undefined) issue(['port'], 'A ping check has no port.');
     if (hc.agent && hc.agent.timeoutMs > hc.agent.intervalMs) issue(['agent', 'timeoutMs'], 'The agent timeout must not be longer than its interval.');
@@ -285,7 +314,11 @@ export const HeaderRuleSchema = z
   .strictObject({
     action: z.enum(['add', 'set', 'delete']),
     name: HeaderNameSchema,
-    value: z.string().max(8192).regex(/^[^\r\n]*$/, 'A header value cannot contain line breaks.').optional(),
+    value: z
+      .string()
+      .max(8192)
+      .regex(/^[^\r\n]*$/, 'A header value cannot contain line breaks.')
+      .optional(),
   })
   .superRefine((r, ctx) => {
     if (r.action !== 'delete' && r.value === undefined) {
@@ -363,7 +396,11 @@ export const Layer7Schema = z
          * (every browser speaks h2, and the proxy serves it with the same rules; engine/l7/h2-session.ts), `http/1.1`
          * for tcp (the real server gets the client's bytes, and need not speak h2). `h2` is refused for tcp.
          */
-        alpn: z.array(z.enum(['h2', 'http/1.1'])).min(1, 'Offer at least one protocol.').max(2).optional(),
+        alpn: z
+          .array(z.enum(['h2', 'http/1.1']))
+          .min(1, 'Offer at least one protocol.')
+          .max(2)
+          .optional(),
       })
       .optional(),
     /** TLS from the proxy to the real servers. */
@@ -377,7 +414,12 @@ export const Layer7Schema = z
       })
       .optional(),
     /** `port`: where HTTPS listens when not 443 (the Location then names it); unset sends clients to 443. */
-    httpsRedirect: z.strictObject({ status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301), port: PortSchema.optional() }).optional(),
+    httpsRedirect: z
+      .strictObject({
+        status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301),
+        port: PortSchema.optional(),
+      })
+      .optional(),
     hsts: z.strictObject({ maxAgeSeconds: seconds(0, 63_072_000, 'The HSTS max-age'), includeSubDomains: z.boolean().default(false) }).optional(),
     redirects: z
       .array(
@@ -391,9 +433,15 @@ export const Layer7Schema = z
       .default([]),
     requestHeaders: z.array(HeaderRuleSchema).max(100).default([]),
     responseHeaders: z.array(HeaderRuleSchema).max(100).default([]),
-    urlRewrites: z.array(z.strictObject({ pattern: RegexSchema, replacement: z.string().max(2048) })).max(100).default([]),
+    urlRewrites: z
+      .array(z.strictObject({ pattern: RegexSchema, replacement: z.string().max(2048) }))
+      .max(100)
+      .default([]),
     /** Content switching: the first route that matches picks the group of real servers. */
-    routes: z.array(z.strictObject({ name: NameSchema, match: MatchSchema, group: NameSchema })).max(200).default([]),
+    routes: z
+      .array(z.strictObject({ name: NameSchema, match: MatchSchema, group: NameSchema }))
+      .max(200)
+      .default([]),
     /** HTTP/2 to clients (RFC 9113); the real servers are spoken to in HTTP/1.1 either way. */
     http2: z
       .strictObject({
@@ -427,7 +475,12 @@ export const Layer7Schema = z
     limits: z
       .strictObject({
         maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
-        maxBodyBytes: z.number().int().min(0).max(10 * 1024 ** 3).default(100 * 1024 ** 2),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(10 * 1024 ** 3)
+          .default(100 * 1024 ** 2),
         maxQueue: z.number().int().min(0).max(100_000).default(1000),
         /**
          * A request body must come at least this fast over each timeouts.bodyRateWindowMs, or the client gets 408
@@ -439,7 +492,9 @@ export const Layer7Schema = z
       .prefault({}),
     /** The access log (engine/log/access-log.ts): the share of normal exchanges written; errors and aborts always are. */
     accessLog: z
-      .strictObject({ sampleRate: z.number().min(0, 'Give a share from 0 to 1 (1: every request).').max(1, 'Give a share from 0 to 1 (1: every request).').default(1) })
+      .strictObject({
+        sampleRate: z.number().min(0, 'Give a share from 0 to 1 (1: every request).').max(1, 'Give a share from 0 to 1 (1: every request).').default(1),
+      })
       .prefault({}),
   })
   .superRefine((l7, ctx) => {
@@ -507,12 +562,18 @@ const VirtualServiceBase = z.strictObject({
    * address would be made up. Such a service takes its family from its real servers (serviceFamily), and cannot ask
    * the engine to mark packets (no ports), bring up a VIP (no interface) or source-NAT (no snat): those need the VIP.
    */
-  address: z.string({ error: IP_ADDRESS_MESSAGE }).refine((a) => a === '' || IpAddressSchema.safeParse(a).success, IP_ADDRESS_MESSAGE).default(''),
+  address: z
+    .string({ error: IP_ADDRESS_MESSAGE })
+    .refine((a) => a === '' || IpAddressSchema.safeParse(a).success, IP_ADDRESS_MESSAGE)
+    .default(''),
   ports: z.array(PortSpecSchema).max(64, 'Give at most 64 ports or ranges.').default([]),
   /** Layer 4: match packets marked by the firewall instead of address and port (multi-port services). */
   firewallMark: z.number().int().min(1).max(0xffffffff).optional(),
   /** Interface the VIP is brought up on (layer 4), e.g. "eth0". */
-  interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0.').optional(),
+  interface: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0.')
+    .optional(),
   scheduler: z.enum(SCHEDULERS, { error: `Choose a scheduler.` }).default('wlc'),
   persistence: PersistenceSchema.default({ type: 'none' }),
   healthCheck: HealthCheckSchema.default({ type: 'connect', intervalMs: 5000, timeoutMs: 3000, rise: 2, fall: 3, startsDown: false, onDown: 'quiesce' }),
@@ -541,7 +602,11 @@ function checkNoAddress(vs: VirtualServiceShape, issue: (p: (string | number)[],
     issue(['address'], `${IP_ADDRESS_MESSAGE.replace(/\.$/, '')}; only a layer 4 service with a firewall mark may leave the address out.`);
     return;
   }
-  if (vs.ports.length > 0) issue(['ports'], 'Without an address the engine cannot mark packets for these ports: give the VIP address, or leave the ports out and mark the packets in your own firewall (the mark is then all the service matches).');
+  if (vs.ports.length > 0)
+    issue(
+      ['ports'],
+      'Without an address the engine cannot mark packets for these ports: give the VIP address, or leave the ports out and mark the packets in your own firewall (the mark is then all the service matches).',
+    );
   if (vs.interface) issue(['interface'], 'There is no address to bring up on this interface: give the VIP address, or leave the interface empty.');
   if (vs.mode === 'snat') issue(['mode'], 'SNAT rewrites connections made to the VIP, so it needs the VIP address: give it, or choose DR, NAT or TUN.');
 }
@@ -579,7 +644,10 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
   if (vs.layer4?.onePacketScheduling && vs.protocol === 'tcp') {
     issue(['layer4', 'onePacketScheduling'], 'One-packet scheduling applies to UDP services only.');
   }
-  for (const [key, what] of [['schedulerFallback', 'Scheduler fallback'], ['schedulerPort', 'Hashing the source port']] as const) {
+  for (const [key, what] of [
+    ['schedulerFallback', 'Scheduler fallback'],
+    ['schedulerPort', 'Hashing the source port'],
+  ] as const) {
     if (vs.layer4?.[key] && !(FLAGGED_SCHEDULERS as readonly string[]).includes(vs.scheduler)) {
       issue(['layer4', key], `${what} is a flag of the sh and mh schedulers only; choose sh or mh, or turn it off (the scheduler is ${vs.scheduler}).`);
     }
@@ -615,7 +683,8 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
       for (const [key, what] of httpLists) {
         if ((l7[key] as unknown[]).length > 0) issue(['layer7', key], `${what} need an http service.`);
       }
-      if (l7.tls?.alpn?.includes('h2')) issue(['layer7', 'tls', 'alpn'], 'HTTP/2 (h2) needs an http service: a tcp service passes the bytes on, and its real server may not speak h2.');
+      if (l7.tls?.alpn?.includes('h2'))
+        issue(['layer7', 'tls', 'alpn'], 'HTTP/2 (h2) needs an http service: a tcp service passes the bytes on, and its real server may not speak h2.');
       if (l7.http2.cleartext) issue(['layer7', 'http2', 'cleartext'], 'h2c needs an http service.');
     }
     if ((l7.hsts || l7.httpsRedirect) && !l7.tls && l7.hsts) {
@@ -640,13 +709,19 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
     endpoints.set(key, i);
 
     if (isL4 && addressFamily(rs.address) !== vipFamily) {
-      issue([...at, 'address'], `Real server ${rs.address} is IPv${addressFamily(rs.address)} but ${vipWords} is IPv${vipFamily}; at layer 4 both must be the same family.`);
+      issue(
+        [...at, 'address'],
+        `Real server ${rs.address} is IPv${addressFamily(rs.address)} but ${vipWords} is IPv${vipFamily}; at layer 4 both must be the same family.`,
+      );
     }
     if ((vs.mode === 'dr' || vs.mode === 'tun') && rs.port !== undefined) {
       const vipPorts = expandPorts(vs.ports);
       const differs = vs.firewallMark !== undefined || vipPorts.length !== 1 || vipPorts[0] !== rs.port;
       if (differs) {
-        const vip = vs.firewallMark !== undefined ? `firewall mark ${vs.firewallMark}` : `${endpointText(vs.address, undefined)} ${vs.ports.length === 1 && typeof vs.ports[0] === 'number' ? 'port' : 'ports'} ${vs.ports.map(portSpecText).join(', ')}`;
+        const vip =
+          vs.firewallMark !== undefined
+            ? `firewall mark ${vs.firewallMark}`
+            : `${endpointText(vs.address, undefined)} ${vs.ports.length === 1 && typeof vs.ports[0] === 'number' ? 'port' : 'ports'} ${vs.ports.map(portSpecText).join(', ')}`;
         issue(
           [...at, 'port'],
           `Real server ${endpointText(rs.address, rs.port)} cannot be used in ${vs.mode.toUpperCase()} mode behind ${vip}: ${vs.mode.toUpperCase()} cannot translate ports. Leave the port empty (the client's port is kept) or choose NAT, SNAT or layer 7.`,
@@ -675,7 +750,10 @@ export const FloatingIpSchema = z.strictObject({
 });
 
 const PemSchema = (kind: string) =>
-  z.string().max(256 * 1024).regex(new RegExp(`-----BEGIN [A-Z ]*${kind}[A-Z ]*-----`), `Paste a PEM ${kind.toLowerCase()} ("-----BEGIN …").`);
+  z
+    .string()
+    .max(256 * 1024)
+    .regex(new RegExp(`-----BEGIN [A-Z ]*${kind}[A-Z ]*-----`), `Paste a PEM ${kind.toLowerCase()} ("-----BEGIN …").`);
 
 export const CertificateSchema = z.strictObject({
   name: NameSchema,
@@ -701,7 +779,11 @@ export const HaNodeSchema = z.strictObject({
   /** Its own address on the HA interface: the source of its adverts, and where its peers send theirs. */
   address: IpAddressSchema,
   /** The highest priority wins the election; 255 is reserved by VRRP for an address owner, which no node is. */
-  priority: z.number({ error: 'Give a priority from 1 to 254.' }).int('Give a whole priority.').min(1, 'Priorities run from 1 to 254.').max(254, 'Priorities run from 1 to 254.'),
+  priority: z
+    .number({ error: 'Give a priority from 1 to 254.' })
+    .int('Give a whole priority.')
+    .min(1, 'Priorities run from 1 to 254.')
+    .max(254, 'Priorities run from 1 to 254.'),
 });
 
 export const HaSchema = z.strictObject({
@@ -709,14 +791,20 @@ export const HaSchema = z.strictObject({
   /** The HA link: VRRP adverts and the IPVS connection sync run over it. */
   interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0.'),
   /** The first VRRP router ID; each further interface with moving addresses takes the next one. */
-  virtualRouterId: z.number({ error: 'Give a virtual router ID from 1 to 255.' }).int('Give a whole virtual router ID.').min(1, 'Virtual router IDs run from 1 to 255.').max(255, 'Virtual router IDs run from 1 to 255.'),
+  virtualRouterId: z
+    .number({ error: 'Give a virtual router ID from 1 to 255.' })
+    .int('Give a whole virtual router ID.')
+    .min(1, 'Virtual router IDs run from 1 to 255.')
+    .max(255, 'Virtual router IDs run from 1 to 255.'),
   /**
    * VRRPv3 counts the interval in centiseconds (10 ms to 40.95 s). 500 by default: a silent master is replaced
    * after 3 intervals plus a skew (1.8 s at priority 100), inside the 2 s an emergency department can tolerate;
    * 1000 would take 3.6 s. The cost is two small packets a second per interface, and a node must not stall for
    * 1.5 s (keepalived runs at real-time priority for that reason).
    */
-  advertIntervalMs: millis(10, 40_950, 'The advert interval').refine((ms) => ms % 10 === 0, 'VRRPv3 counts the advert interval in hundredths of a second: give a multiple of 10 ms.').default(500),
+  advertIntervalMs: millis(10, 40_950, 'The advert interval')
+    .refine((ms) => ms % 10 === 0, 'VRRPv3 counts the advert interval in hundredths of a second: give a multiple of 10 ms.')
+    .default(500),
   nodes: z.array(HaNodeSchema).min(2, 'Name both nodes of the pair (at least two).').max(8, 'Give at most 8 nodes.'),
   /**
    * Off by default (nopreempt): a node that comes back does not take the traffic back, because every move costs a
@@ -753,7 +841,8 @@ export function haCandidateAddresses(cfg: HaConfigShape): HaAddress[] {
   const add = (a: HaAddress) => out.has(`${canonicalAddress(a.address)}|${a.interface}`) || out.set(`${canonicalAddress(a.address)}|${a.interface}`, a);
   const host = (address: string) => (addressFamily(address) === 6 ? 128 : 32);
   for (const f of cfg.floatingIps) add({ address: f.address, prefix: f.prefixLength ?? host(f.address), interface: f.interface, source: 'floating-ip' });
-  for (const vs of cfg.virtualServices) if (vs.isEnabled && vs.interface && vs.address !== '') add({ address: vs.address, prefix: host(vs.address), interface: vs.interface, source: 'vip' });
+  for (const vs of cfg.virtualServices)
+    if (vs.isEnabled && vs.interface && vs.address !== '') add({ address: vs.address, prefix: host(vs.address), interface: vs.interface, source: 'vip' });
   return [...out.values()];
 }
 
@@ -791,22 +880,34 @@ function checkHa(cfg: HaConfigShape, ctx: z.RefinementCtx): void {
     const at = ['nodes', i];
     ha.nodes.slice(0, i).forEach((m) => {
       if (m.name === n.name) issue([...at, 'name'], `Node name "${n.name}" is used twice.`);
-      if (sameAddress(m.address, n.address)) issue([...at, 'address'], `${n.address} is already the address of node "${m.name}"; each node needs its own address.`);
-      if (m.priority === n.priority) issue([...at, 'priority'], `Node "${m.name}" already has priority ${n.priority}; give each node its own, or the election falls to the higher address.`);
+      if (sameAddress(m.address, n.address))
+        issue([...at, 'address'], `${n.address} is already the address of node "${m.name}"; each node needs its own address.`);
+      if (m.priority === n.priority)
+        issue([...at, 'priority'], `Node "${m.name}" already has priority ${n.priority}; give each node its own, or the election falls to the higher address.`);
     });
-    if (addressFamily(n.address) !== family) issue([...at, 'address'], `${n.address} is IPv${addressFamily(n.address)} but node "${ha.nodes[0].name}" is IPv${family}; VRRP peers talk in one family.`);
+    if (addressFamily(n.address) !== family)
+      issue(
+        [...at, 'address'],
+        `${n.address} is IPv${addressFamily(n.address)} but node "${ha.nodes[0].name}" is IPv${family}; VRRP peers talk in one family.`,
+      );
     const moving = vipsAndFloating.find((a) => sameAddress(a.address, n.address));
-    if (moving) issue([...at, 'address'], `${n.address} is also a ${moving.source === 'vip' ? 'VIP' : 'floating IP'}; a node's own address must stay with the node.`);
+    if (moving)
+      issue([...at, 'address'], `${n.address} is also a ${moving.source === 'vip' ? 'VIP' : 'floating IP'}; a node's own address must stay with the node.`);
   });
-  if (ha.preemptDelaySeconds !== undefined && !ha.preempt) issue(['preemptDelaySeconds'], 'A preemption delay needs preemption on; turn preempt on or leave the delay empty.');
+  if (ha.preemptDelaySeconds !== undefined && !ha.preempt)
+    issue(['preemptDelaySeconds'], 'A preemption delay needs preemption on; turn preempt on or leave the delay empty.');
   ha.movingAddresses?.forEach((address, i) => {
-    if (!vipsAndFloating.some((a) => sameAddress(a.address, address))) issue(['movingAddresses', i], `${address} is neither a floating IP nor the VIP of an enabled service with an interface, so there is nothing to move.`);
+    if (!vipsAndFloating.some((a) => sameAddress(a.address, address)))
+      issue(['movingAddresses', i], `${address} is neither a floating IP nor the VIP of an enabled service with an interface, so there is nothing to move.`);
     if (ha.movingAddresses!.slice(0, i).some((b) => sameAddress(b, address))) issue(['movingAddresses', i], `${address} is listed twice.`);
   });
   const groups = haInterfaceGroups(cfg);
   const last = ha.virtualRouterId + groups.length - 1;
   if (last > 255) {
-    issue(['virtualRouterId'], `${groups.length} interfaces carry moving addresses (${groups.map((g) => g.interface).join(', ')}), one virtual router each, so the IDs would run from ${ha.virtualRouterId} to ${last}; choose a first ID of at most ${256 - groups.length}.`);
+    issue(
+      ['virtualRouterId'],
+      `${groups.length} interfaces carry moving addresses (${groups.map((g) => g.interface).join(', ')}), one virtual router each, so the IDs would run from ${ha.virtualRouterId} to ${last}; choose a first ID of at most ${256 - groups.length}.`,
+    );
   }
 }
 
@@ -868,7 +969,10 @@ function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; cert
         continue;
       }
       if (sameAddress(vs.address, other.address) && protocolsOverlap(vs.protocol, other.protocol) && portSpecsOverlap(vs.ports, other.ports)) {
-        issue([...at, 'ports'], `"${other.name}" already listens on ${vs.address} with ${protocolText(vs.protocol, other.protocol)} on an overlapping port; use another port or address.`);
+        issue(
+          [...at, 'ports'],
+          `"${other.name}" already listens on ${vs.address} with ${protocolText(vs.protocol, other.protocol)} on an overlapping port; use another port or address.`,
+        );
       }
     }
   });
@@ -878,7 +982,8 @@ function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; cert
   cfg.virtualServices.forEach((vs) => {
     if (vs.layer !== 4 || vs.mode !== 'snat') return;
     const vipPorts = expandPorts(vs.ports);
-    for (const rs of vs.realServers) for (const port of rs.port !== undefined ? [rs.port] : vipPorts) l4Snat.set(`${canonicalAddress(rs.address)}|${port}`, vs.name);
+    for (const rs of vs.realServers)
+      for (const port of rs.port !== undefined ? [rs.port] : vipPorts) l4Snat.set(`${canonicalAddress(rs.address)}|${port}`, vs.name);
   });
   cfg.virtualServices.forEach((vs, i) => {
     if (vs.layer !== 7) return;

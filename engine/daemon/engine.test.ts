@@ -24,11 +24,14 @@ const quiet = () => undefined;
 function rawPost(socketPath: string, urlPath: string, body: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const text = JSON.stringify(body);
-    const req = http.request({ socketPath, method: 'POST', path: urlPath, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
-    });
+    const req = http.request(
+      { socketPath, method: 'POST', path: urlPath, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -43,16 +46,29 @@ function recordingPlane(): DataPlane & { calls: ApplyInput[] } {
     capabilities: async () => ({ dataPlane: 'l4', isAvailable: true }),
     apply: async (input) => {
       calls.push(input);
-      return input.config.virtualServices.filter((v) => v.layer === 4).map((v): ServiceResult => (
-        v.name.startsWith('bad') ? { name: v.name, layer: 4, status: 'failed', message: 'the kernel refused it', code: 'IPVS_KERNEL' } : { name: v.name, layer: 4, status: 'programmed', message: 'ok' }
-      ));
+      return input.config.virtualServices
+        .filter((v) => v.layer === 4)
+        .map(
+          (v): ServiceResult =>
+            v.name.startsWith('bad')
+              ? { name: v.name, layer: 4, status: 'failed', message: 'the kernel refused it', code: 'IPVS_KERNEL' }
+              : { name: v.name, layer: 4, status: 'programmed', message: 'ok' },
+        );
     },
     counters: async () => new Map(),
     close: async () => undefined,
   };
 }
 
-const svc = (name: string, state = 'online') => ({ name, layer: 4, mode: 'nat', address: '10.0.0.1', ports: [name.length + 80], healthCheck: { type: 'none' }, realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080, weight: 7, state }] });
+const svc = (name: string, state = 'online') => ({
+  name,
+  layer: 4,
+  mode: 'nat',
+  address: '10.0.0.1',
+  ports: [name.length + 80],
+  healthCheck: { type: 'none' },
+  realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080, weight: 7, state }],
+});
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-engine-'));
 
 test('a failed apply restores the previous version and says which service failed', async () => {
@@ -66,18 +82,25 @@ test('a failed apply restores the previous version and says which service failed
   assert.match(bad.error!.message, /bad-one: the kernel refused it/);
   assert.match(bad.error!.message, /version 1 is still running/);
   const last = plane.calls.at(-1)!;
-  assert.deepEqual(last.config.virtualServices.map((v) => v.name), ['good'], 'the data plane was given version 1 again');
+  assert.deepEqual(
+    last.config.virtualServices.map((v) => v.name),
+    ['good'],
+    'the data plane was given version 1 again',
+  );
   assert.equal((await e.status()).running!.version, 1);
 });
 
 test('invalid configuration is refused with field paths before any data plane is touched', async () => {
   const plane = recordingPlane();
   const e = new Engine(tmp(), [plane], quiet);
-  await assert.rejects(e.apply(1, { virtualServices: [{ ...svc('x'), mode: 'dr', realServers: [{ name: 'r', address: '10.0.1.1', port: 8080 }] }] }), (err: Error & { code: string; details: { fields: { path: string }[] } }) => {
-    assert.equal(err.code, 'CFG_INVALID');
-    assert.equal(err.details.fields[0].path, 'virtualServices.0.realServers.0.port');
-    return true;
-  });
+  await assert.rejects(
+    e.apply(1, { virtualServices: [{ ...svc('x'), mode: 'dr', realServers: [{ name: 'r', address: '10.0.1.1', port: 8080 }] }] }),
+    (err: Error & { code: string; details: { fields: { path: string }[] } }) => {
+      assert.equal(err.code, 'CFG_INVALID');
+      assert.equal(err.details.fields[0].path, 'virtualServices.0.realServers.0.port');
+      return true;
+    },
+  );
   assert.equal(plane.calls.length, 0);
 });
 
@@ -86,15 +109,18 @@ test('operator state goes through the one decision: drain is weight 0, halt remo
   // The check's verdict is set by the test (no traffic): fall 1 and rise 1, run when the test says.
   let verdict: CheckResult = result('L4CON', { target: '10.0.1.1:8080', reason: 'connection refused' }, 1);
   let runs = 0;
-  const checked = () => new Promise<void>((resolve) => {
-    const on = (ev: EngineEvent) => {
-      if (ev.type !== 'health') return;
-      e.off('event', on);
-      resolve();
-    };
-    e.on('event', on);
+  const checked = () =>
+    new Promise<void>((resolve) => {
+      const on = (ev: EngineEvent) => {
+        if (ev.type !== 'health') return;
+        e.off('event', on);
+        resolve();
+      };
+      e.on('event', on);
+    });
+  const e = new Engine(tmp(), [plane], quiet, {
+    health: { allowedNetworks: undefined, random: () => 0.5, checkers: { connect: async () => (runs++, verdict) } as never },
   });
-  const e = new Engine(tmp(), [plane], quiet, { health: { allowedNetworks: undefined, random: () => 0.5, checkers: { connect: async () => (runs++, verdict) } as never } });
   await e.apply(1, { virtualServices: [{ ...svc('web'), healthCheck: { type: 'connect', intervalMs: 3_600_000, rise: 1, fall: 1 } }] });
   assert.equal(runs, 0, 'the first check waits for its random offset');
   const decision = () => plane.calls.at(-1)!.decisions.get('web/r1');
@@ -156,7 +182,10 @@ test('the socket API: owner-only socket, typed client, coded errors', async () =
     assert.equal(wire.body.error.code, 'ENGINE_APPLY_FAILED');
     assert.match(wire.body.error.message, /could not apply version 3; version 1 is still running/);
     assert.equal(wire.body.error.details.results[0].name, 'bad');
-    await assert.rejects(client.validate({ virtualServices: [{ ...svc('web'), wieght: 3 }] }), (err: Error & { code: string }) => err.code === 'CFG_INVALID' && /Unknown field "virtualServices\.0\.wieght"/.test(err.message));
+    await assert.rejects(
+      client.validate({ virtualServices: [{ ...svc('web'), wieght: 3 }] }),
+      (err: Error & { code: string }) => err.code === 'CFG_INVALID' && /Unknown field "virtualServices\.0\.wieght"/.test(err.message),
+    );
     await assert.rejects(client.validate({ virtualServices: [{ name: 'x' }] }), (err: Error & { code: string }) => err.code === 'CFG_INVALID');
     await assert.rejects(client.setServerState('web', 'ghost', 'drain'), (err: Error & { code: string }) => err.code === 'ENGINE_NOT_FOUND');
     const st = await client.status();
@@ -176,7 +205,15 @@ test('the socket API: owner-only socket, typed client, coded errors', async () =
 test('counters reach the status and, every interval while someone listens, the event stream', async () => {
   const dir = tmp();
   let reads = 0;
-  const web = { activeConnections: 3, totalConnections: 41, bytesIn: 5120, bytesOut: 90210, requests: 40, responses: { '1xx': 0, '2xx': 38, '3xx': 0, '4xx': 1, '5xx': 1, other: 0 }, latencyMs: 2.5 };
+  const web = {
+    activeConnections: 3,
+    totalConnections: 41,
+    bytesIn: 5120,
+    bytesOut: 90210,
+    requests: 40,
+    responses: { '1xx': 0, '2xx': 38, '3xx': 0, '4xx': 1, '5xx': 1, other: 0 },
+    latencyMs: 2.5,
+  };
   const plane: DataPlane = {
     ...recordingPlane(),
     counters: async () => {
@@ -261,14 +298,22 @@ test('an apply the engine cannot record is rolled back, not left running unrecor
   // The record's temporary file cannot be written (a directory in its place), as on a full or read-only disk.
   fs.mkdirSync(path.join(dir, 'engine-running.json.tmp'));
   await assert.rejects(e.apply(2, { virtualServices: [svc('web'), svc('more')] }), (err: Error & { code: string }) => err.code === 'ENGINE_RECORD_FAILED');
-  assert.deepEqual(plane.calls.at(-1)!.config.virtualServices.map((v) => v.name), ['web'], 'the data plane has version 1 again');
+  assert.deepEqual(
+    plane.calls.at(-1)!.config.virtualServices.map((v) => v.name),
+    ['web'],
+    'the data plane has version 1 again',
+  );
   assert.equal((await e.status()).running!.version, 1);
   assert.equal(e.outcome(2)!.status, 'failed');
 });
 
 test('the record of what runs keeps private keys sealed, and a restarted engine opens them', async () => {
   const dir = tmp();
-  const cert = { name: 'symphony', certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', privateKeyPem: '-----BEGIN PRIVATE KEY-----\nSECRETKEYBYTES\n-----END PRIVATE KEY-----\n' };
+  const cert = {
+    name: 'symphony',
+    certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    privateKeyPem: '-----BEGIN PRIVATE KEY-----\nSECRETKEYBYTES\n-----END PRIVATE KEY-----\n',
+  };
   const e = new Engine(dir, [recordingPlane()], quiet);
   assert.equal((await e.apply(1, { virtualServices: [svc('web')], certificates: [cert] })).ok, true);
   const record = fs.readFileSync(path.join(dir, 'engine-running.json'), 'utf8');
@@ -301,10 +346,12 @@ test('health transitions that arrive while an earlier batch waits for the data p
   const seen: string[] = [];
   e.on('event', (ev) => ev.type === 'health' && seen.push(`${ev.realServer} ${ev.health}`));
   const hc = { type: 'connect', intervalMs: 3_600_000, rise: 1, fall: 1 };
-  await e.apply(1, { virtualServices: [
-    { name: 'a', layer: 4, mode: 'nat', address: '10.0.0.1', ports: [81], healthCheck: hc, realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080 }] },
-    { name: 'b', layer: 4, mode: 'nat', address: '10.0.0.1', ports: [82], healthCheck: hc, realServers: [{ name: 'r2', address: '10.0.1.2', port: 8080 }] },
-  ] });
+  await e.apply(1, {
+    virtualServices: [
+      { name: 'a', layer: 4, mode: 'nat', address: '10.0.0.1', ports: [81], healthCheck: hc, realServers: [{ name: 'r1', address: '10.0.1.1', port: 8080 }] },
+      { name: 'b', layer: 4, mode: 'nat', address: '10.0.0.1', ports: [82], healthCheck: hc, realServers: [{ name: 'r2', address: '10.0.1.2', port: 8080 }] },
+    ],
+  });
   // Two results in two batches: r1's waits in the data plane while r2's is logged.
   e.runChecksNow();
   for (let i = 0; i < 200 && calls < 2; i++) await new Promise((r) => setTimeout(r, 5));
@@ -313,5 +360,8 @@ test('health transitions that arrive while an earlier batch waits for the data p
   release();
   for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(seen.sort(), ['r1 down', 'r2 down']);
-  assert.deepEqual(e.healthTransitions(0).map((t) => t.seq), [1, 2]);
+  assert.deepEqual(
+    e.healthTransitions(0).map((t) => t.seq),
+    [1, 2],
+  );
 });

@@ -31,7 +31,6 @@ import type { L7DataPlane } from '../l7/index.ts';
 /** How many apply outcomes the engine remembers (by version) for a console that lost an answer. */
 const OUTCOME_LOG_SIZE = 200;
 
-
 /** How many health transitions the engine keeps for a console that was away (about a day of a busy flapping pair). */
 const TRANSITION_LOG_SIZE = 5000;
 
@@ -47,7 +46,10 @@ export interface EngineOptions {
 }
 
 export function allowedNetworksFromEnv(value = process.env.FULCRUM_HEALTH_ALLOWED_NETWORKS): string[] | undefined {
-  const list = value?.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return list && list.length > 0 ? list : undefined;
 }
 
@@ -94,7 +96,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     try {
       for (const o of JSON.parse(fs.readFileSync(this.outcomesPath, 'utf8')) as ApplyOutcome[]) {
         // One that was under way when the last engine died did not finish: this engine reconciles to the recorded version.
-        this.outcomes.set(o.version, o.status === 'applying' ? { ...o, status: 'failed', message: 'The engine stopped while applying it; the version recorded before it runs.' } : o);
+        this.outcomes.set(
+          o.version,
+          o.status === 'applying' ? { ...o, status: 'failed', message: 'The engine stopped while applying it; the version recorded before it runs.' } : o,
+        );
       }
     } catch {
       // first start, or an unreadable record: outcomes start empty (the running version is in engine-running.json)
@@ -102,14 +107,22 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.statsIntervalMs = opts.statsIntervalMs ?? 2000;
     // Layer 7 stick tables travel to the HA peer and back (ha/stick-sync.ts), so a client keeps its real server.
     const l7 = dataPlanes.find((d): d is L7DataPlane => 'mergeStick' in d);
-    this.ha = new HaManager({ ...opts.ha, dataDir, log, onEvent: (e) => this.emit('event', e), ...(l7 ? { onStickEntry: (t, k, e) => l7.mergeStick(t, k, e) } : {}) });
+    this.ha = new HaManager({
+      ...opts.ha,
+      dataDir,
+      log,
+      onEvent: (e) => this.emit('event', e),
+      ...(l7 ? { onStickEntry: (t, k, e) => l7.mergeStick(t, k, e) } : {}),
+    });
     l7?.onStick((t, k, e) => this.ha.replicateStick(t, k, e));
     const h = opts.health ?? {};
     // Checks run in the monitor's own child process at a lower CPU priority (health/runner-process.ts), unless a
     // test hands in checkers of its own, which run in this process.
     const isInline = !!(h.checkers || h.agentChecker);
     this.monitor = new HealthMonitor({
-      ...(isInline ? { runner: 'inline', checkers: { ...defaultCheckers, ...h.checkers }, agentChecker: h.agentChecker ?? defaultAgentChecker } : { runner: 'process', nice: h.nice }),
+      ...(isInline
+        ? { runner: 'inline', checkers: { ...defaultCheckers, ...h.checkers }, agentChecker: h.agentChecker ?? defaultAgentChecker }
+        : { runner: 'process', nice: h.nice }),
       allowedNetworks: 'allowedNetworks' in h ? h.allowedNetworks : allowedNetworksFromEnv(),
       random: h.random,
       log,
@@ -165,7 +178,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   decisions(config: Config): Map<ServerKey, ServerDecision> {
-    return decideAll(config, (key) => this.monitor.healthOf(key), (key) => this.monitor.feedbackOf(key));
+    return decideAll(
+      config,
+      (key) => this.monitor.healthOf(key),
+      (key) => this.monitor.feedbackOf(key),
+    );
   }
 
   private async program(config: Config): Promise<ServiceResult[]> {
@@ -237,7 +254,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         const restore = previous?.config ?? ConfigSchema.parse({});
         this.monitor.update(restore);
         await this.program(restore).catch((err) => this.log('error', 'rollback failed', { error: (err as Error).message }));
-        const err = new EngineError('ENGINE_RECORD_FAILED', { version, reason: (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the disk holding the data directory is full' : (e as Error).message });
+        const err = new EngineError('ENGINE_RECORD_FAILED', {
+          version,
+          reason: (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the disk holding the data directory is full' : (e as Error).message,
+        });
         this.recordOutcome({ version, hash, status: 'failed', message: err.message });
         this.log('error', 'apply not recorded; previous version restored', { version, error: (e as Error).message });
         throw err;
@@ -290,7 +310,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       } catch (e) {
         rs.state = was;
         running.results = await this.program(running.config);
-        throw new EngineError('ENGINE_RECORD_FAILED', { version: running.version, reason: (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the disk holding the data directory is full' : (e as Error).message });
+        throw new EngineError('ENGINE_RECORD_FAILED', {
+          version: running.version,
+          reason: (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the disk holding the data directory is full' : (e as Error).message,
+        });
       }
       this.emit('event', { type: 'server-state', at: new Date().toISOString(), virtualService, realServer, state });
       this.log('info', 'server state set', { virtualService, realServer, state });
@@ -302,12 +325,27 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private async onHealthTransitions(batch: MonitorTransition[]): Promise<void> {
     // This batch's own events: another batch may be logged while this one waits for the data planes.
     const events: HealthTransitionEvent[] = batch.map((t) => ({
-      type: 'health', at: t.at, seq: ++this.seq, virtualService: t.virtualService, realServer: t.realServer, previous: t.previous,
-      health: t.health, code: t.code, message: t.message, durationMs: t.durationMs, check: t.check, target: t.target,
+      type: 'health',
+      at: t.at,
+      seq: ++this.seq,
+      virtualService: t.virtualService,
+      realServer: t.realServer,
+      previous: t.previous,
+      health: t.health,
+      code: t.code,
+      message: t.message,
+      durationMs: t.durationMs,
+      check: t.check,
+      target: t.target,
     }));
     for (const e of events) {
       this.transitions.push(e);
-      this.log(e.health === 'down' ? 'warn' : 'info', `real server ${e.virtualService}/${e.realServer} is ${e.health}: ${e.message}`, { code: e.code, previous: e.previous, check: e.check, durationMs: e.durationMs });
+      this.log(e.health === 'down' ? 'warn' : 'info', `real server ${e.virtualService}/${e.realServer} is ${e.health}: ${e.message}`, {
+        code: e.code,
+        previous: e.previous,
+        check: e.check,
+        durationMs: e.durationMs,
+      });
     }
     if (this.transitions.length > TRANSITION_LOG_SIZE) this.transitions.splice(0, this.transitions.length - TRANSITION_LOG_SIZE);
     await this.onHealthChange(batch.map((t) => t.key));
@@ -354,7 +392,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.haStandby = standby ? { ...standby, since: was?.since ?? new Date().toISOString() } : null;
     if (!!was !== !!standby) {
       this.log('info', standby ? `HA standby set by ${standby.by}: ${standby.reason}` : 'HA standby cleared');
-      this.emit('event', { type: 'ha', at: new Date().toISOString(), kind: 'standby', state: standby ? 'on' : 'off', message: standby ? `Handing the service to the peer (${standby.by}): ${standby.reason}` : 'Standby ended: this node may be active again.' });
+      this.emit('event', {
+        type: 'ha',
+        at: new Date().toISOString(),
+        kind: 'standby',
+        state: standby ? 'on' : 'off',
+        message: standby ? `Handing the service to the peer (${standby.by}): ${standby.reason}` : 'Standby ended: this node may be active again.',
+      });
     }
     return this.haStandby;
   }
@@ -389,7 +433,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }, STATUS_KERNEL_WAIT_MS);
 
   async status(): Promise<EngineStatus> {
-    const [{ value: capabilities }, ha, , { value: counters, readAt: countersReadAt }] = await Promise.all([this.capabilitiesRead.get(), this.ha.status(), this.monitor.refresh(), this.countersRead.get()]);
+    const [{ value: capabilities }, ha, , { value: counters, readAt: countersReadAt }] = await Promise.all([
+      this.capabilitiesRead.get(),
+      this.ha.status(),
+      this.monitor.refresh(),
+      this.countersRead.get(),
+    ]);
     const services: ServiceStatus[] = [];
     const running = this.running;
     if (running) {

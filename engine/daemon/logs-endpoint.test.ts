@@ -28,10 +28,15 @@ test('the engine and access logs read back over the socket, filtered; a bad quer
   engineLog.log('info', 'applied', { version: 1 });
   engineLog.log('warn', 'real server web/a is down: connection refused');
   await engineLog.close();
-  fs.writeFileSync(path.join(logsDir, 'access-0.1.log'), [
-    { time: '2026-12-01T21:00:01.000Z', level: 'info', msg: 'access', service: 'web', server: 'a', status: 200, path: '/ok', termination: '--' },
-    { time: '2026-12-01T21:00:02.000Z', level: 'info', msg: 'access', service: 'web', server: 'a', status: 503, path: '/down', termination: 'SC' },
-  ].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  fs.writeFileSync(
+    path.join(logsDir, 'access-0.1.log'),
+    [
+      { time: '2026-12-01T21:00:01.000Z', level: 'info', msg: 'access', service: 'web', server: 'a', status: 200, path: '/ok', termination: '--' },
+      { time: '2026-12-01T21:00:02.000Z', level: 'info', msg: 'access', service: 'web', server: 'a', status: 503, path: '/down', termination: 'SC' },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join('\n') + '\n',
+  );
   const e = new Engine(dir, [plane], () => undefined);
   const server = createEngineServer(e, () => undefined, logsDir);
   const socket = path.join(dir, 'engine.sock');
@@ -39,11 +44,23 @@ test('the engine and access logs read back over the socket, filtered; a bad quer
   try {
     const client = createEngineClient(socket);
     const warn = await client.logs({ kind: 'engine', level: 'warn' });
-    assert.deepEqual(warn.lines.map((l) => [l.level, l.msg, l.src]), [['warn', 'real server web/a is down: connection refused', 'engine']]);
+    assert.deepEqual(
+      warn.lines.map((l) => [l.level, l.msg, l.src]),
+      [['warn', 'real server web/a is down: connection refused', 'engine']],
+    );
     const errors = await client.logs({ status: '5xx' });
-    assert.deepEqual(errors.lines.map((l) => [l.path, l.termination]), [['/down', 'SC']]);
-    assert.deepEqual((await client.logs({})).lines.map((l) => l.path), ['/down', '/ok']);
-    await assert.rejects(client.logs({ status: 'bad' }), (err: Error & { code: string }) => err.code === 'ENGINE_BAD_REQUEST' && /^.*status: Give status as 1xx/.test(err.message));
+    assert.deepEqual(
+      errors.lines.map((l) => [l.path, l.termination]),
+      [['/down', 'SC']],
+    );
+    assert.deepEqual(
+      (await client.logs({})).lines.map((l) => l.path),
+      ['/down', '/ok'],
+    );
+    await assert.rejects(
+      client.logs({ status: 'bad' }),
+      (err: Error & { code: string }) => err.code === 'ENGINE_BAD_REQUEST' && /^.*status: Give status as 1xx/.test(err.message),
+    );
   } finally {
     server.close();
     server.closeAllConnections();

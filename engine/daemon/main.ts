@@ -20,7 +20,12 @@ const socketPath = process.env.FULCRUM_ENGINE_SOCKET ?? path.join(dataDir, 'engi
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 /** The access logs (each layer 7 worker's) and this log (engine/log/engine-log.ts), rotated at 10 MB, 5 kept. */
 const logsDir = path.join(dataDir, 'logs');
-const engineLog = await createEngineLog({ file: path.join(logsDir, 'engine.log'), size: '10m', keep: 5, isStdout: process.env.FULCRUM_ENGINE_LOG_STDOUT !== '0' });
+const engineLog = await createEngineLog({
+  file: path.join(logsDir, 'engine.log'),
+  size: '10m',
+  keep: 5,
+  isStdout: process.env.FULCRUM_ENGINE_LOG_STDOUT !== '0',
+});
 const log: EngineLog = engineLog.log;
 
 const engine = new Engine(dataDir, loadDataPlanes(dataDir, log), log);
@@ -28,7 +33,12 @@ await engine.start();
 const server = createEngineServer(engine, log, logsDir);
 await listenOnSocket(server, socketPath);
 const caps = (await engine.status()).capabilities;
-log('info', 'engine listening', { socket: socketPath, pid: process.pid, healthChecksMayProbe: allowedNetworksFromEnv() ?? 'any address', capabilities: caps.map((c) => `${c.dataPlane}:${c.isAvailable ? 'available' : `unavailable (${c.reason})`}`) });
+log('info', 'engine listening', {
+  socket: socketPath,
+  pid: process.pid,
+  healthChecksMayProbe: allowedNetworksFromEnv() ?? 'any address',
+  capabilities: caps.map((c) => `${c.dataPlane}:${c.isAvailable ? 'available' : `unavailable (${c.reason})`}`),
+});
 
 let isStopping = false;
 async function stop(signal: string) {

@@ -22,7 +22,27 @@ const quiet = () => undefined;
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-views-'));
 
 function selfSigned(dir: string): { certificatePem: string; privateKeyPem: string } {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=views.test', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem')], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=views.test',
+      '-keyout',
+      path.join(dir, 'k.pem'),
+      '-out',
+      path.join(dir, 'c.pem'),
+    ],
+    { stdio: 'pipe' },
+  );
   return { certificatePem: fs.readFileSync(path.join(dir, 'c.pem'), 'utf8'), privateKeyPem: fs.readFileSync(path.join(dir, 'k.pem'), 'utf8') };
 }
 
@@ -33,7 +53,8 @@ async function start(dir: string, workers = 0) {
   const socketPath = path.join(dir, 'engine.sock');
   await listenOnSocket(server, socketPath);
   return {
-    engine, client: createEngineClient(socketPath),
+    engine,
+    client: createEngineClient(socketPath),
     async close() {
       await new Promise((r) => server.close(r));
       await engine.close();
@@ -50,13 +71,27 @@ test('config view: the running configuration as the engine holds it, and never a
     const port = await freePort();
     const config = {
       certificates: [{ name: 'portal', ...pem }],
-      virtualServices: [{ name: 'portal', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' }, layer7: { tls: { certificate: 'portal' } }, realServers: [{ name: 'app-1', address: '127.0.0.21', port: 8080 }] }],
+      virtualServices: [
+        {
+          name: 'portal',
+          layer: 7,
+          mode: 'http',
+          address: '127.0.0.1',
+          ports: [port],
+          healthCheck: { type: 'none' },
+          layer7: { tls: { certificate: 'portal' } },
+          realServers: [{ name: 'app-1', address: '127.0.0.21', port: 8080 }],
+        },
+      ],
     };
     const applied = await e.client.apply(3, 'h3', config);
     assert.equal(applied.ok, true, JSON.stringify(applied.results));
     const v = await e.client.view('config');
     assert.equal(v.running?.version, 3);
-    const c = v.config as { certificates: { name: string; certificatePem: string; privateKeyPem: string }[]; virtualServices: { name: string; ports: number[] }[] };
+    const c = v.config as {
+      certificates: { name: string; certificatePem: string; privateKeyPem: string }[];
+      virtualServices: { name: string; ports: number[] }[];
+    };
     assert.equal(c.certificates[0].privateKeyPem, PRIVATE_KEY_HIDDEN);
     assert.equal(c.certificates[0].certificatePem, pem.certificatePem, 'the certificate itself is public');
     assert.deepEqual(c.virtualServices[0].ports, [port]);
@@ -79,11 +114,34 @@ test('L4 view: unavailable with the reason where the kernel has no IPVS; otherwi
     if (!real.isAvailable) assert.match(real.reason ?? '', /\S/);
 
     const service = (address: string): ObservedService => ({
-      family: 4, protocol: 'tcp', address, port: 80, scheduler: 'wlc', flags: 0x2, timeout: 0, netmaskPrefix: 32, peName: '',
+      family: 4,
+      protocol: 'tcp',
+      address,
+      port: 80,
+      scheduler: 'wlc',
+      flags: 0x2,
+      timeout: 0,
+      netmaskPrefix: 32,
+      peName: '',
       stats: { connections: 12, packetsIn: 40, packetsOut: 38, bytesIn: 4000, bytesOut: 9000, cps: 0, ppsIn: 0, ppsOut: 0, bpsIn: 0, bpsOut: 0 },
-      destinations: [{ address: '127.0.0.21', port: 80, forward: 'route', weight: 5, upperThreshold: 0, lowerThreshold: 0, activeConnections: 2, inactiveConnections: 1, persistentConnections: 0 }],
+      destinations: [
+        {
+          address: '127.0.0.21',
+          port: 80,
+          forward: 'route',
+          weight: 5,
+          upperThreshold: 0,
+          lowerThreshold: 0,
+          activeConnections: 2,
+          inactiveConnections: 1,
+          persistentConnections: 0,
+        },
+      ],
     });
-    fs.writeFileSync(path.join(dir, 'l4-owned.json'), JSON.stringify({ version: 1, services: ['tcp|4|127.0.0.50|80'], vips: [], hasNftTable: false, labels: { 'tcp|4|127.0.0.50|80': 'symphony' } }));
+    fs.writeFileSync(
+      path.join(dir, 'l4-owned.json'),
+      JSON.stringify({ version: 1, services: ['tcp|4|127.0.0.50|80'], vips: [], hasNftTable: false, labels: { 'tcp|4|127.0.0.50|80': 'symphony' } }),
+    );
     let isClosed = false;
     const v = await l4View(e.engine, async () => ({
       info: async () => ({ version: '1.2.1', connectionTableSize: 4096 }),
@@ -91,10 +149,22 @@ test('L4 view: unavailable with the reason where the kernel has no IPVS; otherwi
       close: () => void (isClosed = true),
     }));
     assert.equal(isClosed, true, 'the netlink socket is closed after the read');
-    assert.deepEqual(v.services.map((s) => [s.address, s.owner]), [['127.0.0.50', 'symphony'], ['127.0.0.60', null]]);
+    assert.deepEqual(
+      v.services.map((s) => [s.address, s.owner]),
+      [
+        ['127.0.0.50', 'symphony'],
+        ['127.0.0.60', null],
+      ],
+    );
     assert.match(v.text[0], /1 owned by Fulcrum/);
-    assert.ok(v.text.some((l) => /TCP\s+127\.0\.0\.50:80 wlc\s+fulcrum symphony/.test(l)), v.text.join('\n'));
-    assert.ok(v.text.some((l) => /->\s+127\.0\.0\.21:80\s+Route\s+5\s+2\s+1\s+12/.test(l) || /->\s+127\.0\.0\.21:80\s+Route\s+5\s+2\s+1/.test(l)), v.text.join('\n'));
+    assert.ok(
+      v.text.some((l) => /TCP\s+127\.0\.0\.50:80 wlc\s+fulcrum symphony/.test(l)),
+      v.text.join('\n'),
+    );
+    assert.ok(
+      v.text.some((l) => /->\s+127\.0\.0\.21:80\s+Route\s+5\s+2\s+1\s+12/.test(l) || /->\s+127\.0\.0\.21:80\s+Route\s+5\s+2\s+1/.test(l)),
+      v.text.join('\n'),
+    );
   } finally {
     await e.close();
   }
@@ -107,17 +177,34 @@ test('L7 view: listeners, the pool with each server as decided, and the stick ta
   try {
     const port = await freePort();
     const config = {
-      virtualServices: [{
-        name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' }, persistence: { type: 'source-ip', timeoutSeconds: 600 },
-        realServers: [{ name: 'app-1', address: '127.0.0.1', port: backend.port }, { name: 'app-2', address: '127.0.0.22', port: 8080, state: 'drain' }],
-      }],
+      virtualServices: [
+        {
+          name: 'web',
+          layer: 7,
+          mode: 'http',
+          address: '127.0.0.1',
+          ports: [port],
+          healthCheck: { type: 'none' },
+          persistence: { type: 'source-ip', timeoutSeconds: 600 },
+          realServers: [
+            { name: 'app-1', address: '127.0.0.1', port: backend.port },
+            { name: 'app-2', address: '127.0.0.22', port: 8080, state: 'drain' },
+          ],
+        },
+      ],
     };
     assert.equal((await e.client.apply(1, 'h1', config)).ok, true);
     const v = await e.client.view('l7');
     assert.equal(v.services.length, 1);
     const [s] = v.services;
     assert.deepEqual([s.name, s.status, s.listeners, s.persistence], ['web', 'programmed', [`127.0.0.1:${port}`], 'source-ip']);
-    assert.deepEqual(s.servers.map((x) => [x.name, x.operator, x.disposition]), [['app-1', 'online', 'serve'], ['app-2', 'drain', 'quiesce']]);
+    assert.deepEqual(
+      s.servers.map((x) => [x.name, x.operator, x.disposition]),
+      [
+        ['app-1', 'online', 'serve'],
+        ['app-2', 'drain', 'quiesce'],
+      ],
+    );
     assert.deepEqual(s.stickTables, [{ table: 'web/source', entries: 0 }]);
     // One client through the proxy: its source address is one entry, counted by the primary from the worker's report.
     assert.equal((await fetchOnce(port, 'GET', '/')).status, 200);

@@ -40,7 +40,7 @@ export async function l4View(engine: Engine, open: () => Promise<Pick<IpvsPort, 
   try {
     const [info, table] = await Promise.all([client.info(), client.table()]);
     const own = new Ownership(engine.runningView().dataDir);
-    const owner = (k: string) => (own.services.has(k) ? own.labels.get(k) ?? '(unnamed)' : undefined);
+    const owner = (k: string) => (own.services.has(k) ? (own.labels.get(k) ?? '(unnamed)') : undefined);
     const owned = table.filter((s) => owner(serviceKey(s))).length;
     const header = `IP Virtual Server version ${info.version} (size=${info.connectionTableSize}) — ${table.length} service${table.length === 1 ? '' : 's'}, ${owned} owned by Fulcrum`;
     return {
@@ -87,14 +87,26 @@ export async function l7View(engine: Engine): Promise<L7RuntimeView> {
       servers: vs.realServers.map((rs) => {
         const s = st?.realServers.find((x) => x.name === rs.name);
         return {
-          name: rs.name, address: rs.address, port: rs.port ?? null, weight: s?.decision.weight ?? rs.weight,
-          operator: rs.state, health: s?.health ?? 'unknown', disposition: s?.decision.disposition ?? 'serve',
-          isBackup: rs.isBackup, group: rs.group ?? null, activeConnections: s?.counters?.activeConnections ?? null,
+          name: rs.name,
+          address: rs.address,
+          port: rs.port ?? null,
+          weight: s?.decision.weight ?? rs.weight,
+          operator: rs.state,
+          health: s?.health ?? 'unknown',
+          disposition: s?.decision.disposition ?? 'serve',
+          isBackup: rs.isBackup,
+          group: rs.group ?? null,
+          activeConnections: s?.counters?.activeConnections ?? null,
         };
       }),
       // Source-IP, application-cookie and RDP-cookie persistence keep a table (engine/l7/service.ts); an inserted
       // cookie carries the server itself, so that service has none.
-      stickTables: sizes === null ? null : TABLE_OF[vs.persistence.type] ? [{ table: `${vs.name}/${TABLE_OF[vs.persistence.type]}`, entries: sizes.get(`${vs.name}/${TABLE_OF[vs.persistence.type]}`) ?? 0 }] : [],
+      stickTables:
+        sizes === null
+          ? null
+          : TABLE_OF[vs.persistence.type]
+            ? [{ table: `${vs.name}/${TABLE_OF[vs.persistence.type]}`, entries: sizes.get(`${vs.name}/${TABLE_OF[vs.persistence.type]}`) ?? 0 }]
+            : [],
     });
   }
   return { services };

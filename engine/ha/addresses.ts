@@ -38,7 +38,8 @@ export function engineHeldAddresses(config: Config, l4Vips: readonly HostAddress
   const add = (a: HostAddress) => moving.has(key(a)) || out.has(key(a)) || out.set(key(a), a);
   for (const v of l4Vips) add(v);
   for (const vs of config.virtualServices) {
-    if (vs.layer === 7 && vs.isEnabled && vs.interface) add({ address: vs.address, prefix: vs.address.includes(':') ? 128 : 32, interface: vs.interface, virtualService: vs.name });
+    if (vs.layer === 7 && vs.isEnabled && vs.interface)
+      add({ address: vs.address, prefix: vs.address.includes(':') ? 128 : 32, interface: vs.interface, virtualService: vs.name });
   }
   for (const f of config.floatingIps) add({ address: f.address, prefix: f.prefixLength ?? (f.address.includes(':') ? 128 : 32), interface: f.interface });
   return [...out.values()];

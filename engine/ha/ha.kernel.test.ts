@@ -31,7 +31,8 @@ import { createHaLab, type HaLab } from './testing/ha-lab.ts';
 import { addressesOf, haOf as ha, labConfig as config, move, MOVING, noFlapping, settled, until, went } from './testing/pair-checks.ts';
 
 /** Listens on argv[1]:8443 and says so, or prints the error code. */
-const LISTEN = "require('net').createServer().listen(8443, process.argv[1], function () { console.log('listening on ' + process.argv[1]); this.close(); }).on('error', (e) => console.log(e.code))";
+const LISTEN =
+  "require('net').createServer().listen(8443, process.argv[1], function () { console.log('listening on ' + process.argv[1]); this.close(); }).on('error', (e) => console.log(e.code))";
 
 /**
  * HA off on the standby: keepalived stops and the engine brings every address up itself (rtnetlink, recorded as its
@@ -43,7 +44,12 @@ async function offAndOn(lab: HaLab, on: ReturnType<typeof config>): Promise<void
   const d2Off = await ha(lab.d2);
   assert.deepEqual([d2Off.isEnabled, d2Off.keepalived.isRunning], [false, false]);
   assert.deepEqual(addressesOf('d2', MOVING), MOVING, 'the engine holds every address itself with HA off');
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(lab.d2.dataDir, 'l4-owned.json'), 'utf8')).vips.map((v: { address: string }) => v.address).sort(), MOVING);
+  assert.deepEqual(
+    JSON.parse(fs.readFileSync(path.join(lab.d2.dataDir, 'l4-owned.json'), 'utf8'))
+      .vips.map((v: { address: string }) => v.address)
+      .sort(),
+    MOVING,
+  );
   assert.equal((await lab.d2.client.apply(4, configHash(on), on)).ok, true);
   await settled(lab.d1, lab.d2);
   assert.deepEqual(addressesOf('d2', MOVING), [], 'HA on again: the standby holds none');
@@ -60,7 +66,11 @@ test('HA pair: kill, planned move, link cut and restore; no split brain, no flap
     const v1 = config();
     for (const d of [lab.d1, lab.d2]) {
       const r = await d.client.apply(1, configHash(v1), v1);
-      assert.deepEqual(r.results.map((x) => `${x.name} ${x.status}`), ['dr-web programmed', 'nat-web programmed'], JSON.stringify(r));
+      assert.deepEqual(
+        r.results.map((x) => `${x.name} ${x.status}`),
+        ['dr-web programmed', 'nat-web programmed'],
+        JSON.stringify(r),
+      );
     }
     await settled(lab.d1, lab.d2);
     const [s1, s2] = await Promise.all([ha(lab.d1), ha(lab.d2)]);
@@ -79,13 +89,25 @@ test('HA pair: kill, planned move, link cut and restore; no split brain, no flap
     // is stopped before that: running, it restarts a VRRP child that dies, and on one CPU it may do so between the
     // two kills, leaving an orphan keepalived behind (which the engine then finds and stops: another act).
     const [mainPid, vrrpPid] = lab.d1.keepalivedPids();
-    const killedAt = await move(t, lab, 'kill (SIGKILL keepalived on d1)', lab.d2, lab.d1, streams, () => {
-      process.kill(mainPid, 'SIGSTOP');
-      process.kill(vrrpPid, 'SIGKILL');
-      process.kill(mainPid, 'SIGKILL');
-    }, ['stopped', 'backup']);
+    const killedAt = await move(
+      t,
+      lab,
+      'kill (SIGKILL keepalived on d1)',
+      lab.d2,
+      lab.d1,
+      streams,
+      () => {
+        process.kill(mainPid, 'SIGSTOP');
+        process.kill(vrrpPid, 'SIGKILL');
+        process.kill(mainPid, 'SIGKILL');
+      },
+      ['stopped', 'backup'],
+    );
     // d1's engine starts keepalived again; it comes back BACKUP and stays so (nopreempt).
-    await until('d1 keepalived restarted and BACKUP', async () => { const s = await ha(lab.d1); return s.keepalived.restarts === 1 && s.role === 'backup' && s; });
+    await until('d1 keepalived restarted and BACKUP', async () => {
+      const s = await ha(lab.d1);
+      return s.keepalived.restarts === 1 && s.role === 'backup' && s;
+    });
     await settled(lab.d2, lab.d1);
     await noFlapping(lab, 'after the kill');
     went(lab.d1, killedAt, ['MASTER→STOP', 'STOP→BACKUP'], 'kill');
@@ -119,7 +141,13 @@ test('HA pair: kill, planned move, link cut and restore; no split brain, no flap
 
     await offAndOn(lab, v2);
   } catch (e) {
-    for (const d of [lab.d1, lab.d2]) for (const l of d.log().split('\n').filter((x) => x && !x.includes('gratuitous ARP')).slice(-30)) t.diagnostic(`${d.name}: ${l}`);
+    for (const d of [lab.d1, lab.d2])
+      for (const l of d
+        .log()
+        .split('\n')
+        .filter((x) => x && !x.includes('gratuitous ARP'))
+        .slice(-30))
+        t.diagnostic(`${d.name}: ${l}`);
     throw e;
   } finally {
     await lab.cleanup();

@@ -28,17 +28,23 @@ const MAINTENANCE = { by: 'ed-admin', reason: 'patching lb for the kernel update
 /** GET /v1/ha/check as keepalived's track script asks it, over the director's engine socket: its status and body. */
 function trackCheck(d: Director): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.request({ socketPath: d.client.socketPath, path: '/v1/ha/check' }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject).end();
+    http
+      .request({ socketPath: d.client.socketPath, path: '/v1/ha/check' }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+      .on('error', reject)
+      .end();
   });
 }
 
 const skip = process.env.FULCRUM_IN_TEST_KERNEL !== '1' && 'runs inside the test kernel: scripts/kernel/run.sh engine/ha/handover.kernel.test.ts';
 
-test('HA pair: a planned hand-over (engine standby) moves the service cleanly; clearing it makes a backup, a master again only with preempt', { timeout: 300_000, skip }, async (t) => {
+test('HA pair: a planned hand-over (engine standby) moves the service cleanly; clearing it makes a backup, a master again only with preempt', {
+  timeout: 300_000,
+  skip,
+}, async (t) => {
   const lab = await createHaLab('/tmp');
   const { d1, d2 } = lab;
   try {
@@ -52,9 +58,18 @@ test('HA pair: a planned hand-over (engine standby) moves the service cleanly; c
     assert.equal((await trackCheck(d1)).status, 200, 'before: lb1 may be active');
 
     // 1. Standby on the active node: FAULT there, the peer takes over.
-    const at1 = await move(t, lab, 'hand-over lb1 → lb2 (standby on lb1)', d2, d1, streams, async () => {
-      assert.equal((await d1.client.setHaStandby(MAINTENANCE)).standby?.reason, MAINTENANCE.reason);
-    }, ['fault']);
+    const at1 = await move(
+      t,
+      lab,
+      'hand-over lb1 → lb2 (standby on lb1)',
+      d2,
+      d1,
+      streams,
+      async () => {
+        assert.equal((await d1.client.setHaStandby(MAINTENANCE)).standby?.reason, MAINTENANCE.reason);
+      },
+      ['fault'],
+    );
     const s1 = await haOf(d1);
     assert.equal(s1.standby?.by, MAINTENANCE.by, 'lb1 reports that it stands by, and who asked');
     const check = await trackCheck(d1);
@@ -76,7 +91,9 @@ test('HA pair: a planned hand-over (engine standby) moves the service cleanly; c
     went(d2, at2, [], 'standby ended, nopreempt');
 
     // 3. The lower priority node hands over too; cleared, it waits as the backup.
-    const at3 = await move(t, lab, 'hand-over lb2 → lb1 (standby on lb2)', d1, d2, streams, async () => void (await d2.client.setHaStandby(MAINTENANCE)), ['fault']);
+    const at3 = await move(t, lab, 'hand-over lb2 → lb1 (standby on lb2)', d1, d2, streams, async () => void (await d2.client.setHaStandby(MAINTENANCE)), [
+      'fault',
+    ]);
     await noFlapping(lab, 'while lb2 stands by');
     went(d2, at3, ['MASTER→FAULT'], 'hand-over to lb1');
     went(d1, at3, ['BACKUP→MASTER'], 'hand-over to lb1');
@@ -97,7 +114,9 @@ test('HA pair: a planned hand-over (engine standby) moves the service cleanly; c
     await noFlapping(lab, 'after preempt on');
     went(d1, at4, [], 'preempt on');
     went(d2, at4, [], 'preempt on');
-    const at5 = await move(t, lab, 'hand-over lb1 → lb2 with preempt', d2, d1, streams, async () => void (await d1.client.setHaStandby(MAINTENANCE)), ['fault']);
+    const at5 = await move(t, lab, 'hand-over lb1 → lb2 with preempt', d2, d1, streams, async () => void (await d1.client.setHaStandby(MAINTENANCE)), [
+      'fault',
+    ]);
     await noFlapping(lab, 'while lb1 stands by (preempt)');
     went(d1, at5, ['MASTER→FAULT'], 'hand-over with preempt');
     went(d2, at5, ['BACKUP→MASTER'], 'hand-over with preempt');
@@ -107,7 +126,13 @@ test('HA pair: a planned hand-over (engine standby) moves the service cleanly; c
     went(d1, at6, ['FAULT→BACKUP', 'BACKUP→MASTER'], 'standby ended, preempt');
     went(d2, at6, ['MASTER→BACKUP'], 'standby ended, preempt');
   } catch (e) {
-    for (const d of [d1, d2]) for (const l of d.log().split('\n').filter((x) => x && !x.includes('gratuitous ARP')).slice(-30)) t.diagnostic(`${d.name}: ${l}`);
+    for (const d of [d1, d2])
+      for (const l of d
+        .log()
+        .split('\n')
+        .filter((x) => x && !x.includes('gratuitous ARP'))
+        .slice(-30))
+        t.diagnostic(`${d.name}: ${l}`);
     throw e;
   } finally {
     await lab.cleanup();

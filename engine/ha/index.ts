@@ -88,7 +88,11 @@ export class HaManager {
     this.confPath = at('keepalived.conf');
     this.local = opts.localAddresses ?? interfaceAddresses;
     this.release = opts.releaseAddresses ?? (async (a) => void (await reconcileVips([], a)));
-    this.fifo = new NotifyFifo(at('ha-notify.fifo'), (l) => this.onNotify(l), (text) => opts.log('info', `keepalived notify: ${text}`));
+    this.fifo = new NotifyFifo(
+      at('ha-notify.fifo'),
+      (l) => this.onNotify(l),
+      (text) => opts.log('info', `keepalived notify: ${text}`),
+    );
     this.sync = new SyncDaemonFollower(opts.openIpvs ?? openIpvsProcess, at('ha-sync.json'), opts.log);
     this.supervisor = new KeepalivedSupervisor({
       binary: opts.keepalived ?? process.env.FULCRUM_KEEPALIVED ?? '/usr/sbin/keepalived',
@@ -102,10 +106,12 @@ export class HaManager {
   }
 
   apply(config: Config): Promise<void> {
-    return this.queue.run(() => this.doApply(config)).catch((e) => {
-      this.error = errOf(e);
-      this.opts.log('error', 'high availability not applied', { error: (e as Error).stack });
-    });
+    return this.queue
+      .run(() => this.doApply(config))
+      .catch((e) => {
+        this.error = errOf(e);
+        this.opts.log('error', 'high availability not applied', { error: (e as Error).stack });
+      });
   }
 
   private async doApply(config: Config): Promise<void> {
@@ -115,7 +121,11 @@ export class HaManager {
     this.error = undefined;
     for (const s of ensureSysctls(haSysctls(config))) {
       if (s.wasChanged) this.opts.log('info', `sysctl ${s.path.replace(/\//g, '.')} set to ${s.value}`);
-      if (s.error) this.error ??= { code: 'IPVS_KERNEL', message: new EngineError('IPVS_KERNEL', { operation: `setting ${s.path.replace(/\//g, '.')}=${s.value}`, errno: s.error }).message };
+      if (s.error)
+        this.error ??= {
+          code: 'IPVS_KERNEL',
+          message: new EngineError('IPVS_KERNEL', { operation: `setting ${s.path.replace(/\//g, '.')}=${s.value}`, errno: s.error }).message,
+        };
     }
     try {
       this.node = whichNode(ha, this.opts.nodeName ?? process.env.FULCRUM_HA_NODE, (await this.local()).get(ha.interface) ?? []);
@@ -127,9 +137,23 @@ export class HaManager {
       return this.stopKeepalived();
     }
     await this.followStickSync(ha.nodes.filter((n) => n.name !== this.node!.name).map((n) => n.address));
-    this.groups = haInterfaceGroups(config).map((g, i) => ({ name: instanceName(g.interface), interface: g.interface, virtualRouterId: ha.virtualRouterId + i, addresses: g.addresses }));
+    this.groups = haInterfaceGroups(config).map((g, i) => ({
+      name: instanceName(g.interface),
+      interface: g.interface,
+      virtualRouterId: ha.virtualRouterId + i,
+      addresses: g.addresses,
+    }));
     const socket = this.opts.socketPath ?? process.env.FULCRUM_ENGINE_SOCKET ?? path.join(this.opts.dataDir, 'engine.sock');
-    const checkCommand = [this.opts.curl ?? '/usr/bin/curl', '--silent', '--fail', '--max-time', '3', '--unix-socket', socket, 'http://fulcrum-engine/v1/ha/check'];
+    const checkCommand = [
+      this.opts.curl ?? '/usr/bin/curl',
+      '--silent',
+      '--fail',
+      '--max-time',
+      '3',
+      '--unix-socket',
+      socket,
+      'http://fulcrum-engine/v1/ha/check',
+    ];
     const text = renderKeepalivedConf({ ha, node: this.node, groups: this.groups, fifoPath: this.fifo.path, checkCommand });
     for (const name of this.states.keys()) if (!this.groups.some((g) => g.name === name)) this.states.delete(name);
     for (const g of this.groups) if (!this.states.has(g.name)) this.states.set(g.name, { state: 'INIT', since: new Date().toISOString() });
@@ -169,7 +193,14 @@ export class HaManager {
       this.stick = await StickReplicator.open({ address: this.node!.address, peers, log: this.opts.log, onEntry: this.opts.onStickEntry });
       this.stickError = undefined;
     } catch (e) {
-      this.stickError = errOf(new EngineError('HA_STICK_SYNC_FAILED', { endpoint: `${this.node!.address}:${stickSyncPort()}`, reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message }, undefined, { cause: e }));
+      this.stickError = errOf(
+        new EngineError(
+          'HA_STICK_SYNC_FAILED',
+          { endpoint: `${this.node!.address}:${stickSyncPort()}`, reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message },
+          undefined,
+          { cause: e },
+        ),
+      );
       this.opts.log('error', this.stickError.message);
     }
   }
@@ -213,20 +244,38 @@ export class HaManager {
     for (const [name, s] of this.states) {
       if (s.state === 'STOP') continue;
       this.states.set(name, { state: 'STOP', since: new Date().toISOString() });
-      this.emit({ kind: 'vrrp', instance: name, state: 'STOP', previous: s.state, message: `VRRP instance ${name} is STOP (was ${s.state}): keepalived is not running.` });
+      this.emit({
+        kind: 'vrrp',
+        instance: name,
+        state: 'STOP',
+        previous: s.state,
+        message: `VRRP instance ${name} is STOP (was ${s.state}): keepalived is not running.`,
+      });
     }
-    this.emit({ kind: 'keepalived', state: 'exited', message: `keepalived exited (${e.reason})${e.restartInMs !== undefined ? `; starting it again in ${e.restartInMs} ms` : ''}.` });
+    this.emit({
+      kind: 'keepalived',
+      state: 'exited',
+      message: `keepalived exited (${e.reason})${e.restartInMs !== undefined ? `; starting it again in ${e.restartInMs} ms` : ''}.`,
+    });
     if (e.restartInMs === undefined || this.isClosing) return;
     // Died unexpectedly. SIGKILLed, it leaves its addresses behind while the peer takes them: remove them now
     // rather than when it starts again (keepalived removes them at start, too).
     const addresses = this.groups.flatMap((g) => g.addresses);
-    void this.release(addresses).catch((err) => this.opts.log('error', 'could not remove the addresses of a dead keepalived', { error: (err as Error).message }));
+    void this.release(addresses).catch((err) =>
+      this.opts.log('error', 'could not remove the addresses of a dead keepalived', { error: (err as Error).message }),
+    );
     void this.followSync();
   }
 
   private async followSync(): Promise<void> {
     const states = [...this.states.values()].map((s) => s.state);
-    const role: HaStatus['role'] = !this.supervisor.isRunning ? 'stopped' : states.length > 0 && states.every((s) => s === 'MASTER') ? 'master' : states.includes('FAULT') ? 'fault' : 'backup';
+    const role: HaStatus['role'] = !this.supervisor.isRunning
+      ? 'stopped'
+      : states.length > 0 && states.every((s) => s === 'MASTER')
+        ? 'master'
+        : states.includes('FAULT')
+          ? 'fault'
+          : 'backup';
     const isRoleChange = role !== this.role;
     this.role = role;
     if (this.isClosing || !this.ha?.isEnabled) return;
@@ -254,10 +303,31 @@ export class HaManager {
       role: this.role,
       instances: this.groups.map((g) => {
         const s = this.states.get(g.name) ?? { state: 'INIT' as const, since: new Date().toISOString() };
-        return { name: g.name, interface: g.interface, virtualRouterId: g.virtualRouterId, ...s, addresses: g.addresses.map((a) => ({ address: a.address, prefix: a.prefix, interface: a.interface, isHeld: held(a) })) };
+        return {
+          name: g.name,
+          interface: g.interface,
+          virtualRouterId: g.virtualRouterId,
+          ...s,
+          addresses: g.addresses.map((a) => ({ address: a.address, prefix: a.prefix, interface: a.interface, isHeld: held(a) })),
+        };
       }),
-      keepalived: { isRunning: k.isRunning, pid: k.pid, startedAt: k.startedAt, restarts: k.restarts, reloads: k.reloads, lastReloadAt: k.lastReloadAt, lastExit: k.lastExit, nextStartAt: k.nextStartAt, configPath: this.confPath },
-      syncDaemon: { wanted: sync.wanted, settings: sync.settings, running: sync.running.map((d) => ({ state: d.state, interface: d.interface, syncId: d.syncId })), ...(sync.readAt ? { readAt: sync.readAt } : {}) },
+      keepalived: {
+        isRunning: k.isRunning,
+        pid: k.pid,
+        startedAt: k.startedAt,
+        restarts: k.restarts,
+        reloads: k.reloads,
+        lastReloadAt: k.lastReloadAt,
+        lastExit: k.lastExit,
+        nextStartAt: k.nextStartAt,
+        configPath: this.confPath,
+      },
+      syncDaemon: {
+        wanted: sync.wanted,
+        settings: sync.settings,
+        running: sync.running.map((d) => ({ state: d.state, interface: d.interface, syncId: d.syncId })),
+        ...(sync.readAt ? { readAt: sync.readAt } : {}),
+      },
       ...(this.stick ? { stickSync: this.stick.status() } : this.stickError ? { stickSync: { error: this.stickError } } : {}),
       sysctls: Object.fromEntries(['net/ipv4/ip_nonlocal_bind', 'net/ipv6/ip_nonlocal_bind'].map((p) => [p.replace(/\//g, '.'), readSysctl(p) ?? null])),
       ...((this.error ?? k.error ?? sync.error) ? { error: this.error ?? k.error ?? sync.error } : {}),

@@ -18,8 +18,9 @@ export function whichNode(ha: Ha, name: string | undefined, addressesOnInterface
   const here = new Set(addressesOnInterface.map(canonicalAddress));
   const found = ha.nodes.filter((n) => here.has(canonicalAddress(n.address)));
   if (found.length === 1) return found[0];
-  const reason = found.length === 0
-    ? `no node's address is on ${ha.interface} (${addressesOnInterface.length ? `it has ${addressesOnInterface.join(', ')}` : 'it has no address, or there is no such interface'})`
-    : `${found.map((n) => n.address).join(' and ')} are all on ${ha.interface}`;
+  const reason =
+    found.length === 0
+      ? `no node's address is on ${ha.interface} (${addressesOnInterface.length ? `it has ${addressesOnInterface.join(', ')}` : 'it has no address, or there is no such interface'})`
+      : `${found.map((n) => n.address).join(' and ')} are all on ${ha.interface}`;
   throw new EngineError('HA_NODE_UNKNOWN', { reason, nodes });
 }

@@ -27,7 +27,11 @@ test('notify: reads a real FIFO it creates, across partial writes and writers th
   const file = path.join(dir, 'notify.fifo');
   const got: string[] = [];
   const other: string[] = [];
-  const fifo = new NotifyFifo(file, (l) => got.push(`${l.name} ${l.state}`), (t) => other.push(t));
+  const fifo = new NotifyFifo(
+    file,
+    (l) => got.push(`${l.name} ${l.state}`),
+    (t) => other.push(t),
+  );
   fifo.open();
   fifo.open(); // idempotent
   assert.equal(fs.statSync(file).isFIFO(), true);

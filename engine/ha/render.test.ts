@@ -18,10 +18,21 @@ const CHECK = ['/usr/bin/curl', '--silent', '--fail', '--max-time', '3', '--unix
 const pair = (ha: Record<string, unknown> = {}) => ({
   interface: 'eth0',
   virtualRouterId: 51,
-  nodes: [{ name: 'lb1', address: '10.0.0.11', priority: 150 }, { name: 'lb2', address: '10.0.0.12', priority: 100 }],
+  nodes: [
+    { name: 'lb1', address: '10.0.0.11', priority: 150 },
+    { name: 'lb2', address: '10.0.0.12', priority: 100 },
+  ],
   ...ha,
 });
-const vs = (name: string, mode: string, address: string, iface?: string) => ({ name, layer: 4, mode, address, ports: [80], ...(iface ? { interface: iface } : {}), realServers: [{ name: 'r1', address: address.includes(':') ? 'fd00::2' : '10.0.0.2' }] });
+const vs = (name: string, mode: string, address: string, iface?: string) => ({
+  name,
+  layer: 4,
+  mode,
+  address,
+  ports: [80],
+  ...(iface ? { interface: iface } : {}),
+  realServers: [{ name: 'r1', address: address.includes(':') ? 'fd00::2' : '10.0.0.2' }],
+});
 
 function render(input: Record<string, unknown>, nodeName = 'lb1', fifo = '/var/lib/fulcrum/ha-notify.fifo', check = CHECK): string {
   const config = ConfigSchema.parse(input);
@@ -88,11 +99,19 @@ test('render: keepalived 2.2.7 parses what we render without a warning', () => {
   const fifo = path.join(dir, 'notify.fifo');
   execFileSync('mkfifo', [fifo]);
   const conf = path.join(dir, 'keepalived.conf');
-  fs.writeFileSync(conf, render({
-    virtualServices: [vs('v4', 'nat', '172.16.0.10', 'ha1'), vs('v6', 'nat', 'fd01::10', 'ha1')],
-    floatingIps: [{ address: '10.0.0.1', prefixLength: 24, interface: 'ha0' }],
-    ha: pair({ interface: 'ha0', preempt: true, preemptDelaySeconds: 5 }),
-  }, 'lb1', fifo, ['/usr/bin/curl', '--silent', '--fail', '--unix-socket', path.join(dir, 'engine.sock'), 'http://fulcrum-engine/v1/ha/check']));
+  fs.writeFileSync(
+    conf,
+    render(
+      {
+        virtualServices: [vs('v4', 'nat', '172.16.0.10', 'ha1'), vs('v6', 'nat', 'fd01::10', 'ha1')],
+        floatingIps: [{ address: '10.0.0.1', prefixLength: 24, interface: 'ha0' }],
+        ha: pair({ interface: 'ha0', preempt: true, preemptDelaySeconds: 5 }),
+      },
+      'lb1',
+      fifo,
+      ['/usr/bin/curl', '--silent', '--fail', '--unix-socket', path.join(dir, 'engine.sock'), 'http://fulcrum-engine/v1/ha/check'],
+    ),
+  );
   const r = spawnSync('unshare', ['-n', 'sh', '-c', `ip link add ha0 type veth peer name ha1 && keepalived -t -l -n -f ${conf}`], { encoding: 'utf8' });
   assert.equal(r.error, undefined, 'unshare and keepalived are installed (scripts/install-system-deps.sh)');
   assert.equal(r.status, 0, `keepalived -t: ${r.stderr}${r.stdout}`);
@@ -105,7 +124,24 @@ test('render: keepalived keeps the track script across reloads (SIGHUP twice)', 
   const fifo = path.join(dir, 'notify.fifo');
   execFileSync('mkfifo', [fifo]);
   const conf = path.join(dir, 'keepalived.conf');
-  fs.writeFileSync(conf, render({ virtualServices: [vs('v4', 'dr', '10.9.0.10', 'ha0')], ha: pair({ interface: 'ha0', nodes: [{ name: 'lb1', address: '10.9.0.1', priority: 150 }, { name: 'lb2', address: '10.9.0.2', priority: 100 }] }) }, 'lb1', fifo, ['/usr/bin/true']));
+  fs.writeFileSync(
+    conf,
+    render(
+      {
+        virtualServices: [vs('v4', 'dr', '10.9.0.10', 'ha0')],
+        ha: pair({
+          interface: 'ha0',
+          nodes: [
+            { name: 'lb1', address: '10.9.0.1', priority: 150 },
+            { name: 'lb2', address: '10.9.0.2', priority: 100 },
+          ],
+        }),
+      },
+      'lb1',
+      fifo,
+      ['/usr/bin/true'],
+    ),
+  );
   const log = path.join(dir, 'log');
   const pid = path.join(dir, 'k.pid');
   // cat holds the FIFO's read end, as the engine does. Each signal waits until keepalived has logged the end of the

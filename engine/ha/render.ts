@@ -112,7 +112,18 @@ export function renderKeepalivedConf(input: RenderInput): string {
     ...block(`vrrp_script ${TRACK_SCRIPT}`, script, ''),
     '',
   ];
-  if (input.groups.length > 1) out.push(...block(`vrrp_sync_group ${SYNC_GROUP}`, block('group', input.groups.map((g) => instanceName(g.interface))).map((l) => l.slice(2)), ''), '');
+  if (input.groups.length > 1)
+    out.push(
+      ...block(
+        `vrrp_sync_group ${SYNC_GROUP}`,
+        block(
+          'group',
+          input.groups.map((g) => instanceName(g.interface)),
+        ).map((l) => l.slice(2)),
+        '',
+      ),
+      '',
+    );
   input.groups.forEach((g, i) => {
     out.push(...instance(input, g, i), '');
   });

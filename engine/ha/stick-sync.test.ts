@@ -46,10 +46,18 @@ test('stick sync: entries travel in batches under MAX_DATAGRAM with their remain
   peer.on('message', (m) => datagrams.push(m));
   const got: [string, string, StickEntry][] = [];
   const logs: string[] = [];
-  const a = await StickReplicator.open({ address: '127.0.0.11', peers: ['127.0.0.12'], port, log: (_l, m) => logs.push(m), now: () => 1_000_000, onEntry: (t, k, e) => got.push([t, k, e]) });
+  const a = await StickReplicator.open({
+    address: '127.0.0.11',
+    peers: ['127.0.0.12'],
+    port,
+    log: (_l, m) => logs.push(m),
+    now: () => 1_000_000,
+    onEntry: (t, k, e) => got.push([t, k, e]),
+  });
   try {
     // 40 entries with long keys (app cookies): more than one datagram, each under the limit, none lost on loopback.
-    for (let i = 0; i < 40; i++) a.send('web/app', `JSESSIONID-${String(i).padStart(2, '0')}-${'x'.repeat(60)}`, { server: i % 2 ? 'app-2' : 'app-1', expiresAt: 1_000_000 + 600_000 });
+    for (let i = 0; i < 40; i++)
+      a.send('web/app', `JSESSIONID-${String(i).padStart(2, '0')}-${'x'.repeat(60)}`, { server: i % 2 ? 'app-2' : 'app-1', expiresAt: 1_000_000 + 600_000 });
     a.send('web/source', '10.1.2.3', { server: 'app-1', expiresAt: 999_999 }); // already expired: not sent
     await waitFor(() => datagrams.flatMap((d) => JSON.parse(d.toString()).entries).length === 40, 'the 40 entries at the peer');
     assert.ok(datagrams.length >= 3, `batched into several datagrams (${datagrams.length})`);
@@ -88,8 +96,12 @@ function node(name: string, address: string) {
   const l7 = createL7DataPlane({ dataDir, workers: 0 });
   const engine = new Engine(dataDir, [l7], quiet, {
     ha: {
-      nodeName: name, keepalived: FAKE, openIpvs: async () => fakeSync(), socketPath: path.join(dataDir, 'engine.sock'),
-      localAddresses: async () => new Map([['lo', [address]]]), releaseAddresses: async () => undefined,
+      nodeName: name,
+      keepalived: FAKE,
+      openIpvs: async () => fakeSync(),
+      socketPath: path.join(dataDir, 'engine.sock'),
+      localAddresses: async () => new Map([['lo', [address]]]),
+      releaseAddresses: async () => undefined,
     },
   });
   return { engine, dataDir };
@@ -101,13 +113,27 @@ test('stick sync: a client placed by source-IP persistence on one node goes to t
   const [portA, portB] = [await freePort(), await freePort()];
   const lb1 = node('lb1', '127.0.0.11');
   const lb2 = node('lb2', '127.0.0.12');
-  const ha = { interface: 'lo', virtualRouterId: 71, nodes: [{ name: 'lb1', address: '127.0.0.11', priority: 150 }, { name: 'lb2', address: '127.0.0.12', priority: 100 }] };
+  const ha = {
+    interface: 'lo',
+    virtualRouterId: 71,
+    nodes: [
+      { name: 'lb1', address: '127.0.0.11', priority: 150 },
+      { name: 'lb2', address: '127.0.0.12', priority: 100 },
+    ],
+  };
   // The same service on both; on one host the two nodes listen on two ports (a pair would listen on one VIP).
   const on = (port: number) => config([httpService('web', port, [s1, s2], { persistence: { type: 'source-ip', timeoutSeconds: 600 } })], { ha });
   try {
-    for (const [n, port] of [[lb1, portA], [lb2, portB]] as const) {
+    for (const [n, port] of [
+      [lb1, portA],
+      [lb2, portB],
+    ] as const) {
       const r = await n.engine.apply(1, on(port));
-      assert.deepEqual(r.results.map((x) => `${x.name} ${x.status}`), ['web programmed'], JSON.stringify(r));
+      assert.deepEqual(
+        r.results.map((x) => `${x.name} ${x.status}`),
+        ['web programmed'],
+        JSON.stringify(r),
+      );
     }
     const link = async (n: typeof lb1) => (await n.engine.status()).ha!.stickSync as { received: number; sent: number; address: string };
     assert.equal((await link(lb1)).address, '127.0.0.11');
@@ -125,7 +151,7 @@ test('stick sync: a client placed by source-IP persistence on one node goes to t
 
     // And back: a client first seen on lb2 keeps its server on lb1.
     const fresh = (await fetchFrom('127.0.0.6', portB, 'GET', '/')).body.toString();
-    await waitFor(async () => (await link(lb1)).received >= 1, 'lb1 to hear lb2\'s entry');
+    await waitFor(async () => (await link(lb1)).received >= 1, "lb1 to hear lb2's entry");
     for (let i = 0; i < 3; i++) assert.equal((await fetchFrom('127.0.0.6', portA, 'GET', '/')).body.toString(), fresh, 'client 127.0.0.6 on lb1');
   } finally {
     delete process.env.FULCRUM_STICK_SYNC_PORT;

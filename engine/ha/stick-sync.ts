@@ -37,7 +37,21 @@ const FLUSH_MS = 100;
 
 const StickDatagramSchema = z.strictObject({
   v: z.literal(1),
-  entries: z.array(z.tuple([z.string().min(1).max(300), z.string().min(1).max(8192), z.string().min(1).max(300), z.number().int().min(1).max(7 * 24 * 3600_000)])).min(1).max(1000),
+  entries: z
+    .array(
+      z.tuple([
+        z.string().min(1).max(300),
+        z.string().min(1).max(8192),
+        z.string().min(1).max(300),
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 3600_000),
+      ]),
+    )
+    .min(1)
+    .max(1000),
 });
 
 export interface StickReplicatorOptions {
@@ -120,7 +134,8 @@ export class StickReplicator {
     this.counts.sent += this.batch.length;
     this.batch = [];
     this.batchBytes = 0;
-    for (const peer of this.peers) this.socket.send(data, this.port, peer, (e) => e && this.once(`send ${peer}`, `stick-table sync: could not send to ${peer}: ${e.message}`));
+    for (const peer of this.peers)
+      this.socket.send(data, this.port, peer, (e) => e && this.once(`send ${peer}`, `stick-table sync: could not send to ${peer}: ${e.message}`));
   }
 
   private receive(msg: Buffer, from: string): void {
@@ -133,7 +148,10 @@ export class StickReplicator {
       parsed = StickDatagramSchema.parse(JSON.parse(msg.toString('utf8')));
     } catch (e) {
       this.counts.refused++;
-      return this.once(`bad ${from}`, `stick-table sync: dropped a datagram from ${from} that is not a batch of entries (${(e as Error).message.slice(0, 200)})`);
+      return this.once(
+        `bad ${from}`,
+        `stick-table sync: dropped a datagram from ${from} that is not a batch of entries (${(e as Error).message.slice(0, 200)})`,
+      );
     }
     const now = this.now();
     for (const [table, key, server, ttl] of parsed.entries) this.opts.onEntry(table, key, { server, expiresAt: now + ttl });

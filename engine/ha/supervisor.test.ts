@@ -26,7 +26,13 @@ test('supervisor: a keepalived that keeps exiting is started again after 50, 100
   const f = files();
   const exits: (number | undefined)[] = [];
   process.env.FAKE_KEEPALIVED_EXIT = '1';
-  const s = new KeepalivedSupervisor({ ...f, binary: FAKE, log: () => undefined, backoff: { initialMs: 50, maxMs: 200, stableMs: 60_000 }, onChange: (e) => e.kind === 'exited' && exits.push(e.restartInMs) });
+  const s = new KeepalivedSupervisor({
+    ...f,
+    binary: FAKE,
+    log: () => undefined,
+    backoff: { initialMs: 50, maxMs: 200, stableMs: 60_000 },
+    onChange: (e) => e.kind === 'exited' && exits.push(e.restartInMs),
+  });
   try {
     await s.start();
     for (let i = 0; i < 300 && exits.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
@@ -47,7 +53,12 @@ test('supervisor: a keepalived that keeps exiting is started again after 50, 100
 
 test('supervisor: a binary that is not there is HA_KEEPALIVED_MISSING', async () => {
   const f = files();
-  const s = new KeepalivedSupervisor({ ...f, binary: path.join(f.dir, 'no-keepalived'), log: () => undefined, backoff: { initialMs: 1000, maxMs: 1000, stableMs: 60_000 } });
+  const s = new KeepalivedSupervisor({
+    ...f,
+    binary: path.join(f.dir, 'no-keepalived'),
+    log: () => undefined,
+    backoff: { initialMs: 1000, maxMs: 1000, stableMs: 60_000 },
+  });
   await s.start();
   for (let i = 0; i < 100 && !s.status().error; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(s.status().error?.code, 'HA_KEEPALIVED_MISSING');
@@ -58,9 +69,24 @@ test('supervisor: a binary that is not there is HA_KEEPALIVED_MISSING', async ()
 test('supervisor: a keepalived left by a dead engine (same pid file, same configuration) is stopped before ours starts', async () => {
   const f = files();
   // Left by a dead engine: its parent is gone, so it has been re-parented (a child of ours would count as ours).
-  const sh = spawn('sh', ['-c', `"${FAKE}" -n -f "${f.confPath}" -p "${f.pidPath}" -r "${f.vrrpPidPath}" </dev/null >/dev/null 2>&1 & echo $!`], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const stalePid = Number(await new Promise<string>((resolve) => { let out = ''; sh.stdout!.on('data', (d) => (out += d)); sh.on('close', () => resolve(out.trim())); }));
-  const isGone = () => { try { process.kill(stalePid, 0); return fs.readFileSync(`/proc/${stalePid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true; } catch { return true; } };
+  const sh = spawn('sh', ['-c', `"${FAKE}" -n -f "${f.confPath}" -p "${f.pidPath}" -r "${f.vrrpPidPath}" </dev/null >/dev/null 2>&1 & echo $!`], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const stalePid = Number(
+    await new Promise<string>((resolve) => {
+      let out = '';
+      sh.stdout!.on('data', (d) => (out += d));
+      sh.on('close', () => resolve(out.trim()));
+    }),
+  );
+  const isGone = () => {
+    try {
+      process.kill(stalePid, 0);
+      return fs.readFileSync(`/proc/${stalePid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+    } catch {
+      return true;
+    }
+  };
   for (let i = 0; i < 200 && !fs.existsSync(f.pidPath); i++) await new Promise((r) => setTimeout(r, 10));
   // An unrelated process named in the other pid file is left alone.
   fs.writeFileSync(f.vrrpPidPath, `${process.pid}\n`);

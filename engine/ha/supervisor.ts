@@ -176,7 +176,8 @@ export class KeepalivedSupervisor {
     // Unexpected: restart after a backoff that grows while keepalived keeps failing.
     this.failures = Date.now() - startedAt >= this.backoff.stableMs ? 1 : this.failures + 1;
     const delay = Math.min(this.backoff.initialMs * 2 ** (this.failures - 1), this.backoff.maxMs);
-    if (!spawnError) this.st.error = { code: 'HA_KEEPALIVED_EXITED', message: new EngineError('HA_KEEPALIVED_EXITED', { reason, delay: delay / 1000 }).message };
+    if (!spawnError)
+      this.st.error = { code: 'HA_KEEPALIVED_EXITED', message: new EngineError('HA_KEEPALIVED_EXITED', { reason, delay: delay / 1000 }).message };
     log('error', `keepalived exited (${reason}); starting it again in ${delay} ms`, { recent: this.st.recent.slice(-5) });
     this.st.nextStartAt = new Date(Date.now() + delay).toISOString();
     this.opts.onChange?.({ kind: 'exited', reason, restartInMs: delay });

@@ -24,7 +24,10 @@ function fakeKernel(initial: SyncDaemon[] = []): SyncPort & { log: string[]; dae
     },
     stopDaemon: async (state) => {
       log.push(`stop ${state}`);
-      running.splice(running.findIndex((x) => x.state === state), 1);
+      running.splice(
+        running.findIndex((x) => x.state === state),
+        1,
+      );
       return { command: { cmd: 'del-daemon', state }, ok: true };
     },
     close: () => undefined,
@@ -47,7 +50,7 @@ test('sync daemon: backup, then master (started before the backup stops), then b
   assert.deepEqual((await f.status()).running, []);
 });
 
-test('sync daemon: new settings replace its own daemon; another program\'s daemon is reported, never stopped', async () => {
+test("sync daemon: new settings replace its own daemon; another program's daemon is reported, never stopped", async () => {
   const record = tmp();
   const k = fakeKernel();
   const f = new SyncDaemonFollower(async () => k, record, quiet);
@@ -72,7 +75,13 @@ test('sync daemon: new settings replace its own daemon; another program\'s daemo
 });
 
 test('sync daemon: no IPVS is a reason in the status, not a throw', async () => {
-  const f = new SyncDaemonFollower(async () => { throw Object.assign(new Error('IPVS is not available in this kernel'), { code: 'IPVS_UNAVAILABLE' }); }, tmp(), quiet);
+  const f = new SyncDaemonFollower(
+    async () => {
+      throw Object.assign(new Error('IPVS is not available in this kernel'), { code: 'IPVS_UNAVAILABLE' });
+    },
+    tmp(),
+    quiet,
+  );
   await f.follow('backup', eth0);
   assert.deepEqual((await f.status()).error, { code: 'IPVS_UNAVAILABLE', message: 'IPVS is not available in this kernel' });
 });

@@ -120,8 +120,16 @@ export class SyncDaemonFollower {
 
   /** `running` as the kernel has it, or — while a daemon is being started or stopped — as read last (latest-read.ts). */
   async status(): Promise<SyncStatus> {
-    const { value: running, readAt } = this.port ? await this.runningRead.get().catch(() => ({ value: [], readAt: undefined })) : { value: [], readAt: undefined };
-    return { wanted: this.wanted, ...(this.settings ? { settings: this.settings } : {}), running, ...(readAt ? { readAt } : {}), ...(this.error ? { error: this.error } : {}) };
+    const { value: running, readAt } = this.port
+      ? await this.runningRead.get().catch(() => ({ value: [], readAt: undefined }))
+      : { value: [], readAt: undefined };
+    return {
+      wanted: this.wanted,
+      ...(this.settings ? { settings: this.settings } : {}),
+      running,
+      ...(readAt ? { readAt } : {}),
+      ...(this.error ? { error: this.error } : {}),
+    };
   }
 
   close(): void {

@@ -43,7 +43,10 @@ async function agent(t: { after: (fn: () => void) => void }, reply: (s: net.Sock
     s.on('data', (d) => received.push(d.toString()));
     reply(s);
   });
-  t.after(() => { for (const s of sockets) s.destroy(); server.close(); });
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return { port: (server.address() as net.AddressInfo).port, received };
@@ -61,7 +64,12 @@ test('agent writes "drain" and closes without a newline → drain', { timeout: 1
 });
 
 test('agent says "down#disk full" in two writes after reading our text', { timeout: 10_000 }, async (t) => {
-  const { port, received } = await agent(t, (s) => s.once('data', () => { s.write('down#disk'); setImmediate(() => s.write(' full\n')); }));
+  const { port, received } = await agent(t, (s) =>
+    s.once('data', () => {
+      s.write('down#disk');
+      setImmediate(() => s.write(' full\n'));
+    }),
+  );
   assert.deepEqual(await ask(port, 2000, 'symphony-pool\n'), { health: 'down', message: 'disk full' });
   assert.equal(received.join(''), 'symphony-pool\n');
 });

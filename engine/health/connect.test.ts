@@ -18,7 +18,13 @@ async function server(onSocket: (s: net.Socket) => void): Promise<{ port: number
     onSocket(s);
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { port: (srv.address() as net.AddressInfo).port, close: () => { for (const s of sockets) s.destroy(); srv.close(); } };
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      srv.close();
+    },
+  };
 }
 
 /** A port nothing listens on: bound, then closed. */
@@ -29,7 +35,10 @@ async function closedPort(): Promise<number> {
 }
 
 const target = (port: number, check: Partial<HealthCheck>): CheckTarget => ({
-  address: '127.0.0.1', port, vip: '127.0.0.1', vipPort: 80,
+  address: '127.0.0.1',
+  port,
+  vip: '127.0.0.1',
+  vipPort: 80,
   check: HealthCheckSchema.parse({ type: 'connect', timeoutMs: 300, intervalMs: 1000, ...check }),
 });
 
@@ -62,11 +71,13 @@ test('connect: a listener whose accept queue is full never completes the handsha
 });
 
 test('send-expect: the expected text arriving in pieces passes (L7OK)', async (t) => {
-  const s = await server((sock) => sock.once('data', (d) => {
-    assert.equal(d.toString(), 'PING\r\n');
-    sock.write('+PO');
-    setImmediate(() => sock.write('NG\r\n'));
-  }));
+  const s = await server((sock) =>
+    sock.once('data', (d) => {
+      assert.equal(d.toString(), 'PING\r\n');
+      sock.write('+PO');
+      setImmediate(() => sock.write('NG\r\n'));
+    }),
+  );
   t.after(() => s.close());
   const r = await connectCheck(target(s.port, { type: 'send-expect', sendExpect: { send: 'PING\r\n', expect: '+PONG', isRegex: false } }));
   assert.equal(r.code, 'L7OK');
@@ -100,7 +111,10 @@ test('an aborted check settles at once', async (t) => {
   const s = await server(() => undefined);
   t.after(() => s.close());
   const ac = new AbortController();
-  const pending = connectCheck({ ...target(s.port, { type: 'send-expect', timeoutMs: 5000, intervalMs: 10_000, sendExpect: { send: 'x', expect: 'y', isRegex: false } }), signal: ac.signal });
+  const pending = connectCheck({
+    ...target(s.port, { type: 'send-expect', timeoutMs: 5000, intervalMs: 10_000, sendExpect: { send: 'x', expect: 'y', isRegex: false } }),
+    signal: ac.signal,
+  });
   ac.abort();
   const r = await pending;
   assert.equal(r.isPass, false);

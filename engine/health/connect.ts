@@ -157,9 +157,11 @@ function runTcp(t: CheckTarget): Promise<CheckResult> {
     };
     const elapsed = () => performance.now() - started;
     const timer = deadline(t.check.timeoutMs, started, () => {
-      finish(isConnected
-        ? result('L7TOUT', { target, timeoutMs: t.check.timeoutMs }, elapsed())
-        : result('L4TOUT', { target, timeoutMs: t.check.timeoutMs }, elapsed()));
+      finish(
+        isConnected
+          ? result('L7TOUT', { target, timeoutMs: t.check.timeoutMs }, elapsed())
+          : result('L4TOUT', { target, timeoutMs: t.check.timeoutMs }, elapsed()),
+      );
     });
     const onAbort = () => finish(result('L4CON', { target, reason: 'the check was stopped' }, elapsed()));
     t.signal?.addEventListener('abort', onAbort, { once: true });
@@ -196,7 +198,13 @@ function expectText(
   });
   socket.on('end', () => {
     const got = text.length === 0 ? 'nothing' : JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
-    done((ms) => result('L7RSP', { detail: `${target} closed the connection after sending ${got}, without the expected ${se.isRegex ? 'pattern' : 'text'} ${quoted}` }, ms));
+    done((ms) =>
+      result(
+        'L7RSP',
+        { detail: `${target} closed the connection after sending ${got}, without the expected ${se.isRegex ? 'pattern' : 'text'} ${quoted}` },
+        ms,
+      ),
+    );
   });
   if (se.send) socket.write(se.send, 'latin1');
 }

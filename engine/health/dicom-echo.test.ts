@@ -14,8 +14,20 @@ import { HealthCheckSchema } from '../config/index.ts';
 import { startBlackhole } from '../l7/test-helpers.ts';
 import { dicomEchoCheck, rejectText } from './dicom-echo.ts';
 import {
-  APPLICATION_CONTEXT, DicomFormatError, IMPLEMENTATION_CLASS_UID, IMPLICIT_VR_LITTLE_ENDIAN, PDU, PduReader,
-  VERIFICATION_SOP_CLASS, decodeAssociate, decodeCommand, decodePData, decodeShort, encodeAssociateRq, encodeEchoRq, readUs,
+  APPLICATION_CONTEXT,
+  DicomFormatError,
+  IMPLEMENTATION_CLASS_UID,
+  IMPLICIT_VR_LITTLE_ENDIAN,
+  PDU,
+  PduReader,
+  VERIFICATION_SOP_CLASS,
+  decodeAssociate,
+  decodeCommand,
+  decodePData,
+  decodeShort,
+  encodeAssociateRq,
+  encodeEchoRq,
+  readUs,
 } from './dicom-pdu.ts';
 
 // DCMTK is the reference peer (scripts/install-system-deps.sh installs it): without it these tests fail, not skip.
@@ -23,7 +35,8 @@ test('DCMTK is installed', () => {
   assert.equal(spawnSync('storescp', ['--version']).status, 0, 'storescp (Debian package dcmtk) is missing');
   assert.equal(spawnSync('dcmqrscp', ['--version']).status, 0, 'dcmqrscp (Debian package dcmtk) is missing');
 });
-const check = (calledAeTitle: string, timeoutMs = 3000) => HealthCheckSchema.parse({ type: 'dicom-echo', timeoutMs, intervalMs: Math.max(timeoutMs, 5000), dicom: { calledAeTitle } });
+const check = (calledAeTitle: string, timeoutMs = 3000) =>
+  HealthCheckSchema.parse({ type: 'dicom-echo', timeoutMs, intervalMs: Math.max(timeoutMs, 5000), dicom: { calledAeTitle } });
 const echo = (port: number, calledAeTitle = 'SYMPHONY', timeoutMs = 3000, signal?: AbortSignal) =>
   dicomEchoCheck({ address: '127.0.0.1', port, vip: '10.0.0.100', vipPort: 104, check: check(calledAeTitle, timeoutMs), signal });
 
@@ -39,7 +52,15 @@ async function freePort(): Promise<number> {
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+    const ok = await new Promise<boolean>((r) =>
+      net
+        .connect(port, '127.0.0.1')
+        .once('connect', function (this: net.Socket) {
+          this.destroy();
+          r(true);
+        })
+        .once('error', () => r(false)),
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -78,14 +99,21 @@ test('A-ASSOCIATE-RJ fixture: permanent, service user, called AE title not recog
   const [pdu] = new PduReader().push(rj);
   assert.equal(pdu.type, PDU.ASSOCIATE_RJ);
   assert.deepEqual(decodeShort(pdu.body), { result: 1, source: 1, reason: 7 });
-  assert.equal(rejectText(decodeShort(pdu.body), { calledAeTitle: 'SYMPHONY', callingAeTitle: 'FULCRUM' }), 'called AE title SYMPHONY unknown (rejected permanently by the service user)');
-  assert.equal(rejectText({ result: 2, source: 3, reason: 1 }, { calledAeTitle: 'X', callingAeTitle: 'Y' }), 'temporary congestion (rejected transiently by the service provider (presentation))');
+  assert.equal(
+    rejectText(decodeShort(pdu.body), { calledAeTitle: 'SYMPHONY', callingAeTitle: 'FULCRUM' }),
+    'called AE title SYMPHONY unknown (rejected permanently by the service user)',
+  );
+  assert.equal(
+    rejectText({ result: 2, source: 3, reason: 1 }, { calledAeTitle: 'X', callingAeTitle: 'Y' }),
+    'temporary congestion (rejected transiently by the service provider (presentation))',
+  );
 });
 
 test('C-ECHO-RQ command set: exact Implicit VR Little Endian bytes (PS3.7 §9.3.5)', () => {
   const expected = Buffer.concat([
     Buffer.from([0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x38, 0x00, 0x00, 0x00]), // (0000,0000) UL 56
-    Buffer.from([0x00, 0x00, 0x02, 0x00, 0x12, 0x00, 0x00, 0x00]), Buffer.from('1.2.840.10008.1.1\0', 'latin1'), // (0000,0002) UI
+    Buffer.from([0x00, 0x00, 0x02, 0x00, 0x12, 0x00, 0x00, 0x00]),
+    Buffer.from('1.2.840.10008.1.1\0', 'latin1'), // (0000,0002) UI
     Buffer.from([0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x30, 0x00]), // (0000,0100) US 0x0030
     Buffer.from([0x00, 0x00, 0x10, 0x01, 0x02, 0x00, 0x00, 0x00, 0x07, 0x00]), // (0000,0110) US 7
     Buffer.from([0x00, 0x00, 0x00, 0x08, 0x02, 0x00, 0x00, 0x00, 0x01, 0x01]), // (0000,0800) US 0x0101
@@ -103,7 +131,10 @@ test('PduReader: one PDU byte by byte, two PDUs in one read, and garbage refused
   assert.equal(seen.length, 1);
   assert.deepEqual(seen[0].body, rq.subarray(6));
   const two = new PduReader().push(Buffer.concat([releaseRp(), rq]));
-  assert.deepEqual(two.map((p) => p.type), [PDU.RELEASE_RP, PDU.ASSOCIATE_RQ]);
+  assert.deepEqual(
+    two.map((p) => p.type),
+    [PDU.RELEASE_RP, PDU.ASSOCIATE_RQ],
+  );
   assert.throws(() => new PduReader().push(Buffer.from('HTTP/1.1 400 Bad Request\r\n')), DicomFormatError);
   assert.throws(() => decodePData(Buffer.from([0, 0, 0, 9, 1, 3, 0])), DicomFormatError);
 });
@@ -136,11 +167,22 @@ test('dcmqrscp with an AETable refuses an unknown called AE title → DCMREJ nam
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'db'));
   const cfg = path.join(dir, 'dcmqrscp.cfg');
-  fs.writeFileSync(cfg, [
-    `NetworkTCPPort = ${port}`, 'MaxPDUSize = 16384', 'MaxAssociations = 16',
-    'HostTable BEGIN', 'HostTable END', 'VendorTable BEGIN', 'VendorTable END',
-    'AETable BEGIN', `ARCHIVE ${path.join(dir, 'db')} RW (10, 1024mb) ANY`, 'AETable END', '',
-  ].join('\n'));
+  fs.writeFileSync(
+    cfg,
+    [
+      `NetworkTCPPort = ${port}`,
+      'MaxPDUSize = 16384',
+      'MaxAssociations = 16',
+      'HostTable BEGIN',
+      'HostTable END',
+      'VendorTable BEGIN',
+      'VendorTable END',
+      'AETable BEGIN',
+      `ARCHIVE ${path.join(dir, 'db')} RW (10, 1024mb) ANY`,
+      'AETable END',
+      '',
+    ].join('\n'),
+  );
   const peer = spawn('dcmqrscp', ['--single-process', '-c', cfg], { stdio: 'ignore' });
   t.after(() => peer.kill('SIGKILL'));
   await waitForPort(port);
@@ -171,7 +213,10 @@ async function fakeScp(t: { after: (fn: () => void) => void }, behaviour: Behavi
       }
     });
   });
-  t.after(() => { for (const s of sockets) s.destroy(); server.close(); });
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return (server.address() as net.AddressInfo).port;
@@ -184,7 +229,12 @@ function onRq(s: net.Socket, behaviour: Behaviour, called: string): void {
   if (behaviour !== 'split') return void s.write(ac);
   // Three bytes per write, each on its own tick, so the checker sees the AC over many reads.
   let at = 0;
-  const next = () => { if (at < ac.length && !s.destroyed) { s.write(ac.subarray(at, (at += 3))); setImmediate(next); } };
+  const next = () => {
+    if (at < ac.length && !s.destroyed) {
+      s.write(ac.subarray(at, (at += 3)));
+      setImmediate(next);
+    }
+  };
   next();
 }
 
@@ -274,6 +324,12 @@ function pData(control: number, fragment: Buffer): Buffer {
 function echoRsp(respondedTo: number, status: number): Buffer {
   const el = (tag: number, value: Buffer) => Buffer.concat([Buffer.from([0, 0, tag & 0xff, tag >> 8, value.length, 0, 0, 0]), value]);
   const us = (n: number) => Buffer.from([n & 0xff, n >> 8]);
-  const rest = Buffer.concat([el(0x0002, Buffer.from('1.2.840.10008.1.1\0')), el(0x0100, us(0x8030)), el(0x0120, us(respondedTo)), el(0x0800, us(0x0101)), el(0x0900, us(status))]);
+  const rest = Buffer.concat([
+    el(0x0002, Buffer.from('1.2.840.10008.1.1\0')),
+    el(0x0100, us(0x8030)),
+    el(0x0120, us(respondedTo)),
+    el(0x0800, us(0x0101)),
+    el(0x0900, us(status)),
+  ]);
   return Buffer.concat([el(0x0000, Buffer.from([rest.length, 0, 0, 0])), rest]);
 }

@@ -17,8 +17,22 @@ import { performance } from 'node:perf_hooks';
 import { errnoText, result, targetText, type CheckCode, type CheckResult } from './status.ts';
 import type { Checker, CheckTarget } from './types.ts';
 import {
-  C_ECHO_RSP, DicomFormatError, PDU, PduReader, TAG, decodeAssociate, decodeCommand, decodePData, decodeShort,
-  encodeAbort, encodeAssociateRq, encodeEchoRq, encodePData, encodeReleaseRq, readUs, type Pdu,
+  C_ECHO_RSP,
+  DicomFormatError,
+  PDU,
+  PduReader,
+  TAG,
+  decodeAssociate,
+  decodeCommand,
+  decodePData,
+  decodeShort,
+  encodeAbort,
+  encodeAssociateRq,
+  encodeEchoRq,
+  encodePData,
+  encodeReleaseRq,
+  readUs,
+  type Pdu,
 } from './dicom-pdu.ts';
 
 type Phase = 'connect' | 'associate' | 'echo' | 'release';

@@ -55,8 +55,18 @@ test('arguments, environment and working directory the program receives', { time
   delete process.env.FULCRUM_TEST_SECRET;
   assert.equal(r.code, 'PROCOK');
   const seen = fs.readFileSync(out, 'utf8').split('\n');
-  assert.deepEqual(seen.filter((l) => l.startsWith('arg=')), ['arg=--pool', 'arg=a b', 'arg=10.0.0.100', 'arg=80', 'arg=10.0.0.61', 'arg=8080']);
-  for (const v of ['FULCRUM_VIP=10.0.0.100', 'FULCRUM_VIP_PORT=80', 'FULCRUM_RIP=10.0.0.61', 'FULCRUM_RIP_PORT=8080', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'cwd=/']) {
+  assert.deepEqual(
+    seen.filter((l) => l.startsWith('arg=')),
+    ['arg=--pool', 'arg=a b', 'arg=10.0.0.100', 'arg=80', 'arg=10.0.0.61', 'arg=8080'],
+  );
+  for (const v of [
+    'FULCRUM_VIP=10.0.0.100',
+    'FULCRUM_VIP_PORT=80',
+    'FULCRUM_RIP=10.0.0.61',
+    'FULCRUM_RIP_PORT=8080',
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'cwd=/',
+  ]) {
     assert.ok(seen.includes(v), `${v} in ${seen.join(' | ')}`);
   }
   assert.ok(!seen.some((l) => l.includes('must-not-leak')), 'the engine environment leaked');

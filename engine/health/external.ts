@@ -134,6 +134,10 @@ function capture(stream: NodeJS.ReadableStream) {
 }
 
 const firstLine = (s: string): string => {
-  const line = s.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+  const line =
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .find(Boolean) ?? '';
   return line.length > MAX_REASON ? `${line.slice(0, MAX_REASON - 1)}…` : line;
 };

@@ -24,19 +24,25 @@ const CHECK = { type: 'http' as const, intervalMs: 500, timeoutMs: 300, rise: 2,
 
 /** The next transition of `realServer` to `health`, or the last one if the server is already there. */
 function nextHealth(e: Engine, realServer: string, health: string): Promise<HealthTransitionEvent> {
-  return within(new Promise((resolve) => {
-    const on = (ev: EngineEvent) => {
-      if (ev.type !== 'health' || ev.realServer !== realServer || ev.health !== health) return;
-      e.off('event', on);
-      resolve(ev);
-    };
-    e.on('event', on);
-    const last = e.healthTransitions(0).filter((x) => x.realServer === realServer).at(-1);
-    if (last?.health === health) {
-      e.off('event', on);
-      resolve(last);
-    }
-  }), `${realServer} ${health}`);
+  return within(
+    new Promise((resolve) => {
+      const on = (ev: EngineEvent) => {
+        if (ev.type !== 'health' || ev.realServer !== realServer || ev.health !== health) return;
+        e.off('event', on);
+        resolve(ev);
+      };
+      e.on('event', on);
+      const last = e
+        .healthTransitions(0)
+        .filter((x) => x.realServer === realServer)
+        .at(-1);
+      if (last?.health === health) {
+        e.off('event', on);
+        resolve(last);
+      }
+    }),
+    `${realServer} ${health}`,
+  );
 }
 
 /** The port of a backend whose application died: still bound, every connection reset at once. Records the request
@@ -87,7 +93,14 @@ function steady(port: number) {
     }
     agent.destroy();
   });
-  return { log, stop: async () => { isOn = false; await Promise.all(loops); return log; } };
+  return {
+    log,
+    stop: async () => {
+      isOn = false;
+      await Promise.all(loops);
+      return log;
+    },
+  };
 }
 
 async function engineWith(workers: number, services: VirtualServiceInput[], t: { after(fn: () => unknown): void }) {
@@ -103,13 +116,39 @@ async function engineWith(workers: number, services: VirtualServiceInput[], t: {
 test('layer 7 under load: a dead backend costs no GET, is not tried after detection, and returns after rise passes', { timeout: 120_000 }, async (t) => {
   const a = await startBackend('a');
   const b = await startBackend('b');
-  t.after(async () => { await a.close().catch(() => undefined); await b.close(); });
+  t.after(async () => {
+    await a.close().catch(() => undefined);
+    await b.close();
+  });
   const port = await freePort();
-  const e = await engineWith(2, [{ name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], scheduler: 'rr', healthCheck: CHECK, realServers: [{ name: 'a', address: '127.0.0.1', port: a.port }, { name: 'b', address: '127.0.0.1', port: b.port }] }], t);
+  const e = await engineWith(
+    2,
+    [
+      {
+        name: 'web',
+        layer: 7,
+        mode: 'http',
+        address: '127.0.0.1',
+        ports: [port],
+        scheduler: 'rr',
+        healthCheck: CHECK,
+        realServers: [
+          { name: 'a', address: '127.0.0.1', port: a.port },
+          { name: 'b', address: '127.0.0.1', port: b.port },
+        ],
+      },
+    ],
+    t,
+  );
   await Promise.all([nextHealth(e, 'a', 'up'), nextHealth(e, 'b', 'up')]);
 
   const load = steady(port);
-  await within((async () => { while (!load.log.some((r) => r.body === 'a')) await new Promise((r) => setTimeout(r, 10)); })(), 'a serves under load');
+  await within(
+    (async () => {
+      while (!load.log.some((r) => r.body === 'a')) await new Promise((r) => setTimeout(r, 10));
+    })(),
+    'a serves under load',
+  );
   const down = nextHealth(e, 'a', 'down');
   await a.close();
   const dead = await deadPort(a.port);
@@ -119,12 +158,29 @@ test('layer 7 under load: a dead backend costs no GET, is not tried after detect
   assert.equal(ev.code, 'L7RSP');
   assert.match(ev.message, new RegExp(`127\\.0\\.0\\.1:${a.port} (connection reset by the server|answered GET /health with nothing)`));
   // Keep the load on until it has sent at least 40 more requests after detection.
-  await within((async () => { while (load.log.filter((r) => r.at > detectedAt).length < 40) await new Promise((r) => setTimeout(r, 10)); })(), '40 requests after detection');
+  await within(
+    (async () => {
+      while (load.log.filter((r) => r.at > detectedAt).length < 40) await new Promise((r) => setTimeout(r, 10));
+    })(),
+    '40 requests after detection',
+  );
   const log = await load.stop();
-  assert.deepEqual(log.filter((r) => r.status !== 200), [], 'every GET succeeded: the ones sent to the dead server were retried');
-  assert.deepEqual(log.filter((r) => r.at > detectedAt && r.body !== 'b'), [], 'after detection every request is answered by b');
+  assert.deepEqual(
+    log.filter((r) => r.status !== 200),
+    [],
+    'every GET succeeded: the ones sent to the dead server were retried',
+  );
+  assert.deepEqual(
+    log.filter((r) => r.at > detectedAt && r.body !== 'b'),
+    [],
+    'after detection every request is answered by b',
+  );
   const sentAfter = new Set(log.filter((r) => r.at > detectedAt).map((r) => r.n));
-  assert.deepEqual(dead.proxied.filter((n) => sentAfter.has(n)), [], 'no request sent after detection was tried on the dead server');
+  assert.deepEqual(
+    dead.proxied.filter((n) => sentAfter.has(n)),
+    [],
+    'no request sent after detection was tried on the dead server',
+  );
   t.diagnostic(`requests tried on the dead server and retried: ${dead.proxied.length}; sent after detection: ${sentAfter.size}`);
 
   // The application comes back on its port: `rise` passes later a is up and takes requests again.
@@ -137,29 +193,65 @@ test('layer 7 under load: a dead backend costs no GET, is not tried after detect
   const names = new Set<string>();
   for (let i = 0; i < 8; i++) names.add((await get(port, agent)).body);
   assert.deepEqual([...names].sort(), ['a', 'b']);
-  assert.deepEqual(e.healthTransitions(0).filter((x) => x.realServer === 'a').map((x) => `${x.previous}→${x.health}`), ['unknown→up', 'up→down', 'down→up']);
+  assert.deepEqual(
+    e
+      .healthTransitions(0)
+      .filter((x) => x.realServer === 'a')
+      .map((x) => `${x.previous}→${x.health}`),
+    ['unknown→up', 'up→down', 'down→up'],
+  );
   const status = await e.status();
   const check = status.services[0].realServers.find((r) => r.name === 'a')!.check!;
   assert.equal(check.health, 'up');
   assert.equal(check.code, 'L7OK');
   assert.equal(check.target, `127.0.0.1:${a.port}`);
-  assert.deepEqual(e.healthTransitions(0).map((x) => x.seq), [1, 2, 3, 4], 'numbered for the console to catch up from');
-  assert.deepEqual(e.healthTransitions(3).map((x) => x.seq), [4]);
+  assert.deepEqual(
+    e.healthTransitions(0).map((x) => x.seq),
+    [1, 2, 3, 4],
+    'numbered for the console to catch up from',
+  );
+  assert.deepEqual(
+    e.healthTransitions(3).map((x) => x.seq),
+    [4],
+  );
 });
 
 test('backup takes over when the primary is down and steps back; the maintenance page when all are down', { timeout: 120_000 }, async (t) => {
   const a = await startBackend('a');
   const bk = await startBackend('bk');
-  t.after(async () => { await a.close().catch(() => undefined); await bk.close().catch(() => undefined); });
+  t.after(async () => {
+    await a.close().catch(() => undefined);
+    await bk.close().catch(() => undefined);
+  });
   const port = await freePort();
   const fast = { ...CHECK, rise: 1, fall: 1 };
-  const e = await engineWith(0, [{
-    name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], scheduler: 'rr', healthCheck: fast, fallback: { type: 'maintenance-page' },
-    realServers: [{ name: 'a', address: '127.0.0.1', port: a.port }, { name: 'bk', address: '127.0.0.1', port: bk.port, isBackup: true }],
-  }], t);
+  const e = await engineWith(
+    0,
+    [
+      {
+        name: 'web',
+        layer: 7,
+        mode: 'http',
+        address: '127.0.0.1',
+        ports: [port],
+        scheduler: 'rr',
+        healthCheck: fast,
+        fallback: { type: 'maintenance-page' },
+        realServers: [
+          { name: 'a', address: '127.0.0.1', port: a.port },
+          { name: 'bk', address: '127.0.0.1', port: bk.port, isBackup: true },
+        ],
+      },
+    ],
+    t,
+  );
   await Promise.all([nextHealth(e, 'a', 'up'), nextHealth(e, 'bk', 'up')]);
   const agent = new http.Agent({ keepAlive: false });
-  const bodies = async (n: number) => { const out: string[] = []; for (let i = 0; i < n; i++) out.push((await get(port, agent)).body); return out; };
+  const bodies = async (n: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push((await get(port, agent)).body);
+    return out;
+  };
   assert.deepEqual(await bodies(4), ['a', 'a', 'a', 'a'], 'the backup takes nothing while the primary is up');
 
   const aDown = nextHealth(e, 'a', 'down');
@@ -183,7 +275,20 @@ test('backup takes over when the primary is down and steps back; the maintenance
 
 /** A backend named `name` on a given port (the application restarted where it was). */
 async function startBackendOn(name: string, port: number): Promise<Backend> {
-  const srv = http.createServer((_req, res) => { res.setHeader('x-server', name); res.end(name); });
+  const srv = http.createServer((_req, res) => {
+    res.setHeader('x-server', name);
+    res.end(name);
+  });
   await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r));
-  return { name, port, server: srv, seen: [], close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+  return {
+    name,
+    port,
+    server: srv,
+    seen: [],
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
 }

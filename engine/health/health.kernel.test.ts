@@ -34,7 +34,10 @@ function nextHealth(e: Engine, realServer: string, health: string, ms = 20_000):
       if (ev.type === 'health' && ev.realServer === realServer && ev.health === health) done(ev);
     };
     e.on('event', on);
-    const last = e.healthTransitions(0).filter((x) => x.realServer === realServer).at(-1);
+    const last = e
+      .healthTransitions(0)
+      .filter((x) => x.realServer === realServer)
+      .at(-1);
     if (last?.health === health) done(last);
   });
 }
@@ -47,7 +50,16 @@ function recordApplies(dp: ReturnType<typeof createL4DataPlane>): string[] {
     const startedAt = performance.now();
     const r = await apply(input);
     const decisions = [...input.decisions].map(([k, d]) => `${k} ${d.disposition}/${d.weight}`).join(', ');
-    log.push(`${Math.round(startedAt)} ms: ${dp.lastApply?.operations} ops, ${dp.lastApply?.depth}, ${dp.lastApply?.reads} reads; ${decisions}; table ${sh('ipvsadm', '-Ln').split('\n').slice(3).map((l) => l.trim()).join(' | ')}`);
+    log.push(
+      `${Math.round(startedAt)} ms: ${dp.lastApply?.operations} ops, ${dp.lastApply?.depth}, ${dp.lastApply?.reads} reads; ${decisions}; table ${sh(
+        'ipvsadm',
+        '-Ln',
+      )
+        .split('\n')
+        .slice(3)
+        .map((l) => l.trim())
+        .join(' | ')}`,
+    );
     return r;
   };
   return log;
@@ -60,11 +72,19 @@ async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 
   e.on('event', (ev) => ev.type === 'health' && checks.push(`${ev.realServer} ${ev.previous}→${ev.health} ${ev.code}`));
   try {
     const applied = await e.apply(1, {
-      virtualServices: [{
-        name: 'vs', layer: 4, mode, address: lab.vip, ports: [80], scheduler: 'rr', interface: lab.vipInterface,
-        healthCheck: { type: 'http', intervalMs: INTERVAL, timeoutMs: 400, rise: RISE, fall: FALL, http: { path: '/', expectStatus: '200' } },
-        realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
-      }],
+      virtualServices: [
+        {
+          name: 'vs',
+          layer: 4,
+          mode,
+          address: lab.vip,
+          ports: [80],
+          scheduler: 'rr',
+          interface: lab.vipInterface,
+          healthCheck: { type: 'http', intervalMs: INTERVAL, timeoutMs: 400, rise: RISE, fall: FALL, http: { path: '/', expectStatus: '200' } },
+          realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
+        },
+      ],
     });
     assert.equal(applied.ok, true, JSON.stringify(applied));
     // Both servers pass their first check (unknown → up).
@@ -76,7 +96,9 @@ async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 
     const killedAt = performance.now();
     await lab.serverAgent('r1').ask({ op: 'stop', port: 80 });
     const ev = await down;
-    t.diagnostic(`${mode}: r1 down ${Math.round(performance.now() - killedAt)} ms after its application stopped (interval ${INTERVAL} ms × fall ${FALL}): ${ev.message}`);
+    t.diagnostic(
+      `${mode}: r1 down ${Math.round(performance.now() - killedAt)} ms after its application stopped (interval ${INTERVAL} ms × fall ${FALL}): ${ev.message}`,
+    );
     assert.equal(ev.code, 'L4CON');
     assert.match(ev.message, /TCP connect to 10\.0\.0\.2:80 failed: connection refused/);
     assert.equal(dp.lastApply!.operations, 1, 'a health change is one netlink operation');
@@ -87,8 +109,14 @@ async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 
     const afterDown = await lab.client.ask<{ log: { at: number; body?: string; error?: string }[] }>({ op: 'steady-stop', after: detectedAt, min: 20 });
     const later = afterDown.log.filter((r) => r.at > detectedAt);
     assert.ok(later.length >= 20, `the steady client made 20 connections after detection (${later.length})`);
-    t.diagnostic(`${mode}: failed connections before detection ${afterDown.log.filter((r) => r.at <= detectedAt && r.error).length} of ${afterDown.log.filter((r) => r.at <= detectedAt).length}`);
-    assert.deepEqual(later.filter((r) => !r.body?.startsWith('r2')), [], 'no connection started after detection reached r1 or failed');
+    t.diagnostic(
+      `${mode}: failed connections before detection ${afterDown.log.filter((r) => r.at <= detectedAt && r.error).length} of ${afterDown.log.filter((r) => r.at <= detectedAt).length}`,
+    );
+    assert.deepEqual(
+      later.filter((r) => !r.body?.startsWith('r2')),
+      [],
+      'no connection started after detection reached r1 or failed',
+    );
 
     // Back: the application starts again; `rise` passes later r1 is up at its weight and takes connections.
     const up = nextHealth(e, 'r1', 'up');
@@ -98,8 +126,15 @@ async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 
     assert.equal(dp.lastApply!.operations, 1);
     assert.match(sh('ipvsadm', '-Ln'), /10\.0\.0\.2:80\s+\S+\s+100\s/);
     assert.ok((await lab.get(4)).includes('r1'));
-    assert.deepEqual(checks.filter((c) => c.startsWith('r1')), ['r1 unknown→up L7OK', 'r1 up→down L4CON', 'r1 down→up L7OK']);
-    assert.deepEqual(checks.filter((c) => c.startsWith('r2')), ['r2 unknown→up L7OK'], 'r2 never flapped');
+    assert.deepEqual(
+      checks.filter((c) => c.startsWith('r1')),
+      ['r1 unknown→up L7OK', 'r1 up→down L4CON', 'r1 down→up L7OK'],
+    );
+    assert.deepEqual(
+      checks.filter((c) => c.startsWith('r2')),
+      ['r2 unknown→up L7OK'],
+      'r2 never flapped',
+    );
   } finally {
     await e.close();
   }
@@ -107,30 +142,47 @@ async function story(t: { diagnostic(s: string): void }, lab: Lab, mode: 'dr' | 
 
 test('health DR: a stopped real server is taken out (weight 0) and put back after it recovers', async (t) => {
   const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo' });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   await story(t, lab, 'dr');
 });
 
 test('health NAT: the same through masquerading', async (t) => {
   const lab = await createLab({ topology: 'routed', servers: 2 });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   await story(t, lab, 'nat');
 });
 
 test('health DR with source-IP persistence: a dead server is removed so its persistent clients move, and added back', async (t) => {
   const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo' });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')) });
   const applies = recordApplies(dp);
   const e = new Engine(fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-')), [dp], () => undefined, { health: { allowedNetworks: ['10.0.0.0/24'] } });
   t.after(() => e.close());
   const applied = await e.apply(1, {
-    virtualServices: [{
-      name: 'vs', layer: 4, mode: 'dr', address: lab.vip, ports: [80], scheduler: 'rr', interface: lab.vipInterface,
-      persistence: { type: 'source-ip', timeoutSeconds: 3600 },
-      healthCheck: { type: 'connect', intervalMs: INTERVAL, timeoutMs: 400, rise: RISE, fall: FALL },
-      realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
-    }],
+    virtualServices: [
+      {
+        name: 'vs',
+        layer: 4,
+        mode: 'dr',
+        address: lab.vip,
+        ports: [80],
+        scheduler: 'rr',
+        interface: lab.vipInterface,
+        persistence: { type: 'source-ip', timeoutSeconds: 3600 },
+        healthCheck: { type: 'connect', intervalMs: INTERVAL, timeoutMs: 400, rise: RISE, fall: FALL },
+        realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
+      },
+    ],
   });
   assert.equal(applied.ok, true, JSON.stringify(applied));
   await Promise.all([nextHealth(e, 'r1', 'up'), nextHealth(e, 'r2', 'up')]);

@@ -40,20 +40,42 @@ async function rawServer(answer: (head: string) => string | string[] | null, sec
     });
   };
   const srv = secure
-    ? tls.createServer({ ...secure, SNICallback: (name, cb) => { secure.onSni?.(name); cb(null, tls.createSecureContext(secure)); } }, onSocket)
+    ? tls.createServer(
+        {
+          ...secure,
+          SNICallback: (name, cb) => {
+            secure.onSni?.(name);
+            cb(null, tls.createSecureContext(secure));
+          },
+        },
+        onSocket,
+      )
     : net.createServer(onSocket);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { port: (srv.address() as net.AddressInfo).port, heads, close: () => { for (const s of sockets) s.destroy(); srv.close(); } };
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    heads,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      srv.close();
+    },
+  };
 }
 
 const target = (port: number, check: Partial<HealthCheckInput>): CheckTarget => ({
-  address: '127.0.0.1', port, vip: '127.0.0.1', vipPort: 80,
+  address: '127.0.0.1',
+  port,
+  vip: '127.0.0.1',
+  vipPort: 80,
   check: HealthCheckSchema.parse({ type: 'http', timeoutMs: 300, intervalMs: 1000, ...check }),
 });
 const ok = (body = 'OK', extra = '') => `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
 
 test('status lists and ranges', () => {
-  assert.deepEqual(parseStatusList('200-399,404'), [[200, 399], [404, 404]]);
+  assert.deepEqual(parseStatusList('200-399,404'), [
+    [200, 399],
+    [404, 404],
+  ]);
 });
 
 test('http: 200 passes; the request carries method, path, Host and Connection: close', async (t) => {
@@ -120,7 +142,10 @@ test('dechunk: stops at what has arrived, skips extensions', () => {
 test('http: an answer that is not HTTP is L7RSP; silence after connecting is L7TOUT; a closed port L4CON', async (t) => {
   const junk = await rawServer(() => 'SSH-2.0-OpenSSH_9.2\r\n');
   const silent = await rawServer(() => null);
-  t.after(() => { junk.close(); silent.close(); });
+  t.after(() => {
+    junk.close();
+    silent.close();
+  });
   const a = await httpCheck(target(junk.port, {}));
   assert.equal(a.code, 'L7RSP');
   assert.match(a.message, /not HTTP \("SSH-2\.0/);
@@ -135,7 +160,29 @@ test('http: an answer that is not HTTP is L7RSP; silence after connecting is L7T
 
 test('https: verify off accepts a self-signed server and sends SNI; verify on refuses it in words (L6RSP)', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-hc-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`, '-days', '2', '-subj', '/CN=sym-app-1.example', '-addext', 'subjectAltName=DNS:sym-app-1.example'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${dir}/k.pem`,
+      '-out',
+      `${dir}/c.pem`,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=sym-app-1.example',
+      '-addext',
+      'subjectAltName=DNS:sym-app-1.example',
+    ],
+    { stdio: 'ignore' },
+  );
   const names: string[] = [];
   const s = await rawServer(() => ok(), { key: fs.readFileSync(`${dir}/k.pem`), cert: fs.readFileSync(`${dir}/c.pem`), onSni: (n) => names.push(n) });
   t.after(() => s.close());
@@ -151,7 +198,10 @@ test('https: a plain HTTP server is L6RSP; a silent one L6TOUT', async (t) => {
   const plain = await rawServer(() => 'HTTP/1.1 400 Bad Request\r\n\r\n');
   const silent = net.createServer(() => undefined);
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  t.after(() => { plain.close(); silent.close(); });
+  t.after(() => {
+    plain.close();
+    silent.close();
+  });
   // A plain server sees no head end in a ClientHello: it never answers, then the check times out in the handshake.
   const a = await httpsCheck(target(plain.port, { type: 'https', timeoutMs: 200 }));
   assert.equal(a.code, 'L6TOUT');

@@ -57,9 +57,21 @@ function prepare(t: CheckTarget): Prepared {
   const hc = t.check.http ?? DEFAULT_HTTP;
   const target = targetText(t.address, t.port);
   const host = hc.host ?? target;
-  const request = Buffer.from(`${hc.method} ${hc.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Fulcrum-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n`, 'latin1');
+  const request = Buffer.from(
+    `${hc.method} ${hc.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Fulcrum-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n`,
+    'latin1',
+  );
   const needsBody = hc.method !== 'HEAD' && (hc.expectBody !== undefined || hc.expectBodyRegex !== undefined);
-  const expect: Expect = { target, path: hc.path, method: hc.method, accepted: parseStatusList(hc.expectStatus), expectStatus: hc.expectStatus, needsBody, expectBody: hc.expectBody, expectBodyRegex: hc.expectBodyRegex };
+  const expect: Expect = {
+    target,
+    path: hc.path,
+    method: hc.method,
+    accepted: parseStatusList(hc.expectStatus),
+    expectStatus: hc.expectStatus,
+    needsBody,
+    expectBody: hc.expectBody,
+    expectBodyRegex: hc.expectBodyRegex,
+  };
   const p: Prepared = { address: t.address, port: t.port, target, request, expect };
   prepared.set(t.check, p);
   return p;
@@ -123,10 +135,12 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
 
 function tlsReason(e: NodeJS.ErrnoException): string {
   const code = (e as { code?: string }).code ?? '';
-  if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN') return 'the certificate is self-signed and TLS verification is on (turn verification off, or trust its CA)';
+  if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN')
+    return 'the certificate is self-signed and TLS verification is on (turn verification off, or trust its CA)';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the certificate does not name the server: ${e.message}`;
   if (code === 'CERT_HAS_EXPIRED') return 'the certificate has expired';
-  if (code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY') return 'the certificate is signed by a CA this appliance does not trust';
+  if (code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY')
+    return 'the certificate is signed by a CA this appliance does not trust';
   if (code === 'ECONNRESET' || code === 'EPIPE') return 'the server closed the connection during the handshake (is it speaking TLS on this port?)';
   return code ? `${code}: ${e.message}` : e.message;
 }
@@ -160,9 +174,11 @@ function readAnswer(socket: net.Socket, x: Expect, done: (r: (ms: number) => Che
     const text = body.toString('latin1');
     const ok = x.expectBody !== undefined ? text.includes(x.expectBody) : new RegExp(x.expectBodyRegex!).test(text);
     const what = x.expectBody !== undefined ? `the text ${JSON.stringify(x.expectBody)}` : `the pattern /${x.expectBodyRegex}/`;
-    settle((ms) => ok
-      ? result('L7OK', { detail: `HTTP ${status} from ${x.path} on ${x.target} with ${what}` }, ms)
-      : result('L7RSP', { detail: `HTTP ${status} from ${x.path} on ${x.target}, but the body does not contain ${what}` }, ms));
+    settle((ms) =>
+      ok
+        ? result('L7OK', { detail: `HTTP ${status} from ${x.path} on ${x.target} with ${what}` }, ms)
+        : result('L7RSP', { detail: `HTTP ${status} from ${x.path} on ${x.target}, but the body does not contain ${what}` }, ms),
+    );
   };
   const onData = (chunk: Buffer): void => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
@@ -170,7 +186,8 @@ function readAnswer(socket: net.Socket, x: Expect, done: (r: (ms: number) => Che
       const end = buf.indexOf('\r\n\r\n');
       if (end < 0) {
         if (buf.length >= MAX_READ) bad('a head longer than 64 KiB');
-        else if (buf.length >= 12 && !/^HTTP\/1\.[01] \d{3}/.test(buf.toString('latin1', 0, 12))) bad(`something that is not HTTP (${JSON.stringify(buf.toString('latin1', 0, 24))})`);
+        else if (buf.length >= 12 && !/^HTTP\/1\.[01] \d{3}/.test(buf.toString('latin1', 0, 12)))
+          bad(`something that is not HTTP (${JSON.stringify(buf.toString('latin1', 0, 24))})`);
         return;
       }
       const head = buf.toString('latin1', 0, end);

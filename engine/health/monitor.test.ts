@@ -46,8 +46,14 @@ function harness(t: TestContext, opts: { allowedNetworks?: string[]; random?: ()
 }
 
 const svc = (name: string, over: Partial<VirtualServiceInput> = {}, servers = [{ name: 'a', address: '127.0.0.2', port: 8080 }]): VirtualServiceInput => ({
-  name, layer: 7, mode: 'http', address: '127.0.0.1', ports: [80], realServers: servers,
-  healthCheck: { type: 'connect', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3 }, ...over,
+  name,
+  layer: 7,
+  mode: 'http',
+  address: '127.0.0.1',
+  ports: [80],
+  realServers: servers,
+  healthCheck: { type: 'connect', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3 },
+  ...over,
 });
 const cfg = (...services: VirtualServiceInput[]) => ConfigSchema.parse({ virtualServices: services } as ConfigInput);
 
@@ -57,7 +63,10 @@ test('fall consecutive failures take a server down, rise consecutive passes brin
   assert.equal(h.m.healthOf('web/a'), 'unknown', 'unknown before the first check');
   await h.tick(0);
   assert.equal(h.m.healthOf('web/a'), 'up');
-  assert.deepEqual(h.batches.flat().map((x) => [x.previous, x.health]), [['unknown', 'up']]);
+  assert.deepEqual(
+    h.batches.flat().map((x) => [x.previous, x.health]),
+    [['unknown', 'up']],
+  );
   h.verdicts.set('127.0.0.2', FAIL);
   await h.tick(1000);
   await h.tick(1000);
@@ -102,7 +111,13 @@ test('a service that starts down holds its servers down until the first pass, wh
 test('one check per target and settings, shared by every service that points at it; its transition reaches each', async (t) => {
   const h = harness(t);
   const same = [{ name: 'a', address: '127.0.0.2', port: 8080 }];
-  h.m.update(cfg(svc('web', {}, same), svc('api', { ports: [81] }, same), svc('other', { ports: [82], healthCheck: { type: 'connect', intervalMs: 2000, timeoutMs: 500 } }, same)));
+  h.m.update(
+    cfg(
+      svc('web', {}, same),
+      svc('api', { ports: [81] }, same),
+      svc('other', { ports: [82], healthCheck: { type: 'connect', intervalMs: 2000, timeoutMs: 500 } }, same),
+    ),
+  );
   assert.deepEqual(h.m.size, { checks: 2, agents: 0 });
   await h.tick(0);
   assert.equal(h.calls.get('127.0.0.2'), 2, 'two distinct checks ran once each');
@@ -110,14 +125,25 @@ test('one check per target and settings, shared by every service that points at 
   await h.tick(1000);
   await h.tick(1000);
   await h.tick(1000);
-  const downs = h.batches.flat().filter((x) => x.health === 'down').map((x) => x.key).sort();
+  const downs = h.batches
+    .flat()
+    .filter((x) => x.health === 'down')
+    .map((x) => x.key)
+    .sort();
   assert.deepEqual(downs, ['api/a', 'web/a'], 'the 2 s check has failed only twice');
 });
 
 test('each check starts at a random offset within its interval', async (t) => {
   const offsets = [0.25, 0.75];
   const h = harness(t, { random: () => offsets.shift() ?? 0 });
-  h.m.update(cfg(svc('web', { healthCheck: { type: 'connect', intervalMs: 4000, timeoutMs: 500 } }, [{ name: 'a', address: '127.0.0.2', port: 1 }, { name: 'b', address: '127.0.0.3', port: 1 }])));
+  h.m.update(
+    cfg(
+      svc('web', { healthCheck: { type: 'connect', intervalMs: 4000, timeoutMs: 500 } }, [
+        { name: 'a', address: '127.0.0.2', port: 1 },
+        { name: 'b', address: '127.0.0.3', port: 1 },
+      ]),
+    ),
+  );
   await h.tick(999);
   assert.equal(h.calls.size, 0);
   await h.tick(1);
@@ -136,7 +162,9 @@ test('a new configuration keeps shared checks running and a down server down whe
   assert.equal(h.m.healthOf('web/a'), 'down');
   h.m.update(cfg(svc('web', { healthCheck: { type: 'connect', intervalMs: 2000, timeoutMs: 500, fall: 1 } })));
   assert.equal(h.m.healthOf('web/a'), 'down', 'carried over: a dead server does not come back because its interval changed');
-  h.m.update(cfg(svc('web', { healthCheck: { type: 'connect', intervalMs: 2000, timeoutMs: 500, fall: 1 } }, [{ name: 'a', address: '127.0.0.2', port: 9090 }])));
+  h.m.update(
+    cfg(svc('web', { healthCheck: { type: 'connect', intervalMs: 2000, timeoutMs: 500, fall: 1 } }, [{ name: 'a', address: '127.0.0.2', port: 9090 }])),
+  );
   assert.equal(h.m.healthOf('web/a'), 'unknown', 'a new target starts unknown');
   const before = h.calls.get('127.0.0.2')!;
   h.m.update(cfg(svc('web', { healthCheck: { type: 'none' } })));
@@ -145,7 +173,7 @@ test('a new configuration keeps shared checks running and a down server down whe
   assert.equal(h.m.statusOf('web/a')!.message, 'Health checks are off for this service.');
 });
 
-test('per real server timing and port override the service\'s check', async (t) => {
+test("per real server timing and port override the service's check", async (t) => {
   const h = harness(t);
   h.m.update(cfg(svc('web', {}, [{ name: 'a', address: '127.0.0.2', port: 8080, healthCheck: { port: 8081, fall: 1 } } as never])));
   await h.tick(0);
@@ -158,7 +186,14 @@ test('per real server timing and port override the service\'s check', async (t) 
 
 test('targets outside the allowed networks are never probed and say why', async (t) => {
   const h = harness(t, { allowedNetworks: ['127.0.0.0/8', '::1/128'] });
-  h.m.update(cfg(svc('web', {}, [{ name: 'far', address: '192.168.10.61', port: 80 }, { name: 'near', address: '127.0.0.2', port: 80 }])));
+  h.m.update(
+    cfg(
+      svc('web', {}, [
+        { name: 'far', address: '192.168.10.61', port: 80 },
+        { name: 'near', address: '127.0.0.2', port: 80 },
+      ]),
+    ),
+  );
   for (let i = 0; i <= 5; i++) await h.tick(i === 0 ? 0 : 1000);
   assert.equal(h.calls.has('192.168.10.61'), false);
   assert.equal(h.calls.get('127.0.0.2'), 6);
@@ -172,14 +207,27 @@ test('results that land together reach the engine as one batch', async (t) => {
   const h = harness(t);
   h.verdicts.set('127.0.0.2', FAIL);
   h.verdicts.set('127.0.0.3', FAIL);
-  h.m.update(cfg(svc('web', { healthCheck: { type: 'connect', intervalMs: 1000, timeoutMs: 500, fall: 1 } }, [{ name: 'a', address: '127.0.0.2', port: 1 }, { name: 'b', address: '127.0.0.3', port: 1 }])));
+  h.m.update(
+    cfg(
+      svc('web', { healthCheck: { type: 'connect', intervalMs: 1000, timeoutMs: 500, fall: 1 } }, [
+        { name: 'a', address: '127.0.0.2', port: 1 },
+        { name: 'b', address: '127.0.0.3', port: 1 },
+      ]),
+    ),
+  );
   await h.tick(0);
   assert.equal(h.batches.length, 1);
   assert.deepEqual(h.batches[0].map((x) => x.key).sort(), ['web/a', 'web/b']);
 });
 
 test('agent feedback lasts until the agent says otherwise; an unreachable agent changes nothing', async (t) => {
-  const replies: (AgentReport | null)[] = [{ weightPercent: 50, message: '50%' }, { admin: 'drain', message: 'drain' }, null, { admin: 'ready', health: 'down', message: 'ready down' }, { health: 'up', message: 'up' }];
+  const replies: (AgentReport | null)[] = [
+    { weightPercent: 50, message: '50%' },
+    { admin: 'drain', message: 'drain' },
+    null,
+    { admin: 'ready', health: 'down', message: 'ready down' },
+    { health: 'up', message: 'up' },
+  ];
   const h = harness(t, { agent: () => replies.shift() ?? null });
   h.m.update(cfg(svc('web', { healthCheck: { type: 'none', agent: { port: 3333, intervalMs: 1000, timeoutMs: 500 } } })));
   assert.deepEqual(h.m.size, { checks: 0, agents: 1 });
@@ -206,7 +254,9 @@ test('an external check with dynamic weights sets the weight from its exit code;
     const w = weights.shift();
     return result('PROCOK', { command: 'check', exitCode: w === undefined ? 0 : w + 2 }, 1, w === undefined ? {} : { weight: w });
   });
-  h.m.update(cfg(svc('web', { healthCheck: { type: 'external', intervalMs: 1000, timeoutMs: 500, external: { command: '/bin/true', isDynamicWeight: true } } })));
+  h.m.update(
+    cfg(svc('web', { healthCheck: { type: 'external', intervalMs: 1000, timeoutMs: 500, external: { command: '/bin/true', isDynamicWeight: true } } })),
+  );
   await h.tick(0);
   assert.deepEqual(h.m.feedbackOf('web/a'), { dynamicWeight: 50 });
   await h.tick(1000);

@@ -71,7 +71,14 @@ class CheckState {
   /** An external check's dynamic weight as last reported. */
   weight?: number;
   readonly subscribers = new Map<ServerKey, Subscriber>();
-  constructor(readonly id: string, readonly kind: CheckKind, readonly target: Omit<CheckTarget, 'signal'>, readonly targetText: string, public health: HealthState, since: number) {
+  constructor(
+    readonly id: string,
+    readonly kind: CheckKind,
+    readonly target: Omit<CheckTarget, 'signal'>,
+    readonly targetText: string,
+    public health: HealthState,
+    since: number,
+  ) {
     this.since = since;
     this.isWaitingFirstPass = health === 'down' && target.check.startsDown;
   }
@@ -80,7 +87,10 @@ class CheckState {
 class AgentState {
   last?: AgentReport & { at: number };
   readonly subscribers = new Set<ServerKey>();
-  constructor(readonly id: string, readonly target: AgentSpec['target']) {}
+  constructor(
+    readonly id: string,
+    readonly target: AgentSpec['target'],
+  ) {}
 }
 
 /** Where a server's health comes from: a check, or a sentence saying why it is not checked. */
@@ -109,10 +119,11 @@ export class HealthMonitor {
       onAgent: (id, report, at) => this.onAgent(id, report, at),
     };
     if (opts.runner === 'process') {
-      if (opts.checkers || opts.agentChecker) throw new Error('the monitor\'s child process runs the engine\'s own checkers: checkers given in process need runner \'inline\'');
+      if (opts.checkers || opts.agentChecker)
+        throw new Error("the monitor's child process runs the engine's own checkers: checkers given in process need runner 'inline'");
       this.runner = new ProcessRunner({ events, nice: opts.nice, log: opts.log });
     } else {
-      if (!opts.checkers) throw new Error('runner \'inline\' needs checkers');
+      if (!opts.checkers) throw new Error("runner 'inline' needs checkers");
       this.runner = new CheckRunner({ checkers: opts.checkers, agentChecker: opts.agentChecker, random: opts.random, events });
     }
   }
@@ -148,19 +159,29 @@ export class HealthMonitor {
     for (const c of checks.values()) {
       if (this.checks.has(c.id)) continue;
       const from = carry.get(c.id);
-      add.push({ id: c.id, kind: c.kind, target: c.target, health: c.health, isWaitingFirstPass: c.isWaitingFirstPass, carryFrom: from && !checks.has(from) ? from : undefined });
+      add.push({
+        id: c.id,
+        kind: c.kind,
+        target: c.target,
+        health: c.health,
+        isWaitingFirstPass: c.isWaitingFirstPass,
+        carryFrom: from && !checks.has(from) ? from : undefined,
+      });
     }
     const remove = [...this.checks.keys()].filter((id) => !checks.has(id));
     const addAgents = [...agents.values()].filter((a) => !this.agents.has(a.id)).map((a) => ({ id: a.id, target: a.target }));
     const removeAgents = [...this.agents.keys()].filter((id) => !agents.has(id));
     // Subscribers that left a shared check or agent.
-    for (const c of checks.values()) for (const k of c.subscribers.keys()) if ((refs.get(k) as { check?: CheckState } | undefined)?.check !== c) c.subscribers.delete(k);
+    for (const c of checks.values())
+      for (const k of c.subscribers.keys()) if ((refs.get(k) as { check?: CheckState } | undefined)?.check !== c) c.subscribers.delete(k);
     for (const a of agents.values()) for (const k of a.subscribers) if (agentOf.get(k) !== a) a.subscribers.delete(k);
     for (const k of this.feedback.keys()) if (!refs.has(k)) this.feedback.delete(k);
-    for (const [k, fb] of this.feedback) if (!agentOf.has(k) && (fb.admin || fb.weightPercent !== undefined || fb.agentHealth)) this.setFeedback(k, { dynamicWeight: fb.dynamicWeight });
+    for (const [k, fb] of this.feedback)
+      if (!agentOf.has(k) && (fb.admin || fb.weightPercent !== undefined || fb.agentHealth)) this.setFeedback(k, { dynamicWeight: fb.dynamicWeight });
     // A server that joins a dynamic-weight check already running takes its weight now, not at its next change.
     for (const c of checks.values()) {
-      for (const k of c.subscribers.keys()) if (this.feedback.get(k)?.dynamicWeight !== c.weight) this.setFeedback(k, { ...this.feedback.get(k), dynamicWeight: c.weight });
+      for (const k of c.subscribers.keys())
+        if (this.feedback.get(k)?.dynamicWeight !== c.weight) this.setFeedback(k, { ...this.feedback.get(k), dynamicWeight: c.weight });
     }
     this.checks = checks;
     this.agents = agents;
@@ -169,23 +190,52 @@ export class HealthMonitor {
     this.runner.set({ add, remove, addAgents, removeAgents });
   }
 
-  private refFor(vs: VirtualService, rs: RealServer, sub: Subscriber, checks: Map<string, CheckState>, before: Map<ServerKey, CheckState>, carry: Map<string, string>): Ref {
+  private refFor(
+    vs: VirtualService,
+    rs: RealServer,
+    sub: Subscriber,
+    checks: Map<string, CheckState>,
+    before: Map<ServerKey, CheckState>,
+    carry: Map<string, string>,
+  ): Ref {
     const hc = vs.healthCheck;
     const vipPort = expandPorts(vs.ports)[0];
     const port = hc.type === 'ping' ? undefined : (rs.healthCheck?.port ?? hc.port ?? rs.port ?? vipPort);
     const target = targetText(rs.address, port);
     if (hc.type === 'none') return { type: 'none', target, note: 'Health checks are off for this service.' };
-    if (hc.type !== 'ping' && port === undefined) return { type: hc.type, target, note: 'Not checked: the service has no port of its own; give the check a port.' };
-    if (!this.isAllowed(rs.address)) return { type: hc.type, target, note: `Not checked: ${rs.address} is outside the networks this engine may probe (${this.opts.allowedNetworks!.join(', ')}).` };
+    if (hc.type !== 'ping' && port === undefined)
+      return { type: hc.type, target, note: 'Not checked: the service has no port of its own; give the check a port.' };
+    if (!this.isAllowed(rs.address))
+      return {
+        type: hc.type,
+        target,
+        note: `Not checked: ${rs.address} is outside the networks this engine may probe (${this.opts.allowedNetworks!.join(', ')}).`,
+      };
     const own = rs.healthCheck ?? {};
-    const check: HealthCheck = { ...hc, agent: undefined, onDown: 'quiesce', intervalMs: own.intervalMs ?? hc.intervalMs, timeoutMs: own.timeoutMs ?? hc.timeoutMs, rise: own.rise ?? hc.rise, fall: own.fall ?? hc.fall, port };
+    const check: HealthCheck = {
+      ...hc,
+      agent: undefined,
+      onDown: 'quiesce',
+      intervalMs: own.intervalMs ?? hc.intervalMs,
+      timeoutMs: own.timeoutMs ?? hc.timeoutMs,
+      rise: own.rise ?? hc.rise,
+      fall: own.fall ?? hc.fall,
+      port,
+    };
     if (check.timeoutMs > check.intervalMs) check.timeoutMs = check.intervalMs;
     const id = JSON.stringify([canonical(rs.address), check, hc.type === 'external' ? [vs.address, vipPort] : null]);
     let c = checks.get(id) ?? this.checks.get(id);
     if (!c) {
       const was = before.get(sub.key);
       const isCarried = was !== undefined && was.targetText === target && was.health !== 'unknown';
-      c = new CheckState(id, hc.type, { address: rs.address, port, vip: vs.address, vipPort, check }, target, isCarried ? was.health : hc.startsDown ? 'down' : 'unknown', isCarried ? was.since : Date.now());
+      c = new CheckState(
+        id,
+        hc.type,
+        { address: rs.address, port, vip: vs.address, vipPort, check },
+        target,
+        isCarried ? was.health : hc.startsDown ? 'down' : 'unknown',
+        isCarried ? was.since : Date.now(),
+      );
       if (isCarried) carry.set(id, was.id);
     }
     c.subscribers.set(sub.key, sub);
@@ -213,8 +263,19 @@ export class HealthMonitor {
     const ref = this.refs.get(key);
     if (!ref) return undefined;
     const agent = this.agentOf.get(key)?.last;
-    const agentStatus = agent ? { weightPercent: agent.weightPercent, admin: agent.admin, health: agent.health, message: agent.message, at: new Date(agent.at).toISOString() } : undefined;
-    if ('note' in ref) return { type: ref.type, target: ref.target, health: 'unknown', since: new Date(this.startedAt).toISOString(), code: 'NOCHK', message: ref.note, agent: agentStatus };
+    const agentStatus = agent
+      ? { weightPercent: agent.weightPercent, admin: agent.admin, health: agent.health, message: agent.message, at: new Date(agent.at).toISOString() }
+      : undefined;
+    if ('note' in ref)
+      return {
+        type: ref.type,
+        target: ref.target,
+        health: 'unknown',
+        since: new Date(this.startedAt).toISOString(),
+        code: 'NOCHK',
+        message: ref.note,
+        agent: agentStatus,
+      };
     const c = ref.check;
     const last = this.runner.lastOf(c.id);
     const waiting = c.isWaitingFirstPass && !last ? 'Waiting for the first check to pass (this service starts its servers down).' : undefined;
@@ -263,7 +324,17 @@ export class HealthMonitor {
     c.isWaitingFirstPass = false;
     const atText = new Date(at).toISOString();
     for (const s of c.subscribers.values()) {
-      this.pending.push({ ...s, previous, health, code: r.code, message: r.message, durationMs: r.durationMs, check: c.kind, target: c.targetText, at: atText });
+      this.pending.push({
+        ...s,
+        previous,
+        health,
+        code: r.code,
+        message: r.message,
+        durationMs: r.durationMs,
+        check: c.kind,
+        target: c.targetText,
+        at: atText,
+      });
     }
     this.queueFlush();
   }

@@ -32,7 +32,7 @@ function fakePing(name: string, body: string): Checker {
   return createPingChecker({ binary: file });
 }
 
-test('127.0.0.1 answers → L3OK with ping\'s round trip', { timeout: 10_000 }, async () => {
+test("127.0.0.1 answers → L3OK with ping's round trip", { timeout: 10_000 }, async () => {
   const r = await ping(pingCheck, '127.0.0.1');
   assert.equal(r.code, 'L3OK', r.message);
   assert.match(r.message, /^Echo reply from 127\.0\.0\.1 in \d+(\.\d+)? ms$/);
@@ -60,7 +60,10 @@ test('no echo reply inside a fresh network namespace → L3TOUT', { skip: !canNe
 test('fake ping: parses its reply, its errors and ICMP unreachable', { timeout: 10_000 }, async () => {
   const ok = fakePing('ok', `echo '64 bytes from 127.0.0.61: icmp_seq=1 ttl=64 time=12.3 ms'; exit 0`);
   assert.equal((await ping(ok, '127.0.0.61')).message, 'Echo reply from 127.0.0.61 in 12.3 ms');
-  const unreachable = fakePing('unreach', `echo 'PING 127.0.0.61 (127.0.0.61) 56(84) bytes of data.'; echo 'From 127.0.0.1 icmp_seq=1 Destination Host Unreachable'; exit 1`);
+  const unreachable = fakePing(
+    'unreach',
+    `echo 'PING 127.0.0.61 (127.0.0.61) 56(84) bytes of data.'; echo 'From 127.0.0.1 icmp_seq=1 Destination Host Unreachable'; exit 1`,
+  );
   const u = await ping(unreachable, '127.0.0.61');
   assert.equal(u.code, 'L3ERR');
   assert.equal(u.message, 'Ping to 127.0.0.61 failed: Destination Host Unreachable (reported by 127.0.0.1)');

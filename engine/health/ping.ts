@@ -111,4 +111,9 @@ function verdict(code: number | null, signal: NodeJS.Signals | null, stdout: str
   return make('L3ERR', { reason: line.replace(/^ping: /, '') });
 }
 
-const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).find(Boolean)?.slice(0, 200) ?? '';
+const firstLine = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .find(Boolean)
+    ?.slice(0, 200) ?? '';

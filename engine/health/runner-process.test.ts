@@ -12,21 +12,29 @@ import os from 'node:os';
 import { ConfigSchema } from '../config/index.ts';
 import { HealthMonitor, type MonitorTransition } from './monitor.ts';
 
-const listen = (port = 0) => new Promise<net.Server>((resolve) => {
-  const s = net.createServer((c) => c.destroy()).listen(port, '127.0.0.1', () => resolve(s));
-});
+const listen = (port = 0) =>
+  new Promise<net.Server>((resolve) => {
+    const s = net.createServer((c) => c.destroy()).listen(port, '127.0.0.1', () => resolve(s));
+  });
 const close = (s: net.Server) => new Promise<void>((r) => s.close(() => r()));
 
 /** This process's children running the monitor's child entry. */
 function monitorChildren(): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('runner-child');
-    } catch {
-      return false;
-    }
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+        return (
+          Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid &&
+          fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('runner-child')
+        );
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Niceness of every thread of `pid` (/proc/PID/task/TID/stat, field 19). */
@@ -62,12 +70,21 @@ test('checks in the child process: transitions over IPC, lower priority, refresh
   t.after(() => m.close());
   t.after(() => server.close());
   const seen = () => transitions.map((x) => `${x.key} ${x.previous}→${x.health} ${x.code}`);
-  m.update(ConfigSchema.parse({
-    virtualServices: [{
-      name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [80], realServers: [{ name: 'a', address: '127.0.0.1', port }],
-      healthCheck: { type: 'connect', intervalMs: 500, timeoutMs: 200, rise: 2, fall: 2 },
-    }],
-  }));
+  m.update(
+    ConfigSchema.parse({
+      virtualServices: [
+        {
+          name: 'web',
+          layer: 7,
+          mode: 'http',
+          address: '127.0.0.1',
+          ports: [80],
+          realServers: [{ name: 'a', address: '127.0.0.1', port }],
+          healthCheck: { type: 'connect', intervalMs: 500, timeoutMs: 200, rise: 2, fall: 2 },
+        },
+      ],
+    }),
+  );
   assert.equal(m.healthOf('web/a'), 'unknown', 'known at once on this side, before the child has run anything');
   await until('first pass', () => m.healthOf('web/a') === 'up');
   assert.deepEqual(seen(), ['web/a unknown→up L4OK']);
@@ -82,7 +99,7 @@ test('checks in the child process: transitions over IPC, lower priority, refresh
   const st = m.statusOf('web/a')!;
   assert.equal(st.code, 'L4OK');
   assert.equal(st.message, `TCP connect to 127.0.0.1:${port} succeeded`);
-  assert.ok(st.lastCheckAt, 'the last check\'s time came back with refresh');
+  assert.ok(st.lastCheckAt, "the last check's time came back with refresh");
 
   await close(server);
   await until('down after fall', () => m.healthOf('web/a') === 'down');
@@ -91,12 +108,15 @@ test('checks in the child process: transitions over IPC, lower priority, refresh
   // The child dies: logged, started again with the server still down; no transition comes of the crash.
   process.kill(child, 'SIGKILL');
   await until('restart logged', () => logs.some((l) => /^error health monitor process \d+ was killed by SIGKILL; .*starts again in 100 ms/.test(l)));
-  const [replacement] = await until('a new child', () => { const c = monitorChildren(); return c.length === 1 && c[0] !== child ? c : undefined; });
+  const [replacement] = await until('a new child', () => {
+    const c = monitorChildren();
+    return c.length === 1 && c[0] !== child ? c : undefined;
+  });
   assert.notEqual(replacement, child);
   assert.equal(m.healthOf('web/a'), 'down');
   const before = transitions.length;
   await m.refresh();
-  assert.equal(transitions.length, before, 'a crash changes no server\'s health');
+  assert.equal(transitions.length, before, "a crash changes no server's health");
 
   // The replacement checks: the server back, up after rise passes (2), counted from the new child's first pass.
   server = await listen(port);

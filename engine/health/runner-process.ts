@@ -167,7 +167,11 @@ export class ProcessRunner implements Runner {
     for (const done of [...this.refreshes.values()]) done(undefined);
     if (this.isClosed) return;
     const delay = this.backoff.next(performance.now() - this.startedAt);
-    this.opts.log?.('error', `health monitor process ${child.pid} ${exitText(code, signal)}; checks pause (servers keep the health last reported) and it starts again in ${delay} ms`, { pid: child.pid, code, signal, restartInMs: delay, crashesInARow: this.backoff.crashesInARow });
+    this.opts.log?.(
+      'error',
+      `health monitor process ${child.pid} ${exitText(code, signal)}; checks pause (servers keep the health last reported) and it starts again in ${delay} ms`,
+      { pid: child.pid, code, signal, restartInMs: delay, crashesInARow: this.backoff.crashesInARow },
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (!this.isClosed) this.start();

@@ -76,7 +76,13 @@ class Check {
   readonly abort = new AbortController();
   readonly probe: CheckTarget;
   readonly isDynamicWeight: boolean;
-  constructor(readonly id: string, readonly kind: CheckKind, target: CheckSpec['target'], public health: HealthState, public isWaitingFirstPass: boolean) {
+  constructor(
+    readonly id: string,
+    readonly kind: CheckKind,
+    target: CheckSpec['target'],
+    public health: HealthState,
+    public isWaitingFirstPass: boolean,
+  ) {
     this.probe = { ...target, signal: this.abort.signal };
     this.isDynamicWeight = target.check.type === 'external' && !!target.check.external?.isDynamicWeight;
   }
@@ -87,7 +93,10 @@ class Agent {
   isRunning = false;
   readonly abort = new AbortController();
   readonly probe: AgentTarget;
-  constructor(readonly id: string, readonly target: AgentSpec['target']) {
+  constructor(
+    readonly id: string,
+    readonly target: AgentSpec['target'],
+  ) {
     this.probe = { address: target.address, port: target.port, timeoutMs: target.timeoutMs, send: target.send, signal: this.abort.signal };
   }
 }

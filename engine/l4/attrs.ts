@@ -123,7 +123,13 @@ export function splitMessages(buf: Buffer): { type: number; flags: number; seq: 
   while (off + 16 <= buf.length) {
     const len = buf.readUInt32LE(off);
     if (len < 16 || off + len > buf.length) throw new Error(`malformed netlink message at offset ${off} (length ${len})`);
-    out.push({ type: buf.readUInt16LE(off + 4), flags: buf.readUInt16LE(off + 6), seq: buf.readUInt32LE(off + 8), pid: buf.readUInt32LE(off + 12), data: buf.subarray(off + 16, off + len) });
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      data: buf.subarray(off + 16, off + len),
+    });
     off += align(len);
   }
   return out;

@@ -17,7 +17,17 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import { EngineError } from '../errors.ts';
 import { frame, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ERROR, readErrno } from './attrs.ts';
-import { decodeDaemon, decodeDestination, decodeInfo, decodeService, decodeTimeouts, encodeCommand, IPVS_GENL_NAME, IPVS_GENL_VERSION, type Command } from './codec.ts';
+import {
+  decodeDaemon,
+  decodeDestination,
+  decodeInfo,
+  decodeService,
+  decodeTimeouts,
+  encodeCommand,
+  IPVS_GENL_NAME,
+  IPVS_GENL_VERSION,
+  type Command,
+} from './codec.ts';
 import { errnoName, isHarmless, kernelError } from './kernel-errors.ts';
 import { serviceKey, type Info, type ObservedDestination, type ObservedService, type ServiceId, type SyncDaemon, type Timeouts } from './model.ts';
 import { parseProcIpVs } from './procfs.ts';
@@ -52,7 +62,13 @@ export interface ExecResult {
   error?: EngineError;
 }
 
-interface RawMsg { type: number; flags: number; seq: number; port: number; data: Buffer }
+interface RawMsg {
+  type: number;
+  flags: number;
+  seq: number;
+  port: number;
+  data: Buffer;
+}
 interface NlSocket {
   request(type: number, data: Buffer[], opts: object): Promise<[RawMsg[], unknown]>;
   generateSeq(): number;
@@ -142,7 +158,11 @@ export class IpvsClient implements IpvsPort {
       if (/EPERM|EACCES/.test(msg)) throw new EngineError('IPVS_PERMISSION');
       const hasProc = fs.existsSync('/proc/net/ip_vs');
       throw new EngineError('IPVS_UNAVAILABLE', {
-        reason: /ENOENT/.test(msg) ? (hasProc ? 'the IPVS netlink family is not registered' : 'no ip_vs module in this kernel; CONFIG_IP_VS is unset or the module cannot be loaded') : msg,
+        reason: /ENOENT/.test(msg)
+          ? hasProc
+            ? 'the IPVS netlink family is not registered'
+            : 'no ip_vs module in this kernel; CONFIG_IP_VS is unset or the module cannot be loaded'
+          : msg,
       });
     }
   }
@@ -169,7 +189,15 @@ export class IpvsClient implements IpvsPort {
         const seq = this.nl.generateSeq();
         seqs.push(seq);
         const isLast = k === chunk.length - 1;
-        return frame({ type: this.familyId, flags: NLM_F_REQUEST | (isLast ? NLM_F_ACK : 0), seq, pid: 0, cmd: e.cmd, version: IPVS_GENL_VERSION, attrs: e.attrs });
+        return frame({
+          type: this.familyId,
+          flags: NLM_F_REQUEST | (isLast ? NLM_F_ACK : 0),
+          seq,
+          pid: 0,
+          cmd: e.cmd,
+          version: IPVS_GENL_VERSION,
+          attrs: e.attrs,
+        });
       });
       // errno per message: refusals arrive by sequence number; the last message's ACK closes the datagram.
       const errnos = new Map<number, number>();
@@ -185,13 +213,25 @@ export class IpvsClient implements IpvsPort {
         const lastErrno = await Promise.race([
           closed,
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new EngineError('IPVS_KERNEL', { operation: 'waiting for the kernel to acknowledge changes', errno: `no answer in ${ACK_TIMEOUT_MS / 1000} s` })), ACK_TIMEOUT_MS);
+            timer = setTimeout(
+              () =>
+                reject(
+                  new EngineError('IPVS_KERNEL', {
+                    operation: 'waiting for the kernel to acknowledge changes',
+                    errno: `no answer in ${ACK_TIMEOUT_MS / 1000} s`,
+                  }),
+                ),
+              ACK_TIMEOUT_MS,
+            );
           }),
         ]);
         errnos.set(lastSeq, lastErrno);
         if (this.socketErrors.length > errorsBefore) {
           // A refusal may have been dropped: the outcome of this batch is unknown, so nothing is reported as done.
-          throw new EngineError('IPVS_KERNEL', { operation: 'reading the kernel\'s answers', errno: `${this.socketErrors[this.socketErrors.length - 1].message}; the next apply re-reads the kernel and repairs` });
+          throw new EngineError('IPVS_KERNEL', {
+            operation: "reading the kernel's answers",
+            errno: `${this.socketErrors[this.socketErrors.length - 1].message}; the next apply re-reads the kernel and repairs`,
+          });
         }
         seqs.forEach((seq, k) => {
           const errno = errnos.get(seq) ?? 0;

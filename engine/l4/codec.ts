@@ -29,23 +29,63 @@
  */
 import { canonical, familyOf, formatAddress, inetAddr, maskToPrefix4, parseAddress, prefixToMask4 } from './addr.ts';
 import { be16, be32, nested, parseAttrs, readBe16, readBe32, readStr, readU16, readU32, readU64, readU8, str, u16, u32, u8, type Attr } from './attrs.ts';
-import type { Destination, DestinationId, Family, ForwardMethod, Info, ObservedDestination, ObservedService, Protocol, Service, ServiceId, Stats, SyncDaemon, Timeouts } from './model.ts';
+import type {
+  Destination,
+  DestinationId,
+  Family,
+  ForwardMethod,
+  Info,
+  ObservedDestination,
+  ObservedService,
+  Protocol,
+  Service,
+  ServiceId,
+  Stats,
+  SyncDaemon,
+  Timeouts,
+} from './model.ts';
 
 export const IPVS_GENL_NAME = 'IPVS';
 export const IPVS_GENL_VERSION = 1;
 
 export const CMD = {
-  NEW_SERVICE: 1, SET_SERVICE: 2, DEL_SERVICE: 3, GET_SERVICE: 4,
-  NEW_DEST: 5, SET_DEST: 6, DEL_DEST: 7, GET_DEST: 8,
-  NEW_DAEMON: 9, DEL_DAEMON: 10, GET_DAEMON: 11,
-  SET_CONFIG: 12, GET_CONFIG: 13, SET_INFO: 14, GET_INFO: 15, ZERO: 16, FLUSH: 17,
+  NEW_SERVICE: 1,
+  SET_SERVICE: 2,
+  DEL_SERVICE: 3,
+  GET_SERVICE: 4,
+  NEW_DEST: 5,
+  SET_DEST: 6,
+  DEL_DEST: 7,
+  GET_DEST: 8,
+  NEW_DAEMON: 9,
+  DEL_DAEMON: 10,
+  GET_DAEMON: 11,
+  SET_CONFIG: 12,
+  GET_CONFIG: 13,
+  SET_INFO: 14,
+  GET_INFO: 15,
+  ZERO: 16,
+  FLUSH: 17,
 } as const;
 
 const CMD_ATTR = { SERVICE: 1, DEST: 2, DAEMON: 3, TIMEOUT_TCP: 4, TIMEOUT_TCP_FIN: 5, TIMEOUT_UDP: 6 } as const;
 const SVC = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9, STATS: 10, PE_NAME: 11, STATS64: 12 } as const;
 const DEST = {
-  ADDR: 1, PORT: 2, FWD_METHOD: 3, WEIGHT: 4, U_THRESH: 5, L_THRESH: 6, ACTIVE_CONNS: 7, INACT_CONNS: 8, PERSIST_CONNS: 9,
-  STATS: 10, ADDR_FAMILY: 11, STATS64: 12, TUN_TYPE: 13, TUN_PORT: 14, TUN_FLAGS: 15,
+  ADDR: 1,
+  PORT: 2,
+  FWD_METHOD: 3,
+  WEIGHT: 4,
+  U_THRESH: 5,
+  L_THRESH: 6,
+  ACTIVE_CONNS: 7,
+  INACT_CONNS: 8,
+  PERSIST_CONNS: 9,
+  STATS: 10,
+  ADDR_FAMILY: 11,
+  STATS64: 12,
+  TUN_TYPE: 13,
+  TUN_PORT: 14,
+  TUN_FLAGS: 15,
 } as const;
 const DAEMON = { STATE: 1, MCAST_IFN: 2, SYNC_ID: 3, SYNC_MAXLEN: 4, MCAST_GROUP: 5, MCAST_GROUP6: 6, MCAST_PORT: 7, MCAST_TTL: 8 } as const;
 const STATS = { CONNS: 1, INPKTS: 2, OUTPKTS: 3, INBYTES: 4, OUTBYTES: 5, CPS: 6, INPPS: 7, OUTPPS: 8, INBPS: 9, OUTBPS: 10 } as const;
@@ -133,7 +173,8 @@ function destAttrs(d: Destination): Attr[] {
 function daemonAttrs(d: SyncDaemon): Attr[] {
   const out = [u32(DAEMON.STATE, d.state === 'master' ? 1 : 2), str(DAEMON.MCAST_IFN, d.interface), u32(DAEMON.SYNC_ID, d.syncId)];
   if (d.maxLength !== undefined) out.push(u16(DAEMON.SYNC_MAXLEN, d.maxLength));
-  if (d.group !== undefined) out.push(familyOf(d.group) === 6 ? attrBytes(DAEMON.MCAST_GROUP6, parseAddress(d.group)) : attrBytes(DAEMON.MCAST_GROUP, parseAddress(d.group)));
+  if (d.group !== undefined)
+    out.push(familyOf(d.group) === 6 ? attrBytes(DAEMON.MCAST_GROUP6, parseAddress(d.group)) : attrBytes(DAEMON.MCAST_GROUP, parseAddress(d.group)));
   // The kernel keeps the sync port in host order despite nla_put_be16 (ip_vs_ctl.c); ipvsadm shows 8848 that way.
   if (d.port !== undefined) out.push(u16(DAEMON.MCAST_PORT, d.port));
   if (d.ttl !== undefined) out.push(u8(DAEMON.MCAST_TTL, d.ttl));
@@ -143,19 +184,35 @@ function daemonAttrs(d: SyncDaemon): Attr[] {
 export function encodeCommand(c: Command): Encoded {
   const svc = (children: Attr[]) => nested(CMD_ATTR.SERVICE, children);
   switch (c.cmd) {
-    case 'new-service': return { cmd: CMD.NEW_SERVICE, attrs: [svc(serviceAttrs(c.service))], isDump: false };
-    case 'set-service': return { cmd: CMD.SET_SERVICE, attrs: [svc(serviceAttrs(c.service))], isDump: false };
-    case 'del-service': return { cmd: CMD.DEL_SERVICE, attrs: [svc(serviceIdAttrs(c.service))], isDump: false };
-    case 'get-service': return { cmd: CMD.GET_SERVICE, attrs: [svc(serviceIdAttrs(c.service))], isDump: false };
-    case 'get-services': return { cmd: CMD.GET_SERVICE, attrs: [], isDump: true };
+    case 'new-service':
+      return { cmd: CMD.NEW_SERVICE, attrs: [svc(serviceAttrs(c.service))], isDump: false };
+    case 'set-service':
+      return { cmd: CMD.SET_SERVICE, attrs: [svc(serviceAttrs(c.service))], isDump: false };
+    case 'del-service':
+      return { cmd: CMD.DEL_SERVICE, attrs: [svc(serviceIdAttrs(c.service))], isDump: false };
+    case 'get-service':
+      return { cmd: CMD.GET_SERVICE, attrs: [svc(serviceIdAttrs(c.service))], isDump: false };
+    case 'get-services':
+      return { cmd: CMD.GET_SERVICE, attrs: [], isDump: true };
     case 'new-dest':
     case 'set-dest':
-      return { cmd: c.cmd === 'new-dest' ? CMD.NEW_DEST : CMD.SET_DEST, attrs: [svc(serviceIdAttrs(c.service)), nested(CMD_ATTR.DEST, destAttrs(c.destination))], isDump: false };
+      return {
+        cmd: c.cmd === 'new-dest' ? CMD.NEW_DEST : CMD.SET_DEST,
+        attrs: [svc(serviceIdAttrs(c.service)), nested(CMD_ATTR.DEST, destAttrs(c.destination))],
+        isDump: false,
+      };
     case 'del-dest':
-      return { cmd: CMD.DEL_DEST, attrs: [svc(serviceIdAttrs(c.service)), nested(CMD_ATTR.DEST, destIdAttrs(c.destination, familyOf(c.destination.address)))], isDump: false };
-    case 'get-dests': return { cmd: CMD.GET_DEST, attrs: [svc(serviceIdAttrs(c.service))], isDump: true };
-    case 'get-info': return { cmd: CMD.GET_INFO, attrs: [], isDump: false };
-    case 'get-config': return { cmd: CMD.GET_CONFIG, attrs: [], isDump: false };
+      return {
+        cmd: CMD.DEL_DEST,
+        attrs: [svc(serviceIdAttrs(c.service)), nested(CMD_ATTR.DEST, destIdAttrs(c.destination, familyOf(c.destination.address)))],
+        isDump: false,
+      };
+    case 'get-dests':
+      return { cmd: CMD.GET_DEST, attrs: [svc(serviceIdAttrs(c.service))], isDump: true };
+    case 'get-info':
+      return { cmd: CMD.GET_INFO, attrs: [], isDump: false };
+    case 'get-config':
+      return { cmd: CMD.GET_CONFIG, attrs: [], isDump: false };
     case 'set-config': {
       const t = c.timeouts;
       const attrs: Attr[] = [];
@@ -164,10 +221,14 @@ export function encodeCommand(c: Command): Encoded {
       if (t.udp !== undefined) attrs.push(u32(CMD_ATTR.TIMEOUT_UDP, t.udp));
       return { cmd: CMD.SET_CONFIG, attrs, isDump: false };
     }
-    case 'new-daemon': return { cmd: CMD.NEW_DAEMON, attrs: [nested(CMD_ATTR.DAEMON, daemonAttrs(c.daemon))], isDump: false };
-    case 'del-daemon': return { cmd: CMD.DEL_DAEMON, attrs: [nested(CMD_ATTR.DAEMON, [u32(DAEMON.STATE, c.state === 'master' ? 1 : 2)])], isDump: false };
-    case 'get-daemons': return { cmd: CMD.GET_DAEMON, attrs: [], isDump: true };
-    case 'zero': return { cmd: CMD.ZERO, attrs: c.service ? [svc(serviceIdAttrs(c.service))] : [], isDump: false };
+    case 'new-daemon':
+      return { cmd: CMD.NEW_DAEMON, attrs: [nested(CMD_ATTR.DAEMON, daemonAttrs(c.daemon))], isDump: false };
+    case 'del-daemon':
+      return { cmd: CMD.DEL_DAEMON, attrs: [nested(CMD_ATTR.DAEMON, [u32(DAEMON.STATE, c.state === 'master' ? 1 : 2)])], isDump: false };
+    case 'get-daemons':
+      return { cmd: CMD.GET_DAEMON, attrs: [], isDump: true };
+    case 'zero':
+      return { cmd: CMD.ZERO, attrs: c.service ? [svc(serviceIdAttrs(c.service))] : [], isDump: false };
   }
 }
 
@@ -181,8 +242,16 @@ function decodeStats(attrs: Map<number, Buffer>, key32: number, key64: number): 
   const a = parseAttrs(raw);
   const n = (k: number) => (s64 ? readU64(a.get(k)) : k === STATS.INBYTES || k === STATS.OUTBYTES ? readU64(a.get(k)) : readU32(a.get(k))) ?? 0;
   return {
-    connections: n(STATS.CONNS), packetsIn: n(STATS.INPKTS), packetsOut: n(STATS.OUTPKTS), bytesIn: n(STATS.INBYTES), bytesOut: n(STATS.OUTBYTES),
-    cps: n(STATS.CPS), ppsIn: n(STATS.INPPS), ppsOut: n(STATS.OUTPPS), bpsIn: n(STATS.INBPS), bpsOut: n(STATS.OUTBPS),
+    connections: n(STATS.CONNS),
+    packetsIn: n(STATS.INPKTS),
+    packetsOut: n(STATS.OUTPKTS),
+    bytesIn: n(STATS.INBYTES),
+    bytesOut: n(STATS.OUTBYTES),
+    cps: n(STATS.CPS),
+    ppsIn: n(STATS.INPPS),
+    ppsOut: n(STATS.OUTPPS),
+    bpsIn: n(STATS.INBPS),
+    bpsOut: n(STATS.OUTBPS),
   };
 }
 
@@ -260,7 +329,11 @@ export function decodeInfo(payload: Buffer): Info {
 
 export function decodeTimeouts(payload: Buffer): Timeouts {
   const a = parseAttrs(payload);
-  return { tcp: readU32(a.get(CMD_ATTR.TIMEOUT_TCP)) ?? 0, tcpFin: readU32(a.get(CMD_ATTR.TIMEOUT_TCP_FIN)) ?? 0, udp: readU32(a.get(CMD_ATTR.TIMEOUT_UDP)) ?? 0 };
+  return {
+    tcp: readU32(a.get(CMD_ATTR.TIMEOUT_TCP)) ?? 0,
+    tcpFin: readU32(a.get(CMD_ATTR.TIMEOUT_TCP_FIN)) ?? 0,
+    udp: readU32(a.get(CMD_ATTR.TIMEOUT_UDP)) ?? 0,
+  };
 }
 
 export function decodeDaemon(payload: Buffer): SyncDaemon | undefined {
@@ -289,30 +362,53 @@ export function decodeCommand(cmd: number, payload: Buffer, isDump = false): Com
   const svc = svcNest ? decodeServiceNest(svcNest) : undefined;
   const id = (s: ObservedService): ServiceId =>
     s.fwmark !== undefined ? { family: s.family, fwmark: s.fwmark } : { family: s.family, protocol: s.protocol, address: s.address, port: s.port };
-  const full = (s: ObservedService): Service => ({ ...id(s), scheduler: s.scheduler, flags: s.flags, timeout: s.timeout, netmaskPrefix: s.netmaskPrefix, peName: s.peName }) as Service;
+  const full = (s: ObservedService): Service =>
+    ({ ...id(s), scheduler: s.scheduler, flags: s.flags, timeout: s.timeout, netmaskPrefix: s.netmaskPrefix, peName: s.peName }) as Service;
   const dest = (): Destination => {
     const d = decodeDestNest(destNest!, svc!.family);
-    const out: Destination = { address: d.address, port: d.port, forward: d.forward, weight: d.weight, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold };
+    const out: Destination = {
+      address: d.address,
+      port: d.port,
+      forward: d.forward,
+      weight: d.weight,
+      upperThreshold: d.upperThreshold,
+      lowerThreshold: d.lowerThreshold,
+    };
     if (d.family !== familyOf(d.address)) out.family = d.family;
     if (d.forward === 'tunnel') Object.assign(out, { tunnelType: d.tunnelType, tunnelPort: d.tunnelPort, tunnelFlags: d.tunnelFlags });
     return out;
   };
   switch (cmd) {
-    case CMD.NEW_SERVICE: return { cmd: 'new-service', service: full(svc!) };
-    case CMD.SET_SERVICE: return { cmd: 'set-service', service: full(svc!) };
-    case CMD.DEL_SERVICE: return { cmd: 'del-service', service: id(svc!) };
-    case CMD.GET_SERVICE: return isDump ? { cmd: 'get-services' } : { cmd: 'get-service', service: id(svc!) };
-    case CMD.NEW_DEST: return { cmd: 'new-dest', service: id(svc!), destination: dest() };
-    case CMD.SET_DEST: return { cmd: 'set-dest', service: id(svc!), destination: dest() };
-    case CMD.DEL_DEST: { const d = decodeDestNest(destNest!, svc!.family); return { cmd: 'del-dest', service: id(svc!), destination: { address: d.address, port: d.port } }; }
-    case CMD.GET_DEST: return { cmd: 'get-dests', service: id(svc!) };
-    case CMD.GET_INFO: return { cmd: 'get-info' };
-    case CMD.GET_CONFIG: return { cmd: 'get-config' };
+    case CMD.NEW_SERVICE:
+      return { cmd: 'new-service', service: full(svc!) };
+    case CMD.SET_SERVICE:
+      return { cmd: 'set-service', service: full(svc!) };
+    case CMD.DEL_SERVICE:
+      return { cmd: 'del-service', service: id(svc!) };
+    case CMD.GET_SERVICE:
+      return isDump ? { cmd: 'get-services' } : { cmd: 'get-service', service: id(svc!) };
+    case CMD.NEW_DEST:
+      return { cmd: 'new-dest', service: id(svc!), destination: dest() };
+    case CMD.SET_DEST:
+      return { cmd: 'set-dest', service: id(svc!), destination: dest() };
+    case CMD.DEL_DEST: {
+      const d = decodeDestNest(destNest!, svc!.family);
+      return { cmd: 'del-dest', service: id(svc!), destination: { address: d.address, port: d.port } };
+    }
+    case CMD.GET_DEST:
+      return { cmd: 'get-dests', service: id(svc!) };
+    case CMD.GET_INFO:
+      return { cmd: 'get-info' };
+    case CMD.GET_CONFIG:
+      return { cmd: 'get-config' };
     case CMD.SET_CONFIG: {
       const t: Partial<Timeouts> = {};
-      const tcp = readU32(top.get(CMD_ATTR.TIMEOUT_TCP)); if (tcp !== undefined) t.tcp = tcp;
-      const fin = readU32(top.get(CMD_ATTR.TIMEOUT_TCP_FIN)); if (fin !== undefined) t.tcpFin = fin;
-      const udp = readU32(top.get(CMD_ATTR.TIMEOUT_UDP)); if (udp !== undefined) t.udp = udp;
+      const tcp = readU32(top.get(CMD_ATTR.TIMEOUT_TCP));
+      if (tcp !== undefined) t.tcp = tcp;
+      const fin = readU32(top.get(CMD_ATTR.TIMEOUT_TCP_FIN));
+      if (fin !== undefined) t.tcpFin = fin;
+      const udp = readU32(top.get(CMD_ATTR.TIMEOUT_UDP));
+      if (udp !== undefined) t.udp = udp;
       return { cmd: 'set-config', timeouts: t };
     }
     case CMD.NEW_DAEMON: {
@@ -321,10 +417,14 @@ export function decodeCommand(cmd: number, payload: Buffer, isDump = false): Com
       for (const k of ['maxLength', 'group', 'port', 'ttl'] as const) if (d[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = d[k];
       return { cmd: 'new-daemon', daemon: out };
     }
-    case CMD.DEL_DAEMON: return { cmd: 'del-daemon', state: decodeDaemon(payload)!.state };
-    case CMD.GET_DAEMON: return { cmd: 'get-daemons' };
-    case CMD.ZERO: return svc ? { cmd: 'zero', service: id(svc) } : { cmd: 'zero' };
-    default: throw new Error(`unknown IPVS command ${cmd}`);
+    case CMD.DEL_DAEMON:
+      return { cmd: 'del-daemon', state: decodeDaemon(payload)!.state };
+    case CMD.GET_DAEMON:
+      return { cmd: 'get-daemons' };
+    case CMD.ZERO:
+      return svc ? { cmd: 'zero', service: id(svc) } : { cmd: 'zero' };
+    default:
+      throw new Error(`unknown IPVS command ${cmd}`);
   }
 }
 

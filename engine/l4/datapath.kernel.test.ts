@@ -20,7 +20,10 @@ import { alternates, scenario } from './testing/scenario.ts';
 
 test('datapath DR: VIP answered by the director only (ARP), rr, persistence, drain, halt', async (t) => {
   const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo' });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-'));
   const dp = await scenario(lab, 'dr', undefined, dataDir);
   // Only the director answered ARP for the VIP: the client's neighbour entry is the director's bridge address.
@@ -35,8 +38,24 @@ test('datapath DR: VIP answered by the director only (ARP), rr, persistence, dra
   await dp.close();
   assert.equal((await lab.get(2)).length, 2, 'traffic flows with no engine running');
   const restarted = createL4DataPlane({ dataDir });
-  const cfg = ConfigSchema.parse({ virtualServices: [{ name: 'vs', layer: 4, mode: 'dr', address: lab.vip, ports: [80], scheduler: 'rr', interface: lab.vipInterface, realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })) }] });
-  assert.deepEqual((await restarted.apply({ config: cfg, decisions: new Map() })).map((r) => [r.status, r.operations]), [['programmed', 0]]);
+  const cfg = ConfigSchema.parse({
+    virtualServices: [
+      {
+        name: 'vs',
+        layer: 4,
+        mode: 'dr',
+        address: lab.vip,
+        ports: [80],
+        scheduler: 'rr',
+        interface: lab.vipInterface,
+        realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
+      },
+    ],
+  });
+  assert.deepEqual(
+    (await restarted.apply({ config: cfg, decisions: new Map() })).map((r) => [r.status, r.operations]),
+    [['programmed', 0]],
+  );
   assert.equal(restarted.lastApply!.operations, 0);
   const again = await lab.client.ask<{ body: string; samePort: boolean }>({ op: 'again', id: open.id });
   assert.equal(again.body.split(' ')[0], open.body.split(' ')[0]);
@@ -45,7 +64,9 @@ test('datapath DR: VIP answered by the director only (ARP), rr, persistence, dra
 });
 
 test('datapath DR: port translation is refused before it reaches the kernel', () => {
-  const r = ConfigSchema.safeParse({ virtualServices: [{ name: 'vs', layer: 4, mode: 'dr', address: '10.0.0.10', ports: [80], realServers: [{ name: 'r1', address: '10.0.0.2', port: 8080 }] }] });
+  const r = ConfigSchema.safeParse({
+    virtualServices: [{ name: 'vs', layer: 4, mode: 'dr', address: '10.0.0.10', ports: [80], realServers: [{ name: 'r1', address: '10.0.0.2', port: 8080 }] }],
+  });
   assert.equal(r.success, false);
   const issue = r.error!.issues.find((i) => i.path.join('.') === 'virtualServices.0.realServers.0.port')!;
   assert.match(issue.message, /cannot be used in DR mode .* DR cannot translate ports/);
@@ -53,7 +74,10 @@ test('datapath DR: port translation is refused before it reaches the kernel', ()
 
 test('datapath NAT: real servers route back through the director; port translation 80 → 8080; client address kept', async (t) => {
   const lab = await createLab({ topology: 'routed', servers: 2, port: 8080 });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dp = await scenario(lab, 'nat', 8080);
   assert.match((await lab.bodies(1))[0], / 172\.16\.0\.2$/);
   // Counters per service and real server, as the console will show them (every request above was a connection).
@@ -79,7 +103,10 @@ test('datapath NAT: real servers route back through the director; port translati
 
 test('datapath NAT over IPv6: VIP fd01::10, real servers fd00::2 and fd00::3, client address kept', async (t) => {
   const lab = await createLab({ topology: 'routed', servers: 2, family: 6 });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dp = await scenario(lab, 'nat');
   assert.match((await lab.bodies(1))[0], / fd01::2$/);
   assert.match(sh('ipvsadm', '-Ln'), /TCP\s+\[fd01::10\]:80 rr/);
@@ -89,7 +116,10 @@ test('datapath NAT over IPv6: VIP fd01::10, real servers fd00::2 and fd00::3, cl
 
 test('datapath TUN: ipip to real servers holding the VIP on tunl0', async (t) => {
   const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'tunl0' });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dp = await scenario(lab, 'tun');
   assert.match((await lab.bodies(1))[0], / 10\.0\.0\.100$/);
   await dp.close();
@@ -97,20 +127,29 @@ test('datapath TUN: ipip to real servers holding the VIP on tunl0', async (t) =>
 
 test('datapath DR over IPv6: VIP fd00::10 answered by the director only (neighbour discovery), client address kept', async (t) => {
   const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'lo', family: 6 });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dp = await scenario(lab, 'dr');
   const mac = fs.readFileSync('/sys/class/net/br-lab/address', 'utf8').trim();
   assert.match(execFileSync('ip', ['netns', 'exec', 'lab-client', 'ip', '-6', 'neigh', 'show', lab.vip], { encoding: 'utf8' }), new RegExp(`lladdr ${mac}`));
   assert.match((await lab.bodies(1))[0], / fd00::100$/);
   assert.match(sh('ipvsadm', '-Ln'), /\[fd00::2\]:80\s+Route/);
   // The engine's IPVS VIP is deprecated, so the director never sends from it (TUN below depends on that).
-  assert.match(sh('ip', '-6', 'addr', 'show', 'dev', 'br-lab'), /inet6 fd00::10\/128 scope global (nodad )?deprecated[^\n]*\n\s+valid_lft forever preferred_lft 0sec/);
+  assert.match(
+    sh('ip', '-6', 'addr', 'show', 'dev', 'br-lab'),
+    /inet6 fd00::10\/128 scope global (nodad )?deprecated[^\n]*\n\s+valid_lft forever preferred_lft 0sec/,
+  );
   await dp.close();
 });
 
 test('datapath TUN over IPv6: IPv6-in-IPv6 to real servers holding the VIP on ip6tnl0', async (t) => {
   const lab = await createLab({ topology: 'one-arm', servers: 2, realServerVip: 'tunl0', family: 6 });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dp = await scenario(lab, 'tun');
   assert.match((await lab.bodies(1))[0], / fd00::100$/);
   assert.match(sh('ipvsadm', '-Ln'), /\[fd00::3\]:80\s+Tunnel/);
@@ -121,15 +160,34 @@ test('datapath thresholds: a real server at its maximum connections takes no new
   // Its own port: IPVS counts inactive connections against the threshold, and earlier tests (health checks under a
   // steady client) leave TIME_WAIT entries for 10.0.0.2:80 that a revived destination would still carry.
   const lab = await createLab({ topology: 'routed', servers: 2, port: 8082 });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-')) });
   t.after(() => dp.close());
   // r1 takes at most 2 connections (IPVS counts active and inactive ones), r2 is unlimited; rr between them.
-  const cfg = ConfigSchema.parse({ virtualServices: [{
-    name: 'vs', layer: 4, mode: 'nat', address: lab.vip, ports: [8082], scheduler: 'rr', interface: lab.vipInterface,
-    realServers: [{ name: 'r1', address: lab.servers[0].address, maxConnections: 2 }, { name: 'r2', address: lab.servers[1].address }],
-  }] } as ConfigInput);
-  assert.deepEqual((await dp.apply({ config: cfg, decisions: new Map() })).map((r) => r.status), ['programmed']);
+  const cfg = ConfigSchema.parse({
+    virtualServices: [
+      {
+        name: 'vs',
+        layer: 4,
+        mode: 'nat',
+        address: lab.vip,
+        ports: [8082],
+        scheduler: 'rr',
+        interface: lab.vipInterface,
+        realServers: [
+          { name: 'r1', address: lab.servers[0].address, maxConnections: 2 },
+          { name: 'r2', address: lab.servers[1].address },
+        ],
+      },
+    ],
+  } as ConfigInput);
+  assert.deepEqual(
+    (await dp.apply({ config: cfg, decisions: new Map() })).map((r) => r.status),
+    ['programmed'],
+  );
   // ipvsadm -S does not save thresholds; -L --thresholds shows them (upper, lower).
   assert.match(sh('ipvsadm', '-Ln', '--thresholds'), /10\.0\.0\.2:8082\s+2\s+0\s/);
   // Hold connections open until r1 has two; rr alternates, so that takes at most four.
@@ -142,7 +200,11 @@ test('datapath thresholds: a real server at its maximum connections takes no new
   // r1 is full: every new connection goes to r2, though rr would alternate.
   assert.deepEqual(await lab.get(4, 8082), ['r2', 'r2', 'r2', 'r2']);
   // Raising the limit is one SET_DEST, and r1 takes new connections again.
-  const raised = ConfigSchema.parse({ virtualServices: [{ ...cfg.virtualServices[0], realServers: [{ ...cfg.virtualServices[0].realServers[0], maxConnections: 0 }, cfg.virtualServices[0].realServers[1]] }] });
+  const raised = ConfigSchema.parse({
+    virtualServices: [
+      { ...cfg.virtualServices[0], realServers: [{ ...cfg.virtualServices[0].realServers[0], maxConnections: 0 }, cfg.virtualServices[0].realServers[1]] },
+    ],
+  });
   await dp.apply({ config: raised, decisions: new Map() });
   assert.equal(dp.lastApply!.operations, 1);
   assert.ok((await lab.get(4, 8082)).includes('r1'));
@@ -150,7 +212,10 @@ test('datapath thresholds: a real server at its maximum connections takes no new
 
 test('datapath UDP: without one-packet scheduling a client socket sticks to one server; with it, each datagram is scheduled', async (t) => {
   const lab = await createLab({ topology: 'routed', servers: 2 });
-  t.after(() => { lab.cleanup(); sh('ipvsadm', '-C'); });
+  t.after(() => {
+    lab.cleanup();
+    sh('ipvsadm', '-C');
+  });
   // Agents of r1 and r2 are the lab's; give them UDP servers too (the lab's servers array order is r1, r2).
   for (const s of lab.servers) {
     const a = lab.serverAgent(s.name);
@@ -158,15 +223,34 @@ test('datapath UDP: without one-packet scheduling a client socket sticks to one 
   }
   const dp = createL4DataPlane({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-')) });
   t.after(() => dp.close());
-  const cfg = (ops: boolean) => ConfigSchema.parse({ virtualServices: [{
-    name: 'dns', layer: 4, mode: 'nat', protocol: 'udp', address: lab.vip, ports: [53], scheduler: 'rr', interface: lab.vipInterface,
-    layer4: { onePacketScheduling: ops }, realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
-  }] } as ConfigInput);
+  const cfg = (ops: boolean) =>
+    ConfigSchema.parse({
+      virtualServices: [
+        {
+          name: 'dns',
+          layer: 4,
+          mode: 'nat',
+          protocol: 'udp',
+          address: lab.vip,
+          ports: [53],
+          scheduler: 'rr',
+          interface: lab.vipInterface,
+          layer4: { onePacketScheduling: ops },
+          realServers: lab.servers.map((s) => ({ name: s.name, address: s.address })),
+        },
+      ],
+    } as ConfigInput);
   const ask = async () => (await lab.client.ask<{ answers: string[] }>({ op: 'udp-ask', host: lab.vip, port: 53, n: 6 })).answers;
-  assert.deepEqual((await dp.apply({ config: cfg(false), decisions: new Map() })).map((r) => r.status), ['programmed']);
+  assert.deepEqual(
+    (await dp.apply({ config: cfg(false), decisions: new Map() })).map((r) => r.status),
+    ['programmed'],
+  );
   const sticky = await ask();
   assert.equal(new Set(sticky).size, 1, `one UDP "connection": ${sticky.join(',')}`);
-  assert.deepEqual((await dp.apply({ config: cfg(true), decisions: new Map() })).map((r) => r.status), ['programmed']);
+  assert.deepEqual(
+    (await dp.apply({ config: cfg(true), decisions: new Map() })).map((r) => r.status),
+    ['programmed'],
+  );
   assert.match(sh('ipvsadm', '-Ln'), /UDP\s+172\.16\.0\.10:53 rr ops/);
   const spread = await ask();
   assert.ok(alternates(spread), `ops: every datagram scheduled: ${spread.join(',')}`);

@@ -21,12 +21,59 @@ const rs = (n: number, extra: object = {}) => ({ name: `r${n}`, address: `10.0.0
 
 const config: ConfigInput = {
   virtualServices: [
-    { name: 'web-dr', layer: 4, mode: 'dr', address: '192.0.2.10', ports: [80], scheduler: 'wrr', interface: 'vip0', realServers: [rs(1, { weight: 3 }), rs(2)] },
-    { name: 'app-nat', layer: 4, mode: 'nat', address: '192.0.2.11', ports: [443], scheduler: 'wlc', persistence: { type: 'source-ip', timeoutSeconds: 900, netmaskPrefix: 24 }, realServers: [rs(3, { port: 8443, maxConnections: 200, minConnections: 20 }), rs(4, { port: 8443 })] },
-    { name: 'dns-both', layer: 4, mode: 'nat', protocol: 'both', address: '192.0.2.12', ports: [53], scheduler: 'sh', layer4: { onePacketScheduling: true }, realServers: [rs(5)] },
-    { name: 'multi-fwm', layer: 4, mode: 'dr', firewallMark: 7, address: '192.0.2.13', ports: [], scheduler: 'lc', persistence: { type: 'source-ip', timeoutSeconds: 300 }, realServers: [rs(6)] },
+    {
+      name: 'web-dr',
+      layer: 4,
+      mode: 'dr',
+      address: '192.0.2.10',
+      ports: [80],
+      scheduler: 'wrr',
+      interface: 'vip0',
+      realServers: [rs(1, { weight: 3 }), rs(2)],
+    },
+    {
+      name: 'app-nat',
+      layer: 4,
+      mode: 'nat',
+      address: '192.0.2.11',
+      ports: [443],
+      scheduler: 'wlc',
+      persistence: { type: 'source-ip', timeoutSeconds: 900, netmaskPrefix: 24 },
+      realServers: [rs(3, { port: 8443, maxConnections: 200, minConnections: 20 }), rs(4, { port: 8443 })],
+    },
+    {
+      name: 'dns-both',
+      layer: 4,
+      mode: 'nat',
+      protocol: 'both',
+      address: '192.0.2.12',
+      ports: [53],
+      scheduler: 'sh',
+      layer4: { onePacketScheduling: true },
+      realServers: [rs(5)],
+    },
+    {
+      name: 'multi-fwm',
+      layer: 4,
+      mode: 'dr',
+      firewallMark: 7,
+      address: '192.0.2.13',
+      ports: [],
+      scheduler: 'lc',
+      persistence: { type: 'source-ip', timeoutSeconds: 300 },
+      realServers: [rs(6)],
+    },
     { name: 'tun', layer: 4, mode: 'tun', address: '192.0.2.14', ports: [25], scheduler: 'mh', realServers: [rs(7)] },
-    { name: 'v6', layer: 4, mode: 'nat', address: '2001:db8::10', ports: [80], scheduler: 'rr', persistence: { type: 'source-ip', timeoutSeconds: 60, netmaskPrefix: 64 }, realServers: [{ name: 'a', address: '2001:db8:1::5', port: 8080 }] },
+    {
+      name: 'v6',
+      layer: 4,
+      mode: 'nat',
+      address: '2001:db8::10',
+      ports: [80],
+      scheduler: 'rr',
+      persistence: { type: 'source-ip', timeoutSeconds: 60, netmaskPrefix: 64 },
+      realServers: [{ name: 'a', address: '2001:db8:1::5', port: 8080 }],
+    },
     { name: 'proxy', layer: 7, mode: 'http', address: '192.0.2.20', ports: [80], realServers: [rs(9)] },
   ],
 };
@@ -65,7 +112,10 @@ test('l4: a config is programmed exactly as ipvsadm -Sn expects, with VIP and sy
   // Someone else's service: must survive every apply untouched.
   sh('ipvsadm', ['-A', '-t', '198.51.100.1:22', '-s', 'rr']);
   sh('ipvsadm', ['-a', '-t', '198.51.100.1:22', '-r', '10.9.9.9:22', '-g']);
-  t.after(() => { sh('ipvsadm', ['-C']); sh('ip', ['link', 'del', 'vip0']); });
+  t.after(() => {
+    sh('ipvsadm', ['-C']);
+    sh('ip', ['link', 'del', 'vip0']);
+  });
   const foreign = ['-A -t 198.51.100.1:22 -s rr', '-a -t 198.51.100.1:22 -r 10.9.9.9:22 -g -w 1'];
   // Start from a director that does not forward, so the engine has to set it (earlier tests may have).
   fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '0');
@@ -81,9 +131,22 @@ test('l4: a config is programmed exactly as ipvsadm -Sn expects, with VIP and sy
     assert.deepEqual(cap.details!.modes, ['dr', 'nat', 'tun']);
     assert.match(String(cap.details!.nftablesReason), /^nftables cannot create an inet table here \(.*Operation not supported.*\)$/);
     const results = await dp.apply({ config: cfg, decisions: new Map() });
-    assert.deepEqual(results.map((r) => [r.name, r.status]), [['web-dr', 'programmed'], ['app-nat', 'programmed'], ['dns-both', 'programmed'], ['multi-fwm', 'programmed'], ['tun', 'programmed'], ['v6', 'programmed']]);
+    assert.deepEqual(
+      results.map((r) => [r.name, r.status]),
+      [
+        ['web-dr', 'programmed'],
+        ['app-nat', 'programmed'],
+        ['dns-both', 'programmed'],
+        ['multi-fwm', 'programmed'],
+        ['tun', 'programmed'],
+        ['v6', 'programmed'],
+      ],
+    );
     assert.equal(dp.lastApply!.operations, 16);
-    assert.match(results.find((r) => r.name === 'app-nat')!.message, /^1 IPVS service in the kernel; 3 operations\. Relies on net\.ipv4\.ip_forward=1 \(set now\)\.$/);
+    assert.match(
+      results.find((r) => r.name === 'app-nat')!.message,
+      /^1 IPVS service in the kernel; 3 operations\. Relies on net\.ipv4\.ip_forward=1 \(set now\)\.$/,
+    );
     assert.match(results.find((r) => r.name === 'v6')!.message, /Relies on net\.ipv6\.conf\.all\.forwarding=1 \(set now\)\.$/);
     assert.deepEqual(ipvsadmS(), [...expected, ...foreign].sort());
     assert.match(sh('ipvsadm', ['-Ln', '--thresholds']), /10\.0\.0\.3:8443\s+200\s+20\s/);
@@ -110,8 +173,12 @@ test('l4: a config is programmed exactly as ipvsadm -Sn expects, with VIP and sy
     // A fresh process never saw the old configuration: the removed services are named from the ownership record.
     const services = (n: number) => `Removed from the kernel: ${n} IPVS service${n === 1 ? '' : 's'}.`;
     assert.deepEqual(results.map((r) => [r.name, r.status, r.message]).sort(), [
-      ['app-nat', 'removed', services(1)], ['dns-both', 'removed', services(2)], ['multi-fwm', 'removed', services(1)],
-      ['tun', 'removed', services(1)], ['v6', 'removed', services(1)], ['web-dr', 'removed', services(1)],
+      ['app-nat', 'removed', services(1)],
+      ['dns-both', 'removed', services(2)],
+      ['multi-fwm', 'removed', services(1)],
+      ['tun', 'removed', services(1)],
+      ['v6', 'removed', services(1)],
+      ['web-dr', 'removed', services(1)],
     ]);
     assert.deepEqual(ipvsadmS(), foreign.sort());
     assert.doesNotMatch(sh('ip', ['-o', 'addr', 'show', 'dev', 'vip0']), /192\.0\.2\.10/);
@@ -173,7 +240,10 @@ test('l4: a desired service that someone else already holds is refused, not take
     const [r] = await dp.apply({ config: cfg, decisions: new Map() });
     assert.equal(r.status, 'failed');
     assert.equal(r.code, 'IPVS_EXISTS');
-    assert.equal(r.message, 'IPVS service TCP 192.0.2.10:80 already exists in the kernel and is not owned by Fulcrum; remove it or choose another address or port.');
+    assert.equal(
+      r.message,
+      'IPVS service TCP 192.0.2.10:80 already exists in the kernel and is not owned by Fulcrum; remove it or choose another address or port.',
+    );
     assert.deepEqual(ipvsadmS(), ['-A -t 192.0.2.10:80 -s rr']);
   });
 });
@@ -181,11 +251,22 @@ test('l4: a desired service that someone else already holds is refused, not take
 test('l4: every scheduler the kernel offers can be programmed', async (t) => {
   t.after(() => sh('ipvsadm', ['-C']));
   const cfg = ConfigSchema.parse({
-    virtualServices: LAYER4_SCHEDULERS.map((s, i) => ({ name: `s-${s}`, layer: 4, mode: 'nat', address: '192.0.2.30', ports: [1000 + i], scheduler: s, realServers: [rs(1)] })),
+    virtualServices: LAYER4_SCHEDULERS.map((s, i) => ({
+      name: `s-${s}`,
+      layer: 4,
+      mode: 'nat',
+      address: '192.0.2.30',
+      ports: [1000 + i],
+      scheduler: s,
+      realServers: [rs(1)],
+    })),
   });
   await withPlane(tmp(), async (dp) => {
     const results = await dp.apply({ config: cfg, decisions: new Map() });
-    assert.deepEqual(results.filter((r) => r.status !== 'programmed'), []);
+    assert.deepEqual(
+      results.filter((r) => r.status !== 'programmed'),
+      [],
+    );
     const lines = ipvsadmS().filter((l) => l.startsWith('-A'));
     assert.deepEqual(lines.map((l) => l.split(' -s ')[1]).sort(), [...LAYER4_SCHEDULERS].sort());
   });

@@ -8,7 +8,9 @@ import { createL4DataPlane } from './index.ts';
 
 const hasIpvs = fs.existsSync('/proc/net/ip_vs');
 
-test('data plane: without IPVS, capabilities say so and apply reports every layer 4 service not-programmed', { skip: hasIpvs ? 'this kernel has IPVS (covered by the kernel tests)' : false }, async () => {
+test('data plane: without IPVS, capabilities say so and apply reports every layer 4 service not-programmed', {
+  skip: hasIpvs ? 'this kernel has IPVS (covered by the kernel tests)' : false,
+}, async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-'));
   const dp = createL4DataPlane({ dataDir });
   const cap = await dp.capabilities();
@@ -23,7 +25,13 @@ test('data plane: without IPVS, capabilities say so and apply reports every laye
     ],
   });
   const results = await dp.apply({ config, decisions: new Map() });
-  assert.deepEqual(results.map((r) => [r.name, r.layer, r.status, r.code]), [['web', 4, 'not-programmed', 'IPVS_UNAVAILABLE'], ['dns', 4, 'not-programmed', 'IPVS_UNAVAILABLE']]);
+  assert.deepEqual(
+    results.map((r) => [r.name, r.layer, r.status, r.code]),
+    [
+      ['web', 4, 'not-programmed', 'IPVS_UNAVAILABLE'],
+      ['dns', 4, 'not-programmed', 'IPVS_UNAVAILABLE'],
+    ],
+  );
   assert.equal(results[0].message, cap.reason);
   assert.deepEqual(await dp.counters(), new Map());
   await dp.close();

@@ -36,14 +36,25 @@ export interface L4Options {
 
 export interface L4DataPlane extends DataPlane {
   /** The last apply's details, for the CLI and the benchmark. */
-  readonly lastApply?: { operations: number; reads: number; depth: 'full' | 'incremental'; sysctls: SysctlReport[]; timeouts: TimeoutsReport; timings: Record<string, number> };
+  readonly lastApply?: {
+    operations: number;
+    reads: number;
+    depth: 'full' | 'incremental';
+    sysctls: SysctlReport[];
+    timeouts: TimeoutsReport;
+    timings: Record<string, number>;
+  };
 }
 
 /** Schedulers this kernel offers: loaded modules, plus modules present on disk (IPVS loads them on first use). */
 export function availableSchedulers(): string[] {
   const release = os.release();
   const dirs = [`/lib/modules/${release}/kernel/net/netfilter/ipvs`, `/usr/lib/modules/${release}/kernel/net/netfilter/ipvs`];
-  return LAYER4_SCHEDULERS.filter((s) => fs.existsSync(`/sys/module/ip_vs_${s}`) || dirs.some((d) => fs.existsSync(`${d}/ip_vs_${s}.ko`) || fs.existsSync(`${d}/ip_vs_${s}.ko.xz`) || fs.existsSync(`${d}/ip_vs_${s}.ko.zst`)));
+  return LAYER4_SCHEDULERS.filter(
+    (s) =>
+      fs.existsSync(`/sys/module/ip_vs_${s}`) ||
+      dirs.some((d) => fs.existsSync(`${d}/ip_vs_${s}.ko`) || fs.existsSync(`${d}/ip_vs_${s}.ko.xz`) || fs.existsSync(`${d}/ip_vs_${s}.ko.zst`)),
+  );
 }
 
 const DISABLED = (name: string): ServiceResult => ({ name, layer: 4, status: 'removed', message: 'Disabled: not in the kernel.' });
@@ -129,9 +140,15 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     for (const r of vipRes.results) {
       if (r.outcome === 'failed') {
         const users = hostAddresses.filter((v) => v.address === r.address && v.interface === r.interface);
-        for (const v of users) if (v.virtualService) fail(v.virtualService, new EngineError('IPVS_KERNEL', { operation: `bringing up VIP ${r.address} on ${r.interface}`, errno: r.error }));
+        for (const v of users)
+          if (v.virtualService)
+            fail(v.virtualService, new EngineError('IPVS_KERNEL', { operation: `bringing up VIP ${r.address} on ${r.interface}`, errno: r.error }));
         if (users.some((v) => !v.virtualService)) log('error', `floating IP ${r.address} cannot be brought up on ${r.interface}: ${r.error}`);
-      } else if (r.outcome !== 'present') log('info', `${hostAddresses.some((v) => v.address === r.address && !v.virtualService) ? 'floating IP' : 'VIP'} ${r.address} ${r.outcome} on ${r.interface}`);
+      } else if (r.outcome !== 'present')
+        log(
+          'info',
+          `${hostAddresses.some((v) => v.address === r.address && !v.virtualService) ? 'floating IP' : 'VIP'} ${r.address} ${r.outcome} on ${r.interface}`,
+        );
     }
 
     // nftables: only when the rules change, and only our table.
@@ -166,11 +183,21 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     // Whole or nothing (whole.ts): what this apply created for a virtual service that failed is removed again.
     const incomplete = incompleteServices(services, rec);
     if (incomplete.created.size) {
-      const again = await reconciler!.reconcile(services.filter((s) => !incomplete.created.has(desiredKey(s))), { full: true });
+      const again = await reconciler!.reconcile(
+        services.filter((s) => !incomplete.created.has(desiredKey(s))),
+        { full: true },
+      );
       rec = mergeRollback(rec, again, incomplete.created);
     }
     const removedNow = removedByLabel(unwanted, ownership!.services, names);
-    state.lastApply = { operations: rec.operations, reads: rec.reads, depth: rec.depth, sysctls, timeouts, timings: { prep: tPrep, desired: tDesired, host: tHost, labels: tLabels, ...rec.timings, total: performance.now() - started } };
+    state.lastApply = {
+      operations: rec.operations,
+      reads: rec.reads,
+      depth: rec.depth,
+      sysctls,
+      timeouts,
+      timings: { prep: tPrep, desired: tDesired, host: tHost, labels: tLabels, ...rec.timings, total: performance.now() - started },
+    };
     lastDesired = desired;
     lastNames = names;
     for (const n of removedNames) lastResults.delete(n);
@@ -182,7 +209,11 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       const k = `${vs.mode}|${family}`;
       let text = reliesMemo.get(k);
       if (text === undefined) {
-        const needs = sysctls.filter((x) => (x.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat') && x.path.includes(family)) || (x.path.includes('conntrack') && vs.mode === 'snat'));
+        const needs = sysctls.filter(
+          (x) =>
+            (x.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat') && x.path.includes(family)) ||
+            (x.path.includes('conntrack') && vs.mode === 'snat'),
+        );
         text = needs.length ? ` Relies on ${needs.map((x) => `${x.path.replace(/\//g, '.')}=${x.value}${x.wasChanged ? ' (set now)' : ''}`).join(', ')}.` : '';
         reliesMemo.set(k, text);
       }
@@ -218,7 +249,9 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
       const count = next - first;
       let result: ServiceResult;
       const p = problems.get(vs.name);
-      const undone = incomplete.names.has(vs.name) ? rolledBackText(services.slice(first, next).filter((s) => incomplete.created.has(desiredKey(s))).length) : '';
+      const undone = incomplete.names.has(vs.name)
+        ? rolledBackText(services.slice(first, next).filter((s) => incomplete.created.has(desiredKey(s))).length)
+        : '';
       if (p) result = { name: vs.name, layer: 4, status: 'failed', code: p.code, message: p.message, operations };
       else if (execErr) result = { name: vs.name, layer: 4, status: 'failed', code: execErr.error!.code, message: execErr.error!.message + undone, operations };
       else if (conflict) {
@@ -242,7 +275,8 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     }
     for (const n of removedNames) results.push({ name: n, layer: 4, status: 'removed', message: 'Removed from the kernel.' });
     for (const [n, count] of removedNow) {
-      if (!removedNames.includes(n)) results.push({ name: n, layer: 4, status: 'removed', message: `Removed from the kernel: ${count} IPVS service${count === 1 ? '' : 's'}.` });
+      if (!removedNames.includes(n))
+        results.push({ name: n, layer: 4, status: 'removed', message: `Removed from the kernel: ${count} IPVS service${count === 1 ? '' : 's'}.` });
     }
     state.lastApply.timings.report = performance.now() - started - state.lastApply.timings.total;
     state.lastApply.timings.total = performance.now() - started;
@@ -270,7 +304,11 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
           modes: nftReason ? ['dr', 'nat', 'tun'] : ['dr', 'nat', 'snat', 'tun'],
           hasFirewallMarking: !nftReason,
           ...(nftReason ? { nftablesReason: nftReason } : {}),
-          sysctls: Object.fromEntries(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv4/vs/conntrack', 'net/ipv4/ip_nonlocal_bind', 'net/ipv6/ip_nonlocal_bind'].map((p) => [p.replace(/\//g, '.'), readSysctlSafe(p)])),
+          sysctls: Object.fromEntries(
+            ['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv4/vs/conntrack', 'net/ipv4/ip_nonlocal_bind', 'net/ipv6/ip_nonlocal_bind'].map(
+              (p) => [p.replace(/\//g, '.'), readSysctlSafe(p)],
+            ),
+          ),
         },
       };
     },
@@ -281,8 +319,11 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
         } catch (e) {
           log('error', 'layer 4 apply failed unexpectedly', { error: (e as Error).stack });
           reconciler?.invalidate();
-          const err = e instanceof EngineError ? e : new EngineError('IPVS_KERNEL', { operation: 'applying the layer 4 configuration', errno: (e as Error).message });
-          return input.config.virtualServices.filter((vs) => vs.layer === 4).map((vs) => ({ name: vs.name, layer: 4 as const, status: 'failed' as const, code: err.code, message: err.message }));
+          const err =
+            e instanceof EngineError ? e : new EngineError('IPVS_KERNEL', { operation: 'applying the layer 4 configuration', errno: (e as Error).message });
+          return input.config.virtualServices
+            .filter((vs) => vs.layer === 4)
+            .map((vs) => ({ name: vs.name, layer: 4 as const, status: 'failed' as const, code: err.code, message: err.message }));
         }
       });
     },
@@ -337,7 +378,15 @@ function readSysctlSafe(p: string): string | null {
   }
 }
 
-const zero = (): ServerCounters => ({ activeConnections: 0, inactiveConnections: 0, totalConnections: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 });
+const zero = (): ServerCounters => ({
+  activeConnections: 0,
+  inactiveConnections: 0,
+  totalConnections: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  packetsIn: 0,
+  packetsOut: 0,
+});
 
 function add(c: ServerCounters, _s: ObservedService | undefined, st: Stats | undefined): void {
   if (!st) return;

@@ -22,7 +22,17 @@ import { expandPorts } from '../config/ports.ts';
 import { serverKey } from '../dataplane.ts';
 import { decideServer, type ServerDecision } from '../server-state.ts';
 import { canonical } from './addr.ts';
-import { SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, serviceKey, type Destination, type ForwardMethod, type Protocol, type Service } from './model.ts';
+import {
+  SVC_F_ONEPACKET,
+  SVC_F_PERSISTENT,
+  SVC_F_SCHED1,
+  SVC_F_SCHED2,
+  serviceKey,
+  type Destination,
+  type ForwardMethod,
+  type Protocol,
+  type Service,
+} from './model.ts';
 
 export const MAX_PORT_SERVICES = 256;
 
@@ -88,17 +98,48 @@ const FORWARD: Record<string, ForwardMethod> = { dr: 'route', nat: 'masq', snat:
  * compiler then asks for it in l4Input(), and desired.test.ts fails until sameL4Input() compares it.
  */
 type L4Server = Pick<RealServer, 'name' | 'address' | 'port' | 'weight' | 'minConnections' | 'maxConnections' | 'state' | 'isBackup'>;
-export type L4Input = Pick<VirtualService, 'name' | 'layer' | 'isEnabled' | 'mode' | 'protocol' | 'address' | 'ports' | 'firewallMark' | 'interface' | 'scheduler' | 'persistence' | 'fallback' | 'layer4'> & { realServers: L4Server[] };
+export type L4Input = Pick<
+  VirtualService,
+  | 'name'
+  | 'layer'
+  | 'isEnabled'
+  | 'mode'
+  | 'protocol'
+  | 'address'
+  | 'ports'
+  | 'firewallMark'
+  | 'interface'
+  | 'scheduler'
+  | 'persistence'
+  | 'fallback'
+  | 'layer4'
+> & { realServers: L4Server[] };
 
 /** A private copy of what the table depends on (the caller may change its configuration objects in place). */
 export function l4Input(vs: VirtualService): L4Input {
   return {
-    name: vs.name, layer: vs.layer, isEnabled: vs.isEnabled, mode: vs.mode, protocol: vs.protocol, address: vs.address,
-    ports: copyData(vs.ports), firewallMark: vs.firewallMark, interface: vs.interface, scheduler: vs.scheduler,
-    persistence: copyData(vs.persistence), fallback: copyData(vs.fallback), layer4: copyData(vs.layer4),
+    name: vs.name,
+    layer: vs.layer,
+    isEnabled: vs.isEnabled,
+    mode: vs.mode,
+    protocol: vs.protocol,
+    address: vs.address,
+    ports: copyData(vs.ports),
+    firewallMark: vs.firewallMark,
+    interface: vs.interface,
+    scheduler: vs.scheduler,
+    persistence: copyData(vs.persistence),
+    fallback: copyData(vs.fallback),
+    layer4: copyData(vs.layer4),
     realServers: vs.realServers.map((rs) => ({
-      name: rs.name, address: rs.address, port: rs.port, weight: rs.weight, minConnections: rs.minConnections,
-      maxConnections: rs.maxConnections, state: rs.state, isBackup: rs.isBackup,
+      name: rs.name,
+      address: rs.address,
+      port: rs.port,
+      weight: rs.weight,
+      minConnections: rs.minConnections,
+      maxConnections: rs.maxConnections,
+      state: rs.state,
+      isBackup: rs.isBackup,
     })),
   };
 }
@@ -106,9 +147,21 @@ export function l4Input(vs: VirtualService): L4Input {
 /** Whether `vs` still asks for what `was` was copied from. Named fields, not a loop over keys: it runs over every
  * virtual service on every apply, and a keyed or for-in walk cost ~2 ms per 1,000 services where this costs ~0.1. */
 export function sameL4Input(was: L4Input, vs: VirtualService): boolean {
-  if (was.name !== vs.name || was.layer !== vs.layer || was.isEnabled !== vs.isEnabled || was.mode !== vs.mode || was.protocol !== vs.protocol ||
-    was.address !== vs.address || was.firewallMark !== vs.firewallMark || was.interface !== vs.interface || was.scheduler !== vs.scheduler ||
-    !sameData(was.ports, vs.ports) || !sameData(was.persistence, vs.persistence) || !sameData(was.fallback, vs.fallback) || !sameData(was.layer4, vs.layer4)) {
+  if (
+    was.name !== vs.name ||
+    was.layer !== vs.layer ||
+    was.isEnabled !== vs.isEnabled ||
+    was.mode !== vs.mode ||
+    was.protocol !== vs.protocol ||
+    was.address !== vs.address ||
+    was.firewallMark !== vs.firewallMark ||
+    was.interface !== vs.interface ||
+    was.scheduler !== vs.scheduler ||
+    !sameData(was.ports, vs.ports) ||
+    !sameData(was.persistence, vs.persistence) ||
+    !sameData(was.fallback, vs.fallback) ||
+    !sameData(was.layer4, vs.layer4)
+  ) {
     return false;
   }
   const a = was.realServers;
@@ -117,8 +170,16 @@ export function sameL4Input(was: L4Input, vs: VirtualService): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
     const y = b[i];
-    if (x.name !== y.name || x.address !== y.address || x.port !== y.port || x.weight !== y.weight || x.minConnections !== y.minConnections ||
-      x.maxConnections !== y.maxConnections || x.state !== y.state || x.isBackup !== y.isBackup) {
+    if (
+      x.name !== y.name ||
+      x.address !== y.address ||
+      x.port !== y.port ||
+      x.weight !== y.weight ||
+      x.minConnections !== y.minConnections ||
+      x.maxConnections !== y.maxConnections ||
+      x.state !== y.state ||
+      x.isBackup !== y.isBackup
+    ) {
       return false;
     }
   }
@@ -152,7 +213,13 @@ export class DesiredMemo {
 /** `vs`: the copy the part was made from. `keys`: serverKey of each real server (built once, not per apply).
  * `decided`: per real server, the [disposition, weight] of the daemon's decision, or [] when it had none (the decision
  * then follows from the server's state and weight, which `vs` carries). */
-interface MemoEntry { vs: L4Input; keys: string[]; decided: (string | number)[][]; part: DesiredPart; generation: number }
+interface MemoEntry {
+  vs: L4Input;
+  keys: string[];
+  decided: (string | number)[][];
+  part: DesiredPart;
+  generation: number;
+}
 
 export function desiredFromConfig(config: Config, decisions: ReadonlyMap<string, ServerDecision>, memo?: DesiredMemo): DesiredL4 {
   const out: DesiredL4 = { services: [], vips: [], snat: [], marks: [], sysctls: new Map(), refused: [], disabled: [] };
@@ -207,7 +274,9 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
   // The schema allows the scheduler flags with sh and mh only; other schedulers would ignore them anyway.
   const schedFlags = (vs.layer4?.schedulerFallback ? SVC_F_SCHED1 : 0) | (vs.layer4?.schedulerPort ? SVC_F_SCHED2 : 0);
   const flagsFor = (p: Protocol | 'fwmark') =>
-    (persistence ? SVC_F_PERSISTENT : 0) | schedFlags | (vs.layer4?.onePacketScheduling && (p === 'udp' || (p === 'fwmark' && protocols.includes('udp'))) ? SVC_F_ONEPACKET : 0);
+    (persistence ? SVC_F_PERSISTENT : 0) |
+    schedFlags |
+    (vs.layer4?.onePacketScheduling && (p === 'udp' || (p === 'fwmark' && protocols.includes('udp'))) ? SVC_F_ONEPACKET : 0);
 
   // Real servers: decided state, then the backup rule.
   const decided = vs.realServers.map((rs, i) => ({ rs, d: decisions[i] }));
@@ -255,7 +324,11 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
   } else {
     const ports = expandPorts(vs.ports);
     if (ports.length * protocols.length > MAX_PORT_SERVICES) {
-      out.refused.push({ virtualService: vs.name, code: 'IPVS_PORT_RANGE', params: { service: vs.name, count: ports.length * protocols.length, max: MAX_PORT_SERVICES } });
+      out.refused.push({
+        virtualService: vs.name,
+        code: 'IPVS_PORT_RANGE',
+        params: { service: vs.name, count: ports.length * protocols.length, max: MAX_PORT_SERVICES },
+      });
       return out;
     }
     for (const protocol of protocols) {

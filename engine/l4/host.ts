@@ -106,7 +106,13 @@ export async function reconcileVips(wanted: readonly OwnedVip[], owned: readonly
         // /64 address: TUN would then encapsulate from the VIP, which the real servers also hold and so drop, and
         // the director's own connections would leave from an address that is not only its own.
         await rt.newAddress(
-          { family: family === 6 ? AF_INET6 : AF_INET, prefixlen: v.prefix, index, scope: v.interface === 'lo' ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE, flags: family === 6 ? { nodad: true } : {} },
+          {
+            family: family === 6 ? AF_INET6 : AF_INET,
+            prefixlen: v.prefix,
+            index,
+            scope: v.interface === 'lo' ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE,
+            flags: family === 6 ? { nodad: true } : {},
+          },
           family === 6 ? { local: bytes, address: bytes, cacheInfo: { ifaPrefered: 0, ifaValid: 0xffffffff } } : { local: bytes, address: bytes },
           { flags: 0x400 | 0x200 }, // NLM_F_CREATE | NLM_F_EXCL
         );

@@ -8,8 +8,26 @@
 import { IpvsClient, type IpvsPort } from './client.ts';
 
 export type IpvsMethod = Exclude<keyof IpvsPort, 'mutations' | 'close'>;
-export const IPVS_METHODS: readonly IpvsMethod[] = ['exec', 'services', 'service', 'destinations', 'table', 'tableSummary', 'info', 'timeouts', 'setTimeouts', 'daemons', 'startDaemon', 'stopDaemon'];
-export interface WireError { code?: string; message: string; status?: number; details?: unknown }
+export const IPVS_METHODS: readonly IpvsMethod[] = [
+  'exec',
+  'services',
+  'service',
+  'destinations',
+  'table',
+  'tableSummary',
+  'info',
+  'timeouts',
+  'setTimeouts',
+  'daemons',
+  'startDaemon',
+  'stopDaemon',
+];
+export interface WireError {
+  code?: string;
+  message: string;
+  status?: number;
+  details?: unknown;
+}
 export type IpvsRequest = { id: number; method: IpvsMethod; args: unknown[] };
 export type IpvsReply = { ready: true } | { openError: WireError } | { id: number; value: unknown } | { id: number; error: WireError };
 
@@ -29,7 +47,9 @@ if (process.send) {
   try {
     const ipvs = await IpvsClient.open();
     process.on('message', (m: IpvsRequest) => {
-      const call = IPVS_METHODS.includes(m.method) ? (ipvs[m.method] as (...a: unknown[]) => Promise<unknown>).apply(ipvs, m.args) : Promise.reject(new Error(`no IPVS call named ${String(m.method)}`));
+      const call = IPVS_METHODS.includes(m.method)
+        ? (ipvs[m.method] as (...a: unknown[]) => Promise<unknown>).apply(ipvs, m.args)
+        : Promise.reject(new Error(`no IPVS call named ${String(m.method)}`));
       call.then(
         (value) => send({ id: m.id, value: wireValue(value) }),
         (e) => send({ id: m.id, error: wire(e) }),

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { EngineError } from '../errors.ts';
 import { openIpvsProcess, revive } from './ipvs-process.ts';
 
-test('IPVS process: unavailable is the open\'s error, with its code; available, the table and daemons can be read', async () => {
+test("IPVS process: unavailable is the open's error, with its code; available, the table and daemons can be read", async () => {
   const hasIpvs = fs.existsSync('/proc/net/ip_vs') && process.getuid?.() === 0;
   if (!hasIpvs) {
     await assert.rejects(openIpvsProcess(), (e: Error & { code?: string }) => {

@@ -30,7 +30,13 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 export function revive(w: WireError): Error {
   if (!w.code || !(w.code in ENGINE_ERRORS)) return Object.assign(new Error(w.message), w.code ? { code: w.code } : {});
   const e = Object.create(EngineError.prototype) as EngineError;
-  Object.assign(e, { name: 'EngineError', message: w.message, code: w.code as EngineErrorCode, status: w.status ?? ENGINE_ERRORS[w.code as EngineErrorCode].status, details: w.details });
+  Object.assign(e, {
+    name: 'EngineError',
+    message: w.message,
+    code: w.code as EngineErrorCode,
+    status: w.status ?? ENGINE_ERRORS[w.code as EngineErrorCode].status,
+    details: w.details,
+  });
   e.stack = `EngineError: ${w.message}\n    (in the engine's IPVS helper process)`;
   return e;
 }

@@ -156,6 +156,7 @@ export function sameDestinationSettings(a: DestinationSettings, b: DestinationSe
     a.weight === b.weight &&
     a.upperThreshold === b.upperThreshold &&
     a.lowerThreshold === b.lowerThreshold &&
-    (a.forward !== 'tunnel' || ((a.tunnelType ?? 0) === (b.tunnelType ?? 0) && (a.tunnelPort ?? 0) === (b.tunnelPort ?? 0) && (a.tunnelFlags ?? 0) === (b.tunnelFlags ?? 0)))
+    (a.forward !== 'tunnel' ||
+      ((a.tunnelType ?? 0) === (b.tunnelType ?? 0) && (a.tunnelPort ?? 0) === (b.tunnelPort ?? 0) && (a.tunnelFlags ?? 0) === (b.tunnelFlags ?? 0)))
   );
 }

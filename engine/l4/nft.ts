@@ -22,13 +22,16 @@ export function renderRuleset(marks: readonly MarkRule[], snat: readonly SnatRul
     lines.push('  chain mark_fwmark {', '    type filter hook prerouting priority mangle; policy accept;');
     for (const m of marks) {
       const ports = m.ports.map(String).join(', ');
-      lines.push(`    ${ip(m.family)} daddr ${m.vip} meta l4proto { ${m.protocols.join(', ')} } th dport { ${ports} } meta mark set 0x${m.mark.toString(16).padStart(8, '0')} comment "${m.virtualService}"`);
+      lines.push(
+        `    ${ip(m.family)} daddr ${m.vip} meta l4proto { ${m.protocols.join(', ')} } th dport { ${ports} } meta mark set 0x${m.mark.toString(16).padStart(8, '0')} comment "${m.virtualService}"`,
+      );
     }
     lines.push('  }');
   }
   if (snat.length) {
     lines.push('  chain source_nat {', '    type nat hook postrouting priority srcnat; policy accept;');
-    for (const r of snat) lines.push(`    ${ip(r.family)} daddr ${r.realServer} ct original ${ip(r.family)} daddr ${r.vip} masquerade comment "${r.virtualService}"`);
+    for (const r of snat)
+      lines.push(`    ${ip(r.family)} daddr ${r.realServer} ct original ${ip(r.family)} daddr ${r.vip} masquerade comment "${r.virtualService}"`);
     lines.push('  }');
   }
   lines.push('}');
@@ -53,7 +56,12 @@ export function runNft(script: string, nftPath = 'nft'): Promise<{ ok: boolean; 
 export async function nftUnavailable(nftPath = 'nft'): Promise<string | undefined> {
   const r = await runNftArgs(['-c', '-f', '-'], `add table inet ${NFT_TABLE}_probe\n`, nftPath);
   if (r.ok) return undefined;
-  return `nftables cannot create an inet table here (${r.stderr.split('\n').find((l) => /Error/.test(l))?.replace(/^.*Error: /, '') ?? r.stderr})`;
+  return `nftables cannot create an inet table here (${
+    r.stderr
+      .split('\n')
+      .find((l) => /Error/.test(l))
+      ?.replace(/^.*Error: /, '') ?? r.stderr
+  })`;
 }
 
 function runNftArgs(args: string[], input: string, nftPath: string): Promise<{ ok: boolean; stderr: string }> {

@@ -14,7 +14,16 @@
  * A weight change is one SET_DEST; drain is one SET_DEST with weight 0; halt is one DEL_DEST.
  */
 import type { Command } from './codec.ts';
-import { destinationKey, sameDestinationSettings, sameServiceSettings, serviceKey, type Destination, type ObservedService, type Service, type ServiceId } from './model.ts';
+import {
+  destinationKey,
+  sameDestinationSettings,
+  sameServiceSettings,
+  serviceKey,
+  type Destination,
+  type ObservedService,
+  type Service,
+  type ServiceId,
+} from './model.ts';
 
 export interface PlanInput {
   desired: readonly { service: Service; destinations: readonly Destination[] }[];
@@ -33,7 +42,8 @@ export interface Plan {
 const idOf = (s: ServiceId): ServiceId =>
   s.fwmark !== undefined ? { family: s.family, fwmark: s.fwmark } : { family: s.family, protocol: s.protocol, address: s.address, port: s.port };
 
-const settingsOf = (s: Service): Service => ({ ...idOf(s), scheduler: s.scheduler, flags: s.flags & ~0x2, timeout: s.timeout, netmaskPrefix: s.netmaskPrefix, peName: s.peName }) as Service;
+const settingsOf = (s: Service): Service =>
+  ({ ...idOf(s), scheduler: s.scheduler, flags: s.flags & ~0x2, timeout: s.timeout, netmaskPrefix: s.netmaskPrefix, peName: s.peName }) as Service;
 
 export function plan({ desired, observed, owned }: PlanInput): Plan {
   const obs = new Map(observed.map((s) => [serviceKey(s), s]));

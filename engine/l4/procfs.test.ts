@@ -19,10 +19,16 @@ FWM  00000007 rr
 test('procfs: destinations by service key, canonical addresses, summary-marked; firewall-mark services left to netlink', () => {
   const m = parseProcIpVs(SAMPLE);
   assert.deepEqual([...m.keys()], ['tcp|4|10.0.0.1|80', 'tcp|6|2001:db8::2|443', 'udp|6|2001:db8::1|53']);
-  assert.deepEqual(m.get('tcp|4|10.0.0.1|80')!.map((d) => [d.address, d.port, d.forward, d.weight, d.activeConnections, d.inactiveConnections, d.isSummary]), [
-    ['10.0.1.2', 80, 'route', 0, 0, 0, true],
-    ['10.0.1.1', 8080, 'masq', 5, 3, 1, true],
-  ]);
-  assert.deepEqual(m.get('udp|6|2001:db8::1|53')!.map((d) => [d.address, d.port, d.family]), [['2001:db8:1::5', 5353, 6]]);
+  assert.deepEqual(
+    m.get('tcp|4|10.0.0.1|80')!.map((d) => [d.address, d.port, d.forward, d.weight, d.activeConnections, d.inactiveConnections, d.isSummary]),
+    [
+      ['10.0.1.2', 80, 'route', 0, 0, 0, true],
+      ['10.0.1.1', 8080, 'masq', 5, 3, 1, true],
+    ],
+  );
+  assert.deepEqual(
+    m.get('udp|6|2001:db8::1|53')!.map((d) => [d.address, d.port, d.family]),
+    [['2001:db8:1::5', 5353, 6]],
+  );
   assert.deepEqual(m.get('tcp|6|2001:db8::2|443'), []);
 });

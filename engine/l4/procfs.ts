@@ -38,8 +38,16 @@ export function parseProcIpVs(text: string): Map<string, ObservedDestination[]> 
       if (!ep || ep === 'RemoteAddress:Port') continue;
       const { address, family, port } = splitEndpoint(ep);
       current.push({
-        address, port, family, forward: FORWARD[fwd] ?? 'masq', weight: Number(weight),
-        upperThreshold: 0, lowerThreshold: 0, activeConnections: Number(active), inactiveConnections: Number(inactive), persistentConnections: 0,
+        address,
+        port,
+        family,
+        forward: FORWARD[fwd] ?? 'masq',
+        weight: Number(weight),
+        upperThreshold: 0,
+        lowerThreshold: 0,
+        activeConnections: Number(active),
+        inactiveConnections: Number(inactive),
+        persistentConnections: 0,
         isSummary: true,
       });
       continue;

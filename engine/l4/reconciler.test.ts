@@ -31,16 +31,31 @@ class FakeKernel {
       const k = 'service' in c && c.service ? serviceKey(c.service) : '';
       const s = this.table.get(k);
       // As the kernel answers (the client already treats EEXIST on add and ESRCH/ENOENT on delete as success).
-      if ((c.cmd === 'set-service' || c.cmd === 'new-dest' || c.cmd === 'set-dest') && !s) return { command: c, ok: false, errno: 'ESRCH', error: kernelError(c, 3) };
-      if (c.cmd === 'set-dest' && !s!.destinations.some((d) => destinationKey(d) === destinationKey(c.destination))) return { command: c, ok: false, errno: 'ENOENT', error: kernelError(c, 2) };
+      if ((c.cmd === 'set-service' || c.cmd === 'new-dest' || c.cmd === 'set-dest') && !s)
+        return { command: c, ok: false, errno: 'ESRCH', error: kernelError(c, 3) };
+      if (c.cmd === 'set-dest' && !s!.destinations.some((d) => destinationKey(d) === destinationKey(c.destination)))
+        return { command: c, ok: false, errno: 'ENOENT', error: kernelError(c, 2) };
       switch (c.cmd) {
-        case 'new-service': if (!s) this.table.set(k, { ...c.service, destinations: [] } as ObservedService); break;
-        case 'set-service': if (s) Object.assign(s, c.service); break;
-        case 'del-service': this.table.delete(k); break;
-        case 'new-dest': case 'set-dest':
-          if (s) s.destinations = [...s.destinations.filter((d) => destinationKey(d) !== destinationKey(c.destination)), { ...c.destination, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 }];
+        case 'new-service':
+          if (!s) this.table.set(k, { ...c.service, destinations: [] } as ObservedService);
           break;
-        case 'del-dest': if (s) s.destinations = s.destinations.filter((d) => destinationKey(d) !== destinationKey(c.destination)); break;
+        case 'set-service':
+          if (s) Object.assign(s, c.service);
+          break;
+        case 'del-service':
+          this.table.delete(k);
+          break;
+        case 'new-dest':
+        case 'set-dest':
+          if (s)
+            s.destinations = [
+              ...s.destinations.filter((d) => destinationKey(d) !== destinationKey(c.destination)),
+              { ...c.destination, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 },
+            ];
+          break;
+        case 'del-dest':
+          if (s) s.destinations = s.destinations.filter((d) => destinationKey(d) !== destinationKey(c.destination));
+          break;
       }
       return { command: c, ok: true };
     });
@@ -57,7 +72,9 @@ class FakeKernel {
   client(): IpvsClient {
     const self = this;
     return {
-      get mutations() { return self.mutations; },
+      get mutations() {
+        return self.mutations;
+      },
       exec: (c: readonly Command[]) => self.exec(c),
       table: (only?: ReadonlySet<string>) => self.table_(only),
       tableSummary: (only?: ReadonlySet<string>) => self.table_(only),
@@ -66,7 +83,8 @@ class FakeKernel {
   }
 }
 
-const svc = (port: number): Service => ({ family: 4, protocol: 'tcp', address: '192.0.2.1', port, scheduler: 'wlc', flags: 0, timeout: 0, netmaskPrefix: 32, peName: '' }) as Service;
+const svc = (port: number): Service =>
+  ({ family: 4, protocol: 'tcp', address: '192.0.2.1', port, scheduler: 'wlc', flags: 0, timeout: 0, netmaskPrefix: 32, peName: '' }) as Service;
 const want = (port: number, weights: number[]): DesiredService => ({
   service: svc(port),
   destinations: weights.map((w, i) => ({ address: `10.0.0.${i + 1}`, port, forward: 'masq', weight: w, upperThreshold: 0, lowerThreshold: 0 })),
@@ -98,7 +116,9 @@ test('reconciler: first apply is full; a weight change after it changes and re-r
 test('reconciler: ownership is recorded before the kernel is changed', async () => {
   const { k, own, r } = setup();
   const seen: boolean[] = [];
-  k.onExec = (c) => { if (c.cmd === 'new-service') seen.push(JSON.parse(fs.readFileSync(own.file, 'utf8')).services.includes(serviceKey(c.service))); };
+  k.onExec = (c) => {
+    if (c.cmd === 'new-service') seen.push(JSON.parse(fs.readFileSync(own.file, 'utf8')).services.includes(serviceKey(c.service)));
+  };
   await r.reconcile(table(3));
   assert.deepEqual(seen, [true, true, true]);
 });
@@ -160,11 +180,27 @@ test('reconciler: a service changed behind its back since it was confirmed is pl
   assert.equal(k.reads - reads, 4, 'confirm, then confirm again after the repair');
   assert.equal(k.table.get(key)!.destinations.find((x) => x.address === '10.0.0.2')!.weight, 7);
   // Someone added a real server by hand to a service we own; touching the service removes it.
-  k.table.get(key)!.destinations.push({ address: '10.0.0.99', port: 1001, forward: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 } as never);
+  k.table.get(key)!.destinations.push({
+    address: '10.0.0.99',
+    port: 1001,
+    forward: 'masq',
+    weight: 1,
+    upperThreshold: 0,
+    lowerThreshold: 0,
+    activeConnections: 0,
+    inactiveConnections: 0,
+    persistentConnections: 0,
+  } as never);
   d[1] = want(1001, [100, 8, 100, 100]);
   const again = await r.reconcile(d);
   assert.deepEqual([again.errorsByService.size, again.unconfirmed.size, again.operations], [0, 0, 2]);
-  assert.deepEqual(k.table.get(key)!.destinations.map((x) => `${x.address}=${x.weight}`).sort(), ['10.0.0.1=100', '10.0.0.2=8', '10.0.0.3=100', '10.0.0.4=100']);
+  assert.deepEqual(
+    k.table
+      .get(key)!
+      .destinations.map((x) => `${x.address}=${x.weight}`)
+      .sort(),
+    ['10.0.0.1=100', '10.0.0.2=8', '10.0.0.3=100', '10.0.0.4=100'],
+  );
   assert.equal((await r.reconcile(d)).operations, 0);
 });
 
@@ -177,5 +213,8 @@ test('reconciler: a service deleted behind its back is created again when next t
   const res = await r.reconcile(d);
   assert.deepEqual([res.errorsByService.size, res.unconfirmed.size], [0, 0]);
   assert.equal(res.operations, 6, 'SET_DEST refused (no service), then NEW_SERVICE and four NEW_DEST');
-  assert.deepEqual(k.table.get(serviceKey(svc(1000)))!.destinations.map((x) => x.weight), [100, 100, 100, 5]);
+  assert.deepEqual(
+    k.table.get(serviceKey(svc(1000)))!.destinations.map((x) => x.weight),
+    [100, 100, 100, 5],
+  );
 });

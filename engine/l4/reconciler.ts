@@ -206,7 +206,17 @@ export class Reconciler {
     if (isFull) this.lastFullAt = Date.now();
 
     timings.confirm = performance.now() - t0 - timings.scope - timings.read - timings.plan - timings.exec;
-    return { depth: isFull ? 'full' : 'incremental', operations, reads, results, conflicts: p.conflicts, unconfirmed, opsByService: p.opsByService, errorsByService, timings };
+    return {
+      depth: isFull ? 'full' : 'incremental',
+      operations,
+      reads,
+      results,
+      conflicts: p.conflicts,
+      unconfirmed,
+      opsByService: p.opsByService,
+      errorsByService,
+      timings,
+    };
   }
 
   /** Send `ops`, recording the services they create as ours first (write-ahead) and forgetting those they delete or
@@ -256,19 +266,34 @@ function completeSummary(s: ObservedService, d: DesiredService | undefined): Obs
     destinations: s.destinations.map((x) => {
       const y = sent.get(destinationKey(x));
       if (!x.isSummary || !y) return x;
-      return { ...x, upperThreshold: y.upperThreshold, lowerThreshold: y.lowerThreshold, tunnelType: y.tunnelType, tunnelPort: y.tunnelPort, tunnelFlags: y.tunnelFlags, isSummary: false };
+      return {
+        ...x,
+        upperThreshold: y.upperThreshold,
+        lowerThreshold: y.lowerThreshold,
+        tunnelType: y.tunnelType,
+        tunnelPort: y.tunnelPort,
+        tunnelFlags: y.tunnelFlags,
+        isSummary: false,
+      };
     }),
   };
 }
 
 function describeDifference(c: Command): string {
   switch (c.cmd) {
-    case 'new-service': return 'the service is missing';
-    case 'set-service': return 'scheduler or persistence differ';
-    case 'del-service': return 'a service that should be gone is present';
-    case 'new-dest': return `real server ${c.destination.address}:${c.destination.port} is missing`;
-    case 'set-dest': return `real server ${c.destination.address}:${c.destination.port} has other settings`;
-    case 'del-dest': return `real server ${c.destination.address}:${c.destination.port} should be gone`;
-    default: return c.cmd;
+    case 'new-service':
+      return 'the service is missing';
+    case 'set-service':
+      return 'scheduler or persistence differ';
+    case 'del-service':
+      return 'a service that should be gone is present';
+    case 'new-dest':
+      return `real server ${c.destination.address}:${c.destination.port} is missing`;
+    case 'set-dest':
+      return `real server ${c.destination.address}:${c.destination.port} has other settings`;
+    case 'del-dest':
+      return `real server ${c.destination.address}:${c.destination.port} should be gone`;
+    default:
+      return c.cmd;
   }
 }

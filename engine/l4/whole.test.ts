@@ -7,11 +7,29 @@ import { serviceKey, type Service } from './model.ts';
 import type { ReconcileResult } from './reconciler.ts';
 import { incompleteServices, labelsOfUnwanted, removedByLabel, rolledBackText } from './whole.ts';
 
-const svc = (protocol: 'tcp' | 'udp', port: number): Service => ({ family: 4, protocol, address: '192.0.2.53', port, scheduler: 'wlc', flags: 0, timeout: 0, netmaskPrefix: 32, peName: '' });
+const svc = (protocol: 'tcp' | 'udp', port: number): Service => ({
+  family: 4,
+  protocol,
+  address: '192.0.2.53',
+  port,
+  scheduler: 'wlc',
+  flags: 0,
+  timeout: 0,
+  netmaskPrefix: 32,
+  peName: '',
+});
 const want = (vs: string, s: Service): DesiredService => ({ service: s, destinations: [], virtualService: vs, realServers: new Map(), key: serviceKey(s) });
 const rec = (over: Partial<ReconcileResult>): ReconcileResult => ({
-  depth: 'full', operations: 0, reads: 0, results: [], conflicts: [], unconfirmed: new Map(), opsByService: new Map(), errorsByService: new Map(),
-  timings: { scope: 0, read: 0, plan: 0, exec: 0, confirm: 0 }, ...over,
+  depth: 'full',
+  operations: 0,
+  reads: 0,
+  results: [],
+  conflicts: [],
+  unconfirmed: new Map(),
+  opsByService: new Map(),
+  errorsByService: new Map(),
+  timings: { scope: 0, read: 0, plan: 0, exec: 0, confirm: 0 },
+  ...over,
 });
 const created = (s: Service) => ({ command: { cmd: 'new-service' as const, service: s }, ok: true });
 const refused = (s: Service) => {
@@ -31,7 +49,10 @@ test('whole or nothing: a both service whose UDP half the kernel refused has its
 test('whole or nothing: a half held by another program undoes the new half; halves that were there before stay', () => {
   const tcp = svc('tcp', 53);
   const udp = svc('udp', 53);
-  assert.deepEqual([...incompleteServices([want('dns', tcp), want('dns', udp)], rec({ results: [created(tcp)], conflicts: [serviceKey(udp)] })).created], [serviceKey(tcp)]);
+  assert.deepEqual(
+    [...incompleteServices([want('dns', tcp), want('dns', udp)], rec({ results: [created(tcp)], conflicts: [serviceKey(udp)] })).created],
+    [serviceKey(tcp)],
+  );
   // The TCP half was programmed by an earlier apply (no new-service now): it keeps serving, nothing is undone.
   assert.equal(incompleteServices([want('dns', tcp), want('dns', udp)], rec({ conflicts: [serviceKey(udp)] })).created.size, 0);
   // A service that succeeded whole is not touched.
@@ -39,9 +60,31 @@ test('whole or nothing: a half held by another program undoes the new half; halv
 });
 
 test('removed: owned services no longer wanted, by label; a name still configured or still holding a service is not removed', () => {
-  const before = labelsOfUnwanted(['k1', 'k2', 'k3', 'k4'], new Map([['k1', 'dns'], ['k2', 'dns'], ['k3', 'web'], ['k4', 'old-web']]), new Set(['k4x']));
-  assert.deepEqual([...removedByLabel(before, new Set(), new Set(['web']))], [['dns', 2], ['old-web', 1]]);
-  assert.deepEqual([...removedByLabel(before, new Set(['k2']), new Set())], [['web', 1], ['old-web', 1]], 'dns still holds k2 (its delete was refused): not removed');
+  const before = labelsOfUnwanted(
+    ['k1', 'k2', 'k3', 'k4'],
+    new Map([
+      ['k1', 'dns'],
+      ['k2', 'dns'],
+      ['k3', 'web'],
+      ['k4', 'old-web'],
+    ]),
+    new Set(['k4x']),
+  );
+  assert.deepEqual(
+    [...removedByLabel(before, new Set(), new Set(['web']))],
+    [
+      ['dns', 2],
+      ['old-web', 1],
+    ],
+  );
+  assert.deepEqual(
+    [...removedByLabel(before, new Set(['k2']), new Set())],
+    [
+      ['web', 1],
+      ['old-web', 1],
+    ],
+    'dns still holds k2 (its delete was refused): not removed',
+  );
   assert.equal(labelsOfUnwanted(['k9'], new Map(), new Set()).get('k9'), '(unnamed)');
 });
 

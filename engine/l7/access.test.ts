@@ -30,10 +30,21 @@ after(async () => {
 });
 
 type Line = Record<string, any>;
-const linesOf = (file: string): Line[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+const linesOf = (file: string): Line[] =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 
 /** An in-process proxy for `services`, logging to a fresh file; `random` draws the samples. */
-async function proxy(name: string, services: Parameters<typeof config>[0], random?: () => number): Promise<{ file: string; log: AccessLog; lines: () => Line[] }> {
+async function proxy(
+  name: string,
+  services: Parameters<typeof config>[0],
+  random?: () => number,
+): Promise<{ file: string; log: AccessLog; lines: () => Line[] }> {
   const file = path.join(dir, `${name}.log`);
   const log = await createAccessLog({ file, size: '10m', keep: 1, random });
   setAccessLog(log);
@@ -42,7 +53,15 @@ async function proxy(name: string, services: Parameters<typeof config>[0], rando
   const [r] = await dp.apply({ config: config(services), decisions: new Map() });
   assert.equal(r.status, 'programmed', r.message);
   // pino-roll names its active file access.1.log beside the one given.
-  return { file, log, lines: () => fs.readdirSync(dir).filter((f) => f.startsWith(`${name}.`) && f.endsWith('.log')).flatMap((f) => linesOf(path.join(dir, f))) };
+  return {
+    file,
+    log,
+    lines: () =>
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith(`${name}.`) && f.endsWith('.log'))
+        .flatMap((f) => linesOf(path.join(dir, f))),
+  };
 }
 
 /** One request with Connection: close on a fresh connection: the status, every byte received, the client's port. */
@@ -113,7 +132,16 @@ test('a connect refused by one server is retried on the next: the line names the
   const port = await freePort();
   const closed = await freePort();
   const a = await backend('a');
-  const p = await proxy('retried', [{ ...httpService('web-retry', port, []), scheduler: 'rr', realServers: [{ name: 'gone', address: '127.0.0.1', port: closed }, { name: 'a', address: '127.0.0.1', port: a.port }] }]);
+  const p = await proxy('retried', [
+    {
+      ...httpService('web-retry', port, []),
+      scheduler: 'rr',
+      realServers: [
+        { name: 'gone', address: '127.0.0.1', port: closed },
+        { name: 'a', address: '127.0.0.1', port: a.port },
+      ],
+    },
+  ]);
   // rr over [gone, a]: the first request is chosen for gone, refused, and goes to a.
   assert.equal((await oneShot(port, 'GET / HTTP/1.1\r\nHost: web-retry\r\nConnection: close\r\n\r\n')).status, 200);
   await waitFor(() => p.lines().length === 1, 'the line');
@@ -146,7 +174,7 @@ test('a real server that never answers: 504 and "sH"', TEST_TIMEOUT, async () =>
   assert.deepEqual([l.server, l.status, l.termination], ['mute', 504, 'sH']);
 });
 
-test('the service\'s sample rate keeps the drawn share of normal exchanges, and every error', TEST_TIMEOUT, async () => {
+test("the service's sample rate keeps the drawn share of normal exchanges, and every error", TEST_TIMEOUT, async () => {
   const a = await backend('s');
   const port = await freePort();
   const closed = await freePort();
@@ -158,15 +186,23 @@ test('the service\'s sample rate keeps the drawn share of normal exchanges, and 
   for (let n = 0; n < 8; n++) assert.equal((await c.request('GET', `/n/${n}`)).status, 200);
   c.close();
   const errorPort = await freePort();
-  const q = await proxy('sampled-errors', [{ ...httpService('web7', errorPort, [], { layer7: { accessLog: { sampleRate: 0 } } }), realServers: [{ name: 'gone', address: '127.0.0.1', port: closed }] }]);
+  const q = await proxy('sampled-errors', [
+    {
+      ...httpService('web7', errorPort, [], { layer7: { accessLog: { sampleRate: 0 } } }),
+      realServers: [{ name: 'gone', address: '127.0.0.1', port: closed }],
+    },
+  ]);
   assert.equal((await oneShot(errorPort, 'GET /err HTTP/1.1\r\nHost: web7\r\n\r\n')).status, 502);
   await waitFor(() => q.lines().length === 1, 'the error line at sample rate 0');
   await p.log.close();
-  assert.deepEqual(p.lines().map((l) => l.path), ['/n/0', '/n/4']);
+  assert.deepEqual(
+    p.lines().map((l) => l.path),
+    ['/n/0', '/n/4'],
+  );
   assert.deepEqual(p.log.counts(), { written: 2, skipped: 6 });
 });
 
-test('a cluster worker writes its own file in the data directory\'s logs/', TEST_TIMEOUT, async () => {
+test("a cluster worker writes its own file in the data directory's logs/", TEST_TIMEOUT, async () => {
   const a = await backend('w');
   const port = await freePort();
   const dataDir = path.join(dir, 'cluster');
@@ -177,6 +213,9 @@ test('a cluster worker writes its own file in the data directory\'s logs/', TEST
   assert.equal((await oneShot(port, 'GET /from-a-worker HTTP/1.1\r\nHost: webc\r\nConnection: close\r\n\r\n')).status, 200);
   const logs = path.join(dataDir, 'logs');
   const read = () => (fs.existsSync(logs) ? fs.readdirSync(logs).flatMap((f) => linesOf(path.join(logs, f))) : []);
-  await waitFor(() => read().some((l) => l.path === '/from-a-worker'), 'the worker\'s line');
-  assert.ok(fs.readdirSync(logs).every((f) => /^access-0\.\d+\.log$/.test(f)), fs.readdirSync(logs).join(', '));
+  await waitFor(() => read().some((l) => l.path === '/from-a-worker'), "the worker's line");
+  assert.ok(
+    fs.readdirSync(logs).every((f) => /^access-0\.\d+\.log$/.test(f)),
+    fs.readdirSync(logs).join(', '),
+  );
 });

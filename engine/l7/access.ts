@@ -60,8 +60,16 @@ const ms = (from: number, to: number) => (from === 0 || to === 0 ? NOT_REACHED :
  * none). Normal exchanges are kept by the service's sample rate, abnormal ones always (access-log.ts).
  */
 export function logAccess(
-  rt: ServiceRuntime, client: string, clientPort: number | undefined, head: RequestHead | null, server: string | undefined,
-  status: number, bytesIn: number, bytesOut: number, m: AccessMarks, termination: string,
+  rt: ServiceRuntime,
+  client: string,
+  clientPort: number | undefined,
+  head: RequestHead | null,
+  server: string | undefined,
+  status: number,
+  bytesIn: number,
+  bytesOut: number,
+  m: AccessMarks,
+  termination: string,
 ): void {
   const log = sink;
   if (log === null) return;
@@ -79,7 +87,13 @@ export function logAccess(
     status,
     bytesIn,
     bytesOut,
-    timings: { requestMs: ms(m.headAt, m.startAt), queueMs: ms(m.startAt, m.chosenAt), connectMs: ms(m.chosenAt, m.sentAt), responseMs: ms(m.sentAt, m.resAt), totalMs: ms(m.headAt, end) },
+    timings: {
+      requestMs: ms(m.headAt, m.startAt),
+      queueMs: ms(m.startAt, m.chosenAt),
+      connectMs: ms(m.chosenAt, m.sentAt),
+      responseMs: ms(m.sentAt, m.resAt),
+      totalMs: ms(m.headAt, end),
+    },
     termination,
     retries: m.retries ?? 0,
   };

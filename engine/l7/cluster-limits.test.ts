@@ -10,7 +10,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend, type RawResponse, waitFor, within, TEST_TIMEOUT } from './test-helpers.ts';
+import {
+  config,
+  fetchOnce,
+  freePort,
+  httpService,
+  RawClient,
+  startBackend,
+  type Backend,
+  type RawResponse,
+  waitFor,
+  within,
+  TEST_TIMEOUT,
+} from './test-helpers.ts';
 import type { VirtualServiceInput } from '../config/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-limits-'));
@@ -73,7 +85,10 @@ function limited(name: string, port: number, b: Backend, maxConnections: number,
 async function apply(vs: VirtualServiceInput[]) {
   const res = await dp.apply({ config: config(vs), decisions: new Map() });
   // Services of earlier tests are replaced (reported removed); these must be programmed.
-  assert.deepEqual(res.filter((r) => vs.some((v) => v.name === r.name)).map((r) => r.status), vs.map(() => 'programmed'));
+  assert.deepEqual(
+    res.filter((r) => vs.some((v) => v.name === r.name)).map((r) => r.status),
+    vs.map(() => 'programmed'),
+  );
 }
 
 test('maxConnections holds across workers: the peak never passes it and every queued request is served', TEST, async () => {
@@ -84,14 +99,17 @@ test('maxConnections holds across workers: the peak never passes it and every qu
     await apply([limited(`peak${max}`, port, h.backend, max)]);
     // Fresh connections, dealt to both workers in turn, all at once.
     const results = await within(Promise.all(Array.from({ length: 8 }, (_, i) => fetchOnce(port, 'GET', `/${i}`))), 'eight answers');
-    assert.deepEqual(results.map((r) => r.status), Array(8).fill(200));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(8).fill(200),
+    );
     assert.equal(h.backend.seen.length, 8);
     if (max === 1) assert.equal(h.peak, 1, 'one request at a time across both workers');
     else assert.ok(h.peak <= max, `peak ${h.peak} > ${max}`);
   }
 });
 
-test('the queue bound is the cluster\'s: a full queue answers 503 at once, without waiting for a slot', TEST, async () => {
+test("the queue bound is the cluster's: a full queue answers 503 at once, without waiting for a slot", TEST, async () => {
   const h = await holdingBackend('qfull');
   const port = await freePort();
   // One slot and one queue place for the whole cluster; a queue timeout far beyond the test.
@@ -103,7 +121,10 @@ test('the queue bound is the cluster\'s: a full queue answers 503 at once, witho
     const all = Array.from({ length: 6 }, (_, i) => fetchOnce(port, 'GET', `/${i}`).then((r) => (done.push(r), r)));
     // Nothing is released yet: every 503 that arrives was answered without waiting for a slot.
     await until(() => done.length === 4 && h.inFlight === 1, 'four answers with one request held and one queued');
-    assert.deepEqual(done.map((r) => r.status), [503, 503, 503, 503]);
+    assert.deepEqual(
+      done.map((r) => r.status),
+      [503, 503, 503, 503],
+    );
     for (const r of done) assert.match(r.body, /queue is full/);
     h.releaseAll();
     assert.deepEqual((await within(Promise.all(all), 'the held and the queued request')).map((r) => r.status).sort(), [200, 200, 503, 503, 503, 503]);
@@ -122,7 +143,10 @@ test('queued requests get 503 after the queue timeout while the slot stays taken
     // Two connections: one lands on each worker. The answer's words say which limit ended the wait (a full queue
     // has its own), so nothing here needs a clock.
     const queued = await within(Promise.all([fetchOnce(port, 'GET', '/q1'), fetchOnce(port, 'GET', '/q2')]), 'the queue timeout');
-    assert.deepEqual(queued.map((r) => r.status), [503, 503]);
+    assert.deepEqual(
+      queued.map((r) => r.status),
+      [503, 503],
+    );
     for (const r of queued) assert.match(r.body, /stayed at its connection limit for the whole queue timeout/);
   }
   assert.equal(h.backend.seen.length, 1, 'no queued request reached the server');

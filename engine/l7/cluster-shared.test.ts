@@ -22,7 +22,13 @@ test('shared accept: a taken port fails only its service; traffic flows on both 
   const port = await freePort();
   try {
     const res = await dp.apply({ config: config([httpService('busy', busy, [a]), httpService('ok', port, [a])]), decisions: new Map() });
-    assert.deepEqual(res.map((r) => [r.name, r.status, r.code]), [['busy', 'failed', 'PROXY_LISTEN_FAILED'], ['ok', 'programmed', undefined]]);
+    assert.deepEqual(
+      res.map((r) => [r.name, r.status, r.code]),
+      [
+        ['busy', 'failed', 'PROXY_LISTEN_FAILED'],
+        ['ok', 'programmed', undefined],
+      ],
+    );
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) {
       const c = await RawClient.connect(port);

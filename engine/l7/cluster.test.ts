@@ -11,7 +11,19 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
-import { config, fetchOnce, freePort, httpService, RawClient, startBackend, type Backend, type RawResponse, waitFor, within, TEST_TIMEOUT } from './test-helpers.ts';
+import {
+  config,
+  fetchOnce,
+  freePort,
+  httpService,
+  RawClient,
+  startBackend,
+  type Backend,
+  type RawResponse,
+  waitFor,
+  within,
+  TEST_TIMEOUT,
+} from './test-helpers.ts';
 import type { ConfigInput, VirtualServiceInput } from '../config/index.ts';
 import { decideServer, type ServerDecision } from '../server-state.ts';
 import type { ServerKey } from '../dataplane.ts';
@@ -85,7 +97,15 @@ const TEST = TEST_TIMEOUT;
  * the socket on; it may still hold its copy for a moment, so only worker pids count.
  */
 function workerOf(client: net.Socket): number {
-  const out = execFileSync('ss', ['-tnpH', 'state', 'established', 'src', `${client.remoteAddress}:${client.remotePort}`, 'dst', `${client.localAddress}:${client.localPort}`]).toString();
+  const out = execFileSync('ss', [
+    '-tnpH',
+    'state',
+    'established',
+    'src',
+    `${client.remoteAddress}:${client.remotePort}`,
+    'dst',
+    `${client.localAddress}:${client.localPort}`,
+  ]).toString();
   const owners = dp.workerPids().filter((pid) => out.includes(`pid=${pid},`));
   assert.equal(owners.length, 1, `one worker holds ${client.localAddress}:${client.localPort}: ${out}`);
   return owners[0];
@@ -163,7 +183,10 @@ test('reload under load: no request fails, and each new configuration is live wh
   const port = await freePort();
   const version = (v: number, extra: Partial<VirtualServiceInput> = {}) =>
     httpService('web', port, [a, b], { layer7: { responseHeaders: [{ action: 'set', name: 'X-Version', value: String(v) }] }, ...extra });
-  assert.deepEqual((await apply([version(1)])).map((r) => r.status), ['programmed']);
+  assert.deepEqual(
+    (await apply([version(1)])).map((r) => r.status),
+    ['programmed'],
+  );
   pids = dp.workerPids();
   assert.equal(pids.length, 2);
   const l = load(port, 8);
@@ -186,135 +209,160 @@ test('reload under load: no request fails, and each new configuration is live wh
   assert.ok((l.servers.c ?? 0) > 0, 'the server added by a reload took requests');
 });
 
-test('reload with exchanges open on both workers: a held request, a tcp tunnel and a WebSocket outlive a changed configuration and their listeners\' closing', TEST, async () => {
-  // The held answer is large and written in pieces, so a connection cut at the reload would show as a short body.
-  const BODY = Array.from({ length: 4096 }, (_, i) => `${String(i).padStart(63, '.')}\n`).join('');
-  const held: (() => void)[] = [];
-  const hb = await startBackend('held', (req, res) => {
-    if (req.url !== '/hold') return false;
-    req.resume();
-    held.push(() => {
-      res.writeHead(200, { 'content-length': Buffer.byteLength(BODY), 'x-server': 'held' });
-      let at = 0;
-      const more = () => {
-        if (at >= BODY.length) return void res.end();
-        res.write(BODY.slice(at, (at += 32_768)));
-        setImmediate(more);
-      };
-      more();
+test(
+  "reload with exchanges open on both workers: a held request, a tcp tunnel and a WebSocket outlive a changed configuration and their listeners' closing",
+  TEST,
+  async () => {
+    // The held answer is large and written in pieces, so a connection cut at the reload would show as a short body.
+    const BODY = Array.from({ length: 4096 }, (_, i) => `${String(i).padStart(63, '.')}\n`).join('');
+    const held: (() => void)[] = [];
+    const hb = await startBackend('held', (req, res) => {
+      if (req.url !== '/hold') return false;
+      req.resume();
+      held.push(() => {
+        res.writeHead(200, { 'content-length': Buffer.byteLength(BODY), 'x-server': 'held' });
+        let at = 0;
+        const more = () => {
+          if (at >= BODY.length) return void res.end();
+          res.write(BODY.slice(at, (at += 32_768)));
+          setImmediate(more);
+        };
+        more();
+      });
+      return true;
     });
-    return true;
-  });
-  backends.push(hb);
-  hb.server.on('upgrade', (_req, socket: net.Socket) => {
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-    socket.on('data', (d) => socket.write(Buffer.concat([Buffer.from('ws:'), d])));
-  });
-  const echoSockets = new Set<net.Socket>();
-  const echo = net.createServer((s) => {
-    echoSockets.add(s);
-    s.on('close', () => echoSockets.delete(s));
-    s.on('error', () => undefined);
-    s.on('data', (d) => s.write(Buffer.concat([Buffer.from('tcp:'), d])));
-  });
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-  const echoPort = (echo.address() as net.AddressInfo).port;
-  const [hp1, tp1, hp2, tp2] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  // Version v: a response header rule says v, and the tunnel's server has weight v.
-  const services = (v: number, httpPort: number, tcpPort: number): VirtualServiceInput[] => [
-    httpService('rl-http', httpPort, [hb], { layer7: { responseHeaders: [{ action: 'set', name: 'X-Version', value: String(v) }] } }),
-    { name: 'rl-tcp', layer: 7, mode: 'tcp', address: '127.0.0.1', ports: [tcpPort], scheduler: 'wrr', healthCheck: { type: 'none' }, realServers: [{ name: 'echo', address: '127.0.0.1', port: echoPort, weight: v }] },
-  ];
-  const applyVersion = async (v: number, httpPort: number, tcpPort: number) => {
-    const res = await apply(services(v, httpPort, tcpPort));
-    assert.deepEqual(res.filter((r) => r.name.startsWith('rl-')).map((r) => [r.name, r.status]), [['rl-http', 'programmed'], ['rl-tcp', 'programmed']]);
-  };
-  const sockets: net.Socket[] = [];
-  const open = (port: number) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.on('error', () => undefined);
-    sockets.push(s);
-    return s;
-  };
-  try {
-    await applyVersion(1, hp1, tp1);
-    // Two of each, opened one after another: round-robin accept deals them to the two workers in turn.
-    const holders: { client: RawClient; answer: Promise<RawResponse> }[] = [];
-    const heldOn = new Set<number>();
-    for (let i = 0; i < 2; i++) {
-      const s = open(hp1);
-      const client = await RawClient.connect(hp1, '127.0.0.1', s);
-      const answer = client.request('GET', '/hold');
-      answer.catch(() => undefined);
-      holders.push({ client, answer });
-      await until(() => held.length === i + 1, `held request ${i} at the backend`);
-      heldOn.add(workerOf(s));
-    }
-    const websockets: net.Socket[] = [];
-    const wsOn = new Set<number>();
-    for (let i = 0; i < 2; i++) {
-      const s = open(hp1);
-      const client = await RawClient.connect(hp1, '127.0.0.1', s);
-      const r = await within(client.request('GET', '/chat', { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'x', 'Sec-WebSocket-Version': '13' }), `WebSocket ${i} upgrade`);
-      assert.equal(r.status, 101);
-      await roundTrip(s, `hello${i}`, `ws:hello${i}`, `WebSocket ${i} before the reload`);
-      websockets.push(s);
-      wsOn.add(workerOf(s));
-    }
-    const tunnels: net.Socket[] = [];
-    const tunnelOn = new Set<number>();
-    for (let i = 0; i < 2; i++) {
-      const s = open(tp1);
-      await roundTrip(s, `hello${i}`, `tcp:hello${i}`, `tunnel ${i} before the reload`);
-      tunnels.push(s);
-      tunnelOn.add(workerOf(s));
-    }
-    assert.deepEqual([heldOn.size, wsOn.size, tunnelOn.size], [2, 2, 2], 'each kind of exchange is open on both workers');
-    const stillOpen = async (when: string) => {
-      for (const [i, s] of websockets.entries()) await roundTrip(s, `${when}${i}`, `ws:${when}${i}`, `WebSocket ${i} ${when}`);
-      for (const [i, s] of tunnels.entries()) await roundTrip(s, `${when}${i}`, `tcp:${when}${i}`, `tunnel ${i} ${when}`);
+    backends.push(hb);
+    hb.server.on('upgrade', (_req, socket: net.Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (d) => socket.write(Buffer.concat([Buffer.from('ws:'), d])));
+    });
+    const echoSockets = new Set<net.Socket>();
+    const echo = net.createServer((s) => {
+      echoSockets.add(s);
+      s.on('close', () => echoSockets.delete(s));
+      s.on('error', () => undefined);
+      s.on('data', (d) => s.write(Buffer.concat([Buffer.from('tcp:'), d])));
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const echoPort = (echo.address() as net.AddressInfo).port;
+    const [hp1, tp1, hp2, tp2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    // Version v: a response header rule says v, and the tunnel's server has weight v.
+    const services = (v: number, httpPort: number, tcpPort: number): VirtualServiceInput[] => [
+      httpService('rl-http', httpPort, [hb], { layer7: { responseHeaders: [{ action: 'set', name: 'X-Version', value: String(v) }] } }),
+      {
+        name: 'rl-tcp',
+        layer: 7,
+        mode: 'tcp',
+        address: '127.0.0.1',
+        ports: [tcpPort],
+        scheduler: 'wrr',
+        healthCheck: { type: 'none' },
+        realServers: [{ name: 'echo', address: '127.0.0.1', port: echoPort, weight: v }],
+      },
+    ];
+    const applyVersion = async (v: number, httpPort: number, tcpPort: number) => {
+      const res = await apply(services(v, httpPort, tcpPort));
+      assert.deepEqual(
+        res.filter((r) => r.name.startsWith('rl-')).map((r) => [r.name, r.status]),
+        [
+          ['rl-http', 'programmed'],
+          ['rl-tcp', 'programmed'],
+        ],
+      );
     };
-    let isAnswered = false;
-    void Promise.race(holders.map((h) => h.answer)).then(() => (isAnswered = true), () => (isAnswered = true));
+    const sockets: net.Socket[] = [];
+    const open = (port: number) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('error', () => undefined);
+      sockets.push(s);
+      return s;
+    };
+    try {
+      await applyVersion(1, hp1, tp1);
+      // Two of each, opened one after another: round-robin accept deals them to the two workers in turn.
+      const holders: { client: RawClient; answer: Promise<RawResponse> }[] = [];
+      const heldOn = new Set<number>();
+      for (let i = 0; i < 2; i++) {
+        const s = open(hp1);
+        const client = await RawClient.connect(hp1, '127.0.0.1', s);
+        const answer = client.request('GET', '/hold');
+        answer.catch(() => undefined);
+        holders.push({ client, answer });
+        await until(() => held.length === i + 1, `held request ${i} at the backend`);
+        heldOn.add(workerOf(s));
+      }
+      const websockets: net.Socket[] = [];
+      const wsOn = new Set<number>();
+      for (let i = 0; i < 2; i++) {
+        const s = open(hp1);
+        const client = await RawClient.connect(hp1, '127.0.0.1', s);
+        const r = await within(
+          client.request('GET', '/chat', { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'x', 'Sec-WebSocket-Version': '13' }),
+          `WebSocket ${i} upgrade`,
+        );
+        assert.equal(r.status, 101);
+        await roundTrip(s, `hello${i}`, `ws:hello${i}`, `WebSocket ${i} before the reload`);
+        websockets.push(s);
+        wsOn.add(workerOf(s));
+      }
+      const tunnels: net.Socket[] = [];
+      const tunnelOn = new Set<number>();
+      for (let i = 0; i < 2; i++) {
+        const s = open(tp1);
+        await roundTrip(s, `hello${i}`, `tcp:hello${i}`, `tunnel ${i} before the reload`);
+        tunnels.push(s);
+        tunnelOn.add(workerOf(s));
+      }
+      assert.deepEqual([heldOn.size, wsOn.size, tunnelOn.size], [2, 2, 2], 'each kind of exchange is open on both workers');
+      const stillOpen = async (when: string) => {
+        for (const [i, s] of websockets.entries()) await roundTrip(s, `${when}${i}`, `ws:${when}${i}`, `WebSocket ${i} ${when}`);
+        for (const [i, s] of tunnels.entries()) await roundTrip(s, `${when}${i}`, `tcp:${when}${i}`, `tunnel ${i} ${when}`);
+      };
+      let isAnswered = false;
+      void Promise.race(holders.map((h) => h.answer)).then(
+        () => (isAnswered = true),
+        () => (isAnswered = true),
+      );
 
-    // A changed configuration on the same listeners.
-    await applyVersion(2, hp1, tp1);
-    for (let i = 0; i < 4; i++) {
-      const r = await fetchOnce(hp1, 'GET', '/');
-      assert.deepEqual([r.status, r.headers['x-version'], r.body], [200, '2', 'held'], 'a new request uses the new configuration');
-    }
-    await stillOpen('after-change');
+      // A changed configuration on the same listeners.
+      await applyVersion(2, hp1, tp1);
+      for (let i = 0; i < 4; i++) {
+        const r = await fetchOnce(hp1, 'GET', '/');
+        assert.deepEqual([r.status, r.headers['x-version'], r.body], [200, '2', 'held'], 'a new request uses the new configuration');
+      }
+      await stillOpen('after-change');
 
-    // The services move to other ports: the listeners the exchanges came in on are closed.
-    await applyVersion(3, hp2, tp2);
-    await assert.rejects(RawClient.connect(hp1), { code: 'ECONNREFUSED' }, 'the old http listener is closed');
-    await assert.rejects(RawClient.connect(tp1), { code: 'ECONNREFUSED' }, 'the old tcp listener is closed');
-    for (let i = 0; i < 4; i++) {
-      const r = await fetchOnce(hp2, 'GET', '/');
-      assert.deepEqual([r.status, r.headers['x-version']], [200, '3'], 'a new request uses the new configuration');
-    }
-    await roundTrip(open(tp2), 'new', 'tcp:new', 'a tunnel on the new port');
-    await stillOpen('after-move');
-    assert.equal(isAnswered, false, 'the held requests were not answered (nor cut) by the reloads');
+      // The services move to other ports: the listeners the exchanges came in on are closed.
+      await applyVersion(3, hp2, tp2);
+      await assert.rejects(RawClient.connect(hp1), { code: 'ECONNREFUSED' }, 'the old http listener is closed');
+      await assert.rejects(RawClient.connect(tp1), { code: 'ECONNREFUSED' }, 'the old tcp listener is closed');
+      for (let i = 0; i < 4; i++) {
+        const r = await fetchOnce(hp2, 'GET', '/');
+        assert.deepEqual([r.status, r.headers['x-version']], [200, '3'], 'a new request uses the new configuration');
+      }
+      await roundTrip(open(tp2), 'new', 'tcp:new', 'a tunnel on the new port');
+      await stillOpen('after-move');
+      assert.equal(isAnswered, false, 'the held requests were not answered (nor cut) by the reloads');
 
-    for (const release of held.splice(0)) release();
-    for (const [i, h] of holders.entries()) {
-      const r = await within(h.answer, `held request ${i}'s answer`);
-      assert.equal(r.status, 200);
-      assert.equal(r.body.length, BODY.length, `held request ${i}: the whole body`);
-      assert.ok(r.body === BODY, `held request ${i}: the body as sent`);
-      // It began under version 1 and finishes under it: an exchange keeps the runtime it started with.
-      assert.equal(r.headers['x-version'], '1');
-      // Its listener is gone, so its connection closes once the answer is out.
-      await until(() => h.client.isClosed, `held request ${i}'s connection to close after its answer`);
+      for (const release of held.splice(0)) release();
+      for (const [i, h] of holders.entries()) {
+        const r = await within(h.answer, `held request ${i}'s answer`);
+        assert.equal(r.status, 200);
+        assert.equal(r.body.length, BODY.length, `held request ${i}: the whole body`);
+        assert.ok(r.body === BODY, `held request ${i}: the body as sent`);
+        // It began under version 1 and finishes under it: an exchange keeps the runtime it started with.
+        assert.equal(r.headers['x-version'], '1');
+        // Its listener is gone, so its connection closes once the answer is out.
+        await until(() => h.client.isClosed, `held request ${i}'s connection to close after its answer`);
+      }
+      await stillOpen('after-release');
+    } finally {
+      for (const s of sockets) s.destroy();
+      for (const s of echoSockets) s.destroy();
+      echo.close();
     }
-    await stillOpen('after-release');
-  } finally {
-    for (const s of sockets) s.destroy();
-    for (const s of echoSockets) s.destroy();
-    echo.close();
-  }
-});
+  },
+);
 
 test('a real server killed mid-load: retried idempotent requests all succeed', TEST, async () => {
   // The victim answers 10 ms late, so requests are at it, not just passing, when it dies.
@@ -407,9 +455,33 @@ test('source-IP persistence holds across workers, and drain keeps persistent cli
 test('TLS sessions resume on either worker (shared ticket keys)', TEST, async () => {
   const key = path.join(dir, 'k.pem');
   const crt = path.join(dir, 'c.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=www.example'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=www.example',
+    ],
+    { stdio: 'ignore' },
+  );
   const port = await freePort();
-  await apply([httpService('tls', port, [a], { layer7: { tls: { certificate: 'www' } } })], {}, { certificates: [{ name: 'www', certificatePem: fs.readFileSync(crt, 'utf8'), privateKeyPem: fs.readFileSync(key, 'utf8') }] });
+  await apply(
+    [httpService('tls', port, [a], { layer7: { tls: { certificate: 'www' } } })],
+    {},
+    { certificates: [{ name: 'www', certificatePem: fs.readFileSync(crt, 'utf8'), privateKeyPem: fs.readFileSync(key, 'utf8') }] },
+  );
   const connect = (session?: Buffer) =>
     new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
       let ticket: Buffer | undefined;

@@ -77,12 +77,15 @@ export function choose(rt: ServiceRuntime, req: ChooseRequest, deadline?: number
       req.cancel = undefined;
       choose(rt, req, until);
     },
-    timer: setTimeout(() => {
-      const i = queue.indexOf(waiter);
-      if (i !== -1) queue.splice(i, 1);
-      req.cancel = undefined;
-      settle(rt, req, { error: 'queue-timeout' }, until);
-    }, Math.max(0, until - Date.now())),
+    timer: setTimeout(
+      () => {
+        const i = queue.indexOf(waiter);
+        if (i !== -1) queue.splice(i, 1);
+        req.cancel = undefined;
+        settle(rt, req, { error: 'queue-timeout' }, until);
+      },
+      Math.max(0, until - Date.now()),
+    ),
   };
   if (isFront) queue.unshift(waiter);
   else queue.push(waiter);

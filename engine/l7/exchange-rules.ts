@@ -60,7 +60,10 @@ export function routeRequest(rt: ServiceRuntime, head: RequestHead, client: Rout
   const hostHeader = head.host ?? '';
   if (l7.httpsRedirect && !client.isTls) {
     const port = l7.httpsRedirect.port;
-    return { status: l7.httpsRedirect.status, location: `https://${stripPort(hostHeader)}${port !== undefined && port !== 443 ? `:${port}` : ''}${head.target}` };
+    return {
+      status: l7.httpsRedirect.status,
+      location: `https://${stripPort(hostHeader)}${port !== undefined && port !== 443 ? `:${port}` : ''}${head.target}`,
+    };
   }
   const rules = rt.rules;
   const needMatch = rules.redirects.length > 0 || rules.routes.length > 0;
@@ -177,9 +180,20 @@ export function serverConnection(
   const preface =
     l7.proxyProtocol === 'none'
       ? null
-      : proxyHeader(l7.proxyProtocol, { sourceAddress: sock.remoteAddress ?? '', sourcePort: sock.remotePort ?? 0, destAddress: sock.localAddress ?? '', destPort: sock.localPort ?? 0 });
+      : proxyHeader(l7.proxyProtocol, {
+          sourceAddress: sock.remoteAddress ?? '',
+          sourcePort: sock.remotePort ?? 0,
+          destAddress: sock.localAddress ?? '',
+          destPort: sock.localPort ?? 0,
+        });
   server.pool.connect(
-    { host: server.plan.address, port: server.plan.port ?? client.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.serverMs, tls: rt.upstreamTls },
+    {
+      host: server.plan.address,
+      port: server.plan.port ?? client.listener.port,
+      connectMs: l7.timeouts.connectMs,
+      idleMs: l7.timeouts.serverMs,
+      tls: rt.upstreamTls,
+    },
     preface,
     (err, conn) => {
       if (isGone()) {
@@ -205,7 +219,8 @@ export interface LocalAnswer {
 export function choiceFailure(rt: ServiceRuntime, error: Extract<Choice, { error: string }>['error'], lastError: Error | null): LocalAnswer {
   if (error === 'none' && lastError !== null) {
     // Every server that could take the request was tried and failed: that is a gateway error, not "no server".
-    if ((lastError as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { status: 504, body: `The real server did not accept the connection ${limitWords(lastError)}.`, isClosing: true };
+    if ((lastError as NodeJS.ErrnoException).code === 'ETIMEDOUT')
+      return { status: 504, body: `The real server did not accept the connection ${limitWords(lastError)}.`, isClosing: true };
     return { status: 502, body: `The real server could not be reached (${(lastError as NodeJS.ErrnoException).code ?? lastError.message}).`, isClosing: true };
   }
   if (error === 'none' && rt.plan.fallback?.type === 'maintenance-page') {
@@ -229,9 +244,17 @@ function limitWords(err: Error): string {
 /** The answer when the real server failed and no retry is left. */
 export function upstreamFailure(err: Error, isConnect: boolean): LocalAnswer {
   if ((err as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
-    return { status: 504, body: isConnect ? `The real server did not accept the connection ${limitWords(err)}.` : `The real server did not answer ${limitWords(err)}.`, isClosing: true };
+    return {
+      status: 504,
+      body: isConnect ? `The real server did not accept the connection ${limitWords(err)}.` : `The real server did not answer ${limitWords(err)}.`,
+      isClosing: true,
+    };
   }
-  return { status: 502, body: `The real server could not be reached or broke the exchange (${(err as NodeJS.ErrnoException).code ?? err.message}).`, isClosing: true };
+  return {
+    status: 502,
+    body: `The real server could not be reached or broke the exchange (${(err as NodeJS.ErrnoException).code ?? err.message}).`,
+    isClosing: true,
+  };
 }
 
 /**

@@ -23,7 +23,10 @@ test('the request goes on as it came, less what the codec replaced, plus the rep
   const none = req('GET / HTTP/1.0\r\n\r\n');
   assert.equal(requestHeadText(none, none.target, off, [], client, undefined), 'GET / HTTP/1.0\r\nConnection: keep-alive\r\nHost: 10.0.0.1:80\r\n\r\n');
   const bare = req('GET / HTTP/1.1\r\n\r\n');
-  assert.equal(requestHeadText(bare, bare.target, { ...off, xff: FWD_APPEND }, [], client, undefined), 'GET / HTTP/1.1\r\nHost: 10.0.0.1:80\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n');
+  assert.equal(
+    requestHeadText(bare, bare.target, { ...off, xff: FWD_APPEND }, [], client, undefined),
+    'GET / HTTP/1.1\r\nHost: 10.0.0.1:80\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n',
+  );
 });
 
 test('header rules see the replacements as fields', () => {

@@ -54,7 +54,11 @@ export function requestHeadText(
   // An HTTP/1.0 client cannot read chunked bodies: ask the server in HTTP/1.0 too (keep-alive, for the pool), so
   // it answers with a length or by closing.
   let text =
-    head.minor === 0 ? `${head.method} ${target} HTTP/1.0\r\nConnection: keep-alive\r\n` : isLineKept ? raw.slice(0, head.headerStart) : `${head.method} ${target} HTTP/1.1\r\n`;
+    head.minor === 0
+      ? `${head.method} ${target} HTTP/1.0\r\nConnection: keep-alive\r\n`
+      : isLineKept
+        ? raw.slice(0, head.headerStart)
+        : `${head.method} ${target} HTTP/1.1\r\n`;
   if (head.headerStart === raw.length && isLineKept) text += '\r\n';
   // HTTP/1.1 servers may refuse a request without Host: name the VIP.
   if (head.host === undefined) text += `Host: ${client.vipHost()}\r\n`;

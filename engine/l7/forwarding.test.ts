@@ -38,7 +38,10 @@ async function seen(port: number, from: string, headers: Record<string, string> 
   }
   const msgs = raw.received().messages;
   assert.equal(msgs.length, before + 1, 'the real server got the request');
-  return msgs.at(-1)!.fields.filter(([k]) => NAMES.has(k.toLowerCase())).map(([k, v]) => `${k}: ${v}`);
+  return msgs
+    .at(-1)!
+    .fields.filter(([k]) => NAMES.has(k.toLowerCase()))
+    .map(([k, v]) => `${k}: ${v}`);
 }
 
 function v6Client(port: number): Promise<RawClient> {
@@ -66,30 +69,90 @@ test('each mode, trusted and untrusted peers: the exact field lines the real ser
       svc('trusted', ports.trusted, { xForwardedFor: { mode: 'trusted' }, xForwardedProto: { mode: 'trusted' }, trustedProxies: TRUSTED }),
       svc('fwd-append', ports['fwd-append'], { xForwardedFor: false, xForwardedProto: false, forwarded: true }),
       svc('fwd-replace', ports['fwd-replace'], { xForwardedFor: false, xForwardedProto: false, forwarded: { mode: 'replace' } }),
-      svc('fwd-trusted', ports['fwd-trusted'], { xForwardedFor: { mode: 'trusted' }, xForwardedProto: { mode: 'trusted' }, forwarded: { mode: 'trusted' }, trustedProxies: ['127.0.0.0/31', '2001:db8::/32'] }),
+      svc('fwd-trusted', ports['fwd-trusted'], {
+        xForwardedFor: { mode: 'trusted' },
+        xForwardedProto: { mode: 'trusted' },
+        forwarded: { mode: 'trusted' },
+        trustedProxies: ['127.0.0.0/31', '2001:db8::/32'],
+      }),
     ]),
     decisions: new Map(),
   });
-  assert.deepEqual(res.map((r) => r.status), names.map(() => 'programmed'));
+  assert.deepEqual(
+    res.map((r) => r.status),
+    names.map(() => 'programmed'),
+  );
 
   type Row = [string, number, string, Record<string, string>, string[]];
   const rows: Row[] = [
     // The default (and `true`, as older configurations say): X-Forwarded-For appended, X-Forwarded-Proto replaced.
     ['legacy, nothing sent', ports.legacy, '127.0.0.3', {}, ['X-Forwarded-For: 127.0.0.3', 'X-Forwarded-Proto: http']],
-    ['legacy, spoofed', ports.legacy, '127.0.0.3', SPOOF, ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 192.0.2.9, 127.0.0.3', 'X-Forwarded-Proto: http']],
+    [
+      'legacy, spoofed',
+      ports.legacy,
+      '127.0.0.3',
+      SPOOF,
+      ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 192.0.2.9, 127.0.0.3', 'X-Forwarded-Proto: http'],
+    ],
     // false: the client's lines go on as they came and nothing is added.
     ['off', ports.off, '127.0.0.3', SPOOF, ['X-Forwarded-For: 192.0.2.9', 'X-Forwarded-Proto: https', 'Forwarded: for=192.0.2.9;proto=https']],
-    ['append', ports.append, '127.0.0.3', SPOOF, ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 192.0.2.9, 127.0.0.3', 'X-Forwarded-Proto: https, http']],
+    [
+      'append',
+      ports.append,
+      '127.0.0.3',
+      SPOOF,
+      ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 192.0.2.9, 127.0.0.3', 'X-Forwarded-Proto: https, http'],
+    ],
     ['replace', ports.replace, '127.0.0.3', SPOOF, ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 127.0.0.3', 'X-Forwarded-Proto: http']],
-    ['trusted peer', ports.trusted, '127.0.0.2', SPOOF, ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 192.0.2.9, 127.0.0.2', 'X-Forwarded-Proto: https, http']],
+    [
+      'trusted peer',
+      ports.trusted,
+      '127.0.0.2',
+      SPOOF,
+      ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 192.0.2.9, 127.0.0.2', 'X-Forwarded-Proto: https, http'],
+    ],
     ['untrusted peer', ports.trusted, '127.0.0.3', SPOOF, ['Forwarded: for=192.0.2.9;proto=https', 'X-Forwarded-For: 127.0.0.3', 'X-Forwarded-Proto: http']],
     ['trusted peer, nothing sent', ports.trusted, '127.0.0.2', {}, ['X-Forwarded-For: 127.0.0.2', 'X-Forwarded-Proto: http']],
-    ['Forwarded appended', ports['fwd-append'], '127.0.0.3', SPOOF, ['X-Forwarded-For: 192.0.2.9', 'X-Forwarded-Proto: https', 'Forwarded: for=192.0.2.9;proto=https, for=127.0.0.3;proto=http;host=test.local']],
-    ['Forwarded replaced', ports['fwd-replace'], '127.0.0.3', SPOOF, ['X-Forwarded-For: 192.0.2.9', 'X-Forwarded-Proto: https', 'Forwarded: for=127.0.0.3;proto=http;host=test.local']],
+    [
+      'Forwarded appended',
+      ports['fwd-append'],
+      '127.0.0.3',
+      SPOOF,
+      ['X-Forwarded-For: 192.0.2.9', 'X-Forwarded-Proto: https', 'Forwarded: for=192.0.2.9;proto=https, for=127.0.0.3;proto=http;host=test.local'],
+    ],
+    [
+      'Forwarded replaced',
+      ports['fwd-replace'],
+      '127.0.0.3',
+      SPOOF,
+      ['X-Forwarded-For: 192.0.2.9', 'X-Forwarded-Proto: https', 'Forwarded: for=127.0.0.3;proto=http;host=test.local'],
+    ],
     // RFC 7239 §5.3: host as the client sent it; with a port it is not a token, so it is quoted.
-    ['Forwarded host with a port', ports['fwd-replace'], '127.0.0.3', { Host: 'test.local:8080' }, ['Forwarded: for=127.0.0.3;proto=http;host="test.local:8080"']],
-    ['all trusted, from 127.0.0.1', ports['fwd-trusted'], '127.0.0.1', SPOOF, ['X-Forwarded-For: 192.0.2.9, 127.0.0.1', 'X-Forwarded-Proto: https, http', 'Forwarded: for=192.0.2.9;proto=https, for=127.0.0.1;proto=http;host=test.local']],
-    ['all trusted, from 127.0.0.3 (outside /31)', ports['fwd-trusted'], '127.0.0.3', SPOOF, ['X-Forwarded-For: 127.0.0.3', 'X-Forwarded-Proto: http', 'Forwarded: for=127.0.0.3;proto=http;host=test.local']],
+    [
+      'Forwarded host with a port',
+      ports['fwd-replace'],
+      '127.0.0.3',
+      { Host: 'test.local:8080' },
+      ['Forwarded: for=127.0.0.3;proto=http;host="test.local:8080"'],
+    ],
+    [
+      'all trusted, from 127.0.0.1',
+      ports['fwd-trusted'],
+      '127.0.0.1',
+      SPOOF,
+      [
+        'X-Forwarded-For: 192.0.2.9, 127.0.0.1',
+        'X-Forwarded-Proto: https, http',
+        'Forwarded: for=192.0.2.9;proto=https, for=127.0.0.1;proto=http;host=test.local',
+      ],
+    ],
+    [
+      'all trusted, from 127.0.0.3 (outside /31)',
+      ports['fwd-trusted'],
+      '127.0.0.3',
+      SPOOF,
+      ['X-Forwarded-For: 127.0.0.3', 'X-Forwarded-Proto: http', 'Forwarded: for=127.0.0.3;proto=http;host=test.local'],
+    ],
   ];
   for (const [what, port, from, headers, expected] of rows) assert.deepEqual(await seen(port, from, headers), expected, what);
 });
@@ -99,27 +162,46 @@ test('several lines of one field become one list; an empty value adds nothing', 
   await dp.apply({ config: config([svc('lists', port, { xForwardedFor: { mode: 'append' }, forwarded: { mode: 'append' } })]), decisions: new Map() });
   const client = await connectFrom(port, '127.0.0.4');
   try {
-    client.write('GET / HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For:\r\nx-forwarded-for: 192.0.2.2, 192.0.2.3\r\nForwarded: for=192.0.2.1\r\nforwarded: for="[2001:db8::1]"\r\n\r\n');
+    client.write(
+      'GET / HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For:\r\nx-forwarded-for: 192.0.2.2, 192.0.2.3\r\nForwarded: for=192.0.2.1\r\nforwarded: for="[2001:db8::1]"\r\n\r\n',
+    );
     assert.equal((await client.read()).status, 200);
   } finally {
     client.close();
   }
-  const got = raw.received().messages.at(-1)!.fields.filter(([k]) => NAMES.has(k.toLowerCase())).map(([k, v]) => `${k}: ${v}`);
-  assert.deepEqual(got, ['X-Forwarded-For: 192.0.2.1, 192.0.2.2, 192.0.2.3, 127.0.0.4', 'X-Forwarded-Proto: http', 'Forwarded: for=192.0.2.1, for="[2001:db8::1]", for=127.0.0.4;proto=http;host=a.example']);
+  const got = raw
+    .received()
+    .messages.at(-1)!
+    .fields.filter(([k]) => NAMES.has(k.toLowerCase()))
+    .map(([k, v]) => `${k}: ${v}`);
+  assert.deepEqual(got, [
+    'X-Forwarded-For: 192.0.2.1, 192.0.2.2, 192.0.2.3, 127.0.0.4',
+    'X-Forwarded-Proto: http',
+    'Forwarded: for=192.0.2.1, for="[2001:db8::1]", for=127.0.0.4;proto=http;host=a.example',
+  ]);
 });
 
 test('an IPv6 client: X-Forwarded-For carries the address, Forwarded the bracketed and quoted node (RFC 7239 §6)', async () => {
   const port = await freePort();
   await dp.apply({ config: config([svc('v6', port, { forwarded: true }, { address: '::1' })]), decisions: new Map() });
-  assert.deepEqual(await seen(port, '::1', { Host: '[::1]:8080' }, '::1'), ['X-Forwarded-For: ::1', 'X-Forwarded-Proto: http', 'Forwarded: for="[::1]";proto=http;host="[::1]:8080"']);
+  assert.deepEqual(await seen(port, '::1', { Host: '[::1]:8080' }, '::1'), [
+    'X-Forwarded-For: ::1',
+    'X-Forwarded-Proto: http',
+    'Forwarded: for="[::1]";proto=http;host="[::1]:8080"',
+  ]);
 });
 
-test('a policy resolves `trusted` per peer, and `true` keeps each field\'s old meaning', () => {
+test("a policy resolves `trusted` per peer, and `true` keeps each field's old meaning", () => {
   const parse = (l7: object) => new ForwardingPolicy(Layer7Schema.parse(l7));
   const legacy = parse({});
   assert.deepEqual(legacy.forPeer('10.0.0.1'), { xff: FWD_APPEND, xfp: FWD_REPLACE, forwarded: FWD_OFF });
   assert.equal(legacy.trusted, legacy.untrusted, 'nothing trusts: one set of modes for every peer');
-  const p = parse({ xForwardedFor: { mode: 'trusted' }, xForwardedProto: { mode: 'trusted' }, forwarded: { mode: 'trusted' }, trustedProxies: ['10.0.0.0/8', '2001:db8::/32'] });
+  const p = parse({
+    xForwardedFor: { mode: 'trusted' },
+    xForwardedProto: { mode: 'trusted' },
+    forwarded: { mode: 'trusted' },
+    trustedProxies: ['10.0.0.0/8', '2001:db8::/32'],
+  });
   const cases: [string, number][] = [
     ['10.1.2.3', FWD_APPEND],
     ['10.1.2.3', FWD_APPEND], // the memo answers the same address again

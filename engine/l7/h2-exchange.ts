@@ -14,7 +14,19 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, CRLFCRLF, HttpParseError, parseResponseHead, partialHeadError, requestBody, type RequestHead, type ResponseHead } from './http-codec.ts';
+import {
+  BODY_CHUNKED,
+  BODY_LENGTH,
+  BODY_NONE,
+  BODY_UNTIL_CLOSE,
+  CRLFCRLF,
+  HttpParseError,
+  parseResponseHead,
+  partialHeadError,
+  requestBody,
+  type RequestHead,
+  type ResponseHead,
+} from './http-codec.ts';
 import { chunkOf, h2Fields, ResponseBody } from './h2-body.ts';
 import { REFUSALS, type RefusalCode } from './http-refusals.ts';
 import { forwardedFields, interimFields, requestHeadText, type RequestClient } from './forward-head.ts';
@@ -145,7 +157,14 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
 
   private connect(): void {
     this.phase = 'connect';
-    serverConnection(this.rt, this.server!, this.c, this.isFreshOnly, () => this.phase === 'done', (err, conn) => (err ? this.upstreamFailed(err, true) : this.send(conn!)));
+    serverConnection(
+      this.rt,
+      this.server!,
+      this.c,
+      this.isFreshOnly,
+      () => this.phase === 'done',
+      (err, conn) => (err ? this.upstreamFailed(err, true) : this.send(conn!)),
+    );
   }
 
   private send(conn: UpstreamConn): void {
@@ -161,9 +180,14 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       return;
     }
     this.phase = 'body';
-    this.rate = bodyRateGuard(this.rt.plan.layer7, this.head, () => this.isClientHeld, () => {
-      if (this.phase !== 'done') this.refuse('H1_BODY_TOO_SLOW');
-    });
+    this.rate = bodyRateGuard(
+      this.rt.plan.layer7,
+      this.head,
+      () => this.isClientHeld,
+      () => {
+        if (this.phase !== 'done') this.refuse('H1_BODY_TOO_SLOW');
+      },
+    );
     if (this.isListening) {
       this.stream.resume();
       return;
@@ -318,7 +342,8 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.conn = null;
     if (conn !== null) {
       const res = this.res!;
-      const isReusable = this.isUpstreamReusable && this.reqDone && !res.connection.includes('close') && (res.minor === 1 || res.connection.includes('keep-alive'));
+      const isReusable =
+        this.isUpstreamReusable && this.reqDone && !res.connection.includes('close') && (res.minor === 1 || res.connection.includes('keep-alive'));
       if (isReusable) {
         if (this.isServerHeld) resumeReading(conn.socket);
         conn.pool.release(conn);
@@ -416,7 +441,15 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   }
 
   private logResponseRefusal(err: HttpParseError): void {
-    logRefusal({ code: err.code, status: 502, reason: err.message, service: this.rt.plan.name, client: this.c.clientIp, side: 'response', server: this.server?.name });
+    logRefusal({
+      code: err.code,
+      status: 502,
+      reason: err.message,
+      service: this.rt.plan.name,
+      client: this.c.clientIp,
+      side: 'response',
+      server: this.server?.name,
+    });
   }
 
   private abortWith(status: number, text: string): void {
@@ -445,6 +478,17 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   }
 
   private logged(status: number, code: string): void {
-    logAccess(this.rt, this.c.clientIp, this.c.socket.remotePort, this.head, this.served, status, this.head.raw.length + 4 + this.reqBytes, this.outBytes, this, code);
+    logAccess(
+      this.rt,
+      this.c.clientIp,
+      this.c.socket.remotePort,
+      this.head,
+      this.served,
+      status,
+      this.head.raw.length + 4 + this.reqBytes,
+      this.outBytes,
+      this,
+      code,
+    );
   }
 }

@@ -35,8 +35,14 @@ before(async () => {
   });
   [port, holdPort] = await Promise.all([freePort(), freePort()]);
   const layer7 = { http2: { cleartext: true, ...LIMITS }, limits: { maxHeaderBytes: 2048 }, timeouts: { clientMs: 1000 } };
-  const res = await dp.apply({ config: config([httpService('limits', port, [a], { layer7 }), httpService('hold', holdPort, [hold], { layer7 })]), decisions: new Map() });
-  assert.deepEqual(res.map((r) => r.status), ['programmed', 'programmed']);
+  const res = await dp.apply({
+    config: config([httpService('limits', port, [a], { layer7 }), httpService('hold', holdPort, [hold], { layer7 })]),
+    decisions: new Map(),
+  });
+  assert.deepEqual(
+    res.map((r) => r.status),
+    ['programmed', 'programmed'],
+  );
 });
 
 after(async () => {
@@ -51,7 +57,12 @@ const onStream = (stream: number, type: number) => (f: Frame) => f.stream === st
 async function connect(p = port): Promise<RawH2> {
   const c = await RawH2.connect(p);
   // The proxy's SETTINGS come first (RFC 9113 §3.4): the connection is an h2 one.
-  assert.ok(await within(c.until((f) => f.type === FRAME.SETTINGS), 'the server preface'));
+  assert.ok(
+    await within(
+      c.until((f) => f.type === FRAME.SETTINGS),
+      'the server preface',
+    ),
+  );
   return c;
 }
 
@@ -78,7 +89,15 @@ test('connection-specific fields make the request malformed: RST_STREAM PROTOCOL
     assert.equal(a.seen.length, before + 1, 'only the TE: trailers request reached the real server');
     assert.equal(a.seen.at(-1)!.headers.te, undefined, 'TE is hop-by-hop: not forwarded');
     // A value with a control character: nghttp2 drops the field (it is never forwarded); the request goes on.
-    c.send(headers(15, get('/', [['x-bad', 'a\x01b'], ['x-good', 'g']])));
+    c.send(
+      headers(
+        15,
+        get('/', [
+          ['x-bad', 'a\x01b'],
+          ['x-good', 'g'],
+        ]),
+      ),
+    );
     assert.ok(await within(c.until(onStream(15, FRAME.HEADERS)), 'the answer'));
     assert.equal(a.seen.at(-1)!.headers['x-bad'], undefined);
     assert.equal(a.seen.at(-1)!.headers['x-good'], 'g');
@@ -105,7 +124,12 @@ test('rapid reset (CVE-2023-44487): more than maxResets resets in the window end
   const flood: Buffer[] = [];
   for (let i = 0; i < 500; i++) flood.push(headers(1 + 2 * i, get('/')), rstStream(1 + 2 * i, ERR.CANCEL));
   c.send(...flood);
-  assert.ok(await within(c.until((f) => f.type === FRAME.GOAWAY), 'GOAWAY'));
+  assert.ok(
+    await within(
+      c.until((f) => f.type === FRAME.GOAWAY),
+      'GOAWAY',
+    ),
+  );
   assert.equal(c.goawayCode(), ERR.ENHANCE_YOUR_CALM);
   await within(c.closed(), 'the close');
   assert.ok(a.seen.length - before <= LIMITS.maxResets + 1, `at most maxResets + 1 reset requests reached the real server (${a.seen.length - before})`);
@@ -119,7 +143,12 @@ test('CONTINUATION flood: a header block that never ends is cut with GOAWAY, and
     const frames = [frame(FRAME.HEADERS, 0, 1, hpack(get('/')))];
     for (let i = 0; i < 1000; i++) frames.push(frame(FRAME.CONTINUATION, 0, 1, withFields ? hpack([[`x-f${i}`, 'v']]) : Buffer.alloc(0)));
     c.send(...frames);
-    assert.ok(await within(c.until((f) => f.type === FRAME.GOAWAY), 'GOAWAY'));
+    assert.ok(
+      await within(
+        c.until((f) => f.type === FRAME.GOAWAY),
+        'GOAWAY',
+      ),
+    );
     assert.notEqual(c.goawayCode(), ERR.NO_ERROR);
     await within(c.closed(), 'the close');
     assert.equal(a.seen.length, before);
@@ -176,7 +205,10 @@ test('SETTINGS_MAX_CONCURRENT_STREAMS: advertised; a client that keeps it waits;
     // A third stream once the limit is acknowledged breaks the protocol (RFC 9113 §5.1.2): nghttp2 ends the
     // connection, naming stream 3 as the last it took.
     c.send(headers(1, get('/')), headers(3, get('/')), headers(5, get('/')));
-    const goaway = await within(c.until((f) => f.type === FRAME.GOAWAY), 'GOAWAY');
+    const goaway = await within(
+      c.until((f) => f.type === FRAME.GOAWAY),
+      'GOAWAY',
+    );
     assert.equal(goaway!.payload.readUInt32BE(0) & 0x7fffffff, 3);
     assert.notEqual(c.goawayCode(), ERR.NO_ERROR);
     await within(c.closed(), 'the close');
@@ -211,10 +243,19 @@ test('SETTINGS_MAX_CONCURRENT_STREAMS: advertised; a client that keeps it waits;
 test('a SETTINGS frame with more than 32 entries is answered GOAWAY ENHANCE_YOUR_CALM; nothing more is served, the idle timeout closes it', async () => {
   const c = await connect();
   c.send(settings(Array.from({ length: 40 }, (): [number, number] => [3, 100])), headers(1, get('/')));
-  assert.ok(await within(c.until((f) => f.type === FRAME.GOAWAY), 'GOAWAY'));
+  assert.ok(
+    await within(
+      c.until((f) => f.type === FRAME.GOAWAY),
+      'GOAWAY',
+    ),
+  );
   assert.equal(c.goawayCode(), ERR.ENHANCE_YOUR_CALM);
   await within(c.closed(), 'the close after timeouts.clientMs');
-  assert.equal(c.frames.some((f) => f.stream === 1 && f.type === FRAME.HEADERS), false, 'stream 1 was not served');
+  assert.equal(
+    c.frames.some((f) => f.stream === 1 && f.type === FRAME.HEADERS),
+    false,
+    'stream 1 was not served',
+  );
 });
 
 test('SETTINGS and PING floods: more than maxControlFrames in the window end the connection with GOAWAY ENHANCE_YOUR_CALM', async () => {
@@ -231,7 +272,12 @@ test('SETTINGS and PING floods: more than maxControlFrames in the window end the
     const c = await connect();
     const n = logged.filter((l) => l.code === 'H2_CONTROL_FLOOD').length;
     c.send(...Array.from({ length: 200 }, flood));
-    assert.ok(await within(c.until((f) => f.type === FRAME.GOAWAY), 'GOAWAY'));
+    assert.ok(
+      await within(
+        c.until((f) => f.type === FRAME.GOAWAY),
+        'GOAWAY',
+      ),
+    );
     assert.equal(c.goawayCode(), ERR.ENHANCE_YOUR_CALM);
     await within(c.closed(), 'the close');
     assert.equal(logged.filter((l) => l.code === 'H2_CONTROL_FLOOD').length, n + 1);

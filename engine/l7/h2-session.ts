@@ -168,7 +168,12 @@ export class H2Session implements Session, H2Client {
     if (n <= max) return;
     const code = kind === 'resets' ? 'H2_RAPID_RESET' : 'H2_CONTROL_FLOOD';
     const what = kind === 'resets' ? 'streams reset' : 'SETTINGS and PING frames';
-    logConnectionRefusal({ code, reason: `more than ${max} ${what} within ${h.abuseWindowMs} ms (HTTP/2 GOAWAY ENHANCE_YOUR_CALM)`, service: this.service, client: this.clientIp });
+    logConnectionRefusal({
+      code,
+      reason: `more than ${max} ${what} within ${h.abuseWindowMs} ms (HTTP/2 GOAWAY ENHANCE_YOUR_CALM)`,
+      service: this.service,
+      client: this.clientIp,
+    });
     this.destroy(NGHTTP2_ENHANCE_YOUR_CALM);
   }
 

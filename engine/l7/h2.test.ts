@@ -51,7 +51,29 @@ before(async () => {
   previousLog = setProxyLog((_l, msg, fields) => logged.push({ msg, fields: fields as { code?: string } }), 1000);
   const key = path.join(dir, 'k.pem');
   const crt = path.join(dir, 'c.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=www.example', '-addext', 'subjectAltName=DNS:www.example'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=www.example',
+      '-addext',
+      'subjectAltName=DNS:www.example',
+    ],
+    { stdio: 'ignore' },
+  );
   cert = { name: 'www', certificatePem: fs.readFileSync(crt, 'utf8'), privateKeyPem: fs.readFileSync(key, 'utf8') };
   dp = createL7DataPlane({ dataDir: dir, workers: 0, closeGraceMs: 200 });
   [a, b] = await Promise.all([recordingBackend('a'), recordingBackend('b')]);
@@ -66,7 +88,10 @@ after(async () => {
 
 async function serve(vs: VirtualServiceInput[]): Promise<void> {
   const res = await dp.apply({ config: config(vs, { certificates: [cert] }), decisions: new Map() });
-  assert.deepEqual(res.filter((r) => r.status !== 'removed').map((r) => [r.name, r.status]), vs.map((v) => [v.name, 'programmed']));
+  assert.deepEqual(
+    res.filter((r) => r.status !== 'removed').map((r) => [r.name, r.status]),
+    vs.map((v) => [v.name, 'programmed']),
+  );
 }
 
 /** A TLS http service offering the default ALPN (h2, http/1.1). */
@@ -102,7 +127,12 @@ function h1(port: number, method: string, p: string, headers: Record<string, str
 function h2connect(port: number, isTls = true): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const s = isTls
-      ? http2.connect(`https://www.example:${port}`, { host: '127.0.0.1', servername: 'www.example', rejectUnauthorized: false, lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4) } as http2.SecureClientSessionOptions)
+      ? http2.connect(`https://www.example:${port}`, {
+          host: '127.0.0.1',
+          servername: 'www.example',
+          rejectUnauthorized: false,
+          lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4),
+        } as http2.SecureClientSessionOptions)
       : http2.connect(`http://127.0.0.1:${port}`);
     s.once('connect', () => resolve(s));
     s.once('error', reject);
@@ -154,7 +184,10 @@ test('ALPN: h2 is offered by default to an http service; alpn ["http/1.1"] turns
   const curl = await run('curl', ['-sk', '--http2', '-D', '-', '--resolve', `www.example:${p1}:127.0.0.1`, `https://www.example:${p1}/x`]);
   assert.match(curl, /^HTTP\/2 200/);
   assert.match(curl, /x-server: a/);
-  assert.throws(() => config([httpService('tcp-h2', p1, [a], { mode: 'tcp', layer7: { tls: { certificate: 'www', alpn: ['h2'] } } })], { certificates: [cert] }), /layer7\.tls\.alpn|needs an http service/);
+  assert.throws(
+    () => config([httpService('tcp-h2', p1, [a], { mode: 'tcp', layer7: { tls: { certificate: 'www', alpn: ['h2'] } } })], { certificates: [cert] }),
+    /layer7\.tls\.alpn|needs an http service/,
+  );
 });
 
 function run(cmd: string, args: string[], input = ''): Promise<string> {
@@ -204,7 +237,11 @@ test('header rules, rewrites, X-Forwarded-For/Proto, Forwarded, HSTS, Cookie and
     // :authority and a Host field that names another host: a request for two hosts, refused as in HTTP/1.1.
     const twoHosts = await h2(s, 'GET', '/', { ':authority': 'www.example', host: 'other.example' });
     assert.equal(twoHosts.status, 400);
-    assert.equal((await h1(port, 'GET', '/', { host: 'www.example', Host: 'other.example' } as Record<string, string>)).status, 200, 'node:http joins them: nothing to compare');
+    assert.equal(
+      (await h1(port, 'GET', '/', { host: 'www.example', Host: 'other.example' } as Record<string, string>)).status,
+      200,
+      'node:http joins them: nothing to compare',
+    );
   } finally {
     s.close();
   }
@@ -216,8 +253,16 @@ test('redirects, HTTPS redirect and content switching answer the same over h2 (a
     redirects: [{ match: { pathPrefix: '/go' }, location: 'https://elsewhere.example{path}', status: 308 }],
     routes: [{ name: 'api', match: { pathPrefix: '/api' }, group: 'api' }],
   };
-  const servers = { realServers: [{ name: 'a', address: '127.0.0.1', port: a.port }, { name: 'b', address: '127.0.0.1', port: b.port, group: 'api' }] };
-  await serve([tlsService('switch', port, [], layer7, servers), httpService('plain', plain, [a], { layer7: { httpsRedirect: { status: 301 }, http2: { cleartext: true } } })]);
+  const servers = {
+    realServers: [
+      { name: 'a', address: '127.0.0.1', port: a.port },
+      { name: 'b', address: '127.0.0.1', port: b.port, group: 'api' },
+    ],
+  };
+  await serve([
+    tlsService('switch', port, [], layer7, servers),
+    httpService('plain', plain, [a], { layer7: { httpsRedirect: { status: 301 }, http2: { cleartext: true } } }),
+  ]);
   const s = await h2connect(port);
   const c = await h2connect(plain, false);
   try {
@@ -265,21 +310,44 @@ test('maintenance page, retry of idempotent requests on another server, 502 when
   const dead = await freePort();
   const [p1, p2, p3] = await Promise.all([freePort(), freePort(), freePort()]);
   await serve([
-    tlsService('maint', p1, [], {}, { realServers: [{ name: 'a', address: '127.0.0.1', port: a.port, state: 'halt' }], fallback: { type: 'maintenance-page' } }),
-    tlsService('retry', p2, [], {}, { realServers: [{ name: 'dead', address: '127.0.0.1', port: dead }, { name: 'a', address: '127.0.0.1', port: a.port }] }),
+    tlsService(
+      'maint',
+      p1,
+      [],
+      {},
+      { realServers: [{ name: 'a', address: '127.0.0.1', port: a.port, state: 'halt' }], fallback: { type: 'maintenance-page' } },
+    ),
+    tlsService(
+      'retry',
+      p2,
+      [],
+      {},
+      {
+        realServers: [
+          { name: 'dead', address: '127.0.0.1', port: dead },
+          { name: 'a', address: '127.0.0.1', port: a.port },
+        ],
+      },
+    ),
     tlsService('bad', p3, [], {}, { realServers: [{ name: 'dead', address: '127.0.0.1', port: dead }] }),
   ]);
   const sessions = await Promise.all([h2connect(p1), h2connect(p2), h2connect(p3)]);
   try {
-    assert.deepEqual(pick(await h2(sessions[0], 'GET', '/'), ['content-type', 'cache-control']), pick(await h1(p1, 'GET', '/'), ['content-type', 'cache-control']));
+    assert.deepEqual(
+      pick(await h2(sessions[0], 'GET', '/'), ['content-type', 'cache-control']),
+      pick(await h1(p1, 'GET', '/'), ['content-type', 'cache-control']),
+    );
     assert.equal((await h2(sessions[0], 'GET', '/')).status, 503);
     for (let i = 0; i < 4; i++) assert.deepEqual(pick(await h2(sessions[1], 'GET', '/'), ['x-server']), pick(await h1(p2, 'GET', '/'), ['x-server']));
     assert.equal((await h2(sessions[1], 'POST', '/', {}, 'body')).body, 'a:body', 'a POST is retried when nothing was sent (connect failed)');
     const bad = [await h1(p3, 'GET', '/'), await h2(sessions[2], 'GET', '/')];
-    assert.deepEqual(bad.map((x) => [x.status, /ECONNREFUSED/.test(x.body)]), [
-      [502, true],
-      [502, true],
-    ]);
+    assert.deepEqual(
+      bad.map((x) => [x.status, /ECONNREFUSED/.test(x.body)]),
+      [
+        [502, true],
+        [502, true],
+      ],
+    );
   } finally {
     for (const s of sessions) s.close();
   }
@@ -290,7 +358,13 @@ test('counters: requests, response classes and server requests move alike for h2
   await serve([tlsService('stats', port, [a, b], { limits: { maxBodyBytes: 10 } })]);
   const snap = async () => {
     const c = (await dp.counters()).get('stats')!;
-    return { requests: c.service.requests ?? 0, ok: c.service.responses!['2xx'], bad: c.service.responses!['4xx'], a: c.servers.get('a')!.requests ?? 0, b: c.servers.get('b')!.requests ?? 0 };
+    return {
+      requests: c.service.requests ?? 0,
+      ok: c.service.responses!['2xx'],
+      bad: c.service.responses!['4xx'],
+      a: c.servers.get('a')!.requests ?? 0,
+      b: c.servers.get('b')!.requests ?? 0,
+    };
   };
   const diff = (x: Record<string, number>, y: Record<string, number>) => Object.fromEntries(Object.keys(x).map((k) => [k, y[k] - x[k]]));
   const t0 = await snap();
@@ -317,7 +391,15 @@ test('slow-client protection: a body below the minimum rate gets 408 over h2 as 
   await serve([tlsService('slow', port, [a], { limits: { minBodyBytesPerSecond: 1000 }, timeouts: { bodyRateWindowMs: 200 } })]);
   const viaH1 = await within(
     new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'content-length': '10000' }, rejectUnauthorized: false, agent: false });
+      const req = https.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        headers: { 'content-length': '10000' },
+        rejectUnauthorized: false,
+        agent: false,
+      });
       req.on('response', (res) => resolve(res.statusCode!));
       req.on('error', reject);
       req.write('x');

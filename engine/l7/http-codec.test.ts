@@ -46,7 +46,11 @@ test('refusals: folding, bad names, two lengths, unknown codings, other versions
     ['GET\r\n\r\n', 400],
   ];
   for (const [text, status] of cases) {
-    assert.throws(() => head(text), (e: unknown) => e instanceof HttpParseError && e.status === status, JSON.stringify(text));
+    assert.throws(
+      () => head(text),
+      (e: unknown) => e instanceof HttpParseError && e.status === status,
+      JSON.stringify(text),
+    );
   }
 });
 
@@ -106,7 +110,10 @@ test('a head keeps its text and line offsets: lookups ignore case, values are tr
   assert.deepEqual(r.lines, []);
   assert.throws(() => head('GET / HTTP/1.1\r\n: novalue\r\n\r\n'), HttpParseError);
   assert.throws(() => head('GET / HTTP/1.1\r\nNoColon\r\n\r\n'), HttpParseError);
-  assert.throws(() => head('GET / HTTP/1.10\r\n\r\n'), (e: unknown) => e instanceof HttpParseError && e.status === 505);
+  assert.throws(
+    () => head('GET / HTTP/1.10\r\n\r\n'),
+    (e: unknown) => e instanceof HttpParseError && e.status === 505,
+  );
 });
 
 test('header names are compared in place, ignoring case', () => {
@@ -225,7 +232,11 @@ test('each refusal has its code, and 502, for responses; 204 loses a stray lengt
     ['HTTP/1.1 200 OK\r\nConnection: transfer-encoding\r\n\r\n', 'H1_CONNECTION_FRAMING'],
   ];
   for (const [text, code] of cases) {
-    assert.throws(() => response(text), (e: unknown) => e instanceof HttpParseError && e.status === 502 && e.code === code, JSON.stringify(text));
+    assert.throws(
+      () => response(text),
+      (e: unknown) => e instanceof HttpParseError && e.status === 502 && e.code === code,
+      JSON.stringify(text),
+    );
   }
   const r204 = response('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX: y\r\n\r\n');
   assert.deepEqual([r204.skip, r204.isAmbiguous], [[0], true]);
@@ -275,7 +286,11 @@ test('chunked framing refuses what two receivers could split differently', () =>
   assert.equal(refuse('0\r\n: 1\r\n\r\n'), 'H1_TRAILER', 'empty trailer name');
   assert.equal(refuse(`0\r\nX: ${'y'.repeat(16_400)}\r\n\r\n`), 'H1_TRAILER', 'trailer section too large');
   const t = new ChunkedTracker(true);
-  assert.throws(() => t.scan(Buffer.from('zz')), (e: unknown) => e instanceof HttpParseError && e.status === 502, "a response's chunks: the server's fault");
+  assert.throws(
+    () => t.scan(Buffer.from('zz')),
+    (e: unknown) => e instanceof HttpParseError && e.status === 502,
+    "a response's chunks: the server's fault",
+  );
 });
 
 test('the word-at-a-time value scan finds exactly the bytes a field value may not hold, at any offset', () => {

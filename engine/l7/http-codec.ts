@@ -282,7 +282,10 @@ function lineEnd(b: Buffer, v: number, n: number, isResponse: boolean): number {
   if (v === n) return n;
   if (b[v] === 13 && b[v + 1] === 10) return v + 2;
   const c = b[v];
-  throw new HttpParseError(c === 10 ? 'H1_BARE_LF' : c === 13 ? 'H1_BARE_CR' : c < 32 || c === 127 ? 'H1_CONTROL' : isResponse ? 'H1_STATUS_LINE' : 'H1_REQUEST_LINE', isResponse);
+  throw new HttpParseError(
+    c === 10 ? 'H1_BARE_LF' : c === 13 ? 'H1_BARE_CR' : c < 32 || c === 127 ? 'H1_CONTROL' : isResponse ? 'H1_STATUS_LINE' : 'H1_REQUEST_LINE',
+    isResponse,
+  );
 }
 
 /** Parses `buf[0, end)` (the head without its final CRLFCRLF). */
@@ -339,7 +342,8 @@ function readTarget(head: MessageHead, raw: string, b: Buffer, t0: number, t1: n
   }
   let p = t0;
   const lower = (k: number) => b[k] | 0x20;
-  if (lower(p) === 104 && lower(p + 1) === 116 && lower(p + 2) === 116 && lower(p + 3) === 112) p += 4; // "http"
+  if (lower(p) === 104 && lower(p + 1) === 116 && lower(p + 2) === 116 && lower(p + 3) === 112)
+    p += 4; // "http"
   else throw new HttpParseError('H1_TARGET');
   if (lower(p) === 115) p++; // "s"
   if (!raw.startsWith('://', p) || p + 3 > t1) throw new HttpParseError('H1_TARGET');
@@ -367,7 +371,13 @@ export function parseResponseText(text: string, end: number, buf?: Buffer): Resp
   const d0 = b[9] - 48;
   const d1 = b[10] - 48;
   const d2 = b[11] - 48;
-  if (end < 12 || !raw.startsWith('HTTP/1.') || (minor !== 0 && minor !== 1) || b[8] !== 32 || !(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
+  if (
+    end < 12 ||
+    !raw.startsWith('HTTP/1.') ||
+    (minor !== 0 && minor !== 1) ||
+    b[8] !== 32 ||
+    !(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)
+  ) {
     throw new HttpParseError('H1_STATUS_LINE', true);
   }
   let i = 12;

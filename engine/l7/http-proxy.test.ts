@@ -50,7 +50,10 @@ test('schedulers distribute exactly, per request on one keep-alive connection', 
     httpService('fo', p3, [], { scheduler: 'fo', realServers: [rs(a, { weight: 1 }), rs(b, { weight: 2 })] }),
     httpService('uri', p4, [a, b, c], { scheduler: 'uri' }),
   ]);
-  assert.deepEqual(res.map((r) => r.status), ['programmed', 'programmed', 'programmed', 'programmed']);
+  assert.deepEqual(
+    res.map((r) => r.status),
+    ['programmed', 'programmed', 'programmed', 'programmed'],
+  );
   assert.equal(await tags(p1, 6), 'abcabc');
   assert.equal(await tags(p2, 8), 'aabaaaba');
   assert.equal(await tags(p3, 3), 'bbb');
@@ -69,7 +72,15 @@ test('X-Forwarded-For is appended, X-Forwarded-Proto set, hop-by-hop headers str
   });
   backends.push(hop);
   await serve([httpService('hdr', port, [hop])]);
-  const r = await fetchOnce(port, 'GET', '/', { 'X-Forwarded-For': '192.0.2.9', 'X-Forwarded-Proto': 'https', Connection: 'keep-alive, X-Secret', 'X-Secret': 's', 'Keep-Alive': '5', 'Proxy-Connection': 'x', TE: 'trailers' });
+  const r = await fetchOnce(port, 'GET', '/', {
+    'X-Forwarded-For': '192.0.2.9',
+    'X-Forwarded-Proto': 'https',
+    Connection: 'keep-alive, X-Secret',
+    'X-Secret': 's',
+    'Keep-Alive': '5',
+    'Proxy-Connection': 'x',
+    TE: 'trailers',
+  });
   const seen = hop.seen.at(-1)!.headers;
   assert.equal(seen['x-forwarded-for'], '192.0.2.9, 127.0.0.1');
   assert.equal(seen['x-forwarded-proto'], 'http');
@@ -151,7 +162,9 @@ test('cookie insert persistence: HttpOnly, Secure, Max-Age; drained servers keep
   // Plain HTTP: by default no Secure flag, or the browser would never send the cookie back over this listener.
   await serve([httpService('cookie', port, [a, b], { persistence: { type: 'http-cookie', cookieName: 'LB' } })]);
   assert.deepEqual((await fetchOnce(port, 'GET', '/')).setCookies[0].split('; ').slice(1), ['Path=/', 'HttpOnly']);
-  const vs = httpService('cookie', port, [a, b], { persistence: { type: 'http-cookie', cookieName: 'LB', maxLifeSeconds: 3600, maxIdleSeconds: 600, secure: true } });
+  const vs = httpService('cookie', port, [a, b], {
+    persistence: { type: 'http-cookie', cookieName: 'LB', maxLifeSeconds: 3600, maxIdleSeconds: 600, secure: true },
+  });
   await serve([vs]);
   const first = await fetchOnce(port, 'GET', '/');
   assert.equal(first.setCookies.length, 1);
@@ -281,7 +294,10 @@ test('per-server maximum connections queue requests; a full queue answers 503', 
   assert.equal(rejected.status, 503);
   assert.equal(slow.seen.length, 2, 'the queued request has not reached the server');
   release();
-  assert.deepEqual((await Promise.all([first, second, third])).map((r) => r.status), [200, 200, 200]);
+  assert.deepEqual(
+    (await Promise.all([first, second, third])).map((r) => r.status),
+    [200, 200, 200],
+  );
   assert.deepEqual(slow.seen.map((s) => s.url).sort(), ['/1', '/2', '/3']);
 });
 
@@ -346,9 +362,15 @@ test('PROXY protocol v1 and v2 go to the real server before the request', async 
     });
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
     const port = await freePort();
-    await serve([httpService('pp', port, [], { realServers: [{ name: 'raw', address: '127.0.0.1', port: (raw.address() as net.AddressInfo).port }], layer7: { proxyProtocol: version } })]);
+    await serve([
+      httpService('pp', port, [], {
+        realServers: [{ name: 'raw', address: '127.0.0.1', port: (raw.address() as net.AddressInfo).port }],
+        layer7: { proxyProtocol: version },
+      }),
+    ]);
     assert.equal((await fetchOnce(port, 'GET', '/')).body, 'ok');
-    if (version === 'v1') assert.match(first!.toString('latin1'), new RegExp(`^PROXY TCP4 127\\.0\\.0\\.1 127\\.0\\.0\\.1 \\d+ ${port}\\r\\nGET / HTTP/1\\.1\\r\\n`));
+    if (version === 'v1')
+      assert.match(first!.toString('latin1'), new RegExp(`^PROXY TCP4 127\\.0\\.0\\.1 127\\.0\\.0\\.1 \\d+ ${port}\\r\\nGET / HTTP/1\\.1\\r\\n`));
     else {
       assert.equal(first!.subarray(0, 16).toString('hex'), '0d0a0d0a000d0a515549540a2111000c');
       assert.equal(first!.readUInt16BE(26), port);
@@ -366,17 +388,34 @@ test('a taken port fails that service only, with PROXY_LISTEN_FAILED; layer 4 se
   const vs = [
     httpService('busy', takenPort, [a]),
     httpService('fine', ok, [a]),
-    { name: 'l4', layer: 4 as const, mode: 'nat' as const, address: '10.9.9.9', ports: [80], scheduler: 'wlc' as const, realServers: [{ name: 'x', address: '10.9.9.10' }] },
+    {
+      name: 'l4',
+      layer: 4 as const,
+      mode: 'nat' as const,
+      address: '10.9.9.9',
+      ports: [80],
+      scheduler: 'wlc' as const,
+      realServers: [{ name: 'x', address: '10.9.9.10' }],
+    },
   ];
   for (let i = 0; i < 2; i++) {
     const res = await serve(vs);
-    assert.deepEqual(res.filter((r) => r.status !== 'removed').map((r) => [r.name, r.status, r.code]), [['busy', 'failed', 'PROXY_LISTEN_FAILED'], ['fine', 'programmed', undefined]]);
+    assert.deepEqual(
+      res.filter((r) => r.status !== 'removed').map((r) => [r.name, r.status, r.code]),
+      [
+        ['busy', 'failed', 'PROXY_LISTEN_FAILED'],
+        ['fine', 'programmed', undefined],
+      ],
+    );
     assert.match(res[0].message, /EADDRINUSE/);
   }
   assert.equal((await fetchOnce(ok, 'GET', '/')).body, 'a');
   taken.close();
   const removed = await serve([]);
-  assert.deepEqual(removed.map((r) => r.status), ['removed', 'removed']);
+  assert.deepEqual(
+    removed.map((r) => r.status),
+    ['removed', 'removed'],
+  );
 });
 
 test('counters per service and server: requests, classes, bytes, latency', async () => {
@@ -565,11 +604,20 @@ test('cookie max idle and max life are judged apart; a stale cookie is refreshed
 
   // Within both limits: honoured (rr alone would alternate a and b), and not set again (idle refresh is at 150 s).
   const fresh = await twice(cookie(1000, 100));
-  assert.deepEqual(fresh.map((r) => [r.body, r.setCookies.length]), [['a', 0], ['a', 0]]);
+  assert.deepEqual(
+    fresh.map((r) => [r.body, r.setCookies.length]),
+    [
+      ['a', 0],
+      ['a', 0],
+    ],
+  );
 
   // First seen 1000 s ago (within the 3600 s life), last seen 700 s ago (past the 600 s idle): expired by idle.
   // Life-expired: first seen 4000 s ago (past the life), last seen 10 s ago (well within idle).
-  for (const [what, c] of [['idle', cookie(1000, 700)], ['life', cookie(4000, 10)]] as const) {
+  for (const [what, c] of [
+    ['idle', cookie(1000, 700)],
+    ['life', cookie(4000, 10)],
+  ] as const) {
     const rs2 = await twice(c);
     assert.deepEqual(rs2.map((r) => r.body).sort(), ['a', 'b'], `${what}: not honoured, so the scheduler places the client`);
     for (const r of rs2) {
@@ -581,7 +629,10 @@ test('cookie max idle and max life are judged apart; a stale cookie is refreshed
 
   // Last seen 300 s ago: honoured, and refreshed (past a quarter of the idle limit) with its first-seen time kept.
   const stale = await twice(cookie(1000, 300));
-  assert.deepEqual(stale.map((r) => r.body), ['a', 'a']);
+  assert.deepEqual(
+    stale.map((r) => r.body),
+    ['a', 'a'],
+  );
   const refreshed = decodeInsertCookie(stale[0].setCookies[0].split(';')[0].slice('LB='.length))!;
   assert.equal(refreshed.serverId, id);
   assert.equal(refreshed.firstSeen, (now - 1000) * 1000);
@@ -614,7 +665,10 @@ test('counters: active connections while a request is held, and the latency of a
   // Latency: the server answers after 50 ms. (Reading counters restarts the latency window; nothing ran since.)
   for (let i = 0; i < 3; i++) assert.equal((await fetchOnce(p2, 'GET', '/slow')).status, 200);
   const lat = (await dp.counters()).get('st-lat')!;
-  for (const [what, ms] of [['service', lat.service.latencyMs], ['server', lat.servers.get(servers[0].name)!.latencyMs]] as const) {
+  for (const [what, ms] of [
+    ['service', lat.service.latencyMs],
+    ['server', lat.servers.get(servers[0].name)!.latencyMs],
+  ] as const) {
     assert.ok(Number.isFinite(ms) && ms! >= 45, `${what} latency ${ms} ms`);
   }
 });
@@ -629,7 +683,10 @@ test('byte counters equal the bytes on the wire, per service and per server', as
   };
   const [s1, s2] = await Promise.all(['by1', 'by2'].map((n) => startBackend(n, chunked(n))));
   backends.push(s1, s2);
-  const upstream = new Map<string, net.Socket[]>([['by1', []], ['by2', []]]);
+  const upstream = new Map<string, net.Socket[]>([
+    ['by1', []],
+    ['by2', []],
+  ]);
   for (const x of [s1, s2]) x.server.on('connection', (sock: net.Socket) => upstream.get(x.name)!.push(sock));
   const port = await freePort();
   await serve([httpService('bytes', port, [s1, s2])]);
@@ -657,13 +714,29 @@ test('byte counters equal the bytes on the wire, per service and per server', as
 
   const sum = (list: net.Socket[], f: (s: net.Socket) => number) => list.reduce((n, x) => n + f(x), 0);
   const c = (await dp.counters()).get('bytes')!;
-  assert.equal(c.service.bytesIn, sum(sockets, (x) => x.bytesWritten), 'service: bytes the clients sent');
-  assert.equal(c.service.bytesOut, sum(sockets, (x) => x.bytesRead), 'service: bytes the clients received');
+  assert.equal(
+    c.service.bytesIn,
+    sum(sockets, (x) => x.bytesWritten),
+    'service: bytes the clients sent',
+  );
+  assert.equal(
+    c.service.bytesOut,
+    sum(sockets, (x) => x.bytesRead),
+    'service: bytes the clients received',
+  );
   for (const name of ['by1', 'by2']) {
     const list = upstream.get(name)!;
     assert.ok(list.length > 0, `${name} was used`);
-    assert.equal(c.servers.get(name)!.bytesIn, sum(list, (x) => x.bytesRead), `${name}: bytes it received`);
-    assert.equal(c.servers.get(name)!.bytesOut, sum(list, (x) => x.bytesWritten), `${name}: bytes it sent`);
+    assert.equal(
+      c.servers.get(name)!.bytesIn,
+      sum(list, (x) => x.bytesRead),
+      `${name}: bytes it received`,
+    );
+    assert.equal(
+      c.servers.get(name)!.bytesOut,
+      sum(list, (x) => x.bytesWritten),
+      `${name}: bytes it sent`,
+    );
   }
 });
 
@@ -697,16 +770,24 @@ test('header rules: add gives a second line next to an existing header, set repl
   ]);
   const text = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nx-tag: client\r\nx-set: client\r\nConnection: close\r\n\r\n');
   const values = (list: string[], name: string) => list.flatMap((v, i) => (i % 2 === 0 && v.toLowerCase() === name ? [list[i + 1]] : []));
-  assert.deepEqual(values(raw, 'x-tag'), ['client', 'proxy'], 'add: the client\'s line and ours');
+  assert.deepEqual(values(raw, 'x-tag'), ['client', 'proxy'], "add: the client's line and ours");
   assert.deepEqual(values(raw, 'x-set'), ['proxy'], 'set: ours only');
-  const head = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n').slice(1).flatMap((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]);
+  const head = text
+    .slice(0, text.indexOf('\r\n\r\n'))
+    .split('\r\n')
+    .slice(1)
+    .flatMap((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]);
   assert.deepEqual(values(head, 'x-resp'), ['server', 'proxy'], 'response add: two lines');
   assert.deepEqual(values(head, 'x-resp-set'), ['proxy'], 'response set: one line');
 });
 
 test('a local answer whose text is not ASCII (a redirect naming a non-ASCII location) is framed by its bytes', async () => {
   const port = await freePort();
-  await serve([httpService('utf8', port, [a], { layer7: { redirects: [{ match: { pathPrefix: '/go' }, location: 'https://new.example/caf\u00e9${path}', status: 302 }] } })]);
+  await serve([
+    httpService('utf8', port, [a], {
+      layer7: { redirects: [{ match: { pathPrefix: '/go' }, location: 'https://new.example/caf\u00e9${path}', status: 302 }] },
+    }),
+  ]);
   const client = await RawClient.connect(port);
   try {
     // The location carries é from the configuration (a raw non-ASCII byte in the request target is refused, as by

@@ -48,7 +48,16 @@ import { REFUSALS, type RefusalCode } from './http-refusals.ts';
 import { forwardedFields, interimFields, keptLines, requestHeadText, upgradeOf } from './forward-head.ts';
 import { logRefusal } from './proxy-log.ts';
 import { applyHeaderRules, plainIp } from './rules.ts';
-import { choiceFailure, isListedResponse, isSafeToRetry, ownResponseFields, routeRequest, serverConnection, upstreamFailure, type Routing } from './exchange-rules.ts';
+import {
+  choiceFailure,
+  isListedResponse,
+  isSafeToRetry,
+  ownResponseFields,
+  routeRequest,
+  serverConnection,
+  upstreamFailure,
+  type Routing,
+} from './exchange-rules.ts';
 import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
 import { countResponse } from './stats.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
@@ -205,7 +214,18 @@ export class HttpSession implements Session {
     this.buf = null;
     countResponse(rt.state.counters, status);
     const out = this.writeLocal(status, [], `${reason}\n`, true);
-    logAccess(rt, this.clientIp, this.clientPort, null, undefined, status, 0, out, { headAt: this.headAt, startAt: 0, chosenAt: 0, sentAt: 0, resAt: 0 }, code === 'H1_HEAD_TIMEOUT' ? 'cR' : 'PR');
+    logAccess(
+      rt,
+      this.clientIp,
+      this.clientPort,
+      null,
+      undefined,
+      status,
+      0,
+      out,
+      { headAt: this.headAt, startAt: 0, chosenAt: 0, sentAt: 0, resAt: 0 },
+      code === 'H1_HEAD_TIMEOUT' ? 'cR' : 'PR',
+    );
     this.socket.end();
   }
 
@@ -394,7 +414,14 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
 
   private connect(): void {
     this.phase = 'connect';
-    serverConnection(this.rt, this.server!, this.s, this.isFreshOnly, () => this.phase === 'done', (err, conn) => (err ? this.upstreamFailed(err, true) : this.send(conn!)));
+    serverConnection(
+      this.rt,
+      this.server!,
+      this.s,
+      this.isFreshOnly,
+      () => this.phase === 'done',
+      (err, conn) => (err ? this.upstreamFailed(err, true) : this.send(conn!)),
+    );
   }
 
   private send(conn: UpstreamConn): void {
@@ -412,9 +439,14 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     }
     this.phase = 'body';
     // Its minimum rate is judged from now on (slow-client.ts).
-    this.rate = bodyRateGuard(this.rt.plan.layer7, this.head, () => isReadingPaused(this.s.socket), () => {
-      if (this.phase !== 'done') this.refuse('H1_BODY_TOO_SLOW');
-    });
+    this.rate = bodyRateGuard(
+      this.rt.plan.layer7,
+      this.head,
+      () => isReadingPaused(this.s.socket),
+      () => {
+        if (this.phase !== 'done') this.refuse('H1_BODY_TOO_SLOW');
+      },
+    );
     sock.cork();
     sock.write(this.outHead, 'latin1');
     const pending = this.s.buf;
@@ -566,8 +598,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     if (isListed) text = serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, out);
     else {
       const raw = res.raw;
-      text =
-        res.minor === 1 ? (res.headerStart === raw.length ? raw + '\r\n' : raw.slice(0, res.headerStart)) : `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+      text = res.minor === 1 ? (res.headerStart === raw.length ? raw + '\r\n' : raw.slice(0, res.headerStart)) : `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
       text += keptLines(res);
       for (let i = 0; i < out.length; i += 2) text += out[i] + ': ' + out[i + 1] + '\r\n';
       text += '\r\n';
@@ -709,7 +740,11 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     this.conn = null;
     if (conn !== null) {
       // A client that closes does not spoil the server connection: it goes back to the pool for the next client.
-      const isReusable = this.isUpstreamReusable && this.reqDone && !this.res!.connection.includes('close') && (this.res!.minor === 1 || this.res!.connection.includes('keep-alive'));
+      const isReusable =
+        this.isUpstreamReusable &&
+        this.reqDone &&
+        !this.res!.connection.includes('close') &&
+        (this.res!.minor === 1 || this.res!.connection.includes('keep-alive'));
       if (isReusable) conn.pool.release(conn);
       else conn.destroy();
     }
@@ -800,7 +835,15 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   }
 
   private logResponseRefusal(err: HttpParseError): void {
-    logRefusal({ code: err.code, status: 502, reason: err.message, service: this.rt.plan.name, client: this.s.clientIp, side: 'response', server: this.server?.name });
+    logRefusal({
+      code: err.code,
+      status: 502,
+      reason: err.message,
+      service: this.rt.plan.name,
+      client: this.s.clientIp,
+      side: 'response',
+      server: this.server?.name,
+    });
   }
 
   private abortWith(status: number, text: string): void {

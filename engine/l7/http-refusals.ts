@@ -24,7 +24,10 @@ export const REFUSALS = {
   H1_FIELD_NAME: { status: 400, message: 'A field name is empty, has characters outside the token set, or whitespace before its colon (RFC 9112 §5.1).' },
   H1_NO_COLON: { status: 400, message: 'A field line has no colon (RFC 9112 §5).' },
   H1_FRAMING_NAME: { status: 400, message: 'A field named Content_Length or Transfer_Encoding, which CGI-style servers read as the real one.' },
-  H1_CONNECTION_FRAMING: { status: 400, message: 'Connection names Content-Length, Transfer-Encoding or Host, fields that must reach every recipient (RFC 9110 §7.6.1).' },
+  H1_CONNECTION_FRAMING: {
+    status: 400,
+    message: 'Connection names Content-Length, Transfer-Encoding or Host, fields that must reach every recipient (RFC 9110 §7.6.1).',
+  },
   H1_CONTENT_LENGTH: { status: 400, message: 'Content-Length is not a decimal number of at most 15 digits (RFC 9110 §8.6).' },
   H1_CONTENT_LENGTH_REPEATED: { status: 400, message: 'Content-Length is given more than once, or as a list (RFC 9110 §8.6).' },
   H1_TE_HTTP10: { status: 400, message: 'Transfer-Encoding in an HTTP/1.0 message: its framing cannot be trusted (RFC 9112 §6.1).' },

@@ -150,7 +150,11 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     while (taken.has(slot)) slot++;
     forking = slot;
     const a = opts.accessLog ?? {};
-    return { FULCRUM_L7_ACCESS_LOG: path.join(a.dir ?? path.join(opts.dataDir, 'logs'), `access-${slot}.log`), FULCRUM_L7_ACCESS_LOG_SIZE: a.size ?? '10m', FULCRUM_L7_ACCESS_LOG_KEEP: String(a.keep ?? 5) };
+    return {
+      FULCRUM_L7_ACCESS_LOG: path.join(a.dir ?? path.join(opts.dataDir, 'logs'), `access-${slot}.log`),
+      FULCRUM_L7_ACCESS_LOG_SIZE: a.size ?? '10m',
+      FULCRUM_L7_ACCESS_LOG_KEEP: String(a.keep ?? 5),
+    };
   }
 
   function fork(): Worker {
@@ -181,8 +185,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
           } else if (m.t === 'stick') {
             onStick(m.table, m.key, m.entry, w);
             stickListener?.(m.table, m.key, m.entry);
-          }
-          else if (m.t === 'log') log(m.level, m.msg, m.fields);
+          } else if (m.t === 'log') log(m.level, m.msg, m.fields);
           else if (m.t === 'applied' || m.t === 'stats') {
             const key = `${m.id}/${w.id}`;
             pending.get(key)?.(m);
@@ -225,15 +228,19 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   /** Forks a replacement and gives it the running configuration, in turn with applies (never before one in flight). */
   function replace(): void {
     const r = fork();
-    void ready.get(r.id)!.then(() => {
-      const run = async () => {
-        if (!r.isConnected()) return; // it died meanwhile; its own replacement is on the way
-        const reply = await ask(r, { t: 'apply', id: nextId++, plans: lastPlans }, APPLY_TIMEOUT_MS);
-        for (const rep of reply?.t === 'applied' ? reply.reports : []) if (!rep.isOk) log('warn', `layer 7 service ${rep.name} failed in the replacement worker: ${rep.message}`, { code: rep.code });
-      };
-      const p = applying.then(run, run);
-      applying = p.catch(() => undefined);
-    }, () => undefined);
+    void ready.get(r.id)!.then(
+      () => {
+        const run = async () => {
+          if (!r.isConnected()) return; // it died meanwhile; its own replacement is on the way
+          const reply = await ask(r, { t: 'apply', id: nextId++, plans: lastPlans }, APPLY_TIMEOUT_MS);
+          for (const rep of reply?.t === 'applied' ? reply.reports : [])
+            if (!rep.isOk) log('warn', `layer 7 service ${rep.name} failed in the replacement worker: ${rep.message}`, { code: rep.code });
+        };
+        const p = applying.then(run, run);
+        applying = p.catch(() => undefined);
+      },
+      () => undefined,
+    );
   }
 
   function ask(w: Worker, m: ToWorker & { id: number }, timeoutMs: number): Promise<FromWorker | null> {
@@ -280,7 +287,14 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     if (up.length === 0) {
       // Every worker crashed and waits out its backoff: the replacement takes these plans when it starts.
       const reason = 'no layer 7 worker is running (each crashed and is being restarted); the replacement takes this configuration when it starts';
-      for (const plan of plans) byName.set(plan.name, { name: plan.name, isOk: false, code: 'PROXY_WORKER_FAILED', message: new EngineError('PROXY_WORKER_FAILED', { reason }).message, endpoints: [] });
+      for (const plan of plans)
+        byName.set(plan.name, {
+          name: plan.name,
+          isOk: false,
+          code: 'PROXY_WORKER_FAILED',
+          message: new EngineError('PROXY_WORKER_FAILED', { reason }).message,
+          endpoints: [],
+        });
       return byName;
     }
     const id = nextId++;
@@ -290,7 +304,13 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       for (const reply of replies) {
         const r = reply?.t === 'applied' ? reply.reports.find((x) => x.name === plan.name) : undefined;
         if (!r) {
-          report = { name: plan.name, isOk: false, code: 'PROXY_WORKER_FAILED', message: new EngineError('PROXY_WORKER_FAILED', { reason: 'a worker did not answer' }).message, endpoints: [] };
+          report = {
+            name: plan.name,
+            isOk: false,
+            code: 'PROXY_WORKER_FAILED',
+            message: new EngineError('PROXY_WORKER_FAILED', { reason: 'a worker did not answer' }).message,
+            endpoints: [],
+          };
           break;
         }
         if (!r.isOk) {
@@ -329,7 +349,13 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
           await ensureWorkers();
         } catch (err) {
           log('error', `layer 7 workers failed to start: ${(err as Error).message}`);
-          return plans.map((p) => ({ name: p.name, layer: 7 as const, status: 'failed' as const, code: 'PROXY_WORKER_FAILED', message: new EngineError('PROXY_WORKER_FAILED', { reason: (err as Error).message }).message }));
+          return plans.map((p) => ({
+            name: p.name,
+            layer: 7 as const,
+            status: 'failed' as const,
+            code: 'PROXY_WORKER_FAILED',
+            message: new EngineError('PROXY_WORKER_FAILED', { reason: (err as Error).message }).message,
+          }));
         }
         const reports = await applyPlans(plans);
         lastPlans = isUp.size === 0 && workerCount > 0 ? plans : plans.filter((p) => reports.get(p.name)?.isOk);
@@ -349,7 +375,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
             results.push({ name: vs.name, layer: 7, status: 'failed', message: r.message, code: r.code });
           }
         }
-        for (const name of lastNames) if (!names.has(name)) results.push({ name, layer: 7, status: 'removed', message: 'The service was removed; its listeners are closed.' });
+        for (const name of lastNames)
+          if (!names.has(name)) results.push({ name, layer: 7, status: 'removed', message: 'The service was removed; its listeners are closed.' });
         lastNames = names;
         return results;
       };

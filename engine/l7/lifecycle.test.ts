@@ -38,5 +38,8 @@ test('the close grace: the option, else FULCRUM_L7_CLOSE_GRACE_MS, else 5 s; a b
     assert.equal(g.ms, ms, `${option} ${env}`);
     assert.equal(g.problem !== undefined, hasProblem, `${option} ${env}: ${g.problem}`);
   }
-  assert.match(closeGrace(undefined, '10s').problem!, /^FULCRUM_L7_CLOSE_GRACE_MS="10s" is not a whole number of milliseconds from 0 to 600000; using 5000 ms$/);
+  assert.match(
+    closeGrace(undefined, '10s').problem!,
+    /^FULCRUM_L7_CLOSE_GRACE_MS="10s" is not a whole number of milliseconds from 0 to 600000; using 5000 ms$/,
+  );
 });

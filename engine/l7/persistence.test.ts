@@ -37,7 +37,12 @@ test('the RDP mstshash cookie is read from an X.224 connection request', () => {
 test('a stick table expires idle entries and tells others only on news', () => {
   let now = 1000;
   const synced: string[] = [];
-  const t = new StickTable('svc/source', 100, (_n, k, e) => synced.push(`${k}=${e.server}`), () => now);
+  const t = new StickTable(
+    'svc/source',
+    100,
+    (_n, k, e) => synced.push(`${k}=${e.server}`),
+    () => now,
+  );
   t.set('1.2.3.4', 'a');
   assert.equal(t.get('1.2.3.4'), 'a');
   now += 10;
@@ -54,13 +59,13 @@ test('a stick table expires idle entries and tells others only on news', () => {
 test('PROXY protocol v1 and v2 headers, byte for byte', () => {
   const e = { sourceAddress: '::ffff:10.0.0.1', sourcePort: 51000, destAddress: '127.0.0.1', destPort: 80 };
   assert.equal(proxyHeaderV1(e).toString(), 'PROXY TCP4 10.0.0.1 127.0.0.1 51000 80\r\n');
-  assert.equal(
-    proxyHeaderV2(e).toString('hex'),
-    '0d0a0d0a000d0a515549540a' + '21' + '11' + '000c' + '0a000001' + '7f000001' + 'c738' + '0050',
-  );
+  assert.equal(proxyHeaderV2(e).toString('hex'), '0d0a0d0a000d0a515549540a' + '21' + '11' + '000c' + '0a000001' + '7f000001' + 'c738' + '0050');
   const v6 = proxyHeaderV2({ sourceAddress: '2001:db8::1', sourcePort: 1, destAddress: '::1', destPort: 2 });
   assert.equal(v6.length, 52);
   assert.equal(v6.subarray(13, 16).toString('hex'), '210024');
   assert.equal(v6.subarray(16, 32).toString('hex'), '20010db8000000000000000000000001');
-  assert.equal(proxyHeaderV1({ sourceAddress: '2001:db8::1', sourcePort: 1, destAddress: '::1', destPort: 2 }).toString(), 'PROXY TCP6 2001:db8::1 ::1 1 2\r\n');
+  assert.equal(
+    proxyHeaderV1({ sourceAddress: '2001:db8::1', sourcePort: 1, destAddress: '::1', destPort: 2 }).toString(),
+    'PROXY TCP6 2001:db8::1 ::1 1 2\r\n',
+  );
 });

@@ -68,10 +68,17 @@ export function planServices(config: Config, decisions: ReadonlyMap<ServerKey, S
       persistence: vs.persistence,
       layer7: l7,
       fallback: vs.fallback,
-      certificates: names.map((n) => certs.get(n)).filter((c) => c !== undefined).map((c) => ({ name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem })),
+      certificates: names
+        .map((n) => certs.get(n))
+        .filter((c) => c !== undefined)
+        .map((c) => ({ name: c.name, certificatePem: c.certificatePem, privateKeyPem: c.privateKeyPem })),
       servers: vs.realServers.map((rs) => {
         // No decision yet (the daemon has not decided) counts as online and up, like server-state's "unknown".
-        const d = decisions.get(serverKey(vs.name, rs.name)) ?? { ...SERVE, weight: rs.state === 'halt' ? 0 : rs.weight, disposition: rs.state === 'online' ? 'serve' : rs.state === 'drain' ? 'quiesce' : 'remove' };
+        const d = decisions.get(serverKey(vs.name, rs.name)) ?? {
+          ...SERVE,
+          weight: rs.state === 'halt' ? 0 : rs.weight,
+          disposition: rs.state === 'online' ? 'serve' : rs.state === 'drain' ? 'quiesce' : 'remove',
+        };
         return {
           name: rs.name,
           address: rs.address,

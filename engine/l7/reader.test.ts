@@ -7,7 +7,11 @@ import { enableDirectReadTls, isReadingPaused, pauseReading, resumeReading, setR
 /** Bytes waiting in the kernel, not yet read by the process, on the IPv4 TCP socket local:remote (/proc/net/tcp). */
 function receiveQueue(localPort: number, remotePort: number): number {
   const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
-  const row = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[1]?.endsWith(`:${hex(localPort)}`) && f[2]?.endsWith(`:${hex(remotePort)}`));
+  const row = fs
+    .readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1]?.endsWith(`:${hex(localPort)}`) && f[2]?.endsWith(`:${hex(remotePort)}`));
   return row ? parseInt(row[4].split(':')[1], 16) : 0;
 }
 

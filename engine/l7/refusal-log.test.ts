@@ -29,7 +29,10 @@ test('a refusal in a worker is logged by the primary, with the service, the clie
   const port = await freePort();
   const applied = await dp.apply({ config: config([httpService('logged', port, [backend])]), decisions: new Map() });
   assert.equal(applied[0].status, 'programmed');
-  const answer = await exchangeUntilClose(net.connect({ port, host: '127.0.0.1' }), 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!');
+  const answer = await exchangeUntilClose(
+    net.connect({ port, host: '127.0.0.1' }),
+    'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!',
+  );
   assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
   assert.match(answer, /Content-Length is given more than once/);
   await waitFor(() => entries.some((e) => e.msg.includes('refused')), 'the refusal in the primary log');
@@ -38,7 +41,14 @@ test('a refusal in a worker is logged by the primary, with the service, the clie
   assert.match(e.msg, /^layer 7 service logged refused a request from 127\.0\.0\.1 with 400: Content-Length is given more than once/);
   assert.deepEqual(
     { ...(e.fields as object) },
-    { code: 'H1_CONTENT_LENGTH_REPEATED', status: 400, reason: 'Content-Length is given more than once, or as a list (RFC 9110 §8.6).', service: 'logged', client: '127.0.0.1', side: 'request' },
+    {
+      code: 'H1_CONTENT_LENGTH_REPEATED',
+      status: 400,
+      reason: 'Content-Length is given more than once, or as a list (RFC 9110 §8.6).',
+      service: 'logged',
+      client: '127.0.0.1',
+      side: 'request',
+    },
   );
 });
 

@@ -74,7 +74,13 @@ async function killAndSchedule(dp: L7DataPlane, clock: ReturnType<typeof stepped
 test('a worker killed again and again is replaced after 100, 200, 400, 800 ms, each crash logged; a stable minute resets', TEST_TIMEOUT, async () => {
   const clock = steppedClock();
   const entries: Entry[] = [];
-  const dp = createL7DataPlane({ dataDir: path.join(dir, 'seq'), workers: 1, closeGraceMs: 200, restart: { clock }, log: (level, msg, fields) => entries.push({ level, msg, fields: fields as Record<string, unknown> }) });
+  const dp = createL7DataPlane({
+    dataDir: path.join(dir, 'seq'),
+    workers: 1,
+    closeGraceMs: 200,
+    restart: { clock },
+    log: (level, msg, fields) => entries.push({ level, msg, fields: fields as Record<string, unknown> }),
+  });
   try {
     const port = await freePort();
     assert.equal((await dp.apply({ config: config([httpService('crashy', port, [a])]), decisions: new Map() }))[0].status, 'programmed');
@@ -92,14 +98,20 @@ test('a worker killed again and again is replaced after 100, 200, 400, 800 ms, e
 
     const crashes = entries.filter((e) => e.msg.includes('starting a replacement'));
     assert.equal(crashes.length, 5);
-    assert.deepEqual(crashes.map((e) => e.fields!.restartInMs), [100, 200, 400, 800, 100]);
+    assert.deepEqual(
+      crashes.map((e) => e.fields!.restartInMs),
+      [100, 200, 400, 800, 100],
+    );
     for (const e of crashes) {
       assert.equal(e.level, 'error');
       assert.match(e.msg, /^layer 7 worker \d+ was killed by SIGKILL; starting a replacement in \d+ ms$/);
       assert.equal(e.fields!.signal, 'SIGKILL');
       assert.equal(e.fields!.code, null);
     }
-    assert.deepEqual(crashes.map((e) => e.fields!.crashesInARow), [1, 2, 3, 4, 1]);
+    assert.deepEqual(
+      crashes.map((e) => e.fields!.crashesInARow),
+      [1, 2, 3, 4, 1],
+    );
   } finally {
     await dp.close();
   }

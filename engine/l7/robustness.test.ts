@@ -105,7 +105,10 @@ test('chunked responses, HEAD, 100-continue and pipelined requests pass through'
   c.write('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
   assert.equal((await c.read()).body, 'a');
   assert.equal((await c.read()).body, 'a');
-  assert.deepEqual(a.seen.slice(-2).map((s) => s.url), ['/1', '/2']);
+  assert.deepEqual(
+    a.seen.slice(-2).map((s) => s.url),
+    ['/1', '/2'],
+  );
   c.close();
 });
 
@@ -127,7 +130,12 @@ test('queue timeout answers 503', async () => {
   const hold = await startBackend('hold', () => true);
   closers.push(() => hold.close());
   const port = await freePort();
-  await serve([httpService('qt', port, [], { realServers: [{ name: 'hold', address: '127.0.0.1', port: hold.port, maxConnections: 1 }], layer7: { timeouts: { queueMs: 100 } } })]);
+  await serve([
+    httpService('qt', port, [], {
+      realServers: [{ name: 'hold', address: '127.0.0.1', port: hold.port, maxConnections: 1 }],
+      layer7: { timeouts: { queueMs: 100 } },
+    }),
+  ]);
   const first = RawClient.connect(port).then((c) => {
     c.write('GET /held HTTP/1.1\r\nHost: x\r\n\r\n');
     return c;
@@ -184,7 +192,10 @@ test('connect timeout: a real server that never answers the SYN gets 504 after c
   await serve([
     httpService('hole', p1, [], { realServers: [{ name: 'hole', address: '127.0.0.1', port: hole.port }], layer7: { timeouts: { connectMs } } }),
     httpService('hole-then-a', p2, [], {
-      realServers: [{ name: 'hole', address: '127.0.0.1', port: hole.port }, { name: 'a', address: '127.0.0.1', port: a.port }],
+      realServers: [
+        { name: 'hole', address: '127.0.0.1', port: hole.port },
+        { name: 'a', address: '127.0.0.1', port: a.port },
+      ],
       layer7: { timeouts: { connectMs } },
     }),
   ]);
@@ -199,7 +210,14 @@ test('connect timeout: a real server that never answers the SYN gets 504 after c
   const first = await client.request('GET', '/');
   const rest = [await client.request('GET', '/'), await client.request('GET', '/')];
   client.close();
-  assert.deepEqual([first, ...rest].map((x) => [x.status, x.body]), [[200, 'a'], [200, 'a'], [200, 'a']]);
+  assert.deepEqual(
+    [first, ...rest].map((x) => [x.status, x.body]),
+    [
+      [200, 'a'],
+      [200, 'a'],
+      [200, 'a'],
+    ],
+  );
 });
 
 test('slow request body: a client that stops sending mid-body for clientMs is cut, and the real server sees the request aborted', async () => {

@@ -101,7 +101,10 @@ export class Runtime {
               name: plan.name,
               isOk: false,
               code: 'PROXY_LISTEN_FAILED',
-              message: new EngineError('PROXY_LISTEN_FAILED', { endpoint: `${plan.address}:${port}`, reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message }).message,
+              message: new EngineError('PROXY_LISTEN_FAILED', {
+                endpoint: `${plan.address}:${port}`,
+                reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+              }).message,
               endpoints: [],
             };
             break;

@@ -45,7 +45,11 @@ test('sh maps a client to one server, spreads clients by weight, and moves only 
   const c = servers({ a: 1, b: 1, c: 1 });
   const clients = Array.from({ length: 3000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.7`);
   const first = clients.map((ip) => s.pick(c, ip)!.name);
-  assert.deepEqual(clients.map((ip) => s.pick(c, ip)!.name), first, 'the same client always lands on the same server');
+  assert.deepEqual(
+    clients.map((ip) => s.pick(c, ip)!.name),
+    first,
+    'the same client always lands on the same server',
+  );
   const n = counts(first.join(''));
   for (const k of ['a', 'b', 'c']) assert.ok(n[k] > 850 && n[k] < 1150, `${k}: ${n[k]} of 3000`);
   const without = c.filter((x) => x.name !== 'b');

@@ -149,7 +149,13 @@ export class ServiceRuntime {
     this.upstreamTls = upstreamTlsOf(plan.name, plan.layer7.reencrypt);
     const tlsPlan = plan.layer7.tls;
     this.tlsServer = tlsPlan
-      ? createTlsServer({ certificates: plan.certificates, minVersion: tlsPlan.minVersion, cipherProfile: tlsPlan.cipherProfile, alpn: tlsPlan.alpn ?? (plan.mode === 'http' ? ['h2', 'http/1.1'] : ['http/1.1']), ticketKeys })
+      ? createTlsServer({
+          certificates: plan.certificates,
+          minVersion: tlsPlan.minVersion,
+          cipherProfile: tlsPlan.cipherProfile,
+          alpn: tlsPlan.alpn ?? (plan.mode === 'http' ? ['h2', 'http/1.1'] : ['http/1.1']),
+          ticketKeys,
+        })
       : null;
 
     const seen = new Set<string>();
@@ -195,7 +201,16 @@ export class ServiceRuntime {
     if (fb?.type === 'server') {
       const key = `~fallback|${fb.address}|${fb.port ?? ''}`;
       let s = state.servers.get(key);
-      const sp: ServerPlan = { name: '~fallback', address: fb.address, port: fb.port, weight: 1, disposition: 'serve', isHealthDown: false, maxConnections: 0, isBackup: true };
+      const sp: ServerPlan = {
+        name: '~fallback',
+        address: fb.address,
+        port: fb.port,
+        weight: 1,
+        disposition: 'serve',
+        isHealthDown: false,
+        maxConnections: 0,
+        isBackup: true,
+      };
       if (!s) state.servers.set(key, (s = new ServerState(key, sp)));
       s.plan = sp;
       this.fallback = s;

@@ -13,7 +13,7 @@ test('the ledger grants up to the maximum across workers and frees what a releas
   assert.equal(l.acquire(1, k, 2), true);
   assert.equal(l.acquire(2, k, 2), false);
   assert.deepEqual(l.dropWorker(1), [k]);
-  assert.equal(l.inUse(k), 0, 'both of the dead worker\'s slots are free');
+  assert.equal(l.inUse(k), 0, "both of the dead worker's slots are free");
   assert.deepEqual(l.dropWorker(1), []);
   assert.equal(l.acquire(2, k, 1), true, 'a lowered maximum applies to the next acquire');
   assert.equal(l.acquire(2, k, 1), false);
@@ -26,7 +26,11 @@ test('the client matches answers to requests by id', () => {
   c.acquire('k1', 1, (ok) => got.push(`k1 ${ok}`));
   c.acquire('k2', 3, (ok) => got.push(`k2 ${ok}`));
   c.release('k1');
-  assert.deepEqual(sent, [{ t: 'slot-acquire', id: 1, key: 'k1', max: 1 }, { t: 'slot-acquire', id: 2, key: 'k2', max: 3 }, { t: 'slot-release', key: 'k1' }]);
+  assert.deepEqual(sent, [
+    { t: 'slot-acquire', id: 1, key: 'k1', max: 1 },
+    { t: 'slot-acquire', id: 2, key: 'k2', max: 3 },
+    { t: 'slot-release', key: 'k1' },
+  ]);
   c.answered(2, false);
   c.answered(1, true);
   c.answered(1, true);

@@ -39,8 +39,14 @@ before(async () => {
   });
   [port, heldPort] = await Promise.all([freePort(), freePort()]);
   const layer7 = { limits: { minBodyBytesPerSecond: 100 }, timeouts: { bodyRateWindowMs: 1000, httpRequestMs: 1000 } };
-  const res = await dp.apply({ config: config([httpService('rate', port, [a], { layer7 }), httpService('held', heldPort, [held], { layer7 })]), decisions: new Map() });
-  assert.deepEqual(res.map((r) => r.status), ['programmed', 'programmed']);
+  const res = await dp.apply({
+    config: config([httpService('rate', port, [a], { layer7 }), httpService('held', heldPort, [held], { layer7 })]),
+    decisions: new Map(),
+  });
+  assert.deepEqual(
+    res.map((r) => r.status),
+    ['programmed', 'programmed'],
+  );
 });
 
 after(async () => {
@@ -84,7 +90,11 @@ test('a slow-loris body (one byte every 100 ms, below 100 B/s) is cut with 408 a
   const [loris, steady] = await Promise.all([
     trickle('POST /loris HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n', ['x'], 100, true),
     // 100 bytes every 50 ms: 2000 B/s, slow for a computer, well above the floor.
-    trickle('POST /steady HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\nConnection: close\r\n\r\n', Array.from({ length: 40 }, () => 'y'.repeat(100)), 50),
+    trickle(
+      'POST /steady HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\nConnection: close\r\n\r\n',
+      Array.from({ length: 40 }, () => 'y'.repeat(100)),
+      50,
+    ),
   ]);
   assert.match(loris, /^HTTP\/1\.1 408 Request Timeout\r\n/);
   assert.match(loris, /Connection: close\r\n/);
@@ -143,7 +153,12 @@ test('windows: judged on their bytes, never while the proxy held the body back',
   // Ticked by hand; the window is long enough (10 min) that its own interval never runs in this test.
   let isPaused = false;
   let slow = 0;
-  const guard = new BodyRateGuard(100, 600_000, () => isPaused, () => slow++);
+  const guard = new BodyRateGuard(
+    100,
+    600_000,
+    () => isPaused,
+    () => slow++,
+  );
   assert.equal(guard.need, 60_000, '100 B/s over 600 s');
   const steps: [string, () => void, number][] = [
     ['a full window', () => (guard.add(60_000), guard.tick()), 0],

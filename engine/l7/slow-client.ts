@@ -83,7 +83,12 @@ export class BodyRateGuard {
  * The guard for a request body that may flow now, started unless the request waits for 100 Continue (then its first
  * body byte starts it); null when the service sets no minimum rate.
  */
-export function bodyRateGuard(l7: Pick<Layer7Options, 'limits' | 'timeouts'>, head: Pick<RequestHead, 'get'>, isHeldNow: () => boolean, onSlow: () => void): BodyRateGuard | null {
+export function bodyRateGuard(
+  l7: Pick<Layer7Options, 'limits' | 'timeouts'>,
+  head: Pick<RequestHead, 'get'>,
+  isHeldNow: () => boolean,
+  onSlow: () => void,
+): BodyRateGuard | null {
   const rate = l7.limits.minBodyBytesPerSecond;
   if (rate === 0) return null;
   const guard = new BodyRateGuard(rate, l7.timeouts.bodyRateWindowMs, isHeldNow, onSlow);

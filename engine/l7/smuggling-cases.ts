@@ -172,7 +172,8 @@ export const REQUEST_CASES: RequestCase[] = [
     rfc: 'RFC 9112 §6.1 (HTTP/1.0 with Transfer-Encoding: framing faulty)',
     send: 'POST / HTTP/1.0\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     fulcrum: 'refuse',
-    stricter: 'HAProxy 2.6 forwards the chunked body of an HTTP/1.0 request; RFC 9112 §6.1 calls that framing faulty, and an HTTP/1.0 server may not know chunked.',
+    stricter:
+      'HAProxy 2.6 forwards the chunked body of an HTTP/1.0 request; RFC 9112 §6.1 calls that framing faulty, and an HTTP/1.0 server may not know chunked.',
   },
   {
     name: 'te-nul',
@@ -321,7 +322,8 @@ export const REQUEST_CASES: RequestCase[] = [
     rfc: 'RFC 9112 §7.1 (chunk-size line ends in CRLF), §2.2',
     send: 'POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n',
     fulcrum: 'refuse',
-    stricter: 'HAProxy takes a bare LF as the chunk-size line end and re-chunks; Fulcrum forwards chunks as they came, so it refuses what a receiver could split elsewhere.',
+    stricter:
+      'HAProxy takes a bare LF as the chunk-size line end and re-chunks; Fulcrum forwards chunks as they came, so it refuses what a receiver could split elsewhere.',
   },
   {
     name: 'chunk-ext-bare-lf',
@@ -469,7 +471,7 @@ export const REQUEST_CASES: RequestCase[] = [
   // ─── Request target (RFC 9112 §3.2) ───
   {
     name: 'absolute-form',
-    rfc: 'RFC 9112 §3.2.2 (absolute-form: the target\'s authority is the host)',
+    rfc: "RFC 9112 §3.2.2 (absolute-form: the target's authority is the host)",
     send: 'GET http://a.example/p?q=1 HTTP/1.1\r\nHost: a.example\r\n\r\n',
     fulcrum: 'forward',
     server: { target: '/p?q=1', host: 'a.example' },

@@ -43,7 +43,8 @@ export interface Framing {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/1\.([01])$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
-const CHUNK_LINE = /^([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[^"\\]|\\.)*"))?)*)[ \t]*$/;
+const CHUNK_LINE =
+  /^([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[^"\\]|\\.)*"))?)*)[ \t]*$/;
 
 /** The first byte in s[from, to) that makes a head or a chunk line ambiguous: bare CR, bare LF, or a control character. */
 function lineBreakViolation(s: string, from: number, to: number): string | undefined {
@@ -116,7 +117,8 @@ function frameOne(s: string, at: number, kind: 'request' | 'response', method: s
     msg.fields.push([name, line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')]);
   }
   const all = (n: string) => msg.fields.filter(([k]) => k.toLowerCase() === n).map(([, v]) => v);
-  if (msg.fields.some(([k]) => /^(content_length|transfer_encoding)$/i.test(k))) return { violation: 'a field named like a framing field with "_" (CGI maps it onto the real one)' };
+  if (msg.fields.some(([k]) => /^(content_length|transfer_encoding)$/i.test(k)))
+    return { violation: 'a field named like a framing field with "_" (CGI maps it onto the real one)' };
   const cl = all('content-length');
   const te = all('transfer-encoding');
   if (cl.length > 1) return { violation: `Content-Length given ${cl.length} times` };
@@ -126,14 +128,20 @@ function frameOne(s: string, at: number, kind: 'request' | 'response', method: s
   if (te.length > 0 && minor === 0) return { violation: 'Transfer-Encoding in an HTTP/1.0 message' };
   let isChunked = false;
   if (kind === 'request') {
-    if (te.length > 1 || (te.length === 1 && te[0].toLowerCase() !== 'chunked')) return { violation: `Transfer-Encoding ${JSON.stringify(te.join(', '))} is not exactly "chunked"` };
+    if (te.length > 1 || (te.length === 1 && te[0].toLowerCase() !== 'chunked'))
+      return { violation: `Transfer-Encoding ${JSON.stringify(te.join(', '))} is not exactly "chunked"` };
     isChunked = te.length === 1;
     const hosts = all('host');
     if (hosts.length > 1) return { violation: 'two Host fields' };
     const abs = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(msg.target);
-    if (abs && hosts.length === 1 && abs[1].toLowerCase() !== hosts[0].toLowerCase()) return { violation: `an absolute target for ${abs[1]} with Host ${hosts[0]}` };
+    if (abs && hosts.length === 1 && abs[1].toLowerCase() !== hosts[0].toLowerCase())
+      return { violation: `an absolute target for ${abs[1]} with Host ${hosts[0]}` };
   } else if (te.length > 0) {
-    const codings = te.join(',').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+    const codings = te
+      .join(',')
+      .split(',')
+      .map((c) => c.trim().toLowerCase())
+      .filter(Boolean);
     if (codings.some((c) => !TOKEN.test(c))) return { violation: 'a transfer coding that is not a token' };
     const chunked = codings.filter((c) => c === 'chunked').length;
     if (chunked > 1 || (chunked === 1 && codings.at(-1) !== 'chunked')) return { violation: `transfer codings ${JSON.stringify(codings.join(', '))}` };
@@ -234,7 +242,13 @@ export class RawServer {
         if (f.violations.length > 0) {
           isDone = true;
           socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 'latin1');
-        } else if (answer === undefined && !sent100 && f.pending && /^POST|^PUT/.test(f.pending.method) && f.pending.fields.some(([k, v]) => k.toLowerCase() === 'expect' && v.toLowerCase() === '100-continue')) {
+        } else if (
+          answer === undefined &&
+          !sent100 &&
+          f.pending &&
+          /^POST|^PUT/.test(f.pending.method) &&
+          f.pending.fields.some(([k, v]) => k.toLowerCase() === 'expect' && v.toLowerCase() === '100-continue')
+        ) {
           sent100 = true;
           socket.write('HTTP/1.1 100 Continue\r\n\r\n');
         }

@@ -78,9 +78,11 @@ function responseSide(conv: Conversation, c: ResponseCase): Side {
 /** Runs `jobs` with at most `n` at a time. */
 async function pool(jobs: (() => Promise<void>)[], n: number): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < jobs.length) await jobs[next++]();
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < jobs.length) await jobs[next++]();
+    }),
+  );
 }
 
 before(async () => {
@@ -107,7 +109,7 @@ before(async () => {
   const port = async () => {
     for (;;) {
       const p = await freePort();
-      if (!taken.has(p)) return taken.add(p), p;
+      if (!taken.has(p)) return (taken.add(p), p);
     }
   };
   for (const p of pairs) [p.hPort, p.fPort] = [await port(), await port()];
@@ -124,7 +126,10 @@ before(async () => {
     ),
     decisions: new Map(),
   });
-  assert.ok(applied.every((r) => r.status === 'programmed'), JSON.stringify(applied.filter((r) => r.status !== 'programmed')));
+  assert.ok(
+    applied.every((r) => r.status === 'programmed'),
+    JSON.stringify(applied.filter((r) => r.status !== 'programmed')),
+  );
   const byName = new Map(pairs.map((p) => [p.name, p]));
   const jobs: (() => Promise<void>)[] = [];
   for (const c of REQUEST_CASES) {
@@ -139,7 +144,11 @@ before(async () => {
       const p = byName.get(resName(c))!;
       const send = c.requests ?? [GET];
       const [h, f] = await Promise.all([converse(p.hPort, send), converse(p.fPort, send)]);
-      responseResults.set(c.name, { haproxy: responseSide(h, c), fulcrum: responseSide(f, c), isFulcrumServerClosed: p.f.connections.every((x) => x.isClosed) });
+      responseResults.set(c.name, {
+        haproxy: responseSide(h, c),
+        fulcrum: responseSide(f, c),
+        isFulcrumServerClosed: p.f.connections.every((x) => x.isClosed),
+      });
     });
   }
   await pool(jobs, 12);
@@ -168,14 +177,18 @@ function checkDifferential(kind: string, c: RequestCase | ResponseCase, r: Resul
   assert.notEqual(f.outcome, 'hang', `${kind} ${c.name}: Fulcrum neither answered nor closed; got ${show(f.conversation.bytes)}`);
   // A response HAProxy cut short was not delivered either: Fulcrum may refuse it or cut it, not deliver it.
   const isHeld = (s: Side) => s.outcome === 'refuse' || s.outcome === 'cut';
-  if (isHeld(h)) assert.ok(isHeld(f), `${kind} ${c.name}: HAProxy ${h.outcome}s (${h.status}), Fulcrum ${f.outcome}s; client got ${show(f.conversation.bytes)}`);
+  if (isHeld(h))
+    assert.ok(isHeld(f), `${kind} ${c.name}: HAProxy ${h.outcome}s (${h.status}), Fulcrum ${f.outcome}s; client got ${show(f.conversation.bytes)}`);
   if (f.outcome === 'refuse' && !isHeld(h)) {
     assert.ok(c.stricter, `${kind} ${c.name}: Fulcrum refuses where HAProxy ${h.outcome}s: the case must say why (stricter)`);
   }
   assert.equal(f.outcome, c.fulcrum, `${kind} ${c.name}: expected Fulcrum to ${c.fulcrum}; client got ${show(f.conversation.bytes)}`);
   if (f.outcome === 'refuse') {
     const entries = logs.get(service) ?? [];
-    assert.ok(entries.length > 0 && entries.every((e) => /refused .* with \d{3}: \S/.test(e)), `${kind} ${c.name}: a refusal is logged with its reason; log: ${JSON.stringify(entries)}`);
+    assert.ok(
+      entries.length > 0 && entries.every((e) => /refused .* with \d{3}: \S/.test(e)),
+      `${kind} ${c.name}: a refusal is logged with its reason; log: ${JSON.stringify(entries)}`,
+    );
   }
 }
 
@@ -187,7 +200,10 @@ for (const c of REQUEST_CASES) {
     assert.deepEqual(f.framed.violations, [], `request ${c.name}: the real server got a message it could frame differently`);
     checkDifferential('request', c, r, reqName(c));
     if (f.outcome === 'refuse') {
-      assert.ok(f.status !== null && ((f.status >= 400 && f.status < 500) || f.status === 501 || f.status === 505), `request ${c.name}: refused with ${f.status}`);
+      assert.ok(
+        f.status !== null && ((f.status >= 400 && f.status < 500) || f.status === 501 || f.status === 505),
+        `request ${c.name}: refused with ${f.status}`,
+      );
     } else {
       const want = c.server ?? {};
       const got = f.framed.messages;
@@ -216,7 +232,11 @@ for (const c of RESPONSE_CASES) {
     if (f.outcome === 'refuse') assert.equal(f.status, 502, `response ${c.name}: refused with ${f.status}`);
     else {
       const want = c.client ?? {};
-      if (requests[0].includes('HTTP/1.0')) assert.ok(f.framed.messages.every((m) => m.status >= 200), `response ${c.name}: an HTTP/1.0 client got a 1xx`);
+      if (requests[0].includes('HTTP/1.0'))
+        assert.ok(
+          f.framed.messages.every((m) => m.status >= 200),
+          `response ${c.name}: an HTTP/1.0 client got a 1xx`,
+        );
       assert.equal(finals.length, want.responses ?? 1, `response ${c.name}: responses the client received: ${show(f.conversation.bytes)}`);
       for (const m of finals) {
         if (want.status !== undefined) assert.equal(m.status, want.status);
@@ -234,9 +254,14 @@ test('the table is large enough, and the aggregate', (t) => {
   if (!/version 2\.6\./.test(haproxy.version)) t.diagnostic('warning: the cases were measured against HAProxy 2.6 (Debian 12)');
   const names = [...REQUEST_CASES, ...RESPONSE_CASES].map((c) => c.name);
   assert.equal(new Set(names).size, names.length, 'case names are unique');
-  for (const [kind, results] of [['requests', requestResults], ['responses', responseResults]] as const) {
+  for (const [kind, results] of [
+    ['requests', requestResults],
+    ['responses', responseResults],
+  ] as const) {
     const count = (pred: (r: Result) => boolean) => [...results.values()].filter(pred).length;
-    const stricter = [...results].filter(([, r]) => r.fulcrum.outcome === 'refuse' && r.haproxy.outcome !== 'refuse' && r.haproxy.outcome !== 'cut').map(([n]) => n);
+    const stricter = [...results]
+      .filter(([, r]) => r.fulcrum.outcome === 'refuse' && r.haproxy.outcome !== 'refuse' && r.haproxy.outcome !== 'cut')
+      .map(([n]) => n);
     t.diagnostic(
       `${kind}: ${results.size} cases; both refuse ${count((r) => r.haproxy.outcome === 'refuse' && r.fulcrum.outcome === 'refuse')}, ` +
         `both forward ${count((r) => r.haproxy.outcome !== 'refuse' && r.fulcrum.outcome === 'forward')}, Fulcrum stricter on ${stricter.length}: ${stricter.join(', ')}`,

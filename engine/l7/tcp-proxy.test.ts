@@ -52,7 +52,6 @@ const tcpService = (name: string, port: number, more: Partial<VirtualServiceInpu
   ...more,
 });
 
-
 /** Opens a connection (from `localAddress` if given), sends `data`, returns the first answer and the socket. */
 async function talk(port: number, data: string | Buffer, localAddress?: string): Promise<{ answer: string; socket: net.Socket }> {
   const socket = net.connect({ port, host: '127.0.0.1', localAddress });
@@ -60,7 +59,10 @@ async function talk(port: number, data: string | Buffer, localAddress?: string):
   try {
     await within(new Promise((r) => socket.once('connect', r)), `a connection to port ${port}`);
     socket.write(data);
-    const answer = await within(new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1')))), `the first answer on port ${port}`);
+    const answer = await within(
+      new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('latin1')))),
+      `the first answer on port ${port}`,
+    );
     return { answer, socket };
   } catch (err) {
     socket.destroy();
@@ -75,7 +77,11 @@ async function whoAnswers(port: number, data: string | Buffer = 'hi'): Promise<s
 }
 
 function rdpRequest(user: string): Buffer {
-  const x224 = Buffer.concat([Buffer.from([0, 0xe0, 0, 0, 0, 0, 0]), Buffer.from(`Cookie: mstshash=${user}\r\n`, 'latin1'), Buffer.from([1, 0, 8, 0, 3, 0, 0, 0])]);
+  const x224 = Buffer.concat([
+    Buffer.from([0, 0xe0, 0, 0, 0, 0, 0]),
+    Buffer.from(`Cookie: mstshash=${user}\r\n`, 'latin1'),
+    Buffer.from([1, 0, 8, 0, 3, 0, 0, 0]),
+  ]);
   x224[0] = x224.length - 1;
   const tpkt = Buffer.concat([Buffer.from([3, 0, 0, 0]), x224]);
   tpkt.writeUInt16BE(tpkt.length, 2);
@@ -130,7 +136,7 @@ test('source-IP persistence in tcp mode, PROXY v1 preface, and halt cuts open tu
   const open = await talk(port, 'x');
   const closed = new Promise((r) => open.socket.once('close', r));
   await dp.apply({ config: config([vs]), decisions: new Map([[`sticky/${first}` as ServerKey, decideServer('halt', 'up', 100)]]) });
-  await within(closed, 'the halted server\'s tunnel to close');
+  await within(closed, "the halted server's tunnel to close");
   assert.notEqual(await whoAnswers(port), first, 'halted: the persistent client moves');
 
   const pport = await freePort();
@@ -203,7 +209,7 @@ async function readUntil(port: number, host: string, data: string, tail: string,
   return { text, socket };
 }
 
-test('PROXY v2 in tcp mode: the real server reads the client\'s and the listener\'s address and port, then the stream', async () => {
+test("PROXY v2 in tcp mode: the real server reads the client's and the listener's address and port, then the stream", async () => {
   const server = await proxyV2Server();
   const serverPort = (server.address() as net.AddressInfo).port;
   const sockets: net.Socket[] = [];
@@ -228,7 +234,14 @@ test('PROXY v2 in tcp mode: the real server reads the client\'s and the listener
     await dp.apply({ config: config([tcpService('ppv2-6', port6, { address: '::1', realServers, layer7: { proxyProtocol: 'v2' } })]), decisions: new Map() });
     const v6 = await readUntil(port6, '::1', 'six', '\nsix');
     sockets.push(v6.socket);
-    assert.deepEqual(JSON.parse(v6.text.split('\n')[0]), { family: 0x21, len: 36, src: '0:0:0:0:0:0:0:1', dst: '0:0:0:0:0:0:0:1', srcPort: v6.socket.localPort, dstPort: port6 });
+    assert.deepEqual(JSON.parse(v6.text.split('\n')[0]), {
+      family: 0x21,
+      len: 36,
+      src: '0:0:0:0:0:0:0:1',
+      dst: '0:0:0:0:0:0:0:1',
+      srcPort: v6.socket.localPort,
+      dstPort: port6,
+    });
   } finally {
     for (const s of sockets) s.destroy();
     server.close();

@@ -91,9 +91,20 @@ export class TcpSession implements Session, ChooseRequest {
     const preface =
       l7.proxyProtocol === 'none'
         ? null
-        : proxyHeader(l7.proxyProtocol, { sourceAddress: s.remoteAddress ?? '', sourcePort: s.remotePort ?? 0, destAddress: s.localAddress ?? '', destPort: s.localPort ?? 0 });
+        : proxyHeader(l7.proxyProtocol, {
+            sourceAddress: s.remoteAddress ?? '',
+            sourcePort: s.remotePort ?? 0,
+            destAddress: s.localAddress ?? '',
+            destPort: s.localPort ?? 0,
+          });
     server.pool.connect(
-      { host: server.plan.address, port: server.plan.port ?? this.listener.port, connectMs: l7.timeouts.connectMs, idleMs: l7.timeouts.tunnelMs, tls: this.rt.upstreamTls },
+      {
+        host: server.plan.address,
+        port: server.plan.port ?? this.listener.port,
+        connectMs: l7.timeouts.connectMs,
+        idleMs: l7.timeouts.tunnelMs,
+        tls: this.rt.upstreamTls,
+      },
       preface,
       (err, conn) => {
         if (this.isDead) {

@@ -137,7 +137,11 @@ export class RawClient {
   async request(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<RawResponse> {
     const h = { Host: 'test.local', ...headers };
     if (body !== undefined) h['Content-Length' as 'Host'] = String(Buffer.byteLength(body));
-    this.write(`${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body ?? ''}`);
+    this.write(
+      `${method} ${path} HTTP/1.1\r\n${Object.entries(h)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('')}\r\n${body ?? ''}`,
+    );
     return this.read(method === 'HEAD');
   }
 

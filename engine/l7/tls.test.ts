@@ -23,13 +23,37 @@ const certs: { name: string; certificatePem: string; privateKeyPem: string }[] =
 function makeCert(name: string, cn: string, sans: string[]): void {
   const key = path.join(dir, `${name}.key`);
   const crt = path.join(dir, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${sans.map((s) => `DNS:${s}`).join(',')}`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${sans.map((s) => `DNS:${s}`).join(',')}`,
+    ],
+    { stdio: 'ignore' },
+  );
   certs.push({ name, certificatePem: fs.readFileSync(crt, 'utf8'), privateKeyPem: fs.readFileSync(key, 'utf8') });
 }
 
 function run(cmd: string, args: string[], input = ''): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const p = execFile(cmd, args, { timeout: 10_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+    const p = execFile(cmd, args, { timeout: 10_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    );
     p.stdin!.end(input);
   });
 }
@@ -53,13 +77,16 @@ async function serve(vs: VirtualServiceInput[]) {
 }
 
 const tlsService = (port: number, tlsOpts: object = {}, more: Partial<VirtualServiceInput> = {}) =>
-  httpService('secure', port, [a], { layer7: { tls: { certificate: 'www', sniCertificates: ['api'], ...tlsOpts }, hsts: { maxAgeSeconds: 31536000, includeSubDomains: true } }, ...more });
+  httpService('secure', port, [a], {
+    layer7: { tls: { certificate: 'www', sniCertificates: ['api'], ...tlsOpts }, hsts: { maxAgeSeconds: 31536000, includeSubDomains: true } },
+    ...more,
+  });
 
 test('curl over HTTPS: SNI picks the certificate, HSTS and X-Forwarded-Proto: https', async () => {
   const port = await freePort();
   assert.equal((await serve([tlsService(port)]))[0].status, 'programmed');
   const www = await run('curl', ['-sk', '-D', '-', '--resolve', `www.example:${port}:127.0.0.1`, `https://www.example:${port}/`]);
-  assert.match(www.out, /^HTTP\/(1\.1|2) 200/, "curl takes h2 when it is offered (h2.test.ts)");
+  assert.match(www.out, /^HTTP\/(1\.1|2) 200/, 'curl takes h2 when it is offered (h2.test.ts)');
   assert.match(www.out, /strict-transport-security: max-age=31536000; includeSubDomains/i);
   assert.equal(a.seen.at(-1)!.headers['x-forwarded-proto'], 'https');
   const api = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'x.api.example', '-alpn', 'http/1.1'], 'Q\n');
@@ -112,7 +139,12 @@ test('re-encryption to an HTTPS real server', async () => {
   await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
   const upPort = (up.address() as net.AddressInfo).port;
   const port = await freePort();
-  await serve([httpService('reenc', port, [], { realServers: [{ name: 'tls', address: '127.0.0.1', port: upPort }], layer7: { reencrypt: { isEnabled: true, verify: false } } })]);
+  await serve([
+    httpService('reenc', port, [], {
+      realServers: [{ name: 'tls', address: '127.0.0.1', port: upPort }],
+      layer7: { reencrypt: { isEnabled: true, verify: false } },
+    }),
+  ]);
   const r = await run('curl', ['-s', `http://127.0.0.1:${port}/`]);
   assert.equal(r.out, 'tls:true');
   up.closeAllConnections();
@@ -131,7 +163,18 @@ test('a bad certificate fails its service with PROXY_CERT_INVALID', async () => 
 
 test('PFX import gives the PEM chain and key', async () => {
   const pfxFile = path.join(dir, 'www.pfx');
-  execFileSync('openssl', ['pkcs12', '-export', '-in', path.join(dir, 'www.crt'), '-inkey', path.join(dir, 'www.key'), '-out', pfxFile, '-passout', 'pass:s3cret']);
+  execFileSync('openssl', [
+    'pkcs12',
+    '-export',
+    '-in',
+    path.join(dir, 'www.crt'),
+    '-inkey',
+    path.join(dir, 'www.key'),
+    '-out',
+    pfxFile,
+    '-passout',
+    'pass:s3cret',
+  ]);
   const pem = await importPfx(fs.readFileSync(pfxFile), 's3cret');
   assert.match(pem.certificatePem, /^-----BEGIN CERTIFICATE-----/);
   assert.match(pem.privateKeyPem, /^-----BEGIN PRIVATE KEY-----/);
@@ -168,9 +211,19 @@ test('the insert cookie is Secure by default on a TLS listener, and not when sec
   const request = 'GET / HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n';
   const setCookie = (text: string) => /^set-cookie: (.*)$/im.exec(text)?.[1].trim();
   await serve([tlsService(port, {}, { persistence: { type: 'http-cookie', cookieName: 'LB' } })]);
-  assert.deepEqual(setCookie(await httpsExchange(port, request))?.split('; ').slice(1), ['Path=/', 'HttpOnly', 'Secure']);
+  assert.deepEqual(
+    setCookie(await httpsExchange(port, request))
+      ?.split('; ')
+      .slice(1),
+    ['Path=/', 'HttpOnly', 'Secure'],
+  );
   await serve([tlsService(port, {}, { persistence: { type: 'http-cookie', cookieName: 'LB', secure: false } })]);
-  assert.deepEqual(setCookie(await httpsExchange(port, request))?.split('; ').slice(1), ['Path=/', 'HttpOnly']);
+  assert.deepEqual(
+    setCookie(await httpsExchange(port, request))
+      ?.split('; ')
+      .slice(1),
+    ['Path=/', 'HttpOnly'],
+  );
 });
 
 test('re-encryption with verify: a self-signed real server is refused with 502, accepted with verify: false', async () => {
@@ -207,12 +260,36 @@ test('re-encryption with verify trusts a private CA given to the workers (NODE_E
   const leafCrt = path.join(dir, 'leaf.crt');
   const ext = path.join(dir, 'leaf.ext');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caCrt, '-days', '2', '-subj', '/CN=Fulcrum Test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      caKey,
+      '-out',
+      caCrt,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Fulcrum Test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ],
+    { stdio: 'ignore' },
+  );
   execFileSync('openssl', ['req', ...ec, '-keyout', leafKey, '-out', leafCsr, '-subj', '/CN=backend.internal'], { stdio: 'ignore' });
   fs.writeFileSync(ext, 'subjectAltName=DNS:backend.internal\nbasicConstraints=CA:FALSE\n');
-  execFileSync('openssl', ['x509', '-req', '-in', leafCsr, '-CA', caCrt, '-CAkey', caKey, '-CAcreateserial', '-out', leafCrt, '-days', '2', '-extfile', ext], { stdio: 'ignore' });
+  execFileSync('openssl', ['x509', '-req', '-in', leafCsr, '-CA', caCrt, '-CAkey', caKey, '-CAcreateserial', '-out', leafCrt, '-days', '2', '-extfile', ext], {
+    stdio: 'ignore',
+  });
 
-  const up = https.createServer({ cert: fs.readFileSync(leafCrt), key: fs.readFileSync(leafKey) }, (req, res) => res.end(`tls:${(req.socket as tls.TLSSocket).servername}`));
+  const up = https.createServer({ cert: fs.readFileSync(leafCrt), key: fs.readFileSync(leafKey) }, (req, res) =>
+    res.end(`tls:${(req.socket as tls.TLSSocket).servername}`),
+  );
   await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
   const real = [{ name: 'ca-signed', address: '127.0.0.1', port: (up.address() as net.AddressInfo).port }];
   const [p1, p2, p3, p4] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -224,8 +301,14 @@ test('re-encryption with verify trusts a private CA given to the workers (NODE_E
   process.env.NODE_EXTRA_CA_CERTS = caCrt;
   const withCa = createL7DataPlane({ dataDir: path.join(dir, 'with-ca'), workers: 1, closeGraceMs: 200 });
   try {
-    const res = await withCa.apply({ config: config([reenc('ca-right', p1, 'backend.internal'), reenc('ca-wrong', p2, 'other.internal'), reenc('ca-noname', p3)]), decisions: new Map() });
-    assert.deepEqual(res.map((r) => r.status), ['programmed', 'programmed', 'programmed']);
+    const res = await withCa.apply({
+      config: config([reenc('ca-right', p1, 'backend.internal'), reenc('ca-wrong', p2, 'other.internal'), reenc('ca-noname', p3)]),
+      decisions: new Map(),
+    });
+    assert.deepEqual(
+      res.map((r) => r.status),
+      ['programmed', 'programmed', 'programmed'],
+    );
     const ok = await get(p1);
     assert.equal(ok.status, 200);
     assert.equal(ok.body, 'tls:backend.internal');
@@ -252,10 +335,50 @@ test('re-encryption with verify trusts a private CA given to the workers (NODE_E
 function privateCa(name: string, dns: string): { caPem: string; cert: string; key: string } {
   const f = (x: string) => path.join(dir, `${name}-${x}`);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', `/CN=${name} CA`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.crt'),
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name} CA`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ],
+    { stdio: 'ignore' },
+  );
   execFileSync('openssl', ['req', ...ec, '-keyout', f('leaf.key'), '-out', f('leaf.csr'), '-subj', `/CN=${dns}`], { stdio: 'ignore' });
   fs.writeFileSync(f('leaf.ext'), `subjectAltName=DNS:${dns}\nbasicConstraints=CA:FALSE\n`);
-  execFileSync('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('leaf.crt'), '-days', '2', '-extfile', f('leaf.ext')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      f('leaf.csr'),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f('leaf.crt'),
+      '-days',
+      '2',
+      '-extfile',
+      f('leaf.ext'),
+    ],
+    { stdio: 'ignore' },
+  );
   return { caPem: fs.readFileSync(f('ca.crt'), 'utf8'), cert: fs.readFileSync(f('leaf.crt'), 'utf8'), key: fs.readFileSync(f('leaf.key'), 'utf8') };
 }
 
@@ -273,8 +396,14 @@ test('re-encryption trusts the CA bundle in reencrypt.ca, in the workers: accept
   const bundle = `# Fulcrum test PKI\n${pki.caPem}\n# another CA\n${other.caPem}`;
   const inWorkers = createL7DataPlane({ dataDir: path.join(dir, 'ca-field'), workers: 1, closeGraceMs: 200 });
   try {
-    const res = await inWorkers.apply({ config: config([reenc('ca-field', p1, bundle), reenc('ca-none', p2), reenc('ca-other', p3, other.caPem)]), decisions: new Map() });
-    assert.deepEqual(res.map((r) => r.status), ['programmed', 'programmed', 'programmed']);
+    const res = await inWorkers.apply({
+      config: config([reenc('ca-field', p1, bundle), reenc('ca-none', p2), reenc('ca-other', p3, other.caPem)]),
+      decisions: new Map(),
+    });
+    assert.deepEqual(
+      res.map((r) => r.status),
+      ['programmed', 'programmed', 'programmed'],
+    );
     const ok = await get(p1);
     assert.equal(ok.status, 200, ok.body);
     assert.equal(ok.body, 'tls:backend.internal');

@@ -31,7 +31,10 @@ export function caCertificates(service: string, bundle: string): string[] {
     try {
       new crypto.X509Certificate(pem);
     } catch (err) {
-      throw new EngineError('PROXY_CONFIG_INVALID', { name: service, reason: `certificate ${i + 1} of its re-encryption CA bundle cannot be read (${(err as Error).message})` });
+      throw new EngineError('PROXY_CONFIG_INVALID', {
+        name: service,
+        reason: `certificate ${i + 1} of its re-encryption CA bundle cannot be read (${(err as Error).message})`,
+      });
     }
   });
   return blocks;

@@ -136,7 +136,10 @@ export class Pool {
     let isDone = false;
     const raw = t.tls ? net.connect({ host: t.host, port: t.port, noDelay: true }) : connectDirect(t.host, t.port);
     let socket: net.Socket = raw;
-    const timer = setTimeout(() => finish(Object.assign(new Error(`connect to ${t.host}:${t.port} timed out`), { code: 'ETIMEDOUT', timeoutMs: t.connectMs })), t.connectMs);
+    const timer = setTimeout(
+      () => finish(Object.assign(new Error(`connect to ${t.host}:${t.port} timed out`), { code: 'ETIMEDOUT', timeoutMs: t.connectMs })),
+      t.connectMs,
+    );
     const onError = (err: Error) => finish(err);
     raw.once('error', onError);
     const finish = (err: Error | null) => {

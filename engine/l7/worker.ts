@@ -73,7 +73,11 @@ process.on('uncaughtException', (err) => {
 const file = process.env.FULCRUM_L7_ACCESS_LOG;
 if (file) {
   try {
-    accessLog = await createAccessLog({ file, size: process.env.FULCRUM_L7_ACCESS_LOG_SIZE ?? '10m', keep: Number(process.env.FULCRUM_L7_ACCESS_LOG_KEEP ?? 5) });
+    accessLog = await createAccessLog({
+      file,
+      size: process.env.FULCRUM_L7_ACCESS_LOG_SIZE ?? '10m',
+      keep: Number(process.env.FULCRUM_L7_ACCESS_LOG_KEEP ?? 5),
+    });
     setAccessLog(accessLog);
   } catch (err) {
     // Serving without an access log beats not serving; the engine log says why.

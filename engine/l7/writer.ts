@@ -28,7 +28,12 @@ interface WriteReq {
   /** Keeps a Buffer alive while libuv holds a pointer into it. */
   buffer: Uint8Array | null;
 }
-type Handle = { writeLatin1String(req: WriteReq, s: string): number; writeBuffer(req: WriteReq, b: Uint8Array): number; [kIdle]?: IdleTimer; [kPlain]?: boolean };
+type Handle = {
+  writeLatin1String(req: WriteReq, s: string): number;
+  writeBuffer(req: WriteReq, b: Uint8Array): number;
+  [kIdle]?: IdleTimer;
+  [kPlain]?: boolean;
+};
 const kPending = Symbol('fulcrum.pendingWrites');
 type DirectSocket = net.Socket & { _handle?: Handle | null; [kPending]?: number };
 

@@ -15,13 +15,33 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-access-'));
 
 function entry(over: Partial<AccessEntry> = {}): AccessEntry {
   return {
-    client: '127.0.0.1:51514', service: 'symphony-web', server: 'sym-app-1', method: 'GET', path: '/ed/triage', status: 200, bytesIn: 120, bytesOut: 2048,
-    timings: { requestMs: 0.2, queueMs: 0, connectMs: 0.4, responseMs: 3.1, totalMs: 3.9 }, termination: '--', retries: 0, ...over,
+    client: '127.0.0.1:51514',
+    service: 'symphony-web',
+    server: 'sym-app-1',
+    method: 'GET',
+    path: '/ed/triage',
+    status: 200,
+    bytesIn: 120,
+    bytesOut: 2048,
+    timings: { requestMs: 0.2, queueMs: 0, connectMs: 0.4, responseMs: 3.1, totalMs: 3.9 },
+    termination: '--',
+    retries: 0,
+    ...over,
   };
 }
-const lines = (dir: string) => fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+const lines = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .sort()
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
 
-test('termination states are HAProxy\'s two characters', () => {
+test("termination states are HAProxy's two characters", () => {
   assert.equal(terminationState('normal', 'done'), '--');
   assert.equal(terminationState('client-closed', 'data'), 'CD');
   assert.equal(terminationState('server-closed', 'connect'), 'SC');
@@ -53,7 +73,22 @@ test('each logged exchange is one JSON line with its fields; a key outside them 
   assert.equal(b.server, '-', 'no server was picked');
   assert.equal(b.termination, 'SC');
   assert.equal(b.authorization, undefined);
-  assert.deepEqual(Object.keys(a), ['level', 'time', 'client', 'service', 'server', 'method', 'path', 'status', 'bytesIn', 'bytesOut', 'timings', 'termination', 'retries', 'msg']);
+  assert.deepEqual(Object.keys(a), [
+    'level',
+    'time',
+    'client',
+    'service',
+    'server',
+    'method',
+    'path',
+    'status',
+    'bytesIn',
+    'bytesOut',
+    'timings',
+    'termination',
+    'retries',
+    'msg',
+  ]);
   assert.equal(fs.statSync(path.join(dir, fs.readdirSync(dir)[0])).mode & 0o777, 0o600);
 });
 
@@ -68,7 +103,10 @@ test('sampling keeps the drawn share of normal exchanges and every abnormal one'
   assert.equal(log.record(entry({ termination: 'CD', path: '/client-left' })), true);
   assert.deepEqual(log.counts(), { written: 4, skipped: 3 });
   await log.close();
-  assert.deepEqual(lines(dir).map((l) => l.path), ['/normal/0', '/normal/3', '/bad-gateway', '/client-left']);
+  assert.deepEqual(
+    lines(dir).map((l) => l.path),
+    ['/normal/0', '/normal/3', '/bad-gateway', '/client-left'],
+  );
 });
 
 test('rotation by size keeps the active file and `keep` rotated ones, removing those an earlier run left too', async () => {
@@ -87,7 +125,7 @@ test('rotation by size keeps the active file and `keep` rotated ones, removing t
   const files = fs.readdirSync(dir);
   assert.equal(files.length, 3, `the active file and two rotated ones: ${files.join(', ')}`);
   const paths = lines(dir).map((l) => l.path);
-  assert.ok(!paths.includes(undefined), 'the earlier run\'s file is gone');
+  assert.ok(!paths.includes(undefined), "the earlier run's file is gone");
   assert.ok(paths.includes('/last'));
   assert.ok(!paths.includes('/round/0/0'), 'the oldest entries went with their file');
 });

@@ -30,7 +30,17 @@
  */
 import pinoRoll from 'pino-roll';
 
-export const CAUSES = { normal: '-', 'client-closed': 'C', 'server-closed': 'S', proxy: 'P', local: 'L', 'client-timeout': 'c', 'server-timeout': 's', resource: 'R', internal: 'I' } as const;
+export const CAUSES = {
+  normal: '-',
+  'client-closed': 'C',
+  'server-closed': 'S',
+  proxy: 'P',
+  local: 'L',
+  'client-timeout': 'c',
+  'server-timeout': 's',
+  resource: 'R',
+  internal: 'I',
+} as const;
 export const STEPS = { request: 'R', queue: 'Q', connect: 'C', headers: 'H', data: 'D', last: 'L', done: '-' } as const;
 export type Cause = keyof typeof CAUSES;
 export type Step = keyof typeof STEPS;
@@ -114,7 +124,14 @@ export async function createAccessLog(opts: AccessLogOptions) {
   // that half second of lines; close() writes the rest.
   // minLength and periodicFlush are SonicBoom's, which pino-roll passes on (its type names only its own options).
   const boom = { minLength: 4096, periodicFlush: FLUSH_MS } as object;
-  const stream = await pinoRoll({ file: opts.file, size: opts.size, mkdir: true, mode: 0o600, limit: { count: opts.keep, removeOtherLogFiles: true }, ...boom });
+  const stream = await pinoRoll({
+    file: opts.file,
+    size: opts.size,
+    mkdir: true,
+    mode: 0o600,
+    limit: { count: opts.keep, removeOtherLogFiles: true },
+    ...boom,
+  });
   let written = 0;
   let skipped = 0;
   return {

@@ -11,7 +11,17 @@ import { once } from 'node:events';
 import { createEngineLog } from './engine-log.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-engine-log-'));
-const lines = (dir: string) => fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+const lines = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .sort()
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
 
 test('one JSON line per event in the old shape, with secrets redacted', async () => {
   const dir = tmp();
@@ -21,7 +31,19 @@ test('one JSON line per event in the old shape, with secrets redacted', async ()
   await e.close();
   const [a, b] = lines(dir);
   assert.match(a.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  assert.deepEqual({ ...a, time: 0 }, { time: 0, level: 'warn', src: 'engine', msg: 'apply failed; previous version restored', version: 7, reason: 'bind', password: '[redacted]', peer: { apiKey: '[redacted]' } });
+  assert.deepEqual(
+    { ...a, time: 0 },
+    {
+      time: 0,
+      level: 'warn',
+      src: 'engine',
+      msg: 'apply failed; previous version restored',
+      version: 7,
+      reason: 'bind',
+      password: '[redacted]',
+      peer: { apiKey: '[redacted]' },
+    },
+  );
   assert.deepEqual([b.level, b.msg], ['info', 'applied']);
 });
 
@@ -38,9 +60,15 @@ test('rotated by size, keeping the newest lines', async () => {
   const files = fs.readdirSync(dir).filter((f) => /^engine\.\d+\.log$/.test(f));
   assert.ok(files.length >= 2, `rotated: ${files.join(', ')}`);
   // Oldest file first: the lines kept are the newest, in order, ending with the last one.
-  const kept = files.sort((x, y) => Number(x.split('.')[1]) - Number(y.split('.')[1])).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => Number(JSON.parse(l).msg.split(' ')[1]));
+  const kept = files
+    .sort((x, y) => Number(x.split('.')[1]) - Number(y.split('.')[1]))
+    .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean))
+    .map((l) => Number(JSON.parse(l).msg.split(' ')[1]));
   assert.equal(kept.at(-1), 39);
-  assert.deepEqual(kept, [...kept].sort((a, b) => a - b));
+  assert.deepEqual(
+    kept,
+    [...kept].sort((a, b) => a - b),
+  );
   assert.ok(!kept.includes(0), 'the oldest lines went with their file (3 rotated files kept)');
   for (const f of files) assert.ok(fs.statSync(path.join(dir, f)).size < 2048, `${f} stays near the 1k limit`);
 });

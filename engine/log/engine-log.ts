@@ -33,10 +33,14 @@ export const LINE_OPTIONS = {
   formatters: { level: (label: string) => ({ level: label }), log: (o: Record<string, unknown>) => redactFields(o) },
 } as const;
 
-export async function createEngineLog(opts: EngineLogOptions = {}): Promise<{ log: LogFn; stream: Awaited<ReturnType<typeof pinoRoll>> | null; close(): Promise<void> }> {
+export async function createEngineLog(
+  opts: EngineLogOptions = {},
+): Promise<{ log: LogFn; stream: Awaited<ReturnType<typeof pinoRoll>> | null; close(): Promise<void> }> {
   const streams: pino.StreamEntry[] = [];
   if (opts.isStdout !== false) streams.push({ level: 'info', stream: pino.destination({ fd: 1, sync: true }) });
-  const file = opts.file ? await pinoRoll({ file: opts.file, size: opts.size ?? '10m', mkdir: true, mode: 0o600, limit: { count: opts.keep ?? 5, removeOtherLogFiles: true } }) : null;
+  const file = opts.file
+    ? await pinoRoll({ file: opts.file, size: opts.size ?? '10m', mkdir: true, mode: 0o600, limit: { count: opts.keep ?? 5, removeOtherLogFiles: true } })
+    : null;
   if (file) streams.push({ level: 'info', stream: file });
   const logger: Logger = pino({ ...LINE_OPTIONS, level: 'info' }, pino.multistream(streams));
   return {

@@ -11,14 +11,24 @@ import { LogQuerySchema, readLogs } from './read.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-read-'));
 const at = (s: number) => `2026-12-01T21:00:${String(s).padStart(2, '0')}.000Z`;
-const access = (s: number, over: object) => JSON.stringify({ time: at(s), level: 'info', msg: 'access', service: 'web', server: 'a', status: 200, path: `/p${s}`, ...over });
-fs.writeFileSync(path.join(dir, 'access-0.1.log'), [access(1, {}), access(3, { status: 502, server: 'b', termination: 'SC' }), access(5, { service: 'api' })].join('\n') + '\n');
-fs.writeFileSync(path.join(dir, 'access-1.1.log'), [access(2, { status: 404 }), access(4, { status: -1, termination: 'CH' }), '{"time":"2026-12-01T21:00:06'].join('\n'));
-fs.writeFileSync(path.join(dir, 'engine.1.log'), [
-  JSON.stringify({ time: at(1), level: 'info', src: 'engine', msg: 'applied', version: 3 }),
-  JSON.stringify({ time: at(2), level: 'warn', src: 'engine', msg: 'real server web/a is down: connection refused' }),
-  JSON.stringify({ time: at(3), level: 'error', src: 'engine', msg: 'rollback failed' }),
-].join('\n') + '\n');
+const access = (s: number, over: object) =>
+  JSON.stringify({ time: at(s), level: 'info', msg: 'access', service: 'web', server: 'a', status: 200, path: `/p${s}`, ...over });
+fs.writeFileSync(
+  path.join(dir, 'access-0.1.log'),
+  [access(1, {}), access(3, { status: 502, server: 'b', termination: 'SC' }), access(5, { service: 'api' })].join('\n') + '\n',
+);
+fs.writeFileSync(
+  path.join(dir, 'access-1.1.log'),
+  [access(2, { status: 404 }), access(4, { status: -1, termination: 'CH' }), '{"time":"2026-12-01T21:00:06'].join('\n'),
+);
+fs.writeFileSync(
+  path.join(dir, 'engine.1.log'),
+  [
+    JSON.stringify({ time: at(1), level: 'info', src: 'engine', msg: 'applied', version: 3 }),
+    JSON.stringify({ time: at(2), level: 'warn', src: 'engine', msg: 'real server web/a is down: connection refused' }),
+    JSON.stringify({ time: at(3), level: 'error', src: 'engine', msg: 'rollback failed' }),
+  ].join('\n') + '\n',
+);
 
 const paths = (q: object) => readLogs(dir, LogQuerySchema.parse(q)).lines.map((l) => l.path ?? l.msg);
 
@@ -45,7 +55,13 @@ test('the engine log apart, with the least level', () => {
 });
 
 test('a query is refused naming the field', () => {
-  for (const [q, field] of [[{ status: '6xx' }, 'status'], [{ limit: '0' }, 'limit'], [{ after: 'yesterday' }, 'after'], [{ kind: 'audit' }, 'kind'], [{ colour: 'red' }, 'colour']] as const) {
+  for (const [q, field] of [
+    [{ status: '6xx' }, 'status'],
+    [{ limit: '0' }, 'limit'],
+    [{ after: 'yesterday' }, 'after'],
+    [{ kind: 'audit' }, 'kind'],
+    [{ colour: 'red' }, 'colour'],
+  ] as const) {
     const r = LogQuerySchema.safeParse(q);
     assert.equal(r.success, false);
     assert.equal(String(r.error!.issues[0].path[0] ?? (r.error!.issues[0] as { keys?: string[] }).keys?.[0]), field);

@@ -26,7 +26,12 @@ export const LogQuerySchema = z.strictObject({
   status: z.enum(STATUS_CLASSES, { error: 'Give status as 1xx, 2xx, 3xx, 4xx, 5xx or none.' }).optional(),
   text: z.string().min(1).max(200).optional(),
   after: z.iso.datetime({ error: 'Give after as an ISO 8601 time such as 2026-12-01T21:00:00.000Z.' }).optional(),
-  limit: z.coerce.number({ error: `Give limit as a whole number from 1 to ${LOG_LIMIT_MAX}.` }).int().min(1, `Give limit from 1 to ${LOG_LIMIT_MAX}.`).max(LOG_LIMIT_MAX, `Give limit from 1 to ${LOG_LIMIT_MAX}.`).default(200),
+  limit: z.coerce
+    .number({ error: `Give limit as a whole number from 1 to ${LOG_LIMIT_MAX}.` })
+    .int()
+    .min(1, `Give limit from 1 to ${LOG_LIMIT_MAX}.`)
+    .max(LOG_LIMIT_MAX, `Give limit from 1 to ${LOG_LIMIT_MAX}.`)
+    .default(200),
 });
 export type LogQuery = z.infer<typeof LogQuerySchema>;
 export type LogLine = Record<string, unknown> & { time: string; level: string; msg: string };

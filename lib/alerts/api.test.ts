@@ -73,6 +73,9 @@ test('secrets: not answered, not audited, kept when a change leaves them out; th
   assert.equal(got.length, 1);
   assert.match(String(got[0]['x-fulcrum-signature']), /^sha256=[0-9a-f]{64}$/);
   const s = await admin.req('GET', '/alerts');
-  assert.deepEqual(s.body.status.targets.map((t: { channel: string; sent: number }) => [t.channel, t.sent]), [['webhook', 1]]);
+  assert.deepEqual(
+    s.body.status.targets.map((t: { channel: string; sent: number }) => [t.channel, t.sent]),
+    [['webhook', 1]],
+  );
   server.close();
 });

@@ -22,13 +22,29 @@ const children: ChildProcess[] = [];
 before(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-alerts-'));
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: tmp, stdio: 'pipe' });
-  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Fulcrum alerts test CA');
+  ossl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Fulcrum alerts test CA',
+  );
   ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'smtp.key', '-out', 'smtp.csr', '-subj', '/CN=localhost');
   fs.writeFileSync(path.join(tmp, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
   ossl('x509', '-req', '-in', 'smtp.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'smtp.pem', '-days', '2', '-extfile', 'san.ext');
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null) (c.kill('SIGTERM'), await once(c, 'exit'));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'), await once(c, 'exit');
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -46,7 +62,9 @@ async function smtpServer(name: string, tlsArgs: string[] = []): Promise<{ port:
   const port = await freePort();
   const maildir = path.join(tmp, name, 'maildir');
   fs.mkdirSync(path.dirname(maildir), { recursive: true });
-  const child = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, ...tlsArgs, '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, ...tlsArgs, '-c', 'aiosmtpd.handlers.Mailbox', maildir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
@@ -67,11 +85,26 @@ const delivered = (maildir: string) => {
   return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')) : [];
 };
 
-const alert: Alert = { kind: 'server-down', at: '2026-12-01T19:30:00.000Z', subject: 'symphony-web/sym-app-1', severity: 'warning', title: 'Real server sym-app-1 of symphony-web is down', text: 'The health check of sym-app-1 (127.0.0.1:8081) failed: connection refused.' };
+const alert: Alert = {
+  kind: 'server-down',
+  at: '2026-12-01T19:30:00.000Z',
+  subject: 'symphony-web/sym-app-1',
+  severity: 'warning',
+  title: 'Real server sym-app-1 of symphony-web is down',
+  text: 'The health check of sym-app-1 (127.0.0.1:8081) failed: connection refused.',
+};
 
 test('e-mail over plain SMTP reaches the mailbox with the alert as subject and body', async () => {
   const { port, maildir } = await smtpServer('plain');
-  const ch = emailChannel(EmailSettingsSchema.parse({ host: '127.0.0.1', port, security: 'none', from: 'fulcrum@lb1.example.nhs.uk', to: ['oncall@example.nhs.uk', 'noc@example.nhs.uk'] }));
+  const ch = emailChannel(
+    EmailSettingsSchema.parse({
+      host: '127.0.0.1',
+      port,
+      security: 'none',
+      from: 'fulcrum@lb1.example.nhs.uk',
+      to: ['oncall@example.nhs.uk', 'noc@example.nhs.uk'],
+    }),
+  );
   await ch.send(messageOf([alert]));
   const mails = delivered(maildir);
   assert.equal(mails.length, 1);
@@ -80,7 +113,7 @@ test('e-mail over plain SMTP reaches the mailbox with the alert as subject and b
   assert.match(mails[0], /connection refused/);
 });
 
-test('e-mail with STARTTLS required: the server\'s certificate is checked against the configured CA', async () => {
+test("e-mail with STARTTLS required: the server's certificate is checked against the configured CA", async () => {
   const { port, maildir } = await smtpServer('starttls', ['--tlscert', path.join(tmp, 'smtp.pem'), '--tlskey', path.join(tmp, 'smtp.key')]);
   const base = { host: 'localhost', port, security: 'starttls', from: 'fulcrum@lb1.example.nhs.uk', to: ['oncall@example.nhs.uk'] };
   await emailChannel(EmailSettingsSchema.parse({ ...base, caPem: fs.readFileSync(path.join(tmp, 'ca.pem'), 'utf8') })).send(messageOf([alert]));
@@ -103,7 +136,9 @@ test('webhook: JSON POST whose signature the receiver can check; a non-2xx answe
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/hooks/fulcrum`;
   const secret = 'a-long-shared-secret-for-tests';
-  await webhookChannel({ isEnabled: true, url, secret }).send(messageOf([alert, { ...alert, kind: 'server-up', title: 'Real server sym-app-1 of symphony-web is up again' }]));
+  await webhookChannel({ isEnabled: true, url, secret }).send(
+    messageOf([alert, { ...alert, kind: 'server-up', title: 'Real server sym-app-1 of symphony-web is up again' }]),
+  );
   assert.equal(got.length, 1);
   const { headers, body } = got[0];
   assert.equal(headers['content-type'], 'application/json');

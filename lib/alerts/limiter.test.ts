@@ -14,7 +14,14 @@ afterEach(() => mock.timers.reset());
 
 const flap = (i: number): Alert => {
   const isDown = i % 2 === 0;
-  return { kind: isDown ? 'server-down' : 'server-up', at: new Date().toISOString(), subject: 'symphony-web/sym-app-1', severity: isDown ? 'warning' : 'info', title: `Real server sym-app-1 of symphony-web is ${isDown ? 'down' : 'up again'}`, text: '' };
+  return {
+    kind: isDown ? 'server-down' : 'server-up',
+    at: new Date().toISOString(),
+    subject: 'symphony-web/sym-app-1',
+    severity: isDown ? 'warning' : 'info',
+    title: `Real server sym-app-1 of symphony-web is ${isDown ? 'down' : 'up again'}`,
+    text: '',
+  };
 };
 
 test('a server flapping 21 times in 5 minutes: one message at once, one summary when the 15 minutes end, nothing else', () => {
@@ -60,6 +67,12 @@ test('beyond maxHeld the summary counts what it does not list', () => {
   const l = new AlertLimiter((alerts, omitted) => sent.push({ alerts, omitted }), { intervalMs: MIN, maxHeld: 5 });
   for (let i = 0; i < 12; i++) l.push(flap(i));
   mock.timers.tick(MIN);
-  assert.deepEqual(sent.map((s) => [s.alerts.length, s.omitted]), [[1, 0], [5, 6]]);
+  assert.deepEqual(
+    sent.map((s) => [s.alerts.length, s.omitted]),
+    [
+      [1, 0],
+      [5, 6],
+    ],
+  );
   assert.match(messageOf(sent[1].alerts, 6).text, /… and 6 more/);
 });

@@ -39,10 +39,30 @@ after(async () => {
 });
 beforeEach(() => (got = []));
 
-const service = (isEnabled = true) => new AlertService({ isScheduled: false, settings: AlertSettingsSchema.parse({ isEnabled, webhook: { url, secret: 'sixteen-chars-min!' } }) });
-const transition = (realServer: string, previous: HealthState, health: HealthState) => ({ at: new Date().toISOString(), virtualService: 'symphony-web', realServer, previous, health, message: 'connection refused', target: '127.0.0.1:1' });
+const service = (isEnabled = true) =>
+  new AlertService({ isScheduled: false, settings: AlertSettingsSchema.parse({ isEnabled, webhook: { url, secret: 'sixteen-chars-min!' } }) });
+const transition = (realServer: string, previous: HealthState, health: HealthState) => ({
+  at: new Date().toISOString(),
+  virtualService: 'symphony-web',
+  realServer,
+  previous,
+  health,
+  message: 'connection refused',
+  target: '127.0.0.1:1',
+});
 let requestNo = 0;
-const audit = (over: object) => writeAuditAlone({ actor: 'alice', actorRole: 'admin', sourceAddress: '127.0.0.1', action: 'config.apply', objectType: 'config-version', objectId: '7', outcome: 'success', requestId: `alerts-${++requestNo}`, ...over });
+const audit = (over: object) =>
+  writeAuditAlone({
+    actor: 'alice',
+    actorRole: 'admin',
+    sourceAddress: '127.0.0.1',
+    action: 'config.apply',
+    objectType: 'config-version',
+    objectId: '7',
+    outcome: 'success',
+    requestId: `alerts-${++requestNo}`,
+    ...over,
+  });
 
 test('health: a server down, its service down when the last one goes, both up again; a repeat says nothing', () => {
   const t = new HealthTracker();
@@ -62,19 +82,43 @@ test('a failed apply becomes an alert; a successful one and rows from before the
   await audit({ outcome: 'failed', message: 'ENGINE_APPLY_FAILED: port 80 is in use by another program' });
   await s.checkApplies();
   await s.settled();
-  assert.deepEqual(got.map((m) => m.alerts.map((a) => a.title)), [['Configuration version 7 did not apply']]);
+  assert.deepEqual(
+    got.map((m) => m.alerts.map((a) => a.title)),
+    [['Configuration version 7 did not apply']],
+  );
   s.close();
 });
 
 test('a certificate nearing expiry is alerted once a day', async () => {
   const s = service();
   const now = new Date();
-  await db().certificate.create({ data: { name: 'symphony-web-2026', certificatePem: 'x', privateKeyPem: 'x', subject: 'CN=symphony.example.nhs.uk', fingerprint: 'f', notAfter: new Date(now.getTime() + 10.5 * 86_400_000) } });
-  await db().certificate.create({ data: { name: 'far-away', certificatePem: 'x', privateKeyPem: 'x', subject: 'CN=later', fingerprint: 'g', notAfter: new Date(now.getTime() + 300 * 86_400_000) } });
+  await db().certificate.create({
+    data: {
+      name: 'symphony-web-2026',
+      certificatePem: 'x',
+      privateKeyPem: 'x',
+      subject: 'CN=symphony.example.nhs.uk',
+      fingerprint: 'f',
+      notAfter: new Date(now.getTime() + 10.5 * 86_400_000),
+    },
+  });
+  await db().certificate.create({
+    data: {
+      name: 'far-away',
+      certificatePem: 'x',
+      privateKeyPem: 'x',
+      subject: 'CN=later',
+      fingerprint: 'g',
+      notAfter: new Date(now.getTime() + 300 * 86_400_000),
+    },
+  });
   await s.checkCertificates(now);
   await s.checkCertificates(now);
   await s.settled();
-  assert.deepEqual(got.map((m) => m.alerts.map((a) => a.title)), [[`Certificate symphony-web-2026 expires in 10 days (${new Date(now.getTime() + 10.5 * 86_400_000).toISOString().slice(0, 10)})`]]);
+  assert.deepEqual(
+    got.map((m) => m.alerts.map((a) => a.title)),
+    [[`Certificate symphony-web-2026 expires in 10 days (${new Date(now.getTime() + 10.5 * 86_400_000).toISOString().slice(0, 10)})`]],
+  );
   await s.checkCertificates(new Date(now.getTime() + 86_400_000));
   assert.equal(s.status().targets[0].held, 1, 'the next day: again (held by the rate limit, as it came within the interval)');
   s.close();
@@ -91,7 +135,10 @@ test('the audit chain failing to verify is alerted once, not at every check', as
   await s.checkChain();
   await s.checkChain();
   await s.settled();
-  assert.deepEqual(got.map((m) => m.alerts[0].kind), ['audit-chain-broken']);
+  assert.deepEqual(
+    got.map((m) => m.alerts[0].kind),
+    ['audit-chain-broken'],
+  );
   assert.equal(s.status().targets[0].held, 0);
   await db().$executeRawUnsafe('UPDATE AuditEvent SET actor = ? WHERE id = ?', victim!.actor, victim!.id);
   s.close();

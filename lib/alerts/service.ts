@@ -73,7 +73,9 @@ export class AlertService {
     // The chain walk and the certificate query cost something; while alerts are off they are skipped.
     every(this.settings.chainCheckMinutes * 60_000, async () => this.settings.isEnabled && (await this.checkChain()));
     every(CERT_CHECK_MS, async () => this.settings.isEnabled && (await this.checkCertificates()));
-    void this.checkApplies().then(() => this.checkCertificates()).catch(() => {});
+    void this.checkApplies()
+      .then(() => this.checkCertificates())
+      .catch(() => {});
   }
 
   private buildTargets(): void {
@@ -144,7 +146,21 @@ export class AlertService {
   sendTest(actor: string): void {
     const at = new Date().toISOString();
     // A test goes straight to each channel, past the rate limit: whoever asked wants to see it now.
-    for (const t of this.targets) this.deliver(t, [{ kind: 'test', at, subject: 'test', severity: 'info', title: `Test alert from the Fulcrum console (asked for by ${actor})`, text: `This is a test. If you can read it, alerts reach you by ${t.channel.name}.` }], 0);
+    for (const t of this.targets)
+      this.deliver(
+        t,
+        [
+          {
+            kind: 'test',
+            at,
+            subject: 'test',
+            severity: 'info',
+            title: `Test alert from the Fulcrum console (asked for by ${actor})`,
+            text: `This is a test. If you can read it, alerts reach you by ${t.channel.name}.`,
+          },
+        ],
+        0,
+      );
   }
 
   reconfigure(settings: AlertSettings): void {
@@ -155,7 +171,10 @@ export class AlertService {
   }
 
   status() {
-    return { isEnabled: this.settings.isEnabled, targets: this.targets.map((t) => ({ channel: t.channel.name, sent: t.sent, failed: t.failed, held: t.limiter.heldCount, lastError: t.lastError })) };
+    return {
+      isEnabled: this.settings.isEnabled,
+      targets: this.targets.map((t) => ({ channel: t.channel.name, sent: t.sent, failed: t.failed, held: t.limiter.heldCount, lastError: t.lastError })),
+    };
   }
 
   close(): void {

@@ -10,14 +10,17 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 
-const pem = z.string().max(64 * 1024).refine((v) => {
-  try {
-    new X509Certificate(v);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'This is not a PEM certificate.');
+const pem = z
+  .string()
+  .max(64 * 1024)
+  .refine((v) => {
+    try {
+      new X509Certificate(v);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'This is not a PEM certificate.');
 
 export const EmailSettingsSchema = z.strictObject({
   isEnabled: z.boolean().default(true),

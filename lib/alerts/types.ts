@@ -1,5 +1,14 @@
 /** What an alert is: one thing that happened, in words a person on call can act on. */
-export const ALERT_KINDS = ['server-down', 'server-up', 'service-down', 'service-up', 'apply-failed', 'audit-chain-broken', 'certificate-expiring', 'test'] as const;
+export const ALERT_KINDS = [
+  'server-down',
+  'server-up',
+  'service-down',
+  'service-up',
+  'apply-failed',
+  'audit-chain-broken',
+  'certificate-expiring',
+  'test',
+] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export interface Alert {
@@ -35,8 +44,20 @@ export function messageOf(alerts: Alert[], omitted = 0): AlertMessage {
   const now = [...latest.values()].map((a) => `  ${a.title}`);
   const all = alerts.map((a) => `  ${a.at}  ${a.title}`);
   return {
-    subject: `[Fulcrum] ${total} alerts since ${alerts[0].at.slice(11, 16)} UTC: ${[...latest.values()].map((a) => a.title).slice(0, 3).join('; ')}${latest.size > 3 ? '; …' : ''}`,
-    text: [`${total} alerts were held back by the rate limit and are summarised here.`, '', 'Latest state:', ...now, '', 'In order:', ...all, ...(omitted ? [`  … and ${omitted} more`] : [])].join('\n'),
+    subject: `[Fulcrum] ${total} alerts since ${alerts[0].at.slice(11, 16)} UTC: ${[...latest.values()]
+      .map((a) => a.title)
+      .slice(0, 3)
+      .join('; ')}${latest.size > 3 ? '; …' : ''}`,
+    text: [
+      `${total} alerts were held back by the rate limit and are summarised here.`,
+      '',
+      'Latest state:',
+      ...now,
+      '',
+      'In order:',
+      ...all,
+      ...(omitted ? [`  … and ${omitted} more`] : []),
+    ].join('\n'),
     alerts,
     omitted,
   };

@@ -35,7 +35,13 @@ async function loggedIn(username: string, password = PASSWORD) {
 /** The audit rows one request wrote. */
 async function auditOf(r: { headers: Headers }) {
   const id = r.headers.get('x-request-id');
-  const rows = (await admin.req('GET', '/audit?limit=500')).body.items as { requestId: string; action: string; outcome: string; actor: string; after: unknown }[];
+  const rows = (await admin.req('GET', '/audit?limit=500')).body.items as {
+    requestId: string;
+    action: string;
+    outcome: string;
+    actor: string;
+    after: unknown;
+  }[];
   return rows.filter((e) => e.requestId === id);
 }
 
@@ -48,7 +54,10 @@ describe('own password', () => {
     const wrong = await here.req('POST', '/account/password', { currentPassword: 'not my password', newPassword: 'a brand new passphrase' });
     assert.equal(wrong.status, 422, wrong.text);
     assert.equal(wrong.body.error.details.fields[0].path, 'currentPassword');
-    assert.deepEqual((await auditOf(wrong)).map((e) => [e.action, e.outcome]), [['account.password', 'invalid']]);
+    assert.deepEqual(
+      (await auditOf(wrong)).map((e) => [e.action, e.outcome]),
+      [['account.password', 'invalid']],
+    );
 
     const same = await here.req('POST', '/account/password', { currentPassword: PASSWORD, newPassword: PASSWORD });
     assert.equal(same.status, 422, same.text);
@@ -58,7 +67,10 @@ describe('own password', () => {
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.body.endedSessions, 1);
     const rows = await auditOf(ok);
-    assert.deepEqual(rows.map((e) => [e.action, e.outcome, e.actor]), [['account.password', 'success', 'pat']]);
+    assert.deepEqual(
+      rows.map((e) => [e.action, e.outcome, e.actor]),
+      [['account.password', 'success', 'pat']],
+    );
     assert.equal(JSON.stringify(rows[0]).includes('brand new'), false, 'the password is not in the audit row');
 
     assert.equal((await here.req('GET', '/virtual-services')).status, 200, 'this session goes on');
@@ -67,7 +79,7 @@ describe('own password', () => {
     await loggedIn('pat', 'a brand new passphrase');
   });
 
-  test('an API key cannot change its owner\'s password', async () => {
+  test("an API key cannot change its owner's password", async () => {
     const k = await admin.req('POST', '/api-keys', { name: 'pipeline-pw', role: 'admin' });
     const key = new Client(h.baseUrl);
     key.bearer = k.body.key;
@@ -84,8 +96,11 @@ describe('an admin resets a password', () => {
     const reset = await admin.req('PATCH', `/users/${id}`, { password: 'temporary passphrase 1', mustChangePassword: true });
     assert.equal(reset.status, 200, reset.text);
     assert.equal(reset.body.mustChangePassword, true);
-    assert.equal((await before.req('GET', '/session')).status, 401, 'a reset ends the user\'s sessions');
-    assert.deepEqual((await auditOf(reset)).map((e) => [e.action, e.outcome]), [['user.update', 'success']]);
+    assert.equal((await before.req('GET', '/session')).status, 401, "a reset ends the user's sessions");
+    assert.deepEqual(
+      (await auditOf(reset)).map((e) => [e.action, e.outcome]),
+      [['user.update', 'success']],
+    );
 
     const quinn = await loggedIn('quinn', 'temporary passphrase 1');
     assert.equal((await quinn.req('GET', '/session')).body.mustChangePassword, true);
@@ -101,19 +116,22 @@ describe('an admin resets a password', () => {
     assert.equal((await quinn.req('GET', '/session')).body.mustChangePassword, false);
   });
 
-  test('only an admin may reset someone else\'s password', async () => {
+  test("only an admin may reset someone else's password", async () => {
     const target = await user('rory', 'viewer');
     await user('sam', 'operator');
     const sam = await loggedIn('sam');
     const r = await sam.req('PATCH', `/users/${target}`, { password: 'sam would like this', mustChangePassword: true });
     assert.equal(r.status, 403, r.text);
-    assert.deepEqual((await auditOf(r)).map((e) => [e.action, e.outcome]), [['user.update', 'denied']]);
+    assert.deepEqual(
+      (await auditOf(r)).map((e) => [e.action, e.outcome]),
+      [['user.update', 'denied']],
+    );
     await loggedIn('rory');
   });
 });
 
 describe('sessions', () => {
-  test('a person lists and ends their own; ending someone else\'s needs an admin', async () => {
+  test("a person lists and ends their own; ending someone else's needs an admin", async () => {
     await user('tess', 'viewer');
     const tess = await loggedIn('tess');
     const tessLaptop = await loggedIn('tess');
@@ -123,19 +141,25 @@ describe('sessions', () => {
     assert.equal(mine.body.items.filter((s: { isCurrent: boolean }) => s.isCurrent).length, 1);
     assert.ok(mine.body.items.every((s: { username: string }) => s.username === 'tess'));
 
-    assert.equal((await tess.req('GET', '/sessions')).status, 403, 'a viewer does not list everyone\'s sessions');
+    assert.equal((await tess.req('GET', '/sessions')).status, 403, "a viewer does not list everyone's sessions");
     const all = await admin.req('GET', '/sessions');
     assert.equal(all.status, 200);
     const adminSession = all.body.items.find((s: { isCurrent: boolean }) => s.isCurrent);
     const refused = await tess.req('DELETE', `/sessions/${adminSession.id}`);
     assert.equal(refused.status, 403, refused.text);
-    assert.deepEqual((await auditOf(refused)).map((e) => [e.action, e.outcome]), [['session.revoke', 'denied']]);
+    assert.deepEqual(
+      (await auditOf(refused)).map((e) => [e.action, e.outcome]),
+      [['session.revoke', 'denied']],
+    );
     assert.equal((await admin.req('GET', '/session')).status, 200, 'the admin is still in');
 
     const laptop = mine.body.items.find((s: { isCurrent: boolean }) => !s.isCurrent);
     const ended = await tess.req('DELETE', `/sessions/${laptop.id}`);
     assert.equal(ended.status, 204, ended.text);
-    assert.deepEqual((await auditOf(ended)).map((e) => [e.action, e.outcome]), [['session.revoke', 'success']]);
+    assert.deepEqual(
+      (await auditOf(ended)).map((e) => [e.action, e.outcome]),
+      [['session.revoke', 'success']],
+    );
     assert.equal((await tessLaptop.req('GET', '/session')).status, 401);
     assert.equal((await tess.req('GET', '/session')).status, 200);
 
@@ -148,7 +172,7 @@ describe('sessions', () => {
 });
 
 describe('own API keys', () => {
-  test('made for one\'s role or less, shown once, listed with last use, revoked by the owner only', async () => {
+  test("made for one's role or less, shown once, listed with last use, revoked by the owner only", async () => {
     await user('uma', 'operator');
     const uma = await loggedIn('uma');
     const tooMuch = await uma.req('POST', '/account/api-keys', { name: 'too-much', role: 'admin' });
@@ -157,10 +181,17 @@ describe('own API keys', () => {
     const past = await uma.req('POST', '/account/api-keys', { name: 'past', role: 'operator', expiresAt: '2020-01-01T00:00:00Z' });
     assert.equal(past.body.error.details.fields[0].path, 'expiresAt');
 
-    const made = await uma.req('POST', '/account/api-keys', { name: 'night-drain', role: 'operator', expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const made = await uma.req('POST', '/account/api-keys', {
+      name: 'night-drain',
+      role: 'operator',
+      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     assert.equal(made.status, 201, made.text);
     assert.match(made.body.key, /^fk_/);
-    assert.deepEqual((await auditOf(made)).map((e) => [e.action, e.outcome, e.actor]), [['api-key.create', 'success', 'uma']]);
+    assert.deepEqual(
+      (await auditOf(made)).map((e) => [e.action, e.outcome, e.actor]),
+      [['api-key.create', 'success', 'uma']],
+    );
     assert.equal(JSON.stringify(await auditOf(made)).includes(made.body.key), false, 'the key is not in the audit trail');
 
     const key = new Client(h.baseUrl);
@@ -178,7 +209,10 @@ describe('own API keys', () => {
     assert.equal((await uma.req('DELETE', '/api-keys/' + made.body.id)).status, 403, 'the admin route stays admin-only');
     const revoked = await uma.req('DELETE', `/account/api-keys/${made.body.id}`);
     assert.equal(revoked.status, 204, revoked.text);
-    assert.deepEqual((await auditOf(revoked)).map((e) => [e.action, e.outcome]), [['api-key.revoke', 'success']]);
+    assert.deepEqual(
+      (await auditOf(revoked)).map((e) => [e.action, e.outcome]),
+      [['api-key.revoke', 'success']],
+    );
     assert.equal((await key.req('GET', '/virtual-services')).status, 401);
   });
 

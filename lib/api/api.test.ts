@@ -13,9 +13,18 @@ let h: Harness;
 let admin: Client;
 
 const service = (over: Record<string, unknown> = {}) => ({
-  name: 'symphony-web', layer: 4, mode: 'dr', protocol: 'tcp', address: '192.168.10.50', ports: [80, 443], scheduler: 'wlc',
+  name: 'symphony-web',
+  layer: 4,
+  mode: 'dr',
+  protocol: 'tcp',
+  address: '192.168.10.50',
+  ports: [80, 443],
+  scheduler: 'wlc',
   persistence: { type: 'source-ip', timeoutSeconds: 3600 },
-  realServers: [{ name: 'sym-app-1', address: '192.168.10.61', weight: 100 }, { name: 'sym-app-2', address: '192.168.10.62', weight: 100 }],
+  realServers: [
+    { name: 'sym-app-1', address: '192.168.10.61', weight: 100 },
+    { name: 'sym-app-2', address: '192.168.10.62', weight: 100 },
+  ],
   ...over,
 });
 
@@ -45,7 +54,10 @@ describe('first start', () => {
     assert.equal(wrong.body.error.code, 'AUTH_SETUP_TOKEN');
     const short = await c.req('POST', '/setup', { token: 'x', username: 'admin', password: 'short' });
     assert.equal(short.status, 422);
-    assert.deepEqual(short.body.error.details.fields.map((f: { path: string }) => f.path), ['password']);
+    assert.deepEqual(
+      short.body.error.details.fields.map((f: { path: string }) => f.path),
+      ['password'],
+    );
     const anon = await c.req('GET', '/virtual-services');
     assert.equal(anon.status, 401);
     assert.equal(anon.body.error.code, 'AUTH_REQUIRED');
@@ -102,14 +114,39 @@ describe('sessions', () => {
 describe('bad input gets a clear answer and loses nothing', () => {
   const cases: { name: string; body: unknown; contentType?: string; status: number; code: string; field?: string; message?: RegExp }[] = [
     { name: 'malformed JSON', body: '{"name": ', status: 400, code: 'API_MALFORMED_JSON', message: /not valid JSON: at line 1, column 10: the text ends/ },
-    { name: 'malformed JSON, a line further', body: '{\n  "name": x\n}', status: 400, code: 'API_MALFORMED_JSON', message: /at line 2, column 11: unexpected token 'x'/ },
+    {
+      name: 'malformed JSON, a line further',
+      body: '{\n  "name": x\n}',
+      status: 400,
+      code: 'API_MALFORMED_JSON',
+      message: /at line 2, column 11: unexpected token 'x'/,
+    },
     { name: 'not JSON at all', body: 'name=x', contentType: 'application/x-www-form-urlencoded', status: 415, code: 'API_UNSUPPORTED_MEDIA' },
     { name: 'wrong type', body: service({ ports: 'eighty' }), status: 422, code: 'API_VALIDATION', field: 'ports' },
-    { name: 'out of range weight', body: service({ realServers: [{ name: 'a', address: '10.0.0.1', weight: 70000 }] }), status: 422, code: 'API_VALIDATION', field: 'realServers.0.weight' },
+    {
+      name: 'out of range weight',
+      body: service({ realServers: [{ name: 'a', address: '10.0.0.1', weight: 70000 }] }),
+      status: 422,
+      code: 'API_VALIDATION',
+      field: 'realServers.0.weight',
+    },
     { name: 'unknown field', body: service({ colour: 'blue' }), status: 422, code: 'API_VALIDATION', field: 'colour' },
-    { name: 'unknown nested field', body: service({ realServers: [{ name: 'a', address: '10.0.0.1', wieght: 5 }] }), status: 422, code: 'API_VALIDATION', field: 'realServers.0.wieght', message: /Unknown field "realServers\.0\.wieght"; remove it/ },
+    {
+      name: 'unknown nested field',
+      body: service({ realServers: [{ name: 'a', address: '10.0.0.1', wieght: 5 }] }),
+      status: 422,
+      code: 'API_VALIDATION',
+      field: 'realServers.0.wieght',
+      message: /Unknown field "realServers\.0\.wieght"; remove it/,
+    },
     { name: 'missing required field', body: { layer: 4, mode: 'dr', ports: [80] }, status: 422, code: 'API_VALIDATION', field: 'name' },
-    { name: 'DR port translation', body: service({ realServers: [{ name: 'a', address: '10.0.0.1', port: 8080 }] }), status: 422, code: 'API_VALIDATION', field: 'realServers.0.port' },
+    {
+      name: 'DR port translation',
+      body: service({ realServers: [{ name: 'a', address: '10.0.0.1', port: 8080 }] }),
+      status: 422,
+      code: 'API_VALIDATION',
+      field: 'realServers.0.port',
+    },
     { name: 'oversized body', body: JSON.stringify({ ...service(), description: 'x'.repeat(2 * 1024 * 1024) }), status: 413, code: 'API_BODY_TOO_LARGE' },
     { name: 'an array instead of an object', body: [1, 2, 3], status: 422, code: 'API_VALIDATION' },
   ];
@@ -123,7 +160,11 @@ describe('bad input gets a clear answer and loses nothing', () => {
       assert.ok(r.body.error.message.length > 10, 'a sentence, not a bare code');
       if (c.message) assert.match(r.body.error.message, c.message);
       assert.ok(!/\bat \S+\.(ts|js):\d+/.test(r.text), 'no stack trace');
-      if (c.field) assert.ok(r.body.error.details.fields.some((f: { path: string }) => f.path === c.field), `field ${c.field} named: ${r.text}`);
+      if (c.field)
+        assert.ok(
+          r.body.error.details.fields.some((f: { path: string }) => f.path === c.field),
+          `field ${c.field} named: ${r.text}`,
+        );
       assert.equal((await admin.req('GET', '/virtual-services')).body.items.length, before, 'nothing written');
       assert.equal(await auditCount(), auditBefore + 1, 'the refusal is audited');
     });
@@ -146,7 +187,11 @@ describe('staged changes, apply, versions, rollback', () => {
     vsId = created.body.id;
     assert.equal(created.headers.get('etag'), '"1"');
     const changes = await admin.req('GET', '/changes');
-    assert.deepEqual(changes.body.changes.map((c: { kind: string; name: string }) => `${c.kind} ${c.name}`).sort(), ['added symphony-web', 'added symphony-web/sym-app-1', 'added symphony-web/sym-app-2']);
+    assert.deepEqual(changes.body.changes.map((c: { kind: string; name: string }) => `${c.kind} ${c.name}`).sort(), [
+      'added symphony-web',
+      'added symphony-web/sym-app-1',
+      'added symphony-web/sym-app-2',
+    ]);
     const applied = await admin.req('POST', '/apply', { comment: 'first' });
     assert.equal(applied.status, 200, applied.text);
     assert.equal(applied.body.results.length, 1);
@@ -164,7 +209,10 @@ describe('staged changes, apply, versions, rollback', () => {
   test('a second service on the same VIP and port is refused at the field, across services', async () => {
     const r = await admin.req('POST', '/virtual-services', service({ name: 'clash', ports: [443] }));
     assert.equal(r.status, 422);
-    assert.ok(r.body.error.details.fields.some((f: { path: string }) => f.path === 'ports'), r.text);
+    assert.ok(
+      r.body.error.details.fields.some((f: { path: string }) => f.path === 'ports'),
+      r.text,
+    );
   });
 
   test('concurrent edits: a stale If-Match is refused, a missing one is required', async () => {
@@ -206,7 +254,10 @@ describe('staged changes, apply, versions, rollback', () => {
     const versions = (await admin.req('GET', '/config-versions')).body;
     assert.equal(versions.runningVersion, applied.body.version);
     const diff = await admin.req('GET', `/config-versions/${applied.body.version}/diff`);
-    assert.deepEqual(diff.body.changes.map((c: { name: string; fields: { path: string }[] }) => [c.name, c.fields.map((f) => f.path)]), [['symphony-web', ['scheduler']]]);
+    assert.deepEqual(
+      diff.body.changes.map((c: { name: string; fields: { path: string }[] }) => [c.name, c.fields.map((f) => f.path)]),
+      [['symphony-web', ['scheduler']]],
+    );
     const rb = await admin.req('POST', '/config-versions/1/rollback');
     assert.equal(rb.status, 200, rb.text);
     const vs = (await admin.req('GET', `/virtual-services/${vsId}`)).body;
@@ -225,8 +276,10 @@ describe('nothing lost', () => {
     const after = (await admin.req('GET', '/status')).body.engine.status;
     assert.notEqual(after.pid, before.pid);
     assert.deepEqual(after.running, before.running);
-    assert.deepEqual(after.services.map((s: { realServers: { name: string; operator: string }[] }) => s.realServers.map((r) => `${r.name}:${r.operator}`)),
-      before.services.map((s: { realServers: { name: string; operator: string }[] }) => s.realServers.map((r) => `${r.name}:${r.operator}`)));
+    assert.deepEqual(
+      after.services.map((s: { realServers: { name: string; operator: string }[] }) => s.realServers.map((r) => `${r.name}:${r.operator}`)),
+      before.services.map((s: { realServers: { name: string; operator: string }[] }) => s.realServers.map((r) => `${r.name}:${r.operator}`)),
+    );
   });
 
   test('reopening the database (a console restart) keeps all data', async () => {
@@ -277,7 +330,27 @@ describe('an engine that lost its state', () => {
 describe('certificates', () => {
   function selfSigned(cn: string): { certificatePem: string; privateKeyPem: string } {
     const dir = fs.mkdtempSync(path.join(h.dataDir, 'cert-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30', '-subj', `/CN=${cn}`, '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '30',
+        '-subj',
+        `/CN=${cn}`,
+        '-keyout',
+        `${dir}/k.pem`,
+        '-out',
+        `${dir}/c.pem`,
+      ],
+      { stdio: 'ignore' },
+    );
     return { certificatePem: fs.readFileSync(`${dir}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${dir}/k.pem`, 'utf8') };
   }
 
@@ -294,7 +367,16 @@ describe('certificates', () => {
     assert.ok(!up.text.includes('PRIVATE KEY'));
     const list = await admin.req('GET', '/certificates');
     assert.ok(!list.text.includes('PRIVATE KEY'));
-    const l7 = await admin.req('POST', '/virtual-services', { name: 'symphony-tls', layer: 7, mode: 'http', address: '127.0.0.1', ports: [0 + 18443], scheduler: 'wrr', layer7: { tls: { certificate: 'symphony' } }, realServers: [{ name: 'a', address: '127.0.0.1', port: 18444 }] });
+    const l7 = await admin.req('POST', '/virtual-services', {
+      name: 'symphony-tls',
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [0 + 18443],
+      scheduler: 'wrr',
+      layer7: { tls: { certificate: 'symphony' } },
+      realServers: [{ name: 'a', address: '127.0.0.1', port: 18444 }],
+    });
     assert.equal(l7.status, 201, l7.text);
     const del = await admin.req('DELETE', `/certificates/${up.body.id}`);
     assert.equal(del.status, 409);
@@ -313,7 +395,9 @@ describe('certificates', () => {
     const dir = fs.mkdtempSync(path.join(h.dataDir, 'pfx-'));
     fs.writeFileSync(`${dir}/c.pem`, pem.certificatePem);
     fs.writeFileSync(`${dir}/k.pem`, pem.privateKeyPem);
-    execFileSync('openssl', ['pkcs12', '-export', '-in', `${dir}/c.pem`, '-inkey', `${dir}/k.pem`, '-out', `${dir}/x.pfx`, '-passout', 'pass:s3cret-pfx'], { stdio: 'ignore' });
+    execFileSync('openssl', ['pkcs12', '-export', '-in', `${dir}/c.pem`, '-inkey', `${dir}/k.pem`, '-out', `${dir}/x.pfx`, '-passout', 'pass:s3cret-pfx'], {
+      stdio: 'ignore',
+    });
     const pfxBase64 = fs.readFileSync(`${dir}/x.pfx`).toString('base64');
     const wrong = await admin.req('POST', '/certificates/import-pfx', { name: 'from-pfx', pfxBase64, password: 'nope' });
     assert.equal(wrong.status, 422, wrong.text);
@@ -392,7 +476,8 @@ describe('responses', () => {
   test('go through their output schema: a user never carries its password hash', async () => {
     const r = await admin.req('GET', '/users');
     assert.ok(r.body.items.length >= 2);
-    for (const u of r.body.items) assert.deepEqual(Object.keys(u).sort(), ['createdAt', 'id', 'isDisabled', 'mustChangePassword', 'role', 'updatedAt', 'username', 'version']);
+    for (const u of r.body.items)
+      assert.deepEqual(Object.keys(u).sort(), ['createdAt', 'id', 'isDisabled', 'mustChangePassword', 'role', 'updatedAt', 'username', 'version']);
     const doc = (await admin.req('GET', '/openapi.json')).body;
     assert.ok(doc.paths['/api/v1/users'].get.responses['200'].content['application/json'].schema.properties.items);
   });

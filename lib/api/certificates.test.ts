@@ -19,7 +19,23 @@ const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir,
 before(async () => {
   h = await startHarness({ withEngine: false });
   admin = await setupAdmin(h);
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=Trust Issuing CA', '-days', '30');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-subj',
+    '/CN=Trust Issuing CA',
+    '-days',
+    '30',
+  );
 });
 after(async () => {
   await h.close();
@@ -29,18 +45,47 @@ after(async () => {
 function sign(csrPem: string, days: number): string {
   fs.writeFileSync(path.join(dir, 'r.csr'), csrPem);
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:symphony.trust.nhs.uk,IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', 'r.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.crt', '-days', String(days), '-extfile', 'ext.cnf');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'r.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'leaf.crt',
+    '-days',
+    String(days),
+    '-extfile',
+    'ext.cnf',
+  );
   return fs.readFileSync(path.join(dir, 'leaf.crt'), 'utf8') + fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
 }
 
-const audited = async (r: { headers: Headers }) => (await admin.req('GET', '/audit?limit=200')).body.items.filter((e: { requestId: string }) => e.requestId === r.headers.get('x-request-id')).map((e: { action: string; outcome: string }) => `${e.action} ${e.outcome}`);
+const audited = async (r: { headers: Headers }) =>
+  (await admin.req('GET', '/audit?limit=200')).body.items
+    .filter((e: { requestId: string }) => e.requestId === r.headers.get('x-request-id'))
+    .map((e: { action: string; outcome: string }) => `${e.action} ${e.outcome}`);
 
 test('request, sign, complete, see who uses it, renew in place as a staged change', async () => {
-  const bad = await admin.req('POST', '/certificate-requests', { name: 'symphony-tls', commonName: 'symphony.trust.nhs.uk', altNames: ['symphony.trust.nhs.uk'] });
+  const bad = await admin.req('POST', '/certificate-requests', {
+    name: 'symphony-tls',
+    commonName: 'symphony.trust.nhs.uk',
+    altNames: ['symphony.trust.nhs.uk'],
+  });
   assert.equal(bad.status, 422, bad.text);
   assert.equal(bad.body.error.details.fields[0].path, 'altNames.0');
 
-  const req = await admin.req('POST', '/certificate-requests', { name: 'symphony-tls', commonName: 'symphony.trust.nhs.uk', organization: 'Example NHS Trust', country: 'GB', altNames: ['IP:127.0.0.1'] });
+  const req = await admin.req('POST', '/certificate-requests', {
+    name: 'symphony-tls',
+    commonName: 'symphony.trust.nhs.uk',
+    organization: 'Example NHS Trust',
+    country: 'GB',
+    altNames: ['IP:127.0.0.1'],
+  });
   assert.equal(req.status, 201, req.text);
   assert.match(req.body.csrPem, /BEGIN CERTIFICATE REQUEST/);
   assert.deepEqual(req.body.altNames, ['DNS:symphony.trust.nhs.uk', 'IP:127.0.0.1']);
@@ -49,7 +94,23 @@ test('request, sign, complete, see who uses it, renew in place as a staged chang
   assert.equal(req.text.includes('PRIVATE KEY'), false, 'the key never leaves');
 
   // A certificate for another key is refused at the field.
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'x.key', '-out', 'x.crt', '-subj', '/CN=someone-else', '-days', '1');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'x.key',
+    '-out',
+    'x.crt',
+    '-subj',
+    '/CN=someone-else',
+    '-days',
+    '1',
+  );
   const wrong = await admin.req('POST', `/certificate-requests/${req.body.id}/complete`, { certificatePem: fs.readFileSync(path.join(dir, 'x.crt'), 'utf8') });
   assert.equal(wrong.status, 422, wrong.text);
   assert.equal(wrong.body.error.details.fields[0].path, 'certificatePem');
@@ -59,8 +120,14 @@ test('request, sign, complete, see who uses it, renew in place as a staged chang
   assert.equal((await admin.req('GET', '/certificate-requests')).body.items.length, 0, 'the request is done');
 
   const vs = await admin.req('POST', '/virtual-services', {
-    name: 'symphony-https', layer: 7, mode: 'http', address: '127.0.0.1', ports: [18443], healthCheck: { type: 'none' },
-    layer7: { tls: { certificate: 'symphony-tls' } }, realServers: [{ name: 'app-1', address: '127.0.0.1', port: 18444 }],
+    name: 'symphony-https',
+    layer: 7,
+    mode: 'http',
+    address: '127.0.0.1',
+    ports: [18443],
+    healthCheck: { type: 'none' },
+    layer7: { tls: { certificate: 'symphony-tls' } },
+    realServers: [{ name: 'app-1', address: '127.0.0.1', port: 18444 }],
   });
   assert.equal(vs.status, 201, vs.text);
   const [c] = (await admin.req('GET', '/certificates')).body.items;
@@ -74,7 +141,12 @@ test('request, sign, complete, see who uses it, renew in place as a staged chang
 
   // Renewal: a new key and request under the same name; the CA's new certificate replaces the old one in place.
   const applied = await admin.req('GET', '/changes');
-  const renewal = await admin.req('POST', '/certificate-requests', { name: 'symphony-tls', commonName: 'symphony.trust.nhs.uk', altNames: ['IP:127.0.0.1'], keyType: 'rsa-2048' });
+  const renewal = await admin.req('POST', '/certificate-requests', {
+    name: 'symphony-tls',
+    commonName: 'symphony.trust.nhs.uk',
+    altNames: ['IP:127.0.0.1'],
+    keyType: 'rsa-2048',
+  });
   assert.equal(renewal.status, 201, renewal.text);
   assert.equal(renewal.body.isRenewal, true);
   const renewed = await admin.req('POST', `/certificate-requests/${renewal.body.id}/complete`, { certificatePem: sign(renewal.body.csrPem, 60) });

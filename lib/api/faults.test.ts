@@ -20,8 +20,16 @@ let h: Harness;
 let admin: Client;
 
 const service = (name: string, port: number) => ({
-  name, layer: 4, mode: 'nat', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' },
-  realServers: [{ name: 'r1', address: '127.0.0.2', port: 8080 }, { name: 'r2', address: '127.0.0.3', port: 8080 }],
+  name,
+  layer: 4,
+  mode: 'nat',
+  address: '127.0.0.1',
+  ports: [port],
+  healthCheck: { type: 'none' },
+  realServers: [
+    { name: 'r1', address: '127.0.0.2', port: 8080 },
+    { name: 'r2', address: '127.0.0.3', port: 8080 },
+  ],
 });
 
 before(async () => {
@@ -45,7 +53,15 @@ async function until<T>(what: string, f: () => Promise<T | undefined | null | fa
 const engineStatus = async () => (await import('../engine.ts')).engine().status();
 const settle = async () => (await import('../config/settle.ts')).settlePending();
 const auditOf = async (action: string, objectId: string) =>
-  ((await admin.req('GET', `/audit?limit=500&action=${action}`)).body.items as { action: string; objectId: string; outcome: string; message: string | null; after: unknown }[]).filter((a) => a.action === action && a.objectId === objectId);
+  (
+    (await admin.req('GET', `/audit?limit=500&action=${action}`)).body.items as {
+      action: string;
+      objectId: string;
+      outcome: string;
+      message: string | null;
+      after: unknown;
+    }[]
+  ).filter((a) => a.action === action && a.objectId === objectId);
 const version = async (id: number) => ((await admin.req('GET', '/config-versions')).body.items as { id: number; status: string }[]).find((v) => v.id === id);
 
 async function stageAndApply(name: string, port: number): Promise<number> {
@@ -80,7 +96,10 @@ test('engine paused during an apply: 503 pending, other writes go on, the late r
     const rows = await auditOf('config.apply', String(v2));
     assert.equal(rows.length, 1, 'audited exactly once');
     assert.equal(rows[0].outcome, 'failed');
-    assert.match(rows[0].message!, /after its deadline and was not applied.*Settled from the engine's own record|no record of starting version \d+ before its deadline.*Settled by its deadline/);
+    assert.match(
+      rows[0].message!,
+      /after its deadline and was not applied.*Settled from the engine's own record|no record of starting version \d+ before its deadline.*Settled by its deadline/,
+    );
     // The staged change is still there to apply again, and now it goes through.
     const again = await admin.req('POST', '/apply', { comment: 'after resume' });
     assert.equal(again.status, 200, again.text);
@@ -91,7 +110,9 @@ test('engine paused during an apply: 503 pending, other writes go on, the late r
 });
 
 test('engine paused during a state change: the state is stored and audited at once, and sent again when the engine answers', async () => {
-  const vs = ((await admin.req('GET', '/virtual-services')).body.items as { name: string; realServers: { id: string; name: string }[] }[]).find((v) => v.name === 'base')!;
+  const vs = ((await admin.req('GET', '/virtual-services')).body.items as { name: string; realServers: { id: string; name: string }[] }[]).find(
+    (v) => v.name === 'base',
+  )!;
   const rs = vs.realServers.find((r) => r.name === 'r1')!;
   const pid = h.engineProcess!.pid!;
   process.kill(pid, 'SIGSTOP');
@@ -120,7 +141,10 @@ test('engine paused during a state change: the state is stored and audited at on
 
 /** A second console process (same database and engine) that kills itself at `fault`; resolves when it has died. */
 async function consoleDiesAt(fault: string, request: (c: Client) => Promise<unknown>): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('lib/testing/api-process.ts')], { env: { ...process.env, FULCRUM_FAULT: fault }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('lib/testing/api-process.ts')], {
+    env: { ...process.env, FULCRUM_FAULT: fault },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -148,8 +172,14 @@ test('console killed before recording the version: nothing happened, nothing is 
   assert.equal((await admin.req('GET', '/config-versions')).body.items[0].id, lastVersion, 'no version was recorded');
   assert.equal(await settle(), 0);
   assert.equal((await engineStatus()).running!.version, before);
-  assert.deepEqual(((await admin.req('GET', '/audit?limit=5')).body.items as { id: number }[]).filter((a) => a.id > lastAudit), []);
-  assert.ok((await admin.req('GET', '/changes')).body.changes.some((c: { name: string }) => c.name === 'cut-first'), 'the change is still staged');
+  assert.deepEqual(
+    ((await admin.req('GET', '/audit?limit=5')).body.items as { id: number }[]).filter((a) => a.id > lastAudit),
+    [],
+  );
+  assert.ok(
+    (await admin.req('GET', '/changes')).body.changes.some((c: { name: string }) => c.name === 'cut-first'),
+    'the change is still staged',
+  );
 });
 
 test('console killed after recording the version, before the engine had it: the next start settles it failed, once', async () => {
@@ -192,7 +222,9 @@ test('engine killed: the supervisor starts a new one, which runs the recorded ve
     probe: async () => (await engineStatus()).pid,
     start: () => {
       started++;
-      void spawnEngine(h.dataDir).then((child) => { (h as unknown as { adopted: unknown }).adopted = child; });
+      void spawnEngine(h.dataDir).then((child) => {
+        (h as unknown as { adopted: unknown }).adopted = child;
+      });
     },
     log: (_l, msg) => logs.push(msg),
     everyMs: 100,

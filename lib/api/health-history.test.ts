@@ -16,19 +16,35 @@ let otherRsId = '';
 
 const T0 = Date.parse('2026-12-01T09:00:00.000Z');
 const transition = (seq: number, realServer = 'sym-app-1'): HealthTransitionEvent => ({
-  type: 'health', seq, at: new Date(T0 + seq * 1000).toISOString(), virtualService: 'symphony-web', realServer,
-  previous: seq % 2 ? 'up' : 'down', health: seq % 2 ? 'down' : 'up', code: seq % 2 ? 'L7STS' : 'L7OK',
+  type: 'health',
+  seq,
+  at: new Date(T0 + seq * 1000).toISOString(),
+  virtualService: 'symphony-web',
+  realServer,
+  previous: seq % 2 ? 'up' : 'down',
+  health: seq % 2 ? 'down' : 'up',
+  code: seq % 2 ? 'L7STS' : 'L7OK',
   message: seq % 2 ? 'HTTP 503 from /health on 127.0.0.1:18081 (expected 200-399)' : 'HTTP 200 from /health on 127.0.0.1:18081',
-  durationMs: 2.25, check: 'http', target: '127.0.0.1:18081',
+  durationMs: 2.25,
+  check: 'http',
+  target: '127.0.0.1:18081',
 });
 
 before(async () => {
   h = await startHarness({ withEngine: false });
   admin = await setupAdmin(h);
   const vs = await admin.req('POST', '/virtual-services', {
-    name: 'symphony-web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [18080], scheduler: 'wrr',
+    name: 'symphony-web',
+    layer: 7,
+    mode: 'http',
+    address: '127.0.0.1',
+    ports: [18080],
+    scheduler: 'wrr',
     healthCheck: { type: 'http', intervalMs: 1000, timeoutMs: 500, rise: 1, fall: 1, http: { path: '/health' } },
-    realServers: [{ name: 'sym-app-1', address: '127.0.0.1', port: 18081 }, { name: 'sym-app-2', address: '127.0.0.1', port: 18082 }],
+    realServers: [
+      { name: 'sym-app-1', address: '127.0.0.1', port: 18081 },
+      { name: 'sym-app-2', address: '127.0.0.1', port: 18082 },
+    ],
   });
   assert.equal(vs.status, 201, vs.text);
   rsId = vs.body.realServers[0].id;
@@ -36,7 +52,10 @@ before(async () => {
   const k = await admin.req('POST', '/api-keys', { name: 'wallboard', role: 'viewer' });
   viewer = new Client(h.baseUrl);
   viewer.bearer = k.body.key;
-  await recordTransitions('2026-12-01T08:59:00.000Z', [1, 2, 3, 4, 5, 6, 7].map((n) => transition(n)));
+  await recordTransitions(
+    '2026-12-01T08:59:00.000Z',
+    [1, 2, 3, 4, 5, 6, 7].map((n) => transition(n)),
+  );
   await recordTransitions('2026-12-01T08:59:00.000Z', [transition(8, 'sym-app-2')]);
 });
 after(async () => {
@@ -49,16 +68,38 @@ describe('health history', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.virtualService, 'symphony-web');
     assert.equal(r.body.realServer, 'sym-app-1');
-    assert.deepEqual(r.body.items.map((i: { at: string }) => i.at), [7, 6, 5, 4, 3, 2, 1].map((n) => transition(n).at));
+    assert.deepEqual(
+      r.body.items.map((i: { at: string }) => i.at),
+      [7, 6, 5, 4, 3, 2, 1].map((n) => transition(n).at),
+    );
     const [newest] = r.body.items;
-    assert.deepEqual({ ...newest, id: 0 }, { id: 0, at: transition(7).at, previous: 'up', health: 'down', code: 'L7STS', message: 'HTTP 503 from /health on 127.0.0.1:18081 (expected 200-399)', durationMs: 2.25, check: 'http', target: '127.0.0.1:18081' });
+    assert.deepEqual(
+      { ...newest, id: 0 },
+      {
+        id: 0,
+        at: transition(7).at,
+        previous: 'up',
+        health: 'down',
+        code: 'L7STS',
+        message: 'HTTP 503 from /health on 127.0.0.1:18081 (expected 200-399)',
+        durationMs: 2.25,
+        check: 'http',
+        target: '127.0.0.1:18081',
+      },
+    );
     const other = await viewer.req('GET', `/real-servers/${otherRsId}/health-history`);
-    assert.deepEqual(other.body.items.map((i: { health: string }) => i.health), ['up']);
+    assert.deepEqual(
+      other.body.items.map((i: { health: string }) => i.health),
+      ['up'],
+    );
   });
 
   test('limit takes the newest n, from 1 to 500', async () => {
     const r = await admin.req('GET', `/real-servers/${rsId}/health-history?limit=2`);
-    assert.deepEqual(r.body.items.map((i: { at: string }) => i.at), [transition(7).at, transition(6).at]);
+    assert.deepEqual(
+      r.body.items.map((i: { at: string }) => i.at),
+      [transition(7).at, transition(6).at],
+    );
     for (const bad of ['0', '501', 'lots']) {
       const b = await admin.req('GET', `/real-servers/${rsId}/health-history?limit=${bad}`);
       assert.equal(b.status, 422, `limit=${bad}: ${b.text}`);

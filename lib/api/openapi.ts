@@ -24,9 +24,15 @@ export function openApiDocument(routes: RouteDef<unknown, unknown>[]) {
     const params = [...r.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     if (r.query) {
       const q = jsonSchema(r.query) as { properties?: Record<string, unknown>; required?: string[] };
-      for (const [name, schema] of Object.entries(q.properties ?? {})) params.push({ name, in: 'query', required: (q.required ?? []).includes(name) && !(schema as { default?: unknown }).default, schema } as never);
+      for (const [name, schema] of Object.entries(q.properties ?? {}))
+        params.push({ name, in: 'query', required: (q.required ?? []).includes(name) && !(schema as { default?: unknown }).default, schema } as never);
     }
-    const roles = r.permission === 'public' ? 'anyone' : r.permission === 'authenticated' ? 'any logged-in role' : (PERMISSIONS[r.permission] as readonly string[]).join(', ');
+    const roles =
+      r.permission === 'public'
+        ? 'anyone'
+        : r.permission === 'authenticated'
+          ? 'any logged-in role'
+          : (PERMISSIONS[r.permission] as readonly string[]).join(', ');
     paths[p] ??= {};
     paths[p][r.method.toLowerCase()] = {
       summary: r.summary,
@@ -44,9 +50,25 @@ export function openApiDocument(routes: RouteDef<unknown, unknown>[]) {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Fulcrum API', version: '1', description: 'Load-balancer appliance: virtual services, real servers, staged changes, apply, audit, health history.' },
+    info: {
+      title: 'Fulcrum API',
+      version: '1',
+      description: 'Load-balancer appliance: virtual services, real servers, staged changes, apply, audit, health history.',
+    },
     servers: [{ url: '/' }],
-    tags: [{ name: 'hosts', description: 'A real server address across every service: preview, then drain, halt or bring online everywhere at once.' }, { name: 'logs', description: 'The layer 7 access log (a line per request, HAProxy\'s fields and termination codes) and the engine log: recent lines, filtered; admin and auditor.' }, { name: 'running', description: 'What the engine runs, read from it: the running configuration (no private keys), the IPVS table with counters and owners, the layer 7 listeners, pools and stick tables.' }],
+    tags: [
+      { name: 'hosts', description: 'A real server address across every service: preview, then drain, halt or bring online everywhere at once.' },
+      {
+        name: 'logs',
+        description:
+          "The layer 7 access log (a line per request, HAProxy's fields and termination codes) and the engine log: recent lines, filtered; admin and auditor.",
+      },
+      {
+        name: 'running',
+        description:
+          'What the engine runs, read from it: the running configuration (no private keys), the IPVS table with counters and owners, the layer 7 listeners, pools and stick tables.',
+      },
+    ],
     components: {
       securitySchemes: {
         session: { type: 'apiKey', in: 'cookie', name: 'fulcrum_session' },

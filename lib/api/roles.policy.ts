@@ -12,14 +12,17 @@ import type { Role } from '../auth/roles.ts';
 export const ACTIVITIES = {
   'use without logging in': 'first-run setup, logging in, the API description',
   'manage own account': 'who am I, log out, own password, own sessions and own API keys',
-  'read configuration': 'services, real servers, certificates, floating IPs, staged changes, versions and diffs, status, metrics, health history, traffic samples, the HA pair and its settings, hosts (a real server address across every service) and the preview of a host action',
-  'stage changes': 'create, edit, delete and discard services, real servers, certificates, floating IPs, HA settings and pairing; stage a wizard run; export, preview and restore backups, and see the scheduled ones',
+  'read configuration':
+    'services, real servers, certificates, floating IPs, staged changes, versions and diffs, status, metrics, health history, traffic samples, the HA pair and its settings, hosts (a real server address across every service) and the preview of a host action',
+  'stage changes':
+    'create, edit, delete and discard services, real servers, certificates, floating IPs, HA settings and pairing; stage a wizard run; export, preview and restore backups, and see the scheduled ones',
   'drain servers': 'set a real server online, draining or halted, at once; or a host: every real server at one address, in every service, Layer 4 and Layer 7',
-  'apply': 'apply the staged configuration, roll back, sync with or hand over to the HA peer',
-  'use the wizard': 'read templates, answer steps, review, probe real servers, send test requests, download ARP scripts (staging the result is "stage changes")',
+  apply: 'apply the staged configuration, roll back, sync with or hand over to the HA peer',
+  'use the wizard':
+    'read templates, answer steps, review, probe real servers, send test requests, download ARP scripts (staging the result is "stage changes")',
   'manage notifications': 'read and change syslog-out and alert settings, send test messages',
   'read audit': 'the audit trail, its export and chain verification; the access and engine logs (they name clients and paths)',
-  'read users': 'users, every user\'s sessions, API keys (never secrets)',
+  'read users': "users, every user's sessions, API keys (never secrets)",
   'manage users': 'create, change and delete users; create and revoke API keys for anyone',
 } as const;
 export type Activity = keyof typeof ACTIVITIES;
@@ -27,7 +30,19 @@ export type Activity = keyof typeof ACTIVITIES;
 /** What each role may and may not do. Both lists together name every activity once (the test checks). */
 export const POLICY: Record<Role, { may: Activity[]; mayNot: Activity[] }> = {
   admin: {
-    may: ['use without logging in', 'manage own account', 'read configuration', 'stage changes', 'drain servers', 'apply', 'use the wizard', 'manage notifications', 'read audit', 'read users', 'manage users'],
+    may: [
+      'use without logging in',
+      'manage own account',
+      'read configuration',
+      'stage changes',
+      'drain servers',
+      'apply',
+      'use the wizard',
+      'manage notifications',
+      'read audit',
+      'read users',
+      'manage users',
+    ],
     mayNot: [],
   },
   operator: {

@@ -242,7 +242,10 @@ export async function runRoute(def: RouteDef<unknown, unknown>, req: Request, pa
       const isStorage = e.code === 'API_STORAGE_FULL' || e.code === 'API_DATABASE_BUSY';
       if (isStorage) log('error', e.message, { requestId, route: `${def.method} ${def.path}` });
       if (!e.isAudited && !isStorage && isMutation(def.method) && e.status >= 400 && e.status !== 401) {
-        await writeAuditAlone({ ...refusal(e.status === 403 ? 'denied' : 'invalid', e.message), ...(e.status >= 500 ? { outcome: 'failed' as const } : {}) }).catch(() => undefined);
+        await writeAuditAlone({
+          ...refusal(e.status === 403 ? 'denied' : 'invalid', e.message),
+          ...(e.status >= 500 ? { outcome: 'failed' as const } : {}),
+        }).catch(() => undefined);
       }
       return errorResponse(e, requestId);
     }

@@ -26,7 +26,12 @@ import { openApiDocument } from './openapi.ts';
 export const API_PREFIX = '/api/v1';
 
 const openApiRoute: RouteDef<unknown, unknown> = {
-  method: 'GET', path: '/openapi.json', permission: 'public', tag: 'meta', action: 'openapi.read', objectType: 'meta',
+  method: 'GET',
+  path: '/openapi.json',
+  permission: 'public',
+  tag: 'meta',
+  action: 'openapi.read',
+  objectType: 'meta',
   summary: 'This API described as OpenAPI 3.1',
   async handler() {
     return { body: openApiDocument(ROUTES) };
@@ -81,4 +86,3 @@ export async function handleApi(req: Request): Promise<Response> {
   }
   return errorResponse(new ApiError('API_ROUTE_NOT_FOUND', { method: req.method, path: url.pathname }), requestId);
 }
-

@@ -23,8 +23,18 @@ test('a viewer reads the running configuration (no private key), the layer 7 run
     const cert = makeSelfSigned('running-test', '127.0.0.1');
     assert.equal((await admin.req('POST', '/certificates', { name: 'running-cert', ...cert })).status, 201);
     const vs = await admin.req('POST', '/virtual-services', {
-      name: 'portal', layer: 7, mode: 'http', address: '127.0.0.1', ports: [18443], healthCheck: { type: 'none' }, layer7: { tls: { certificate: 'running-cert' } },
-      persistence: { type: 'source-ip', timeoutSeconds: 600 }, realServers: [{ name: 'app-1', address: '127.0.0.21', port: 8080 }, { name: 'app-2', address: '127.0.0.22', port: 8080, state: 'drain' }],
+      name: 'portal',
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [18443],
+      healthCheck: { type: 'none' },
+      layer7: { tls: { certificate: 'running-cert' } },
+      persistence: { type: 'source-ip', timeoutSeconds: 600 },
+      realServers: [
+        { name: 'app-1', address: '127.0.0.21', port: 8080 },
+        { name: 'app-2', address: '127.0.0.22', port: 8080, state: 'drain' },
+      ],
     });
     assert.equal(vs.status, 201, vs.text);
     const applied = await admin.req('POST', '/apply', { comment: 'running views' });
@@ -46,7 +56,10 @@ test('a viewer reads the running configuration (no private key), the layer 7 run
     assert.equal(l7.status, 200, l7.text);
     const [s] = l7.body.services;
     assert.deepEqual([s.name, s.status, s.listeners, s.isTls], ['portal', 'programmed', ['127.0.0.1:18443'], true]);
-    assert.deepEqual(s.servers.map((x: { name: string; operator: string; disposition: string }) => `${x.name} ${x.operator} ${x.disposition}`), ['app-1 online serve', 'app-2 drain quiesce']);
+    assert.deepEqual(
+      s.servers.map((x: { name: string; operator: string; disposition: string }) => `${x.name} ${x.operator} ${x.disposition}`),
+      ['app-1 online serve', 'app-2 drain quiesce'],
+    );
     assert.deepEqual(s.stickTables, [{ table: 'portal/source', entries: 0 }]);
 
     const l4 = await vera.req('GET', '/running/l4');
@@ -78,11 +91,14 @@ test('scheduled backups: off without FULCRUM_BACKUP_DIR; on, the files it keeps,
     const list = await admin.req('GET', '/backup/scheduled');
     assert.equal(list.status, 200, list.text);
     assert.deepEqual([list.body.isEnabled, list.body.dir, list.body.everyHours, list.body.keep, list.body.isEncrypted], [true, dir, 24, 14, false]);
-    assert.deepEqual(list.body.files.map((f: { name: string }) => f.name), [path.basename(second.file), path.basename(first.file)]);
+    assert.deepEqual(
+      list.body.files.map((f: { name: string }) => f.name),
+      [path.basename(second.file), path.basename(first.file)],
+    );
     const one = await admin.req('GET', `/backup/scheduled/${path.basename(first.file)}`);
     assert.equal(one.status, 200, one.text);
     assert.deepEqual(one.body, JSON.parse(fs.readFileSync(first.file, 'utf8')));
-    assert.equal((await admin.req('GET', '/backup/scheduled/..%2Fsetup-token')).status, 404, 'nothing outside the schedule\'s names');
+    assert.equal((await admin.req('GET', '/backup/scheduled/..%2Fsetup-token')).status, 404, "nothing outside the schedule's names");
     assert.equal((await admin.req('POST', '/users', { username: 'vic', password: PASSWORD, role: 'viewer' })).status, 201);
     const vic = new Client(h.baseUrl);
     await vic.login('vic', PASSWORD);

@@ -19,7 +19,12 @@ let h: Harness;
 let admin: Client;
 
 const service = (name: string, port: number) => ({
-  name, layer: 4, mode: 'nat', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' },
+  name,
+  layer: 4,
+  mode: 'nat',
+  address: '127.0.0.1',
+  ports: [port],
+  healthCheck: { type: 'none' },
   realServers: [{ name: 'r1', address: '127.0.0.2', port: 8080 }],
 });
 
@@ -70,17 +75,31 @@ test('disk full: writes answer 507 and change nothing; after space is freed ever
   assert.equal((await versions()).filter((v) => v.status === 'applying').length, 0);
   // Audit rows after the fill: the create and the apply that worked (refusals could not be written: the disk was full).
   const rows = ((await admin.req('GET', `/audit?limit=50`)).body.items as { id: number; action: string; outcome: string }[]).filter((r) => r.id > lastAudit);
-  assert.deepEqual(rows.filter((r) => r.outcome === 'success').map((r) => r.action).sort(), ['config.apply', 'virtual-service.create']);
+  assert.deepEqual(
+    rows
+      .filter((r) => r.outcome === 'success')
+      .map((r) => r.action)
+      .sort(),
+    ['config.apply', 'virtual-service.create'],
+  );
   assert.equal((await admin.req('GET', '/audit/verify')).body.isIntact, true);
 });
 
 test('database locked by another process: writes answer 503 with Retry-After, then work once the lock is gone', async () => {
   const db = path.join(h.dataDir, 'fulcrum.db');
   // Another process takes the write lock and holds it until told to let go.
-  const holder = spawn(process.execPath, ['-e', `
+  const holder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const D = require('better-sqlite3'); const d = new D(process.argv[1]); d.pragma('busy_timeout = 0');
     d.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n');
-    process.stdin.once('data', () => { d.exec('ROLLBACK'); d.close(); process.exit(0); });`, db], { stdio: ['pipe', 'pipe', 'inherit'] });
+    process.stdin.once('data', () => { d.exec('ROLLBACK'); d.close(); process.exit(0); });`,
+      db,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
   try {
     const r = await admin.req('POST', '/virtual-services', service('while-locked', 84));

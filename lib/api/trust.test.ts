@@ -42,10 +42,11 @@ async function keyFor(c: Client, role: string, extra: Record<string, unknown> = 
   return { client: k, id: r.body.id as string, key: r.body.key as string };
 }
 
-const auditOf = async (requestId: string) => (await admin.req('GET', '/audit?limit=500')).body.items.filter((e: { requestId: string }) => e.requestId === requestId);
+const auditOf = async (requestId: string) =>
+  (await admin.req('GET', '/audit?limit=500')).body.items.filter((e: { requestId: string }) => e.requestId === requestId);
 
 describe('keys and sessions follow the user', () => {
-  test('a demoted admin\'s key loses its power on the next request, and their sessions end', async () => {
+  test("a demoted admin's key loses its power on the next request, and their sessions end", async () => {
     const id = await user('alice', 'admin');
     const alice = await loggedIn('alice');
     const key = await keyFor(alice, 'admin');
@@ -59,12 +60,15 @@ describe('keys and sessions follow the user', () => {
     assert.match(refused.body.error.message, /viewer/);
     assert.equal((await key.client.req('GET', '/virtual-services')).status, 200, 'it keeps what a viewer may do');
     const listed = (await admin.req('GET', '/api-keys')).body.items.find((k: { id: string }) => k.id === key.id);
-    assert.deepEqual({ role: listed.role, effectiveRole: listed.effectiveRole, status: listed.status }, { role: 'admin', effectiveRole: 'viewer', status: 'active' });
+    assert.deepEqual(
+      { role: listed.role, effectiveRole: listed.effectiveRole, status: listed.status },
+      { role: 'admin', effectiveRole: 'viewer', status: 'active' },
+    );
     const row = (await admin.req('GET', `/audit?action=user.update&objectId=${id}&limit=1`)).body.items[0];
     assert.equal(row.after.endedSessions, 1);
   });
 
-  test('an operator\'s auditor key acts as a viewer (the only role within both)', async () => {
+  test("an operator's auditor key acts as a viewer (the only role within both)", async () => {
     await user('olga', 'admin');
     const olga = await loggedIn('olga');
     const key = await keyFor(olga, 'auditor');
@@ -72,10 +76,10 @@ describe('keys and sessions follow the user', () => {
     const id = (await admin.req('GET', '/users')).body.items.find((u: { username: string }) => u.username === 'olga').id;
     assert.equal((await admin.req('PATCH', `/users/${id}`, { role: 'operator' })).status, 200);
     assert.equal((await key.client.req('GET', '/audit?limit=1')).status, 403);
-    assert.equal((await key.client.req('POST', '/apply', {})).status, 403, 'nor does it gain the operator\'s apply');
+    assert.equal((await key.client.req('POST', '/apply', {})).status, 403, "nor does it gain the operator's apply");
   });
 
-  test('a disabled owner\'s keys stop working, and work again when enabled; a deleted owner\'s keys are gone', async () => {
+  test("a disabled owner's keys stop working, and work again when enabled; a deleted owner's keys are gone", async () => {
     const id = await user('bob', 'operator');
     const bob = await loggedIn('bob');
     const key = await keyFor(admin, 'viewer');
@@ -99,7 +103,7 @@ describe('keys and sessions follow the user', () => {
     assert.equal((await bobsKey.client.req('GET', '/virtual-services')).status, 401);
     const row = (await admin.req('GET', `/audit?action=user.delete&objectId=${id}&limit=1`)).body.items[0];
     assert.deepEqual(row.after, { endedSessions: 0, removedApiKeys: 1 });
-    assert.equal((await key.client.req('GET', '/virtual-services')).status, 200, 'other users\' keys are untouched');
+    assert.equal((await key.client.req('GET', '/virtual-services')).status, 200, "other users' keys are untouched");
   });
 
   test('keys may expire: refused after their time with a sentence, and their last use is shown', async () => {
@@ -139,7 +143,10 @@ describe('unique-constraint races', () => {
     for (const r of results.filter((x) => x.status === 409)) {
       assert.equal(r.body.error.code, 'API_DUPLICATE');
       assert.equal(r.body.error.message, 'There is already a user with this username; choose another username.');
-      assert.deepEqual(r.body.error.details.fields.map((f: { path: string }) => f.path), ['username']);
+      assert.deepEqual(
+        r.body.error.details.fields.map((f: { path: string }) => f.path),
+        ['username'],
+      );
     }
     for (const r of results) {
       const rows = await auditOf(r.headers.get('x-request-id')!);
@@ -149,14 +156,19 @@ describe('unique-constraint races', () => {
     assert.equal((await admin.req('GET', '/users')).body.items.filter((u: { username: string }) => u.username === 'carol').length, 1);
   });
 
-  test('the database\'s own refusal (P2002 through the driver adapter) maps to the same 409', async () => {
+  test("the database's own refusal (P2002 through the driver adapter) maps to the same 409", async () => {
     const existing = await db().user.findFirstOrThrow();
-    const caught = await db().user.create({ data: { username: existing.username, passwordHash: 'x', role: 'viewer' } }).catch((e: unknown) => e);
+    const caught = await db()
+      .user.create({ data: { username: existing.username, passwordHash: 'x', role: 'viewer' } })
+      .catch((e: unknown) => e);
     const e = duplicateError(caught)!;
     assert.equal(e.status, 409);
     assert.deepEqual(e.details, { fields: [{ path: 'username', message: 'This username is taken.' }] });
     assert.equal(duplicateError(new Error('something else')), undefined);
-    assert.equal(duplicateError({ code: 'P2002', meta: { modelName: 'RealServer', target: ['virtualServiceId', 'name'] } })!.message, 'There is already a real server with this name; choose another name.');
+    assert.equal(
+      duplicateError({ code: 'P2002', meta: { modelName: 'RealServer', target: ['virtualServiceId', 'name'] } })!.message,
+      'There is already a real server with this name; choose another name.',
+    );
   });
 });
 
@@ -165,10 +177,20 @@ function loginFrom(localAddress: string, username: string, password: string): Pr
   const body = JSON.stringify({ username, password });
   const url = new URL(h.baseUrl);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: '/api/v1/session', method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, requestId: String(res.headers['x-request-id']) }));
-    });
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/api/v1/session',
+        method: 'POST',
+        localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, requestId: String(res.headers['x-request-id']) }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -183,7 +205,7 @@ describe('failed logins', () => {
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
     assert.equal((await loginFrom('127.0.0.3', 'dave', PASSWORD)).status, 429, 'even the right password waits out the lock there');
     assert.equal((await loginFrom('127.0.0.3', 'erin', PASSWORD)).status, 200, 'another account from the same address');
-    assert.equal((await loginFrom('127.0.0.4', 'dave', PASSWORD)).status, 200, 'the same account from its owner\'s address');
+    assert.equal((await loginFrom('127.0.0.4', 'dave', PASSWORD)).status, 200, "the same account from its owner's address");
   });
 
   test('the username of a failed login is recorded only if such a user exists', async () => {

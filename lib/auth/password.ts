@@ -7,7 +7,10 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } 
 const scrypt = (pw: string, salt: Buffer, len: number, opts: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) => scryptCb(pw, salt, len, opts, (err, key) => (err ? reject(err) : resolve(key))));
 
-const N = 32768, R = 8, P = 1, KEYLEN = 64;
+const N = 32768,
+  R = 8,
+  P = 1,
+  KEYLEN = 64;
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(32);

@@ -84,11 +84,22 @@ export async function actorFromSession(cookieValue: string, opts: LookupOptions 
   const s = await db().session.findUnique({ where: { id }, include: { user: true } });
   const now = (opts.now ?? new Date()).getTime();
   if (!s || s.user.isDisabled || !isRole(s.user.role) || s.expiresAt.getTime() < now || now - s.lastSeenAt.getTime() > SESSION_IDLE_MS) {
-    if (s) await db().session.deleteMany({ where: { id } }).catch(() => undefined);
+    if (s)
+      await db()
+        .session.deleteMany({ where: { id } })
+        .catch(() => undefined);
     return undefined;
   }
   if (opts.isUse !== false && now - s.lastSeenAt.getTime() > 60_000) await db().session.updateMany({ where: { id }, data: { lastSeenAt: new Date(now) } });
-  return { kind: 'user', userId: s.userId, name: s.user.username, role: s.user.role, sessionId: id, csrfToken: s.csrfToken, mustChangePassword: s.user.mustChangePassword };
+  return {
+    kind: 'user',
+    userId: s.userId,
+    name: s.user.username,
+    role: s.user.role,
+    sessionId: id,
+    csrfToken: s.csrfToken,
+    mustChangePassword: s.user.mustChangePassword,
+  };
 }
 
 export type ApiKeyCheck =
@@ -117,7 +128,14 @@ export async function checkApiKey(key: string, opts: LookupOptions = {}): Promis
     await db().apiKey.updateMany({ where: { id: row.id }, data: { lastUsedAt: now, lastUsedFrom: opts.sourceAddress ?? row.lastUsedFrom } });
   }
   return {
-    actor: { kind: 'api-key', userId: row.userId, name: `${row.user.username}/key:${row.name}`, role: effectiveRole(row.role, row.user.role), keyRole: row.role, apiKeyId: row.id },
+    actor: {
+      kind: 'api-key',
+      userId: row.userId,
+      name: `${row.user.username}/key:${row.name}`,
+      role: effectiveRole(row.role, row.user.role),
+      keyRole: row.role,
+      apiKeyId: row.id,
+    },
   };
 }
 

@@ -77,7 +77,10 @@ test('the global backstop holds back every pair not seen to succeed lately, and 
   assert.deepEqual(await throttleState(known, at(KNOWN_PAIR_MS + 1)), { seconds: 0 }, '(the lock is long over by then anyway)');
   assert.deepEqual(await throttleState(stranger, at(61_000)), { seconds: 0 });
   const rows = await db().loginThrottle.findMany();
-  assert.ok(rows.every((r) => !/user\d/.test(r.key)), 'usernames are kept hashed, never as typed');
+  assert.ok(
+    rows.every((r) => !/user\d/.test(r.key)),
+    'usernames are kept hashed, never as typed',
+  );
 });
 
 test('parallel failures each count', async () => {

@@ -87,9 +87,16 @@ export async function recordFailure(keys: ThrottleKeys, now = new Date()): Promi
   await db().$transaction(async (tx) => {
     // A spray of made-up usernames must not grow the table for ever: forget windows that ended a day ago.
     await tx.loginThrottle.deleteMany({
-      where: { key: { not: { startsWith: 'known:' } }, windowStart: { lt: new Date(now.getTime() - FORGET_MS) }, OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }] },
+      where: {
+        key: { not: { startsWith: 'known:' } },
+        windowStart: { lt: new Date(now.getTime() - FORGET_MS) },
+        OR: [{ lockedUntil: null }, { lockedUntil: { lt: now } }],
+      },
     });
-    for (const [key, policy] of [[keys.pair, PAIR_POLICY], [keys.global, GLOBAL_POLICY]] as const) {
+    for (const [key, policy] of [
+      [keys.pair, PAIR_POLICY],
+      [keys.global, GLOBAL_POLICY],
+    ] as const) {
       const n = next(await tx.loginThrottle.findUnique({ where: { key } }), policy, now);
       await tx.loginThrottle.upsert({ where: { key }, create: { key, ...n }, update: n });
     }

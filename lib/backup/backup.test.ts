@@ -14,7 +14,18 @@ import { setupAdmin, startHarness } from '../testing/harness.ts';
 
 const cert = makeSelfSigned('symphony-test', '127.0.0.1');
 const config = ConfigSchema.parse({
-  virtualServices: [{ name: 'symphony', layer: 7, mode: 'http', address: '127.0.0.1', ports: [8443], healthCheck: { type: 'none' }, layer7: { tls: { certificate: 'symphony-cert' } }, realServers: [{ name: 'a', address: '127.0.0.11', port: 8080 }] }],
+  virtualServices: [
+    {
+      name: 'symphony',
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [8443],
+      healthCheck: { type: 'none' },
+      layer7: { tls: { certificate: 'symphony-cert' } },
+      realServers: [{ name: 'a', address: '127.0.0.11', port: 8080 }],
+    },
+  ],
   certificates: [{ name: 'symphony-cert', ...cert }],
 });
 const PASS = 'correct horse battery staple';
@@ -50,7 +61,10 @@ test('refused with a reason: not a backup, a wrong version, a tampered file, a w
   refusal(() => readBackup(enc, { passphrase: 'not the right passphrase' }), 'passphrase', /passphrase is not the one/);
   refusal(() => readBackup(enc), 'passphrase', /give the passphrase/);
   const bad = exportBackup({ ...config, virtualServices: [{ ...config.virtualServices[0], scheduler: 'bogus' as never }] }, { createdBy: 'x' });
-  assert.throws(() => readBackup(bad, { existingKey: () => cert.privateKeyPem }), (e: unknown) => e instanceof BackupRefusal && e.reason === 'invalid-config' && e.path === 'config.virtualServices.0.scheduler');
+  assert.throws(
+    () => readBackup(bad, { existingKey: () => cert.privateKeyPem }),
+    (e: unknown) => e instanceof BackupRefusal && e.reason === 'invalid-config' && e.path === 'config.virtualServices.0.scheduler',
+  );
 });
 
 test('backup → wipe → restore over the API gives the same configuration hash, audited, previewed first', async () => {
@@ -60,7 +74,15 @@ test('backup → wipe → restore over the API gives the same configuration hash
   assert.equal(up.status, 201, up.text);
   const vs = await admin.req('POST', '/virtual-services', config.virtualServices[0]);
   assert.equal(vs.status, 201, vs.text);
-  const dr = await admin.req('POST', '/virtual-services', { name: 'pacs', layer: 4, mode: 'dr', address: '127.0.0.60', ports: [11112], healthCheck: { type: 'none' }, realServers: [{ name: 'pacs-1', address: '127.0.0.21' }] });
+  const dr = await admin.req('POST', '/virtual-services', {
+    name: 'pacs',
+    layer: 4,
+    mode: 'dr',
+    address: '127.0.0.60',
+    ports: [11112],
+    healthCheck: { type: 'none' },
+    realServers: [{ name: 'pacs-1', address: '127.0.0.21' }],
+  });
   assert.equal(dr.status, 201, dr.text);
   const before = (await admin.req('GET', '/changes')).body.candidateHash;
   assert.equal((await admin.req('POST', '/backup/export', { passphrase: 'short' })).status, 422, 'a short passphrase is refused');
@@ -84,7 +106,13 @@ test('backup → wipe → restore over the API gives the same configuration hash
   assert.equal(tampered.body.error.details.reason, 'tampered');
   const preview = await admin.req('POST', '/backup/preview', { file, passphrase: PASS });
   assert.equal(preview.status, 200, preview.text);
-  assert.deepEqual(preview.body.changes.map((c: { kind: string; name: string }) => `${c.kind} ${c.name}`).sort(), ['added pacs', 'added pacs/pacs-1', 'added symphony', 'added symphony-cert', 'added symphony/a']);
+  assert.deepEqual(preview.body.changes.map((c: { kind: string; name: string }) => `${c.kind} ${c.name}`).sort(), [
+    'added pacs',
+    'added pacs/pacs-1',
+    'added symphony',
+    'added symphony-cert',
+    'added symphony/a',
+  ]);
   assert.equal(preview.body.configHash, before);
   assert.equal((await admin.req('GET', '/changes')).body.candidateHash, empty, 'the preview changed nothing');
   const restored = await admin.req('POST', '/backup/restore', { file, passphrase: PASS, expectedCandidateHash: preview.body.candidateHash });

@@ -30,28 +30,53 @@ const OMITTED = '[omitted]';
 const ENCRYPTED = '[encrypted]';
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
 
-export const PassphraseSchema = z.string().min(12, 'Use a passphrase of at least 12 characters: it is all that protects the private keys in the file.').max(1024);
+export const PassphraseSchema = z
+  .string()
+  .min(12, 'Use a passphrase of at least 12 characters: it is all that protects the private keys in the file.')
+  .max(1024);
 
 const Secrets = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('omitted') }),
   z.strictObject({
-    mode: z.literal('encrypted'), kdf: z.literal('scrypt'), N: z.number().int(), r: z.number().int(), p: z.number().int(),
-    salt: z.base64(), iv: z.base64(), tag: z.base64(), ciphertext: z.base64(),
+    mode: z.literal('encrypted'),
+    kdf: z.literal('scrypt'),
+    N: z.number().int(),
+    r: z.number().int(),
+    p: z.number().int(),
+    salt: z.base64(),
+    iv: z.base64(),
+    tag: z.base64(),
+    ciphertext: z.base64(),
   }),
 ]);
 
 /** The envelope, read before anything else so a wrong version is refused with its own reason. */
-export const BackupEnvelope = z.object({ format: z.literal(BACKUP_FORMAT, { error: 'This is not a Fulcrum backup file (its "format" is not "fulcrum-backup").' }), formatVersion: z.number().int(), schemaVersion: z.number().int() });
+export const BackupEnvelope = z.object({
+  format: z.literal(BACKUP_FORMAT, { error: 'This is not a Fulcrum backup file (its "format" is not "fulcrum-backup").' }),
+  formatVersion: z.number().int(),
+  schemaVersion: z.number().int(),
+});
 
 const BackupFile = z.strictObject({
-  format: z.literal(BACKUP_FORMAT), formatVersion: z.literal(BACKUP_FORMAT_VERSION), schemaVersion: z.number().int(),
-  createdAt: z.string(), createdBy: z.string(), config: z.record(z.string(), z.unknown()), secrets: Secrets, contentHash: z.string(),
+  format: z.literal(BACKUP_FORMAT),
+  formatVersion: z.literal(BACKUP_FORMAT_VERSION),
+  schemaVersion: z.number().int(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  secrets: Secrets,
+  contentHash: z.string(),
 });
 export type BackupFile = z.infer<typeof BackupFile>;
 
 /** Why a file is refused: a code the route maps to its sentence, the sentence, and the field it is about. */
 export class BackupRefusal extends Error {
-  constructor(readonly reason: 'not-a-backup' | 'wrong-version' | 'tampered' | 'passphrase' | 'invalid-config' | 'missing-key', message: string, readonly path = 'file', readonly fields?: { path: string; message: string }[]) {
+  constructor(
+    readonly reason: 'not-a-backup' | 'wrong-version' | 'tampered' | 'passphrase' | 'invalid-config' | 'missing-key',
+    message: string,
+    readonly path = 'file',
+    readonly fields?: { path: string; message: string }[],
+  ) {
     super(message);
   }
 }
@@ -65,7 +90,14 @@ function deriveKey(passphrase: string, salt: Buffer, params: { N: number; r: num
 export function exportBackup(config: Config, opts: { createdBy: string; passphrase?: string; now?: Date }): BackupFile {
   const isEncrypted = opts.passphrase !== undefined;
   const publicConfig = { ...config, certificates: config.certificates.map((c) => ({ ...c, privateKeyPem: isEncrypted ? ENCRYPTED : OMITTED })) };
-  const base = { format: BACKUP_FORMAT, formatVersion: BACKUP_FORMAT_VERSION, schemaVersion: CONFIG_SCHEMA_VERSION, createdAt: (opts.now ?? new Date()).toISOString(), createdBy: opts.createdBy, config: publicConfig } as const;
+  const base = {
+    format: BACKUP_FORMAT,
+    formatVersion: BACKUP_FORMAT_VERSION,
+    schemaVersion: CONFIG_SCHEMA_VERSION,
+    createdAt: (opts.now ?? new Date()).toISOString(),
+    createdBy: opts.createdBy,
+    config: publicConfig,
+  } as const;
   let secrets: BackupFile['secrets'] = { mode: 'omitted' };
   if (isEncrypted) {
     const salt = randomBytes(16);
@@ -74,7 +106,15 @@ export function exportBackup(config: Config, opts: { createdBy: string; passphra
     cipher.setAAD(Buffer.from(canonicalJson(base)));
     const plain = Buffer.from(JSON.stringify(Object.fromEntries(config.certificates.map((c) => [c.name, c.privateKeyPem]))));
     const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
-    secrets = { mode: 'encrypted', kdf: 'scrypt', ...SCRYPT, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ciphertext: ciphertext.toString('base64') };
+    secrets = {
+      mode: 'encrypted',
+      kdf: 'scrypt',
+      ...SCRYPT,
+      salt: salt.toString('base64'),
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      ciphertext: ciphertext.toString('base64'),
+    };
   }
   const doc = { ...base, secrets } as Omit<BackupFile, 'contentHash'>;
   return { ...doc, contentHash: hashOf(doc) };
@@ -94,28 +134,55 @@ export interface ReadBackup {
  * accepts. `existingKey` gives the private key this appliance already has for a certificate (same name and same
  * certificate), used when the file left keys out.
  */
-export function readBackup(raw: unknown, opts: { passphrase?: string; existingKey?: (name: string, certificatePem: string) => string | undefined } = {}): ReadBackup {
+export function readBackup(
+  raw: unknown,
+  opts: { passphrase?: string; existingKey?: (name: string, certificatePem: string) => string | undefined } = {},
+): ReadBackup {
   const env = BackupEnvelope.safeParse(raw);
   if (!env.success) throw new BackupRefusal('not-a-backup', env.error.issues[0].message);
-  if (env.data.formatVersion !== BACKUP_FORMAT_VERSION) throw new BackupRefusal('wrong-version', `This backup is format version ${env.data.formatVersion}; this appliance reads version ${BACKUP_FORMAT_VERSION}. Restore it on an appliance of the version that wrote it.`);
-  if (env.data.schemaVersion !== CONFIG_SCHEMA_VERSION) throw new BackupRefusal('wrong-version', `This backup holds configuration schema version ${env.data.schemaVersion}; this appliance uses version ${CONFIG_SCHEMA_VERSION}.`);
+  if (env.data.formatVersion !== BACKUP_FORMAT_VERSION)
+    throw new BackupRefusal(
+      'wrong-version',
+      `This backup is format version ${env.data.formatVersion}; this appliance reads version ${BACKUP_FORMAT_VERSION}. Restore it on an appliance of the version that wrote it.`,
+    );
+  if (env.data.schemaVersion !== CONFIG_SCHEMA_VERSION)
+    throw new BackupRefusal(
+      'wrong-version',
+      `This backup holds configuration schema version ${env.data.schemaVersion}; this appliance uses version ${CONFIG_SCHEMA_VERSION}.`,
+    );
   const parsed = BackupFile.safeParse(raw);
-  if (!parsed.success) throw new BackupRefusal('tampered', `The file is not laid out as a backup of version ${BACKUP_FORMAT_VERSION} (${parsed.error.issues[0].path.join('.') || 'top'}: ${parsed.error.issues[0].message}); it was damaged or edited.`);
+  if (!parsed.success)
+    throw new BackupRefusal(
+      'tampered',
+      `The file is not laid out as a backup of version ${BACKUP_FORMAT_VERSION} (${parsed.error.issues[0].path.join('.') || 'top'}: ${parsed.error.issues[0].message}); it was damaged or edited.`,
+    );
   const file = parsed.data;
   const { contentHash, ...rest } = file;
-  if (hashOf(rest) !== contentHash) throw new BackupRefusal('tampered', 'The file\'s content does not match its content hash: it was changed after it was written (or damaged in transit). Use an untouched copy.');
+  if (hashOf(rest) !== contentHash)
+    throw new BackupRefusal(
+      'tampered',
+      "The file's content does not match its content hash: it was changed after it was written (or damaged in transit). Use an untouched copy.",
+    );
   const keys = decryptKeys(file, opts.passphrase);
   const certs = (file.config.certificates as { name: string; certificatePem: string; privateKeyPem: string }[] | undefined) ?? [];
   const keysMissing: string[] = [];
-  const config = { ...file.config, certificates: certs.map((c) => {
-    const key = keys?.[c.name] ?? opts.existingKey?.(c.name, c.certificatePem);
-    if (!key) keysMissing.push(c.name);
-    return { ...c, privateKeyPem: key ?? '-----BEGIN PRIVATE KEY----- [omitted] -----END PRIVATE KEY-----' };
-  }) };
+  const config = {
+    ...file.config,
+    certificates: certs.map((c) => {
+      const key = keys?.[c.name] ?? opts.existingKey?.(c.name, c.certificatePem);
+      if (!key) keysMissing.push(c.name);
+      return { ...c, privateKeyPem: key ?? '-----BEGIN PRIVATE KEY----- [omitted] -----END PRIVATE KEY-----' };
+    }),
+  };
   const r = ConfigSchema.safeParse(config);
   if (!r.success) {
     const fields = r.error.issues.map((i) => ({ path: `config.${i.path.join('.')}`, message: i.message }));
-    throw new BackupRefusal('invalid-config', `The configuration in the file is not one this appliance accepts: ${fields[0].path}: ${fields[0].message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}.`, fields[0].path, fields);
+    throw new BackupRefusal(
+      'invalid-config',
+      `The configuration in the file is not one this appliance accepts: ${fields[0].path}: ${fields[0].message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}.`,
+      fields[0].path,
+      fields,
+    );
   }
   return { file, config: r.data, keysMissing };
 }
@@ -123,7 +190,7 @@ export function readBackup(raw: unknown, opts: { passphrase?: string; existingKe
 function decryptKeys(file: BackupFile, passphrase: string | undefined): Record<string, string> | undefined {
   const s = file.secrets;
   if (s.mode === 'omitted') return undefined;
-  if (!passphrase) throw new BackupRefusal('passphrase', 'This backup\'s private keys are encrypted: give the passphrase it was exported with.', 'passphrase');
+  if (!passphrase) throw new BackupRefusal('passphrase', "This backup's private keys are encrypted: give the passphrase it was exported with.", 'passphrase');
   const { contentHash: _h, secrets: _s, ...base } = file;
   try {
     const decipher = createDecipheriv('aes-256-gcm', deriveKey(passphrase, Buffer.from(s.salt, 'base64'), s), Buffer.from(s.iv, 'base64'));
@@ -132,6 +199,10 @@ function decryptKeys(file: BackupFile, passphrase: string | undefined): Record<s
     const plain = Buffer.concat([decipher.update(Buffer.from(s.ciphertext, 'base64')), decipher.final()]);
     return JSON.parse(plain.toString('utf8')) as Record<string, string>;
   } catch {
-    throw new BackupRefusal('passphrase', 'The private keys cannot be decrypted: the passphrase is not the one the backup was made with, or the file was changed.', 'passphrase');
+    throw new BackupRefusal(
+      'passphrase',
+      'The private keys cannot be decrypted: the passphrase is not the one the backup was made with, or the file was changed.',
+      'passphrase',
+    );
   }
 }

@@ -27,7 +27,11 @@ export async function exportCurrent(createdBy: string, passphrase?: string) {
 
 /** A refusal as the API answers it: 422 naming the field, with the reason ("tampered", "wrong-version", …). */
 function refusal(e: BackupRefusal): ApiError {
-  return new ApiError('API_VALIDATION', { summary: `${e.path}: ${e.message}` }, { reason: e.reason, fields: e.fields ?? [{ path: e.path, message: e.message }] });
+  return new ApiError(
+    'API_VALIDATION',
+    { summary: `${e.path}: ${e.message}` },
+    { reason: e.reason, fields: e.fields ?? [{ path: e.path, message: e.message }] },
+  );
 }
 
 async function read(raw: unknown, passphrase?: string): Promise<ReadBackup> {
@@ -41,7 +45,11 @@ async function read(raw: unknown, passphrase?: string): Promise<ReadBackup> {
       },
     });
     if (r.keysMissing.length) {
-      throw new BackupRefusal('missing-key', `The private key of certificate ${r.keysMissing.map((n) => `"${n}"`).join(', ')} is not in this backup (it was exported without a passphrase) and this appliance has no key for that certificate. Export again with a passphrase, or upload the certificate on the Certificates page first.`, 'file');
+      throw new BackupRefusal(
+        'missing-key',
+        `The private key of certificate ${r.keysMissing.map((n) => `"${n}"`).join(', ')} is not in this backup (it was exported without a passphrase) and this appliance has no key for that certificate. Export again with a passphrase, or upload the certificate on the Certificates page first.`,
+        'file',
+      );
     }
     return r;
   } catch (e) {
@@ -53,8 +61,13 @@ export async function previewRestore(raw: unknown, passphrase?: string) {
   const r = await read(raw, passphrase);
   const candidate = await renderCandidate();
   return {
-    createdAt: r.file.createdAt, createdBy: r.file.createdBy, contentHash: r.file.contentHash, secrets: r.file.secrets.mode,
-    configHash: configHash(r.config), candidateHash: configHash(candidate), changes: diffConfigs(candidate, r.config),
+    createdAt: r.file.createdAt,
+    createdBy: r.file.createdBy,
+    contentHash: r.file.contentHash,
+    secrets: r.file.secrets.mode,
+    configHash: configHash(r.config),
+    candidateHash: configHash(candidate),
+    changes: diffConfigs(candidate, r.config),
   };
 }
 
@@ -69,18 +82,29 @@ export async function restore(raw: unknown, opts: { passphrase?: string; expecte
         throw new ApiError('API_CONFLICT', { reason: 'The staged configuration changed since you previewed this restore; preview it again.' });
       }
       for (const c of config.certificates) {
-        const data = { certificatePem: c.certificatePem, privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem), ...inspectCertificate(c.certificatePem, c.privateKeyPem) };
+        const data = {
+          certificatePem: c.certificatePem,
+          privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem),
+          ...inspectCertificate(c.certificatePem, c.privateKeyPem),
+        };
         await tx.certificate.upsert({ where: { name: c.name }, create: { name: c.name, ...data }, update: data });
       }
       await loadCandidate(tx, config);
       return { before: configHash(before), changes: diffConfigs(before, config).length };
     },
-    (x) => opts.audit({
-      action: 'backup.restore', objectType: 'config', outcome: 'success',
-      before: { candidateHash: x.before },
-      after: { hash: configHash(config), file: { createdAt: r.file.createdAt, createdBy: r.file.createdBy, contentHash: r.file.contentHash, secrets: r.file.secrets.mode }, changes: x.changes },
-      message: `Restored a backup made ${r.file.createdAt} by ${r.file.createdBy} (staged: ${x.changes} change${x.changes === 1 ? '' : 's'}; apply to run it).`,
-    }),
+    (x) =>
+      opts.audit({
+        action: 'backup.restore',
+        objectType: 'config',
+        outcome: 'success',
+        before: { candidateHash: x.before },
+        after: {
+          hash: configHash(config),
+          file: { createdAt: r.file.createdAt, createdBy: r.file.createdBy, contentHash: r.file.contentHash, secrets: r.file.secrets.mode },
+          changes: x.changes,
+        },
+        message: `Restored a backup made ${r.file.createdAt} by ${r.file.createdBy} (staged: ${x.changes} change${x.changes === 1 ? '' : 's'}; apply to run it).`,
+      }),
   );
   return { hash: configHash(config), changes: result.changes };
 }

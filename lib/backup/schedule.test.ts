@@ -25,15 +25,33 @@ after(async () => {
 });
 
 test('each run writes a readable backup; only the newest `keep` stay; each run is audited', async () => {
-  const made = await admin.req('POST', '/virtual-services', { name: 'pacs', layer: 4, mode: 'dr', address: '127.0.0.60', ports: [11112], healthCheck: { type: 'none' }, realServers: [{ name: 'pacs-1', address: '127.0.0.21' }] });
+  const made = await admin.req('POST', '/virtual-services', {
+    name: 'pacs',
+    layer: 4,
+    mode: 'dr',
+    address: '127.0.0.60',
+    ports: [11112],
+    healthCheck: { type: 'none' },
+    realServers: [{ name: 'pacs-1', address: '127.0.0.21' }],
+  });
   assert.equal(made.status, 201, made.text);
   const written: string[] = [];
   for (let i = 0; i < 4; i++) written.push((await backupOnce({ dir, keep: 2, everyMs: 1, passphrase: 'a scheduled passphrase' })).file);
   const left = fs.readdirSync(dir).sort();
-  assert.deepEqual(left, written.slice(-2).map((f) => path.basename(f)).sort(), 'the two newest are kept');
+  assert.deepEqual(
+    left,
+    written
+      .slice(-2)
+      .map((f) => path.basename(f))
+      .sort(),
+    'the two newest are kept',
+  );
   assert.equal(fs.statSync(written[3]).mode & 0o777, 0o600);
   const back = readBackup(JSON.parse(fs.readFileSync(written[3], 'utf8')), { passphrase: 'a scheduled passphrase' });
-  assert.deepEqual(back.config.virtualServices.map((v) => v.name), ['pacs']);
+  assert.deepEqual(
+    back.config.virtualServices.map((v) => v.name),
+    ['pacs'],
+  );
   const audit = (await admin.req('GET', '/audit?action=backup.scheduled&outcome=success')).body.items;
   assert.equal(audit.length, 4);
 });

@@ -44,15 +44,36 @@ export async function backupOnce(opts: ScheduleOptions): Promise<{ file: string;
     const tmp = path.join(opts.dir, `.${name}.tmp`);
     fs.writeFileSync(tmp, JSON.stringify(file, null, 2), { mode: 0o600 });
     fs.renameSync(tmp, path.join(opts.dir, name));
-    const all = fs.readdirSync(opts.dir).filter((f) => PATTERN.test(f)).sort();
+    const all = fs
+      .readdirSync(opts.dir)
+      .filter((f) => PATTERN.test(f))
+      .sort();
     const removed = all.slice(0, Math.max(0, all.length - opts.keep));
     for (const f of removed) fs.rmSync(path.join(opts.dir, f), { force: true });
-    await writeAuditAlone({ actor: 'fulcrum', actorRole: null, sourceAddress: 'local', requestId: `backup-${file.createdAt}`, action: 'backup.scheduled', objectType: 'config', outcome: 'success', after: { file: path.join(opts.dir, name), hash, contentHash: file.contentHash, secrets: file.secrets.mode, removed } });
+    await writeAuditAlone({
+      actor: 'fulcrum',
+      actorRole: null,
+      sourceAddress: 'local',
+      requestId: `backup-${file.createdAt}`,
+      action: 'backup.scheduled',
+      objectType: 'config',
+      outcome: 'success',
+      after: { file: path.join(opts.dir, name), hash, contentHash: file.contentHash, secrets: file.secrets.mode, removed },
+    });
     return { file: path.join(opts.dir, name), removed };
   } catch (e) {
     const message = `The scheduled backup to ${opts.dir} failed: ${(e as Error).message}`;
     log('error', message);
-    await writeAuditAlone({ actor: 'fulcrum', actorRole: null, sourceAddress: 'local', requestId: `backup-${Date.now()}`, action: 'backup.scheduled', objectType: 'config', outcome: 'failed', message }).catch(() => undefined);
+    await writeAuditAlone({
+      actor: 'fulcrum',
+      actorRole: null,
+      sourceAddress: 'local',
+      requestId: `backup-${Date.now()}`,
+      action: 'backup.scheduled',
+      objectType: 'config',
+      outcome: 'failed',
+      message,
+    }).catch(() => undefined);
     throw e;
   }
 }
@@ -78,7 +99,11 @@ export function scheduledBackups(opts = scheduleFromEnvSafe()) {
   const s = opts.schedule;
   let names: string[] = [];
   try {
-    names = fs.readdirSync(s.dir).filter((f) => PATTERN.test(f)).sort().reverse();
+    names = fs
+      .readdirSync(s.dir)
+      .filter((f) => PATTERN.test(f))
+      .sort()
+      .reverse();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

@@ -48,19 +48,32 @@ type AuditFor = (input: Omit<AuditInput, 'actor' | 'actorRole' | 'sourceAddress'
  * after a timeout or a restart — writes that one row in the same transaction as the status, and only if the version
  * was still applying, so it is audited exactly once.
  */
-export async function applyConfig(config: Config, opts: { author: string; comment?: string; rollbackOf?: number; audit: AuditFor; action: string; before?: unknown }) {
+export async function applyConfig(
+  config: Config,
+  opts: { author: string; comment?: string; rollbackOf?: number; audit: AuditFor; action: string; before?: unknown },
+) {
   const hash = configHash(config);
   const previous = await runningVersion();
   const deadline = applyDeadline();
   const draft = opts.audit({
-    action: opts.action, objectType: 'config-version', outcome: 'success',
+    action: opts.action,
+    objectType: 'config-version',
+    outcome: 'success',
     before: opts.before ?? (previous ? { version: previous.id, hash: previous.hash } : null),
     after: { hash, comment: opts.comment ?? null },
   });
   const pending: PendingApply = { deadline, audit: draft };
   faultPoint('apply:before-version-row');
   const version = await db().configVersion.create({
-    data: { hash, snapshot: snapshotText(config), authorName: opts.author, comment: opts.comment ?? null, status: 'applying', rollbackOf: opts.rollbackOf ?? null, result: JSON.stringify({ pending }) },
+    data: {
+      hash,
+      snapshot: snapshotText(config),
+      authorName: opts.author,
+      comment: opts.comment ?? null,
+      status: 'applying',
+      rollbackOf: opts.rollbackOf ?? null,
+      result: JSON.stringify({ pending }),
+    },
   });
   faultPoint('apply:after-version-row');
   let answer: ApplyResponse;
@@ -79,14 +92,22 @@ export async function applyConfig(config: Config, opts: { author: string; commen
     const settled = await settleFromEngine(version.id).catch(() => null);
     if (settled?.status === 'applied') return { version: version.id, hash, results: [] as ApplyResponse['results'], learnt: settled.how };
     if (settled) throw auditedApplyError(version.id, previous?.id, settled.message ?? err.message);
-    const pendingErr = new ApiError('ENGINE_APPLY_PENDING', { seconds: Math.round((deadline - version.createdAt.getTime()) / 1000), version: version.id, deadline: new Date(deadline).toISOString() }, { version: version.id, reason: err.message });
+    const pendingErr = new ApiError(
+      'ENGINE_APPLY_PENDING',
+      { seconds: Math.round((deadline - version.createdAt.getTime()) / 1000), version: version.id, deadline: new Date(deadline).toISOString() },
+      { version: version.id, reason: err.message },
+    );
     pendingErr.isAudited = true; // the settler writes the one audit row of this apply
     throw pendingErr;
   }
   faultPoint('apply:after-engine-answer');
   await settleVersion(version.id, { status: answer.ok ? 'applied' : 'failed', result: answer, message: answer.error?.message ?? null }, 'answer');
   if (!answer.ok) {
-    const err = auditedApplyError(version.id, previous?.id, answer.error?.message ?? '', { version: version.id, results: withAdvice(answer.results), advice: outcomeSentence(answer.error?.code, answer.error?.message ?? '') });
+    const err = auditedApplyError(version.id, previous?.id, answer.error?.message ?? '', {
+      version: version.id,
+      results: withAdvice(answer.results),
+      advice: outcomeSentence(answer.error?.code, answer.error?.message ?? ''),
+    });
     (err as { message: string }).message = answer.error?.message ?? err.message;
     throw err;
   }
@@ -124,9 +145,18 @@ export async function loadCandidate(tx: Tx, config: Config): Promise<void> {
   const fips = new Set(config.floatingIps.map((f) => f.address));
   await tx.floatingIp.deleteMany({ where: { address: { notIn: [...fips] } } });
   for (const f of config.floatingIps) {
-    await tx.floatingIp.upsert({ where: { address: f.address }, create: { address: f.address, interface: f.interface, prefixLength: f.prefixLength ?? null }, update: { interface: f.interface, prefixLength: f.prefixLength ?? null } });
+    await tx.floatingIp.upsert({
+      where: { address: f.address },
+      create: { address: f.address, interface: f.interface, prefixLength: f.prefixLength ?? null },
+      update: { interface: f.interface, prefixLength: f.prefixLength ?? null },
+    });
   }
-  if (config.ha) await tx.haSettings.upsert({ where: { id: 1 }, create: { id: 1, spec: JSON.stringify(config.ha) }, update: { spec: JSON.stringify(config.ha), version: { increment: 1 } } });
+  if (config.ha)
+    await tx.haSettings.upsert({
+      where: { id: 1 },
+      create: { id: 1, spec: JSON.stringify(config.ha) },
+      update: { spec: JSON.stringify(config.ha), version: { increment: 1 } },
+    });
   else await tx.haSettings.deleteMany({});
 }
 
@@ -142,12 +172,33 @@ export async function rollbackTo(versionId: number, opts: { author: string; audi
   await mutate(
     async (tx) => {
       for (const c of missingCerts) {
-        await tx.certificate.create({ data: { name: c.name, certificatePem: c.certificatePem, privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem), ...inspectCertificate(c.certificatePem, c.privateKeyPem) } });
+        await tx.certificate.create({
+          data: {
+            name: c.name,
+            certificatePem: c.certificatePem,
+            privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem),
+            ...inspectCertificate(c.certificatePem, c.privateKeyPem),
+          },
+        });
       }
       await loadCandidate(tx, config);
     },
-    () => opts.audit({ action: 'config.rollback-stage', objectType: 'config-version', objectId: String(versionId), before: { candidateHash: configHash(current) }, after: { from: versionId, hash: configHash(config) }, outcome: 'success' }),
+    () =>
+      opts.audit({
+        action: 'config.rollback-stage',
+        objectType: 'config-version',
+        objectId: String(versionId),
+        before: { candidateHash: configHash(current) },
+        after: { from: versionId, hash: configHash(config) },
+        outcome: 'success',
+      }),
   );
   // The candidate now is the snapshot (plus any certificate uploaded since, kept): apply exactly that.
-  return applyConfig(await renderCandidate(), { author: opts.author, comment: `rollback to version ${versionId}`, rollbackOf: versionId, audit: opts.audit, action: 'config.rollback' });
+  return applyConfig(await renderCandidate(), {
+    author: opts.author,
+    comment: `rollback to version ${versionId}`,
+    rollbackOf: versionId,
+    audit: opts.audit,
+    action: 'config.rollback',
+  });
 }

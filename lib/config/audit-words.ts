@@ -28,10 +28,22 @@ const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
 
 const STATE_VERBS: Record<string, string> = { online: 'Brought online', drain: 'Drained', halt: 'Halted' };
 const VERBS: Record<string, string> = {
-  create: 'Created', update: 'Changed', delete: 'Deleted', apply: 'Applied', rollback: 'Rolled back with', 'rollback-stage': 'Staged a rollback for',
-  discard: 'Discarded the staged changes', 'discard-object': 'Discarded the staged changes of',
+  create: 'Created',
+  update: 'Changed',
+  delete: 'Deleted',
+  apply: 'Applied',
+  rollback: 'Rolled back with',
+  'rollback-stage': 'Staged a rollback for',
+  discard: 'Discarded the staged changes',
+  'discard-object': 'Discarded the staged changes of',
 };
-const TYPE_WORDS: Record<string, string> = { 'virtual-service': 'virtual service', 'real-server': 'real server', certificate: 'certificate', 'floating-ip': 'floating IP', 'config-version': 'version' };
+const TYPE_WORDS: Record<string, string> = {
+  'virtual-service': 'virtual service',
+  'real-server': 'real server',
+  certificate: 'certificate',
+  'floating-ip': 'floating IP',
+  'config-version': 'version',
+};
 
 /** "sym-app-1 in symphony-web" for a real server (by the names the event carries), else the object's name. */
 function nameOf(e: AuditEventLike): { words: string | null; key: string | null } {
@@ -71,12 +83,14 @@ export function auditWords(e: AuditEventLike): AuditWords {
     return { objectName: name, summary: `${lead} ${name ?? e.objectId ?? 'a real server'}${was ? ` (was ${was})` : ''}`, changes: [] };
   }
   const isEdit = e.before !== null && e.before !== undefined && e.after !== null && e.after !== undefined;
-  const changes = key && (e.objectType === 'virtual-service' || e.objectType === 'real-server' || e.objectType === 'floating-ip' || e.objectType === 'certificate') && isEdit
-    ? fieldDiff(withoutNames(e.before), withoutNames(e.after)).map((f) => fieldSentence(f, e.objectType, key))
-    : [];
+  const changes =
+    key && (e.objectType === 'virtual-service' || e.objectType === 'real-server' || e.objectType === 'floating-ip' || e.objectType === 'certificate') && isEdit
+      ? fieldDiff(withoutNames(e.before), withoutNames(e.after)).map((f) => fieldSentence(f, e.objectType, key))
+      : [];
   const lead = VERBS[verb] ?? e.action;
   const refused = e.outcome === 'success' ? '' : ` (${e.outcome})`;
-  const what = e.objectType === 'config-version' || e.objectType === 'config' ? (name ?? '') : name ? `${type} ${name}` : `${type}${e.objectId ? ` ${e.objectId}` : ''}`;
+  const what =
+    e.objectType === 'config-version' || e.objectType === 'config' ? (name ?? '') : name ? `${type} ${name}` : `${type}${e.objectId ? ` ${e.objectId}` : ''}`;
   const summary = `${lead}${what ? ` ${what}` : ''}${refused}`;
   return { objectName: name, summary, changes };
 }

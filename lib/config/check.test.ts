@@ -52,13 +52,21 @@ function randomService(r: ReturnType<typeof rng>, name: string, isEdit = false):
   const rips = RIPS.filter((a) => layer === 7 || family(a));
   const count = Math.floor(r.next() * 3);
   const realServers = Array.from({ length: count }, (_, k) => ({
-    name: `${name}-rs${k}`, address: rips[(k + Math.floor(r.next() * rips.length)) % rips.length],
+    name: `${name}-rs${k}`,
+    address: rips[(k + Math.floor(r.next() * rips.length)) % rips.length],
     ...(mode !== 'dr' && r.next() < 0.6 ? { port: r.pick([80, 443, 8080, 8050]) } : {}),
   }));
   const tls = layer === 7 && mode === 'http' && r.next() < 0.3 ? { tls: { certificate: r.pick(['c1', 'c2']) } } : {};
   const iface = r.pick(isEdit ? [undefined, 'eth0', 'eth1', 'eth3'] : [undefined, undefined, 'eth0', 'eth1']);
   const raw = {
-    name, layer, mode, address, ports, isEnabled: r.next() < 0.85, healthCheck: { type: 'none' }, ...(iface ? { interface: iface } : {}),
+    name,
+    layer,
+    mode,
+    address,
+    ports,
+    isEnabled: r.next() < 0.85,
+    healthCheck: { type: 'none' },
+    ...(iface ? { interface: iface } : {}),
     ...(hasMark ? { firewallMark: r.pick([1, 2]) } : {}),
     ...(layer === 7 ? { layer7: { ...tls } } : {}),
     realServers,
@@ -75,8 +83,15 @@ async function wholeCandidate(tx: import('../db.ts').Tx) {
   const services = await tx.virtualService.findMany({ orderBy: [{ position: 'asc' }, { createdAt: 'asc' }], include: { realServers: { orderBy: RS_ORDER } } });
   const ha = await tx.haSettings.findUnique({ where: { id: 1 } });
   return {
-    virtualServices: services.map((v) => ({ ...JSON.parse(v.spec), realServers: v.realServers.map((x) => ({ ...JSON.parse(x.spec), state: x.state })) })) as VirtualService[],
-    certificates: (await tx.certificate.findMany({ orderBy: { name: 'asc' } })).map((c) => ({ name: c.name, certificatePem: c.certificatePem, privateKeyPem: '-----BEGIN PRIVATE KEY-----' })),
+    virtualServices: services.map((v) => ({
+      ...JSON.parse(v.spec),
+      realServers: v.realServers.map((x) => ({ ...JSON.parse(x.spec), state: x.state })),
+    })) as VirtualService[],
+    certificates: (await tx.certificate.findMany({ orderBy: { name: 'asc' } })).map((c) => ({
+      name: c.name,
+      certificatePem: c.certificatePem,
+      privateKeyPem: '-----BEGIN PRIVATE KEY-----',
+    })),
     floatingIps: (await tx.floatingIp.findMany({ orderBy: { address: 'asc' } })).map((f) => ({ address: f.address, interface: f.interface })),
     ...(ha ? { ha: JSON.parse(ha.spec) } : {}),
   };
@@ -89,7 +104,8 @@ async function oracle(tx: import('../db.ts').Tx, vs: VirtualService, replacing?:
   const at = replacing ? cand.virtualServices.findIndex((v) => v.name === replacing) : -1;
   const index = at >= 0 ? Math.min(at, list.length) : list.length;
   list.splice(index, 0, vs);
-  if (replacing !== vs.name && cand.virtualServices.some((v) => v.name === vs.name)) return [{ path: 'name', message: `A virtual service named "${vs.name}" already exists.` }];
+  if (replacing !== vs.name && cand.virtualServices.some((v) => v.name === vs.name))
+    return [{ path: 'name', message: `A virtual service named "${vs.name}" already exists.` }];
   const r = ConfigSchema.safeParse({ ...cand, virtualServices: list });
   if (r.success) return null;
   return r.error.issues.map((i) => {
@@ -125,7 +141,16 @@ test('the incremental check and the whole-candidate check agree on every edit of
     await db().haSettings.deleteMany();
     await db().floatingIp.deleteMany();
     await db().floatingIp.create({ data: { address: '10.8.0.1', interface: r.pick(['eth0', 'eth2']) } });
-    await db().certificate.create({ data: { name: 'c1', certificatePem: '-----BEGIN CERTIFICATE-----', privateKeyPem: sealPrivateKey('c1', '-----BEGIN PRIVATE KEY-----'), subject: 'CN=c1', fingerprint: 'x', notAfter: new Date(Date.now() + 1e10) } });
+    await db().certificate.create({
+      data: {
+        name: 'c1',
+        certificatePem: '-----BEGIN CERTIFICATE-----',
+        privateKeyPem: sealPrivateKey('c1', '-----BEGIN PRIVATE KEY-----'),
+        subject: 'CN=c1',
+        fingerprint: 'x',
+        notAfter: new Date(Date.now() + 1e10),
+      },
+    });
     // A valid table, built as the API builds it: each service kept only if the whole candidate stays valid.
     for (let i = 0; i < 25; i++) {
       const vs = randomService(r, `s${i}`);
@@ -143,7 +168,15 @@ test('the incremental check and the whole-candidate check agree on every edit of
       const vips = cand.virtualServices.filter((v) => v.isEnabled && v.interface).map((v) => v.address);
       const movingAddresses = vips.length && r.next() < 0.6 ? ['10.8.0.1', r.pick(vips)] : undefined;
       for (const virtualRouterId of [255, 254, 253, 1]) {
-        const block = ConfigSchema.shape.ha.parse({ interface: 'eth0', virtualRouterId, nodes: [{ name: 'a', address: '10.0.0.3', priority: 100 }, { name: 'b', address: '10.9.0.2', priority: 90 }], ...(movingAddresses ? { movingAddresses } : {}) });
+        const block = ConfigSchema.shape.ha.parse({
+          interface: 'eth0',
+          virtualRouterId,
+          nodes: [
+            { name: 'a', address: '10.0.0.3', priority: 100 },
+            { name: 'b', address: '10.9.0.2', priority: 90 },
+          ],
+          ...(movingAddresses ? { movingAddresses } : {}),
+        });
         if (ConfigSchema.safeParse({ ...cand, ha: block }).success) {
           await db().haSettings.create({ data: { id: 1, spec: JSON.stringify(block) } });
           break;

@@ -62,7 +62,10 @@ async function neighbours(tx: Tx, vs: VirtualService): Promise<{ ids: Set<string
   const ids = new Set<string>();
   let named: string | undefined;
   const vip = canonicalAddress(vs.address);
-  const byVip = await tx.virtualService.findMany({ where: { OR: [{ name: vs.name }, ...addressWhere([vs.address]).OR] }, select: { id: true, name: true, address: true } });
+  const byVip = await tx.virtualService.findMany({
+    where: { OR: [{ name: vs.name }, ...addressWhere([vs.address]).OR] },
+    select: { id: true, name: true, address: true },
+  });
   for (const r of byVip) {
     if (r.name === vs.name) named = r.id;
     if (canonicalAddress(r.address) === vip) ids.add(r.id);
@@ -93,14 +96,21 @@ async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, 
   const row = await tx.haSettings.findUnique({ where: { id: 1 } });
   if (!row) return { block: undefined, floatingIps: [], extra: [] as Entry[] };
   const block = JSON.parse(row.spec) as { movingAddresses?: string[] };
-  const floatingIps = (await tx.floatingIp.findMany({ orderBy: { address: 'asc' } })).map((f) => ({ address: f.address, interface: f.interface, ...(f.prefixLength !== null ? { prefixLength: f.prefixLength } : {}) }));
+  const floatingIps = (await tx.floatingIp.findMany({ orderBy: { address: 'asc' } })).map((f) => ({
+    address: f.address,
+    interface: f.interface,
+    ...(f.prefixLength !== null ? { prefixLength: f.prefixLength } : {}),
+  }));
   const ids = new Set<string>();
   if (block.movingAddresses?.length) {
     const wanted = new Set(block.movingAddresses.map(canonicalAddress));
-    for (const r of await tx.virtualService.findMany({ where: addressWhere(block.movingAddresses), select: { id: true, address: true } })) if (wanted.has(canonicalAddress(r.address))) ids.add(r.id);
+    for (const r of await tx.virtualService.findMany({ where: addressWhere(block.movingAddresses), select: { id: true, address: true } }))
+      if (wanted.has(canonicalAddress(r.address))) ids.add(r.id);
   }
   // Any one row per interface stands for it; the replaced row is left out, since the edit may move it elsewhere.
-  const perInterface = await tx.$queryRaw<{ id: string }[]>`SELECT MIN(id) AS id FROM "VirtualService" WHERE id <> ${oldId ?? ''} AND json_extract(spec, '$.isEnabled') = 1 AND json_extract(spec, '$.interface') IS NOT NULL GROUP BY json_extract(spec, '$.interface')`;
+  const perInterface = await tx.$queryRaw<
+    { id: string }[]
+  >`SELECT MIN(id) AS id FROM "VirtualService" WHERE id <> ${oldId ?? ''} AND json_extract(spec, '$.isEnabled') = 1 AND json_extract(spec, '$.interface') IS NOT NULL GROUP BY json_extract(spec, '$.interface')`;
   for (const r of perInterface) ids.add(r.id);
   for (const id of [...ids]) if (have.has(id) || id === oldId) ids.delete(id);
   const rows = ids.size === 0 ? [] : await tx.virtualService.findMany({ where: { id: { in: [...ids] } }, include: { realServers: { orderBy: RS_ORDER } } });
@@ -108,7 +118,11 @@ async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, 
 }
 
 type ServiceRow = Order & { id: string; spec: string; realServers: { spec: string; state: string }[] };
-const entryOf = (r: ServiceRow): Entry => ({ order: r, row: r, spec: { ...JSON.parse(r.spec), realServers: r.realServers.map((s) => ({ ...JSON.parse(s.spec), state: s.state })) } });
+const entryOf = (r: ServiceRow): Entry => ({
+  order: r,
+  row: r,
+  spec: { ...JSON.parse(r.spec), realServers: r.realServers.map((s) => ({ ...JSON.parse(s.spec), state: s.state })) },
+});
 
 const before = (a: Order, b: Order) => a.position - b.position || a.createdAt.getTime() - b.createdAt.getTime();
 
@@ -120,24 +134,45 @@ export type Replaced = { id: string; name: string } & Order;
  * API_VALIDATION with the issues; resolves when the edit keeps the candidate valid.
  */
 export async function checkCandidate(tx: Tx, vs: VirtualService, replacing?: string | Replaced): Promise<void> {
-  const old = typeof replacing === 'string'
-    ? await tx.virtualService.findUnique({ where: { name: replacing }, select: { id: true, name: true, position: true, createdAt: true } })
-    : replacing ?? null;
+  const old =
+    typeof replacing === 'string'
+      ? await tx.virtualService.findUnique({ where: { name: replacing }, select: { id: true, name: true, position: true, createdAt: true } })
+      : (replacing ?? null);
   const { ids, named } = await neighbours(tx, vs);
   if (named !== undefined && named !== old?.id) {
-    throw new ApiError('API_VALIDATION', { summary: `name: A virtual service named "${vs.name}" already exists.` }, { fields: [{ path: 'name', message: `A virtual service named "${vs.name}" already exists.` }] });
+    throw new ApiError(
+      'API_VALIDATION',
+      { summary: `name: A virtual service named "${vs.name}" already exists.` },
+      { fields: [{ path: 'name', message: `A virtual service named "${vs.name}" already exists.` }] },
+    );
   }
   if (old) ids.delete(old.id);
-  const rows = ids.size === 0 ? [] : await tx.virtualService.findMany({
-    where: { id: { in: [...ids] } },
-    include: { realServers: { orderBy: RS_ORDER } },
-  });
+  const rows =
+    ids.size === 0
+      ? []
+      : await tx.virtualService.findMany({
+          where: { id: { in: [...ids] } },
+          include: { realServers: { orderBy: RS_ORDER } },
+        });
   const at: Order = old ?? { position: Number.POSITIVE_INFINITY, createdAt: new Date(8.64e15) };
   const ha = await haContext(tx, vs, old?.id, ids);
   const entries: Entry[] = [...rows.map(entryOf), ...ha.extra, { order: at, row: null, spec: vs }].sort((a, b) => before(a.order, b.order));
-  const refs = new Set(entries.flatMap((e) => [e.spec.layer7?.tls?.certificate, ...(e.spec.layer7?.tls?.sniCertificates ?? [])].filter((n): n is string => !!n)));
-  const certificates = refs.size === 0 ? [] : (await tx.certificate.findMany({ where: { name: { in: [...refs] } }, select: { name: true }, orderBy: { name: 'asc' } })).map((c) => ({ name: c.name, ...STUB_CERT }));
-  const r = ConfigSchema.safeParse({ virtualServices: entries.map((e) => e.spec), floatingIps: ha.floatingIps, certificates, ...(ha.block ? { ha: ha.block } : {}) });
+  const refs = new Set(
+    entries.flatMap((e) => [e.spec.layer7?.tls?.certificate, ...(e.spec.layer7?.tls?.sniCertificates ?? [])].filter((n): n is string => !!n)),
+  );
+  const certificates =
+    refs.size === 0
+      ? []
+      : (await tx.certificate.findMany({ where: { name: { in: [...refs] } }, select: { name: true }, orderBy: { name: 'asc' } })).map((c) => ({
+          name: c.name,
+          ...STUB_CERT,
+        }));
+  const r = ConfigSchema.safeParse({
+    virtualServices: entries.map((e) => e.spec),
+    floatingIps: ha.floatingIps,
+    certificates,
+    ...(ha.block ? { ha: ha.block } : {}),
+  });
   if (r.success) return;
   const mine = entries.findIndex((e) => e.row === null);
   // A neighbour's index in the whole candidate: how many services come before it there (the edited one takes the
@@ -145,11 +180,16 @@ export async function checkCandidate(tx: Tx, vs: VirtualService, replacing?: str
   const fullIndex = new Map<number, number>();
   for (const i of new Set(r.error.issues.map((x) => x.path[1]).filter((i): i is number => typeof i === 'number' && i !== mine))) {
     const o = entries[i].order;
-    fullIndex.set(i, await tx.virtualService.count({ where: { OR: [{ position: { lt: o.position } }, { position: o.position, createdAt: { lt: o.createdAt } }] } }));
+    fullIndex.set(
+      i,
+      await tx.virtualService.count({ where: { OR: [{ position: { lt: o.position } }, { position: o.position, createdAt: { lt: o.createdAt } }] } }),
+    );
   }
-  throw validationError(r.error.issues.map((i) => {
-    if (i.path[0] !== 'virtualServices' || typeof i.path[1] !== 'number') return i;
-    if (i.path[1] === mine) return { ...i, path: i.path.slice(2) };
-    return { ...i, path: ['virtualServices', fullIndex.get(i.path[1]) ?? i.path[1], ...i.path.slice(2)] };
-  }));
+  throw validationError(
+    r.error.issues.map((i) => {
+      if (i.path[0] !== 'virtualServices' || typeof i.path[1] !== 'number') return i;
+      if (i.path[1] === mine) return { ...i, path: i.path.slice(2) };
+      return { ...i, path: ['virtualServices', fullIndex.get(i.path[1]) ?? i.path[1], ...i.path.slice(2)] };
+    }),
+  );
 }

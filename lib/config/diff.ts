@@ -48,7 +48,13 @@ export function fieldDiff(before: unknown, after: unknown, path = ''): Field[] {
 
 /** A change with its words. */
 function worded(kind: Change['kind'], objectType: Change['objectType'], name: string, fields: Field[]): Change {
-  return { kind, objectType, name, headline: changeHeadline(kind, objectType, name), fields: fields.map((f) => ({ ...f, text: fieldSentence(f, objectType, name) })) };
+  return {
+    kind,
+    objectType,
+    name,
+    headline: changeHeadline(kind, objectType, name),
+    fields: fields.map((f) => ({ ...f, text: fieldSentence(f, objectType, name) })),
+  };
 }
 
 function byName<T extends { name: string }>(list: T[]): Map<string, T> {

@@ -12,8 +12,16 @@ let h: Harness;
 let admin: Client;
 
 const web = {
-  name: 'symphony-web', layer: 4, mode: 'nat', address: '192.168.10.50', ports: [443], healthCheck: { type: 'none' },
-  realServers: [{ name: 'sym-app-1', address: '192.168.10.61', port: 8443, weight: 100 }, { name: 'sym-app-2', address: '192.168.10.62', port: 8443, weight: 100 }],
+  name: 'symphony-web',
+  layer: 4,
+  mode: 'nat',
+  address: '192.168.10.50',
+  ports: [443],
+  healthCheck: { type: 'none' },
+  realServers: [
+    { name: 'sym-app-1', address: '192.168.10.61', port: 8443, weight: 100 },
+    { name: 'sym-app-2', address: '192.168.10.62', port: 8443, weight: 100 },
+  ],
 };
 const pacs = { ...web, name: 'pacs', address: '192.168.10.70', realServers: [{ name: 'pacs-1', address: '192.168.10.71', port: 104 }] };
 
@@ -26,7 +34,13 @@ after(async () => {
 });
 
 const lastAuditId = async () => (await admin.req('GET', '/audit?limit=1')).body.items[0].id as number;
-const changes = async () => (await admin.req('GET', '/changes')).body as { count: number; candidateHash: string; policy: string; changes: { name: string; headline: string; id?: string; fields: { text: string }[] }[] };
+const changes = async () =>
+  (await admin.req('GET', '/changes')).body as {
+    count: number;
+    candidateHash: string;
+    policy: string;
+    changes: { name: string; headline: string; id?: string; fields: { text: string }[] }[];
+  };
 
 test('discard one object, then all: back to the running version, one audit row each, states kept', async () => {
   const created = await admin.req('POST', '/virtual-services', web);
@@ -37,14 +51,26 @@ test('discard one object, then all: back to the running version, one audit row e
   const rs1 = vs.realServers[0];
 
   // Stage: a weight, a new service; set an operator state (operational, not staged).
-  const w = await admin.req('PUT', `/virtual-services/${vs.id}/real-servers/${rs1.id}`, { name: 'sym-app-1', address: '192.168.10.61', port: 8443, weight: 50 }, { 'if-match': `"${rs1.version}"` });
+  const w = await admin.req(
+    'PUT',
+    `/virtual-services/${vs.id}/real-servers/${rs1.id}`,
+    { name: 'sym-app-1', address: '192.168.10.61', port: 8443, weight: 50 },
+    { 'if-match': `"${rs1.version}"` },
+  );
   assert.equal(w.status, 200, w.text);
   assert.equal((await admin.req('POST', '/virtual-services', pacs)).status, 201);
   assert.equal((await admin.req('PUT', `/real-servers/${rs1.id}/state`, { state: 'drain' })).status, 200);
   let c = await changes();
-  assert.deepEqual(c.changes.map((x) => x.headline).sort(), ['Real server pacs-1 added to pacs', 'Real server sym-app-1 in symphony-web changed', 'Virtual service pacs added']);
+  assert.deepEqual(c.changes.map((x) => x.headline).sort(), [
+    'Real server pacs-1 added to pacs',
+    'Real server sym-app-1 in symphony-web changed',
+    'Virtual service pacs added',
+  ]);
   const weight = c.changes.find((x) => x.name === 'symphony-web/sym-app-1')!;
-  assert.deepEqual(weight.fields.map((f) => f.text), ['weight of sym-app-1 in symphony-web: 100 → 50']);
+  assert.deepEqual(
+    weight.fields.map((f) => f.text),
+    ['weight of sym-app-1 in symphony-web: 100 → 50'],
+  );
   assert.equal(weight.id, rs1.id, 'the change carries the id of its row');
   assert.match(c.policy, /^All or nothing/);
 
@@ -89,14 +115,24 @@ test('discarding a deletion brings the service back; one that conflicts with a s
   assert.equal(taker.status, 201, taker.text);
   const refused = await admin.req('POST', '/changes/discard', { object: { type: 'virtual-service', name: 'symphony-web' } });
   assert.equal(refused.status, 422, refused.text);
-  assert.deepEqual(refused.body.error.details.fields.map((f: { path: string }) => f.path), ['ports'], refused.text);
+  assert.deepEqual(
+    refused.body.error.details.fields.map((f: { path: string }) => f.path),
+    ['ports'],
+    refused.text,
+  );
   assert.match(refused.body.error.message, /"taker" already listens on 192\.168\.10\.50/);
   assert.equal((await admin.req('POST', '/changes/discard', { object: { type: 'virtual-service', name: 'taker' } })).status, 200);
   const back = await admin.req('POST', '/changes/discard', { object: { type: 'virtual-service', name: 'symphony-web' } });
   assert.equal(back.status, 200, back.text);
   assert.equal((await changes()).count, 0);
   const restored = (await admin.req('GET', '/virtual-services')).body.items[0];
-  assert.deepEqual(restored.realServers.map((r: { name: string; weight: number }) => [r.name, r.weight]), [['sym-app-1', 100], ['sym-app-2', 100]]);
+  assert.deepEqual(
+    restored.realServers.map((r: { name: string; weight: number }) => [r.name, r.weight]),
+    [
+      ['sym-app-1', 100],
+      ['sym-app-2', 100],
+    ],
+  );
   const unknown = await admin.req('POST', '/changes/discard', { object: { type: 'virtual-service', name: 'never-was' } });
   assert.equal(unknown.status, 404);
 });
@@ -108,13 +144,21 @@ test('a failing apply says what to do, and History keeps the reason', async () =
   await once(holder, 'listening');
   const port = (holder.address() as net.AddressInfo).port;
   try {
-    const l7 = { name: 'symphony-l7', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' }, realServers: [{ name: 'a', address: '127.0.0.1', port: 9 }] };
+    const l7 = {
+      name: 'symphony-l7',
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [port],
+      healthCheck: { type: 'none' },
+      realServers: [{ name: 'a', address: '127.0.0.1', port: 9 }],
+    };
     assert.equal((await admin.req('POST', '/virtual-services', l7)).status, 201);
     const r = await admin.req('POST', '/apply', {});
     assert.equal(r.status, 502, r.text);
     const failed = r.body.error.details.results.find((x: { name: string }) => x.name === 'symphony-l7');
     assert.equal(failed.advice, `Another program already listens on 127.0.0.1:${port}: stop it, or choose another port or address.`);
-    assert.match(failed.message, /EADDRINUSE/, 'the engine\'s own words stay as the detail');
+    assert.match(failed.message, /EADDRINUSE/, "the engine's own words stay as the detail");
     assert.match(r.body.error.details.advice, /^Nothing of this version runs/);
     const history = (await admin.req('GET', '/config-versions')).body.items;
     const v = history.find((x: { id: number }) => x.id === r.body.error.details.version);

@@ -47,14 +47,28 @@ async function restoreCertificates(tx: Tx, config: Config, only?: string): Promi
   for (const row of stored) {
     const w = wanted.get(row.name);
     if (w && w.certificatePem !== row.certificatePem) {
-      await tx.certificate.update({ where: { id: row.id }, data: { certificatePem: w.certificatePem, privateKeyPem: sealPrivateKey(w.name, w.privateKeyPem), ...inspectCertificate(w.certificatePem, w.privateKeyPem) } });
+      await tx.certificate.update({
+        where: { id: row.id },
+        data: {
+          certificatePem: w.certificatePem,
+          privateKeyPem: sealPrivateKey(w.name, w.privateKeyPem),
+          ...inspectCertificate(w.certificatePem, w.privateKeyPem),
+        },
+      });
     } else if (!w) {
       await tx.certificate.delete({ where: { id: row.id } });
     }
   }
   for (const c of config.certificates) {
     if ((only === undefined || only === c.name) && !stored.some((s) => s.name === c.name)) {
-      await tx.certificate.create({ data: { name: c.name, certificatePem: c.certificatePem, privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem), ...inspectCertificate(c.certificatePem, c.privateKeyPem) } });
+      await tx.certificate.create({
+        data: {
+          name: c.name,
+          certificatePem: c.certificatePem,
+          privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem),
+          ...inspectCertificate(c.certificatePem, c.privateKeyPem),
+        },
+      });
     }
   }
   // A deleted certificate some staged service still uses: the whole candidate says which field.
@@ -65,7 +79,8 @@ async function restoreCertificates(tx: Tx, config: Config, only?: string): Promi
 /** Every staged change undone. `expectedHash`: the candidate the person reviewed (a newer one is not discarded). */
 export async function discardAll(opts: { audit: AuditFor; expectedHash?: string }) {
   const p = await pendingChanges();
-  if (opts.expectedHash && opts.expectedHash !== p.candidateHash) throw new ApiError('API_CONFLICT', { reason: 'The staged configuration changed since you reviewed it; review the changes again.' });
+  if (opts.expectedHash && opts.expectedHash !== p.candidateHash)
+    throw new ApiError('API_CONFLICT', { reason: 'The staged configuration changed since you reviewed it; review the changes again.' });
   if (p.changes.length === 0) throw new ApiError('API_CONFLICT', { reason: 'Nothing is staged, so there is nothing to discard.' });
   const running = await runningConfig();
   const states = new Map<string, string>();
@@ -76,12 +91,16 @@ export async function discardAll(opts: { audit: AuditFor; expectedHash?: string 
       await loadCandidate(tx, config);
       await restoreCertificates(tx, config);
     },
-    () => opts.audit({
-      action: 'changes.discard', objectType: 'config', objectId: null, outcome: 'success',
-      before: { candidateHash: p.candidateHash, changes: p.changes.length, objects: p.changes.slice(0, 100).map((c) => c.headline) },
-      after: { runningVersion: running.id, hash: configHash(config) },
-      message: `${p.changes.length} staged change${p.changes.length === 1 ? '' : 's'} discarded; the candidate is ${running.id ? `version ${running.id}` : 'empty'} again.`,
-    }),
+    () =>
+      opts.audit({
+        action: 'changes.discard',
+        objectType: 'config',
+        objectId: null,
+        outcome: 'success',
+        before: { candidateHash: p.candidateHash, changes: p.changes.length, objects: p.changes.slice(0, 100).map((c) => c.headline) },
+        after: { runningVersion: running.id, hash: configHash(config) },
+        message: `${p.changes.length} staged change${p.changes.length === 1 ? '' : 's'} discarded; the candidate is ${running.id ? `version ${running.id}` : 'empty'} again.`,
+      }),
   );
   return { discarded: p.changes.length, runningVersion: running.id };
 }
@@ -100,17 +119,26 @@ function specOf(row: NonNullable<Awaited<ReturnType<typeof loadService>>>): Virt
 /** Writes `vs` over the row (or as a new one), real servers matched by name so ids and states survive. */
 async function writeService(tx: Tx, row: Awaited<ReturnType<typeof loadService>>, vs: VirtualService): Promise<void> {
   if (!row) {
-    await tx.virtualService.create({ data: { ...vsColumns(vs), position: await nextPosition(tx), realServers: { create: vs.realServers.map((rs) => ({ ...rsColumns(rs), state: rs.state })) } } });
+    await tx.virtualService.create({
+      data: {
+        ...vsColumns(vs),
+        position: await nextPosition(tx),
+        realServers: { create: vs.realServers.map((rs) => ({ ...rsColumns(rs), state: rs.state })) },
+      },
+    });
     return;
   }
   const byName = new Map(row.realServers.map((r) => [r.name, r]));
   await tx.virtualService.update({
     where: { id: row.id },
     data: {
-      ...vsColumns(vs), version: { increment: 1 },
+      ...vsColumns(vs),
+      version: { increment: 1 },
       realServers: {
         deleteMany: { name: { notIn: vs.realServers.map((r) => r.name) } },
-        update: vs.realServers.filter((r) => byName.has(r.name)).map((r) => ({ where: { id: byName.get(r.name)!.id }, data: { ...rsColumns(r), version: { increment: 1 } } })),
+        update: vs.realServers
+          .filter((r) => byName.has(r.name))
+          .map((r) => ({ where: { id: byName.get(r.name)!.id }, data: { ...rsColumns(r), version: { increment: 1 } } })),
         create: vs.realServers.filter((r) => !byName.has(r.name)).map((r) => ({ ...rsColumns(r), state: r.state })),
       },
     },
@@ -149,12 +177,18 @@ export async function discardObject(target: DiscardTarget, opts: { audit: AuditF
         if (!now && !was) throw notStaged(target);
         const restored = was && { ...was, state: now?.state ?? was.state };
         const servers = restored
-          ? (now ? current.realServers.map((r) => (r.name === rsName ? restored : r)) : [...current.realServers, restored])
+          ? now
+            ? current.realServers.map((r) => (r.name === rsName ? restored : r))
+            : [...current.realServers, restored]
           : current.realServers.filter((r) => r.name !== rsName);
         const vs = VirtualServiceSchema.parse({ ...current, realServers: servers });
         await checkCandidate(tx, vs, { id: row.id, name: row.name, position: row.position, createdAt: row.createdAt });
         await writeService(tx, row, vs);
-        return { id: row.realServers.find((r) => r.name === rsName)?.id ?? null, before: now ? { virtualService: vsName, ...now } : null, after: restored ? { virtualService: vsName, ...restored } : null };
+        return {
+          id: row.realServers.find((r) => r.name === rsName)?.id ?? null,
+          before: now ? { virtualService: vsName, ...now } : null,
+          after: restored ? { virtualService: vsName, ...restored } : null,
+        };
       }
       if (target.type === 'floating-ip') {
         const row = await tx.floatingIp.findUnique({ where: { address: target.name } });
@@ -162,7 +196,12 @@ export async function discardObject(target: DiscardTarget, opts: { audit: AuditF
         if (!row && !was) throw notStaged(target);
         const before = row && { address: row.address, interface: row.interface, ...(row.prefixLength !== null ? { prefixLength: row.prefixLength } : {}) };
         if (!was) await tx.floatingIp.delete({ where: { id: row!.id } });
-        else await tx.floatingIp.upsert({ where: { address: was.address }, create: { address: was.address, interface: was.interface, prefixLength: was.prefixLength ?? null }, update: { interface: was.interface, prefixLength: was.prefixLength ?? null } });
+        else
+          await tx.floatingIp.upsert({
+            where: { address: was.address },
+            create: { address: was.address, interface: was.interface, prefixLength: was.prefixLength ?? null },
+            update: { interface: was.interface, prefixLength: was.prefixLength ?? null },
+          });
         return { id: row?.id ?? null, before, after: was ?? null };
       }
       const row = await tx.certificate.findUnique({ where: { name: target.name } });
@@ -172,10 +211,15 @@ export async function discardObject(target: DiscardTarget, opts: { audit: AuditF
       const view = (c: { name: string } | null | undefined) => (c ? { name: c.name } : null);
       return { id: row?.id ?? null, before: view(row), after: view(was) };
     },
-    (r) => opts.audit({
-      action: 'changes.discard-object', objectType: target.type, objectId: r.id, outcome: 'success',
-      before: r.before, after: r.after,
-      message: `Staged changes of ${target.type} ${target.name} discarded: ${r.after ? `back to ${running.id ? `version ${running.id}` : 'the running version'}` : 'it is not in the running version, so it is removed'}.`,
-    }),
+    (r) =>
+      opts.audit({
+        action: 'changes.discard-object',
+        objectType: target.type,
+        objectId: r.id,
+        outcome: 'success',
+        before: r.before,
+        after: r.after,
+        message: `Staged changes of ${target.type} ${target.name} discarded: ${r.after ? `back to ${running.id ? `version ${running.id}` : 'the running version'}` : 'it is not in the running version, so it is removed'}.`,
+      }),
   );
 }

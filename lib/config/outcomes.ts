@@ -54,16 +54,26 @@ export const OUTCOME_SENTENCES: Record<EngineErrorCode, Sentence> = {
   ENGINE_NOT_FOUND: () => 'This is not in the running configuration yet: apply the staged changes first.',
   ENGINE_BAD_REQUEST: () => 'The engine could not read the request: report it with the request id from the audit log.',
   ENGINE_INTERNAL: () => 'The engine hit an unexpected error: its log says what; apply again once it is fixed.',
-  IPVS_UNAVAILABLE: () => 'Stored but not running here: this machine\u2019s kernel has no IPVS. Layer 4 services run on an appliance whose kernel has it; nothing to do on this one.',
+  IPVS_UNAVAILABLE: () =>
+    'Stored but not running here: this machine\u2019s kernel has no IPVS. Layer 4 services run on an appliance whose kernel has it; nothing to do on this one.',
   IPVS_PERMISSION: () => 'Start the engine as root (or with CAP_NET_ADMIN) so it can program IPVS.',
   IPVS_SCHEDULER_MISSING: () => 'This kernel lacks the scheduler\u2019s module: choose another scheduler (wlc is always there).',
-  IPVS_EXISTS: (f) => (/firewall-mark service/.test(f.message) ? 'Another program made an IPVS service for this firewall mark: remove it there (ipvsadm -D -f MARK), or choose another mark.' : 'Another program made this IPVS service: remove it there (ipvsadm -D), or choose another address or port.'),
-  IPVS_KERNEL: (f) => (f.errno && ERRNO_SENTENCES[f.errno] ? ERRNO_SENTENCES[f.errno](f) : 'The kernel refused the change: check the service\u2019s address, interface and ports, then apply again.'),
+  IPVS_EXISTS: (f) =>
+    /firewall-mark service/.test(f.message)
+      ? 'Another program made an IPVS service for this firewall mark: remove it there (ipvsadm -D -f MARK), or choose another mark.'
+      : 'Another program made this IPVS service: remove it there (ipvsadm -D), or choose another address or port.',
+  IPVS_KERNEL: (f) =>
+    f.errno && ERRNO_SENTENCES[f.errno]
+      ? ERRNO_SENTENCES[f.errno](f)
+      : 'The kernel refused the change: check the service\u2019s address, interface and ports, then apply again.',
   IPVS_HELPER_ENDED: () => 'Apply again: the engine starts its IPVS helper process anew, and its log says why the last one ended.',
   IPVS_PORT_RANGE: () => 'Give this service a firewall mark, so one IPVS service covers all its ports.',
   IPVS_NOT_CONFIRMED: () => 'Something else is changing IPVS on this machine (another ipvsadm or keepalived?): stop it; the next apply checks again.',
   NFT_FAILED: () => 'nftables refused the source-NAT rules: check that nftables is installed and the kernel has nf_tables, then apply again.',
-  PROXY_LISTEN_FAILED: (f) => (f.errno && ERRNO_SENTENCES[f.errno] ? ERRNO_SENTENCES[f.errno](f) : `The proxy cannot listen on ${f.endpoint ?? 'this address'}: check that the address is this appliance\u2019s and the port is free.`),
+  PROXY_LISTEN_FAILED: (f) =>
+    f.errno && ERRNO_SENTENCES[f.errno]
+      ? ERRNO_SENTENCES[f.errno](f)
+      : `The proxy cannot listen on ${f.endpoint ?? 'this address'}: check that the address is this appliance\u2019s and the port is free.`,
   PROXY_CERT_INVALID: () => 'Upload a certificate and private key that belong together (PEM) on the Certificates page, then apply again.',
   PROXY_CONFIG_INVALID: () => 'The layer 7 settings of this service cannot be built: correct them in its form (the detail says which).',
   PROXY_WORKER_FAILED: () => 'The layer 7 proxy workers did not take the configuration: the engine log says why; apply again.',
@@ -75,7 +85,8 @@ export const OUTCOME_SENTENCES: Record<EngineErrorCode, Sentence> = {
   HA_FIFO_FAILED: () => 'The engine cannot read keepalived\u2019s notifications: check the data directory\u2019s permissions and free space.',
   HA_SYNC_FAILED: () => 'The connection sync daemon did not start: check the HA interface exists and is up, then apply again.',
   HA_SYNC_CONFLICT: () => 'Stop the IPVS sync daemon that another program started (ipvsadm --stop-daemon), so the engine can run its own.',
-  HA_STICK_SYNC_FAILED: () => 'Layer 7 persistence is not shared with the peer: check this node\u2019s own address is on the HA interface and UDP port 8850 is free, then apply again.',
+  HA_STICK_SYNC_FAILED: () =>
+    'Layer 7 persistence is not shared with the peer: check this node\u2019s own address is on the HA interface and UDP port 8850 is free, then apply again.',
   HA_UNHEALTHY: () => 'This node\u2019s data planes are not healthy, so it stays standby: fix what the detail names.',
 };
 
@@ -84,7 +95,9 @@ export function factsOf(message: string, service?: string): OutcomeFacts {
   // A known errno first (so a word such as "EMIS" is not taken for one), else anything shaped like one.
   const errno = [...message.matchAll(/\b(E[A-Z0-9]{3,15})\b/g)].map((m) => m[1]).sort((a, b) => Number(b in ERRNO_SENTENCES) - Number(a in ERRNO_SENTENCES))[0];
   const endpoint = /\b((?:\d{1,3}\.){3}\d{1,3}:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})\b/.exec(message)?.[1];
-  const address = endpoint ? endpoint.replace(/^\[|\]?:\d+$/g, '') : /\b((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){2,7})\b/.exec(message)?.[1];
+  const address = endpoint
+    ? endpoint.replace(/^\[|\]?:\d+$/g, '')
+    : /\b((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){2,7})\b/.exec(message)?.[1];
   return { service, message, errno, endpoint, address };
 }
 

@@ -50,22 +50,44 @@ function pendingOf(result: string | null): PendingApply | undefined {
  * Marks version `id` applied or failed and writes its audit row, in one transaction, if it is still applying.
  * Returns whether this call settled it (false: someone settled it first, and wrote the row).
  */
-export async function settleVersion(id: number, outcome: { status: 'applied' | 'failed'; result: unknown; message?: string | null }, how: SettleHow): Promise<boolean> {
+export async function settleVersion(
+  id: number,
+  outcome: { status: 'applied' | 'failed'; result: unknown; message?: string | null },
+  how: SettleHow,
+): Promise<boolean> {
   const row = await db().configVersion.findUnique({ where: { id } });
   if (!row || row.status !== 'applying') return false;
   const pending = pendingOf(row.result);
-  const draft: AuditInput = pending?.audit ?? { actor: row.authorName, actorRole: null, sourceAddress: 'unknown', requestId: `settle-${id}`, action: 'config.apply', objectType: 'config-version', outcome: 'success' };
+  const draft: AuditInput = pending?.audit ?? {
+    actor: row.authorName,
+    actorRole: null,
+    sourceAddress: 'unknown',
+    requestId: `settle-${id}`,
+    action: 'config.apply',
+    objectType: 'config-version',
+    outcome: 'success',
+  };
   const results = (outcome.result as { results?: { name: string; status: string; message: string }[] })?.results;
   const message = [outcome.message, HOW_TEXT[how]].filter(Boolean).join(' ') || null;
   const count = await mutate(
-    async (tx) => (await tx.configVersion.updateMany({ where: { id, status: 'applying' }, data: { status: outcome.status, result: JSON.stringify(outcome.result) } })).count,
-    (n) => n === 1 ? {
-      ...draft,
-      objectId: String(id),
-      after: { ...(draft.after as object | undefined), version: id, ...(results ? { results: results.map((r) => ({ name: r.name, status: r.status, message: r.message })) } : {}), ...(how !== 'answer' ? { learnt: how } : {}) },
-      outcome: outcome.status === 'applied' ? 'success' : 'failed',
-      message,
-    } : null,
+    async (tx) =>
+      (await tx.configVersion.updateMany({ where: { id, status: 'applying' }, data: { status: outcome.status, result: JSON.stringify(outcome.result) } }))
+        .count,
+    (n) =>
+      n === 1
+        ? {
+            ...draft,
+            objectId: String(id),
+            after: {
+              ...(draft.after as object | undefined),
+              version: id,
+              ...(results ? { results: results.map((r) => ({ name: r.name, status: r.status, message: r.message })) } : {}),
+              ...(how !== 'answer' ? { learnt: how } : {}),
+            },
+            outcome: outcome.status === 'applied' ? 'success' : 'failed',
+            message,
+          }
+        : null,
     { isCandidateChange: false },
   );
   if (count === 1 && how !== 'answer') log('info', `version ${id} settled as ${outcome.status}`, { how });
@@ -86,7 +108,11 @@ export async function settleFromEngine(id: number): Promise<{ status: 'applied' 
   if (o && (o.hash === undefined || o.hash === row.hash)) {
     const status = o.status === 'applied' ? 'applied' : 'failed';
     const code = o.status === 'expired' ? 'ENGINE_APPLY_EXPIRED' : 'ENGINE_APPLY_FAILED';
-    await settleVersion(id, { status, result: { outcome: o, ...(status === 'failed' ? { error: { code, message: o.message } } : {}) }, message: o.message }, 'record');
+    await settleVersion(
+      id,
+      { status, result: { outcome: o, ...(status === 'failed' ? { error: { code, message: o.message } } : {}) }, message: o.message },
+      'record',
+    );
     return { status, message: o.message, how: 'record' };
   }
   // No record: is it running anyway (a record lost with the engine's data directory)?
@@ -145,11 +171,23 @@ async function resendStatesNow(): Promise<number> {
       const row = byKey.get(key);
       if (!row || !inRunning.has(key) || row.state === rs.operator) continue;
       await engine().setServerState(svc.name, rs.name, row.state as 'online' | 'drain' | 'halt');
-      await mutate(async () => row, () => ({
-        actor: 'fulcrum', actorRole: null, sourceAddress: 'local', requestId: `resend-${row.id}-${Date.now()}`, action: 'real-server.state-resend', objectType: 'real-server', objectId: row.id,
-        before: { virtualService: svc.name, realServer: rs.name, state: rs.operator }, after: { virtualService: svc.name, realServer: rs.name, state: row.state }, outcome: 'success',
-        message: `The engine had ${rs.operator} for ${key} although ${row.state} was set; sent again when the engine answered.`,
-      }), { isCandidateChange: false });
+      await mutate(
+        async () => row,
+        () => ({
+          actor: 'fulcrum',
+          actorRole: null,
+          sourceAddress: 'local',
+          requestId: `resend-${row.id}-${Date.now()}`,
+          action: 'real-server.state-resend',
+          objectType: 'real-server',
+          objectId: row.id,
+          before: { virtualService: svc.name, realServer: rs.name, state: rs.operator },
+          after: { virtualService: svc.name, realServer: rs.name, state: row.state },
+          outcome: 'success',
+          message: `The engine had ${rs.operator} for ${key} although ${row.state} was set; sent again when the engine answered.`,
+        }),
+        { isCandidateChange: false },
+      );
       sent++;
     }
   }
@@ -166,10 +204,13 @@ export function createSettler(opts: { everyMs?: number } = {}) {
     isRunning = true;
     try {
       const left = await settlePending();
-      const isResent = await resendStates().then(() => true, (e) => {
-        log('warn', 'could not compare operator states with the engine', { error: (e as Error).message });
-        return false;
-      });
+      const isResent = await resendStates().then(
+        () => true,
+        (e) => {
+          log('warn', 'could not compare operator states with the engine', { error: (e as Error).message });
+          return false;
+        },
+      );
       if (left > 0 || !isResent) schedule();
     } catch (e) {
       log('warn', 'could not settle pending versions', { error: (e as Error).message });

@@ -23,7 +23,14 @@ export function rsView(r: RsRow) {
 }
 
 export function vsView(v: VsRow) {
-  return { id: v.id, version: v.version, ...JSON.parse(v.spec), realServers: (v.realServers ?? []).map(rsView), createdAt: v.createdAt, updatedAt: v.updatedAt };
+  return {
+    id: v.id,
+    version: v.version,
+    ...JSON.parse(v.spec),
+    realServers: (v.realServers ?? []).map(rsView),
+    createdAt: v.createdAt,
+    updatedAt: v.updatedAt,
+  };
 }
 
 /** The check of an edit against the whole schema, at the cost of the edit (check.ts). */

@@ -75,7 +75,20 @@ const LABELS: Record<string, string> = {
 
 /** "maxConnections" → "max connections", "layer7" → "layer 7", "tls" → "TLS". */
 export function keyWords(key: string): string {
-  const acronyms: Record<string, string> = { tls: 'TLS', http: 'HTTP', https: 'HTTPS', hsts: 'HSTS', sni: 'SNI', url: 'URL', alpn: 'ALPN', ca: 'CA', ms: 'ms', dicom: 'DICOM', ae: 'AE', http2: 'HTTP/2' };
+  const acronyms: Record<string, string> = {
+    tls: 'TLS',
+    http: 'HTTP',
+    https: 'HTTPS',
+    hsts: 'HSTS',
+    sni: 'SNI',
+    url: 'URL',
+    alpn: 'ALPN',
+    ca: 'CA',
+    ms: 'ms',
+    dicom: 'DICOM',
+    ae: 'AE',
+    http2: 'HTTP/2',
+  };
   return key
     .replace(/^is(?=[A-Z])/, '')
     .replace(/Ms$|Seconds$/, '')
@@ -107,7 +120,11 @@ export function fieldLabel(path: string): string {
   return words.join(' ');
 }
 
-const lastKey = (path: string) => path.split('.').filter((p) => !/^\d+$/.test(p)).pop() ?? '';
+const lastKey = (path: string) =>
+  path
+    .split('.')
+    .filter((p) => !/^\d+$/.test(p))
+    .pop() ?? '';
 
 /** Fields where 0 means "unlimited" (the schema's and IPVS's upper threshold), so 0 is never read as a limit of 0. */
 const NO_LIMIT_AT_ZERO = new Set(['maxConnections']);
@@ -147,7 +164,13 @@ export function objectWords(objectType: string, name: string): string {
   return name;
 }
 
-const TYPE_WORDS: Record<string, string> = { 'virtual-service': 'virtual service', 'real-server': 'real server', certificate: 'certificate', 'floating-ip': 'floating IP', ha: 'settings of' };
+const TYPE_WORDS: Record<string, string> = {
+  'virtual-service': 'virtual service',
+  'real-server': 'real server',
+  certificate: 'certificate',
+  'floating-ip': 'floating IP',
+  ha: 'settings of',
+};
 
 /** "weight of sym-app-1 in symphony-web: 100 → 50"; "description of web set to …"; "… cleared (was …)". */
 export function fieldSentence(f: FieldChange, objectType: string, name: string): string {

@@ -16,10 +16,21 @@ import { readSnapshot, sealPrivateKey } from '../secrets.ts';
 import { inspectCertificate } from '../certificates.ts';
 
 const ApiKeyRecord = z.strictObject({
-  name: z.string(), prefix: z.string(), keyHash: z.string(), role: z.string(),
-  createdAt: z.string(), revokedAt: z.string().nullable(), expiresAt: z.string().nullable(),
+  name: z.string(),
+  prefix: z.string(),
+  keyHash: z.string(),
+  role: z.string(),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable(),
+  expiresAt: z.string().nullable(),
 });
-const UserRecord = z.strictObject({ username: z.string(), passwordHash: z.string(), role: z.string(), isDisabled: z.boolean(), apiKeys: z.array(ApiKeyRecord) });
+const UserRecord = z.strictObject({
+  username: z.string(),
+  passwordHash: z.string(),
+  role: z.string(),
+  isDisabled: z.boolean(),
+  apiKeys: z.array(ApiKeyRecord),
+});
 export type UserRecord = z.infer<typeof UserRecord>;
 
 const StateRecord = z.strictObject({ virtualService: z.string(), realServer: z.string(), state: z.enum(['online', 'drain', 'halt']) });
@@ -43,11 +54,21 @@ const keyContext = (ctx: string) => `ha-bundle:${ctx}`;
 export async function userRecords(reader: Pick<Tx, 'user'> = db()): Promise<UserRecord[]> {
   const users = await reader.user.findMany({ include: { apiKeys: true }, orderBy: { username: 'asc' } });
   return users.map((u) => ({
-    username: u.username, passwordHash: u.passwordHash, role: u.role, isDisabled: u.isDisabled,
-    apiKeys: u.apiKeys.sort((a, b) => a.prefix.localeCompare(b.prefix)).map((k) => ({
-      name: k.name, prefix: k.prefix, keyHash: k.keyHash, role: k.role, createdAt: k.createdAt.toISOString(),
-      revokedAt: k.revokedAt?.toISOString() ?? null, expiresAt: k.expiresAt?.toISOString() ?? null,
-    })),
+    username: u.username,
+    passwordHash: u.passwordHash,
+    role: u.role,
+    isDisabled: u.isDisabled,
+    apiKeys: u.apiKeys
+      .sort((a, b) => a.prefix.localeCompare(b.prefix))
+      .map((k) => ({
+        name: k.name,
+        prefix: k.prefix,
+        keyHash: k.keyHash,
+        role: k.role,
+        createdAt: k.createdAt.toISOString(),
+        revokedAt: k.revokedAt?.toISOString() ?? null,
+        expiresAt: k.expiresAt?.toISOString() ?? null,
+      })),
   }));
 }
 
@@ -81,7 +102,9 @@ export async function buildBundle(from: string, pairKey: Buffer): Promise<Bundle
   const config = running ? mapPrivateKeys(readSnapshot(running.snapshot), (pem, ctx) => seal(pairKey, pem, keyContext(ctx))) : null;
   return {
     from,
-    version: running ? { id: running.id, hash: running.hash, author: running.authorName, comment: running.comment, createdAt: running.createdAt.toISOString() } : null,
+    version: running
+      ? { id: running.id, hash: running.hash, author: running.authorName, comment: running.comment, createdAt: running.createdAt.toISOString() }
+      : null,
     config,
     users,
     usersHash: hashUsers(users),
@@ -109,7 +132,11 @@ export async function mirrorIntoTx(tx: Tx, config: Config | undefined, users: Us
     const names = config.certificates.map((c) => c.name);
     await tx.certificate.deleteMany({ where: { name: { notIn: names } } });
     for (const c of config.certificates) {
-      const data = { certificatePem: c.certificatePem, privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem), ...inspectCertificate(c.certificatePem, c.privateKeyPem) };
+      const data = {
+        certificatePem: c.certificatePem,
+        privateKeyPem: sealPrivateKey(c.name, c.privateKeyPem),
+        ...inspectCertificate(c.certificatePem, c.privateKeyPem),
+      };
       await tx.certificate.upsert({ where: { name: c.name }, create: { name: c.name, ...data }, update: data });
       certificates++;
     }
@@ -118,10 +145,27 @@ export async function mirrorIntoTx(tx: Tx, config: Config | undefined, users: Us
   for (const u of users) {
     const data = { passwordHash: u.passwordHash, role: u.role, isDisabled: u.isDisabled };
     const row = await tx.user.upsert({ where: { username: u.username }, create: { username: u.username, ...data }, update: data });
-    await tx.apiKey.deleteMany({ where: { OR: [{ userId: row.id, prefix: { notIn: u.apiKeys.map((k) => k.prefix) } }, { prefix: { in: u.apiKeys.map((k) => k.prefix) }, userId: { not: row.id } }] } });
+    await tx.apiKey.deleteMany({
+      where: {
+        OR: [
+          { userId: row.id, prefix: { notIn: u.apiKeys.map((k) => k.prefix) } },
+          { prefix: { in: u.apiKeys.map((k) => k.prefix) }, userId: { not: row.id } },
+        ],
+      },
+    });
     for (const k of u.apiKeys) {
-      const kd = { name: k.name, keyHash: k.keyHash, role: k.role, revokedAt: k.revokedAt ? new Date(k.revokedAt) : null, expiresAt: k.expiresAt ? new Date(k.expiresAt) : null };
-      await tx.apiKey.upsert({ where: { prefix: k.prefix }, create: { prefix: k.prefix, userId: row.id, createdAt: new Date(k.createdAt), ...kd }, update: kd });
+      const kd = {
+        name: k.name,
+        keyHash: k.keyHash,
+        role: k.role,
+        revokedAt: k.revokedAt ? new Date(k.revokedAt) : null,
+        expiresAt: k.expiresAt ? new Date(k.expiresAt) : null,
+      };
+      await tx.apiKey.upsert({
+        where: { prefix: k.prefix },
+        create: { prefix: k.prefix, userId: row.id, createdAt: new Date(k.createdAt), ...kd },
+        update: kd,
+      });
     }
   }
   return { certificates, users: users.length, apiKeys: users.reduce((n, u) => n + u.apiKeys.length, 0) };

@@ -12,5 +12,9 @@ export async function refuseOnSecondary(route: { tag: string; action: string }):
   if (route.tag === 'ha' || ALLOWED_ON_SECONDARY.has(route.action)) return;
   const peer = await loadPeer();
   if (peer?.role !== 'secondary') return;
-  throw new ApiError('HA_SECONDARY_READ_ONLY', { primary: peer.peerName, url: peer.peerConsoleUrl }, { primary: { name: peer.peerName, url: peer.peerConsoleUrl } });
+  throw new ApiError(
+    'HA_SECONDARY_READ_ONLY',
+    { primary: peer.peerName, url: peer.peerConsoleUrl },
+    { primary: { name: peer.peerName, url: peer.peerConsoleUrl } },
+  );
 }

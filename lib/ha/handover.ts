@@ -42,7 +42,10 @@ function setState(s: HandoverState): void {
 
 async function notifyPeer(peer: PeerRow | null, action: 'ha.handover' | 'ha.handover-end', actor: string, message: string): Promise<boolean> {
   if (!peer) return false;
-  return peerCall({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'POST', path: '/peer/v1/notice', body: { action, actor, message } }).then((a) => a.status < 300, () => false);
+  return peerCall({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'POST', path: '/peer/v1/notice', body: { action, actor, message } }).then(
+    (a) => a.status < 300,
+    () => false,
+  );
 }
 
 export async function handOver(opts: { actor: string; reason: string; audit: AuditFor }): Promise<HandoverState> {
@@ -53,9 +56,25 @@ export async function handOver(opts: { actor: string; reason: string; audit: Aud
   await engine().setHaStandby({ by: opts.actor, reason: opts.reason });
   const addresses = st.ha.instances.flatMap((i) => i.addresses.filter((a) => a.isHeld).map((a) => a.address));
   const message = `Handing the service to ${peer?.peerName ?? 'the peer'}: ${opts.reason}`;
-  await writeAuditAlone(opts.audit({ action: 'ha.handover', objectType: 'ha-pair', objectId: st.ha.node ?? null, outcome: 'success', before: { role: st.ha.role, addresses }, after: { standby: true, reason: opts.reason }, message }));
+  await writeAuditAlone(
+    opts.audit({
+      action: 'ha.handover',
+      objectType: 'ha-pair',
+      objectId: st.ha.node ?? null,
+      outcome: 'success',
+      before: { role: st.ha.role, addresses },
+      after: { standby: true, reason: opts.reason },
+      message,
+    }),
+  );
   const isPeerTold = await notifyPeer(peer, 'ha.handover', opts.actor, message);
-  setState({ state: 'handing-over', by: opts.actor, reason: opts.reason, startedAt: new Date().toISOString(), progress: `Standing by; waiting for ${peer?.peerName ?? 'the peer'} to take ${addresses.join(', ') || 'the addresses'}.${isPeerTold ? '' : ' (The peer console could not be told.)'}` });
+  setState({
+    state: 'handing-over',
+    by: opts.actor,
+    reason: opts.reason,
+    startedAt: new Date().toISOString(),
+    progress: `Standing by; waiting for ${peer?.peerName ?? 'the peer'} to take ${addresses.join(', ') || 'the addresses'}.${isPeerTold ? '' : ' (The peer console could not be told.)'}`,
+  });
   watch(peer, Date.now());
   return handoverState()!;
 }
@@ -66,12 +85,24 @@ function watch(peer: PeerRow | null, startedAt: number): void {
   const look = async () => {
     const s = handoverState();
     if (!s || s.state !== 'handing-over') return;
-    const local = await engine().status().catch(() => undefined);
+    const local = await engine()
+      .status()
+      .catch(() => undefined);
     const held = local?.ha?.instances.flatMap((i) => i.addresses.filter((a) => a.isHeld).map((a) => a.address)) ?? [];
-    const p = peer ? await peerCall<NodeStatus>({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'GET', path: '/peer/v1/status' }).then((a) => expectOk(peer.peerUrl, a), () => undefined) : undefined;
+    const p = peer
+      ? await peerCall<NodeStatus>({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'GET', path: '/peer/v1/status' }).then(
+          (a) => expectOk(peer.peerUrl, a),
+          () => undefined,
+        )
+      : undefined;
     const peerRole = p?.engine.ha?.role;
     if (held.length === 0 && peerRole === 'master') {
-      setState({ ...s, state: 'done', doneAt: new Date().toISOString(), progress: `${p!.name} holds the service (VRRP master); this node holds no virtual IPs and stands by.` });
+      setState({
+        ...s,
+        state: 'done',
+        doneAt: new Date().toISOString(),
+        progress: `${p!.name} holds the service (VRRP master); this node holds no virtual IPs and stands by.`,
+      });
       log('info', 'hand-over done: the peer holds the service');
       return;
     }
@@ -93,8 +124,23 @@ export async function endStandby(opts: { actor: string; audit: AuditFor }): Prom
   const { standby } = await engine().setHaStandby(null);
   clearTimeout(g.__fulcrumHandoverTimer);
   const s = handoverState();
-  await writeAuditAlone(opts.audit({ action: 'ha.handover-end', objectType: 'ha-pair', objectId: null, outcome: 'success', after: { standby: standby !== null }, message: 'Standby ended: this node may be active again.' }));
+  await writeAuditAlone(
+    opts.audit({
+      action: 'ha.handover-end',
+      objectType: 'ha-pair',
+      objectId: null,
+      outcome: 'success',
+      after: { standby: standby !== null },
+      message: 'Standby ended: this node may be active again.',
+    }),
+  );
   await notifyPeer(await loadPeer(), 'ha.handover-end', opts.actor, 'ended standing by');
-  if (s) setState({ ...s, state: 'ended', doneAt: new Date().toISOString(), progress: 'Standby ended: this node is a backup again (it takes the service back only if the pair preempts).' });
+  if (s)
+    setState({
+      ...s,
+      state: 'ended',
+      doneAt: new Date().toISOString(),
+      progress: 'Standby ended: this node is a backup again (it takes the service back only if the pair preempts).',
+    });
   return handoverState();
 }

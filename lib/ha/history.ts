@@ -13,7 +13,15 @@ const MAX_ROWS = 10_000;
 
 export async function recordHaEvent(e: HaEvent): Promise<void> {
   await db().haEventLog.create({
-    data: { at: new Date(e.at), node: e.node ?? null, kind: e.kind, instance: e.instance ?? null, state: e.state, previous: e.previous ?? null, message: e.message },
+    data: {
+      at: new Date(e.at),
+      node: e.node ?? null,
+      kind: e.kind,
+      instance: e.instance ?? null,
+      state: e.state,
+      previous: e.previous ?? null,
+      message: e.message,
+    },
   });
   const cut = await db().haEventLog.findFirst({ orderBy: { id: 'desc' }, skip: MAX_ROWS, select: { id: true } });
   if (cut) await db().haEventLog.deleteMany({ where: { id: { lte: cut.id } } });

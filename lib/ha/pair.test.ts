@@ -38,8 +38,15 @@ async function freePort(): Promise<number> {
 async function startConsole(n: Node): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('lib/ha/testing/console.ts')], {
     env: {
-      ...process.env, FULCRUM_DATA_DIR: n.dataDir, FULCRUM_ENGINE_SOCKET: path.join(n.dataDir, 'engine.sock'), FULCRUM_INSECURE_HTTP: '1',
-      FULCRUM_HA_NODE: n.name, FULCRUM_PEER_PORT: String(n.peerPort), FULCRUM_HA_HEARTBEAT_MS: '300', FULCRUM_HA_RETRY_MS: '100', FULCRUM_PUBLIC_URL: '',
+      ...process.env,
+      FULCRUM_DATA_DIR: n.dataDir,
+      FULCRUM_ENGINE_SOCKET: path.join(n.dataDir, 'engine.sock'),
+      FULCRUM_INSECURE_HTTP: '1',
+      FULCRUM_HA_NODE: n.name,
+      FULCRUM_PEER_PORT: String(n.peerPort),
+      FULCRUM_HA_HEARTBEAT_MS: '300',
+      FULCRUM_HA_RETRY_MS: '100',
+      FULCRUM_PUBLIC_URL: '',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -96,16 +103,43 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 }
 
 const service = (name: string, port = 80) => ({
-  name, layer: 4, mode: 'dr', protocol: 'tcp', address: '192.168.10.50', ports: [port], scheduler: 'wlc', healthCheck: { type: 'none' },
+  name,
+  layer: 4,
+  mode: 'dr',
+  protocol: 'tcp',
+  address: '192.168.10.50',
+  ports: [port],
+  scheduler: 'wlc',
+  healthCheck: { type: 'none' },
   realServers: [{ name: 'sym-app-1', address: '192.168.10.61', weight: 100 }],
 });
 
 const running = async (n: Node) => (await n.api.req('GET', '/status')).body.runningVersion as { hash: string; id: number } | null;
-const auditActions = async (n: Node) => ((await n.api.req('GET', '/audit?limit=200')).body.items as { action: string; outcome: string; message: string }[]);
+const auditActions = async (n: Node) => (await n.api.req('GET', '/audit?limit=200')).body.items as { action: string; outcome: string; message: string }[];
 const peerUrl = (n: Node) => `https://127.0.0.1:${n.peerPort}`;
 
 function selfSigned(dir: string, cn: string) {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30', '-subj', `/CN=${cn}`, '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      `${dir}/k.pem`,
+      '-out',
+      `${dir}/c.pem`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certificatePem: fs.readFileSync(`${dir}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${dir}/k.pem`, 'utf8') };
 }
 
@@ -164,7 +198,10 @@ describe('pairing', () => {
     assert.equal(vb.pair.peerFingerprint, va.local.fingerprint);
     assert.ok((await auditActions(a)).some((e) => e.action === 'ha.pair' && e.outcome === 'success'));
     assert.ok((await auditActions(b)).some((e) => e.action === 'ha.pair' && e.outcome === 'success'));
-    assert.ok((await auditActions(a)).some((e) => e.action === 'ha.pair' && e.outcome === 'denied' && /expired/.test(e.message)), 'the expired attempt is audited on the primary');
+    assert.ok(
+      (await auditActions(a)).some((e) => e.action === 'ha.pair' && e.outcome === 'denied' && /expired/.test(e.message)),
+      'the expired attempt is audited on the primary',
+    );
 
     // Unpair (both forget), then the used code is refused as used.
     const un = await b.api.req('POST', '/ha/unpair', { confirm: true });
@@ -194,7 +231,10 @@ describe('configuration sync', () => {
     assert.equal(onB!.hash, hash);
     // The same certificate, its key sealed with the secondary's own key; the user can log in on the secondary.
     const certs = (await b.api.req('GET', '/certificates')).body.items;
-    assert.deepEqual(certs.map((c: { name: string }) => c.name), ['symphony']);
+    assert.deepEqual(
+      certs.map((c: { name: string }) => c.name),
+      ['symphony'],
+    );
     const sqlite = new Database(path.join(b.dataDir, 'fulcrum.db'), { readonly: true });
     const row = sqlite.prepare('SELECT "privateKeyPem" FROM "Certificate"').get() as { privateKeyPem: string };
     sqlite.close();
@@ -217,7 +257,10 @@ describe('configuration sync', () => {
     assert.equal(r.body.error.code, 'HA_SECONDARY_READ_ONLY');
     assert.match(r.body.error.message, /secondary of the pair; make changes on fulcrum-a \(http:\/\/127\.0\.0\.1:\d+\)/);
     assert.equal((await b.api.req('POST', '/apply', {})).body.error.code, 'HA_SECONDARY_READ_ONLY');
-    assert.ok((await auditActions(b)).some((e) => e.action === 'virtual-service.create' && e.outcome === 'invalid' && /secondary/.test(e.message)), 'the refusal is audited');
+    assert.ok(
+      (await auditActions(b)).some((e) => e.action === 'virtual-service.create' && e.outcome === 'invalid' && /secondary/.test(e.message)),
+      'the refusal is audited',
+    );
     // Reads and logins still work there.
     assert.equal((await b.api.req('GET', '/virtual-services')).status, 200);
   });
@@ -233,12 +276,19 @@ describe('configuration sync', () => {
     });
     await until('the primary to record the sync error', async () => (await a.api.req('GET', '/ha')).body.pair.lastSyncError);
     assert.ok(warned);
-    await until('the failed push to be audited on the primary', async () => (await auditActions(a)).some((e) => e.action === 'ha.sync-push' && e.outcome === 'failed'));
+    await until('the failed push to be audited on the primary', async () =>
+      (await auditActions(a)).some((e) => e.action === 'ha.sync-push' && e.outcome === 'failed'),
+    );
     assert.notEqual((await new Client(b.apiUrl).req('GET', '/status').catch(() => null))?.status, 200, 'the secondary is really down');
     await startConsole(b);
     await until('the secondary to catch up', async () => (await running(b))?.hash === applied.body.hash);
-    await until('both to say they are in sync', async () => (await a.api.req('GET', '/ha')).body.isInSync === true && (await b.api.req('GET', '/ha')).body.isInSync === true);
-    await until('the recovery to be audited on the primary', async () => (await auditActions(a)).some((e) => e.action === 'ha.peer-link' && e.outcome === 'success'));
+    await until(
+      'both to say they are in sync',
+      async () => (await a.api.req('GET', '/ha')).body.isInSync === true && (await b.api.req('GET', '/ha')).body.isInSync === true,
+    );
+    await until('the recovery to be audited on the primary', async () =>
+      (await auditActions(a)).some((e) => e.action === 'ha.peer-link' && e.outcome === 'success'),
+    );
   });
 });
 
@@ -260,7 +310,11 @@ describe('operator states', () => {
     });
     assert.equal(engineB.operator, 'drain');
     assert.ok((await auditActions(b)).some((e) => e.action === 'ha.sync-state' && /symphony-web\/sym-app-1 drain/.test(e.message)));
-    assert.equal((await b.api.req('GET', '/status')).body.runningVersion.hash, (await a.api.req('GET', '/status')).body.runningVersion.hash, 'no new version for a state');
+    assert.equal(
+      (await b.api.req('GET', '/status')).body.runningVersion.hash,
+      (await a.api.req('GET', '/status')).body.runningVersion.hash,
+      'no new version for a state',
+    );
     await until('both to say they are in sync', async () => (await a.api.req('GET', '/ha')).body.isInSync === true);
   });
 });
@@ -269,22 +323,26 @@ describe('the peer link', () => {
   it('refuses a client certificate that was not pinned, and one with none', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-ha-stranger-'));
     const stranger = selfSigned(dir, 'stranger');
-    const call = (opts: https.RequestOptions) => new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port: a.peerPort, path: '/peer/v1/bundle', rejectUnauthorized: false, agent: false, ...opts }, (res) => {
-        let t = '';
-        res.on('data', (c) => (t += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(t) }));
+    const call = (opts: https.RequestOptions) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = https.request({ host: '127.0.0.1', port: a.peerPort, path: '/peer/v1/bundle', rejectUnauthorized: false, agent: false, ...opts }, (res) => {
+          let t = '';
+          res.on('data', (c) => (t += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(t) }));
+        });
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
     const unpinned = await call({ cert: stranger.certificatePem, key: stranger.privateKeyPem });
     assert.equal(unpinned.status, 403);
     assert.equal(unpinned.body.error.code, 'HA_PEER_UNKNOWN');
     const none = await call({});
     assert.equal(none.status, 401);
     assert.equal(none.body.error.code, 'HA_PEER_CERT_REQUIRED');
-    assert.ok((await auditActions(a)).some((e) => e.action === 'ha.peer-link' && e.outcome === 'denied'), 'the stranger is audited');
+    assert.ok(
+      (await auditActions(a)).some((e) => e.action === 'ha.peer-link' && e.outcome === 'denied'),
+      'the stranger is audited',
+    );
   });
 
   it('sends nothing to a server whose certificate is not the pinned one', async () => {
@@ -326,8 +384,10 @@ describe('hand-over', () => {
       const items = (await a.api.req('GET', '/ha/history?limit=10')).body.items as { kind: string; state: string; message: string }[];
       return items.length >= 2 ? items : undefined;
     });
-    assert.deepEqual(history.slice(0, 2).map((e) => `${e.kind} ${e.state}`), ['standby off', 'standby on']);
+    assert.deepEqual(
+      history.slice(0, 2).map((e) => `${e.kind} ${e.state}`),
+      ['standby off', 'standby on'],
+    );
     assert.match(history[1].message, /patching fulcrum-a/);
   });
 });
-

@@ -62,8 +62,16 @@ export const PairRequest = z.strictObject({
 export async function acceptPairing(body: z.infer<typeof PairRequest>, seen: { clientFingerprint: string; localAddress: string; sourceAddress: string }) {
   const own = identity();
   const audit = (outcome: AuditInput['outcome'], message: string, after?: unknown): AuditInput => ({
-    actor: `peer ${body.name}`, actorRole: null, sourceAddress: seen.sourceAddress, requestId: `peer-${newNonce()}`,
-    action: 'ha.pair', objectType: 'ha-pair', objectId: null, outcome, message, after: after ?? { peer: body.name, fingerprint: seen.clientFingerprint },
+    actor: `peer ${body.name}`,
+    actorRole: null,
+    sourceAddress: seen.sourceAddress,
+    requestId: `peer-${newNonce()}`,
+    action: 'ha.pair',
+    objectType: 'ha-pair',
+    objectId: null,
+    outcome,
+    message,
+    after: after ?? { peer: body.name, fingerprint: seen.clientFingerprint },
   });
   const refuse = async (code: ErrorCode, params: Record<string, unknown> = {}) => {
     const err = new ApiError(code, params);
@@ -92,13 +100,35 @@ export async function acceptPairing(body: z.infer<typeof PairRequest>, seen: { c
     async (tx) => {
       const claimed = await tx.haPairingCode.updateMany({ where: { id: hit.id, usedAt: null }, data: { usedAt: new Date() } });
       if (claimed.count !== 1) throw new ApiError('HA_PAIRING_CODE_USED', { at: new Date().toISOString() });
-      await tx.haPeer.create({ data: { id: 1, role: 'primary', localName: own.name, peerName: body.name, peerUrl: body.url, peerConsoleUrl: body.consoleUrl, peerFingerprint: seen.clientFingerprint, pairKey: sealPairKey(pairKey) } });
+      await tx.haPeer.create({
+        data: {
+          id: 1,
+          role: 'primary',
+          localName: own.name,
+          peerName: body.name,
+          peerUrl: body.url,
+          peerConsoleUrl: body.consoleUrl,
+          peerFingerprint: seen.clientFingerprint,
+          pairKey: sealPairKey(pairKey),
+        },
+      });
     },
-    () => audit('success', `Paired with ${body.name} (${body.url}) as its primary; its certificate ${seen.clientFingerprint} is pinned.`, { peer: body.name, url: body.url, fingerprint: seen.clientFingerprint, role: 'primary' }),
+    () =>
+      audit('success', `Paired with ${body.name} (${body.url}) as its primary; its certificate ${seen.clientFingerprint} is pinned.`, {
+        peer: body.name,
+        url: body.url,
+        fingerprint: seen.clientFingerprint,
+        role: 'primary',
+      }),
     { isCandidateChange: false },
   );
   publishHa('pairing');
-  return { name: own.name, consoleUrl, proof: pairingProof(hit.codeHash, 'primary', own.fingerprint, seen.clientFingerprint, body.nonce), pairKey: pairKey.toString('base64') };
+  return {
+    name: own.name,
+    consoleUrl,
+    proof: pairingProof(hit.codeHash, 'primary', own.fingerprint, seen.clientFingerprint, body.nonce),
+    pairKey: pairKey.toString('base64'),
+  };
 }
 
 const PairAnswer = z.strictObject({ name: z.string().min(1).max(63), consoleUrl: z.string(), proof: z.string(), pairKey: z.string() });
@@ -111,10 +141,18 @@ export async function pairWith(opts: { url: string; code: string; audit: AuditFo
   const nonce = newNonce();
   let sentFrom = '';
   const answer = await peerCall({
-    url: opts.url, method: 'POST', path: '/peer/v1/pair',
+    url: opts.url,
+    method: 'POST',
+    path: '/peer/v1/pair',
     bodyFor: ({ serverFingerprint, localAddress }) => {
       sentFrom = localAddress;
-      return { nonce, proof: pairingProof(codeHash, 'secondary', serverFingerprint, own.fingerprint, nonce), name: own.name, url: ownPeerUrl(localAddress), consoleUrl: ownConsoleUrl(localAddress) };
+      return {
+        nonce,
+        proof: pairingProof(codeHash, 'secondary', serverFingerprint, own.fingerprint, nonce),
+        name: own.name,
+        url: ownPeerUrl(localAddress),
+        consoleUrl: ownConsoleUrl(localAddress),
+      };
     },
   });
   if (answer.status >= 400) {
@@ -131,8 +169,28 @@ export async function pairWith(opts: { url: string; code: string; audit: AuditFo
     throw new ApiError('HA_PAIRING_PROOF', { url: opts.url });
   }
   const row = await mutate(
-    (tx) => tx.haPeer.create({ data: { id: 1, role: 'secondary', localName: own.name, peerName: a.data.name, peerUrl: opts.url, peerConsoleUrl: a.data.consoleUrl, peerFingerprint: answer.serverFingerprint, pairKey: sealPairKey(Buffer.from(a.data.pairKey, 'base64')) } }),
-    (r) => opts.audit({ action: 'ha.pair', objectType: 'ha-pair', objectId: String(r.id), after: { peer: r.peerName, url: r.peerUrl, fingerprint: r.peerFingerprint, role: 'secondary', from: sentFrom }, outcome: 'success', message: `Paired with ${r.peerName} (${r.peerUrl}) as its secondary; its certificate ${r.peerFingerprint} is pinned.` }),
+    (tx) =>
+      tx.haPeer.create({
+        data: {
+          id: 1,
+          role: 'secondary',
+          localName: own.name,
+          peerName: a.data.name,
+          peerUrl: opts.url,
+          peerConsoleUrl: a.data.consoleUrl,
+          peerFingerprint: answer.serverFingerprint,
+          pairKey: sealPairKey(Buffer.from(a.data.pairKey, 'base64')),
+        },
+      }),
+    (r) =>
+      opts.audit({
+        action: 'ha.pair',
+        objectType: 'ha-pair',
+        objectId: String(r.id),
+        after: { peer: r.peerName, url: r.peerUrl, fingerprint: r.peerFingerprint, role: 'secondary', from: sentFrom },
+        outcome: 'success',
+        message: `Paired with ${r.peerName} (${r.peerUrl}) as its secondary; its certificate ${r.peerFingerprint} is pinned.`,
+      }),
     { isCandidateChange: false },
   );
   publishHa('pairing');
@@ -145,11 +203,21 @@ export async function unpair(opts: { audit: AuditFor }) {
   if (!peer) throw new ApiError('HA_NOT_PAIRED');
   await mutate(
     (tx) => tx.haPeer.delete({ where: { id: 1 } }),
-    () => opts.audit({ action: 'ha.unpair', objectType: 'ha-pair', objectId: '1', before: { peer: peer.peerName, url: peer.peerUrl, role: peer.role }, outcome: 'success' }),
+    () =>
+      opts.audit({
+        action: 'ha.unpair',
+        objectType: 'ha-pair',
+        objectId: '1',
+        before: { peer: peer.peerName, url: peer.peerUrl, role: peer.role },
+        outcome: 'success',
+      }),
     { isCandidateChange: false },
   );
   publishHa('pairing');
-  const told = await peerCall({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'POST', path: '/peer/v1/unpair', body: {} }).then((a) => a.status < 300, () => false);
+  const told = await peerCall({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'POST', path: '/peer/v1/unpair', body: {} }).then(
+    (a) => a.status < 300,
+    () => false,
+  );
   return { peer: peer.peerName, isPeerTold: told };
 }
 
@@ -157,7 +225,18 @@ export async function unpair(opts: { audit: AuditFor }) {
 export async function acceptUnpair(peer: { peerName: string; peerUrl: string; role: string }, sourceAddress: string) {
   await mutate(
     (tx) => tx.haPeer.deleteMany({ where: { id: 1 } }),
-    () => ({ actor: `peer ${peer.peerName}`, actorRole: null, sourceAddress, requestId: `peer-${newNonce()}`, action: 'ha.unpair', objectType: 'ha-pair', objectId: '1', before: { peer: peer.peerName, url: peer.peerUrl, role: peer.role }, outcome: 'success', message: `${peer.peerName} unpaired the nodes.` }),
+    () => ({
+      actor: `peer ${peer.peerName}`,
+      actorRole: null,
+      sourceAddress,
+      requestId: `peer-${newNonce()}`,
+      action: 'ha.unpair',
+      objectType: 'ha-pair',
+      objectId: '1',
+      before: { peer: peer.peerName, url: peer.peerUrl, role: peer.role },
+      outcome: 'success',
+      message: `${peer.peerName} unpaired the nodes.`,
+    }),
     { isCandidateChange: false },
   );
   publishHa('pairing');

@@ -44,7 +44,15 @@ export type BodyFor = (seen: { serverFingerprint: string; localAddress: string }
  * One call. `pin` undefined: any certificate (pairing only). A refusal by the peer (4xx/5xx with the API's envelope)
  * is returned, not thrown, so callers can tell "the peer said no" from "the peer is down" (thrown HA_PEER_UNREACHABLE).
  */
-export function peerCall<T = any>(o: { url: string; pin?: string; method: 'GET' | 'POST'; path: string; body?: unknown; bodyFor?: BodyFor; timeoutMs?: number }): Promise<PeerAnswer<T>> {
+export function peerCall<T = any>(o: {
+  url: string;
+  pin?: string;
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  bodyFor?: BodyFor;
+  timeoutMs?: number;
+}): Promise<PeerAnswer<T>> {
   const u = parsePeerUrl(o.url);
   const id = identity();
   const host = u.hostname.replace(/^\[|\]$/g, '');
@@ -56,8 +64,15 @@ export function peerCall<T = any>(o: { url: string; pin?: string; method: 'GET' 
     let localAddress = '';
     const fail = (e: unknown) => reject(e instanceof ApiError ? e : new ApiError('HA_PEER_UNREACHABLE', { url: o.url, reason: (e as Error).message }));
     const req = https.request({
-      host, port: Number(u.port || 9444), method: o.method, path: o.path, agent: false,
-      cert: id.cert, key: id.key, rejectUnauthorized: false, minVersion: 'TLSv1.2',
+      host,
+      port: Number(u.port || 9444),
+      method: o.method,
+      path: o.path,
+      agent: false,
+      cert: id.cert,
+      key: id.key,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
       ...(isIP(host) ? {} : { servername: host }),
       headers: { accept: 'application/json', ...(hasBody ? { 'content-type': 'application/json' } : {}) },
     });

@@ -74,7 +74,18 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const peer = await loadPeer();
     if (!peer || peer.peerFingerprint !== fingerprint) {
       const err = new ApiError('HA_PEER_UNKNOWN', { fingerprint });
-      await writeAuditAlone({ actor: 'peer link', actorRole: null, sourceAddress, requestId: `peer-${newNonce()}`, action: 'ha.peer-link', objectType: 'ha-pair', objectId: null, outcome: 'denied', message: `${route}: ${err.message}`, after: { fingerprint } });
+      await writeAuditAlone({
+        actor: 'peer link',
+        actorRole: null,
+        sourceAddress,
+        requestId: `peer-${newNonce()}`,
+        action: 'ha.peer-link',
+        objectType: 'ha-pair',
+        objectId: null,
+        outcome: 'denied',
+        message: `${route}: ${err.message}`,
+        after: { fingerprint },
+      });
       throw err;
     }
     switch (route) {
@@ -90,7 +101,17 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         return send(res, 200, { ok: true });
       case 'POST /peer/v1/notice': {
         const n = parse(Notice, await readJson(req, MAX_SMALL_BODY));
-        await writeAuditAlone({ actor: `peer ${peer.peerName}`, actorRole: null, sourceAddress, requestId: `peer-${newNonce()}`, action: n.action, objectType: 'ha-pair', objectId: '1', outcome: 'success', message: `On ${peer.peerName}, ${n.actor}: ${n.message}` });
+        await writeAuditAlone({
+          actor: `peer ${peer.peerName}`,
+          actorRole: null,
+          sourceAddress,
+          requestId: `peer-${newNonce()}`,
+          action: n.action,
+          objectType: 'ha-pair',
+          objectId: '1',
+          outcome: 'success',
+          message: `On ${peer.peerName}, ${n.actor}: ${n.message}`,
+        });
         publishHa('handover');
         return send(res, 200, { ok: true });
       }
@@ -98,7 +119,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         throw new ApiError('API_ROUTE_NOT_FOUND', { method: req.method, path: req.url });
     }
   } catch (e) {
-    if (e instanceof ApiError) return send(res, e.status, { error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
+    if (e instanceof ApiError)
+      return send(res, e.status, { error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
     const requestId = newNonce();
     log('error', 'unexpected error on the peer link', { route, requestId, error: (e as Error).stack });
     send(res, 500, { error: { code: 'API_INTERNAL', message: new ApiError('API_INTERNAL', { requestId }).message } });
@@ -108,7 +130,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 /** Listens on `port` (0: an ephemeral one, tests) and `host`; answers the server once it listens. */
 export async function startPeerServer(opts: { port: number; host: string }): Promise<https.Server> {
   const id = identity();
-  const server = https.createServer({ cert: id.cert, key: id.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => void handle(req, res));
+  const server = https.createServer(
+    { cert: id.cert, key: id.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    (req, res) => void handle(req, res),
+  );
   server.listen(opts.port, opts.host);
   await once(server, 'listening');
   setListeningPeerPort((server.address() as { port: number }).port);

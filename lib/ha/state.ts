@@ -53,8 +53,15 @@ export async function localStatus(): Promise<NodeStatus> {
     const h = st.ha as (typeof st.ha & { standby?: VrrpView['standby'] }) | undefined;
     if (h) {
       ha = {
-        role: h.role, ...(h.node ? { node: h.node } : {}),
-        instances: h.instances.map((i) => ({ name: i.name, state: i.state, since: i.since, ...(i.priority !== undefined ? { priority: i.priority } : {}), addresses: i.addresses.map((a) => ({ address: a.address, isHeld: a.isHeld })) })),
+        role: h.role,
+        ...(h.node ? { node: h.node } : {}),
+        instances: h.instances.map((i) => ({
+          name: i.name,
+          state: i.state,
+          since: i.since,
+          ...(i.priority !== undefined ? { priority: i.priority } : {}),
+          addresses: i.addresses.map((a) => ({ address: a.address, isHeld: a.isHeld })),
+        })),
         ...(h.error ? { error: h.error } : {}),
         standby: h.standby ?? null,
       };
@@ -110,11 +117,16 @@ export function pairWarnings(local: NodeStatus, peer: PeerView, peerRow: PeerRow
     const v = (s: NodeStatus) => (s.running ? `version ${s.running.version} (${s.running.hash.slice(0, 12)})` : 'no configuration');
     w.push(`The nodes run different configurations: ${local.name} runs ${v(local)}, ${p.name} runs ${v(p)}.`);
   }
-  if (p.running?.hash === local.running?.hash && p.statesHash !== local.statesHash) w.push('The nodes differ in which real servers are drained or halted; the secondary follows the primary at the next sync.');
-  if (p.usersHash !== local.usersHash) w.push(`The nodes have different users or API keys; ${peerRow.role === 'primary' ? 'they are sent to' : 'they come from'} ${peerRow.role === 'primary' ? p.name : peerRow.peerName} at the next sync.`);
+  if (p.running?.hash === local.running?.hash && p.statesHash !== local.statesHash)
+    w.push('The nodes differ in which real servers are drained or halted; the secondary follows the primary at the next sync.');
+  if (p.usersHash !== local.usersHash)
+    w.push(
+      `The nodes have different users or API keys; ${peerRow.role === 'primary' ? 'they are sent to' : 'they come from'} ${peerRow.role === 'primary' ? p.name : peerRow.peerName} at the next sync.`,
+    );
   if (p.role === peerRow.role) w.push(`Both nodes say they are the ${p.role}: pair them again.`);
   if (p.role === 'unpaired') w.push(`${p.name} no longer knows this pair: pair the nodes again.`);
-  if (local.engine.ha?.role === 'master' && p.engine.ha?.role === 'master') w.push('Both nodes are VRRP master: both hold the virtual IPs (split brain). Check the HA link between them.');
+  if (local.engine.ha?.role === 'master' && p.engine.ha?.role === 'master')
+    w.push('Both nodes are VRRP master: both hold the virtual IPs (split brain). Check the HA link between them.');
   if (!p.engine.isReachable) w.push(`The engine on ${p.name} does not answer its console.`);
   return w;
 }

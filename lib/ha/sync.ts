@@ -27,7 +27,12 @@ import { BUNDLE_TIMEOUT_MS, expectOk, peerCall } from './peer-client.ts';
 import { loadPeer, localStatus, openPairKey, peerView, publishHa, resetPeerView, setPeerView, type NodeStatus, type PeerRow } from './state.ts';
 import { newNonce } from './pairing-code.ts';
 
-const peerActor = (peer: PeerRow, sourceAddress: string) => ({ actor: `peer ${peer.peerName}`, actorRole: null, sourceAddress, requestId: `peer-${newNonce()}` });
+const peerActor = (peer: PeerRow, sourceAddress: string) => ({
+  actor: `peer ${peer.peerName}`,
+  actorRole: null,
+  sourceAddress,
+  requestId: `peer-${newNonce()}`,
+});
 
 /** Notes that both nodes run `hash` now (written only when something changed). */
 async function recordSync(peer: PeerRow, hash: string | null, isTransfer: boolean): Promise<void> {
@@ -71,7 +76,11 @@ async function receiveOne(raw: unknown, sourceAddress: string): Promise<NodeStat
         return counts;
       },
       (counts): AuditInput => ({
-        ...who, action: 'ha.sync-receive', objectType: 'config-version', objectId: b.version ? String(b.version.id) : null, outcome: 'success',
+        ...who,
+        action: 'ha.sync-receive',
+        objectType: 'config-version',
+        objectId: b.version ? String(b.version.id) : null,
+        outcome: 'success',
         before: running ? { version: running.id, hash: running.hash } : null,
         after: { from: peer.peerName, version: b.version?.id ?? null, hash: b.version?.hash ?? null, isConfigNew, ...counts },
         message: `Received ${isConfigNew ? `version ${b.version!.id} of ${peer.peerName}` : 'users'} from ${peer.peerName}.`,
@@ -82,8 +91,10 @@ async function receiveOne(raw: unknown, sourceAddress: string): Promise<NodeStat
       // The same ConfigVersion: same configuration, same hash, applied to this node's engine as any apply is.
       const v = b.version!;
       await applyConfig(config!, {
-        author: `${peer.peerName} (HA sync)`, comment: `HA sync of ${peer.peerName} version ${v.id}${v.comment ? `: ${v.comment}` : ''}`.slice(0, 500),
-        action: 'ha.sync-apply', audit: (i) => ({ ...i, ...who }),
+        author: `${peer.peerName} (HA sync)`,
+        comment: `HA sync of ${peer.peerName} version ${v.id}${v.comment ? `: ${v.comment}` : ''}`.slice(0, 500),
+        action: 'ha.sync-apply',
+        audit: (i) => ({ ...i, ...who }),
       });
     }
   }
@@ -102,19 +113,27 @@ async function followStates(states: StateRecord[], peer: PeerRow, sourceAddress:
   if (!changed.length) return false;
   await mutate(
     async (tx) => {
-      for (const s of changed) await tx.realServer.updateMany({ where: { name: s.realServer, virtualService: { name: s.virtualService } }, data: { state: s.state } });
+      for (const s of changed)
+        await tx.realServer.updateMany({ where: { name: s.realServer, virtualService: { name: s.virtualService } }, data: { state: s.state } });
     },
     () => ({
-      ...peerActor(peer, sourceAddress), action: 'ha.sync-state', objectType: 'real-server', objectId: null, outcome: 'success',
-      after: { from: peer.peerName, states: changed }, message: `Followed ${peer.peerName}: ${changed.map((s) => `${s.virtualService}/${s.realServer} ${s.state}`).join(', ')}.`,
+      ...peerActor(peer, sourceAddress),
+      action: 'ha.sync-state',
+      objectType: 'real-server',
+      objectId: null,
+      outcome: 'success',
+      after: { from: peer.peerName, states: changed },
+      message: `Followed ${peer.peerName}: ${changed.map((s) => `${s.virtualService}/${s.realServer} ${s.state}`).join(', ')}.`,
     }),
     { isCandidateChange: false },
   );
   for (const s of changed) {
-    await engine().setServerState(s.virtualService, s.realServer, s.state).catch((e) => {
-      log('warn', 'server state from the HA peer not taken by the engine now', { realServer: s.realServer, error: (e as Error).message });
-      settler().kick();
-    });
+    await engine()
+      .setServerState(s.virtualService, s.realServer, s.state)
+      .catch((e) => {
+        log('warn', 'server state from the HA peer not taken by the engine now', { realServer: s.realServer, error: (e as Error).message });
+        settler().kick();
+      });
   }
   return true;
 }
@@ -197,12 +216,16 @@ export class SyncWorker {
     try {
       status = expectOk(peer.peerUrl, await peerCall<NodeStatus>({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'GET', path: '/peer/v1/status' }));
     } catch (e) {
-      setPeerView({ ...peerView(), error: { code: (e as ApiError).code ?? 'HA_PEER_UNREACHABLE', message: (e as Error).message, at: new Date().toISOString() } });
+      setPeerView({
+        ...peerView(),
+        error: { code: (e as ApiError).code ?? 'HA_PEER_UNREACHABLE', message: (e as Error).message, at: new Date().toISOString() },
+      });
       throw e;
     }
     setPeerView({ status, seenAt: new Date().toISOString() });
     const local = await localStatus();
-    const isSame = (status.running?.hash ?? null) === (local.running?.hash ?? null) && status.usersHash === local.usersHash && status.statesHash === local.statesHash;
+    const isSame =
+      (status.running?.hash ?? null) === (local.running?.hash ?? null) && status.usersHash === local.usersHash && status.statesHash === local.statesHash;
     if (this.outage) await this.noteRecovery(peer);
     if (isSame) return recordSync(peer, local.running?.hash ?? null, false);
     if (peer.role === 'primary') await this.push(peer);
@@ -211,19 +234,44 @@ export class SyncWorker {
 
   private async push(peer: PeerRow): Promise<void> {
     const bundle = await buildBundle(peer.localName, openPairKey(peer));
-    const answer = expectOk(peer.peerUrl, await peerCall<NodeStatus>({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'POST', path: '/peer/v1/bundle', body: bundle, timeoutMs: BUNDLE_TIMEOUT_MS }));
+    const answer = expectOk(
+      peer.peerUrl,
+      await peerCall<NodeStatus>({
+        url: peer.peerUrl,
+        pin: peer.peerFingerprint,
+        method: 'POST',
+        path: '/peer/v1/bundle',
+        body: bundle,
+        timeoutMs: BUNDLE_TIMEOUT_MS,
+      }),
+    );
     setPeerView({ status: answer, seenAt: new Date().toISOString() });
     await writeAuditAlone({
-      actor: 'ha sync', actorRole: null, sourceAddress: 'local', requestId: `ha-${newNonce()}`, action: 'ha.sync-push', objectType: 'config-version',
-      objectId: bundle.version ? String(bundle.version.id) : null, outcome: 'success',
-      after: { to: peer.peerName, version: bundle.version?.id ?? null, hash: bundle.version?.hash ?? null, users: bundle.users.length, peerRuns: answer.running?.hash ?? null },
+      actor: 'ha sync',
+      actorRole: null,
+      sourceAddress: 'local',
+      requestId: `ha-${newNonce()}`,
+      action: 'ha.sync-push',
+      objectType: 'config-version',
+      objectId: bundle.version ? String(bundle.version.id) : null,
+      outcome: 'success',
+      after: {
+        to: peer.peerName,
+        version: bundle.version?.id ?? null,
+        hash: bundle.version?.hash ?? null,
+        users: bundle.users.length,
+        peerRuns: answer.running?.hash ?? null,
+      },
       message: `Sent ${bundle.version ? `version ${bundle.version.id}` : 'users'} to ${peer.peerName}.`,
     });
     await recordSync(peer, bundle.version?.hash ?? null, true);
   }
 
   private async pull(peer: PeerRow): Promise<void> {
-    const bundle = expectOk(peer.peerUrl, await peerCall({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'GET', path: '/peer/v1/bundle', timeoutMs: BUNDLE_TIMEOUT_MS }));
+    const bundle = expectOk(
+      peer.peerUrl,
+      await peerCall({ url: peer.peerUrl, pin: peer.peerFingerprint, method: 'GET', path: '/peer/v1/bundle', timeoutMs: BUNDLE_TIMEOUT_MS }),
+    );
     await receiveBundle(bundle, peer.peerUrl);
   }
 
@@ -239,8 +287,16 @@ export class SyncWorker {
     this.outage = message;
     log('warn', `HA sync with ${peer.peerName} failed; retrying with backoff`, { error: message });
     await writeAuditAlone({
-      actor: 'ha sync', actorRole: null, sourceAddress: 'local', requestId: `ha-${newNonce()}`, action: peer.role === 'primary' ? 'ha.sync-push' : 'ha.sync-pull',
-      objectType: 'ha-pair', objectId: '1', outcome: 'failed', after: { peer: peer.peerName, code: (e as ApiError).code ?? null }, message,
+      actor: 'ha sync',
+      actorRole: null,
+      sourceAddress: 'local',
+      requestId: `ha-${newNonce()}`,
+      action: peer.role === 'primary' ? 'ha.sync-push' : 'ha.sync-pull',
+      objectType: 'ha-pair',
+      objectId: '1',
+      outcome: 'failed',
+      after: { peer: peer.peerName, code: (e as ApiError).code ?? null },
+      message,
     });
   }
 
@@ -249,8 +305,16 @@ export class SyncWorker {
     this.outage = undefined;
     log('info', `${peer.peerName} answers the peer link again`);
     await writeAuditAlone({
-      actor: 'ha sync', actorRole: null, sourceAddress: 'local', requestId: `ha-${newNonce()}`, action: 'ha.peer-link', objectType: 'ha-pair', objectId: '1',
-      outcome: 'success', after: { peer: peer.peerName }, message: `${peer.peerName} answers again (it had failed: ${was}).`,
+      actor: 'ha sync',
+      actorRole: null,
+      sourceAddress: 'local',
+      requestId: `ha-${newNonce()}`,
+      action: 'ha.peer-link',
+      objectType: 'ha-pair',
+      objectId: '1',
+      outcome: 'success',
+      after: { peer: peer.peerName },
+      message: `${peer.peerName} answers again (it had failed: ${was}).`,
     });
   }
 

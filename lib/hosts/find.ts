@@ -37,8 +37,14 @@ async function allServers(reader: Reader): Promise<HostServer[]> {
     orderBy: [{ address: 'asc' }, { name: 'asc' }],
   });
   return rows.map((r) => ({
-    id: r.id, virtualServiceId: r.virtualService.id, virtualService: r.virtualService.name, layer: r.virtualService.layer === 4 ? 4 : 7,
-    realServer: r.name, address: r.address, port: r.port, state: r.state as OperatorState,
+    id: r.id,
+    virtualServiceId: r.virtualService.id,
+    virtualService: r.virtualService.name,
+    layer: r.virtualService.layer === 4 ? 4 : 7,
+    realServer: r.name,
+    address: r.address,
+    port: r.port,
+    state: r.state as OperatorState,
   }));
 }
 
@@ -61,7 +67,9 @@ export async function listHosts(search = '', limit = 200): Promise<{ items: Host
     byHost.set(key, [...(byHost.get(key) ?? []), s]);
   }
   const needle = search.trim().toLowerCase();
-  const matches = [...byHost.values()].filter((list) => !needle || list.some((s) => s.address.toLowerCase().includes(needle) || s.realServer.toLowerCase().includes(needle)));
+  const matches = [...byHost.values()].filter(
+    (list) => !needle || list.some((s) => s.address.toLowerCase().includes(needle) || s.realServer.toLowerCase().includes(needle)),
+  );
   const items = matches.map((list): HostSummary => {
     const states: Record<OperatorState, number> = { online: 0, drain: 0, halt: 0 };
     for (const s of list) states[s.state] += 1;

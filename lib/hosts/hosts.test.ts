@@ -35,7 +35,13 @@ async function freePort(): Promise<number> {
 }
 
 const l7 = (name: string, port: number, servers: { name: string; address: string }[]) => ({
-  name, layer: 7, mode: 'tcp', address: '127.0.0.1', ports: [port], scheduler: 'rr', healthCheck: { type: 'none' },
+  name,
+  layer: 7,
+  mode: 'tcp',
+  address: '127.0.0.1',
+  ports: [port],
+  scheduler: 'rr',
+  healthCheck: { type: 'none' },
   realServers: servers.map((s) => ({ ...s, port: backendPort })),
 });
 
@@ -67,8 +73,19 @@ before(async () => {
   admin = await setupAdmin(h);
   const created = [
     l7('host-web-a', vipPorts[0], [{ name: 'app-1', address: HOST }]),
-    l7('host-web-b', vipPorts[1], [{ name: 'app-1', address: HOST }, { name: 'app-2', address: '127.0.0.78' }]),
-    { name: 'host-l4', layer: 4, mode: 'nat', address: '127.0.0.1', ports: [vipPorts[2]], healthCheck: { type: 'none' }, realServers: [{ name: 'app-1-l4', address: HOST, port: backendPort }] },
+    l7('host-web-b', vipPorts[1], [
+      { name: 'app-1', address: HOST },
+      { name: 'app-2', address: '127.0.0.78' },
+    ]),
+    {
+      name: 'host-l4',
+      layer: 4,
+      mode: 'nat',
+      address: '127.0.0.1',
+      ports: [vipPorts[2]],
+      healthCheck: { type: 'none' },
+      realServers: [{ name: 'app-1-l4', address: HOST, port: backendPort }],
+    },
   ];
   for (const vs of created) assert.equal((await admin.req('POST', '/virtual-services', vs)).status, 201);
   const applied = await admin.req('POST', '/apply', { comment: 'hosts test' });
@@ -83,12 +100,24 @@ after(async () => {
 describe('hosts', () => {
   test('search by address or by real server name; the other host is apart', async () => {
     const all = (await admin.req('GET', '/hosts')).body;
-    assert.deepEqual(all.items.map((x: { address: string }) => x.address), [HOST, '127.0.0.78']);
+    assert.deepEqual(
+      all.items.map((x: { address: string }) => x.address),
+      [HOST, '127.0.0.78'],
+    );
     const byAddress = (await admin.req('GET', '/hosts?search=0.77')).body;
     assert.equal(byAddress.total, 1);
-    assert.deepEqual(byAddress.items[0], { address: HOST, names: ['app-1', 'app-1-l4'], services: ['host-l4', 'host-web-a', 'host-web-b'], servers: 3, states: { online: 3, drain: 0, halt: 0 } });
+    assert.deepEqual(byAddress.items[0], {
+      address: HOST,
+      names: ['app-1', 'app-1-l4'],
+      services: ['host-l4', 'host-web-a', 'host-web-b'],
+      servers: 3,
+      states: { online: 3, drain: 0, halt: 0 },
+    });
     const byName = (await admin.req('GET', '/hosts?search=APP-2')).body;
-    assert.deepEqual(byName.items.map((x: { address: string }) => x.address), ['127.0.0.78']);
+    assert.deepEqual(
+      byName.items.map((x: { address: string }) => x.address),
+      ['127.0.0.78'],
+    );
   });
 
   test('the preview lists every service and server at the address, its state, connections, and what is not programmed here', async () => {
@@ -97,11 +126,14 @@ describe('hosts', () => {
     client.write('hello');
     await once(client, 'data');
     const p = await untilActive(1);
-    assert.deepEqual(p.servers.map((s: any) => [s.virtualService, s.realServer, s.layer, s.state, s.serviceStatus]), [
-      ['host-l4', 'app-1-l4', 4, 'online', 'not-programmed'],
-      ['host-web-a', 'app-1', 7, 'online', 'programmed'],
-      ['host-web-b', 'app-1', 7, 'online', 'programmed'],
-    ]);
+    assert.deepEqual(
+      p.servers.map((s: any) => [s.virtualService, s.realServer, s.layer, s.state, s.serviceStatus]),
+      [
+        ['host-l4', 'app-1-l4', 4, 'online', 'not-programmed'],
+        ['host-web-a', 'app-1', 7, 'online', 'programmed'],
+        ['host-web-b', 'app-1', 7, 'online', 'programmed'],
+      ],
+    );
     assert.match(p.servers[0].notice, /^host-l4 is not programmed on this machine \(.*IPVS.*\)/);
     assert.equal(p.servers[1].notice, null);
     assert.equal(p.servers[1].running.activeConnections, 1);
@@ -113,7 +145,10 @@ describe('hosts', () => {
   test('drain everywhere: one audit entry naming each server; a staged server not yet running is said, not a 500', async () => {
     // A server at the host that is staged only: the engine does not run it and refuses its state (ENGINE_NOT_FOUND).
     const b = (await admin.req('GET', '/virtual-services')).body.items.find((v: { name: string }) => v.name === 'host-web-b');
-    assert.equal((await admin.req('POST', `/virtual-services/${b.id}/real-servers`, { name: 'app-1-staged', address: HOST, port: backendPort + 1 })).status, 201);
+    assert.equal(
+      (await admin.req('POST', `/virtual-services/${b.id}/real-servers`, { name: 'app-1-staged', address: HOST, port: backendPort + 1 })).status,
+      201,
+    );
     const client = net.connect(vipPorts[1], '127.0.0.1');
     await once(client, 'connect');
     await untilActive(1);
@@ -121,19 +156,28 @@ describe('hosts', () => {
 
     const r = await admin.req('PUT', `/hosts/${HOST}/state`, { state: 'drain' });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.body.changed.map((c: any) => [c.virtualService, c.realServer, c.before, c.state, c.outcome]), [
-      ['host-l4', 'app-1-l4', 'online', 'drain', 'not-programmed'],
-      ['host-web-a', 'app-1', 'online', 'drain', 'taken'],
-      ['host-web-b', 'app-1', 'online', 'drain', 'taken'],
-      ['host-web-b', 'app-1-staged', 'online', 'drain', 'not-running'],
-    ]);
+    assert.deepEqual(
+      r.body.changed.map((c: any) => [c.virtualService, c.realServer, c.before, c.state, c.outcome]),
+      [
+        ['host-l4', 'app-1-l4', 'online', 'drain', 'not-programmed'],
+        ['host-web-a', 'app-1', 'online', 'drain', 'taken'],
+        ['host-web-b', 'app-1', 'online', 'drain', 'taken'],
+        ['host-web-b', 'app-1-staged', 'online', 'drain', 'not-running'],
+      ],
+    );
     assert.equal(r.body.isComplete, false);
-    assert.equal(r.body.summary, `2 of 4 servers at ${HOST} draining at once; 1 in a service not programmed on this machine; 1 not running yet (goes with the next apply).`);
+    assert.equal(
+      r.body.summary,
+      `2 of 4 servers at ${HOST} draining at once; 1 in a service not programmed on this machine; 1 not running yet (goes with the next apply).`,
+    );
 
     // The engine runs drain for the two proxied servers; the other host is untouched; the open connection lives on.
     const status = (await admin.req('GET', '/status')).body.engine.status;
     const op = (vs: string, rs: string) => status.services.find((s: any) => s.name === vs).realServers.find((x: any) => x.name === rs).operator;
-    assert.deepEqual([op('host-web-a', 'app-1'), op('host-web-b', 'app-1'), op('host-web-b', 'app-2'), op('host-l4', 'app-1-l4')], ['drain', 'drain', 'online', 'drain']);
+    assert.deepEqual(
+      [op('host-web-a', 'app-1'), op('host-web-b', 'app-1'), op('host-web-b', 'app-2'), op('host-l4', 'app-1-l4')],
+      ['drain', 'drain', 'online', 'drain'],
+    );
     client.write('still here');
     assert.equal(String((await once(client, 'data'))[0]), 'still here');
 
@@ -143,8 +187,14 @@ describe('hosts', () => {
     assert.equal(row.objectType, 'host');
     assert.equal(row.objectId, HOST);
     assert.deepEqual(auditWords(row), {
-      objectName: HOST, summary: `Drained host ${HOST} in 3 services`,
-      changes: ['app-1-l4 in host-l4: online → drain', 'app-1 in host-web-a: online → drain', 'app-1 in host-web-b: online → drain', 'app-1-staged in host-web-b: online → drain'],
+      objectName: HOST,
+      summary: `Drained host ${HOST} in 3 services`,
+      changes: [
+        'app-1-l4 in host-l4: online → drain',
+        'app-1 in host-web-a: online → drain',
+        'app-1 in host-web-b: online → drain',
+        'app-1-staged in host-web-b: online → drain',
+      ],
     });
     assert.equal((await auditRows('real-server.state')).length, 0, 'no second entry per server');
 
@@ -162,17 +212,29 @@ describe('hosts', () => {
   test('back online the same way', async () => {
     const r = await admin.req('PUT', `/hosts/${HOST}/state`, { state: 'online' });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.body.changed.map((c: any) => c.outcome), ['not-programmed', 'taken', 'taken', 'not-running']);
+    assert.deepEqual(
+      r.body.changed.map((c: any) => c.outcome),
+      ['not-programmed', 'taken', 'taken', 'not-running'],
+    );
     const p = (await admin.req('GET', `/hosts/${HOST}`)).body;
-    assert.deepEqual(p.servers.map((s: any) => s.state), ['online', 'online', 'online', 'online']);
-    assert.deepEqual(p.servers.filter((s: any) => s.running).map((s: any) => s.running.operator), ['online', 'online', 'online']);
+    assert.deepEqual(
+      p.servers.map((s: any) => s.state),
+      ['online', 'online', 'online', 'online'],
+    );
+    assert.deepEqual(
+      p.servers.filter((s: any) => s.running).map((s: any) => s.running.operator),
+      ['online', 'online', 'online'],
+    );
     assert.match(p.servers[3].notice, /app-1-staged is staged in host-web-b but not applied yet/);
   });
 
   test('refusals name the field, an unknown host is a 404, a viewer may read but not act', async () => {
     const bad = await admin.req('PUT', '/hosts/not-an-ip/state', { state: 'drain' });
     assert.equal(bad.status, 422);
-    assert.deepEqual(bad.body.error.details.fields.map((f: { path: string }) => f.path), ['address']);
+    assert.deepEqual(
+      bad.body.error.details.fields.map((f: { path: string }) => f.path),
+      ['address'],
+    );
     const state = await admin.req('PUT', `/hosts/${HOST}/state`, { state: 'paused' });
     assert.equal(state.status, 422);
     assert.match(state.body.error.message, /online, drain or halt/);
@@ -190,7 +252,10 @@ describe('hosts', () => {
     assert.equal(denied.body.error.code, 'AUTH_FORBIDDEN');
     const deniedRow = (await auditRows('host.state')).find((x) => x.outcome === 'denied');
     assert.equal(auditWords(deniedRow).summary, 'Set the state of a host (denied)');
-    assert.deepEqual((await admin.req('GET', `/hosts/${HOST}`)).body.servers.map((s: any) => s.state), ['online', 'online', 'online', 'online']);
+    assert.deepEqual(
+      (await admin.req('GET', `/hosts/${HOST}`)).body.servers.map((s: any) => s.state),
+      ['online', 'online', 'online', 'online'],
+    );
   });
 
   test('no transaction is held across the engine: with the engine paused, other writes go through; the answer says what was not taken', async () => {
@@ -208,7 +273,10 @@ describe('hosts', () => {
       assert.equal(isAnswered, false, 'the other write finished while the host operation still waited for the engine');
       const r = await pending;
       assert.equal(r.status, 200, r.text);
-      assert.deepEqual(r.body.changed.map((c: any) => c.outcome), ['not-taken', 'not-taken', 'not-taken', 'not-taken']);
+      assert.deepEqual(
+        r.body.changed.map((c: any) => c.outcome),
+        ['not-taken', 'not-taken', 'not-taken', 'not-taken'],
+      );
       assert.match(r.body.changed[0].message, /^Stored; the engine did not take it now \(.*no answer within 1\.5 s/);
       // Asked once: the next servers are not each made to wait out the timeout again.
       assert.match(r.body.changed[1].message, /^Stored; the engine was not asked after it did not answer for app-1-l4 in host-l4\./);

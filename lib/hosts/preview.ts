@@ -40,14 +40,33 @@ export function haNotice(ha: HaStatus | undefined): string | null {
   return `This machine is not the active node of its HA pair (keepalived says ${ha.role}): the virtual IPs and their traffic are on ${peer}. The state is set on this machine's engine and counts here are this machine's; drain the host on the active node to move live traffic.`;
 }
 
-export function serverNotice(s: HostServer, svc: ServiceStatus | undefined, isReachable: boolean): { status: HostServerPreview['serviceStatus']; notice: string | null } {
+export function serverNotice(
+  s: HostServer,
+  svc: ServiceStatus | undefined,
+  isReachable: boolean,
+): { status: HostServerPreview['serviceStatus']; notice: string | null } {
   if (!isReachable) return { status: 'unknown', notice: 'The engine did not answer: the state is stored and sent when it is back.' };
-  if (!svc) return { status: 'not-applied', notice: `${s.virtualService} is not running on this machine yet (it was never applied): the state is stored and goes with the next apply.` };
+  if (!svc)
+    return {
+      status: 'not-applied',
+      notice: `${s.virtualService} is not running on this machine yet (it was never applied): the state is stored and goes with the next apply.`,
+    };
   if (!svc.realServers.some((r) => r.name === s.realServer)) {
-    return { status: svc.status, notice: `${s.realServer} is staged in ${s.virtualService} but not applied yet: the state is stored and goes with the next apply.` };
+    return {
+      status: svc.status,
+      notice: `${s.realServer} is staged in ${s.virtualService} but not applied yet: the state is stored and goes with the next apply.`,
+    };
   }
-  if (svc.status === 'not-programmed') return { status: svc.status, notice: `${s.virtualService} is not programmed on this machine (${bare(svc.message)}): the state is stored and taken by the engine, but no traffic here changes.` };
-  if (svc.status === 'failed') return { status: svc.status, notice: `${s.virtualService} failed on this machine (${bare(svc.message)}): the state is stored, but no traffic here changes.` };
+  if (svc.status === 'not-programmed')
+    return {
+      status: svc.status,
+      notice: `${s.virtualService} is not programmed on this machine (${bare(svc.message)}): the state is stored and taken by the engine, but no traffic here changes.`,
+    };
+  if (svc.status === 'failed')
+    return {
+      status: svc.status,
+      notice: `${s.virtualService} failed on this machine (${bare(svc.message)}): the state is stored, but no traffic here changes.`,
+    };
   return { status: svc.status, notice: null };
 }
 

@@ -66,11 +66,17 @@ async function store(address: string, state: OperatorState, audit: AuditFor): Pr
       if (changed.length) await tx.realServer.updateMany({ where: { id: { in: changed.map((s) => s.id) } }, data: { state } });
       return { address: servers[0].address, changed, unchanged: servers.filter((s) => s.state === state) };
     },
-    (r) => r.changed.length === 0 ? null : audit({
-      action: 'host.state', objectType: 'host', objectId: r.address, outcome: 'success',
-      before: { address: r.address, realServers: r.changed.map((s) => entry(s, s.state)) },
-      after: { address: r.address, state, realServers: r.changed.map((s) => entry(s, state)) },
-    }),
+    (r) =>
+      r.changed.length === 0
+        ? null
+        : audit({
+            action: 'host.state',
+            objectType: 'host',
+            objectId: r.address,
+            outcome: 'success',
+            before: { address: r.address, realServers: r.changed.map((s) => entry(s, s.state)) },
+            after: { address: r.address, state, realServers: r.changed.map((s) => entry(s, state)) },
+          }),
     { isCandidateChange: false },
   );
 }
@@ -80,14 +86,30 @@ async function tell(s: HostServer, state: OperatorState): Promise<Pick<HostServe
   try {
     const { results } = await engine().setServerState(s.virtualService, s.realServer, state);
     const r = results.find((x) => x.name === s.virtualService);
-    if (r?.status === 'not-programmed') return { outcome: 'not-programmed', message: `${s.virtualService} is not programmed on this machine (${bare(r.message)}): the engine has the state, but no traffic here changes.` };
-    if (r?.status === 'failed') return { outcome: 'not-programmed', message: `${s.virtualService} failed on this machine (${bare(r.message)}): the engine has the state, but no traffic here changes.` };
+    if (r?.status === 'not-programmed')
+      return {
+        outcome: 'not-programmed',
+        message: `${s.virtualService} is not programmed on this machine (${bare(r.message)}): the engine has the state, but no traffic here changes.`,
+      };
+    if (r?.status === 'failed')
+      return {
+        outcome: 'not-programmed',
+        message: `${s.virtualService} failed on this machine (${bare(r.message)}): the engine has the state, but no traffic here changes.`,
+      };
     return { outcome: 'taken', message: 'Applied at once.' };
   } catch (e) {
     const err = e as EngineError;
-    if (err.code === 'ENGINE_NOT_FOUND') return { outcome: 'not-running', message: `The engine does not run ${s.realServer} in ${s.virtualService} yet: the state is stored and goes with the next apply.` };
+    if (err.code === 'ENGINE_NOT_FOUND')
+      return {
+        outcome: 'not-running',
+        message: `The engine does not run ${s.realServer} in ${s.virtualService} yet: the state is stored and goes with the next apply.`,
+      };
     log('warn', 'host state not taken by the engine', { virtualService: s.virtualService, realServer: s.realServer, error: err.message });
-    return { outcome: 'not-taken', message: `Stored; the engine did not take it now (${err.message}). It is sent again when the engine answers.`, isUnreachable: err.code === 'ENGINE_UNREACHABLE' };
+    return {
+      outcome: 'not-taken',
+      message: `Stored; the engine did not take it now (${err.message}). It is sent again when the engine answers.`,
+      isUnreachable: err.code === 'ENGINE_UNREACHABLE',
+    };
   }
 }
 
@@ -97,13 +119,26 @@ export async function setHostState(address: string, state: OperatorState, audit:
   // An engine that did not answer one server is not asked again for the next (each would wait the whole timeout).
   let away: string | null = null;
   for (const s of stored.changed) {
-    const told = away !== null ? { outcome: 'not-taken' as const, message: `Stored; the engine was not asked after it did not answer for ${away}. It is sent again when the engine answers.` } : await tell(s, state);
+    const told =
+      away !== null
+        ? {
+            outcome: 'not-taken' as const,
+            message: `Stored; the engine was not asked after it did not answer for ${away}. It is sent again when the engine answers.`,
+          }
+        : await tell(s, state);
     if (told.isUnreachable) away = `${s.realServer} in ${s.virtualService}`;
     changed.push({ ...s, before: s.state, state, outcome: told.outcome, message: told.message });
   }
   if (changed.some((c) => c.outcome === 'not-taken')) settler().kick();
   const isComplete = changed.every((c) => c.outcome === 'taken' || c.outcome === 'not-programmed');
-  return { address: stored.address, state, changed, unchanged: stored.unchanged, isComplete, summary: summarise(stored.address, state, changed, stored.unchanged.length) };
+  return {
+    address: stored.address,
+    state,
+    changed,
+    unchanged: stored.unchanged,
+    isComplete,
+    summary: summarise(stored.address, state, changed, stored.unchanged.length),
+  };
 }
 
 const VERB: Record<OperatorState, string> = { online: 'brought online', drain: 'draining', halt: 'halted' };

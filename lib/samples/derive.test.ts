@@ -10,8 +10,14 @@ const T0 = Date.parse('2026-12-01T09:00:00.000Z');
 
 function l7(n: number, over: Partial<CounterReading> = {}): CounterReading {
   return {
-    activeConnections: 3, totalConnections: n, bytesIn: 100 * n, bytesOut: 1000 * n, requests: 10 * n,
-    responses: { '1xx': 0, '2xx': 9 * n, '3xx': 0, '4xx': 0, '5xx': n, other: 0 }, latencyMs: 4, ...over,
+    activeConnections: 3,
+    totalConnections: n,
+    bytesIn: 100 * n,
+    bytesOut: 1000 * n,
+    requests: 10 * n,
+    responses: { '1xx': 0, '2xx': 9 * n, '3xx': 0, '4xx': 0, '5xx': n, other: 0 },
+    latencyMs: 4,
+    ...over,
   };
 }
 const service = (c: CounterReading, servers: Record<string, CounterReading> = {}): StatsService[] => [
@@ -26,8 +32,10 @@ test('a first reading has no rate; the next one gives deltas over the seconds be
   assert.equal(viewOf(first).requestsPerS, null, 'no rate without a previous reading');
   assert.equal(viewOf(first).connections, 3, 'a gauge is known at once');
   const [second] = derivePoints(r, service(l7(7)), T0 + 2000);
-  assert.deepEqual({ span: second.spanS, req: second.requests, conns: second.newConns, in: second.bytesIn, out: second.bytesOut, r2xx: second.r2xx, r5xx: second.r5xx },
-    { span: 2, req: 20, conns: 2, in: 200, out: 2000, r2xx: 18, r5xx: 2 });
+  assert.deepEqual(
+    { span: second.spanS, req: second.requests, conns: second.newConns, in: second.bytesIn, out: second.bytesOut, r2xx: second.r2xx, r5xx: second.r5xx },
+    { span: 2, req: 20, conns: 2, in: 200, out: 2000, r2xx: 18, r5xx: 2 },
+  );
   const v = viewOf(second);
   assert.equal(v.requestsPerS, 10);
   assert.equal(v.responsesPerS['2xx'], 9);
@@ -56,12 +64,39 @@ test('readings further apart than the gap limit give no rate (a 60 s outage is n
   assert.equal(viewOf(q).requestsPerS, 50, 'differencing resumes with the next reading');
 });
 
-test('each real server is its own series; a service without its own counters is its servers\' sum', () => {
+test("each real server is its own series; a service without its own counters is its servers' sum", () => {
   const r: Readings = new Map();
-  const s: StatsService[] = [{ name: 'pacs', realServers: [{ name: 'a', counters: l7(1) }, { name: 'b', counters: l7(2) }] }];
+  const s: StatsService[] = [
+    {
+      name: 'pacs',
+      realServers: [
+        { name: 'a', counters: l7(1) },
+        { name: 'b', counters: l7(2) },
+      ],
+    },
+  ];
   derivePoints(r, s, T0);
-  const pts = derivePoints(r, [{ name: 'pacs', realServers: [{ name: 'a', counters: l7(2) }, { name: 'b', counters: l7(4) }] }], T0 + 2000);
-  assert.deepEqual(pts.map((p) => [p.realServer, p.requests]), [['', 30], ['a', 10], ['b', 20]]);
+  const pts = derivePoints(
+    r,
+    [
+      {
+        name: 'pacs',
+        realServers: [
+          { name: 'a', counters: l7(2) },
+          { name: 'b', counters: l7(4) },
+        ],
+      },
+    ],
+    T0 + 2000,
+  );
+  assert.deepEqual(
+    pts.map((p) => [p.realServer, p.requests]),
+    [
+      ['', 30],
+      ['a', 10],
+      ['b', 20],
+    ],
+  );
   assert.equal(pts[0].connSum, 6, 'active connections of both servers');
 });
 

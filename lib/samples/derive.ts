@@ -88,7 +88,10 @@ function serviceReading(s: StatsService): CounterReading | undefined {
   const sum = (f: (c: CounterReading) => number | undefined) => rs.reduce((a, c) => a + (f(c) ?? 0), 0);
   const isL7 = rs.some((c) => c.requests !== undefined);
   return {
-    activeConnections: sum((c) => c.activeConnections), totalConnections: sum((c) => c.totalConnections), bytesIn: sum((c) => c.bytesIn), bytesOut: sum((c) => c.bytesOut),
+    activeConnections: sum((c) => c.activeConnections),
+    totalConnections: sum((c) => c.totalConnections),
+    bytesIn: sum((c) => c.bytesIn),
+    bytesOut: sum((c) => c.bytesOut),
     ...(isL7 ? { requests: sum((c) => c.requests), responses: Object.fromEntries(RESPONSE_CLASSES.map((k) => [k, sum((c) => c.responses?.[k])])) } : {}),
   };
 }
@@ -107,7 +110,12 @@ export function pointFrom(cur: CounterReading, prev: { atMs: number; c: CounterR
     bytesIn: d((c) => c.bytesIn),
     bytesOut: d((c) => c.bytesOut),
     requests,
-    r1xx: null, r2xx: null, r3xx: null, r4xx: null, r5xx: null, rOther: null,
+    r1xx: null,
+    r2xx: null,
+    r3xx: null,
+    r4xx: null,
+    r5xx: null,
+    rOther: null,
     latencySumMs: isL7 ? (cur.latencyMs ?? 0) * (requests ?? 0) : null,
     latencyWeight: isL7 ? (cur.latencyMs !== undefined ? requests : 0) : null,
   };
@@ -172,9 +180,21 @@ export function viewOf(s: SampleSums): SampleView {
 export function addSums(a: SampleSums, b: SampleSums): SampleSums {
   const n = (x: number | null, y: number | null) => (x === null && y === null ? null : (x ?? 0) + (y ?? 0));
   return {
-    samples: a.samples + b.samples, spanS: a.spanS + b.spanS, connSum: a.connSum + b.connSum, connMax: Math.max(a.connMax, b.connMax),
-    newConns: a.newConns + b.newConns, bytesIn: a.bytesIn + b.bytesIn, bytesOut: a.bytesOut + b.bytesOut,
-    requests: n(a.requests, b.requests), r1xx: n(a.r1xx, b.r1xx), r2xx: n(a.r2xx, b.r2xx), r3xx: n(a.r3xx, b.r3xx), r4xx: n(a.r4xx, b.r4xx),
-    r5xx: n(a.r5xx, b.r5xx), rOther: n(a.rOther, b.rOther), latencySumMs: n(a.latencySumMs, b.latencySumMs), latencyWeight: n(a.latencyWeight, b.latencyWeight),
+    samples: a.samples + b.samples,
+    spanS: a.spanS + b.spanS,
+    connSum: a.connSum + b.connSum,
+    connMax: Math.max(a.connMax, b.connMax),
+    newConns: a.newConns + b.newConns,
+    bytesIn: a.bytesIn + b.bytesIn,
+    bytesOut: a.bytesOut + b.bytesOut,
+    requests: n(a.requests, b.requests),
+    r1xx: n(a.r1xx, b.r1xx),
+    r2xx: n(a.r2xx, b.r2xx),
+    r3xx: n(a.r3xx, b.r3xx),
+    r4xx: n(a.r4xx, b.r4xx),
+    r5xx: n(a.r5xx, b.r5xx),
+    rOther: n(a.rOther, b.rOther),
+    latencySumMs: n(a.latencySumMs, b.latencySumMs),
+    latencyWeight: n(a.latencyWeight, b.latencyWeight),
   };
 }

@@ -33,20 +33,37 @@ const DAY = 24 * HOUR;
 /** A 'stats' event at `atMs` whose counters are `n` times one request step: 10 requests (9 × 2xx, 1 × 5xx). */
 function stats(atMs: number, n: number): EngineEvent {
   const c = (k: number) => ({
-    activeConnections: 2 * k, totalConnections: n * k, bytesIn: 100 * n * k, bytesOut: 1000 * n * k, requests: 10 * n * k,
-    responses: { '1xx': 0, '2xx': 9 * n * k, '3xx': 0, '4xx': 0, '5xx': n * k, other: 0 }, latencyMs: 4,
+    activeConnections: 2 * k,
+    totalConnections: n * k,
+    bytesIn: 100 * n * k,
+    bytesOut: 1000 * n * k,
+    requests: 10 * n * k,
+    responses: { '1xx': 0, '2xx': 9 * n * k, '3xx': 0, '4xx': 0, '5xx': n * k, other: 0 },
+    latencyMs: 4,
   });
   return {
-    type: 'stats', at: new Date(atMs).toISOString(),
-    services: [{ name: 'symphony-web', layer: 7, status: 'programmed', message: '', counters: c(2), realServers: [
-      { name: 'sym-app-1', operator: 'online', health: 'up', decision: { disposition: 'serve', weight: 1 }, counters: c(1) },
-      { name: 'sym-app-2', operator: 'online', health: 'up', decision: { disposition: 'serve', weight: 1 }, counters: c(1) },
-    ] }],
+    type: 'stats',
+    at: new Date(atMs).toISOString(),
+    services: [
+      {
+        name: 'symphony-web',
+        layer: 7,
+        status: 'programmed',
+        message: '',
+        counters: c(2),
+        realServers: [
+          { name: 'sym-app-1', operator: 'online', health: 'up', decision: { disposition: 'serve', weight: 1 }, counters: c(1) },
+          { name: 'sym-app-2', operator: 'online', health: 'up', decision: { disposition: 'serve', weight: 1 }, counters: c(1) },
+        ],
+      },
+    ],
   } as unknown as EngineEvent;
 }
 
 const rows = (tier: number, realServer = '') =>
-  db().$queryRaw<{ at: bigint; samples: number; spanS: number; requests: number; r5xx: number; connMax: number; latencySumMs: number; latencyWeight: number }[]>`
+  db().$queryRaw<
+    { at: bigint; samples: number; spanS: number; requests: number; r5xx: number; connMax: number; latencySumMs: number; latencyWeight: number }[]
+  >`
     SELECT * FROM "TrafficSample" WHERE "tier" = ${tier} AND "virtualService" = 'symphony-web' AND "realServer" = ${realServer} ORDER BY "at"`;
 
 /** Feeds one event every 2 s from `fromMs` (inclusive) to `toMs` (exclusive), with the clock at each event. */
@@ -75,7 +92,11 @@ test('a minute of 2 s samples is one 1 min row with their sums; an hour of minut
   assert.equal(m[0].connMax, 4);
   const tier0 = await rows(0);
   assert.equal(tier0.length, 60);
-  assert.equal(tier0.slice(0, 30).reduce((a, r) => a + r.requests, 0), m[0].requests, 'the rollup is the sum of its samples');
+  assert.equal(
+    tier0.slice(0, 30).reduce((a, r) => a + r.requests, 0),
+    m[0].requests,
+    'the rollup is the sum of its samples',
+  );
   const server = await rows(1, 'sym-app-1');
   assert.equal(server[0].requests, 29 * 10, 'each real server has its own rows');
 
@@ -99,7 +120,7 @@ test('a minute of 2 s samples is one 1 min row with their sums; an hour of minut
   assert.equal(day.connections[i], 4);
   assert.equal(day.t.length, 1440);
   const year = await readSeries({ virtualService: 'symphony-web', range: 'year', nowMs: clock.ms });
-  const d = year.t.indexOf(Math.floor(T0 / DAY) * DAY / 1000);
+  const d = year.t.indexOf((Math.floor(T0 / DAY) * DAY) / 1000);
   assert.equal(year.requestsPerS[d], (mins[0].requests + mins[1].requests) / 118);
   await s.close();
 });
@@ -113,8 +134,27 @@ test('a sample that arrives after its minute was rolled is counted on the next p
   const before = (await rows(1))[0];
   assert.equal(before.samples, 17);
   // A late event stamped 09:00:58 (the engine's clock), then the next minute ends.
-  const late: SamplePoint = { virtualService: 'symphony-web', realServer: '', at: T0 + 58_000, samples: 1, spanS: 2, connSum: 4, connMax: 4, newConns: 0, bytesIn: 0, bytesOut: 0,
-    requests: 7, r1xx: 0, r2xx: 7, r3xx: 0, r4xx: 0, r5xx: 0, rOther: 0, latencySumMs: 0, latencyWeight: 0 };
+  const late: SamplePoint = {
+    virtualService: 'symphony-web',
+    realServer: '',
+    at: T0 + 58_000,
+    samples: 1,
+    spanS: 2,
+    connSum: 4,
+    connMax: 4,
+    newConns: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    requests: 7,
+    r1xx: 0,
+    r2xx: 7,
+    r3xx: 0,
+    r4xx: 0,
+    r5xx: 0,
+    rOther: 0,
+    latencySumMs: 0,
+    latencyWeight: 0,
+  };
   await insertSamples([late]);
   clock.ms = T0 + 2 * MIN + 6000;
   await s.maintain();
@@ -158,8 +198,27 @@ test('a new sampler rolls up what a stopped one left unrolled', async () => {
 
 /** One sample row per series of tier 0 at each time, rolled into tiers 1 and 2 as the sampler would. */
 async function seed(times: number[]): Promise<void> {
-  const p = (at: number, rs: string): SamplePoint => ({ virtualService: 'symphony-web', realServer: rs, at, samples: 1, spanS: 2, connSum: 1, connMax: 1, newConns: 1, bytesIn: 1, bytesOut: 1,
-    requests: 1, r1xx: 0, r2xx: 1, r3xx: 0, r4xx: 0, r5xx: 0, rOther: 0, latencySumMs: 1, latencyWeight: 1 });
+  const p = (at: number, rs: string): SamplePoint => ({
+    virtualService: 'symphony-web',
+    realServer: rs,
+    at,
+    samples: 1,
+    spanS: 2,
+    connSum: 1,
+    connMax: 1,
+    newConns: 1,
+    bytesIn: 1,
+    bytesOut: 1,
+    requests: 1,
+    r1xx: 0,
+    r2xx: 1,
+    r3xx: 0,
+    r4xx: 0,
+    r5xx: 0,
+    rOther: 0,
+    latencySumMs: 1,
+    latencyWeight: 1,
+  });
   await insertSamples(times.flatMap((t) => [p(t, ''), p(t, 'sym-app-1')]));
   const lo = Math.min(...times);
   const hi = Math.max(...times) + HOUR;
@@ -181,7 +240,14 @@ test('retention: each tier keeps its age (2 s an hour, 1 min a week, 1 h a year)
   }
   // What survived, by tier: tier 0 only the 30 min old sample; tier 1 up to 6 days; tier 2 up to 300 days.
   const per = await db().$queryRaw<{ tier: number; n: bigint }[]>`SELECT "tier", COUNT(*) AS n FROM "TrafficSample" GROUP BY "tier" ORDER BY "tier"`;
-  assert.deepEqual(per.map((x) => [Number(x.tier), Number(x.n)]), [[0, 2], [1, 6], [2, 10]]);
+  assert.deepEqual(
+    per.map((x) => [Number(x.tier), Number(x.n)]),
+    [
+      [0, 2],
+      [1, 6],
+      [2, 10],
+    ],
+  );
 });
 
 test('the row bound: the table never exceeds maxRows after a prune, and the oldest hours go first', async () => {
@@ -197,7 +263,11 @@ test('the row bound: the table never exceeds maxRows after a prune, and the olde
   assert.equal((await rows(1)).length, 3, 'the minutes are kept while the hours can pay');
   await pruneSamples({ nowMs: now, maxRows: 3 });
   assert.equal(await countRows(), 3);
-  assert.equal((await db().$queryRaw<{ n: bigint }[]>`SELECT COUNT(*) AS n FROM "TrafficSample" WHERE "tier" = 0`)[0].n, 2n, 'the last hour\'s detail goes last');
+  assert.equal(
+    (await db().$queryRaw<{ n: bigint }[]>`SELECT COUNT(*) AS n FROM "TrafficSample" WHERE "tier" = 0`)[0].n,
+    2n,
+    "the last hour's detail goes last",
+  );
 });
 
 test('the sampler drops events while the database is behind, and says so once', async () => {

@@ -74,10 +74,22 @@ export async function readSeries(q: { virtualService: string; realServer?: strin
   const fromMs = toMs - r.spanMs;
   const sums = await collect(q.virtualService, q.realServer ?? '', r.tier, fromMs, toMs, r.stepMs);
   const view: SeriesView = {
-    virtualService: q.virtualService, realServer: q.realServer ?? null, range: q.range, stepS: r.stepMs / 1000,
-    from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(),
-    t: [], connections: [], connectionsMax: [], newConnectionsPerS: [], bytesInPerS: [], bytesOutPerS: [], requestsPerS: [],
-    responsesPerS: Object.fromEntries(RESPONSE_CLASSES.map((k) => [k, []])) as unknown as SeriesView['responsesPerS'], latencyMs: [], transitions: [],
+    virtualService: q.virtualService,
+    realServer: q.realServer ?? null,
+    range: q.range,
+    stepS: r.stepMs / 1000,
+    from: new Date(fromMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+    t: [],
+    connections: [],
+    connectionsMax: [],
+    newConnectionsPerS: [],
+    bytesInPerS: [],
+    bytesOutPerS: [],
+    requestsPerS: [],
+    responsesPerS: Object.fromEntries(RESPONSE_CLASSES.map((k) => [k, []])) as unknown as SeriesView['responsesPerS'],
+    latencyMs: [],
+    transitions: [],
   };
   for (let at = fromMs; at < toMs; at += r.stepMs) {
     view.t.push(at / 1000);
@@ -94,7 +106,8 @@ export async function readSeries(q: { virtualService: string; realServer?: strin
   }
   const rows = await db().healthTransition.findMany({
     where: { virtualService: q.virtualService, ...(q.realServer ? { realServer: q.realServer } : {}), at: { gte: new Date(fromMs), lt: new Date(toMs) } },
-    orderBy: [{ at: 'desc' }, { id: 'desc' }], take: MAX_TRANSITIONS,
+    orderBy: [{ at: 'desc' }, { id: 'desc' }],
+    take: MAX_TRANSITIONS,
     select: { at: true, realServer: true, previous: true, health: true, message: true },
   });
   view.transitions = rows.reverse().map((t) => ({ ...t, at: t.at.toISOString() }));

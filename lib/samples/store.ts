@@ -31,7 +31,24 @@ export type Tier = 0 | 1 | 2;
 /** About 100 series (services and servers) with a full year: 20,640 rows each (1,800 + 10,080 + 8,760). */
 export const DEFAULT_MAX_ROWS = 2_000_000;
 
-const SUMS = ['samples', 'spanS', 'connSum', 'connMax', 'newConns', 'bytesIn', 'bytesOut', 'requests', 'r1xx', 'r2xx', 'r3xx', 'r4xx', 'r5xx', 'rOther', 'latencySumMs', 'latencyWeight'] as const;
+const SUMS = [
+  'samples',
+  'spanS',
+  'connSum',
+  'connMax',
+  'newConns',
+  'bytesIn',
+  'bytesOut',
+  'requests',
+  'r1xx',
+  'r2xx',
+  'r3xx',
+  'r4xx',
+  'r5xx',
+  'rOther',
+  'latencySumMs',
+  'latencyWeight',
+] as const;
 const NULLABLE = new Set<string>(['requests', 'r1xx', 'r2xx', 'r3xx', 'r4xx', 'r5xx', 'rOther', 'latencySumMs', 'latencyWeight']);
 const COLS = ['tier', 'virtualService', 'realServer', 'at', ...SUMS].map((c) => `"${c}"`).join(', ');
 const KEY = '"tier", "virtualService", "realServer", "at"';
@@ -39,7 +56,8 @@ const KEY = '"tier", "virtualService", "realServer", "at"';
 /** How a conflicting row merges: adding (a second sample in one 2 s bucket) or replacing (a re-run rollup). */
 const ADD = SUMS.map((c) => {
   if (c === 'connMax') return `"connMax" = MAX("connMax", excluded."connMax")`;
-  if (NULLABLE.has(c)) return `"${c}" = CASE WHEN "${c}" IS NULL AND excluded."${c}" IS NULL THEN NULL ELSE COALESCE("${c}", 0) + COALESCE(excluded."${c}", 0) END`;
+  if (NULLABLE.has(c))
+    return `"${c}" = CASE WHEN "${c}" IS NULL AND excluded."${c}" IS NULL THEN NULL ELSE COALESCE("${c}", 0) + COALESCE(excluded."${c}", 0) END`;
   return `"${c}" = "${c}" + excluded."${c}"`;
 }).join(', ');
 const REPLACE = SUMS.map((c) => `"${c}" = excluded."${c}"`).join(', ');
@@ -60,8 +78,11 @@ function int(n: number): Prisma.Sql {
 /** Stores 2 s samples (tier 0); a second sample for the same series and bucket adds into it. */
 export async function insertSamples(points: readonly SamplePoint[]): Promise<void> {
   for (let i = 0; i < points.length; i += CHUNK) {
-    const rows = points.slice(i, i + CHUNK).map((p) => Prisma.sql`(0, ${p.virtualService}, ${p.realServer}, ${BigInt(p.at)}, ${Prisma.join(SUMS.map((c) => p[c]))})`);
-    await db().$executeRaw`INSERT INTO "TrafficSample" (${Prisma.raw(COLS)}) VALUES ${Prisma.join(rows)} ON CONFLICT (${Prisma.raw(KEY)}) DO UPDATE SET ${Prisma.raw(ADD)}`;
+    const rows = points
+      .slice(i, i + CHUNK)
+      .map((p) => Prisma.sql`(0, ${p.virtualService}, ${p.realServer}, ${BigInt(p.at)}, ${Prisma.join(SUMS.map((c) => p[c]))})`);
+    await db()
+      .$executeRaw`INSERT INTO "TrafficSample" (${Prisma.raw(COLS)}) VALUES ${Prisma.join(rows)} ON CONFLICT (${Prisma.raw(KEY)}) DO UPDATE SET ${Prisma.raw(ADD)}`;
   }
 }
 
@@ -98,7 +119,8 @@ export async function pruneSamples(opts: { nowMs: number; maxRows: number }): Pr
   let excess = (await countRows()) - opts.maxRows;
   for (const tier of [2, 1, 0]) {
     if (excess <= 0) break;
-    const n = await db().$executeRaw`DELETE FROM "TrafficSample" WHERE rowid IN (SELECT rowid FROM "TrafficSample" WHERE "tier" = ${int(tier)} ORDER BY "at" LIMIT ${int(excess)})`;
+    const n = await db()
+      .$executeRaw`DELETE FROM "TrafficSample" WHERE rowid IN (SELECT rowid FROM "TrafficSample" WHERE "tier" = ${int(tier)} ORDER BY "at" LIMIT ${int(excess)})`;
     byCount += n;
     excess -= n;
   }
@@ -111,7 +133,14 @@ export interface BucketSums extends SampleSums {
 }
 
 /** One series' rows of one tier in [fromMs, toMs), regrouped into `stepMs` buckets (a multiple of the tier's). */
-export async function readBuckets(q: { tier: Tier; virtualService: string; realServer: string; fromMs: number; toMs: number; stepMs: number }): Promise<BucketSums[]> {
+export async function readBuckets(q: {
+  tier: Tier;
+  virtualService: string;
+  realServer: string;
+  fromMs: number;
+  toMs: number;
+  stepMs: number;
+}): Promise<BucketSums[]> {
   const rows = await db().$queryRaw<Record<string, bigint | number | null>[]>`
     SELECT ("at" / ${int(q.stepMs)}) * ${int(q.stepMs)} AS t, ${Prisma.raw(SUMS.map((c) => (c === 'connMax' ? 'MAX("connMax") AS "connMax"' : `SUM("${c}") AS "${c}"`)).join(', '))}
     FROM "TrafficSample"
@@ -126,6 +155,8 @@ export async function readBuckets(q: { tier: Tier; virtualService: string; realS
 
 /** The end of a series' newest bucket in a tier (where the next finer tier takes over), or undefined. */
 export async function seriesEnd(tier: Tier, virtualService: string, realServer: string): Promise<number | undefined> {
-  const r = await db().$queryRaw<{ at: bigint | number | null }[]>`SELECT MAX("at") AS at FROM "TrafficSample" WHERE "tier" = ${int(tier)} AND "virtualService" = ${virtualService} AND "realServer" = ${realServer}`;
+  const r = await db().$queryRaw<
+    { at: bigint | number | null }[]
+  >`SELECT MAX("at") AS at FROM "TrafficSample" WHERE "tier" = ${int(tier)} AND "virtualService" = ${virtualService} AND "realServer" = ${realServer}`;
   return r[0]?.at === null || r[0]?.at === undefined ? undefined : Number(r[0].at) + TIERS[tier].bucketMs;
 }

@@ -82,16 +82,36 @@ test('access log entries are queued only when sendAccessLogs is on', async () =>
   const { SyslogSettingsSchema } = await import('./settings.ts');
   const fs = await import('node:fs');
   const path = await import('node:path');
-  const entry = { client: '10.1.2.3:5000', service: 'symphony-web', method: 'GET', path: '/', status: 200, bytesIn: 1, bytesOut: 2, timings: { requestMs: 0, queueMs: 0, connectMs: 1, responseMs: 2, totalMs: 3 }, termination: '--' };
+  const entry = {
+    client: '10.1.2.3:5000',
+    service: 'symphony-web',
+    method: 'GET',
+    path: '/',
+    status: 200,
+    bytesIn: 1,
+    bytesOut: 2,
+    timings: { requestMs: 0, queueMs: 0, connectMs: 1, responseMs: 2, totalMs: 3 },
+    termination: '--',
+  };
   // Port 9 on loopback: nothing listens, so whatever is queued stays queued.
-  const make = (sendAccessLogs: boolean) => new SyslogForwarder({ dataDir: fs.mkdtempSync(path.join(h.dataDir, 'access-')), settings: SyslogSettingsSchema.parse({ isEnabled: true, host: '127.0.0.1', port: 9, sendAccessLogs }) });
+  const make = (sendAccessLogs: boolean) =>
+    new SyslogForwarder({
+      dataDir: fs.mkdtempSync(path.join(h.dataDir, 'access-')),
+      settings: SyslogSettingsSchema.parse({ isEnabled: true, host: '127.0.0.1', port: 9, sendAccessLogs }),
+    });
   const off = make(false);
   assert.equal(off.forwardAccess([{ at: new Date(), entry }]), 0);
   await off.idle();
   assert.equal(off.status().queued, 0);
   off.close();
   const on = make(true);
-  assert.equal(on.forwardAccess([{ at: new Date(), entry }, { at: new Date(), entry: { ...entry, status: 502, termination: 'SH' } }]), 2);
+  assert.equal(
+    on.forwardAccess([
+      { at: new Date(), entry },
+      { at: new Date(), entry: { ...entry, status: 502, termination: 'SH' } },
+    ]),
+    2,
+  );
   await on.idle();
   assert.equal(on.status().queued, 2);
   on.close();

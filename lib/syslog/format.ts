@@ -12,8 +12,20 @@
  * characters; anything else is replaced by '_' or cut, and an empty one is the nil value '-'.
  */
 export const FACILITIES = {
-  kern: 0, user: 1, daemon: 3, auth: 4, syslog: 5, authpriv: 10,
-  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  kern: 0,
+  user: 1,
+  daemon: 3,
+  auth: 4,
+  syslog: 5,
+  authpriv: 10,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 } as const;
 export type Facility = keyof typeof FACILITIES;
 
@@ -81,8 +93,22 @@ const auditSeverity = (outcome: string): Severity => (outcome === 'success' ? 'n
 
 export function auditMessage(r: AuditRowLike, base: { facility: Facility; hostname: string }): SyslogMessage {
   return {
-    ...base, severity: auditSeverity(r.outcome), at: r.at, kind: 'audit',
-    data: { id: r.id, actor: r.actor, role: r.actorRole, source: r.sourceAddress, action: r.action, objectType: r.objectType, objectId: r.objectId, outcome: r.outcome, requestId: r.requestId, hash: r.hash },
+    ...base,
+    severity: auditSeverity(r.outcome),
+    at: r.at,
+    kind: 'audit',
+    data: {
+      id: r.id,
+      actor: r.actor,
+      role: r.actorRole,
+      source: r.sourceAddress,
+      action: r.action,
+      objectType: r.objectType,
+      objectId: r.objectId,
+      outcome: r.outcome,
+      requestId: r.requestId,
+      hash: r.hash,
+    },
     text: `${r.actor} ${r.action} ${r.objectType}${r.objectId ? ` ${r.objectId}` : ''}: ${r.outcome}${r.message ? ` (${r.message})` : ''}`,
   };
 }
@@ -102,8 +128,20 @@ export interface HealthRowLike {
 
 export function healthMessage(r: HealthRowLike, base: { facility: Facility; hostname: string }): SyslogMessage {
   return {
-    ...base, severity: r.health === 'down' ? 'warning' : 'notice', at: r.at, kind: 'health',
-    data: { id: r.id, virtualService: r.virtualService, realServer: r.realServer, previous: r.previous, health: r.health, code: r.code, check: r.check, target: r.target },
+    ...base,
+    severity: r.health === 'down' ? 'warning' : 'notice',
+    at: r.at,
+    kind: 'health',
+    data: {
+      id: r.id,
+      virtualService: r.virtualService,
+      realServer: r.realServer,
+      previous: r.previous,
+      health: r.health,
+      code: r.code,
+      check: r.check,
+      target: r.target,
+    },
     text: `real server ${r.realServer} of ${r.virtualService} is ${r.health} (was ${r.previous})${r.message ? `: ${r.message}` : ''}`,
   };
 }
@@ -125,8 +163,24 @@ export interface AccessEntryLike {
 export function accessMessage(e: AccessEntryLike, at: Date, base: { facility: Facility; hostname: string }): SyslogMessage {
   const t = e.timings;
   return {
-    ...base, severity: e.status >= 500 || e.termination !== '--' ? 'warning' : 'info', at, kind: 'access',
-    data: { client: e.client, service: e.service, server: e.server ?? '-', status: e.status, bytesIn: e.bytesIn, bytesOut: e.bytesOut, Tq: t.requestMs, Tw: t.queueMs, Tc: t.connectMs, Tr: t.responseMs, Tt: t.totalMs, termination: e.termination },
+    ...base,
+    severity: e.status >= 500 || e.termination !== '--' ? 'warning' : 'info',
+    at,
+    kind: 'access',
+    data: {
+      client: e.client,
+      service: e.service,
+      server: e.server ?? '-',
+      status: e.status,
+      bytesIn: e.bytesIn,
+      bytesOut: e.bytesOut,
+      Tq: t.requestMs,
+      Tw: t.queueMs,
+      Tc: t.connectMs,
+      Tr: t.responseMs,
+      Tt: t.totalMs,
+      termination: e.termination,
+    },
     text: `${e.client} ${e.service}/${e.server ?? '-'} ${t.requestMs}/${t.queueMs}/${t.connectMs}/${t.responseMs}/${t.totalMs} ${e.status} ${e.bytesOut} ${e.termination} "${e.method} ${e.path}"`,
   };
 }

@@ -81,7 +81,13 @@ export class SyslogForwarder {
   }
 
   status(): SyslogStatus {
-    return { isEnabled: this.settings.isEnabled, queued: this.queue.size, dropped: this.queue.dropped, isConnected: !!this.transport?.isConnected, ...this.stats };
+    return {
+      isEnabled: this.settings.isEnabled,
+      queued: this.queue.size,
+      dropped: this.queue.dropped,
+      isConnected: !!this.transport?.isConnected,
+      ...this.stats,
+    };
   }
 
   /** New settings take effect at once: the connection is made again to wherever they point. */
@@ -128,7 +134,20 @@ export class SyslogForwarder {
 
   /** Queues a test message (the settings page's "send a test message"). */
   sendTest(actor: string): void {
-    this.queue.append([{ src: 'test:0', msg: formatRfc5424({ facility: this.settings.facility, severity: 'notice', at: new Date(), hostname: this.hostname, kind: 'test', data: { actor }, text: `test message from the Fulcrum console, asked for by ${actor}` }) }]);
+    this.queue.append([
+      {
+        src: 'test:0',
+        msg: formatRfc5424({
+          facility: this.settings.facility,
+          severity: 'notice',
+          at: new Date(),
+          hostname: this.hostname,
+          kind: 'test',
+          data: { actor },
+          text: `test message from the Fulcrum console, asked for by ${actor}`,
+        }),
+      },
+    ]);
     this.kick();
   }
 
@@ -189,7 +208,9 @@ export class SyslogForwarder {
       // Both kinds in time order, so a collector reading one stream sees them as they happened.
       const items = [
         ...(this.settings.sendAuditEvents ? audit.map((r) => ({ at: r.at.getTime(), src: `audit:${r.id}`, msg: formatRfc5424(auditMessage(r, base)) })) : []),
-        ...(this.settings.sendHealthTransitions ? health.map((r) => ({ at: r.at.getTime(), src: `health:${r.id}`, msg: formatRfc5424(healthMessage(r, base)) })) : []),
+        ...(this.settings.sendHealthTransitions
+          ? health.map((r) => ({ at: r.at.getTime(), src: `health:${r.id}`, msg: formatRfc5424(healthMessage(r, base)) }))
+          : []),
       ].sort((x, y) => x.at - y.at);
       if (audit.length) c.audit = audit[audit.length - 1].id;
       if (health.length) c.health = health[health.length - 1].id;
@@ -197,7 +218,8 @@ export class SyslogForwarder {
       this.queue.append(items);
       this.saveCursors(c);
       this.cursors = { ...c };
-      if (this.queue.dropped > droppedBefore) log('warn', 'syslog queue full: the oldest messages were dropped', { dropped: this.queue.dropped - droppedBefore, limit: this.queue.maxMessages });
+      if (this.queue.dropped > droppedBefore)
+        log('warn', 'syslog queue full: the oldest messages were dropped', { dropped: this.queue.dropped - droppedBefore, limit: this.queue.maxMessages });
       if (audit.length < take && health.length < take) return;
     }
   }

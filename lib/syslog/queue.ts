@@ -77,13 +77,16 @@ export class DiskQueue {
   /** The sources of every record in the file, acknowledged or not, newest last (for the forwarder's cursors). */
   sources(): string[] {
     if (!fs.existsSync(this.file)) return [];
-    return fs.readFileSync(this.file, 'utf8').split('\n').flatMap((l) => {
-      try {
-        return [(JSON.parse(l) as QueueRecord).src];
-      } catch {
-        return [];
-      }
-    });
+    return fs
+      .readFileSync(this.file, 'utf8')
+      .split('\n')
+      .flatMap((l) => {
+        try {
+          return [(JSON.parse(l) as QueueRecord).src];
+        } catch {
+          return [];
+        }
+      });
   }
 
   /** Appends records in order; returns once they are in the file. */

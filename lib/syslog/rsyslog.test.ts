@@ -38,7 +38,23 @@ after(async () => {
 function makeCerts(dir: string) {
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   for (const ca of ['ca', 'other-ca']) {
-    ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', '-subj', `/CN=Fulcrum test ${ca}`);
+    ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=Fulcrum test ${ca}`,
+    );
   }
   ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
   fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
@@ -66,22 +82,29 @@ function rsyslog(name: string, transport: 'udp' | 'tcp' | 'tls', port: number): 
   const dir = path.join(tmp, name);
   fs.mkdirSync(path.join(dir, 'work'), { recursive: true });
   const out = path.join(dir, 'received.log');
-  const tlsGlobal = transport === 'tls' ? ` DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="${tmp}/ca.pem" DefaultNetstreamDriverCertFile="${tmp}/server.pem" DefaultNetstreamDriverKeyFile="${tmp}/server.key"` : '';
+  const tlsGlobal =
+    transport === 'tls'
+      ? ` DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="${tmp}/ca.pem" DefaultNetstreamDriverCertFile="${tmp}/server.pem" DefaultNetstreamDriverKeyFile="${tmp}/server.key"`
+      : '';
   const input =
     transport === 'udp'
       ? `module(load="imudp")\ninput(type="imudp" address="127.0.0.1" port="${port}")`
       : `module(load="imtcp"${transport === 'tls' ? ' StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon"' : ''})\ninput(type="imtcp" address="127.0.0.1" port="${port}")`;
-  fs.writeFileSync(path.join(dir, 'rsyslog.conf'), [
-    `global(workDirectory="${dir}/work" maxMessageSize="64k"${tlsGlobal})`,
-    input,
-    'template(name="seen" type="string" string="%hostname% %app-name% %msgid% %structured-data% %msg%\\n")',
-    `action(type="omfile" file="${out}" template="seen")`,
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    path.join(dir, 'rsyslog.conf'),
+    [
+      `global(workDirectory="${dir}/work" maxMessageSize="64k"${tlsGlobal})`,
+      input,
+      'template(name="seen" type="string" string="%hostname% %app-name% %msgid% %structured-data% %msg%\\n")',
+      `action(type="omfile" file="${out}" template="seen")`,
+      '',
+    ].join('\n'),
+  );
   let child: ChildProcess | undefined;
   let stderr = '';
   const r: Rsyslog = {
-    port, out,
+    port,
+    out,
     async start() {
       child = spawn(RSYSLOGD, ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr!.on('data', (c) => (stderr += c));
@@ -121,21 +144,51 @@ async function waitForLines(file: string, n: number, onPoll?: () => void): Promi
 }
 
 const settingsFor = (r: Rsyslog, transport: 'udp' | 'tcp' | 'tls', extra: Partial<SyslogSettings> = {}): SyslogSettings =>
-  SyslogSettingsSchema.parse({ isEnabled: true, transport, host: '127.0.0.1', port: r.port, ...(transport === 'tls' ? { caPem: fs.readFileSync(path.join(tmp, 'ca.pem'), 'utf8'), serverName: 'localhost' } : {}), ...extra });
+  SyslogSettingsSchema.parse({
+    isEnabled: true,
+    transport,
+    host: '127.0.0.1',
+    port: r.port,
+    ...(transport === 'tls' ? { caPem: fs.readFileSync(path.join(tmp, 'ca.pem'), 'utf8'), serverName: 'localhost' } : {}),
+    ...extra,
+  });
 
 let requestNo = 0;
 async function writeAuditRows(n: number) {
   for (let i = 0; i < n; i++) {
-    await writeAuditAlone({ actor: 'alice', actorRole: 'admin', sourceAddress: '127.0.0.1', action: 'real-server.drain', objectType: 'real-server', objectId: `sym-app-${i}`, outcome: i % 5 === 4 ? 'denied' : 'success', message: 'maintenance "window" [x]', requestId: `rsyslog-test-${++requestNo}` });
+    await writeAuditAlone({
+      actor: 'alice',
+      actorRole: 'admin',
+      sourceAddress: '127.0.0.1',
+      action: 'real-server.drain',
+      objectType: 'real-server',
+      objectId: `sym-app-${i}`,
+      outcome: i % 5 === 4 ? 'denied' : 'success',
+      message: 'maintenance "window" [x]',
+      requestId: `rsyslog-test-${++requestNo}`,
+    });
   }
 }
 let seq = 0;
 const engineStartedAt = new Date().toISOString();
 async function writeHealthRows(n: number) {
-  await recordTransitions(engineStartedAt, Array.from({ length: n }, (_, i) => ({
-    type: 'health' as const, seq: ++seq, at: new Date().toISOString(), virtualService: 'symphony-web', realServer: `sym-app-${i % 3}`,
-    previous: i % 2 ? 'down' : 'up', health: i % 2 ? 'up' : 'down', code: 'L4CON', message: 'connection refused', durationMs: 1, check: 'tcp', target: '127.0.0.1:1',
-  })));
+  await recordTransitions(
+    engineStartedAt,
+    Array.from({ length: n }, (_, i) => ({
+      type: 'health' as const,
+      seq: ++seq,
+      at: new Date().toISOString(),
+      virtualService: 'symphony-web',
+      realServer: `sym-app-${i % 3}`,
+      previous: i % 2 ? 'down' : 'up',
+      health: i % 2 ? 'up' : 'down',
+      code: 'L4CON',
+      message: 'connection refused',
+      durationMs: 1,
+      check: 'tcp',
+      target: '127.0.0.1:1',
+    })),
+  );
 }
 
 /** The ids seen per kind, from lines "host fulcrum AUDIT [audit@32473 id="17" ...] ...". */

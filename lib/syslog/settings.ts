@@ -16,10 +16,18 @@ export const SyslogSettingsSchema = z
   .strictObject({
     isEnabled: z.boolean().default(false),
     transport: z.enum(['udp', 'tcp', 'tls']).default('tcp'),
-    host: z.string().trim().max(253).refine((h) => h === '' || net.isIP(h) !== 0 || HOSTNAME.test(h), 'Enter a host name or an IP address.').default(''),
+    host: z
+      .string()
+      .trim()
+      .max(253)
+      .refine((h) => h === '' || net.isIP(h) !== 0 || HOSTNAME.test(h), 'Enter a host name or an IP address.')
+      .default(''),
     port: z.number().int('The port is a whole number.').min(1).max(65535).default(514),
     /** PEM of the CA that signed the syslog server's certificate (TLS only). */
-    caPem: z.string().max(64 * 1024).optional(),
+    caPem: z
+      .string()
+      .max(64 * 1024)
+      .optional(),
     /** The name the server's certificate must carry; default the host. */
     serverName: z.string().trim().max(253).optional(),
     facility: z.enum(Object.keys(FACILITIES) as [Facility, ...Facility[]]).default('local0'),
@@ -30,7 +38,8 @@ export const SyslogSettingsSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.isEnabled && !s.host) ctx.addIssue({ code: 'custom', path: ['host'], message: 'Enter the syslog server to send to.' });
-    if (s.transport === 'tls' && s.isEnabled && !s.caPem) ctx.addIssue({ code: 'custom', path: ['caPem'], message: 'TLS needs the CA certificate (PEM) that signed the syslog server\'s certificate.' });
+    if (s.transport === 'tls' && s.isEnabled && !s.caPem)
+      ctx.addIssue({ code: 'custom', path: ['caPem'], message: "TLS needs the CA certificate (PEM) that signed the syslog server's certificate." });
     if (s.caPem) {
       try {
         new X509Certificate(s.caPem);

@@ -62,9 +62,19 @@ function streamTransport(s: TransportSettings): Transport {
     new Promise<net.Socket>((resolve, reject) => {
       const sk =
         s.transport === 'tls'
-          ? tls.connect({ host: s.host, port: s.port, ca: s.caPem, servername: net.isIP(s.serverName ?? s.host) ? undefined : s.serverName ?? s.host, rejectUnauthorized: true, checkServerIdentity: (host, cert) => tls.checkServerIdentity(s.serverName ?? host, cert) })
+          ? tls.connect({
+              host: s.host,
+              port: s.port,
+              ca: s.caPem,
+              servername: net.isIP(s.serverName ?? s.host) ? undefined : (s.serverName ?? s.host),
+              rejectUnauthorized: true,
+              checkServerIdentity: (host, cert) => tls.checkServerIdentity(s.serverName ?? host, cert),
+            })
           : net.connect({ host: s.host, port: s.port });
-      const timer = setTimeout(() => sk.destroy(Object.assign(new Error(`no answer from ${s.host}:${s.port} within ${CONNECT_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => sk.destroy(Object.assign(new Error(`no answer from ${s.host}:${s.port} within ${CONNECT_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })),
+        CONNECT_TIMEOUT_MS,
+      );
       sk.once(s.transport === 'tls' ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve(sk);

@@ -21,7 +21,12 @@ export interface Harness {
 export async function spawnEngine(dataDir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('engine/daemon/main.ts')], {
     // Health checks of a test engine probe loopback only, however the test was started (the API tests name 192.168.x).
-    env: { FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128', ...process.env, FULCRUM_DATA_DIR: dataDir, FULCRUM_ENGINE_SOCKET: path.join(dataDir, 'engine.sock') },
+    env: {
+      FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128',
+      ...process.env,
+      FULCRUM_DATA_DIR: dataDir,
+      FULCRUM_ENGINE_SOCKET: path.join(dataDir, 'engine.sock'),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The daemon logs "engine listening" once its socket accepts connections.
@@ -54,7 +59,9 @@ export async function serveApi(): Promise<{ server: http.Server; port: number }>
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     headers.set(PEER_HEADER, req.socket.remoteAddress ?? 'unknown');
     const body = chunks.length ? Buffer.concat(chunks) : undefined;
-    const response = await handleApi(new Request(`http://localhost${req.url}`, { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body }));
+    const response = await handleApi(
+      new Request(`http://localhost${req.url}`, { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body }),
+    );
     res.writeHead(response.status, Object.fromEntries(response.headers));
     res.end(Buffer.from(await response.arrayBuffer()));
   });
@@ -99,7 +106,12 @@ export class Client {
   bearer = '';
   constructor(readonly baseUrl: string) {}
 
-  async req(method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers; text: string }> {
+  async req(
+    method: string,
+    p: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: any; headers: Headers; text: string }> {
     const h: Record<string, string> = { ...headers };
     if (this.cookie) h.cookie = this.cookie;
     if (this.csrf && method !== 'GET') h['x-csrf-token'] = this.csrf;
@@ -113,7 +125,7 @@ export class Client {
     const setCookie = r.headers.get('set-cookie');
     if (setCookie) this.cookie = setCookie.split(';')[0];
     const text = await r.text();
-    let parsed: unknown ;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {

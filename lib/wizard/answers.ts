@@ -41,7 +41,9 @@ export const ServiceAnswer = z.strictObject({
 });
 
 export const ServersAnswer = z.strictObject({
-  realServers: z.array(z.strictObject({ name: text(64), address: text(64), port: num, weight: num })).max(64, 'Give at most 64 real servers here; add more on the service afterwards.'),
+  realServers: z
+    .array(z.strictObject({ name: text(64), address: text(64), port: num, weight: num }))
+    .max(64, 'Give at most 64 real servers here; add more on the service afterwards.'),
 });
 
 export const PersistenceAnswer = z.strictObject({

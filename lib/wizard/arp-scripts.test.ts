@@ -24,14 +24,24 @@ test('Linux: bash -n accepts it; arp_ignore=1, arp_announce=2 in sysctl.d; VIP/3
   assert.ok(s.startsWith('#!/usr/bin/env bash\n'));
   assert.match(s, /^VIP='192\.168\.10\.50'$/m);
   assert.match(s, /^LAN='ens192'$/m);
-  for (const line of ['net.ipv4.conf.all.arp_ignore = 1', 'net.ipv4.conf.all.arp_announce = 2', 'net.ipv4.conf.$LAN.arp_ignore = 1', 'net.ipv4.conf.$LAN.arp_announce = 2']) assert.ok(s.includes(line), line);
+  for (const line of [
+    'net.ipv4.conf.all.arp_ignore = 1',
+    'net.ipv4.conf.all.arp_announce = 2',
+    'net.ipv4.conf.$LAN.arp_ignore = 1',
+    'net.ipv4.conf.$LAN.arp_announce = 2',
+  ])
+    assert.ok(s.includes(line), line);
   assert.match(s, /cat > \/etc\/sysctl\.d\/90-fulcrum-arp\.conf/);
   assert.match(s, /ip addr add "\$VIP\/32" dev lo/);
   assert.match(s, /\[Match\]\nName=lo\n\n\[Network\]\nAddress=127\.0\.0\.1\/8\nAddress=::1\/128\nAddress=\$VIP\/32/);
   assert.match(s, /iface lo:fulcrum inet static\n {4}address \$VIP\n {4}netmask 255\.255\.255\.255/);
   fs.rmSync(path.dirname(file), { recursive: true });
   // The heredocs expand to the real values: run the sysctl part's text through bash to see what lands in the file.
-  const rendered = spawnSync('bash', ['-c', `LAN=ens192; VIP=192.168.10.50; cat <<EOF\n${s.split('90-fulcrum-arp.conf <<EOF\n')[1].split('\nEOF\n')[0]}\nEOF`], { encoding: 'utf8' }).stdout;
+  const rendered = spawnSync(
+    'bash',
+    ['-c', `LAN=ens192; VIP=192.168.10.50; cat <<EOF\n${s.split('90-fulcrum-arp.conf <<EOF\n')[1].split('\nEOF\n')[0]}\nEOF`],
+    { encoding: 'utf8' },
+  ).stdout;
   assert.match(rendered, /^net\.ipv4\.conf\.ens192\.arp_ignore = 1$/m);
   assert.match(linuxInstructions(target, names), /arp_ignore = 1 .*\n.*arp_announce = 2/);
 });

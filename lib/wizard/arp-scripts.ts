@@ -16,11 +16,24 @@ import { z } from 'zod';
 
 export const InterfaceNamesSchema = z.strictObject({
   /** Windows: the adapter that carries the real server's own address (often "Ethernet" or "Ethernet0"). */
-  windowsLan: z.string().min(1, 'Give the name of the network adapter, as ncpa.cpl shows it.').max(64).regex(/^[^"'`$%\r\n\\]+$/, 'An adapter name here cannot contain quotes, $, %, backslashes or line breaks.').default('Ethernet'),
+  windowsLan: z
+    .string()
+    .min(1, 'Give the name of the network adapter, as ncpa.cpl shows it.')
+    .max(64)
+    .regex(/^[^"'`$%\r\n\\]+$/, 'An adapter name here cannot contain quotes, $, %, backslashes or line breaks.')
+    .default('Ethernet'),
   /** Windows: the name to give the loopback adapter. */
-  windowsLoopback: z.string().min(1, 'Give a name for the loopback adapter.').max(64).regex(/^[^"'`$%\r\n\\]+$/, 'An adapter name here cannot contain quotes, $, %, backslashes or line breaks.').default('loopback'),
+  windowsLoopback: z
+    .string()
+    .min(1, 'Give a name for the loopback adapter.')
+    .max(64)
+    .regex(/^[^"'`$%\r\n\\]+$/, 'An adapter name here cannot contain quotes, $, %, backslashes or line breaks.')
+    .default('loopback'),
   /** Linux: the interface with the real server's own address. */
-  linuxLan: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0 or ens192.').default('eth0'),
+  linuxLan: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'Give an interface name such as eth0 or ens192.')
+    .default('eth0'),
 });
 export type InterfaceNames = z.infer<typeof InterfaceNamesSchema>;
 
@@ -31,7 +44,8 @@ export interface ArpTarget {
   realServer: { name: string; address: string };
 }
 
-const SCRIPT_NOTE = (t: ArpTarget) => `Fulcrum: solve the ARP problem on ${t.realServer.name} (${t.realServer.address}) for VIP ${t.vip}, service "${t.service}" (DR)`;
+const SCRIPT_NOTE = (t: ArpTarget) =>
+  `Fulcrum: solve the ARP problem on ${t.realServer.name} (${t.realServer.address}) for VIP ${t.vip}, service "${t.service}" (DR)`;
 
 export function linuxScript(t: ArpTarget, names: InterfaceNames): string {
   const lan = names.linuxLan;

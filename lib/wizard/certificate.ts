@@ -14,8 +14,29 @@ export function makeSelfSigned(commonName: string, vip: string): { certificatePe
     const keyPath = path.join(dir, 'key.pem');
     const certPath = path.join(dir, 'cert.pem');
     const san = `subjectAltName=IP:${vip}`;
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '397',
-      '-subj', `/CN=${commonName}/O=Fulcrum wizard (self-signed)`, '-addext', san, '-keyout', keyPath, '-out', certPath], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '397',
+        '-subj',
+        `/CN=${commonName}/O=Fulcrum wizard (self-signed)`,
+        '-addext',
+        san,
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+      ],
+      { stdio: 'pipe' },
+    );
     return { certificatePem: fs.readFileSync(certPath, 'utf8'), privateKeyPem: fs.readFileSync(keyPath, 'utf8') };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

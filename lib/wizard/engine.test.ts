@@ -20,8 +20,20 @@ const dicom = templates().get('dicom-imaging')!;
 
 const drAnswers = (): Answers => ({
   mode: { modeId: 'l4-dr' },
-  service: { name: 'symphony', address: '127.0.0.50', ports: [{ port: 80, label: 'HTTP', isTls: false }, { port: 443, label: 'HTTPS', isTls: true }] },
-  servers: { realServers: [{ name: 'sym-app-1', address: '127.0.0.11', port: null, weight: null }, { name: 'sym-app-2', address: '127.0.0.12', port: null, weight: null }] },
+  service: {
+    name: 'symphony',
+    address: '127.0.0.50',
+    ports: [
+      { port: 80, label: 'HTTP', isTls: false },
+      { port: 443, label: 'HTTPS', isTls: true },
+    ],
+  },
+  servers: {
+    realServers: [
+      { name: 'sym-app-1', address: '127.0.0.11', port: null, weight: null },
+      { name: 'sym-app-2', address: '127.0.0.12', port: null, weight: null },
+    ],
+  },
   persistence: { type: 'source-ip', timeoutSeconds: 3600 },
   health: { type: 'none', port: null, intervalMs: null, timeoutMs: null },
 });
@@ -43,7 +55,13 @@ test('Symphony in Layer 4 DR: one DR service on 80 and 443, source-IP persistenc
   assert.equal(r.objects.length, 1);
   const vs = r.objects[0];
   assert.deepEqual([vs.layer, vs.mode, vs.ports, vs.persistence], [4, 'dr', [80, 443], { type: 'source-ip', timeoutSeconds: 3600 }]);
-  assert.deepEqual(vs.realServers.map((rs) => [rs.name, rs.address, rs.port]), [['sym-app-1', '127.0.0.11', undefined], ['sym-app-2', '127.0.0.12', undefined]]);
+  assert.deepEqual(
+    vs.realServers.map((rs) => [rs.name, rs.address, rs.port]),
+    [
+      ['sym-app-1', '127.0.0.11', undefined],
+      ['sym-app-2', '127.0.0.12', undefined],
+    ],
+  );
   assert.ok(ConfigSchema.safeParse({ virtualServices: r.objects }).success);
 });
 
@@ -66,7 +84,10 @@ test('Symphony in Layer 7 SNAT with a self-signed certificate: an HTTPS service 
   assert.deepEqual(https.healthCheck.http?.path, '/health');
   assert.equal(https.realServers[0].port, 8080, 'layer 7 translates ports');
   // With the certificate the run makes, the whole configuration parses.
-  const pem = { certificatePem: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n', privateKeyPem: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n' };
+  const pem = {
+    certificatePem: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n',
+    privateKeyPem: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n',
+  };
   assert.ok(ConfigSchema.safeParse({ virtualServices: r.objects, certificates: [{ name: 'symphony-self-signed', ...pem }] }).success);
 });
 
@@ -80,11 +101,18 @@ test('DICOM imaging: DR on port 104 with a DICOM C-ECHO check (or 11112)', () =>
   const r = checkRun(dicom, answers, empty);
   assert.deepEqual(r.issues, []);
   const vs = r.objects[0];
-  assert.deepEqual([vs.mode, vs.ports, vs.scheduler, vs.healthCheck.type, vs.healthCheck.dicom], ['dr', [11112], 'lc', 'dicom-echo', { calledAeTitle: 'PACS', callingAeTitle: 'FULCRUM' }]);
-  assert.deepEqual(dicom.modes[0].ports.map((p) => p.port), [104], 'the template offers 104 by default');
+  assert.deepEqual(
+    [vs.mode, vs.ports, vs.scheduler, vs.healthCheck.type, vs.healthCheck.dicom],
+    ['dr', [11112], 'lc', 'dicom-echo', { calledAeTitle: 'PACS', callingAeTitle: 'FULCRUM' }],
+  );
+  assert.deepEqual(
+    dicom.modes[0].ports.map((p) => p.port),
+    [104],
+    'the template offers 104 by default',
+  );
 });
 
-test('each wrong answer is refused at its own step and field, in the schema\'s words', () => {
+test("each wrong answer is refused at its own step and field, in the schema's words", () => {
   const a = drAnswers();
   a.service = { ...a.service!, name: 'has space', address: '192.168.10.300', ports: [{ port: 70000, label: 'HTTP', isTls: false }] };
   a.servers = { realServers: [{ name: 'sym-app-1', address: '127.0.0.11', port: 8080, weight: null }] };
@@ -101,7 +129,12 @@ test('each wrong answer is refused at its own step and field, in the schema\'s w
   assert.deepEqual(r.objects, [], 'nothing is built while an issue stands');
   // Rules across fields run once the fields themselves are right (the wizard walks its steps in order).
   const b = drAnswers();
-  b.servers = { realServers: [{ name: 'sym-app-1', address: '127.0.0.11', port: 8080, weight: null }, { name: 'sym-app-1', address: '127.0.0.12', port: null, weight: null }] };
+  b.servers = {
+    realServers: [
+      { name: 'sym-app-1', address: '127.0.0.11', port: 8080, weight: null },
+      { name: 'sym-app-1', address: '127.0.0.12', port: null, weight: null },
+    ],
+  };
   const cross = Object.fromEntries(issuesFor('servers', checkRun(symphony, b, empty).issues).map((i) => [i.path, i.message]));
   assert.match(cross['realServers.0.port'], /cannot translate ports/);
   assert.match(cross['realServers.1.name'], /used twice/);
@@ -110,7 +143,10 @@ test('each wrong answer is refused at its own step and field, in the schema\'s w
 test('a step not yet answered takes the defaults and reports nothing; the mode step must be answered first', () => {
   const r = checkRun(symphony, { mode: { modeId: 'l4-dr' } }, empty);
   assert.deepEqual(issuesFor('mode', r.issues), []);
-  assert.ok(issuesFor('service', r.issues).some((i) => i.path === 'address'), 'the VIP is still missing');
+  assert.ok(
+    issuesFor('service', r.issues).some((i) => i.path === 'address'),
+    'the VIP is still missing',
+  );
   assert.deepEqual(issuesFor('persistence', r.issues), []);
   assert.match(checkRun(symphony, {}, empty).issues[0].message, /Choose a deployment mode/);
   assert.match(checkRun(symphony, { mode: { modeId: 'l4-nat' } }, empty).issues[0].message, /no mode "l4-nat"/);
@@ -119,7 +155,11 @@ test('a step not yet answered takes the defaults and reports nothing; the mode s
 test('layer 7 with an HTTPS port needs a certificate; DICOM echo needs the called AE title', () => {
   const l7 = checkRun(symphony, { ...drAnswers(), mode: { modeId: 'l7-snat' }, tls: { source: 'none', httpsRedirect: true, xForwardedFor: true } }, empty);
   assert.match(issuesFor('tls', l7.issues)[0].message, /Port 443 is marked HTTPS, so it needs a certificate/);
-  const dr = checkRun(dicom, { mode: { modeId: 'l4-dr' }, service: { name: 'pacs', address: '127.0.0.60', ports: [{ port: 104, label: 'DICOM', isTls: false }] } }, empty);
+  const dr = checkRun(
+    dicom,
+    { mode: { modeId: 'l4-dr' }, service: { name: 'pacs', address: '127.0.0.60', ports: [{ port: 104, label: 'DICOM', isTls: false }] } },
+    empty,
+  );
   assert.match(issuesFor('health', dr.issues).find((i) => i.path === 'calledAeTitle')!.message, /AE title is 1 to 16/);
 });
 
@@ -139,7 +179,10 @@ test('text typed in a number field reaches the schema, which says what it wants;
   a.persistence = { type: 'source-ip', timeoutSeconds: 'an hour' };
   a.servers = { realServers: [] };
   const r = checkRun(symphony, a, empty);
-  assert.deepEqual(issuesFor('persistence', r.issues).map((i) => [i.path, i.message]), [['timeoutSeconds', 'Give The persistence timeout in seconds.']]);
+  assert.deepEqual(
+    issuesFor('persistence', r.issues).map((i) => [i.path, i.message]),
+    [['timeoutSeconds', 'Give The persistence timeout in seconds.']],
+  );
   assert.match(issuesFor('servers', r.issues)[0].message, /Give at least one real server/);
 });
 
@@ -147,6 +190,9 @@ test('an empty or non-numeric port gets the port schema\'s sentence, not the uni
   for (const port of [null, 'http']) {
     const a = drAnswers();
     a.service = { ...a.service!, ports: [{ port, label: 'HTTP', isTls: false }] };
-    assert.equal(issuesFor('service', checkRun(symphony, a, empty).issues).find((i) => i.path === 'ports.0.port')?.message, 'Give a port number from 1 to 65535.');
+    assert.equal(
+      issuesFor('service', checkRun(symphony, a, empty).issues).find((i) => i.path === 'ports.0.port')?.message,
+      'Give a port number from 1 to 65535.',
+    );
   }
 });

@@ -19,7 +19,10 @@ import type { Template, TemplateMode } from './template.ts';
 
 /** Name of the certificate a self-signed run creates; a placeholder stands in for it until create makes it. */
 export const selfSignedName = (service: string) => `${service}-self-signed`.slice(0, 64);
-const PLACEHOLDER_CERT = { certificatePem: '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n', privateKeyPem: '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n' };
+const PLACEHOLDER_CERT = {
+  certificatePem: '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n',
+  privateKeyPem: '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n',
+};
 
 export function modeOf(template: Template, answers: Answers): TemplateMode | undefined {
   return template.modes.find((m) => m.id === answers.mode?.modeId);
@@ -30,7 +33,11 @@ export function withDefaults(template: Template, mode: TemplateMode, answers: An
   return {
     service: answers.service ?? { name: template.serviceName, address: '', ports: mode.ports.map((p) => ({ ...p })) },
     servers: answers.servers ?? { realServers: [] },
-    persistence: answers.persistence ?? { type: mode.persistence.type, timeoutSeconds: mode.persistence.timeoutSeconds, cookieName: mode.persistence.cookieName },
+    persistence: answers.persistence ?? {
+      type: mode.persistence.type,
+      timeoutSeconds: mode.persistence.timeoutSeconds,
+      cookieName: mode.persistence.cookieName,
+    },
     health: answers.health ?? { ...mode.healthCheck, calledAeTitle: mode.healthCheck.calledAeTitle ?? '' },
     tls: answers.tls ?? { source: 'none', httpsRedirect: mode.layer7?.httpsRedirect ?? true, xForwardedFor: mode.layer7?.xForwardedFor ?? true },
   };
@@ -78,11 +85,18 @@ function placeIssue(path: readonly PropertyKey[], origin: Origin): { step: StepI
       return { step: 'persistence', path: rest.at(-1) ?? 'type' };
     case 'healthCheck': {
       const leaf = rest.at(-1) ?? 'type';
-      const map: Record<string, string> = { path: 'path', expectBody: 'expectText', calledAeTitle: 'calledAeTitle', callingAeTitle: 'callingAeTitle', dicom: 'calledAeTitle', http: 'path' };
+      const map: Record<string, string> = {
+        path: 'path',
+        expectBody: 'expectText',
+        calledAeTitle: 'calledAeTitle',
+        callingAeTitle: 'callingAeTitle',
+        dicom: 'calledAeTitle',
+        http: 'path',
+      };
       return { step: 'health', path: map[leaf] ?? leaf };
     }
     case 'layer7':
-      return { step: 'tls', path: rest.includes('certificate') ? 'certificate' : rest[0] ?? 'source' };
+      return { step: 'tls', path: rest.includes('certificate') ? 'certificate' : (rest[0] ?? 'source') };
     default:
       return { step: 'review', path: path.map(String).join('.') };
   }
@@ -101,12 +115,24 @@ export interface BuiltRun {
 
 export function buildObjects(template: Template, answers: Answers): BuiltRun | { issues: WizardIssue[] } {
   const mode = modeOf(template, answers);
-  if (!mode) return { issues: [{ step: 'mode', path: 'modeId', message: answers.mode ? `This template has no mode "${answers.mode.modeId}"; choose one of ${template.modes.map((m) => m.label).join(' or ')}.` : 'Choose a deployment mode.' }] };
+  if (!mode)
+    return {
+      issues: [
+        {
+          step: 'mode',
+          path: 'modeId',
+          message: answers.mode
+            ? `This template has no mode "${answers.mode.modeId}"; choose one of ${template.modes.map((m) => m.label).join(' or ')}.`
+            : 'Choose a deployment mode.',
+        },
+      ],
+    };
   const a = withDefaults(template, mode, answers);
   const issues: WizardIssue[] = [];
   const ports = a.service.ports.map((p, i) => ({ ...p, index: i }));
   if (ports.length === 0) issues.push({ step: 'service', path: 'ports', message: 'Give at least one port.' });
-  if (answers.servers && a.servers.realServers.length === 0) issues.push({ step: 'servers', path: 'realServers', message: 'Give at least one real server: the service needs somewhere to send its clients.' });
+  if (answers.servers && a.servers.realServers.length === 0)
+    issues.push({ step: 'servers', path: 'realServers', message: 'Give at least one real server: the service needs somewhere to send its clients.' });
   const realServers = a.servers.realServers.map((rs) => clean({ name: rs.name, address: rs.address, port: opt(rs.port), weight: opt(rs.weight) }));
   const common = {
     description: `${template.title} (${mode.label}), made by the setup wizard`,
@@ -119,7 +145,14 @@ export function buildObjects(template: Template, answers: Answers): BuiltRun | {
   };
   const name = a.service.name;
   if (mode.layer === 4) {
-    const obj: VirtualServiceInput = clean({ ...common, name, layer: 4 as const, mode: mode.mode, ports: ports.map((p) => p.port as number), interface: a.service.interface || undefined });
+    const obj: VirtualServiceInput = clean({
+      ...common,
+      name,
+      layer: 4 as const,
+      mode: mode.mode,
+      ports: ports.map((p) => p.port as number),
+      interface: a.service.interface || undefined,
+    });
     return { mode, objects: [obj], origins: [{ portIndexes: ports.map((p) => p.index) }], issues };
   }
 
@@ -134,12 +167,23 @@ export function buildObjects(template: Template, answers: Answers): BuiltRun | {
     else if (a.tls.source === 'existing' && a.tls.certificate) certificate = a.tls.certificate;
     else {
       const which = tlsPorts.map((p) => p.port).join(', ');
-      issues.push({ step: 'tls', path: a.tls.source === 'existing' ? 'certificate' : 'source', message: `Port ${which} is marked HTTPS, so it needs a certificate: choose one uploaded on the Certificates page, or let this appliance make a self-signed one. Or untick HTTPS on that port.` });
+      issues.push({
+        step: 'tls',
+        path: a.tls.source === 'existing' ? 'certificate' : 'source',
+        message: `Port ${which} is marked HTTPS, so it needs a certificate: choose one uploaded on the Certificates page, or let this appliance make a self-signed one. Or untick HTTPS on that port.`,
+      });
     }
   }
   const xff = a.tls.xForwardedFor;
   if (tlsPorts.length > 0) {
-    objects.push({ ...common, name, layer: 7, mode: mode.mode, ports: tlsPorts.map((p) => p.port as number), layer7: { xForwardedFor: xff, ...(certificate ? { tls: { certificate } } : {}) } });
+    objects.push({
+      ...common,
+      name,
+      layer: 7,
+      mode: mode.mode,
+      ports: tlsPorts.map((p) => p.port as number),
+      layer7: { xForwardedFor: xff, ...(certificate ? { tls: { certificate } } : {}) },
+    });
     origins.push({ portIndexes: tlsPorts.map((p) => p.index) });
   }
   if (plainPorts.length > 0) {
@@ -184,9 +228,10 @@ export interface CheckedRun {
 export function checkRun(template: Template, answers: Answers, candidate: Config): CheckedRun {
   const built = buildObjects(template, answers);
   if (!('mode' in built)) return { objects: [], issues: built.issues };
-  const certificates = built.selfSignedCertificate && !candidate.certificates.some((c) => c.name === built.selfSignedCertificate)
-    ? [...candidate.certificates, { name: built.selfSignedCertificate, ...PLACEHOLDER_CERT }]
-    : candidate.certificates;
+  const certificates =
+    built.selfSignedCertificate && !candidate.certificates.some((c) => c.name === built.selfSignedCertificate)
+      ? [...candidate.certificates, { name: built.selfSignedCertificate, ...PLACEHOLDER_CERT }]
+      : candidate.certificates;
   const base = candidate.virtualServices.length;
   const r = ConfigSchema.safeParse({ ...candidate, certificates, virtualServices: [...candidate.virtualServices, ...built.objects] });
   const issues = [...built.issues];
@@ -200,7 +245,7 @@ export function checkRun(template: Template, answers: Answers, candidate: Config
       }
       const placed = placeIssue(rest, built.origins[k]);
       const keys = (i as { keys?: string[] }).keys;
-      issues.push({ ...placed, message: keys ? `Unknown field ${keys.join(', ')}.` : portMessage(built.objects[k], rest) ?? i.message });
+      issues.push({ ...placed, message: keys ? `Unknown field ${keys.join(', ')}.` : (portMessage(built.objects[k], rest) ?? i.message) });
     }
   }
   const unique = issues.filter((x, n) => issues.findIndex((y) => y.step === x.step && y.path === x.path && y.message === x.message) === n);

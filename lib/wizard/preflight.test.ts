@@ -11,17 +11,38 @@ import { ConfigSchema, type VirtualService } from '../../engine/config/index.ts'
 import { hostAddresses, hostListeners, parseProcNetTcp, preflight, type HostAddress } from './preflight.ts';
 import { notProbedReason, probeTcp } from './probe.ts';
 
-const dr = (over: Partial<VirtualService> = {}): VirtualService => ConfigSchema.parse({
-  virtualServices: [{ name: 'symphony', layer: 4, mode: 'dr', address: '10.1.0.50', ports: [80, 443], healthCheck: { type: 'none' }, realServers: [{ name: 'sym-app-1', address: '10.1.0.11' }, { name: 'sym-app-2', address: '10.2.0.12' }], ...over }],
-}).virtualServices[0];
+const dr = (over: Partial<VirtualService> = {}): VirtualService =>
+  ConfigSchema.parse({
+    virtualServices: [
+      {
+        name: 'symphony',
+        layer: 4,
+        mode: 'dr',
+        address: '10.1.0.50',
+        ports: [80, 443],
+        healthCheck: { type: 'none' },
+        realServers: [
+          { name: 'sym-app-1', address: '10.1.0.11' },
+          { name: 'sym-app-2', address: '10.2.0.12' },
+        ],
+        ...over,
+      },
+    ],
+  }).virtualServices[0];
 
-const addresses: HostAddress[] = [{ interface: 'lo', address: '127.0.0.1', prefix: 8 }, { interface: 'eth0', address: '10.1.0.5', prefix: 24 }];
+const addresses: HostAddress[] = [
+  { interface: 'lo', address: '127.0.0.1', prefix: 8 },
+  { interface: 'eth0', address: '10.1.0.5', prefix: 24 },
+];
 
 test('DR: a real server on no local subnet is refused at its address, saying what the appliance has and what to change', () => {
   const r = preflight([dr()], { addresses, listeners: [] });
   assert.equal(r.issues.length, 1);
   assert.deepEqual([r.issues[0].step, r.issues[0].path], ['servers', 'realServers.1.address']);
-  assert.match(r.issues[0].message, /No interface of this appliance is on a subnet holding 10\.2\.0\.12 \(it has lo 127\.0\.0\.1\/8, eth0 10\.1\.0\.5\/24\)\. DR needs the appliance on the real servers' subnet.*or choose Layer 7 SNAT/);
+  assert.match(
+    r.issues[0].message,
+    /No interface of this appliance is on a subnet holding 10\.2\.0\.12 \(it has lo 127\.0\.0\.1\/8, eth0 10\.1\.0\.5\/24\)\. DR needs the appliance on the real servers' subnet.*or choose Layer 7 SNAT/,
+  );
   assert.ok(r.checks.some((c) => c.isOk && /VIP 10\.1\.0\.50 is on a local subnet/.test(c.name)));
 });
 
@@ -39,8 +60,23 @@ test('every mode: a VIP:port a socket on this host holds is refused at that port
   const port = (server.address() as net.AddressInfo).port;
   try {
     const seen = hostListeners();
-    assert.ok(seen.some((l) => l.address === '127.0.0.1' && l.port === port), 'the real listener is read from /proc/net/tcp');
-    const l7 = ConfigSchema.parse({ virtualServices: [{ name: 'web', layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], healthCheck: { type: 'none' }, realServers: [{ name: 'a', address: '203.0.113.7', port: 8080 }] }] }).virtualServices[0];
+    assert.ok(
+      seen.some((l) => l.address === '127.0.0.1' && l.port === port),
+      'the real listener is read from /proc/net/tcp',
+    );
+    const l7 = ConfigSchema.parse({
+      virtualServices: [
+        {
+          name: 'web',
+          layer: 7,
+          mode: 'http',
+          address: '127.0.0.1',
+          ports: [port],
+          healthCheck: { type: 'none' },
+          realServers: [{ name: 'a', address: '203.0.113.7', port: 8080 }],
+        },
+      ],
+    }).virtualServices[0];
     const r = preflight([l7], { addresses: hostAddresses(), listeners: seen }, () => 1);
     assert.equal(r.issues.length, 1, JSON.stringify(r.issues));
     assert.deepEqual([r.issues[0].step, r.issues[0].path], ['service', 'ports.1.port']);

@@ -102,7 +102,11 @@ function describe(addresses: HostAddress[], family: 4 | 6): string {
 }
 
 /** `portIndexOf`: where a port is in the run's port list (a layer 7 run splits its ports over two services). */
-export function preflight(objects: VirtualService[], host: { addresses: HostAddress[]; listeners: Listener[]; addressSource?: string }, portIndexOf: (port: number) => number | undefined = () => undefined): PreflightResult {
+export function preflight(
+  objects: VirtualService[],
+  host: { addresses: HostAddress[]; listeners: Listener[]; addressSource?: string },
+  portIndexOf: (port: number) => number | undefined = () => undefined,
+): PreflightResult {
   const checks: PreflightResult['checks'] = [];
   const issues: WizardIssue[] = [];
   const fail = (name: string, issue: WizardIssue) => {
@@ -113,26 +117,44 @@ export function preflight(objects: VirtualService[], host: { addresses: HostAddr
     const ports = expandPorts(vs.ports);
     ports.forEach((port, i) => {
       // [::] is dual-stack by default on Linux (bindv6only 0), so it takes the port for IPv4 VIPs too.
-      const taken = host.listeners.find((l) => l.port === port && (same(l.address, vs.address) || same(l.address, '::') || (l.address === '0.0.0.0' && addressFamily(vs.address) === 4)));
+      const taken = host.listeners.find(
+        (l) => l.port === port && (same(l.address, vs.address) || same(l.address, '::') || (l.address === '0.0.0.0' && addressFamily(vs.address) === 4)),
+      );
       const name = `${endpointText(vs.address, port)} is free on this host`;
       if (taken) {
-        const by = isWildcard(taken.address) ? `a program on this appliance listens on port ${port} on every address (${endpointText(taken.address, port)})` : `a program on this appliance already listens on ${endpointText(vs.address, port)}`;
+        const by = isWildcard(taken.address)
+          ? `a program on this appliance listens on port ${port} on every address (${endpointText(taken.address, port)})`
+          : `a program on this appliance already listens on ${endpointText(vs.address, port)}`;
         fail(name, { step: 'service', path: `ports.${portIndexOf(port) ?? i}.port`, message: `${by}; choose another port or VIP, or stop that program.` });
       } else checks.push({ name, isOk: true, message: 'Nothing listens on it.' });
     });
     if (vs.layer !== 4 || (vs.mode !== 'dr' && vs.mode !== 'tun')) continue;
     const family = addressFamily(vs.address);
     if (vs.interface && !host.addresses.some((a) => a.interface === vs.interface)) {
-      fail(`interface ${vs.interface} exists`, { step: 'service', path: 'interface', message: `This appliance has no interface "${vs.interface}"; it has ${[...new Set(host.addresses.map((a) => a.interface))].join(', ')}.` });
+      fail(`interface ${vs.interface} exists`, {
+        step: 'service',
+        path: 'interface',
+        message: `This appliance has no interface "${vs.interface}"; it has ${[...new Set(host.addresses.map((a) => a.interface))].join(', ')}.`,
+      });
     }
     const vipNet = host.addresses.find((a) => inSubnet(vs.address, a) && (!vs.interface || a.interface === vs.interface));
     if (vipNet) checks.push({ name: `VIP ${vs.address} is on a local subnet`, isOk: true, message: `${vipNet.interface} ${vipNet.address}/${vipNet.prefix}` });
-    else fail(`VIP ${vs.address} is on a local subnet`, { step: 'service', path: 'address', message: `The VIP ${vs.address} is not in any subnet of this appliance${vs.interface ? ` on ${vs.interface}` : ''} (${describe(host.addresses, family)}). Choose a VIP in one of those subnets, or add an address in the VIP's subnet to an interface first.` });
+    else
+      fail(`VIP ${vs.address} is on a local subnet`, {
+        step: 'service',
+        path: 'address',
+        message: `The VIP ${vs.address} is not in any subnet of this appliance${vs.interface ? ` on ${vs.interface}` : ''} (${describe(host.addresses, family)}). Choose a VIP in one of those subnets, or add an address in the VIP's subnet to an interface first.`,
+      });
     vs.realServers.forEach((rs, i) => {
       const net = host.addresses.find((a) => inSubnet(rs.address, a));
       const name = `an interface on the subnet of ${rs.name} (${rs.address})`;
       if (net) checks.push({ name, isOk: true, message: `${net.interface} ${net.address}/${net.prefix}` });
-      else fail(name, { step: 'servers', path: `realServers.${i}.address`, message: `No interface of this appliance is on a subnet holding ${rs.address} (it has ${describe(host.addresses, family)}). DR needs the appliance on the real servers' subnet: add an address in that subnet to an interface, or choose Layer 7 SNAT, which reaches any subnet.` });
+      else
+        fail(name, {
+          step: 'servers',
+          path: `realServers.${i}.address`,
+          message: `No interface of this appliance is on a subnet holding ${rs.address} (it has ${describe(host.addresses, family)}). DR needs the appliance on the real servers' subnet: add an address in that subnet to an interface, or choose Layer 7 SNAT, which reaches any subnet.`,
+        });
     });
   }
   // Two services of one run on the same port fail the schema already; a port listed once per service is enough here.

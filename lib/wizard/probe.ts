@@ -22,7 +22,10 @@ export interface ProbeResult {
 
 /** Why `address` may not be probed, or undefined when it may. */
 export function notProbedReason(address: string, allowed = process.env.FULCRUM_HEALTH_ALLOWED_NETWORKS): string | undefined {
-  const nets = allowed?.split(',').map((s) => s.trim()).filter(Boolean);
+  const nets = allowed
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!nets?.length) return undefined;
   try {
     const a = ipaddr.process(address);
@@ -49,11 +52,18 @@ export function probeTcp(address: string, port: number, timeoutMs = 2000): Promi
       resolve({ target, ...r });
     };
     // The deadline is the person's patience on the form, not a network property: 2 s is long for a LAN.
-    const timer = setTimeout(() => done({ outcome: 'no-answer', message: `No answer from ${target} within ${timeoutMs / 1000} s: a firewall may drop it, or the server is off.` }), timeoutMs);
+    const timer = setTimeout(
+      () => done({ outcome: 'no-answer', message: `No answer from ${target} within ${timeoutMs / 1000} s: a firewall may drop it, or the server is off.` }),
+      timeoutMs,
+    );
     socket.once('connect', () => done({ outcome: 'reachable', message: `${target} accepted a TCP connection from this appliance.` }));
-    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED'
-      ? { outcome: 'refused', message: `${target} refused the connection: the server is up but nothing listens on port ${port}.` }
-      : { outcome: 'error', message: `${target} cannot be reached from this appliance (${e.code ?? e.message}).` }));
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      done(
+        e.code === 'ECONNREFUSED'
+          ? { outcome: 'refused', message: `${target} refused the connection: the server is up but nothing listens on port ${port}.` }
+          : { outcome: 'error', message: `${target} cannot be reached from this appliance (${e.code ?? e.message}).` },
+      ),
+    );
   });
 }
 
@@ -64,15 +74,28 @@ export function testRequest(address: string, port: number, isTls: boolean, timeo
   if (reason) return Promise.resolve({ target, outcome: 'not-probed', message: reason });
   return new Promise((resolve) => {
     const lib = isTls ? https : http;
-    const req = lib.get({ host: address, port, path: '/', timeout: timeoutMs, rejectUnauthorized: false, headers: { 'user-agent': 'fulcrum-wizard-test' } }, (res) => {
-      res.resume();
-      resolve({ target, outcome: 'reachable', status: res.statusCode, message: `${target} answered ${res.statusCode} ${res.statusMessage ?? ''}`.trim() + (res.headers.location ? ` → ${res.headers.location}` : '') });
-    });
+    const req = lib.get(
+      { host: address, port, path: '/', timeout: timeoutMs, rejectUnauthorized: false, headers: { 'user-agent': 'fulcrum-wizard-test' } },
+      (res) => {
+        res.resume();
+        resolve({
+          target,
+          outcome: 'reachable',
+          status: res.statusCode,
+          message: `${target} answered ${res.statusCode} ${res.statusMessage ?? ''}`.trim() + (res.headers.location ? ` → ${res.headers.location}` : ''),
+        });
+      },
+    );
     req.once('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.once('error', (e: NodeJS.ErrnoException) => resolve({
-      target,
-      outcome: e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'ETIMEDOUT' ? 'no-answer' : 'error',
-      message: e.code === 'ECONNREFUSED' ? `${target} refused the connection: the service is not listening there (is it applied, and programmed on this machine?).` : `${target} gave no answer (${e.code ?? e.message}).`,
-    }));
+    req.once('error', (e: NodeJS.ErrnoException) =>
+      resolve({
+        target,
+        outcome: e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'ETIMEDOUT' ? 'no-answer' : 'error',
+        message:
+          e.code === 'ECONNREFUSED'
+            ? `${target} refused the connection: the service is not listening there (is it applied, and programmed on this machine?).`
+            : `${target} gave no answer (${e.code ?? e.message}).`,
+      }),
+    );
   });
 }

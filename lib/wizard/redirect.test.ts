@@ -18,7 +18,14 @@ const empty: Config = ConfigSchema.parse({});
 function answers(httpPort: number, httpsPort: number): Answers {
   return {
     mode: { modeId: 'l7-snat' },
-    service: { name: 'symphony', address: '127.0.0.1', ports: [{ port: httpPort, label: 'HTTP', isTls: false }, { port: httpsPort, label: 'HTTPS', isTls: true }] },
+    service: {
+      name: 'symphony',
+      address: '127.0.0.1',
+      ports: [
+        { port: httpPort, label: 'HTTP', isTls: false },
+        { port: httpsPort, label: 'HTTPS', isTls: true },
+      ],
+    },
     servers: { realServers: [{ name: 'sym-app-1', address: '127.0.0.11', port: 8080, weight: null }] },
     persistence: { type: 'http-cookie', cookieName: 'SYMPHONYID', timeoutSeconds: null },
     health: { type: 'none', port: null, intervalMs: null, timeoutMs: null },
@@ -44,7 +51,10 @@ test('through the proxy: Location carries the HTTPS port (and leaves it out for 
       assert.equal(results[0].status, 'programmed', results[0].message);
       const res = await fetchOnce(httpPort, 'GET', '/symphony/login?ward=ed', { Host: `symphony.trust.example:${httpPort}` });
       assert.equal(res.status, 301);
-      assert.equal(res.headers.location, httpsPort === 443 ? 'https://symphony.trust.example/symphony/login?ward=ed' : `https://symphony.trust.example:${httpsPort}/symphony/login?ward=ed`);
+      assert.equal(
+        res.headers.location,
+        httpsPort === 443 ? 'https://symphony.trust.example/symphony/login?ward=ed' : `https://symphony.trust.example:${httpsPort}/symphony/login?ward=ed`,
+      );
     }
   } finally {
     await dp.close();

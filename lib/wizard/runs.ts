@@ -25,7 +25,17 @@ import { templates, type Template } from './template.ts';
 import { hostAddresses, hostListeners, preflight, type HostAddress, type Listener, type PreflightResult } from './preflight.ts';
 import { makeSelfSigned } from './certificate.ts';
 
-type Row = { id: string; userId: string; templateId: string; step: string; answers: string; status: string; result: string | null; createdAt: Date; updatedAt: Date };
+type Row = {
+  id: string;
+  userId: string;
+  templateId: string;
+  step: string;
+  answers: string;
+  status: string;
+  result: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+};
 type AuditFor = (input: Omit<AuditInput, 'actor' | 'actorRole' | 'sourceAddress' | 'requestId'>) => AuditInput;
 
 /** Where pre-flight reads this host's network (tests give their own). */
@@ -37,7 +47,12 @@ export const realHost: HostView = { addresses: hostAddresses, listeners: hostLis
 
 export function templateOf(id: string): Template {
   const t = templates().get(id);
-  if (!t) throw new ApiError('API_VALIDATION', { summary: `templateId: There is no wizard template "${id}".` }, { fields: [{ path: 'templateId', message: `Choose one of ${[...templates().keys()].join(', ')}.` }] });
+  if (!t)
+    throw new ApiError(
+      'API_VALIDATION',
+      { summary: `templateId: There is no wizard template "${id}".` },
+      { fields: [{ path: 'templateId', message: `Choose one of ${[...templates().keys()].join(', ')}.` }] },
+    );
   return t;
 }
 
@@ -46,11 +61,20 @@ export function runView(r: Row) {
   const answers = JSON.parse(r.answers) as Answers;
   const mode = template && modeOf(template, answers);
   return {
-    id: r.id, templateId: r.templateId, templateTitle: template?.title ?? r.templateId, status: r.status, step: r.step,
-    steps: stepsFor(mode?.layer), modeId: mode?.id ?? null, layer: mode?.layer ?? null, answers,
+    id: r.id,
+    templateId: r.templateId,
+    templateTitle: template?.title ?? r.templateId,
+    status: r.status,
+    step: r.step,
+    steps: stepsFor(mode?.layer),
+    modeId: mode?.id ?? null,
+    layer: mode?.layer ?? null,
+    answers,
     /** What each step starts from when not yet answered: the template's defaults for the chosen mode. */
     defaults: template && mode ? withDefaults(template, mode, {}) : null,
-    result: r.result ? JSON.parse(r.result) : null, createdAt: r.createdAt, updatedAt: r.updatedAt,
+    result: r.result ? JSON.parse(r.result) : null,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
   };
 }
 
@@ -69,7 +93,8 @@ export function openRuns(userId: string) {
   return db().wizardRun.findMany({ where: { userId, status: 'open' }, orderBy: { updatedAt: 'desc' }, take: 20 });
 }
 
-const asFields = (issues: WizardIssue[], prefixStep = false) => issues.map((i) => ({ path: (prefixStep ? [i.step, ...i.path.split('.')] : i.path.split('.')).filter(Boolean), message: i.message }));
+const asFields = (issues: WizardIssue[], prefixStep = false) =>
+  issues.map((i) => ({ path: (prefixStep ? [i.step, ...i.path.split('.')] : i.path.split('.')).filter(Boolean), message: i.message }));
 
 /**
  * Stores the answer to `step` and, when the run has no issue up to and including it, moves on to the next step.
@@ -90,12 +115,12 @@ export async function saveStep(row: Row, step: string, raw: unknown): Promise<Ro
   const checked = checkRun(template, next, await renderCandidate());
   const nextSteps = stepsFor(modeOf(template, next)?.layer);
   const upTo = nextSteps.slice(0, nextSteps.indexOf(id) + 1);
-  const standing = checked.issues.filter((i) => upTo.includes(i.step) && (i.step !== 'review'));
+  const standing = checked.issues.filter((i) => upTo.includes(i.step) && i.step !== 'review');
   // Onwards to the first later step not yet answered or with an issue (an earlier step edited from the review goes
   // straight back to the review when everything after it still holds).
   const later = nextSteps.slice(nextSteps.indexOf(id) + 1);
   const isNewMode = id === 'mode' && answers.mode?.modeId !== next.mode?.modeId;
-  const after = isNewMode ? 'service' : later.find((s) => s === 'review' || !next[s] || checked.issues.some((i) => i.step === s)) ?? 'review';
+  const after = isNewMode ? 'service' : (later.find((s) => s === 'review' || !next[s] || checked.issues.some((i) => i.step === s)) ?? 'review');
   const saved = await db().wizardRun.update({ where: { id: row.id }, data: { answers: JSON.stringify(next), step: standing.length ? id : after } });
   if (standing.length) {
     // Issues of this step at its fields; one of an earlier step (an edit elsewhere made it wrong) with its step.
@@ -119,9 +144,10 @@ function portIndexer(answers: Answers) {
 }
 
 function withObjects(candidate: Config, objects: VirtualService[], certificateName?: string): Config {
-  const certificates = certificateName && !candidate.certificates.some((c) => c.name === certificateName)
-    ? [...candidate.certificates, { name: certificateName, certificatePem: '(made at create)', privateKeyPem: '(made at create)' }]
-    : candidate.certificates;
+  const certificates =
+    certificateName && !candidate.certificates.some((c) => c.name === certificateName)
+      ? [...candidate.certificates, { name: certificateName, certificatePem: '(made at create)', privateKeyPem: '(made at create)' }]
+      : candidate.certificates;
   return { ...candidate, certificates, virtualServices: [...candidate.virtualServices, ...objects] };
 }
 
@@ -154,7 +180,14 @@ export async function stageRun(row: Row, audit: AuditFor, host: HostView = realH
       const now = checkRun(template, answers, await renderCandidate(tx));
       if (now.issues.length) throw validationError(asFields(now.issues, true));
       if (cert && certName) {
-        await tx.certificate.create({ data: { name: certName, certificatePem: cert.certificatePem, privateKeyPem: sealPrivateKey(certName, cert.privateKeyPem), ...inspectCertificate(cert.certificatePem, cert.privateKeyPem) } });
+        await tx.certificate.create({
+          data: {
+            name: certName,
+            certificatePem: cert.certificatePem,
+            privateKeyPem: sealPrivateKey(certName, cert.privateKeyPem),
+            ...inspectCertificate(cert.certificatePem, cert.privateKeyPem),
+          },
+        });
       }
       let position = await tx.virtualService.count();
       const created: { id: string; name: string }[] = [];
@@ -164,14 +197,21 @@ export async function stageRun(row: Row, audit: AuditFor, host: HostView = realH
         created.push({ id: v.id, name: v.name });
       }
       const summary = { services: created, certificate: cert ? certName : null, objects: now.objects };
-      await tx.wizardRun.update({ where: { id: row.id }, data: { status: 'staged', step: 'review', result: JSON.stringify({ services: created, certificate: summary.certificate }) } });
+      await tx.wizardRun.update({
+        where: { id: row.id },
+        data: { status: 'staged', step: 'review', result: JSON.stringify({ services: created, certificate: summary.certificate }) },
+      });
       return summary;
     },
-    (r) => audit({
-      action: 'wizard.run', objectType: 'wizard-run', objectId: row.id, outcome: 'success',
-      after: { run: row.id, template: template.id, mode: mode.id, services: r.services.map((s) => s.name), certificate: r.certificate, objects: r.objects },
-      message: `Setup wizard "${template.title}" (${mode.label}) staged ${r.services.length} virtual service${r.services.length === 1 ? '' : 's'}: ${r.services.map((s) => s.name).join(', ')}${r.certificate ? `, and the self-signed certificate ${r.certificate}` : ''}.`,
-    }),
+    (r) =>
+      audit({
+        action: 'wizard.run',
+        objectType: 'wizard-run',
+        objectId: row.id,
+        outcome: 'success',
+        after: { run: row.id, template: template.id, mode: mode.id, services: r.services.map((s) => s.name), certificate: r.certificate, objects: r.objects },
+        message: `Setup wizard "${template.title}" (${mode.label}) staged ${r.services.length} virtual service${r.services.length === 1 ? '' : 's'}: ${r.services.map((s) => s.name).join(', ')}${r.certificate ? `, and the self-signed certificate ${r.certificate}` : ''}.`,
+      }),
   );
   return { services: result.services, certificate: result.certificate, changes: review.changes };
 }

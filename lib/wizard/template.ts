@@ -74,7 +74,10 @@ export const TEMPLATES_DIR = path.resolve(/*turbopackIgnore: true*/ process.cwd(
 /** Every template in `dir`, by id, each checked with TemplateSchema. Throws naming the file and field that is wrong. */
 export function loadTemplates(dir = TEMPLATES_DIR): Map<string, Template> {
   const out = new Map<string, Template>();
-  for (const file of fs.readdirSync(/*turbopackIgnore: true*/ dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of fs
+    .readdirSync(/*turbopackIgnore: true*/ dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     let raw: unknown;
     try {
       raw = JSON.parse(fs.readFileSync(/*turbopackIgnore: true*/ path.join(dir, file), 'utf8'));
@@ -91,8 +94,10 @@ export function loadTemplates(dir = TEMPLATES_DIR): Map<string, Template> {
     for (const m of r.data.modes) {
       if (modeIds.has(m.id)) throw new Error(`wizard template ${file}: mode id "${m.id}" is used twice`);
       modeIds.add(m.id);
-      if (!m.persistenceChoices.includes(m.persistence.type)) throw new Error(`wizard template ${file}: mode ${m.id}: the default persistence is not among persistenceChoices`);
-      if (!m.healthCheckChoices.includes(m.healthCheck.type)) throw new Error(`wizard template ${file}: mode ${m.id}: the default health check is not among healthCheckChoices`);
+      if (!m.persistenceChoices.includes(m.persistence.type))
+        throw new Error(`wizard template ${file}: mode ${m.id}: the default persistence is not among persistenceChoices`);
+      if (!m.healthCheckChoices.includes(m.healthCheck.type))
+        throw new Error(`wizard template ${file}: mode ${m.id}: the default health check is not among healthCheckChoices`);
     }
     out.set(r.data.id, r.data);
   }

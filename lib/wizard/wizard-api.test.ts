@@ -28,7 +28,11 @@ after(async () => {
   await h.close();
 });
 
-const service = (address: string, ports = [80, 443]) => ({ name: 'symphony', address, ports: ports.map((port, i) => ({ port, label: i ? 'HTTPS' : 'HTTP', isTls: i > 0 })) });
+const service = (address: string, ports = [80, 443]) => ({
+  name: 'symphony',
+  address,
+  ports: ports.map((port, i) => ({ port, label: i ? 'HTTPS' : 'HTTP', isTls: i > 0 })),
+});
 const servers = (...addresses: string[]) => ({ realServers: addresses.map((address, i) => ({ name: `sym-app-${i + 1}`, address, port: null, weight: null })) });
 
 test('a DR run: refusals at each step, resumed after a logout, pre-flight refusal, create staged and audited once', async () => {
@@ -47,7 +51,10 @@ test('a DR run: refusals at each step, resumed after a logout, pre-flight refusa
 
   const badService = await step('service', service('127.0.0.300'));
   assert.equal(badService.status, 422);
-  assert.deepEqual(badService.body.error.details.fields.map((f: { path: string }) => f.path), ['address']);
+  assert.deepEqual(
+    badService.body.error.details.fields.map((f: { path: string }) => f.path),
+    ['address'],
+  );
   assert.equal((await admin.req('GET', `/wizard/runs/${id}`)).body.step, 'service', 'a refused step does not move on');
   assert.equal((await admin.req('GET', `/wizard/runs/${id}`)).body.answers.service.address, '127.0.0.300', 'what was typed is kept');
   assert.equal((await step('service', service('127.0.0.50'))).body.step, 'servers');
@@ -77,7 +84,10 @@ test('a DR run: refusals at each step, resumed after a logout, pre-flight refusa
   // Pre-flight against this machine: 198.51.100.12 is on no interface here, so DR cannot reach it.
   const review = await admin.req('GET', `/wizard/runs/${id}/review`);
   assert.equal(review.status, 200, review.text);
-  assert.deepEqual(review.body.issues.map((i: { step: string; path: string }) => `${i.step}.${i.path}`), ['servers.realServers.1.address']);
+  assert.deepEqual(
+    review.body.issues.map((i: { step: string; path: string }) => `${i.step}.${i.path}`),
+    ['servers.realServers.1.address'],
+  );
   const refused = await admin.req('POST', `/wizard/runs/${id}/stage`);
   assert.equal(refused.status, 422);
   assert.match(refused.body.error.message, /servers\.realServers\.1\.address: No interface of this appliance/);
@@ -89,12 +99,18 @@ test('a DR run: refusals at each step, resumed after a logout, pre-flight refusa
   const ok = await admin.req('GET', `/wizard/runs/${id}/review`);
   assert.deepEqual(ok.body.issues, []);
   assert.equal(ok.body.objects[0].name, 'symphony');
-  assert.deepEqual(ok.body.changes.map((c: { kind: string; name: string }) => `${c.kind} ${c.name}`), ['added symphony', 'added symphony/sym-app-1', 'added symphony/sym-app-2']);
+  assert.deepEqual(
+    ok.body.changes.map((c: { kind: string; name: string }) => `${c.kind} ${c.name}`),
+    ['added symphony', 'added symphony/sym-app-1', 'added symphony/sym-app-2'],
+  );
   assert.ok(ok.body.preflight.checks.some((c: { name: string; isOk: boolean }) => c.isOk && /subnet of sym-app-1/.test(c.name)));
 
   const staged = await admin.req('POST', `/wizard/runs/${id}/stage`);
   assert.equal(staged.status, 200, staged.text);
-  assert.deepEqual(staged.body.services.map((s: { name: string }) => s.name), ['symphony']);
+  assert.deepEqual(
+    staged.body.services.map((s: { name: string }) => s.name),
+    ['symphony'],
+  );
   assert.equal((await admin.req('GET', '/changes')).body.count, 3);
   const audit = (await admin.req('GET', '/audit?action=wizard.run&outcome=success')).body.items;
   assert.equal(audit.length, 1, 'one audit row for the run');
@@ -146,7 +162,7 @@ test('a VIP:port held by a socket on this host is refused by pre-flight at that 
   }
 });
 
-test('runs are their owner\'s: another user gets 404; an operator prepares a run, only an admin creates it', async () => {
+test("runs are their owner's: another user gets 404; an operator prepares a run, only an admin creates it", async () => {
   const mine = (await admin.req('POST', '/wizard/runs', { templateId: 'emis-symphony' })).body.id;
   const made = await admin.req('POST', '/users', { username: 'night-operator', password: 'another long passphrase', role: 'operator' });
   assert.equal(made.status, 201, made.text);

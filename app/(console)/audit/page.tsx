@@ -4,5 +4,9 @@ import { RequirePermission } from '@/components/require-permission';
 export const metadata = { title: 'Audit log' };
 
 export default function Page() {
-  return <RequirePermission permission="audit:read" what="the audit log"><AuditPage /></RequirePermission>;
+  return (
+    <RequirePermission permission="audit:read" what="the audit log">
+      <AuditPage />
+    </RequirePermission>
+  );
 }

@@ -5,5 +5,9 @@ export const metadata = { title: 'Backup and restore' };
 
 /** Admins only, as the routes (config:write): a backup takes the whole configuration away, a restore replaces it. */
 export default function Page() {
-  return <RequirePermission permission="config:write" what="backup and restore"><BackupPage /></RequirePermission>;
+  return (
+    <RequirePermission permission="config:write" what="backup and restore">
+      <BackupPage />
+    </RequirePermission>
+  );
 }

@@ -4,5 +4,9 @@ import { RequirePermission } from '@/components/require-permission';
 export const metadata = { title: 'Users and API keys' };
 
 export default function Page() {
-  return <RequirePermission permission="users:read" what="users and API keys"><UsersPage /></RequirePermission>;
+  return (
+    <RequirePermission permission="users:read" what="users and API keys">
+      <UsersPage />
+    </RequirePermission>
+  );
 }

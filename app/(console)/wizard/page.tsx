@@ -5,5 +5,9 @@ export const metadata = { title: 'Setup wizard' };
 
 /** Preparing a run is config:apply (admins and operators), as the wizard's routes; creating it needs config:write. */
 export default function Page() {
-  return <RequirePermission permission="config:apply" what="the setup wizard"><WizardPage /></RequirePermission>;
+  return (
+    <RequirePermission permission="config:apply" what="the setup wizard">
+      <WizardPage />
+    </RequirePermission>
+  );
 }

@@ -15,7 +15,9 @@ const dataDir = process.argv[2];
 const logFile = fs.openSync(path.join(dataDir, 'engine.log'), 'a');
 const log: EngineLog = (level, msg, fields = {}) => fs.writeSync(logFile, JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + '\n');
 
-const engine = new Engine(dataDir, [createL4DataPlane({ dataDir, log: (level, msg, fields) => log(level, msg, fields as Record<string, unknown>) })], log, { health: { allowedNetworks: ['10.0.0.0/24'] } });
+const engine = new Engine(dataDir, [createL4DataPlane({ dataDir, log: (level, msg, fields) => log(level, msg, fields as Record<string, unknown>) })], log, {
+  health: { allowedNetworks: ['10.0.0.0/24'] },
+});
 await engine.start();
 const server = createEngineServer(engine, log);
 await listenOnSocket(server, path.join(dataDir, 'engine.sock'));

@@ -24,7 +24,9 @@ let text = fs.readFileSync(conf, 'utf8');
 const fifo = () => /notify_fifo (\S+)/.exec(text)[1];
 const instances = () => [...text.matchAll(/vrrp_instance (\S+) \{[^}]*?priority (\d+)/gs)].map((m) => ({ name: m[1], priority: m[2] }));
 const tell = (state) => {
-  const lines = instances().map((i) => `INSTANCE "${i.name}" ${state} ${i.priority}\n`).join('');
+  const lines = instances()
+    .map((i) => `INSTANCE "${i.name}" ${state} ${i.priority}\n`)
+    .join('');
   fs.appendFileSync(fifo(), lines);
 };
 

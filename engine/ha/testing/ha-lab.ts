@@ -32,7 +32,10 @@ export class Director {
   private readonly child: ChildProcess;
   private subscription: { stop(): void } | undefined;
 
-  constructor(readonly name: string, readonly dataDir: string) {
+  constructor(
+    readonly name: string,
+    readonly dataDir: string,
+  ) {
     this.child = spawn('ip', ['netns', 'exec', name, process.execPath, '--import', 'tsx', DIRECTOR, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.client = createEngineClient(path.join(dataDir, 'engine.sock'));
   }
@@ -98,9 +101,24 @@ export async function createHaLab(tmp: string): Promise<HaLab> {
     for (const a of agents) a.stop();
     // The root-side ends of the veth pairs go first: a namespace whose last process has not exited yet outlives
     // `ip netns del`, and with it its veth pair, which would break the next test's lab (they reuse v-r1, v-r2).
-    for (const l of ['v-d1-lan', 'v-d1-cl', 'v-d2-lan', 'v-d2-cl', 'v-cl-lan', 'v-cl-cl', 'v-r1', 'v-r2']) try { sh('ip', 'link', 'del', l); } catch { /* gone */ }
-    for (const s of spaces) try { sh('ip', 'netns', 'del', s); } catch { /* gone */ }
-    for (const b of ['br-lan', 'br-cl']) try { sh('ip', 'link', 'del', b); } catch { /* gone */ }
+    for (const l of ['v-d1-lan', 'v-d1-cl', 'v-d2-lan', 'v-d2-cl', 'v-cl-lan', 'v-cl-cl', 'v-r1', 'v-r2'])
+      try {
+        sh('ip', 'link', 'del', l);
+      } catch {
+        /* gone */
+      }
+    for (const s of spaces)
+      try {
+        sh('ip', 'netns', 'del', s);
+      } catch {
+        /* gone */
+      }
+    for (const b of ['br-lan', 'br-cl'])
+      try {
+        sh('ip', 'link', 'del', b);
+      } catch {
+        /* gone */
+      }
   };
   try {
     for (const b of ['br-lan', 'br-cl']) {
@@ -111,13 +129,19 @@ export async function createHaLab(tmp: string): Promise<HaLab> {
       sh('ip', 'netns', 'add', s);
       ns(s, 'ip', 'link', 'set', 'lo', 'up');
     }
-    for (const [d, n] of [['d1', 11], ['d2', 12]] as const) {
+    for (const [d, n] of [
+      ['d1', 11],
+      ['d2', 12],
+    ] as const) {
       addLink(d, 'br-lan', `v-${d}-lan`, 'eth0', `10.0.0.${n}/24`);
       addLink(d, 'br-cl', `v-${d}-cl`, 'eth1', `172.16.0.${n}/24`);
     }
     addLink('lab-client', 'br-lan', 'v-cl-lan', 'eth0', '10.0.0.100/24');
     addLink('lab-client', 'br-cl', 'v-cl-cl', 'eth1', '172.16.0.2/24');
-    for (const [r, n] of [['r1', 2], ['r2', 3]] as const) {
+    for (const [r, n] of [
+      ['r1', 2],
+      ['r2', 3],
+    ] as const) {
       addLink(r, 'br-lan', `v-${r}`, 'eth0', `10.0.0.${n}/24`);
       ns(r, 'ip', 'addr', 'add', '10.0.0.10/32', 'dev', 'lo');
       for (const k of ['all', 'eth0']) {
@@ -150,7 +174,10 @@ export async function createHaLab(tmp: string): Promise<HaLab> {
       natClient,
       streams,
       setLink: (d, isUp) => void sh('ip', 'link', 'set', `v-${d}-lan`, isUp ? 'up' : 'down'),
-      connections: (d, port) => ns(d, 'ipvsadm', '-Lnc').split('\n').filter((l) => l.includes('ESTABLISHED') && l.includes(`:${port} `)),
+      connections: (d, port) =>
+        ns(d, 'ipvsadm', '-Lnc')
+          .split('\n')
+          .filter((l) => l.includes('ESTABLISHED') && l.includes(`:${port} `)),
       cleanup,
     };
   } catch (e) {

@@ -16,16 +16,48 @@ export const MOVING = ['10.0.0.1', '10.0.0.10', '172.16.0.10'];
 /** Eight adverts at 0.5 s: a pair that is going to flap does it within this. */
 export const SETTLE_MS = 4000;
 
-const servers = [{ name: 'r1', address: '10.0.0.2' }, { name: 'r2', address: '10.0.0.3' }];
+const servers = [
+  { name: 'r1', address: '10.0.0.2' },
+  { name: 'r2', address: '10.0.0.3' },
+];
 /** The lab's configuration: a DR and a NAT service, the floating gateway, lb1 (150) over lb2 (100); `ha` overrides. */
-export const labConfig = (ha: Record<string, unknown> = {}) => ConfigSchema.parse({
-  virtualServices: [
-    { name: 'dr-web', layer: 4, mode: 'dr', address: '10.0.0.10', ports: [80, 9000], interface: 'eth0', scheduler: 'rr', healthCheck: { type: 'none' }, realServers: servers },
-    { name: 'nat-web', layer: 4, mode: 'nat', address: '172.16.0.10', ports: [80, 9000], interface: 'eth1', scheduler: 'rr', healthCheck: { type: 'none' }, realServers: servers },
-  ],
-  floatingIps: [{ address: '10.0.0.1', prefixLength: 24, interface: 'eth0' }],
-  ha: { interface: 'eth0', virtualRouterId: 51, nodes: [{ name: 'lb1', address: '10.0.0.11', priority: 150 }, { name: 'lb2', address: '10.0.0.12', priority: 100 }], ...ha },
-});
+export const labConfig = (ha: Record<string, unknown> = {}) =>
+  ConfigSchema.parse({
+    virtualServices: [
+      {
+        name: 'dr-web',
+        layer: 4,
+        mode: 'dr',
+        address: '10.0.0.10',
+        ports: [80, 9000],
+        interface: 'eth0',
+        scheduler: 'rr',
+        healthCheck: { type: 'none' },
+        realServers: servers,
+      },
+      {
+        name: 'nat-web',
+        layer: 4,
+        mode: 'nat',
+        address: '172.16.0.10',
+        ports: [80, 9000],
+        interface: 'eth1',
+        scheduler: 'rr',
+        healthCheck: { type: 'none' },
+        realServers: servers,
+      },
+    ],
+    floatingIps: [{ address: '10.0.0.1', prefixLength: 24, interface: 'eth0' }],
+    ha: {
+      interface: 'eth0',
+      virtualRouterId: 51,
+      nodes: [
+        { name: 'lb1', address: '10.0.0.11', priority: 150 },
+        { name: 'lb2', address: '10.0.0.12', priority: 100 },
+      ],
+      ...ha,
+    },
+  });
 
 /** A deadline, not a measure: the condition must come true, and 20 s is far beyond any VRRP timer here. */
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
@@ -47,12 +79,25 @@ export const addressesOf = (d: string, wanted: string[]) => wanted.filter((a) =>
 export async function settled(active: Director, standby: Director, standbyRoles: HaStatus['role'][] = ['backup']): Promise<void> {
   await until(`${active.name} active and ${standby.name} ${standbyRoles.join(' or ')}`, async () => {
     const [a, s] = await Promise.all([haOf(active), haOf(standby)]);
-    return a.role === 'master' && standbyRoles.includes(s.role) && held(a).join() === MOVING.join() && held(s).length === 0 &&
-      a.syncDaemon.running.map((d) => d.state).join() === 'master' && s.syncDaemon.running.map((d) => d.state).join() === 'backup';
+    return (
+      a.role === 'master' &&
+      standbyRoles.includes(s.role) &&
+      held(a).join() === MOVING.join() &&
+      held(s).length === 0 &&
+      a.syncDaemon.running.map((d) => d.state).join() === 'master' &&
+      s.syncDaemon.running.map((d) => d.state).join() === 'backup'
+    );
   });
 }
 
-interface Stream { sent: number; received: number; servers: string[]; isOpen: boolean; error: string | null; maxGapMs: number }
+interface Stream {
+  sent: number;
+  received: number;
+  servers: string[];
+  isOpen: boolean;
+  error: string | null;
+  maxGapMs: number;
+}
 type Log = { at: number; body?: string; error?: string }[];
 
 /**
@@ -60,7 +105,16 @@ type Log = { at: number; body?: string; error?: string }[];
  * per service started after that; prints the figures and asserts that those connections and the streams are fine.
  * Returns when it acted, on the test process's clock (for went()).
  */
-export async function move(t: { diagnostic(s: string): void }, lab: HaLab, label: string, to: Director, from: Director, streams: number[], act: () => void | Promise<void>, fromRoles: HaStatus['role'][] = ['backup']): Promise<number> {
+export async function move(
+  t: { diagnostic(s: string): void },
+  lab: HaLab,
+  label: string,
+  to: Director,
+  from: Director,
+  streams: number[],
+  act: () => void | Promise<void>,
+  fromRoles: HaStatus['role'][] = ['backup'],
+): Promise<number> {
   const before = await Promise.all(streams.map((id) => lab.streams.ask<Stream>({ op: 'stream-check', id, reset: true })));
   const clients = [lab.drClient, lab.natClient];
   await lab.drClient.ask({ op: 'steady', url: 'http://10.0.0.10/', gapMs: 20 });
@@ -87,14 +141,24 @@ export async function move(t: { diagnostic(s: string): void }, lab: HaLab, label
     const failed = log.filter((r) => r.error).length;
     let gap = 0;
     let lastOk = log[0]?.at ?? 0;
-    for (const r of log) if (r.body) { gap = Math.max(gap, r.at - lastOk); lastOk = r.at; }
+    for (const r of log)
+      if (r.body) {
+        gap = Math.max(gap, r.at - lastOk);
+        lastOk = r.at;
+      }
     return `${svc}: ${failed} of ${log.length} requests failed, longest gap ${Math.round(gap)} ms`;
   });
-  t.diagnostic(`${label}: ${to.name} MASTER ${master ? Date.parse(master.at) - actedAtWall : '?'} ms after the act; ${figures.join('; ')}; streams (DR, NAT) stalled at most ${after.map((s) => s.maxGapMs).join(' and ')} ms`);
+  t.diagnostic(
+    `${label}: ${to.name} MASTER ${master ? Date.parse(master.at) - actedAtWall : '?'} ms after the act; ${figures.join('; ')}; streams (DR, NAT) stalled at most ${after.map((s) => s.maxGapMs).join(' and ')} ms`,
+  );
   logs.forEach((l, i) => {
     const later = l.log.filter((r) => r.at > marks[i].at);
     assert.ok(later.length >= 20, `${label}: 20 connections after the takeover (${later.length})`);
-    assert.deepEqual(later.filter((r) => !r.body), [], `${label}: every connection started after the takeover succeeded`);
+    assert.deepEqual(
+      later.filter((r) => !r.body),
+      [],
+      `${label}: every connection started after the takeover succeeded`,
+    );
     assert.deepEqual([...new Set(later.map((r) => r.body!.split(' ')[0]))].sort(), ['r1', 'r2'], `${label}: and reached both real servers`);
   });
   after.forEach((s, i) => {

@@ -104,13 +104,18 @@ rl.on('line', async (line) => {
       const sock = dgram.createSocket('udp4');
       const answers = [];
       for (let i = 0; i < cmd.n; i++) {
-        answers.push(await new Promise((resolve, reject) => {
-          // 10 s: an answer within this machine takes microseconds (margin for a starved test kernel); silence
-          // means the datagram was dropped.
-          const timer = setTimeout(() => reject(new Error('udp timeout')), 10_000);
-          sock.once('message', (m) => { clearTimeout(timer); resolve(m.toString()); });
-          sock.send(`q${i}`, cmd.port, cmd.host);
-        }));
+        answers.push(
+          await new Promise((resolve, reject) => {
+            // 10 s: an answer within this machine takes microseconds (margin for a starved test kernel); silence
+            // means the datagram was dropped.
+            const timer = setTimeout(() => reject(new Error('udp timeout')), 10_000);
+            sock.once('message', (m) => {
+              clearTimeout(timer);
+              resolve(m.toString());
+            });
+            sock.send(`q${i}`, cmd.port, cmd.host);
+          }),
+        );
       }
       sock.close();
       out({ ok: true, answers });
@@ -153,8 +158,14 @@ rl.on('line', async (line) => {
             buf = buf.slice(i + 1);
           }
         });
-        sock.on('error', (e) => { s.error = e.code ?? e.message; reject(e); });
-        sock.on('close', () => { s.isOpen = false; clearInterval(s.timer); });
+        sock.on('error', (e) => {
+          s.error = e.code ?? e.message;
+          reject(e);
+        });
+        sock.on('close', () => {
+          s.isOpen = false;
+          clearInterval(s.timer);
+        });
       });
       out({ ok: true, id });
     } else if (cmd.op === 'stream-check') {

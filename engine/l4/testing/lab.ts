@@ -74,7 +74,14 @@ export interface Lab {
   cleanup(): void;
 }
 
-export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers: number; realServerVip?: 'lo' | 'tunl0'; hasRouteToClient?: boolean; port?: number; family?: 4 | 6 }): Promise<Lab> {
+export async function createLab(opts: {
+  topology: 'one-arm' | 'routed';
+  servers: number;
+  realServerVip?: 'lo' | 'tunl0';
+  hasRouteToClient?: boolean;
+  port?: number;
+  family?: 4 | 6;
+}): Promise<Lab> {
   const port = opts.port ?? 80;
   const v6 = opts.family === 6;
   const agents: Agent[] = [];
@@ -83,9 +90,24 @@ export async function createLab(opts: { topology: 'one-arm' | 'routed'; servers:
     for (const a of agents) a.stop();
     // Root-side veth ends first: a namespace whose processes have not exited yet outlives `ip netns del`, and its
     // veth pair with it, which would make the next lab's `ip link add v-r1` fail.
-    for (const s of spaces) try { sh('ip', 'link', 'del', `v-${s}`); } catch { /* gone with its namespace */ }
-    for (const s of spaces) try { sh('ip', 'netns', 'del', s); } catch { /* already gone */ }
-    for (const l of ['br-lab', 'v-cl']) try { sh('ip', 'link', 'del', l); } catch { /* absent */ }
+    for (const s of spaces)
+      try {
+        sh('ip', 'link', 'del', `v-${s}`);
+      } catch {
+        /* gone with its namespace */
+      }
+    for (const s of spaces)
+      try {
+        sh('ip', 'netns', 'del', s);
+      } catch {
+        /* already gone */
+      }
+    for (const l of ['br-lab', 'v-cl'])
+      try {
+        sh('ip', 'link', 'del', l);
+      } catch {
+        /* absent */
+      }
   };
   try {
     sh('ip', 'link', 'add', 'br-lab', 'type', 'bridge');

@@ -18,11 +18,19 @@ export type Mode = 'dr' | 'nat' | 'snat' | 'tun';
 
 export function configFor(lab: Lab, mode: Mode, extra: Record<string, unknown> = {}, rsPort?: number) {
   return ConfigSchema.parse({
-    virtualServices: [{
-      name: 'vs', layer: 4, mode, address: lab.vip, ports: [80], scheduler: 'rr', interface: lab.vipInterface,
-      realServers: lab.servers.map((s) => ({ name: s.name, address: s.address, ...(rsPort ? { port: rsPort } : {}) })),
-      ...extra,
-    }],
+    virtualServices: [
+      {
+        name: 'vs',
+        layer: 4,
+        mode,
+        address: lab.vip,
+        ports: [80],
+        scheduler: 'rr',
+        interface: lab.vipInterface,
+        realServers: lab.servers.map((s) => ({ name: s.name, address: s.address, ...(rsPort ? { port: rsPort } : {}) })),
+        ...extra,
+      },
+    ],
   } as ConfigInput);
 }
 
@@ -38,7 +46,11 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     const decisions = new Map<`${string}/${string}`, ServerDecision>();
     const apply = async () => {
       const res = await dp.apply({ config: cfg, decisions });
-      assert.deepEqual(res.map((r) => [r.status, r.code]), [['programmed', undefined]], JSON.stringify(res));
+      assert.deepEqual(
+        res.map((r) => [r.status, r.code]),
+        [['programmed', undefined]],
+        JSON.stringify(res),
+      );
     };
     await apply();
 
@@ -95,4 +107,3 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     throw e;
   }
 }
-

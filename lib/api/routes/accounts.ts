@@ -30,7 +30,12 @@ import { apiKeyView, ApiKeyBody, expiryOf, PasswordSchema } from './auth-shared.
 
 const Timestamp = z.iso.datetime({ offset: true });
 export const SessionRowView = z.object({
-  id: z.string(), username: z.string(), sourceAddress: z.string(), createdAt: Timestamp, lastSeenAt: Timestamp, expiresAt: Timestamp,
+  id: z.string(),
+  username: z.string(),
+  sourceAddress: z.string(),
+  createdAt: Timestamp,
+  lastSeenAt: Timestamp,
+  expiresAt: Timestamp,
   /** The session this request came with. */
   isCurrent: z.boolean(),
 });
@@ -38,7 +43,13 @@ export const SessionRowList = z.object({ items: z.array(SessionRowView) });
 
 type SessionRow = { id: string; sourceAddress: string; createdAt: Date; lastSeenAt: Date; expiresAt: Date; user: { username: string } };
 const sessionView = (s: SessionRow, ctx: RouteContext<unknown, unknown>) => ({
-  id: s.id, username: s.user.username, sourceAddress: s.sourceAddress, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt, isCurrent: s.id === ctx.actor.sessionId,
+  id: s.id,
+  username: s.user.username,
+  sourceAddress: s.sourceAddress,
+  createdAt: s.createdAt,
+  lastSeenAt: s.lastSeenAt,
+  expiresAt: s.expiresAt,
+  isCurrent: s.id === ctx.actor.sessionId,
 });
 
 /** A person logged in with a password: an API key may not change a password or make keys for its owner. */
@@ -54,11 +65,20 @@ function ownerOf(ctx: RouteContext<unknown, unknown>): string {
 }
 
 const liveSessions = (where: { userId?: string }) =>
-  db().session.findMany({ where: { ...where, expiresAt: { gt: new Date() } }, orderBy: { lastSeenAt: 'desc' }, include: { user: { select: { username: true } } } });
+  db().session.findMany({
+    where: { ...where, expiresAt: { gt: new Date() } },
+    orderBy: { lastSeenAt: 'desc' },
+    include: { user: { select: { username: true } } },
+  });
 
 export const accountRoutes = [
   defineRoute({
-    method: 'POST', path: '/account/password', permission: 'authenticated', tag: 'account', action: 'account.password', objectType: 'user',
+    method: 'POST',
+    path: '/account/password',
+    permission: 'authenticated',
+    tag: 'account',
+    action: 'account.password',
+    objectType: 'user',
     summary: 'Change your own password (give the current one); your other sessions end',
     isAllowedBeforePasswordChange: true,
     body: z.strictObject({ currentPassword: z.string().min(1, 'Give your current password.').max(256), newPassword: PasswordSchema }),
@@ -67,47 +87,85 @@ export const accountRoutes = [
       // The current password is a login in all but name: the same throttle, so this route is no way round it.
       const keys = throttleKeys(ctx.actor.name, ctx.sourceAddress);
       const throttle = await throttleState(keys);
-      if (throttle.seconds > 0) throw new ApiError('AUTH_THROTTLED', { seconds: throttle.seconds }, { scope: throttle.scope }, { 'retry-after': String(throttle.seconds) });
+      if (throttle.seconds > 0)
+        throw new ApiError('AUTH_THROTTLED', { seconds: throttle.seconds }, { scope: throttle.scope }, { 'retry-after': String(throttle.seconds) });
       const user = await db().user.findUniqueOrThrow({ where: { id: userId } });
       if (!(await verifyPassword(ctx.body.currentPassword, user.passwordHash))) {
         await recordFailure(keys);
-        throw new ApiError('API_VALIDATION', { summary: 'currentPassword: this is not your current password.' }, { fields: [{ path: 'currentPassword', message: 'This is not your current password.' }] });
+        throw new ApiError(
+          'API_VALIDATION',
+          { summary: 'currentPassword: this is not your current password.' },
+          { fields: [{ path: 'currentPassword', message: 'This is not your current password.' }] },
+        );
       }
       await recordSuccess(keys);
       if (await verifyPassword(ctx.body.newPassword, user.passwordHash)) {
-        throw new ApiError('API_VALIDATION', { summary: 'newPassword: choose a password other than the current one.' }, { fields: [{ path: 'newPassword', message: 'Choose a password other than the current one.' }] });
+        throw new ApiError(
+          'API_VALIDATION',
+          { summary: 'newPassword: choose a password other than the current one.' },
+          { fields: [{ path: 'newPassword', message: 'Choose a password other than the current one.' }] },
+        );
       }
       const passwordHash = await hashPassword(ctx.body.newPassword);
       const r = await mutate(
         async (tx) => {
           await tx.user.update({ where: { id: userId }, data: { passwordHash, mustChangePassword: false, version: { increment: 1 } } });
           // Anyone else holding a session of this account (a stolen cookie, a forgotten workstation) is out now.
-          return { endedSessions: (await tx.session.deleteMany({ where: { userId, id: { not: ctx.actor.sessionId ?? '' } } })).count, wasForced: user.mustChangePassword };
+          return {
+            endedSessions: (await tx.session.deleteMany({ where: { userId, id: { not: ctx.actor.sessionId ?? '' } } })).count,
+            wasForced: user.mustChangePassword,
+          };
         },
-        (r) => ctx.audit({ action: 'account.password', objectType: 'user', objectId: userId, after: { passwordChanged: true, endedSessions: r.endedSessions, afterReset: r.wasForced }, outcome: 'success' }),
+        (r) =>
+          ctx.audit({
+            action: 'account.password',
+            objectType: 'user',
+            objectId: userId,
+            after: { passwordChanged: true, endedSessions: r.endedSessions, afterReset: r.wasForced },
+            outcome: 'success',
+          }),
         { isCandidateChange: false },
       );
       return { body: { endedSessions: r.endedSessions } };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/account/sessions', response: SessionRowList, permission: 'authenticated', tag: 'account', action: 'session.list', objectType: 'session',
-    summary: 'List your own sessions', isAllowedBeforePasswordChange: true,
+    method: 'GET',
+    path: '/account/sessions',
+    response: SessionRowList,
+    permission: 'authenticated',
+    tag: 'account',
+    action: 'session.list',
+    objectType: 'session',
+    summary: 'List your own sessions',
+    isAllowedBeforePasswordChange: true,
     async handler(ctx) {
       const userId = ownerOf(ctx);
       return { body: { items: (await liveSessions({ userId })).map((s) => sessionView(s, ctx)) } };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/sessions', response: SessionRowList, permission: 'users:read', tag: 'users', action: 'session.list', objectType: 'session',
-    summary: 'List every user\'s sessions',
+    method: 'GET',
+    path: '/sessions',
+    response: SessionRowList,
+    permission: 'users:read',
+    tag: 'users',
+    action: 'session.list',
+    objectType: 'session',
+    summary: "List every user's sessions",
     async handler(ctx) {
       return { body: { items: (await liveSessions({})).map((s) => sessionView(s, ctx)) } };
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/sessions/:id', permission: 'authenticated', tag: 'users', action: 'session.revoke', objectType: 'session',
-    summary: 'End a session (your own; an admin: anyone\'s)', isAllowedBeforePasswordChange: true,
+    method: 'DELETE',
+    path: '/sessions/:id',
+    permission: 'authenticated',
+    tag: 'users',
+    action: 'session.revoke',
+    objectType: 'session',
+    summary: "End a session (your own; an admin: anyone's)",
+    isAllowedBeforePasswordChange: true,
     async handler(ctx) {
       await mutate(
         async (tx) => {
@@ -119,42 +177,84 @@ export const accountRoutes = [
           await tx.session.delete({ where: { id: s.id } });
           return s;
         },
-        (s) => ctx.audit({ action: 'session.revoke', objectType: 'session', objectId: s.userId, before: { username: s.user.username, sourceAddress: s.sourceAddress, createdAt: s.createdAt, session: `${s.id.slice(0, 12)}…` }, outcome: 'success' }),
+        (s) =>
+          ctx.audit({
+            action: 'session.revoke',
+            objectType: 'session',
+            objectId: s.userId,
+            before: { username: s.user.username, sourceAddress: s.sourceAddress, createdAt: s.createdAt, session: `${s.id.slice(0, 12)}…` },
+            outcome: 'success',
+          }),
         { isCandidateChange: false },
       );
       return { status: 204 };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/account/api-keys', response: ApiKeyList, permission: 'authenticated', tag: 'account', action: 'api-key.list', objectType: 'api-key',
+    method: 'GET',
+    path: '/account/api-keys',
+    response: ApiKeyList,
+    permission: 'authenticated',
+    tag: 'account',
+    action: 'api-key.list',
+    objectType: 'api-key',
     summary: 'List your own API keys (never the keys themselves)',
     async handler(ctx) {
       const userId = ownerOf(ctx);
-      const rows = await db().apiKey.findMany({ where: { userId }, orderBy: { createdAt: 'desc' }, include: { user: { select: { username: true, role: true, isDisabled: true } } } });
+      const rows = await db().apiKey.findMany({
+        where: { userId },
+        orderBy: { createdAt: 'desc' },
+        include: { user: { select: { username: true, role: true, isDisabled: true } } },
+      });
       return { body: { items: rows.map((k) => apiKeyView(k)) } };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/account/api-keys', response: ApiKeyCreated, permission: 'authenticated', tag: 'account', action: 'api-key.create', objectType: 'api-key',
-    summary: 'Make yourself an API key (shown once), for your role or less, optionally expiring', body: ApiKeyBody,
+    method: 'POST',
+    path: '/account/api-keys',
+    response: ApiKeyCreated,
+    permission: 'authenticated',
+    tag: 'account',
+    action: 'api-key.create',
+    objectType: 'api-key',
+    summary: 'Make yourself an API key (shown once), for your role or less, optionally expiring',
+    body: ApiKeyBody,
     async handler(ctx) {
       const userId = requirePerson(ctx, 'make an API key');
       const role = ctx.body.role as Role;
       if (!isRoleWithin(role, ctx.actor.role!)) {
-        throw new ApiError('API_VALIDATION', { summary: `role: a key cannot do more than you (${ctx.actor.role}).` }, { fields: [{ path: 'role', message: `A key cannot do more than you; choose ${ROLES.filter((r) => isRoleWithin(r, ctx.actor.role!)).join(' or ')}.` }] });
+        throw new ApiError(
+          'API_VALIDATION',
+          { summary: `role: a key cannot do more than you (${ctx.actor.role}).` },
+          {
+            fields: [{ path: 'role', message: `A key cannot do more than you; choose ${ROLES.filter((r) => isRoleWithin(r, ctx.actor.role!)).join(' or ')}.` }],
+          },
+        );
       }
       const expiresAt = expiryOf(ctx.body.expiresAt);
       const k = newApiKey();
       const row = await mutate(
         (tx) => tx.apiKey.create({ data: { name: ctx.body.name, role, prefix: k.prefix, keyHash: k.keyHash, userId, expiresAt } }),
-        (r) => ctx.audit({ action: 'api-key.create', objectType: 'api-key', objectId: r.id, after: { name: r.name, prefix: r.prefix, role: r.role, expiresAt: r.expiresAt }, outcome: 'success' }),
+        (r) =>
+          ctx.audit({
+            action: 'api-key.create',
+            objectType: 'api-key',
+            objectId: r.id,
+            after: { name: r.name, prefix: r.prefix, role: r.role, expiresAt: r.expiresAt },
+            outcome: 'success',
+          }),
         { isCandidateChange: false },
       );
       return { status: 201, body: { id: row.id, name: row.name, prefix: row.prefix, role: row.role, expiresAt: row.expiresAt, key: k.key } };
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/account/api-keys/:id', permission: 'authenticated', tag: 'account', action: 'api-key.revoke', objectType: 'api-key',
+    method: 'DELETE',
+    path: '/account/api-keys/:id',
+    permission: 'authenticated',
+    tag: 'account',
+    action: 'api-key.revoke',
+    objectType: 'api-key',
     summary: 'Revoke one of your own API keys',
     async handler(ctx) {
       const userId = ownerOf(ctx);

@@ -15,14 +15,24 @@ const view = () => ({ settings: publicView(readAlertSettings(consoleEnv().dataDi
 
 export const alertRoutes = [
   defineRoute({
-    method: 'GET', path: '/alerts', permission: 'config:write', tag, action: 'alerts.read', objectType: 'alerts',
+    method: 'GET',
+    path: '/alerts',
+    permission: 'config:write',
+    tag,
+    action: 'alerts.read',
+    objectType: 'alerts',
     summary: 'Read the alert settings (without secrets) and what each target has sent',
     async handler() {
       return { body: view() };
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/alerts', permission: 'config:write', tag, action: 'alerts.update', objectType: 'alerts',
+    method: 'PUT',
+    path: '/alerts',
+    permission: 'config:write',
+    tag,
+    action: 'alerts.update',
+    objectType: 'alerts',
     summary: 'Change who is alerted (e-mail, webhook) and how often at most',
     body: AlertSettingsSchema,
     async handler(ctx) {
@@ -30,18 +40,32 @@ export const alertRoutes = [
       const before = readAlertSettings(dataDir);
       const next = mergeSecrets(ctx.body, before);
       writeAlertSettings(dataDir, next);
-      await writeAuditAlone(ctx.audit({ action: 'alerts.update', objectType: 'alerts', outcome: 'success', before: publicView(before), after: publicView(next) }));
+      await writeAuditAlone(
+        ctx.audit({ action: 'alerts.update', objectType: 'alerts', outcome: 'success', before: publicView(before), after: publicView(next) }),
+      );
       runningAlerts()?.reconfigure(next);
       return { body: view() };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/alerts/test', permission: 'config:write', tag, action: 'alerts.test', objectType: 'alerts',
+    method: 'POST',
+    path: '/alerts/test',
+    permission: 'config:write',
+    tag,
+    action: 'alerts.test',
+    objectType: 'alerts',
     summary: 'Send a test alert to every enabled target now (past the rate limit)',
     body: z.strictObject({}),
     async handler(ctx) {
       const svc = runningAlerts();
-      await writeAuditAlone(ctx.audit({ action: 'alerts.test', objectType: 'alerts', outcome: svc ? 'success' : 'failed', message: svc ? null : 'the alert service is not running' }));
+      await writeAuditAlone(
+        ctx.audit({
+          action: 'alerts.test',
+          objectType: 'alerts',
+          outcome: svc ? 'success' : 'failed',
+          message: svc ? null : 'the alert service is not running',
+        }),
+      );
       svc?.sendTest(ctx.actor.name);
       return { status: 202, body: view() };
     },

@@ -39,7 +39,23 @@ const view = (r: Row) => {
   return { ...p, words: auditWords(p) };
 };
 
-const CSV_COLUMNS = ['id', 'at', 'actor', 'actorRole', 'sourceAddress', 'action', 'objectType', 'objectId', 'outcome', 'message', 'requestId', 'before', 'after', 'prevHash', 'hash'] as const;
+const CSV_COLUMNS = [
+  'id',
+  'at',
+  'actor',
+  'actorRole',
+  'sourceAddress',
+  'action',
+  'objectType',
+  'objectId',
+  'outcome',
+  'message',
+  'requestId',
+  'before',
+  'after',
+  'prevHash',
+  'hash',
+] as const;
 function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
   // A leading = + - @ would be a formula in a spreadsheet: quote it as text.
@@ -49,8 +65,14 @@ function csvCell(v: unknown): string {
 
 export const auditRoutes = [
   defineRoute({
-    method: 'GET', path: '/audit', permission: 'audit:read', tag: 'audit', action: 'audit.read', objectType: 'audit',
-    summary: 'Audit events, newest first, filtered and paged by cursor', query: AuditQuery,
+    method: 'GET',
+    path: '/audit',
+    permission: 'audit:read',
+    tag: 'audit',
+    action: 'audit.read',
+    objectType: 'audit',
+    summary: 'Audit events, newest first, filtered and paged by cursor',
+    query: AuditQuery,
     async handler(ctx) {
       const rows = await db().auditEvent.findMany({ where: where(ctx.query), orderBy: { id: 'desc' }, take: ctx.query.limit + 1 });
       const page = rows.slice(0, ctx.query.limit);
@@ -58,30 +80,51 @@ export const auditRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/audit/export', permission: 'audit:read', tag: 'audit', action: 'audit.export', objectType: 'audit',
+    method: 'GET',
+    path: '/audit/export',
+    permission: 'audit:read',
+    tag: 'audit',
+    action: 'audit.export',
+    objectType: 'audit',
     summary: 'Export audit events (the same filters) as CSV or JSON',
     query: AuditQuery.omit({ cursor: true, limit: true }).extend({ format: z.enum(['csv', 'json']).default('csv') }),
     async handler(ctx) {
       const { format, ...q } = ctx.query;
       const rows = await db().auditEvent.findMany({ where: where({ ...q, limit: 0 }), orderBy: { id: 'asc' } });
-      await writeAuditAlone(ctx.audit({ action: 'audit.export', objectType: 'audit', objectId: null, after: { format, filters: q, rows: rows.length }, outcome: 'success' }));
+      await writeAuditAlone(
+        ctx.audit({ action: 'audit.export', objectType: 'audit', objectId: null, after: { format, filters: q, rows: rows.length }, outcome: 'success' }),
+      );
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       if (format === 'json') {
-        return new Response(JSON.stringify(rows.map(parsed), null, 2), { headers: { 'content-type': 'application/json', 'content-disposition': `attachment; filename="fulcrum-audit-${stamp}.json"` } });
+        return new Response(JSON.stringify(rows.map(parsed), null, 2), {
+          headers: { 'content-type': 'application/json', 'content-disposition': `attachment; filename="fulcrum-audit-${stamp}.json"` },
+        });
       }
       const lines = [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvCell((r as Record<string, unknown>)[c])).join(','))];
-      return new Response(lines.join('\r\n') + '\r\n', { headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="fulcrum-audit-${stamp}.csv"` } });
+      return new Response(lines.join('\r\n') + '\r\n', {
+        headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="fulcrum-audit-${stamp}.csv"` },
+      });
     },
   }),
   defineRoute({
-    method: 'GET', path: '/audit/verify', permission: 'audit:read', tag: 'audit', action: 'audit.verify', objectType: 'audit',
+    method: 'GET',
+    path: '/audit/verify',
+    permission: 'audit:read',
+    tag: 'audit',
+    action: 'audit.verify',
+    objectType: 'audit',
     summary: 'Verify the audit chain against its key, its ids, its head and the signed checkpoints in the configured file sinks: which row, and how',
     async handler() {
       return { body: await verifyAuditChain() };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/audit/verify', permission: 'audit:read', tag: 'audit', action: 'audit.verify', objectType: 'audit',
+    method: 'POST',
+    path: '/audit/verify',
+    permission: 'audit:read',
+    tag: 'audit',
+    action: 'audit.verify',
+    objectType: 'audit',
     summary: 'Verify the audit chain as GET does, also against checkpoint lines you send (e.g. taken from syslog)',
     body: z.strictObject({
       /** Lines as a sink holds them; anything around the checkpoint (a syslog header) is ignored. */

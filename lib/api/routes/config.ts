@@ -12,10 +12,29 @@ import { diffConfigs } from '../../config/diff.ts';
 import { discardAll, discardObject } from '../../config/discard.ts';
 import { APPLY_POLICY, versionReason } from '../../config/outcomes.ts';
 
-const versionView = (v: { id: number; hash: string; authorName: string; comment: string | null; status: string; result: string | null; rollbackOf: number | null; createdAt: Date }) => {
+const versionView = (v: {
+  id: number;
+  hash: string;
+  authorName: string;
+  comment: string | null;
+  status: string;
+  result: string | null;
+  rollbackOf: number | null;
+  createdAt: Date;
+}) => {
   const result = v.result ? JSON.parse(v.result) : null;
   // A failed version keeps its reason, in words (outcomes.ts), beside the engine's own result.
-  return { id: v.id, hash: v.hash, author: v.authorName, comment: v.comment, status: v.status, rollbackOf: v.rollbackOf, createdAt: v.createdAt, result, reason: v.status === 'failed' ? versionReason(result) : null };
+  return {
+    id: v.id,
+    hash: v.hash,
+    author: v.authorName,
+    comment: v.comment,
+    status: v.status,
+    rollbackOf: v.rollbackOf,
+    createdAt: v.createdAt,
+    result,
+    reason: v.status === 'failed' ? versionReason(result) : null,
+  };
 };
 
 /** The candidate rows' ids by change name ("web", "web/app-1", a floating IP's address), for the id shown on hover. */
@@ -35,25 +54,51 @@ const DiscardBody = z.strictObject({
   /** The candidate you reviewed (GET /changes candidateHash); a discard of everything is refused if it changed since. */
   expectedHash: z.string().optional(),
   /** One object's staged changes; without it, every staged change. Real servers are named "service/server". */
-  object: z.strictObject({ type: z.enum(['virtual-service', 'real-server', 'floating-ip', 'certificate', 'ha'], { error: 'Choose virtual-service, real-server, floating-ip, certificate or ha.' }), name: z.string().min(1).max(300) }).optional(),
+  object: z
+    .strictObject({
+      type: z.enum(['virtual-service', 'real-server', 'floating-ip', 'certificate', 'ha'], {
+        error: 'Choose virtual-service, real-server, floating-ip, certificate or ha.',
+      }),
+      name: z.string().min(1).max(300),
+    })
+    .optional(),
 });
 
 const redactCerts = (c: Config): Config => ({ ...c, certificates: c.certificates.map((x) => ({ ...x, privateKeyPem: '[kept private]' })) });
 
 export const configRoutes = [
   defineRoute({
-    method: 'GET', path: '/changes', permission: 'config:read', tag: 'config', action: 'changes.read', objectType: 'config',
+    method: 'GET',
+    path: '/changes',
+    permission: 'config:read',
+    tag: 'config',
+    action: 'changes.read',
+    objectType: 'config',
     summary: 'What is staged against the running version',
     async handler() {
       const p = await pendingChanges();
       const ids = await idsByName();
       const changes = p.changes.map((c) => ({ ...c, id: ids.get(`${c.objectType}:${c.name}`) }));
-      return { body: { count: changes.length, changes, candidateHash: p.candidateHash, running: p.running ? { version: p.running.id, hash: p.running.hash } : null, policy: APPLY_POLICY } };
+      return {
+        body: {
+          count: changes.length,
+          changes,
+          candidateHash: p.candidateHash,
+          running: p.running ? { version: p.running.id, hash: p.running.hash } : null,
+          policy: APPLY_POLICY,
+        },
+      };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/changes/discard', permission: 'config:write', tag: 'config', action: 'changes.discard', objectType: 'config',
-    summary: 'Discard staged changes: all of them, or those of one object (back to the running version)', body: DiscardBody,
+    method: 'POST',
+    path: '/changes/discard',
+    permission: 'config:write',
+    tag: 'config',
+    action: 'changes.discard',
+    objectType: 'config',
+    summary: 'Discard staged changes: all of them, or those of one object (back to the running version)',
+    body: DiscardBody,
     async handler(ctx) {
       const { object, expectedHash } = ctx.body;
       if (!object) return { body: await discardAll({ audit: ctx.audit, expectedHash }) };
@@ -62,7 +107,12 @@ export const configRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/apply', permission: 'config:apply', tag: 'config', action: 'config.apply', objectType: 'config-version',
+    method: 'POST',
+    path: '/apply',
+    permission: 'config:apply',
+    tag: 'config',
+    action: 'config.apply',
+    objectType: 'config-version',
     summary: 'Apply the staged configuration to the engine',
     body: z.strictObject({ comment: z.string().max(500).optional(), expectedHash: z.string().optional() }),
     async handler(ctx) {
@@ -73,7 +123,12 @@ export const configRoutes = [
       // Nothing staged is only "nothing to apply" when the engine really runs it: an engine that lost its state (a new
       // data directory, a replaced appliance) must be able to get the configuration again.
       if (p.changes.length === 0 && p.running?.hash === p.candidateHash) {
-        const running = await engine().status().then((st) => st.running, () => undefined);
+        const running = await engine()
+          .status()
+          .then(
+            (st) => st.running,
+            () => undefined,
+          );
         if (running?.hash === p.candidateHash) throw new ApiError('API_NOTHING_TO_APPLY');
       }
       const r = await applyConfig(p.candidate, { author: ctx.actor.name, comment: ctx.body.comment, audit: ctx.audit, action: 'config.apply' });
@@ -81,17 +136,31 @@ export const configRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/config-versions', permission: 'config:read', tag: 'config', action: 'config-version.list', objectType: 'config-version',
+    method: 'GET',
+    path: '/config-versions',
+    permission: 'config:read',
+    tag: 'config',
+    action: 'config-version.list',
+    objectType: 'config-version',
     summary: 'List configuration versions, newest first',
     query: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50), before: z.coerce.number().int().optional() }),
     async handler(ctx) {
-      const rows = await db().configVersion.findMany({ where: ctx.query.before ? { id: { lt: ctx.query.before } } : {}, orderBy: { id: 'desc' }, take: ctx.query.limit });
+      const rows = await db().configVersion.findMany({
+        where: ctx.query.before ? { id: { lt: ctx.query.before } } : {},
+        orderBy: { id: 'desc' },
+        take: ctx.query.limit,
+      });
       const running = await runningVersion();
       return { body: { items: rows.map(versionView), runningVersion: running?.id ?? null } };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/config-versions/:id', permission: 'config:read', tag: 'config', action: 'config-version.read', objectType: 'config-version',
+    method: 'GET',
+    path: '/config-versions/:id',
+    permission: 'config:read',
+    tag: 'config',
+    action: 'config-version.read',
+    objectType: 'config-version',
     summary: 'Read one configuration version with its snapshot',
     async handler(ctx) {
       const v = await db().configVersion.findUnique({ where: { id: Number(ctx.params.id) || -1 } });
@@ -100,21 +169,32 @@ export const configRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/config-versions/:id/diff', permission: 'config:read', tag: 'config', action: 'config-version.diff', objectType: 'config-version',
+    method: 'GET',
+    path: '/config-versions/:id/diff',
+    permission: 'config:read',
+    tag: 'config',
+    action: 'config-version.diff',
+    objectType: 'config-version',
     summary: 'Difference from another version (default: the one before it)',
     query: z.strictObject({ against: z.coerce.number().int().optional() }),
     async handler(ctx) {
       const v = await db().configVersion.findUnique({ where: { id: Number(ctx.params.id) || -1 } });
       if (!v) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.params.id}` });
-      const base = ctx.query.against !== undefined
-        ? await db().configVersion.findUnique({ where: { id: ctx.query.against } })
-        : await db().configVersion.findFirst({ where: { id: { lt: v.id } }, orderBy: { id: 'desc' } });
+      const base =
+        ctx.query.against !== undefined
+          ? await db().configVersion.findUnique({ where: { id: ctx.query.against } })
+          : await db().configVersion.findFirst({ where: { id: { lt: v.id } }, orderBy: { id: 'desc' } });
       if (ctx.query.against !== undefined && !base) throw new ApiError('API_NOT_FOUND', { what: `Config version ${ctx.query.against}` });
       return { body: { version: v.id, against: base?.id ?? null, changes: diffConfigs(base ? readSnapshot(base.snapshot) : null, readSnapshot(v.snapshot)) } };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/config-versions/:id/rollback', permission: 'config:apply', tag: 'config', action: 'config.rollback', objectType: 'config-version',
+    method: 'POST',
+    path: '/config-versions/:id/rollback',
+    permission: 'config:apply',
+    tag: 'config',
+    action: 'config.rollback',
+    objectType: 'config-version',
     summary: 'Roll back to an earlier version (applies it again as a new version)',
     async handler(ctx) {
       const id = Number(ctx.params.id);
@@ -124,7 +204,12 @@ export const configRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/status', permission: 'config:read', tag: 'status', action: 'status.read', objectType: 'status',
+    method: 'GET',
+    path: '/status',
+    permission: 'config:read',
+    tag: 'status',
+    action: 'status.read',
+    objectType: 'status',
     summary: 'Engine reachability, capabilities, running version and live counters',
     async handler() {
       const running = await runningVersion();

@@ -11,15 +11,26 @@ import { haSettingsView, stagedHa, writeHa } from '../../ha-settings.ts';
 
 export const haSettingsRoutes = [
   defineRoute({
-    method: 'GET', path: '/ha/settings', permission: 'config:read', tag: 'ha-settings', action: 'ha-settings.read', objectType: 'ha-settings',
-    summary: 'The HA pair\'s settings as staged (null: a single node), as running, the defaults, and the VRRP instances they make',
+    method: 'GET',
+    path: '/ha/settings',
+    permission: 'config:read',
+    tag: 'ha-settings',
+    action: 'ha-settings.read',
+    objectType: 'ha-settings',
+    summary: "The HA pair's settings as staged (null: a single node), as running, the defaults, and the VRRP instances they make",
     async handler() {
       return { body: await haSettingsView() };
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/ha/settings', permission: 'config:write', tag: 'ha-settings', action: 'ha-settings.update', objectType: 'ha-settings',
-    summary: 'Stage the HA pair\'s settings (the engine\'s `ha` block; applied with the next apply)', body: HaSchema,
+    method: 'PUT',
+    path: '/ha/settings',
+    permission: 'config:write',
+    tag: 'ha-settings',
+    action: 'ha-settings.update',
+    objectType: 'ha-settings',
+    summary: "Stage the HA pair's settings (the engine's `ha` block; applied with the next apply)",
+    body: HaSchema,
     async handler(ctx) {
       await mutate(
         (tx) => writeHa(tx, ctx.body),
@@ -29,7 +40,12 @@ export const haSettingsRoutes = [
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/ha/settings', permission: 'config:write', tag: 'ha-settings', action: 'ha-settings.delete', objectType: 'ha-settings',
+    method: 'DELETE',
+    path: '/ha/settings',
+    permission: 'config:write',
+    tag: 'ha-settings',
+    action: 'ha-settings.delete',
+    objectType: 'ha-settings',
     summary: 'Stage a single node: no `ha` block (keepalived stops at the next apply)',
     async handler(ctx) {
       await mutate(

@@ -18,7 +18,12 @@ function parseAddress(raw: string): string {
 
 export const hostRoutes = [
   defineRoute({
-    method: 'GET', path: '/hosts', permission: 'config:read', tag, action: 'host.list', objectType: 'host',
+    method: 'GET',
+    path: '/hosts',
+    permission: 'config:read',
+    tag,
+    action: 'host.list',
+    objectType: 'host',
     summary: 'List hosts (real server addresses) with the services and server names at each; search by address or name',
     query: z.object({ search: z.string().max(200, { error: 'Search for at most 200 characters.' }).optional() }),
     async handler(ctx) {
@@ -26,7 +31,12 @@ export const hostRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/hosts/:address', permission: 'config:read', tag, action: 'host.read', objectType: 'host',
+    method: 'GET',
+    path: '/hosts/:address',
+    permission: 'config:read',
+    tag,
+    action: 'host.read',
+    objectType: 'host',
     summary: 'Preview a host: every service and real server at the address, stored and running state, open connections',
     async handler(ctx) {
       const address = parseAddress(ctx.params.address);
@@ -36,7 +46,12 @@ export const hostRoutes = [
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/hosts/:address/state', permission: 'server:state', tag, action: 'host.state', objectType: 'host',
+    method: 'PUT',
+    path: '/hosts/:address/state',
+    permission: 'server:state',
+    tag,
+    action: 'host.state',
+    objectType: 'host',
     summary: 'Set every real server at an address online, drain or halt, in every service (takes effect at once)',
     body: z.strictObject({ state: z.enum(OPERATOR_STATES, { error: 'Choose online, drain or halt.' }) }),
     async handler(ctx) {

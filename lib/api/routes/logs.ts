@@ -19,7 +19,13 @@ export const LogsView = z.object({
 
 export const logRoutes = [
   defineRoute({
-    method: 'GET', path: '/logs', response: LogsView, permission: 'audit:read', tag: 'logs', action: 'logs.read', objectType: 'log',
+    method: 'GET',
+    path: '/logs',
+    response: LogsView,
+    permission: 'audit:read',
+    tag: 'logs',
+    action: 'logs.read',
+    objectType: 'log',
     summary: 'Recent access or engine log lines, newest first, filtered',
     query: LogQuerySchema,
     async handler(ctx) {

@@ -9,7 +9,12 @@ import { defineRoute } from '../route.ts';
 
 export const metricsRoutes = [
   defineRoute({
-    method: 'GET', path: '/metrics', permission: 'config:read', tag: 'metrics', action: 'metrics.read', objectType: 'metrics',
+    method: 'GET',
+    path: '/metrics',
+    permission: 'config:read',
+    tag: 'metrics',
+    action: 'metrics.read',
+    objectType: 'metrics',
     summary: 'Counters, health and applies in the Prometheus text exposition format (not JSON)',
     async handler() {
       const text = await metrics().scrape();

@@ -23,18 +23,33 @@ async function read<T extends object>(view: () => Promise<T>) {
 
 export const runningRoutes = [
   defineRoute({
-    method: 'GET', path: '/running/config', permission: 'config:read', tag, action: 'running.config', objectType: 'config',
+    method: 'GET',
+    path: '/running/config',
+    permission: 'config:read',
+    tag,
+    action: 'running.config',
+    objectType: 'config',
     summary: 'The configuration the engine runs, as it holds it (private keys never shown)',
     handler: () => read(() => engine().view('config')),
   }),
   defineRoute({
-    method: 'GET', path: '/running/l4', permission: 'config:read', tag, action: 'running.l4', objectType: 'status',
-    summary: 'The kernel\'s IPVS table like ipvsadm -Ln --stats, with each service\'s owner (or why it cannot be read here)',
+    method: 'GET',
+    path: '/running/l4',
+    permission: 'config:read',
+    tag,
+    action: 'running.l4',
+    objectType: 'status',
+    summary: "The kernel's IPVS table like ipvsadm -Ln --stats, with each service's owner (or why it cannot be read here)",
     handler: () => read(() => engine().view('l4')),
   }),
   defineRoute({
-    method: 'GET', path: '/running/l7', permission: 'config:read', tag, action: 'running.l7', objectType: 'status',
-    summary: 'The layer 7 proxy\'s listeners, pools with each server\'s state, and stick-table sizes',
+    method: 'GET',
+    path: '/running/l7',
+    permission: 'config:read',
+    tag,
+    action: 'running.l7',
+    objectType: 'status',
+    summary: "The layer 7 proxy's listeners, pools with each server's state, and stick-table sizes",
     handler: () => read(() => engine().view('l7')),
   }),
 ];

@@ -19,17 +19,44 @@ let otherVsRsId = '';
 let sampledAt = 0;
 
 const point = (at: number, realServer: string, requests: number): SamplePoint => ({
-  virtualService: 'symphony-web', realServer, at, samples: 1, spanS: 2, connSum: 3, connMax: 3, newConns: 2, bytesIn: 400, bytesOut: 4000,
-  requests, r1xx: 0, r2xx: requests - 2, r3xx: 0, r4xx: 0, r5xx: 2, rOther: 0, latencySumMs: 5 * requests, latencyWeight: requests,
+  virtualService: 'symphony-web',
+  realServer,
+  at,
+  samples: 1,
+  spanS: 2,
+  connSum: 3,
+  connMax: 3,
+  newConns: 2,
+  bytesIn: 400,
+  bytesOut: 4000,
+  requests,
+  r1xx: 0,
+  r2xx: requests - 2,
+  r3xx: 0,
+  r4xx: 0,
+  r5xx: 2,
+  rOther: 0,
+  latencySumMs: 5 * requests,
+  latencyWeight: requests,
 });
 
 before(async () => {
   h = await startHarness({ withEngine: false });
   admin = await setupAdmin(h);
-  const mk = (name: string, port: number) => admin.req('POST', '/virtual-services', {
-    name, layer: 7, mode: 'http', address: '127.0.0.1', ports: [port], scheduler: 'wrr', healthCheck: { type: 'none' },
-    realServers: [{ name: 'sym-app-1', address: '127.0.0.1', port: port + 1 }, { name: 'sym-app-2', address: '127.0.0.1', port: port + 2 }],
-  });
+  const mk = (name: string, port: number) =>
+    admin.req('POST', '/virtual-services', {
+      name,
+      layer: 7,
+      mode: 'http',
+      address: '127.0.0.1',
+      ports: [port],
+      scheduler: 'wrr',
+      healthCheck: { type: 'none' },
+      realServers: [
+        { name: 'sym-app-1', address: '127.0.0.1', port: port + 1 },
+        { name: 'sym-app-2', address: '127.0.0.1', port: port + 2 },
+      ],
+    });
   const vs = await mk('symphony-web', 18080);
   assert.equal(vs.status, 201, vs.text);
   vsId = vs.body.id;
@@ -43,10 +70,22 @@ before(async () => {
   // Two samples 10 s ago (the route reads the wall clock), the service and its first server.
   sampledAt = Math.floor((Date.now() - 10_000) / 2000) * 2000;
   await insertSamples([point(sampledAt, '', 40), point(sampledAt, 'sym-app-1', 20), point(sampledAt - 2000, '', 10)]);
-  await recordTransitions('2026-12-01T08:00:00.000Z', [{
-    type: 'health', seq: 1, at: new Date(sampledAt).toISOString(), virtualService: 'symphony-web', realServer: 'sym-app-2', previous: 'up', health: 'down',
-    code: 'L4CON', message: 'TCP connect to 127.0.0.1:18082 failed: connection refused', durationMs: 1, check: 'connect', target: '127.0.0.1:18082',
-  }]);
+  await recordTransitions('2026-12-01T08:00:00.000Z', [
+    {
+      type: 'health',
+      seq: 1,
+      at: new Date(sampledAt).toISOString(),
+      virtualService: 'symphony-web',
+      realServer: 'sym-app-2',
+      previous: 'up',
+      health: 'down',
+      code: 'L4CON',
+      message: 'TCP connect to 127.0.0.1:18082 failed: connection refused',
+      durationMs: 1,
+      check: 'connect',
+      target: '127.0.0.1:18082',
+    },
+  ]);
 });
 after(async () => {
   await h.close();
@@ -64,10 +103,16 @@ describe('samples', () => {
     assert.equal(b.t.length, 1800);
     const i = b.t.indexOf(sampledAt / 1000);
     assert.ok(i > 0, 'the sample is inside the range');
-    assert.deepEqual([b.requestsPerS[i], b.responsesPerS['5xx'][i], b.bytesOutPerS[i], b.connections[i], b.latencyMs[i], b.newConnectionsPerS[i]], [20, 1, 2000, 3, 5, 1]);
+    assert.deepEqual(
+      [b.requestsPerS[i], b.responsesPerS['5xx'][i], b.bytesOutPerS[i], b.connections[i], b.latencyMs[i], b.newConnectionsPerS[i]],
+      [20, 1, 2000, 3, 5, 1],
+    );
     assert.equal(b.requestsPerS[i - 1], 5);
     assert.equal(b.requestsPerS[0], null, 'nothing was sampled an hour ago');
-    assert.deepEqual(b.transitions.map((t: { realServer: string; health: string }) => [t.realServer, t.health]), [['sym-app-2', 'down']]);
+    assert.deepEqual(
+      b.transitions.map((t: { realServer: string; health: string }) => [t.realServer, t.health]),
+      [['sym-app-2', 'down']],
+    );
     assert.equal(r.headers.get('cache-control'), 'no-store');
   });
 
@@ -80,7 +125,11 @@ describe('samples', () => {
   });
 
   test('day, week and year: their steps, and the newest part read from the finer tier until it is rolled up', async () => {
-    for (const [range, stepS, n] of [['day', 60, 1440], ['week', 600, 1008], ['year', 86400, 365]] as const) {
+    for (const [range, stepS, n] of [
+      ['day', 60, 1440],
+      ['week', 600, 1008],
+      ['year', 86400, 365],
+    ] as const) {
       const r = await admin.req('GET', `/virtual-services/${vsId}/samples?range=${range}`);
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.stepS, stepS);

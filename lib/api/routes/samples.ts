@@ -34,16 +34,29 @@ export const SamplesView = z.object({
 
 export const SamplesQuery = z.strictObject({
   range: z.enum(RANGE_NAMES as [RangeName, ...RangeName[]], { error: `Give range as one of ${RANGE_NAMES.join(', ')}.` }).default('hour'),
-  realServer: z.string({ error: 'Give realServer as the id of one of this virtual service\'s real servers.' }).min(1, 'Give realServer as the id of one of this virtual service\'s real servers, or leave it out for the whole service.').max(100, 'That is not a real server id.').optional(),
+  realServer: z
+    .string({ error: "Give realServer as the id of one of this virtual service's real servers." })
+    .min(1, "Give realServer as the id of one of this virtual service's real servers, or leave it out for the whole service.")
+    .max(100, 'That is not a real server id.')
+    .optional(),
 });
 
 export const sampleRoutes = [
   defineRoute({
-    method: 'GET', path: '/virtual-services/:id/samples', response: SamplesView, permission: 'config:read', tag: 'graphs', action: 'samples.read', objectType: 'virtual-service',
+    method: 'GET',
+    path: '/virtual-services/:id/samples',
+    response: SamplesView,
+    permission: 'config:read',
+    tag: 'graphs',
+    action: 'samples.read',
+    objectType: 'virtual-service',
     summary: 'Traffic of a virtual service or one of its real servers over a range, with its health transitions',
     query: SamplesQuery,
     async handler(ctx) {
-      const vs = await db().virtualService.findUnique({ where: { id: ctx.params.id }, select: { name: true, layer: true, realServers: { select: { id: true, name: true } } } });
+      const vs = await db().virtualService.findUnique({
+        where: { id: ctx.params.id },
+        select: { name: true, layer: true, realServers: { select: { id: true, name: true } } },
+      });
       if (!vs) throw new ApiError('API_NOT_FOUND', { what: `Virtual service ${ctx.params.id}` });
       let realServer: string | undefined;
       if (ctx.query.realServer !== undefined) {

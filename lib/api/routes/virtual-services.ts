@@ -41,7 +41,13 @@ function parseVs(raw: unknown) {
 
 export const virtualServiceRoutes = [
   defineRoute({
-    method: 'GET', path: '/virtual-services', response: VirtualServiceList, permission: 'config:read', tag, action: 'virtual-service.list', objectType: 'virtual-service',
+    method: 'GET',
+    path: '/virtual-services',
+    response: VirtualServiceList,
+    permission: 'config:read',
+    tag,
+    action: 'virtual-service.list',
+    objectType: 'virtual-service',
     summary: 'List virtual services with their real servers',
     async handler() {
       const rows = await db().virtualService.findMany({ orderBy: [{ position: 'asc' }, { createdAt: 'asc' }], include });
@@ -49,8 +55,15 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/virtual-services', response: VirtualServiceView, permission: 'config:write', tag, action: 'virtual-service.create', objectType: 'virtual-service',
-    summary: 'Create a virtual service (staged until applied)', body: VirtualServiceSchema,
+    method: 'POST',
+    path: '/virtual-services',
+    response: VirtualServiceView,
+    permission: 'config:write',
+    tag,
+    action: 'virtual-service.create',
+    objectType: 'virtual-service',
+    summary: 'Create a virtual service (staged until applied)',
+    body: VirtualServiceSchema,
     async handler(ctx) {
       const vs = ctx.body;
       const row = await mutate(
@@ -66,7 +79,13 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/virtual-services/:id', response: VirtualServiceView, permission: 'config:read', tag, action: 'virtual-service.read', objectType: 'virtual-service',
+    method: 'GET',
+    path: '/virtual-services/:id',
+    response: VirtualServiceView,
+    permission: 'config:read',
+    tag,
+    action: 'virtual-service.read',
+    objectType: 'virtual-service',
     summary: 'Read a virtual service',
     async handler(ctx) {
       const row = await loadVs(db() as unknown as Tx, ctx.params.id);
@@ -74,8 +93,15 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/virtual-services/:id', response: VirtualServiceView, permission: 'config:write', tag, action: 'virtual-service.update', objectType: 'virtual-service',
-    summary: 'Replace a virtual service (send If-Match with the version you edited)', body: z.unknown() as z.ZodType<unknown>,
+    method: 'PUT',
+    path: '/virtual-services/:id',
+    response: VirtualServiceView,
+    permission: 'config:write',
+    tag,
+    action: 'virtual-service.update',
+    objectType: 'virtual-service',
+    summary: 'Replace a virtual service (send If-Match with the version you edited)',
+    body: z.unknown() as z.ZodType<unknown>,
     async handler(ctx) {
       const raw = (ctx.body ?? {}) as Record<string, unknown>;
       const row = await mutate(
@@ -91,21 +117,42 @@ export const virtualServiceRoutes = [
           // operator states survive.
           const keep = new Set(vs.realServers.map((r) => r.name));
           const byName = new Map(current.realServers.map((x) => [x.name, x]));
-          const realServers = hasServers ? {
-            deleteMany: { name: { notIn: [...keep] } },
-            update: vs.realServers.filter((rs) => byName.has(rs.name)).map((rs) => ({ where: { id: byName.get(rs.name)!.id }, data: { ...rsColumns(rs), version: { increment: 1 } } })),
-            create: vs.realServers.filter((rs) => !byName.has(rs.name)).map((rs) => ({ ...rsColumns(rs), state: rs.state })),
-          } : undefined;
-          const after = await tx.virtualService.update({ where: { id: current.id }, data: { ...vsColumns(vs), version: { increment: 1 }, ...(realServers ? { realServers } : {}) }, include });
+          const realServers = hasServers
+            ? {
+                deleteMany: { name: { notIn: [...keep] } },
+                update: vs.realServers
+                  .filter((rs) => byName.has(rs.name))
+                  .map((rs) => ({ where: { id: byName.get(rs.name)!.id }, data: { ...rsColumns(rs), version: { increment: 1 } } })),
+                create: vs.realServers.filter((rs) => !byName.has(rs.name)).map((rs) => ({ ...rsColumns(rs), state: rs.state })),
+              }
+            : undefined;
+          const after = await tx.virtualService.update({
+            where: { id: current.id },
+            data: { ...vsColumns(vs), version: { increment: 1 }, ...(realServers ? { realServers } : {}) },
+            include,
+          });
           return { before, after };
         },
-        (r) => ctx.audit({ action: 'virtual-service.update', objectType: 'virtual-service', objectId: r.after.id, before: r.before, after: fullVs(r.after), outcome: 'success' }),
+        (r) =>
+          ctx.audit({
+            action: 'virtual-service.update',
+            objectType: 'virtual-service',
+            objectId: r.after.id,
+            before: r.before,
+            after: fullVs(r.after),
+            outcome: 'success',
+          }),
       );
       return { body: vsView(row.after), headers: { etag: `"${row.after.version}"` } };
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/virtual-services/:id', permission: 'config:write', tag, action: 'virtual-service.delete', objectType: 'virtual-service',
+    method: 'DELETE',
+    path: '/virtual-services/:id',
+    permission: 'config:write',
+    tag,
+    action: 'virtual-service.delete',
+    objectType: 'virtual-service',
     summary: 'Delete a virtual service (staged until applied)',
     async handler(ctx) {
       await mutate(
@@ -121,8 +168,15 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/virtual-services/:id/real-servers', response: RealServerView, permission: 'config:write', tag, action: 'real-server.create', objectType: 'real-server',
-    summary: 'Add a real server to a virtual service (staged until applied)', body: RealServerSchema,
+    method: 'POST',
+    path: '/virtual-services/:id/real-servers',
+    response: RealServerView,
+    permission: 'config:write',
+    tag,
+    action: 'real-server.create',
+    objectType: 'real-server',
+    summary: 'Add a real server to a virtual service (staged until applied)',
+    body: RealServerSchema,
     async handler(ctx) {
       const rs = ctx.body;
       const created = await mutate(
@@ -139,14 +193,28 @@ export const virtualServiceRoutes = [
           });
           return { ...updated.realServers[0], vsName: current.name };
         },
-        (r) => ctx.audit({ action: 'real-server.create', objectType: 'real-server', objectId: r.id, after: { virtualService: r.vsName, ...rs }, outcome: 'success' }),
+        (r) =>
+          ctx.audit({
+            action: 'real-server.create',
+            objectType: 'real-server',
+            objectId: r.id,
+            after: { virtualService: r.vsName, ...rs },
+            outcome: 'success',
+          }),
       );
       return { status: 201, body: rsView(created), headers: { etag: `"${created.version}"` } };
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/virtual-services/:id/real-servers/:rsId', response: RealServerView, permission: 'config:write', tag, action: 'real-server.update', objectType: 'real-server',
-    summary: 'Replace a real server (send If-Match with the version you edited)', body: RealServerSchema,
+    method: 'PUT',
+    path: '/virtual-services/:id/real-servers/:rsId',
+    response: RealServerView,
+    permission: 'config:write',
+    tag,
+    action: 'real-server.update',
+    objectType: 'real-server',
+    summary: 'Replace a real server (send If-Match with the version you edited)',
+    body: RealServerSchema,
     async handler(ctx) {
       const rs = ctx.body;
       const updated = await mutate(
@@ -167,13 +235,26 @@ export const virtualServiceRoutes = [
           const row = await tx.realServer.update({ where: { id: existing.id }, data: { ...rsColumns(rs), version: { increment: 1 } } });
           return { before, after: rsView(row), row, vsName: current.name };
         },
-        (r) => ctx.audit({ action: 'real-server.update', objectType: 'real-server', objectId: ctx.params.rsId, before: { virtualService: r.vsName, ...r.before }, after: { virtualService: r.vsName, ...r.after }, outcome: 'success' }),
+        (r) =>
+          ctx.audit({
+            action: 'real-server.update',
+            objectType: 'real-server',
+            objectId: ctx.params.rsId,
+            before: { virtualService: r.vsName, ...r.before },
+            after: { virtualService: r.vsName, ...r.after },
+            outcome: 'success',
+          }),
       );
       return { body: updated.after, headers: { etag: `"${updated.row.version}"` } };
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/virtual-services/:id/real-servers/:rsId', permission: 'config:write', tag, action: 'real-server.delete', objectType: 'real-server',
+    method: 'DELETE',
+    path: '/virtual-services/:id/real-servers/:rsId',
+    permission: 'config:write',
+    tag,
+    action: 'real-server.delete',
+    objectType: 'real-server',
     summary: 'Remove a real server (staged until applied)',
     async handler(ctx) {
       await mutate(
@@ -192,7 +273,12 @@ export const virtualServiceRoutes = [
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/real-servers/:id/state', permission: 'server:state', tag, action: 'real-server.state', objectType: 'real-server',
+    method: 'PUT',
+    path: '/real-servers/:id/state',
+    permission: 'server:state',
+    tag,
+    action: 'real-server.state',
+    objectType: 'real-server',
     summary: 'Set a real server online, drain or halt (takes effect at once)',
     body: z.strictObject({ state: z.enum(OPERATOR_STATES, { error: 'Choose online, drain or halt.' }) }),
     async handler(ctx) {
@@ -207,7 +293,15 @@ export const virtualServiceRoutes = [
           await tx.realServer.update({ where: { id: rs.id }, data: { state } });
           return { vs: rs.virtualService.name, rs: rs.name, before: rs.state };
         },
-        (x) => ctx.audit({ action: 'real-server.state', objectType: 'real-server', objectId: ctx.params.id, before: { virtualService: x.vs, realServer: x.rs, state: x.before }, after: { virtualService: x.vs, realServer: x.rs, state }, outcome: 'success' }),
+        (x) =>
+          ctx.audit({
+            action: 'real-server.state',
+            objectType: 'real-server',
+            objectId: ctx.params.id,
+            before: { virtualService: x.vs, realServer: x.rs, state: x.before },
+            after: { virtualService: x.vs, realServer: x.rs, state },
+            outcome: 'success',
+          }),
         { isCandidateChange: false },
       );
       let engineResult: string;

@@ -36,21 +36,36 @@ async function arpTargets(row: Awaited<ReturnType<typeof loadRun>>): Promise<Arp
 
 export const wizardRoutes = [
   defineRoute({
-    method: 'GET', path: '/wizard/templates', permission: 'config:apply', tag, action: 'wizard.templates', objectType,
+    method: 'GET',
+    path: '/wizard/templates',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.templates',
+    objectType,
     summary: 'Wizard templates (one per application), with their modes and trade-offs',
     async handler() {
       return { body: { items: [...templates().values()] } };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/wizard/runs', permission: 'config:apply', tag, action: 'wizard.list', objectType,
+    method: 'GET',
+    path: '/wizard/runs',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.list',
+    objectType,
     summary: 'Your open wizard runs, newest first (to resume one)',
     async handler(ctx) {
       return { body: { items: (await openRuns(ctx.actor.userId ?? '')).map(runView) } };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/wizard/runs', permission: 'config:apply', tag, action: 'wizard.start', objectType,
+    method: 'POST',
+    path: '/wizard/runs',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.start',
+    objectType,
     summary: 'Start a wizard run from a template',
     body: z.strictObject({ templateId: z.string({ error: 'Choose a template.' }).min(1, 'Choose a template.').max(48) }),
     async handler(ctx) {
@@ -58,14 +73,24 @@ export const wizardRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/wizard/runs/:id', permission: 'config:apply', tag, action: 'wizard.read', objectType,
+    method: 'GET',
+    path: '/wizard/runs/:id',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.read',
+    objectType,
     summary: 'Read one of your wizard runs',
     async handler(ctx) {
       return { body: runView(await loadRun(ctx.params.id, ctx.actor.userId)) };
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/wizard/runs/:id/steps/:step', permission: 'config:apply', tag, action: 'wizard.step', objectType,
+    method: 'PUT',
+    path: '/wizard/runs/:id/steps/:step',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.step',
+    objectType,
     summary: 'Answer one step (stored; the run moves on when the step has no issue)',
     body: z.unknown() as z.ZodType<unknown>,
     async handler(ctx) {
@@ -74,7 +99,12 @@ export const wizardRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/wizard/runs/:id/review', permission: 'config:apply', tag, action: 'wizard.review', objectType,
+    method: 'GET',
+    path: '/wizard/runs/:id/review',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.review',
+    objectType,
     summary: 'Every object the run will create, the difference from what is staged, and the pre-flight checks',
     async handler(ctx) {
       const row = await loadRun(ctx.params.id, ctx.actor.userId);
@@ -82,15 +112,25 @@ export const wizardRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/wizard/runs/:id/stage', permission: 'config:write', tag, action: 'wizard.run', objectType,
-    summary: 'Create the run\'s objects (staged until applied), audited as one wizard run',
+    method: 'POST',
+    path: '/wizard/runs/:id/stage',
+    permission: 'config:write',
+    tag,
+    action: 'wizard.run',
+    objectType,
+    summary: "Create the run's objects (staged until applied), audited as one wizard run",
     async handler(ctx) {
       const row = await loadRun(ctx.params.id, ctx.actor.userId);
       return { body: await stageRun(row, ctx.audit) };
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/wizard/runs/:id', permission: 'config:apply', tag, action: 'wizard.abandon', objectType,
+    method: 'DELETE',
+    path: '/wizard/runs/:id',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.abandon',
+    objectType,
     summary: 'Abandon an open wizard run',
     async handler(ctx) {
       await abandonRun(await loadRun(ctx.params.id, ctx.actor.userId));
@@ -98,7 +138,12 @@ export const wizardRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/wizard/probe', permission: 'config:apply', tag, action: 'wizard.probe', objectType,
+    method: 'POST',
+    path: '/wizard/probe',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.probe',
+    objectType,
     summary: 'Can this appliance reach a real server? (a TCP connect)',
     body: z.strictObject({ address: IpAddressSchema, port: PortSchema }),
     async handler(ctx) {
@@ -106,11 +151,17 @@ export const wizardRoutes = [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/wizard/runs/:id/test-request', permission: 'config:apply', tag, action: 'wizard.test-request', objectType,
+    method: 'POST',
+    path: '/wizard/runs/:id/test-request',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.test-request',
+    objectType,
     summary: 'A request through each VIP:port of a staged run, sent from this appliance',
     async handler(ctx) {
       const row = await loadRun(ctx.params.id, ctx.actor.userId);
-      if (row.status !== 'staged') throw new ApiError('API_CONFLICT', { reason: 'Create and apply the run first; there is nothing to send a request through yet.' });
+      if (row.status !== 'staged')
+        throw new ApiError('API_CONFLICT', { reason: 'Create and apply the run first; there is nothing to send a request through yet.' });
       const names = new Set(((row.result ? JSON.parse(row.result) : {}).services ?? []).map((s: { name: string }) => s.name));
       const services = (await renderCandidate()).virtualServices.filter((v) => names.has(v.name));
       const results = [];
@@ -124,19 +175,37 @@ export const wizardRoutes = [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/wizard/runs/:id/arp/:realServer', permission: 'config:apply', tag, action: 'wizard.arp', objectType,
+    method: 'GET',
+    path: '/wizard/runs/:id/arp/:realServer',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.arp',
+    objectType,
     summary: 'Download the ARP-problem script or instructions for one real server of a DR run',
-    query: InterfaceNamesSchema.extend({ os: z.enum(['linux', 'windows'], { error: 'Choose linux or windows.' }), format: z.enum(['script', 'instructions']).default('script') }),
+    query: InterfaceNamesSchema.extend({
+      os: z.enum(['linux', 'windows'], { error: 'Choose linux or windows.' }),
+      format: z.enum(['script', 'instructions']).default('script'),
+    }),
     async handler(ctx) {
       const row = await loadRun(ctx.params.id, ctx.actor.userId);
       const target = (await arpTargets(row)).find((t) => t.realServer.name === ctx.params.realServer);
       if (!target) throw new ApiError('API_NOT_FOUND', { what: `Real server "${ctx.params.realServer}" of a DR service in this run` });
       const q = ctx.query;
       const isScript = q.format === 'script';
-      const text = q.os === 'linux' ? (isScript ? linuxScript(target, q) : linuxInstructions(target, q)) : (isScript ? windowsScript(target, q) : windowsInstructions(target, q));
+      const text =
+        q.os === 'linux'
+          ? isScript
+            ? linuxScript(target, q)
+            : linuxInstructions(target, q)
+          : isScript
+            ? windowsScript(target, q)
+            : windowsInstructions(target, q);
       const ext = isScript ? (q.os === 'linux' ? 'sh' : 'ps1') : 'txt';
       const file = `fulcrum-arp-${target.realServer.name}${isScript ? '' : `-${q.os}`}.${ext}`;
-      return new Response(text, { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-disposition': `attachment; filename="${file}"`, 'cache-control': 'no-store' } });
+      return new Response(text, {
+        status: 200,
+        headers: { 'content-type': 'text/plain; charset=utf-8', 'content-disposition': `attachment; filename="${file}"`, 'cache-control': 'no-store' },
+      });
     },
   }),
 ];

@@ -7,5 +7,9 @@ export const metadata = { title: 'Edit virtual service' };
 // (config:write) sees every control disabled, with the reason, instead of a form refused at submit.
 export default async function EditVirtualServicePage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
-  return <RequirePermission permission="config:read" what="a virtual service"><VirtualServiceForm id={id} /></RequirePermission>;
+  return (
+    <RequirePermission permission="config:read" what="a virtual service">
+      <VirtualServiceForm id={id} />
+    </RequirePermission>
+  );
 }
