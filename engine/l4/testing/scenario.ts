@@ -53,16 +53,31 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
       );
     };
     await apply();
+    // A request that fails says what the director and the client knew then: their neighbours and the IPVS table.
+    const get = async (n: number) => {
+      try {
+        return await lab.get(n);
+      } catch (e) {
+        const neigh = (where: string[]) => {
+          const [cmd, ...args] = [...where, 'ip', 'neigh', 'show'];
+          return sh(cmd, ...args);
+        };
+        throw new Error(
+          `${(e as Error).message}\nipvsadm -Ln:\n${sh('ipvsadm', '-Ln')}\ndirector's neighbours:\n${neigh([])}\nclient's neighbours:\n${neigh(['ip', 'netns', 'exec', 'lab-client'])}`,
+          { cause: e },
+        );
+      }
+    };
 
     // Spread: rr alternates between the two servers.
-    const names = await lab.get(6);
+    const names = await get(6);
     assert.ok(alternates(names), `rr alternates: ${names.join(',')}`);
     assert.deepEqual([...new Set(names)].sort(), ['r1', 'r2']);
 
     // Persistence: one client stays on one server.
     cfg = configFor(lab, mode, { persistence: { type: 'source-ip', timeoutSeconds: 300 } }, rsPort);
     await apply();
-    const sticky = await lab.get(6);
+    const sticky = await get(6);
     // On a failure, the kernel's connection entries and templates say why (a client port reused from the rr step
     // finds that connection's entry; a missing template was expired or never made).
     if (new Set(sticky).size !== 1) assert.fail(`persistent: ${sticky.join(',')}\n${sh('ipvsadm', '-Lnc')}\n${sh('ipvsadm', '-Ln', '--persistent-conn')}`);
@@ -70,7 +85,7 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     // at its server, so its new connections go there.
     decisions.set(`vs/${sticky[0]}`, decideServer('drain', 'up', 100));
     await apply();
-    assert.deepEqual(await lab.get(3), [sticky[0], sticky[0], sticky[0]], 'a persistent client stays with its drained server');
+    assert.deepEqual(await get(3), [sticky[0], sticky[0], sticky[0]], 'a persistent client stays with its drained server');
     decisions.set(`vs/${sticky[0]}`, decideServer('online', 'up', 100));
     await apply();
     cfg = configFor(lab, mode, {}, rsPort);
@@ -86,7 +101,7 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     await apply();
     const heldAt = endpointRe(lab.servers.find((s) => s.name === held)!.address, rsPort ?? 80);
     assert.match(sh('ipvsadm', '-Ln'), new RegExp(`${heldAt}\\s+\\S+\\s+0\\s`));
-    assert.deepEqual(await lab.get(4), [other, other, other, other]);
+    assert.deepEqual(await get(4), [other, other, other, other]);
     const again = await lab.client.ask<{ body: string; samePort: boolean }>({ op: 'again', id: open.id });
     assert.equal(again.body.split(' ')[0], held, 'the drained server still answers on the open connection');
     assert.equal(again.samePort, true, 'and it was the same connection');
@@ -95,12 +110,12 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     decisions.set(`vs/${held}`, decideServer('halt', 'up', 100));
     await apply();
     assert.doesNotMatch(sh('ipvsadm', '-Ln'), new RegExp(heldAt));
-    assert.deepEqual(await lab.get(3), [other, other, other]);
+    assert.deepEqual(await get(3), [other, other, other]);
 
     // Back online: in rotation again.
     decisions.set(`vs/${held}`, decideServer('online', 'up', 100));
     await apply();
-    assert.deepEqual([...new Set(await lab.get(4))].sort(), ['r1', 'r2']);
+    assert.deepEqual([...new Set(await get(4))].sort(), ['r1', 'r2']);
     return dp;
   } catch (e) {
     await dp.close();
