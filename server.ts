@@ -28,7 +28,7 @@ import { startAlerts } from './lib/alerts/index.ts';
 import { PEER_HEADER } from './lib/api/route.ts';
 import { engine } from './lib/engine.ts';
 import { createEngineSupervisor, setSupervisor } from './lib/engine-supervisor.ts';
-import { log } from './lib/log.ts';
+import { log, openConsoleLogFile } from './lib/log.ts';
 import { startHa } from './lib/ha/index.ts';
 import { configuredPeerPort } from './lib/ha/identity.ts';
 
@@ -37,6 +37,8 @@ const env = consoleEnv();
 const isDev = process.env.FULCRUM_DEV === '1';
 fs.mkdirSync(env.dataDir, { recursive: true, mode: 0o700 });
 fs.chmodSync(env.dataDir, 0o700);
+// The console's log to <data dir>/logs/console.log as well as the terminal, rotated like the engine's (lib/log.ts).
+await openConsoleLogFile({ file: path.join(env.dataDir, 'logs', 'console.log'), size: '10m', keep: 5 });
 
 // Database first: migrations apply here, before anything can ask for data.
 const users = await db().user.count();
