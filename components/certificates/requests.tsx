@@ -18,15 +18,28 @@ export type CertRequest = {
 };
 const area = 'w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-xs aria-[invalid=true]:border-red-600 aria-[invalid=true]:bg-red-50';
 
-/** Make a key and CSR on the appliance (the key never leaves); name an existing certificate to renew it. */
-export function RequestForm({ onMade }: { onMade: () => void }) {
-  const [f, setF] = useState({ name: '', commonName: '', altNames: '', organization: '', country: 'GB', keyType: 'ec-p256' });
+type RequestFields = { name: string; commonName: string; altNames: string; organization: string; country: string; keyType: string };
+
+/**
+ * Make a key and CSR on the appliance (the key never leaves); name an existing certificate to renew it. `initial`
+ * pre-fills the fields (the setup wizard gives its service's name and VIP); `onMade` gets the request as made.
+ */
+export function RequestForm({
+  onMade,
+  initial,
+  title = 'Request a certificate (key made here)',
+}: {
+  onMade: (r: CertRequest) => void;
+  initial?: Partial<RequestFields>;
+  title?: string;
+}) {
+  const [f, setF] = useState<RequestFields>({ name: '', commonName: '', altNames: '', organization: '', country: 'GB', keyType: 'ec-p256', ...initial });
   const [errors, setErrors] = useState<Record<string, string>>({});
   async function submit(e: FormEvent) {
     e.preventDefault();
     try {
       const altNames = f.altNames.split(/[\s,]+/).filter(Boolean);
-      await api('POST', '/certificate-requests', {
+      const made = await api<CertRequest>('POST', '/certificate-requests', {
         name: f.name,
         commonName: f.commonName,
         altNames,
@@ -36,7 +49,7 @@ export function RequestForm({ onMade }: { onMade: () => void }) {
       });
       setF({ ...f, name: '', commonName: '', altNames: '' });
       setErrors({});
-      onMade();
+      onMade(made);
     } catch (err) {
       const fields = (err as ApiCallError).fields;
       const alt = Object.entries(fields).find(([k]) => k.startsWith('altNames'));
@@ -44,7 +57,7 @@ export function RequestForm({ onMade }: { onMade: () => void }) {
     }
   }
   return (
-    <Card title="Request a certificate (key made here)">
+    <Card title={title}>
       <form method="post" onSubmit={submit} noValidate className="grid max-w-4xl items-start gap-3 md:grid-cols-3">
         <Field label="Certificate name" error={errors.name} hint="A new name, or an existing certificate's to renew it.">
           {(p) => <Input {...p} name="req-name" value={f.name} onChange={(e) => setF({ ...f, name: e.target.value })} />}
@@ -92,7 +105,7 @@ export function RequestForm({ onMade }: { onMade: () => void }) {
 }
 
 /** A request waiting for its CA: its CSR to copy, and a box for the certificate the CA sends back. */
-export function PendingRequest({ r, canWrite, onDone, onDiscard }: { r: CertRequest; canWrite: boolean; onDone: () => void; onDiscard: () => void }) {
+export function PendingRequest({ r, canWrite, onDone, onDiscard }: { r: CertRequest; canWrite: boolean; onDone: () => void; onDiscard?: () => void }) {
   const [pem, setPem] = useState('');
   const [error, setError] = useState<string | undefined>();
   const [copied, setCopied] = useState('');
@@ -117,7 +130,8 @@ export function PendingRequest({ r, canWrite, onDone, onDiscard }: { r: CertRequ
         </>
       }
       actions={
-        canWrite && (
+        canWrite &&
+        onDiscard && (
           <Button size="sm" variant="danger" onClick={onDiscard} aria-label={`Discard the request ${r.name}`}>
             Discard
           </Button>
@@ -143,6 +157,13 @@ export function PendingRequest({ r, canWrite, onDone, onDiscard }: { r: CertRequ
         >
           Copy request
         </Button>
+        <a
+          className="text-sm font-medium text-slate-800 underline"
+          href={`data:application/pkcs10;charset=utf-8,${encodeURIComponent(r.csrPem)}`}
+          download={`${r.name}.csr`}
+        >
+          Download {r.name}.csr
+        </a>
         <span role="status" className="text-xs text-slate-700">
           {copied}
         </span>

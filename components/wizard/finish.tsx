@@ -14,6 +14,7 @@ import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { ErrorBox } from '../ui/card';
 import { ArpDownloads } from './arp-downloads';
+import { CertificateWait } from './csr';
 import type { Run, ServiceObject } from './types';
 
 type Vs = Omit<ServiceObject, 'realServers'> & { id: string; realServers: (ServiceObject['realServers'][number] & { id: string })[] };
@@ -80,8 +81,12 @@ export function Finish({ run }: { run: Run }) {
     <div className="space-y-5">
       <p className="text-sm">
         Created (staged): {[...names].join(', ')}
-        {run.result?.certificate ? `, and the certificate ${run.result.certificate}` : ''}.{' '}
-        {isLive ? 'They are running.' : isApplied ? 'Applied, but not everything runs on this machine: the engine says why below.' : 'They run once applied.'}
+        {run.result?.certificate
+          ? run.result.certificateRequest
+            ? `, and the self-signed placeholder certificate ${run.result.certificate} (until the CA signs its request)`
+            : `, and the certificate ${run.result.certificate}`
+          : ''}
+        . {isLive ? 'They are running.' : isApplied ? 'Applied, but not everything runs on this machine: the engine says why below.' : 'They run once applied.'}
       </p>
       <ErrorBox error={error?.body} />
       {!isApplied && (
@@ -169,6 +174,7 @@ export function Finish({ run }: { run: Run }) {
           </ul>
         )}
       </section>
+      {run.result?.certificateRequest && <CertificateWait name={run.result.certificateRequest} />}
       <ArpDownloads runId={run.id} services={services} />
     </div>
   );

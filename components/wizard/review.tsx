@@ -102,7 +102,10 @@ export function ReviewStep({
             ))}
             {review.selfSignedCertificate && (
               <li className="rounded-md border border-slate-200 p-3 text-sm">
-                <strong>Certificate {review.selfSignedCertificate}</strong>: self-signed, made by this appliance at create.
+                <strong>Certificate {review.selfSignedCertificate}</strong>:{' '}
+                {review.certificateRequest
+                  ? "a self-signed placeholder made at create, with the signing request's names; the CA's certificate replaces it in place when the request is completed."
+                  : 'self-signed, made by this appliance at create.'}
               </li>
             )}
           </ul>

@@ -176,7 +176,7 @@ export function TlsStep({ value, onChange, errors }: StepProps<TlsValue>) {
             name="tlsSource"
             className="mt-1"
             checked={value.source === 'existing'}
-            onChange={() => set({ source: 'existing' })}
+            onChange={() => set({ source: 'existing', certificate: undefined })}
             aria-invalid={!!errors.source}
           />
           <span>
@@ -205,6 +205,20 @@ export function TlsStep({ value, onChange, errors }: StepProps<TlsValue>) {
             type="radio"
             name="tlsSource"
             className="mt-1"
+            checked={value.source === 'request'}
+            onChange={() => set({ source: 'request', certificate: undefined })}
+            aria-invalid={!!errors.source}
+          />
+          <span>
+            Make a key and a signing request (CSR) here, to take to the hospital&apos;s certificate authority. The key never leaves this appliance; the run goes
+            on with a self-signed placeholder until the CA&apos;s certificate is pasted in.
+          </span>
+        </label>
+        <label className="flex items-start gap-2 text-sm">
+          <input
+            type="radio"
+            name="tlsSource"
+            className="mt-1"
             checked={value.source === 'none'}
             onChange={() => set({ source: 'none' })}
             aria-invalid={!!errors.source}
@@ -217,6 +231,20 @@ export function TlsStep({ value, onChange, errors }: StepProps<TlsValue>) {
           </p>
         )}
       </fieldset>
+      {value.source === 'request' && (
+        <div className="text-sm">
+          <p data-testid="csr-chosen">
+            {value.certificate
+              ? `Signing request: ${value.certificate}. Its certificate will have this name.`
+              : 'No signing request chosen yet: make one below (Make key and request).'}
+          </p>
+          {errors.certificate && (
+            <p role="alert" className="text-xs font-medium text-red-700" data-field-error>
+              {errors.certificate}
+            </p>
+          )}
+        </div>
+      )}
       {value.source === 'existing' && (
         <Field label="Certificate" error={errors.certificate}>
           {(p) => (

@@ -15,7 +15,7 @@ export interface Run {
   layer: 4 | 7 | null;
   answers: Answers;
   defaults: Required<Omit<Answers, 'review' | 'mode'>> | null;
-  result: { services: { id: string; name: string }[]; certificate: string | null } | null;
+  result: { services: { id: string; name: string }[]; certificate: string | null; certificateRequest?: string | null } | null;
   updatedAt: string;
 }
 
@@ -25,6 +25,7 @@ export interface Review {
   changes: { kind: 'added' | 'removed' | 'changed'; objectType: string; name: string; fields: { path: string; before: unknown; after: unknown }[] }[];
   preflight: { checks: { name: string; isOk: boolean; message: string }[]; addressSource: string } | null;
   selfSignedCertificate?: string;
+  certificateRequest?: string;
   candidateHash: string;
 }
 

@@ -14,9 +14,11 @@ import { Finish } from './finish';
 import { ReviewStep } from './review';
 import { ModeStep, ServersStep, ServiceStep } from './steps';
 import { HealthStep, PersistenceStep, TlsStep } from './steps-more';
+import { CsrPart } from './csr';
 import type { Answers, FieldErrors, Review, Run, StepId, Template } from './types';
 
 type Drafts = Partial<Record<StepId, unknown>>;
+type TlsDraft = NonNullable<Answers['tls']>;
 
 function draftsOf(run: Run): Drafts {
   return {
@@ -228,13 +230,24 @@ export function WizardPage() {
           ) : view === 'review' ? (
             <ReviewStep run={run} review={review} onGoTo={(s) => setView(s)} onCreate={create} onRecheck={() => loadReview(run.id)} isBusy={isBusy} />
           ) : (
-            <form ref={form} onSubmit={submit} noValidate className="space-y-5" aria-label={STEP_TITLES[view]}>
-              {view === 'mode' && <ModeStep {...bind<NonNullable<Answers['mode']>>('mode')} />}
-              {view === 'service' && <ServiceStep {...bind<NonNullable<Answers['service']>>('service')} />}
-              {view === 'servers' && <ServersStep {...bind<NonNullable<Answers['servers']>>('servers')} />}
-              {view === 'persistence' && <PersistenceStep {...bind<NonNullable<Answers['persistence']>>('persistence')} />}
-              {view === 'health' && <HealthStep {...bind<NonNullable<Answers['health']>>('health')} />}
-              {view === 'tls' && <TlsStep {...bind<NonNullable<Answers['tls']>>('tls')} />}
+            <div className="space-y-5">
+              {/* The buttons sit outside the step's form (tied to it by id) so the CSR part, a form of its own, is never nested in it. */}
+              <form id="wizard-step" ref={form} onSubmit={submit} noValidate className="space-y-5" aria-label={STEP_TITLES[view]}>
+                {view === 'mode' && <ModeStep {...bind<NonNullable<Answers['mode']>>('mode')} />}
+                {view === 'service' && <ServiceStep {...bind<NonNullable<Answers['service']>>('service')} />}
+                {view === 'servers' && <ServersStep {...bind<NonNullable<Answers['servers']>>('servers')} />}
+                {view === 'persistence' && <PersistenceStep {...bind<NonNullable<Answers['persistence']>>('persistence')} />}
+                {view === 'health' && <HealthStep {...bind<NonNullable<Answers['health']>>('health')} />}
+                {view === 'tls' && <TlsStep {...bind<NonNullable<Answers['tls']>>('tls')} />}
+              </form>
+              {view === 'tls' && (drafts.tls as TlsDraft | undefined)?.source === 'request' && (
+                <CsrPart
+                  name={(drafts.tls as TlsDraft).certificate}
+                  serviceName={run.answers.service?.name ?? template.serviceName}
+                  vip={run.answers.service?.address ?? ''}
+                  onChoose={(name) => setDrafts((d) => ({ ...d, tls: { ...(d.tls as TlsDraft), certificate: name } }))}
+                />
+              )}
               <div className="flex gap-3 border-t border-slate-100 pt-4">
                 {at > 0 && (
                   <Button
@@ -247,11 +260,11 @@ export function WizardPage() {
                     Back
                   </Button>
                 )}
-                <Button type="submit" disabled={isBusy}>
+                <Button type="submit" form="wizard-step" disabled={isBusy}>
                   Save and continue
                 </Button>
               </div>
-            </form>
+            </div>
           )}
         </section>
       </div>

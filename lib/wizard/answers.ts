@@ -64,8 +64,13 @@ export const HealthAnswer = z.strictObject({
 });
 
 export const TlsAnswer = z.strictObject({
-  /** existing: a certificate already uploaded (Certificates page: PEM or PFX); self-signed: made by this appliance at create. */
-  source: z.enum(['existing', 'self-signed', 'none'], { error: 'Choose where the certificate comes from.' }),
+  /**
+   * existing: a certificate already uploaded (Certificates page: PEM or PFX); self-signed: made by this appliance at
+   * create; request: a key and signing request made here (POST /certificate-requests) whose name is `certificate`:
+   * until the hospital CA's certificate completes it, create makes a self-signed placeholder of that name, which the
+   * completed request then replaces in place (a renewal), so the services never change their certificate's name.
+   */
+  source: z.enum(['existing', 'self-signed', 'request', 'none'], { error: 'Choose where the certificate comes from.' }),
   certificate: text(64).optional(),
   httpsRedirect: z.boolean().default(true),
   xForwardedFor: z.boolean().default(true),

@@ -91,6 +91,27 @@ test('Symphony in Layer 7 SNAT with a self-signed certificate: an HTTPS service 
   assert.ok(ConfigSchema.safeParse({ virtualServices: r.objects, certificates: [{ name: 'symphony-self-signed', ...pem }] }).success);
 });
 
+test('Layer 7 with a signing request for the CA: the HTTPS service names the request, a placeholder stands in until it is signed', () => {
+  const answers = (tls: Answers['tls']): Answers => ({
+    ...drAnswers(),
+    mode: { modeId: 'l7-snat' },
+    servers: { realServers: [{ name: 'sym-app-1', address: '127.0.0.11', port: 8080, weight: null }] },
+    persistence: { type: 'http-cookie', timeoutSeconds: null },
+    health: { type: 'connect', port: null, intervalMs: null, timeoutMs: null },
+    tls,
+  });
+  const r = checkRun(symphony, answers({ source: 'request', certificate: 'symphony-web', httpsRedirect: true, xForwardedFor: true }), empty);
+  assert.deepEqual(r.issues, []);
+  assert.deepEqual([r.certificateRequest, r.selfSignedCertificate, r.objects[0].layer7?.tls?.certificate], ['symphony-web', 'symphony-web', 'symphony-web']);
+  // No request made yet: refused at the certificate field, saying what to do.
+  const none = checkRun(symphony, answers({ source: 'request', httpsRedirect: true, xForwardedFor: true }), empty);
+  assert.deepEqual(
+    issuesFor('tls', none.issues).map((i) => i.path),
+    ['certificate'],
+  );
+  assert.match(issuesFor('tls', none.issues)[0].message, /make the key and signing request here first/);
+});
+
 test('DICOM imaging: DR on port 104 with a DICOM C-ECHO check (or 11112)', () => {
   const answers: Answers = {
     mode: { modeId: 'l4-dr' },

@@ -107,8 +107,13 @@ export interface BuiltRun {
   /** The objects as built (inputs to the schema). */
   objects: VirtualServiceInput[];
   origins: Origin[];
-  /** Set when the run makes its own self-signed certificate at create. */
+  /**
+   * Set when the run makes its own self-signed certificate at create (when none of that name exists then): the
+   * certificate itself, or the placeholder for a signing request that waits for the hospital CA.
+   */
   selfSignedCertificate?: string;
+  /** The signing request (made here) whose certificate the run's HTTPS service will use once the CA signs it. */
+  certificateRequest?: string;
   /** Refusals of the wizard's own rules (a certificate for an HTTPS port), before the schema's. */
   issues: WizardIssue[];
 }
@@ -162,15 +167,24 @@ export function buildObjects(template: Template, answers: Answers): BuiltRun | {
   const origins: Origin[] = [];
   let certificate: string | undefined;
   let selfSignedCertificate: string | undefined;
+  let certificateRequest: string | undefined;
   if (tlsPorts.length > 0) {
+    const which = tlsPorts.map((p) => p.port).join(', ');
     if (a.tls.source === 'self-signed') certificate = selfSignedCertificate = selfSignedName(name || template.serviceName);
     else if (a.tls.source === 'existing' && a.tls.certificate) certificate = a.tls.certificate;
+    // The request's name is the certificate's: a placeholder stands under it until the CA's certificate replaces it.
+    else if (a.tls.source === 'request' && a.tls.certificate) certificate = selfSignedCertificate = certificateRequest = a.tls.certificate;
+    else if (a.tls.source === 'request')
+      issues.push({
+        step: 'tls',
+        path: 'certificate',
+        message: `Port ${which} is marked HTTPS: make the key and signing request here first (Make key and request), or choose another certificate.`,
+      });
     else {
-      const which = tlsPorts.map((p) => p.port).join(', ');
       issues.push({
         step: 'tls',
         path: a.tls.source === 'existing' ? 'certificate' : 'source',
-        message: `Port ${which} is marked HTTPS, so it needs a certificate: choose one uploaded on the Certificates page, or let this appliance make a self-signed one. Or untick HTTPS on that port.`,
+        message: `Port ${which} is marked HTTPS, so it needs a certificate: choose one uploaded on the Certificates page, make a key and signing request for the hospital's CA, or let this appliance make a self-signed one. Or untick HTTPS on that port.`,
       });
     }
   }
@@ -200,7 +214,7 @@ export function buildObjects(template: Template, answers: Answers): BuiltRun | {
     });
     origins.push({ portIndexes: plainPorts.map((p) => p.index) });
   }
-  return { mode, objects, origins, selfSignedCertificate, issues };
+  return { mode, objects, origins, selfSignedCertificate, certificateRequest, issues };
 }
 
 /**
@@ -218,6 +232,7 @@ export interface CheckedRun {
   /** Parsed by the schema; empty when any issue stands. */
   objects: VirtualService[];
   selfSignedCertificate?: string;
+  certificateRequest?: string;
   issues: WizardIssue[];
 }
 
@@ -250,7 +265,7 @@ export function checkRun(template: Template, answers: Answers, candidate: Config
   }
   const unique = issues.filter((x, n) => issues.findIndex((y) => y.step === x.step && y.path === x.path && y.message === x.message) === n);
   const objects = r.success && unique.length === 0 ? r.data.virtualServices.slice(base) : [];
-  return { mode: built.mode, objects, selfSignedCertificate: built.selfSignedCertificate, issues: unique };
+  return { mode: built.mode, objects, selfSignedCertificate: built.selfSignedCertificate, certificateRequest: built.certificateRequest, issues: unique };
 }
 
 /** The issues that a person answering `step` must fix there (a step's own fields; never later steps'). */

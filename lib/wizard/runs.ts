@@ -93,6 +93,24 @@ export function openRuns(userId: string) {
   return db().wizardRun.findMany({ where: { userId, status: 'open' }, orderBy: { updatedAt: 'desc' }, take: 20 });
 }
 
+/**
+ * A run whose certificate waits for the hospital CA needs its signing request here, or, once the CA answered and the
+ * request was completed, the certificate of that name (the request is gone then). A discarded request is refused at
+ * the certificate step, not discovered at apply.
+ */
+async function requestIssues(name: string | undefined, tx: Pick<Tx, 'certificate' | 'certificateRequest'> = db()): Promise<WizardIssue[]> {
+  if (!name) return [];
+  const [request, certificate] = await Promise.all([tx.certificateRequest.findUnique({ where: { name } }), tx.certificate.findUnique({ where: { name } })]);
+  if (request || certificate) return [];
+  return [
+    {
+      step: 'tls',
+      path: 'certificate',
+      message: `There is no signing request or certificate "${name}" on this appliance (was the request discarded?): make the key and request again.`,
+    },
+  ];
+}
+
 const asFields = (issues: WizardIssue[], prefixStep = false) =>
   issues.map((i) => ({ path: (prefixStep ? [i.step, ...i.path.split('.')] : i.path.split('.')).filter(Boolean), message: i.message }));
 
@@ -112,7 +130,8 @@ export async function saveStep(row: Row, step: string, raw: unknown): Promise<Ro
   const next: Answers = { ...answers, [id]: shaped.data };
   // A change of mode starts the later steps again from the new mode's defaults (a DR answer is no L7 answer).
   if (id === 'mode' && answers.mode?.modeId !== next.mode?.modeId) for (const k of ['persistence', 'health', 'tls'] as const) delete next[k];
-  const checked = checkRun(template, next, await renderCandidate());
+  const run = checkRun(template, next, await renderCandidate());
+  const checked = { ...run, issues: [...run.issues, ...(await requestIssues(run.certificateRequest))] };
   const nextSteps = stepsFor(modeOf(template, next)?.layer);
   const upTo = nextSteps.slice(0, nextSteps.indexOf(id) + 1);
   const standing = checked.issues.filter((i) => upTo.includes(i.step) && i.step !== 'review');
@@ -156,7 +175,14 @@ export async function reviewRun(row: Row, host: HostView = realHost): Promise<Re
   const template = templateOf(row.templateId);
   const answers = JSON.parse(row.answers) as Answers;
   const candidate = await renderCandidate();
-  const { mode: _m, ...checked } = checkRun(template, answers, candidate);
+  const { mode: _m, ...run } = checkRun(template, answers, candidate);
+  // A certificate of that name already here (the CA answered a request before create) is used, not made again.
+  const isMade = run.selfSignedCertificate && !candidate.certificates.some((c) => c.name === run.selfSignedCertificate);
+  const checked = {
+    ...run,
+    selfSignedCertificate: isMade ? run.selfSignedCertificate : undefined,
+    issues: [...run.issues, ...(await requestIssues(run.certificateRequest))],
+  };
   const pf = checked.objects.length ? preflight(checked.objects, { addresses: host.addresses(), listeners: host.listeners() }, portIndexer(answers)) : null;
   const changes = diffConfigs(candidate, withObjects(candidate, checked.objects, checked.selfSignedCertificate));
   return { ...checked, issues: [...checked.issues, ...(pf?.issues ?? [])], changes, preflight: pf, candidateHash: configHash(candidate) };
@@ -172,12 +198,22 @@ export async function stageRun(row: Row, audit: AuditFor, host: HostView = realH
   const mode = modeOf(template, answers)!;
   const certName = review.selfSignedCertificate;
   const hasCert = certName ? !!(await db().certificate.findUnique({ where: { name: certName } })) : true;
-  // openssl runs before the transaction opens: nothing slow is held inside it.
-  const cert = !hasCert ? makeSelfSigned(certName!, review.objects[0].address) : undefined;
+  const request = review.certificateRequest ? await db().certificateRequest.findUnique({ where: { name: review.certificateRequest } }) : null;
+  // openssl runs before the transaction opens: nothing slow is held inside it. A request's placeholder carries the
+  // request's names, so the service can be tried by its host name while the CA signs.
+  const cert = !hasCert
+    ? request
+      ? makeSelfSigned(request.subject.replace(/^CN=/, ''), review.objects[0].address, {
+          altNames: JSON.parse(request.altNames),
+          organization: 'Fulcrum placeholder until the CA signs',
+        })
+      : makeSelfSigned(certName!, review.objects[0].address)
+    : undefined;
   const result = await mutate(
     async (tx: Tx) => {
       // Checked again inside the transaction, against what is staged now: an edit since the review counts.
-      const now = checkRun(template, answers, await renderCandidate(tx));
+      const checked = checkRun(template, answers, await renderCandidate(tx));
+      const now = { ...checked, issues: [...checked.issues, ...(await requestIssues(checked.certificateRequest, tx))] };
       if (now.issues.length) throw validationError(asFields(now.issues, true));
       if (cert && certName) {
         await tx.certificate.create({
@@ -196,10 +232,16 @@ export async function stageRun(row: Row, audit: AuditFor, host: HostView = realH
         for (const rs of vs.realServers) await tx.realServer.create({ data: { ...rsColumns(rs), state: rs.state, virtualServiceId: v.id } });
         created.push({ id: v.id, name: v.name });
       }
-      const summary = { services: created, certificate: cert ? certName : null, objects: now.objects };
+      // The request still waiting for its CA, if any: the final screen says what happens when it is completed.
+      const pending = request ? request.name : null;
+      const summary = { services: created, certificate: cert ? (certName ?? null) : null, certificateRequest: pending, objects: now.objects };
       await tx.wizardRun.update({
         where: { id: row.id },
-        data: { status: 'staged', step: 'review', result: JSON.stringify({ services: created, certificate: summary.certificate }) },
+        data: {
+          status: 'staged',
+          step: 'review',
+          result: JSON.stringify({ services: created, certificate: summary.certificate, certificateRequest: pending }),
+        },
       });
       return summary;
     },
@@ -209,11 +251,26 @@ export async function stageRun(row: Row, audit: AuditFor, host: HostView = realH
         objectType: 'wizard-run',
         objectId: row.id,
         outcome: 'success',
-        after: { run: row.id, template: template.id, mode: mode.id, services: r.services.map((s) => s.name), certificate: r.certificate, objects: r.objects },
-        message: `Setup wizard "${template.title}" (${mode.label}) staged ${r.services.length} virtual service${r.services.length === 1 ? '' : 's'}: ${r.services.map((s) => s.name).join(', ')}${r.certificate ? `, and the self-signed certificate ${r.certificate}` : ''}.`,
+        after: {
+          run: row.id,
+          template: template.id,
+          mode: mode.id,
+          services: r.services.map((s) => s.name),
+          certificate: r.certificate,
+          certificateRequest: r.certificateRequest,
+          objects: r.objects,
+        },
+        message: `Setup wizard "${template.title}" (${mode.label}) staged ${r.services.length} virtual service${r.services.length === 1 ? '' : 's'}: ${r.services.map((s) => s.name).join(', ')}${certificateWords(r)}.`,
       }),
   );
-  return { services: result.services, certificate: result.certificate, changes: review.changes };
+  return { services: result.services, certificate: result.certificate, certificateRequest: result.certificateRequest, changes: review.changes };
+}
+
+function certificateWords(r: { certificate: string | null; certificateRequest: string | null }): string {
+  if (r.certificate && r.certificateRequest) return `, and the self-signed placeholder ${r.certificate} until the CA signs request ${r.certificateRequest}`;
+  if (r.certificate) return `, and the self-signed certificate ${r.certificate}`;
+  if (r.certificateRequest) return `; its certificate ${r.certificateRequest} waits for the CA to sign the request`;
+  return '';
 }
 
 export async function abandonRun(row: Row): Promise<Row> {

@@ -137,6 +137,112 @@ test('a DR run: refusals at each step, resumed after a logout, pre-flight refusa
   assert.equal(bad.body.error.details.fields[0].path, 'windowsLan');
 });
 
+/** The hospital's CA, played by the openssl CLI: signs `csrPem` (copying its names) with a CA of its own. */
+function signWithTestCa(csrPem: string): { leafPem: string; caPem: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-ca-'));
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  fs.writeFileSync(path.join(dir, 'req.csr'), csrPem);
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '30',
+    '-subj',
+    '/CN=Test Trust Issuing CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  ]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'req.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-copy_extensions',
+    'copy',
+    '-out',
+    'leaf.pem',
+  ]);
+  return { leafPem: fs.readFileSync(path.join(dir, 'leaf.pem'), 'utf8'), caPem: fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8') };
+}
+
+test("Layer 7 with a key and CSR for the hospital's CA: create goes on with a placeholder, which the CA's certificate replaces in place", async () => {
+  const id = (await admin.req('POST', '/wizard/runs', { templateId: 'emis-symphony' })).body.id;
+  const step = (name: string, body: unknown) => admin.req('PUT', `/wizard/runs/${id}/steps/${name}`, body);
+  assert.equal((await step('mode', { modeId: 'l7-snat' })).status, 200);
+  assert.equal((await step('service', { ...service('127.0.0.52'), name: 'symweb' })).status, 200);
+  assert.equal((await step('servers', { realServers: [{ name: 'symweb-1', address: '127.0.0.11', port: 8443, weight: null }] })).status, 200);
+  assert.equal((await step('persistence', { type: 'http-cookie', timeoutSeconds: null })).status, 200);
+  assert.equal((await step('health', { type: 'none', port: null, intervalMs: null, timeoutMs: null })).status, 200);
+  const tls = (certificate?: string) => ({ source: 'request', certificate, httpsRedirect: true, xForwardedFor: true });
+
+  const noRequest = await step('tls', tls());
+  assert.equal(noRequest.status, 422);
+  assert.equal(noRequest.body.error.details.fields[0].path, 'certificate');
+  const unknown = await step('tls', tls('symweb-tls'));
+  assert.equal(unknown.status, 422, 'a request that is not on this appliance is refused at the step');
+  assert.match(unknown.body.error.details.fields[0].message, /no signing request or certificate "symweb-tls"/);
+
+  // The CSR is made by the Certificates page's own route; the wizard only names it.
+  const made = await admin.req('POST', '/certificate-requests', {
+    name: 'symweb-tls',
+    commonName: 'symphony.trust.example',
+    altNames: ['IP:127.0.0.52'],
+  });
+  assert.equal(made.status, 201, made.text);
+  assert.match(made.body.csrPem, /^-----BEGIN CERTIFICATE REQUEST-----/);
+  assert.equal((await step('tls', tls('symweb-tls'))).body.step, 'review');
+
+  const review = (await admin.req('GET', `/wizard/runs/${id}/review`)).body;
+  assert.deepEqual(review.issues, []);
+  assert.deepEqual([review.selfSignedCertificate, review.certificateRequest], ['symweb-tls', 'symweb-tls']);
+  assert.equal(review.objects[0].layer7.tls.certificate, 'symweb-tls');
+  const staged = await admin.req('POST', `/wizard/runs/${id}/stage`);
+  assert.equal(staged.status, 200, staged.text);
+  assert.deepEqual([staged.body.certificate, staged.body.certificateRequest], ['symweb-tls', 'symweb-tls']);
+  assert.equal((await admin.req('GET', `/wizard/runs/${id}`)).body.result.certificateRequest, 'symweb-tls');
+
+  const certs = () => admin.req('GET', '/certificates').then((r) => r.body.items.find((c: { name: string }) => c.name === 'symweb-tls'));
+  const placeholder = await certs();
+  assert.match(placeholder.subject, /CN=symphony\.trust\.example/);
+  assert.match(placeholder.chainStatus, /Self-signed/);
+  assert.deepEqual(placeholder.altNames, ['DNS:symphony.trust.example', 'IP Address:127.0.0.52'], "the request's names (its CN added as a DNS name)");
+  assert.deepEqual(placeholder.usedBy, ['symweb']);
+  const waiting = (await admin.req('GET', '/certificate-requests')).body.items.find((r: { name: string }) => r.name === 'symweb-tls');
+  assert.equal(waiting.isRenewal, true, 'the request now completes by replacing the placeholder of its name');
+  const audit = (await admin.req('GET', `/audit?action=wizard.run&objectId=${id}`)).body.items;
+  assert.match(audit[0].message, /self-signed placeholder symweb-tls until the CA signs request symweb-tls/);
+
+  // Days later: the CA's certificate for the request's key replaces the placeholder, under the same name.
+  const ca = signWithTestCa(made.body.csrPem);
+  const done = await admin.req('POST', `/certificate-requests/${made.body.id}/complete`, { certificatePem: ca.leafPem + ca.caPem });
+  assert.equal(done.status, 200, done.text);
+  const signed = await certs();
+  assert.match(signed.issuer, /CN=Test Trust Issuing CA/);
+  assert.notEqual(signed.fingerprint, placeholder.fingerprint);
+  assert.deepEqual(signed.usedBy, ['symweb']);
+  assert.equal(
+    (await admin.req('GET', '/certificate-requests')).body.items.some((r: { name: string }) => r.name === 'symweb-tls'),
+    false,
+  );
+});
+
 test('a VIP:port held by a socket on this host is refused by pre-flight at that port', async () => {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
