@@ -146,8 +146,11 @@ test('render: keepalived keeps the track script across reloads (SIGHUP twice)', 
   const pid = path.join(dir, 'k.pid');
   // cat holds the FIFO's read end, as the engine does. Each signal waits until keepalived has logged the end of the
   // step before (its first script result, then each reload's), up to 10 s each: a wait for a line, not a guess.
+  // The log exists before keepalived starts: a background job's redirection happens in the forked shell, so a grep
+  // right after `&` could find no file yet, count nothing, and end its wait at once.
   const wait = (pattern: string, n: number) => `i=0; while [ "$(grep -c '${pattern}' ${log})" -lt ${n} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`;
   const script = [
+    `: > ${log}`,
     `cat ${fifo} > /dev/null &`,
     'ip link add ha0 type veth peer name ha1 && ip addr add 10.9.0.1/24 dev ha0 && ip link set ha0 up && ip link set ha1 up',
     `keepalived -n -l -D -G --vrrp -f ${conf} -p ${pid} -r ${path.join(dir, 'v.pid')} > ${log} 2>&1 &`,

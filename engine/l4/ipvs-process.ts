@@ -16,9 +16,10 @@
  * the engine alive; idle, it does not.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ENGINE_ERRORS, EngineError, type EngineErrorCode } from '../errors.ts';
-import type { ExecResult, IpvsPort } from './client.ts';
+import { IpvsClient, type ExecResult, type IpvsPort } from './client.ts';
 import type { IpvsMethod, IpvsReply, IpvsRequest, WireError } from './ipvs-child.ts';
 
 const IS_SOURCE = import.meta.url.endsWith('.ts');
@@ -128,17 +129,33 @@ class IpvsHelper {
 }
 
 let helper: IpvsHelper | undefined;
+/**
+ * Where IPVS cannot be opened (a kernel without it, no CAP_NET_ADMIN), the reason is given again for a minute
+ * without forking a child each time: every status asks for the capabilities, and a fork costs a process start. After
+ * that the next open tries again (someone may have loaded ip_vs).
+ */
+const OPEN_RETRY_MS = 60_000;
+let openFailure: { error: Error; until: number } | undefined;
 
 /**
  * A port onto the engine's IPVS helper process, forking it if none runs. Rejects with the child's reason when it
  * cannot open IPVS. `mutations` counts the change messages this port's exec calls sent (as IpvsClient's does).
  */
 export async function openIpvsProcess(): Promise<IpvsPort> {
+  if (openFailure && performance.now() < openFailure.until) throw openFailure.error;
   const h = (helper ??= new IpvsHelper());
   h.users++;
   try {
+    if (!fs.existsSync('/proc/net/ip_vs')) {
+      // IPVS is not loaded: ask in this process, which answers at once with the reason (no module, no permission) or
+      // loads it (Debian autoloads ip_vs on the family lookup). No sync daemon can hold the kernel up before IPVS exists.
+      (await IpvsClient.open()).close();
+    }
     await h.open();
+    openFailure = undefined;
   } catch (e) {
+    if (e instanceof EngineError && (e.code === 'IPVS_UNAVAILABLE' || e.code === 'IPVS_PERMISSION'))
+      openFailure = { error: e, until: performance.now() + OPEN_RETRY_MS };
     release(h);
     throw e;
   }
