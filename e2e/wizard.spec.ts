@@ -4,12 +4,16 @@
  * HTTPS, a test request through the VIP), EMIS Symphony in Layer 4 DR (ARP scripts downloaded; applied, the engine says
  * honestly that this machine has no IPVS), and the DICOM imaging template. Each step is shown a wrong answer first
  * and must refuse it at its field, with a screenshot per step; the L7 run is left half-way, the user logs out and in,
- * and resumes it where it stopped.
+ * and resumes it where it stopped. Layer 7 again with a key and CSR for the hospital's CA, by keyboard: the CSR
+ * downloads (openssl verifies it), the run goes live on a self-signed placeholder, and the certificate a test CA
+ * (openssl) signs replaces it in place.
  *
  * Every address is loopback; the console's engine probes only 127.0.0.0/8 and ::1 here (playwright.config.ts).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -332,4 +336,124 @@ test('DICOM imaging: DR with a C-ECHO check on 104 or 11112; the called AE title
   await page.getByRole('button', { name: 'Create (staged)' }).click();
   await stepTitle(page, 'Apply and check it live');
   await shot(page, 'dicom-created');
+});
+
+/** The hospital's CA, played by the openssl CLI: signs the CSR (copying its names) with a CA made for this test. */
+function signWithTestCa(csrPem: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-ca-'));
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  fs.writeFileSync(path.join(dir, 'req.csr'), csrPem);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30'];
+  run(['req', '-x509', ...ec, '-subj', '/CN=Test Trust Issuing CA', '-keyout', 'ca.key', '-out', 'ca.pem']);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'req.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-copy_extensions',
+    'copy',
+    '-out',
+    'leaf.pem',
+  ]);
+  return fs.readFileSync(path.join(dir, 'leaf.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8');
+}
+
+test("Layer 7 with a key and CSR for the hospital's CA, by keyboard: the CSR downloads, the run goes live on a placeholder, the CA's certificate replaces it", async ({
+  page,
+}) => {
+  await signIn(page);
+  await page.goto('/wizard');
+  await page.getByRole('button', { name: 'Start EMIS Symphony' }).click();
+  await page.getByLabel(/Layer 7 SNAT/).check();
+  await next(page);
+  const [httpPort, httpsPort] = [await freePort(), await freePort()];
+  await page.getByLabel('Service name').fill('symcsr');
+  await page.getByLabel('Virtual IP (VIP)').fill('127.0.0.1');
+  await page.getByLabel('Port 1', { exact: true }).fill(String(httpPort));
+  await page.getByLabel('Port 2', { exact: true }).fill(String(httpsPort));
+  await next(page);
+  await page.getByRole('button', { name: 'Add real server' }).click();
+  await page.getByLabel('Real server 1 address').fill('127.0.0.1');
+  await page.getByLabel('Real server 1 port').fill(String(backendPorts[0]));
+  await next(page);
+  await next(page); // persistence: the cookie, as offered
+  await stepTitle(page, 'Health check');
+  await page.getByLabel('Check interval (ms)').fill('500');
+  await page.getByLabel('Check timeout (ms)').fill('300');
+  await next(page);
+
+  // The certificate step, by keyboard only from here: the CSR way, refused while no request is made.
+  await stepTitle(page, 'Certificate and HTTPS');
+  await page.getByLabel(/One already on this appliance/).focus();
+  await page.keyboard.press('ArrowDown'); // radios move with the arrows: self-signed
+  await page.keyboard.press('ArrowDown'); // … and the signing request
+  await expect(page.getByLabel(/Make a key and a signing request \(CSR\) here/)).toBeChecked();
+  await expect(page.getByTestId('csr-chosen')).toContainText('No signing request chosen yet');
+  await page.getByRole('button', { name: 'Save and continue' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('csr-chosen').getByRole('alert')).toContainText('make the key and signing request here first');
+  await shot(page, 'csr-error');
+
+  // The Certificates page's own form, pre-filled with the service's name and VIP; Enter in a field makes the request
+  // (its form is not nested in the step's, so Enter does not save the step instead).
+  const form = page.getByRole('form', { name: 'Certificate and HTTPS' });
+  await expect(form).toBeVisible();
+  await expect(page.getByLabel('Certificate name')).toHaveValue('symcsr');
+  await expect(page.getByLabel('Other names (SANs)')).toHaveValue('IP:127.0.0.1');
+  await page.getByLabel('Common name (CN)').focus();
+  await page.keyboard.type('symphony.trust.example');
+  await page.keyboard.press('Enter');
+  const csrBox = page.getByRole('textbox', { name: 'Certificate signing request of symcsr' });
+  await expect(csrBox).toHaveValue(/^-----BEGIN CERTIFICATE REQUEST-----/);
+  await expect(page.getByTestId('csr-chosen')).toContainText('Signing request: symcsr');
+  await expect(page.getByTestId('csr-next')).toContainText('You need not wait: carry on with the wizard');
+  await expect(page.getByTestId('csr-next')).toContainText('self-signed placeholder named symcsr');
+  const csrPem = await csrBox.inputValue();
+
+  // The download is the same CSR, and openssl finds it well-formed and signed by its key.
+  const link = page.getByRole('link', { name: 'Download symcsr.csr' });
+  await link.focus();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+  expect(download.suggestedFilename()).toBe('symcsr.csr');
+  const file = await download.path();
+  expect(fs.readFileSync(file, 'utf8')).toBe(csrPem);
+  const verified = execFileSync('openssl', ['req', '-in', file, '-noout', '-verify', '-subject'], { encoding: 'utf8', stdio: 'pipe' });
+  expect(verified).toContain('CN = symphony.trust.example');
+  await shot(page, 'csr-made');
+  await page.getByRole('button', { name: 'Save and continue' }).focus();
+  await page.keyboard.press('Enter');
+
+  await stepTitle(page, 'Review and create');
+  await expect(page.getByTestId('object-symcsr')).toContainText('TLS with certificate symcsr');
+  await expect(page.getByText(/a self-signed placeholder made at create, with the signing request's names/)).toBeVisible();
+  await page.getByRole('button', { name: 'Create (staged)' }).focus();
+  await page.keyboard.press('Enter');
+
+  // Live on the placeholder tonight: health up, HTTPS answers through the VIP; the screen says what is still to come.
+  await stepTitle(page, 'Apply and check it live');
+  await expect(page.getByText(/self-signed placeholder certificate symcsr \(until the CA signs its request\)/)).toBeVisible();
+  await expect(page.getByRole('heading', { name: "Certificate: waiting for the hospital's CA" })).toBeVisible();
+  await expect(page.getByTestId('csr-next')).toContainText('Until the CA answers, the HTTPS service uses the self-signed placeholder symcsr');
+  await page.getByRole('button', { name: 'Apply now' }).click();
+  await expect(page.getByTestId('live-symcsr').getByTestId('live-rs-symcsr-1').getByTestId('health-word')).toHaveText('up', { timeout: 15_000 });
+  await page.getByRole('button', { name: 'Send a test request from this appliance' }).click();
+  await expect(page.getByTestId('test-requests')).toContainText(`https://127.0.0.1:${httpsPort}/ answered 200`);
+  await shot(page, 'csr-live-placeholder');
+
+  // Days later the CA answers: pasted here, it replaces the placeholder in place (staged until the next apply).
+  const pem = signWithTestCa(csrPem);
+  await page.getByRole('textbox', { name: 'Certificate from the CA for symcsr (leaf first, then intermediates)' }).fill(pem);
+  await page.getByRole('button', { name: 'Replace (staged)' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('csr-done')).toContainText("The CA's certificate is in under the name symcsr: apply to put it live");
+  await shot(page, 'csr-completed');
+  await page.goto('/certificates');
+  await expect(page.getByText('Test Trust Issuing CA').first()).toBeVisible();
 });
