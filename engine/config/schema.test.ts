@@ -1,7 +1,8 @@
 /** The one schema's rules, table-driven: each case names the input, whether it passes, and the field path blamed. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigSchema, VirtualServiceSchema, canonicalAddress } from './schema.ts';
+import { canonicalAddress } from './address.ts';
+import { ConfigSchema, VirtualServiceSchema } from './schema.ts';
 
 const dr = (over: Record<string, unknown> = {}) => ({
   name: 'symphony-web',
@@ -363,10 +364,26 @@ const timeoutCases: Case[] = [
 ];
 runCases('config', ConfigSchema, timeoutCases);
 
-test('canonicalAddress folds IPv6 spellings and leaves IPv4 alone', () => {
+test('canonicalAddress folds IPv6 spellings and leaves IPv4 alone (the full table: address.test.ts)', () => {
   assert.equal(canonicalAddress('2001:DB8::1'), canonicalAddress('2001:db8:0:0::1'));
-  assert.equal(canonicalAddress('::1'), '0:0:0:0:0:0:0:1');
+  assert.equal(canonicalAddress('::1'), '::1');
   assert.equal(canonicalAddress('10.0.0.1'), '10.0.0.1');
+});
+
+test('one real server written in two IPv6 spellings is listed twice', () => {
+  const r = VirtualServiceSchema.safeParse(
+    dr({
+      address: '2001:db8::80',
+      realServers: [
+        { name: 'a', address: '2001:db8::5' },
+        { name: 'b', address: '2001:DB8:0:0::0005' },
+      ],
+    }),
+  );
+  assert.equal(r.success, false);
+  const issue = r.error!.issues.find((i) => /listed twice/.test(i.message));
+  assert.ok(issue, JSON.stringify(r.error!.issues));
+  assert.deepEqual(issue.path, ['realServers', 1, 'address']);
 });
 
 test('defaults are filled so the engine always sees a complete service', () => {

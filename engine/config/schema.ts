@@ -3,13 +3,14 @@
  *
  * The console's forms, its REST API and the engine's daemon all parse with these schemas, so a rule lives here once
  * and a refusal always carries the same field path and sentence. Types are `z.infer` of these schemas; never write
- * a hand-made twin. This module imports nothing but zod (see STYLE.md).
+ * a hand-made twin. This module imports nothing but zod and ./address.ts (ipaddr.js; see STYLE.md).
  *
  * Shape: a Config holds VirtualServices (each with its RealServers), FloatingIps and Certificates. Per-service rules
  * (DR cannot translate ports, schedulers valid for the layer …) are refinements of VirtualService; rules that look
  * across services (the same RIP:PORT in L4 SNAT and L7, two services on one VIP:port) are refinements of Config.
  */
 import { z } from 'zod';
+import { canonicalAddress, sameAddress } from './address.ts';
 import { addressFamily, expandPorts, portSpecsOverlap, portSpecText, protocolsOverlap } from './ports.ts';
 
 export const LAYER4_MODES = ['dr', 'nat', 'snat', 'tun'] as const;
@@ -704,7 +705,7 @@ export function checkVirtualService(vs: VirtualServiceShape, ctx: z.RefinementCt
     const at = ['realServers', i];
     if (names.has(rs.name)) issue([...at, 'name'], `Real server name "${rs.name}" is used twice in this service.`);
     names.set(rs.name, i);
-    const key = `${rs.address}|${rs.port ?? ''}`;
+    const key = `${canonicalAddress(rs.address)}|${rs.port ?? ''}`;
     if (endpoints.has(key)) issue([...at, 'address'], `${endpointText(rs.address, rs.port)} is listed twice in this service.`);
     endpoints.set(key, i);
 
@@ -1001,20 +1002,6 @@ function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; cert
       }
     });
   });
-}
-
-function sameAddress(a: string, b: string): boolean {
-  return canonicalAddress(a) === canonicalAddress(b);
-}
-
-/** Lower-case, with IPv6 zero runs expanded, so "2001:DB8::1" and "2001:db8:0::1" compare equal. */
-export function canonicalAddress(address: string): string {
-  if (addressFamily(address) === 4) return address;
-  const [head, tail] = address.toLowerCase().split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const fill = tail !== undefined ? Array(8 - h.length - t.length).fill('0') : [];
-  return [...h, ...fill, ...t].map((g) => g.replace(/^0+(?=.)/, '')).join(':');
 }
 
 export function endpointText(address: string, port: number | undefined): string {

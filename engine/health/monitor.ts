@@ -25,6 +25,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { Config, HealthCheck, HealthCheckType, HealthState, RealServer, VirtualService } from '../config/index.ts';
+import { canonicalAddress } from '../config/address.ts';
 import { expandPorts } from '../config/ports.ts';
 import { serverKey, type ServerCheckStatus, type ServerKey } from '../dataplane.ts';
 import type { Feedback } from '../server-state.ts';
@@ -223,7 +224,7 @@ export class HealthMonitor {
       port,
     };
     if (check.timeoutMs > check.intervalMs) check.timeoutMs = check.intervalMs;
-    const id = JSON.stringify([canonical(rs.address), check, hc.type === 'external' ? [vs.address, vipPort] : null]);
+    const id = JSON.stringify([canonicalAddress(rs.address), check, hc.type === 'external' ? [vs.address, vipPort] : null]);
     let c = checks.get(id) ?? this.checks.get(id);
     if (!c) {
       const was = before.get(sub.key);
@@ -385,13 +386,5 @@ export class HealthMonitor {
       if (t.length > 0) this.opts.onTransitions(t);
       if (f.length > 0) this.opts.onFeedback(f);
     });
-  }
-}
-
-function canonical(address: string): string {
-  try {
-    return ipaddr.process(address).toNormalizedString();
-  } catch {
-    return address;
   }
 }

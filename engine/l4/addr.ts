@@ -2,77 +2,49 @@
  * IP addresses as IPVS carries them: a 16-byte `union nf_inet_addr` (IPv4 in the first 4 bytes, the rest zero).
  * Text form is canonical (IPv4 dotted quad, IPv6 RFC 5952) so that keys built from desired and observed state match.
  */
+import { addressBytes, addressFromBytes, canonicalAddress } from '../config/address.ts';
 import type { Family } from './model.ts';
 
 export function familyOf(address: string): Family {
   return address.includes(':') ? 6 : 4;
 }
 
-/** Parses IPv4 or IPv6 text (including "::ffff:1.2.3.4" tails) into 4 or 16 bytes. Throws on malformed input. */
+const parseMemo = new Map<string, Buffer>();
+
+/**
+ * 4 or 16 bytes (ipaddr.js, through the config's one address parser). Throws on malformed input or a zone id.
+ * Memoised (a copy is returned): an apply encodes every configured address, the same ones each time.
+ */
 export function parseAddress(address: string): Buffer {
-  if (!address.includes(':')) {
-    const parts = address.split('.').map(Number);
-    if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${address}`);
-    return Buffer.from(parts);
+  let b = parseMemo.get(address);
+  if (b === undefined) {
+    b = Buffer.from(addressBytes(address));
+    if (parseMemo.size >= 100_000) parseMemo.clear();
+    parseMemo.set(address, b);
   }
-  let text = address.toLowerCase();
-  const out = Buffer.alloc(16);
-  let tailV4: Buffer | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tailV4 = parseAddress(text.slice(lastColon + 1));
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) throw new Error(`not an IPv6 address: ${address}`);
-  const head = halves[0] ? halves[0].split(':') : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const groups = halves.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
-  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/.test(g))) throw new Error(`not an IPv6 address: ${address}`);
-  groups.forEach((g, i) => {
-    out.writeUInt16BE(parseInt(g, 16), i * 2);
-  });
-  if (tailV4) tailV4.copy(out, 12);
-  return out;
+  return Buffer.from(b);
 }
 
+const formatMemo = new Map<string, string>();
+
+/**
+ * The canonical text (engine/config/address.ts) of an address the kernel reported in a 16-byte nf_inet_addr.
+ * Memoised by the bytes' hex: a dump of 1,000 services × 4 destinations formats the same addresses each read-back,
+ * and ipaddr.js's formatting costs microseconds where a hex key costs a tenth of one.
+ */
 export function formatAddress(bytes: Buffer, family: Family): string {
-  if (family === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(bytes.readUInt16BE(i * 2));
-  // RFC 5952: compress the longest run (length ≥ 2) of zero groups, the first one on ties.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
+  const key = bytes.toString('hex', 0, family === 4 ? 4 : 16);
+  let text = formatMemo.get(key);
+  if (text === undefined) {
+    text = addressFromBytes(bytes.subarray(0, family === 4 ? 4 : 16));
+    if (formatMemo.size >= 100_000) formatMemo.clear();
+    formatMemo.set(key, text);
   }
-  const hex = g.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  return text;
 }
 
-const canonicalMemo = new Map<string, string>();
-
-/** Canonical text of an address. Memoised: a 1,000-service config names the same few thousand addresses each apply. */
-export function canonical(address: string): string {
-  let c = canonicalMemo.get(address);
-  if (c === undefined) {
-    c = formatAddress(parseAddress(address), familyOf(address));
-    if (canonicalMemo.size > 100_000) canonicalMemo.clear();
-    canonicalMemo.set(address, c);
-  }
-  return c;
-}
+/** The config's canonicalAddress under its old name, for engine/ha's imports (its owner may switch); one implementation. */
+export const canonical = canonicalAddress;
 
 /** The 16-byte nf_inet_addr. */
 export function inetAddr(address: string): Buffer {

@@ -223,7 +223,7 @@ function arbitrary(r: () => number): Command {
   }
 }
 
-import { canonical as canonicalize } from './addr.ts';
+import { canonicalAddress as canonicalize } from '../config/address.ts';
 
 test('codec: round trip decode(encode(c)) = c for 5,000 random commands', () => {
   for (let seed = 1; seed <= 5000; seed++) {

@@ -27,7 +27,7 @@
  *
  * FLUSH is deliberately absent: the engine never flushes a table it does not wholly own.
  */
-import { canonical, familyOf, formatAddress, inetAddr, maskToPrefix4, parseAddress, prefixToMask4 } from './addr.ts';
+import { familyOf, formatAddress, inetAddr, maskToPrefix4, parseAddress, prefixToMask4 } from './addr.ts';
 import { be16, be32, nested, parseAttrs, readBe16, readBe32, readStr, readU16, readU32, readU64, readU8, str, u16, u32, u8, type Attr } from './attrs.ts';
 import type {
   Destination,
@@ -427,5 +427,3 @@ export function decodeCommand(cmd: number, payload: Buffer, isDump = false): Com
       throw new Error(`unknown IPVS command ${cmd}`);
   }
 }
-
-export { canonical };

@@ -21,7 +21,7 @@ import { serviceFamily, type Config, type RealServer, type VirtualService } from
 import { expandPorts } from '../config/ports.ts';
 import { serverKey } from '../dataplane.ts';
 import { decideServer, type ServerDecision } from '../server-state.ts';
-import { canonical } from './addr.ts';
+import { canonicalAddress } from '../config/address.ts';
 import {
   SVC_F_ONEPACKET,
   SVC_F_PERSISTENT,
@@ -262,7 +262,7 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
   }
   // A firewall-mark service may have no address (the schema allows no ports, interface or SNAT then).
   const family = serviceFamily(vs);
-  const vip = vs.address === '' ? '' : canonical(vs.address);
+  const vip = vs.address === '' ? '' : canonicalAddress(vs.address);
   const protocols: Protocol[] = vs.protocol === 'both' ? ['tcp', 'udp'] : [vs.protocol];
   const persistence = vs.persistence.type === 'source-ip' ? vs.persistence : undefined;
   const baseSettings = {
@@ -286,7 +286,7 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
     const names = new Map<string, string>();
     for (const { rs, d } of decided) {
       if (d.disposition === 'remove') continue;
-      const address = canonical(rs.address);
+      const address = canonicalAddress(rs.address);
       const port = rs.port ?? servicePort;
       const dest: Destination = {
         address,
@@ -304,7 +304,7 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
     // connections, so clients get an answer instead of a reset.
     const fb = vs.fallback?.type === 'server' ? vs.fallback : undefined;
     if (fb && !dests.some((x) => x.weight > 0)) {
-      const address = canonical(fb.address);
+      const address = canonicalAddress(fb.address);
       const port = fb.port ?? servicePort;
       if (!dests.some((x) => x.address === address && x.port === port)) {
         const dest: Destination = { address, port, forward: FORWARD[vs.mode], weight: 1, upperThreshold: 0, lowerThreshold: 0 };
@@ -347,7 +347,7 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
     out.sysctls.push(['net/ipv4/vs/conntrack', '1']);
     for (const { rs, d } of decided) {
       if (d.disposition === 'remove') continue;
-      out.snat.push({ virtualService: vs.name, family, vip, realServer: canonical(rs.address) });
+      out.snat.push({ virtualService: vs.name, family, vip, realServer: canonicalAddress(rs.address) });
     }
   }
   return out;

@@ -11,13 +11,13 @@
  *     -> [2001:0db8:…:0005]:14E9      Masq    9      0          0
  *   FWM  00000007 rr
  */
-import { canonical } from './addr.ts';
+import { canonicalAddress } from '../config/address.ts';
 import type { ForwardMethod, ObservedDestination } from './model.ts';
 
 const FORWARD: Record<string, ForwardMethod> = { Masq: 'masq', Local: 'local', Tunnel: 'tunnel', Route: 'route', Bypass: 'bypass' };
 
 function hexAddress(s: string): { address: string; family: 4 | 6 } {
-  if (s.startsWith('[')) return { address: canonical(s.slice(1, -1)), family: 6 };
+  if (s.startsWith('[')) return { address: canonicalAddress(s.slice(1, -1)), family: 6 };
   const n = parseInt(s, 16);
   return { address: `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`, family: 4 };
 }

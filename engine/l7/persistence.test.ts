@@ -7,7 +7,10 @@ test('source keys are masked to the persistence prefix', () => {
   assert.equal(sourceKey('10.1.2.3', undefined), '10.1.2.3');
   assert.equal(sourceKey('10.1.2.3', 24), '10.1.2.0/24');
   assert.equal(sourceKey('10.1.2.3', 0), '0.0.0.0/0');
-  assert.equal(sourceKey('2001:db8:1:2::5', 48), '2001:db8:1:0:0:0:0:0/48');
+  assert.equal(sourceKey('2001:db8:1:2::5', 48), '2001:db8:1::/48');
+  assert.equal(sourceKey('2001:db8:1:a2ff::5', 52), '2001:db8:1:a000::/52', 'a prefix inside a group keeps its high bits');
+  assert.equal(sourceKey('fe80::1:2%eth0', 64), 'fe80::/64', 'a zone id is not part of the key');
+  assert.equal(sourceKey('2001:db8::5', 0), '::/0');
 });
 
 test('the insert cookie carries a server id and, with limits, first and last seen', () => {
@@ -68,4 +71,8 @@ test('PROXY protocol v1 and v2 headers, byte for byte', () => {
     proxyHeaderV1({ sourceAddress: '2001:db8::1', sourcePort: 1, destAddress: '::1', destPort: 2 }).toString(),
     'PROXY TCP6 2001:db8::1 ::1 1 2\r\n',
   );
+  // A v4 client to a v6 address: both go as IPv6, the client as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2); a link-local
+  // peer's zone id has no room in the address block.
+  const mixed = proxyHeaderV2({ sourceAddress: '10.0.0.1', sourcePort: 1, destAddress: 'fe80::1%eth0', destPort: 2 });
+  assert.equal(mixed.subarray(16, 48).toString('hex'), '00000000000000000000ffff0a000001' + 'fe800000000000000000000000000001');
 });

@@ -11,6 +11,7 @@
  * creates or refreshes an entry tells the primary, which tells the others. Two workers may place one new client at
  * the same moment; the last word wins everywhere, which is the same race HAProxy's peers accept.
  */
+import { addressBytes, addressFromBytes } from '../config/address.ts';
 import { hash32 } from './scheduler.ts';
 
 export interface StickEntry {
@@ -96,16 +97,20 @@ export function sourceKey(ip: string, prefix: number | undefined): string {
     return `${m >>> 24}.${(m >>> 16) & 255}.${(m >>> 8) & 255}.${m & 255}/${prefix}`;
   }
   if (prefix >= 128) return ip;
-  // IPv6: expand to 8 groups, keep whole groups and mask the partial one.
-  const [head, tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = [...h, ...Array(tail !== undefined ? 8 - h.length - t.length : 0).fill('0'), ...t].map((g) => parseInt(g || '0', 16));
-  const out = groups.map((g, i) => {
-    const bits = Math.max(0, Math.min(16, prefix - i * 16));
-    return bits === 0 ? 0 : g & ((0xffff << (16 - bits)) & 0xffff);
+  // IPv6: keep the first `prefix` bits of the 16 bytes; the key is the network in canonical form ("2001:db8:1::/48").
+  // A zone id (only a link-local client has one) names the interface, not the client, so it is not part of the key.
+  const zone = ip.indexOf('%');
+  let bytes: number[];
+  try {
+    bytes = addressBytes(zone < 0 ? ip : ip.slice(0, zone));
+  } catch {
+    return ip;
+  }
+  const masked = bytes.map((b, i) => {
+    const bits = Math.max(0, Math.min(8, prefix - i * 8));
+    return b & (0xff << (8 - bits)) & 0xff;
   });
-  return `${out.map((g) => g.toString(16)).join(':')}/${prefix}`;
+  return `${addressFromBytes(masked)}/${prefix}`;
 }
 
 /** An opaque, stable id for a server in a cookie: the name is not shown to the client. */

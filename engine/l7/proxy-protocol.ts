@@ -9,6 +9,7 @@
  *       src addr, dst addr, src port, dst port
  */
 import net from 'node:net';
+import { addressBytes, unmappedAddress } from '../config/address.ts';
 
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
@@ -20,9 +21,8 @@ export interface ProxyEndpoints {
 }
 
 function v4(address: string): string | undefined {
-  if (net.isIPv4(address)) return address;
-  if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) return address.slice(7);
-  return undefined;
+  const a = unmappedAddress(address);
+  return net.isIPv4(a) ? a : undefined;
 }
 
 export function proxyHeaderV1(e: ProxyEndpoints): Buffer {
@@ -68,24 +68,18 @@ function toV6(address: string): string {
   return net.isIPv4(address) ? `::ffff:${address}` : address;
 }
 
+/**
+ * The 16 bytes of an IPv6 address. The v2 address block has no room for a zone id, so a link-local peer's "%eth0" is
+ * left out (sockaddr_in6 keeps it apart from the address too). A socket that closed before the header was built has
+ * no address: zeros then, as the header must still be sent whole, never an exception in the data path.
+ */
 function v6Bytes(address: string): Buffer {
-  const out = Buffer.alloc(16);
-  let text = address;
-  // A trailing dotted quad ("::ffff:10.0.0.1") becomes two groups.
-  const dot = text.lastIndexOf(':');
-  const tailV4 = text.slice(dot + 1);
-  if (net.isIPv4(tailV4)) {
-    const o = tailV4.split('.').map(Number);
-    text = `${text.slice(0, dot + 1)}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+  const zone = address.indexOf('%');
+  try {
+    return Buffer.from(addressBytes(zone < 0 ? address : address.slice(0, zone)));
+  } catch {
+    return Buffer.alloc(16);
   }
-  const [head, tail] = text.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = [...h, ...Array(tail !== undefined ? 8 - h.length - t.length : 0).fill('0'), ...t];
-  groups.forEach((g, i) => {
-    out.writeUInt16BE(parseInt(g || '0', 16), i * 2);
-  });
-  return out;
 }
 
 export function proxyHeader(version: 'v1' | 'v2', e: ProxyEndpoints): Buffer {

@@ -3,7 +3,7 @@
  * header rules. Conditions of one match are ANDed; an empty match matches everything (schema's MatchSchema).
  */
 import net from 'node:net';
-import type { Layer7Options } from '../config/index.ts';
+import { unmappedAddress, type Layer7Options } from '../config/index.ts';
 import { deleteHeader, getHeader } from './http-codec.ts';
 
 export interface MatchInput {
@@ -20,7 +20,7 @@ type Match = Layer7Options['routes'][number]['match'];
 /** "::ffff:10.0.0.1" (a v4 client on a dual-stack socket) is the v4 address for rules and persistence. */
 export function plainIp(address: string | undefined): string {
   if (!address) return '';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return unmappedAddress(address);
 }
 
 export function compileMatch(m: Match): Matcher {

@@ -16,6 +16,7 @@
 import os from 'node:os';
 import { X509Certificate } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import { unmappedAddress } from '../../engine/config/index.ts';
 import { consoleEnv } from '../env.ts';
 import { ensureConsoleCertificate } from '../tls.ts';
 
@@ -59,10 +60,10 @@ const hostPart = (address: string) => (isIPv6(address) ? `[${address}]` : addres
 
 /** This node's peer link as the peer should call it; `localAddress`: the address this node reached the peer from. */
 export function ownPeerUrl(localAddress: string): string {
-  return process.env.FULCRUM_PEER_URL || `https://${hostPart(localAddress.replace(/^::ffff:/, ''))}:${peerPort()}`;
+  return process.env.FULCRUM_PEER_URL || `https://${hostPart(unmappedAddress(localAddress))}:${peerPort()}`;
 }
 
 export function ownConsoleUrl(localAddress: string): string {
   const env = consoleEnv();
-  return process.env.FULCRUM_PUBLIC_URL || `${env.isInsecureHttp ? 'http' : 'https'}://${hostPart(localAddress.replace(/^::ffff:/, ''))}:${env.port}`;
+  return process.env.FULCRUM_PUBLIC_URL || `${env.isInsecureHttp ? 'http' : 'https'}://${hostPart(unmappedAddress(localAddress))}:${env.port}`;
 }

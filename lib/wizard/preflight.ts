@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import ipaddr from 'ipaddr.js';
-import { addressFamily, expandPorts, endpointText, type VirtualService } from '../../engine/config/index.ts';
+import { addressFamily, addressFromBytes, expandPorts, endpointText, sameAddress, type VirtualService } from '../../engine/config/index.ts';
 import type { WizardIssue } from './answers.ts';
 
 export interface HostAddress {
@@ -58,7 +58,8 @@ export function parseProcNetTcp(text: string, family: 4 | 6): Listener[] {
     const [hex, portHex] = f[1].split(':');
     const words = hex.match(/.{8}/g) ?? [];
     const bytes = words.flatMap((w) => (w.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)));
-    const address = family === 4 ? bytes.join('.') : ipaddr.fromByteArray(bytes).toString();
+    if (bytes.length !== (family === 4 ? 4 : 16)) continue;
+    const address = addressFromBytes(bytes);
     out.push({ address, port: parseInt(portHex, 16) });
   }
   return out;
@@ -86,13 +87,7 @@ function inSubnet(address: string, net: HostAddress): boolean {
   }
 }
 
-const same = (a: string, b: string) => {
-  try {
-    return ipaddr.parse(a).toNormalizedString() === ipaddr.parse(b).toNormalizedString();
-  } catch {
-    return a === b;
-  }
-};
+const same = sameAddress;
 const isWildcard = (a: string) => a === '0.0.0.0' || same(a, '::');
 
 /** Every interface as "eth0 10.0.0.5/24", for the sentences that say what this appliance has. */
