@@ -48,7 +48,8 @@ function randomService(r: ReturnType<typeof rng>, name: string, isEdit = false):
   const isV6 = address.includes(':');
   const family = (a: string) => a.includes(':') === isV6;
   const hasMark = layer === 4 && r.next() < 0.2;
-  const ports = hasMark ? [] : layer === 7 ? [r.pick([80, 443, 8080])] : [r.pick([80, 443, '8000-8100'] as const)];
+  // Ports that meet at a range's ends (8100 in 8000-8100 and 8100-8200) as well as inside one (8080).
+  const ports = hasMark ? [] : layer === 7 ? [r.pick([80, 443, 8080, 8100])] : [r.pick([80, 443, '8000-8100', '8100-8200'] as const)];
   const rips = RIPS.filter((a) => layer === 7 || family(a));
   const count = Math.floor(r.next() * 3);
   const realServers = Array.from({ length: count }, (_, k) => ({
