@@ -110,7 +110,7 @@ export interface HaStatus {
   };
   /** Layer 7 stick tables sent to the peers (engine/ha/stick-sync.ts): the link's counters, or why it is down. */
   stickSync?:
-    | { address: string; port: number; peers: string[]; sent: number; received: number; refused: number }
+    | { address: string; port: number; peers: string[]; sent: number; received: number; refused: number; resyncsAsked: number; resyncsAnswered: number }
     | { error: { code: string; message: string } };
   /** The sysctls HA relies on (ip_nonlocal_bind) as the kernel has them now. */
   sysctls: Record<string, string | null>;

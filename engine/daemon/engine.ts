@@ -112,7 +112,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       dataDir,
       log,
       onEvent: (e) => this.emit('event', e),
-      ...(l7 ? { onStickEntry: (t, k, e) => l7.mergeStick(t, k, e) } : {}),
+      ...(l7 ? { onStickEntry: (t, k, e) => l7.mergeStick(t, k, e), stickEntries: () => l7.stickEntries() } : {}),
     });
     l7?.onStick((t, k, e) => this.ha.replicateStick(t, k, e));
     const h = opts.health ?? {};

@@ -53,6 +53,8 @@ export interface HaOptions {
   releaseAddresses?: (addresses: readonly HaAddress[]) => Promise<void>;
   /** Layer 7 stick-table entries from the peer (stick-sync.ts) go here: the layer 7 data plane's mergeStick. */
   onStickEntry?: (table: string, key: string, entry: StickEntry) => void;
+  /** Every entry the layer 7 data plane holds, for a peer that joins and asks for them all. */
+  stickEntries?: () => Iterable<[string, string, StickEntry]>;
 }
 
 interface Group {
@@ -190,7 +192,13 @@ export class HaManager {
     if (!this.opts.onStickEntry || this.stick?.isFor(this.node!.address, peers)) return;
     await this.closeStickSync();
     try {
-      this.stick = await StickReplicator.open({ address: this.node!.address, peers, log: this.opts.log, onEntry: this.opts.onStickEntry });
+      this.stick = await StickReplicator.open({
+        address: this.node!.address,
+        peers,
+        log: this.opts.log,
+        onEntry: this.opts.onStickEntry,
+        ...(this.opts.stickEntries ? { entries: this.opts.stickEntries } : {}),
+      });
       this.stickError = undefined;
     } catch (e) {
       this.stickError = errOf(

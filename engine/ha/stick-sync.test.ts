@@ -43,7 +43,8 @@ test('stick sync: entries travel in batches under MAX_DATAGRAM with their remain
   const port = await freeUdpPort();
   const peer = await rawSocket('127.0.0.12', port);
   const datagrams: Buffer[] = [];
-  peer.on('message', (m) => datagrams.push(m));
+  const asks: string[] = [];
+  peer.on('message', (m) => (m.toString().includes('"resync"') ? asks.push(m.toString()) : datagrams.push(m)));
   const got: [string, string, StickEntry][] = [];
   const logs: string[] = [];
   const a = await StickReplicator.open({
@@ -66,6 +67,8 @@ test('stick sync: entries travel in batches under MAX_DATAGRAM with their remain
     assert.equal(first.v, 1);
     assert.deepEqual(first.entries[0], ['web/app', `JSESSIONID-00-${'x'.repeat(60)}`, 'app-1', 600_000]);
     assert.equal(a.status().sent, 40);
+    // Opening the link asked the peer for its whole table (a full resync on join), once.
+    assert.deepEqual([asks, a.status().resyncsAsked], [['{"v":1,"resync":true}'], 1]);
 
     // Into a: a good batch from the peer (expiry on a's clock), after a stranger's and a malformed one.
     const stranger = await rawSocket('127.0.0.13', port);
@@ -113,6 +116,7 @@ test('stick sync: a client placed by source-IP persistence on one node goes to t
   const [portA, portB] = [await freePort(), await freePort()];
   const lb1 = node('lb1', '127.0.0.11');
   const lb2 = node('lb2', '127.0.0.12');
+  let lb2b: ReturnType<typeof node> | undefined;
   const ha = {
     interface: 'lo',
     virtualRouterId: 71,
@@ -153,9 +157,70 @@ test('stick sync: a client placed by source-IP persistence on one node goes to t
     const fresh = (await fetchFrom('127.0.0.6', portB, 'GET', '/')).body.toString();
     await waitFor(async () => (await link(lb1)).received >= 1, "lb1 to hear lb2's entry");
     for (let i = 0; i < 3; i++) assert.equal((await fetchFrom('127.0.0.6', portA, 'GET', '/')).body.toString(), fresh, 'client 127.0.0.6 on lb1');
+
+    // lb2 replaced by a node with an empty data directory: it joins, asks lb1 for the whole table, and has all five
+    // clients' servers before any of them comes back (nothing is made or refreshed on lb1 meanwhile).
+    await lb2.engine.close();
+    lb2b = node('lb2', '127.0.0.12');
+    assert.deepEqual(
+      (await lb2b.engine.apply(1, on(portB))).results.map((x) => x.status),
+      ['programmed'],
+    );
+    await waitFor(async () => (await link(lb2b!)).received >= 5, 'the new lb2 to be sent the five entries');
+    const l1 = (await lb1.engine.status()).ha!.stickSync as { sent: number; resyncsAnswered: number };
+    assert.deepEqual(
+      [l1.sent, l1.resyncsAnswered],
+      [4 + 5, 2],
+      'lb1 sent its own four, then all five to the new lb2 (it also answered the first lb2, holding nothing then)',
+    );
+    for (const c of [...order, '127.0.0.6'].reverse())
+      assert.equal((await fetchFrom(c, portB, 'GET', '/')).body.toString(), placed.get(c) ?? fresh, `client ${c} on the new lb2`);
   } finally {
     delete process.env.FULCRUM_STICK_SYNC_PORT;
-    await Promise.all([lb1.engine.close(), lb2.engine.close()]);
+    await Promise.all([lb1.engine.close(), lb2.engine.close(), lb2b?.engine.close()]);
     await Promise.all([s1.close(), s2.close()]);
+  }
+});
+
+test("stick sync: a node that joins is sent its peer's whole table, in batches under MAX_DATAGRAM, expired entries left out", async () => {
+  const port = await freeUdpPort();
+  const now = () => 5_000_000;
+  const held: [string, string, StickEntry][] = [];
+  for (let i = 0; i < 600; i++) held.push(['web/source', `10.0.${i >> 8}.${i & 255}`, { server: `app-${i % 3}`, expiresAt: 5_000_000 + 60_000 + i }]);
+  held.push(['web/app', 'gone', { server: 'app-1', expiresAt: 4_999_000 }]);
+  const a = await StickReplicator.open({ address: '127.0.0.11', peers: ['127.0.0.12'], port, log: quiet, now, onEntry: quiet, entries: () => held });
+  try {
+    // The wire, seen by a bare socket on the peer's address that asks as a joining node does.
+    const raw = await rawSocket('127.0.0.12', port);
+    const datagrams: Buffer[] = [];
+    raw.on('message', (m) => datagrams.push(m));
+    raw.send(Buffer.from('{"v":1,"resync":true}'), port, '127.0.0.11');
+    const entries = () => datagrams.flatMap((d) => JSON.parse(d.toString()).entries as [string, string, string, number][]);
+    await waitFor(() => entries().length === 600, 'the 600 live entries at the asking peer');
+    raw.close();
+    assert.ok(datagrams.length >= 10, `in batches (${datagrams.length} datagrams)`);
+    for (const d of datagrams) assert.ok(d.length <= MAX_DATAGRAM, `a datagram of ${d.length} bytes`);
+    assert.deepEqual(entries()[599], ['web/source', '10.0.2.87', 'app-2', 60_599], 'the remaining lifetime travels');
+    assert.equal(entries().filter((e) => e[1] === 'gone').length, 0, 'an expired entry is not sent');
+
+    // A real node joining: it asks when its link opens, and holds the table afterwards.
+    const got = new Map<string, StickEntry>();
+    const b = await StickReplicator.open({
+      address: '127.0.0.12',
+      peers: ['127.0.0.11'],
+      port,
+      log: quiet,
+      now,
+      onEntry: (t, k, e) => got.set(`${t} ${k}`, e),
+    });
+    try {
+      await waitFor(() => got.size === 600, 'the 600 live entries at the joining node');
+      assert.deepEqual(got.get('web/source 10.0.2.87'), { server: 'app-2', expiresAt: 5_060_599 });
+      assert.deepEqual([a.status().resyncsAnswered, a.status().sent, b.status().resyncsAsked, b.status().received], [2, 1200, 1, 600]);
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await a.close();
   }
 });

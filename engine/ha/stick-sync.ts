@@ -11,6 +11,7 @@
  * MAX_DATAGRAM), JSON:
  *
  *   { "v": 1, "entries": [[table, key, server, ttlMs], …] }       table "<service>/source" | "/app" | "/rdp"
+ *   { "v": 1, "resync": true }                                   "send me everything you hold"
  *
  * The remaining lifetime travels, not the expiry time, so the nodes' clocks need not agree. UDP because an entry
  * lost is only a refresh late (the workers send one again after a quarter of the timeout) and a peer that is down
@@ -19,7 +20,10 @@
  * VRRPv3 adverts and the sync daemon (engine/ha/README.md). Every datagram is parsed by StickDatagramSchema; one
  * that fails, or comes from elsewhere, is dropped and counted, and the first of each kind is logged.
  *
- * Known limit: a node that starts learns only what is made or refreshed after it started (no full resync on join).
+ * Full resync on join, as HAProxy's peers do: a node that opens its link asks every peer for what it holds; a peer
+ * asked sends its whole table (`entries()`: the layer 7 primary's live entries) to that peer alone, in batches, a
+ * few at a time so a large table does not overrun the peer's socket buffer. A request lost on the way costs only what
+ * the workers' refreshes bring back within a quarter of each timeout.
  */
 import dgram from 'node:dgram';
 import { z } from 'zod';
@@ -35,7 +39,8 @@ export const MAX_DATAGRAM = 1400;
 /** Entries made together (a burst of new clients) travel together; 100 ms is far inside any persistence timeout. */
 const FLUSH_MS = 100;
 
-const StickDatagramSchema = z.strictObject({
+const ResyncSchema = z.strictObject({ v: z.literal(1), resync: z.literal(true) });
+const BatchSchema = z.strictObject({
   v: z.literal(1),
   entries: z
     .array(
@@ -53,6 +58,11 @@ const StickDatagramSchema = z.strictObject({
     .min(1)
     .max(1000),
 });
+const StickDatagramSchema = z.union([BatchSchema, ResyncSchema]);
+/** The bytes of a batch around its entries: `{"v":1,"entries":[` and `]}`. */
+const ENVELOPE = Buffer.byteLength('{"v":1,"entries":[]}');
+/** Datagrams of a resync sent per turn of the event loop: the peer's receive buffer drains between turns. */
+const RESYNC_BURST = 16;
 
 export interface StickReplicatorOptions {
   /** This node's own address on the HA interface: bound, and the source of what it sends. */
@@ -62,6 +72,8 @@ export interface StickReplicatorOptions {
   port?: number;
   /** An entry from a peer, with its expiry on this node's clock. */
   onEntry(table: string, key: string, entry: StickEntry): void;
+  /** Every live entry this node holds, for a peer that asks for a resync (none: it answers with nothing). */
+  entries?: () => Iterable<[string, string, StickEntry]>;
   log: Log;
   now?: () => number;
 }
@@ -74,6 +86,9 @@ export interface StickSyncStatus {
   sent: number;
   received: number;
   refused: number;
+  /** Resyncs: asked of the peers when this link opened, and answered to a peer that asked (entries sent in them count in `sent`). */
+  resyncsAsked: number;
+  resyncsAnswered: number;
 }
 
 export class StickReplicator {
@@ -84,8 +99,9 @@ export class StickReplicator {
   private batch: [string, string, string, number][] = [];
   private batchBytes = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly counts = { sent: 0, received: 0, refused: 0 };
+  private readonly counts = { sent: 0, received: 0, refused: 0, resyncsAsked: 0, resyncsAnswered: 0 };
   private readonly logged = new Set<string>();
+  private isClosed = false;
 
   private constructor(private readonly opts: StickReplicatorOptions) {
     this.port = opts.port ?? stickSyncPort();
@@ -106,7 +122,48 @@ export class StickReplicator {
         resolve();
       });
     });
+    r.askResync();
     return r;
+  }
+
+  /** Joining: every peer is asked for its whole table. */
+  private askResync(): void {
+    const ask = Buffer.from(JSON.stringify({ v: 1, resync: true }));
+    for (const peer of this.peers) {
+      this.counts.resyncsAsked++;
+      this.socket.send(ask, this.port, peer, (e) => e && this.once(`send ${peer}`, `stick-table sync: could not send to ${peer}: ${e.message}`));
+    }
+  }
+
+  /** A peer joined: everything live here goes to it alone, RESYNC_BURST datagrams per turn of the event loop. */
+  private answerResync(peer: string): void {
+    this.counts.resyncsAnswered++;
+    const now = this.now();
+    const datagrams: Buffer[] = [];
+    let batch: [string, string, string, number][] = [];
+    let bytes = 0;
+    const close = () => {
+      if (batch.length) datagrams.push(Buffer.from(JSON.stringify({ v: 1, entries: batch })));
+      this.counts.sent += batch.length;
+      batch = [];
+      bytes = 0;
+    };
+    for (const [table, key, e] of this.opts.entries?.() ?? []) {
+      const ttl = Math.round(e.expiresAt - now);
+      if (ttl <= 0) continue;
+      const item: [string, string, string, number] = [table, key, e.server, ttl];
+      const size = Buffer.byteLength(JSON.stringify(item)) + 1;
+      if (batch.length > 0 && (ENVELOPE + bytes + size > MAX_DATAGRAM || batch.length === 1000)) close();
+      batch.push(item);
+      bytes += size;
+    }
+    close();
+    const sendSome = (from: number) => {
+      for (const d of datagrams.slice(from, from + RESYNC_BURST))
+        this.socket.send(d, this.port, peer, (e) => e && this.once(`send ${peer}`, `stick-table sync: could not send to ${peer}: ${e.message}`));
+      if (from + RESYNC_BURST < datagrams.length) setImmediate(() => !this.isClosed && sendSome(from + RESYNC_BURST));
+    };
+    sendSome(0);
   }
 
   /** Same address, port and peers: nothing to rebind. */
@@ -120,7 +177,7 @@ export class StickReplicator {
     if (ttl <= 0) return;
     const item: [string, string, string, number] = [table, key, entry.server, ttl];
     const bytes = Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (this.batch.length > 0 && this.batchBytes + bytes > MAX_DATAGRAM) this.flush();
+    if (this.batch.length > 0 && ENVELOPE + this.batchBytes + bytes > MAX_DATAGRAM) this.flush();
     this.batch.push(item);
     this.batchBytes += bytes;
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
@@ -153,6 +210,7 @@ export class StickReplicator {
         `stick-table sync: dropped a datagram from ${from} that is not a batch of entries (${(e as Error).message.slice(0, 200)})`,
       );
     }
+    if ('resync' in parsed) return this.answerResync(canonical(from));
     const now = this.now();
     for (const [table, key, server, ttl] of parsed.entries) this.opts.onEntry(table, key, { server, expiresAt: now + ttl });
     this.counts.received += parsed.entries.length;
@@ -171,6 +229,7 @@ export class StickReplicator {
 
   /** Closes; a batch not yet sent is dropped (the node is leaving: its peers keep what they had). */
   close(): Promise<void> {
+    this.isClosed = true;
     clearTimeout(this.timer);
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }

@@ -72,6 +72,8 @@ export interface L7DataPlane extends DataPlane {
   mergeStick(table: string, key: string, entry: StickEntry): void;
   /** Live entries per stick table ("<service>/source" …), for the runtime view; null in-process (not counted apart). */
   stickTableSizes(): Map<string, number> | null;
+  /** Every entry held ([table, key, entry]): what a joining HA peer is sent (engine/ha/stick-sync.ts resync). */
+  stickEntries(): [string, string, StickEntry][];
 }
 
 /**
@@ -457,6 +459,14 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
 
     workerPids() {
       return [...workers.values()].map((w) => w.process.pid!).filter(Boolean);
+    },
+
+    stickEntries() {
+      // Workers: the primary holds every worker's entries (onStick). In-process, the one runtime holds them.
+      if (workerCount === 0) return local?.stickDump() ?? [];
+      const out: [string, string, StickEntry][] = [];
+      for (const [table, t] of stick) for (const [k, e] of t) out.push([table, k, e]);
+      return out;
     },
 
     stickTableSizes() {

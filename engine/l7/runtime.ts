@@ -269,6 +269,13 @@ export class Runtime {
     if (l.sessions.size > 0) this.closing.add(l);
   }
 
+  /** Every stick-table entry of every service, as [table, key, entry]. */
+  stickDump(): [string, string, StickEntry][] {
+    const out: [string, string, StickEntry][] = [];
+    for (const s of this.services.values()) for (const [table, t] of s.tables) for (const [k, e] of t.dump()) out.push([table, k, e]);
+    return out;
+  }
+
   mergeStick(table: string, key: string, entry: StickEntry): void {
     const service = table.slice(0, table.lastIndexOf('/'));
     this.services.get(service)?.tables.get(table)?.merge(key, entry);
