@@ -48,3 +48,21 @@ test('LatestRead: the first read is waited for; a failed read rejects and the ne
   await assert.rejects(r.get(), /genl busy/);
   assert.equal((await r.get()).value, 'read 2');
 });
+
+test('LatestRead: within maxAge the last value is given without a read; invalidate() makes the next call read', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-12-02T02:00:00Z') });
+  try {
+    let reads = 0;
+    const r = new LatestRead<number>(async () => ++reads, 1000, 500);
+    assert.deepEqual(await r.get(), { value: 1, readAt: '2026-12-02T02:00:00.000Z' });
+    mock.timers.tick(499);
+    assert.equal((await r.get()).value, 1, 'still fresh: no read');
+    mock.timers.tick(1);
+    assert.equal((await r.get()).value, 2, 'half a second old: read again');
+    r.invalidate();
+    assert.equal((await r.get()).value, 3, 'invalidated: read at once');
+    assert.equal(reads, 3);
+  } finally {
+    mock.timers.reset();
+  }
+});

@@ -11,32 +11,51 @@
  */
 export class LatestRead<T> {
   private inFlight: Promise<T> | undefined;
-  private last: { value: T; readAt: string } | undefined;
+  private last: { value: T; readAt: string; at: number; generation: number } | undefined;
+  private generation = 0;
 
+  /**
+   * `maxAgeMs`: a value read that recently is given without asking the kernel again (a console page and the event
+   * stream's stats both ask for the status), until invalidate() says the kernel has changed.
+   */
   constructor(
     private readonly read: () => Promise<T>,
     private readonly waitMs: number,
+    private readonly maxAgeMs = 0,
   ) {}
+
+  /** The kernel has changed (an apply, a sync daemon started): the next get() reads, and waits for a read begun since. */
+  invalidate(): void {
+    this.generation++;
+    this.inFlight = undefined;
+  }
 
   /** The value read now; or, when that takes longer than `waitMs` and an earlier read succeeded, that one. A failed read rejects. */
   async get(): Promise<{ value: T; readAt: string }> {
-    const reading = (this.inFlight ??= this.read().then(
-      (value) => {
-        this.last = { value, readAt: new Date().toISOString() };
-        this.inFlight = undefined;
-        return value;
-      },
-      (e: unknown) => {
-        this.inFlight = undefined;
-        throw e;
-      },
-    ));
-    const fresh = reading.then(() => this.last!);
     const last = this.last;
+    if (last && last.generation === this.generation && Date.now() - last.at < this.maxAgeMs) return { value: last.value, readAt: last.readAt };
+    const generation = this.generation;
+    let reading = this.inFlight;
+    if (!reading) {
+      const p: Promise<T> = this.read().then(
+        (value) => {
+          const at = Date.now();
+          this.last = { value, readAt: new Date(at).toISOString(), at, generation };
+          if (this.inFlight === p) this.inFlight = undefined;
+          return value;
+        },
+        (e: unknown) => {
+          if (this.inFlight === p) this.inFlight = undefined;
+          throw e;
+        },
+      );
+      reading = this.inFlight = p;
+    }
+    const fresh = reading.then(() => ({ value: this.last!.value, readAt: this.last!.readAt }));
     if (!last) return fresh;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<{ value: T; readAt: string }>((resolve) => {
-      timer = setTimeout(() => resolve(last), this.waitMs);
+      timer = setTimeout(() => resolve({ value: last.value, readAt: last.readAt }), this.waitMs);
     });
     try {
       return await Promise.race([fresh, late]);

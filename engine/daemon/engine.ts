@@ -190,6 +190,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     const decisions = this.decisions(config);
     const results: ServiceResult[] = [];
     for (const dp of this.dataPlanes) results.push(...(await dp.apply({ config, decisions })));
+    this.capabilitiesRead.invalidate();
     return results;
   }
 
@@ -425,7 +426,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   /** The kernel's part of a status (latest-read.ts says why a status waits for it at most a second). */
-  private readonly capabilitiesRead = new LatestRead(() => Promise.all(this.dataPlanes.map((d) => d.capabilities())), STATUS_KERNEL_WAIT_MS);
+  private readonly capabilitiesRead = new LatestRead(() => Promise.all(this.dataPlanes.map((d) => d.capabilities())), STATUS_KERNEL_WAIT_MS, 5000);
   private readonly countersRead = new LatestRead(async () => {
     const counters = new Map<string, Awaited<ReturnType<DataPlane['counters']>> extends Map<string, infer V> ? V : never>();
     for (const dp of this.dataPlanes) for (const [k, v] of await dp.counters().catch(() => new Map())) counters.set(k, v);

@@ -22,14 +22,15 @@ import type { Config, HaNode } from '../config/index.ts';
 import type { HaEvent, HaStatus, VrrpStateName } from '../api-types.ts';
 import { EngineError } from '../errors.ts';
 import { canonical } from '../l4/addr.ts';
-import { ensureSysctls, interfaceAddresses, readSysctl, reconcileVips } from '../l4/host.ts';
+import { ensureSysctls, readSysctl, reconcileVips } from '../l4/host.ts';
+import { LatestRead } from '../latest-read.ts';
 import { haInterfaceGroups, haSysctls, type HaAddress } from './addresses.ts';
 import { NotifyFifo, type NotifyLine } from './notify.ts';
 import { whichNode } from './node.ts';
 import { instanceName, renderKeepalivedConf } from './render.ts';
 import { KeepalivedSupervisor, type Log, type SupervisorOptions } from './supervisor.ts';
 import { SyncDaemonFollower, type SyncPort, type SyncWanted } from './sync-daemon.ts';
-import { openIpvsProcess } from '../l4/ipvs-process.ts';
+import { helperInterfaceAddresses, openIpvsProcess } from '../l4/ipvs-process.ts';
 import { SerialQueue } from '../serial.ts';
 import { StickReplicator, stickSyncPort } from './stick-sync.ts';
 import type { StickEntry } from '../l7/persistence.ts';
@@ -88,7 +89,9 @@ export class HaManager {
   constructor(private readonly opts: HaOptions) {
     const at = (f: string) => path.join(opts.dataDir, f);
     this.confPath = at('keepalived.conf');
-    this.local = opts.localAddresses ?? interfaceAddresses;
+    // Read by the IPVS helper process, at most every half second for a status (the test polls every 100 ms).
+    const addresses = new LatestRead(opts.localAddresses ?? helperInterfaceAddresses, 1000, 500);
+    this.local = async () => (await addresses.get()).value;
     this.release = opts.releaseAddresses ?? (async (a) => void (await reconcileVips([], a)));
     this.fifo = new NotifyFifo(
       at('ha-notify.fifo'),

@@ -52,7 +52,8 @@ export class SyncDaemonFollower {
   private error: SyncStatus['error'];
   private owned: Set<SyncDaemon['state']>;
   private readonly queue = new SerialQueue();
-  private readonly runningRead = new LatestRead(() => this.port!.daemons(), 1000);
+  /** Read back at most every half second (a test polls the status every 100 ms); a change here reads afresh. */
+  private readonly runningRead = new LatestRead(() => this.port!.daemons(), 1000, 500);
 
   constructor(
     private readonly open: () => Promise<SyncPort>,
@@ -98,6 +99,7 @@ export class SyncDaemonFollower {
       this.error = { code: (e as EngineError).code ?? 'HA_SYNC_FAILED', message: (e as Error).message };
       this.log('error', 'connection sync daemon not as wanted', { wanted, error: this.error.message });
     } finally {
+      this.runningRead.invalidate();
       saveRecord(this.recordPath, [...this.owned]);
     }
     if (isChange && !this.error) this.log('info', `connection sync daemon: ${wanted}`, { ...settings });

@@ -98,6 +98,14 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     }
   }
 
+  // Whether nftables has the inet family: a `nft -c` run, asked again at most every minute (every status asks for
+  // the capabilities, and starting a process each time cost a test kernel most of its CPU while a test polled).
+  let nftChecked: { at: number; reason: Promise<string | undefined> } | undefined;
+  const nftProbe = () => {
+    if (!nftChecked || performance.now() - nftChecked.at > 60_000) nftChecked = { at: performance.now(), reason: nftUnavailable() };
+    return nftChecked.reason;
+  };
+
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn, fn);
     queue = run.catch(() => {});
@@ -291,7 +299,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     async capabilities(): Promise<Capability> {
       const c = await connect();
       if (!c) return { dataPlane: 'l4', isAvailable: false, reason: unavailable!.message, details: { code: unavailable!.code, kernel: os.release() } };
-      const [info, nftReason] = await Promise.all([c.info(), nftUnavailable()]);
+      const [info, nftReason] = await Promise.all([c.info(), nftProbe()]);
       return {
         dataPlane: 'l4',
         isAvailable: true,

@@ -6,8 +6,11 @@
  * travel as their code, sentence and details (an EngineError's class does not cross a process boundary).
  */
 import { IpvsClient, type IpvsPort } from './client.ts';
+import { interfaceAddresses } from './host.ts';
 
-export type IpvsMethod = Exclude<keyof IpvsPort, 'mutations' | 'close'>;
+/** The IPVS calls, and the host's addresses per interface (an rtnetlink dump: it waits for the RTNL lock, which a
+ * sync daemon start holds too). */
+export type IpvsMethod = Exclude<keyof IpvsPort, 'mutations' | 'close'> | 'interfaceAddresses';
 export const IPVS_METHODS: readonly IpvsMethod[] = [
   'exec',
   'services',
@@ -21,6 +24,7 @@ export const IPVS_METHODS: readonly IpvsMethod[] = [
   'daemons',
   'startDaemon',
   'stopDaemon',
+  'interfaceAddresses',
 ];
 export interface WireError {
   code?: string;
@@ -47,9 +51,12 @@ if (process.send) {
   try {
     const ipvs = await IpvsClient.open();
     process.on('message', (m: IpvsRequest) => {
-      const call = IPVS_METHODS.includes(m.method)
-        ? (ipvs[m.method] as (...a: unknown[]) => Promise<unknown>).apply(ipvs, m.args)
-        : Promise.reject(new Error(`no IPVS call named ${String(m.method)}`));
+      const call =
+        m.method === 'interfaceAddresses'
+          ? interfaceAddresses()
+          : IPVS_METHODS.includes(m.method)
+            ? (ipvs[m.method] as (...a: unknown[]) => Promise<unknown>).apply(ipvs, m.args)
+            : Promise.reject(new Error(`no IPVS call named ${String(m.method)}`));
       call.then(
         (value) => send({ id: m.id, value: wireValue(value) }),
         (e) => send({ id: m.id, error: wire(e) }),

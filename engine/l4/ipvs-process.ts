@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ENGINE_ERRORS, EngineError, type EngineErrorCode } from '../errors.ts';
 import { IpvsClient, type ExecResult, type IpvsPort } from './client.ts';
+import { interfaceAddresses } from './host.ts';
 import type { IpvsMethod, IpvsReply, IpvsRequest, WireError } from './ipvs-child.ts';
 
 const IS_SOURCE = import.meta.url.endsWith('.ts');
@@ -193,6 +194,25 @@ export async function openIpvsProcess(): Promise<IpvsPort> {
       release(h);
     },
   };
+}
+
+/**
+ * The host's addresses per interface, read by the helper (an rtnetlink dump waits for the RTNL lock, which a sync
+ * daemon start or keepalived's address changes hold; here only the helper waits). Where the helper cannot run
+ * (no IPVS: then nothing of IPVS holds that lock either), read in this process.
+ */
+export async function helperInterfaceAddresses(): Promise<Map<string, string[]>> {
+  let port: IpvsPort;
+  try {
+    port = await openIpvsProcess();
+  } catch {
+    return interfaceAddresses();
+  }
+  try {
+    return (await helper!.call('interfaceAddresses', [])) as Map<string, string[]>;
+  } finally {
+    port.close();
+  }
 }
 
 function release(h: IpvsHelper): void {
