@@ -132,7 +132,10 @@ try {
     const r = await api.req('GET', '/changes');
     changesMs.push(performance.now() - t);
     if (r.status !== 200) throw new Error(`GET /changes: ${r.status}`);
-    if (i === 0) console.log(`bench console-render: GET /changes answer ${Math.round(r.text.length / 1024)} KiB`);
+    if (i === 0)
+      console.log(
+        `bench console-render: GET /changes answer ${Math.round(r.text.length / 1024)} KiB (${r.body.changes.length} of ${r.body.count} objects: the page the console loads)`,
+      );
   }
   console.log(`bench console-render: GET /changes at ${SERVICES} services: ${summary(changesMs)}`);
 

@@ -43,7 +43,44 @@ export function ResultTable({ results }: { results: Result[] }) {
   );
 }
 
-type Pending = { count: number; changes: Change[]; candidateHash: string; running: { version: number } | null; policy: string };
+type Pending = {
+  count: number;
+  offset: number;
+  summary: string[];
+  changes: Change[];
+  candidateHash: string;
+  running: { version: number } | null;
+  policy: string;
+};
+
+/** Objects per page: GET /changes answers one page, each field in words, so its cost follows the page, not the table. */
+const PAGE = 50;
+
+/** Previous / next through the server's pages of objects ("Objects 51–100 of 5,000"). */
+function Pager({ offset, count, onGo }: { offset: number; count: number; onGo: (offset: number) => void }) {
+  if (count <= PAGE) return null;
+  const last = Math.floor((count - 1) / PAGE) * PAGE;
+  const n = (x: number) => x.toLocaleString('en-GB');
+  return (
+    <nav className="mt-3 flex flex-wrap items-center gap-2 text-sm" aria-label="Pages of changes">
+      <Button size="sm" variant="secondary" disabled={offset === 0} onClick={() => onGo(0)}>
+        First
+      </Button>
+      <Button size="sm" variant="secondary" disabled={offset === 0} onClick={() => onGo(Math.max(0, offset - PAGE))}>
+        Previous
+      </Button>
+      <span data-testid="change-page">
+        Objects {n(offset + 1)}–{n(Math.min(count, offset + PAGE))} of {n(count)}
+      </span>
+      <Button size="sm" variant="secondary" disabled={offset >= last} onClick={() => onGo(offset + PAGE)}>
+        Next
+      </Button>
+      <Button size="sm" variant="secondary" disabled={offset >= last} onClick={() => onGo(last)}>
+        Last
+      </Button>
+    </nav>
+  );
+}
 
 export function ChangesPage() {
   const [data, setData] = useState<Pending | null>(null);
@@ -56,7 +93,18 @@ export function ChangesPage() {
   const [isConfirming, setConfirming] = useState(false);
   const [isBusy, setBusy] = useState(false);
   const canApply = useCan('config:apply');
-  const load = useCallback(() => api('GET', '/changes').then(setData).catch(setError), []);
+  const [offset, setOffset] = useState(0);
+  const load = useCallback(
+    () =>
+      api<Pending>('GET', `/changes?offset=${offset}&limit=${PAGE}`)
+        .then((d) => {
+          // The list got shorter than this page (a discard, someone else's apply): show its last page instead.
+          if (d.changes.length === 0 && d.count > 0 && offset > 0) setOffset(Math.floor((d.count - 1) / PAGE) * PAGE);
+          else setData(d);
+        })
+        .catch(setError),
+    [offset],
+  );
   useEffect(() => void load(), [load]);
   useLiveEvents(['candidate-changed'], () => void load());
 
@@ -153,7 +201,15 @@ export function ChangesPage() {
           )
         }
       >
+        {data && data.count > PAGE && (
+          <ul className="mb-3 list-inside list-disc text-sm text-slate-800" data-testid="change-summary">
+            {data.summary.map((line) => (
+              <li key={line}>{line}</li>
+            ))}
+          </ul>
+        )}
         {data && <ChangeList changes={data.changes} onDiscard={canWrite ? (c) => setDiscarding(c) : undefined} />}
+        {data && <Pager offset={data.offset} count={data.count} onGo={setOffset} />}
         {canApply && data && data.count > 0 && (
           <div className="mt-4 max-w-xl">
             <Field label="Comment for the record (optional)">

@@ -19,7 +19,7 @@ import { engine } from '../engine.ts';
 import { mutate } from '../api/mutate.ts';
 import type { AuditInput } from '../audit.ts';
 import { renderCandidate } from './render.ts';
-import { diffConfigs, withOperatorStates } from './diff.ts';
+import { objectChanges, withOperatorStates } from './diff.ts';
 import { rsColumns, vsColumns } from './store.ts';
 import { inspectCertificate } from '../certificates.ts';
 import { applyDeadline } from '../../engine/client/index.ts';
@@ -32,10 +32,11 @@ export async function runningVersion() {
   return db().configVersion.findFirst({ where: { status: 'applied' }, orderBy: { id: 'desc' } });
 }
 
+/** The objects staged differently from the running version; their fields are worded on demand (describeChange). */
 export async function pendingChanges() {
   const running = await runningVersion();
   const candidate = await renderCandidate();
-  const changes = diffConfigs(running ? readSnapshot(running.snapshot) : null, candidate);
+  const changes = objectChanges(running ? readSnapshot(running.snapshot) : null, candidate);
   return { running, candidate, changes, candidateHash: configHash(candidate) };
 }
 

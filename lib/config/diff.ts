@@ -46,14 +46,29 @@ export function fieldDiff(before: unknown, after: unknown, path = ''): Field[] {
   return [{ path, before: before ?? null, after: after ?? null }];
 }
 
-/** A change with its words. */
-function worded(kind: Change['kind'], objectType: Change['objectType'], name: string, fields: Field[]): Change {
+/**
+ * An object that differs, before its fields are listed and worded: `before`/`after` are the compared views (no
+ * operator state, no private key). Finding these costs one canonical comparison per object; listing and wording the
+ * fields is left to `describeChange`, so a page of a long list words only what it shows.
+ */
+export interface ObjectChange {
+  kind: Change['kind'];
+  objectType: Change['objectType'];
+  name: string;
+  headline: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** One object's change field by field, each field in words. */
+export function describeChange(c: ObjectChange): Change {
+  const fields = fieldDiff(c.kind === 'added' ? {} : c.before, c.kind === 'removed' ? {} : c.after);
   return {
-    kind,
-    objectType,
-    name,
-    headline: changeHeadline(kind, objectType, name),
-    fields: fields.map((f) => ({ ...f, text: fieldSentence(f, objectType, name) })),
+    kind: c.kind,
+    objectType: c.objectType,
+    name: c.name,
+    headline: c.headline,
+    fields: fields.map((f) => ({ ...f, text: fieldSentence(f, c.objectType, c.name) })),
   };
 }
 
@@ -61,21 +76,24 @@ function byName<T extends { name: string }>(list: T[]): Map<string, T> {
   return new Map(list.map((x) => [x.name, x]));
 }
 
-function pair<T>(objectType: Change['objectType'], before: Map<string, T>, after: Map<string, T>, view: (x: T) => unknown, prefix = ''): Change[] {
-  const out: Change[] = [];
+function pair<T>(objectType: Change['objectType'], before: Map<string, T>, after: Map<string, T>, view: (x: T) => unknown, prefix = ''): ObjectChange[] {
+  const out: ObjectChange[] = [];
+  const one = (kind: Change['kind'], name: string, b: unknown, a: unknown) =>
+    out.push({ kind, objectType, name: prefix + name, headline: changeHeadline(kind, objectType, prefix + name), before: b, after: a });
   for (const [name, a] of after) {
     const b = before.get(name);
-    if (!b) out.push(worded('added', objectType, prefix + name, fieldDiff({}, view(a))));
+    if (!b) one('added', name, null, view(a));
     else {
-      const fields = fieldDiff(view(b), view(a));
-      if (fields.length) out.push(worded('changed', objectType, prefix + name, fields));
+      const [vb, va] = [view(b), view(a)];
+      if (canonicalJson(vb) !== canonicalJson(va)) one('changed', name, vb, va);
     }
   }
-  for (const [name, b] of before) if (!after.has(name)) out.push(worded('removed', objectType, prefix + name, fieldDiff(view(b), {})));
+  for (const [name, b] of before) if (!after.has(name)) one('removed', name, view(b), null);
   return out;
 }
 
-export function diffConfigs(running: Config | null, candidate: Config): Change[] {
+/** The objects that differ, in the order the changes page lists them (services, real servers, certificates, …). */
+export function objectChanges(running: Config | null, candidate: Config): ObjectChange[] {
   const empty: Config = { schemaVersion: 1, virtualServices: [], floatingIps: [], certificates: [] };
   const before = running ?? empty;
   const vsView = (vs: Config['virtualServices'][number]) => {
@@ -102,6 +120,37 @@ export function diffConfigs(running: Config | null, candidate: Config): Change[]
   const ha = (c: Config) => new Map(c.ha ? [['the HA pair', c.ha]] : []); // one object: the `ha` block
   changes.push(...pair('ha', ha(before), ha(candidate), (h) => h));
   return changes;
+}
+
+/** Every change with its fields in words (version diffs, wizard reviews, restore previews). */
+export function diffConfigs(running: Config | null, candidate: Config): Change[] {
+  return objectChanges(running, candidate).map(describeChange);
+}
+
+const PLURAL: Record<Change['objectType'], [string, string]> = {
+  'virtual-service': ['virtual service', 'virtual services'],
+  'real-server': ['real server', 'real servers'],
+  certificate: ['certificate', 'certificates'],
+  'floating-ip': ['floating IP', 'floating IPs'],
+  ha: ['settings of the HA pair', 'settings of the HA pair'],
+};
+
+/**
+ * The whole list in a few sentences, one per kind of change and type of object, for a list too long to read at a
+ * glance: ["1,000 virtual services added", "4,000 real servers added", "1 real server changed"].
+ */
+export function changeSummary(changes: ObjectChange[]): string[] {
+  const counts = new Map<string, number>();
+  for (const c of changes) counts.set(`${c.kind}|${c.objectType}`, (counts.get(`${c.kind}|${c.objectType}`) ?? 0) + 1);
+  const out: string[] = [];
+  for (const kind of ['added', 'changed', 'removed'] as const) {
+    for (const type of Object.keys(PLURAL) as Change['objectType'][]) {
+      const n = counts.get(`${kind}|${type}`);
+      // The HA block is one object: "settings of the HA pair changed", not counted.
+      if (n) out.push(type === 'ha' ? `${PLURAL.ha[0]} ${kind}` : `${n.toLocaleString('en-GB')} ${PLURAL[type][n === 1 ? 0 : 1]} ${kind}`);
+    }
+  }
+  return out;
 }
 
 /** The config with operator states taken from `states` (by "vs/rs"), for rollbacks that must not undo a drain. */

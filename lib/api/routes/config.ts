@@ -8,7 +8,7 @@ import { defineRoute } from '../route.ts';
 import { applyConfig, pendingChanges, rollbackTo, runningVersion } from '../../config/apply.ts';
 import { supervisorState } from '../../engine-supervisor.ts';
 import { readSnapshot } from '../../secrets.ts';
-import { diffConfigs } from '../../config/diff.ts';
+import { changeSummary, describeChange, diffConfigs, type Change } from '../../config/diff.ts';
 import { discardAll, discardObject } from '../../config/discard.ts';
 import { APPLY_POLICY, versionReason } from '../../config/outcomes.ts';
 
@@ -37,18 +37,67 @@ const versionView = (v: {
   };
 };
 
-/** The candidate rows' ids by change name ("web", "web/app-1", a floating IP's address), for the id shown on hover. */
-async function idsByName(): Promise<Map<string, string>> {
-  const services = await db().virtualService.findMany({ select: { id: true, name: true, realServers: { select: { id: true, name: true } } } });
+/** The candidate rows' ids of the listed changes by change name ("web", "web/app-1", an address), shown on hover. */
+async function idsOf(changes: Change[]): Promise<Map<string, string>> {
+  const names = (t: Change['objectType']) => changes.filter((c) => c.objectType === t).map((c) => c.name);
+  const serviceOf = (n: string) => n.slice(0, Math.max(0, n.indexOf('/')));
+  const services = [...new Set([...names('virtual-service'), ...names('real-server').map(serviceOf)])];
   const out = new Map<string, string>();
-  for (const vs of services) {
-    out.set(`virtual-service:${vs.name}`, vs.id);
-    for (const rs of vs.realServers) out.set(`real-server:${vs.name}/${rs.name}`, rs.id);
+  if (services.length) {
+    const rows = await db().virtualService.findMany({
+      where: { name: { in: services } },
+      select: { id: true, name: true, realServers: { select: { id: true, name: true } } },
+    });
+    for (const vs of rows) {
+      out.set(`virtual-service:${vs.name}`, vs.id);
+      for (const rs of vs.realServers) out.set(`real-server:${vs.name}/${rs.name}`, rs.id);
+    }
   }
-  for (const f of await db().floatingIp.findMany({ select: { id: true, address: true } })) out.set(`floating-ip:${f.address}`, f.id);
-  for (const c of await db().certificate.findMany({ select: { id: true, name: true } })) out.set(`certificate:${c.name}`, c.id);
+  const addresses = names('floating-ip');
+  if (addresses.length)
+    for (const f of await db().floatingIp.findMany({ where: { address: { in: addresses } }, select: { id: true, address: true } }))
+      out.set(`floating-ip:${f.address}`, f.id);
+  const certificates = names('certificate');
+  if (certificates.length)
+    for (const c of await db().certificate.findMany({ where: { name: { in: certificates } }, select: { id: true, name: true } }))
+      out.set(`certificate:${c.name}`, c.id);
   return out;
 }
+
+const OBJECT_TYPES = ['virtual-service', 'real-server', 'floating-ip', 'certificate', 'ha'] as const;
+
+/**
+ * GET /changes answers one page of objects, each field in words, and the whole list's size and summary: its cost
+ * and size follow the page, not the table (1,000 staged services are 5,000 objects; a reviewer reads 50 at a time).
+ */
+const OFFSET = 'A whole number from 0 (how many objects of the list to skip).';
+const LIMIT = 'A whole number from 0 to 200 (objects per page; 0 answers the count and summary alone).';
+const ChangesQuery = z.strictObject({
+  offset: z.coerce.number({ error: OFFSET }).int({ error: OFFSET }).min(0, { error: OFFSET }).default(0),
+  /** 0 answers the count, summary and hash alone (the console's menu badge needs no more). */
+  limit: z.coerce.number({ error: LIMIT }).int({ error: LIMIT }).min(0, { error: LIMIT }).max(200, { error: LIMIT }).default(50),
+});
+
+const ChangeView = z.object({
+  kind: z.enum(['added', 'removed', 'changed']),
+  objectType: z.enum(OBJECT_TYPES),
+  name: z.string(),
+  headline: z.string(),
+  id: z.string().optional(),
+  fields: z.array(z.object({ path: z.string(), before: z.unknown(), after: z.unknown(), text: z.string() })),
+});
+const PendingChangesView = z.object({
+  /** Objects staged differently from the running version (the whole list, not this page). */
+  count: z.number().int(),
+  offset: z.number().int(),
+  limit: z.number().int(),
+  /** The whole list in words: "1,000 virtual services added". */
+  summary: z.array(z.string()),
+  changes: z.array(ChangeView),
+  candidateHash: z.string(),
+  running: z.object({ version: z.number().int(), hash: z.string() }).nullable(),
+  policy: z.string(),
+});
 
 const DiscardBody = z.strictObject({
   /** The candidate you reviewed (GET /changes candidateHash); a discard of everything is refused if it changed since. */
@@ -56,7 +105,7 @@ const DiscardBody = z.strictObject({
   /** One object's staged changes; without it, every staged change. Real servers are named "service/server". */
   object: z
     .strictObject({
-      type: z.enum(['virtual-service', 'real-server', 'floating-ip', 'certificate', 'ha'], {
+      type: z.enum(OBJECT_TYPES, {
         error: 'Choose virtual-service, real-server, floating-ip, certificate or ha.',
       }),
       name: z.string().min(1).max(300),
@@ -74,15 +123,21 @@ export const configRoutes = [
     tag: 'config',
     action: 'changes.read',
     objectType: 'config',
-    summary: 'What is staged against the running version',
-    async handler() {
+    summary: 'What is staged against the running version: one page of objects, each field in words',
+    query: ChangesQuery,
+    response: PendingChangesView,
+    async handler(ctx) {
+      const { offset, limit } = ctx.query;
       const p = await pendingChanges();
-      const ids = await idsByName();
-      const changes = p.changes.map((c) => ({ ...c, id: ids.get(`${c.objectType}:${c.name}`) }));
+      const page = p.changes.slice(offset, offset + limit).map(describeChange);
+      const ids = await idsOf(page);
       return {
         body: {
-          count: changes.length,
-          changes,
+          count: p.changes.length,
+          offset,
+          limit,
+          summary: changeSummary(p.changes),
+          changes: page.map((c) => ({ ...c, id: ids.get(`${c.objectType}:${c.name}`) })),
           candidateHash: p.candidateHash,
           running: p.running ? { version: p.running.id, hash: p.running.hash } : null,
           policy: APPLY_POLICY,
