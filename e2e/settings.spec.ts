@@ -85,6 +85,21 @@ test('syslog: a missing server is named at the field; a real listener receives t
       { timeout: 10_000 },
     )
     .toMatch(/0 queued · [1-9]\d* sent/);
+  // The access log control is real: found by its name, saved through the API, read back after a reload.
+  const accessLogs = page.getByRole('checkbox', { name: 'Layer 7 access log' });
+  await expect(accessLogs).not.toBeChecked();
+  await expect(accessLogs).toHaveAccessibleDescription(/sample rate applies/);
+  for (const isOn of [true, false]) {
+    await accessLogs.setChecked(isOn);
+    const saved = page.waitForResponse((r) => r.url().endsWith('/api/v1/syslog') && r.request().method() === 'PUT');
+    await page.getByTestId('syslog-save').click();
+    const response = await saved;
+    expect(response.status()).toBe(200);
+    expect((await response.json()).settings.sendAccessLogs).toBe(isOn);
+    await page.reload();
+    if (isOn) await expect(accessLogs).toBeChecked();
+    else await expect(accessLogs).not.toBeChecked();
+  }
 });
 
 test('alerts: a signed test alert reaches a real webhook receiver; screenshots', async ({ page }) => {

@@ -64,7 +64,8 @@ export function SyslogCard() {
       }
     >
       <p className="mb-3 text-sm text-slate-600">
-        Audit events and health transitions as RFC 5424 messages, queued on the appliance while the server is unreachable and sent in order when it is back.
+        Audit events, health transitions and, if asked, the layer 7 access log as RFC 5424 messages, queued on the appliance while the server is unreachable and
+        sent in order when it is back.
       </p>
       <div className="grid gap-3 sm:grid-cols-2">
         <label className="flex items-center gap-2 text-sm sm:col-span-2">
@@ -127,9 +128,19 @@ export function SyslogCard() {
             <input type="checkbox" checked={form.sendHealthTransitions} onChange={(e) => set('sendHealthTransitions', e.target.checked)} /> Health transitions
           </label>
           <label className="flex items-center gap-2">
-            <input type="checkbox" checked={form.sendAccessLogs} onChange={(e) => set('sendAccessLogs', e.target.checked)} /> Layer 7 access log (many messages;
-            off by default)
+            <input
+              type="checkbox"
+              checked={form.sendAccessLogs}
+              onChange={(e) => set('sendAccessLogs', e.target.checked)}
+              aria-describedby="syslog-access-hint"
+              data-testid="syslog-access-logs"
+            />{' '}
+            Layer 7 access log
           </label>
+          <p id="syslog-access-hint" className="ml-6 text-xs text-slate-500">
+            One message per request the access log keeps: each service's sample rate applies, errors and aborted requests are always sent. Many messages; off by
+            default. Sent from the moment it is turned on, within about 5 seconds of the request.
+          </p>
         </fieldset>
       </div>
       <div className="mt-3 space-y-2">

@@ -34,7 +34,8 @@ const STATE_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_STATE_TIMEOUT_MS ?? 5
 /** When an apply sent now must have started in the engine, or not happen at all. */
 export const applyDeadline = (now = Date.now()): number => now + APPLY_TIMEOUT_MS;
 
-export type LogsResponse = { lines: LogLine[]; isTruncated: boolean };
+/** `cursor`: set when the query gave one (read forward: engine/log/read.ts). */
+export type LogsResponse = { lines: LogLine[]; isTruncated: boolean; cursor?: string };
 
 export interface EngineClient {
   readonly socketPath: string;

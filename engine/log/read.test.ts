@@ -61,9 +61,68 @@ test('a query is refused naming the field', () => {
     [{ after: 'yesterday' }, 'after'],
     [{ kind: 'audit' }, 'kind'],
     [{ colour: 'red' }, 'colour'],
+    [{ cursor: 'access-0:12' }, 'cursor'],
+    [{ cursor: '../etc.1:0' }, 'cursor'],
   ] as const) {
     const r = LogQuerySchema.safeParse(q);
     assert.equal(r.success, false);
     assert.equal(String(r.error!.issues[0].path[0] ?? (r.error!.issues[0] as { keys?: string[] }).keys?.[0]), field);
   }
+});
+
+test('cursor: from the end, every line once, oldest first across workers, late and half-written lines, rotation', () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-read-cursor-'));
+  const file = (name: string) => path.join(d, name);
+  const line = (s: number, p: string, over: object = {}) => `${access(s, { path: p, ...over })}\n`;
+  fs.writeFileSync(file('access-0.1.log'), line(1, '/before-0'));
+  fs.writeFileSync(file('access-1.1.log'), line(1, '/before-1') + access(2, { path: '/b2' }).slice(0, 20));
+  fs.writeFileSync(file('engine.1.log'), `${JSON.stringify({ time: at(1), level: 'info', msg: 'not an access line' })}\n`);
+  const read = (cursor: string, over: object = {}) => readLogs(d, LogQuerySchema.parse({ cursor, ...over }));
+
+  const start = read('end');
+  // The end is the end of the last whole line: worker 1's line being written is read whole next time.
+  assert.deepEqual(
+    [start.lines, start.isTruncated, start.cursor],
+    [[], false, `access-0.1:${line(1, '/before-0').length},access-1.1:${line(1, '/before-1').length}`],
+  );
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-read-empty-'));
+  const none = readLogs(empty, LogQuerySchema.parse({ cursor: 'end' }));
+  assert.equal(none.cursor, '', 'no files yet: every file will be read from its start');
+  fs.writeFileSync(path.join(empty, 'access-0.1.log'), line(3, '/first'));
+  assert.deepEqual(
+    readLogs(empty, LogQuerySchema.parse({ cursor: none.cursor })).lines.map((l) => l.path),
+    ['/first'],
+  );
+
+  // Worker 1's buffered line from second 2 reaches its file after worker 0's from second 4: both come, by time.
+  fs.appendFileSync(file('access-0.1.log'), line(4, '/a4'));
+  fs.appendFileSync(file('access-1.1.log'), `${access(2, { path: '/b2' }).slice(20)}\n` + line(5, '/b5') + access(6, { path: '/b6' }).slice(0, 30));
+  const first = read(start.cursor!, { limit: '2' });
+  assert.deepEqual([first.lines.map((l) => l.path), first.isTruncated], [['/b2', '/a4'], true]);
+  const second = read(first.cursor!, { limit: '2' });
+  assert.deepEqual([second.lines.map((l) => l.path), second.isTruncated], [['/b5'], false], 'the half-written line waits');
+  assert.deepEqual(read(second.cursor!).lines, [], 'nothing twice');
+
+  // The rest of the half-written line, a rotation of worker 0 (file 2, and 1 removed), and a new worker 2.
+  fs.appendFileSync(file('access-1.1.log'), `${access(6, { path: '/b6' }).slice(30)}\n`);
+  fs.appendFileSync(file('access-0.1.log'), line(7, '/a7'));
+  fs.writeFileSync(file('access-0.2.log'), line(8, '/a8', { status: 503 }));
+  fs.writeFileSync(file('access-2.1.log'), line(9, '/c9'));
+  const third = read(second.cursor!);
+  assert.deepEqual(
+    third.lines.map((l) => l.path),
+    ['/b6', '/a7', '/a8', '/c9'],
+  );
+  fs.rmSync(file('access-0.1.log'));
+  fs.appendFileSync(file('access-0.2.log'), line(10, '/a10'));
+  // Filters apply; the cursor still moves past what they leave out.
+  const fourth = read(third.cursor!, { status: '5xx' });
+  assert.deepEqual(fourth.lines, []);
+  assert.deepEqual(read(fourth.cursor!).lines, []);
+  assert.match(fourth.cursor!, /^access-0\.2:\d+,access-1\.1:\d+,access-2\.1:\d+$/);
+  // A reader that never had a cursor for a stream reads it from its first file.
+  assert.deepEqual(
+    read('access-0.2:0').lines.map((l) => l.path),
+    ['/before-1', '/b2', '/b5', '/b6', '/a8', '/c9', '/a10'],
+  );
 });

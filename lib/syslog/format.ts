@@ -158,6 +158,8 @@ export interface AccessEntryLike {
   bytesOut: number;
   timings: { requestMs: number; queueMs: number; connectMs: number; responseMs: number; totalMs: number };
   termination: string;
+  /** Servers tried before the one that answered (HAProxy's retries); absent in entries from before it existed. */
+  retries?: number;
 }
 
 export function accessMessage(e: AccessEntryLike, at: Date, base: { facility: Facility; hostname: string }): SyslogMessage {
@@ -180,6 +182,7 @@ export function accessMessage(e: AccessEntryLike, at: Date, base: { facility: Fa
       Tr: t.responseMs,
       Tt: t.totalMs,
       termination: e.termination,
+      retries: e.retries,
     },
     text: `${e.client} ${e.service}/${e.server ?? '-'} ${t.requestMs}/${t.queueMs}/${t.connectMs}/${t.responseMs}/${t.totalMs} ${e.status} ${e.bytesOut} ${e.termination} "${e.method} ${e.path}"`,
   };

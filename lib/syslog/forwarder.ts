@@ -1,8 +1,18 @@
 /**
- * Syslog out: audit events and health transitions, as RFC 5424 messages, to one syslog server.
+ * Syslog out: audit events, health transitions and (when asked) layer 7 access log lines, as RFC 5424 messages, to
+ * one syslog server.
  *
  *   AuditEvent / HealthTransition rows ──(id > cursor)──► format ──► DiskQueue (data dir) ──► transport ──► server
  *        ▲ nudged by the bus ('audit', engine 'health' events) and polled every `pollMs` (rows written alone)
+ *   engine's access log files ──GET /v1/logs?cursor=…──┘
+ *
+ * Access lines: the engine's workers write them to their files (engine/log/access-log.ts), already sampled by each
+ * service's layer7.accessLog.sampleRate (errors and aborts always kept), so what is forwarded is what the file has,
+ * no second sampling. Each pump asks the engine for the lines past its access cursor (by file and byte offset:
+ * engine/log/read.ts), oldest first, a page of 1,000 at a time, and queues them like rows; nothing crosses from the
+ * proxy's hot path. The engine being away leaves the lines in its files for the next pump (as long as its retention
+ * keeps them: 5 × 10 MB a worker). Turned on, it starts at the files' current end; turned off, the cursor is
+ * forgotten, so turning it on again does not send what was written meanwhile.
  *
  * The tables are the source: the forwarder reads rows past its cursors (one per table, kept in syslog-cursor.json and
  * recovered from the queue's newest records after a crash), appends their messages to the queue, saves the cursors,
@@ -16,6 +26,9 @@ import path from 'node:path';
 import { db } from '../db.ts';
 import { bus, type ConsoleEvent } from '../bus.ts';
 import { log } from '../log.ts';
+import { engine } from '../engine.ts';
+import { laterCursor } from '../../engine/log/read.ts';
+import type { LogsResponse } from '../../engine/client/index.ts';
 import { accessMessage, auditMessage, formatRfc5424, healthMessage, MSGID, type AccessEntryLike } from './format.ts';
 import { DiskQueue } from './queue.ts';
 import { createTransport, type Transport } from './transport.ts';
@@ -24,6 +37,8 @@ import type { SyslogSettings } from './settings.ts';
 interface Cursors {
   audit: number;
   health: number;
+  /** The engine's access log cursor (engine/log/read.ts); absent while access logs are not sent. */
+  access?: string;
 }
 
 export interface SyslogStatus {
@@ -44,9 +59,17 @@ export interface ForwarderOptions {
   pollMs?: number;
   /** Rows read per table per pump. */
   batch?: number;
+  /** Reads the engine's logs (default: the engine's GET /v1/logs through its client). */
+  readLogs?: (query: Record<string, string>) => Promise<LogsResponse>;
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** Access lines asked for at once (the engine's limit), and pages per pump (the rest waits for the next pump). */
+const ACCESS_PAGE = 1000;
+const ACCESS_PAGES_PER_PUMP = 50;
+
+/** The queue record that carries the access cursor reached (the last of a page's records) starts with this. */
+const ACCESS_SRC = 'access=';
 
 export class SyslogForwarder {
   private settings: SyslogSettings;
@@ -60,6 +83,7 @@ export class SyslogForwarder {
   private retryTimer?: NodeJS.Timeout;
   private backoffMs = 1000;
   private isFailing = false;
+  private isEngineFailing = false;
   private readonly hostname: string;
   private readonly unsubscribe: () => void;
   private stats = { sent: 0, lastError: null as string | null, lastErrorAt: null as string | null };
@@ -92,6 +116,7 @@ export class SyslogForwarder {
 
   /** New settings take effect at once: the connection is made again to wherever they point. */
   reconfigure(settings: SyslogSettings): void {
+    if (!settings.isEnabled || !settings.sendAccessLogs) this.forgetAccessCursor();
     this.settings = settings;
     this.queue.maxMessages = settings.queueMaxMessages;
     this.transport?.close();
@@ -124,6 +149,7 @@ export class SyslogForwarder {
       this.fail(e as Error);
       return;
     }
+    await this.enqueueAccessLines();
     await this.drain();
   }
 
@@ -152,14 +178,22 @@ export class SyslogForwarder {
   }
 
   /**
-   * Access log entries, queued only when `sendAccessLogs` is on (off by default: there can be thousands a second).
-   * Nothing calls this yet: the layer 7 access log is written in the engine's process (engine/log/access-log.ts) and
-   * has no feed to the console. Answers how many were queued.
+   * Queues access log entries, only when `sendAccessLogs` is on (off by default: there can be thousands a second);
+   * the pump gives it the engine's lines. `cursor`: the engine's access cursor after them, saved with them (the last
+   * record carries it too, for a crash between the two). Answers how many were queued.
    */
-  forwardAccess(entries: readonly { at: Date; entry: AccessEntryLike }[]): number {
+  forwardAccess(entries: readonly { at: Date; entry: AccessEntryLike }[], cursor?: string): number {
     if (!this.settings.isEnabled || !this.settings.sendAccessLogs || !entries.length) return 0;
     const base = { facility: this.settings.facility, hostname: this.hostname };
-    this.queue.append(entries.map((x) => ({ src: 'access:0', msg: formatRfc5424(accessMessage(x.entry, x.at, base)) })));
+    const droppedBefore = this.queue.dropped;
+    this.queue.append(
+      entries.map((x, i) => ({
+        src: cursor !== undefined && i === entries.length - 1 ? ACCESS_SRC + cursor : 'access',
+        msg: formatRfc5424(accessMessage(x.entry, x.at, base)),
+      })),
+    );
+    if (this.queue.dropped > droppedBefore)
+      log('warn', 'syslog queue full: the oldest messages were dropped', { dropped: this.queue.dropped - droppedBefore, limit: this.queue.maxMessages });
     this.kick();
     return entries.length;
   }
@@ -182,6 +216,12 @@ export class SyslogForwarder {
     }
     // A crash after appending and before saving the cursors: the queue knows better.
     for (const src of this.queue.sources()) {
+      if (src.startsWith(ACCESS_SRC)) {
+        // Only while access logs were on when the cursors were saved (the first page, from the end, saves one at
+        // once): a record from before they were turned off must not bring its cursor back.
+        if (c.access !== undefined) c.access = laterCursor(c.access, src.slice(ACCESS_SRC.length));
+        continue;
+      }
       const [kind, id] = src.split(':');
       if (kind === 'audit' || kind === 'health') c[kind] = Math.max(c[kind], Number(id));
     }
@@ -224,6 +264,49 @@ export class SyslogForwarder {
     }
   }
 
+  /**
+   * Queues the engine's access lines past the cursor (from the files' end the first time), page by page. An engine
+   * that cannot be asked is said once, in the log and the status, and asked again at the next pump: its files wait.
+   */
+  private async enqueueAccessLines(): Promise<void> {
+    if (!this.settings.sendAccessLogs) return;
+    const readLogs = this.opts.readLogs ?? ((q: Record<string, string>) => engine().logs(q));
+    try {
+      let cursor = (await this.loadCursors()).access ?? 'end';
+      for (let page = 0; page < ACCESS_PAGES_PER_PUMP; page++) {
+        const r = await readLogs({ kind: 'access', cursor, limit: String(ACCESS_PAGE) });
+        if (r.cursor === undefined) throw new Error('the engine answered without a cursor: it predates access log forwarding; restart it');
+        const entries = r.lines.flatMap((l) => {
+          const entry = asAccessEntry(l);
+          return entry ? [{ at: new Date(l.time), entry }] : [];
+        });
+        this.forwardAccess(entries, r.cursor);
+        cursor = r.cursor;
+        this.cursors = { ...this.cursors!, access: cursor };
+        this.saveCursors(this.cursors);
+        if (!r.isTruncated) break;
+      }
+      this.isEngineFailing = false;
+    } catch (e) {
+      if (!this.isEngineFailing)
+        log('warn', 'access log lines cannot be read from the engine; they wait in its files for the next try', { err: (e as Error).message });
+      this.isEngineFailing = true;
+      this.stats.lastError = `ENGINE: access log lines cannot be read (${(e as Error).message})`;
+      this.stats.lastErrorAt = new Date().toISOString();
+    }
+  }
+
+  /** Access logs turned off: the next turn-on starts at the files' end, not where this one stopped. */
+  private forgetAccessCursor(): void {
+    if (this.cursors) this.cursors = { audit: this.cursors.audit, health: this.cursors.health };
+    // (A record in the queue still naming the old cursor is not taken back on load: see loadCursors.)
+    if (!fs.existsSync(this.cursorFile)) return;
+    const c = JSON.parse(fs.readFileSync(this.cursorFile, 'utf8')) as Cursors;
+    if (c.access === undefined) return;
+    delete c.access;
+    this.saveCursors(c);
+  }
+
   private async drain(): Promise<void> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -258,6 +341,17 @@ export class SyslogForwarder {
     this.retryTimer.unref();
     this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
   }
+}
+
+/** A line the engine read from an access log, if it has the fields of one (a line of another shape is skipped). */
+function asAccessEntry(l: Record<string, unknown>): AccessEntryLike | undefined {
+  const t = l.timings as Record<string, unknown> | undefined;
+  const isText = (k: string) => typeof l[k] === 'string';
+  const isNumber = (v: unknown) => typeof v === 'number';
+  if (!['client', 'service', 'method', 'path', 'termination'].every(isText) || !['status', 'bytesIn', 'bytesOut'].every((k) => isNumber(l[k])))
+    return undefined;
+  if (!t || !['requestMs', 'queueMs', 'connectMs', 'responseMs', 'totalMs'].every((k) => isNumber(t[k]))) return undefined;
+  return l as unknown as AccessEntryLike;
 }
 
 export { MSGID };

@@ -8,19 +8,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { startHarness, type Harness } from '../testing/harness.ts';
 import { db } from '../db.ts';
 import { writeAuditAlone } from '../audit.ts';
 import { recordTransitions } from '../health-history.ts';
 import { SyslogForwarder } from './forwarder.ts';
 import { SyslogSettingsSchema, type SyslogSettings } from './settings.ts';
+import { freePort, makeCerts, received, type Rsyslog, rsyslog as startableRsyslog, waitForLines } from './rsyslog-peer.ts';
 
-const RSYSLOGD = '/usr/sbin/rsyslogd';
 let h: Harness;
 let tmp: string;
 before(async () => {
@@ -35,112 +32,10 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function makeCerts(dir: string) {
-  const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  for (const ca of ['ca', 'other-ca']) {
-    ossl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${ca}.key`,
-      '-out',
-      `${ca}.pem`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=Fulcrum test ${ca}`,
-    );
-  }
-  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
-
-interface Rsyslog {
-  port: number;
-  out: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** One rsyslogd config (own work dir, pid file, output file); start/stop it as often as the test likes. */
 function rsyslog(name: string, transport: 'udp' | 'tcp' | 'tls', port: number): Rsyslog {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(path.join(dir, 'work'), { recursive: true });
-  const out = path.join(dir, 'received.log');
-  const tlsGlobal =
-    transport === 'tls'
-      ? ` DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="${tmp}/ca.pem" DefaultNetstreamDriverCertFile="${tmp}/server.pem" DefaultNetstreamDriverKeyFile="${tmp}/server.key"`
-      : '';
-  const input =
-    transport === 'udp'
-      ? `module(load="imudp")\ninput(type="imudp" address="127.0.0.1" port="${port}")`
-      : `module(load="imtcp"${transport === 'tls' ? ' StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon"' : ''})\ninput(type="imtcp" address="127.0.0.1" port="${port}")`;
-  fs.writeFileSync(
-    path.join(dir, 'rsyslog.conf'),
-    [
-      `global(workDirectory="${dir}/work" maxMessageSize="64k"${tlsGlobal})`,
-      input,
-      'template(name="seen" type="string" string="%hostname% %app-name% %msgid% %structured-data% %msg%\\n")',
-      `action(type="omfile" file="${out}" template="seen")`,
-      '',
-    ].join('\n'),
-  );
-  let child: ChildProcess | undefined;
-  let stderr = '';
-  const r: Rsyslog = {
-    port,
-    out,
-    async start() {
-      child = spawn(RSYSLOGD, ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr!.on('data', (c) => (stderr += c));
-      if (transport === 'udp') return; // nothing to connect to; the UDP test waits for its messages instead
-      for (let i = 0; ; i++) {
-        if (child.exitCode !== null) throw new Error(`rsyslogd exited: ${stderr}`);
-        const isUp = await new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-          s.on('error', () => resolve(false));
-        });
-        if (isUp) return;
-        if (i > 200) throw new Error(`rsyslogd not listening on ${port}: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    async stop() {
-      if (!child || child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
+  const r = startableRsyslog(tmp, name, transport, port);
   started.push(r);
   return r;
-}
-
-const received = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
-
-/** Waits for rsyslog to have written `n` lines (it writes asynchronously); fails with what it has after 10 s. */
-async function waitForLines(file: string, n: number, onPoll?: () => void): Promise<string[]> {
-  for (let i = 0; i < 400; i++) {
-    const lines = received(file);
-    if (lines.length >= n) return lines;
-    onPoll?.();
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return received(file);
 }
 
 const settingsFor = (r: Rsyslog, transport: 'udp' | 'tcp' | 'tls', extra: Partial<SyslogSettings> = {}): SyslogSettings =>
