@@ -11,6 +11,8 @@ pkgs=(
   haproxy nginx-light libnginx-mod-stream wrk  # benchmark peers and load generator
   nghttp2-client                               # h2load: the HTTP/2 rows of bench:l7 (and their fixed-rate p99)
   dcmtk iputils-ping                           # health checks: DICOM peers (storescp, dcmqrscp) in tests; ping for ICMP checks
+  iputils-arping                               # the wizard's ARP check (lib/wizard/arp-check.ts): who answers ARP for a VIP;
+                                               # Debian ships arping with cap_net_raw, so the console needs no root
   keepalived                                   # HA: VRRP. The engine runs its own instance (its file and pid files in the
                                                # data directory), never the package's keepalived.service: kept from
                                                # starting below, and it would not start anyway without an

@@ -2,7 +2,8 @@
 /**
  * After create: apply (the console's ordinary apply route, with the run named in the comment), then the final screen
  * that proves it live: each real server's health from the engine's status and the live feed, a request through each
- * VIP:port sent from this appliance, and the ARP scripts again for DR.
+ * VIP:port sent from this appliance, for DR whether each real server answers ARP for the VIP (asked on the LAN from
+ * this appliance), and the ARP scripts again.
  */
 import { useCallback, useEffect, useState } from 'react';
 import { api, type ApiCallError } from '../api-client';
@@ -13,6 +14,7 @@ import { useCan } from '../session';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { ErrorBox } from '../ui/card';
+import { ArpCheck } from './arp-check';
 import { ArpDownloads } from './arp-downloads';
 import { CertificateWait } from './csr';
 import type { Run, ServiceObject } from './types';
@@ -175,6 +177,7 @@ export function Finish({ run }: { run: Run }) {
         )}
       </section>
       {run.result?.certificateRequest && <CertificateWait name={run.result.certificateRequest} />}
+      <ArpCheck runId={run.id} services={services} />
       <ArpDownloads runId={run.id} services={services} />
     </div>
   );

@@ -122,6 +122,15 @@ test('a DR run: refusals at each step, resumed after a logout, pre-flight refusa
   assert.match(again.body.error.message, /already staged/);
   assert.equal((await admin.req('GET', '/wizard/runs')).body.items.length, 0, 'a staged run is no longer open');
 
+  // The ARP check asks the LAN from the interface on each server's subnet; loopback has no ARP, so it says so, unprobed.
+  const arp = await admin.req('POST', `/wizard/runs/${id}/arp-check`);
+  assert.equal(arp.status, 200, arp.text);
+  assert.deepEqual(
+    arp.body.items.map((r: { realServer: string; outcome: string }) => `${r.realServer} ${r.outcome}`),
+    ['sym-app-1 not-probed', 'sym-app-2 not-probed'],
+  );
+  assert.equal(arp.body.items[0].message, "sym-app-1: 127.0.0.11 is on this appliance's loopback, where there is no ARP to ask.");
+
   // The ARP scripts, per real server, for the engineer to take to each server.
   const sh = await admin.req('GET', `/wizard/runs/${id}/arp/sym-app-2?os=linux&linuxLan=ens192`);
   assert.equal(sh.status, 200);

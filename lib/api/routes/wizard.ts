@@ -15,6 +15,8 @@ import { abandonRun, createRun, loadRun, openRuns, reviewRun, runView, saveStep,
 import { probeTcp, testRequest } from '../../wizard/probe.ts';
 import { InterfaceNamesSchema, linuxInstructions, linuxScript, windowsInstructions, windowsScript, type ArpTarget } from '../../wizard/arp-scripts.ts';
 import { checkRun } from '../../wizard/engine.ts';
+import { checkArp } from '../../wizard/arp-check.ts';
+import { hostAddresses } from '../../wizard/preflight.ts';
 import { renderCandidate } from '../../config/render.ts';
 import type { Answers } from '../../wizard/answers.ts';
 
@@ -172,6 +174,19 @@ export const wizardRoutes = [
         }
       }
       return { body: { items: results } };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/wizard/runs/:id/arp-check',
+    permission: 'config:apply',
+    tag,
+    action: 'wizard.arp-check',
+    objectType,
+    summary: "Ask the LAN from this appliance whether each real server of the run's DR services answers ARP for the VIP (it must not)",
+    async handler(ctx) {
+      const row = await loadRun(ctx.params.id, ctx.actor.userId);
+      return { body: { items: await checkArp(await arpTargets(row), hostAddresses()) } };
     },
   }),
   defineRoute({
