@@ -285,6 +285,13 @@ test('EMIS Symphony in Layer 4 DR: refusals at each step, ARP scripts per server
   // This machine's kernel has no IPVS: the screen says so rather than "running".
   await expect(page.getByText(/Applied, but not everything runs on this machine/)).toBeVisible();
   await expect(page.getByTestId('live-rs-symphony-dr-1').getByTestId('health-word')).toHaveText('checking off');
+  // The ARP check, per real server: these are on this machine's loopback, where there is no ARP to ask, and it says so
+  // (the probes themselves are proven in the test kernel: lib/wizard/arp-check.kernel.test.ts).
+  await page.getByRole('button', { name: 'Check ARP from this appliance' }).click();
+  await expect(page.getByTestId('arp-check-symphony-dr-1')).toContainText(
+    "symphony-dr-1: 127.0.0.11 is on this appliance's loopback, where there is no ARP to ask.",
+  );
+  await expect(page.getByTestId('arp-check-symphony-dr-2')).toContainText('not probed');
   await shot(page, 'dr-live');
 });
 
