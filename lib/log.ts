@@ -14,7 +14,7 @@
  * (as lib/bus.ts): one logger, one open file.
  */
 import pino from 'pino';
-import type SonicBoom from 'sonic-boom';
+import type { SonicBoom } from 'sonic-boom';
 import { closeRolledFile, type LogFn, type LogLevel, makeLogger, openRolledFile, type RolledFileOptions } from '../engine/log/logger.ts';
 
 export type { LogLevel };

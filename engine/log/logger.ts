@@ -10,7 +10,7 @@
  */
 import pino, { type Logger } from 'pino';
 import pinoRoll from 'pino-roll';
-import type SonicBoom from 'sonic-boom';
+import type { SonicBoom } from 'sonic-boom';
 import { redactFields, redactText } from './redact.ts';
 
 export type LogLevel = 'info' | 'warn' | 'error';

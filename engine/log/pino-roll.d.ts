@@ -1,6 +1,6 @@
 /** pino-roll 4 ships no types: what engine/log/ uses of it (its README's options). */
 declare module 'pino-roll' {
-  import type SonicBoom from 'sonic-boom';
+  import type { SonicBoom } from 'sonic-boom';
   interface PinoRollOptions {
     file: string;
     /** "10m", "512k"; a bare number is megabytes. */
