@@ -1,5 +1,5 @@
 'use client';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, type ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
 import { useCan } from './session';
@@ -94,17 +94,19 @@ export function ChangesPage() {
   const [isBusy, setBusy] = useState(false);
   const canApply = useCan('config:apply');
   const [offset, setOffset] = useState(0);
-  const load = useCallback(
-    () =>
-      api<Pending>('GET', `/changes?offset=${offset}&limit=${PAGE}`)
-        .then((d) => {
-          // The list got shorter than this page (a discard, someone else's apply): show its last page instead.
-          if (d.changes.length === 0 && d.count > 0 && offset > 0) setOffset(Math.floor((d.count - 1) / PAGE) * PAGE);
-          else setData(d);
-        })
-        .catch(setError),
-    [offset],
-  );
+  // Only the answer to the latest request is shown: pages clicked through quickly may answer out of order.
+  const latest = useRef(0);
+  const load = useCallback(() => {
+    const asked = ++latest.current;
+    return api<Pending>('GET', `/changes?offset=${offset}&limit=${PAGE}`)
+      .then((d) => {
+        if (asked !== latest.current) return;
+        // The list got shorter than this page (a discard, someone else's apply): show its last page instead.
+        if (d.changes.length === 0 && d.count > 0 && offset > 0) setOffset(Math.floor((d.count - 1) / PAGE) * PAGE);
+        else setData(d);
+      })
+      .catch(setError);
+  }, [offset]);
   useEffect(() => void load(), [load]);
   useLiveEvents(['candidate-changed'], () => void load());
 
