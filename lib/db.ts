@@ -14,7 +14,6 @@ import { PrismaClient, type Prisma } from './generated/prisma/client.ts';
 import { consoleEnv } from './env.ts';
 import { ensureAuditKeyAtStart } from './audit-key.ts';
 
-export type Db = PrismaClient;
 export type Tx = Prisma.TransactionClient;
 
 const MIGRATIONS_DIR = path.resolve(process.cwd(), 'prisma', 'migrations');

@@ -156,8 +156,6 @@ interface Epoch {
   held: HealthTransitionEvent[];
 }
 
-export type HealthHistory = ReturnType<typeof createHealthHistory>;
-
 /**
  * The recorder. Feed it the one engine subscription's events and connection changes (lib/live.ts does); it never
  * throws into its caller. `idle()` resolves once the work started so far is done (for tests and shutdown).

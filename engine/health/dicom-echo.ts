@@ -217,7 +217,7 @@ const ABORT_REASONS: Record<number, string> = {
   6: 'invalid PDU parameter value',
 };
 
-export function abortText(ab: { source: number; reason: number }): string {
+function abortText(ab: { source: number; reason: number }): string {
   if (ab.source === 0) return 'aborted by the service user';
   if (ab.source === 2) return `aborted by the service provider: ${ABORT_REASONS[ab.reason] ?? `reason ${ab.reason}`}`;
   return `aborted by source ${ab.source}, reason ${ab.reason}`;

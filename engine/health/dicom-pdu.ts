@@ -43,14 +43,14 @@ export const APPLICATION_CONTEXT = '1.2.840.10008.3.1.1.1';
 export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
 export const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 /** What we announce as the largest P-DATA PDU we accept; a C-ECHO answer is under 100 bytes. */
-export const MAX_PDU_LENGTH = 16384;
+const MAX_PDU_LENGTH = 16384;
 /**
  * 2.25 is the root for UIDs made from a UUID (PS3.5 §B.2, ISO/IEC 9834-8): it needs no registration, so Fulcrum names
  * its implementation without borrowing an organisation's root. The UUID (8150b742-4a21-40c7-9435-a51d78cd6bb4) was
  * drawn once, at random, for Fulcrum; it must never change, since peers log it to tell implementations apart.
  */
 export const IMPLEMENTATION_CLASS_UID = '2.25.171889512137895219203870829814660033460';
-export const IMPLEMENTATION_VERSION_NAME = 'FULCRUM';
+const IMPLEMENTATION_VERSION_NAME = 'FULCRUM';
 /** Larger answers are refused as garbage: a real AC is a few hundred bytes, and P-DATA is held to MAX_PDU_LENGTH. */
 const MAX_PDU_BODY = 65536;
 
@@ -229,7 +229,7 @@ export function decodePData(body: Buffer): Pdv[] {
  *   (0000,0900) US Status                     answer only; 0x0000 success
  */
 export const TAG = { COMMAND_FIELD: 0x0100, MESSAGE_ID: 0x0110, RESPONDED_TO: 0x0120, DATA_SET_TYPE: 0x0800, STATUS: 0x0900 } as const;
-export const C_ECHO_RQ = 0x0030;
+const C_ECHO_RQ = 0x0030;
 export const C_ECHO_RSP = 0x8030;
 const NO_DATA_SET = 0x0101;
 

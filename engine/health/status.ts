@@ -56,7 +56,7 @@ export interface CheckResult {
 }
 
 /** `{name}` placeholders filled from params; a missing one is a programming error, so it throws (tests catch it). */
-export function fill(template: string, params: Record<string, unknown>): string {
+function fill(template: string, params: Record<string, unknown>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => {
     if (params[k] === undefined) throw new Error(`check message "${template}" needs {${k}}`);
     return String(params[k]);

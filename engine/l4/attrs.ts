@@ -11,21 +11,19 @@
  *   multicast groups, which are big-endian on the wire.
  */
 
-export const NLA_F_NESTED = 0x8000;
+const NLA_F_NESTED = 0x8000;
 const NLA_TYPE_MASK = 0x3fff;
 
 export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
 export const NLM_F_ACK = 0x4;
 export const NLM_F_DUMP = 0x300;
 export const NLMSG_ERROR = 0x2;
-export const NLMSG_DONE = 0x3;
 
 const align = (n: number) => (n + 3) & ~3;
 
 export type Attr = Buffer;
 
-export function attr(type: number, payload: Buffer): Attr {
+function attr(type: number, payload: Buffer): Attr {
   const len = 4 + payload.length;
   const out = Buffer.alloc(align(len));
   out.writeUInt16LE(len, 0);
@@ -53,11 +51,6 @@ export function u32(type: number, v: number): Attr {
 export function be32(type: number, v: number): Attr {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(v >>> 0);
-  return attr(type, b);
-}
-export function u64(type: number, v: bigint): Attr {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(v);
   return attr(type, b);
 }
 /** NUL-terminated string, as the kernel's NLA_NUL_STRING policy wants. */
@@ -90,17 +83,6 @@ export function readStr(b: Buffer | undefined): string | undefined {
   return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
 }
 
-export interface GenlMessage {
-  type: number;
-  flags: number;
-  seq: number;
-  pid: number;
-  cmd: number;
-  version: number;
-  /** Attributes after the generic netlink header. */
-  payload: Buffer;
-}
-
 /** One whole netlink message: header, genl header, attributes. */
 export function frame(m: { type: number; flags: number; seq: number; pid: number; cmd: number; version: number; attrs: Attr[] }): Buffer {
   const body = Buffer.concat(m.attrs);
@@ -113,25 +95,6 @@ export function frame(m: { type: number; flags: number; seq: number; pid: number
   out.writeUInt8(m.cmd, 16);
   out.writeUInt8(m.version, 17);
   body.copy(out, 20);
-  return out;
-}
-
-/** Splits a datagram into netlink messages (header fields plus raw data after the 16-byte header). */
-export function splitMessages(buf: Buffer): { type: number; flags: number; seq: number; pid: number; data: Buffer }[] {
-  const out = [];
-  let off = 0;
-  while (off + 16 <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    if (len < 16 || off + len > buf.length) throw new Error(`malformed netlink message at offset ${off} (length ${len})`);
-    out.push({
-      type: buf.readUInt16LE(off + 4),
-      flags: buf.readUInt16LE(off + 6),
-      seq: buf.readUInt32LE(off + 8),
-      pid: buf.readUInt32LE(off + 12),
-      data: buf.subarray(off + 16, off + len),
-    });
-    off += align(len);
-  }
   return out;
 }
 

@@ -48,7 +48,7 @@ import type {
 export const IPVS_GENL_NAME = 'IPVS';
 export const IPVS_GENL_VERSION = 1;
 
-export const CMD = {
+const CMD = {
   NEW_SERVICE: 1,
   SET_SERVICE: 2,
   DEL_SERVICE: 3,
@@ -259,7 +259,7 @@ const PROTO_NAME = new Map<number, Protocol>(Object.entries(PROTO).map(([k, v]) 
 const FWD_NAME = new Map<number, ForwardMethod>(Object.entries(FWD).map(([k, v]) => [v, k as ForwardMethod]));
 
 /** A SERVICE nested attribute's contents → service (identity, settings, stats). */
-export function decodeServiceNest(nest: Buffer): ObservedService {
+function decodeServiceNest(nest: Buffer): ObservedService {
   const a = parseAttrs(nest);
   const family = familyFromAf(readU16(a.get(SVC.AF)));
   const fwmark = readU32(a.get(SVC.FWMARK)) ?? 0;
@@ -287,7 +287,7 @@ export function decodeServiceNest(nest: Buffer): ObservedService {
 }
 
 /** A DEST nested attribute's contents → destination. `serviceFamily` stands in when ADDR_FAMILY is absent (kernels < 5.3). */
-export function decodeDestNest(nest: Buffer, serviceFamily: Family): ObservedDestination {
+function decodeDestNest(nest: Buffer, serviceFamily: Family): ObservedDestination {
   const a = parseAttrs(nest);
   const familyAttr = readU16(a.get(DEST.ADDR_FAMILY));
   const family = familyAttr !== undefined ? familyFromAf(familyAttr) : serviceFamily;

@@ -34,7 +34,7 @@ import {
   type Service,
 } from './model.ts';
 
-export const MAX_PORT_SERVICES = 256;
+const MAX_PORT_SERVICES = 256;
 
 export interface DesiredService {
   service: Service;

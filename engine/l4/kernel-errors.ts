@@ -28,7 +28,7 @@ export function isHarmless(c: Command, errno: number): boolean {
   return false;
 }
 
-export function describeCommand(c: Command): string {
+function describeCommand(c: Command): string {
   switch (c.cmd) {
     case 'new-service':
       return `adding service ${serviceText(c.service)}`;

@@ -105,7 +105,7 @@ export interface SyncDaemon {
 }
 
 export const SVC_F_PERSISTENT = 0x1;
-export const SVC_F_HASHED = 0x2;
+const SVC_F_HASHED = 0x2;
 export const SVC_F_ONEPACKET = 0x4;
 /** Scheduler flags (IP_VS_SVC_F_SCHED1/2): for sh and mh, 1 = fallback (skip a destination that is overloaded or at
  * weight 0 and hash on), 2 = port (hash the source port too). ipvsadm's `-b sh-fallback,sh-port`. */

@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import type { MarkRule, SnatRule } from './desired.ts';
 
-export const NFT_TABLE = 'fulcrum_l4';
+const NFT_TABLE = 'fulcrum_l4';
 
 export function renderRuleset(marks: readonly MarkRule[], snat: readonly SnatRule[]): string {
   const ip = (f: 4 | 6) => (f === 6 ? 'ip6' : 'ip');

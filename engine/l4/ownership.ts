@@ -24,7 +24,7 @@ export interface OwnershipRecord {
   labels?: Record<string, string>;
 }
 
-export const OWNERSHIP_FILE = 'l4-owned.json';
+const OWNERSHIP_FILE = 'l4-owned.json';
 
 /** A Set / Map that counts its changes, so save() knows without serialising 1,000 keys whether anything changed. */
 class CountingSet<T> extends Set<T> {

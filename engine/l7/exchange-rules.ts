@@ -19,9 +19,9 @@ import { proxyHeader } from './proxy-protocol.ts';
 import type { UpstreamConn } from './upstream.ts';
 
 /** RFC 9110 §9.2.2; retried only without a body and before any response byte (see isSafeToRetry). */
-export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-export const MAINTENANCE_PAGE =
+const MAINTENANCE_PAGE =
   '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Service temporarily unavailable</title></head>' +
   '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto"><h1>Service temporarily unavailable</h1>' +
   '<p>This service is undergoing maintenance. Please try again in a few minutes.</p></body></html>';
@@ -267,12 +267,12 @@ export function isSafeToRetry(isConnect: boolean, method: string, hasBody: boole
 }
 
 /** A request target's path: without its query. */
-export function pathOf(target: string): string {
+function pathOf(target: string): string {
   const q = target.indexOf('?');
   return q === -1 ? target : target.slice(0, q);
 }
 
-export function stripPort(host: string): string {
+function stripPort(host: string): string {
   if (host.startsWith('[')) {
     const end = host.indexOf(']');
     return end === -1 ? host : host.slice(0, end + 1);

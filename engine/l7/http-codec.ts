@@ -27,7 +27,7 @@ import { equalsLower, isUnderscoreTwin, owsTrim } from './http-fields.ts';
 export { ChunkedTracker } from './chunked.ts';
 export { HttpParseError } from './http-refusals.ts';
 export { leadingEmptyLines, partialHeadError } from './http-syntax.ts';
-export { HOP_BY_HOP, deleteHeader, getHeader, getHeaders, isHopByHopName, isName, isNameIn, serializeHead, setHeader, STATUS_TEXT } from './http-fields.ts';
+export { HOP_BY_HOP, deleteHeader, getHeader, isHopByHopName, isName, isNameIn, serializeHead, STATUS_TEXT } from './http-fields.ts';
 
 export const CRLFCRLF = Buffer.from('\r\n\r\n');
 

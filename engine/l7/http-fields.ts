@@ -68,15 +68,6 @@ export function getHeader(headers: readonly string[], lowerName: string): string
   return undefined;
 }
 
-/** Every value of a header, in order. */
-export function getHeaders(headers: readonly string[], lowerName: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === lowerName.length && headers[i].toLowerCase() === lowerName) out.push(headers[i + 1]);
-  }
-  return out;
-}
-
 /** Removes every header of that name; returns how many went. */
 export function deleteHeader(headers: string[], lowerName: string): number {
   let removed = 0;
@@ -87,11 +78,6 @@ export function deleteHeader(headers: string[], lowerName: string): number {
     }
   }
   return removed;
-}
-
-export function setHeader(headers: string[], name: string, value: string): void {
-  deleteHeader(headers, name.toLowerCase());
-  headers.push(name, value);
 }
 
 /** Serialises a head; `firstLine` without CRLF. latin1 keeps bytes as they came. */

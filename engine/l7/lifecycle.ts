@@ -18,7 +18,7 @@ export interface BackoffOptions {
   stableMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 30_000, stableMs: 60_000 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 30_000, stableMs: 60_000 };
 
 export class RestartBackoff {
   readonly options: BackoffOptions;
@@ -61,7 +61,7 @@ export function exitText(code: number | null, signal: string | null): string {
 }
 
 export const CLOSE_GRACE_ENV = 'FULCRUM_L7_CLOSE_GRACE_MS';
-export const DEFAULT_CLOSE_GRACE_MS = 5000;
+const DEFAULT_CLOSE_GRACE_MS = 5000;
 const MAX_CLOSE_GRACE_MS = 600_000;
 
 /**

@@ -46,7 +46,7 @@ export interface ServicePlan {
 }
 
 /** The schema's defaults for a layer 7 service that gave no `layer7` block (parsed, so they never drift from it). */
-export const DEFAULT_LAYER7: Layer7Options = Layer7Schema.parse({});
+const DEFAULT_LAYER7: Layer7Options = Layer7Schema.parse({});
 
 const SERVE: ServerDecision = { disposition: 'serve', weight: -1, isHealthDown: false };
 

@@ -23,7 +23,7 @@ export function plainIp(address: string | undefined): string {
   return unmappedAddress(address);
 }
 
-export function compileMatch(m: Match): Matcher {
+function compileMatch(m: Match): Matcher {
   const tests: Matcher[] = [];
   if (m.pathPrefix !== undefined) {
     const p = m.pathPrefix;

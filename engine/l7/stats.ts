@@ -39,7 +39,7 @@ export function countResponse(c: Counters, status: number): void {
   else r.other++;
 }
 
-export function addInto(into: Counters, c: Counters): void {
+function addInto(into: Counters, c: Counters): void {
   into.activeConnections += c.activeConnections;
   into.totalConnections += c.totalConnections;
   into.bytesIn += c.bytesIn;

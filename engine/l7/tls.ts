@@ -15,7 +15,7 @@ import type { CertPlan } from './plan.ts';
 import { EngineError } from '../errors.ts';
 
 /** OpenSSL names; TLS 1.3 suites are always on and chosen by OpenSSL. */
-export const CIPHER_PROFILES = {
+const CIPHER_PROFILES = {
   modern: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
   intermediate:
     'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:' +
@@ -33,7 +33,7 @@ export interface TlsOptions {
 }
 
 /** DNS names a certificate answers for: its subjectAltName DNS entries, else its CN. Lower case. */
-export function certificateNames(pem: string): string[] {
+function certificateNames(pem: string): string[] {
   const x = new crypto.X509Certificate(pem);
   const names = (x.subjectAltName ?? '')
     .split(',')
@@ -55,7 +55,7 @@ function nameMatches(pattern: string, host: string): boolean {
 }
 
 /** Refuses a certificate that does not parse or whose key does not match it (PROXY_CERT_INVALID). */
-export function checkCertificate(c: CertPlan): void {
+function checkCertificate(c: CertPlan): void {
   try {
     const x = new crypto.X509Certificate(c.certificatePem);
     const key = crypto.createPrivateKey(c.privateKeyPem);

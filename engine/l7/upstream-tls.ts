@@ -24,7 +24,7 @@ export interface UpstreamTls {
 const BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** The bundle's certificates as PEM blocks; throws PROXY_CONFIG_INVALID for a block OpenSSL cannot read. */
-export function caCertificates(service: string, bundle: string): string[] {
+function caCertificates(service: string, bundle: string): string[] {
   const blocks = bundle.match(BLOCK) ?? [];
   if (blocks.length === 0) throw new EngineError('PROXY_CONFIG_INVALID', { name: service, reason: 'its re-encryption CA bundle holds no PEM certificate' });
   blocks.forEach((pem, i) => {

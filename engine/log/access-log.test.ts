@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { createAccessLog, terminationState, type AccessEntry } from './access-log.ts';
+import { createAccessLog, type AccessEntry } from './access-log.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-access-'));
 
@@ -40,14 +40,6 @@ const lines = (dir: string) =>
         .filter(Boolean)
         .map((l) => JSON.parse(l)),
     );
-
-test("termination states are HAProxy's two characters", () => {
-  assert.equal(terminationState('normal', 'done'), '--');
-  assert.equal(terminationState('client-closed', 'data'), 'CD');
-  assert.equal(terminationState('server-closed', 'connect'), 'SC');
-  assert.equal(terminationState('server-timeout', 'headers'), 'sH');
-  assert.equal(terminationState('proxy', 'request'), 'PR');
-});
 
 test('paths with quotes, backslashes, control and non-ASCII characters come back as sent; a long one is cut at 512', async () => {
   const dir = tmp();

@@ -30,25 +30,6 @@
  */
 import pinoRoll from 'pino-roll';
 
-export const CAUSES = {
-  normal: '-',
-  'client-closed': 'C',
-  'server-closed': 'S',
-  proxy: 'P',
-  local: 'L',
-  'client-timeout': 'c',
-  'server-timeout': 's',
-  resource: 'R',
-  internal: 'I',
-} as const;
-export const STEPS = { request: 'R', queue: 'Q', connect: 'C', headers: 'H', data: 'D', last: 'L', done: '-' } as const;
-export type Cause = keyof typeof CAUSES;
-export type Step = keyof typeof STEPS;
-
-export function terminationState(cause: Cause, step: Step): string {
-  return CAUSES[cause] + STEPS[step];
-}
-
 export interface AccessEntry {
   client: string;
   service: string;
@@ -102,13 +83,13 @@ function isoNow(): string {
   return `${secondText}.${String(now % 1000).padStart(3, '0')}Z`;
 }
 
-export function accessLine(e: AccessEntry): string {
+function accessLine(e: AccessEntry): string {
   const t = e.timings;
   const p = e.path.length > MAX_PATH ? `${e.path.slice(0, MAX_PATH)}…` : e.path;
   return `{"level":"info","time":"${isoNow()}","client":${str(e.client)},"service":${str(e.service)},"server":${str(e.server ?? '-')},"method":${str(e.method)},"path":${str(p)},"status":${num(e.status)},"bytesIn":${num(e.bytesIn)},"bytesOut":${num(e.bytesOut)},"timings":{"requestMs":${num(t.requestMs)},"queueMs":${num(t.queueMs)},"connectMs":${num(t.connectMs)},"responseMs":${num(t.responseMs)},"totalMs":${num(t.totalMs)}},"termination":${str(e.termination)},"retries":${num(e.retries)},"msg":"access"}\n`;
 }
 
-export function isAbnormal(e: Pick<AccessEntry, 'status' | 'termination'>): boolean {
+function isAbnormal(e: Pick<AccessEntry, 'status' | 'termination'>): boolean {
   return e.termination !== '--' || e.status >= 500;
 }
 

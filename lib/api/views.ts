@@ -56,7 +56,6 @@ export const CertificateView = z.object({
   notAfter: Timestamp,
   createdAt: Timestamp,
 });
-export const CertificateList = z.object({ items: z.array(CertificateView) });
 
 export const RealServerView = z.object({ ...RealServerSchema.shape, ...Stamped });
 export const VirtualServiceView = z.object({ ...VirtualServiceSchema.shape, ...Stamped, realServers: z.array(RealServerView) });

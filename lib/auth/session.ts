@@ -139,10 +139,6 @@ export async function checkApiKey(key: string, opts: LookupOptions = {}): Promis
   };
 }
 
-export async function actorFromApiKey(key: string, opts: LookupOptions = {}): Promise<Actor | undefined> {
-  return (await checkApiKey(key, opts)).actor;
-}
-
 /** A new API key: the whole key is shown once; only its prefix and hash are kept. */
 export function newApiKey(): { key: string; prefix: string; keyHash: string } {
   const prefix = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x').slice(0, 8);

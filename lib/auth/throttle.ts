@@ -69,11 +69,6 @@ export async function throttleState(keys: ThrottleKeys, now = new Date()): Promi
   return { seconds: Math.ceil(Math.max(pairMs, globalMs) / 1000), scope: pairMs >= globalMs ? 'pair' : 'global' };
 }
 
-/** Seconds until a login may be tried again, or 0. */
-export async function lockedForSeconds(keys: ThrottleKeys, now = new Date()): Promise<number> {
-  return (await throttleState(keys, now)).seconds;
-}
-
 function next(r: { failures: number; windowStart: Date } | null, policy: ThrottlePolicy, now: Date) {
   const isFresh = !r || now.getTime() - r.windowStart.getTime() > policy.windowMs;
   const failures = isFresh ? 1 : r!.failures + 1;

@@ -158,8 +158,6 @@ export interface SampleView {
   latencyMs: number | null;
 }
 
-export const SERIES_FIELDS = ['connections', 'connectionsMax', 'newConnectionsPerS', 'bytesInPerS', 'bytesOutPerS', 'requestsPerS', 'latencyMs'] as const;
-
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export function viewOf(s: SampleSums): SampleView {

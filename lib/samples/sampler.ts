@@ -33,8 +33,6 @@ export interface SamplerOptions {
   onStored?: (points: SamplePoint[]) => void;
 }
 
-export type Sampler = ReturnType<typeof createSampler>;
-
 export function createSampler(opts: SamplerOptions = {}) {
   const now = opts.now ?? Date.now;
   const maxRows = opts.maxRows ?? DEFAULT_MAX_ROWS;
