@@ -35,9 +35,10 @@ import type { ListenerRef, Session } from './http-proxy.ts';
 import { logConnectionRefusal, logRefusal } from './proxy-log.ts';
 import { plainIp } from './rules.ts';
 import { countResponse } from './stats.ts';
+import { FieldTap } from './h2-tap.ts';
 import type { ServiceRuntime } from './service.ts';
 
-const { NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_COMPRESSION_ERROR } = http2.constants;
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** One http2 server object per service runtime: it only holds the settings and makes sessions; it listens nowhere. */
@@ -73,6 +74,8 @@ export class H2Session implements Session, H2Client {
   readonly isTls: boolean;
   readonly clientIp: string;
   isDead = false;
+  /** The client's bytes on their way to node:http2, with every header block checked (h2-tap.ts). */
+  readonly tap: FieldTap;
   private session: http2.ServerHttp2Session | null = null;
   private readonly exchanges = new Set<H2Exchange>();
   private readonly counters;
@@ -94,9 +97,13 @@ export class H2Session implements Session, H2Client {
     listener.sessions.add(this);
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
+    this.tap = new FieldTap(socket, (reason, isCompression) => {
+      logConnectionRefusal({ code: isCompression ? 'H2_COMPRESSION_ERROR' : 'H2_FRAMING', reason, service: this.service, client: this.clientIp });
+      this.destroy(isCompression ? NGHTTP2_COMPRESSION_ERROR : NGHTTP2_PROTOCOL_ERROR);
+    });
     adopting = this;
     try {
-      serverFor(rt).emit('connection', socket);
+      serverFor(rt).emit('connection', this.tap);
     } finally {
       adopting = null;
     }
@@ -123,10 +130,20 @@ export class H2Session implements Session, H2Client {
   }
 
   private onStream(stream: http2.ServerHttp2Stream, raw: string[]): void {
+    // An announced stream has its id (undefined only before its HEADERS are sent, for streams this side opens).
+    const id = stream.id ?? 0;
+    if (id > this.tap.lastStream) this.tap.lastStream = id;
     stream.on('error', () => undefined);
     // A reset that came in the same read as the HEADERS has already closed the stream when it is announced.
     if (stream.destroyed) return this.count('resets');
+    // A malformed request is this side's reset, not the client's: it does not count towards rapid reset.
+    const bad = this.tap.malformed.get(id);
+    if (bad !== undefined) {
+      this.tap.malformed.delete(id);
+      return this.malformed(stream, bad);
+    }
     stream.on('aborted', () => this.count('resets'));
+    stream.on('close', () => this.tap.malformed.delete(id));
     const rt = this.listener.rt;
     if (rt === null || this.listener.isClosed || this.isClosing) {
       stream.close(NGHTTP2_REFUSED_STREAM);
@@ -147,6 +164,30 @@ export class H2Session implements Session, H2Client {
     this.exchanges.add(ex);
     stream.on('close', () => ex.abort());
     ex.start();
+  }
+
+  malformedReason(stream: number): string | undefined {
+    return this.tap.malformed.get(stream);
+  }
+
+  /**
+   * A request with a field HTTP/2 forbids is malformed (RFC 9113 §8.1.1): a stream error PROTOCOL_ERROR, nothing of it
+   * forwarded. Logged with 400, the status the same request gets over HTTP/1.1; the client gets the reset.
+   */
+  malformed(stream: http2.ServerHttp2Stream, reason: string): void {
+    const rt = this.listener.rt;
+    if (rt !== null) {
+      logRefusal({
+        code: 'H2_MALFORMED_FIELD',
+        status: 400,
+        reason: `${reason}; the stream was reset (PROTOCOL_ERROR)`,
+        service: rt.plan.name,
+        client: this.clientIp,
+        side: 'request',
+      });
+      countResponse(rt.state.counters, 400);
+    }
+    if (!stream.destroyed) stream.close(NGHTTP2_PROTOCOL_ERROR);
   }
 
   /**
