@@ -10,7 +10,8 @@
  *     case, connection-specific ones dropped, RFC 9113 §8.2.2) ─► body as DATA (chunked framing removed) ─► END_STREAM
  *
  * What differs from HTTP/1.1, by the protocol: a failure ends the stream (RST_STREAM), never the connection; a 1xx
- * goes on as an informational HEADERS frame; trailers of a chunked response are not passed on; there is no upgrade.
+ * goes on as an informational HEADERS frame; a request's trailers follow its last chunk (lastChunk), a chunked
+ * response's are not passed on yet; there is no upgrade.
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
@@ -54,6 +55,31 @@ export interface H2Client extends RequestClient {
   readonly listener: ListenerRef;
   readonly isDead: boolean;
   exchangeDone(ex: H2Exchange): void;
+  /** Why a stream's header blocks (its trailers, here) made it malformed (h2-tap.ts), or undefined. */
+  malformedReason(stream: number): string | undefined;
+  /** Resets a malformed stream (PROTOCOL_ERROR) and logs why. */
+  malformed(stream: http2.ServerHttp2Stream, reason: string): void;
+}
+
+/**
+ * Trailer fields that never go on to the real server (RFC 9110 §6.5.1: framing, routing and connection fields
+ * cannot be trailers; a receiver could act on them as if they had been in the head).
+ */
+const NO_TRAILER = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer']);
+
+/**
+ * The last chunk of a request body sent on chunked, with the client's trailers (RFC 9112 §7.1.2) when it sent any:
+ * node:http2 gives them as a name/value list, each already checked by h2-tap.ts (no CR, LF or NUL can end a line).
+ */
+export function lastChunk(trailers: readonly string[] | null): string {
+  if (trailers === null) return LAST_CHUNK;
+  let text = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) {
+    const name = trailers[i];
+    if (name.charCodeAt(0) === 58 || NO_TRAILER.has(name)) continue;
+    text += `${name}: ${trailers[i + 1]}\r\n`;
+  }
+  return `${text}\r\n`;
 }
 
 type Phase = 'choose' | 'connect' | 'body' | 'wait' | 'response' | 'done';
@@ -102,6 +128,8 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   private reqBodySent = false;
   private reqBytes = 0;
   private isListening = false;
+  /** The request's trailers (node:http2's raw list), once they came. */
+  private reqTrailers: string[] | null = null;
   /** The proxy paused the stream (the server cannot take more): not the client's slowness. */
   private isClientHeld = false;
   private rate: BodyRateGuard | null = null;
@@ -130,6 +158,9 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.hasBody = mode !== BODY_NONE;
     this.isReqChunked = mode === BODY_CHUNKED;
     this.reqDone = !this.hasBody;
+    // Trailers come before the body's end, maybe before a server is chosen: kept until the last chunk is written.
+    // Over Content-Length they have nowhere to go in HTTP/1.1 and are dropped, as HAProxy does.
+    if (this.hasBody) this.stream.once('trailers', (_h: unknown, _f: unknown, raw: string[]) => this.onClientTrailers(raw));
     // Redirects, content switching, rewrites and persistence: the same function as HTTP/1.1's.
     const target = routeRequest(rt, head, c, this);
     if (typeof target !== 'string') return this.local(target.status, `Redirecting to ${target.location}\n`, undefined, ['location', target.location]);
@@ -220,11 +251,24 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     }
   }
 
+  /** A trailer field HTTP/2 forbids makes the whole request malformed (RFC 9113 §8.1.1): reset, the server cut. */
+  private onClientTrailers(raw: string[]): void {
+    if (this.phase === 'done') return;
+    const bad = this.c.malformedReason(this.stream.id ?? 0);
+    if (bad === undefined) {
+      this.reqTrailers = raw;
+      return;
+    }
+    this.c.malformed(this.stream, bad);
+    this.term = 'PR';
+    this.abort('PR');
+  }
+
   private onClientEnd(): void {
     if (this.reqDone || this.phase === 'done') return;
     this.reqDone = true;
     this.rate?.stop();
-    if (this.isReqChunked && this.conn !== null) writeDirect(this.conn.socket, LAST_CHUNK);
+    if (this.isReqChunked && this.conn !== null) writeDirect(this.conn.socket, lastChunk(this.reqTrailers));
     if (this.phase === 'body') this.phase = 'wait';
     // The response may have ended before the body did (then the server connection was not reusable).
   }
