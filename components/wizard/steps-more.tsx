@@ -232,8 +232,8 @@ export function TlsStep({ value, onChange, errors }: StepProps<TlsValue>) {
         )}
       </fieldset>
       {value.source === 'request' && (
-        <div className="text-sm">
-          <p data-testid="csr-chosen">
+        <div className="text-sm" data-testid="csr-chosen">
+          <p>
             {value.certificate
               ? `Signing request: ${value.certificate}. Its certificate will have this name.`
               : 'No signing request chosen yet: make one below (Make key and request).'}
