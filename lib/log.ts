@@ -14,14 +14,13 @@
  * (as lib/bus.ts): one logger, one open file.
  */
 import pino from 'pino';
-import type { SonicBoom } from 'sonic-boom';
-import { closeRolledFile, type LogFn, type LogLevel, makeLogger, openRolledFile, type RolledFileOptions } from '../engine/log/logger.ts';
+import { closeRolledFile, type LogFn, type LogLevel, makeLogger, openRolledFile, type RolledFile, type RolledFileOptions } from '../engine/log/logger.ts';
 
 export type { LogLevel };
 
 interface ConsoleLog {
   log: LogFn;
-  file: SonicBoom | null;
+  file: RolledFile | null;
 }
 const g = globalThis as unknown as { __fulcrumConsoleLog?: ConsoleLog };
 
@@ -63,7 +62,7 @@ export interface ConsoleLogFileOptions extends Omit<RolledFileOptions, 'isSync'>
  * directory another user owns) leaves the log on the terminal and says so there; answers whether the file is open.
  */
 export async function openConsoleLogFile(o: ConsoleLogFileOptions): Promise<boolean> {
-  let file: SonicBoom;
+  let file: RolledFile;
   try {
     file = await openRolledFile({ file: o.file, size: o.size, keep: o.keep, isSync: true });
   } catch (e) {
@@ -81,7 +80,7 @@ export async function openConsoleLogFile(o: ConsoleLogFileOptions): Promise<bool
 }
 
 /** The file's stream, if one is open (tests wait on its events). */
-export const consoleLogFile = (): SonicBoom | null => current().file;
+export const consoleLogFile = (): RolledFile | null => current().file;
 
 /** Closes the file (if any); later lines go to the terminal only. */
 export async function closeConsoleLog(): Promise<void> {

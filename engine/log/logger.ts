@@ -10,10 +10,11 @@
  */
 import pino, { type Logger } from 'pino';
 import pinoRoll from 'pino-roll';
-import type { SonicBoom } from 'sonic-boom';
 import { redactFields, redactText } from './redact.ts';
 
 export type LogLevel = 'info' | 'warn' | 'error';
+/** An open rolled file (pino-roll's SonicBoom stream). */
+export type RolledFile = Awaited<ReturnType<typeof pinoRoll>>;
 export type LogFn = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
 export interface RolledFileOptions {
@@ -28,7 +29,7 @@ export interface RolledFileOptions {
 }
 
 /** Opens `file` for appending, 0600, rotated and pruned as the options say. */
-export function openRolledFile(o: RolledFileOptions): Promise<SonicBoom> {
+export function openRolledFile(o: RolledFileOptions): Promise<RolledFile> {
   return pinoRoll({
     file: o.file,
     size: o.size ?? '10m',
@@ -66,7 +67,7 @@ export function makeLogger(src: string, streams: pino.StreamEntry[]): { logger: 
 }
 
 /** Ends a rolled file, resolving once what was written is on disk. */
-export function closeRolledFile(file: SonicBoom | null): Promise<void> {
+export function closeRolledFile(file: RolledFile | null): Promise<void> {
   return new Promise<void>((resolve) => {
     if (!file) return resolve();
     file.once('close', () => resolve());
