@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { Config } from '../../../engine/config/index.ts';
 import { ApiError } from '../../errors.ts';
+import { bus, type ConsoleEvent } from '../../bus.ts';
 import { db } from '../../db.ts';
 import { engine } from '../../engine.ts';
 import { defineRoute } from '../route.ts';
@@ -62,6 +63,32 @@ async function idsOf(changes: Change[]): Promise<Map<string, string>> {
     for (const c of await db().certificate.findMany({ where: { name: { in: certificates } }, select: { id: true, name: true } }))
       out.set(`certificate:${c.name}`, c.id);
   return out;
+}
+
+/**
+ * Pending changes for GET /changes, shared by requests that arrive while one is being worked out: a page asks for
+ * its list and the console's menu for its count at the same moment, and each costs a render of the whole candidate.
+ * A staged change (the bus's candidate-changed) ends the sharing, so a request made after it works the list out
+ * afresh; a list read just before a write is no risk to apply either, which compares the hash the person reviewed.
+ */
+let shared: ReturnType<typeof pendingChanges> | undefined;
+let isListening = false;
+function sharedPendingChanges(): ReturnType<typeof pendingChanges> {
+  if (!isListening) {
+    isListening = true;
+    // An apply's or a rollback's events (audit, the engine's 'applied') end the sharing too.
+    bus().on('event', (e: ConsoleEvent) => {
+      if (e.type === 'candidate-changed' || e.type === 'audit' || e.type === 'engine') shared = undefined;
+    });
+  }
+  if (shared) return shared;
+  const p = pendingChanges();
+  shared = p;
+  const done = () => {
+    if (shared === p) shared = undefined;
+  };
+  p.then(done, done);
+  return p;
 }
 
 const OBJECT_TYPES = ['virtual-service', 'real-server', 'floating-ip', 'certificate', 'ha'] as const;
@@ -128,7 +155,7 @@ export const configRoutes = [
     response: PendingChangesView,
     async handler(ctx) {
       const { offset, limit } = ctx.query;
-      const p = await pendingChanges();
+      const p = await sharedPendingChanges();
       const page = p.changes.slice(offset, offset + limit).map(describeChange);
       const ids = await idsOf(page);
       return {
