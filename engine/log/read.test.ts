@@ -48,6 +48,15 @@ test('filters: service, server, status class (none: no answer), text, after, lim
   assert.deepEqual([r.lines.map((l) => l.path), r.isTruncated], [['/p5', '/p4'], true]);
 });
 
+test("the console's log apart", () => {
+  fs.writeFileSync(
+    path.join(dir, 'console.1.log'),
+    `${JSON.stringify({ time: at(2), level: 'error', src: 'console', msg: 'unexpected error in API route' })}\n`,
+  );
+  assert.deepEqual(paths({ kind: 'console' }), ['unexpected error in API route']);
+  assert.ok(!paths({ kind: 'engine' }).includes('unexpected error in API route'));
+});
+
 test('the engine log apart, with the least level', () => {
   assert.deepEqual(paths({ kind: 'engine' }), ['rollback failed', 'real server web/a is down: connection refused', 'applied']);
   assert.deepEqual(paths({ kind: 'engine', level: 'warn' }), ['rollback failed', 'real server web/a is down: connection refused']);

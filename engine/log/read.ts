@@ -1,10 +1,11 @@
 /**
- * Reads recent lines of the access log (every worker's access-<slot>.N.log) or of the engine log (engine.N.log) from
- * a logs directory, newest first, with a filter: what the engine's GET /v1/logs answers and the console's log viewer
- * shows. Only the last READ_BYTES of each file are read, so a query costs the same however large the logs have grown;
- * older lines are in the files (and in syslog, when it is set up).
+ * Reads recent lines of the access log (every worker's access-<slot>.N.log), of the engine log (engine.N.log) or of the
+ * console's log (console.N.log, lib/log.ts: the console writes it into the same directory) from a logs directory,
+ * newest first, with a filter: what the engine's GET /v1/logs answers and the console's log viewer shows. Only the
+ * last READ_BYTES of each file are read, so a query costs the same however large the logs have grown; older lines are
+ * in the files (and in syslog, when it is set up).
  *
- *   kind     access | engine                 status  1xx … 5xx, or "none" (no answer reached the client)
+ *   kind     access | engine | console       status  1xx … 5xx, or "none" (no answer reached the client)
  *   level    the least level shown           text    a case-insensitive substring of the line
  *   service, server  exact names             after   only lines after this time (the viewer's live tail)
  *   cursor   read forward instead, from where the last answer's `cursor` left off (syslog-out's feed; below)
@@ -21,14 +22,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
-export const LOG_KINDS = ['access', 'engine'] as const;
+export const LOG_KINDS = ['access', 'engine', 'console'] as const;
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
 const LEVELS = ['info', 'warn', 'error'] as const;
 export const LOG_LIMIT_MAX = 1000;
 const READ_BYTES = 4 * 1024 * 1024;
 
 export const LogQuerySchema = z.strictObject({
-  kind: z.enum(LOG_KINDS, { error: 'Give kind as access or engine.' }).default('access'),
+  kind: z.enum(LOG_KINDS, { error: 'Give kind as access, engine or console.' }).default('access'),
   level: z.enum(LEVELS, { error: 'Give level as info, warn or error.' }).optional(),
   service: z.string().min(1).max(200).optional(),
   server: z.string().min(1).max(200).optional(),
@@ -52,7 +53,11 @@ export const LogQuerySchema = z.strictObject({
 export type LogQuery = z.infer<typeof LogQuerySchema>;
 export type LogLine = Record<string, unknown> & { time: string; level: string; msg: string };
 
-const FILES: Record<(typeof LOG_KINDS)[number], RegExp> = { access: /^access(-\d+)?(\.\d+)?\.log$/, engine: /^engine(\.\d+)?\.log$/ };
+const FILES: Record<(typeof LOG_KINDS)[number], RegExp> = {
+  access: /^access(-\d+)?(\.\d+)?\.log$/,
+  engine: /^engine(\.\d+)?\.log$/,
+  console: /^console(\.\d+)?\.log$/,
+};
 /** "access-1.3.log" → stream "access-1", number 3 (an unnumbered file is number 0). */
 const FILE_PARTS = /^([a-z]+(?:-\d+)?)(?:\.(\d+))?\.log$/;
 
