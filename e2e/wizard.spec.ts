@@ -420,6 +420,7 @@ test("Layer 7 with a key and CSR for the hospital's CA, by keyboard: the CSR dow
   const csrBox = page.getByRole('textbox', { name: 'Certificate signing request of symcsr' });
   await expect(csrBox).toHaveValue(/^-----BEGIN CERTIFICATE REQUEST-----/);
   await expect(page.getByTestId('csr-chosen')).toContainText('Signing request: symcsr');
+  await expect(page.getByTestId('csr-chosen').getByRole('alert')).toHaveCount(0);
   await expect(page.getByTestId('csr-next')).toContainText('You need not wait: carry on with the wizard');
   await expect(page.getByTestId('csr-next')).toContainText('self-signed placeholder named symcsr');
   const csrPem = await csrBox.inputValue();

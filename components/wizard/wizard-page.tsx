@@ -245,7 +245,11 @@ export function WizardPage() {
                   name={(drafts.tls as TlsDraft).certificate}
                   serviceName={run.answers.service?.name ?? template.serviceName}
                   vip={run.answers.service?.address ?? ''}
-                  onChoose={(name) => setDrafts((d) => ({ ...d, tls: { ...(d.tls as TlsDraft), certificate: name } }))}
+                  onChoose={(name) => {
+                    setDrafts((d) => ({ ...d, tls: { ...(d.tls as TlsDraft), certificate: name } }));
+                    // The refusal for a missing request no longer holds once one is chosen; saving judges anew.
+                    setErrors(({ certificate: _gone, ...rest }) => rest);
+                  }}
                 />
               )}
               <div className="flex gap-3 border-t border-slate-100 pt-4">
