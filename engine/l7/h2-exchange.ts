@@ -42,7 +42,7 @@ import type { ConnHandler, UpstreamConn } from './upstream.ts';
 import { own, pauseReading, resumeReading } from './reader.ts';
 import { writeDirect } from './writer.ts';
 import { bodyRateGuard, type BodyRateGuard } from './slow-client.ts';
-import type { ListenerRef } from './http-proxy.ts';
+import { countServerResponse, keepsServerConnection, logResponseRefusal, retryElsewhere, type ListenerRef } from './http-proxy.ts';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 /** A response head larger than this is refused (the same bound as HTTP/1.1's). */
@@ -108,8 +108,8 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     return this.attempts;
   }
   private lastError: Error | null = null;
-  private isFreshOnly = false;
-  private server: ServerState | null = null;
+  isFreshOnly = false;
+  server: ServerState | null = null;
   private conn: UpstreamConn | null = null;
   private outHead = '';
   // access log marks (access.ts): the head came whole in its HEADERS frame
@@ -320,13 +320,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       }
     }
     this.resAt = performance.now();
-    const elapsed = this.resAt - this.startAt;
-    server.counters.latencySumMs += elapsed;
-    server.counters.latencyCount++;
-    rt.state.counters.latencySumMs += elapsed;
-    rt.state.counters.latencyCount++;
-    countResponse(server.counters, res.status);
-    countResponse(rt.state.counters, res.status);
+    countServerResponse(rt, server, this.resAt - this.startAt, res.status);
     if (body.mode === BODY_UNTIL_CLOSE || !this.reqDone || res.isAmbiguous || (body.mode === BODY_NONE && rest.length > 0)) this.isUpstreamReusable = false;
 
     const out = forwardedFields(res);
@@ -348,7 +342,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     try {
       take = this.body!.extent(chunk);
     } catch (err) {
-      if (err instanceof HttpParseError) this.logResponseRefusal(err);
+      if (err instanceof HttpParseError) logResponseRefusal(this.rt, this.c.clientIp, this.server, err);
       return this.abort('PD');
     }
     if (take > 0) this.body!.data(chunk, take, this.writeClient);
@@ -386,8 +380,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.conn = null;
     if (conn !== null) {
       const res = this.res!;
-      const isReusable =
-        this.isUpstreamReusable && this.reqDone && !res.connection.includes('close') && (res.minor === 1 || res.connection.includes('keep-alive'));
+      const isReusable = this.isUpstreamReusable && this.reqDone && keepsServerConnection(res);
       if (isReusable) {
         if (this.isServerHeld) resumeReading(conn.socket);
         conn.pool.release(conn);
@@ -433,16 +426,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.hasBody, this.res !== null || this.resBuf !== null, isTimeout);
     this.lastError = err;
     if (isSafe && ++this.attempts < this.rt.byName.size + 2 && !this.c.isDead && !this.stream.destroyed) {
-      if (wasReused && !isConnect) {
-        this.isFreshOnly = true;
-        server.pool.closeIdle();
-      } else (this.exclude ??= new Set()).add(server);
-      this.server = null;
-      release(this.rt, server);
-      this.phase = 'choose';
-      this.persistentName = this.persistentName === server.name && !wasReused ? undefined : this.persistentName;
-      choose(this.rt, this);
-      return;
+      return retryElsewhere(this.rt, this, server, wasReused, isConnect);
     }
     const a = upstreamFailure(err, isConnect);
     this.term = upstreamTermination(err, isConnect);
@@ -479,21 +463,9 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
 
   private badResponse(err: unknown): void {
     if (!(err instanceof HttpParseError)) throw err;
-    this.logResponseRefusal(err);
+    logResponseRefusal(this.rt, this.c.clientIp, this.server, err);
     this.term = 'PH';
     this.abortWith(502, `The real server sent a response that cannot be forwarded safely: ${err.message}`);
-  }
-
-  private logResponseRefusal(err: HttpParseError): void {
-    logRefusal({
-      code: err.code,
-      status: 502,
-      reason: err.message,
-      service: this.rt.plan.name,
-      client: this.c.clientIp,
-      side: 'response',
-      server: this.server?.name,
-    });
   }
 
   private abortWith(status: number, text: string): void {

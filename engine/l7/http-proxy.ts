@@ -284,6 +284,53 @@ export class HttpSession implements Session {
 
 type Phase = 'choose' | 'connect' | 'body' | 'wait' | 'response' | 'tunnel' | 'done';
 
+/** What a retry changes on an exchange, HTTP/1.1's (Exchange) or HTTP/2's (h2-exchange.ts). */
+export interface Retrying extends ChooseRequest {
+  server: ServerState | null;
+  isFreshOnly: boolean;
+  persistentName?: string;
+  exclude: Set<ServerState> | null;
+  phase: string;
+}
+
+/**
+ * Sends an exchange whose server connection failed back to the scheduler. A reused keep-alive connection the server
+ * had just closed is not the server's fault: the same server is tried again on a new connection, and its other idle
+ * ones, which a restarted server has closed too, are dropped; any other failure excludes the server. Persistence
+ * keeps pointing at a server only when the failure was such a stale connection.
+ */
+export function retryElsewhere(rt: ServiceRuntime, ex: Retrying, server: ServerState, wasReused: boolean, isConnect: boolean): void {
+  if (wasReused && !isConnect) {
+    ex.isFreshOnly = true;
+    server.pool.closeIdle();
+  } else (ex.exclude ??= new Set()).add(server);
+  ex.server = null;
+  release(rt, server);
+  ex.phase = 'choose';
+  ex.persistentName = ex.persistentName === server.name && !wasReused ? undefined : ex.persistentName;
+  choose(rt, ex);
+}
+
+/** Whether a server's connection stays open after this response (RFC 9112 §9.3: persistence by version and Connection). */
+export function keepsServerConnection(res: ResponseHead): boolean {
+  return !res.connection.includes('close') && (res.minor === 1 || res.connection.includes('keep-alive'));
+}
+
+/** A real server's response the codec refused: logged once, the same way for both protocols (the client gets 502). */
+export function logResponseRefusal(rt: ServiceRuntime, client: string, server: ServerState | null, err: HttpParseError): void {
+  logRefusal({ code: err.code, status: 502, reason: err.message, service: rt.plan.name, client, side: 'response', server: server?.name });
+}
+
+/** A response head came from `server` `elapsed` ms after the request began: latency and status counters. */
+export function countServerResponse(rt: ServiceRuntime, server: ServerState, elapsed: number, status: number): void {
+  server.counters.latencySumMs += elapsed;
+  server.counters.latencyCount++;
+  rt.state.counters.latencySumMs += elapsed;
+  rt.state.counters.latencyCount++;
+  countResponse(server.counters, status);
+  countResponse(rt.state.counters, status);
+}
+
 class Exchange implements ConnHandler, ChooseRequest, Routing {
   readonly s: HttpSession;
   readonly rt: ServiceRuntime;
@@ -304,8 +351,8 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     return this.attempts;
   }
   private lastError: Error | null = null;
-  private isFreshOnly = false;
-  private server: ServerState | null = null;
+  isFreshOnly = false;
+  server: ServerState | null = null;
   private conn: UpstreamConn | null = null;
   isPersistent = false;
   private outHead = '';
@@ -564,13 +611,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
       }
     }
     this.resAt = performance.now();
-    const elapsed = this.resAt - this.startAt;
-    server.counters.latencySumMs += elapsed;
-    server.counters.latencyCount++;
-    rt.state.counters.latencySumMs += elapsed;
-    rt.state.counters.latencyCount++;
-    countResponse(server.counters, res.status);
-    countResponse(rt.state.counters, res.status);
+    countServerResponse(rt, server, this.resAt - this.startAt, res.status);
 
     if (res.status === 101) return this.startTunnel(res, rest);
     if (this.resMode === BODY_UNTIL_CLOSE || !this.reqDone) {
@@ -648,7 +689,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
       take = this.bodyExtent(chunk);
     } catch (err) {
       // Part of the response is out: cutting the connection is all that is left; the refusal is still logged.
-      if (err instanceof HttpParseError) this.logResponseRefusal(err);
+      if (err instanceof HttpParseError) logResponseRefusal(this.rt, this.s.clientIp, this.server, err);
       return this.abort('PD');
     }
     if (take > 0) this.writeClient(own(take === chunk.length ? chunk : chunk.subarray(0, take)));
@@ -740,11 +781,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     this.conn = null;
     if (conn !== null) {
       // A client that closes does not spoil the server connection: it goes back to the pool for the next client.
-      const isReusable =
-        this.isUpstreamReusable &&
-        this.reqDone &&
-        !this.res!.connection.includes('close') &&
-        (this.res!.minor === 1 || this.res!.connection.includes('keep-alive'));
+      const isReusable = this.isUpstreamReusable && this.reqDone && keepsServerConnection(this.res!);
       if (isReusable) conn.pool.release(conn);
       else conn.destroy();
     }
@@ -784,20 +821,7 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
     const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.reqMode !== 0, this.res !== null || this.resBuf !== null, isTimeout);
     const maxAttempts = this.rt.byName.size + 2;
     this.lastError = err;
-    if (isSafe && ++this.attempts < maxAttempts && !this.s.isDead) {
-      // A reused keep-alive connection the server had just closed is not the server's fault: try it again on a new
-      // connection, and drop its other idle ones, which a restarted server has closed too.
-      if (wasReused && !isConnect) {
-        this.isFreshOnly = true;
-        server.pool.closeIdle();
-      } else (this.exclude ??= new Set()).add(server);
-      this.server = null;
-      release(this.rt, server);
-      this.phase = 'choose';
-      this.persistentName = this.persistentName === server.name && !wasReused ? undefined : this.persistentName;
-      choose(this.rt, this);
-      return;
-    }
+    if (isSafe && ++this.attempts < maxAttempts && !this.s.isDead) return retryElsewhere(this.rt, this, server, wasReused, isConnect);
     const a = upstreamFailure(err, isConnect);
     this.term = upstreamTermination(err, isConnect);
     this.local(a.status, a.body, a.isClosing);
@@ -829,21 +853,9 @@ class Exchange implements ConnHandler, ChooseRequest, Routing {
   /** Refuses the server's response before any of it went out: 502, logged, and that server connection is closed. */
   private badResponse(err: unknown): void {
     if (!(err instanceof HttpParseError)) throw err;
-    this.logResponseRefusal(err);
+    logResponseRefusal(this.rt, this.s.clientIp, this.server, err);
     this.term = 'PH';
     this.abortWith(502, `The real server sent a response that cannot be forwarded safely: ${err.message}`);
-  }
-
-  private logResponseRefusal(err: HttpParseError): void {
-    logRefusal({
-      code: err.code,
-      status: 502,
-      reason: err.message,
-      service: this.rt.plan.name,
-      client: this.s.clientIp,
-      side: 'response',
-      server: this.server?.name,
-    });
   }
 
   private abortWith(status: number, text: string): void {
