@@ -157,7 +157,7 @@ export function LogsPage() {
   const isAccess = applied.kind === 'access';
   return (
     <div className="space-y-5">
-      <PageTitle sub="The layer 7 access log (a line per request, with HAProxy's fields and termination codes; a service's sample rate may leave out some normal requests, never an error) and the engine's own log. Both are rotated by size in the data directory's logs/.">
+      <PageTitle sub="The layer 7 access log (a line per request, with HAProxy's fields and termination codes; a service's sample rate may leave out some normal requests, never an error) the engine's own log and the console's. All are rotated by size in the data directory's logs/.">
         Logs
       </PageTitle>
       <ErrorBox error={error?.body} />
@@ -173,6 +173,7 @@ export function LogsPage() {
               <Select {...p} name="kind" value={filters.kind} onChange={(e) => set('kind', e.target.value)}>
                 <option value="access">Access (layer 7)</option>
                 <option value="engine">Engine</option>
+                <option value="console">Console</option>
               </Select>
             )}
           </Field>

@@ -1,5 +1,5 @@
 /**
- * The access and engine logs, as the engine reads them from its data directory (engine/log/read.ts): recent lines,
+ * The access, engine and console logs, as the engine reads them from its data directory (engine/log/read.ts): recent lines,
  * newest first, with the viewer's filters. The query is parsed by the engine's own schema here, so a mistake is
  * refused with its field before the engine is asked. Who may read them: admin and auditor (roles.policy.ts, "read
  * audit"): an access log names clients and paths.
@@ -26,7 +26,7 @@ export const logRoutes = [
     tag: 'logs',
     action: 'logs.read',
     objectType: 'log',
-    summary: 'Recent access or engine log lines, newest first, filtered',
+    summary: 'Recent access, engine or console log lines, newest first, filtered',
     query: LogQuerySchema,
     async handler(ctx) {
       const q: Record<string, string> = {};
