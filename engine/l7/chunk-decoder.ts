@@ -2,14 +2,15 @@
  * The data of a chunked body, for a client that cannot take chunked framing (HTTP/2 carries a body in DATA frames,
  * RFC 9113 §8.2.2). It runs over bytes ChunkedTracker (chunked.ts) has already scanned and accepted, so it does not
  * check syntax again: it skips each size line (size, extensions) to its LF, passes `size` bytes of data on, and
- * skips the CRLF after them. From the last chunk on (size 0) nothing more is data; trailers are not passed on.
+ * skips the CRLF after them. From the last chunk on (size 0) nothing more is data; what follows it (the trailer
+ * section and its final CRLF) is kept in `trailerSection`, for HTTP/2 trailers.
  */
 enum S {
   Size,
   Line,
   Data,
   DataEnd,
-  Done,
+  Trailers,
 }
 
 export class ChunkDecoder {
@@ -18,11 +19,13 @@ export class ChunkDecoder {
   private remaining = 0;
   /** Of the CRLF after chunk data, how many bytes are still to skip. */
   private crlf = 0;
+  /** The bytes after the last chunk's line (trailer fields, then CRLF), latin1; bounded by ChunkedTracker. */
+  trailerSection = '';
 
   /** Calls `out` with each run of chunk data in buf[0, end) (subarrays of buf: borrowed, copy what you keep). */
   decode(buf: Buffer, end: number, out: (data: Buffer) => void): void {
     let i = 0;
-    while (i < end && this.state !== S.Done) {
+    while (i < end) {
       switch (this.state) {
         case S.Size: {
           const c = buf[i];
@@ -38,7 +41,7 @@ export class ChunkDecoder {
           if (buf[i++] === 10) {
             this.remaining = this.size;
             this.size = 0;
-            this.state = this.remaining === 0 ? S.Done : S.Data;
+            this.state = this.remaining === 0 ? S.Trailers : S.Data;
           }
           break;
         case S.Data: {
@@ -55,6 +58,10 @@ export class ChunkDecoder {
         case S.DataEnd:
           i++;
           if (--this.crlf === 0) this.state = S.Size;
+          break;
+        case S.Trailers:
+          this.trailerSection += buf.toString('latin1', i, end);
+          i = end;
           break;
       }
     }

@@ -6,10 +6,16 @@
 import type http2 from 'node:http2';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, ChunkedTracker, responseBody, type BodyMode, type ResponseHead } from './http-codec.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
+import { fieldProblem } from './h2-tap.ts';
 
 /** Fields HTTP/2 forbids (RFC 9113 §8.2.2); the codec's hop-by-hop list covers most, the framing ones are here. */
 const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
 const CRLF = Buffer.from('\r\n');
+/** Trailer fields not passed on (RFC 9110 §6.5.1: framing, routing and connection fields cannot be trailers). */
+const NO_TRAILER = new Set([...H2_FORBIDDEN, 'content-length', 'host', 'trailer']);
+
+/** A chunked response's trailers as HTTP/2 fields, or why they cannot go on (a field HTTP/2 forbids). */
+export type Trailers = { fields: http2.OutgoingHttpHeaders } | { problem: string };
 
 /** A response body as the server frames it (RFC 9112 §6.3): its extent in each chunk, and its data. */
 export class ResponseBody {
@@ -43,6 +49,28 @@ export class ResponseBody {
       return end;
     }
     return chunk.length;
+  }
+
+  /**
+   * The trailer section of a chunked body that has ended (ChunkedTracker accepted its syntax and size), as HTTP/2
+   * fields: names lower case, OWS around values removed, repeated names as one array, framing fields left out.
+   */
+  trailers(): Trailers {
+    const fields: http2.OutgoingHttpHeaders = {};
+    for (const line of (this.decoder?.trailerSection ?? '').split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      const problem = fieldProblem(name, value);
+      if (problem !== null) return { problem: `a trailer of the response: ${problem}` };
+      if (NO_TRAILER.has(name)) continue;
+      const prev = fields[name];
+      if (prev === undefined) fields[name] = value;
+      else if (Array.isArray(prev)) prev.push(value);
+      else fields[name] = [String(prev), value];
+    }
+    return { fields };
   }
 
   /** The data in buf[0, take) (a part extent() accepted), given to `out` as subarrays of buf (borrowed). */

@@ -11,7 +11,7 @@
  *
  * What differs from HTTP/1.1, by the protocol: a failure ends the stream (RST_STREAM), never the connection; a 1xx
  * goes on as an informational HEADERS frame; a request's trailers follow its last chunk (lastChunk), a chunked
- * response's are not passed on yet; there is no upgrade.
+ * response's its last DATA frame; there is no upgrade.
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
@@ -331,7 +331,10 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.phase = 'response';
     rt.state.counters.bytesOut += res.raw.length + 4;
     this.outBytes += res.raw.length + 4;
-    this.stream.respond(h2Fields(out, res.status, body.mode === BODY_CHUNKED), { endStream: body.mode === BODY_NONE });
+    const isChunked = body.mode === BODY_CHUNKED;
+    // A chunked body may end with trailers (gRPC's status is one): they follow the last DATA as a HEADERS frame.
+    this.stream.respond(h2Fields(out, res.status, isChunked), { endStream: body.mode === BODY_NONE, waitForTrailers: isChunked });
+    if (isChunked) this.stream.once('wantTrailers', () => this.sendTrailers());
     if (body.mode === BODY_NONE) return this.finish();
     if (take > 0) body.data(rest, take, this.writeClient);
     this.afterBody(take, rest.length);
@@ -364,6 +367,20 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       if (!conn.isDead) resumeReading(conn.socket);
     });
   };
+
+  /** The response's trailers (none: node:http2 ends the stream with an empty DATA frame); a bad one resets it. */
+  private sendTrailers(): void {
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    const t = this.body!.trailers();
+    if ('fields' in t) {
+      stream.sendTrailers(t.fields);
+      return;
+    }
+    // The response is out already: the client learns of it by the reset (RFC 9113 §8.1.1), the log by the reason.
+    logRefusal({ code: 'H2_MALFORMED_FIELD', status: 502, reason: t.problem, service: this.rt.plan.name, client: this.c.clientIp, side: 'response' });
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
 
   private afterBody(take: number, length: number): void {
     if (!this.body!.isEnded) return;

@@ -3,7 +3,9 @@
  * server chunked, and the client's trailers follow its last chunk (RFC 9112 §7.1.2), as HAProxy 2.6 sends them, to a
  * raw real server that records the bytes; framing fields among them are not passed on. A trailer field HTTP/2
  * forbids (RFC 9113 §8.2.1) makes the request malformed: the stream is reset with PROTOCOL_ERROR and the real server
- * never gets a complete request. Loopback only.
+ * never gets a complete request. Response trailers (after a chunked body's last chunk) go to the client as a HEADERS
+ * frame after the last DATA, as HAProxy sends them; a response trailer with a control byte never reaches the client.
+ * Loopback only.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,9 +17,15 @@ import { startHaproxyH2, type Peer } from './h2-peers.ts';
 import { setProxyLog, type ProxyLogSink } from './proxy-log.ts';
 import { ERR, FLAG, frame, FRAME, hpack, RawH2 } from './h2-raw.ts';
 import { lastChunk } from './h2-exchange.ts';
+import { ResponseBody } from './h2-body.ts';
+import { parseResponseHead } from './http-codec.ts';
 
 let dp: L7DataPlane;
 let haproxy: Peer;
+let haproxyRes: Peer;
+const CHUNKED_HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n';
+const GOOD = `${CHUNKED_HEAD}grpc-status: 0\r\ngrpc-message: all  fine\r\nx-many: 1\r\nx-many: 2\r\n\r\n`;
+const BAD = `${CHUNKED_HEAD}grpc-status: 0\r\nx-bad: a\x01b\r\n\r\n`;
 const servers: Record<string, RawServer> = {};
 const ports: Record<string, number> = {};
 let previousLog: ProxyLogSink | null;
@@ -26,25 +34,36 @@ const logged: { code?: string }[] = [];
 before(async () => {
   previousLog = setProxyLog((_l, _m, f) => logged.push(f as { code?: string }), 1000);
   for (const p of ['fulcrum', 'haproxy']) servers[p] = await new RawServer().start();
-  [ports.fulcrum, ports.haproxy] = await Promise.all([freePort(), freePort()]);
+  servers.good = await new RawServer(GOOD).start();
+  servers.bad = await new RawServer(BAD).start();
+  [ports.fulcrum, ports.haproxy, ports.fulcrumRes, ports.haproxyRes, ports.fulcrumBad] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   dp = createL7DataPlane({ dataDir: `/tmp/fulcrum-l7-h2-trailers-${process.pid}`, workers: 0, closeGraceMs: 200 });
   const res = await dp.apply({
     config: config([
       httpService('trailers', ports.fulcrum, [{ name: 'raw', port: servers.fulcrum.port } as Backend], { layer7: { http2: { cleartext: true } } }),
+      httpService('response-trailers', ports.fulcrumRes, [{ name: 'good', port: servers.good.port } as Backend], { layer7: { http2: { cleartext: true } } }),
+      httpService('bad-trailers', ports.fulcrumBad, [{ name: 'bad', port: servers.bad.port } as Backend], { layer7: { http2: { cleartext: true } } }),
     ]),
     decisions: new Map(),
   });
   assert.deepEqual(
     res.map((r) => r.status),
-    ['programmed'],
+    ['programmed', 'programmed', 'programmed'],
   );
   haproxy = await startHaproxyH2(ports.haproxy, servers.haproxy.port);
+  haproxyRes = await startHaproxyH2(ports.haproxyRes, servers.good.port);
 });
 
 after(async () => {
   setProxyLog(previousLog);
   await dp.close();
-  await haproxy?.stop();
+  await Promise.all([haproxy?.stop(), haproxyRes?.stop()]);
   await Promise.all(Object.values(servers).map((s) => s.close()));
 });
 
@@ -134,4 +153,70 @@ test('a trailer field with a byte HTTP/2 forbids: the stream is reset (PROTOCOL_
   } finally {
     c.close();
   }
+});
+
+/** A GET over h2c: status, body, trailers, and the stream's error (if it was reset). */
+async function getWithTrailers(port: number, path: string) {
+  const s = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    return await within(
+      new Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders | null; error?: string }>((resolve) => {
+        const req = s.request({ ':path': path });
+        let status = 0;
+        let body = '';
+        let trailers: http2.IncomingHttpHeaders | null = null;
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('trailers', (t) => (trailers = t));
+        req.on('data', (d: Buffer) => (body += d.toString('latin1')));
+        req.on('end', () => resolve({ status, body, trailers }));
+        req.on('error', (err: Error) => resolve({ status, body, trailers, error: err.message }));
+        req.end();
+      }),
+      `the answer to ${path}`,
+    );
+  } finally {
+    s.close();
+  }
+}
+
+test('response trailers follow the last DATA frame to the client, as through HAProxy', async () => {
+  const f = await getWithTrailers(ports.fulcrumRes, '/good');
+  const h = await getWithTrailers(ports.haproxyRes, '/good');
+  for (const [who, r] of [
+    ['fulcrum', f],
+    ['haproxy', h],
+  ] as const) {
+    assert.equal(r.status, 200, who);
+    assert.equal(r.body, 'hello world', who);
+    assert.equal(r.trailers?.['grpc-status'], '0', who);
+    assert.equal(r.trailers?.['grpc-message'], 'all  fine', who);
+  }
+  assert.equal(f.trailers?.['x-many'], h.trailers?.['x-many'], 'a repeated trailer field arrives as HAProxy sends it');
+});
+
+test('a response trailer with a control byte never reaches the client', async () => {
+  const r = await getWithTrailers(ports.fulcrumBad, '/bad');
+  // The codec's chunked framing refuses it (RFC 9112 §7.1.2): a 502 when the whole response came at once, as here,
+  // a reset once the head is out; h2-body.ts checks the fields again before they become HTTP/2 trailers.
+  assert.ok(r.status === 502 || r.error !== undefined, `refused: ${JSON.stringify(r)}`);
+  assert.equal(r.trailers, null, 'no trailers');
+  assert.doesNotMatch(r.body, /hello/, 'nothing of the refused response');
+});
+
+test('response trailers as HTTP/2 fields: lower case, OWS trimmed, repeats kept, framing fields left out, a control byte refused', () => {
+  const trailersOf = (section: string) => {
+    const raw = Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n${section}\r\n`, 'latin1');
+    const end = raw.indexOf('\r\n\r\n');
+    const body = new ResponseBody(parseResponseHead(raw, end), 'GET');
+    const rest = raw.subarray(end + 4);
+    body.data(rest, body.extent(rest), () => undefined);
+    assert.ok(body.isEnded);
+    return body.trailers();
+  };
+  assert.deepEqual(trailersOf('Grpc-Status:  0 \r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 5\r\nTrailer: x\r\n'), {
+    fields: { 'grpc-status': '0', 'x-a': ['1', '2'] },
+  });
+  assert.deepEqual(trailersOf(''), { fields: {} });
+  // The codec's chunked framing refuses a control byte in a trailer before any check here (h2-body.ts checks again).
+  assert.throws(() => trailersOf('x-del: a\x7fb\r\n'), /trailer/);
 });
