@@ -36,6 +36,8 @@ const PRIORITY = 0x20;
 const MAX_FRAME = 16_384;
 /** nghttp2 ends a connection after 8 CONTINUATION frames in a row (its CVE-2024-27983 fix); a little more here. */
 const MAX_BLOCK_FRAMES = 16;
+/** Malformed streams remembered at once. */
+const MAX_MARKS = 1024;
 /** How long a closing connection may take to flush what it still holds. */
 const FLUSH_MS = 2000;
 
@@ -284,7 +286,11 @@ export class FieldTap extends Duplex {
       if (!(err instanceof HpackError)) throw err;
       return this.broken(`a header block that does not decode: ${err.message} (RFC 7541)`, true);
     }
-    if (problem !== null && !this.malformed.has(stream)) this.malformed.set(stream, problem);
+    if (problem === null || this.malformed.has(stream)) return;
+    // A stream nghttp2 resets itself (an upper-case name) is never announced, so its mark is never taken: the oldest
+    // marks go first (announced streams take theirs within a tick; at most maxConcurrentStreams are open).
+    if (this.malformed.size >= MAX_MARKS) this.malformed.delete(this.malformed.keys().next().value!);
+    this.malformed.set(stream, problem);
   }
 
   private broken(reason: string, isCompression: boolean): void {
