@@ -55,7 +55,8 @@ function Shell({ user, children }: { user: SessionUser; children: ReactNode }) {
   const [pending, setPending] = useState<number | null>(null);
   const { isConnected, isEngineConnected } = useLive();
   const refresh = useCallback(() => {
-    api<{ count: number }>('GET', '/changes')
+    // The count alone: the menu's badge needs no objects.
+    api<{ count: number }>('GET', '/changes?limit=0')
       .then((r) => setPending(r.count))
       .catch(() => undefined);
   }, []);
