@@ -495,7 +495,8 @@ describe('health transitions', () => {
 describe('the README is the contract', () => {
   test('its Metrics table lists every metric with its type and labels, and nothing else', () => {
     const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const rows = [...readme.matchAll(/^\| `(fulcrum_[a-z0-9_]+)` \| (gauge|counter) \| ([^|]*) \|/gm)].map((m) => ({
+    // Cells padded to the column's width (the formatter aligns the table).
+    const rows = [...readme.matchAll(/^\| `(fulcrum_[a-z0-9_]+)` +\| (gauge|counter) +\| ([^|]*)\|/gm)].map((m) => ({
       name: m[1],
       type: m[2],
       labels: [...m[3].matchAll(/`([a-z_]+)`/g)].map((l) => l[1]).sort(),

@@ -347,6 +347,9 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
         if (isClosed) throw new Error('the layer 7 data plane is closed');
         const { config, decisions } = input;
         const plans = planServices(config, decisions);
+        // No layer 7 service, none before, and no worker yet: nothing to start (a layer 4 appliance runs no idle proxy processes,
+        // and its first apply does not wait for them to boot).
+        if (plans.length === 0 && lastPlans.length === 0 && workers.size === 0 && restarts.size === 0) return [];
         try {
           await ensureWorkers();
         } catch (err) {

@@ -144,6 +144,7 @@ export const ROUTE_ACTIVITY: Record<string, Activity> = {
   'POST /wizard/probe': 'use the wizard',
   'POST /wizard/runs/:id/test-request': 'use the wizard',
   'GET /wizard/runs/:id/arp/:realServer': 'use the wizard',
+  'POST /wizard/runs/:id/arp-check': 'use the wizard',
 
   'GET /syslog': 'manage notifications',
   'PUT /syslog': 'manage notifications',
