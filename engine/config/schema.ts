@@ -939,6 +939,8 @@ export const ConfigSchema = z
 function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; certificates: { name: string }[] }, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const seenNames = new Map<string, number>();
+  /** Enabled services so far by address (without a firewall mark) or by mark, and by port: the only ones that can collide. */
+  const endpoints = new Map<string, { all: number[]; ranged: number[]; byPort: Map<number, number[]> }>();
   const certNames = new Set(cfg.certificates.map((c) => c.name));
   const certSeen = new Set<string>();
   cfg.certificates.forEach((c, i) => {
@@ -959,23 +961,36 @@ function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; cert
       });
     }
 
-    // No two services answer on the same VIP, port and protocol (or the same firewall mark).
-    for (let j = 0; j < i; j++) {
+    // No two services answer on the same VIP, port and protocol (or the same firewall mark). Each is compared with
+    // the earlier services of its address (or mark) that can share a port only: a table of 1,000 services on one VIP
+    // is checked on every edit.
+    if (!vs.isEnabled) return;
+    const key = vs.firewallMark !== undefined ? `mark ${vs.firewallMark}` : `address ${canonicalAddress(vs.address)}`;
+    const group = endpoints.get(key) ?? { all: [], ranged: [], byPort: new Map<number, number[]>() };
+    endpoints.set(key, group);
+    const isSingle = vs.ports.every((p) => typeof p === 'number');
+    const candidates =
+      vs.firewallMark !== undefined || !isSingle
+        ? group.all
+        : [...new Set([...group.ranged, ...vs.ports.flatMap((p) => group.byPort.get(p as number) ?? [])])].sort((a, b) => a - b);
+    for (const j of candidates) {
       const other = cfg.virtualServices[j];
-      if (!vs.isEnabled || !other.isEnabled) continue;
-      if (vs.firewallMark !== undefined || other.firewallMark !== undefined) {
-        if (vs.firewallMark !== undefined && vs.firewallMark === other.firewallMark) {
-          issue([...at, 'firewallMark'], `Firewall mark ${vs.firewallMark} is already used by "${other.name}".`);
-        }
-        continue;
-      }
-      if (sameAddress(vs.address, other.address) && protocolsOverlap(vs.protocol, other.protocol) && portSpecsOverlap(vs.ports, other.ports)) {
+      if (vs.firewallMark !== undefined) issue([...at, 'firewallMark'], `Firewall mark ${vs.firewallMark} is already used by "${other.name}".`);
+      else if (protocolsOverlap(vs.protocol, other.protocol) && portSpecsOverlap(vs.ports, other.ports)) {
         issue(
           [...at, 'ports'],
           `"${other.name}" already listens on ${vs.address} with ${protocolText(vs.protocol, other.protocol)} on an overlapping port; use another port or address.`,
         );
       }
     }
+    group.all.push(i);
+    if (!isSingle) group.ranged.push(i);
+    else
+      for (const p of new Set(vs.ports as number[])) {
+        const list = group.byPort.get(p);
+        if (list) list.push(i);
+        else group.byPort.set(p, [i]);
+      }
   });
 
   // The same RIP:PORT must not serve both an L4 SNAT and an L7 service: their firewall rules conflict.
