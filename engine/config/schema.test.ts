@@ -422,37 +422,36 @@ test('services on one VIP or mark: the grouped check finds exactly the collision
   };
   const protoOverlap = (a: string, b: string) => a === 'both' || b === 'both' || a === b;
   for (let t = 0; t < 300; t++) {
-    const services = Array.from({ length: 2 + rand(9) }, (_, i) => {
+    type Svc = { name: string; address?: string; ports: (number | string)[]; protocol: string; firewallMark?: number; isEnabled: boolean };
+    const services: Svc[] = Array.from({ length: 2 + rand(9) }, (_, i) => {
       const ports = Array.from({ length: 1 + rand(2) }, () => (rand(4) === 0 ? `${80 + rand(4)}-${84 + rand(4)}` : 80 + rand(8)));
       const mark = rand(5) === 0 ? 1 + rand(2) : undefined;
-      return dr({
+      const address = ['10.0.0.1', '10.0.0.2', '::1', '0:0:0:0:0:0:0:1'][rand(4)];
+      return {
         name: `s${i}`,
-        address: ['10.0.0.1', '10.0.0.2', '::1', '0:0:0:0:0:0:0:1'][rand(4)],
-        ports: mark === undefined ? ports : [],
-        ...(mark === undefined ? {} : { firewallMark: mark, address: undefined }),
+        ...(mark === undefined ? { address, ports } : { firewallMark: mark, ports: [] }),
         protocol: ['tcp', 'udp', 'both'][rand(3)],
         isEnabled: rand(6) !== 0,
-        realServers: [{ name: 'a', address: rand(2) ? '10.0.0.61' : 'fd00::61' }],
-      });
+      };
     });
+    const input = services.map((v, i) => dr({ ...v, address: v.address, realServers: [{ name: 'a', address: i % 2 ? '10.0.0.61' : 'fd00::61' }] }));
     const want: string[] = [];
     services.forEach((vs, i) => {
       for (let j = 0; j < i; j++) {
         const o = services[j];
-        if (vs.isEnabled === false || o.isEnabled === false) continue;
+        if (!vs.isEnabled || !o.isEnabled) continue;
         if (vs.firewallMark !== undefined || o.firewallMark !== undefined) {
           if (vs.firewallMark === o.firewallMark) want.push(`${i} firewallMark ${o.name}`);
           continue;
         }
-        const same = canonicalAddress(String(vs.address)) === canonicalAddress(String(o.address));
-        if (same && protoOverlap(String(vs.protocol), String(o.protocol)) && overlap(vs.ports as (number | string)[], o.ports as (number | string)[]))
-          want.push(`${i} ports ${o.name}`);
+        const same = canonicalAddress(vs.address!) === canonicalAddress(o.address!);
+        if (same && protoOverlap(vs.protocol, o.protocol) && overlap(vs.ports, o.ports)) want.push(`${i} ports ${o.name}`);
       }
     });
-    const r = ConfigSchema.safeParse({ virtualServices: services });
+    const r = ConfigSchema.safeParse({ virtualServices: input });
     const got = (r.success ? [] : r.error.issues)
       .filter((x) => /already listens on|is already used by/.test(x.message))
-      .map((x) => `${x.path[1]} ${x.path[2]} ${/"(s\d+)"/.exec(x.message)![1]}`);
+      .map((x) => `${String(x.path[1])} ${String(x.path[2])} ${/"(s\d+)"/.exec(x.message)![1]}`);
     assert.deepEqual(got, want, `table ${t}: ${JSON.stringify(services.map((s) => [s.address, s.ports, s.protocol, s.firewallMark, s.isEnabled]))}`);
   }
 });
