@@ -13,6 +13,8 @@ pkgs=(
   dcmtk iputils-ping                           # health checks: DICOM peers (storescp, dcmqrscp) in tests; ping for ICMP checks
   iputils-arping                               # the wizard's ARP check (lib/wizard/arp-check.ts): who answers ARP for a VIP;
                                                # Debian ships arping with cap_net_raw, so the console needs no root
+  nmap                                         # nping: the engine's DR check that a real server accepts packets for the VIP
+                                               # (a SYN to VIP:port framed to the server's MAC; engine/probe/vip-answer.ts)
   keepalived                                   # HA: VRRP. The engine runs its own instance (its file and pid files in the
                                                # data directory), never the package's keepalived.service: kept from
                                                # starting below, and it would not start anyway without an
