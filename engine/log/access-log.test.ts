@@ -3,7 +3,7 @@
  * the retained count (also over files an earlier run left), sampled with an injected random source while abnormal
  * exchanges are always kept, secrets redacted by the shared list, and options refused naming the option.
  */
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -108,8 +108,8 @@ test('rotation by size keeps the active file and `keep` rotated ones, removing t
   let n = 0;
   for (let round = 0; round < 5; round++) {
     const cleaned = once(log.stream, 'cleanup-complete');
-    // About 6 kB: past the 4 kB the log gathers before writing, and past the 1 kB limit, so one rotation follows.
-    for (let k = 0; k < 20; k++) log.record(entry({ path: `/round/${round}/${n++}` }));
+    // About 20 kB: past the 16 kB the log gathers before writing, and past the 1 kB limit, so one rotation follows.
+    for (let k = 0; k < 64; k++) log.record(entry({ path: `/round/${round}/${n++}` }));
     await cleaned;
   }
   log.record(entry({ path: '/last' }));
@@ -120,6 +120,34 @@ test('rotation by size keeps the active file and `keep` rotated ones, removing t
   assert.ok(!paths.includes(undefined), "the earlier run's file is gone");
   assert.ok(paths.includes('/last'));
   assert.ok(!paths.includes('/round/0/0'), 'the oldest entries went with their file');
+});
+
+test("a few lines wait for the half-second flush, a chunk's worth goes at once, and close() writes the rest", { timeout: 10_000 }, async (t) => {
+  const dir = tmp();
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '10m', keep: 1 });
+  const writes: number[] = [];
+  log.stream.on('write', (n: number) => writes.push(n));
+  log.record(entry({ path: '/quiet/1' }));
+  log.record(entry({ path: '/quiet/2' }));
+  assert.deepEqual(writes, [], 'two lines are held, not written one by one');
+  t.mock.timers.tick(500);
+  await once(log.stream, 'write');
+  assert.deepEqual(
+    lines(dir).map((l) => l.path),
+    ['/quiet/1', '/quiet/2'],
+    'the timer wrote both, in one write',
+  );
+  assert.equal(writes.length, 1);
+  for (let k = 0; k < 64; k++) log.record(entry({ path: `/busy/${k}` }));
+  await once(log.stream, 'write');
+  assert.equal(writes.length, 2, 'about 16 kB went out without the timer');
+  log.record(entry({ path: '/last' }));
+  await log.close();
+  const paths = lines(dir).map((l) => l.path);
+  assert.equal(paths.length, 2 + 64 + 1);
+  assert.equal(paths.at(-1), '/last');
+  mock.timers.reset();
 });
 
 test('options are refused naming the option', async () => {
