@@ -286,12 +286,16 @@ test('EMIS Symphony in Layer 4 DR: refusals at each step, ARP scripts per server
   await expect(page.getByText(/Applied, but not everything runs on this machine/)).toBeVisible();
   await expect(page.getByTestId('live-rs-symphony-dr-1').getByTestId('health-word')).toHaveText('checking off');
   // The ARP check, per real server: these are on this machine's loopback, where there is no ARP to ask, and it says so
-  // (the probes themselves are proven in the test kernel: lib/wizard/arp-check.kernel.test.ts).
-  await page.getByRole('button', { name: 'Check ARP from this appliance' }).click();
+  // (the probes themselves are proven in the test kernel: lib/wizard/arp-check.kernel.test.ts, vip-check.kernel.test.ts);
+  // without a MAC from ARP the engine has no frame to send for the VIP, and that is said too.
+  await page.getByRole('button', { name: 'Check ARP and the VIP from this appliance' }).click();
   await expect(page.getByTestId('arp-check-symphony-dr-1')).toContainText(
     "symphony-dr-1: 127.0.0.11 is on this appliance's loopback, where there is no ARP to ask.",
   );
   await expect(page.getByTestId('arp-check-symphony-dr-2')).toContainText('not probed');
+  await expect(page.getByTestId('vip-check-symphony-dr-1')).toContainText(
+    'VIP not checked symphony-dr-1: not checked for the VIP: the ARP check found no MAC to send a frame to.',
+  );
   await shot(page, 'dr-live');
 });
 

@@ -1,7 +1,8 @@
 'use client';
 /**
- * The final screen's ARP check (lib/wizard/arp-check.ts): per real server of a DR service, whether it answers ARP for
- * the VIP, asked on the LAN from this appliance, in words with what to change.
+ * The final screen's ARP check (lib/wizard/arp-check.ts, vip-check.ts): per real server of a DR service, whether it
+ * answers ARP for the VIP (it must not), asked on the LAN from this appliance, and whether it takes a packet for the
+ * VIP sent to its MAC (it must), in words with what to change.
  */
 import { useState } from 'react';
 import { api, type ApiCallError } from '../api-client';
@@ -10,7 +11,8 @@ import { Button } from '../ui/button';
 import { ErrorBox } from '../ui/card';
 import type { ServiceObject } from './types';
 
-type Result = { service: string; realServer: string; address: string; outcome: string; mac: string | null; message: string };
+type VipCheck = { outcome: string; port: number | null; message: string };
+type Result = { service: string; realServer: string; address: string; outcome: string; mac: string | null; message: string; vipCheck: VipCheck };
 
 const TONE: Record<string, 'green' | 'red' | 'amber' | 'slate'> = {
   ok: 'green',
@@ -26,6 +28,14 @@ const WORD: Record<string, string> = {
   'no-interface': 'not on a local subnet',
   'not-probed': 'not probed',
   error: 'probe failed',
+};
+const VIP_TONE: Record<string, 'green' | 'red' | 'amber' | 'slate'> = { accepts: 'green', 'not-listening': 'amber', 'no-answer': 'red', error: 'red' };
+const VIP_WORD: Record<string, string> = {
+  accepts: 'takes the VIP',
+  'not-listening': 'takes the VIP, port closed',
+  'no-answer': 'does not take the VIP',
+  'not-checked': 'VIP not checked',
+  error: 'VIP check failed',
 };
 
 export function ArpCheck({ runId, services }: { runId: string; services: ServiceObject[] }) {
@@ -47,21 +57,27 @@ export function ArpCheck({ runId, services }: { runId: string; services: Service
   return (
     <section aria-labelledby="arp-check-title" className="space-y-2">
       <h3 id="arp-check-title" className="text-base font-semibold">
-        The ARP problem: does each real server stay quiet for the VIP?
+        The ARP problem: does each real server stay quiet for the VIP, and take packets for it?
       </h3>
       <p className="text-sm text-slate-700">
-        This appliance asks the LAN who has the VIP, as a router would. Only this appliance may answer; a real server that answers takes clients away from it. A
-        quiet server may still lack the VIP itself: a client&apos;s request through the VIP shows that.
+        This appliance asks the LAN who has the VIP, as a router would. Only this appliance may answer; a real server that answers takes clients away from it.
+        Then it sends each server a connection request for the VIP at the server&apos;s own network address, as it forwards clients in DR: a server without the
+        VIP on its loopback drops it. This takes a few seconds per server.
       </p>
       <Button variant="secondary" onClick={check} disabled={isBusy}>
-        Check ARP from this appliance
+        {isBusy ? 'Checking…' : 'Check ARP and the VIP from this appliance'}
       </Button>
       <ErrorBox error={error?.body} />
       {results && (
         <ul className="space-y-1 text-sm" data-testid="arp-check">
           {results.map((r) => (
             <li key={`${r.service}/${r.realServer}`} data-testid={`arp-check-${r.realServer}`}>
-              <Badge tone={TONE[r.outcome] ?? 'slate'}>{WORD[r.outcome] ?? r.outcome}</Badge> {r.message}
+              <p>
+                <Badge tone={TONE[r.outcome] ?? 'slate'}>{WORD[r.outcome] ?? r.outcome}</Badge> {r.message}
+              </p>
+              <p data-testid={`vip-check-${r.realServer}`}>
+                <Badge tone={VIP_TONE[r.vipCheck.outcome] ?? 'slate'}>{VIP_WORD[r.vipCheck.outcome] ?? r.vipCheck.outcome}</Badge> {r.vipCheck.message}
+              </p>
             </li>
           ))}
         </ul>

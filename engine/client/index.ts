@@ -18,6 +18,7 @@ import type {
   RunningConfigView,
 } from '../api-types.ts';
 import type { OperatorState } from '../config/index.ts';
+import type { VipAnswer, VipAnswerRequest } from '../probe/vip-answer.ts';
 
 /** Status and capability reads are local and cheap: 5 s means the engine is stuck. */
 const READ_TIMEOUT_MS = 5_000;
@@ -30,6 +31,8 @@ const READ_TIMEOUT_MS = 5_000;
 const APPLY_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_APPLY_TIMEOUT_MS ?? 15_000);
 /** One server's state is one small change: 5 s means stuck, as for reads. */
 const STATE_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_STATE_TIMEOUT_MS ?? 5_000);
+/** The VIP probe is two nping runs of about 2.7 s each (its capture's warm-up and wait): 15 s means stuck. */
+const PROBE_TIMEOUT_MS = 15_000;
 
 /** When an apply sent now must have started in the engine, or not happen at all. */
 export const applyDeadline = (now = Date.now()): number => now + APPLY_TIMEOUT_MS;
@@ -58,6 +61,8 @@ export interface EngineClient {
   view(which: 'l7'): Promise<L7RuntimeView>;
   /** Recent access or engine log lines, newest first, filtered (engine/log/read.ts; the query as the engine takes it). */
   logs(query: Record<string, string>): Promise<LogsResponse>;
+  /** Whether a DR real server takes a SYN for the VIP sent as a frame to its MAC (engine/probe/vip-answer.ts). */
+  probeVipAnswer(request: VipAnswerRequest): Promise<VipAnswer>;
   /** Calls onEvent for each event until stop() is called; reconnects every 2 s while the engine is away. */
   subscribe(onEvent: (e: EngineEvent) => void, onConnection?: (isConnected: boolean) => void): { stop(): void };
 }
@@ -133,6 +138,7 @@ export function createEngineClient(socketPath: string): EngineClient {
     view: ((which: string) => call('GET', `/v1/views/${which}`, undefined, READ_TIMEOUT_MS)) as EngineClient['view'],
     healthTransitions: (since = 0) => call('GET', `/v1/health/transitions?since=${since}`, undefined, READ_TIMEOUT_MS),
     logs: (query) => call('GET', `/v1/logs?${new URLSearchParams(query)}`, undefined, READ_TIMEOUT_MS),
+    probeVipAnswer: (request) => call('POST', '/v1/probe/vip-answer', request, PROBE_TIMEOUT_MS),
     setServerState: (virtualService, realServer, state) =>
       call('PUT', '/v1/server-state', { virtualService, realServer, state, deadline: Date.now() + STATE_TIMEOUT_MS }, STATE_TIMEOUT_MS),
     subscribe(onEvent, onConnection) {

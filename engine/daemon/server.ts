@@ -16,6 +16,8 @@
  *   GET  /v1/views/l4 | /v1/views/l7     the IPVS table with counters and owners; the proxy's listeners, pools and
  *                                         stick-table sizes (views.ts)
  *   GET  /v1/logs?kind=access|engine&…  recent log lines, newest first, filtered (engine/log/read.ts)
+ *   POST /v1/probe/vip-answer {vip,port,mac,interface,source}   does a DR real server take a SYN for the VIP framed
+ *                                         to its MAC? (engine/probe/vip-answer.ts; a raw frame, so the engine sends it)
  *   GET  /v1/events                       newline-delimited JSON events until the client goes away; while anyone
  *                                         listens, a 'stats' event carries every service's counters every 2 s
  */
@@ -27,6 +29,7 @@ import { EngineError } from '../errors.ts';
 import type { Engine, EngineLog } from './engine.ts';
 import { LogQuerySchema, readLogs } from '../log/read.ts';
 import { configView, l4View, l7View } from './views.ts';
+import { VipAnswerRequestSchema, probeVipAnswer } from '../probe/vip-answer.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;
 
@@ -131,6 +134,8 @@ export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: str
           const q = parse(LogQuerySchema, Object.fromEntries(new URL(req.url ?? '/', 'http://engine').searchParams));
           return send(res, 200, logsDir ? readLogs(logsDir, q) : { lines: [], isTruncated: false });
         }
+        case 'POST /v1/probe/vip-answer':
+          return send(res, 200, await probeVipAnswer(parse(VipAnswerRequestSchema, await readBody(req))));
         case 'GET /v1/events': {
           res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
           const status = await engine.status();

@@ -14,8 +14,8 @@
  * address on the interface it arrives on, so a VIP on lo is quiet by itself; those servers are reported, not probed.
  *
  * What ARP cannot tell: whether a quiet server holds the VIP at all (on lo, or the loopback adapter). That needs a
- * frame to the VIP at the server's MAC (a raw socket, which this check does not open); a client's request through the
- * VIP after apply shows it. The screen says so beside each quiet server.
+ * frame to the VIP at the server's MAC, a raw socket the console does not have: vip-check.ts has the engine send it,
+ * to the MAC found here.
  */
 import { execFile } from 'node:child_process';
 import ipaddr from 'ipaddr.js';

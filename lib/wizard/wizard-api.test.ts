@@ -130,6 +130,15 @@ test('a DR run: refusals at each step, resumed after a logout, pre-flight refusa
     ['sym-app-1 not-probed', 'sym-app-2 not-probed'],
   );
   assert.equal(arp.body.items[0].message, "sym-app-1: 127.0.0.11 is on this appliance's loopback, where there is no ARP to ask.");
+  // Without a MAC from ARP there is no frame for the engine to send to the VIP: not checked, and said so.
+  assert.deepEqual(
+    arp.body.items.map((r: { vipCheck: { outcome: string; port: number } }) => [r.vipCheck.outcome, r.vipCheck.port]),
+    [
+      ['not-checked', 80],
+      ['not-checked', 80],
+    ],
+  );
+  assert.equal(arp.body.items[0].vipCheck.message, 'sym-app-1: not checked for the VIP: the ARP check found no MAC to send a frame to.');
 
   // The ARP scripts, per real server, for the engineer to take to each server.
   const sh = await admin.req('GET', `/wizard/runs/${id}/arp/sym-app-2?os=linux&linuxLan=ens192`);

@@ -16,6 +16,8 @@ import { probeTcp, testRequest } from '../../wizard/probe.ts';
 import { InterfaceNamesSchema, linuxInstructions, linuxScript, windowsInstructions, windowsScript, type ArpTarget } from '../../wizard/arp-scripts.ts';
 import { checkRun } from '../../wizard/engine.ts';
 import { checkArp } from '../../wizard/arp-check.ts';
+import { checkVipAnswers } from '../../wizard/vip-check.ts';
+import { engine } from '../../engine.ts';
 import { hostAddresses } from '../../wizard/preflight.ts';
 import { renderCandidate } from '../../config/render.ts';
 import type { Answers } from '../../wizard/answers.ts';
@@ -183,10 +185,13 @@ export const wizardRoutes = [
     tag,
     action: 'wizard.arp-check',
     objectType,
-    summary: "Ask the LAN from this appliance whether each real server of the run's DR services answers ARP for the VIP (it must not)",
+    summary:
+      "Ask the LAN from this appliance whether each real server of the run's DR services answers ARP for the VIP (it must not), then have the engine send a SYN for the VIP to each server's MAC (it must answer)",
     async handler(ctx) {
       const row = await loadRun(ctx.params.id, ctx.actor.userId);
-      return { body: { items: await checkArp(await arpTargets(row), hostAddresses()) } };
+      const [targets, host] = [await arpTargets(row), hostAddresses()];
+      const arp = await checkArp(targets, host);
+      return { body: { items: await checkVipAnswers(arp, targets, host, (r) => engine().probeVipAnswer(r)) } };
     },
   }),
   defineRoute({
