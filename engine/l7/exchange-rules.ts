@@ -5,21 +5,22 @@
  *
  *   request head ─► routeRequest: https redirect, redirect rules, content switching (group), rewrite (target),
  *                   persistence lookup (persistentName), the hash key of sh/uri
- *   response     ─► ownResponseFields: HSTS, the insert cookie / learnt source or application cookie
+ *   response     ─► responseFields: header rules, then ownResponseFields: HSTS, the insert cookie / learnt source or
+ *                   application cookie (exchange-persistence.ts); countServerResponse, logResponseRefusal
  *   server       ─► serverConnection: a pooled connection, or a new one (with the PROXY preface)
  *   no server    ─► choiceFailure: 503 text or the maintenance page; 502/504 after every server failed
  */
 import type { RequestHead } from './http-codec.ts';
+import type { HttpParseError } from './http-refusals.ts';
+import { logRefusal } from './proxy-log.ts';
+import { countResponse } from './stats.ts';
 import type { Choice } from './dispatch.ts';
-import { redirectLocation, rewriteTarget } from './rules.ts';
-import { decodeInsertCookie, encodeInsertCookie, readCookie, readSetCookie, sourceKey } from './persistence.ts';
+import { applyHeaderRules, redirectLocation, rewriteTarget } from './rules.ts';
+import { learnPersistence, lookupPersistence } from './exchange-persistence.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
 import type net from 'node:net';
 import { proxyHeader } from './proxy-protocol.ts';
 import type { UpstreamConn } from './upstream.ts';
-
-/** RFC 9110 §9.2.2; retried only without a body and before any response byte (see isSafeToRetry). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 const MAINTENANCE_PAGE =
   '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Service temporarily unavailable</title></head>' +
@@ -85,34 +86,34 @@ export function routeRequest(rt: ServiceRuntime, head: RequestHead, client: Rout
   return rewriteTarget(head.target, rules.rewrites);
 }
 
-/** Persistence: which server this client had. */
-function lookupPersistence(rt: ServiceRuntime, head: RequestHead, clientIp: string, into: Routing): void {
-  const p = rt.plan.persistence;
-  if (p.type === 'source-ip') {
-    into.sourceKeyValue = sourceKey(clientIp, p.netmaskPrefix);
-    into.persistentName = rt.sourceTable!.get(into.sourceKeyValue);
-  } else if (p.type === 'http-cookie') {
-    const v = readCookie(head.getAll('cookie'), p.cookieName);
-    const c = v === undefined ? undefined : decodeInsertCookie(v);
-    const now = Date.now();
-    const isValid =
-      c !== undefined &&
-      (p.maxLifeSeconds === undefined || (c.firstSeen !== undefined && now - c.firstSeen <= p.maxLifeSeconds * 1000)) &&
-      (p.maxIdleSeconds === undefined || (c.lastSeen !== undefined && now - c.lastSeen <= p.maxIdleSeconds * 1000));
-    if (isValid) {
-      into.persistentName = rt.byCookieId.get(c.serverId)?.name;
-      into.cookieFirstSeen = c.firstSeen;
-      into.cookieLastSeen = c.lastSeen;
-    }
-  } else if (p.type === 'app-cookie') {
-    const v = readCookie(head.getAll('cookie'), p.cookieName);
-    if (v !== undefined) into.persistentName = rt.appTable!.get(v);
-  }
-}
-
 /** Whether the response's fields must be handled as a name/value list (header rules, application cookies). */
 export function isListedResponse(rt: ServiceRuntime): boolean {
   return rt.rules.responseHeaders.length > 0 || rt.plan.persistence.type === 'app-cookie';
+}
+
+/**
+ * The response's fields as they go to the client: the service's header rules applied to the server's fields `out`
+ * (a name/value list), then the proxy's own (ownResponseFields).
+ */
+export function responseFields(rt: ServiceRuntime, out: string[], isTls: boolean, server: ServerState, r: Routing): string[] {
+  if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
+  ownResponseFields(rt, out, isTls, server, r);
+  return out;
+}
+
+/** A response head came from `server` `elapsed` ms after the request began: latency and status counters. */
+export function countServerResponse(rt: ServiceRuntime, server: ServerState, elapsed: number, status: number): void {
+  server.counters.latencySumMs += elapsed;
+  server.counters.latencyCount++;
+  rt.state.counters.latencySumMs += elapsed;
+  rt.state.counters.latencyCount++;
+  countResponse(server.counters, status);
+  countResponse(rt.state.counters, status);
+}
+
+/** A real server's response the codec refused: logged once, the same way for both protocols (the client gets 502). */
+export function logResponseRefusal(rt: ServiceRuntime, client: string, server: ServerState | null, err: HttpParseError): void {
+  logRefusal({ code: err.code, status: 502, reason: err.message, service: rt.plan.name, client, side: 'response', server: server?.name });
 }
 
 /** The proxy's own response fields (HSTS, the insert cookie), appended to `out`; learns persistence from `out`. */
@@ -122,35 +123,6 @@ export function ownResponseFields(rt: ServiceRuntime, out: string[], isTls: bool
     out.push('Strict-Transport-Security', `max-age=${l7.hsts.maxAgeSeconds}${l7.hsts.includeSubDomains ? '; includeSubDomains' : ''}`);
   }
   learnPersistence(rt, out, isTls, server, r);
-}
-
-function learnPersistence(rt: ServiceRuntime, out: string[], isTls: boolean, server: ServerState, r: Routing): void {
-  const p = rt.plan.persistence;
-  if (server.name === '~fallback') return;
-  if (p.type === 'source-ip') {
-    if (!r.isPersistent) rt.sourceTable!.set(r.sourceKeyValue, server.name);
-  } else if (p.type === 'http-cookie') {
-    const now = Date.now();
-    const hasTimes = p.maxIdleSeconds !== undefined || p.maxLifeSeconds !== undefined;
-    // Refresh the last-seen time once a quarter of the idle limit has passed, not on every response.
-    const isStale = p.maxIdleSeconds !== undefined && r.cookieLastSeen !== undefined && now - r.cookieLastSeen > (p.maxIdleSeconds * 1000) / 4;
-    if (!r.isPersistent || isStale) {
-      const first = r.isPersistent && r.cookieFirstSeen !== undefined ? r.cookieFirstSeen : now;
-      const value = encodeInsertCookie(server.cookieId, hasTimes ? first : undefined, hasTimes ? now : undefined);
-      let cookie = `${p.cookieName}=${value}; Path=/`;
-      if (p.maxLifeSeconds !== undefined) cookie += `; Max-Age=${p.maxLifeSeconds}`;
-      if (p.httpOnly) cookie += '; HttpOnly';
-      if (p.secure ?? isTls) cookie += '; Secure';
-      out.push('Set-Cookie', cookie);
-    }
-  } else if (p.type === 'app-cookie') {
-    for (let i = 0; i < out.length; i += 2) {
-      if (out[i].length === 10 && out[i].toLowerCase() === 'set-cookie') {
-        const v = readSetCookie(out[i + 1], p.cookieName);
-        if (v !== undefined && v !== '') rt.appTable!.set(v, server.name);
-      }
-    }
-  }
 }
 
 /** The client connection as serverConnection needs it: its socket (PROXY addresses) and the port it came to. */
@@ -255,15 +227,6 @@ export function upstreamFailure(err: Error, isConnect: boolean): LocalAnswer {
     body: `The real server could not be reached or broke the exchange (${(err as NodeJS.ErrnoException).code ?? err.message}).`,
     isClosing: true,
   };
-}
-
-/**
- * A failed request may go to another server when nothing of it can have been acted on: the connect failed, or an
- * idempotent request without a body got no response byte. A server timeout is never retried (it may be working).
- */
-export function isSafeToRetry(isConnect: boolean, method: string, hasBody: boolean, hasResponse: boolean, isTimeout: boolean): boolean {
-  if (isConnect) return true;
-  return IDEMPOTENT.has(method) && !hasBody && !hasResponse && !isTimeout;
 }
 
 /** A request target's path: without its query. */

@@ -4,7 +4,7 @@
  * and the proxy's own fields. Kept lines are sliced out of the head's text in runs, so a usual message costs a slice
  * or two, not a string per field; header rules work on a name/value list instead.
  */
-import { HOP_BY_HOP, isHopByHopName, isName, isNameIn, type MessageHead, type RequestHead } from './http-codec.ts';
+import { HOP_BY_HOP, isHopByHopName, isName, isNameIn, type MessageHead, type RequestHead, type ResponseHead, serializeHead } from './http-codec.ts';
 import { applyHeaderRules } from './rules.ts';
 import { forwardedElement, FWD_APPEND, FWD_OFF, type Forwarding } from './forwarding.ts';
 import type { Layer7Options } from '../config/index.ts';
@@ -150,4 +150,18 @@ export function interimFields(head: MessageHead): string[] {
     if (lower === 'content-length' || lower === 'transfer-encoding') out.splice(i, 2);
   }
   return out;
+}
+
+/**
+ * A response head as it goes to an HTTP/1.1 client. `out` holds the fields: all of them when `isListed` (header rules
+ * or application cookies needed the list, responseFields), else only the proxy's own, which follow the server's lines
+ * forwarded as they came (less hop-by-hop ones); an HTTP/1.0 status line is sent as HTTP/1.1's.
+ */
+export function responseHeadText(res: ResponseHead, out: string[], isListed: boolean): string {
+  if (isListed) return serializeHead(`HTTP/1.1 ${res.status} ${res.reason}`, out);
+  const raw = res.raw;
+  let text = res.minor === 1 ? (res.headerStart === raw.length ? raw + '\r\n' : raw.slice(0, res.headerStart)) : `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+  text += keptLines(res);
+  for (let i = 0; i < out.length; i += 2) text += out[i] + ': ' + out[i + 1] + '\r\n';
+  return text + '\r\n';
 }

@@ -4,7 +4,8 @@
  * request body is framed for the real server, and HTTP/1.1 fields as HTTP/2 ones.
  */
 import type http2 from 'node:http2';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, ChunkedTracker, responseBody, type BodyMode, type ResponseHead } from './http-codec.ts';
+import { BODY_CHUNKED, type ResponseHead } from './http-codec.ts';
+import { BodyFraming } from './framing.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
 import { fieldProblem } from './h2-tap.ts';
 
@@ -17,38 +18,16 @@ const NO_TRAILER = new Set([...H2_FORBIDDEN, 'content-length', 'host', 'trailer'
 /** A chunked response's trailers as HTTP/2 fields, or why they cannot go on (a field HTTP/2 forbids). */
 export type Trailers = { fields: http2.OutgoingHttpHeaders } | { problem: string };
 
-/** A response body as the server frames it (RFC 9112 §6.3): its extent in each chunk, and its data. */
-export class ResponseBody {
-  readonly mode: BodyMode;
-  isEnded = false;
-  private remaining = 0;
-  private readonly chunks: ChunkedTracker | null = null;
+/**
+ * A response body as the server frames it (framing.ts: BodyFraming), and its data as DATA frames carry it: chunked
+ * framing removed (RFC 9113 §8.1), the trailers kept for a HEADERS frame.
+ */
+export class ResponseBody extends BodyFraming {
   private readonly decoder: ChunkDecoder | null = null;
 
   constructor(res: ResponseHead, method: string) {
-    this.mode = responseBody(res, method);
-    if (this.mode === BODY_CHUNKED) {
-      this.chunks = new ChunkedTracker(true);
-      this.decoder = new ChunkDecoder();
-    } else if (this.mode === BODY_LENGTH) this.remaining = res.contentLength;
-    this.isEnded = this.mode === BODY_NONE;
-  }
-
-  /** How much of `chunk` belongs to the body; sets isEnded when the body ends in it. Throws HttpParseError on bad chunking. */
-  extent(chunk: Buffer): number {
-    if (this.mode === BODY_LENGTH) {
-      const take = Math.min(this.remaining, chunk.length);
-      this.remaining -= take;
-      if (this.remaining === 0) this.isEnded = true;
-      return take;
-    }
-    if (this.mode === BODY_CHUNKED) {
-      const end = this.chunks!.scan(chunk);
-      if (end === -1) return chunk.length;
-      this.isEnded = true;
-      return end;
-    }
-    return chunk.length;
+    super(res, method);
+    if (this.mode === BODY_CHUNKED) this.decoder = new ChunkDecoder();
   }
 
   /**

@@ -15,24 +15,22 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
-import {
-  BODY_CHUNKED,
-  BODY_LENGTH,
-  BODY_NONE,
-  BODY_UNTIL_CLOSE,
-  CRLFCRLF,
-  HttpParseError,
-  parseResponseHead,
-  partialHeadError,
-  requestBody,
-  type RequestHead,
-  type ResponseHead,
-} from './http-codec.ts';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, HttpParseError, requestBody, type RequestHead, type ResponseHead } from './http-codec.ts';
 import { chunkOf, h2Fields, ResponseBody } from './h2-body.ts';
 import { REFUSALS, type RefusalCode } from './http-refusals.ts';
 import { forwardedFields, interimFields, requestHeadText, type RequestClient } from './forward-head.ts';
-import { choiceFailure, isSafeToRetry, ownResponseFields, routeRequest, serverConnection, upstreamFailure, type Routing } from './exchange-rules.ts';
-import { applyHeaderRules } from './rules.ts';
+import {
+  choiceFailure,
+  countServerResponse,
+  logResponseRefusal,
+  responseFields,
+  routeRequest,
+  serverConnection,
+  upstreamFailure,
+  type Routing,
+} from './exchange-rules.ts';
+import { isSafeToRetry, isWithinAttempts, retryElsewhere } from './exchange-retry.ts';
+import { keepsServerConnection, ResponseHeadReader } from './framing.ts';
 import { logRefusal } from './proxy-log.ts';
 import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
 import { countResponse } from './stats.ts';
@@ -42,11 +40,9 @@ import type { ConnHandler, UpstreamConn } from './upstream.ts';
 import { own, pauseReading, resumeReading } from './reader.ts';
 import { writeDirect } from './writer.ts';
 import { bodyRateGuard, type BodyRateGuard } from './slow-client.ts';
-import { countServerResponse, keepsServerConnection, logResponseRefusal, retryElsewhere, type ListenerRef } from './http-proxy.ts';
+import type { ListenerRef } from './http-proxy.ts';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-/** A response head larger than this is refused (the same bound as HTTP/1.1's). */
-const MAX_RESPONSE_HEAD = 65_536;
 const LAST_CHUNK = '0\r\n\r\n';
 
 /** The client connection, as an exchange needs it (h2-session.ts). */
@@ -134,7 +130,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   private isClientHeld = false;
   private rate: BodyRateGuard | null = null;
   // response
-  private resBuf: Buffer | null = null;
+  private readonly resHead = new ResponseHeadReader();
   private res: ResponseHead | null = null;
   private body: ResponseBody | null = null;
   private resStarted = false;
@@ -278,23 +274,15 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   onData(chunk: Buffer): void {
     this.server!.counters.bytesOut += chunk.length;
     if (this.res !== null) return this.forwardBody(chunk);
-    const buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
-    const end = buf.indexOf(CRLFCRLF);
-    if (end === -1) {
-      if (buf.length > MAX_RESPONSE_HEAD) return this.badResponse(new HttpParseError('H1_RESPONSE_HEAD_TOO_LARGE', true));
-      const bad = partialHeadError(buf);
-      if (bad !== undefined) return this.badResponse(new HttpParseError(bad, true));
-      this.resBuf = this.resBuf === null ? own(chunk) : buf;
-      return;
-    }
-    this.resBuf = null;
-    let res: ResponseHead;
+    let res: ResponseHead | null;
     try {
-      res = parseResponseHead(buf, end);
+      res = this.resHead.read(chunk);
     } catch (err) {
       return this.badResponse(err);
     }
-    const rest = buf.subarray(end + 4);
+    if (res === null) return;
+    const rest = this.resHead.rest;
+    this.resHead.clear();
     if (res.status < 200) {
       // No upgrade is ever asked for over HTTP/2 (RFC 9113 §8.6).
       if (res.status === 101) return this.badResponse(new HttpParseError('H1_UNASKED_101', true));
@@ -323,9 +311,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     countServerResponse(rt, server, this.resAt - this.startAt, res.status);
     if (body.mode === BODY_UNTIL_CLOSE || !this.reqDone || res.isAmbiguous || (body.mode === BODY_NONE && rest.length > 0)) this.isUpstreamReusable = false;
 
-    const out = forwardedFields(res);
-    if (rt.rules.responseHeaders.length > 0) applyHeaderRules(out, rt.rules.responseHeaders);
-    ownResponseFields(rt, out, c.isTls, server, this);
+    const out = responseFields(rt, forwardedFields(res), c.isTls, server, this);
     if (this.stream.destroyed) return this.abort();
     this.resStarted = true;
     this.phase = 'response';
@@ -431,7 +417,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.upstreamFailed(Object.assign(new Error('the server did not answer in time'), { code: 'ETIMEDOUT' }), false);
   }
 
-  /** The same retry rule as HTTP/1.1's (exchange-rules.ts: isSafeToRetry). */
+  /** The same retry rule as HTTP/1.1's (exchange-retry.ts). */
   private upstreamFailed(err: Error, isConnect: boolean): void {
     const server = this.server!;
     const conn = this.conn;
@@ -440,9 +426,9 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     conn?.destroy();
     const isTimeout = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
     if (this.resStarted) return this.abort(isTimeout ? 'sD' : 'SD');
-    const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.hasBody, this.res !== null || this.resBuf !== null, isTimeout);
+    const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.hasBody, this.res !== null || this.resHead.isPartial, isTimeout);
     this.lastError = err;
-    if (isSafe && ++this.attempts < this.rt.byName.size + 2 && !this.c.isDead && !this.stream.destroyed) {
+    if (isSafe && isWithinAttempts(this.rt, ++this.attempts) && !this.c.isDead && !this.stream.destroyed) {
       return retryElsewhere(this.rt, this, server, wasReused, isConnect);
     }
     const a = upstreamFailure(err, isConnect);
