@@ -31,7 +31,8 @@ import {
 } from './exchange-rules.ts';
 import { isSafeToRetry, isWithinAttempts, retryElsewhere } from './exchange-retry.ts';
 import { keepsServerConnection, ResponseHeadReader } from './framing.ts';
-import { logRefusal } from './proxy-log.ts';
+import { logRefusal, logStreamReset } from './proxy-log.ts';
+import type { ResetCause } from './h2-resets.ts';
 import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
 import { countResponse } from './stats.ts';
 import { choiceTermination, logAccess, stepOf, upstreamTermination } from './access.ts';
@@ -54,7 +55,7 @@ export interface H2Client extends RequestClient {
   /** Why a stream's header blocks (its trailers, here) made it malformed (h2-tap.ts), or undefined. */
   malformedReason(stream: number): string | undefined;
   /** Resets a malformed stream (PROTOCOL_ERROR) and logs why. */
-  malformed(stream: http2.ServerHttp2Stream, reason: string): void;
+  malformed(stream: http2.ServerHttp2Stream, reason: string, hasExchange?: boolean): void;
 }
 
 /**
@@ -255,7 +256,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       this.reqTrailers = raw;
       return;
     }
-    this.c.malformed(this.stream, bad);
+    this.c.malformed(this.stream, bad, true);
     this.term = 'PR';
     this.abort('PR');
   }
@@ -479,6 +480,19 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       return this.local(status, text);
     }
     this.abort(`${this.term[0]}D`);
+  }
+
+  /**
+   * The stream closed while the exchange was still going: reset by the client or by the proxy (h2-resets.ts; logged
+   * with who, why and the status the client got), or without a reset (the connection went).
+   */
+  streamClosed(cause: ResetCause | null): void {
+    if (this.phase === 'done') return;
+    if (cause === null) return this.abort();
+    const termination = `${cause.by === 'client' ? 'C' : 'P'}${stepOf(this.phase)}`;
+    const status = this.resStarted ? this.res!.status : -1;
+    logStreamReset({ service: this.rt.plan.name, client: this.c.clientIp, stream: this.stream.id ?? 0, ...cause, termination, status });
+    this.abort(termination);
   }
 
   /** The response cannot be completed, or the client went away: the stream is reset, the server connection closed. */

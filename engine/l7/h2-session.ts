@@ -36,8 +36,11 @@ import { logConnectionRefusal, logRefusal } from './proxy-log.ts';
 import { plainIp } from './rules.ts';
 import { countResponse } from './stats.ts';
 import { FieldTap } from './h2-tap.ts';
+import { errorName, logUnansweredReset, resetCause } from './h2-resets.ts';
+import { logAccess } from './access.ts';
 import type { ServiceRuntime } from './service.ts';
 
+const NO_MARKS = { headAt: 0, startAt: 0, chosenAt: 0, sentAt: 0, resAt: 0 };
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_COMPRESSION_ERROR } = http2.constants;
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -78,6 +81,8 @@ export class H2Session implements Session, H2Client {
   readonly tap: FieldTap;
   private session: http2.ServerHttp2Session | null = null;
   private readonly exchanges = new Set<H2Exchange>();
+  /** Streams whose reset onProxyReset logged before node:http2 announced them (destroyed) — not logged twice. */
+  private readonly loggedResets = new Set<number>();
   private readonly counters;
   private readonly service: string;
   private windowStart = Date.now();
@@ -101,6 +106,7 @@ export class H2Session implements Session, H2Client {
       logConnectionRefusal({ code: isCompression ? 'H2_COMPRESSION_ERROR' : 'H2_FRAMING', reason, service: this.service, client: this.clientIp });
       this.destroy(isCompression ? NGHTTP2_COMPRESSION_ERROR : NGHTTP2_PROTOCOL_ERROR);
     });
+    this.tap.onReset = (stream, code) => this.onProxyReset(stream, code);
     adopting = this;
     try {
       serverFor(rt).emit('connection', this.tap);
@@ -129,13 +135,27 @@ export class H2Session implements Session, H2Client {
     return `${a.includes(':') ? `[${a}]` : a}:${this.socket.localPort}`;
   }
 
+  get clientPort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
   private onStream(stream: http2.ServerHttp2Stream, raw: string[]): void {
     // An announced stream has its id (undefined only before its HEADERS are sent, for streams this side opens).
     const id = stream.id ?? 0;
-    if (id > this.tap.lastStream) this.tap.lastStream = id;
+    const tap = this.tap;
+    if (id > tap.lastStream) tap.lastStream = id;
+    tap.unannounced.delete(id);
     stream.on('error', () => undefined);
     // A reset that came in the same read as the HEADERS has already closed the stream when it is announced.
-    if (stream.destroyed) return this.count('resets');
+    if (stream.destroyed) {
+      const cause = resetCause(tap.clientResets.get(id), stream.rstCode);
+      tap.clientResets.delete(id);
+      const rt = this.listener.rt;
+      // nghttp2's own reset may have gone out (and been logged) before node:http2 announced the stream.
+      const isLogged = this.loggedResets.delete(id);
+      if (cause !== null && rt !== null && !isLogged) logUnansweredReset(rt, this, id, cause);
+      return this.count('resets');
+    }
     // A malformed request is this side's reset, not the client's: it does not count towards rapid reset.
     const bad = this.tap.malformed.get(id);
     if (bad !== undefined) {
@@ -143,7 +163,15 @@ export class H2Session implements Session, H2Client {
       return this.malformed(stream, bad);
     }
     stream.on('aborted', () => this.count('resets'));
-    stream.on('close', () => this.tap.malformed.delete(id));
+    let ex: H2Exchange | null = null;
+    stream.on('close', () => {
+      tap.malformed.delete(id);
+      const clientCode = tap.clientResets.get(id);
+      tap.clientResets.delete(id);
+      // A connection that went takes its streams with a code of its own (CANCEL): that is no one's reset.
+      const isGone = this.isDead || this.session === null || this.session.destroyed;
+      ex?.streamClosed(resetCause(clientCode, isGone ? undefined : stream.rstCode));
+    });
     const rt = this.listener.rt;
     if (rt === null || this.listener.isClosed || this.isClosing) {
       stream.close(NGHTTP2_REFUSED_STREAM);
@@ -160,9 +188,8 @@ export class H2Session implements Session, H2Client {
       stream.end(`${err.message}\n`);
       return;
     }
-    const ex = new H2Exchange(this, rt, stream, head);
+    ex = new H2Exchange(this, rt, stream, head);
     this.exchanges.add(ex);
-    stream.on('close', () => ex.abort());
     ex.start();
   }
 
@@ -174,12 +201,14 @@ export class H2Session implements Session, H2Client {
    * A request with a field HTTP/2 forbids is malformed (RFC 9113 §8.1.1): a stream error PROTOCOL_ERROR, nothing of it
    * forwarded. Logged with 400, the status the same request gets over HTTP/1.1; the client gets the reset.
    */
-  malformed(stream: http2.ServerHttp2Stream, reason: string): void {
+  malformed(stream: http2.ServerHttp2Stream, reason: string, hasExchange = false): void {
     const rt = this.listener.rt;
     if (rt !== null) {
+      // The client gets no status, only the reset: -1 in both logs (the exchange logs its own access entry).
+      if (!hasExchange) logAccess(rt, this.clientIp, this.clientPort, null, undefined, -1, 0, 0, NO_MARKS, 'PR');
       logRefusal({
         code: 'H2_MALFORMED_FIELD',
-        status: 400,
+        status: -1,
         reason: `${reason}; the stream was reset (PROTOCOL_ERROR)`,
         service: rt.plan.name,
         client: this.clientIp,
@@ -188,6 +217,26 @@ export class H2Session implements Session, H2Client {
       countResponse(rt.state.counters, 400);
     }
     if (!stream.destroyed) stream.close(NGHTTP2_PROTOCOL_ERROR);
+  }
+
+  /**
+   * A RST_STREAM going out (h2-tap.ts). For an announced stream its exchange logs the reset when the stream closes; a
+   * stream nghttp2 reset before announcing it (a field it refuses, too many fields, over the concurrency limit) is
+   * logged here, with the tap's reason when it found one.
+   */
+  private onProxyReset(stream: number, code: number): void {
+    const tap = this.tap;
+    if (!tap.unannounced.delete(stream)) return;
+    const rt = this.listener.rt;
+    const why = tap.malformed.get(stream);
+    tap.malformed.delete(stream);
+    if (rt === null) return;
+    if (this.loggedResets.size >= 1024) this.loggedResets.clear();
+    this.loggedResets.add(stream);
+    const error = errorName(code);
+    const reason =
+      why !== undefined ? `${why}; nghttp2 reset the stream (RST_STREAM ${error})` : `nghttp2 reset the stream before it began (RST_STREAM ${error})`;
+    logUnansweredReset(rt, this, stream, { by: 'proxy', error, reason });
   }
 
   /**

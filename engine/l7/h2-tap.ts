@@ -28,6 +28,7 @@ const PREFACE_LENGTH = 24;
 const HEADERS = 1;
 const CONTINUATION = 9;
 const GOAWAY = 7;
+const RST_STREAM = 3;
 const INTERNAL_ERROR = 2;
 const END_HEADERS = 0x4;
 const PADDED = 0x8;
@@ -89,6 +90,12 @@ export function fieldProblem(name: string, value: string): string | null {
 export class FieldTap extends Duplex {
   /** Streams whose header blocks (request or trailers) had a forbidden field: id → reason. */
   readonly malformed = new Map<number, string>();
+  /** Streams the client reset (RST_STREAM): id → error code; h2-session.ts takes each when its stream closes. */
+  readonly clientResets = new Map<number, number>();
+  /** Streams whose HEADERS came but node:http2 has not announced (h2-session.ts takes each as it is announced). */
+  readonly unannounced = new Set<number>();
+  /** Told of each RST_STREAM going out to the client (stream, error code): the proxy's resets (h2-resets.ts). */
+  onReset: ((stream: number, code: number) => void) | null = null;
   /** Why the tap stopped following the connection, or null. */
   brokenReason: string | null = null;
   private readonly socket: net.Socket;
@@ -104,6 +111,8 @@ export class FieldTap extends Duplex {
   private parts: Buffer[] = [];
   /** The last stream node:http2 announced (h2-session.ts sets it): a GOAWAY the tap writes names it. */
   lastStream = 0;
+  /** The highest stream a HEADERS frame opened: a later HEADERS on a lower one is trailers. */
+  private lastOpened = 0;
   /** Outgoing: payload bytes still to pass, the head of a frame split between writes, whether GOAWAY went out. */
   private outSkip = 0;
   private outRest: Buffer | null = null;
@@ -203,10 +212,12 @@ export class FieldTap extends Duplex {
         this.outRest = Buffer.from(buf.subarray(at));
         return;
       }
-      if (buf[at + 3] === GOAWAY) {
+      const type = buf[at + 3];
+      if (type === GOAWAY) {
         this.hasSentGoaway = true;
         return;
       }
+      if (type === RST_STREAM && buf.length - at >= 13) this.onReset?.(buf.readUInt32BE(at + 5) & 0x7fffffff, buf.readUInt32BE(at + 9));
       this.outSkip = buf.readUIntBE(at, 3);
       at += 9;
     }
@@ -234,6 +245,10 @@ export class FieldTap extends Duplex {
       if (length > MAX_FRAME) return this.broken(`a frame of ${length} bytes, over SETTINGS_MAX_FRAME_SIZE ${MAX_FRAME}`, false);
       if (type !== HEADERS && type !== CONTINUATION) {
         if (this.blockStream !== 0) return this.broken('a frame inside a header block (RFC 9113 §6.10)', false);
+        if (type === RST_STREAM && length === 4) {
+          if (buf.length - at < 13) break;
+          this.note(this.clientResets, buf.readUInt32BE(at + 5) & 0x7fffffff, buf.readUInt32BE(at + 9));
+        }
         this.skip = length;
         at += 9;
         continue;
@@ -260,6 +275,11 @@ export class FieldTap extends Duplex {
       if (flags & PRIORITY) from += 5;
       if (from > to) return this.broken('HEADERS whose padding or priority exceeds its length (RFC 9113 §6.2)', false);
       fragment = payload.subarray(from, to);
+      if (stream > this.lastOpened) {
+        this.lastOpened = stream;
+        if (this.unannounced.size >= MAX_MARKS) this.unannounced.delete(this.unannounced.values().next().value!);
+        this.unannounced.add(stream);
+      }
       if (flags & END_HEADERS) return this.check(stream, fragment);
       this.blockStream = stream;
       this.parts = [Buffer.from(fragment)];
@@ -287,10 +307,16 @@ export class FieldTap extends Duplex {
       return this.broken(`a header block that does not decode: ${err.message} (RFC 7541)`, true);
     }
     if (problem === null || this.malformed.has(stream)) return;
-    // A stream nghttp2 resets itself (an upper-case name) is never announced, so its mark is never taken: the oldest
-    // marks go first (announced streams take theirs within a tick; at most maxConcurrentStreams are open).
+    // An announced stream takes its mark within a tick, one nghttp2 resets itself (an upper-case name) when its
+    // RST_STREAM goes out (h2-session.ts); should neither come, the oldest marks go first.
     if (this.malformed.size >= MAX_MARKS) this.malformed.delete(this.malformed.keys().next().value!);
     this.malformed.set(stream, problem);
+  }
+
+  /** Remembers at most MAX_MARKS entries: the oldest go first (a stream takes its own within a tick of closing). */
+  private note(marks: Map<number, number>, stream: number, code: number): void {
+    if (marks.size >= MAX_MARKS && !marks.has(stream)) marks.delete(marks.keys().next().value!);
+    marks.set(stream, code);
   }
 
   private broken(reason: string, isCompression: boolean): void {

@@ -29,9 +29,33 @@ const toPrimary: ProxyLogSink = (level, msg, fields) => {
 };
 
 let sink: ProxyLogSink | null = process.env.FULCRUM_L7_WORKER === '1' ? toPrimary : null;
-let second = 0;
-let inSecond = 0;
-let dropped = 0;
+
+/** Entries of one kind within the current second; the cap is per kind, so a flood of one never hides the other. */
+class Cap {
+  private second = 0;
+  private inSecond = 0;
+  private dropped = 0;
+  constructor(private readonly noun: string) {}
+
+  /** Under the cap: the note on entries left out before ('' when none); null when this one is left out. */
+  admit(): string | null {
+    if (sink === null) return null;
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== this.second) {
+      this.second = now;
+      this.inSecond = 0;
+    }
+    if (++this.inSecond > maxPerSecond) {
+      this.dropped++;
+      return null;
+    }
+    const more = this.dropped > 0 ? ` (${this.dropped} more ${this.noun} were not logged)` : '';
+    this.dropped = 0;
+    return more;
+  }
+}
+const refusals = new Cap('refusals');
+const resets = new Cap('stream resets');
 
 /** Where entries go in this process (null: nowhere, the default in-process), and the cap. Returns the previous sink. */
 export function setProxyLog(next: ProxyLogSink | null, perSecond = 50): ProxyLogSink | null {
@@ -42,32 +66,40 @@ export function setProxyLog(next: ProxyLogSink | null, perSecond = 50): ProxyLog
 }
 
 export function logRefusal(r: Refusal): void {
-  const more = admit();
+  const more = refusals.admit();
   if (more === null) return;
   const who = r.side === 'request' ? `a request from ${r.client}` : `a response from real server ${r.server ?? '?'} to ${r.client}`;
-  sink!('warn', `layer 7 service ${r.service} refused ${who} with ${r.status}: ${r.reason}${more}`, r);
+  // -1: the client got no status, only an HTTP/2 stream reset.
+  const answer = r.status === -1 ? 'a stream reset' : r.status;
+  sink!('warn', `layer 7 service ${r.service} refused ${who} with ${answer}: ${r.reason}${more}`, r);
 }
 
 /** A client connection closed for abusing its protocol (HTTP/2 rapid reset, control frame floods): no status. */
 export function logConnectionRefusal(r: Omit<Refusal, 'status' | 'side' | 'server'>): void {
-  const more = admit();
+  const more = refusals.admit();
   if (more === null) return;
   sink!('warn', `layer 7 service ${r.service} closed the connection of ${r.client}: ${r.reason}${more}`, { ...r, side: 'connection' });
 }
 
-/** Under the cap: the note on entries left out before ('' when none); null when this one is left out. */
-function admit(): string | null {
-  if (sink === null) return null;
-  const now = Math.floor(Date.now() / 1000);
-  if (now !== second) {
-    second = now;
-    inSecond = 0;
-  }
-  if (++inSecond > maxPerSecond) {
-    dropped++;
-    return null;
-  }
-  const more = dropped > 0 ? ` (${dropped} more refusals were not logged)` : '';
-  dropped = 0;
-  return more;
+/** An HTTP/2 stream reset before its exchange completed (h2-resets.ts says who reset it and why). */
+export interface StreamReset {
+  service: string;
+  client: string;
+  stream: number;
+  /** Who sent the RST_STREAM: the client, or the proxy (its own decision, or nghttp2's). */
+  by: 'client' | 'proxy';
+  /** The RST_STREAM error code's name (RFC 9113 §7). */
+  error: string;
+  reason: string;
+  /** The access log's termination state and status of the same exchange. */
+  termination: string;
+  status: number;
+}
+
+/** A client's reset is ordinary (a browser cancelling): info; the proxy's is a refusal of sorts: warn. */
+export function logStreamReset(r: StreamReset): void {
+  const more = resets.admit();
+  if (more === null) return;
+  const level = r.by === 'client' ? 'info' : 'warn';
+  sink!(level, `layer 7 service ${r.service}: HTTP/2 stream ${r.stream} of ${r.client} ended ${r.termination} (status ${r.status}): ${r.reason}${more}`, r);
 }
