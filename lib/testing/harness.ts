@@ -19,7 +19,10 @@ export interface Harness {
 }
 
 export async function spawnEngine(dataDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('engine/daemon/main.ts')], {
+  // FULCRUM_TEST_ENGINE_NODE_ARGS: more node flags for the engine (bench/apply.ts profiles it with --cpu-prof, which
+  // NODE_OPTIONS may not carry).
+  const extra = process.env.FULCRUM_TEST_ENGINE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', path.resolve('engine/daemon/main.ts')], {
     // Health checks of a test engine probe loopback only, however the test was started (the API tests name 192.168.x).
     env: {
       FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128',
