@@ -40,6 +40,16 @@ export async function pendingChanges() {
   return { running, candidate, changes, candidateHash: configHash(candidate) };
 }
 
+/**
+ * What apply needs of the staged state: the candidate, its hash and the running version, without the field-by-field
+ * diff (the pending-changes page's). Equal hashes mean nothing is staged: the hash covers the whole configuration.
+ */
+export async function stagedCandidate() {
+  const running = await runningVersion();
+  const candidate = await renderCandidate();
+  return { running, candidate, candidateHash: configHash(candidate) };
+}
+
 type AuditFor = (input: Omit<AuditInput, 'actor' | 'actorRole' | 'sourceAddress' | 'requestId'>) => AuditInput;
 
 /**
@@ -51,9 +61,10 @@ type AuditFor = (input: Omit<AuditInput, 'actor' | 'actorRole' | 'sourceAddress'
  */
 export async function applyConfig(
   config: Config,
-  opts: { author: string; comment?: string; rollbackOf?: number; audit: AuditFor; action: string; before?: unknown },
+  opts: { author: string; comment?: string; rollbackOf?: number; audit: AuditFor; action: string; before?: unknown; hash?: string },
 ) {
-  const hash = configHash(config);
+  // `hash`: the caller's configHash(config), when it has one (hashing 1,000 services is about 10 ms).
+  const hash = opts.hash ?? configHash(config);
   const previous = await runningVersion();
   const deadline = applyDeadline();
   const draft = opts.audit({

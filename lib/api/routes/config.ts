@@ -6,7 +6,7 @@ import { bus, type ConsoleEvent } from '../../bus.ts';
 import { db } from '../../db.ts';
 import { engine } from '../../engine.ts';
 import { defineRoute } from '../route.ts';
-import { applyConfig, pendingChanges, rollbackTo, runningVersion } from '../../config/apply.ts';
+import { applyConfig, pendingChanges, rollbackTo, runningVersion, stagedCandidate } from '../../config/apply.ts';
 import { supervisorState } from '../../engine-supervisor.ts';
 import { readSnapshot } from '../../secrets.ts';
 import { changeSummary, describeChange, diffConfigs, type Change } from '../../config/diff.ts';
@@ -198,13 +198,13 @@ export const configRoutes = [
     summary: 'Apply the staged configuration to the engine',
     body: z.strictObject({ comment: z.string().max(500).optional(), expectedHash: z.string().optional() }),
     async handler(ctx) {
-      const p = await pendingChanges();
+      const p = await stagedCandidate();
       if (ctx.body.expectedHash && ctx.body.expectedHash !== p.candidateHash) {
         throw new ApiError('API_CONFLICT', { reason: 'The staged configuration changed since you reviewed it; review the changes again.' });
       }
       // Nothing staged is only "nothing to apply" when the engine really runs it: an engine that lost its state (a new
       // data directory, a replaced appliance) must be able to get the configuration again.
-      if (p.changes.length === 0 && p.running?.hash === p.candidateHash) {
+      if (p.running?.hash === p.candidateHash) {
         const running = await engine()
           .status()
           .then(
@@ -213,7 +213,13 @@ export const configRoutes = [
           );
         if (running?.hash === p.candidateHash) throw new ApiError('API_NOTHING_TO_APPLY');
       }
-      const r = await applyConfig(p.candidate, { author: ctx.actor.name, comment: ctx.body.comment, audit: ctx.audit, action: 'config.apply' });
+      const r = await applyConfig(p.candidate, {
+        author: ctx.actor.name,
+        comment: ctx.body.comment,
+        audit: ctx.audit,
+        action: 'config.apply',
+        hash: p.candidateHash,
+      });
       return { body: r };
     },
   }),
