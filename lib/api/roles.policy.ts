@@ -82,6 +82,7 @@ export const ROUTE_ACTIVITY: Record<string, Activity> = {
   'GET /config-versions/:id': 'read configuration',
   'GET /config-versions/:id/diff': 'read configuration',
   'GET /status': 'read configuration',
+  'GET /overview': 'read configuration',
   'GET /certificates': 'read configuration',
   'GET /certificate-requests': 'read configuration',
   'GET /floating-ips': 'read configuration',

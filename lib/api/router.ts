@@ -21,6 +21,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { logRoutes } from './routes/logs.ts';
 import { runningRoutes } from './routes/running.ts';
+import { overviewRoutes } from './routes/overview.ts';
 import { openApiDocument } from './openapi.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -56,6 +57,7 @@ export const ROUTES: RouteDef<unknown, unknown>[] = [
   ...(hostRoutes as RouteDef<unknown, unknown>[]),
   ...(logRoutes as RouteDef<unknown, unknown>[]),
   ...(runningRoutes as RouteDef<unknown, unknown>[]),
+  ...(overviewRoutes as RouteDef<unknown, unknown>[]),
   openApiRoute,
 ];
 
