@@ -50,6 +50,8 @@ export default defineConfig({
       NEXT_TELEMETRY_DISABLED: '1',
       // Health checks in browser tests probe loopback only: no test's check ever leaves this machine.
       FULCRUM_HEALTH_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128',
+      // Scheduled backups on (lib/backup/schedule.ts), inside the data directory so each run starts with none.
+      FULCRUM_BACKUP_DIR: `${E2E_DATA_DIR}/backups`,
     },
     stdout: 'ignore',
     stderr: 'pipe',
