@@ -2,7 +2,8 @@
  * The Running views and the Backup page in a real browser, as admin and as viewer: the running configuration (no
  * private key), the layer 7 runtime showing a loopback service's listener and pool, the layer 4 table (on a kernel
  * without IPVS it says so, with the reason); a backup exported with a passphrase, a staged change, then the backup
- * restored after its preview in words and a confirmation. Screenshots at 1366 and 820 px. Every address is loopback
+ * restored after its preview in words and a confirmation; the scheduled backups (playwright.config.ts sets
+ * FULCRUM_BACKUP_DIR): the schedule's own file listed, on disk, audited, and previewed for restore. Screenshots at 1366 and 820 px. Every address is loopback
  * and health checks are none. Independent of what other specs leave: it makes its own service, user and backup.
  */
 import fs from 'node:fs';
@@ -147,7 +148,6 @@ test('backup: export with a passphrase, stage a change, preview the restore in w
   await signIn(page);
   await page.getByRole('link', { name: 'Backup' }).click();
   await expect(page.getByRole('heading', { name: 'Backup and restore', level: 1 })).toBeVisible();
-  await expect(page.getByTestId('schedule-off')).toContainText('FULCRUM_BACKUP_DIR');
 
   // A refusal at the field first: no file chosen.
   await page.getByRole('button', { name: 'Preview restore' }).first().click();
@@ -192,4 +192,35 @@ test('backup: export with a passphrase, stage a change, preview the restore in w
   expect((await (await page.request.get('/api/v1/changes')).json()).candidateHash, "the staged configuration is the backup's again").toBe(before);
   await page.setViewportSize({ width: 820, height: 1000 });
   await page.screenshot({ path: `${SHOTS}/views-backup-820.png`, fullPage: true });
+});
+
+test('scheduled backups: on with FULCRUM_BACKUP_DIR, the file the schedule wrote is listed, on disk, audited, and previewed for restore', async ({ page }) => {
+  // The schedule writes its first file a minute after the console starts (lib/backup/schedule.ts); in a whole run
+  // that minute is long past, run alone this waits for it.
+  test.setTimeout(150_000);
+  const dir = path.resolve(DATA_DIR, 'backups');
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await signIn(page);
+  await page.getByRole('link', { name: 'Backup' }).click();
+  await expect(page.getByTestId('schedule-on')).toHaveText(`Every 24 h to ${dir}, keeping the newest 14; private keys left out.`);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId('scheduled-files')).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 100_000 });
+  const name = (await page.getByTestId('scheduled-files').locator('tbody tr td').first().textContent())!.trim();
+  expect(name).toMatch(/^fulcrum-backup-\d{4}-\d{2}-\d{2}T[\d-]+Z\.json$/);
+  const st = fs.statSync(path.join(dir, name));
+  expect(st.mode & 0o777, "a backup file is its owner's alone").toBe(0o600);
+  expect(JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')).secrets.mode).toBe('omitted');
+  const audit = (await (await page.request.get('/api/v1/audit?action=backup.scheduled&outcome=success')).json()).items as { actor: string }[];
+  expect(audit.length).toBeGreaterThan(0);
+  expect(audit[0].actor).toBe('fulcrum');
+
+  await page.getByRole('button', { name: `Preview restoring ${name}` }).click();
+  await expect(page.getByText(`Chosen: ${name}`)).toBeVisible();
+  await page.getByRole('button', { name: 'Preview restore' }).first().click();
+  const preview = page.getByTestId('restore-preview');
+  await expect(preview).toContainText('by fulcrum (scheduled)');
+  await expect(preview).toContainText('private keys left out');
+  await page.screenshot({ path: `${SHOTS}/views-scheduled-backup-1366.png`, fullPage: true });
 });
