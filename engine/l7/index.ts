@@ -115,6 +115,12 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   /** Connection slots of limited real servers, counted across workers (slots.ts). */
   const slots = new SlotLedger();
   let lastPlans: ServicePlan[] = [];
+  /**
+   * Per worker id: the services it reported running, with the plan's JSON and its report. An apply sends a worker only
+   * the plans that differ (and names the rest `same`), so one weight changed among 1,000 services crosses the IPC
+   * channel as one plan, not 1,000 (bench:apply). A new worker has none and gets everything.
+   */
+  const running = new Map<number, Map<string, { json: string; report: ServiceReport }>>();
   let lastNames = new Set<string>();
   let nextId = 1;
   let isClosed = false;
@@ -208,6 +214,7 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     accessSlots.delete(w.id);
     ready.delete(w.id);
     isUp.delete(w.id);
+    running.delete(w.id);
     // Its requests died with it: their slots are free for the other workers.
     for (const key of slots.dropWorker(w.id)) slotFree(key);
     for (const [key, cb] of pending) if (key.endsWith(`/${w.id}`)) cb({ t: 'applied', id: 0, reports: [] });
@@ -234,8 +241,13 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       () => {
         const run = async () => {
           if (!r.isConnected()) return; // it died meanwhile; its own replacement is on the way
-          const reply = await ask(r, { t: 'apply', id: nextId++, plans: lastPlans }, APPLY_TIMEOUT_MS);
-          for (const rep of reply?.t === 'applied' ? reply.reports : [])
+          const reports = await applyTo(
+            r,
+            lastPlans,
+            lastPlans.map((p) => JSON.stringify(p)),
+            nextId++,
+          );
+          for (const rep of reports?.values() ?? [])
             if (!rep.isOk) log('warn', `layer 7 service ${rep.name} failed in the replacement worker: ${rep.message}`, { code: rep.code });
         };
         const p = applying.then(run, run);
@@ -300,11 +312,12 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       return byName;
     }
     const id = nextId++;
-    const replies = await Promise.all(up.map((w) => ask(w, { t: 'apply', id, plans }, APPLY_TIMEOUT_MS)));
+    const jsons = plans.map((p) => JSON.stringify(p));
+    const replies = await Promise.all(up.map((w) => applyTo(w, plans, jsons, id)));
     for (const plan of plans) {
       let report: ServiceReport | undefined;
       for (const reply of replies) {
-        const r = reply?.t === 'applied' ? reply.reports.find((x) => x.name === plan.name) : undefined;
+        const r = reply?.get(plan.name);
         if (!r) {
           report = {
             name: plan.name,
@@ -324,6 +337,36 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       byName.set(plan.name, report!);
     }
     return byName;
+  }
+
+  /**
+   * Gives worker `w` the whole configuration `plans` (`jsons`: each plan's JSON), sending only the plans it does not
+   * run already. Resolves with its report on every plan (kept ones from its earlier reports), or null if it did not
+   * answer.
+   */
+  async function applyTo(w: Worker, plans: ServicePlan[], jsons: string[], id: number): Promise<Map<string, ServiceReport> | null> {
+    const known = running.get(w.id) ?? new Map<string, { json: string; report: ServiceReport }>();
+    const send: ServicePlan[] = [];
+    const same: string[] = [];
+    const isSame = plans.map((p, i) => known.get(p.name)?.json === jsons[i]);
+    plans.forEach((p, i) => (isSame[i] ? same.push(p.name) : send.push(p)));
+    const reply = await ask(w, { t: 'apply', id, plans: send, same }, APPLY_TIMEOUT_MS);
+    if (reply?.t !== 'applied') {
+      running.delete(w.id); // in doubt: everything again next time
+      return null;
+    }
+    const answered = new Map(reply.reports.map((r) => [r.name, r]));
+    const next = new Map<string, { json: string; report: ServiceReport }>();
+    const reports = new Map<string, ServiceReport>();
+    plans.forEach((p, i) => {
+      // A kept service is reported only if the worker no longer runs it (then it is sent whole next time).
+      const report = answered.get(p.name) ?? (isSame[i] ? known.get(p.name)?.report : undefined);
+      if (!report) return;
+      reports.set(p.name, report);
+      if (report.isOk) next.set(p.name, { json: jsons[i], report });
+    });
+    running.set(w.id, next);
+    return reports;
   }
 
   const plane: L7DataPlane = {
@@ -407,6 +450,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
           changes.push({ service, server, weight: d.weight, disposition: d.disposition, isHealthDown: d.isHealthDown });
         }
         if (changes.length === 0) return;
+        // The workers' plans of these services move in place: the next apply sends them whole again.
+        for (const known of running.values()) for (const c of changes) known.delete(c.service);
         if (workerCount === 0) local?.updateServers(changes);
         else {
           // Answered once each worker has the change, so the engine announces a transition only when it is in force.

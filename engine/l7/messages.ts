@@ -15,7 +15,12 @@ export interface ServerChange {
 
 export type ToWorker =
   | { t: 'init'; ticketKeys: string; stick: [string, string, StickEntry][] }
-  | { t: 'apply'; id: number; plans: ServicePlan[] }
+  /**
+   * The whole configuration: `plans` the worker is to run, plus `same`, the services it runs already with exactly
+   * the plan it last reported running (index.ts sends only what changed; a service in neither is stopped). Answered
+   * with a report for each of `plans` (the primary keeps those of `same`).
+   */
+  | { t: 'apply'; id: number; plans: ServicePlan[]; same?: string[] }
   /** Answered with 'applied' (no reports) once the worker has the new decisions. */
   | { t: 'servers'; id: number; changes: ServerChange[] }
   | { t: 'stats'; id: number }

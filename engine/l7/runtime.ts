@@ -65,10 +65,26 @@ export class Runtime {
     this.sweeper.unref();
   }
 
-  async apply(plans: ServicePlan[]): Promise<ServiceReport[]> {
+  /**
+   * Runs `plans` and the services named in `same` (kept as they run: the primary saw this worker report them with
+   * the plan it would send again); stops every other service. Reports on each of `plans`, and on a `same` service
+   * only if this worker does not run it after all (then the primary sends its plan next time).
+   */
+  async apply(plans: ServicePlan[], same: readonly string[] = []): Promise<ServiceReport[]> {
     const reports: ServiceReport[] = [];
     for (const l of this.closing) if (l.sessions.size === 0) this.closing.delete(l);
     const wanted = new Map<string, string>(); // listener key → service
+    const kept = new Set(same);
+    for (const l of this.listeners.values()) if (kept.has(l.service)) wanted.set(l.key, l.service);
+    for (const name of kept)
+      if (!this.runtimes.has(name))
+        reports.push({
+          name,
+          isOk: false,
+          code: 'PROXY_WORKER_FAILED',
+          message: new EngineError('PROXY_WORKER_FAILED', { reason: 'a worker no longer ran a service it was told to keep' }).message,
+          endpoints: [],
+        });
     for (const plan of plans) {
       let state = this.services.get(plan.name);
       if (!state) this.services.set(plan.name, (state = new ServiceState(plan.name, this.sync, this.slots)));
@@ -124,7 +140,7 @@ export class Runtime {
       reports.push({ name: plan.name, isOk: true, message: `listening on ${endpoints.join(', ')}`, endpoints });
     }
     for (const [key, l] of this.listeners) if (!wanted.has(key)) this.unlisten(l);
-    const names = new Set(plans.map((p) => p.name));
+    const names = new Set([...plans.map((p) => p.name), ...kept]);
     for (const name of [...this.services.keys()]) {
       if (!names.has(name)) {
         const rt = this.runtimes.get(name);

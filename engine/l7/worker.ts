@@ -29,7 +29,7 @@ process.on('message', (m: ToWorker) => {
     case 'apply':
       // Applies run one after another, in the order the primary sent them.
       queue = queue.then(async () => {
-        const reports = await runtime!.apply(m.plans);
+        const reports = await runtime!.apply(m.plans, m.same);
         send({ t: 'applied', id: m.id, reports });
       });
       break;
