@@ -349,7 +349,10 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     const send: ServicePlan[] = [];
     const same: string[] = [];
     const isSame = plans.map((p, i) => known.get(p.name)?.json === jsons[i]);
-    plans.forEach((p, i) => (isSame[i] ? same.push(p.name) : send.push(p)));
+    plans.forEach((p, i) => {
+      if (isSame[i]) same.push(p.name);
+      else send.push(p);
+    });
     const reply = await ask(w, { t: 'apply', id, plans: send, same }, APPLY_TIMEOUT_MS);
     if (reply?.t !== 'applied') {
       running.delete(w.id); // in doubt: everything again next time
