@@ -2,3 +2,4 @@
 export * from './schema.ts';
 export * from './ports.ts';
 export * from './address.ts';
+export * from './memo-parse.ts';

@@ -916,24 +916,32 @@ function checkHa(cfg: HaConfigShape, ctx: z.RefinementCtx): void {
 
 export const CONFIG_SCHEMA_VERSION = 1;
 
-export const ConfigSchema = z
-  .strictObject({
-    schemaVersion: z.literal(CONFIG_SCHEMA_VERSION).default(CONFIG_SCHEMA_VERSION),
-    virtualServices: z.array(VirtualServiceBase).max(10_000).default([]),
-    floatingIps: z.array(FloatingIpSchema).max(1000).default([]),
-    certificates: z.array(CertificateSchema).max(1000).default([]),
-    /** High availability (engine/ha/); unset: a single node. */
-    ha: HaSchema.optional(),
-    /** Layer 4 settings of the whole appliance: IPVS's connection timeouts. */
-    layer4: Layer4GlobalSchema.optional(),
-  })
-  .superRefine((cfg, ctx) => {
-    cfg.virtualServices.forEach((vs, i) => {
-      checkVirtualService(vs, ctx, ['virtualServices', i]);
-    });
-    checkAcrossServices(cfg, ctx);
-    checkHa(cfg, ctx);
+export const MAX_VIRTUAL_SERVICES = 10_000;
+
+/** The whole configuration's fields, before the rules that look at several of them (memo-parse.ts parses with it). */
+export const ConfigFields = z.strictObject({
+  schemaVersion: z.literal(CONFIG_SCHEMA_VERSION).default(CONFIG_SCHEMA_VERSION),
+  virtualServices: z.array(VirtualServiceBase).max(MAX_VIRTUAL_SERVICES).default([]),
+  floatingIps: z.array(FloatingIpSchema).max(1000).default([]),
+  certificates: z.array(CertificateSchema).max(1000).default([]),
+  /** High availability (engine/ha/); unset: a single node. */
+  ha: HaSchema.optional(),
+  /** Layer 4 settings of the whole appliance: IPVS's connection timeouts. */
+  layer4: Layer4GlobalSchema.optional(),
+});
+
+/** The rules across services and of the HA block, on fields already parsed (ConfigSchema's, after each service's). */
+export function checkWholeConfig(cfg: z.infer<typeof ConfigFields>, ctx: z.RefinementCtx): void {
+  checkAcrossServices(cfg, ctx);
+  checkHa(cfg, ctx);
+}
+
+export const ConfigSchema = ConfigFields.superRefine((cfg, ctx) => {
+  cfg.virtualServices.forEach((vs, i) => {
+    checkVirtualService(vs, ctx, ['virtualServices', i]);
   });
+  checkWholeConfig(cfg, ctx);
+});
 
 /** Rules that look at several services at once. */
 function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; certificates: { name: string }[] }, ctx: z.RefinementCtx): void {

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
-import { ConfigSchema, type Config, type OperatorState } from '../config/index.ts';
+import { ConfigSchema, createConfigParser, type Config, type OperatorState } from '../config/index.ts';
 import { decideAll, type ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError, fieldIssues } from '../errors.ts';
@@ -69,6 +69,8 @@ const STATUS_KERNEL_WAIT_MS = 1000;
 export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   readonly startedAt = new Date().toISOString();
   private running: Running | null = null;
+  /** ConfigSchema's parse, remembering each service's (memo-parse.ts): an apply re-parses only what changed. */
+  private readonly parseConfig = createConfigParser();
   private readonly monitor: HealthMonitor;
   private readonly transitions: HealthTransitionEvent[] = [];
   private seq = 0;
@@ -195,7 +197,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   validate(raw: unknown): { config?: Config; error?: EngineError } {
-    const parsed = ConfigSchema.safeParse(raw);
+    const parsed = this.parseConfig(raw);
     if (parsed.success) return { config: parsed.data };
     const fields = fieldIssues(parsed.error.issues);
     const summary = `${fields[0].path}: ${fields[0].message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}`;
@@ -302,14 +304,19 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       const vs = running?.config.virtualServices.find((v) => v.name === virtualService);
       const rs = vs?.realServers.find((r) => r.name === realServer);
       if (!running || !vs || !rs) throw new EngineError('ENGINE_NOT_FOUND', { what: `Real server ${virtualService}/${realServer}` });
-      const was = rs.state;
-      rs.state = state;
+      // A new configuration with this one server's state changed: a parsed configuration's services are shared and
+      // frozen (memo-parse.ts), never changed in place.
+      const was = running.config;
+      running.config = {
+        ...was,
+        virtualServices: was.virtualServices.map((v) => (v !== vs ? v : { ...v, realServers: v.realServers.map((r) => (r === rs ? { ...r, state } : r)) })),
+      };
       const results = await this.program(running.config);
       running.results = results;
       try {
         this.persist();
       } catch (e) {
-        rs.state = was;
+        running.config = was;
         running.results = await this.program(running.config);
         throw new EngineError('ENGINE_RECORD_FAILED', {
           version: running.version,

@@ -2,7 +2,7 @@
  * Database rows → the engine's Config, in one function. The result is parsed with the one schema, so what the
  * console stores, shows as pending and sends is exactly what the engine will accept.
  */
-import { ConfigSchema, type Config } from '../../engine/config/index.ts';
+import { createConfigParser, type Config } from '../../engine/config/index.ts';
 import type { Tx } from '../db.ts';
 import { db } from '../db.ts';
 import { openPrivateKey } from '../secrets.ts';
@@ -15,6 +15,9 @@ export const RS_ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
 
 type Reader = Pick<Tx, 'virtualService' | 'certificate' | 'floatingIp' | 'haSettings'>;
 
+/** ConfigSchema's parse, remembering each service's (engine/config/memo-parse.ts): the table changes a little at a time. */
+const parseConfig = createConfigParser();
+
 export async function renderCandidate(reader: Reader = db()): Promise<Config> {
   const services = await reader.virtualService.findMany({
     orderBy: [{ position: 'asc' }, { createdAt: 'asc' }],
@@ -23,7 +26,7 @@ export async function renderCandidate(reader: Reader = db()): Promise<Config> {
   const certificates = await reader.certificate.findMany({ orderBy: { name: 'asc' } });
   const floatingIps = await reader.floatingIp.findMany({ orderBy: { address: 'asc' } });
   const ha = await reader.haSettings.findUnique({ where: { id: 1 } }); // no row: a single node (lib/ha-settings.ts)
-  return ConfigSchema.parse({
+  const parsed = parseConfig({
     virtualServices: services.map((vs) => ({
       ...JSON.parse(vs.spec),
       realServers: vs.realServers.map((rs) => ({ ...JSON.parse(rs.spec), state: rs.state })),
@@ -33,4 +36,6 @@ export async function renderCandidate(reader: Reader = db()): Promise<Config> {
     floatingIps: floatingIps.map((f) => ({ address: f.address, interface: f.interface, ...(f.prefixLength !== null ? { prefixLength: f.prefixLength } : {}) })),
     ...(ha ? { ha: JSON.parse(ha.spec) } : {}),
   });
+  if (!parsed.success) throw parsed.error;
+  return parsed.data;
 }

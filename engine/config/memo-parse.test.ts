@@ -1,0 +1,107 @@
+/**
+ * The memoizing parser gives ConfigSchema.safeParse's answer — the same data, the same refusals — over a sequence of
+ * configurations where services change, collide, break and come back, and parses only what changed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigSchema } from './schema.ts';
+import { createConfigParser } from './memo-parse.ts';
+
+const dr = (name: string, over: Record<string, unknown> = {}) => ({
+  name,
+  layer: 4,
+  mode: 'dr',
+  address: '10.0.0.10',
+  ports: [80],
+  healthCheck: { type: 'none' },
+  realServers: [{ name: `${name}-a`, address: '10.0.0.61' }],
+  ...over,
+});
+const l7 = (name: string, port: number, over: Record<string, unknown> = {}) => ({
+  name,
+  layer: 7,
+  mode: 'http',
+  address: '127.0.0.1',
+  ports: [port],
+  healthCheck: { type: 'connect' },
+  layer7: { tls: { certificate: 'web' } },
+  realServers: [
+    { name: `${name}-a`, address: '127.0.0.1', port: 8080, weight: 50 },
+    { name: `${name}-b`, address: '127.0.0.1', port: 8081 },
+  ],
+  ...over,
+});
+const cert = {
+  name: 'web',
+  certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+  privateKeyPem: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n',
+};
+
+function expectSame(parse: ReturnType<typeof createConfigParser>, raw: unknown, what: string): boolean {
+  const want = ConfigSchema.safeParse(raw);
+  const got = parse(raw);
+  assert.equal(got.success, want.success, `${what}: success`);
+  if (want.success && got.success) assert.deepEqual(got.data, want.data, `${what}: data`);
+  if (!want.success && !got.success) assert.deepEqual(got.error.issues, want.error.issues, `${what}: issues`);
+  return want.success;
+}
+
+test("a sequence of edits: every answer is ConfigSchema.safeParse's, and only changed services are parsed again", () => {
+  const parse = createConfigParser();
+  const base = { certificates: [cert], virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443), l7('d', 9443)] };
+  const steps: [string, unknown, boolean][] = [
+    ['the first', base, true],
+    ['the same again', base, true],
+    ['a weight changed', { ...base, virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443, { scheduler: 'rr' }), l7('d', 9443)] }, true],
+    ['two services on one VIP and port (a rule across services)', { ...base, virtualServices: [dr('a'), dr('b'), l7('c', 8443), l7('d', 9443)] }, false],
+    ['a name used twice', { ...base, virtualServices: [dr('a'), dr('a', { ports: [443] })] }, false],
+    ['a certificate missing', { virtualServices: base.virtualServices }, false],
+    ['a field refused inside a service', { ...base, virtualServices: [dr('a', { ports: [0] }), dr('b', { ports: [443] })] }, false],
+    [
+      'a rule of one service (DR cannot translate ports)',
+      { ...base, virtualServices: [dr('a', { realServers: [{ name: 'x', address: '10.0.0.61', port: 8080 }] })] },
+      false,
+    ],
+    ['an unknown top-level key', { ...base, extra: 1 }, false],
+    ['not an object', [base], false],
+    ['no services at all', {}, true],
+    ['back to the first', base, true],
+  ];
+  for (const [what, raw, isOk] of steps) assert.equal(expectSame(parse, raw, what), isOk, what);
+
+  const again = createConfigParser();
+  again(base);
+  assert.deepEqual(again.counts, { parsed: 4, remembered: 0 });
+  again(base);
+  assert.deepEqual(again.counts, { parsed: 4, remembered: 4 });
+  again({ ...base, virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443, { scheduler: 'rr' }), l7('d', 9443)] });
+  assert.deepEqual(again.counts, { parsed: 5, remembered: 7 }, 'one service parsed afresh, three remembered');
+});
+
+test("1,000 services: one changed is one parse, with the same answer as the whole schema's", () => {
+  const parse = createConfigParser();
+  const many = (w: number) => ({
+    virtualServices: Array.from({ length: 1000 }, (_, i) =>
+      l7(`s${i}`, 20_000 + i, { layer7: {}, realServers: [{ name: 'a', address: '127.0.0.1', port: 8080, weight: i === 500 ? w : 100 }] }),
+    ),
+  });
+  assert.ok(expectSame(parse, many(100), 'first'));
+  const before = parse.counts.parsed;
+  assert.ok(expectSame(parse, many(50), 'one weight'));
+  assert.equal(parse.counts.parsed - before, 1);
+});
+
+test('remembered services are frozen: a parsed configuration cannot be changed in place', () => {
+  const parse = createConfigParser();
+  const r = parse({ virtualServices: [dr('a')] });
+  assert.ok(r.success);
+  const vs = r.data.virtualServices[0];
+  assert.throws(() => {
+    (vs as { name: string }).name = 'b';
+  }, TypeError);
+  assert.throws(() => {
+    (vs.realServers[0] as { weight: number }).weight = 1;
+  }, TypeError);
+  // The top level is the caller's own: a new array of shared services.
+  assert.doesNotThrow(() => r.data.virtualServices.push(vs));
+});
