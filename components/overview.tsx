@@ -1,74 +1,25 @@
 'use client';
+/**
+ * The overview: the engine, the running version, the last apply, and the virtual services a page at a time, each with
+ * its real servers' operator state, health and traffic (overview-card.tsx), live over /api/v1/live.
+ *
+ * At hospital scale (1,000 services × 4 real servers) the page asks the server for the one page it shows
+ * (GET /overview: filtered and sorted over every service, 25 cards), and a live 'stats' or 'health' event updates the
+ * shown services' status only, re-rendering the cards it changed.
+ */
 import Link from 'next/link';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, type ApiCallError } from './api-client';
 import { useLiveEvents } from './live';
 import { useCan } from './session';
-import { Badge, type Tone } from './ui/badge';
+import { Badge } from './ui/badge';
 import { Button } from './ui/button';
 import { Card, ErrorBox, PageTitle } from './ui/card';
 import { ConfirmDialog } from './ui/confirm';
-import { Sparkline } from './sparkline';
-import { ServiceGraphs } from './graphs/service-graphs';
-import { RealServerHealth, type CheckStatus } from './real-server-health';
+import { STATE_TEXT, ServiceCard, type StateRequest } from './overview-card';
+import type { HealthEvent, OverviewPage, ServiceStatus, Supervisor, VirtualService } from './overview-types';
+import { withStats, withTransition } from './overview-status';
 
-type RealServer = {
-  id: string;
-  name: string;
-  address: string;
-  port?: number;
-  weight: number;
-  state: 'online' | 'drain' | 'halt';
-  isBackup: boolean;
-  version: number;
-};
-type VirtualService = {
-  id: string;
-  name: string;
-  layer: 4 | 7;
-  mode: string;
-  protocol: string;
-  address: string;
-  ports: (number | string)[];
-  scheduler: string;
-  persistence: { type: string };
-  healthCheck?: { type: string };
-  realServers: RealServer[];
-  version: number;
-  description?: string;
-};
-type ServerStatus = {
-  name: string;
-  operator: string;
-  health: string;
-  decision: { disposition: string; weight: number };
-  counters?: { activeConnections: number; totalConnections: number; bytesIn: number; bytesOut: number; requests?: number };
-  check?: CheckStatus;
-};
-/** engine/api-types.ts HealthTransitionEvent. */
-type HealthEvent = {
-  type: 'health';
-  at: string;
-  virtualService: string;
-  realServer: string;
-  previous: string;
-  health: string;
-  code: string;
-  message: string;
-  durationMs: number;
-  check: string;
-  target: string;
-};
-type ServiceStatus = {
-  name: string;
-  layer: number;
-  status: string;
-  message: string;
-  counters?: { activeConnections: number; totalConnections: number };
-  realServers: ServerStatus[];
-};
-/** What the console's engine supervisor concluded (lib/engine-supervisor.ts). */
-type Supervisor = { kind: 'running' | 'starting' | 'not-answering' | 'unreachable'; pid?: number; since?: string; reason?: string };
 const SUPERVISOR_TEXT: Record<Supervisor['kind'], (s: Supervisor) => string | null> = {
   running: () => null,
   starting: () => 'The console is starting the engine.',
@@ -77,97 +28,106 @@ const SUPERVISOR_TEXT: Record<Supervisor['kind'], (s: Supervisor) => string | nu
   unreachable: (s) => `The engine does not answer and this console may not start one (${s.reason}).`,
 };
 
-type Status = {
-  isInSync: boolean | null;
-  engine: {
-    isReachable: boolean;
-    error: { message: string } | null;
-    supervisor?: Supervisor | null;
-    status: {
-      running: { version: number; hash: string; appliedAt: string } | null;
-      capabilities: { dataPlane: string; isAvailable: boolean; reason?: string }[];
-      services: ServiceStatus[];
-    } | null;
-  };
-  lastApply: {
-    id: number;
-    status: string;
-    author: string;
-    createdAt: string;
-    result: { results?: { name: string; status: string; message: string }[]; error?: { message: string } } | null;
-  } | null;
-};
-
 /** Service cards per page of the overview. */
 const PAGE_SIZE = 25;
-
-const stateTone: Record<string, Tone> = { online: 'green', drain: 'amber', halt: 'red' };
-const resultTone: Record<string, Tone> = { programmed: 'green', 'not-programmed': 'amber', failed: 'red', removed: 'slate' };
-
-const STATE_TEXT = {
-  online: { title: 'Bring online', body: 'It will take new connections again at its configured weight.', tone: 'primary' as const },
-  drain: { title: 'Drain', body: 'It takes no new connections; open connections and persistent clients continue until they finish.', tone: 'warning' as const },
-  halt: { title: 'Halt', body: 'It is taken out of service now: open connections are cut.', tone: 'danger' as const },
-};
+/** How long typing in the filter pauses before the server is asked (one request per pause, not per key). */
+const FILTER_PAUSE_MS = 200;
+type Sort = 'order' | 'name' | 'problems';
+const SORT_TEXT: Record<Sort, string> = { order: 'Configured order', name: 'Name (A–Z)', problems: 'Problems first' };
 
 export function Overview() {
-  const [services, setServices] = useState<VirtualService[] | null>(null);
-  const [status, setStatus] = useState<Status | null>(null);
+  const [data, setData] = useState<OverviewPage | null>(null);
+  /** The engine's status of the services shown, by name: from the page's answer, then kept live by events. */
+  const [statuses, setStatuses] = useState<ReadonlyMap<string, ServiceStatus>>(new Map());
   const [error, setError] = useState<ApiCallError | null>(null);
-  const [confirm, setConfirm] = useState<{ rs: RealServer; vs: VirtualService; state: 'online' | 'drain' | 'halt' } | null>(null);
+  const [confirm, setConfirm] = useState<StateRequest | null>(null);
   const [deleting, setDeleting] = useState<VirtualService | null>(null);
   const [isBusy, setBusy] = useState(false);
   const [filter, setFilter] = useState('');
+  const [query, setQuery] = useState('');
+  const [sort, setSort] = useState<Sort>('order');
   const [page, setPage] = useState(1);
   /** Services whose graphs are open (every role may read them). */
   const [graphsOpen, setGraphsOpen] = useState<ReadonlySet<string>>(new Set());
+  /** Active connections of every service over the last 60 'stats' events (2 minutes), kept across pages. */
   const history = useRef(new Map<string, number[]>());
-  const [, tick] = useState(0);
   const canState = useCan('server:state');
   const canWrite = useCan('config:write');
-  /** On the secondary of an HA pair the API refuses edits (HA_SECONDARY_READ_ONLY): the primary's name, to say so. */
-  const [primaryName, setPrimaryName] = useState<string | null>(null);
-  useEffect(() => {
-    api<{ pair: { role: string; peerName: string } | null }>('GET', '/ha')
-      .then((v) => setPrimaryName(v.pair?.role === 'secondary' ? v.pair.peerName : null))
-      .catch(() => undefined);
-  }, []);
 
+  useEffect(() => {
+    const t = setTimeout(() => setQuery(filter.trim()), FILTER_PAUSE_MS);
+    return () => clearTimeout(t);
+  }, [filter]);
+
+  // Only the latest request's answer is shown: a slow answer for an older filter or page never overwrites it.
+  const seq = useRef(0);
+  const isLoading = useRef(false);
+  /** The live feed's last word on the engine connection, not yet compared with what the page shows. */
+  const connectionToCheck = useRef<boolean | undefined>(undefined);
+  const dataRef = useRef<OverviewPage | null>(null);
+  const loadRef = useRef<() => Promise<void>>(async () => undefined);
+  /**
+   * The feed says hello with the engine's connection state when it opens, as the page loads: that is no reason to
+   * load the page again. Only a state that differs from what the page shows is (once per event).
+   */
+  const checkConnection = useCallback(() => {
+    const c = connectionToCheck.current;
+    if (c === undefined || isLoading.current || !dataRef.current) return;
+    connectionToCheck.current = undefined;
+    if (c !== dataRef.current.engine.isReachable) void loadRef.current();
+  }, []);
   const load = useCallback(async () => {
+    const n = ++seq.current;
+    isLoading.current = true;
     try {
-      const [vs, st] = await Promise.all([api<{ items: VirtualService[] }>('GET', '/virtual-services'), api<Status>('GET', '/status')]);
-      setServices(vs.items);
-      setStatus(st);
+      const qs = new URLSearchParams({ offset: String((page - 1) * PAGE_SIZE), limit: String(PAGE_SIZE), sort });
+      if (query) qs.set('q', query);
+      const v = await api<OverviewPage>('GET', `/overview?${qs}`);
+      if (n !== seq.current) return;
+      dataRef.current = v;
+      setData(v);
+      setStatuses(new Map(v.items.flatMap((vs) => (vs.status ? [[vs.name, vs.status] as const] : []))));
       setError(null);
     } catch (e) {
-      setError(e as ApiCallError);
+      if (n === seq.current) setError(e as ApiCallError);
+    } finally {
+      if (n === seq.current) {
+        isLoading.current = false;
+        checkConnection();
+      }
     }
-  }, []);
+  }, [page, query, sort, checkConnection]);
+  loadRef.current = load;
   useEffect(() => void load(), [load]);
 
   useLiveEvents(['engine', 'candidate-changed', 'engine-connection'], (e) => {
     if (e.type === 'engine' && e.event?.type === 'stats') {
-      for (const s of e.event.services as ServiceStatus[]) {
+      const incoming = e.event.services as ServiceStatus[];
+      for (const s of incoming) {
         const h = history.current.get(s.name) ?? [];
         h.push(s.counters?.activeConnections ?? s.realServers.reduce((a, r) => a + (r.counters?.activeConnections ?? 0), 0));
         history.current.set(s.name, h.slice(-60));
       }
-      setStatus((cur) =>
-        cur && cur.engine.status
-          ? { ...cur, engine: { ...cur.engine, status: { ...cur.engine.status, services: keepNewerHealth(cur.engine.status.services, e.event.services) } } }
-          : cur,
-      );
-      tick((n) => n + 1);
+      setStatuses((cur) => withStats(cur, incoming, dataRef.current?.items ?? []));
     } else if (e.type === 'engine' && e.event?.type === 'health') {
       // At once, from the event itself: the next 'stats' event (up to 2 s away) would only confirm it.
       const h = e.event as HealthEvent;
-      setStatus((cur) =>
-        cur && cur.engine.status
-          ? { ...cur, engine: { ...cur.engine, status: { ...cur.engine.status, services: withTransition(cur.engine.status.services, h) } } }
-          : cur,
-      );
+      setStatuses((cur) => withTransition(cur, h));
+    } else if (e.type === 'engine-connection') {
+      connectionToCheck.current = Boolean(e.isConnected);
+      checkConnection();
     } else void load();
   });
+
+  const onToggleGraphs = useCallback(
+    (id: string) =>
+      setGraphsOpen((cur) => {
+        const n = new Set(cur);
+        if (!n.delete(id)) n.add(id);
+        return n;
+      }),
+    [],
+  );
 
   async function setState() {
     if (!confirm) return;
@@ -199,24 +159,19 @@ export function Overview() {
     }
   }
 
-  const engine = status?.engine;
-  const running = engine?.status?.running;
-  // 1,000 services × 4 servers at once take seconds to render: the filter searches them all, a page shows PAGE_SIZE.
-  const matching = useMemo(() => {
-    const f = filter.trim().toLowerCase();
-    return (services ?? []).filter(
-      (vs) => !f || [vs.name, vs.address, vs.description ?? '', ...vs.realServers.flatMap((r) => [r.name, r.address])].some((x) => x.toLowerCase().includes(f)),
-    );
-  }, [services, filter]);
-  const pageCount = Math.max(1, Math.ceil(matching.length / PAGE_SIZE));
-  const currentPage = Math.min(page, pageCount);
-  const shown = matching.slice((currentPage - 1) * PAGE_SIZE, currentPage * PAGE_SIZE);
-  const statusByName = useMemo(() => new Map((engine?.status?.services ?? []).map((s) => [s.name, s])), [engine?.status?.services]);
+  const engine = data?.engine;
+  const running = engine?.running;
+  const primaryName = data?.ha?.role === 'secondary' ? data.ha.peerName : null;
+  const pageCount = Math.max(1, Math.ceil((data?.matching ?? 0) / PAGE_SIZE));
+  // A page past the end (services deleted meanwhile): go to the last one.
+  useEffect(() => {
+    if (data && page > pageCount) setPage(pageCount);
+  }, [data, page, pageCount]);
   return (
     <div>
       <PageTitle sub="Virtual services, their real servers and what the engine is running.">Overview</PageTitle>
       <ErrorBox error={error?.body} />
-      {status?.isInSync === false && (
+      {data?.isInSync === false && (
         <div role="alert" data-testid="out-of-sync" className="mb-4 rounded-md border border-amber-400 bg-amber-50 px-3 py-2 text-sm text-amber-950">
           The engine is not running the last version applied from this console{running ? ` (it runs version ${running.version})` : ' (it runs nothing)'}. Apply
           again from{' '}
@@ -232,7 +187,7 @@ export function Overview() {
             <p className="text-sm text-slate-500">Loading…</p>
           ) : engine.isReachable ? (
             <ul className="space-y-1 text-sm">
-              {engine.status!.capabilities.map((c) => (
+              {engine.capabilities.map((c) => (
                 <li key={c.dataPlane} className="flex flex-wrap items-center gap-2">
                   <span className="w-20 font-medium">{c.dataPlane === 'l4' ? 'Layer 4' : 'Layer 7'}</span>
                   {c.isAvailable ? (
@@ -267,13 +222,13 @@ export function Overview() {
           )}
         </Card>
         <Card title="Last apply">
-          {status?.lastApply ? (
+          {data?.lastApply ? (
             <div className="text-sm">
               <p>
-                Version {status.lastApply.id} by {status.lastApply.author}:{' '}
-                <Badge tone={status.lastApply.status === 'applied' ? 'green' : 'red'}>{status.lastApply.status}</Badge>
+                Version {data.lastApply.id} by {data.lastApply.author}:{' '}
+                <Badge tone={data.lastApply.status === 'applied' ? 'green' : 'red'}>{data.lastApply.status}</Badge>
               </p>
-              {status.lastApply.result?.error && <p className="mt-1 text-xs text-red-800">{status.lastApply.result.error.message}</p>}
+              {data.lastApply.error && <p className="mt-1 text-xs text-red-800">{data.lastApply.error}</p>}
             </div>
           ) : (
             <p className="text-sm text-slate-600">No apply yet.</p>
@@ -281,7 +236,7 @@ export function Overview() {
         </Card>
       </div>
 
-      <div className="mb-3 flex items-center justify-between">
+      <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
         <h2 className="text-lg font-semibold">Virtual services</h2>
         <input
           type="search"
@@ -292,8 +247,23 @@ export function Overview() {
             setFilter(e.target.value);
             setPage(1);
           }}
-          className="ml-auto mr-3 w-72 max-w-[50%] rounded-md border border-slate-300 bg-white px-3 py-2 text-sm"
+          className="ml-auto w-72 max-w-[50%] rounded-md border border-slate-300 bg-white px-3 py-2 text-sm"
         />
+        <select
+          aria-label="Sort services"
+          value={sort}
+          onChange={(e) => {
+            setSort(e.target.value as Sort);
+            setPage(1);
+          }}
+          className="mr-3 rounded-md border border-slate-300 bg-white px-2 py-2 text-sm"
+        >
+          {(Object.keys(SORT_TEXT) as Sort[]).map((s) => (
+            <option key={s} value={s}>
+              {SORT_TEXT[s]}
+            </option>
+          ))}
+        </select>
         {canWrite &&
           (primaryName ? (
             <span className="inline-flex items-center gap-2">
@@ -310,164 +280,33 @@ export function Overview() {
             </Link>
           ))}
       </div>
-      {services?.length === 0 && (
+      {data?.total === 0 && (
         <Card>
           <p className="text-sm text-slate-600">No virtual services yet. {canWrite ? 'Create one to put a clinical system behind a virtual IP.' : ''}</p>
         </Card>
       )}
+      {data && data.total > 0 && data.matching === 0 && (
+        <Card>
+          <p className="text-sm text-slate-600">No service matches “{data && query}”: the filter looks at names, VIPs, descriptions and real servers.</p>
+        </Card>
+      )}
       <div className="space-y-4">
-        {shown.map((vs) => {
-          const st = statusByName.get(vs.name);
-          return (
-            <Card
-              key={vs.id}
-              title={
-                <span className="flex flex-wrap items-center gap-2">
-                  <span data-testid="vs-name">{vs.name}</span>
-                  <Badge tone="sky">
-                    L{vs.layer} {vs.mode.toUpperCase()}
-                  </Badge>
-                  {st ? (
-                    <Badge tone={resultTone[st.status] ?? 'slate'} title={st.message}>
-                      {st.status}
-                    </Badge>
-                  ) : (
-                    <Badge tone="slate">not applied</Badge>
-                  )}
-                </span>
-              }
-              actions={
-                <>
-                  <Button
-                    variant="secondary"
-                    aria-expanded={graphsOpen.has(vs.id)}
-                    aria-controls={`graphs-${vs.id}`}
-                    onClick={() =>
-                      setGraphsOpen((cur) => {
-                        const n = new Set(cur);
-                        if (!n.delete(vs.id)) n.add(vs.id);
-                        return n;
-                      })
-                    }
-                  >
-                    {graphsOpen.has(vs.id) ? 'Hide graphs' : 'Graphs'}
-                  </Button>
-                  {canWrite && (
-                    <>
-                      <Link href={`/virtual-services/${vs.id}`} className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm hover:bg-slate-100">
-                        Edit
-                      </Link>
-                      <Button variant="secondary" onClick={() => setDeleting(vs)}>
-                        Delete
-                      </Button>
-                    </>
-                  )}
-                </>
-              }
-            >
-              <div className="mb-3 flex flex-wrap items-center gap-x-6 gap-y-1 text-sm text-slate-700">
-                <span>
-                  <span className="text-slate-500">VIP</span>{' '}
-                  <span className="font-mono">
-                    {vs.address}:{vs.ports.join(',')}
-                  </span>{' '}
-                  {vs.protocol}
-                </span>
-                <span>
-                  <span className="text-slate-500">Scheduler</span> {vs.scheduler}
-                </span>
-                <span>
-                  <span className="text-slate-500">Persistence</span> {vs.persistence.type}
-                </span>
-                <span className="inline-flex items-center gap-2">
-                  <span className="text-slate-500">Active connections</span>
-                  <Sparkline values={history.current.get(vs.name) ?? []} label="Active connections" />
-                </span>
-              </div>
-              {st && st.status !== 'programmed' && <p className="mb-3 text-xs text-amber-900">{st.message}</p>}
-              <div className="overflow-x-auto">
-                <table className="w-full min-w-[40rem] text-left text-sm">
-                  <thead className="text-xs uppercase text-slate-500">
-                    <tr>
-                      <th className="py-1.5">Real server</th>
-                      <th>Address</th>
-                      <th>Weight</th>
-                      <th>Operator</th>
-                      <th>Health</th>
-                      <th>Traffic</th>
-                      <th className="text-right">Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {vs.realServers.map((rs) => {
-                      const rst = st?.realServers.find((r) => r.name === rs.name);
-                      return (
-                        <tr key={rs.id} className="border-t border-slate-100" data-testid={`rs-${rs.name}`}>
-                          <td className="py-2 font-medium">
-                            {rs.name}
-                            {rs.isBackup && <span className="ml-1 text-xs text-slate-500">(backup)</span>}
-                          </td>
-                          <td className="font-mono text-xs">
-                            {rs.address}
-                            {rs.port ? `:${rs.port}` : ''}
-                          </td>
-                          <td>{rs.weight}</td>
-                          <td>
-                            <Badge tone={stateTone[rs.state]}>{rs.state}</Badge>
-                          </td>
-                          <td>
-                            <RealServerHealth
-                              rsId={rs.id}
-                              name={rs.name}
-                              service={vs.name}
-                              health={rst?.health}
-                              check={rst?.check}
-                              isCheckOff={vs.healthCheck?.type === 'none'}
-                            />
-                          </td>
-                          <td className="font-mono text-xs">
-                            {rst?.counters
-                              ? `${rst.counters.activeConnections} active · ${rst.counters.requests !== undefined ? `${rst.counters.requests} requests` : `${rst.counters.totalConnections} total`}`
-                              : '–'}
-                          </td>
-                          <td className="space-x-1 text-right whitespace-nowrap">
-                            {canState &&
-                              (['online', 'drain', 'halt'] as const)
-                                .filter((s) => s !== rs.state)
-                                .map((s) => (
-                                  <Button
-                                    key={s}
-                                    size="sm"
-                                    variant={s === 'halt' ? 'danger' : s === 'drain' ? 'warning' : 'secondary'}
-                                    onClick={() => setConfirm({ rs, vs, state: s })}
-                                  >
-                                    {STATE_TEXT[s].title}
-                                  </Button>
-                                ))}
-                          </td>
-                        </tr>
-                      );
-                    })}
-                    {vs.realServers.length === 0 && (
-                      <tr>
-                        <td colSpan={7} className="py-2 text-slate-500">
-                          No real servers.
-                        </td>
-                      </tr>
-                    )}
-                  </tbody>
-                </table>
-              </div>
-              {graphsOpen.has(vs.id) && (
-                <div id={`graphs-${vs.id}`}>
-                  <ServiceGraphs vsId={vs.id} vsName={vs.name} layer={vs.layer} realServers={vs.realServers} />
-                </div>
-              )}
-            </Card>
-          );
-        })}
+        {data?.items.map((vs) => (
+          <ServiceCard
+            key={vs.id}
+            vs={vs}
+            st={statuses.get(vs.name)}
+            history={history.current.get(vs.name) ?? NO_HISTORY}
+            isGraphsOpen={graphsOpen.has(vs.id)}
+            canState={canState}
+            canWrite={canWrite}
+            onToggleGraphs={onToggleGraphs}
+            onState={setConfirm}
+            onDelete={setDeleting}
+          />
+        ))}
       </div>
-      {pageCount > 1 && <Pager page={currentPage} pageCount={pageCount} total={matching.length} onPage={setPage} />}
+      {pageCount > 1 && <Pager page={Math.min(page, pageCount)} pageCount={pageCount} total={data?.matching ?? 0} onPage={setPage} />}
       <ConfirmDialog
         open={!!confirm}
         title={confirm ? `${STATE_TEXT[confirm.state].title} ${confirm.rs.name}?` : ''}
@@ -521,50 +360,4 @@ function Pager({ page, pageCount, total, onPage }: { page: number; pageCount: nu
   );
 }
 
-/** One server's row updated from a health event: its health, and the check's last result (the transition's). */
-function withTransition(services: ServiceStatus[], h: HealthEvent): ServiceStatus[] {
-  return services.map((s) =>
-    s.name !== h.virtualService
-      ? s
-      : {
-          ...s,
-          realServers: s.realServers.map((r) =>
-            r.name !== h.realServer
-              ? r
-              : {
-                  ...r,
-                  health: h.health,
-                  check: {
-                    ...r.check,
-                    type: h.check,
-                    target: h.target,
-                    health: h.health,
-                    since: h.at,
-                    code: h.code,
-                    message: h.message,
-                    durationMs: h.durationMs,
-                    lastCheckAt: h.at,
-                  },
-                },
-          ),
-        },
-  );
-}
-
-/**
- * A 'stats' event is a snapshot taken a moment before it is sent: one taken before a transition the browser already
- * shows must not put the old health back for two seconds. A server keeps the newer of the two.
- */
-function keepNewerHealth(current: ServiceStatus[], incoming: ServiceStatus[]): ServiceStatus[] {
-  return incoming.map((s) => {
-    const cur = current.find((c) => c.name === s.name);
-    if (!cur) return s;
-    return {
-      ...s,
-      realServers: s.realServers.map((r) => {
-        const mine = cur.realServers.find((c) => c.name === r.name)?.check;
-        return mine && r.check && Date.parse(mine.since) > Date.parse(r.check.since) ? { ...r, health: mine.health, check: mine } : r;
-      }),
-    };
-  });
-}
+const NO_HISTORY: number[] = [];
