@@ -4,19 +4,23 @@
  * router over real HTTP, a real SQLite file in a fresh data directory); this process is the client, logged in with a
  * session as the browser is, sending one request at a time.
  *
- * Two consoles run side by side, one with an empty table and one filled (through the same API, timed: the
- * patch-night figure) to SERVICES services × 4 real servers. Rounds alternate between them, ROUNDS measured after
- * WARM_UP, each round on one console:
+ * Three consoles run side by side: one with an empty table, one filled (through the same API, timed: the
+ * patch-night figure) to SERVICES services × 4 real servers each on its own VIP, and one filled to SERVICES services
+ * all on one VIP with distinct ports (the shape whose same-VIP:port rule was O(n²): every service is a neighbour of
+ * every other). Rounds go round the three, ROUNDS measured after WARM_UP, each round on one console, its services of
+ * that console's shape:
  *   create     POST   /virtual-services            a layer 4 NAT service with 4 real servers
  *   update     PUT    /virtual-services/:id        its scheduler changed (If-Match)
  *   add-rs     POST   /virtual-services/:id/real-servers
  *   delete     DELETE /virtual-services/:id        (so the tables stay at 0 and SERVICES)
  *
- * Prints:  bench api-edit: ms-per-edit at 0 and 1000 services X Y      (create, p50; goal ≤ 10 and flat)
- *          bench api-edit: <kind> at <n>: p50 A ms, p99 B ms
+ * Prints:  bench api-edit: ms-per-edit at 0 and 1000 services X Y (1000 on one VIP: Z)   (create, p50; goal ≤ 10, flat)
+ *          bench api-edit: <kind> at <n>: p50 A ms, p99 B ms              (n: 0, 1000, 1000 on one VIP)
  *          bench api-edit: console CPU ms per edit at 0 and 1000 services C D   (user + system time of each console
  *                          over the measured rounds: what the machine's other load does not inflate)
- *          bench api-edit: ratio 1000/0 (<kind> p50) R                (goal ≈ 1: the cost does not grow with the table)
+ *          bench api-edit: ratio 1000/0 (<kind> p50) R (one VIP: S)   (goal ≈ 1: the cost does not grow with the table)
+ *          bench api-edit: ConfigSchema.parse of 1000 and 2000 services on one VIP: A ms B ms (ratio R)
+ *                          (the schema's grouped same-VIP:port rule timed directly, in this process: goal ratio ≈ 2)
  * BENCH_API_EDIT_SERVICES (1000), BENCH_API_EDIT_ROUNDS (50); BENCH_API_EDIT_PROFILE=DIR writes a V8 CPU profile of
  * each console process to DIR.
  */
@@ -25,6 +29,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ConfigSchema } from '../engine/config/index.ts';
 import { type Client, serveApi, setupAdmin } from '../lib/testing/harness.ts';
 
 const SERVICES = Number(process.env.BENCH_API_EDIT_SERVICES ?? 1000);
@@ -46,13 +51,17 @@ if (process.env.BENCH_API_EDIT_CONSOLE) {
 }
 
 const ip = (base: number, i: number) => `10.${base}.${(i >> 8) & 0xff}.${i & 0xff}`;
-const service = (name: string, i: number) => ({
+/** Every service on this VIP in the shared-VIP console, service i on port SHARED_PORT_BASE + i (i < 55,000). */
+const SHARED_VIP = '10.99.0.1';
+const SHARED_PORT_BASE = 10_000;
+type Shape = 'own' | 'shared';
+const service = (name: string, i: number, shape: Shape = 'own') => ({
   name,
   layer: 4,
   mode: 'nat',
   protocol: 'tcp',
-  address: ip(1, i),
-  ports: [443],
+  address: shape === 'own' ? ip(1, i) : SHARED_VIP,
+  ports: [shape === 'own' ? 443 : SHARED_PORT_BASE + (i % 55_000)],
   scheduler: 'wlc',
   healthCheck: { type: 'none' },
   realServers: [0, 1, 2, 3].map((k) => ({ name: `${name}-app-${k + 1}`, address: ip(2 + k, i), port: 8443, weight: 100 })),
@@ -124,8 +133,8 @@ type Kind = 'create' | 'update' | 'add-rs' | 'delete';
 const KINDS: Kind[] = ['create', 'update', 'add-rs', 'delete'];
 
 /** One round of each edit kind on service number `i`: created, changed, given a real server, deleted again. */
-async function round(c: Client, i: number): Promise<Record<Kind, number>> {
-  const created = await timed(c, 'POST', '/virtual-services', service(`bench-${i}`, i), {}, 201);
+async function round(c: Client, i: number, shape: Shape): Promise<Record<Kind, number>> {
+  const created = await timed(c, 'POST', '/virtual-services', service(`bench-${i}`, i, shape), {}, 201);
   const { id, version, realServers: _r, createdAt: _c, updatedAt: _u, id: _i, version: _v, ...spec } = created.body;
   const updated = await timed(c, 'PUT', `/virtual-services/${id}`, { ...spec, scheduler: 'rr' }, { 'if-match': `"${version}"` });
   const added = await timed(
@@ -140,13 +149,39 @@ async function round(c: Client, i: number): Promise<Record<Kind, number>> {
   return { create: created.ms, update: updated.ms, 'add-rs': added.ms, delete: deleted.ms };
 }
 
+/**
+ * The schema's grouped same-VIP:port rule, timed directly: ConfigSchema.parse of a configuration whose services all
+ * share one VIP on distinct ports (median of 5 parses after one warm-up). Linear work doubles from 1,000 to 2,000;
+ * the old pairwise rule quadrupled.
+ */
+function schemaBench(): void {
+  const parseMs = (n: number) => {
+    const cfg = { virtualServices: Array.from({ length: n }, (_, i) => service(`one-vip-${i}`, i, 'shared')) };
+    const ms: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      const t = performance.now();
+      const r = ConfigSchema.safeParse(cfg);
+      if (k > 0) ms.push(performance.now() - t);
+      if (!r.success) throw new Error(`the schema refused ${n} services on one VIP: ${JSON.stringify(r.error.issues.slice(0, 2))}`);
+    }
+    return percentile(
+      ms.sort((a, b) => a - b),
+      50,
+    );
+  };
+  const [a, b] = [parseMs(SERVICES), parseMs(2 * SERVICES)];
+  console.log(
+    `bench api-edit: ConfigSchema.parse of ${SERVICES} and ${2 * SERVICES} services on one VIP: ${a.toFixed(1)} ms ${b.toFixed(1)} ms (ratio ${(b / a).toFixed(2)})`,
+  );
+}
+
 const consoles: Console[] = [];
 try {
-  for (const label of ['small', 'large']) {
+  for (const label of ['small', 'large', 'shared']) {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `fulcrum-bench-api-${label}-`));
     consoles.push(await startConsole(dataDir));
   }
-  const [small, large] = await Promise.all(
+  const [small, large, shared] = await Promise.all(
     consoles.map((k) => setupAdmin({ dataDir: k.dataDir, baseUrl: k.baseUrl, restartEngine: async () => {}, close: async () => {} })),
   );
   // The large table, built through the same API one request at a time (the patch-night figure). The small console
@@ -154,45 +189,53 @@ try {
   let fillMs = 0;
   for (let i = 0; i < SERVICES; i++) {
     fillMs += (await timed(large, 'POST', '/virtual-services', service(`fill-${i}`, 10_000 + i), {}, 201)).ms;
+    await timed(shared, 'POST', '/virtual-services', service(`fill-${i}`, i, 'shared'), {}, 201);
     const warm = await timed(small, 'POST', '/virtual-services', service(`warm-${i}`, 10_000 + i), {}, 201);
     await timed(small, 'DELETE', `/virtual-services/${warm.body.id}`, undefined, { 'if-match': `"${warm.body.version}"` }, 204);
   }
   const fillSeconds = fillMs / 1000;
-  const cpuBefore = { small: 0, large: 0 };
-  // Rounds alternate between the two consoles (and who goes first), so load from elsewhere on the machine falls on
-  // both sizes alike; each round deletes what it created, so the sizes stay 0 and SERVICES.
-  const times = {
-    small: Object.fromEntries(KINDS.map((k) => [k, [] as number[]])),
-    large: Object.fromEntries(KINDS.map((k) => [k, [] as number[]])),
-  } as Record<'small' | 'large', Record<Kind, number[]>>;
+  const cpuBefore = { small: 0, large: 0, shared: 0 };
+  // Rounds go round the consoles (and who goes first changes), so load from elsewhere on the machine falls on every
+  // size alike; each round deletes what it created, so the sizes stay 0 and SERVICES.
+  const WHICH = ['small', 'large', 'shared'] as const;
+  type Which = (typeof WHICH)[number];
+  const clients: Record<Which, Client> = { small, large, shared };
+  const times = Object.fromEntries(WHICH.map((w) => [w, Object.fromEntries(KINDS.map((k) => [k, [] as number[]]))])) as Record<Which, Record<Kind, number[]>>;
   for (let n = 0; n < WARM_UP + ROUNDS; n++) {
-    const order = n % 2 === 0 ? (['small', 'large'] as const) : (['large', 'small'] as const);
+    const order = WHICH.map((_, j) => WHICH[(j + n) % WHICH.length]);
     for (const which of order) {
-      if (n === WARM_UP) cpuBefore[which] = await consoles[which === 'small' ? 0 : 1].cpuMicros();
-      const r = await round(which === 'small' ? small : large, 30_000 + n);
+      if (n === WARM_UP) cpuBefore[which] = await consoles[WHICH.indexOf(which)].cpuMicros();
+      // Round services of the shared console take ports after the fill's (SHARED_PORT_BASE + SERVICES onwards).
+      const r = await round(clients[which], which === 'shared' ? SERVICES + n : 30_000 + n, which === 'shared' ? 'shared' : 'own');
       if (n >= WARM_UP) for (const k of KINDS) times[which][k].push(r[k]);
     }
   }
-  const cpuMsPerEdit = { small: 0, large: 0 };
-  for (const [i, which] of (['small', 'large'] as const).entries())
-    cpuMsPerEdit[which] = ((await consoles[i].cpuMicros()) - cpuBefore[which]) / 1000 / (ROUNDS * KINDS.length);
+  const cpuMsPerEdit = { small: 0, large: 0, shared: 0 };
+  for (const [i, which] of WHICH.entries()) cpuMsPerEdit[which] = ((await consoles[i].cpuMicros()) - cpuBefore[which]) / 1000 / (ROUNDS * KINDS.length);
   for (const set of Object.values(times)) for (const k of KINDS) set[k].sort((a, b) => a - b);
   const p50 = (x: number[]) => percentile(x, 50);
-  console.log(`bench api-edit: ms-per-edit at 0 and ${SERVICES} services ${p50(times.small.create).toFixed(1)} ${p50(times.large.create).toFixed(1)}`);
+  console.log(
+    `bench api-edit: ms-per-edit at 0 and ${SERVICES} services ${p50(times.small.create).toFixed(1)} ${p50(times.large.create).toFixed(1)} (${SERVICES} on one VIP: ${p50(times.shared.create).toFixed(1)})`,
+  );
   for (const [label, which] of [
     ['0', 'small'],
     [String(SERVICES), 'large'],
+    [`${SERVICES} on one VIP`, 'shared'],
   ] as const) {
     for (const k of KINDS)
       console.log(`bench api-edit: ${k} at ${label}: p50 ${p50(times[which][k]).toFixed(1)} ms, p99 ${percentile(times[which][k], 99).toFixed(1)} ms`);
   }
   console.log(
-    `bench api-edit: console CPU ms per edit at 0 and ${SERVICES} services ${cpuMsPerEdit.small.toFixed(1)} ${cpuMsPerEdit.large.toFixed(1)} (ratio ${(cpuMsPerEdit.large / cpuMsPerEdit.small).toFixed(2)})`,
+    `bench api-edit: console CPU ms per edit at 0 and ${SERVICES} services ${cpuMsPerEdit.small.toFixed(1)} ${cpuMsPerEdit.large.toFixed(1)} (ratio ${(cpuMsPerEdit.large / cpuMsPerEdit.small).toFixed(2)}; on one VIP ${cpuMsPerEdit.shared.toFixed(1)})`,
   );
   console.log(
     `bench api-edit: filling ${SERVICES} services × 4 real servers took ${fillSeconds.toFixed(1)} s (${((fillSeconds * 1000) / SERVICES).toFixed(1)} ms each)`,
   );
-  for (const k of KINDS) console.log(`bench api-edit: ratio ${SERVICES}/0 (${k} p50) ${(p50(times.large[k]) / p50(times.small[k])).toFixed(2)}`);
+  for (const k of KINDS)
+    console.log(
+      `bench api-edit: ratio ${SERVICES}/0 (${k} p50) ${(p50(times.large[k]) / p50(times.small[k])).toFixed(2)} (one VIP: ${(p50(times.shared[k]) / p50(times.small[k])).toFixed(2)})`,
+    );
+  schemaBench();
 } finally {
   for (const k of consoles) {
     await k.stop();
