@@ -94,7 +94,10 @@ async function neighbours(tx: Tx, vs: VirtualService): Promise<{ ids: Set<string
     const rows = await tx.realServer.findMany({
       where: {
         AND: [addressWhere(vs.realServers.map((r) => r.address)), ...portWhere],
-        virtualService: { OR: [{ layer: 4, mode: 'snat' }, { layer: 7 }] },
+        // An L7 service conflicts only with L4 SNAT ones on its endpoints (the rule names the last of those); an L4
+        // SNAT one with L7 ones, and the other L4 SNAT ones on them decide which owner is named. Other L7 services on
+        // the same real servers (the common case: many services, one pool of application servers) are no neighbours.
+        virtualService: vs.layer === 7 ? { layer: 4, mode: 'snat' } : { OR: [{ layer: 4, mode: 'snat' }, { layer: 7 }] },
       },
       select: { address: true, port: true, virtualServiceId: true, virtualService: { select: { spec: true } } },
     });
