@@ -31,6 +31,9 @@ import { ADMIN, setupAdmin } from '../lib/testing/harness.ts';
 const SERVICES = Number(process.env.BENCH_RENDER_SERVICES ?? 1000);
 const LOADS = Number(process.env.BENCH_RENDER_LOADS ?? 5);
 const SHOTS = process.env.BENCH_RENDER_SCREENSHOTS;
+/** BENCH_RENDER_PROFILE=1: after the overview's timed loads, one more load with Chromium's CPU profiler and the
+ * browser's resource timings, printed as the API requests' waterfall and the functions with the most self time. */
+const PROFILE = process.env.BENCH_RENDER_PROFILE === '1';
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -95,6 +98,46 @@ async function load(page: Page, url: string, ready: string): Promise<number> {
       return t;
     });
 }
+
+/** One load of `url` under CDP's CPU profiler: the API requests' waterfall and the 15 heaviest functions by self time. */
+async function profileLoad(page: Page, url: string): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const ms = await load(page, url, 'true');
+  const { profile } = (await cdp.send('Profiler.stop')) as { profile: CpuProfile };
+  const entries = await page.evaluate<
+    { name: string; startTime: number; responseStart: number; responseEnd: number; encodedBodySize: number; decodedBodySize: number; serverTiming: string }[]
+  >(
+    `performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).map((e) => ({ name: e.name, startTime: e.startTime, responseStart: e.responseStart, responseEnd: e.responseEnd, encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize, serverTiming: e.serverTiming.map((t) => t.name + ' ' + Math.round(t.duration) + ' ms').join(', ') }))`,
+  );
+  const nav = await page.evaluate<{ responseStart: number; responseEnd: number; domContentLoaded: number }>(
+    `(() => { const n = performance.getEntriesByType('navigation')[0]; return { responseStart: n.responseStart, responseEnd: n.responseEnd, domContentLoaded: n.domContentLoadedEventEnd }; })()`,
+  );
+  console.log(
+    `bench console-render: profiled overview load: ready at ${Math.round(ms)} ms; the page's HTML: first byte ${Math.round(nav.responseStart)} ms, end ${Math.round(nav.responseEnd)} ms; DOMContentLoaded ${Math.round(nav.domContentLoaded)} ms`,
+  );
+  for (const e of entries)
+    console.log(
+      `  ${new URL(e.name).pathname.padEnd(32)} start ${Math.round(e.startTime)} ms, first byte ${Math.round(e.responseStart)} ms, end ${Math.round(e.responseEnd)} ms, ${Math.round(e.decodedBodySize / 1024)} KiB (${Math.round(e.encodedBodySize / 1024)} KiB on the wire)${e.serverTiming ? `; server: ${e.serverTiming}` : ''}`,
+    );
+  const self = new Map<string, number>();
+  const dt = profile.timeDeltas;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id)!;
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
+    self.set(key, (self.get(key) ?? 0) + (dt[i + 1] ?? 0) / 1000);
+  });
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${v.toFixed(1).padStart(8)} ms  ${k}`);
+  await cdp.detach();
+}
+type CpuProfile = {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+};
 
 function summary(times: number[]): string {
   const s = [...times].sort((a, b) => a - b);
@@ -170,6 +213,7 @@ try {
     `${baseUrl}/`,
     `main.querySelectorAll('[data-testid=vs-name]').length === ${cards} && main.querySelectorAll('tr[data-testid^=rs-]').length === ${cards * 4} && main.innerText.includes('programmed') && (${SERVICES <= 25} || main.innerText.includes('${SERVICES} services'))`,
   );
+  if (PROFILE) await profileLoad(page, `${baseUrl}/`);
   // The last service is one filter away: typing its name shows its card alone.
   await page.getByRole('searchbox', { name: 'Filter services' }).fill(last);
   await page.getByTestId('vs-name').getByText(last, { exact: true }).waitFor();

@@ -56,6 +56,8 @@ test('the overview answers one page of services with their status, filtered and 
     assert.equal(first.body.lastApply.status, 'applied');
     assert.equal(first.body.lastApply.author, 'admin');
     assert.equal(first.body.ha, null);
+    // Where the time went, for the browser's resource timings.
+    assert.match(first.headers.get('server-timing') ?? '', /^engine;dur=[\d.]+, index;dur=[\d.]+, page;dur=[\d.]+, total;dur=[\d.]+$/);
 
     const second = await vera.req('GET', '/overview?offset=25&limit=25');
     assert.deepEqual(
