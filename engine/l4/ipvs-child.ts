@@ -5,7 +5,7 @@
  * { openError } once, then { id, value } or { id, error } per request. An error, and the error of an ExecResult,
  * travel as their code, sentence and details (an EngineError's class does not cross a process boundary).
  */
-import { IpvsClient, type IpvsPort } from './client.ts';
+import { type ExecResult, IpvsClient, type IpvsPort } from './client.ts';
 import { interfaceAddresses } from './host.ts';
 
 /** The IPVS calls, and the host's addresses per interface (an rtnetlink dump: it waits for the RTNL lock, which a
@@ -43,9 +43,11 @@ const wire = (e: unknown): WireError => {
 /** ExecResults (one, or a list) carry an EngineError each when refused: its fields travel, not the object. */
 const wireValue = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(wireValue);
-  if (v && typeof v === 'object' && 'command' in v && 'error' in v && v.error) return { ...v, error: wire(v.error) };
+  if (v && typeof v === 'object' && 'ok' in v && 'error' in v && v.error) return { ...v, error: wire(v.error) };
   return v;
 };
+
+const withoutCommand = ({ command: _, ...rest }: ExecResult) => rest;
 
 if (process.send) {
   try {
@@ -58,7 +60,9 @@ if (process.send) {
             ? (ipvs[m.method] as (...a: unknown[]) => Promise<unknown>).apply(ipvs, m.args)
             : Promise.reject(new Error(`no IPVS call named ${String(m.method)}`));
       call.then(
-        (value) => send({ id: m.id, value: wireValue(value) }),
+        // exec's answers go back without the commands they answer: the engine holds those already (ipvs-process.ts
+        // puts them back by position), and sending 5,000 of them back doubled a whole table's apply on the IPC channel.
+        (value) => send({ id: m.id, value: wireValue(m.method === 'exec' ? (value as ExecResult[]).map(withoutCommand) : value) }),
         (e) => send({ id: m.id, error: wire(e) }),
       );
     });

@@ -44,7 +44,8 @@ export function revive(w: WireError): Error {
 }
 const reviveValue = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(reviveValue);
-  if (v && typeof v === 'object' && 'command' in v && 'error' in v && v.error) return { ...v, error: revive(v.error as WireError) };
+  // An ExecResult: exec's come without their command (ipvs-child.ts), setTimeouts' with it.
+  if (v && typeof v === 'object' && 'ok' in v && 'error' in v && v.error) return { ...v, error: revive(v.error as WireError) };
   return v;
 };
 
