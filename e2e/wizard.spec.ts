@@ -6,7 +6,8 @@
  * and must refuse it at its field, with a screenshot per step; the L7 run is left half-way, the user logs out and in,
  * and resumes it where it stopped. Layer 7 again with a key and CSR for the hospital's CA, by keyboard: the CSR
  * downloads (openssl verifies it), the run goes live on a self-signed placeholder, and the certificate a test CA
- * (openssl) signs replaces it in place.
+ * (openssl) signs replaces it in place. An operator (the roles policy: may use the wizard, may not stage changes) is
+ * told so at the start, prepares a run to its review, and finds Create disabled with the reason; the API refuses it.
  *
  * Every address is loopback; the console's engine probes only 127.0.0.0/8 and ::1 here (playwright.config.ts).
  */
@@ -468,4 +469,59 @@ test("Layer 7 with a key and CSR for the hospital's CA, by keyboard: the CSR dow
   await shot(page, 'csr-completed');
   await page.goto('/certificates');
   await expect(page.getByText('Test Trust Issuing CA').first()).toBeVisible();
+});
+
+test('An operator prepares a run but may not create it: told at the start, Create disabled at review with the reason; the API refuses it too', async ({
+  page,
+}) => {
+  // The roles policy (lib/api/roles.policy.ts): an operator may "use the wizard" but not "stage changes".
+  const OPERATOR = { username: 'wizard-operator', password: 'an operator passphrase' };
+  await signIn(page);
+  await page.getByRole('link', { name: 'Users & keys' }).click();
+  await page.locator('[name="new-username"]').fill(OPERATOR.username);
+  await page.locator('[name="new-password"]').fill(OPERATOR.password);
+  await page.locator('[name="new-role"]').selectOption('operator');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await expect(page.getByRole('cell', { name: OPERATOR.username, exact: true })).toBeVisible();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.getByLabel('Username').fill(OPERATOR.username);
+  await page.getByLabel('Password').fill(OPERATOR.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
+
+  await page.goto('/wizard');
+  await expect(page.getByTestId('wizard-role-note')).toContainText(
+    'You may prepare a run — its answers, the pre-flight checks and the ARP scripts — but not create its objects: Needs an admin; you are an operator.',
+  );
+  await page.getByRole('button', { name: 'Start EMIS Symphony' }).click();
+  await page.getByLabel(/Layer 4 DR/).check();
+  await next(page);
+  await page.getByLabel('Service name').fill('symphony-op');
+  await page.getByLabel('Virtual IP (VIP)').fill('127.0.0.70');
+  await next(page);
+  await page.getByRole('button', { name: 'Add real server' }).click();
+  await page.getByLabel('Real server 1 address').fill('127.0.0.13');
+  await next(page);
+  await next(page);
+  await page.getByLabel('Check kind').selectOption('none');
+  await next(page);
+
+  await stepTitle(page, 'Review and create');
+  await expect(page.getByTestId('preflight')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Create (staged)' })).toBeDisabled();
+  await expect(page.getByTestId('create-why-not')).toContainText('Needs an admin; you are an operator. Creating writes configuration.');
+  await expect(page.getByTestId('create-why-not')).toContainText('an admin creates these objects by running the wizard themselves');
+  // The ARP scripts, which an operator may take to the servers, are there all the same.
+  await expect(page.getByRole('heading', { name: /ARP/ }).first()).toBeVisible();
+  await shot(page, 'operator-review');
+
+  // The API holds the same line, whatever the page shows.
+  const runId = new URL(page.url()).searchParams.get('run');
+  expect(runId).toBeTruthy();
+  const { csrfToken } = await (await page.request.get('/api/v1/session')).json();
+  const stage = await page.request.post(`/api/v1/wizard/runs/${runId}/stage`, { headers: { 'x-csrf-token': csrfToken } });
+  expect(stage.status()).toBe(403);
+  expect((await stage.json()).error.code).toBe('AUTH_FORBIDDEN');
+  await page.getByRole('button', { name: 'Log out' }).click();
 });

@@ -2,10 +2,11 @@
 /**
  * The review step: every object the run will create, the difference it makes to what is staged, the pre-flight
  * checks against this appliance's network (each failure with what to change, and a link to its step), the ARP
- * scripts for DR, and Create (staged). Creating needs config:write (an admin); an operator sees why.
+ * scripts for DR, and Create (staged). Creating needs config:write (an admin); an operator sees the button disabled, why,
+ * and what to do instead (a run is its owner's alone, so an admin runs the wizard to create it).
  */
 import { ChangeList } from '../change-list';
-import { useCan } from '../session';
+import { useWhyNot } from '../session';
 import { Badge } from '../ui/badge';
 import { Button } from '../ui/button';
 import { ArpDownloads } from './arp-downloads';
@@ -66,7 +67,9 @@ export function ReviewStep({
   onRecheck(): void;
   isBusy: boolean;
 }) {
-  const canCreate = useCan('config:write');
+  // The route's own permission (POST /wizard/runs/:id/stage is config:write): the same table the API enforces.
+  const whyNotCreate = useWhyNot('config:write');
+  const canCreate = !whyNotCreate;
   if (!review)
     return (
       <p role="status" className="text-sm text-slate-600">
@@ -145,9 +148,10 @@ export function ReviewStep({
         <Button variant="secondary" onClick={onRecheck} disabled={isBusy}>
           Check again
         </Button>
-        {!canCreate && (
-          <p className="text-sm text-amber-900">
-            Creating writes configuration, which needs an admin: your role may prepare and apply, and an admin can create this run&apos;s objects.
+        {whyNotCreate && (
+          <p className="text-sm text-amber-900" data-testid="create-why-not">
+            {whyNotCreate} Creating writes configuration. A run is seen only by whoever started it, so an admin creates these objects by running the wizard
+            themselves, with the answers, pre-flight results and ARP scripts you have here; once they have, you may apply them from Pending changes.
           </p>
         )}
         <p className="text-xs text-slate-600">Create stages the objects in Pending changes; nothing runs until you apply.</p>

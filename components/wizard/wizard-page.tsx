@@ -15,6 +15,7 @@ import { ReviewStep } from './review';
 import { ModeStep, ServersStep, ServiceStep } from './steps';
 import { HealthStep, PersistenceStep, TlsStep } from './steps-more';
 import { CsrPart } from './csr';
+import { useWhyNot } from '../session';
 import type { Answers, FieldErrors, Review, Run, StepId, Template } from './types';
 
 type Drafts = Partial<Record<StepId, unknown>>;
@@ -41,6 +42,8 @@ export function WizardPage() {
   const [error, setError] = useState<ApiCallError | null>(null);
   const [review, setReview] = useState<Review | null>(null);
   const [isBusy, setBusy] = useState(false);
+  // An operator may prepare a run (the policy's "use the wizard") but not create it ("stage changes": config:write).
+  const whyNotCreate = useWhyNot('config:write');
   const heading = useRef<HTMLHeadingElement>(null);
   const form = useRef<HTMLFormElement>(null);
 
@@ -150,6 +153,12 @@ export function WizardPage() {
           Setup wizard
         </PageTitle>
         <ErrorBox error={error?.body} />
+        {whyNotCreate && (
+          <p className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900" data-testid="wizard-role-note">
+            You may prepare a run — its answers, the pre-flight checks and the ARP scripts — but not create its objects: {whyNotCreate} A run is seen only by
+            whoever started it, so an admin runs the wizard to create them.
+          </p>
+        )}
         {openRuns.length > 0 && (
           <Card title="Carry on where you stopped">
             <ul className="space-y-2">
