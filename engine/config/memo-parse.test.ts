@@ -105,3 +105,28 @@ test('remembered services are frozen: a parsed configuration cannot be changed i
   // The top level is the caller's own: a new array of shared services.
   assert.doesNotThrow(() => r.data.virtualServices.push(vs));
 });
+
+test("keyed: a remembered key is not read again, a new key is, and a refusal is the whole schema's", () => {
+  const parse = createConfigParser();
+  let reads = 0;
+  const entry = (key: string, input: unknown) => ({
+    key,
+    input: () => {
+      reads++;
+      return input;
+    },
+  });
+  const a = dr('a');
+  const b = dr('b', { ports: [443] });
+  const first = parse.keyed([entry('row-a', a), entry('row-b', b)], {});
+  assert.ok(first.success);
+  assert.deepEqual(first.data, ConfigSchema.parse({ virtualServices: [a, b] }));
+  assert.equal(reads, 2);
+  const second = parse.keyed([entry('row-a', a), entry('row-b2', dr('b', { ports: [8080] }))], {});
+  assert.ok(second.success);
+  assert.equal(reads, 3, 'only the changed row was read');
+  const clash = parse.keyed([entry('row-a', a), entry('row-c', dr('c'))], {});
+  const want = ConfigSchema.safeParse({ virtualServices: [a, dr('c')] });
+  assert.ok(!clash.success && !want.success);
+  assert.deepEqual(clash.error.issues, want.error.issues);
+});

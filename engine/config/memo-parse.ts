@@ -27,8 +27,20 @@ function deepFreeze<T>(v: T): T {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A service given by a caller-made key that stands for its input (equal keys, equal inputs) and its input on demand. */
+export interface KeyedService {
+  key: string;
+  input: () => unknown;
+}
+
 export interface ConfigParser {
   (raw: unknown): Result;
+  /**
+   * The same, for a configuration whose services come as keys and inputs on demand (the console's rows: a row's
+   * stored text is its key, and a remembered service's text need not even be read as JSON). `rest`: the other
+   * fields. Keys of one parser must be of one kind; this one's memo is shared with the plain call's.
+   */
+  keyed(services: readonly KeyedService[], rest: Record<string, unknown>): Result;
   /** Services parsed afresh and found in the memo, over this parser's life (tests, benches). */
   readonly counts: { parsed: number; remembered: number };
 }
@@ -37,34 +49,42 @@ export function createConfigParser(): ConfigParser {
   let memo = new Map<string, VirtualService>();
   const counts = { parsed: 0, remembered: 0 };
   const full = (raw: unknown): Result => ConfigSchema.safeParse(raw) as Result;
-  const parse = (raw: unknown): Result => {
-    if (!isRecord(raw) || !Array.isArray(raw.virtualServices) || raw.virtualServices.length > MAX_VIRTUAL_SERVICES) return full(raw);
+  const keyed = (entries: readonly KeyedService[], rest: Record<string, unknown>): Result => {
+    const whole = () => full({ ...rest, virtualServices: entries.map((e) => e.input()) });
+    if ('virtualServices' in rest || entries.length > MAX_VIRTUAL_SERVICES) return whole();
     const next = new Map<string, VirtualService>();
     const services: VirtualService[] = [];
-    for (const input of raw.virtualServices) {
-      const key = JSON.stringify(input);
-      let vs = next.get(key) ?? memo.get(key);
+    for (const e of entries) {
+      let vs = next.get(e.key) ?? memo.get(e.key);
       if (vs) counts.remembered++;
       else {
-        const r = VirtualServiceSchema.safeParse(input);
-        if (!r.success) return full(raw);
+        const r = VirtualServiceSchema.safeParse(e.input());
+        if (!r.success) return whole();
         vs = deepFreeze(r.data);
         counts.parsed++;
       }
-      next.set(key, vs);
+      next.set(e.key, vs);
       services.push(vs);
     }
     memo = next;
-    const rest = ConfigFields.safeParse({ ...raw, virtualServices: [] });
-    if (!rest.success) return full(raw);
-    const config = { ...rest.data, virtualServices: services };
+    const fields = ConfigFields.safeParse({ ...rest, virtualServices: [] });
+    if (!fields.success) return whole();
+    const config = { ...fields.data, virtualServices: services };
     let isRefused = false;
     checkWholeConfig(config, {
       addIssue: () => {
         isRefused = true;
       },
     } as unknown as z.RefinementCtx);
-    return isRefused ? full(raw) : { success: true, data: config };
+    return isRefused ? whole() : { success: true, data: config };
   };
-  return Object.assign(parse, { counts });
+  const parse = (raw: unknown): Result => {
+    if (!isRecord(raw) || !Array.isArray(raw.virtualServices)) return full(raw);
+    const { virtualServices, ...rest } = raw;
+    return keyed(
+      virtualServices.map((input: unknown) => ({ key: JSON.stringify(input), input: () => input })),
+      rest,
+    );
+  };
+  return Object.assign(parse, { keyed, counts });
 }
