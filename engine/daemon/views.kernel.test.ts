@@ -81,8 +81,15 @@ test('the live Layer 4 view agrees with ipvsadm -Ln --stats after traffic, with 
   const names = await lab.get(6);
   assert.deepEqual([names.filter((n) => n === r1.name).length, names.filter((n) => n === r2.name).length], [3, 3], names.join(','));
 
-  // The clients' last ACKs may still be on their way through the director: compare once ipvsadm reads the same
-  // twice around the view (counters only grow, so equal reads on both sides mean the view saw that same table).
+  // The kernel folds its per-CPU counters into the totals it reports every 2 s (IPVS's estimator), so the six
+  // connections show there a moment later: wait for them. Then the clients' last ACKs may still be on their way, and
+  // the next fold may land at any time: compare once ipvsadm reads the same twice around the view (counters only
+  // grow, so equal reads on both sides mean the view saw that same table).
+  const svc = `TCP ${lab.vip}:80`;
+  for (let i = 0; ipvsadmRows().get(svc)?.[0] !== '6'; i++) {
+    assert.ok(i < 100, `the kernel never counted six connections: ${sh('ipvsadm', '-Ln', '--stats', '--exact')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const client = createEngineClient(socket);
   let before: Map<string, string[]>;
   let view: L4TableView;
@@ -96,7 +103,6 @@ test('the live Layer 4 view agrees with ipvsadm -Ln --stats after traffic, with 
   } while (JSON.stringify([...before]) !== JSON.stringify([...after]));
 
   assert.equal(view.isAvailable, true, view.reason);
-  const svc = `TCP ${lab.vip}:80`;
   // The kernel's own account of the traffic, first: six connections, three per server, packets in and none out (DR).
   assert.deepEqual([after.get(svc)?.[0], after.get(`${svc} -> ${r1.address}:80`)?.[4], after.get(`${svc} -> ${r2.address}:80`)?.[4]], ['6', '3', '3']);
   assert.equal(after.get(svc)?.[2], '0', 'DR replies go straight to the client');
