@@ -59,7 +59,7 @@ export interface AccessLogOptions {
 
 const MAX_PATH = 512;
 const FLUSH_MS = 500;
-/** About this many characters (≈ bytes: the lines are nearly all ASCII) go to the file in one write. */
+/** About this many bytes (the lines are ASCII) go to the file in one write. */
 const CHUNK_BYTES = 16 * 1024;
 
 /*
@@ -70,7 +70,10 @@ const CHUNK_BYTES = 16 * 1024;
  * is copied as it is.
  */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-const str = (s: string) => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
+const NOT_ASCII = /[\u007f-\uffff]/g;
+const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+/** A JSON string in printable ASCII (other characters as \u escapes), so a line's text is its bytes in latin1. */
+const str = (s: string) => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s).replace(NOT_ASCII, escaped));
 const num = (n: number) => (Number.isFinite(n) ? n : -1);
 let second = -1;
 let secondText = '';
@@ -102,26 +105,35 @@ export async function createAccessLog(opts: AccessLogOptions) {
   if (!Number.isInteger(opts.keep) || opts.keep < 0) throw new RangeError(`accessLog.keep: give a whole number of files, 0 or more (got ${opts.keep})`);
   if (!/^\d+[km]$/.test(opts.size)) throw new RangeError(`accessLog.size: give a size such as "10m" or "512k" (got "${opts.size}")`);
   const random = opts.random ?? Math.random;
-  // Lines gather here, in an array, and go to the file as one string of about CHUNK_BYTES, or within FLUSH_MS when
-  // traffic is light (the viewer's live tail sees them by then). Not SonicBoom's own minLength buffering: its write()
-  // measures the byte length of the string it is appending to, which flattens that growing string on every line, and
-  // that cost more than making the line (bench l7-http's "access log on/off"). A worker that dies loses at most that
-  // half second of lines; close() writes the rest.
+  // Lines gather here (below) and go to the file about CHUNK_BYTES at a time, or within FLUSH_MS when traffic is
+  // light (the viewer's live tail sees them by then). Not SonicBoom's own minLength buffering: its write() measures
+  // the byte length of the string it is appending to, which flattens that growing string on every line, and that cost
+  // more than making the line (bench l7-http's "access log on/off"). A worker that dies loses at most that half
+  // second of lines; close() writes the rest.
   const stream = await pinoRoll({
     file: opts.file,
     size: opts.size,
     mkdir: true,
     mode: 0o600,
     limit: { count: opts.keep, removeOtherLogFiles: true },
+    // Buffers, not strings (flush below); pino-roll passes SonicBoom's options on, its type names only its own.
+    ...({ contentMode: 'buffer' } as object),
   });
-  let pending: string[] = [];
-  let pendingChars = 0;
+  // Lines are copied as they are made into one buffer (they are ASCII: str above), which goes to the file as one
+  // write of about CHUNK_BYTES. Joining the lines' strings and encoding the result cost more than making them.
+  const chunk = Buffer.allocUnsafe(CHUNK_BYTES + 4096);
+  let used = 0;
   const flush = () => {
-    if (pending.length === 0) return;
-    const text = pending.join('');
-    pending = [];
-    pendingChars = 0;
-    stream.write(text);
+    if (used === 0) return;
+    const out = Buffer.from(chunk.subarray(0, used)); // a copy: chunk is written over next
+    used = 0;
+    stream.write(out as unknown as string);
+  };
+  const append = (line: string) => {
+    if (used + line.length > chunk.length) flush();
+    if (line.length > chunk.length) stream.write(Buffer.from(line, 'latin1') as unknown as string);
+    else used += chunk.write(line, used, 'latin1');
+    if (used >= CHUNK_BYTES) flush();
   };
   const timer = setInterval(flush, FLUSH_MS);
   timer.unref();
@@ -136,10 +148,7 @@ export async function createAccessLog(opts: AccessLogOptions) {
         return false;
       }
       written++;
-      const line = accessLine(e);
-      pending.push(line);
-      pendingChars += line.length;
-      if (pendingChars >= CHUNK_BYTES) flush();
+      append(accessLine(e));
       return true;
     },
     /** Counts an entry the caller's own sampling left out (engine/l7/access.ts decides before making one). */
