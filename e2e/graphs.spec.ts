@@ -7,16 +7,13 @@
  *
  * Every address here is loopback, and the console's engine only probes 127.0.0.0/8 and ::1 in these tests.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 
-// The same admin as the other specs: whichever runs first on the fresh appliance creates it.
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
 const SERVICE = 'symphony-graphs';
-const DATA_DIR = '.tmp/e2e-data';
 const SHOTS = '.tmp/e2e-results';
 
 test.describe.configure({ mode: 'serial' });
@@ -94,27 +91,9 @@ test.afterAll(async () => {
   for (const b of backends) await b.stop();
 });
 
-async function signIn(page: Page) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-  await expect(page.getByText('Engine connected')).toBeVisible();
-}
-
 test('the graphs open with the last hour, move live over the WebSocket, and mark a health transition', async ({ page }) => {
   await page.setViewportSize({ width: 1366, height: 900 });
-  await signIn(page);
+  await signIn(page, { waitForEngine: true });
   const vipPort = await freePort();
 
   // The service and the apply through the API, with this browser's session and CSRF token.

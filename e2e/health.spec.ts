@@ -7,16 +7,13 @@
  * Every address here is loopback, and the console's engine only probes 127.0.0.0/8 and ::1 in these tests
  * (FULCRUM_HEALTH_ALLOWED_NETWORKS in playwright.config.ts).
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 
-// The same admin as console-flow.spec.ts: whichever spec runs first on the fresh appliance creates it.
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
 const SERVICE = 'symphony-health';
-const DATA_DIR = '.tmp/e2e-data';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -63,26 +60,8 @@ test.afterAll(async () => {
   for (const b of backends) await b.stop();
 });
 
-async function signIn(page: Page) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-  await expect(page.getByText('Engine connected')).toBeVisible();
-}
-
 test("a stopped backend is shown down with the check's sentence, and up again once it is back", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, { waitForEngine: true });
   const vipPort = await freePort();
 
   // The service, from the form: layer 7 HTTP on loopback, an HTTP check every 500 ms, rise 1, fall 1.

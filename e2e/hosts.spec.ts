@@ -9,36 +9,16 @@
  * Its own names and address: nothing here depends on what other specs leave behind, and nothing is left that they
  * would see (the host is back online at the end).
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
-const DATA_DIR = '.tmp/e2e-data';
 const HOST = '127.0.0.77';
 const SHOTS = '.tmp/e2e-results';
 
 test.describe.configure({ mode: 'serial' });
-
-async function signIn(page: Page) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-  await expect(page.getByText('Engine connected')).toBeVisible();
-}
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, '127.0.0.1');
@@ -81,7 +61,7 @@ test.afterAll(async () => {
 
 test('a host drained everywhere after a preview, its connections falling live, then back online', async ({ page }) => {
   await page.setViewportSize({ width: 1366, height: 900 });
-  await signIn(page);
+  await signIn(page, { waitForEngine: true });
   const ports = [await freePort(), await freePort(), await freePort()];
   const session = await (await page.request.get('/api/v1/session')).json();
   const headers = { 'x-csrf-token': session.csrfToken };

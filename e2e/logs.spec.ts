@@ -5,34 +5,15 @@
  * class, with their termination code in words; live tail brings a new request's line without a reload; the engine
  * log shows the apply. The service has a name of its own per run and is removed at the end, so no other spec sees it.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
-const DATA_DIR = '.tmp/e2e-data';
 const SHOTS = '.tmp/e2e-results';
 const RUN = Math.random().toString(36).slice(2, 8);
 const SERVICE = `symphony-logs-${RUN}`;
-
-async function signIn(page: Page) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-}
 
 async function listen(server: http.Server, port = 0): Promise<number> {
   await new Promise<void>((resolve, reject) => {

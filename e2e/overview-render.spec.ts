@@ -4,32 +4,12 @@
  * on page 2), and the sort puts names A–Z. The 26 services are staged through the API (health checks none, loopback
  * addresses, never applied) and deleted again at the end, so the specs after this one see the appliance as before.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 
-// The same admin as console-flow.spec.ts: whichever spec runs first on the fresh appliance creates it.
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
-const DATA_DIR = '.tmp/e2e-data';
 const COUNT = 26;
 const name = (i: number) => `aaa-page-${String(i).padStart(2, '0')}`;
-
-async function signIn(page: Page) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-}
 
 test('more than a page of services: pager, a filter over all of them, and a sort by name', async ({ page }) => {
   await page.setViewportSize({ width: 1366, height: 900 });

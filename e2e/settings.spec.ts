@@ -4,16 +4,13 @@
  * HTTP server on loopback receives the signed test alert; the status lines say what was sent. Screenshots at 1366
  * and 820 px. Every address is loopback.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 
-// The same admin as the other specs: whichever runs first on the fresh appliance creates it.
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
-const DATA_DIR = '.tmp/e2e-data';
 const SHOTS = '.tmp/e2e-results';
 
 test.describe.configure({ mode: 'serial' });
@@ -43,23 +40,6 @@ test.afterAll(async () => {
   syslogServer.close();
   hookServer.close();
 });
-
-async function signIn(page: Page) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-}
 
 test('syslog: a missing server is named at the field; a real listener receives the test message', async ({ page }) => {
   await page.setViewportSize({ width: 1366, height: 900 });

@@ -19,9 +19,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { test, expect, type Page } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
-const DATA_DIR = '.tmp/e2e-data';
 const OUT = '.tmp/e2e-results';
 
 test.describe.configure({ mode: 'serial' });
@@ -52,23 +51,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   for (const s of backends) s.close();
 });
-
-async function signIn(page: Page) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-}
 
 const next = (page: Page) => page.getByRole('button', { name: 'Save and continue' }).click();
 const stepTitle = (page: Page, title: string) => expect(page.getByTestId('step-title')).toContainText(title);
