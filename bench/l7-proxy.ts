@@ -47,7 +47,7 @@ const PORT = {
   nginx: { http: BASE + 7, tcp: BASE + 8, tls: BASE + 9 },
   fastify: { http: BASE + 10, tls: BASE + 11 },
   /** Fulcrum with its access log off: the logging cost is fulcrum against this, in the same rounds. */
-  nolog: { http: BASE + 12 },
+  nolog: { http: BASE + 12, tcp: BASE + 13, tls: BASE + 14 },
 };
 
 const children: ChildProcess[] = [];
@@ -280,7 +280,11 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
     JSON.stringify({
       dataDir: path.join(TMP, 'nolog'),
       accessLog: false,
-      config: { virtualServices: [{ ...fulcrumConfig.virtualServices[0], ports: [PORT.nolog.http] }] },
+      // The same services as "fulcrum" on ports of its own, so the two differ by the access log alone.
+      config: {
+        ...fulcrumConfig,
+        virtualServices: fulcrumConfig.virtualServices.map((vs) => ({ ...vs, ports: [PORT.nolog[vs.name as 'http' | 'tcp' | 'tls']] })),
+      },
     }),
   ]);
   const fastify = start('fastify', process.execPath, [
