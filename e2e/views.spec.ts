@@ -173,7 +173,7 @@ test('backup: export with a passphrase, stage a change, preview the restore in w
   expect(added.status(), await added.text()).toBe(201);
   expect((await (await page.request.get('/api/v1/changes')).json()).candidateHash).not.toBe(before);
 
-  await page.getByLabel('Backup file').setInputFiles(file);
+  await page.getByLabel('Backup file', { exact: true }).setInputFiles(file);
   await page.getByLabel('Passphrase (if it was exported with one)').fill('not the passphrase at all');
   await page.getByRole('button', { name: 'Preview restore' }).first().click();
   await expect(page.getByText(/passphrase is not the one/).first()).toBeVisible();
