@@ -1,7 +1,8 @@
 /**
  * One HTTP/2 stream proxied to a real server in HTTP/1.1 (h2-session.ts makes it, with the request already turned
- * into an HTTP/1.1 head by the codec). It is the HTTP/1.1 Exchange (http-proxy.ts) with a stream instead of a socket
- * on the client's side, and it uses the same pieces: exchange-rules.ts (redirects, routes, rewrites, persistence,
+ * into an HTTP/1.1 head by the codec). It is the HTTP/1.1 Exchange (http-exchange.ts) with a stream instead of a
+ * socket on the client's side: the same ExchangeCore (exchange-core.ts: from the chosen server to the response's end,
+ * failures and retries), and the same pieces: exchange-rules.ts (redirects, routes, rewrites, persistence,
  * HSTS, the proxy's own answers, when to retry), forward-head.ts (hop-by-hop fields, X-Forwarded-*, Forwarded,
  * header rules), dispatch.ts (scheduler, queue, fallback), upstream.ts (pool), slow-client.ts, stats.ts.
  *
@@ -15,29 +16,17 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, HttpParseError, requestBody, type RequestHead, type ResponseHead } from './http-codec.ts';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, requestBody, type RequestHead, type ResponseHead } from './http-codec.ts';
 import { chunkOf, h2Fields, ResponseBody } from './h2-body.ts';
-import { REFUSALS, type RefusalCode } from './http-refusals.ts';
 import { forwardedFields, interimFields, requestHeadText, type RequestClient } from './forward-head.ts';
-import {
-  choiceFailure,
-  countServerResponse,
-  logResponseRefusal,
-  responseFields,
-  routeRequest,
-  serverConnection,
-  upstreamFailure,
-  type Routing,
-} from './exchange-rules.ts';
-import { isSafeToRetry, isWithinAttempts, retryElsewhere } from './exchange-retry.ts';
-import { keepsServerConnection, ResponseHeadReader } from './framing.ts';
+import { responseFields, routeRequest } from './exchange-rules.ts';
+import { type ExchangeClient, ExchangeCore } from './exchange-core.ts';
 import { logRefusal, logStreamReset } from './proxy-log.ts';
 import type { ResetCause } from './h2-resets.ts';
-import { choose, release, type Choice, type ChooseRequest } from './dispatch.ts';
-import { countResponse } from './stats.ts';
-import { choiceTermination, logAccess, stepOf, upstreamTermination } from './access.ts';
-import type { ServerState, ServiceRuntime } from './service.ts';
-import type { ConnHandler, UpstreamConn } from './upstream.ts';
+import { choose } from './dispatch.ts';
+import { logAccess, stepOf } from './access.ts';
+import type { ServiceRuntime } from './service.ts';
+import type { UpstreamConn } from './upstream.ts';
 import { own, pauseReading, resumeReading } from './reader.ts';
 import { writeDirect } from './writer.ts';
 import { bodyRateGuard, type BodyRateGuard } from './slow-client.ts';
@@ -47,7 +36,7 @@ const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 const LAST_CHUNK = '0\r\n\r\n';
 
 /** The client connection, as an exchange needs it (h2-session.ts). */
-export interface H2Client extends RequestClient {
+export interface H2Client extends RequestClient, ExchangeClient {
   readonly socket: net.Socket;
   readonly listener: ListenerRef;
   readonly isDead: boolean;
@@ -79,45 +68,10 @@ export function lastChunk(trailers: readonly string[] | null): string {
   return `${text}\r\n`;
 }
 
-type Phase = 'choose' | 'connect' | 'body' | 'wait' | 'response' | 'done';
-
-export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
-  readonly c: H2Client;
-  readonly rt: ServiceRuntime;
+export class H2Exchange extends ExchangeCore<H2Client, ResponseBody> {
   readonly stream: http2.ServerHttp2Stream;
-  readonly head: RequestHead;
-  phase: Phase = 'choose';
-  group = '';
-  hashKey = '';
-  persistentName?: string;
-  isPersistent = false;
-  sourceKeyValue = '';
-  cookieFirstSeen: number | undefined;
-  cookieLastSeen: number | undefined;
-  exclude: Set<ServerState> | null = null;
-  cancel?: () => void;
-  get isGone(): boolean {
-    return this.phase === 'done';
-  }
-  private attempts = 0;
-  /** For the access log (AccessMarks.retries). */
-  get retries(): number {
-    return this.attempts;
-  }
-  private lastError: Error | null = null;
-  isFreshOnly = false;
-  server: ServerState | null = null;
-  private conn: UpstreamConn | null = null;
-  private outHead = '';
   // access log marks (access.ts): the head came whole in its HEADERS frame
-  readonly startAt = performance.now();
   readonly headAt = this.startAt;
-  chosenAt = 0;
-  sentAt = 0;
-  resAt = 0;
-  private outBytes = 0;
-  private served: string | undefined;
-  private term = 'LR';
   // request body
   private hasBody = false;
   private isReqChunked = false;
@@ -130,23 +84,14 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   /** The proxy paused the stream (the server cannot take more): not the client's slowness. */
   private isClientHeld = false;
   private rate: BodyRateGuard | null = null;
-  // response
-  private readonly resHead = new ResponseHeadReader();
-  private res: ResponseHead | null = null;
-  private body: ResponseBody | null = null;
-  private resStarted = false;
-  private isServerHeld = false;
-  private isUpstreamReusable = true;
 
   constructor(c: H2Client, rt: ServiceRuntime, stream: http2.ServerHttp2Stream, head: RequestHead) {
-    this.c = c;
-    this.rt = rt;
+    super(c, rt, head);
     this.stream = stream;
-    this.head = head;
   }
 
   start(): void {
-    const { c, rt, head } = this;
+    const { client: c, rt, head } = this;
     const l7 = rt.plan.layer7;
     rt.state.counters.requests++;
     rt.state.counters.bytesIn += head.raw.length + 4;
@@ -160,42 +105,13 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     if (this.hasBody) this.stream.once('trailers', (_h: unknown, _f: unknown, raw: string[]) => this.onClientTrailers(raw));
     // Redirects, content switching, rewrites and persistence: the same function as HTTP/1.1's.
     const target = routeRequest(rt, head, c, this);
-    if (typeof target !== 'string') return this.local(target.status, `Redirecting to ${target.location}\n`, undefined, ['location', target.location]);
+    if (typeof target !== 'string') return this.local(target.status, `Redirecting to ${target.location}\n`, false, undefined, ['location', target.location]);
     this.outHead = requestHeadText(head, target, rt.forwarding.forPeer(c.clientIp), l7.requestHeaders, c, undefined);
     // The body waits in the stream (its flow-control window holds the client back) until a server is connected.
     choose(rt, this);
   }
 
-  done(choice: Choice): void {
-    if (this.phase === 'done') {
-      if ('server' in choice) release(this.rt, choice.server);
-      return;
-    }
-    if ('error' in choice) {
-      const a = choiceFailure(this.rt, choice.error, this.lastError);
-      this.term = choiceTermination(choice.error, this.lastError);
-      return this.local(a.status, a.body, a.contentType);
-    }
-    this.chosenAt = performance.now();
-    this.server = choice.server;
-    this.served = choice.server.name;
-    this.isPersistent = choice.isPersistent;
-    this.connect();
-  }
-
-  private connect(): void {
-    this.phase = 'connect';
-    serverConnection(
-      this.rt,
-      this.server!,
-      this.c,
-      this.isFreshOnly,
-      () => this.phase === 'done',
-      (err, conn) => (err ? this.upstreamFailed(err, true) : this.send(conn!)),
-    );
-  }
-
-  private send(conn: UpstreamConn): void {
+  protected send(conn: UpstreamConn): void {
     this.conn = conn;
     this.sentAt = performance.now();
     conn.handler = this;
@@ -251,12 +167,12 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
   /** A trailer field HTTP/2 forbids makes the whole request malformed (RFC 9113 §8.1.1): reset, the server cut. */
   private onClientTrailers(raw: string[]): void {
     if (this.phase === 'done') return;
-    const bad = this.c.malformedReason(this.stream.id ?? 0);
+    const bad = this.client.malformedReason(this.stream.id ?? 0);
     if (bad === undefined) {
       this.reqTrailers = raw;
       return;
     }
-    this.c.malformed(this.stream, bad, true);
+    this.client.malformed(this.stream, bad, true);
     this.term = 'PR';
     this.abort('PR');
   }
@@ -272,44 +188,18 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
 
   // ───── response ─────
 
-  onData(chunk: Buffer): void {
-    this.server!.counters.bytesOut += chunk.length;
-    if (this.res !== null) return this.forwardBody(chunk);
-    let res: ResponseHead | null;
-    try {
-      res = this.resHead.read(chunk);
-    } catch (err) {
-      return this.badResponse(err);
-    }
-    if (res === null) return;
-    const rest = this.resHead.rest;
-    this.resHead.clear();
-    if (res.status < 200) {
-      // No upgrade is ever asked for over HTTP/2 (RFC 9113 §8.6).
-      if (res.status === 101) return this.badResponse(new HttpParseError('H1_UNASKED_101', true));
-      // 100 Continue, 103 Early Hints: an informational HEADERS frame (RFC 9113 §8.1), then the final response.
-      if (!this.stream.destroyed) this.stream.additionalHeaders(h2Fields(interimFields(res), res.status, false));
-      if (rest.length > 0) this.onData(rest);
-      return;
-    }
-    this.res = res;
-    this.startResponse(res, rest);
+  /** An informational HEADERS frame (RFC 9113 §8.1). */
+  protected interim(res: ResponseHead): void {
+    if (!this.stream.destroyed) this.stream.additionalHeaders(h2Fields(interimFields(res), res.status, false));
   }
 
-  private startResponse(res: ResponseHead, rest: Buffer): void {
-    const { rt, c } = this;
+  protected framing(res: ResponseHead): ResponseBody {
+    return new ResponseBody(res, this.head.method);
+  }
+
+  protected respond(res: ResponseHead, body: ResponseBody, rest: Buffer, take: number): void {
+    const { rt, client: c } = this;
     const server = this.server!;
-    const body = (this.body = new ResponseBody(res, this.head.method));
-    let take = 0;
-    if (body.mode !== BODY_NONE && rest.length > 0) {
-      try {
-        take = body.extent(rest);
-      } catch (err) {
-        return this.badResponse(err);
-      }
-    }
-    this.resAt = performance.now();
-    countServerResponse(rt, server, this.resAt - this.startAt, res.status);
     if (body.mode === BODY_UNTIL_CLOSE || !this.reqDone || res.isAmbiguous || (body.mode === BODY_NONE && rest.length > 0)) this.isUpstreamReusable = false;
 
     const out = responseFields(rt, forwardedFields(res), c.isTls, server, this);
@@ -327,16 +217,8 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     this.afterBody(take, rest.length);
   }
 
-  private forwardBody(chunk: Buffer): void {
-    let take: number;
-    try {
-      take = this.body!.extent(chunk);
-    } catch (err) {
-      if (err instanceof HttpParseError) logResponseRefusal(this.rt, this.c.clientIp, this.server, err);
-      return this.abort('PD');
-    }
-    if (take > 0) this.body!.data(chunk, take, this.writeClient);
-    this.afterBody(take, chunk.length);
+  protected forwardData(chunk: Buffer, take: number): void {
+    this.body!.data(chunk, take, this.writeClient);
   }
 
   /** Response data (borrowed) to the client as DATA; a full window pauses the server (an arrow: body.data's callback). */
@@ -365,87 +247,23 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       return;
     }
     // The response is out already: the client learns of it by the reset (RFC 9113 §8.1.1), the log by the reason.
-    logRefusal({ code: 'H2_MALFORMED_FIELD', status: 502, reason: t.problem, service: this.rt.plan.name, client: this.c.clientIp, side: 'response' });
+    logRefusal({ code: 'H2_MALFORMED_FIELD', status: 502, reason: t.problem, service: this.rt.plan.name, client: this.client.clientIp, side: 'response' });
     stream.close(NGHTTP2_INTERNAL_ERROR);
   }
 
-  private afterBody(take: number, length: number): void {
-    if (!this.body!.isEnded) return;
-    if (take < length) this.isUpstreamReusable = false;
-    this.finish();
-  }
-
-  private finish(): void {
-    if (this.phase === 'done') return;
-    this.phase = 'done';
-    this.logged(this.res!.status, '--');
-    this.rate?.stop();
-    const conn = this.conn;
-    this.conn = null;
-    if (conn !== null) {
-      const res = this.res!;
-      const isReusable = this.isUpstreamReusable && this.reqDone && keepsServerConnection(res);
-      if (isReusable) {
-        if (this.isServerHeld) resumeReading(conn.socket);
-        conn.pool.release(conn);
-      } else conn.destroy();
-    }
-    this.releaseServer();
+  protected finished(): void {
     const stream = this.stream;
     if (!stream.destroyed && !stream.writableEnded) stream.end();
     // The answer is complete while the client still sends a body: it may stop (RFC 9113 §8.1).
     if (!this.reqDone && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
-    this.c.exchangeDone(this);
+    this.client.exchangeDone(this);
   }
 
-  private releaseServer(): void {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
-    release(this.rt, server);
-  }
+  // ───── the client side of the shared steps (exchange-core.ts): a failure ends the stream, the connection stays ─────
 
-  // ───── failures ─────
-
-  onClose(err: Error | undefined): void {
-    if (this.phase === 'done') return;
-    if (this.body?.mode === BODY_UNTIL_CLOSE) return this.finish();
-    this.upstreamFailed(err ?? new Error('the server closed the connection'), false);
-  }
-
-  onTimeout(): void {
-    if (this.phase === 'done') return;
-    this.upstreamFailed(Object.assign(new Error('the server did not answer in time'), { code: 'ETIMEDOUT' }), false);
-  }
-
-  /** The same retry rule as HTTP/1.1's (exchange-retry.ts). */
-  private upstreamFailed(err: Error, isConnect: boolean): void {
-    const server = this.server!;
-    const conn = this.conn;
-    const wasReused = conn?.isReused ?? false;
-    this.conn = null;
-    conn?.destroy();
-    const isTimeout = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
-    if (this.resStarted) return this.abort(isTimeout ? 'sD' : 'SD');
-    const isSafe = isSafeToRetry(isConnect, this.head.method, this.reqBodySent || this.hasBody, this.res !== null || this.resHead.isPartial, isTimeout);
-    this.lastError = err;
-    if (isSafe && isWithinAttempts(this.rt, ++this.attempts) && !this.c.isDead && !this.stream.destroyed) {
-      return retryElsewhere(this.rt, this, server, wasReused, isConnect);
-    }
-    const a = upstreamFailure(err, isConnect);
-    this.term = upstreamTermination(err, isConnect);
-    this.local(a.status, a.body);
-  }
-
-  /** Answers locally (redirects, errors, maintenance page) and ends the exchange; the connection stays. */
-  private local(status: number, body: string, contentType = 'text/plain; charset=utf-8', extra: string[] = []): void {
-    countResponse(this.rt.state.counters, status);
-    this.releaseServer();
-    this.phase = 'done';
-    this.rate?.stop();
+  protected answer(status: number, text: string, _isClosing: boolean, contentType = 'text/plain; charset=utf-8', extra: string[]): void {
     const stream = this.stream;
     if (!stream.destroyed && !stream.headersSent) {
-      const text = body.endsWith('\n') || body.startsWith('<') ? body : `${body}\n`;
       const bytes = Buffer.from(text, 'utf8');
       const h: http2.OutgoingHttpHeaders = { ':status': status, 'content-type': contentType, 'content-length': bytes.length, 'cache-control': 'no-store' };
       for (let i = 0; i < extra.length; i += 2) h[extra[i]] = extra[i + 1];
@@ -456,30 +274,7 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
       else stream.end(bytes, () => stream.close(NGHTTP2_NO_ERROR));
     }
     this.logged(status, this.term);
-    this.c.exchangeDone(this);
-  }
-
-  private refuse(code: RefusalCode, status: number = REFUSALS[code].status): void {
-    logRefusal({ code, status, reason: REFUSALS[code].message, service: this.rt.plan.name, client: this.c.clientIp, side: 'request' });
-    this.term = code === 'H1_BODY_TOO_SLOW' ? 'cD' : 'PR';
-    this.abortWith(status, REFUSALS[code].message);
-  }
-
-  private badResponse(err: unknown): void {
-    if (!(err instanceof HttpParseError)) throw err;
-    logResponseRefusal(this.rt, this.c.clientIp, this.server, err);
-    this.term = 'PH';
-    this.abortWith(502, `The real server sent a response that cannot be forwarded safely: ${err.message}`);
-  }
-
-  private abortWith(status: number, text: string): void {
-    if (!this.resStarted && this.phase !== 'done') {
-      const conn = this.conn;
-      this.conn = null;
-      conn?.destroy();
-      return this.local(status, text);
-    }
-    this.abort(`${this.term[0]}D`);
+    this.client.exchangeDone(this);
   }
 
   /**
@@ -491,37 +286,38 @@ export class H2Exchange implements ConnHandler, ChooseRequest, Routing {
     if (cause === null) return this.abort();
     const termination = `${cause.by === 'client' ? 'C' : 'P'}${stepOf(this.phase)}`;
     const status = this.resStarted ? this.res!.status : -1;
-    logStreamReset({ service: this.rt.plan.name, client: this.c.clientIp, stream: this.stream.id ?? 0, ...cause, termination, status });
+    logStreamReset({ service: this.rt.plan.name, client: this.client.clientIp, stream: this.stream.id ?? 0, ...cause, termination, status });
     this.abort(termination);
   }
 
-  /** The response cannot be completed, or the client went away: the stream is reset, the server connection closed. */
-  abort(code = `C${stepOf(this.phase)}`): void {
-    if (this.phase === 'done') return;
-    this.phase = 'done';
-    this.logged(this.res?.status ?? -1, code);
-    this.rate?.stop();
-    this.cancel?.();
-    const conn = this.conn;
-    this.conn = null;
-    conn?.destroy();
-    this.releaseServer();
+  /** The stream is reset; the server connection is closed already (exchange-core.ts abort). */
+  protected aborted(): void {
     if (!this.stream.destroyed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
-    this.c.exchangeDone(this);
+    this.client.exchangeDone(this);
   }
 
-  private logged(status: number, code: string): void {
-    logAccess(
-      this.rt,
-      this.c.clientIp,
-      this.c.socket.remotePort,
-      this.head,
-      this.served,
-      status,
-      this.head.raw.length + 4 + this.reqBytes,
-      this.outBytes,
-      this,
-      code,
-    );
+  protected abortCode(): string {
+    return `C${stepOf(this.phase)}`;
+  }
+
+  protected stopRequest(): void {
+    this.rate?.stop();
+  }
+
+  protected isRequestDone(): boolean {
+    return this.reqDone;
+  }
+
+  protected hasRequestBody(): boolean {
+    return this.reqBodySent || this.hasBody;
+  }
+
+  protected isClientGone(): boolean {
+    return this.client.isDead || this.stream.destroyed;
+  }
+
+  protected logged(status: number, code: string): void {
+    const c = this.client;
+    logAccess(this.rt, c.clientIp, c.socket.remotePort, this.head, this.served, status, this.head.raw.length + 4 + this.reqBytes, this.outBytes, this, code);
   }
 }
