@@ -13,6 +13,7 @@ import { interfaceAddresses } from './host.ts';
 export type IpvsMethod = Exclude<keyof IpvsPort, 'mutations' | 'close'> | 'interfaceAddresses';
 export const IPVS_METHODS: readonly IpvsMethod[] = [
   'exec',
+  'execAndRead',
   'services',
   'service',
   'destinations',
@@ -48,6 +49,17 @@ const wireValue = (v: unknown): unknown => {
 };
 
 const withoutCommand = ({ command: _, ...rest }: ExecResult) => rest;
+/** exec's and execAndRead's answers go back without the commands they answer: the engine holds those already
+ * (ipvs-process.ts puts them back by position), and sending 5,000 of them back doubled a whole table's apply on the
+ * IPC channel. */
+const reply = (method: IpvsMethod, value: unknown): unknown => {
+  if (method === 'exec') return wireValue((value as ExecResult[]).map(withoutCommand));
+  if (method === 'execAndRead') {
+    const v = value as { results: ExecResult[]; observed: unknown };
+    return { results: wireValue(v.results.map(withoutCommand)), observed: v.observed };
+  }
+  return wireValue(value);
+};
 
 if (process.send) {
   try {
@@ -60,9 +72,7 @@ if (process.send) {
             ? (ipvs[m.method] as (...a: unknown[]) => Promise<unknown>).apply(ipvs, m.args)
             : Promise.reject(new Error(`no IPVS call named ${String(m.method)}`));
       call.then(
-        // exec's answers go back without the commands they answer: the engine holds those already (ipvs-process.ts
-        // puts them back by position), and sending 5,000 of them back doubled a whole table's apply on the IPC channel.
-        (value) => send({ id: m.id, value: wireValue(m.method === 'exec' ? (value as ExecResult[]).map(withoutCommand) : value) }),
+        (value) => send({ id: m.id, value: reply(m.method, value) }),
         (e) => send({ id: m.id, error: wire(e) }),
       );
     });

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { ENGINE_ERRORS, EngineError, type EngineErrorCode } from '../errors.ts';
 import { IpvsClient, type ExecResult, type IpvsPort } from './client.ts';
 import { interfaceAddresses } from './host.ts';
+import type { ObservedService } from './model.ts';
 import type { IpvsMethod, IpvsReply, IpvsRequest, WireError } from './ipvs-child.ts';
 
 const IS_SOURCE = import.meta.url.endsWith('.ts');
@@ -46,6 +47,8 @@ const reviveValue = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(reviveValue);
   // An ExecResult: exec's come without their command (ipvs-child.ts), setTimeouts' with it.
   if (v && typeof v === 'object' && 'ok' in v && 'error' in v && v.error) return { ...v, error: revive(v.error as WireError) };
+  // execAndRead's answer.
+  if (v && typeof v === 'object' && 'results' in v && 'observed' in v) return { ...v, results: reviveValue(v.results) };
   return v;
 };
 
@@ -173,6 +176,11 @@ export async function openIpvsProcess(): Promise<IpvsPort> {
       mutations += commands.length;
       // The kernel's answers, in the order sent, against the caller's own command objects.
       return r.map((x, i) => ({ ...x, command: commands[i] }));
+    },
+    execAndRead: async (commands, readBack) => {
+      const r = await call<{ results: ExecResult[]; observed: ObservedService[] }>('execAndRead', commands, readBack);
+      mutations += commands.length;
+      return { results: r.results.map((x, i) => ({ ...x, command: commands[i] })), observed: r.observed };
     },
     services: () => call('services'),
     service: (id) => call('service', id),

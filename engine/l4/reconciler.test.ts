@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ExecResult, IpvsClient } from './client.ts';
+import type { ExecResult, IpvsClient, ReadBack } from './client.ts';
 import type { Command } from './codec.ts';
 import type { DesiredService } from './desired.ts';
 import { kernelError } from './kernel-errors.ts';
@@ -76,6 +76,13 @@ class FakeKernel {
         return self.mutations;
       },
       exec: (c: readonly Command[]) => self.exec(c),
+      // As IpvsClient's: the changes, then the reads.
+      execAndRead: async (c: readonly Command[], back: ReadBack) => {
+        const results = await self.exec(c);
+        if ('summary' in back) return { results, observed: (await self.table_(back.summary)).filter((s) => back.summary.has(serviceKey(s))) };
+        const got = await Promise.all(back.services.map((id) => self.service(id)));
+        return { results, observed: got.filter((s) => !!s) };
+      },
       table: (only?: ReadonlySet<string>) => self.table_(only),
       tableSummary: (only?: ReadonlySet<string>) => self.table_(only),
       service: (id: ServiceId) => self.service(id),

@@ -14,6 +14,8 @@
  * GET_SERVICE and GET_DEST go out together on two reading sockets, so a "read" is one wait, not two):
  *  1. write: the changing messages, planned from the state the previous apply confirmed; one datagram, one ACK.
  *  2. confirm: GET of the same service; plan() over it must be empty, or the service is reported unconfirmed.
+ * Both are one call to the IPVS helper process (execAndRead: the reads start when the write's ACK has come), so the
+ * engine waits for the helper once per apply, not twice.
  * Why no read before the write: the confirm is that read, taken after the write. If someone changed the service
  * behind our back since we confirmed it, either the kernel refuses part of the stale plan (a destination gone: SET_DEST
  * answers ENOENT) or the confirm shows a difference (a destination added); then the service is planned, written and
@@ -24,7 +26,7 @@
  * No dump, and no ownership write unless ownership changed (Ownership.save() compares change counters).
  */
 import { performance } from 'node:perf_hooks';
-import type { ExecResult, IpvsPort } from './client.ts';
+import type { ExecResult, IpvsPort, ReadBack } from './client.ts';
 import type { Command } from './codec.ts';
 import { desiredKey, type DesiredService } from './desired.ts';
 import { destinationKey, sameDestinationSettings, sameServiceSettings, serviceKey, type ObservedService, type ServiceId } from './model.ts';
@@ -46,7 +48,7 @@ export interface ReconcileResult {
   opsByService: Map<string, number>;
   /** Service key → errors of its operations. */
   errorsByService: Map<string, ExecResult[]>;
-  /** Milliseconds per phase: read the kernel, plan, send changes, re-read and compare. */
+  /** Milliseconds per phase: read the kernel, plan, send changes and read them back (exec), compare and remember. */
   timings: { scope: number; read: number; plan: number; exec: number; confirm: number };
 }
 
@@ -143,25 +145,26 @@ export class Reconciler {
     const observedIds = new Map<string, ServiceId>(observed.map((s) => [serviceKey(s), s]));
 
     timings.plan = performance.now() - t0 - timings.scope - timings.read;
-    // 3. Record ownership first (write-ahead), then apply.
+    // 3. Record ownership first (write-ahead), then apply; 4. confirm: re-read what was touched (in the same call to
+    // the IPVS helper: one round trip, not two); plan again must be empty.
+    const touched = new Set(p.opsByService.keys());
+    const idOf = (k: string) => (wantKeys.get(k)?.service ?? observedIds.get(k)) as ServiceId;
     const before = this.client.mutations;
     const results: ExecResult[] = [];
     const errorsByService = new Map<string, ExecResult[]>();
-    await this.write(p.ops, new Set(observedIds.keys()), results, errorsByService);
-
+    // Bulk: the service dump (every service setting) plus /proc/net/ip_vs (every destination's forwarding and weight)
+    // in two reads, instead of a GET_DEST dump per service. Thresholds and tunnel settings of a bulk change are then
+    // confirmed by the kernel's per-message answer only; incremental changes re-read them exactly.
+    const isBulk = touched.size > 64;
+    let reread = await this.write(
+      p.ops,
+      new Set(observedIds.keys()),
+      results,
+      errorsByService,
+      isBulk ? { summary: touched } : { services: [...touched].map(idOf) },
+    );
+    reads += isBulk ? 2 : 2 * touched.size;
     timings.exec = performance.now() - t0 - timings.scope - timings.read - timings.plan;
-    // 4. Confirm: re-read what was touched; plan again must be empty.
-    const touched = new Set(p.opsByService.keys());
-    let reread: ObservedService[];
-    if (touched.size > 64) {
-      // Bulk: the service dump (every service setting) plus /proc/net/ip_vs (every destination's forwarding and
-      // weight) in two reads, instead of a GET_DEST dump per service. Thresholds and tunnel settings of a bulk change
-      // are then confirmed by the kernel's per-message answer only; incremental changes re-read them exactly.
-      reread = (await this.client.tableSummary(touched)).filter((s) => touched.has(serviceKey(s)));
-      reads += 2;
-    } else {
-      reread = await readServices(touched, observedIds);
-    }
     let again = plan({ desired: pick(touched), observed: reread, owned });
 
     // 4b. A service planned from trusted state that the kernel refused, or that still differs, was changed behind
@@ -174,8 +177,8 @@ export class Reconciler {
       const fresh = reread.filter((s) => stale.has(serviceKey(s)));
       const p2 = plan({ desired: pick(stale), observed: fresh, owned });
       for (const [k, n] of p2.opsByService) p.opsByService.set(k, (p.opsByService.get(k) ?? 0) + n);
-      await this.write(p2.ops, new Set(fresh.map(serviceKey)), results, errorsByService);
-      const reread2 = await readServices(stale, observedIds);
+      const reread2 = await this.write(p2.ops, new Set(fresh.map(serviceKey)), results, errorsByService, { services: [...stale].map(idOf) });
+      reads += 2 * stale.size;
       reread = [...reread.filter((s) => !stale.has(serviceKey(s))), ...reread2];
       again = plan({ desired: pick(touched), observed: reread, owned });
     }
@@ -220,12 +223,23 @@ export class Reconciler {
   }
 
   /** Send `ops`, recording the services they create as ours first (write-ahead) and forgetting those they delete or
-   * failed to create; refusals are collected per service. `present`: keys of services read as existing. */
-  private async write(ops: readonly Command[], present: ReadonlySet<string>, results: ExecResult[], errorsByService: Map<string, ExecResult[]>): Promise<void> {
+   * failed to create; refusals are collected per service. `present`: keys of services read as existing. Answers what
+   * `readBack` read after the changes (nothing is sent or read when there are no ops). */
+  private async write(
+    ops: readonly Command[],
+    present: ReadonlySet<string>,
+    results: ExecResult[],
+    errorsByService: Map<string, ExecResult[]>,
+    readBack: ReadBack,
+  ): Promise<ObservedService[]> {
+    if (!ops.length) {
+      this.ownership.save(); // a full read may have forgotten vanished services
+      return [];
+    }
     const owned = this.ownership.services;
     for (const c of ops) if (c.cmd === 'new-service') owned.add(serviceKey(c.service));
     this.ownership.save();
-    const got = ops.length ? await this.client.exec(ops) : [];
+    const { results: got, observed } = await this.client.execAndRead(ops, readBack);
     for (const r of got) {
       results.push(r);
       const k = commandServiceKey(r.command)!;
@@ -237,6 +251,7 @@ export class Reconciler {
       if (r.command.cmd === 'new-service' && !present.has(k)) owned.delete(k);
     }
     this.ownership.save();
+    return observed;
   }
 }
 
