@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigSchema, type ConfigInput } from '../config/index.ts';
+import { ConfigSchema, createConfigParser, type ConfigInput } from '../config/index.ts';
 import { decideServer } from '../server-state.ts';
 import { DesiredMemo, desiredFromConfig, l4Input, sameL4Input } from './desired.ts';
 import { serviceText } from './model.ts';
@@ -238,4 +238,47 @@ test('desired memo: every field copied for the table is compared, for the servic
     assert.equal(sameL4Input(was, changed as never), false, `realServers.${k}`);
   }
   assert.equal(sameL4Input(was, { ...vs, realServers: vs.realServers.slice(1) }), false, 'a server removed');
+});
+
+test('desired memo: the same deep-frozen service object (the engine memoised parse) is reused without comparing its fields', () => {
+  const memo = new DesiredMemo();
+  const parser = createConfigParser();
+  const raw = { virtualServices: [{ ...base, name: 'a', mode: 'nat' }] };
+  const parsed = parser(raw);
+  assert.ok(parsed.success);
+  // The same service, frozen, with its scheduler read through a counting getter: l4Input and sameL4Input read it.
+  const vs = parsed.data.virtualServices[0];
+  let reads = 0;
+  const { scheduler, ...rest } = vs;
+  const counted = Object.freeze(
+    Object.defineProperty({ ...rest }, 'scheduler', {
+      enumerable: true,
+      get: () => {
+        reads++;
+        return scheduler;
+      },
+    }),
+  ) as typeof vs;
+  const c = { ...parsed.data, virtualServices: [counted] };
+  const first = desiredFromConfig(c, new Map(), memo);
+  const readsFirst = reads;
+  assert.ok(readsFirst > 0);
+  const again = desiredFromConfig({ ...c }, new Map(), memo);
+  assert.equal(reads, readsFirst, 'the same frozen object: no field compared');
+  assert.equal(again.services[0], first.services[0]);
+  // A new frozen object for the same service with another weight (the parser's answer to an edit) is translated anew.
+  const edited = parser({ virtualServices: [{ ...base, name: 'a', mode: 'nat', realServers: [base.realServers[0], { ...base.realServers[1], weight: 9 }] }] });
+  assert.ok(edited.success);
+  assert.deepEqual(
+    desiredFromConfig(edited.data, new Map(), memo).services[0].destinations.map((x) => x.weight),
+    [100, 9],
+  );
+  // An object that is not frozen is compared field by field every time (it may have been changed in place).
+  const loose = cfg([{ ...base, name: 'b', mode: 'nat' }]);
+  desiredFromConfig(loose, new Map(), memo);
+  loose.virtualServices[0].realServers[0].weight = 3;
+  assert.deepEqual(
+    desiredFromConfig(loose, new Map(), memo).services[0].destinations.map((x) => x.weight),
+    [3, 50],
+  );
 });

@@ -215,6 +215,9 @@ export class DesiredMemo {
  * then follows from the server's state and weight, which `vs` carries). */
 interface MemoEntry {
   vs: L4Input;
+  /** The configuration object itself when it was deep-frozen (the engine's memoised parse shares and freezes an
+   * unchanged service's object): the same frozen object again asks for the same, without comparing fields. */
+  frozen?: VirtualService;
   keys: string[];
   decided: (string | number)[][];
   part: DesiredPart;
@@ -228,12 +231,13 @@ export function desiredFromConfig(config: Config, decisions: ReadonlyMap<string,
     if (vs.layer !== 4) continue;
     let entry = memo?.entries.get(vs.name);
     // Configuration first: equal names make the entry's server keys valid for the decisions check.
-    if (!entry || !sameL4Input(entry.vs, vs) || !sameDecisions(entry, decisions)) {
+    if (!entry || (entry.frozen !== vs && !sameL4Input(entry.vs, vs)) || !sameDecisions(entry, decisions)) {
       const input = l4Input(vs);
       const keys = input.realServers.map((rs) => serverKey(vs.name, rs.name));
       const given = keys.map((k) => decisions.get(k));
       const decided = input.realServers.map((rs, i) => given[i] ?? decideServer(rs.state, 'unknown', rs.weight));
       entry = { vs: input, keys, decided: given.map((d) => (d ? [d.disposition, d.weight] : [])), part: partOf(input, decided), generation };
+      if (isDeepFrozen(vs)) entry.frozen = vs;
       memo?.entries.set(vs.name, entry);
     }
     entry.generation = generation;
@@ -361,6 +365,15 @@ function sameDecisions(entry: MemoEntry, decisions: ReadonlyMap<string, ServerDe
     const was = entry.decided[i];
     if (d ? was.length === 0 || d.disposition !== was[0] || d.weight !== was[1] : was.length !== 0) return false;
   }
+  return true;
+}
+
+/** Whether `x` and everything in it is frozen (deepFreeze in config/memo-parse.ts freezes a parsed service whole).
+ * Checked once per new memo entry, not per apply. */
+function isDeepFrozen(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null) return true;
+  if (!Object.isFrozen(x)) return false;
+  for (const v of Object.values(x)) if (!isDeepFrozen(v)) return false;
   return true;
 }
 
