@@ -162,6 +162,13 @@ if (env.isInsecureHttp) {
   if (tls.isNew) log('info', 'created a self-signed certificate for the console', { certificate: tls.certPath });
   server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest);
 }
+// An idle keep-alive connection is closed after 65 s, not Node's 5 s (nginx keeps 75 s). With 5 s, a client that
+// reuses its connection after a pause (a browser after a few seconds' reading, a script, Playwright's request
+// context, which ignores the Keep-Alive: timeout hint) races the server's close and gets ECONNRESET on a request
+// the console never saw; every click after a pause also paid a new TLS handshake. Headers must still arrive within
+// headersTimeout, which Node requires to exceed the keep-alive time.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
 
 // Health transitions are recorded from the live feed's one engine subscription (and caught up on each reconnect).
 const healthHistory = createHealthHistory();

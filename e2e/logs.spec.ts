@@ -68,6 +68,15 @@ test('access lines of a loopback service in the viewer, filtered, with live tail
     expect(applied.status(), await applied.text()).toBe(200);
     await expect.poll(() => get(vipPort, `/ed/triage/${RUN}`).catch(() => 0), { timeout: 10_000 }).toBe(200);
     expect(await get(vipPort, `/ed/bed/${RUN}`)).toBe(200);
+    // Each worker writes its lines to its file within half a second (engine/log/access-log.ts, FLUSH_MS), and the two
+    // requests may have been answered by different workers: the viewer reads the files once per Filter, so first
+    // wait, over the same API, until both lines are there.
+    await expect
+      .poll(async () => {
+        const r = await page.request.get(`/api/v1/logs?kind=access&service=${SERVICE}`);
+        return ((await r.json()).lines as { path?: string }[]).filter((l) => l.path?.endsWith(`/${RUN}`)).length;
+      })
+      .toBe(2);
 
     await page.goto('/logs');
     await expect(page.getByRole('heading', { name: 'Logs' })).toBeVisible();
