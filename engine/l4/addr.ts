@@ -50,7 +50,7 @@ export const canonical = canonicalAddress;
 export function inetAddr(address: string): Buffer {
   const b = parseAddress(address);
   if (b.length === 16) return b;
-  const out = Buffer.alloc(16);
+  const out = Buffer.allocUnsafe(16).fill(0); // from Node's pool (attrs.ts zeroed says why)
   b.copy(out);
   return out;
 }

@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import { EngineError } from '../errors.ts';
-import { frame, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ERROR, readErrno } from './attrs.ts';
+import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ERROR, readErrno } from './attrs.ts';
 import {
   decodeDaemon,
   decodeDestination,
@@ -28,7 +28,8 @@ import {
   IPVS_GENL_VERSION,
   type Command,
 } from './codec.ts';
-import { errnoName, isHarmless, kernelError } from './kernel-errors.ts';
+import { errnoName, kernelError } from './kernel-errors.ts';
+import { encodeMessages, resultsOf } from './messages.ts';
 import { serviceKey, type Info, type ObservedDestination, type ObservedService, type ServiceId, type SyncDaemon, type Timeouts } from './model.ts';
 import { parseProcIpVs } from './procfs.ts';
 
@@ -53,6 +54,8 @@ const DUMP_TIMEOUT_MS = 30_000;
  * reading 1,000 services' destinations over 16 sockets takes 1/16 of the waiting.
  */
 const READERS = 16;
+
+const align4 = (n: number) => (n + 3) & ~3;
 
 export interface ExecResult {
   command: Command;
@@ -188,85 +191,100 @@ export class IpvsClient implements IpvsPort {
    * success. Never throws for a refused command; throws only when the socket itself fails.
    */
   async exec(commands: readonly Command[]): Promise<ExecResult[]> {
-    const results: ExecResult[] = [];
-    for (let i = 0; i < commands.length; i += BATCH) {
-      const chunk = commands.slice(i, i + BATCH);
+    return resultsOf(commands, await this.execMessages(encodeMessages(commands)));
+  }
+
+  /**
+   * The sending half of exec(), for messages encodeMessages() made (the engine encodes, its IPVS helper sends: bytes
+   * cross the process boundary, not 5,000 command objects). Sets each message's family, sequence number and, on the
+   * last of each datagram, the ACK flag, in place. Answers the kernel's errno per message (0: done).
+   */
+  async execMessages(messages: Uint8Array): Promise<Int32Array> {
+    const buf = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength);
+    const starts: number[] = [];
+    for (let off = 0; off + 16 <= buf.length; off += align4(buf.readUInt32LE(off))) starts.push(off);
+    const errnos = new Int32Array(starts.length);
+    for (let i = 0; i < starts.length; i += BATCH) {
+      const last = Math.min(i + BATCH, starts.length) - 1;
       const seqs: number[] = [];
-      const frames = chunk.map((c, k) => {
-        const e = encodeCommand(c);
+      for (let k = i; k <= last; k++) {
         const seq = this.nl.generateSeq();
         seqs.push(seq);
-        const isLast = k === chunk.length - 1;
-        return frame({
-          type: this.familyId,
-          flags: NLM_F_REQUEST | (isLast ? NLM_F_ACK : 0),
-          seq,
-          pid: 0,
-          cmd: e.cmd,
-          version: IPVS_GENL_VERSION,
-          attrs: e.attrs,
-        });
-      });
-      // errno per message: refusals arrive by sequence number; the last message's ACK closes the datagram.
-      const errnos = new Map<number, number>();
-      for (const seq of seqs.slice(0, -1)) this.pending.set(seq, (errno) => errnos.set(seq, errno));
-      const lastSeq = seqs[seqs.length - 1];
-      const closed = new Promise<number>((resolve) => this.pending.set(lastSeq, resolve));
-      this.nl.socket.ref();
-      const errorsBefore = this.socketErrors.length;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await new Promise<void>((resolve, reject) => this.nl.socket.send(Buffer.concat(frames), undefined, (err) => (err ? reject(err) : resolve())));
-        this.mutations += chunk.length;
-        const lastErrno = await Promise.race([
-          closed,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new EngineError('IPVS_KERNEL', {
-                    operation: 'waiting for the kernel to acknowledge changes',
-                    errno: `no answer in ${ACK_TIMEOUT_MS / 1000} s`,
-                  }),
-                ),
-              ACK_TIMEOUT_MS,
-            );
-          }),
-        ]);
-        errnos.set(lastSeq, lastErrno);
-        if (this.socketErrors.length > errorsBefore) {
-          // A refusal may have been dropped: the outcome of this batch is unknown, so nothing is reported as done.
-          throw new EngineError('IPVS_KERNEL', {
-            operation: "reading the kernel's answers",
-            errno: `${this.socketErrors[this.socketErrors.length - 1].message}; the next apply re-reads the kernel and repairs`,
-          });
-        }
-        seqs.forEach((seq, k) => {
-          const errno = errnos.get(seq) ?? 0;
-          const command = chunk[k];
-          if (errno === 0) results.push({ command, ok: true });
-          else if (isHarmless(command, errno)) results.push({ command, ok: true, errno: errnoName(errno) });
-          else results.push({ command, ok: false, errno: errnoName(errno), error: kernelError(command, errno) });
-        });
-      } finally {
-        clearTimeout(timer);
-        for (const s of seqs) this.pending.delete(s);
-        this.nl.socket.unref();
+        buf.writeUInt16LE(this.familyId, starts[k] + 4);
+        buf.writeUInt16LE(NLM_F_REQUEST | (k === last ? NLM_F_ACK : 0), starts[k] + 6);
+        buf.writeUInt32LE(seq >>> 0, starts[k] + 8);
       }
+      const end = last + 1 < starts.length ? starts[last + 1] : buf.length;
+      await this.sendBatch(buf.subarray(starts[i], end), seqs, (k, errno) => {
+        errnos[i + k] = errno;
+      });
     }
-    return results;
+    return errnos;
+  }
+
+  /** One datagram: refusals arrive by sequence number; the last message's ACK closes it. */
+  private async sendBatch(datagram: Buffer, seqs: readonly number[], answer: (index: number, errno: number) => void): Promise<void> {
+    seqs.forEach((seq, k) => {
+      if (k < seqs.length - 1) this.pending.set(seq, (errno) => answer(k, errno));
+    });
+    const lastSeq = seqs[seqs.length - 1];
+    const closed = new Promise<number>((resolve) => this.pending.set(lastSeq, resolve));
+    this.nl.socket.ref();
+    const errorsBefore = this.socketErrors.length;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => this.nl.socket.send(datagram, undefined, (err) => (err ? reject(err) : resolve())));
+      this.mutations += seqs.length;
+      const lastErrno = await Promise.race([
+        closed,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new EngineError('IPVS_KERNEL', {
+                  operation: 'waiting for the kernel to acknowledge changes',
+                  errno: `no answer in ${ACK_TIMEOUT_MS / 1000} s`,
+                }),
+              ),
+            ACK_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      answer(seqs.length - 1, lastErrno);
+      if (this.socketErrors.length > errorsBefore) {
+        // A refusal may have been dropped: the outcome of this batch is unknown, so nothing is reported as done.
+        throw new EngineError('IPVS_KERNEL', {
+          operation: "reading the kernel's answers",
+          errno: `${this.socketErrors[this.socketErrors.length - 1].message}; the next apply re-reads the kernel and repairs`,
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+      for (const s of seqs) this.pending.delete(s);
+      this.nl.socket.unref();
+    }
+  }
+
+  /** execMessages() then the reads of execAndRead(), for the helper process. */
+  async execMessagesAndRead(messages: Uint8Array, readBack: ReadBack): Promise<{ errnos: Int32Array; observed: ObservedService[] }> {
+    const errnos = messages.byteLength ? await this.execMessages(messages) : new Int32Array(0);
+    return { errnos, observed: await this.readBack(readBack) };
   }
 
   /** The reads start once the last change is acknowledged, so they see every change. Services the kernel does not
    * have are left out of `observed`. */
   async execAndRead(commands: readonly Command[], readBack: ReadBack): Promise<{ results: ExecResult[]; observed: ObservedService[] }> {
     const results = commands.length ? await this.exec(commands) : [];
+    return { results, observed: await this.readBack(readBack) };
+  }
+
+  private async readBack(readBack: ReadBack): Promise<ObservedService[]> {
     if ('summary' in readBack) {
       const only = readBack.summary;
-      return { results, observed: (await this.tableSummary(only)).filter((s) => only.has(serviceKey(s))) };
+      return (await this.tableSummary(only)).filter((s) => only.has(serviceKey(s)));
     }
     const got = await Promise.all(readBack.services.map((id) => this.service(id)));
-    return { results, observed: got.filter((s): s is ObservedService => !!s) };
+    return got.filter((s): s is ObservedService => !!s);
   }
 
   /** One request that answers with data (a dump or GET_INFO/GET_CONFIG): the payloads after the genl header. */

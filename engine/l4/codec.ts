@@ -28,7 +28,26 @@
  * FLUSH is deliberately absent: the engine never flushes a table it does not wholly own.
  */
 import { familyOf, formatAddress, inetAddr, maskToPrefix4, parseAddress, prefixToMask4 } from './addr.ts';
-import { be16, be32, nested, parseAttrs, readBe16, readBe32, readStr, readU16, readU32, readU64, readU8, str, u16, u32, u8, type Attr } from './attrs.ts';
+import {
+  attr,
+  be16,
+  be32,
+  nested,
+  parseAttrs,
+  readBe16,
+  readBe32,
+  readStr,
+  readU16,
+  readU32,
+  readU64,
+  readU8,
+  str,
+  u16,
+  u32,
+  u8,
+  zeroed,
+  type Attr,
+} from './attrs.ts';
 import type {
   Destination,
   DestinationId,
@@ -127,17 +146,8 @@ export interface Encoded {
 
 function serviceIdAttrs(s: ServiceId): Attr[] {
   if (s.fwmark !== undefined) return [u16(SVC.AF, af(s.family)), u32(SVC.FWMARK, s.fwmark)];
-  return [u16(SVC.AF, af(s.family)), u16(SVC.PROTOCOL, PROTO[s.protocol]), Buffer.from(attrBytes(SVC.ADDR, inetAddr(s.address))), be16(SVC.PORT, s.port)];
+  return [u16(SVC.AF, af(s.family)), u16(SVC.PROTOCOL, PROTO[s.protocol]), attr(SVC.ADDR, inetAddr(s.address)), be16(SVC.PORT, s.port)];
 }
-
-const attrBytes = (type: number, payload: Buffer) => {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-};
 
 function netmaskAttr(s: Service): Attr {
   // IPv6 persistence granularity is a prefix length, in host order; IPv4 is a real mask, big-endian.
@@ -145,16 +155,16 @@ function netmaskAttr(s: Service): Attr {
 }
 
 function serviceAttrs(s: Service): Attr[] {
-  const flags = Buffer.alloc(8);
+  const flags = zeroed(8);
   flags.writeUInt32LE(s.flags >>> 0, 0);
   flags.writeUInt32LE(0xffffffff, 4);
-  const out = [...serviceIdAttrs(s), str(SVC.SCHED_NAME, s.scheduler), attrBytes(SVC.FLAGS, flags), u32(SVC.TIMEOUT, s.timeout), netmaskAttr(s)];
+  const out = [...serviceIdAttrs(s), str(SVC.SCHED_NAME, s.scheduler), attr(SVC.FLAGS, flags), u32(SVC.TIMEOUT, s.timeout), netmaskAttr(s)];
   if (s.peName) out.push(str(SVC.PE_NAME, s.peName));
   return out;
 }
 
 function destIdAttrs(d: DestinationId, family: Family): Attr[] {
-  return [u16(DEST.ADDR_FAMILY, af(family)), attrBytes(DEST.ADDR, inetAddr(d.address)), be16(DEST.PORT, d.port)];
+  return [u16(DEST.ADDR_FAMILY, af(family)), attr(DEST.ADDR, inetAddr(d.address)), be16(DEST.PORT, d.port)];
 }
 
 function destAttrs(d: Destination): Attr[] {
@@ -174,7 +184,7 @@ function daemonAttrs(d: SyncDaemon): Attr[] {
   const out = [u32(DAEMON.STATE, d.state === 'master' ? 1 : 2), str(DAEMON.MCAST_IFN, d.interface), u32(DAEMON.SYNC_ID, d.syncId)];
   if (d.maxLength !== undefined) out.push(u16(DAEMON.SYNC_MAXLEN, d.maxLength));
   if (d.group !== undefined)
-    out.push(familyOf(d.group) === 6 ? attrBytes(DAEMON.MCAST_GROUP6, parseAddress(d.group)) : attrBytes(DAEMON.MCAST_GROUP, parseAddress(d.group)));
+    out.push(familyOf(d.group) === 6 ? attr(DAEMON.MCAST_GROUP6, parseAddress(d.group)) : attr(DAEMON.MCAST_GROUP, parseAddress(d.group)));
   // The kernel keeps the sync port in host order despite nla_put_be16 (ip_vs_ctl.c); ipvsadm shows 8848 that way.
   if (d.port !== undefined) out.push(u16(DAEMON.MCAST_PORT, d.port));
   if (d.ttl !== undefined) out.push(u8(DAEMON.MCAST_TTL, d.ttl));

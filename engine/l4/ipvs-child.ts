@@ -8,12 +8,14 @@
 import { type ExecResult, IpvsClient, type IpvsPort } from './client.ts';
 import { interfaceAddresses } from './host.ts';
 
-/** The IPVS calls, and the host's addresses per interface (an rtnetlink dump: it waits for the RTNL lock, which a
- * sync daemon start holds too). */
-export type IpvsMethod = Exclude<keyof IpvsPort, 'mutations' | 'close'> | 'interfaceAddresses';
+/** The IPVS calls (the engine sends changes as encoded messages: execMessages), and the host's addresses per
+ * interface (an rtnetlink dump: it waits for the RTNL lock, which a sync daemon start holds too). */
+export type IpvsMethod = Exclude<keyof IpvsPort, 'mutations' | 'close'> | 'execMessages' | 'execMessagesAndRead' | 'interfaceAddresses';
 export const IPVS_METHODS: readonly IpvsMethod[] = [
   'exec',
   'execAndRead',
+  'execMessages',
+  'execMessagesAndRead',
   'services',
   'service',
   'destinations',
@@ -48,10 +50,9 @@ const wireValue = (v: unknown): unknown => {
   return v;
 };
 
+/** exec's and execAndRead's answers go back without the commands they answer (the engine holds those; it calls
+ * execMessages, whose answers are errnos, for its own changes). */
 const withoutCommand = ({ command: _, ...rest }: ExecResult) => rest;
-/** exec's and execAndRead's answers go back without the commands they answer: the engine holds those already
- * (ipvs-process.ts puts them back by position), and sending 5,000 of them back doubled a whole table's apply on the
- * IPC channel. */
 const reply = (method: IpvsMethod, value: unknown): unknown => {
   if (method === 'exec') return wireValue((value as ExecResult[]).map(withoutCommand));
   if (method === 'execAndRead') {

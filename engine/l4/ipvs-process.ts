@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ENGINE_ERRORS, EngineError, type EngineErrorCode } from '../errors.ts';
 import { IpvsClient, type ExecResult, type IpvsPort } from './client.ts';
+import { encodeMessages, resultsOf } from './messages.ts';
 import { interfaceAddresses } from './host.ts';
 import type { ObservedService } from './model.ts';
 import type { IpvsMethod, IpvsReply, IpvsRequest, WireError } from './ipvs-child.ts';
@@ -45,10 +46,8 @@ export function revive(w: WireError): Error {
 }
 const reviveValue = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(reviveValue);
-  // An ExecResult: exec's come without their command (ipvs-child.ts), setTimeouts' with it.
+  // An ExecResult (setTimeouts', startDaemon's …): changes the engine sends come back as errnos instead.
   if (v && typeof v === 'object' && 'ok' in v && 'error' in v && v.error) return { ...v, error: revive(v.error as WireError) };
-  // execAndRead's answer.
-  if (v && typeof v === 'object' && 'results' in v && 'observed' in v) return { ...v, results: reviveValue(v.results) };
   return v;
 };
 
@@ -171,16 +170,18 @@ export async function openIpvsProcess(): Promise<IpvsPort> {
     get mutations() {
       return mutations;
     },
+    // Changes cross to the child as netlink bytes and come back as an errno each (client.ts encodeMessages,
+    // resultsOf): cloning 5,000 command objects each way cost more than encoding them.
     exec: async (commands) => {
-      const r = await call<ExecResult[]>('exec', commands);
+      if (!commands.length) return [];
+      const errnos = await call<Int32Array>('execMessages', encodeMessages(commands));
       mutations += commands.length;
-      // The kernel's answers, in the order sent, against the caller's own command objects.
-      return r.map((x, i) => ({ ...x, command: commands[i] }));
+      return resultsOf(commands, errnos);
     },
     execAndRead: async (commands, readBack) => {
-      const r = await call<{ results: ExecResult[]; observed: ObservedService[] }>('execAndRead', commands, readBack);
+      const r = await call<{ errnos: Int32Array; observed: ObservedService[] }>('execMessagesAndRead', encodeMessages(commands), readBack);
       mutations += commands.length;
-      return { results: r.results.map((x, i) => ({ ...x, command: commands[i] })), observed: r.observed };
+      return { results: resultsOf(commands, r.errnos), observed: r.observed };
     },
     services: () => call('services'),
     service: (id) => call('service', id),
