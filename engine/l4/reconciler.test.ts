@@ -225,3 +225,22 @@ test('reconciler: a service deleted behind its back is created again when next t
     [100, 100, 100, 5],
   );
 });
+
+test('reconciler: a trusted service whose change was refused but is in the kernel anyway is confirmed from the fresh read', async () => {
+  const { k, r } = setup();
+  const d = table(2);
+  await r.reconcile(d);
+  const key = serviceKey(svc(1001));
+  // The kernel answers EINVAL to the SET_DEST yet holds the new weight (someone set it at the same moment): the
+  // repair plan is empty, and the service must still be read back, not reported missing.
+  k.refuse = (c) => c.cmd === 'set-dest';
+  k.onExec = (c) => {
+    if (c.cmd === 'set-dest') k.table.get(key)!.destinations.find((x) => x.address === c.destination.address)!.weight = c.destination.weight;
+  };
+  d[1] = want(1001, [100, 7, 100, 100]);
+  const res = await r.reconcile(d);
+  assert.deepEqual([res.errorsByService.size, [...res.unconfirmed]], [0, []]);
+  k.refuse = () => false;
+  k.onExec = () => {};
+  assert.equal((await r.reconcile(d)).operations, 0, 'confirmed: nothing to do next time');
+});

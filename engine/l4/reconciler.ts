@@ -224,7 +224,7 @@ export class Reconciler {
 
   /** Send `ops`, recording the services they create as ours first (write-ahead) and forgetting those they delete or
    * failed to create; refusals are collected per service. `present`: keys of services read as existing. Answers what
-   * `readBack` read after the changes (nothing is sent or read when there are no ops). */
+   * `readBack` read after the changes. */
   private async write(
     ops: readonly Command[],
     present: ReadonlySet<string>,
@@ -234,7 +234,9 @@ export class Reconciler {
   ): Promise<ObservedService[]> {
     if (!ops.length) {
       this.ownership.save(); // a full read may have forgotten vanished services
-      return [];
+      // Nothing to send, but what was asked for is still read (a repair that found nothing left to do).
+      const isNothing = 'services' in readBack ? readBack.services.length === 0 : readBack.summary.size === 0;
+      return isNothing ? [] : (await this.client.execAndRead([], readBack)).observed;
     }
     const owned = this.ownership.services;
     for (const c of ops) if (c.cmd === 'new-service') owned.add(serviceKey(c.service));
