@@ -40,10 +40,25 @@ export const applyDeadline = (now = Date.now()): number => now + APPLY_TIMEOUT_M
 /** `cursor`: set when the query gave one (read forward: engine/log/read.ts). */
 export type LogsResponse = { lines: LogLine[]; isTruncated: boolean; cursor?: string };
 
+export type StatusOptions = { services?: readonly string[]; detail?: 'full' | 'health' };
+
+/** GET /v1/status's query for `opts` (an empty list is `?service=`: no service has an empty name). */
+export function statusPath(opts: StatusOptions = {}): string {
+  const q = new URLSearchParams();
+  if (opts.services) for (const name of opts.services.length > 0 ? opts.services : ['']) q.append('service', name);
+  if (opts.detail) q.set('detail', opts.detail);
+  const text = q.toString();
+  return text ? `/v1/status?${text}` : '/v1/status';
+}
+
 export interface EngineClient {
   readonly socketPath: string;
   capabilities(): Promise<Capability[]>;
-  status(): Promise<EngineStatus>;
+  /**
+   * `services`: the status of those only (an empty list: of none; the summary still comes); `detail: 'health'`:
+   * results, operator states and health only (GET /v1/status in engine/daemon/server.ts).
+   */
+  status(opts?: StatusOptions): Promise<EngineStatus>;
   validate(config: unknown): Promise<{ ok: true }>;
   /** `deadline` (epoch ms, default now + the apply timeout): after it the engine will not apply this version, and
    * the call gives up waiting at it. */
@@ -115,7 +130,7 @@ export function createEngineClient(socketPath: string): EngineClient {
   return {
     socketPath,
     capabilities: () => call('GET', '/v1/capabilities', undefined, READ_TIMEOUT_MS),
-    status: () => call('GET', '/v1/status', undefined, READ_TIMEOUT_MS),
+    status: (opts) => call('GET', statusPath(opts), undefined, READ_TIMEOUT_MS),
     validate: (config) => call('POST', '/v1/validate', { config }, READ_TIMEOUT_MS),
     apply: (version, hash, config, opts = {}) => {
       const deadline = opts.deadline ?? applyDeadline();

@@ -202,6 +202,62 @@ test('the socket API: owner-only socket, typed client, coded errors', async () =
   await assert.rejects(gone.status(), (err: Error & { code: string }) => err.code === 'ENGINE_UNREACHABLE' && /npm run engine/.test(err.message));
 });
 
+test('a status of named services answers those only, and detail=health reads no counters', async () => {
+  const dir = tmp();
+  let reads = 0;
+  const counter = { activeConnections: 1, totalConnections: 2, bytesIn: 3, bytesOut: 4 };
+  const plane: DataPlane = {
+    ...recordingPlane(),
+    counters: async () => {
+      reads++;
+      return new Map(['a', 'bb', 'ccc'].map((n) => [n, { service: counter, servers: new Map([['r1', counter]]) }]));
+    },
+  };
+  const e = new Engine(dir, [plane], quiet);
+  const server = createEngineServer(e, quiet);
+  const socket = path.join(dir, 'engine.sock');
+  await listenOnSocket(server, socket);
+  try {
+    const client = createEngineClient(socket);
+    assert.equal((await client.apply(1, 'h', { virtualServices: [svc('a'), svc('bb'), svc('ccc')] })).ok, true);
+    const all = await client.status();
+    assert.deepEqual(
+      all.services.map((s) => s.name),
+      ['a', 'bb', 'ccc'],
+    );
+    const named = await client.status({ services: ['ccc', 'a', 'ghost'] });
+    assert.deepEqual(
+      named.services,
+      all.services.filter((s) => s.name !== 'bb'),
+      'the same status of each named service, in the configured order; a name not running is left out',
+    );
+    assert.deepEqual(named.running, all.running);
+    const none = await client.status({ services: [] });
+    assert.deepEqual([none.services, none.running?.version], [[], 1], 'an empty list: no service, the summary still');
+
+    const before = reads;
+    const health = await client.status({ detail: 'health', services: ['bb'] });
+    assert.equal(reads, before, "detail=health must not read the data planes' counters");
+    assert.deepEqual(health.services, [
+      {
+        name: 'bb',
+        layer: 4,
+        status: 'programmed',
+        message: 'ok',
+        realServers: [{ name: 'r1', operator: 'online', health: 'unknown', decision: all.services[1].realServers[0].decision }],
+      },
+    ]);
+    await assert.rejects(
+      client.status({ detail: 'everything' as 'full' }),
+      (err: Error & { code: string; status: number }) => err.code === 'ENGINE_BAD_REQUEST' && err.status === 400,
+    );
+  } finally {
+    server.close();
+    server.closeAllConnections();
+    await e.close();
+  }
+});
+
 test('counters reach the status and, every interval while someone listens, the event stream', async () => {
   const dir = tmp();
   let reads = 0;

@@ -66,6 +66,9 @@ interface Running {
 /** How long a status waits for the kernel before it answers with what was read last (latest-read.ts). */
 const STATUS_KERNEL_WAIT_MS = 1000;
 
+/** Every data plane's counters, by service name (DataPlane.counters(), merged). */
+type Counters = Awaited<ReturnType<DataPlane['counters']>>;
+
 export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   readonly startedAt = new Date().toISOString();
   private running: Running | null = null;
@@ -435,51 +438,68 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   /** The kernel's part of a status (latest-read.ts says why a status waits for it at most a second). */
   private readonly capabilitiesRead = new LatestRead(() => Promise.all(this.dataPlanes.map((d) => d.capabilities())), STATUS_KERNEL_WAIT_MS, 5000);
   private readonly countersRead = new LatestRead(async () => {
-    const counters = new Map<string, Awaited<ReturnType<DataPlane['counters']>> extends Map<string, infer V> ? V : never>();
+    const counters: Counters = new Map();
     for (const dp of this.dataPlanes) for (const [k, v] of await dp.counters().catch(() => new Map())) counters.set(k, v);
     return counters;
   }, STATUS_KERNEL_WAIT_MS);
 
-  async status(): Promise<EngineStatus> {
-    const [{ value: capabilities }, ha, , { value: counters, readAt: countersReadAt }] = await Promise.all([
+  /**
+   * What runs and how each service is doing. `services`: only these (by name; a name the engine does not run is left
+   * out); none given: every service. The console's overview asks for its page of 25, not all 1,000 (issue 13).
+   * `detail: 'health'`: each service's result and its servers' operator state and health only, without counters or
+   * checks' last results, so neither the data planes' counters nor the check runner is read (the overview's
+   * sort=problems ranks every service by that alone).
+   */
+  async status(opts: { services?: readonly string[]; detail?: 'full' | 'health' } = {}): Promise<EngineStatus> {
+    const isFull = opts.detail !== 'health';
+    const [{ value: capabilities }, ha, , counted] = await Promise.all([
       this.capabilitiesRead.get(),
       this.ha.status(),
-      this.monitor.refresh(),
-      this.countersRead.get(),
+      isFull ? this.monitor.refresh() : undefined,
+      isFull ? this.countersRead.get() : undefined,
     ]);
-    const services: ServiceStatus[] = [];
     const running = this.running;
-    if (running) {
-      const decisions = this.decisions(running.config);
-      for (const vs of running.config.virtualServices) {
-        const r = running.results.find((x) => x.name === vs.name);
-        const c = counters.get(vs.name);
-        services.push({
-          name: vs.name,
-          layer: vs.layer,
-          status: r?.status ?? 'not-programmed',
-          message: r?.message ?? 'No data plane reported on this service.',
-          counters: c?.service,
-          realServers: vs.realServers.map((rs) => ({
-            name: rs.name,
-            operator: rs.state,
-            health: this.monitor.healthOf(serverKey(vs.name, rs.name)) ?? 'unknown',
-            decision: decisions.get(serverKey(vs.name, rs.name))!,
-            counters: c?.servers.get(rs.name),
-            check: this.monitor.statusOf(serverKey(vs.name, rs.name)),
-          })),
-        });
-      }
-    }
     return {
       pid: process.pid,
       startedAt: this.startedAt,
       running: running ? { version: running.version, hash: running.hash, appliedAt: running.appliedAt } : null,
       capabilities,
-      services,
-      countersReadAt,
+      services: running ? this.servicesStatus(running, opts.services, counted?.value) : [],
+      countersReadAt: counted?.readAt ?? new Date().toISOString(),
       ...(ha ? { ha: { ...ha, standby: this.haStandby } } : {}),
     };
+  }
+
+  /** The status of `names` (all when undefined) of the running services; counters and checks only when `counters` is given. */
+  private servicesStatus(running: Running, names: readonly string[] | undefined, counters: Counters | undefined): ServiceStatus[] {
+    const wanted = names ? new Set(names) : null;
+    const results = new Map(running.results.map((r) => [r.name, r]));
+    const decisions = this.decisions(running.config);
+    const services: ServiceStatus[] = [];
+    for (const vs of running.config.virtualServices) {
+      if (wanted && !wanted.has(vs.name)) continue;
+      const r = results.get(vs.name);
+      const c = counters?.get(vs.name);
+      services.push({
+        name: vs.name,
+        layer: vs.layer,
+        status: r?.status ?? 'not-programmed',
+        message: r?.message ?? 'No data plane reported on this service.',
+        counters: c?.service,
+        realServers: vs.realServers.map((rs) => {
+          const key = serverKey(vs.name, rs.name);
+          return {
+            name: rs.name,
+            operator: rs.state,
+            health: this.monitor.healthOf(key) ?? 'unknown',
+            decision: decisions.get(key)!,
+            counters: c?.servers.get(rs.name),
+            check: counters ? this.monitor.statusOf(key) : undefined,
+          };
+        }),
+      });
+    }
+    return services;
   }
 
   /** What runs, for the read-only views (views.ts): the running configuration (private keys as held) and the data planes. */

@@ -5,7 +5,9 @@
  *   POST /v1/validate   {config}          parse with the one schema; 422 with field paths when invalid
  *   POST /v1/apply      {version,hash,config,deadline?}   plan, apply, report per service; rollback on failure;
  *                                         idempotent per version; refused unapplied after its deadline
- *   GET  /v1/status                       running version, per-service results, server states and counters
+ *   GET  /v1/status[?service=A&service=B][&detail=health]   running version, per-service results, server states
+ *                                         and counters; `service` (repeated): those services only; `detail=health`:
+ *                                         results, operator states and health only (no counters, no checks)
  *   PUT  /v1/server-state {virtualService, realServer, state}   operator action, at once
  *   GET  /v1/applies?version=N            what became of version N (applied, failed, expired); 404 if never received
  *   GET  /v1/health/transitions?since=N  health transitions still in the engine's log with seq > N, oldest first
@@ -74,6 +76,21 @@ function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
   return r.data;
 }
 
+const StatusQuery = z.strictObject({ service: z.array(z.string()).max(10_000).optional(), detail: z.enum(['full', 'health']).optional() });
+
+/**
+ * GET /v1/status's query: `service` may repeat; present but empty (`?service=`) asks for no service, since no
+ * service has an empty name (the console's page of no services still wants the engine's summary).
+ */
+function statusQuery(url: string | undefined): { services?: string[]; detail?: 'full' | 'health' } {
+  const params = new URL(url ?? '/', 'http://engine').searchParams;
+  const q = parse(StatusQuery, {
+    ...(params.has('service') ? { service: params.getAll('service') } : {}),
+    ...(params.has('detail') ? { detail: params.get('detail') } : {}),
+  });
+  return { services: q.service, detail: q.detail };
+}
+
 /** `logsDir`: where the access and engine logs are (GET /v1/logs); none: it answers no lines. */
 export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: string): http.Server {
   return http.createServer(async (req, res) => {
@@ -83,7 +100,7 @@ export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: str
         case 'GET /v1/capabilities':
           return send(res, 200, (await engine.status()).capabilities);
         case 'GET /v1/status':
-          return send(res, 200, await engine.status());
+          return send(res, 200, await engine.status(statusQuery(req.url)));
         case 'POST /v1/validate': {
           const { config } = parse(ValidateBody, await readBody(req));
           const { error } = engine.validate(config);

@@ -22,7 +22,7 @@ const service = (i: number, name = `svc-${String(i).padStart(2, '0')}`) => ({
   ],
 });
 
-type Item = { name: string; realServers: { name: string }[]; status: { name: string; status: string; realServers: unknown[] } | null };
+type Item = { name: string; realServers: { name: string }[]; status: { name: string; status: string; counters?: unknown; realServers: unknown[] } | null };
 
 test('the overview answers one page of services with their status, filtered and sorted over all of them', async () => {
   const h = await startHarness();
@@ -94,6 +94,10 @@ test('the overview answers one page of services with their status, filtered and 
       ['aaa-staged', 'svc-00'],
       'not programmed first, then the configured order',
     );
+    // Ranked by every service's health, shown with the page's full status (the counters included).
+    assert.equal(problems.body.items[1].status?.status, 'programmed');
+    assert.ok(problems.body.items[1].status?.counters, "the page's services carry their counters");
+    assert.deepEqual((await vera.req('GET', '/overview?q=no-such-service')).body.items, [], 'a page of no services asks the engine for none');
 
     assert.equal((await vera.req('GET', '/overview?limit=101')).status, 422);
     assert.equal((await vera.req('GET', '/overview?sort=colour')).status, 422);
