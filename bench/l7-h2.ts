@@ -9,7 +9,6 @@
  *
  * h2load prints no percentiles; its --log-file has one line per request (start µs, status, µs to the response's end).
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -30,6 +29,8 @@ export interface H2BenchOptions {
   treeTicks(pid: number): number;
   clkTck: number;
   median(xs: number[]): number;
+  /** Runs a command to its end and resolves with its stdout (own-processes.ts: a signal meanwhile stops it). */
+  run(cmd: string, args: string[]): Promise<string>;
 }
 
 /** h2load's connections and streams per connection for throughput (64 requests in flight, as wrk -c64 has). */
@@ -45,8 +46,8 @@ interface Load {
   seconds: number;
 }
 
-function h2load(args: string[]): Load {
-  const out = execFileSync('h2load', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+async function h2load(o: H2BenchOptions, args: string[]): Promise<Load> {
+  const out = await o.run('h2load', args);
   const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
   const secs = Number(/finished in ([\d.]+)s/.exec(out)?.[1] ?? 0);
@@ -67,17 +68,17 @@ function p99(logFile: string): number {
 }
 
 /** Runs both parts; returns the `bench …` lines (and sets process.exitCode when Fulcrum failed requests). */
-export function benchH2(peers: H2Peer[], o: H2BenchOptions, modes: string[]): string[] {
+export async function benchH2(peers: H2Peer[], o: H2BenchOptions, modes: string[]): Promise<string[]> {
   const lines: string[] = [];
   const fulcrum = peers.find((p) => p.name === 'fulcrum')!;
   const others = peers.filter((p) => p !== fulcrum);
   if (modes.includes('h2')) {
-    for (const p of peers) h2load(['-D', '1', '-c', String(CLIENTS), '-m', String(STREAMS), '-t', '1', p.h2Url]); // warm
+    for (const p of peers) await h2load(o, ['-D', '1', '-c', String(CLIENTS), '-m', String(STREAMS), '-t', '1', p.h2Url]); // warm
     const runs: Record<string, { rps: number; cpu: number; errors: number }[]> = {};
     for (let round = 0; round < o.rounds; round++) {
       for (const p of peers.map((_, i) => peers[(i + round) % peers.length])) {
         const before = o.treeTicks(p.pid);
-        const r = h2load(['-D', String(o.seconds), '-c', String(CLIENTS), '-m', String(STREAMS), '-t', '1', p.h2Url]);
+        const r = await h2load(o, ['-D', String(o.seconds), '-c', String(CLIENTS), '-m', String(STREAMS), '-t', '1', p.h2Url]);
         const ticks = o.treeTicks(p.pid) - before;
         const run = { rps: r.requests / (r.seconds || o.seconds), cpu: r.requests > 0 ? ((ticks / o.clkTck) * 1e6) / r.requests : NaN, errors: r.errors };
         (runs[p.name] ??= []).push(run);
@@ -105,7 +106,7 @@ export function benchH2(peers: H2Peer[], o: H2BenchOptions, modes: string[]): st
         for (const p of peers.map((_, i) => peers[(i + round) % peers.length])) {
           const log = path.join(o.tmp, `p99-${proto}-${p.name}-${round}.tsv`);
           const args = ['-D', String(o.seconds), '-c', String(FIXED_CLIENTS), '--rps', String(FIXED_RPS), '-t', '1', `--log-file=${log}`];
-          const r = h2load(proto === 'http' ? [...args, '--h1', p.httpUrl] : [...args, p.h2Url]);
+          const r = await h2load(o, proto === 'http' ? [...args, '--h1', p.httpUrl] : [...args, p.h2Url]);
           const v = p99(log);
           (lat[p.name] ??= []).push(v);
           console.log(

@@ -20,14 +20,18 @@
  * default; "nolog" is a second Fulcrum with the access log off, run as one more peer of l7-http, so
  * `bench l7-http: access log on/off cpu-per-req C` is the CPU a logged request costs over an unlogged one (goal
  * C <= 1.10).
+ *
+ * Stopping: SIGINT, SIGTERM or SIGHUP stops exactly the processes this bench started, by pid, and their workers
+ * (own-processes.ts); the measuring runs are asynchronous so a signal is seen at once.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitPort } from './wait-port.ts';
 import { benchH2 } from './l7-h2.ts';
+import { OwnProcesses } from './own-processes.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -50,7 +54,8 @@ const PORT = {
   nolog: { http: BASE + 12, tcp: BASE + 13, tls: BASE + 14 },
 };
 
-const children: ChildProcess[] = [];
+/** Every process this bench starts (peers, backend, wrk): stopped by pid at the end or on SIGINT/SIGTERM/SIGHUP. */
+const procs = new OwnProcesses();
 
 function have(cmd: string): boolean {
   try {
@@ -74,10 +79,9 @@ function ensureTools(): void {
 }
 
 function start(name: string, cmd: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
-  const p = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const p = procs.start(cmd, args, { cwd: opts.cwd ?? ROOT });
   p.stdout!.on('data', (d) => process.env.BENCH_VERBOSE && process.stdout.write(`[${name}] ${d}`));
   p.stderr!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
-  children.push(p);
   return p;
 }
 
@@ -111,8 +115,8 @@ interface Run {
   errors: number;
 }
 
-function wrk(url: string, seconds: number): { rps: number; requests: number; errors: number } {
-  const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url], { encoding: 'utf8' });
+async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number; errors: number }> {
+  const out = await procs.run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -121,9 +125,9 @@ function wrk(url: string, seconds: number): { rps: number; requests: number; err
   return { rps, requests, errors };
 }
 
-function measure(pid: number, url: string): Run {
+async function measure(pid: number, url: string): Promise<Run> {
   const before = treeTicks(pid);
-  const r = wrk(url, SECONDS);
+  const r = await wrk(url, SECONDS);
   const ticks = treeTicks(pid) - before;
   return { rps: r.rps, cpuUsPerReq: r.requests > 0 ? ((ticks / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors };
 }
@@ -312,12 +316,12 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
   const url = (name: Name, mode: 'http' | 'tcp' | 'tls') => `${mode === 'tls' ? 'https' : 'http'}://127.0.0.1:${(PORT[name] as Record<string, number>)[mode]}/`;
   const lines: string[] = [];
   for (const { mode, peers } of modes.filter((m) => MODES.includes(m.mode))) {
-    for (const p of peers) wrk(url(p, mode), 1); // warm: pools, JIT, TLS sessions
+    for (const p of peers) await wrk(url(p, mode), 1); // warm: pools, JIT, TLS sessions
     const runs: Record<string, Run[]> = {};
     for (let round = 0; round < ROUNDS; round++) {
       const order = peers.map((_, i) => peers[(i + round) % peers.length]);
       for (const p of order) {
-        const r = measure(pids[p], url(p, mode));
+        const r = await measure(pids[p], url(p, mode));
         (runs[p] ??= []).push(r);
         console.log(
           `#   l7-${mode} round ${round + 1} ${p.padEnd(8)} ${r.rps.toFixed(0).padStart(7)} rps  ${r.cpuUsPerReq.toFixed(1).padStart(6)} µs CPU/req${r.errors ? `  ${r.errors} errors` : ''}`,
@@ -347,27 +351,21 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
   }
   // HTTP/2 (wrk speaks no ALPN, so the TLS ports above served it HTTP/1.1; h2load asks for h2 on the same ports).
   const h2Peers = (['fulcrum', 'haproxy', 'nginx'] as const).map((n) => ({ name: n, pid: pids[n], h2Url: url(n, 'tls'), httpUrl: url(n, 'http') }));
-  lines.push(...benchH2(h2Peers, { seconds: SECONDS, rounds: ROUNDS, tmp: TMP, treeTicks, clkTck: CLK_TCK, median }, MODES));
+  const run = (cmd: string, args: string[]) => procs.run(cmd, args);
+  lines.push(...(await benchH2(h2Peers, { seconds: SECONDS, rounds: ROUNDS, tmp: TMP, treeTicks, clkTck: CLK_TCK, median, run }, MODES)));
   for (const l of lines) console.log(l);
 }
 
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-}
-
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
+const removeTmp = () => fs.rmSync(TMP, { recursive: true, force: true });
+procs.stopOnSignals(removeTmp);
 
 main()
   .catch((err) => {
+    if (procs.isStopping) return; // a signal stopped the run in flight
     console.error(err);
     process.exitCode = 1;
   })
   .finally(async () => {
-    cleanup();
-    await new Promise((r) => setTimeout(r, 1500));
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    fs.rmSync(TMP, { recursive: true, force: true });
+    await procs.stop(1500);
+    removeTmp();
   });
