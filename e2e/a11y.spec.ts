@@ -12,34 +12,13 @@
  * It runs after the other specs (playwright.config.ts), on the services, versions and users they left behind; alone
  * (`--no-deps`) it sets the appliance up itself.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { test, expect, type Page, type APIRequestContext } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
+import { logOut, signIn } from './sign-in.ts';
 
-const DATA_DIR = '.tmp/e2e-data';
-// The same admin as the other specs: whichever spec runs first on the fresh appliance creates it.
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
 const VIEWER = { username: 'a11y-viewer', password: 'a viewer of every page' };
 const SHOTS = '.tmp/e2e-results';
-
-async function login(page: Page, who: { username: string; password: string }) {
-  await page.goto('/login');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else {
-    await page.getByLabel('Username').fill(who.username);
-    await page.getByLabel('Password').fill(who.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-  await expect(page.getByText('Engine connected')).toBeVisible();
-}
 
 /** The API as the logged-in page (its cookie), with the session's CSRF token. */
 async function apiAs(request: APIRequestContext) {
@@ -158,13 +137,12 @@ for (const who of ['admin', 'viewer'] as const) {
       await expect(page.locator('h1')).toBeVisible();
       for (const v of await seriousViolations(page)) found.push(`${new URL(page.url()).pathname}: ${v}`);
     }
-    await login(page, ADMIN);
+    await signIn(page, { waitForEngine: true });
     const serviceId = await ensureFixtures(page);
     const pages = await pagesToWalk(page, serviceId);
     if (who === 'viewer') {
-      await page.getByRole('button', { name: 'Log out' }).click();
-      await expect(page).toHaveURL(/\/login$/);
-      await login(page, VIEWER);
+      await logOut(page);
+      await signIn(page, { as: VIEWER, waitForEngine: true });
     }
     for (const width of [1366, 820]) {
       await page.setViewportSize({ width, height: 900 });
@@ -182,7 +160,7 @@ for (const who of ['admin', 'viewer'] as const) {
 }
 
 test('the skip link is the first stop and moves focus to the content', async ({ page }) => {
-  await login(page, ADMIN);
+  await signIn(page, { waitForEngine: true });
   await page.goto('/changes');
   await settle(page);
   await page.locator('body').focus();
@@ -198,11 +176,10 @@ test('the skip link is the first stop and moves focus to the content', async ({ 
 });
 
 test('roles in the UI: no-access pages for what a role may not read or do, and a 404 inside the shell', async ({ page }) => {
-  await login(page, ADMIN);
+  await signIn(page, { waitForEngine: true });
   await ensureFixtures(page);
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
-  await login(page, VIEWER);
+  await logOut(page);
+  await signIn(page, { as: VIEWER, waitForEngine: true });
   await expect(page.getByTestId('role-note')).toContainText('You are a viewer');
   await expect(page.getByRole('link', { name: 'New virtual service' })).toHaveCount(0);
   for (const [p, what] of [

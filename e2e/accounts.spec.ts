@@ -4,37 +4,12 @@
  * copies it with the copy button (shown once), uses it, sees its last use, ends a session of theirs on another
  * browser, and revokes the key. Runs after the other specs (playwright.config.ts); alone it sets the appliance up.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
+import { logOut, signIn } from './sign-in.ts';
 
-const DATA_DIR = '.tmp/e2e-data';
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
 const NURSE = { username: 'acct-night-op', first: 'first given passphrase', temporary: 'temporary reset passphrase', own: 'my own night passphrase' };
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join('.tmp/e2e-results', `${name}.png`), fullPage: true });
-
-async function login(page: Page, username: string, password: string, landsOn = 'Overview') {
-  await page.goto('/login');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else {
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: landsOn })).toBeVisible();
-  await expect(page.getByText('Engine connected')).toBeVisible();
-}
-
-async function logout(page: Page) {
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
-}
 
 test('password reset with a forced change, an API key copied once and used, a session ended elsewhere', async ({ page, browser, context }) => {
   test.setTimeout(120_000);
@@ -49,7 +24,7 @@ test('password reset with a forced change, an API key copied once and used, a se
   });
 
   // The admin adds the operator, then resets the password, forcing a change at next login.
-  await login(page, ADMIN.username, ADMIN.password);
+  await signIn(page, { waitForEngine: true });
   await page.getByRole('link', { name: 'Users & keys' }).click();
   await page.locator('[name="new-username"]').fill(NURSE.username);
   await page.locator('[name="new-password"]').fill(NURSE.first);
@@ -64,10 +39,10 @@ test('password reset with a forced change, an API key copied once and used, a se
   await dialog.getByRole('button', { name: 'Reset password' }).click();
   await expect(row).toContainText('must change password');
   await shot(page, 'accounts-users');
-  await logout(page);
+  await logOut(page);
 
   // The operator with the temporary password: sent to their account page, and kept there until they choose their own.
-  await login(page, NURSE.username, NURSE.temporary, 'Your account');
+  await signIn(page, { as: { username: NURSE.username, password: NURSE.temporary }, landsOn: 'Your account', waitForEngine: true });
   await expect(page.getByRole('alert').filter({ hasText: 'An admin reset your password' })).toBeVisible();
   await page.goto('/changes');
   await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
@@ -105,7 +80,7 @@ test('password reset with a forced change, an API key copied once and used, a se
   // Another browser logged in as the same person; ended from this one, it is logged out on its next request.
   const other = await browser.newContext({ ignoreHTTPSErrors: true });
   const otherPage = await other.newPage();
-  await login(otherPage, NURSE.username, NURSE.own);
+  await signIn(otherPage, { as: { username: NURSE.username, password: NURSE.own }, waitForEngine: true });
   await page.reload();
   const sessions = page.getByTestId('session-table').locator('tbody tr');
   await expect(sessions).toHaveCount(2);
@@ -122,10 +97,10 @@ test('password reset with a forced change, an API key copied once and used, a se
   await expect(keyRow).toContainText('revoked');
   expect((await page.request.get('/api/v1/virtual-services', { headers: { authorization: `Bearer ${secret}` } })).status()).toBe(401);
   await shot(page, 'accounts-account');
-  await logout(page);
+  await logOut(page);
 
   // Each step is in the audit trail once, in the admin's view.
-  await login(page, ADMIN.username, ADMIN.password);
+  await signIn(page, { waitForEngine: true });
   const audit = await (await page.request.get(`/api/v1/audit?actor=${NURSE.username}&limit=100`)).json();
   const actions = (audit.items as { action: string; outcome: string }[]).filter((e) => e.outcome === 'success').map((e) => e.action);
   for (const a of ['account.password', 'api-key.create', 'session.revoke', 'api-key.revoke'])

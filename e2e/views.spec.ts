@@ -11,35 +11,16 @@ import net from 'node:net';
 import path from 'node:path';
 import { test, expect, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
+import { DATA_DIR, signIn } from './sign-in.ts';
 
-// The same admin as the other specs: whichever runs first on the fresh appliance creates it.
-const ADMIN = { username: 'ed-admin', password: 'a long clinical passphrase' };
 const VIEWER = { username: 'vi-viewer', password: 'a viewer clinical passphrase' };
 const PASSPHRASE = 'backup passphrase for the views spec';
-const DATA_DIR = '.tmp/e2e-data';
 // Not the Playwright output directory, which every run (any spec's) empties first.
 const SHOTS = '.tmp/views-shots';
 const SERVICE = 'views-portal';
 
 test.describe.configure({ mode: 'serial' });
 test.beforeAll(() => fs.mkdirSync(SHOTS, { recursive: true }));
-
-async function signIn(page: Page, who = ADMIN) {
-  await page.goto('/');
-  if (/\/setup$/.test(page.url())) {
-    const token = fs.readFileSync(path.join(DATA_DIR, 'setup-token'), 'utf8').trim();
-    await page.getByLabel('Setup token').fill(token);
-    await page.getByLabel('Admin username').fill(ADMIN.username);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByLabel('Password again').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Create admin and log in' }).click();
-  } else if (/\/login$/.test(page.url())) {
-    await page.getByLabel('Username').fill(who.username);
-    await page.getByLabel('Password').fill(who.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-  }
-  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
-}
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, '127.0.0.1');
@@ -129,7 +110,7 @@ test('viewer: reads the running views at 820 px; the Backup page is not theirs',
 
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 820, height: 1000 } });
   const page = await context.newPage();
-  await signIn(page, VIEWER);
+  await signIn(page, { as: VIEWER });
   await expect(page.getByRole('link', { name: 'Backup' })).toHaveCount(0);
   await page.getByRole('link', { name: 'Running', exact: true }).click();
   await expect(page.getByTestId('running-config')).toContainText(`"name": "${SERVICE}"`);
