@@ -1,7 +1,8 @@
 'use client';
 /**
  * The live feed: one WebSocket per tab to /api/v1/live, reconnecting with backoff. Components subscribe to the
- * events they care about; the header shows whether the feed (and the engine behind it) is connected.
+ * events they care about, and name the services whose 'stats' they need (useWatchServices); the header shows
+ * whether the feed (and the engine behind it) is connected.
  */
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 
@@ -12,12 +13,28 @@ interface LiveState {
   isConnected: boolean;
   isEngineConnected: boolean | null;
   subscribe(l: Listener): () => void;
+  /** Adds a component's services to those whose counters the tab's 'stats' events carry; the result removes them. */
+  watch(names: readonly string[]): () => void;
 }
 
-const LiveContext = createContext<LiveState>({ isConnected: false, isEngineConnected: null, subscribe: () => () => undefined });
+const LiveContext = createContext<LiveState>({
+  isConnected: false,
+  isEngineConnected: null,
+  subscribe: () => () => undefined,
+  watch: () => () => undefined,
+});
 
 export function LiveProvider({ children }: { children: ReactNode }) {
   const listeners = useRef(new Set<Listener>());
+  /** Every mounted watcher's names; the tab tells the console their union (lib/live-watch.ts), again on each reconnect. */
+  const watchers = useRef(new Set<readonly string[]>());
+  const socket = useRef<WebSocket | undefined>(undefined);
+  const sendWatch = useCallback(() => {
+    const ws = socket.current;
+    if (ws?.readyState !== WebSocket.OPEN) return;
+    const services = [...new Set([...watchers.current].flat())];
+    ws.send(JSON.stringify({ type: 'watch', services }));
+  }, []);
   const [isConnected, setConnected] = useState(false);
   const [isEngineConnected, setEngine] = useState<boolean | null>(null);
   useEffect(() => {
@@ -28,9 +45,11 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     const connect = () => {
       const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
       ws = new WebSocket(`${scheme}://${window.location.host}/api/v1/live`);
+      socket.current = ws;
       ws.onopen = () => {
         setConnected(true);
         delay = 1000;
+        sendWatch();
       };
       ws.onmessage = (m) => {
         const e = JSON.parse(m.data) as LiveEvent;
@@ -48,14 +67,26 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       if (timer) clearTimeout(timer);
       ws?.close();
     };
-  }, []);
+  }, [sendWatch]);
   const subscribe = useCallback((l: Listener) => {
     listeners.current.add(l);
     return () => {
       listeners.current.delete(l);
     };
   }, []);
-  const value: LiveState = { isConnected, isEngineConnected, subscribe };
+  const watch = useCallback(
+    (names: readonly string[]) => {
+      const entry = [...names];
+      watchers.current.add(entry);
+      sendWatch();
+      return () => {
+        watchers.current.delete(entry);
+        sendWatch();
+      };
+    },
+    [sendWatch],
+  );
+  const value: LiveState = { isConnected, isEngineConnected, subscribe, watch };
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }
 
@@ -76,4 +107,14 @@ export function useLiveEvents(types: string[], onEvent: (e: LiveEvent) => void):
       }),
     [subscribe, key],
   );
+}
+
+/**
+ * The services whose counters this component needs from the 'stats' events (by name): the console sends each tab
+ * only the services its components watch, so a component that watches none hears no 'stats' event.
+ */
+export function useWatchServices(names: readonly string[]): void {
+  const { watch } = useLive();
+  const key = JSON.stringify(names);
+  useEffect(() => watch(JSON.parse(key) as string[]), [watch, key]);
 }

@@ -10,7 +10,7 @@
 import Link from 'next/link';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, type ApiCallError } from './api-client';
-import { useLiveEvents } from './live';
+import { useLiveEvents, useWatchServices } from './live';
 import { useCan } from './session';
 import { Badge } from './ui/badge';
 import { Button } from './ui/button';
@@ -49,7 +49,7 @@ export function Overview() {
   const [page, setPage] = useState(1);
   /** Services whose graphs are open (every role may read them). */
   const [graphsOpen, setGraphsOpen] = useState<ReadonlySet<string>>(new Set());
-  /** Active connections of every service over the last 60 'stats' events (2 minutes), kept across pages. */
+  /** Active connections of each service shown over the last 60 'stats' events (2 minutes), kept across pages. */
   const history = useRef(new Map<string, number[]>());
   const canState = useCan('server:state');
   const canWrite = useCan('config:write');
@@ -100,6 +100,8 @@ export function Overview() {
   loadRef.current = load;
   useEffect(() => void load(), [load]);
 
+  // The live feed's 'stats' events carry the shown services only (lib/live-watch.ts).
+  useWatchServices(data?.items.map((vs) => vs.name) ?? []);
   useLiveEvents(['engine', 'candidate-changed', 'engine-connection'], (e) => {
     if (e.type === 'engine' && e.event?.type === 'stats') {
       const incoming = e.event.services as ServiceStatus[];

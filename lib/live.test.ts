@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { ADMIN, Client, setupAdmin, startHarness, type Harness } from './testing/harness.ts';
 import { createLiveFeed, isAllowedOrigin, LIVE_PATH } from './live.ts';
+import { eventTexts, parseWatch } from './live-watch.ts';
 
 let h: Harness;
 let admin: Client;
@@ -63,6 +64,7 @@ test('a logged-in browser hears the engine, staged changes and applies, until it
   const ws = new WebSocket(url, { headers: { cookie: admin.cookie } });
   const feedEvents = collect(ws);
   await once(ws, 'open');
+  ws.send(JSON.stringify({ type: 'watch', services: ['live'] }));
   await feedEvents.waitFor((e) => e.type === 'engine-connection' && e.isConnected === true);
   const r = await admin.req('POST', '/virtual-services', {
     name: 'live',
@@ -77,7 +79,7 @@ test('a logged-in browser hears the engine, staged changes and applies, until it
   await feedEvents.waitFor((e) => e.type === 'audit' && e.action === 'virtual-service.create');
   assert.equal((await admin.req('POST', '/apply', {})).status, 200);
   await feedEvents.waitFor((e) => e.type === 'engine' && (e.event as { type: string }).type === 'applied');
-  // The engine's own stats event (every 2 s) reaches the browser with the service just applied.
+  // The engine's own stats event (every 2 s) reaches the browser with the service just applied, which it watches.
   await feedEvents.waitFor(
     (e) =>
       e.type === 'engine' &&
@@ -87,6 +89,65 @@ test('a logged-in browser hears the engine, staged changes and applies, until it
   assert.equal((await admin.req('DELETE', '/session')).status, 204);
   const [code] = (await once(ws, 'close')) as [number];
   assert.equal(code, 4001);
+});
+
+test("each browser's 'stats' events carry only the services it watches", async () => {
+  const service = (name: string, port: number) => ({
+    name,
+    layer: 4,
+    mode: 'nat',
+    address: '10.1.1.2',
+    ports: [port],
+    realServers: [{ name: 'a', address: '10.1.2.2', port: 8080 }],
+  });
+  // The test before logged out: a session of its own.
+  const me = new Client(h.baseUrl);
+  assert.equal((await me.login(ADMIN.username, ADMIN.password)).status, 200);
+  assert.equal((await me.req('POST', '/virtual-services', service('watch-one', 81))).status, 201);
+  assert.equal((await me.req('POST', '/virtual-services', service('watch-two', 82))).status, 201);
+  assert.equal((await me.req('POST', '/apply', {})).status, 200);
+  const open = async (services: string[]) => {
+    const ws = new WebSocket(url, { headers: { cookie: me.cookie } });
+    const events = collect(ws);
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'watch', services }));
+    return { ws, events };
+  };
+  const statsNames = (e: { type: string; [k: string]: unknown }) =>
+    e.type === 'engine' && (e.event as { type: string }).type === 'stats' ? (e.event as { services: { name: string }[] }).services.map((s) => s.name) : null;
+  const one = await open(['watch-one', 'no-such-service']);
+  const both = await open(['watch-two', 'watch-one']);
+  try {
+    await one.events.waitFor((e) => statsNames(e) !== null);
+    await both.events.waitFor((e) => statsNames(e) !== null);
+    const seen = (c: typeof one) => c.events.events.map(statsNames).filter((n) => n !== null);
+    for (const names of seen(one)) assert.deepEqual(names, ['watch-one'], 'a stats event cut to the one service watched');
+    for (const names of seen(both)) assert.deepEqual(names, ['watch-one', 'watch-two'], 'both, in the configured order');
+    // A new list replaces the last one.
+    one.ws.send(JSON.stringify({ type: 'watch', services: ['watch-two'] }));
+    await one.events.waitFor((e) => statsNames(e)?.join() === 'watch-two');
+  } finally {
+    one.ws.close();
+    both.ws.close();
+  }
+});
+
+test('a stats event is cut per socket; a socket watching nothing gets none, other events go whole', () => {
+  const services = [
+    { name: 'a', counters: { activeConnections: 1 } },
+    { name: 'b', counters: { activeConnections: 2 } },
+  ];
+  const stats = { type: 'engine' as const, at: '2026-12-02T10:00:00.000Z', event: { type: 'stats', at: '2026-12-02T09:59:59.000Z', services } };
+  const textFor = eventTexts(stats);
+  assert.equal(textFor(new Set()), null);
+  assert.equal(textFor(new Set(['c'])), null, 'no watched service in the event: nothing to send');
+  assert.deepEqual(JSON.parse(textFor(new Set(['b', 'a']))!), stats);
+  assert.deepEqual(JSON.parse(textFor(new Set(['b']))!), { ...stats, event: { ...stats.event, services: [services[1]] } });
+  const applied = { type: 'engine' as const, at: stats.at, event: { type: 'applied', version: 3 } };
+  assert.equal(eventTexts(applied)(new Set()), JSON.stringify(applied));
+  assert.deepEqual(parseWatch('{"type":"watch","services":["a","b"]}'), new Set(['a', 'b']));
+  for (const bad of ['not json', '{"type":"watch"}', '{"type":"watch","services":["../x"]}', '{"type":"watch","services":[],"more":1}'])
+    assert.equal(parseWatch(bad), undefined, bad);
 });
 
 /** A raw upgrade request, as a hostile page or script would send it; resolves with the answer once the server closes. */

@@ -1,7 +1,7 @@
 /**
  * The WebSocket feed at /api/v1/live: engine events (applies, server states, health, and the engine's own 'stats'
- * event with every service's counters every 2 s) and console events (staged changes, audit) pushed to every
- * logged-in browser. Only same-origin browsers with a valid session connect; everyone else is refused during the
+ * event every 2 s, cut to the services each browser watches: live-watch.ts) and console events (staged changes,
+ * audit) pushed to every logged-in browser. Only same-origin browsers with a valid session connect; everyone else is refused during the
  * handshake (an `Origin` that is "null", unparsable or another site's is a 403 and the socket is closed).
  *
  * Each event class needs a permission, and each socket hears only the classes its session's role holds now:
@@ -27,6 +27,7 @@ import { bus, publish, type ConsoleEvent } from './bus.ts';
 import { engine } from './engine.ts';
 import type { EngineEvent } from '../engine/api-types.ts';
 import { log } from './log.ts';
+import { eventTexts, MAX_WATCH_MESSAGE_BYTES, parseWatch } from './live-watch.ts';
 
 export const LIVE_PATH = '/api/v1/live';
 
@@ -60,6 +61,8 @@ interface FeedClient {
   actor: Actor;
   /** Deliveries to this socket, in order: a role re-check for one event never lets a later event overtake it. */
   queue: Promise<void>;
+  /** The services whose counters this socket hears in 'stats' events (live-watch.ts); none until it says. */
+  watched: ReadonlySet<string>;
 }
 
 /**
@@ -69,7 +72,8 @@ interface FeedClient {
 export function createLiveFeed(
   opts: { sessionRecheckMs?: number; onEngineEvent?: (e: EngineEvent) => void; onEngineConnection?: (isConnected: boolean) => void } = {},
 ) {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  // A browser sends one kind of message, the services it watches (live-watch.ts): its largest is every name.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WATCH_MESSAGE_BYTES });
   let isEngineConnected = false;
   const sub = engine().subscribe(
     (event) => {
@@ -110,12 +114,14 @@ export function createLiveFeed(
     c.queue = c.queue.then(task).catch((e) => log('warn', 'live feed delivery failed', { error: (e as Error).message }));
   };
   const broadcast = (e: ConsoleEvent) => {
-    const text = JSON.stringify(e);
+    const textFor = eventTexts(e);
     const permission = EVENT_PERMISSION[e.type] ?? 'audit:read';
     for (const [ws, c] of clients) {
       enqueue(c, async () => {
         if (e.type === 'audit' && !(await recheck(ws, c))) return;
-        if (clients.has(ws) && ws.readyState === ws.OPEN && c.actor.role && can(c.actor.role, permission)) ws.send(text);
+        if (!clients.has(ws) || ws.readyState !== ws.OPEN || !c.actor.role || !can(c.actor.role, permission)) return;
+        const text = textFor(c.watched);
+        if (text !== null) ws.send(text);
       });
     }
   };
@@ -136,8 +142,13 @@ export function createLiveFeed(
       const actor = cookie ? await actorFromSession(cookie).catch(() => undefined) : undefined;
       if (!actor) return refuse(401, 'Unauthorized');
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        clients.set(ws, { cookie: cookie!, actor, queue: Promise.resolve() });
+        const client: FeedClient = { cookie: cookie!, actor, queue: Promise.resolve(), watched: new Set() };
+        clients.set(ws, client);
         ws.on('close', () => clients.delete(ws));
+        ws.on('message', (data) => {
+          const watched = parseWatch(data);
+          if (watched) client.watched = watched;
+        });
         ws.send(JSON.stringify({ type: 'engine-connection', at: new Date().toISOString(), isConnected: isEngineConnected }));
         ws.on('error', (e) => log('warn', 'live feed socket error', { error: e.message }));
       });

@@ -11,7 +11,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, type ApiCallError } from '../api-client';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, useWatchServices } from '../live';
 import { ErrorBox } from '../ui/card';
 import { derivePoints, viewOf, type Readings, type StatsService } from '@/lib/samples/derive.ts';
 import { TimeChart, type ChartMark, type ChartSeries } from './time-chart';
@@ -67,6 +67,7 @@ export function ServiceGraphs({
     return () => clearInterval(t);
   }, [range, load]);
 
+  useWatchServices([vsName]);
   useLiveEvents(['engine'], (e) => {
     const ev = e.event as {
       type?: string;

@@ -7,7 +7,7 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 import { api, type ApiCallError } from '../api-client';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, useWatchServices } from '../live';
 import { useWhyNot } from '../session';
 import { Badge, type Tone } from '../ui/badge';
 import { Button } from '../ui/button';
@@ -116,6 +116,8 @@ export function HostPanel({ address, onChanged }: { address: string; onChanged: 
       .then((v) => setSecondaryOf(v.pair?.role === 'secondary' ? v.pair.peerName : null))
       .catch(() => undefined);
   }, []);
+  // The live count needs the counters of every service the host serves, and only those.
+  useWatchServices(preview ? [...new Set(preview.servers.map((s) => s.virtualService))] : []);
   useLiveEvents(['engine', 'candidate-changed'], (e) => {
     if (e.type === 'engine' && e.event?.type === 'stats') setPreview((cur) => (cur ? withStats(cur, e.event.services as StatsService[]) : cur));
     else if (e.type === 'candidate-changed' || e.event?.type === 'applied') void load();

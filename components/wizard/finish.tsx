@@ -8,7 +8,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, type ApiCallError } from '../api-client';
 import { ResultTable } from '../changes-page';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, useWatchServices } from '../live';
 import { RealServerHealth, type CheckStatus } from '../real-server-health';
 import { useCan } from '../session';
 import { Badge } from '../ui/badge';
@@ -45,8 +45,9 @@ export function Finish({ run }: { run: Run }) {
     setStatus(st);
   }, [key]);
   useEffect(() => void load().catch(setError), [load]);
+  useWatchServices([...names]);
   useLiveEvents(['engine'], (e) => {
-    // A 'stats' event carries every service's state and checks (every 2 s); a health change or an apply reloads.
+    // A 'stats' event carries the run's services' state and checks (every 2 s); a health change or an apply reloads.
     if (e.event?.type === 'stats') setStatus({ engine: { status: { services: e.event.services } } });
     else if (e.event?.type === 'health' || e.event?.type === 'applied') void load().catch(() => undefined);
   });
