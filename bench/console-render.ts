@@ -147,6 +147,41 @@ function summary(times: number[]): string {
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-render-'));
 const port = await freePort();
 const child = await startConsole(dataDir, port);
+type Api = Awaited<ReturnType<typeof setupAdmin>>;
+
+/** GET /overview's own server-timing (the handler's time, and its wait on the engine), by sort, over LOADS answers. */
+async function overviewServerTimes(api: Api): Promise<void> {
+  for (const sort of ['order', 'problems']) {
+    const engine: number[] = [];
+    const total: number[] = [];
+    for (let i = 0; i < LOADS; i++) {
+      const r = await api.req('GET', `/overview?sort=${sort}`);
+      const timing = r.headers.get('server-timing') ?? '';
+      engine.push(Number(/engine;dur=([\d.]+)/.exec(timing)?.[1]));
+      total.push(Number(/total;dur=([\d.]+)/.exec(timing)?.[1]));
+    }
+    console.log(`bench console-render: GET /overview?sort=${sort} server time: engine status ${summary(engine)}; handler ${summary(total)}`);
+  }
+}
+
+/** The bytes of the live feed's 'stats' events the overview's tab receives, beside the engine's whole status. */
+async function liveStatsSize(page: Page, api: Api, url: string): Promise<void> {
+  const sizes: number[] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => {
+      const text = String(payload);
+      if (text.startsWith('{"type":"engine"') && text.includes('"type":"stats"')) sizes.push(Buffer.byteLength(text));
+    }),
+  );
+  await page.goto(url);
+  for (let i = 0; i < 100 && sizes.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  const whole = Buffer.byteLength(JSON.stringify((await api.req('GET', '/status')).body.engine?.status?.services ?? []));
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  console.log(
+    `bench console-render: live 'stats' event to the overview's tab: ${sizes.length ? kib(Math.max(...sizes)) : 'none in 10 s'} (every service's status: ${kib(whole)})`,
+  );
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
@@ -214,6 +249,8 @@ try {
     `main.querySelectorAll('[data-testid=vs-name]').length === ${cards} && main.querySelectorAll('tr[data-testid^=rs-]').length === ${cards * 4} && main.innerText.includes('programmed') && (${SERVICES <= 25} || main.innerText.includes('${SERVICES} services'))`,
   );
   if (PROFILE) await profileLoad(page, `${baseUrl}/`);
+  await overviewServerTimes(api);
+  await liveStatsSize(page, api, `${baseUrl}/`);
   // The last service is one filter away: typing its name shows its card alone.
   await page.getByRole('searchbox', { name: 'Filter services' }).fill(last);
   await page.getByTestId('vs-name').getByText(last, { exact: true }).waitFor();
