@@ -8,15 +8,16 @@
  * What a check costs is measured by bench/health.ts (2,000 checks every 2 s, here and in the UML test kernel, where
  * every system call and clock reading is dear), and a plain connect makes no system call it does not need: no
  * TCP_NODELAY (nothing is written, or one request in one write, which Nagle never holds back), no read started on a
- * socket that is reset as soon as it connects, no timer of its own (see Deadlines), and no new stream object per
- * run (see socketFor).
+ * socket that is reset as soon as it connects, no timer of its own (see Deadlines), no new stream object per run
+ * (see socketFor), no 'abort' listener per run (on-abort.ts) and no sentence filled again for a pass (Prepared).
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Checker, CheckTarget } from './types.ts';
 import type { HealthCheck } from '../config/index.ts';
-import { errnoText, result, targetText } from './status.ts';
-import type { CheckResult } from './status.ts';
+import { errnoText, result, resultOf, targetText, verdict } from './status.ts';
+import type { CheckResult, Verdict } from './status.ts';
+import { offAbort, onAbort } from './on-abort.ts';
 
 /** How much of the answer a send-expect check reads before it gives up looking. */
 const MAX_READ = 64 * 1024;
@@ -117,11 +118,15 @@ export function clearDeadline(d: Deadline): void {
  */
 const spares = new WeakMap<HealthCheck, net.Socket>();
 
-/** A socket for one run of `check`: the spare its last run left, or a new one; it becomes the spare once closed. */
-export function socketFor(check: HealthCheck): net.Socket {
+/**
+ * A socket for one run of `check`: the spare its last run left, or a new one (made with `onread`, which Node takes at
+ * construction only: one check always passes the same); it becomes the spare once closed.
+ */
+export function socketFor(check: HealthCheck, onread?: net.OnReadOpts): net.Socket {
   let s = spares.get(check);
   if (s) spares.delete(check);
-  else s = new net.Socket();
+  // Node reads `onread` in the constructor (net.connect hands it there); @types/node lists it for connect() only.
+  else s = new net.Socket(onread ? ({ onread } as net.SocketConstructorOpts) : undefined);
   const socket = s;
   socket.once('close', () => {
     // This run's listeners go with it; the next run adds its own.
@@ -131,13 +136,34 @@ export function socketFor(check: HealthCheck): net.Socket {
   return socket;
 }
 
+/** What a check's settings and target make of every run, worked out on its first: the target in words, the pass. */
+interface Prepared {
+  address: string;
+  port: number | undefined;
+  target: string;
+  ok: Verdict;
+}
+
+/** By the check's settings object, which the monitor hands over unchanged on every run of one check. */
+const prepared = new WeakMap<HealthCheck, Prepared>();
+
+function prepare(t: CheckTarget): Prepared {
+  const was = prepared.get(t.check);
+  if (was && was.address === t.address && was.port === t.port) return was;
+  const target = targetText(t.address, t.port);
+  const p: Prepared = { address: t.address, port: t.port, target, ok: verdict('L4OK', { target }) };
+  prepared.set(t.check, p);
+  return p;
+}
+
 /**
  * Shared by connect and send-expect: connects, then hands the socket to `onConnected` (the plain connect passes at
- * once). Settles exactly once; every path destroys the socket.
+ * once). Settles exactly once; every path destroys the socket. Listeners are added with on(), not once(): a socket
+ * connects once per run, and a spare drops all of its run's listeners when it closes (socketFor).
  */
 function runTcp(t: CheckTarget): Promise<CheckResult> {
   const started = performance.now();
-  const target = targetText(t.address, t.port);
+  const { target, ok } = prepare(t);
   const se = t.check.sendExpect;
   return new Promise((resolve) => {
     let isDone = false;
@@ -150,7 +176,7 @@ function runTcp(t: CheckTarget): Promise<CheckResult> {
       if (isDone) return;
       isDone = true;
       clearDeadline(timer);
-      t.signal?.removeEventListener('abort', onAbort);
+      if (t.signal) offAbort(t.signal, stop);
       if (isReset && isConnected) socket.resetAndDestroy();
       else socket.destroy();
       resolve(r);
@@ -163,15 +189,15 @@ function runTcp(t: CheckTarget): Promise<CheckResult> {
           : result('L4TOUT', { target, timeoutMs: t.check.timeoutMs }, elapsed()),
       );
     });
-    const onAbort = () => finish(result('L4CON', { target, reason: 'the check was stopped' }, elapsed()));
-    t.signal?.addEventListener('abort', onAbort, { once: true });
+    const stop = () => finish(result('L4CON', { target, reason: 'the check was stopped' }, elapsed()));
+    if (t.signal) onAbort(t.signal, stop);
     socket.on('error', (e: NodeJS.ErrnoException) => {
       if (isConnected && se) finish(result('L7RSP', { detail: `${target} ${errnoText(e)} before sending the expected text` }, elapsed()), false);
       else finish(result('L4CON', { target, reason: errnoText(e) }, elapsed()), false);
     });
-    socket.once('connect', () => {
+    socket.on('connect', () => {
       isConnected = true;
-      if (!se) return finish(result('L4OK', { target }, elapsed()));
+      if (!se) return finish(resultOf(ok, elapsed()));
       expectText(socket, se, target, (r) => finish(r(elapsed())));
     });
   });

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { HealthCheckSchema, type HealthCheckInput } from '../config/index.ts';
-import { dechunk, httpCheck, httpsCheck, parseStatusList } from './http.ts';
+import { dechunk, httpCheck, httpsCheck, parseStatusList, statusOf } from './http.ts';
 import type { CheckTarget } from './types.ts';
 
 /** A raw server: answers each connection with `answer(requestHead)` (or nothing), and records the requests. */
@@ -132,6 +132,74 @@ test('http: body text must be present, by Content-Length, chunked (split across 
   assert.equal(bad.message, `HTTP 200 from /stopped on 127.0.0.1:${s.port}, but the body does not contain the text "RUNNING"`);
   const re = await httpCheck(target(s.port, { http: { path: '/length', expectBodyRegex: 'status: (RUNNING|DEGRADED)' } }));
   assert.equal(re.code, 'L7OK');
+});
+
+test('statusOf reads HTTP/1.0 and HTTP/1.1 status lines from the bytes, 0 for anything else', () => {
+  const cases: [string, number][] = [
+    ['HTTP/1.1 200 OK\r\n', 200],
+    ['HTTP/1.0 503 Service Unavailable', 503],
+    ['HTTP/1.1 100 Continue', 100],
+    ['HTTP/1.1 2000', 200],
+    ['HTTP/1.1 20', 0],
+    ['HTTP/1.2 200 OK', 0],
+    ['HTTP/2.0 200 OK', 0],
+    ['http/1.1 200 OK', 0],
+    ['HTTP/1.1 2x0 OK', 0],
+    ['HTTP/1.1  200 OK', 0],
+    ['SSH-2.0-OpenSSH_9.2', 0],
+  ];
+  for (const [text, status] of cases) assert.equal(statusOf(Buffer.from(text, 'latin1')), status, JSON.stringify(text));
+});
+
+test('http: one check answered 200, 204, 200 names the status each time (its kept sentence follows the status)', async (t) => {
+  const statuses = ['200 OK', '204 No Content', '200 OK'];
+  let n = 0;
+  const s = await rawServer(() => `HTTP/1.1 ${statuses[n++]}\r\nContent-Length: 0\r\n\r\n`);
+  t.after(() => s.close());
+  const tg = target(s.port, { http: { path: '/health', expectStatus: '200-299' } });
+  const messages: string[] = [];
+  for (let i = 0; i < 3; i++) messages.push((await httpCheck(tg)).message);
+  assert.deepEqual(
+    messages,
+    [200, 204, 200].map((c) => `HTTP ${c} from /health on 127.0.0.1:${s.port}`),
+  );
+});
+
+test('http: an answer split across reads keeps its own bytes while another check reads in between', async (t) => {
+  // Plain HTTP reads into one buffer shared by every check: what a check keeps between reads must be its own copy.
+  let sendRest: () => void = () => undefined;
+  const slowServer = net.createServer((sock) => {
+    sock.on('error', () => undefined);
+    sock.once('data', () => {
+      sock.write('HTTP/1.1 200 OK\r\nX-Served-By: the-slow-one\r\nContent-Length: 5\r\n');
+      sendRest = () => sock.end('\r\nalpha');
+    });
+  });
+  await new Promise<void>((r) => slowServer.listen(0, '127.0.0.1', r));
+  const fast = await rawServer(() => ok('bravo'));
+  t.after(() => {
+    slowServer.close();
+    fast.close();
+  });
+  const wrote = new Promise<void>((r) => slowServer.once('connection', (sock) => sock.once('data', () => setImmediate(r))));
+  const pending = httpCheck(target((slowServer.address() as net.AddressInfo).port, { http: { expectBody: 'alpha' } }));
+  await wrote;
+  const b = await httpCheck(target(fast.port, { http: { expectBody: 'bravo' } }));
+  sendRest();
+  const a = await pending;
+  assert.equal(b.code, 'L7OK', b.message);
+  assert.equal(a.code, 'L7OK', a.message);
+});
+
+test('http: an aborted check settles at once', async (t) => {
+  const s = await rawServer(() => null);
+  t.after(() => s.close());
+  const ac = new AbortController();
+  const pending = httpCheck({ ...target(s.port, { timeoutMs: 5000, intervalMs: 10_000 }), signal: ac.signal });
+  setTimeout(() => ac.abort(), 50);
+  const r = await pending;
+  assert.equal(r.code, 'L4CON');
+  assert.match(r.message, /stopped/);
 });
 
 test('dechunk: stops at what has arrived, skips extensions', () => {

@@ -14,18 +14,21 @@
  * perhaps a few KiB of body, and the http module's agent, parser and streams cost several times the CPU per check
  * (measured by bench/health.ts). At most 64 KiB of the answer is read; the connection is reset, not closed, after the
  * verdict (see connect.ts on TIME_WAIT). As there, over plain HTTP no TCP_NODELAY (the request is one write) and the
- * socket of the check's last run; no timer per check (connect.ts's shared deadlines); what a check's settings make
- * of the request is worked out once.
+ * socket of the check's last run; no timer per check (connect.ts's shared deadlines), no 'abort' listener per run
+ * (on-abort.ts); what a check's settings make of the request, and its pass's sentence, are worked out once; the
+ * status is read from the bytes, and the head becomes a string only when the body is judged.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Checker, CheckTarget } from './types.ts';
-import { errnoText, result, targetText, type CheckResult } from './status.ts';
+import { errnoText, result, resultOf, targetText, verdict, type CheckResult, type Verdict } from './status.ts';
 import { HttpCheckSchema, type HealthCheck } from '../config/index.ts';
 import { clearDeadline, deadline, socketFor } from './connect.ts';
+import { offAbort, onAbort } from './on-abort.ts';
 
 const MAX_READ = 64 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const DEFAULT_HTTP = HttpCheckSchema.parse({});
 
 /** "200-399,404" → [[200,399],[404,404]]. The schema has checked the shape. */
@@ -90,7 +93,8 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
       if (isDone) return;
       isDone = true;
       clearDeadline(timer);
-      t.signal?.removeEventListener('abort', onAbort);
+      if (t.signal) offAbort(t.signal, stop);
+      if (!isTls) readers.delete(socket);
       if (phase === 'answer' && !isTls) socket.resetAndDestroy();
       else socket.destroy();
       resolve(r);
@@ -99,8 +103,8 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
       const p = { target, timeoutMs: t.check.timeoutMs };
       finish(result(phase === 'connect' ? 'L4TOUT' : phase === 'tls' ? 'L6TOUT' : 'L7TOUT', p, elapsed()));
     });
-    const onAbort = () => finish(result('L4CON', { target, reason: 'the check was stopped' }, elapsed()));
-    t.signal?.addEventListener('abort', onAbort, { once: true });
+    const stop = () => finish(result('L4CON', { target, reason: 'the check was stopped' }, elapsed()));
+    if (t.signal) onAbort(t.signal, stop);
 
     const onError = (e: NodeJS.ErrnoException) => {
       if (phase === 'connect') finish(result('L4CON', { target, reason: errnoText(e) }, elapsed()));
@@ -110,7 +114,10 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
     const onReady = () => {
       phase = 'answer';
       socket.write(request);
-      readAnswer(socket, expect, (r) => finish(r(elapsed())));
+      const onBytes = readAnswer(expect, (r) => finish(r(elapsed())));
+      if (isTls) socket.on('data', (chunk: Buffer) => onBytes(chunk, false));
+      else readers.set(socket, onBytes);
+      socket.on('end', () => onBytes(undefined, false));
     };
     if (isTls) {
       const servername = hc.serverName ?? (hc.host && !net.isIP(hc.host) ? hc.host.replace(/:\d+$/, '') : undefined);
@@ -126,9 +133,10 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
         s.once('secureConnect', onReady);
       });
     } else {
-      socket = socketFor(t.check).connect({ host: t.address, port: t.port! });
+      socket = socketFor(t.check, ONREAD).connect({ host: t.address, port: t.port! });
       socket.on('error', onError);
-      socket.once('connect', onReady);
+      // on(), not once(): one connect per run, and the spare drops its run's listeners when it closes (socketFor).
+      socket.on('connect', onReady);
     }
   });
 }
@@ -154,10 +162,57 @@ interface Expect {
   needsBody: boolean;
   expectBody?: string;
   expectBodyRegex?: string;
+  /** The pass of a check that does not judge the body, kept for the status it last had (most answer one status). */
+  ok?: Verdict & { status: number };
 }
 
-/** Reads the status line, the head and (when the body is judged) the body by its framing, then calls `done` once. */
-function readAnswer(socket: net.Socket, x: Expect, done: (r: (ms: number) => CheckResult) => void): void {
+/** The pass without a body to judge, for `status`: the one kept in `x` when the status is the same. */
+function okOf(x: Expect, status: number): Verdict {
+  if (x.ok?.status !== status) x.ok = { ...verdict('L7OK', { detail: `HTTP ${status} from ${x.path} on ${x.target}` }), status };
+  return x.ok;
+}
+
+/**
+ * The status of a head that starts `HTTP/1.0 ddd` or `HTTP/1.1 ddd`, read from the bytes; 0 when it does not (or
+ * fewer than 12 bytes have come). Spares a string and a regular expression per check.
+ */
+export function statusOf(b: Buffer): number {
+  if (b.length < 12) return 0;
+  // "HTTP/1." then 0 or 1, a space and three digits
+  if (b[0] !== 0x48 || b[1] !== 0x54 || b[2] !== 0x54 || b[3] !== 0x50 || b[4] !== 0x2f || b[5] !== 0x31 || b[6] !== 0x2e) return 0;
+  if ((b[7] !== 0x30 && b[7] !== 0x31) || b[8] !== 0x20) return 0;
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const d = b[i] - 0x30;
+    if (d < 0 || d > 9) return 0;
+    status = status * 10 + d;
+  }
+  return status;
+}
+
+/**
+ * Over plain HTTP the answer is read into one buffer shared by every check (Node's `onread`), not into a new Buffer
+ * pushed through a stream per read: that was a tenth of an HTTP check's CPU (bench/health.ts, --cpu-prof). The
+ * callback runs synchronously, and what readAnswer keeps past it is copied out (most answers are judged from their
+ * first read, and copy nothing).
+ */
+const READ_BUFFER = Buffer.alloc(MAX_READ);
+/** The run each plain socket reads for (set when its request is written, deleted when the run settles). */
+const readers = new WeakMap<net.Socket, (chunk: Buffer, isShared: boolean) => void>();
+const ONREAD: net.OnReadOpts = {
+  buffer: READ_BUFFER,
+  callback(this: net.Socket, n: number, buf: Uint8Array): boolean {
+    readers.get(this)?.((buf as Buffer).subarray(0, n), true);
+    return true;
+  },
+};
+
+/**
+ * Reads the status line, the head and (when the body is judged) the body by its framing, then calls `done` once.
+ * Returns what to call with each piece of the answer (`isShared`: a view of READ_BUFFER, valid for that call only),
+ * and with undefined at its end.
+ */
+function readAnswer(x: Expect, done: (r: (ms: number) => CheckResult) => void): (chunk: Buffer | undefined, isShared: boolean) => void {
   let buf: Buffer = Buffer.alloc(0);
   let status = 0;
   let bodyStart = -1;
@@ -183,24 +238,25 @@ function readAnswer(socket: net.Socket, x: Expect, done: (r: (ms: number) => Che
   const onData = (chunk: Buffer): void => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     if (bodyStart < 0) {
-      const end = buf.indexOf('\r\n\r\n');
+      const end = buf.indexOf(HEAD_END);
       if (end < 0) {
         if (buf.length >= MAX_READ) bad('a head longer than 64 KiB');
-        else if (buf.length >= 12 && !/^HTTP\/1\.[01] \d{3}/.test(buf.toString('latin1', 0, 12)))
-          bad(`something that is not HTTP (${JSON.stringify(buf.toString('latin1', 0, 24))})`);
+        else if (buf.length >= 12 && statusOf(buf) === 0) bad(`something that is not HTTP (${JSON.stringify(buf.toString('latin1', 0, 24))})`);
         return;
       }
-      const head = buf.toString('latin1', 0, end);
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-      if (!m) return bad(`something that is not HTTP (${JSON.stringify(head.slice(0, 24))})`);
-      status = Number(m[1]);
+      status = end >= 12 ? statusOf(buf) : 0;
+      if (status === 0) return bad(`something that is not HTTP (${JSON.stringify(buf.toString('latin1', 0, Math.min(end, 24)))})`);
       if (status >= 100 && status < 200) {
         // An interim answer (100 Continue, 103 Early Hints): the final one follows.
         buf = buf.subarray(end + 4);
         return buf.length > 0 ? onData(Buffer.alloc(0)) : undefined;
       }
       if (!judgeStatus()) return settle((ms) => result('L7STS', { status, path: x.path, target: x.target, expected: x.expectStatus }, ms));
-      if (!x.needsBody) return settle((ms) => result('L7OK', { detail: `HTTP ${status} from ${x.path} on ${x.target}` }, ms));
+      if (!x.needsBody) {
+        const ok = okOf(x, status);
+        return settle((ms) => resultOf(ok, ms));
+      }
+      const head = buf.toString('latin1', 0, end);
       bodyStart = end + 4;
       if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) framing = { kind: 'chunked' };
       else {
@@ -216,11 +272,17 @@ function readAnswer(socket: net.Socket, x: Expect, done: (r: (ms: number) => Che
     }
     if (body.length >= MAX_READ) judgeBody(body.subarray(0, MAX_READ));
   };
-  socket.on('data', onData);
-  socket.on('end', () => {
+  const onEnd = () => {
     if (bodyStart >= 0) return judgeBody(framing.kind === 'chunked' ? dechunk(buf.subarray(bodyStart)).body : buf.subarray(bodyStart));
     bad(buf.length === 0 ? 'nothing (it closed the connection)' : 'an incomplete head');
-  });
+  };
+  return (chunk, isShared) => {
+    if (isSettled) return;
+    if (!chunk) return onEnd();
+    onData(chunk);
+    // Kept for the next piece: out of the shared buffer, which the next read overwrites.
+    if (isShared && !isSettled && buf.buffer === READ_BUFFER.buffer) buf = Buffer.from(buf);
+  };
 }
 
 /** Decodes as much of a chunked body as has arrived (RFC 9112 §7.1); extensions and trailers are skipped. */

@@ -1,7 +1,8 @@
 /**
  * Every result a checker can report: a code (modelled on HAProxy's check status, src/check.c), whether it counts as a
- * pass, and a sentence a person can act on. Checkers return `result(code, params, durationMs)`; nothing else makes
- * a CheckResult, so a code and its sentence never drift apart.
+ * pass, and a sentence a person can act on. Checkers return `result(code, params, durationMs)`, or `resultOf(verdict(code,
+ * params), durationMs)` for a sentence they keep; nothing else makes a CheckResult, so a code and its sentence never
+ * drift apart.
  *
  *   layer   │ pass     │ fail
  *   ────────┼──────────┼───────────────────────────────────────────
@@ -66,6 +67,27 @@ function fill(template: string, params: Record<string, unknown>): string {
 export function result(code: CheckCode, params: Record<string, unknown>, durationMs: number, extra: { weight?: number } = {}): CheckResult {
   const def = CHECK_STATUS[code];
   return { code, isPass: def.isPass, message: fill(def.message, params), durationMs: Math.round(durationMs * 10) / 10, ...extra };
+}
+
+/** A code and its sentence, filled once: what a check that keeps passing reports on every run. */
+export interface Verdict {
+  readonly code: CheckCode;
+  readonly isPass: boolean;
+  readonly message: string;
+}
+
+/**
+ * `result` without the duration, for a checker to keep and hand to resultOf() on every run: filling the sentence
+ * (a regular expression over the template) and the params object it takes cost more than the rest of a passing
+ * connect's bookkeeping (bench/health.ts: 1,000 checks a second).
+ */
+export function verdict(code: CheckCode, params: Record<string, unknown>): Verdict {
+  return { code, isPass: CHECK_STATUS[code].isPass, message: fill(CHECK_STATUS[code].message, params) };
+}
+
+/** The CheckResult of `v` after `durationMs`, as result() makes it. */
+export function resultOf(v: Verdict, durationMs: number): CheckResult {
+  return { code: v.code, isPass: v.isPass, message: v.message, durationMs: Math.round(durationMs * 10) / 10 };
 }
 
 /** "10.0.0.61:80", "[2001:db8::61]:80". */
