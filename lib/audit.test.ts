@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { setupAdmin, startHarness, type Harness, type Client } from './testing/harness.ts';
-import { auditHeadMac, auditRowMac, legacyRowHash, sealAuditHead, SEAL_MARKER, storedFields, type AuditProblem } from './audit.ts';
+import { auditHeadMac, auditRowMac, legacyRowHash, recordAuditHead, sealAuditHead, SEAL_MARKER, storedFields, type AuditProblem } from './audit.ts';
 import { canonicalJson } from '../engine/canonical.ts';
 
 let h: Harness;
@@ -389,4 +389,17 @@ describe('checkpoints from syslog', () => {
       undo();
     }
   });
+});
+
+test('the head file names the row each commit wrote, and a late call with an older head does not put it back', async () => {
+  const r = await admin.req('POST', '/users', { username: 'head-check', password: 'a long enough password', role: 'viewer' });
+  assert.equal(r.status, 201, r.text);
+  const rows = forger(allRows);
+  const newest = rows.at(-1)!;
+  const head = fs.readFileSync(headFile(), 'utf8');
+  assert.deepEqual([JSON.parse(head).id, JSON.parse(head).hash], [newest.id, newest.hash]);
+  // Two commits' calls finishing out of order: the earlier commit's head arrives after the later one's.
+  const older = rows.at(-2)!;
+  await recordAuditHead({ id: older.id, hash: older.hash });
+  assert.equal(fs.readFileSync(headFile(), 'utf8'), head, 'the head file must not go back to an older row');
 });

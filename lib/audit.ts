@@ -139,10 +139,12 @@ export function redact(value: unknown): unknown {
 interface AuditState {
   keys: Map<string, Buffer>;
   seal: Map<string, SealState>;
+  /** The head last written to each head file, and the database client it came from (recordAuditHead). */
+  heads: Map<string, { client: unknown; id: number }>;
   hasExitHook?: boolean;
 }
 const g = globalThis as unknown as { __fulcrumAudit?: AuditState };
-const state = (): AuditState => (g.__fulcrumAudit ??= { keys: new Map(), seal: new Map() });
+const state = (): AuditState => (g.__fulcrumAudit ??= { keys: new Map(), seal: new Map(), heads: new Map() });
 
 export const auditHeadPath = () => path.join(consoleEnv().dataDir, 'audit-head');
 export const auditKeyPath = (dataDir = consoleEnv().dataDir) => auditKeyFile(dataDir);
@@ -214,7 +216,8 @@ async function checkLegacy(tx: Tx): Promise<{ rows: number; isIntact: boolean; f
   }
 }
 
-export async function writeAudit(tx: Tx, input: AuditInput): Promise<void> {
+/** Writes `input` as the next row of the chain in `tx`; answers the row written (the head once `tx` commits). */
+export async function writeAudit(tx: Tx, input: AuditInput): Promise<AuditHead> {
   const key = (await auditKey(tx, { create: true }))!;
   let last = await tx.auditEvent.findFirst({ orderBy: { id: 'desc' }, select: { id: true, hash: true } });
   const now = new Date();
@@ -248,14 +251,15 @@ export async function writeAudit(tx: Tx, input: AuditInput): Promise<void> {
       ),
     );
   }
-  await insertRow(tx, key, last, fieldsOf(input, now));
+  return insertRow(tx, key, last, fieldsOf(input, now));
 }
 
 /** Writes an audit row on its own (for refusals, which change nothing else). */
 export async function writeAuditAlone(input: AuditInput): Promise<void> {
-  await db().$transaction((tx) => writeAudit(tx, input));
-  await recordAuditHead();
+  await recordAuditHead(await db().$transaction((tx) => writeAudit(tx, input)));
 }
+
+export type AuditHead = { id: number; hash: string };
 
 const headPath = auditHeadPath;
 
@@ -274,14 +278,21 @@ export const auditHeadMac = (key: Buffer, id: number, hash: string) => createHma
  * to the configured sinks when a checkpoint is due (at most one per FULCRUM_AUDIT_SEAL_SECONDS; a later one is
  * scheduled so the newest head is always sealed within that time).
  */
-export async function recordAuditHead(): Promise<void> {
-  const last = await db().auditEvent.findFirst({ orderBy: { id: 'desc' }, select: { id: true, hash: true } });
+export async function recordAuditHead(written?: AuditHead): Promise<void> {
+  // `written`: the row the committed transaction wrote (writeAudit's answer), so the head need not be read back.
+  // Two commits' calls may finish out of order: a head older than the one this process recorded last, on this
+  // database, is left alone, so the file never goes back.
+  const client = db();
+  const recorded = state().heads.get(headPath());
+  if (written && recorded?.client === client && recorded.id >= written.id) return;
+  const last = written ?? (await client.auditEvent.findFirst({ orderBy: { id: 'desc' }, select: { id: true, hash: true } }));
   if (!last) return;
   const key = await auditKey(undefined, { create: false });
   const head: HeadFile = { id: last.id, hash: last.hash, ...(key ? { mac: auditHeadMac(key, last.id, last.hash) } : {}) };
   const tmp = `${headPath()}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(head), { mode: 0o600 });
   fs.renameSync(tmp, headPath());
+  state().heads.set(headPath(), { client, id: last.id });
   scheduleSeal(last);
 }
 
