@@ -110,28 +110,40 @@ export async function createAccessLog(opts: AccessLogOptions) {
   // the byte length of the string it is appending to, which flattens that growing string on every line, and that cost
   // more than making the line (bench l7-http's "access log on/off"). A worker that dies loses at most that half
   // second of lines; close() writes the rest.
+  //
+  // The write is synchronous (`sync`), from this thread, as nginx writes its access log (a blocking write() of its
+  // buffer= chunk). A 16 kB chunk into the page cache is one syscall of some 25 µs here; an asynchronous fs.write
+  // hands the chunk to the libuv threadpool, wakes one of its threads, and wakes this loop again for the callback,
+  // which on this 2-core machine cost about twice the write itself in CPU and four times the context switches. The
+  // price: a disk that stalls stalls this worker's loop for that one write.
   const stream = await pinoRoll({
     file: opts.file,
     size: opts.size,
     mkdir: true,
     mode: 0o600,
-    limit: { count: opts.keep, removeOtherLogFiles: true },
+    // pino-roll keeps `count` files counting the active one when that is open as it cleans up, which with synchronous
+    // opens it always is: `keep` rotated files besides it are keep + 1 (and keep 0, the active file alone, is allowed).
+    limit: { count: opts.keep + 1, removeOtherLogFiles: true },
     // Buffers, not strings (flush below); pino-roll passes SonicBoom's options on, its type names only its own.
-    ...({ contentMode: 'buffer' } as object),
+    ...({ contentMode: 'buffer', sync: true } as object),
   });
   // Lines are copied as they are made into one buffer (they are ASCII: str above), which goes to the file as one
-  // write of about CHUNK_BYTES. Joining the lines' strings and encoding the result cost more than making them.
-  const chunk = Buffer.allocUnsafe(CHUNK_BYTES + 4096);
+  // write of about CHUNK_BYTES. Joining the lines' strings and encoding the result cost more than making them. The
+  // buffer handed to the stream is the stream's from then on (it may hold it while a rotation reopens the file); the
+  // next lines go to a new one.
+  const SIZE = CHUNK_BYTES + 4096;
+  let chunk = Buffer.allocUnsafeSlow(SIZE);
   let used = 0;
   const flush = () => {
     if (used === 0) return;
-    const out = Buffer.from(chunk.subarray(0, used)); // a copy: chunk is written over next
+    const out = chunk.subarray(0, used);
+    chunk = Buffer.allocUnsafeSlow(SIZE);
     used = 0;
     stream.write(out as unknown as string);
   };
   const append = (line: string) => {
-    if (used + line.length > chunk.length) flush();
-    if (line.length > chunk.length) stream.write(Buffer.from(line, 'latin1') as unknown as string);
+    if (used + line.length > SIZE) flush();
+    if (line.length > SIZE) stream.write(Buffer.from(line, 'latin1') as unknown as string);
     else used += chunk.write(line, used, 'latin1');
     if (used >= CHUNK_BYTES) flush();
   };
