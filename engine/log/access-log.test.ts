@@ -55,6 +55,27 @@ test('paths with quotes, backslashes, control and non-ASCII characters come back
   assert.equal(b.path, `/${'x'.repeat(511)}…`);
 });
 
+test("timings and the time are written as JSON.stringify writes them: a fraction's trailing zeros cut, other values as they are", async () => {
+  const dir = tmp();
+  const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '10m', keep: 1 });
+  const cases = [
+    { requestMs: 0, queueMs: 0.1, connectMs: 0.125, responseMs: 12, totalMs: 1234.567 },
+    { requestMs: -1, queueMs: 0.001, connectMs: 999.999, responseMs: 86_400_000.5, totalMs: 0.0001234 },
+    { requestMs: Number.NaN, queueMs: 1e-7, connectMs: 2 ** 60, responseMs: 7.05, totalMs: 10.2 },
+  ];
+  for (const timings of cases) log.record(entry({ timings }));
+  await log.close();
+  const text = fs
+    .readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'latin1')
+    .split('\n')
+    .filter(Boolean);
+  cases.forEach((t, i) => {
+    const want = JSON.stringify(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Number.isFinite(v) ? v : -1])));
+    assert.ok(text[i].includes(`"timings":${want}`), `${text[i]} has ${want}`);
+    assert.match(text[i], /"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/);
+  });
+});
+
 test('each logged exchange is one JSON line with its fields; a key outside them (a secret, say) is never written', async () => {
   const dir = tmp();
   const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '10m', keep: 2, sampleRate: 1 });

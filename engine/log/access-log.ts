@@ -75,6 +75,22 @@ const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0
 /** A JSON string in printable ASCII (other characters as \u escapes), so a line's text is its bytes in latin1. */
 const str = (s: string) => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s).replace(NOT_ASCII, escaped));
 const num = (n: number) => (Number.isFinite(n) ? n : -1);
+/** ".000Z" … ".999Z" (the time's milliseconds), and ".001" … ".999" with trailing zeros cut (".1", ".25"). */
+const MS_Z = Array.from({ length: 1000 }, (_, i) => `.${String(i).padStart(3, '0')}Z`);
+const FRACTION = Array.from({ length: 1000 }, (_, i) => `.${String(i).padStart(3, '0')}`.replace(/\.?0+$/, ''));
+/**
+ * A timing (ms at µs resolution, access.ts rounds them so) as JavaScript writes the number, without its
+ * number-to-text conversion: five distinct fractions a line miss V8's number-string cache, and its shortest-digits
+ * conversion cost about 0.13 µs each against 0.015 µs for this. Exactly String(x) whenever x is n/1000 for a
+ * whole n below 10^15 (the shortest decimal that reads back as n/1000 is n/1000's own digits); anything else is
+ * written by String.
+ */
+function msText(x: number): string | number {
+  const n = Math.round(x * 1000);
+  if (!(n >= 0 && n < 1e15 && n / 1000 === x)) return num(x);
+  const whole = Math.floor(n / 1000);
+  return `${whole}${FRACTION[n - whole * 1000]}`;
+}
 let second = -1;
 let secondText = '';
 /** ISO 8601 in UTC with milliseconds, as pino's isoTime; the date part is built once a second. */
@@ -85,13 +101,13 @@ function isoNow(): string {
     second = s;
     secondText = new Date(s * 1000).toISOString().slice(0, 19);
   }
-  return `${secondText}.${String(now % 1000).padStart(3, '0')}Z`;
+  return secondText + MS_Z[now - s * 1000];
 }
 
 function accessLine(e: AccessEntry): string {
   const t = e.timings;
   const p = e.path.length > MAX_PATH ? `${e.path.slice(0, MAX_PATH)}…` : e.path;
-  return `{"level":"info","time":"${isoNow()}","client":${str(e.client)},"service":${str(e.service)},"server":${str(e.server ?? '-')},"method":${str(e.method)},"path":${str(p)},"status":${num(e.status)},"bytesIn":${num(e.bytesIn)},"bytesOut":${num(e.bytesOut)},"timings":{"requestMs":${num(t.requestMs)},"queueMs":${num(t.queueMs)},"connectMs":${num(t.connectMs)},"responseMs":${num(t.responseMs)},"totalMs":${num(t.totalMs)}},"termination":${str(e.termination)},"retries":${num(e.retries)},"msg":"access"}\n`;
+  return `{"level":"info","time":"${isoNow()}","client":${str(e.client)},"service":${str(e.service)},"server":${str(e.server ?? '-')},"method":${str(e.method)},"path":${str(p)},"status":${num(e.status)},"bytesIn":${num(e.bytesIn)},"bytesOut":${num(e.bytesOut)},"timings":{"requestMs":${msText(t.requestMs)},"queueMs":${msText(t.queueMs)},"connectMs":${msText(t.connectMs)},"responseMs":${msText(t.responseMs)},"totalMs":${msText(t.totalMs)}},"termination":${str(e.termination)},"retries":${num(e.retries)},"msg":"access"}\n`;
 }
 
 function isAbnormal(e: Pick<AccessEntry, 'status' | 'termination'>): boolean {
