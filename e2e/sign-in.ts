@@ -34,7 +34,7 @@ export async function signIn(page: Page, opts: { as?: Account; landsOn?: string;
   }
   await expect(page.getByRole('heading', { name: opts.landsOn ?? 'Overview' })).toBeVisible();
   // Signed in as whom was asked for, not left signed in as someone else: the shell's account link starts with the name.
-  await expect(page.getByRole('link', { name: new RegExp(`^${who.username} `) })).toBeVisible();
+  await expect(page.getByRole('link', { name: new RegExp(`^${who.username.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `) })).toBeVisible();
   if (opts.waitForEngine) await expect(page.getByText('Engine connected')).toBeVisible();
 }
 
