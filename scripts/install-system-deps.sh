@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
   chromium                                     # Playwright drives Debian's Chromium (no browser download)
   user-mode-linux busybox-static kmod          # the IPVS test kernel and its initramfs
+  gcc libc6-dev                                # builds scripts/kernel/xstate-shim.c, without which UML cannot boot on a CPU with AMX
   ipvsadm nftables iproute2 strace             # kernel oracles and network namespaces
   qemu-system-x86                              # Debian-kernel test guest for nftables SNAT tests (UML lacks nft inet)
   openssl curl                                 # TLS tests; curl is also the HA track script (asks the engine socket)

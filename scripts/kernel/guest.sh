@@ -21,6 +21,18 @@ if [ ! -s "$initrd" ] || [ "$repo/scripts/kernel/init.sh" -nt "$initrd" ]; then
   (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) > "$initrd.tmp" && mv "$initrd.tmp" "$initrd"
   rm -rf "$root"
 fi
+# On a host whose CPU has AMX, Debian's UML cannot restore a guest's FPU state without scripts/kernel/xstate-shim.c
+# (the reason is in that file); it is harmless elsewhere, so it is always used. Rebuilt when its source changes.
+shim="$cache/xstate-shim.so"
+if [ ! -s "$shim" ] || [ "$repo/scripts/kernel/xstate-shim.c" -nt "$shim" ]; then
+  if command -v cc >/dev/null; then
+    tmp=$(mktemp "$shim.XXXXXX")
+    cc -O2 -Wall -shared -fPIC -o "$tmp" "$repo/scripts/kernel/xstate-shim.c" -ldl && mv "$tmp" "$shim"
+  else
+    echo "guest: no C compiler (cc) to build scripts/kernel/xstate-shim.c; on a CPU with AMX the guest will not boot" >&2
+  fi
+fi
+preload=(); [ -s "$shim" ] && preload=(env LD_PRELOAD="$shim")
 out=$(mktemp -d /var/tmp/fulcrum-uml.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 modules=${FULCRUM_MODULES:-"ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf veth dummy bridge ipip ip6_tunnel tunnel6 nf_tables nft_nat nft_masq nft_chain_nat nft_ct nf_conntrack"}
@@ -30,7 +42,7 @@ chmod 0777 "$out"
 # mem: Node plus a few HTTP servers fit in 1 GiB. The console carries only kernel noise: discard it unless debugging.
 # timeout 900 s: the whole UML suite takes about 2 minutes; a guest still running after 15 is wedged, and CI's budget
 # is better spent reporting that than waiting.
-timeout ${FULCRUM_UML_TIMEOUT:-900} "$uml" mem=${FULCRUM_UML_MEM:-1G} initrd="$initrd" rdinit=/init con=null con0=null,fd:1 con1=null ssl=null quiet \
+timeout ${FULCRUM_UML_TIMEOUT:-900} "${preload[@]}" "$uml" mem=${FULCRUM_UML_MEM:-1G} initrd="$initrd" rdinit=/init con=null con0=null,fd:1 con1=null ssl=null quiet \
   FULCRUM_OUT="$out" </dev/null >"$out/console" 2>&1 || true
 [ -n "${FULCRUM_UML_DEBUG:-}" ] && cat "$out/console" >&2
 cat "$out/output" 2>/dev/null || true
