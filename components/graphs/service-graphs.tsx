@@ -51,13 +51,19 @@ export function ServiceGraphs({
   const isSeeded = useRef(false);
   const serverName = realServers.find((r) => r.id === serverId)?.name ?? '';
 
+  // Each read is numbered: an answer that arrives after a newer read was started (a person switching range or server
+  // quickly) is dropped, so the graphs never show another range than the one pressed.
+  const lastRead = useRef(0);
   const load = useCallback(async () => {
+    const read = ++lastRead.current;
     try {
       const q = new URLSearchParams({ range, ...(serverId ? { realServer: serverId } : {}) });
-      setSamples(await api<Samples>('GET', `/virtual-services/${vsId}/samples?${q}`));
+      const answer = await api<Samples>('GET', `/virtual-services/${vsId}/samples?${q}`);
+      if (read !== lastRead.current) return;
+      setSamples(answer);
       setError(null);
     } catch (e) {
-      setError(e as ApiCallError);
+      if (read === lastRead.current) setError(e as ApiCallError);
     }
   }, [vsId, range, serverId]);
   useEffect(() => void load(), [load]);
