@@ -4,7 +4,9 @@
  *
  *   modes   l7-http (HTTP proxying), l7-tcp (TCP pass-through; fastify has none), l7-tls (TLS termination, HTTP
  *           behind it); l7-h2 (HTTP/2 over TLS from h2load, HTTP/1.1 behind) and l7-p99 (fixed-rate latency for http
- *           and h2) against HAProxy and nginx, in bench/l7-h2.ts
+ *           and h2) against HAProxy and nginx, in bench/l7-h2.ts; l7-conn-memory (memory per idle keep-alive client
+ *           connection, 10,000 where the descriptor limit allows) against HAProxy, in bench/l7-conn-memory.ts, run
+ *           first, while the proxies have served only the warm-up
  *   load    wrk -t1 -c64, BENCH_SECONDS (5) per run, BENCH_ROUNDS (3) rounds, the order of proxies rotated each
  *           round so none always runs first or last on this shared 2-core machine; BENCH_MODES=tcp,tls runs only
  *           those modes
@@ -32,12 +34,13 @@ import { fileURLToPath } from 'node:url';
 import { waitPort } from './wait-port.ts';
 import { benchH2 } from './l7-h2.ts';
 import { OwnProcesses } from './own-processes.ts';
+import { benchConnMemory, connMemoryCount } from './l7-conn-memory.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 /** BENCH_MODES=tcp (comma-separated) runs only those modes, for a quicker look at one of them. */
-const MODES = (process.env.BENCH_MODES ?? 'http,tcp,tls,h2,p99').split(',').map((m) => m.trim());
+const MODES = (process.env.BENCH_MODES ?? 'conn-memory,http,tcp,tls,h2,p99').split(',').map((m) => m.trim());
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-l7-'));
@@ -182,12 +185,12 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
   );
   start('backend', 'nginx', ['-c', path.join(TMP, 'backend', 'nginx.conf'), '-p', path.join(TMP, 'backend'), '-e', 'stderr']);
 
-  // HAProxy: 2 threads, keep-alive both sides (http-reuse always), X-Forwarded-For.
+  // HAProxy: 2 threads, keep-alive both sides (http-reuse always), X-Forwarded-For; room for conn-memory's clients.
   fs.writeFileSync(
     path.join(TMP, 'haproxy.cfg'),
     `global
   nbthread 2
-  maxconn 4000
+  maxconn ${MODES.includes('conn-memory') ? Math.max(4000, connMemoryCount() + 10) : 4000}
 defaults
   timeout connect 5s
   timeout client 60s
@@ -315,6 +318,15 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
   ];
   const url = (name: Name, mode: 'http' | 'tcp' | 'tls') => `${mode === 'tls' ? 'https' : 'http'}://127.0.0.1:${(PORT[name] as Record<string, number>)[mode]}/`;
   const lines: string[] = [];
+  if (MODES.includes('conn-memory')) {
+    for (const p of ['fulcrum', 'haproxy'] as const) await wrk(url(p, 'http'), 1); // warm: pools, JIT
+    lines.push(
+      ...(await benchConnMemory(
+        { name: 'fulcrum', pid: pids.fulcrum, port: PORT.fulcrum.http },
+        { name: 'haproxy', pid: pids.haproxy, port: PORT.haproxy.http },
+      )),
+    );
+  }
   for (const { mode, peers } of modes.filter((m) => MODES.includes(m.mode))) {
     for (const p of peers) await wrk(url(p, mode), 1); // warm: pools, JIT, TLS sessions
     const runs: Record<string, Run[]> = {};

@@ -31,7 +31,7 @@ function readStat(pid: number): { ppid: number; startTicks: string } | null {
 }
 
 /** The processes below `root` (children, theirs, …) as they are now. */
-function descendants(root: number): Proc[] {
+export function descendants(root: number): Proc[] {
   const byParent = new Map<number, Proc[]>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
