@@ -31,8 +31,9 @@ const READ_TIMEOUT_MS = 5_000;
 const APPLY_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_APPLY_TIMEOUT_MS ?? 15_000);
 /** One server's state is one small change: 5 s means stuck, as for reads. */
 const STATE_TIMEOUT_MS = Number(process.env.FULCRUM_ENGINE_STATE_TIMEOUT_MS ?? 5_000);
-/** The VIP probe is two nping runs of about 2.7 s each (its capture's warm-up and wait): 15 s means stuck. */
-const PROBE_TIMEOUT_MS = 15_000;
+/** The VIP probe is at most two nping runs of about 3 s each (its capture's warm-up and wait; nping itself is cut off
+ * at 10 s): 25 s means stuck. */
+const PROBE_TIMEOUT_MS = 25_000;
 
 /** When an apply sent now must have started in the engine, or not happen at all. */
 export const applyDeadline = (now = Date.now()): number => now + APPLY_TIMEOUT_MS;

@@ -46,11 +46,25 @@ test('a SYN-ACK: accepts, and an RST with the acknowledged sequence number ends 
   assert.equal(Number(at(rst, '--seq')), Number(at(syn, '--seq')) + 1);
 });
 
-test('an RST: accepts, nothing listens; no reply: no-answer; nping failing: error in words; no second frame for either', async () => {
+test('an RST: accepts, nothing listens, no RST after it; no reply: asked again more slowly, then no-answer; nping failing: error in words', async () => {
   const calls: string[][] = [];
+  const at = (a: string[], flag: string) => a[a.indexOf(flag) + 1];
   assert.deepEqual(await probeVipAnswer(req, fakeNping('RA', calls), local), { outcome: 'accepts', reply: 'rst', isReset: false });
+  assert.equal(calls.length, 1);
   assert.deepEqual(await probeVipAnswer(req, fakeNping(null, calls), local), { outcome: 'no-answer', reply: 'none', isReset: false });
-  assert.equal(calls.length, 2);
+  assert.deepEqual(
+    calls.slice(1).map((a) => [at(a, '--flags'), at(a, '--delay')]),
+    [
+      ['syn', '500ms'],
+      ['syn', '1s'],
+    ],
+  );
+  assert.equal(at(calls[1], '-g'), at(calls[2], '-g'), 'the second ask is the same segment again, as a retransmission');
+  // A reply only to the second ask is an answer.
+  let n = 0;
+  const late: Nping = (args) => (n++ === 0 ? fakeNping(null)(args) : fakeNping('SA')(args));
+  assert.deepEqual(await probeVipAnswer(req, late, local), { outcome: 'accepts', reply: 'syn-ack', isReset: true });
+  assert.equal(n, 3);
   const failing: Nping = async () => {
     throw new Error('nping: command not found');
   };

@@ -65,7 +65,8 @@ test('VIP check: the engine frames a SYN for the VIP to each server; a readied s
       [r2.name, 80, 'no-answer'],
       ['r-absent', 80, 'not-checked'],
     ],
-    JSON.stringify(results, null, 1),
+    // One line a server, first: CI prints only the start of a failure's message.
+    results.map((r) => `${r.realServer}:${r.vipCheck.port} ${r.vipCheck.outcome} (ARP ${r.outcome}): ${r.vipCheck.message}`).join('\n'),
   );
   const v = lab.vip.replace(/\./g, '\\.');
   assert.equal(
