@@ -14,7 +14,7 @@ import {
   children,
   CLK_TCK,
   fleetTicks,
-  forkTs,
+  forkJs,
   have,
   idleTicks,
   median,
@@ -52,7 +52,8 @@ function benchTicks(): number {
   return treeTicks(process.pid) + Number(f[13]) + Number(f[14]);
 }
 
-export async function runProxy(): Promise<string[]> {
+/** `jsDir`: the compiled proxy and monitor (health-procs.ts compileBench), run as the daemon runs them. */
+export async function runProxy(jsDir: string): Promise<string[]> {
   for (const c of ['nginx', 'wrk']) if (!have(c)) throw new Error(`${c} is missing: run scripts/install-system-deps.sh`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-health-proxy-'));
   const port = 19_000 + (process.pid % 50) * 20;
@@ -72,7 +73,7 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
   try {
     await waitPort(backendPort);
     fleet = await startFleet(base, [], tmp, FLEET_NICE);
-    proxy = forkTs('health-proxy.ts', { dataDir: path.join(tmp, 'fulcrum'), port, backendPort, base });
+    proxy = forkJs(jsDir, 'health-proxy.ts', { dataDir: path.join(tmp, 'fulcrum'), port, backendPort, base });
     await nextMessage(proxy, 'ready', 60_000);
     const url = `http://127.0.0.1:${port}/`;
     wrk(url, 1); // warm: pools, JIT

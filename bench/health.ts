@@ -9,10 +9,11 @@
  *              maps (fall 2 ⇔ retry 1 with delay_before_retry 2, and so on).
  *   checkers   keepalived's checker needs IPVS, which this machine's kernel lacks, so this part runs inside the
  *              User-Mode Linux test kernel (scripts/kernel/guest.sh; one CPU), Fulcrum's monitor measured in the
- *              same guest: bench/health-monitor.ts (HealthMonitor as the engine runs it: its view in that process,
- *              the checks in the monitor's own child process, both counted) and `keepalived -n -l -D --check` (its
- *              parent and checker child). Never both at once; rounds rotate
- *              (Fulcrum first, then keepalived first, BENCH_HEALTH_ROUNDS (2) each). A round starts the checker,
+ *              same guest: bench/health-monitor.ts (HealthMonitor as the engine runs it: compiled to JavaScript
+ *              (health-procs.ts compileBench), its view in that process, the checks in the monitor's own child
+ *              process, both counted) and `keepalived -n -l -D --check` (its parent and checker child). Never
+ *              both at once; rounds rotate (Fulcrum first, then keepalived first, BENCH_HEALTH_ROUNDS (2) each).
+ *              A round starts the checker,
  *              waits until every server has been checked once (one interval) and one more second, then counts
  *              utime+stime of all the checker's processes over BENCH_HEALTH_SECONDS (24). The ratio is the median
  *              of per-pair ratios (each Fulcrum round with the keepalived round beside it). While the guest runs,
@@ -32,8 +33,9 @@
  *   proxy      on this machine (not UML): the layer 7 proxy as bench/l7-proxy.ts runs it (2 workers, nginx behind
  *              it, wrk -t1 -c64), with the 2,000-server monitor on and off beside it as the daemon runs it (its view
  *              in the proxy's primary, its checks in its child process at niceness 10: engine/health/runner-child.ts;
- *              bench/health-proxy.ts); BENCH_HEALTH_PROXY_ROUNDS (8) rounds of 4 s each way, order rotated, ratio
- *              the median of per-round ratios. This machine has 2 cores and wrk, the workers and nginx fill both:
+ *              bench/health-proxy.ts, compiled like the monitor); BENCH_HEALTH_PROXY_ROUNDS (8) rounds of 4 s each
+ *              way, order rotated, ratio the median of per-round ratios. This machine has 2 cores and wrk, the
+ *              workers and nginx fill both:
  *              whatever the monitor and the nginx it checks take comes out of the proxy's share unless the scheduler
  *              gives the proxy precedence, so each round prints the workers' CPU per request (the proxy slowing, or
  *              only sharing), the monitor child's CPU, every CPU's idle time, and how the checks kept up under the
@@ -67,7 +69,8 @@ import {
   children,
   CLK_TCK,
   fleetTicks,
-  forkTs,
+  compileBench,
+  forkJs,
   idleTicks,
   median,
   nextMessage,
@@ -95,6 +98,13 @@ const BOUND_MS = INTERVAL_MS * FALL + 500;
 /** Kills stop this long before the window ends, so every one is detected (or late) inside it. */
 const KILL_MARGIN_MS = 5000;
 const isGuest = !!process.env.FULCRUM_IN_TEST_KERNEL;
+/**
+ * The compiled monitor and proxy (health-procs.ts compileBench: the engine runs as JavaScript): built once by the
+ * host, which hands the directory to the test kernel's run in BENCH_HEALTH_JS (the guest's filesystem is read-only).
+ */
+const JS_DIR = process.env.BENCH_HEALTH_JS ?? compileBench();
+const isOwnJs = !process.env.BENCH_HEALTH_JS;
+process.env.BENCH_HEALTH_JS = JS_DIR;
 
 // ───────────────────────────── checkers: one round ─────────────────────────────
 
@@ -126,7 +136,7 @@ interface Started {
 
 function startFulcrum(fleet: Fleet): Started {
   const prof = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
-  const proc = forkTs('health-monitor.ts', { base: fleet.base }, prof);
+  const proc = forkJs(JS_DIR, 'health-monitor.ts', { base: fleet.base }, prof);
   let onDown: (port: number, at: number, why: string) => void = () => undefined;
   // The verdict's time is when it reaches this process, as for keepalived's log line (the monitor's own is earlier).
   proc.on('message', (m: { op: string; target?: string; message?: string }) => {
@@ -370,12 +380,13 @@ async function main(): Promise<void> {
     }
   }
   if (PARTS.includes('native')) summary.push(...(await runCheckers(['fulcrum'], NATIVE_SECONDS)));
-  if (PARTS.includes('proxy')) summary.push(...(await runProxy()));
+  if (PARTS.includes('proxy')) summary.push(...(await runProxy(JS_DIR)));
   for (const l of summary) console.log(l);
 }
 
 const killAll = () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  if (isOwnJs) fs.rmSync(JS_DIR, { recursive: true, force: true });
 };
 process.on('SIGINT', () => {
   killAll();
