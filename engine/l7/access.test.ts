@@ -3,10 +3,11 @@
  * address and port, the service, the server, the status, the bytes each way, the timings and HAProxy's termination
  * code — for a normal answer (HTTP/1.1 and HTTP/2), a real server that refuses the connection (alone, and retried on
  * the next server), a client that goes
- * away while waiting, and a real server that never answers; the sample rate by counting; and a cluster worker's own
- * file in the data directory.
+ * away while waiting, and a real server that never answers; the sample rate by counting; a cluster worker's own
+ * file in the data directory; and a full disk (/dev/full), which costs lines but never an exception, more than
+ * PENDING_CAP bytes of memory or more than one report a minute, and after which lines are written again.
  */
-import { test, after } from 'node:test';
+import { test, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http2 from 'node:http2';
@@ -17,7 +18,8 @@ import { createL7DataPlane, type L7DataPlane } from './index.ts';
 import { once } from 'node:events';
 import { config, freePort, httpService, RawClient, startBackend, TEST_TIMEOUT, waitFor, type Backend } from './test-helpers.ts';
 import { setAccessLog } from './access.ts';
-import { createAccessLog, type AccessLog } from '../log/access-log.ts';
+import type { AccessEntry } from '../log/access-log.ts';
+import { openAccessLog, PENDING_CAP, type AccessFile } from './access-file.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-access-'));
 const planes: L7DataPlane[] = [];
@@ -44,9 +46,10 @@ async function proxy(
   name: string,
   services: Parameters<typeof config>[0],
   random?: () => number,
-): Promise<{ file: string; log: AccessLog; lines: () => Line[] }> {
+): Promise<{ file: string; log: AccessFile; lines: () => Line[] }> {
   const file = path.join(dir, `${name}.log`);
-  const log = await createAccessLog({ file, size: '10m', keep: 1, random });
+  // As a worker opens its log (worker.ts); a failure here fails the test.
+  const log = await openAccessLog({ file, size: '10m', keep: 1, random, onError: (msg) => assert.fail(msg) });
   setAccessLog(log);
   const dp = createL7DataPlane({ dataDir: path.join(dir, name), workers: 0, closeGraceMs: 100 });
   planes.push(dp);
@@ -199,7 +202,7 @@ test("the service's sample rate keeps the drawn share of normal exchanges, and e
     p.lines().map((l) => l.path),
     ['/n/0', '/n/4'],
   );
-  assert.deepEqual(p.log.counts(), { written: 2, skipped: 6 });
+  assert.deepEqual(p.log.counts(), { written: 2, skipped: 6, dropped: 0 });
 });
 
 test("a cluster worker writes its own file in the data directory's logs/", TEST_TIMEOUT, async () => {
@@ -218,4 +221,123 @@ test("a cluster worker writes its own file in the data directory's logs/", TEST_
     fs.readdirSync(logs).every((f) => /^access-0\.\d+\.log$/.test(f)),
     fs.readdirSync(logs).join(', '),
   );
+});
+
+/** An entry as logAccess makes one; `n` numbers its path, so the file shows which lines reached it. */
+const entry = (n: number): AccessEntry => ({
+  client: '127.0.0.1:40000',
+  service: 'web',
+  server: 'a',
+  method: 'GET',
+  path: `/full/${n}`,
+  status: 200,
+  bytesIn: 60,
+  bytesOut: 120,
+  timings: { requestMs: 0.1, queueMs: 0, connectMs: 0.2, responseMs: 1.5, totalMs: 1.9 },
+  termination: '--',
+  retries: 0,
+});
+
+/**
+ * A log whose active file is /dev/full, every write to which fails with ENOSPC: pino-roll writes to <base>.<n>.log,
+ * n = 1 in an empty directory, so a link of that name is opened. Timers are node:test's (`tick`) from before the log
+ * is opened, so its flush and retry timers run only when the test says.
+ */
+async function fullDisk(name: string) {
+  const full = path.join(dir, name);
+  fs.mkdirSync(full);
+  const active = path.join(full, 'access.1.log');
+  fs.symlinkSync('/dev/full', active);
+  const errors: string[] = [];
+  const resumed: string[] = [];
+  const log = await openAccessLog({
+    file: path.join(full, 'access.log'),
+    size: '10m',
+    keep: 1,
+    onError: (m) => errors.push(m),
+    onResume: (m) => resumed.push(m),
+  });
+  let offered = 0;
+  let mostHeld = 0;
+  /** Records `n` entries as the proxy does (record() must not throw), noting the most bytes held. */
+  const offer = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      log.record(entry(offered++), 1);
+      mostHeld = Math.max(mostHeld, log.heldBytes());
+    }
+  };
+  /** `ms` of fake time in the timers' own 500 ms steps. */
+  const tick = (ms: number) => {
+    for (let t = 0; t < ms; t += 500) mock.timers.tick(500);
+  };
+  return { active, log, errors, resumed, offer, tick, offered: () => offered, mostHeld: () => mostHeld };
+}
+
+test('a full disk: record() never throws, at most 64 KiB waits, one report a minute, and lines are written again once the file takes them', async () => {
+  mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+  try {
+    const d = await fullDisk('full');
+    d.offer(5000);
+    assert.equal(d.errors.length, 1, 'the outage is reported as it begins');
+    assert.match(d.errors[0], /ENOSPC/);
+    assert.ok(d.mostHeld() > 0 && d.mostHeld() <= PENDING_CAP, `held at most ${d.mostHeld()} bytes`);
+    let c = d.log.counts();
+    assert.equal(c.written + c.dropped, d.offered(), 'every entry is written (or waiting) or dropped');
+    assert.ok(c.dropped > 4000, `dropped ${c.dropped}`);
+
+    // A minute of retries every 500 ms, and thousands of records more, make one report more.
+    d.tick(59_500);
+    d.offer(3000);
+    assert.equal(d.errors.length, 1);
+    d.tick(500);
+    assert.equal(d.errors.length, 2, 'the second report a minute after the first');
+    d.tick(60_000);
+    assert.equal(d.errors.length, 3);
+    assert.match(d.errors[2], /\(\d+ so far\)/);
+    assert.ok(d.mostHeld() <= PENDING_CAP, `held at most ${d.mostHeld()} bytes`);
+    assert.deepEqual(d.resumed, []);
+
+    // Room again: the link becomes a real file, and the next retry writes what waited.
+    fs.rmSync(d.active);
+    fs.writeFileSync(d.active, '', { mode: 0o600 });
+    d.tick(500);
+    assert.equal(d.log.heldBytes(), 0);
+    assert.equal(d.resumed.length, 1);
+    c = d.log.counts();
+    assert.match(d.resumed[0], new RegExp(`writing again; ${c.dropped} lines were dropped`));
+    d.offer(100);
+    await d.log.close();
+
+    c = d.log.counts();
+    const paths = linesOf(d.active).map((l) => Number(l.path.slice('/full/'.length)));
+    assert.equal(paths.length, c.written, 'the file has every line counted written');
+    assert.equal(c.written + c.dropped, d.offered());
+    assert.equal(c.skipped, 0);
+    assert.deepEqual(
+      paths.slice(-100),
+      Array.from({ length: 100 }, (_, i) => d.offered() - 100 + i),
+      'the lines after the outage',
+    );
+    assert.ok(paths.length > 100, 'what waited was written too');
+    assert.ok(
+      paths.every((p, i) => i === 0 || p > paths[i - 1]),
+      'in the order recorded',
+    );
+    assert.equal(d.errors.length, 3, 'no report after the outage');
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('closing on a full disk resolves, and what still waited is counted dropped', async () => {
+  mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+  try {
+    const d = await fullDisk('full-close');
+    d.offer(1000);
+    assert.ok(d.log.heldBytes() > 0);
+    await d.log.close();
+    assert.deepEqual(d.log.counts(), { written: 0, skipped: 0, dropped: 1000 });
+  } finally {
+    mock.timers.reset();
+  }
 });
