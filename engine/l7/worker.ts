@@ -7,7 +7,7 @@ import { Runtime } from './runtime.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { SlotClient } from './slots.ts';
 import { setAccessLog } from './access.ts';
-import { createAccessLog, type AccessLog } from '../log/access-log.ts';
+import { openAccessLog, type AccessFile } from './access-file.ts';
 
 const send = (m: FromWorker) => {
   if (process.connected) process.send!(m);
@@ -15,7 +15,7 @@ const send = (m: FromWorker) => {
 
 let runtime: Runtime | null = null;
 /** This worker's access log (access.ts), opened before 'ready'; flushed before the worker exits. */
-let accessLog: AccessLog | null = null;
+let accessLog: AccessFile | null = null;
 const flushed = () => accessLog?.close() ?? Promise.resolve();
 const slots = new SlotClient(send);
 let queue: Promise<unknown> = Promise.resolve();
@@ -73,10 +73,14 @@ process.on('uncaughtException', (err) => {
 const file = process.env.FULCRUM_L7_ACCESS_LOG;
 if (file) {
   try {
-    accessLog = await createAccessLog({
+    // A full disk costs lines, never the worker: beyond 64 KiB waiting they are dropped, and the engine log says so
+    // at most once a minute (access-file.ts).
+    accessLog = await openAccessLog({
       file,
       size: process.env.FULCRUM_L7_ACCESS_LOG_SIZE ?? '10m',
       keep: Number(process.env.FULCRUM_L7_ACCESS_LOG_KEEP ?? 5),
+      onError: (msg) => send({ t: 'log', level: 'error', msg: `layer 7 worker ${process.pid}: ${msg}` }),
+      onResume: (msg) => send({ t: 'log', level: 'info', msg: `layer 7 worker ${process.pid}: ${msg}` }),
     });
     setAccessLog(accessLog);
   } catch (err) {
