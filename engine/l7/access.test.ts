@@ -243,7 +243,7 @@ const entry = (n: number): AccessEntry => ({
  * n = 1 in an empty directory, so a link of that name is opened. Timers are node:test's (`tick`) from before the log
  * is opened, so its flush and retry timers run only when the test says.
  */
-async function fullDisk(name: string) {
+async function fullDisk(name: string, size = '10m') {
   const full = path.join(dir, name);
   fs.mkdirSync(full);
   const active = path.join(full, 'access.1.log');
@@ -252,7 +252,7 @@ async function fullDisk(name: string) {
   const resumed: string[] = [];
   const log = await openAccessLog({
     file: path.join(full, 'access.log'),
-    size: '10m',
+    size,
     keep: 1,
     onError: (m) => errors.push(m),
     onResume: (m) => resumed.push(m),
@@ -337,6 +337,32 @@ test('closing on a full disk resolves, and what still waited is counted dropped'
     assert.ok(d.log.heldBytes() > 0);
     await d.log.close();
     assert.deepEqual(d.log.counts(), { written: 0, skipped: 0, dropped: 1000 });
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('after the file takes lines again, the next outage is reported at once, not a minute after the last report', async () => {
+  mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+  try {
+    const d = await fullDisk('full-again', '1k');
+    d.offer(1000);
+    assert.equal(d.errors.length, 1);
+    // The next file pino-roll rotates to (size 1k) is /dev/full too.
+    fs.symlinkSync('/dev/full', d.active.replace('.1.log', '.2.log'));
+    fs.rmSync(d.active);
+    fs.writeFileSync(d.active, '', { mode: 0o600 });
+    d.tick(500);
+    assert.equal(d.resumed.length, 1);
+    // The rotation follows the write's 'drain' (next tick); then the next chunk fails on the new file.
+    await new Promise((r) => setImmediate(r));
+    d.offer(1000);
+    assert.equal(d.errors.length, 2, 'reported 0.5 s after the first report, as the new outage began');
+    assert.match(d.errors[1], /access\.2\.log: ENOSPC/);
+    await d.log.close();
+    const c = d.log.counts();
+    assert.equal(c.written + c.dropped, d.offered());
+    assert.equal(linesOf(d.active).length, c.written);
   } finally {
     mock.timers.reset();
   }
