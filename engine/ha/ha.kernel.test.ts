@@ -1,4 +1,3 @@
-// kernel: alone
 /**
  * The HA pair in the real kernel (User-Mode Linux): two directors, each the real engine in its own network namespace
  * running its own rendered keepalived (testing/ha-lab.ts), a client, two real servers. A DR service (VIP on the LAN)

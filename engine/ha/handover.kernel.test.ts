@@ -1,4 +1,3 @@
-// kernel: alone
 /**
  * The planned hand-over in the real kernel (User-Mode Linux, the lab of testing/ha-lab.ts: two directors, each the
  * real engine running its own rendered keepalived, a client, two real servers, a DR and a NAT service under a steady

@@ -4,19 +4,14 @@
 #   - User-Mode Linux (scripts/kernel/guest.sh): every file, one at a time (they share the guest's IPVS table).
 #   - QEMU with Debian's kernel (scripts/kernel/qemu-guest.sh): files whose first line says `// kernel: qemu`
 #     (they need nftables' inet family, which UML's kernel lacks). Without qemu they run in UML and skip, saying why.
-#   - Files whose first line says `// kernel: alone` run first, in UML, before the QEMU guest starts: the HA pair's
-#     timers (keepalived's track script: curl every second, killed after 4 s, three misses fault the node) need the
-#     guest's CPU, and with QEMU taking one of CI's two cores a new master faulted on its own timed-out checks.
 # Extra arguments select test files.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find engine lib -name '*.kernel.test.ts' -not -path '*/node_modules/*' | sort); fi
 if [ ${#files[@]} -eq 0 ]; then echo "no kernel tests"; exit 0; fi
-uml=(); qemu=(); alone=()
+uml=(); qemu=()
 for f in "${files[@]}"; do
-  if head -1 "$f" | grep -q '^// kernel: qemu' && command -v qemu-system-x86_64 >/dev/null; then qemu+=("$f")
-  elif head -1 "$f" | grep -q '^// kernel: alone'; then alone+=("$f")
-  else uml+=("$f"); fi
+  if head -1 "$f" | grep -q '^// kernel: qemu' && command -v qemu-system-x86_64 >/dev/null; then qemu+=("$f"); else uml+=("$f"); fi
 done
 pass=0; fail=0; rc=0
 part() { # $1 runner, rest: files
@@ -34,7 +29,6 @@ part() { # $1 runner, rest: files
 # The two kernels run at the same time: the QEMU guest keeps one core busy (software emulation, one CPU) and the UML
 # guest uses under one (about 0.7 of a core measured), and one after the other they took 4 + 11 minutes of CI's 30.
 # QEMU's TAP is held in a file and printed after UML's, so neither interleaves with the other.
-[ ${#alone[@]} -gt 0 ] && { echo "── in User-Mode Linux, nothing beside it: ${alone[*]}"; part scripts/kernel/guest.sh "${alone[@]}"; }
 qlog=$(mktemp); qpid=""
 if [ ${#qemu[@]} -gt 0 ]; then (part scripts/kernel/qemu-guest.sh "${qemu[@]}" > "$qlog" 2>&1; echo "$pass $fail $rc" > "$qlog.sum") & qpid=$!; fi
 [ ${#uml[@]} -gt 0 ] && { echo "── in User-Mode Linux: ${uml[*]}"; part scripts/kernel/guest.sh "${uml[@]}"; }
