@@ -5,8 +5,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const ctl = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], { encoding: 'utf8' });
+// The CLI beside this file: main.js when scripts/kernel/run.sh runs the compiled tests (as npm run fulcrumctl runs
+// build/engine/cli/main.js), the source through tsx otherwise.
+const IS_SOURCE = import.meta.url.endsWith('.ts');
+const CLI = [...(IS_SOURCE ? ['--import', 'tsx'] : []), fileURLToPath(new URL(IS_SOURCE ? './main.ts' : './main.js', import.meta.url))];
+const ctl = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
 
 test('fulcrumctl apply then show: the table with owners and counters; a drain written in the file is weight 0', (t) => {
   t.after(() => execFileSync('ipvsadm', ['-C']));

@@ -8,6 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { IpvsClient } from './client.ts';
 import type { Service } from './model.ts';
 
+// The client beside this file: client.js when scripts/kernel/run.sh runs the compiled tests, the source through tsx
+// otherwise.
+const IS_SOURCE = import.meta.url.endsWith('.ts');
+const CLIENT = new URL(IS_SOURCE ? './client.ts' : './client.js', import.meta.url).href;
+
 const ipvsadm = (...args: string[]) => execFileSync('ipvsadm', args, { encoding: 'utf8' });
 const saved = () => ipvsadm('-Sn').trim().split('\n').filter(Boolean).sort();
 
@@ -125,10 +130,9 @@ test('client: without CAP_NET_ADMIN the error says so', () => {
       '--clear-groups',
       '--inh-caps=-all',
       process.execPath,
-      '--import',
-      'tsx',
+      ...(IS_SOURCE ? ['--import', 'tsx'] : []),
       '-e',
-      "import('./engine/l4/client.ts').then(async (m) => { try { const c = await m.IpvsClient.open(); const r = await c.exec([{ cmd: 'new-service', service: { family: 4, protocol: 'tcp', address: '192.0.2.30', port: 80, scheduler: 'rr', flags: 0, timeout: 0, netmaskPrefix: 32, peName: '' } }]); console.log(JSON.stringify({ code: r[0].error?.code, message: r[0].error?.message })); c.close(); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); } })",
+      `import(${JSON.stringify(CLIENT)}).then(async (m) => { try { const c = await m.IpvsClient.open(); const r = await c.exec([{ cmd: 'new-service', service: { family: 4, protocol: 'tcp', address: '192.0.2.30', port: 80, scheduler: 'rr', flags: 0, timeout: 0, netmaskPrefix: 32, peName: '' } }]); console.log(JSON.stringify({ code: r[0].error?.code, message: r[0].error?.message })); c.close(); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); } })`,
     ],
     { encoding: 'utf8', env: { ...process.env, HOME: '/tmp' } },
   );

@@ -40,8 +40,8 @@ printf 'FULCRUM_MODULES="%s"\nFULCRUM_CWD="%s"\n' "$modules" "$repo" > "$out/env
 printf '%s\n' "$1" > "$out/cmd"
 chmod 0777 "$out"
 # mem: Node plus a few HTTP servers fit in 1 GiB. The console carries only kernel noise: discard it unless debugging.
-# timeout 1500 s: the whole UML suite took 8 to 11 minutes here (2026-12-03); a guest still running after 25 is
-# wedged, and CI's budget is better spent reporting that than waiting.
+# timeout 1500 s: the whole UML suite took about 5.5 minutes compiled, 8 to 15 through tsx (2026-12-03); a guest
+# still running after 25 is wedged, and CI's budget is better spent reporting that than waiting.
 timeout ${FULCRUM_UML_TIMEOUT:-1500} "${preload[@]}" "$uml" mem=${FULCRUM_UML_MEM:-1G} initrd="$initrd" rdinit=/init con=null con0=null,fd:1 con1=null ssl=null quiet \
   FULCRUM_OUT="$out" </dev/null >"$out/console" 2>&1 || true
 [ -n "${FULCRUM_UML_DEBUG:-}" ] && cat "$out/console" >&2

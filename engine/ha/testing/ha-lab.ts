@@ -22,7 +22,9 @@ import { createEngineClient, type EngineClient } from '../../client/index.ts';
 import type { EngineEvent, HaEvent } from '../../api-types.ts';
 import { Agent, sh } from '../../l4/testing/lab.ts';
 
-const DIRECTOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'director.ts');
+// director.js when scripts/kernel/run.sh runs the compiled tests, the source through tsx otherwise.
+const IS_SOURCE = import.meta.url.endsWith('.ts');
+const DIRECTOR = [...(IS_SOURCE ? ['--import', 'tsx'] : []), fileURLToPath(new URL(IS_SOURCE ? './director.ts' : './director.js', import.meta.url))];
 const ns = (name: string, ...args: string[]) => sh('ip', 'netns', 'exec', name, ...args);
 
 export class Director {
@@ -36,7 +38,7 @@ export class Director {
     readonly name: string,
     readonly dataDir: string,
   ) {
-    this.child = spawn('ip', ['netns', 'exec', name, process.execPath, '--import', 'tsx', DIRECTOR, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn('ip', ['netns', 'exec', name, process.execPath, ...DIRECTOR, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.client = createEngineClient(path.join(dataDir, 'engine.sock'));
   }
 
