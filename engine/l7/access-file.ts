@@ -35,7 +35,8 @@ export const RETRY_MS = 500;
 /** An outage is reported when it begins and then at most this often. */
 export const REPORT_MS = 60_000;
 
-/** What is used of sonic-boom's own state (4.2.1, contentMode 'buffer'): nothing else is written to. */
+/** What is used of sonic-boom's own state (4.2.1, pinned exactly in package.json and checked by access.test.ts; contentMode
+ * 'buffer'): nothing else is written to. */
 interface Held {
   /** Bytes not yet written: the held chunk and the queue. */
   _len: number;

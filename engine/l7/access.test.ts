@@ -18,7 +18,7 @@ import { createL7DataPlane, type L7DataPlane } from './index.ts';
 import { once } from 'node:events';
 import { config, freePort, httpService, RawClient, startBackend, TEST_TIMEOUT, waitFor, type Backend } from './test-helpers.ts';
 import { setAccessLog } from './access.ts';
-import type { AccessEntry } from '../log/access-log.ts';
+import { createAccessLog, type AccessEntry } from '../log/access-log.ts';
 import { openAccessLog, PENDING_CAP, type AccessFile } from './access-file.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-access-'));
@@ -326,6 +326,22 @@ test('a full disk: record() never throws, at most 64 KiB waits, one report a min
     assert.equal(d.errors.length, 3, 'no report after the outage');
   } finally {
     mock.timers.reset();
+  }
+});
+
+test("sonic-boom's own state that access-file.ts reads is there, of the types it reads (package.json pins sonic-boom exactly)", async () => {
+  const full = path.join(dir, 'held-shape');
+  fs.mkdirSync(full);
+  const log = await createAccessLog({ file: path.join(full, 'access.log'), size: '10m', keep: 1 });
+  try {
+    const s = log.stream as unknown as Record<string, unknown>;
+    assert.deepEqual(
+      { _len: typeof s._len, _writing: typeof s._writing, _writingBuf: Buffer.isBuffer(s._writingBuf), _bufs: Array.isArray(s._bufs) },
+      { _len: 'number', _writing: 'boolean', _writingBuf: true, _bufs: true },
+      'a new sonic-boom changed what access-file.ts reads: read its source again before moving the pin',
+    );
+  } finally {
+    await log.close();
   }
 });
 
