@@ -12,7 +12,8 @@
  * Prints:  bench l4-apply: fulcrum/ipvsadm-restore time ratio X      (goal ≤ 0.3)
  *          bench l4-one-change: ops N, ms p50 T p99 U                (goal N = 1, T ≤ 5, U ≤ 20; with 30 rounds the
  *                                                                     p99 is the slowest round)
- * On a machine without IPVS it boots the UML test kernel (scripts/kernel/guest.sh) and runs itself there.
+ * On a machine without IPVS it boots the UML test kernel (scripts/kernel/guest.sh) and runs itself there, compiled to
+ * JavaScript as the engine runs (BENCH_L4_TSX=1: through tsx).
  * BENCH_L4_ROUNDS (7) sets the apply rounds, BENCH_L4_CHANGES (30) the measured one-change rounds; BENCH_L4_EACH=1
  * prints every one-change round's phases.
  */
@@ -55,8 +56,15 @@ if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
   } catch (e) {
     console.log(`bench l4: cannot hold /dev/cpu_dma_latency (${(e as Error).message}); timings include idle CPUs waking up`);
   }
+  // Compiled, as the engine runs in production (scripts/kernel/compile.mjs): through tsx its esbuild output keeps
+  // function names (an Object.defineProperty per closure made) and its loader thread runs beside the apply.
+  // BENCH_L4_TSX=1 runs the source through tsx instead.
   // --expose-gc: each timed apply from empty starts after a collection, so it pays for its own garbage, not the bench's.
-  const r = spawnSync(path.join(repo, 'scripts/kernel/guest.sh'), [`${env}node --expose-gc --import tsx bench/l4-apply.ts`], { stdio: 'inherit' });
+  const js = process.env.BENCH_L4_TSX ? '' : execFileSync(process.execPath, [path.join(repo, 'scripts/kernel/compile.mjs'), 'bench/l4-apply.ts'], { encoding: 'utf8' }).trim();
+  const entry = js ? `--enable-source-maps ${js}/bench/l4-apply.js` : '--import tsx bench/l4-apply.ts';
+  console.log(`bench l4: the bench runs ${js ? 'compiled to JavaScript' : 'through tsx'}`);
+  const r = spawnSync(path.join(repo, 'scripts/kernel/guest.sh'), [`${env}node --expose-gc ${entry}`], { stdio: 'inherit' });
+  if (js) fs.rmSync(js, { recursive: true, force: true });
   if (qos !== undefined) fs.closeSync(qos);
   process.exit(r.status ?? 1);
 }
