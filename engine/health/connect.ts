@@ -9,7 +9,7 @@
  * every system call and clock reading is dear), and a plain connect makes no system call it does not need: no
  * TCP_NODELAY (nothing is written, or one request in one write, which Nagle never holds back), no read started on a
  * socket that is reset as soon as it connects, no timer of its own (see Deadlines), no new stream object per run
- * (see socketFor), no 'abort' listener per run (on-abort.ts) and no sentence filled again for a pass (Prepared).
+ * (see Spare), no 'abort' listener per run (on-abort.ts) and no sentence filled again for a pass (Prepared).
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -112,28 +112,42 @@ export function clearDeadline(d: Deadline): void {
 /**
  * A check's socket is kept from one run to the next once it has closed: a net.Socket may connect again after
  * 'close' (Node's documented reconnect; each connect opens a new descriptor), which spares building a stream
- * object, and collecting one, on every run (measured: 15 % of a plain connect's CPU). By the check's settings
- * object, which the monitor hands over unchanged on every run; at most one spare per check. Plain TCP only (connect
- * and http); send-expect sets an encoding and https wraps the socket, so they take a new one each time.
+ * object, and collecting one, on every run (measured: 15 % of a plain connect's CPU). Held by the check's Prepared
+ * record (this file's and http.ts's, found once per run by the check's settings object), with the one 'close'
+ * listener that hands it back, made once per check: a WeakMap of spares and a `once` closure per run cost three
+ * WeakMap operations and three allocations per check. At most one spare per check. Plain TCP only (connect and
+ * http); send-expect sets an encoding and https wraps the socket, so they take a new one each time.
  */
-const spares = new WeakMap<HealthCheck, net.Socket>();
+export interface Spare {
+  socket: net.Socket | undefined;
+  /** A 'close' listener: `this` is the socket that closed (a run's, not necessarily the latest's). */
+  readonly release: (this: net.Socket) => void;
+}
+
+export function newSpare(): Spare {
+  const spare: Spare = {
+    socket: undefined,
+    release(this: net.Socket) {
+      // This run's listeners go with it; the next run adds its own.
+      this.removeAllListeners();
+      spare.socket = this;
+    },
+  };
+  return spare;
+}
 
 /**
- * A socket for one run of `check`: the spare its last run left, or a new one (made with `onread`, which Node takes at
+ * A socket for one run: the spare the check's last run left, or a new one (made with `onread`, which Node takes at
  * construction only: one check always passes the same); it becomes the spare once closed.
  */
-export function socketFor(check: HealthCheck, onread?: net.OnReadOpts): net.Socket {
-  let s = spares.get(check);
-  if (s) spares.delete(check);
+export function socketFor(spare: Spare, onread?: net.OnReadOpts): net.Socket {
+  let s = spare.socket;
+  if (s) spare.socket = undefined;
   // Node reads `onread` in the constructor (net.connect hands it there); @types/node lists it for connect() only.
   else s = new net.Socket(onread ? ({ onread } as net.SocketConstructorOpts) : undefined);
-  const socket = s;
-  socket.once('close', () => {
-    // This run's listeners go with it; the next run adds its own.
-    socket.removeAllListeners();
-    spares.set(check, socket);
-  });
-  return socket;
+  // on(), not once(): release() drops every listener of the run, itself included.
+  s.on('close', spare.release);
+  return s;
 }
 
 /** What a check's settings and target make of every run, worked out on its first: the target in words, the pass. */
@@ -142,6 +156,7 @@ interface Prepared {
   port: number | undefined;
   target: string;
   ok: Verdict;
+  spare: Spare;
 }
 
 /** By the check's settings object, which the monitor hands over unchanged on every run of one check. */
@@ -151,7 +166,7 @@ function prepare(t: CheckTarget): Prepared {
   const was = prepared.get(t.check);
   if (was && was.address === t.address && was.port === t.port) return was;
   const target = targetText(t.address, t.port);
-  const p: Prepared = { address: t.address, port: t.port, target, ok: verdict('L4OK', { target }) };
+  const p: Prepared = { address: t.address, port: t.port, target, ok: verdict('L4OK', { target }), spare: newSpare() };
   prepared.set(t.check, p);
   return p;
 }
@@ -163,12 +178,12 @@ function prepare(t: CheckTarget): Prepared {
  */
 function runTcp(t: CheckTarget): Promise<CheckResult> {
   const started = performance.now();
-  const { target, ok } = prepare(t);
+  const { target, ok, spare } = prepare(t);
   const se = t.check.sendExpect;
   return new Promise((resolve) => {
     let isDone = false;
     let isConnected = false;
-    const socket = se ? new net.Socket() : socketFor(t.check);
+    const socket = se ? new net.Socket() : socketFor(spare);
     socket.connect({ host: t.address, port: t.port! });
     // A plain connect reads nothing: paused, the socket starts no read when it connects.
     if (!se) socket.pause();

@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type { Checker, CheckTarget } from './types.ts';
 import { errnoText, result, resultOf, targetText, verdict, type CheckResult, type Verdict } from './status.ts';
 import { HttpCheckSchema, type HealthCheck } from '../config/index.ts';
-import { clearDeadline, deadline, socketFor } from './connect.ts';
+import { clearDeadline, deadline, newSpare, socketFor, type Spare } from './connect.ts';
 import { offAbort, onAbort } from './on-abort.ts';
 
 const MAX_READ = 64 * 1024;
@@ -49,6 +49,8 @@ interface Prepared {
   target: string;
   request: Buffer;
   expect: Expect;
+  /** Plain HTTP: the socket of the last run (connect.ts, Spare). */
+  spare: Spare;
 }
 
 /** By the check's settings object, which the monitor hands over unchanged on every run of one check. */
@@ -75,7 +77,7 @@ function prepare(t: CheckTarget): Prepared {
     expectBody: hc.expectBody,
     expectBodyRegex: hc.expectBodyRegex,
   };
-  const p: Prepared = { address: t.address, port: t.port, target, request, expect };
+  const p: Prepared = { address: t.address, port: t.port, target, request, expect, spare: newSpare() };
   prepared.set(t.check, p);
   return p;
 }
@@ -83,7 +85,7 @@ function prepare(t: CheckTarget): Prepared {
 function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
   const started = performance.now();
   const hc = t.check.http ?? DEFAULT_HTTP;
-  const { target, request, expect } = prepare(t);
+  const { target, request, expect, spare } = prepare(t);
   return new Promise((resolve) => {
     let phase: 'connect' | 'tls' | 'answer' = 'connect';
     let isDone = false;
@@ -133,9 +135,9 @@ function runHttp(t: CheckTarget, isTls: boolean): Promise<CheckResult> {
         s.once('secureConnect', onReady);
       });
     } else {
-      socket = socketFor(t.check, ONREAD).connect({ host: t.address, port: t.port! });
+      socket = socketFor(spare, ONREAD).connect({ host: t.address, port: t.port! });
       socket.on('error', onError);
-      // on(), not once(): one connect per run, and the spare drops its run's listeners when it closes (socketFor).
+      // on(), not once(): one connect per run, and the spare drops its run's listeners when it closes (connect.ts, Spare).
       socket.on('connect', onReady);
     }
   });
