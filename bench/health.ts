@@ -56,7 +56,8 @@
  *   bench health: fulcrum cpu on this machine's kernel X % of one core                 goal X ≤ 10
  *   bench health: proxy rps with/without checks R (N quiet pairs of M)                 goal R ≈ 1
  * BENCH_HEALTH_PARTS (checkers,native,proxy) picks parts; BENCH_HEALTH_PROF=DIR writes a --cpu-prof of each Fulcrum
- * monitor round there (with BENCH_HEALTH_PARTS=native: the guest's /tmp vanishes with it).
+ * monitor round there (with BENCH_HEALTH_PARTS=native: the guest's /tmp vanishes with it); BENCH_HEALTH_NODE_FLAGS
+ * (space-separated, e.g. "--trace-deopt") are passed to the monitor's process and, inherited, to its child.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -136,7 +137,8 @@ interface Started {
 
 function startFulcrum(fleet: Fleet): Started {
   const prof = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
-  const proc = forkJs(JS_DIR, 'health-monitor.ts', { base: fleet.base }, prof);
+  const flags = (process.env.BENCH_HEALTH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = forkJs(JS_DIR, 'health-monitor.ts', { base: fleet.base }, [...prof, ...flags]);
   let onDown: (port: number, at: number, why: string) => void = () => undefined;
   // The verdict's time is when it reaches this process, as for keepalived's log line (the monitor's own is earlier).
   proc.on('message', (m: { op: string; target?: string; message?: string }) => {
