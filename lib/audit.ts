@@ -193,7 +193,13 @@ async function insertRow(tx: Tx, key: Buffer, prev: { id: number; hash: string }
   const id = (prev?.id ?? 0) + 1;
   const prevHash = prev?.hash ?? GENESIS_HASH;
   const hash = auditRowMac(key, prevHash, id, f);
-  await tx.auditEvent.create({ data: { id, ...f, at: new Date(f.at), prevHash, hash } });
+  // A plain INSERT: through Prisma's query compiler this one row cost about 1.7 ms of CPU on every edit
+  // (bench/api-edit.ts), raw about 0.2 ms. The adapter binds `at` (a Date) as Prisma's own writes store it (ISO 8601
+  // text, "+00:00"), so rows read back, and verify, the same whichever way they were written.
+  await tx.$executeRaw`
+    INSERT INTO "AuditEvent" (id, at, actor, actorRole, sourceAddress, action, objectType, objectId, before, after, outcome, message, requestId, prevHash, hash)
+    VALUES (${id}, ${new Date(f.at)}, ${f.actor}, ${f.actorRole}, ${f.sourceAddress}, ${f.action}, ${f.objectType}, ${f.objectId}, ${f.before},
+            ${f.after}, ${f.outcome}, ${f.message}, ${f.requestId}, ${prevHash}, ${hash})`;
   return { id, hash };
 }
 
@@ -219,7 +225,11 @@ async function checkLegacy(tx: Tx): Promise<{ rows: number; isIntact: boolean; f
 /** Writes `input` as the next row of the chain in `tx`; answers the row written (the head once `tx` commits). */
 export async function writeAudit(tx: Tx, input: AuditInput): Promise<AuditHead> {
   const key = (await auditKey(tx, { create: true }))!;
-  let last = await tx.auditEvent.findFirst({ orderBy: { id: 'desc' }, select: { id: true, hash: true } });
+  // The head is read inside the writer's transaction every time, not kept in memory: another writer (a refusal
+  // written alone, another process on the same file, a restore) may have appended since, and a stale head would
+  // link the row to the wrong predecessor. Raw for the same reason as insertRow's INSERT (0.6 ms through Prisma).
+  const [top] = await tx.$queryRaw<{ id: number | bigint; hash: string }[]>`SELECT id, hash FROM "AuditEvent" ORDER BY id DESC LIMIT 1`;
+  let last = top ? { id: Number(top.id), hash: top.hash } : null;
   const now = new Date();
   if (last && last.hash.startsWith(LEGACY_PREFIX)) {
     // The first write under the key: a new segment whose first row names the old head (see the header).

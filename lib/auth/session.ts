@@ -81,9 +81,15 @@ export interface LookupOptions {
 /** The actor behind a cookie value, refreshing its idle clock; undefined when expired, unknown or disabled. */
 export async function actorFromSession(cookieValue: string, opts: LookupOptions = {}): Promise<Actor | undefined> {
   const id = sha256Hex(cookieValue);
-  const s = await db().session.findUnique({ where: { id }, include: { user: true } });
+  // One JOIN on every request: Prisma's `include: { user: true }` ran two SELECTs through its query compiler, about
+  // 1.3 ms of CPU per request (bench/api-edit.ts); this plain SELECT costs about 0.2 ms. The adapter gives DATETIME
+  // columns back as Dates and BOOLEAN ones as booleans, as Prisma's own reads do.
+  const [s] = await db().$queryRaw<
+    { userId: string; csrfToken: string; expiresAt: Date; lastSeenAt: Date; username: string; role: string; isDisabled: boolean; mustChangePassword: boolean }[]
+  >`SELECT s.userId, s.csrfToken, s.expiresAt, s.lastSeenAt, u.username, u.role, u.isDisabled, u.mustChangePassword
+    FROM "Session" s JOIN "User" u ON u.id = s.userId WHERE s.id = ${id}`;
   const now = (opts.now ?? new Date()).getTime();
-  if (!s || s.user.isDisabled || !isRole(s.user.role) || s.expiresAt.getTime() < now || now - s.lastSeenAt.getTime() > SESSION_IDLE_MS) {
+  if (!s || s.isDisabled || !isRole(s.role) || s.expiresAt.getTime() < now || now - s.lastSeenAt.getTime() > SESSION_IDLE_MS) {
     if (s)
       await db()
         .session.deleteMany({ where: { id } })
@@ -94,11 +100,11 @@ export async function actorFromSession(cookieValue: string, opts: LookupOptions 
   return {
     kind: 'user',
     userId: s.userId,
-    name: s.user.username,
-    role: s.user.role,
+    name: s.username,
+    role: s.role,
     sessionId: id,
     csrfToken: s.csrfToken,
-    mustChangePassword: s.user.mustChangePassword,
+    mustChangePassword: s.mustChangePassword,
   };
 }
 

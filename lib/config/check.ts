@@ -114,7 +114,7 @@ type Entry = { order: Order; row: { id: string } | null; spec: VirtualService };
 
 /** What the HA rules need besides the edited service (see the table above); nothing when no HA block is staged. */
 async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, have: Set<string>) {
-  const row = await tx.haSettings.findUnique({ where: { id: 1 } });
+  const row = await tx.haSettings.findUnique({ where: { id: 1 }, select: { spec: true } });
   if (!row) return { block: undefined, floatingIps: [], extra: [] as Entry[] };
   const block = JSON.parse(row.spec) as { movingAddresses?: string[] };
   const floatingIps = (await tx.floatingIp.findMany({ orderBy: { address: 'asc' } })).map((f) => ({
