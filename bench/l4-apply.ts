@@ -60,7 +60,9 @@ if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
   // function names (an Object.defineProperty per closure made) and its loader thread runs beside the apply.
   // BENCH_L4_TSX=1 runs the source through tsx instead.
   // --expose-gc: each timed apply from empty starts after a collection, so it pays for its own garbage, not the bench's.
-  const js = process.env.BENCH_L4_TSX ? '' : execFileSync(process.execPath, [path.join(repo, 'scripts/kernel/compile.mjs'), 'bench/l4-apply.ts'], { encoding: 'utf8' }).trim();
+  const js = process.env.BENCH_L4_TSX
+    ? ''
+    : execFileSync(process.execPath, [path.join(repo, 'scripts/kernel/compile.mjs'), 'bench/l4-apply.ts'], { encoding: 'utf8' }).trim();
   const entry = js ? `--enable-source-maps ${js}/bench/l4-apply.js` : '--import tsx bench/l4-apply.ts';
   console.log(`bench l4: the bench runs ${js ? 'compiled to JavaScript' : 'through tsx'}`);
   const r = spawnSync(path.join(repo, 'scripts/kernel/guest.sh'), [`${env}node --expose-gc ${entry}`], { stdio: 'inherit' });
