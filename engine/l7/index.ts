@@ -88,10 +88,12 @@ const START_TIMEOUT_MS = 30_000;
  * V8 flags for workers. A proxy allocates many short-lived objects and keeps little: a larger young generation
  * means fewer scavenges. V8 grows it only when much survives, which here it never does, so a maximum alone left it
  * at its small start: 16 MB from the start cut scavenges about 4x (233 -> 52 in 4 s of wrk -c64 over http) and
- * about 0.3 us of CPU per request, for about 25 MB more memory per worker. FULCRUM_L7_V8_FLAGS replaces the list
- * (for measurement).
+ * about 0.3 us of CPU per request, for about 25 MB more memory per worker. The maximum is that same 16 MB: under wrk
+ * it never grew past it, but thousands of connections opening at once are what survives, and V8 then doubled it to
+ * 32 MB (64 MB of semi-spaces, resident until it shrinks again), which was most of the 7-8 KB bench:l7 counted per
+ * idle connection (3.1 KB without it). FULCRUM_L7_V8_FLAGS replaces the list (for measurement).
  */
-const WORKER_V8_FLAGS = (process.env.FULCRUM_L7_V8_FLAGS ?? '--max-semi-space-size=32 --min-semi-space-size=16').split(' ').filter(Boolean);
+const WORKER_V8_FLAGS = (process.env.FULCRUM_L7_V8_FLAGS ?? '--max-semi-space-size=16 --min-semi-space-size=16').split(' ').filter(Boolean);
 
 export function createL7DataPlane(opts: L7Options): L7DataPlane {
   const log: Log = opts.log ?? (() => undefined);
