@@ -48,7 +48,7 @@ class Wheel {
     for (const t of this.timers) {
       if (++t.idle > t.limit) {
         t.idle = 0;
-        t.onTimeout();
+        t.fire();
       }
     }
   }
@@ -68,11 +68,18 @@ export class IdleTimer {
   idle = 0;
   /** Steps of silence after which it fires: one more than the timeout spans, so it never fires early. */
   limit = 0;
-  readonly onTimeout: () => void;
+  /** Called with `self` as `this`: one shared function serves every socket of a kind, no closure per socket. */
+  readonly onTimeout: (this: unknown) => void;
+  private readonly self: unknown;
   private wheel: Wheel | null = null;
 
-  constructor(onTimeout: () => void) {
+  constructor(onTimeout: (this: unknown) => void, self?: unknown) {
     this.onTimeout = onTimeout;
+    this.self = self;
+  }
+
+  fire(): void {
+    this.onTimeout.call(this.self);
   }
 
   /** Starts the timeout, or changes it; 0 stops it. Counts as activity. */
@@ -96,17 +103,22 @@ export class IdleTimer {
   }
 }
 
+/** 'close' of a watched socket: one function for all of them (a once() per socket costs a closure and a wrapper). */
+function stopOnClose(this: Watched): void {
+  this[kIdle]?.stop();
+}
+
 /**
  * Watches `socket` for silence of `ms` (0: not yet). Reads (reader.ts) and writes (writer.ts) on it count as
- * activity. The timer stops when the socket closes.
+ * activity. `onTimeout` is called with `self` as `this`. The timer stops when the socket closes.
  */
-export function watchIdle(socket: net.Socket, ms: number, onTimeout: () => void): IdleTimer {
-  const t = new IdleTimer(onTimeout);
+export function watchIdle<T>(socket: net.Socket, ms: number, onTimeout: (this: T) => void, self?: T): IdleTimer {
+  const t = new IdleTimer(onTimeout as (this: unknown) => void, self);
   const s = socket as Watched;
   s[kIdle] = t;
   if (s._handle) s._handle[kIdle] = t;
   t.set(ms);
-  socket.once('close', () => t.stop());
+  socket.on('close', stopOnClose);
   return t;
 }
 

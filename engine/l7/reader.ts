@@ -22,9 +22,11 @@
 import net from 'node:net';
 import { kIdle, touch, type IdleTimer } from './idle.ts';
 
-export type Reader = (chunk: Buffer) => void;
+/** Called with the `self` given to setReader as `this` (a shared method serves every socket: no closure per socket). */
+export type Reader = (this: unknown, chunk: Buffer) => void;
 
 const kReader = Symbol('fulcrum.reader');
+const kSelf = Symbol('fulcrum.reader-self');
 const kDirect = Symbol('fulcrum.direct');
 /**
  * Marks a plain TCP socket set up here, and its handle (writer.ts reads it there: every handle has one shape);
@@ -43,10 +45,11 @@ type Handle = {
   onread: OnRead;
   /** The socket's reader and inactivity timer, kept on the handle too: every handle has the same shape, sockets do not. */
   [kReader]?: Reader;
+  [kSelf]?: unknown;
   [kIdle]?: IdleTimer;
   [kPlain]?: boolean;
 };
-type Direct = net.Socket & { [kReader]?: Reader; [kDirect]?: boolean; [kPlain]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
+type Direct = net.Socket & { [kReader]?: Reader; [kSelf]?: unknown; [kDirect]?: boolean; [kPlain]?: boolean; [kHeld]?: boolean; _handle?: Handle | null };
 
 const SHARED = Buffer.allocUnsafe(64 * 1024);
 
@@ -70,7 +73,7 @@ function onDirectRead(this: Handle, arrayBuffer: unknown): unknown {
     const t = this[kIdle];
     if (t !== undefined) t.idle = 0;
     const r = this[kReader];
-    if (r !== undefined) r(SHARED.subarray(0, nread));
+    if (r !== undefined) r.call(this[kSelf], SHARED.subarray(0, nread));
     return undefined;
   }
   return nodeOnRead!.call(this, arrayBuffer);
@@ -85,6 +88,7 @@ function direct(socket: net.Socket): boolean {
   else if (handle.onread !== nodeOnRead) return false;
   handle.useUserBuffer(SHARED);
   handle[kReader] = s[kReader];
+  handle[kSelf] = s[kSelf];
   const t = (s as net.Socket & { [kIdle]?: IdleTimer })[kIdle];
   if (t !== undefined) handle[kIdle] = t;
   handle.onread = onDirectRead;
@@ -141,11 +145,15 @@ export function isReadingPaused(socket: net.Socket): boolean {
   return s[kDirect] ? s[kHeld] === true : socket.isPaused();
 }
 
-/** Sets who gets this socket's chunks (borrowed, see above). */
-export function setReader(socket: net.Socket, reader: Reader | undefined): void {
+/** Sets who gets this socket's chunks (borrowed, see above): `reader`, called with `self` as `this`. */
+export function setReader<T>(socket: net.Socket, reader: ((this: T, chunk: Buffer) => void) | undefined, self?: T): void {
   const s = socket as Direct;
-  s[kReader] = reader;
-  if (s[kDirect] && s._handle) s._handle[kReader] = reader;
+  s[kReader] = reader as Reader | undefined;
+  s[kSelf] = self;
+  if (s[kDirect] && s._handle) {
+    s._handle[kReader] = reader as Reader | undefined;
+    s._handle[kSelf] = self;
+  }
 }
 
 /**
@@ -176,7 +184,7 @@ export function enableDirectReadTls(socket: net.Socket): boolean {
     const chunk = net.Socket.prototype.read.call(s) as Buffer | null;
     if (chunk === null) break;
     touch(s);
-    s[kReader]?.(chunk);
+    s[kReader]?.call(s[kSelf], chunk);
   }
   socket.resume();
   return true;
@@ -187,7 +195,7 @@ export function routeDataEvents(socket: net.Socket): void {
   socket.on('data', (d: Buffer) => {
     touch(socket);
     const r = (socket as Direct)[kReader];
-    if (r !== undefined) r(d);
+    if (r !== undefined) r.call((socket as Direct)[kSelf], d);
   });
 }
 

@@ -36,6 +36,9 @@ interface Listener extends ListenerRef {
   service: string;
 }
 
+/** Until a session takes an accepted socket, an error on it only ends it: one function for every socket. */
+function ignoreError(): void {}
+
 export class Runtime {
   private readonly listeners = new Map<string, Listener>();
   private readonly services = new Map<string, ServiceState>();
@@ -204,7 +207,7 @@ export class Runtime {
       socket.destroy();
       return;
     }
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     if (rt.tlsServer === null) {
       this.session(l, rt, socket, false);
       return;
