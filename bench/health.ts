@@ -22,7 +22,11 @@
  *              checkers' shares there are several times what they are on a real kernel (and its split of user and
  *              system time means little: UML charges nearly all of it to user).
  *   native     Fulcrum's monitor again, alone, on this machine's own kernel (BENCH_HEALTH_NATIVE_SECONDS (12)),
- *              for the share of one core it takes where it will run.
+ *              for the share of one core it takes where it will run; rounds alternate with the kernel's floor:
+ *              bench/health-floor.c (built with cc at run time, BENCH_HEALTH_FLOOR=0 leaves it out), the same checks
+ *              of the same fleet at the same rate, each a fresh connection closed with a reset, in one small C
+ *              process making only the system calls a check needs. Its CPU is what the kernel's part costs; the
+ *              gap to Fulcrum's is Node's, libuv's and ours. Both are printed per check, user and system apart.
  *   detection  in every round of the checkers part, BENCH_HEALTH_KILLS (40) ÷ BENCH_HEALTH_ROUNDS servers chosen
  *              at random are killed (listener closed, connections reset) at random moments of the window, no later
  *              than 5 s before its end; each peer kills the same servers. Latency is from the kill (the servers'
@@ -54,6 +58,7 @@
  *   bench health: keepalived detection p99 ms X (from its log)
  *   bench health: detection p99 ms X (bound 4500)                                      goal X ≤ 4500
  *   bench health: fulcrum cpu on this machine's kernel X % of one core                 goal X ≤ 10
+ *   bench health: floor (C, same syscalls) X % of one core (user, system per check); fulcrum/floor R
  *   bench health: proxy rps with/without checks R (N quiet pairs of M)                 goal R ≈ 1
  * BENCH_HEALTH_PARTS (checkers,native,proxy) picks parts; BENCH_HEALTH_PROF=DIR writes a --cpu-prof of each Fulcrum
  * monitor round there (with BENCH_HEALTH_PARTS=native: the guest's /tmp vanishes with it); BENCH_HEALTH_NODE_FLAGS
@@ -74,6 +79,7 @@ import {
   forkJs,
   idleTicks,
   median,
+  monitorChildTicks,
   nextMessage,
   percentile,
   sleep,
@@ -84,6 +90,7 @@ import {
   type Fleet,
 } from './health-procs.ts';
 import { runProxy } from './health-proxy-part.ts';
+import { buildFloor, startFloor } from './health-floor.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -94,6 +101,8 @@ const NATIVE_SECONDS = Math.max(10, Number(process.env.BENCH_HEALTH_NATIVE_SECON
 const KILLS = Number(process.env.BENCH_HEALTH_KILLS ?? 40);
 const PARTS = (process.env.BENCH_HEALTH_PARTS ?? 'checkers,native,proxy').split(',').map((s) => s.trim());
 const PROF = process.env.BENCH_HEALTH_PROF;
+/** The native part also runs the kernel's floor (bench/health-floor.c) unless BENCH_HEALTH_FLOOR=0. */
+const FLOOR = process.env.BENCH_HEALTH_FLOOR !== '0';
 /** interval × fall + 0.5 s: the issue's bound on detection. */
 const BOUND_MS = INTERVAL_MS * FALL + 500;
 /** Kills stop this long before the window ends, so every one is detected (or late) inside it. */
@@ -109,13 +118,15 @@ process.env.BENCH_HEALTH_JS = JS_DIR;
 
 // ───────────────────────────── checkers: one round ─────────────────────────────
 
-type Peer = 'fulcrum' | 'keepalived';
+type Peer = 'fulcrum' | 'keepalived' | 'floor';
 
 interface Round {
   peer: Peer;
   cpuSeconds: number;
   /** Of cpuSeconds, the part in the kernel (connects, closes, loopback TCP). */
   systemSeconds: number;
+  /** Fulcrum: of cpuSeconds, the part of the monitor's child process (the checks); the rest is the engine's side. */
+  childSeconds: number;
   /** The real servers' CPU over the same window, and every CPU's idle time: is the machine keeping up? */
   serversSeconds: number;
   idleSeconds: number;
@@ -200,8 +211,8 @@ function startKeepalived(fleet: Fleet, dir: string): Started {
 }
 
 /** One round of `peer`: `victims` die at random moments of the window. */
-async function runRound(peer: Peer, fleet: Fleet, victims: number[], seconds: number, dir: string): Promise<Round> {
-  const started = peer === 'fulcrum' ? startFulcrum(fleet) : startKeepalived(fleet, dir);
+async function runRound(peer: Peer, fleet: Fleet, victims: number[], seconds: number, dir: string, floor?: string): Promise<Round> {
+  const started = peer === 'fulcrum' ? startFulcrum(fleet) : peer === 'floor' ? startFloor(floor!, fleet.base) : startKeepalived(fleet, dir);
   const downs = new Map<number, number>();
   const falseDowns: string[] = [];
   const killedAt = new Map<number, number>();
@@ -222,11 +233,13 @@ async function runRound(peer: Peer, fleet: Fleet, victims: number[], seconds: nu
     const pid = started.proc.pid!;
     const t0 = performance.now();
     const ticks0 = treeTimes(pid);
+    const child0 = monitorChildTicks(pid);
     const servers0 = fleetTicks(fleet);
     const idle0 = idleTicks();
     const timers = plan.map((k) => setTimeout(() => fleet.node!.send({ op: 'kill', ports: [k.port] }), k.atMs));
     await sleep(seconds * 1000);
     const ticks1 = treeTimes(pid);
+    const child1 = monitorChildTicks(pid);
     const servers1 = fleetTicks(fleet);
     const idle1 = idleTicks();
     const windowSeconds = (performance.now() - t0) / 1000;
@@ -242,6 +255,7 @@ async function runRound(peer: Peer, fleet: Fleet, victims: number[], seconds: nu
       falseDowns,
       cpuSeconds: (ticks1.user + ticks1.system - ticks0.user - ticks0.system) / CLK_TCK,
       systemSeconds: (ticks1.system - ticks0.system) / CLK_TCK,
+      childSeconds: (child1 - child0) / CLK_TCK,
       serversSeconds: (servers1 - servers0) / CLK_TCK,
       idleSeconds: (idle1 - idle0) / CLK_TCK,
     };
@@ -263,8 +277,9 @@ function latencyLine(name: string, xs: number[]): string {
 }
 
 /** The checkers part: rounds of each peer in turn, then the figures. Returns the summary lines. */
-async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
+async function runCheckers(peersAsked: Peer[], seconds: number): Promise<string[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-bench-health-'));
+  let peers = peersAsked;
   if (peers.includes('keepalived')) {
     const v = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
     const version = `${v.stdout}${v.stderr}`.split('\n')[0];
@@ -283,13 +298,15 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
   const kills = Math.ceil(KILLS / ROUNDS);
   const all = Array.from({ length: SERVERS }, (_, i) => base + i);
   const victims = Array.from({ length: kills * ROUNDS }, () => all.splice(Math.floor(Math.random() * all.length), 1)[0]);
+  const floor = peers.includes('floor') ? buildFloor(dir) : undefined;
+  if (!floor) peers = peers.filter((p) => p !== 'floor');
   const fleet = await startFleet(base, victims, dir);
   const rounds: Round[] = [];
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? peers : [...peers].reverse();
       for (const peer of order) {
-        const x = await runRound(peer, fleet, victims.slice(r * kills, (r + 1) * kills), seconds, dir);
+        const x = await runRound(peer, fleet, victims.slice(r * kills, (r + 1) * kills), seconds, dir, floor);
         rounds.push(x);
         const share = (100 * x.cpuSeconds) / x.windowSeconds;
         const lat = [...x.latencies].sort((a, b) => a - b);
@@ -315,6 +332,21 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
       `# ${latencyLine(p, lat)}${xs.some((x) => x.missed) ? `; missed ${xs.reduce((n, x) => n + x.missed, 0)}` : ''}${xs.some((x) => x.falseDowns.length) ? `; false downs ${xs.reduce((n, x) => n + x.falseDowns.length, 0)}` : ''}`,
     );
   }
+  // CPU per check, user and system apart (medians over the peer's rounds): where the time goes.
+  const perCheck = (xs: Round[], secs: (x: Round) => number) => median(xs.map((x) => (1e6 * secs(x)) / (x.windowSeconds * (SERVERS / (INTERVAL_MS / 1000)))));
+  const splitOf = (xs: Round[]) =>
+    `user ${perCheck(xs, (x) => x.cpuSeconds - x.systemSeconds).toFixed(1)} µs, system ${perCheck(xs, (x) => x.systemSeconds).toFixed(1)} µs per check`;
+  for (const p of peers) console.log(`# ${p}: ${splitOf(of(p))} (${(SERVERS / (INTERVAL_MS / 1000)).toFixed(0)} checks a second)`);
+  console.log(
+    `# fulcrum: of which the monitor's child process (the checks) ${perCheck(f, (x) => x.childSeconds).toFixed(1)} µs, the engine's side ${perCheck(f, (x) => x.cpuSeconds - x.childSeconds).toFixed(1)} µs per check`,
+  );
+  if (peers.includes('floor')) {
+    const fl = of('floor');
+    const ratios = f.map((x, i) => shareOf(x) / shareOf(fl[i]));
+    lines.push(
+      `bench health: floor (C, same syscalls) ${median(fl.map(shareOf)).toFixed(1)} % of one core (${splitOf(fl)}); fulcrum/floor ${median(ratios).toFixed(2)} (fulcrum ${splitOf(f)})`,
+    );
+  }
   if (peers.includes('keepalived')) {
     const k = of('keepalived');
     const kShare = median(k.map(shareOf));
@@ -330,7 +362,7 @@ async function runCheckers(peers: Peer[], seconds: number): Promise<string[]> {
     if (kl.length) lines.push(`bench health: keepalived detection p99 ms ${percentile(kl, 99).toFixed(0)} (from its log)`);
   } else {
     // Only the CPU: detection is measured in the test kernel, beside keepalived's.
-    return [`bench health: fulcrum cpu on ${where} ${fShare.toFixed(1)} % of one core`];
+    return [`bench health: fulcrum cpu on ${where} ${fShare.toFixed(1)} % of one core`, ...lines];
   }
   const fl = f.flatMap((x) => x.latencies).sort((a, b) => a - b);
   const missed = f.reduce((n, x) => n + x.missed, 0);
@@ -381,7 +413,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (PARTS.includes('native')) summary.push(...(await runCheckers(['fulcrum'], NATIVE_SECONDS)));
+  if (PARTS.includes('native')) summary.push(...(await runCheckers(FLOOR ? ['fulcrum', 'floor'] : ['fulcrum'], NATIVE_SECONDS)));
   if (PARTS.includes('proxy')) summary.push(...(await runProxy(JS_DIR)));
   for (const l of summary) console.log(l);
 }
