@@ -66,3 +66,68 @@ test("the console's own connection enforces foreign keys (deleting a service del
   await closeDb();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test("newId makes ids as the schema's @default(cuid()) does in Prisma's client: same shape, same fingerprint, in order", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-id-'));
+  process.env.FULCRUM_DATA_DIR = dir;
+  const { db, closeDb, newId } = await import('./db.ts');
+  const byPrisma = (await db().virtualService.create({ data: { name: 'x', layer: 4, mode: 'nat', address: '10.0.0.1', spec: '{}' } })).id;
+  const ours = Array.from({ length: 2000 }, () => newId());
+  for (const id of ours) {
+    assert.match(id, /^c[a-z0-9]{24}$/);
+    assert.equal(id.length, byPrisma.length);
+    // c, 8 characters of time, 4 of counter, then the 4 of the process's and host's fingerprint.
+    assert.equal(id.slice(13, 17), byPrisma.slice(13, 17), `fingerprint of ${id} and ${byPrisma}`);
+  }
+  assert.equal(new Set(ours).size, ours.length);
+  assert.deepEqual([...ours].sort(), ours, 'ids made one after another sort in the order made (RS_ORDER breaks ties by id)');
+  await closeDb();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('statements are prepared once per SQL text and each use binds its own arguments', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-stmt-'));
+  process.env.FULCRUM_DATA_DIR = dir;
+  const { db, closeDb, STATEMENT_CACHE_SIZE } = await import('./db.ts');
+  const prepared: string[] = [];
+  const prepare = Database.prototype.prepare;
+  Database.prototype.prepare = function (this: Database.Database, sql: string) {
+    prepared.push(sql);
+    return prepare.call(this, sql);
+  } as typeof prepare;
+  try {
+    for (let i = 0; i < 5; i++) await db().$executeRaw`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES (${`k${i}`}, ${i}, ${new Date()})`;
+    for (let i = 0; i < 5; i++) {
+      const rows = await db().$queryRaw<{ failures: number }[]>`SELECT failures FROM "LoginThrottle" WHERE key = ${`k${i}`}`;
+      assert.deepEqual(
+        rows.map((r) => Number(r.failures)),
+        [i],
+        'a kept statement answers for the arguments of this call, not the first',
+      );
+    }
+    assert.equal(prepared.filter((s) => s.startsWith('INSERT INTO "LoginThrottle"')).length, 1);
+    assert.equal(prepared.filter((s) => s.startsWith('SELECT failures')).length, 1);
+    // Inside transactions too (BEGIN and COMMIT are statements of their own), and a failed statement leaves the
+    // kept one usable.
+    for (let i = 0; i < 3; i++) {
+      await db().$transaction(async (tx) => {
+        await tx.$executeRaw`UPDATE "LoginThrottle" SET failures = failures + 1 WHERE key = ${'k0'}`;
+      });
+    }
+    await assert.rejects(db().$executeRaw`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES (${'k1'}, ${1}, ${new Date()})`);
+    await db().$executeRaw`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES (${'k9'}, ${9}, ${new Date()})`;
+    assert.equal(Number((await db().$queryRaw<{ failures: number }[]>`SELECT failures FROM "LoginThrottle" WHERE key = ${'k0'}`)[0].failures), 3);
+    assert.equal(await db().loginThrottle.count(), 6);
+    // More texts than are kept: the oldest are dropped, and prepared again when they come back.
+    for (let i = 0; i <= STATEMENT_CACHE_SIZE; i++) await db().$queryRawUnsafe(`SELECT ${i} AS n`);
+    const before = prepared.length;
+    assert.deepEqual(await db().$queryRawUnsafe(`SELECT ${STATEMENT_CACHE_SIZE} AS n`), [{ n: BigInt(STATEMENT_CACHE_SIZE) }]);
+    assert.equal(prepared.length, before, 'the newest text is still kept');
+    assert.deepEqual(await db().$queryRawUnsafe('SELECT 0 AS n'), [{ n: 0n }]);
+    assert.equal(prepared.length, before + 1, 'the oldest was dropped and is prepared again');
+  } finally {
+    Database.prototype.prepare = prepare;
+    await closeDb();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

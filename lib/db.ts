@@ -7,6 +7,7 @@
  * custom server loads, and both must share one connection (the adapter serialises transactions on it).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
@@ -81,6 +82,7 @@ function withFailedCommitRecovery(factory: PrismaBetterSQLite3): PrismaBetterSQL
   factory.connect = async () => {
     const adapter = await connect();
     const sqlite = (adapter as unknown as { client: Database.Database }).client;
+    withStatementCache(sqlite);
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (level) => {
       const tx = await start(level);
@@ -103,6 +105,66 @@ function withFailedCommitRecovery(factory: PrismaBetterSQLite3): PrismaBetterSQL
   };
   return factory;
 }
+
+/** How many prepared statements a connection keeps (the edit path uses about twenty distinct texts). */
+export const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The adapter prepares every statement afresh (`prepare(sql).bind(args)`), about 6 % of the console's CPU on an edit
+ * (bench/api-edit.ts). Here `prepare` answers a statement kept per SQL text (least recently used dropped past
+ * STATEMENT_CACHE_SIZE: texts with IN lists vary), wrapped so the adapter's one-shot `bind` passes its arguments to
+ * each call instead of binding the shared statement for good. SQLite re-prepares a kept statement itself when the
+ * schema changed. Accepts what the adapter calls: `prepare(sql)`, then `.run()`, or `.bind(args)` and then
+ * `.reader`, `.run()`, `.columns()`, `.raw().all()`.
+ */
+function withStatementCache(sqlite: Database.Database): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const kept = new Map<string, Database.Statement>();
+  const cached = (sql: string): Database.Statement => {
+    let s = kept.get(sql);
+    if (s) {
+      kept.delete(sql);
+    } else {
+      s = prepare(sql);
+      if (kept.size >= STATEMENT_CACHE_SIZE) kept.delete(kept.keys().next().value!);
+    }
+    kept.set(sql, s);
+    return s;
+  };
+  const bound = (s: Database.Statement, args: unknown[]) => ({
+    reader: s.reader,
+    run: () => s.run(args),
+    columns: () => s.columns(),
+    raw: (isRaw = true) => ({ all: () => s.raw(isRaw).all(args) }),
+  });
+  sqlite.prepare = ((sql: string) => {
+    const s = cached(sql);
+    return { reader: s.reader, run: (...args: unknown[]) => s.run(...args), bind: (args: unknown[]) => bound(s, args) };
+  }) as unknown as typeof sqlite.prepare;
+}
+
+/**
+ * An id as the schema's `@default(cuid())` makes one in Prisma's client (cuid v1, the generator its runtime
+ * bundles): "c", the time in ms, a per-process counter, a fingerprint of process and host, 8 random characters, all
+ * base 36. For rows written in plain SQL; ids made within one millisecond by one process sort in the order made.
+ */
+export function newId(): string {
+  const n = ++idCounter.n >= ID_BLOCK ? (idCounter.n = 0) : idCounter.n;
+  return `c${Date.now().toString(36)}${pad36(n, 4)}${FINGERPRINT}${pad36((Math.random() * ID_BLOCK) | 0, 4)}${pad36((Math.random() * ID_BLOCK) | 0, 4)}`;
+}
+const ID_BLOCK = 36 ** 4;
+const pad36 = (n: number, width: number) => n.toString(36).padStart(width, '0').slice(-width);
+const idCounter = { n: -1 };
+const FINGERPRINT = (() => {
+  let host: string;
+  try {
+    host = os.hostname();
+  } catch {
+    host = process.env._CLUSTER_NETWORK_NAME_ || process.env.COMPUTERNAME || 'hostname';
+  }
+  const sum = host.split('').reduce((a, c) => a + c.charCodeAt(0), host.length + 36);
+  return pad36(process.pid, 2) + pad36(sum, 2);
+})();
 
 /** For tests: drop the singleton so the next db() opens the database of the current FULCRUM_DATA_DIR. */
 export async function closeDb(): Promise<void> {
