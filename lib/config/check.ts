@@ -30,7 +30,7 @@ import { expandPorts, portRange } from '../../engine/config/ports.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import { ApiError, validationError } from '../errors.ts';
 import type { Tx } from '../db.ts';
-import { RS_ORDER } from './render.ts';
+import { readServices, serviceIdByName } from './store.ts';
 
 type Order = { position: number; createdAt: Date };
 
@@ -70,7 +70,7 @@ const MAX_PORTS_IN_QUERY = 500;
  */
 async function neighbours(tx: Tx, vs: VirtualService): Promise<{ ids: Set<string>; named?: string }> {
   const ids = new Set<string>();
-  const named = (await tx.virtualService.findUnique({ where: { name: vs.name }, select: { id: true } }))?.id;
+  const named = await serviceIdByName(tx, vs.name);
   if (vs.ports.length > 0) {
     // IPv4 by its one spelling; IPv6 rows are compared canonically after (as addressWhere does).
     const vip = canonicalAddress(vs.address);
@@ -114,7 +114,8 @@ type Entry = { order: Order; row: { id: string } | null; spec: VirtualService };
 
 /** What the HA rules need besides the edited service (see the table above); nothing when no HA block is staged. */
 async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, have: Set<string>) {
-  const row = await tx.haSettings.findUnique({ where: { id: 1 }, select: { spec: true } });
+  // Plain SQL, as the other lookups every edit makes (store.ts): read afresh in the edit's transaction, never kept.
+  const [row] = await tx.$queryRaw<{ spec: string }[]>`SELECT spec FROM "HaSettings" WHERE id = 1`;
   if (!row) return { block: undefined, floatingIps: [], extra: [] as Entry[] };
   const block = JSON.parse(row.spec) as { movingAddresses?: string[] };
   const floatingIps = (await tx.floatingIp.findMany({ orderBy: { address: 'asc' } })).map((f) => ({
@@ -134,7 +135,7 @@ async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, 
   >`SELECT MIN(id) AS id FROM "VirtualService" WHERE id <> ${oldId ?? ''} AND json_extract(spec, '$.isEnabled') = 1 AND json_extract(spec, '$.interface') IS NOT NULL GROUP BY json_extract(spec, '$.interface')`;
   for (const r of perInterface) ids.add(r.id);
   for (const id of [...ids]) if (have.has(id) || id === oldId) ids.delete(id);
-  const rows = ids.size === 0 ? [] : await tx.virtualService.findMany({ where: { id: { in: [...ids] } }, include: { realServers: { orderBy: RS_ORDER } } });
+  const rows = await readServices(tx, [...ids]);
   return { block, floatingIps, extra: rows.map(entryOf) };
 }
 
@@ -168,13 +169,7 @@ export async function checkCandidate(tx: Tx, vs: VirtualService, replacing?: str
     );
   }
   if (old) ids.delete(old.id);
-  const rows =
-    ids.size === 0
-      ? []
-      : await tx.virtualService.findMany({
-          where: { id: { in: [...ids] } },
-          include: { realServers: { orderBy: RS_ORDER } },
-        });
+  const rows = await readServices(tx, [...ids]);
   const at: Order = old ?? { position: Number.POSITIVE_INFINITY, createdAt: new Date(8.64e15) };
   const ha = await haContext(tx, vs, old?.id, ids);
   const entries: Entry[] = [...rows.map(entryOf), ...ha.extra, { order: at, row: null, spec: vs }].sort((a, b) => before(a.order, b.order));

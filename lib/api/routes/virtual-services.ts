@@ -8,15 +8,27 @@ import { settler } from '../../config/settle.ts';
 import { defineRoute } from '../route.ts';
 import { VirtualServiceList, VirtualServiceView, RealServerView } from '../views.ts';
 import { ifMatchVersion, mutate } from '../mutate.ts';
-import { checkCandidate, nextPosition, rsColumns, rsView, vsColumns, vsView } from '../../config/store.ts';
+import {
+  checkCandidate,
+  deleteService,
+  insertRealServers,
+  insertService,
+  readService,
+  rsColumns,
+  rsView,
+  updateService,
+  vsColumns,
+  vsView,
+} from '../../config/store.ts';
 import { log } from '../../log.ts';
 import { RS_ORDER } from '../../config/render.ts';
 
 const tag = 'virtual-services';
 const include = { realServers: { orderBy: RS_ORDER } };
 
+/** The service and its real servers (RS_ORDER), in plain SQL (store.ts says why). */
 async function loadVs(tx: Tx, id: string) {
-  const vs = await tx.virtualService.findUnique({ where: { id }, include });
+  const vs = await readService(tx, id);
   if (!vs) throw new ApiError('API_NOT_FOUND', { what: `Virtual service ${id}` });
   return vs;
 }
@@ -69,17 +81,8 @@ export const virtualServiceRoutes = [
       const row = await mutate(
         async (tx) => {
           await checkCandidate(tx, vs);
-          // Two INSERTs whose RETURNING rows are the answer: a nested create with `include` cost 4 statements (it
-          // read both rows back) and about 1 ms more of Prisma's CPU per create (bench/api-edit.ts). The real servers
-          // come back in the order `include` gives them everywhere else (RS_ORDER: createdAt, then id).
-          const created = await tx.virtualService.create({ data: { ...vsColumns(vs), position: await nextPosition(tx) } });
-          const realServers = vs.realServers.length
-            ? await tx.realServer.createManyAndReturn({
-                data: vs.realServers.map((rs) => ({ ...rsColumns(rs), state: rs.state, virtualServiceId: created.id })),
-              })
-            : [];
-          realServers.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-          return { ...created, realServers };
+          // Two INSERTs whose RETURNING rows are the answer (the real servers in RS_ORDER, as `include` gives them).
+          return insertService(tx, vs);
         },
         (r) => ctx.audit({ action: 'virtual-service.create', objectType: 'virtual-service', objectId: r.id, after: fullVs(r), outcome: 'success' }),
       );
@@ -134,11 +137,14 @@ export const virtualServiceRoutes = [
                 create: vs.realServers.filter((rs) => !byName.has(rs.name)).map((rs) => ({ ...rsColumns(rs), state: rs.state })),
               }
             : undefined;
-          const after = await tx.virtualService.update({
-            where: { id: current.id },
-            data: { ...vsColumns(vs), version: { increment: 1 }, ...(realServers ? { realServers } : {}) },
-            include,
-          });
+          // Without real servers in the body (the form's edit) one plain UPDATE, the real servers as they were read.
+          const after = realServers
+            ? await tx.virtualService.update({
+                where: { id: current.id },
+                data: { ...vsColumns(vs), version: { increment: 1 }, realServers },
+                include,
+              })
+            : { ...(await updateService(tx, current.id, vs)), realServers: current.realServers };
           return { before, after };
         },
         (r) =>
@@ -167,7 +173,7 @@ export const virtualServiceRoutes = [
         async (tx) => {
           const current = await loadVs(tx, ctx.params.id);
           requireVersion(ctx.req, current.version, `Virtual service "${current.name}"`);
-          await tx.virtualService.delete({ where: { id: current.id } });
+          await deleteService(tx, current.id);
           return fullVs(current);
         },
         (before) => ctx.audit({ action: 'virtual-service.delete', objectType: 'virtual-service', objectId: ctx.params.id, before, outcome: 'success' }),
@@ -194,12 +200,9 @@ export const virtualServiceRoutes = [
           await checkCandidate(tx, vs, current).catch((e) => {
             throw relocate(e, current.realServers.length);
           });
-          const updated = await tx.virtualService.update({
-            where: { id: current.id },
-            data: { version: { increment: 1 }, realServers: { create: { ...rsColumns(rs), state: rs.state } } },
-            select: { realServers: { where: { name: rs.name } } },
-          });
-          return { ...updated.realServers[0], vsName: current.name };
+          const [added] = await insertRealServers(tx, current.id, [rs]);
+          await updateService(tx, current.id);
+          return { ...added, vsName: current.name };
         },
         (r) =>
           ctx.audit({
