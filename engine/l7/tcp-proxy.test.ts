@@ -321,3 +321,39 @@ test('the tunnel timeout counts silence in both directions: a one-way stream kee
   assert.ok(got.includes('tick 20;'), `the whole stream arrived before the tunnel closed: ${got.slice(-40)}`);
   talker.close();
 });
+
+test('a tunnel carries every byte value unchanged both ways, also past the kernel buffers (writes that must wait)', async () => {
+  // Raw echo: the real server returns exactly what it reads. The chunks are written on as latin1 strings, so
+  // every value 0-255 must survive, and 4 MiB at once fills the socket buffers so some writes wait in libuv.
+  const mirror = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+  const port = await freePort();
+  await dp.apply({
+    config: config([tcpService('bytes', port, { realServers: [{ name: 'm', address: '127.0.0.1', port: (mirror.address() as net.AddressInfo).port }] })]),
+    decisions: new Map(),
+  });
+  const sent = Buffer.alloc(4 * 1024 * 1024);
+  for (let i = 0; i < sent.length; i++) sent[i] = (i * 131 + (i >> 8)) & 0xff;
+  const c = net.connect({ port, host: '127.0.0.1' });
+  c.on('error', () => undefined);
+  const parts: Buffer[] = [];
+  let got = 0;
+  const all = new Promise<void>((resolve) =>
+    c.on('data', (d) => {
+      parts.push(d);
+      got += d.length;
+      if (got >= sent.length) resolve();
+    }),
+  );
+  await within(new Promise((r) => c.once('connect', r)), 'the connection');
+  c.write(sent);
+  await within(all, 'the 4 MiB echo', 30_000);
+  c.destroy();
+  mirror.close();
+  const back = Buffer.concat(parts);
+  assert.equal(back.length, sent.length);
+  assert.ok(back.equals(sent), 'the bytes came back unchanged');
+});

@@ -14,7 +14,7 @@ import { plainIp } from './rules.ts';
 import type { ServerState, ServiceRuntime } from './service.ts';
 import type { ListenerRef, Session } from './http-proxy.ts';
 import type { UpstreamConn } from './upstream.ts';
-import { isReadingPaused, own, pauseReading, resumeReading, setReader } from './reader.ts';
+import { own, pauseReading, resumeReading, setReader } from './reader.ts';
 import { writeDirect } from './writer.ts';
 import { watchIdle } from './idle.ts';
 
@@ -140,15 +140,22 @@ export class TcpSession implements Session, ChooseRequest {
     }
     const client = this.socket;
     const up = conn.socket;
+    // A chunk is borrowed (reader.ts) and is written on as a latin1 string, byte for byte: Node copies a string
+    // only into its own stack storage for the try-write and, for what the kernel did not take, onto its heap. A
+    // copied Buffer (own()) cost a typed array per chunk besides; measured alternating on the bench's load, the
+    // string saved 0.5-1.5 µs of CPU per request. The server's chunks go to this tunnel's reader directly, not
+    // through UpstreamConn's handler (one call less per chunk); its close and timeout still come by the handler.
+    const fromServer = (d: Buffer) => {
+      server.counters.bytesOut += d.length;
+      svc.bytesOut += d.length;
+      if (!writeDirect(client, d.toString('latin1'))) {
+        pauseReading(up);
+        client.once('drain', () => resumeReading(up));
+      }
+    };
+    setReader(up, fromServer);
     conn.handler = {
-      onData: (d) => {
-        server.counters.bytesOut += d.length;
-        svc.bytesOut += d.length;
-        if (!writeDirect(client, own(d))) {
-          pauseReading(up);
-          client.once('drain', () => resumeReading(up));
-        }
-      },
+      onData: fromServer,
       // A clean end from the server is passed on as a FIN so bytes still queued for the client are not lost.
       onClose: (err) => (err ? this.destroy() : client.end()),
       onTimeout: () => this.destroy(),
@@ -162,7 +169,7 @@ export class TcpSession implements Session, ChooseRequest {
     setReader(client, (d) => {
       server.counters.bytesIn += d.length;
       svc.bytesIn += d.length;
-      if (!writeDirect(up, own(d))) {
+      if (!writeDirect(up, d.toString('latin1'))) {
         pauseReading(client);
         up.once('drain', () => resumeReading(client));
       }
