@@ -12,7 +12,14 @@
  *           those modes
  *   errors  a failed or non-2xx request is counted; any for Fulcrum makes the run exit 1
  *   CPU     utime+stime from /proc of the proxy's whole process tree (Fulcrum: primary and workers; nginx: master
- *           and workers; HAProxy: its threads) over each run, divided by the requests wrk completed
+ *           and workers; HAProxy: its threads) over each run, divided by the requests wrk completed; for l7-tcp
+ *           also split into user and system time (`bench l7-tcp: cpu-per-req user+sys µs …`)
+ *   native  l7-tcp has two more peers, bench/native/tcp-relay.c compiled with cc into the temporary directory at
+ *           start (rows left out where there is no cc): "native-splice" relays with splice(2) through a pipe,
+ *           "native-copy" with recv/send, each one epoll loop per thread, 2 threads, and nothing else (no
+ *           scheduler, counters, timeouts). They are not Fulcrum and not wired into the engine: they measure what
+ *           a native data path could at best gain (`bench l7-tcp: native-splice/haproxy rps R cpu-per-req C`,
+ *           `fulcrum/native-splice …`)
  *
  * Raw requests per second swing between runs here, so only ratios measured in the same round mean anything; the
  * lines printed are medians: `bench l7-http: fulcrum/haproxy rps R cpu-per-req C` (R > 1: Fulcrum served more; C < 1:
@@ -55,6 +62,9 @@ const PORT = {
   fastify: { http: BASE + 10, tls: BASE + 11 },
   /** Fulcrum with its access log off: the logging cost is fulcrum against this, in the same rounds. */
   nolog: { http: BASE + 12, tcp: BASE + 13, tls: BASE + 14 },
+  /** bench/native/tcp-relay.c, l7-tcp only. */
+  'native-splice': { tcp: BASE + 15 },
+  'native-copy': { tcp: BASE + 16 },
 };
 
 /** Every process this bench starts (peers, backend, wrk): stopped by pid at the end or on SIGINT/SIGTERM/SIGHUP. */
@@ -90,24 +100,32 @@ function start(name: string, cmd: string, args: string[], opts: { cwd?: string }
 
 /** CPU ticks (user+system) of a process and all its descendants. */
 function treeTicks(root: number): number {
+  const t = treeCpu(root);
+  return t.user + t.sys;
+}
+
+/** CPU ticks of a process and all its descendants, user and system apart. */
+function treeCpu(root: number): { user: number; sys: number } {
   const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
+  const ticks = new Map<number, [number, number]>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       parent.set(Number(d), Number(f[1]));
-      ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+      ticks.set(Number(d), [Number(f[11]), Number(f[12])]);
     } catch {
       // the process ended while we looked
     }
   }
-  let sum = 0;
-  for (const [pid, t] of ticks) {
+  const sum = { user: 0, sys: 0 };
+  for (const [pid, [user, sys]] of ticks) {
     let p: number | undefined = pid;
     while (p !== undefined && p > 1 && p !== root) p = parent.get(p);
-    if (p === root) sum += t;
+    if (p !== root) continue;
+    sum.user += user;
+    sum.sys += sys;
   }
   return sum;
 }
@@ -115,6 +133,8 @@ function treeTicks(root: number): number {
 interface Run {
   rps: number;
   cpuUsPerReq: number;
+  userUsPerReq: number;
+  sysUsPerReq: number;
   errors: number;
 }
 
@@ -129,10 +149,13 @@ async function wrk(url: string, seconds: number): Promise<{ rps: number; request
 }
 
 async function measure(pid: number, url: string): Promise<Run> {
-  const before = treeTicks(pid);
+  const before = treeCpu(pid);
   const r = await wrk(url, SECONDS);
-  const ticks = treeTicks(pid) - before;
-  return { rps: r.rps, cpuUsPerReq: r.requests > 0 ? ((ticks / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors };
+  const after = treeCpu(pid);
+  const perReq = (ticks: number) => (r.requests > 0 ? ((ticks / CLK_TCK) * 1e6) / r.requests : NaN);
+  const user = perReq(after.user - before.user);
+  const sys = perReq(after.sys - before.sys);
+  return { rps: r.rps, cpuUsPerReq: user + sys, userUsPerReq: user, sysUsPerReq: sys, errors: r.errors };
 }
 
 const median = (xs: number[]) => {
@@ -301,19 +324,44 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
     JSON.stringify({ upstream: `http://127.0.0.1:${PORT.backend}`, httpPort: PORT.fastify.http, tlsPort: PORT.fastify.tls, cert: certPem, key: keyPem }),
   ]);
 
+  // The native relays (l7-tcp only): a measuring stick, compiled here so nothing is fetched or installed.
+  const natives: { 'native-splice'?: number; 'native-copy'?: number } = {};
+  if (MODES.includes('tcp')) {
+    const relay = compileRelay();
+    if (relay === null) console.log('# no cc: the native-splice and native-copy rows are left out');
+    else {
+      for (const how of ['splice', 'copy'] as const) {
+        const name = `native-${how}` as const;
+        natives[name] = start(name, relay, [String(PORT[name].tcp), String(PORT.backend), '2', how]).pid!;
+      }
+    }
+  }
+
   await waitPort(PORT.backend, 'backend nginx');
-  for (const [name, ports] of Object.entries({ fulcrum: PORT.fulcrum, haproxy: PORT.haproxy, nginx: PORT.nginx, fastify: PORT.fastify, nolog: PORT.nolog })) {
+  const listening: Record<string, Record<string, number>> = {
+    fulcrum: PORT.fulcrum,
+    haproxy: PORT.haproxy,
+    nginx: PORT.nginx,
+    fastify: PORT.fastify,
+    nolog: PORT.nolog,
+  };
+  for (const name of Object.keys(natives)) listening[name] = PORT[name as keyof typeof natives];
+  for (const [name, ports] of Object.entries(listening)) {
     for (const p of Object.values(ports)) await waitPort(p, name);
   }
   console.log(
     `# ${haproxyVersion}; ${nginxVersion.trim()}; Node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; ${ROUNDS} rounds; ${os.cpus().length} cores`,
   );
 
-  const pids = { fulcrum: fulcrum.pid!, haproxy: haproxy.pid!, nginx: nginx.pid!, fastify: fastify.pid!, nolog: nolog.pid! };
+  const pids = { fulcrum: fulcrum.pid!, haproxy: haproxy.pid!, nginx: nginx.pid!, fastify: fastify.pid!, nolog: nolog.pid!, ...natives } as Record<
+    'fulcrum' | 'haproxy' | 'nginx' | 'fastify' | 'nolog' | 'native-splice' | 'native-copy',
+    number
+  >;
   type Name = keyof typeof pids;
+  const nativeNames = Object.keys(natives) as Name[];
   const modes: { mode: 'http' | 'tcp' | 'tls'; peers: Name[] }[] = [
     { mode: 'http', peers: ['fulcrum', 'haproxy', 'nginx', 'fastify', 'nolog'] },
-    { mode: 'tcp', peers: ['fulcrum', 'haproxy', 'nginx'] },
+    { mode: 'tcp', peers: ['fulcrum', 'haproxy', 'nginx', ...nativeNames] },
     { mode: 'tls', peers: ['fulcrum', 'haproxy', 'nginx', 'fastify'] },
   ];
   const url = (name: Name, mode: 'http' | 'tcp' | 'tls') => `${mode === 'tls' ? 'https' : 'http'}://127.0.0.1:${(PORT[name] as Record<string, number>)[mode]}/`;
@@ -360,12 +408,30 @@ stream { server { listen 127.0.0.1:${PORT.nginx.tcp}; proxy_pass 127.0.0.1:${POR
       const o = med(peer);
       lines.push(`bench l7-${mode}: fulcrum/${peer} rps ${(f.rps / o.rps).toFixed(2)} cpu-per-req ${(f.cpu / o.cpu).toFixed(2)}`);
     }
+    if (mode === 'tcp') {
+      // What a native data path would gain: the relays against HAProxy, and where each one's CPU goes.
+      const h = med('haproxy');
+      for (const n of nativeNames) {
+        const o = med(n);
+        lines.push(`bench l7-tcp: ${n}/haproxy rps ${(o.rps / h.rps).toFixed(2)} cpu-per-req ${(o.cpu / h.cpu).toFixed(2)}`);
+      }
+      const split = (p: string) => `${p} ${median(runs[p].map((r) => r.userUsPerReq)).toFixed(1)}+${median(runs[p].map((r) => r.sysUsPerReq)).toFixed(1)}`;
+      lines.push(`bench l7-tcp: cpu-per-req user+sys µs ${peers.map(split).join(', ')}`);
+    }
   }
   // HTTP/2 (wrk speaks no ALPN, so the TLS ports above served it HTTP/1.1; h2load asks for h2 on the same ports).
   const h2Peers = (['fulcrum', 'haproxy', 'nginx'] as const).map((n) => ({ name: n, pid: pids[n], h2Url: url(n, 'tls'), httpUrl: url(n, 'http') }));
   const run = (cmd: string, args: string[]) => procs.run(cmd, args);
   lines.push(...(await benchH2(h2Peers, { seconds: SECONDS, rounds: ROUNDS, tmp: TMP, treeTicks, clkTck: CLK_TCK, median, run }, MODES)));
   for (const l of lines) console.log(l);
+}
+
+/** bench/native/tcp-relay.c built into the temporary directory; null where there is no C compiler. */
+function compileRelay(): string | null {
+  if (!have('cc')) return null;
+  const out = path.join(TMP, 'tcp-relay');
+  execFileSync('cc', ['-O2', '-pthread', '-o', out, path.join(HERE, 'native', 'tcp-relay.c')], { stdio: 'inherit' });
+  return out;
 }
 
 const removeTmp = () => fs.rmSync(TMP, { recursive: true, force: true });
