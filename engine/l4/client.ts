@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import { EngineError } from '../errors.ts';
-import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ERROR, readErrno } from './attrs.ts';
+import { frame, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ERROR, readErrno } from './attrs.ts';
 import {
   decodeDaemon,
   decodeDestination,
@@ -56,6 +56,12 @@ const DUMP_TIMEOUT_MS = 30_000;
 const READERS = 16;
 
 const align4 = (n: number) => (n + 3) & ~3;
+/** Where each netlink message of a run of messages begins. */
+function messageStarts(buf: Buffer): number[] {
+  const starts: number[] = [];
+  for (let off = 0; off + 16 <= buf.length; off += align4(buf.readUInt32LE(off))) starts.push(off);
+  return starts;
+}
 
 export interface ExecResult {
   command: Command;
@@ -78,6 +84,11 @@ interface NlSocket {
   on(ev: 'message', fn: (m: RawMsg[]) => void): void;
   on(ev: 'error', fn: (e: Error) => void): void;
   off(ev: 'message', fn: (m: RawMsg[]) => void): void;
+  /** The library's table of sequence numbers awaited (a reply to one goes to its callback, multipart parts gathered
+   * and the closing NLMSG_DONE removed), and the removal from it. */
+  makeRef(seq: number, cb: (err: Error | null, msgs: RawMsg[]) => void): number;
+  dropRef(seq: number): void;
+  requests: Map<number, unknown>;
   socket: { send(b: Buffer, o: object | undefined, cb: (e?: Error) => void): void; ref(): void; unref(): void };
   setRecvBufferSize(n: number): void;
   close(): void;
@@ -201,8 +212,7 @@ export class IpvsClient implements IpvsPort {
    */
   async execMessages(messages: Uint8Array): Promise<Int32Array> {
     const buf = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength);
-    const starts: number[] = [];
-    for (let off = 0; off + 16 <= buf.length; off += align4(buf.readUInt32LE(off))) starts.push(off);
+    const starts = messageStarts(buf);
     const errnos = new Int32Array(starts.length);
     for (let i = 0; i < starts.length; i += BATCH) {
       const last = Math.min(i + BATCH, starts.length) - 1;
@@ -265,10 +275,112 @@ export class IpvsClient implements IpvsPort {
     }
   }
 
-  /** execMessages() then the reads of execAndRead(), for the helper process. */
+  /** execMessages() then the reads of execAndRead(), for the helper process. One service to read back and changes
+   * that fit one datagram (a one-change apply): everything in one datagram (changeAndReadOne). */
   async execMessagesAndRead(messages: Uint8Array, readBack: ReadBack): Promise<{ errnos: Int32Array; observed: ObservedService[] }> {
+    if ('services' in readBack && readBack.services.length === 1) {
+      const buf = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength);
+      const starts = messageStarts(buf);
+      if (starts.length < BATCH) return this.changeAndReadOne(buf, starts, readBack.services[0]);
+    }
     const errnos = messages.byteLength ? await this.execMessages(messages) : new Int32Array(0);
     return { errnos, observed: await this.readBack(readBack) };
+  }
+
+  /**
+   * A one-service change and its confirming read in one datagram on the changing socket, one sendmsg:
+   *
+   *   [ change 1 … change n (the last asks for an ACK) | GET_SERVICE (no ACK: the answer is its reply) | GET_DEST, dump ]
+   *
+   * The kernel handles a datagram's messages in order within the sendmsg call (netlink_rcv_skb; a dump request
+   * answers with its first part and the walk goes on), so the reads see every change, and all answers are queued
+   * before sendmsg returns: one wake-up of the event loop reads them, where the two-step way (write, ACK, then two
+   * reads on two reading sockets) took three sendmsg calls and as many turns of the loop. Only one dump can run on a
+   * socket at a time, hence one service. The answers: refusals and the last change's ACK by sequence number (as
+   * sendBatch), the service's reply (or ESRCH: not there) and the destinations' parts until NLMSG_DONE, matched by
+   * sequence number through the library's request table (it strips the DONE and hands over the parts).
+   */
+  private async changeAndReadOne(buf: Buffer, starts: readonly number[], id: ServiceId): Promise<{ errnos: Int32Array; observed: ObservedService[] }> {
+    const errnos = new Int32Array(starts.length);
+    const seqs: number[] = [];
+    for (let k = 0; k < starts.length; k++) {
+      const seq = this.nl.generateSeq();
+      seqs.push(seq);
+      buf.writeUInt16LE(this.familyId, starts[k] + 4);
+      buf.writeUInt16LE(NLM_F_REQUEST | (k === starts.length - 1 ? NLM_F_ACK : 0), starts[k] + 6);
+      buf.writeUInt32LE(seq >>> 0, starts[k] + 8);
+    }
+    const readFrame = (c: Command, flags: number, seq: number) => {
+      const e = encodeCommand(c);
+      return frame({ type: this.familyId, flags, seq, pid: 0, cmd: e.cmd, version: IPVS_GENL_VERSION, attrs: e.attrs });
+    };
+    const svcSeq = this.nl.generateSeq();
+    const destSeq = this.nl.generateSeq();
+    const datagram = Buffer.concat([
+      buf,
+      readFrame({ cmd: 'get-service', service: id }, NLM_F_REQUEST, svcSeq),
+      readFrame({ cmd: 'get-dests', service: id }, NLM_F_REQUEST | NLM_F_DUMP, destSeq),
+    ]);
+    const changes = new Map<number, number>(seqs.map((s, k) => [s, k]));
+    const answered = (seq: number) =>
+      new Promise<RawMsg[]>((resolve, reject) => this.nl.makeRef(seq, (err: Error | null, msgs: RawMsg[]) => (err ? reject(err) : resolve(msgs))));
+    for (const [seq, k] of changes) this.pending.set(seq, (errno) => (errnos[k] = errno));
+    const svcAnswer = answered(svcSeq);
+    const destAnswer = answered(destSeq);
+    const errorsBefore = this.socketErrors.length;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => this.nl.socket.send(datagram, undefined, (err) => (err ? reject(err) : resolve())));
+      this.mutations += seqs.length;
+      const [svcMsgs, destMsgs] = await Promise.race([
+        Promise.all([svcAnswer, destAnswer]),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new EngineError('IPVS_KERNEL', {
+                  operation: 'waiting for the kernel to answer changes and their read-back',
+                  errno: `no answer in ${ACK_TIMEOUT_MS / 1000} s`,
+                }),
+              ),
+            ACK_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      // The reads come after the changes in the datagram, so their answers come after every change's answer.
+      if (seqs.length && this.pending.has(seqs[seqs.length - 1]))
+        throw new EngineError('IPVS_KERNEL', { operation: "reading the kernel's answers", errno: 'the changes were answered out of order' });
+      if (this.socketErrors.length > errorsBefore) {
+        throw new EngineError('IPVS_KERNEL', {
+          operation: "reading the kernel's answers",
+          errno: `${this.socketErrors[this.socketErrors.length - 1].message}; the next apply re-reads the kernel and repairs`,
+        });
+      }
+      const payloads = (c: Command, msgs: RawMsg[]): Buffer[] => {
+        const out: Buffer[] = [];
+        for (const m of msgs) {
+          if (m.type === NLMSG_ERROR) {
+            const errno = readErrno(m.data);
+            if (errno !== 0 && ['ESRCH', 'ENOENT'].includes(errnoName(errno))) return [];
+            if (errno !== 0) throw kernelError(c, errno);
+            continue;
+          }
+          if (m.type === this.familyId) out.push(m.data.subarray(4));
+        }
+        return out;
+      };
+      const [p] = payloads({ cmd: 'get-service', service: id }, svcMsgs);
+      const s = p ? decodeService(p) : undefined;
+      if (s)
+        s.destinations = payloads({ cmd: 'get-dests', service: id }, destMsgs)
+          .map((x) => decodeDestination(x, id.family))
+          .filter((d): d is ObservedDestination => !!d);
+      return { errnos, observed: s ? [s] : [] };
+    } finally {
+      clearTimeout(timer);
+      for (const seq of seqs) this.pending.delete(seq);
+      for (const seq of [svcSeq, destSeq]) if (this.nl.requests.has(seq)) this.nl.dropRef(seq);
+    }
   }
 
   /** The reads start once the last change is acknowledged, so they see every change. Services the kernel does not

@@ -14,8 +14,8 @@
  * GET_SERVICE and GET_DEST go out together on two reading sockets, so a "read" is one wait, not two):
  *  1. write: the changing messages, planned from the state the previous apply confirmed; one datagram, one ACK.
  *  2. confirm: GET of the same service; plan() over it must be empty, or the service is reported unconfirmed.
- * Both are one call to the IPVS helper process (execAndRead: the reads start when the write's ACK has come), so the
- * engine waits for the helper once per apply, not twice.
+ * Both are one call to the IPVS helper process (execAndRead), so the engine waits for the helper once per apply, not
+ * twice; for one service the helper sends both steps in one datagram, one sendmsg (client.ts changeAndReadOne).
  * Why no read before the write: the confirm is that read, taken after the write. If someone changed the service
  * behind our back since we confirmed it, either the kernel refuses part of the stale plan (a destination gone: SET_DEST
  * answers ENOENT) or the confirm shows a difference (a destination added); then the service is planned, written and
