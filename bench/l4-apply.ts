@@ -14,10 +14,13 @@
  *                                                                     p99 is the slowest round)
  * On a machine without IPVS it boots the UML test kernel (scripts/kernel/guest.sh) and runs itself there, compiled to
  * JavaScript as the engine runs (BENCH_L4_TSX=1: through tsx).
+ * After the one-change rounds, `l4-one-change parts` times the IPC to the IPVS helper, the change and its confirming
+ * read apart (through the helper and in this process), and counts context switches and syscalls per change
+ * (partsOfOneChange; BENCH_L4_NO_PARTS=1 skips it).
  * BENCH_L4_ROUNDS (7) sets the apply rounds, BENCH_L4_CHANGES (30) the measured one-change rounds; BENCH_L4_EACH=1
  * prints every one-change round's phases.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +28,7 @@ import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ConfigSchema, createConfigParser, type Config } from '../engine/config/index.ts';
 import { createL4DataPlane } from '../engine/l4/dataplane.ts';
+import { IpvsClient } from '../engine/l4/client.ts';
 import { openIpvsProcess } from '../engine/l4/ipvs-process.ts';
 import { configHash } from '../engine/canonical.ts';
 import { decideAll } from '../engine/server-state.ts';
@@ -106,6 +110,120 @@ const ipvsadmS = () =>
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * What one change costs, part by part (BENCH_L4_NO_PARTS=1 skips it): the same one SET_DEST and its confirming read
+ * (GET_SERVICE + GET_DEST of the service) that a one-change apply sends, timed apart, 30 times each, 50 ms apart:
+ *   ipc        an empty call to the IPVS helper process (the round trip between the two processes, nothing else);
+ *   write      the SET_DEST through the helper;  confirm  the read-back through the helper;  both  what the apply sends;
+ *   direct     the same netlink work from an IpvsClient in this process (no helper, no IPC).
+ * And per `both`: context switches of this process and of the helper (/proc/PID/status), and, with strace in the
+ * guest, the syscalls each makes (strace -c -f; strace slows each syscall, so its rounds are not timed).
+ */
+async function partsOfOneChange(): Promise<void> {
+  const port = await openIpvsProcess();
+  const direct = await IpvsClient.open();
+  const service = { family: 4 as const, protocol: 'tcp' as const, address: ipOf(100, 501), port: 80 };
+  let w = 50;
+  const setDest = () => [
+    {
+      cmd: 'set-dest' as const,
+      service,
+      destination: {
+        address: ipOf(200, 500 * SERVERS + 3),
+        port: 80,
+        forward: 'masq' as const,
+        weight: (w = w === 99 ? 50 : w + 1),
+        upperThreshold: 0,
+        lowerThreshold: 0,
+      },
+    },
+  ];
+  const readBack = { services: [service] };
+  const time = async (fn: () => Promise<unknown>): Promise<number> => {
+    const xs: number[] = [];
+    for (let i = 0; i < 35; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = performance.now();
+      await fn();
+      if (i >= 5) xs.push(performance.now() - t0);
+    }
+    return median(xs);
+  };
+  const parts: [string, () => Promise<unknown>][] = [
+    ['ipc', () => port.execAndRead([], { services: [] })],
+    ['write', () => port.exec(setDest())],
+    ['confirm', () => port.execAndRead([], readBack)],
+    ['both', () => port.execAndRead(setDest(), readBack)],
+    ['direct write', () => direct.exec(setDest())],
+    ['direct confirm', () => direct.execAndRead([], readBack)],
+    ['direct both', () => direct.execAndRead(setDest(), readBack)],
+  ];
+  const out: string[] = [];
+  for (const [name, fn] of parts) out.push(`${name} ${(await time(fn)).toFixed(2)}`);
+  console.log(`l4-one-change parts (ms, medians of 30): ${out.join(', ')}`);
+  const childPid = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .find((d) => {
+      try {
+        return (
+          fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(process.pid) &&
+          fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('ipvs-child')
+        );
+      } catch {
+        return false;
+      }
+    });
+  const switches = (pid: string | number) => {
+    let n = 0;
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const st = fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+      n += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(st)![1]) + Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(st)![1]);
+    }
+    return n;
+  };
+  if (childPid) {
+    const before = [switches(process.pid), switches(childPid)];
+    for (let i = 0; i < 20; i++) await port.execAndRead(setDest(), readBack);
+    const after = [switches(process.pid), switches(childPid)];
+    console.log(
+      `l4-one-change context switches per change: engine ${((after[0] - before[0]) / 20).toFixed(1)}, helper ${((after[1] - before[1]) / 20).toFixed(1)}`,
+    );
+    const counted: string[] = [];
+    for (const [who, pid] of [
+      ['engine', String(process.pid)],
+      ['helper', childPid],
+    ] as const) {
+      const file = path.join(os.tmpdir(), `bench-l4-strace-${who}`);
+      const st = spawn('strace', ['-c', '-f', '-o', file, '-p', pid], { stdio: 'ignore' });
+      const ok = await new Promise<boolean>((r) => {
+        st.once('error', () => r(false));
+        setTimeout(() => r(true), 1500);
+      });
+      if (!ok) break;
+      for (let i = 0; i < 20; i++) await port.execAndRead(setDest(), readBack);
+      await new Promise((r) => setTimeout(r, 100));
+      const exited = new Promise((r) => st.once('exit', r));
+      st.kill('SIGINT');
+      await exited;
+      const text = fs.readFileSync(file, 'utf8');
+      // strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall.
+      const rows = text
+        .split('\n')
+        .filter((l) => /^\s*\d/.test(l) && !l.includes('total'))
+        .map((l) => l.trim().split(/\s+/))
+        .map((c) => [c[c.length - 1], Number(c[3])] as const)
+        .sort((a, b) => b[1] - a[1]);
+      const total = rows.reduce((n, [, c]) => n + c, 0);
+      const top = rows.slice(0, 8).map(([n, c]) => `${n} ${(c / 20).toFixed(1)}`);
+      counted.push(`${who} ${(total / 20).toFixed(1)} (${top.join(', ')})`);
+    }
+    if (counted.length) console.log(`l4-one-change syscalls per change (strace -c, 20 changes): ${counted.join('; ')}`);
+  }
+  direct.close();
+  port.close();
+}
+
 const cfg = makeConfig();
 const text = restoreText(cfg);
 const fulcrumMs: number[] = [];
@@ -178,6 +296,7 @@ execFileSync('ipvsadm', ['-C']);
   console.log(`l4-one-change phases of the slowest round (ms): ${phasesOf(byTime[byTime.length - 1])}`);
   if (!ipvsadmS().includes(`-a -t ${ipOf(100, 501)}:80 -r ${ipOf(200, 500 * SERVERS + 3)}:80 -m -w ${50 + WARM_UP_CHANGES + ONE_CHANGE_ROUNDS - 1}`))
     throw new Error('weight not in the kernel');
+  if (!process.env.BENCH_L4_NO_PARTS) await partsOfOneChange();
   await dp.close();
   execFileSync('ipvsadm', ['-C']);
   console.log(`l4-one-change warm-up rounds (not in the median): ${warmUp.map((x) => `${x.toFixed(1)} ms`).join(', ')}`);
