@@ -55,6 +55,29 @@ test('paths with quotes, backslashes, control and non-ASCII characters come back
   assert.equal(b.path, `/${'x'.repeat(511)}…`);
 });
 
+test('service, server, method and termination come back as sent, escaped or not, when they repeat and after more distinct values than the log remembers', async () => {
+  const dir = tmp();
+  const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '10m', keep: 1 });
+  const odd = { service: 'a"b', server: 'c\\d\u0001', method: 'M\u00e9', termination: 'P"' };
+  const sent: AccessEntry[] = [];
+  // 1,500 distinct services pass the 1,024 the log keeps the text of, so odd values are looked up before and after the
+  // table starts again, and each value is written once from the table and once freshly.
+  for (let i = 0; i < 1500; i++) {
+    const e = i % 100 === 7 ? entry(odd) : entry({ service: `svc-${i}`, server: i % 2 ? undefined : `srv-${i % 3}` });
+    sent.push(e, e);
+    log.record(e);
+    log.record(e);
+  }
+  await log.close();
+  const got = lines(dir);
+  assert.equal(got.length, sent.length);
+  got.forEach((g, i) => {
+    const e = sent[i];
+    assert.deepEqual([g.service, g.server, g.method, g.termination], [e.service, e.server ?? '-', e.method, e.termination], `line ${i + 1}`);
+  });
+  for (const line of fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'latin1').split('\n')) assert.match(line, /^[ -~]*$/);
+});
+
 test("timings and the time are written as JSON.stringify writes them: a fraction's trailing zeros cut, other values as they are", async () => {
   const dir = tmp();
   const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '10m', keep: 1 });

@@ -69,12 +69,36 @@ const CHUNK_BYTES = 16 * 1024;
  * are fixed and none is a secret. Strings are JSON-escaped; a plain one (no quote, backslash or control character)
  * is copied as it is.
  */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** Printable ASCII but for quote and backslash: a loop, as RegExp.prototype.test's call cost more on these short strings. */
+function isPlain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
 const NOT_ASCII = /[\u007f-\uffff]/g;
 const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 /** A JSON string in printable ASCII (other characters as \u escapes), so a line's text is its bytes in latin1. */
-const str = (s: string) => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s).replace(NOT_ASCII, escaped));
+const str = (s: string) => (isPlain(s) ? `"${s}"` : JSON.stringify(s).replace(NOT_ASCII, escaped));
 const num = (n: number) => (Number.isFinite(n) ? n : -1);
+/**
+ * The JSON text of a field that repeats from line to line (service, server, method, termination): a lookup costs
+ * less than the plain test, which was the largest item of a line after the copy into the chunk. At
+ * most KNOWN_MAX are kept; past that the table starts again, so a flood of distinct values costs a test each, as
+ * before, and holds no more.
+ */
+const KNOWN_MAX = 1024;
+const known = new Map<string, string>();
+function repeated(s: string): string {
+  let text = known.get(s);
+  if (text === undefined) {
+    if (known.size >= KNOWN_MAX) known.clear();
+    text = str(s);
+    known.set(s, text);
+  }
+  return text;
+}
 /** ".000Z" … ".999Z" (the time's milliseconds), and ".001" … ".999" with trailing zeros cut (".1", ".25"). */
 const MS_Z = Array.from({ length: 1000 }, (_, i) => `.${String(i).padStart(3, '0')}Z`);
 const FRACTION = Array.from({ length: 1000 }, (_, i) => `.${String(i).padStart(3, '0')}`.replace(/\.?0+$/, ''));
@@ -107,7 +131,7 @@ function isoNow(): string {
 function accessLine(e: AccessEntry): string {
   const t = e.timings;
   const p = e.path.length > MAX_PATH ? `${e.path.slice(0, MAX_PATH)}…` : e.path;
-  return `{"level":"info","time":"${isoNow()}","client":${str(e.client)},"service":${str(e.service)},"server":${str(e.server ?? '-')},"method":${str(e.method)},"path":${str(p)},"status":${num(e.status)},"bytesIn":${num(e.bytesIn)},"bytesOut":${num(e.bytesOut)},"timings":{"requestMs":${msText(t.requestMs)},"queueMs":${msText(t.queueMs)},"connectMs":${msText(t.connectMs)},"responseMs":${msText(t.responseMs)},"totalMs":${msText(t.totalMs)}},"termination":${str(e.termination)},"retries":${num(e.retries)},"msg":"access"}\n`;
+  return `{"level":"info","time":"${isoNow()}","client":${str(e.client)},"service":${repeated(e.service)},"server":${repeated(e.server ?? '-')},"method":${repeated(e.method)},"path":${str(p)},"status":${num(e.status)},"bytesIn":${num(e.bytesIn)},"bytesOut":${num(e.bytesOut)},"timings":{"requestMs":${msText(t.requestMs)},"queueMs":${msText(t.queueMs)},"connectMs":${msText(t.connectMs)},"responseMs":${msText(t.responseMs)},"totalMs":${msText(t.totalMs)}},"termination":${repeated(e.termination)},"retries":${num(e.retries)},"msg":"access"}\n`;
 }
 
 function isAbnormal(e: Pick<AccessEntry, 'status' | 'termination'>): boolean {
