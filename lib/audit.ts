@@ -293,16 +293,18 @@ export async function recordAuditHead(written?: AuditHead): Promise<void> {
   // Two commits' calls may finish out of order: a head older than the one this process recorded last, on this
   // database, is left alone, so the file never goes back.
   const client = db();
-  const recorded = state().heads.get(headPath());
+  // The path once: each headPath() builds the whole console environment (lib/env.ts, about 6 µs).
+  const file = headPath();
+  const recorded = state().heads.get(file);
   if (written && recorded?.client === client && recorded.id >= written.id) return;
   const last = written ?? (await client.auditEvent.findFirst({ orderBy: { id: 'desc' }, select: { id: true, hash: true } }));
   if (!last) return;
   const key = await auditKey(undefined, { create: false });
   const head: HeadFile = { id: last.id, hash: last.hash, ...(key ? { mac: auditHeadMac(key, last.id, last.hash) } : {}) };
-  const tmp = `${headPath()}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(head), { mode: 0o600 });
-  fs.renameSync(tmp, headPath());
-  state().heads.set(headPath(), { client, id: last.id });
+  fs.renameSync(tmp, file);
+  state().heads.set(file, { client, id: last.id });
   scheduleSeal(last);
 }
 

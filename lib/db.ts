@@ -58,16 +58,24 @@ export function migrate(file: string): string[] {
   // The database holds password hashes and private keys: owner only.
 }
 
-const g = globalThis as unknown as { __fulcrumDb?: { file: string; client: PrismaClient } };
+const g = globalThis as unknown as { __fulcrumDb?: { file: string; client: PrismaClient; dataDirEnv?: string; cwd: string } };
 
 export function db(): PrismaClient {
+  // Called several times per request: databasePath() builds the whole console environment (lib/env.ts, about 6 µs,
+  // 2 % of an edit's CPU), but the data directory depends only on FULCRUM_DATA_DIR and the working directory.
+  const cur = g.__fulcrumDb;
+  if (cur && cur.dataDirEnv === process.env.FULCRUM_DATA_DIR && cur.cwd === process.cwd()) return cur.client;
   const file = databasePath();
-  if (g.__fulcrumDb?.file === file) return g.__fulcrumDb.client;
+  if (cur?.file === file) {
+    cur.dataDirEnv = process.env.FULCRUM_DATA_DIR;
+    cur.cwd = process.cwd();
+    return cur.client;
+  }
   migrate(file);
   fs.chmodSync(file, 0o600);
   ensureAuditKeyAtStart(path.dirname(file), file);
   const client = new PrismaClient({ adapter: withFailedCommitRecovery(new PrismaBetterSQLite3({ url: `file:${file}` })) });
-  g.__fulcrumDb = { file, client };
+  g.__fulcrumDb = { file, client, dataDirEnv: process.env.FULCRUM_DATA_DIR, cwd: process.cwd() };
   return client;
 }
 
