@@ -190,11 +190,23 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     );
   }
 
-  private async program(config: Config): Promise<ServiceResult[]> {
+  /** `ms`, when given, gets the milliseconds of each step (the HA group, decisions, each data plane by name). */
+  private async program(config: Config, ms?: Record<string, number>): Promise<ServiceResult[]> {
+    let t = performance.now();
+    const lap = (k: string) => {
+      const now = performance.now();
+      if (ms) ms[k] = Math.round((now - t) * 10) / 10;
+      t = now;
+    };
     await this.ha.apply(config);
+    lap('ha');
     const decisions = this.decisions(config);
+    lap('decisions');
     const results: ServiceResult[] = [];
-    for (const dp of this.dataPlanes) results.push(...(await dp.apply({ config, decisions })));
+    for (const dp of this.dataPlanes) {
+      results.push(...(await dp.apply({ config, decisions })));
+      lap(dp.name);
+    }
     this.capabilitiesRead.invalidate();
     return results;
   }
@@ -222,12 +234,23 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         this.log('warn', 'apply refused: it arrived after its deadline', { version, deadline: new Date(opts.deadline).toISOString() });
         throw err;
       }
+      // Where an apply's time goes, in its 'applied' log line (bench/apply.ts reads it from the engine log).
+      const ms: Record<string, number> = {};
+      let t = performance.now();
+      const started = t;
+      const lap = (k: string) => {
+        const now = performance.now();
+        ms[k] = Math.round((now - t) * 10) / 10;
+        t = now;
+      };
       const { config, error } = this.validate(raw);
+      lap('validate');
       if (!config) {
         this.recordOutcome({ version, status: 'failed', message: error!.message });
         throw error!;
       }
       const hash = configHash(config);
+      lap('hash');
       if (this.running && this.running.version === version && this.running.hash === hash) {
         return { ok: true, version, hash, results: this.running.results, isRepeat: true };
       }
@@ -235,7 +258,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       this.recordOutcome({ version, hash, status: 'applying' });
       // The monitor first, so a server that joins a check already known down is decided down in this very apply.
       this.monitor.update(config);
-      const results = await this.program(config);
+      lap('monitor');
+      const results = await this.program(config, ms);
+      t = performance.now();
       const failed = results.filter((r) => r.status === 'failed');
       if (failed.length > 0) {
         const previous = this.running;
@@ -253,6 +278,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       this.running = { version, hash, appliedAt: new Date().toISOString(), config, results };
       try {
         this.persist();
+        lap('persist');
       } catch (e) {
         // Not recorded (disk full, read-only): running it would make a restarted engine reconcile to something else.
         // Back to the previous version, and say why.
@@ -269,8 +295,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         throw err;
       }
       this.recordOutcome({ version, hash, status: 'applied' });
+      lap('record');
       this.emit('event', { type: 'applied', at: this.running.appliedAt, version, hash, results });
-      this.log('info', 'applied', { version, hash, services: results.length });
+      ms.total = Math.round((performance.now() - started) * 10) / 10;
+      this.log('info', 'applied', { version, hash, services: results.length, ms });
       return { ok: true, version, hash, results };
     });
   }
