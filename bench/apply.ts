@@ -17,12 +17,16 @@
  *
  * Prints:  bench apply: rest-to-forward ms at 10 and 1000 services: p50 X Y, p99 Z W          goal p50 ≤ 100
  *          bench apply: at N services: put p50 …, apply answered p50 …, in force p50 … (p99 …)
+ *          bench apply: at N services, the engine's apply (ms, p50 …): its steps, from the engine log's 'applied' lines;
+ *          the rest of "apply answered" is the console's (building and sending the configuration) and the transport.
  * BENCH_APPLY_SIZES (10,1000), BENCH_APPLY_ROUNDS (30, after 4 warm-up rounds); BENCH_APPLY_PROFILE=DIR writes a
  * V8 CPU profile of the console, the engine and its workers to DIR.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Client, setupAdmin, startHarness } from '../lib/testing/harness.ts';
 
@@ -52,7 +56,7 @@ async function letterServer(letter: string): Promise<{ port: number; close(): vo
   return { port: (server.address() as { port: number }).port, close: () => server.close() };
 }
 
-async function startConsole(): Promise<{ client: Client; stop(): Promise<void> }> {
+async function startConsole(): Promise<{ client: Client; dataDir: string; stop(): Promise<void> }> {
   // With BENCH_APPLY_PROFILE the console, the engine (lib/testing/harness.ts passes FULCRUM_TEST_ENGINE_NODE_ARGS)
   // and its workers (cluster workers inherit the primary's flags) each write a CPU profile when they exit.
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
@@ -72,6 +76,7 @@ async function startConsole(): Promise<{ client: Client; stop(): Promise<void> }
   const client = await setupAdmin({ dataDir, baseUrl, restartEngine: async () => {}, close: async () => {} });
   return {
     client,
+    dataDir,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -197,10 +202,57 @@ async function measure(size: number, a: number, b: number) {
       await load.stop();
     }
     if (load.errors) throw new Error(`${load.errors} requests to the first service failed`);
+    engineParts(size, con.dataDir, rounds.length);
     return rounds;
   } finally {
     await con.stop();
   }
+}
+
+/**
+ * The engine's own share of a round, from its log: each 'applied' line carries the milliseconds of its steps
+ * (engine/daemon/engine.ts: validate, hash, monitor, ha, decisions, each data plane, persist, record, total). Medians
+ * over the last `n` applies (the measured rounds).
+ */
+function engineParts(size: number, dataDir: string, n: number): void {
+  // The active file and rotated ones (pino-roll numbers them: engine.1.log …), oldest first by number.
+  const dir = path.join(dataDir, 'logs');
+  let text = '';
+  try {
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => /^engine(\.\d+)?\.log$/.test(f))
+      .sort((x, y) => Number(/\.(\d+)\.log$/.exec(x)?.[1] ?? 0) - Number(/\.(\d+)\.log$/.exec(y)?.[1] ?? 0));
+    text = files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+  } catch {
+    console.log(`bench apply: no engine log in ${dir}`);
+    return;
+  }
+  const parts: Record<string, number>[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"applied"')) continue;
+    try {
+      const j = JSON.parse(line);
+      const ms = j.ms ?? j.fields?.ms;
+      if (j.msg === 'applied' && ms) parts.push(ms);
+    } catch {
+      /* not a JSON line */
+    }
+  }
+  const last = parts.slice(-n);
+  if (!last.length) return console.log(`bench apply: no 'applied' lines with timings in ${dir}`);
+  const keys = Object.keys(last[last.length - 1]);
+  console.log(
+    `bench apply: at ${size} services, the engine's apply (ms, p50 of ${last.length}): ${keys
+      .map(
+        (k) =>
+          `${k} ${percentile(
+            last.map((x) => x[k] ?? 0),
+            50,
+          ).toFixed(1)}`,
+      )
+      .join(', ')}`,
+  );
 }
 
 const a = await letterServer('a');
