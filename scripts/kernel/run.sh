@@ -10,6 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find engine lib -name '*.kernel.test.ts' -not -path '*/node_modules/*' | sort); fi
 if [ ${#files[@]} -eq 0 ]; then echo "no kernel tests"; exit 0; fi
+files=("${files[@]#"$PWD/"}") # a file named by its absolute path: relative to the repository, as the compiled tree is
 uml=(); qemu=()
 for f in "${files[@]}"; do
   if head -1 "$f" | grep -q '^// kernel: qemu' && command -v qemu-system-x86_64 >/dev/null; then qemu+=("$f"); else uml+=("$f"); fi
