@@ -30,8 +30,9 @@ const tell = (state) => {
   fs.appendFileSync(fifo(), lines);
 };
 
-note(`start ${args.join(' ')}`);
-process.stdout.write('Starting Keepalived v2.2.7 (fake)\n');
+// The handlers before the "start" line: a test takes that line for "keepalived is up" and the engine may send
+// SIGHUP at once; one that came before its handler would end this process (Node's default for SIGHUP), as it did
+// in CI under load.
 process.on('SIGHUP', () => {
   text = fs.readFileSync(conf, 'utf8');
   note('reload');
@@ -42,6 +43,8 @@ process.on('SIGTERM', () => {
   tell('STOP');
   process.exit(0);
 });
+note(`start ${args.join(' ')}`);
+process.stdout.write('Starting Keepalived v2.2.7 (fake)\n');
 // The first state only once the handlers are there: a test that hears BACKUP may signal at once (it knows the pid
 // from the spawn), and a SIGUSR1 before its handler would kill this process instead.
 tell('BACKUP');
