@@ -97,30 +97,22 @@ export function monitorChildTicks(root: number): number {
  * The engine runs as compiled JavaScript, never through a TypeScript loader (ARCHITECTURE.md, engine/tsconfig.build.json),
  * so the processes whose CPU this bench measures (the monitor and its child, the proxy and its workers) run the
  * same: compileBench() builds bench/health-monitor.ts and bench/health-proxy.ts, with the engine files they load and
- * the two child entries found by URL (runner-child, the layer 7 worker), into a directory under /var/tmp (the test
- * kernel sees it: only its /tmp is private), as the build does. Through tsx the same checks cost more: its esbuild
- * keeps function names (an Object.defineProperty per closure made, several per check; seen in a perf profile of the
- * monitor's child) and its loader thread runs in each process. Measured at 2,000 checks every 2 s, the monitor alone
+ * the child entries found by URL (runner-child, the layer 7 worker), into a directory under /var/tmp (the test
+ * kernel sees it: only its /tmp is private), with scripts/kernel/compile.mjs, as the kernel tests are built.
+ * Through tsx the same checks cost more: its esbuild keeps function names (an Object.defineProperty per closure
+ * made, several per check; seen in a perf profile of the monitor's child) and its loader thread runs in each process. Measured at 2,000 checks every 2 s, the monitor alone
  * for 20 s, three runs each way alternating: 11.8, 11.7, 9.9 % of one core compiled, 12.5, 12.2, 12.2 % through tsx
  * (the child's user CPU 5.2-6.9 against 6.8-7.9 %).
  */
 export function compileBench(): string {
-  const dir = fs.mkdtempSync('/var/tmp/fulcrum-bench-health-js-');
-  const files = ['bench/health-monitor.ts', 'bench/health-proxy.ts', 'engine/health/runner-child.ts', 'engine/l7/worker.ts', 'engine/log/pino-roll.d.ts'];
-  fs.writeFileSync(
-    path.join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      extends: path.join(ROOT, 'engine/tsconfig.build.json'),
-      compilerOptions: { rootDir: ROOT, outDir: dir, sourceMap: false, incremental: false },
-      files: files.map((f) => path.join(ROOT, f)),
-      include: [],
-    }),
-  );
-  fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(dir, 'tsconfig.json')], { encoding: 'utf8' });
+  // The kernel tests' compile step (scripts/kernel/compile.mjs), which adds the child entries found by URL (the
+  // health runner child, the layer 7 worker) and prints its directory: one build recipe, not two.
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/kernel/compile.mjs'), 'bench/health-monitor.ts', 'bench/health-proxy.ts'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`the bench's engine did not compile:\n${r.stdout}${r.stderr}`);
-  return dir;
+  return r.stdout.trim();
 }
 
 /** A compiled bench file (compileBench's `dir`) in a child process, without a loader. */
