@@ -130,3 +130,37 @@ test("keyed: a remembered key is not read again, a new key is, and a refusal is 
   assert.ok(!clash.success && !want.success);
   assert.deepEqual(clash.error.issues, want.error.issues);
 });
+
+test("owned: request bodies compared by value — every answer is ConfigSchema.safeParse's, and only changed services are parsed again", () => {
+  const parse = createConfigParser();
+  // Each as a request body is: a fresh object read from JSON.
+  const body = (raw: unknown) => JSON.parse(JSON.stringify(raw));
+  const check = (raw: unknown, what: string) => {
+    const want = ConfigSchema.safeParse(raw);
+    const got = parse.owned(body(raw));
+    assert.equal(got.success, want.success, `${what}: success`);
+    if (want.success && got.success) assert.deepEqual(got.data, want.data, `${what}: data`);
+    if (!want.success && !got.success) assert.deepEqual(got.error.issues, want.error.issues, `${what}: issues`);
+  };
+  const base = { certificates: [cert], virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443), l7('d', 9443)] };
+  check(base, 'the first');
+  assert.deepEqual(parse.counts, { parsed: 4, remembered: 0 });
+  check(base, 'the same again');
+  assert.deepEqual(parse.counts, { parsed: 4, remembered: 4 });
+  check({ ...base, virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443, { scheduler: 'rr' }), l7('d', 9443)] }, 'one changed');
+  assert.deepEqual(parse.counts, { parsed: 5, remembered: 7 }, 'one service parsed afresh, three remembered');
+  // The same fields in another order are another input (a plain object's order can show in its output): afresh.
+  const [first, ...others] = base.virtualServices;
+  const { name, ...fields } = first;
+  check({ ...base, virtualServices: [{ ...fields, name }, ...others] }, 'one service with its keys in another order, c as it was');
+  assert.equal(parse.counts.parsed, 7, 'a (reordered) and c (changed back) afresh');
+  check({ ...base, virtualServices: [dr('a'), dr('a', { ports: [443] })] }, 'a name used twice');
+  check({ ...base, virtualServices: [dr('a', { ports: [0] }), dr('b', { ports: [443] })] }, 'a field refused inside a service');
+  check({ ...base, extra: 1 }, 'an unknown top-level key');
+  check([base], 'not an object');
+  check({}, 'no services at all');
+  check(base, 'back to the first');
+  // Not JSON-like (a Date where text belongs): never taken as the same, so the schema answers.
+  const dated = { virtualServices: [{ ...dr('a'), name: new Date(0) }] };
+  assert.equal(parse.owned(dated).success, ConfigSchema.safeParse(dated).success);
+});

@@ -10,7 +10,8 @@
  *   - the other fields are ConfigFields' with no services, then checkWholeConfig runs as ConfigSchema runs it;
  *   - anything refused, at any step, is parsed again by ConfigSchema itself, so errors (paths, order) are its own.
  * Remembered outputs are deep-frozen and shared by every configuration that has them: nothing may change a parsed
- * configuration in place (a write throws). The memo holds the services of the last parse only.
+ * configuration in place (a write throws). The memo holds the services of the last parse only. owned() (the engine's
+ * request bodies) finds them by name and compares by value instead of by text.
  */
 import type { z } from 'zod';
 import { type Config, ConfigFields, ConfigSchema, checkWholeConfig, MAX_VIRTUAL_SERVICES, type VirtualService, VirtualServiceSchema } from './schema.ts';
@@ -41,32 +42,57 @@ export interface ConfigParser {
    * fields. Keys of one parser must be of one kind; this one's memo is shared with the plain call's.
    */
   keyed(services: readonly KeyedService[], rest: Record<string, unknown>): Result;
+  /**
+   * The same, for `raw` that nobody changes after this call (the engine's API: a request body, just read as JSON).
+   * Each service is compared by value with the last owned parse's service of its name, where the plain call turns
+   * every service into JSON text to look it up: at 1,000 services that text was most of the engine's validate
+   * (bench:apply) and garbage for the collector. A value equal in every key, in the same order, is the same input,
+   * so its output is the same; anything else (another kind of object, a changed value) is parsed afresh. Its memo
+   * is its own.
+   */
+  owned(raw: unknown): Result;
   /** Services parsed afresh and found in the memo, over this parser's life (tests, benches). */
   readonly counts: { parsed: number; remembered: number };
 }
 
+/**
+ * Whether `a` and `b` are the same JSON-like value: the same primitives (Object.is), arrays of the same values,
+ * plain objects with the same keys in the same order and the same values. Any other object is never the same
+ * (parsed afresh, so nothing is assumed of it). One object given twice is itself: owned() inputs do not change.
+ */
+function isSameValue(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return Object.is(a, b);
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!isSameValue(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.prototype || Object.getPrototypeOf(b) !== Object.prototype) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    if (ka[i] !== kb[i] || !isSameValue((a as Record<string, unknown>)[ka[i]], (b as Record<string, unknown>)[kb[i]])) return false;
+  }
+  return true;
+}
+
 export function createConfigParser(): ConfigParser {
   let memo = new Map<string, VirtualService>();
+  /** owned()'s: the last owned parse's services by name, each with the input it came from. */
+  let byName = new Map<string, { input: unknown; vs: VirtualService }>();
   const counts = { parsed: 0, remembered: 0 };
   const full = (raw: unknown): Result => ConfigSchema.safeParse(raw) as Result;
-  const keyed = (entries: readonly KeyedService[], rest: Record<string, unknown>): Result => {
-    const whole = () => full({ ...rest, virtualServices: entries.map((e) => e.input()) });
-    if ('virtualServices' in rest || entries.length > MAX_VIRTUAL_SERVICES) return whole();
-    const next = new Map<string, VirtualService>();
-    const services: VirtualService[] = [];
-    for (const e of entries) {
-      let vs = next.get(e.key) ?? memo.get(e.key);
-      if (vs) counts.remembered++;
-      else {
-        const r = VirtualServiceSchema.safeParse(e.input());
-        if (!r.success) return whole();
-        vs = deepFreeze(r.data);
-        counts.parsed++;
-      }
-      next.set(e.key, vs);
-      services.push(vs);
-    }
-    memo = next;
+  /** One service afresh, frozen; null if refused (the caller then lets the whole schema answer). */
+  const parseService = (input: unknown): VirtualService | null => {
+    const r = VirtualServiceSchema.safeParse(input);
+    if (!r.success) return null;
+    counts.parsed++;
+    return deepFreeze(r.data);
+  };
+  /** The other fields and the rules across services, on services already parsed; `whole` answers any refusal. */
+  const finish = (services: VirtualService[], rest: Record<string, unknown>, whole: () => Result): Result => {
     const fields = ConfigFields.safeParse({ ...rest, virtualServices: [] });
     if (!fields.success) return whole();
     const config = { ...fields.data, virtualServices: services };
@@ -78,6 +104,25 @@ export function createConfigParser(): ConfigParser {
     } as unknown as z.RefinementCtx);
     return isRefused ? whole() : { success: true, data: config };
   };
+  const keyed = (entries: readonly KeyedService[], rest: Record<string, unknown>): Result => {
+    const whole = () => full({ ...rest, virtualServices: entries.map((e) => e.input()) });
+    if ('virtualServices' in rest || entries.length > MAX_VIRTUAL_SERVICES) return whole();
+    const next = new Map<string, VirtualService>();
+    const services: VirtualService[] = [];
+    for (const e of entries) {
+      let vs = next.get(e.key) ?? memo.get(e.key);
+      if (vs) counts.remembered++;
+      else {
+        const parsed = parseService(e.input());
+        if (!parsed) return whole();
+        vs = parsed;
+      }
+      next.set(e.key, vs);
+      services.push(vs);
+    }
+    memo = next;
+    return finish(services, rest, whole);
+  };
   const parse = (raw: unknown): Result => {
     if (!isRecord(raw) || !Array.isArray(raw.virtualServices)) return full(raw);
     const { virtualServices, ...rest } = raw;
@@ -86,5 +131,28 @@ export function createConfigParser(): ConfigParser {
       rest,
     );
   };
-  return Object.assign(parse, { keyed, counts });
+  const owned = (raw: unknown): Result => {
+    if (!isRecord(raw) || !Array.isArray(raw.virtualServices) || raw.virtualServices.length > MAX_VIRTUAL_SERVICES) return full(raw);
+    const { virtualServices, ...rest } = raw;
+    const next = new Map<string, { input: unknown; vs: VirtualService }>();
+    const services: VirtualService[] = [];
+    for (const input of virtualServices as unknown[]) {
+      const name = isRecord(input) && typeof input.name === 'string' ? input.name : undefined;
+      const was = name === undefined ? undefined : (next.get(name) ?? byName.get(name));
+      let vs: VirtualService | null;
+      if (was && isSameValue(was.input, input)) {
+        vs = was.vs;
+        counts.remembered++;
+      } else {
+        vs = parseService(input);
+        if (!vs) return full(raw);
+      }
+      // A name given twice is refused by the rules across services; the first one's stays remembered.
+      if (name !== undefined && !next.has(name)) next.set(name, { input, vs });
+      services.push(vs);
+    }
+    byName = next;
+    return finish(services, rest, () => full(raw));
+  };
+  return Object.assign(parse, { keyed, owned, counts });
 }

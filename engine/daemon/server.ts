@@ -103,13 +103,14 @@ export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: str
           return send(res, 200, await engine.status(statusQuery(req.url)));
         case 'POST /v1/validate': {
           const { config } = parse(ValidateBody, await readBody(req));
-          const { error } = engine.validate(config);
+          const { error } = engine.validate(config, true);
           if (error) throw error;
           return send(res, 200, { ok: true });
         }
         case 'POST /v1/apply': {
           const body = parse(ApplyBody, await readBody(req));
-          const result = await engine.apply(body.version, body.config, { deadline: body.deadline });
+          // The body is this request's own and nobody changes it: the engine compares its services by value.
+          const result = await engine.apply(body.version, body.config, { deadline: body.deadline, isOwned: true });
           if (result.ok) return send(res, 200, result);
           // A refused apply answers in the error envelope like every other refusal; what was tried and what still
           // runs are its details (the client turns them back into an ApplyResponse).
