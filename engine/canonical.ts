@@ -62,5 +62,10 @@ export function sha256Hex(text: string): string {
 
 /** "sha256:<hex>" of the canonical JSON of a configuration. */
 export function configHash(config: unknown): string {
-  return `sha256:${sha256Hex(canonicalJson(config))}`;
+  return configHashOfText(canonicalJson(config));
+}
+
+/** configHash of a configuration whose canonical JSON is `text` (a caller that keeps the text, as the engine does). */
+export function configHashOfText(text: string): string {
+  return `sha256:${sha256Hex(text)}`;
 }

@@ -20,7 +20,7 @@ import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type Ser
 import { EngineError, fieldIssues } from '../errors.ts';
 import { SerialQueue } from '../serial.ts';
 import { LatestRead } from '../latest-read.ts';
-import { configHash } from '../canonical.ts';
+import { canonicalJson, configHashOfText } from '../canonical.ts';
 import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionEvent } from '../api-types.ts';
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
@@ -211,8 +211,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     return results;
   }
 
-  validate(raw: unknown): { config?: Config; error?: EngineError } {
-    const parsed = this.parseConfig(raw);
+  /**
+   * `isOwned`: nobody changes `raw` after this call (the API's request body, just read as JSON), so its services are
+   * compared by value with the last apply's (memo-parse.ts owned()) rather than each turned into JSON text.
+   */
+  validate(raw: unknown, isOwned = false): { config?: Config; error?: EngineError } {
+    const parsed = isOwned ? this.parseConfig.owned(raw) : this.parseConfig(raw);
     if (parsed.success) return { config: parsed.data };
     const fields = fieldIssues(parsed.error.issues);
     const summary = `${fields[0].path}: ${fields[0].message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}`;
@@ -224,8 +228,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
    * and changes nothing (a console that retries after a timeout does no harm). `deadline` (epoch ms): a request that
    * reaches its turn after it is refused and not applied (a paused engine must not later run a version the console
    * gave up on). Every outcome is kept by version (see outcome()), so a console in doubt can ask what became of it.
+   * `isOwned`: as validate()'s.
    */
-  apply(version: number, raw: unknown, opts: { deadline?: number } = {}): Promise<ApplyResponse> {
+  apply(version: number, raw: unknown, opts: { deadline?: number; isOwned?: boolean } = {}): Promise<ApplyResponse> {
     return this.serialise(async () => {
       const previousVersion = this.running?.version ?? 'none';
       if (opts.deadline !== undefined && Date.now() > opts.deadline) {
@@ -243,13 +248,15 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         ms[k] = Math.round((now - t) * 10) / 10;
         t = now;
       };
-      const { config, error } = this.validate(raw);
+      const { config, error } = this.validate(raw, opts.isOwned);
       lap('validate');
       if (!config) {
         this.recordOutcome({ version, status: 'failed', message: error!.message });
         throw error!;
       }
-      const hash = configHash(config);
+      // Kept: the record of the running configuration is this same text (persist()).
+      const canonical = canonicalJson(config);
+      const hash = configHashOfText(canonical);
       lap('hash');
       if (this.running && this.running.version === version && this.running.hash === hash) {
         return { ok: true, version, hash, results: this.running.results, isRepeat: true };
@@ -277,7 +284,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       const previous = this.running;
       this.running = { version, hash, appliedAt: new Date().toISOString(), config, results };
       try {
-        this.persist();
+        this.persist(canonical);
         lap('persist');
       } catch (e) {
         // Not recorded (disk full, read-only): running it would make a restarted engine reconcile to something else.
@@ -453,13 +460,32 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     return i < 0 ? [] : this.transitions.slice(i);
   }
 
-  private persist(): void {
+  /**
+   * Records the running configuration (written whole to a temporary file, then renamed over the record: a kill at
+   * any moment leaves the previous record or this one, never half of one), before the apply is answered, so a
+   * restarted engine reconciles to what the console was told runs. The configuration is written as its canonical
+   * JSON (the same data; start() parses it again): `configText`, the running configuration's canonical text when the
+   * caller has it (the apply's hash is of it), is then written as it is rather than stringified again.
+   */
+  private persist(configText?: string): void {
     if (!this.running) return;
     const tmp = `${this.statePath}.tmp`;
+    const { config, ...rest } = this.running;
     // Private keys are sealed in the record (engine/secrets.ts): a copy of this file alone reveals none.
     const key = secretKey(this.dataDir);
-    const record = { ...this.running, config: mapPrivateKeys(this.running.config, (pem, ctx) => seal(key, pem, ctx)) };
-    fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+    const sealed = mapPrivateKeys(config, (pem, ctx) => seal(key, pem, ctx));
+    const text = sealed === config && configText !== undefined ? configText : canonicalJson(sealed);
+    // In parts: one string joined of them was about twice the time of the write itself at 1,000 services.
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      for (const part of ['{"config":', text, ',', JSON.stringify(rest).slice(1)]) {
+        // All of it, or an error: a short write (a disk filling up) must not be renamed into place as the record.
+        const bytes = Buffer.from(part);
+        for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, this.statePath);
   }
 
