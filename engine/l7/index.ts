@@ -2,7 +2,7 @@
  * The layer 7 data plane: an embedded proxy running in worker processes (node:cluster, one per core by default),
  * driven from the daemon's process, which is the cluster primary.
  *
- *   daemon ── apply(config, decisions) ──► planServices ──► every worker: Runtime.apply ──► per-service report
+ *   daemon ── apply(config, decisions) ──► Planner ──► every worker: Runtime.apply (changed plans only) ──► report
  *          ◄─ counters() ◄── sum of every worker's snapshot
  *   workers ◄─► primary: stick-table entries (persistence shared by all workers), TLS ticket keys (one set, kept
  *               in the data directory so session resumption also survives a restart), connection slots of real
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { ApplyInput, Capability, DataPlane, ServerCounters, ServerKey, ServiceResult } from '../dataplane.ts';
 import { EngineError } from '../errors.ts';
 import { LAYER7_SCHEDULERS } from '../config/index.ts';
-import { planServices, type ServicePlan } from './plan.ts';
+import { Planner, type ServicePlan } from './plan.ts';
 import { Runtime, type ServiceReport } from './runtime.ts';
 import type { StickEntry, StickSync } from './persistence.ts';
 import { sumSnapshots, toServerCounters, type CounterSnapshot } from './stats.ts';
@@ -117,6 +117,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
   /** Connection slots of limited real servers, counted across workers (slots.ts). */
   const slots = new SlotLedger();
   let lastPlans: ServicePlan[] = [];
+  /** Plans and their JSON, remembered per parsed service (plan.ts): an unchanged service is not planned again. */
+  const planner = new Planner();
   /**
    * Per worker id: the services it reported running, with the plan's JSON and its report. An apply sends a worker only
    * the plans that differ (and names the rest `same`), so one weight changed among 1,000 services crosses the IPC
@@ -293,10 +295,12 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
     }
   }
 
-  async function applyPlans(plans: ServicePlan[]): Promise<Map<string, ServiceReport>> {
+  async function applyPlans(plans: ServicePlan[], jsons: string[]): Promise<Map<string, ServiceReport>> {
     const byName = new Map<string, ServiceReport>();
     if (workerCount === 0) {
-      for (const r of await local!.apply(plans)) byName.set(r.name, r);
+      // The runtime's own copies: it changes a plan's servers in place (Runtime.updateServers), and the planner's are
+      // remembered and frozen.
+      for (const r of await local!.apply(plans.map((p) => structuredClone(p)))) byName.set(r.name, r);
       return byName;
     }
     const up = [...workers.values()].filter((w) => isUp.has(w.id) && w.isConnected());
@@ -314,7 +318,6 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       return byName;
     }
     const id = nextId++;
-    const jsons = plans.map((p) => JSON.stringify(p));
     const replies = await Promise.all(up.map((w) => applyTo(w, plans, jsons, id)));
     for (const plan of plans) {
       let report: ServiceReport | undefined;
@@ -394,7 +397,8 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
       const run = async (): Promise<ServiceResult[]> => {
         if (isClosed) throw new Error('the layer 7 data plane is closed');
         const { config, decisions } = input;
-        const plans = planServices(config, decisions);
+        const planned = planner.plan(config, decisions);
+        const plans = planned.map((p) => p.plan);
         // No layer 7 service, none before, and no worker yet: nothing to start (a layer 4 appliance runs no idle proxy processes,
         // and its first apply does not wait for them to boot).
         if (plans.length === 0 && lastPlans.length === 0 && workers.size === 0 && restarts.size === 0) return [];
@@ -410,7 +414,10 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
             message: new EngineError('PROXY_WORKER_FAILED', { reason: (err as Error).message }).message,
           }));
         }
-        const reports = await applyPlans(plans);
+        const reports = await applyPlans(
+          plans,
+          planned.map((p) => p.json),
+        );
         lastPlans = isUp.size === 0 && workerCount > 0 ? plans : plans.filter((p) => reports.get(p.name)?.isOk);
         const results: ServiceResult[] = [];
         const names = new Set<string>();
@@ -446,12 +453,15 @@ export function createL7DataPlane(opts: L7Options): L7DataPlane {
           const slash = key.indexOf('/');
           const service = key.slice(0, slash);
           const server = key.slice(slash + 1);
-          const plan = lastPlans.find((p) => p.name === service);
+          const k = lastPlans.findIndex((p) => p.name === service);
+          const plan = lastPlans[k];
           const i = plan ? plan.servers.findIndex((s) => s.name === server) : -1;
           const d = input.decisions.get(key);
           if (!plan || i < 0 || !d) continue;
-          // A replacement worker starts from lastPlans: it must get the new decision too.
-          plan.servers[i] = { ...plan.servers[i], weight: d.weight, disposition: d.disposition, isHealthDown: d.isHealthDown };
+          // A replacement worker starts from lastPlans: it must get the new decision too. A new plan, not this one
+          // changed: the planner's are remembered (and frozen); the next apply plans this service afresh.
+          const servers = plan.servers.map((s, j) => (j === i ? { ...s, weight: d.weight, disposition: d.disposition, isHealthDown: d.isHealthDown } : s));
+          lastPlans[k] = { ...plan, servers };
           changes.push({ service, server, weight: d.weight, disposition: d.disposition, isHealthDown: d.isHealthDown });
         }
         if (changes.length === 0) return;
