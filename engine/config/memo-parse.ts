@@ -139,17 +139,20 @@ export function createConfigParser(): ConfigParser {
     for (const input of virtualServices as unknown[]) {
       const name = isRecord(input) && typeof input.name === 'string' ? input.name : undefined;
       const was = name === undefined ? undefined : (next.get(name) ?? byName.get(name));
-      let vs: VirtualService | null;
+      let entry: { input: unknown; vs: VirtualService };
       if (was && isSameValue(was.input, input)) {
-        vs = was.vs;
+        // The remembered input stays, not this equal one: this body dies young (a cheap scavenge) instead of being
+        // kept to the next apply and promoted to the old generation, 1,000 services of it every apply.
+        entry = was;
         counts.remembered++;
       } else {
-        vs = parseService(input);
+        const vs = parseService(input);
         if (!vs) return full(raw);
+        entry = { input, vs };
       }
       // A name given twice is refused by the rules across services; the first one's stays remembered.
-      if (name !== undefined && !next.has(name)) next.set(name, { input, vs });
-      services.push(vs);
+      if (name !== undefined && !next.has(name)) next.set(name, entry);
+      services.push(entry.vs);
     }
     byName = next;
     return finish(services, rest, () => full(raw));
