@@ -18,7 +18,7 @@
  * read apart (through the helper and in this process), and counts context switches and syscalls per change
  * (partsOfOneChange; BENCH_L4_NO_PARTS=1 skips it).
  * BENCH_L4_ROUNDS (7) sets the apply rounds, BENCH_L4_CHANGES (30) the measured one-change rounds; BENCH_L4_EACH=1
- * prints every one-change round's phases.
+ * prints every one-change round's phases; BENCH_L4_NODE_FLAGS passes V8 flags to the bench's node in the guest.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,7 +69,9 @@ if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
     : execFileSync(process.execPath, [path.join(repo, 'scripts/kernel/compile.mjs'), 'bench/l4-apply.ts'], { encoding: 'utf8' }).trim();
   const entry = js ? `--enable-source-maps ${js}/bench/l4-apply.js` : '--import tsx bench/l4-apply.ts';
   console.log(`bench l4: the bench runs ${js ? 'compiled to JavaScript' : 'through tsx'}`);
-  const r = spawnSync(path.join(repo, 'scripts/kernel/guest.sh'), [`${env}node --expose-gc ${entry}`], { stdio: 'inherit' });
+  // BENCH_L4_NODE_FLAGS: V8 flags for the bench's node in the guest (to try what the daemon could run with).
+  const flags = process.env.BENCH_L4_NODE_FLAGS ?? '';
+  const r = spawnSync(path.join(repo, 'scripts/kernel/guest.sh'), [`${env}node --expose-gc ${flags} ${entry}`], { stdio: 'inherit' });
   if (js) fs.rmSync(js, { recursive: true, force: true });
   if (qos !== undefined) fs.closeSync(qos);
   process.exit(r.status ?? 1);
