@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalJson, configHash } from './canonical.ts';
+import { canonicalJson, canonicalParts, configHash, configHashOfParts } from './canonical.ts';
 import { createConfigParser } from './config/index.ts';
 
 /** The definition: a copy with every object's keys sorted and undefined values left out, then JSON.stringify. */
@@ -46,6 +46,9 @@ test('the same text as stringifying a sorted copy, for every kind of value JSON 
   ];
   for (const v of values) assert.equal(canonicalJson(v), reference(v), JSON.stringify(String(v)));
   assert.equal(canonicalJson(undefined), undefined);
+  // In pieces: the same text once joined, and a value with none (undefined) is no piece.
+  for (const v of values) assert.equal(canonicalParts(v).join(''), reference(v), `parts: ${JSON.stringify(String(v))}`);
+  assert.deepEqual(canonicalParts(undefined), []);
 });
 
 test('a frozen service shared by two configurations hashes as if it were walked anew; a mutable one is walked anew', () => {
@@ -66,6 +69,7 @@ test('a frozen service shared by two configurations hashes as if it were walked 
   assert.ok(a.success && b.success);
   assert.equal(a.data.virtualServices[0], b.data.virtualServices[0], 'the unchanged service is one shared object');
   for (const c of [a.data, b.data]) assert.equal(canonicalJson(c), reference(c));
+  for (const c of [a.data, b.data]) assert.equal(configHashOfParts(canonicalParts(c)), configHash(c), 'hashed in pieces, the same hash');
   assert.notEqual(configHash(a.data), configHash(b.data));
   const mutable = { x: { y: 1 } };
   const before = canonicalJson(mutable);
