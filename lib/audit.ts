@@ -39,7 +39,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { canonicalJson, sha256Hex } from '../engine/canonical.ts';
-import { db, type Tx } from './db.ts';
+import { db, sqlExecute, sqlQuery, type Tx } from './db.ts';
+import { Prisma } from './generated/prisma/client.ts';
 import { consoleEnv, type AuditSealSettings, type AuditSealSink } from './env.ts';
 import { ApiError } from './errors.ts';
 import { log } from './log.ts';
@@ -196,10 +197,13 @@ async function insertRow(tx: Tx, key: Buffer, prev: { id: number; hash: string }
   // A plain INSERT: through Prisma's query compiler this one row cost about 1.7 ms of CPU on every edit
   // (bench/api-edit.ts), raw about 0.2 ms. The adapter binds `at` (a Date) as Prisma's own writes store it (ISO 8601
   // text, "+00:00"), so rows read back, and verify, the same whichever way they were written.
-  await tx.$executeRaw`
+  await sqlExecute(
+    tx,
+    Prisma.sql`
     INSERT INTO "AuditEvent" (id, at, actor, actorRole, sourceAddress, action, objectType, objectId, before, after, outcome, message, requestId, prevHash, hash)
     VALUES (${id}, ${new Date(f.at)}, ${f.actor}, ${f.actorRole}, ${f.sourceAddress}, ${f.action}, ${f.objectType}, ${f.objectId}, ${f.before},
-            ${f.after}, ${f.outcome}, ${f.message}, ${f.requestId}, ${prevHash}, ${hash})`;
+            ${f.after}, ${f.outcome}, ${f.message}, ${f.requestId}, ${prevHash}, ${hash})`,
+  );
   return { id, hash };
 }
 
@@ -228,7 +232,7 @@ export async function writeAudit(tx: Tx, input: AuditInput): Promise<AuditHead> 
   // The head is read inside the writer's transaction every time, not kept in memory: another writer (a refusal
   // written alone, another process on the same file, a restore) may have appended since, and a stale head would
   // link the row to the wrong predecessor. Raw for the same reason as insertRow's INSERT (0.6 ms through Prisma).
-  const [top] = await tx.$queryRaw<{ id: number | bigint; hash: string }[]>`SELECT id, hash FROM "AuditEvent" ORDER BY id DESC LIMIT 1`;
+  const [top] = await sqlQuery<{ id: number | bigint; hash: string }[]>(tx, Prisma.sql`SELECT id, hash FROM "AuditEvent" ORDER BY id DESC LIMIT 1`);
   let last = top ? { id: Number(top.id), hash: top.hash } : null;
   const now = new Date();
   if (last && last.hash.startsWith(LEGACY_PREFIX)) {

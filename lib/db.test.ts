@@ -131,3 +131,49 @@ test('statements are prepared once per SQL text and each use binds its own argum
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sqlQuery answers what $queryRaw answers, and inside a transaction is part of it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-direct-'));
+  process.env.FULCRUM_DATA_DIR = dir;
+  const { db, closeDb, sqlQuery, sqlExecute } = await import('./db.ts');
+  const { Prisma } = await import('./generated/prisma/client.ts');
+  try {
+    await db().user.create({ data: { username: 'a', passwordHash: 'x', role: 'admin', isDisabled: true } });
+    await db().user.create({ data: { username: 'b', passwordHash: 'y', role: 'viewer', mustChangePassword: true } });
+    await db().loginThrottle.create({ data: { key: 'k', failures: 3, windowStart: new Date('2026-01-02T03:04:05.678Z') } });
+    // A date as SQLite writes one (CURRENT_TIMESTAMP's text, no zone): read as UTC by both.
+    await db().$executeRaw`INSERT INTO "LoginThrottle" (key, failures, windowStart, lockedUntil) VALUES ('t', 0, '2026-01-02 03:04:05', NULL)`;
+    const queries = [
+      Prisma.sql`SELECT * FROM "User" ORDER BY username`,
+      Prisma.sql`SELECT * FROM "LoginThrottle" ORDER BY key`,
+      Prisma.sql`SELECT COUNT(*) AS n, MAX(failures) AS m, 1.5 AS f, NULL AS z, 'w' AS s FROM "LoginThrottle"`,
+      Prisma.sql`SELECT u.username, u.isDisabled FROM "User" u WHERE u.isDisabled = ${true} AND u.createdAt < ${new Date(Date.now() + 60_000)}`,
+      Prisma.sql`UPDATE "LoginThrottle" SET failures = failures + ${1} WHERE key = ${'k'} RETURNING key, failures, windowStart`,
+    ];
+    for (const q of queries) {
+      const viaPrisma = await db().$queryRaw(q);
+      const direct = await sqlQuery(db(), q);
+      // The UPDATE ran twice: its second answer counts one more.
+      if (q.sql.startsWith('UPDATE')) (viaPrisma as { failures: number }[])[0].failures += 1;
+      assert.deepEqual(direct, viaPrisma, q.sql);
+    }
+    // Inside a transaction: its own writes are seen, and a rollback takes the direct statement's write too.
+    await assert.rejects(
+      db().$transaction(async (tx) => {
+        await tx.$executeRaw`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES ('p', 1, ${new Date()})`;
+        assert.equal((await sqlQuery<{ key: string }[]>(tx, Prisma.sql`SELECT key FROM "LoginThrottle" WHERE key = 'p'`)).length, 1);
+        assert.equal(await sqlExecute(tx, Prisma.sql`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES ('q', 1, ${new Date()})`), 1);
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    assert.equal(await db().loginThrottle.count({ where: { key: { in: ['p', 'q'] } } }), 0);
+    // SQLite's refusal is its own error, with its code.
+    await assert.rejects(sqlExecute(db(), Prisma.sql`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES ('k', 1, ${new Date()})`), {
+      code: 'SQLITE_CONSTRAINT_PRIMARYKEY',
+    });
+  } finally {
+    await closeDb();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -58,7 +58,9 @@ export function migrate(file: string): string[] {
   // The database holds password hashes and private keys: owner only.
 }
 
-const g = globalThis as unknown as { __fulcrumDb?: { file: string; client: PrismaClient; dataDirEnv?: string; cwd: string } };
+/** `sqlite`: the adapter's connection once Prisma has opened it (sqlQuery runs statements on it directly). */
+type DbEntry = { file: string; client: PrismaClient; dataDirEnv?: string; cwd: string; sqlite?: Database.Database; direct?: Map<string, Direct> };
+const g = globalThis as unknown as { __fulcrumDb?: DbEntry };
 
 export function db(): PrismaClient {
   // Called several times per request: databasePath() builds the whole console environment (lib/env.ts, about 6 µs,
@@ -74,9 +76,10 @@ export function db(): PrismaClient {
   migrate(file);
   fs.chmodSync(file, 0o600);
   ensureAuditKeyAtStart(path.dirname(file), file);
-  const client = new PrismaClient({ adapter: withFailedCommitRecovery(new PrismaBetterSQLite3({ url: `file:${file}` })) });
-  g.__fulcrumDb = { file, client, dataDirEnv: process.env.FULCRUM_DATA_DIR, cwd: process.cwd() };
-  return client;
+  const entry = { file, dataDirEnv: process.env.FULCRUM_DATA_DIR, cwd: process.cwd() } as DbEntry;
+  entry.client = new PrismaClient({ adapter: withFailedCommitRecovery(new PrismaBetterSQLite3({ url: `file:${file}` }), entry) });
+  g.__fulcrumDb = entry;
+  return entry.client;
 }
 
 /**
@@ -85,12 +88,13 @@ export function db(): PrismaClient {
  * released and every later write waits for ever. Here a refused COMMIT rolls the transaction back (SQLite keeps it
  * open after SQLITE_FULL; nothing of it was committed) and releases the lock, once.
  */
-function withFailedCommitRecovery(factory: PrismaBetterSQLite3): PrismaBetterSQLite3 {
+function withFailedCommitRecovery(factory: PrismaBetterSQLite3, entry: DbEntry): PrismaBetterSQLite3 {
   const connect = factory.connect.bind(factory);
   factory.connect = async () => {
     const adapter = await connect();
     const sqlite = (adapter as unknown as { client: Database.Database }).client;
     withStatementCache(sqlite);
+    entry.sqlite = sqlite;
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (level) => {
       const tx = await start(level);
@@ -150,6 +154,102 @@ function withStatementCache(sqlite: Database.Database): void {
     return { reader: s.reader, run: (...args: unknown[]) => s.run(...args), bind: (args: unknown[]) => bound(s, args) };
   }) as unknown as typeof sqlite.prepare;
 }
+
+// ── plain statements on the connection itself ──────────────────────────────────────────────────────────────────
+
+/**
+ * A plain statement run on the console's SQLite connection directly: `tx.$queryRaw` still takes each statement
+ * through Prisma's query compiler (WebAssembly) and interpreter, about 0.2 ms of CPU per statement, a third of the
+ * console's CPU on an edit (V8 profile of bench/api-edit.ts at 1,000 services); here it is prepared once per SQL
+ * text and run. `tx` is db()'s client or one of its transactions: the adapter runs a transaction on its one
+ * connection between its BEGIN and COMMIT, holding its transaction lock the while, so a statement run on that
+ * connection while the caller holds `tx` is part of that transaction (and outside one, it commits on its own, as a
+ * $queryRaw outside a transaction does). Values are converted as the adapter and Prisma's reading of raw results
+ * convert them, so callers get what `tx.$queryRaw` gives: a Date is bound as ISO 8601 text ending "+00:00", a
+ * boolean as 1 or 0; a DATETIME column comes back as a Date, a BOOLEAN one as a boolean, an INTEGER one as a number,
+ * a BIGINT one and an integer expression (no declared type) as a bigint. A refusal is SQLite's own error (its code
+ * is what storageError and store.ts's uniqueAs look for). Before Prisma has opened the connection (the first
+ * statement of a process), through $queryRaw.
+ */
+export async function sqlQuery<T = unknown[]>(tx: Tx | PrismaClient, q: Prisma.Sql): Promise<T> {
+  const p = direct(q.sql);
+  if (!p) return (tx as Tx).$queryRaw<T>(q);
+  const args = q.values.map(bindable);
+  if (!p.reader) {
+    p.stmt.run(args);
+    return [] as T;
+  }
+  const rows = p.stmt.all(args) as Record<string, unknown>[];
+  for (const row of rows) for (const [name, convert] of p.columns) row[name] = convert(row[name]);
+  return rows as T;
+}
+
+/** As sqlQuery, for a statement that answers no rows: the number of rows it changed. */
+export async function sqlExecute(tx: Tx | PrismaClient, q: Prisma.Sql): Promise<number> {
+  const p = direct(q.sql);
+  if (!p) return (tx as Tx).$executeRaw(q);
+  return p.stmt.run(q.values.map(bindable)).changes;
+}
+
+type Convert = (v: unknown) => unknown;
+type Direct = { stmt: Database.Statement; reader: boolean; columns: [string, Convert][] };
+
+function direct(sql: string): Direct | undefined {
+  const entry = g.__fulcrumDb;
+  const sqlite = entry?.sqlite;
+  if (!entry || !sqlite) return undefined;
+  const kept = (entry.direct ??= new Map());
+  let p = kept.get(sql);
+  if (p) {
+    kept.delete(sql);
+  } else {
+    // The connection's own prepare, not the adapter's cached wrapper (withStatementCache): these are used in object
+    // mode, the adapter's in raw mode.
+    const stmt = Database.prototype.prepare.call(sqlite, sql) as Database.Statement;
+    const columns: [string, Convert][] = stmt.reader
+      ? stmt.columns().flatMap((c) => (CONVERT[c.type?.toUpperCase() ?? ''] ? [[c.name, CONVERT[c.type!.toUpperCase()]]] : []))
+      : [];
+    p = { stmt, reader: stmt.reader, columns };
+    if (kept.size >= STATEMENT_CACHE_SIZE) kept.delete(kept.keys().next().value!);
+  }
+  kept.set(sql, p);
+  return p;
+}
+
+/** An argument as the adapter binds it (its mapArg; Prisma sends objects as JSON text). */
+function bindable(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v instanceof Date) return v.toISOString().replace('Z', '+00:00');
+  if (typeof v === 'object' && !(v instanceof Uint8Array)) return JSON.stringify(v);
+  return v;
+}
+
+// The connection answers integers as bigints (the adapter sets defaultSafeIntegers); by declared column type, as
+// the adapter's mapDeclType and Prisma's decoding of each column type. Types not listed come back as SQLite gives them.
+const toDate: Convert = (v) => (v === null ? null : new Date(typeof v === 'bigint' || typeof v === 'number' ? Number(v) : isoText(String(v))));
+/** SQLite's date and time text as Prisma reads it (a missing zone is UTC; "2026-01-02 03:04:05" has its T). */
+function isoText(e: string): string {
+  const t = TIME_TEXT.exec(e);
+  if (t === null) return `${e}T00:00:00Z`;
+  const [whole, zone, zoneMinutes] = t;
+  let r = zone !== undefined && zone !== 'Z' && zoneMinutes === undefined ? `${e}:00` : zone === undefined ? `${e}Z` : e;
+  if (whole.length === e.length) return `1970-01-01T${r}`;
+  if (r[t.index - 1] === ' ') r = `${r.slice(0, t.index - 1)}T${r.slice(t.index)}`;
+  return r;
+}
+const TIME_TEXT = /\d{2}:\d{2}:\d{2}(?:\.\d+)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
+const toInt: Convert = (v) => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? Math.trunc(v) : v);
+const toNumber: Convert = (v) => (typeof v === 'bigint' ? Number(v) : v);
+const toBool: Convert = (v) => (v === null ? null : typeof v === 'string' ? v === '1' || v.toLowerCase() === 'true' : Number(v) === 1);
+const CONVERT: Record<string, Convert> = {
+  DATETIME: toDate,
+  TIMESTAMP: toDate,
+  DATE: toDate,
+  BOOLEAN: toBool,
+  ...Object.fromEntries(['TINYINT', 'SMALLINT', 'MEDIUMINT', 'INT', 'INTEGER', 'SERIAL', 'INT2'].map((t) => [t, toInt])),
+  ...Object.fromEntries(['FLOAT', 'DOUBLE', 'DOUBLE PRECISION', 'NUMERIC', 'REAL'].map((t) => [t, toNumber])),
+};
 
 /**
  * An id as the schema's `@default(cuid())` makes one in Prisma's client (cuid v1, the generator its runtime

@@ -14,7 +14,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseCookie } from 'cookie';
 import { sha256Hex } from '../../engine/canonical.ts';
-import { db, type Tx } from '../db.ts';
+import { db, sqlQuery, type Tx } from '../db.ts';
+import { Prisma } from '../generated/prisma/client.ts';
 import { consoleEnv } from '../env.ts';
 import { effectiveRole, isRole, type Role } from './roles.ts';
 
@@ -84,10 +85,13 @@ export async function actorFromSession(cookieValue: string, opts: LookupOptions 
   // One JOIN on every request: Prisma's `include: { user: true }` ran two SELECTs through its query compiler, about
   // 1.3 ms of CPU per request (bench/api-edit.ts); this plain SELECT costs about 0.2 ms. The adapter gives DATETIME
   // columns back as Dates and BOOLEAN ones as booleans, as Prisma's own reads do.
-  const [s] = await db().$queryRaw<
+  const [s] = await sqlQuery<
     { userId: string; csrfToken: string; expiresAt: Date; lastSeenAt: Date; username: string; role: string; isDisabled: boolean; mustChangePassword: boolean }[]
-  >`SELECT s.userId, s.csrfToken, s.expiresAt, s.lastSeenAt, u.username, u.role, u.isDisabled, u.mustChangePassword
-    FROM "Session" s JOIN "User" u ON u.id = s.userId WHERE s.id = ${id}`;
+  >(
+    db(),
+    Prisma.sql`SELECT s.userId, s.csrfToken, s.expiresAt, s.lastSeenAt, u.username, u.role, u.isDisabled, u.mustChangePassword
+    FROM "Session" s JOIN "User" u ON u.id = s.userId WHERE s.id = ${id}`,
+  );
   const now = (opts.now ?? new Date()).getTime();
   if (!s || s.isDisabled || !isRole(s.role) || s.expiresAt.getTime() < now || now - s.lastSeenAt.getTime() > SESSION_IDLE_MS) {
     if (s)

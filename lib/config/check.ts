@@ -29,7 +29,7 @@ import { ConfigSchema, canonicalAddress, type VirtualService } from '../../engin
 import { expandPorts, portRange } from '../../engine/config/ports.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import { ApiError, validationError } from '../errors.ts';
-import type { Tx } from '../db.ts';
+import { sqlQuery, type Tx } from '../db.ts';
 import { readServices, serviceIdByName } from './store.ts';
 
 type Order = { position: number; createdAt: Date };
@@ -75,15 +75,21 @@ async function neighbours(tx: Tx, vs: VirtualService): Promise<{ ids: Set<string
     // IPv4 by its one spelling; IPv6 rows are compared canonically after (as addressWhere does).
     const vip = canonicalAddress(vs.address);
     const ranges = JSON.stringify(vs.ports.map(portRange));
-    const rows = await tx.$queryRaw<{ id: string; address: string }[]>`
+    const rows = await sqlQuery<{ id: string; address: string }[]>(
+      tx,
+      Prisma.sql`
       SELECT v.id, v.address FROM "VirtualService" v
       WHERE (v.address = ${isV6(vs.address) ? null : vs.address} OR (${isV6(vs.address) ? 1 : 0} = 1 AND instr(v.address, ':') > 0))
         AND EXISTS (SELECT 1 FROM json_each(v.spec, '$.ports') p, json_each(${ranges}) m
-                    WHERE ${FIRST_PORT} <= json_extract(m.value, '$[1]') AND ${LAST_PORT} >= json_extract(m.value, '$[0]'))`;
+                    WHERE ${FIRST_PORT} <= json_extract(m.value, '$[1]') AND ${LAST_PORT} >= json_extract(m.value, '$[0]'))`,
+    );
     for (const r of rows) if (canonicalAddress(r.address) === vip) ids.add(r.id);
   }
   if (vs.firewallMark !== undefined) {
-    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "VirtualService" WHERE json_extract(spec, '$.firewallMark') = ${vs.firewallMark}`;
+    const rows = await sqlQuery<{ id: string }[]>(
+      tx,
+      Prisma.sql`SELECT id FROM "VirtualService" WHERE json_extract(spec, '$.firewallMark') = ${vs.firewallMark}`,
+    );
     for (const r of rows) ids.add(r.id);
   }
   if (hasEndpointRule(vs) && vs.realServers.length > 0) {
@@ -115,7 +121,7 @@ type Entry = { order: Order; row: { id: string } | null; spec: VirtualService };
 /** What the HA rules need besides the edited service (see the table above); nothing when no HA block is staged. */
 async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, have: Set<string>) {
   // Plain SQL, as the other lookups every edit makes (store.ts): read afresh in the edit's transaction, never kept.
-  const [row] = await tx.$queryRaw<{ spec: string }[]>`SELECT spec FROM "HaSettings" WHERE id = 1`;
+  const [row] = await sqlQuery<{ spec: string }[]>(tx, Prisma.sql`SELECT spec FROM "HaSettings" WHERE id = 1`);
   if (!row) return { block: undefined, floatingIps: [], extra: [] as Entry[] };
   const block = JSON.parse(row.spec) as { movingAddresses?: string[] };
   const floatingIps = (await tx.floatingIp.findMany({ orderBy: { address: 'asc' } })).map((f) => ({
@@ -130,9 +136,10 @@ async function haContext(tx: Tx, vs: VirtualService, oldId: string | undefined, 
       if (wanted.has(canonicalAddress(r.address))) ids.add(r.id);
   }
   // Any one row per interface stands for it; the replaced row is left out, since the edit may move it elsewhere.
-  const perInterface = await tx.$queryRaw<
-    { id: string }[]
-  >`SELECT MIN(id) AS id FROM "VirtualService" WHERE id <> ${oldId ?? ''} AND json_extract(spec, '$.isEnabled') = 1 AND json_extract(spec, '$.interface') IS NOT NULL GROUP BY json_extract(spec, '$.interface')`;
+  const perInterface = await sqlQuery<{ id: string }[]>(
+    tx,
+    Prisma.sql`SELECT MIN(id) AS id FROM "VirtualService" WHERE id <> ${oldId ?? ''} AND json_extract(spec, '$.isEnabled') = 1 AND json_extract(spec, '$.interface') IS NOT NULL GROUP BY json_extract(spec, '$.interface')`,
+  );
   for (const r of perInterface) ids.add(r.id);
   for (const id of [...ids]) if (have.has(id) || id === oldId) ids.delete(id);
   const rows = await readServices(tx, [...ids]);

@@ -4,7 +4,7 @@
  */
 import type { RealServer, VirtualService } from '../../engine/config/index.ts';
 import { Prisma } from '../generated/prisma/client.ts';
-import { newId, type Tx } from '../db.ts';
+import { newId, sqlExecute, sqlQuery, type Tx } from '../db.ts';
 import { ApiError, duplicateError } from '../errors.ts';
 
 type VsRow = { id: string; name: string; version: number; spec: string; createdAt: Date; updatedAt: Date; realServers?: RsRow[] };
@@ -57,8 +57,10 @@ const RS_SELECT = Prisma.raw('id, virtualServiceId, name, version, spec, state, 
 export type ServiceRow = VsRow & { position: number; realServers: (RsRow & { virtualServiceId: string })[] };
 
 /**
- * A unique index SQLite enforced on a plain statement (Prisma answers P2010 for raw ones) as the 409 a model
- * operation's P2002 gives (duplicateError): two writers that raced past the edit check get the same answer.
+ * A unique index SQLite enforced on a plain statement as the 409 a model operation's P2002 gives (duplicateError):
+ * two writers that raced past the edit check get the same answer. sqlQuery gives SQLite's own error (code
+ * SQLITE_CONSTRAINT_UNIQUE, "UNIQUE constraint failed: VirtualService.name"); through $queryRaw (before the
+ * connection is open) Prisma answers P2010 with the adapter's description of it.
  */
 async function uniqueAs<T>(modelName: string, write: Promise<T>): Promise<T> {
   try {
@@ -66,6 +68,16 @@ async function uniqueAs<T>(modelName: string, write: Promise<T>): Promise<T> {
   } catch (e) {
     const meta = (e as { meta?: { driverAdapterError?: { cause?: { kind?: string } } } }).meta;
     if (meta?.driverAdapterError?.cause?.kind === 'UniqueConstraintViolation') throw duplicateError({ code: 'P2002', meta: { ...meta, modelName } }) ?? e;
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      // The adapter's reading of the message (mapDriverError): the fields after "constraint failed: ".
+      const fields = String(message)
+        .split('constraint failed: ')
+        .at(1)
+        ?.split(', ')
+        .map((f) => f.split('.').pop());
+      throw duplicateError({ code: 'P2002', meta: { modelName, driverAdapterError: { cause: { constraint: { fields } } } } }) ?? e;
+    }
     throw e;
   }
 }
@@ -77,10 +89,13 @@ const byCreation = (a: RsRow, b: RsRow) => a.createdAt.getTime() - b.createdAt.g
 export async function readServices(tx: Tx, ids: string[]): Promise<ServiceRow[]> {
   if (ids.length === 0) return [];
   const list = Prisma.join(ids);
-  const services = await tx.$queryRaw<ServiceRow[]>`SELECT ${VS_SELECT} FROM "VirtualService" WHERE id IN (${list})`;
+  const services = await sqlQuery<ServiceRow[]>(tx, Prisma.sql`SELECT ${VS_SELECT} FROM "VirtualService" WHERE id IN (${list})`);
   if (services.length === 0) return services;
-  const servers = await tx.$queryRaw<ServiceRow['realServers']>`
-    SELECT ${RS_SELECT} FROM "RealServer" WHERE virtualServiceId IN (${list}) ORDER BY createdAt, id`;
+  const servers = await sqlQuery<ServiceRow['realServers']>(
+    tx,
+    Prisma.sql`
+    SELECT ${RS_SELECT} FROM "RealServer" WHERE virtualServiceId IN (${list}) ORDER BY createdAt, id`,
+  );
   const byId = new Map(services.map((s) => [s.id, s]));
   for (const s of services) s.realServers = [];
   for (const r of servers) byId.get(r.virtualServiceId)?.realServers.push(r);
@@ -89,16 +104,19 @@ export async function readServices(tx: Tx, ids: string[]): Promise<ServiceRow[]>
 
 /** One service and its real servers, or undefined. */
 export async function readService(tx: Tx, id: string): Promise<ServiceRow | undefined> {
-  const [service] = await tx.$queryRaw<ServiceRow[]>`SELECT ${VS_SELECT} FROM "VirtualService" WHERE id = ${id}`;
+  const [service] = await sqlQuery<ServiceRow[]>(tx, Prisma.sql`SELECT ${VS_SELECT} FROM "VirtualService" WHERE id = ${id}`);
   if (!service) return undefined;
-  service.realServers = await tx.$queryRaw<ServiceRow['realServers']>`
-    SELECT ${RS_SELECT} FROM "RealServer" WHERE virtualServiceId = ${id} ORDER BY createdAt, id`;
+  service.realServers = await sqlQuery<ServiceRow['realServers']>(
+    tx,
+    Prisma.sql`
+    SELECT ${RS_SELECT} FROM "RealServer" WHERE virtualServiceId = ${id} ORDER BY createdAt, id`,
+  );
   return service;
 }
 
 /** The id of the service named `name`, if there is one. */
 export async function serviceIdByName(tx: Tx, name: string): Promise<string | undefined> {
-  const [row] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "VirtualService" WHERE name = ${name}`;
+  const [row] = await sqlQuery<{ id: string }[]>(tx, Prisma.sql`SELECT id FROM "VirtualService" WHERE name = ${name}`);
   return row?.id;
 }
 
@@ -108,11 +126,14 @@ export async function insertService(tx: Tx, vs: VirtualService): Promise<Service
   const now = new Date();
   const [row] = await uniqueAs(
     'VirtualService',
-    tx.$queryRaw<ServiceRow[]>`
+    sqlQuery<ServiceRow[]>(
+      tx,
+      Prisma.sql`
       INSERT INTO "VirtualService" (id, name, layer, mode, address, spec, position, version, createdAt, updatedAt)
       VALUES (${newId()}, ${c.name}, ${c.layer}, ${c.mode}, ${c.address}, ${c.spec},
               (SELECT COALESCE(MAX(position), -1) + 1 FROM "VirtualService"), 1, ${now}, ${now})
       RETURNING ${VS_SELECT}`,
+    ),
   );
   row.realServers = await insertRealServers(tx, row.id, vs.realServers);
   return row;
@@ -129,9 +150,12 @@ export async function insertRealServers(tx: Tx, vsId: string, servers: RealServe
   });
   const rows = await uniqueAs(
     'RealServer',
-    tx.$queryRaw<ServiceRow['realServers']>`
+    sqlQuery<ServiceRow['realServers']>(
+      tx,
+      Prisma.sql`
       INSERT INTO "RealServer" (id, virtualServiceId, name, address, port, state, spec, version, createdAt, updatedAt)
       VALUES ${Prisma.join(values)} RETURNING ${RS_SELECT}`,
+    ),
   );
   // RETURNING gives rows in no promised order.
   return rows.sort(byCreation);
@@ -151,8 +175,11 @@ export async function updateService(tx: Tx, id: string, vs?: VirtualService): Pr
     : Prisma.empty;
   const [row] = await uniqueAs(
     'VirtualService',
-    tx.$queryRaw<ServiceRow[]>`
+    sqlQuery<ServiceRow[]>(
+      tx,
+      Prisma.sql`
       UPDATE "VirtualService" SET ${set} version = version + 1, updatedAt = ${now} WHERE id = ${id} RETURNING ${VS_SELECT}`,
+    ),
   );
   if (!row) throw new ApiError('API_NOT_FOUND', { what: `Virtual service ${id}` });
   return row;
@@ -160,5 +187,5 @@ export async function updateService(tx: Tx, id: string, vs?: VirtualService): Pr
 
 /** The service and (by the foreign key's ON DELETE CASCADE) its real servers. */
 export async function deleteService(tx: Tx, id: string): Promise<void> {
-  await tx.$executeRaw`DELETE FROM "VirtualService" WHERE id = ${id}`;
+  await sqlExecute(tx, Prisma.sql`DELETE FROM "VirtualService" WHERE id = ${id}`);
 }
