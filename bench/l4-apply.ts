@@ -80,7 +80,7 @@ if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
 const ipOf = (base: number, i: number) => `10.${base + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
 
 /** `parse`: ConfigSchema's own by default; the one-change rounds parse as the daemon does (engine/daemon/engine.ts:
- * createConfigParser, which hands back an unchanged service's frozen object from the last parse). */
+ * createConfigParser().owned, which hands back an unchanged service's frozen object from the last parse). */
 function makeConfig(weightOf: (svc: number, rs: number) => number = () => 100, parse: (raw: unknown) => Config = (raw) => ConfigSchema.parse(raw)): Config {
   return parse({
     virtualServices: Array.from({ length: SERVICES }, (_, i) => ({
@@ -242,8 +242,10 @@ execFileSync('ipvsadm', ['-C']);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-l4-'));
   const dp = createL4DataPlane({ dataDir });
   const parser = createConfigParser();
+  // owned(): as the daemon parses an API request's body (engine/daemon/engine.ts validate with isOwned): each
+  // round's configuration is built afresh and never changed after, as a body read as JSON is.
   const daemonParse = (raw: unknown): Config => {
-    const r = parser(raw);
+    const r = parser.owned(raw);
     if (!r.success) throw new Error('bench configuration refused');
     return r.data;
   };
