@@ -351,8 +351,10 @@ test('an apply the engine cannot record is rolled back, not left running unrecor
   const plane = recordingPlane();
   const e = new Engine(dir, [plane], quiet);
   await e.apply(1, { virtualServices: [svc('web')] });
-  // The record's temporary file cannot be written (a directory in its place), as on a full or read-only disk.
+  // Neither the record's temporary file nor its journal can be written (directories in their place), as on a full or
+  // read-only disk: the next write is a journal entry (record.ts), or a whole record.
   fs.mkdirSync(path.join(dir, 'engine-running.json.tmp'));
+  fs.mkdirSync(path.join(dir, 'engine-running.journal'));
   await assert.rejects(e.apply(2, { virtualServices: [svc('web'), svc('more')] }), (err: Error & { code: string }) => err.code === 'ENGINE_RECORD_FAILED');
   assert.deepEqual(
     plane.calls.at(-1)!.config.virtualServices.map((v) => v.name),

@@ -4,8 +4,9 @@
  *
  * Apply: parse with the one schema → the health monitor takes the new checks → decide server states → each data
  * plane applies → if any service failed, the previous configuration (and its checks) is applied again and the answer
- * says why. The running configuration is recorded in the data directory (owner-only) so a restarted engine
- * reconciles the kernel and the proxy to it without flushing.
+ * says why. The running configuration is recorded in the data directory (owner-only; record.ts: a whole record and a
+ * journal of what each apply changed) before the apply is answered, so a restarted engine reconciles the kernel and
+ * the proxy to it without flushing.
  *
  * Health: the monitor (engine/health/monitor.ts) reports transitions and feedback; the engine decides again through
  * server-state.ts and tells each data plane only what changed (one IPVS operation, an in-place pool update at layer
@@ -21,6 +22,7 @@ import { EngineError, fieldIssues } from '../errors.ts';
 import { SerialQueue } from '../serial.ts';
 import { LatestRead } from '../latest-read.ts';
 import { canonicalParts, configHashOfParts } from '../canonical.ts';
+import { RunningRecord } from './record.ts';
 import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionEvent } from '../api-types.ts';
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
@@ -79,7 +81,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private seq = 0;
   /** Serialises applies and state changes: the data planes see one change at a time. */
   private readonly queue = new SerialQueue();
-  private readonly statePath: string;
+  /** What runs, recorded (record.ts): a whole record and a journal of changes since. */
+  private readonly record: RunningRecord;
   private readonly outcomesPath: string;
   private readonly outcomes = new Map<number, ApplyOutcome>();
   private statsTimer: NodeJS.Timeout | null = null;
@@ -96,7 +99,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     opts: EngineOptions = {},
   ) {
     super();
-    this.statePath = path.join(dataDir, 'engine-running.json');
+    this.record = new RunningRecord(path.join(dataDir, 'engine-running.json'));
     this.outcomesPath = path.join(dataDir, 'engine-applies.json');
     try {
       for (const o of JSON.parse(fs.readFileSync(this.outcomesPath, 'utf8')) as ApplyOutcome[]) {
@@ -164,9 +167,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
   /** Reconcile to the recorded configuration, if any. */
   async start(): Promise<void> {
-    if (!fs.existsSync(this.statePath)) return;
     try {
-      const saved = JSON.parse(fs.readFileSync(this.statePath, 'utf8')) as Running;
+      const saved = this.record.read();
+      if (!saved) return;
       const key = secretKey(this.dataDir);
       const config = ConfigSchema.parse(mapPrivateKeys(saved.config, (pem, ctx) => open(key, pem, ctx)));
       this.monitor.update(config);
@@ -461,27 +464,18 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   /**
-   * Records the running configuration (written whole to a temporary file, then renamed over the record: a kill at
-   * any moment leaves the previous record or this one, never half of one), before the apply is answered, so a
-   * restarted engine reconciles to what the console was told runs. The configuration is written as its canonical
-   * JSON (the same data; start() parses it again): `configParts`, the running configuration's canonicalParts when
-   * the caller has them (the apply hashed them), are written as they are rather than stringified again.
+   * Records the running configuration before the apply is answered, so a restarted engine reconciles to what the
+   * console was told runs: a journal entry of what changed, or now and then a whole record (record.ts says how a
+   * kill at any moment leaves one state or the other). `configParts`: the running configuration's canonicalParts
+   * when the caller has them (the apply hashed them), for a whole record.
    */
   private persist(configParts?: readonly string[]): void {
     if (!this.running) return;
-    const tmp = `${this.statePath}.tmp`;
-    const { config, ...rest } = this.running;
-    // Private keys are sealed in the record (engine/secrets.ts): a copy of this file alone reveals none.
+    const config = this.running.config;
+    // Private keys are sealed in the record (engine/secrets.ts): a copy of it alone reveals none.
     const key = secretKey(this.dataDir);
     const sealed = mapPrivateKeys(config, (pem, ctx) => seal(key, pem, ctx));
-    const pieces = sealed === config && configParts !== undefined ? configParts : canonicalParts(sealed);
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    try {
-      writePieces(fd, ['{"config":', ...pieces, ',', JSON.stringify(rest).slice(1)]);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, this.statePath);
+    this.record.write(this.running, sealed, sealed === config ? configParts : undefined);
   }
 
   /** The kernel's part of a status (latest-read.ts says why a status waits for it at most a second). */
@@ -562,26 +556,4 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     this.monitor.close();
     for (const dp of this.dataPlanes) await dp.close().catch(() => undefined);
   }
-}
-
-/**
- * Writes `pieces` in order, about 64 KB at a time: not one string joined of them all (at 1,000 services that took
- * about twice the time of the write itself), nor a system call per piece. All of it or an error: a short write (a
- * disk filling up) must not be renamed into place as the record.
- */
-function writePieces(fd: number, pieces: readonly string[]): void {
-  let batch: string[] = [];
-  let size = 0;
-  const flush = () => {
-    const bytes = Buffer.from(batch.join(''));
-    for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at);
-    batch = [];
-    size = 0;
-  };
-  for (const p of pieces) {
-    batch.push(p);
-    size += p.length;
-    if (size >= 64 * 1024) flush();
-  }
-  flush();
 }
