@@ -377,9 +377,18 @@ test('the record of what runs keeps private keys sealed, and a restarted engine 
   const record = fs.readFileSync(path.join(dir, 'engine-running.json'), 'utf8');
   assert.doesNotMatch(record, /SECRETKEYBYTES|BEGIN PRIVATE KEY/);
   assert.match(record, /fulcrum-sealed:v1:/);
+  // A second certificate: the change goes to the record's journal (record.ts), sealed there too.
+  const other = { ...cert, name: 'other', privateKeyPem: cert.privateKeyPem.replace('SECRETKEYBYTES', 'OTHERKEYBYTES') };
+  assert.equal((await e.apply(2, { virtualServices: [svc('web')], certificates: [cert, other] })).ok, true);
+  const journal = fs.readFileSync(path.join(dir, 'engine-running.journal'), 'utf8');
+  assert.doesNotMatch(journal, /SECRETKEYBYTES|OTHERKEYBYTES|BEGIN PRIVATE KEY/);
+  assert.match(journal, /fulcrum-sealed:v1:/);
   const plane = recordingPlane();
   await new Engine(dir, [plane], quiet).start();
-  assert.equal(plane.calls[0].config.certificates[0].privateKeyPem, cert.privateKeyPem);
+  assert.deepEqual(
+    plane.calls[0].config.certificates.map((c) => c.privateKeyPem),
+    [cert.privateKeyPem, other.privateKeyPem],
+  );
 });
 
 test('health transitions that arrive while an earlier batch waits for the data planes are each announced once', async () => {

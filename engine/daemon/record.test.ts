@@ -64,6 +64,11 @@ test('a whole record, then journal entries of what changed: read back as the las
   assert.deepEqual(entries[2].removed, ['b']);
   assert.deepEqual(entries[2].order, ['d', 'a', 'c']);
   assert.equal(entries[3].order, undefined, 'the order only when it changed');
+  assert.deepEqual(
+    entries.map((e) => 'fields' in e),
+    [false, false, false, true],
+    'the other fields only when they changed',
+  );
 });
 
 test('a torn entry ends the replay; entries older than the whole record are not replayed; a restarted writer starts whole', () => {

@@ -33,8 +33,8 @@ interface Entry {
   version: number;
   hash: string;
   appliedAt: string;
-  /** The configuration's fields other than its services. */
-  fields: Record<string, unknown>;
+  /** The configuration's fields other than its services, when they changed. */
+  fields?: Record<string, unknown>;
   services: Record<string, unknown>;
   removed: string[];
   /** Every service's name in order, when the order or the set changed. */
@@ -46,6 +46,8 @@ interface Written {
   seq: number;
   names: string[];
   byName: Map<string, VirtualService>;
+  /** The canonical text of the other fields, private keys as they run (sealing gives another text every time). */
+  fieldsText: string;
   journalBytes: number;
   wholeBytes: number;
 }
@@ -99,7 +101,7 @@ export class RunningRecord {
         continue;
       }
       seq = e.seq;
-      rest = e.fields;
+      if (e.fields) rest = e.fields;
       for (const name of e.removed) byName.delete(name);
       for (const [name, vs] of Object.entries(e.services)) byName.set(name, vs);
       if (e.order) order = e.order;
@@ -119,6 +121,8 @@ export class RunningRecord {
     this.written = null; // until this write is known to have landed
     const names = running.config.virtualServices.map((vs) => vs.name);
     const byName = new Map(running.config.virtualServices.map((vs) => [vs.name, vs]));
+    const { virtualServices: _, ...fields } = running.config;
+    const fieldsText = canonicalJson(fields)!;
     if (w === null || w.journalBytes > Math.max(JOURNAL_MIN_BYTES, w.wholeBytes / 2)) {
       const seq = ++this.seq;
       const wholeBytes = this.writeWhole(running, parts ?? canonicalParts(sealed), seq);
@@ -130,11 +134,11 @@ export class RunningRecord {
         // next write is a whole record again, which tries again.
         journalBytes = Number.MAX_SAFE_INTEGER;
       }
-      this.written = { seq, names, byName, journalBytes, wholeBytes };
+      this.written = { seq, names, byName, fieldsText, journalBytes, wholeBytes };
       return;
     }
     this.seq = w.seq + 1;
-    const line = `${this.entryText(w, running, sealed, names, byName)}\n`;
+    const line = `${this.entryText(w, running, w.fieldsText === fieldsText ? null : sealed, names, byName)}\n`;
     const bytes = Buffer.from(line);
     const fd = fs.openSync(this.journalPath, 'a', 0o600);
     try {
@@ -151,14 +155,17 @@ export class RunningRecord {
     } finally {
       fs.closeSync(fd);
     }
-    this.written = { seq: w.seq + 1, names, byName, journalBytes: w.journalBytes + bytes.length, wholeBytes: w.wholeBytes };
+    this.written = { seq: w.seq + 1, names, byName, fieldsText, journalBytes: w.journalBytes + bytes.length, wholeBytes: w.wholeBytes };
   }
 
-  /** The journal entry from what `w` wrote to `running`: the services that are other objects, the order if it moved. */
+  /**
+   * The journal entry from what `w` wrote to `running`: the services that are other objects, the order if it moved,
+   * the other fields (from `sealed`) if they changed (`sealed` null: they did not).
+   */
   private entryText(
     w: Written,
     running: { version: number; hash: string; appliedAt: string },
-    sealed: Config,
+    sealed: Config | null,
     names: string[],
     byName: Map<string, VirtualService>,
   ): string {
@@ -166,10 +173,14 @@ export class RunningRecord {
     for (const [name, vs] of byName) if (w.byName.get(name) !== vs) services.push(`${JSON.stringify(name)}:${canonicalJson(vs)}`);
     const removed = w.names.filter((n) => !byName.has(n));
     const isSameOrder = names.length === w.names.length && names.every((n, i) => n === w.names[i]);
-    const { virtualServices: _, ...fields } = sealed;
     const head = JSON.stringify({ seq: w.seq + 1, version: running.version, hash: running.hash, appliedAt: running.appliedAt, removed });
     const order = isSameOrder ? '' : `,"order":${JSON.stringify(names)}`;
-    return `${head.slice(0, -1)},"fields":${canonicalJson(fields)},"services":{${services.join(',')}}${order}}`;
+    let fields = '';
+    if (sealed) {
+      const { virtualServices: _, ...rest } = sealed;
+      fields = `,"fields":${canonicalJson(rest)}`;
+    }
+    return `${head.slice(0, -1)}${fields},"services":{${services.join(',')}}${order}}`;
   }
 
   /** The whole record, through a temporary file renamed over the old one; its size in bytes. */
