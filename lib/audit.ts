@@ -144,11 +144,23 @@ interface AuditState {
   heads: Map<string, { client: unknown; id: number }>;
   hasExitHook?: boolean;
 }
-const g = globalThis as unknown as { __fulcrumAudit?: AuditState };
+const g = globalThis as unknown as { __fulcrumAudit?: AuditState; __fulcrumAuditDir?: { env?: string; cwd: string; dir: string } };
 const state = (): AuditState => (g.__fulcrumAudit ??= { keys: new Map(), seal: new Map(), heads: new Map() });
 
-export const auditHeadPath = () => path.join(consoleEnv().dataDir, 'audit-head');
-export const auditKeyPath = (dataDir = consoleEnv().dataDir) => auditKeyFile(dataDir);
+/**
+ * consoleEnv().dataDir without building the whole console environment (lib/env.ts reads every variable and the seal
+ * settings, about 6 µs, and the key and head paths are asked for three times per edit): the data directory depends
+ * only on FULCRUM_DATA_DIR and the working directory, so it is built again when either changes.
+ */
+function dataDirNow(): string {
+  const m = g.__fulcrumAuditDir;
+  if (m && m.env === process.env.FULCRUM_DATA_DIR && m.cwd === process.cwd()) return m.dir;
+  g.__fulcrumAuditDir = { env: process.env.FULCRUM_DATA_DIR, cwd: process.cwd(), dir: consoleEnv().dataDir };
+  return g.__fulcrumAuditDir.dir;
+}
+
+export const auditHeadPath = () => path.join(dataDirNow(), 'audit-head');
+export const auditKeyPath = (dataDir = dataDirNow()) => auditKeyFile(dataDir);
 
 /**
  * The key rows are chained under (lib/audit-key.ts), normally made at start. A trail that already has keyed rows and
@@ -331,18 +343,19 @@ export function planSeal(lastAt: number, now: number, intervalMs: number): { isN
 }
 
 function sealState(): SealState {
-  const dataDir = consoleEnv().dataDir;
+  const dataDir = dataDirNow();
   let s = state().seal.get(dataDir);
   if (!s) state().seal.set(dataDir, (s = { lastAt: 0 }));
   return s;
 }
 
 function scheduleSeal(head: { id: number; hash: string }, now = Date.now()): void {
-  const { sinks, intervalSeconds } = consoleEnv().auditSeal;
+  const settings = consoleEnv().auditSeal;
+  const { sinks, intervalSeconds } = settings;
   if (!sinks.length) return;
   const s = sealState();
   s.pendingHead = head;
-  s.settings = consoleEnv().auditSeal;
+  s.settings = settings;
   if (!state().hasExitHook) {
     state().hasExitHook = true;
     process.on('exit', sealOnExit);

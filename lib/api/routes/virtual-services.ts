@@ -40,7 +40,11 @@ function requireVersion(req: Request, current: number, what: string): void {
 }
 
 function fullVs(row: Awaited<ReturnType<typeof loadVs>>) {
-  const v = vsView(row);
+  return specOf(vsView(row));
+}
+
+/** The spec part of a view (what the audit row records), so a view answered and audited is built once. */
+function specOf(v: ReturnType<typeof vsView>) {
   const { id: _i, version: _v, createdAt: _c, updatedAt: _u, realServers, ...spec } = v;
   return { ...spec, realServers: realServers.map(({ id: _a, version: _b, createdAt: _d, updatedAt: _e, ...rs }: Record<string, unknown>) => rs) };
 }
@@ -78,15 +82,15 @@ export const virtualServiceRoutes = [
     body: VirtualServiceSchema,
     async handler(ctx) {
       const vs = ctx.body;
-      const row = await mutate(
+      const view = await mutate(
         async (tx) => {
           await checkCandidate(tx, vs);
           // Two INSERTs whose RETURNING rows are the answer (the real servers in RS_ORDER, as `include` gives them).
-          return insertService(tx, vs);
+          return vsView(await insertService(tx, vs));
         },
-        (r) => ctx.audit({ action: 'virtual-service.create', objectType: 'virtual-service', objectId: r.id, after: fullVs(r), outcome: 'success' }),
+        (v) => ctx.audit({ action: 'virtual-service.create', objectType: 'virtual-service', objectId: v.id, after: specOf(v), outcome: 'success' }),
       );
-      return { status: 201, body: vsView(row), headers: { etag: `"${row.version}"`, location: `/api/v1/virtual-services/${row.id}` } };
+      return { status: 201, body: view, headers: { etag: `"${view.version}"`, location: `/api/v1/virtual-services/${view.id}` } };
     },
   }),
   defineRoute({
@@ -145,7 +149,7 @@ export const virtualServiceRoutes = [
                 include,
               })
             : { ...(await updateService(tx, current.id, vs)), realServers: current.realServers };
-          return { before, after };
+          return { before, after: vsView(after) };
         },
         (r) =>
           ctx.audit({
@@ -153,11 +157,11 @@ export const virtualServiceRoutes = [
             objectType: 'virtual-service',
             objectId: r.after.id,
             before: r.before,
-            after: fullVs(r.after),
+            after: specOf(r.after),
             outcome: 'success',
           }),
       );
-      return { body: vsView(row.after), headers: { etag: `"${row.after.version}"` } };
+      return { body: row.after, headers: { etag: `"${row.after.version}"` } };
     },
   }),
   defineRoute({
@@ -196,7 +200,8 @@ export const virtualServiceRoutes = [
       const created = await mutate(
         async (tx) => {
           const current = await loadVs(tx, ctx.params.id);
-          const vs = parseVs({ ...fullVs(current), realServers: [...fullVs(current).realServers, rs] });
+          const full = fullVs(current);
+          const vs = parseVs({ ...full, realServers: [...full.realServers, rs] });
           await checkCandidate(tx, vs, current).catch((e) => {
             throw relocate(e, current.realServers.length);
           });
