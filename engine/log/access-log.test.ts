@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { createAccessLog, type AccessEntry } from './access-log.ts';
+import { accessLine, createAccessLog, type AccessEntry } from './access-log.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-access-'));
 
@@ -212,4 +212,103 @@ test('options are refused naming the option', async () => {
   await assert.rejects(createAccessLog({ file, size: '10m', keep: 2, sampleRate: 1.5 }), /accessLog\.sampleRate/);
   await assert.rejects(createAccessLog({ file, size: '10m', keep: -1, sampleRate: 1 }), /accessLog\.keep/);
   await assert.rejects(createAccessLog({ file, size: 'big', keep: 1, sampleRate: 1 }), /accessLog\.size/);
+});
+
+test('the file holds the lines accessLine makes, byte for byte, in order: odd strings, numbers and times, and a line longer than a chunk', async (t) => {
+  // Date alone is mocked, so accessLine and record() see the same time; it moves by odd steps across seconds.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 11, 4, 18, 59, 59, 998) });
+  const dir = tmp();
+  const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '100m', keep: 1 });
+  let seed = 7;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const strs = [
+    '',
+    'a',
+    '-',
+    'GET',
+    'symphony-web',
+    '/',
+    '/ed/triage?x=1&y=~',
+    ' !#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}~',
+    'a"b',
+    'c\\d',
+    'e\u0001f',
+    'tab\t',
+    'del\u007f',
+    'é',
+    '\u2028',
+    '😀',
+    'x'.repeat(300),
+  ];
+  const paths = [...strs, `/${'p'.repeat(511)}`, `/${'p'.repeat(512)}`, `/${'é'.repeat(600)}`];
+  const clients = ['127.0.0.1:51514', '[2001:db8::1]:443', '10.0.0.255:0', '[::ffff:1.2.3.4]:65535'];
+  const nums = [
+    0,
+    -0,
+    1,
+    9,
+    10,
+    99,
+    100,
+    200,
+    999,
+    1000,
+    65535,
+    123456789,
+    2 ** 31,
+    2 ** 53 - 1,
+    2 ** 53,
+    2 ** 53 + 2,
+    -1,
+    -10,
+    -(2 ** 53) + 1,
+    0.5,
+    -0.25,
+    1e21,
+    1e-7,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    0.1 + 0.2,
+  ];
+  const ms = () => {
+    const r = rnd();
+    if (r < 0.5) return Math.round(rnd() * 10 ** Math.floor(rnd() * 10)) / 1000;
+    if (r < 0.6) return Math.floor(rnd() * 1e15) / 1000;
+    return pick([...nums, 1e12, 999_999_999_999.999, 1e15 / 1000, 0.001, 0.01, 0.1, 0.0001234, 7.05, 86_400_000.5]);
+  };
+  let want = '';
+  for (let i = 0; i < 3000; i++) {
+    const odd = rnd() < 0.1;
+    const e: AccessEntry = {
+      client: pick(odd ? [...clients, ...strs] : clients),
+      service: odd ? pick(strs) : 'symphony-web',
+      server: rnd() < 0.2 ? undefined : odd ? pick(strs) : 'sym-app-1',
+      method: odd ? pick(strs) : 'GET',
+      path: pick(paths),
+      status: odd ? pick(nums) : pick([200, 404, 503, -1]),
+      bytesIn: odd ? pick(nums) : Math.floor(rnd() * 1e6),
+      bytesOut: odd ? pick(nums) : Math.floor(rnd() * 1e9),
+      timings: { requestMs: ms(), queueMs: ms(), connectMs: ms(), responseMs: ms(), totalMs: ms() },
+      termination: odd ? pick(strs) : '--',
+      retries: odd ? pick(nums) : 0,
+    };
+    want += accessLine(e);
+    log.record(e);
+    t.mock.timers.tick(pick([0, 1, 7, 250, 999, 1000, 1001]));
+  }
+  // One line longer than the chunk the log gathers lines in (16 kB).
+  const huge = entry({ service: 's'.repeat(30_000) });
+  want += accessLine(huge);
+  log.record(huge);
+  await log.close();
+  const got = fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'latin1');
+  assert.equal(got.length, want.length);
+  assert.ok(got === want, 'the file is the lines, byte for byte');
+  assert.equal(got.split('\n').filter(Boolean).length, 3001);
+  mock.timers.reset();
 });
