@@ -52,6 +52,22 @@ export interface AccessMarks {
   retries?: number;
 }
 
+/**
+ * The client field ("10.1.2.3:51514", "[2001:db8::1]:443") by port: a connection's address and port are the same for
+ * all its requests, so the text is made once a connection rather than once a request. A port's text is for the
+ * address it was made for and is made again for another; at most one per port is kept (65,536).
+ */
+const clientByPort: string[] = [];
+const addressByPort: string[] = [];
+function clientText(address: string, clientPort: number | undefined): string {
+  const port = clientPort ?? 0;
+  if (addressByPort[port] === address) return clientByPort[port];
+  const text = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  addressByPort[port] = address;
+  clientByPort[port] = text;
+  return text;
+}
+
 const NOT_REACHED = -1;
 const ms = (from: number, to: number) => (from === 0 || to === 0 ? NOT_REACHED : Math.round((to - from) * 1000) / 1000);
 
@@ -79,7 +95,7 @@ export function logAccess(
   if (isNormal && rate < 1 && !log.draw(rate)) return log.skip();
   const end = performance.now();
   const entry: AccessEntry = {
-    client: `${client.includes(':') ? `[${client}]` : client}:${clientPort ?? 0}`,
+    client: clientText(client, clientPort),
     service: rt.plan.name,
     server,
     method: head?.method ?? '<BADREQ>',
