@@ -13,7 +13,8 @@ import { ConfigSchema } from '../../engine/config/index.ts';
 import { configHash } from '../../engine/canonical.ts';
 import type { EngineError } from '../../engine/errors.ts';
 import type { ApplyResponse } from '../../engine/api-types.ts';
-import { db, type Tx } from '../db.ts';
+import { db, sqlQuery, type Tx } from '../db.ts';
+import { Prisma } from '../generated/prisma/client.ts';
 import { ApiError } from '../errors.ts';
 import { engine } from '../engine.ts';
 import { mutate } from '../api/mutate.ts';
@@ -45,8 +46,10 @@ export async function pendingChanges() {
  * megabyte at 1,000 services), which apply does not read, and Prisma's query costs more than the statement.
  */
 export async function runningHead(): Promise<{ id: number; hash: string } | undefined> {
-  const [row] = await db().$queryRaw<{ id: number | bigint; hash: string }[]>`
-    SELECT id, hash FROM "ConfigVersion" WHERE status = 'applied' ORDER BY id DESC LIMIT 1`;
+  const [row] = await sqlQuery<{ id: number | bigint; hash: string }[]>(
+    db(),
+    Prisma.sql`SELECT id, hash FROM "ConfigVersion" WHERE status = 'applied' ORDER BY id DESC LIMIT 1`,
+  );
   return row && { id: Number(row.id), hash: row.hash };
 }
 
@@ -136,15 +139,19 @@ export async function applyConfig(
 
 /**
  * The new version's row, "applying", as `configVersion.create` wrote it (createdAt now, bound as a Date as Prisma
- * binds it), in plain SQL: Prisma's create took about 25 ms of a 1,000-service apply in its query compiler, which
- * handles the snapshot's half megabyte of text as part of the query; the statement binds it.
+ * binds it), as a plain statement on the connection (sqlQuery, lib/db.ts): Prisma's create took about 25 ms of a
+ * 1,000-service apply in its query compiler, which handles the snapshot's half megabyte of text as part of the query
+ * (so does $queryRaw); the statement only binds it.
  */
 async function insertVersion(v: { hash: string; snapshot: string; authorName: string; comment: string | null; rollbackOf: number | null; result: string }) {
   const createdAt = new Date();
-  const [row] = await db().$queryRaw<{ id: number | bigint }[]>`
+  const [row] = await sqlQuery<{ id: number | bigint }[]>(
+    db(),
+    Prisma.sql`
     INSERT INTO "ConfigVersion" (hash, snapshot, authorName, comment, status, result, rollbackOf, createdAt)
     VALUES (${v.hash}, ${v.snapshot}, ${v.authorName}, ${v.comment}, 'applying', ${v.result}, ${v.rollbackOf}, ${createdAt})
-    RETURNING id`;
+    RETURNING id`,
+  );
   return { id: Number(row.id), createdAt };
 }
 

@@ -4,7 +4,8 @@
  */
 import { createConfigParser, type Config } from '../../engine/config/index.ts';
 import type { Tx } from '../db.ts';
-import { db } from '../db.ts';
+import { db, sqlQuery } from '../db.ts';
+import { Prisma } from '../generated/prisma/client.ts';
 import { openPrivateKey } from '../secrets.ts';
 
 /**
@@ -13,7 +14,8 @@ import { openPrivateKey } from '../secrets.ts';
  */
 export const RS_ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
 
-type Reader = Pick<Tx, '$queryRaw'>;
+/** Where the rows are read: db()'s client, or a transaction of it (the candidate as that transaction sees it). */
+type Reader = Tx | ReturnType<typeof db>;
 
 /** ConfigSchema's parse, remembering each service's (engine/config/memo-parse.ts): the table changes a little at a time. */
 const parseConfig = createConfigParser();
@@ -23,13 +25,15 @@ type ServiceText = { id: string; spec: string; realServers: { spec: string; stat
 /**
  * The stored texts of every service with its real servers, in the order the Prisma query
  * `findMany({ orderBy: [position, createdAt], select: { spec, realServers: { orderBy: RS_ORDER } } })` gives them, in
- * two plain statements: that query's compiling and mapping of 1,000 services and 2,000 real servers was about
- * 30 ms of a one-weight apply, the same rows as plain SQL about 8 (lib/config/store.ts says why).
+ * two plain statements on the connection (sqlQuery, lib/db.ts): that query's compiling and mapping of 1,000 services
+ * and 2,000 real servers was about 30 ms of a one-weight apply.
  */
 async function serviceTexts(reader: Reader): Promise<ServiceText[]> {
-  const services = await reader.$queryRaw<ServiceText[]>`SELECT id, spec FROM "VirtualService" ORDER BY position ASC, createdAt ASC`;
-  const servers = await reader.$queryRaw<{ virtualServiceId: string; spec: string; state: string }[]>`
-    SELECT virtualServiceId, spec, state FROM "RealServer" ORDER BY createdAt ASC, id ASC`;
+  const services = await sqlQuery<ServiceText[]>(reader, Prisma.sql`SELECT id, spec FROM "VirtualService" ORDER BY position ASC, createdAt ASC`);
+  const servers = await sqlQuery<{ virtualServiceId: string; spec: string; state: string }[]>(
+    reader,
+    Prisma.sql`SELECT virtualServiceId, spec, state FROM "RealServer" ORDER BY createdAt ASC, id ASC`,
+  );
   const byId = new Map<string, ServiceText>();
   for (const s of services) {
     s.realServers = [];
@@ -43,12 +47,16 @@ async function serviceTexts(reader: Reader): Promise<ServiceText[]> {
 export async function renderCandidate(reader: Reader = db()): Promise<Config> {
   // Only the stored texts: the other columns are the same facts in query form.
   const services = await serviceTexts(reader);
-  const certificates = await reader.$queryRaw<{ name: string; certificatePem: string; privateKeyPem: string }[]>`
-    SELECT name, certificatePem, privateKeyPem FROM "Certificate" ORDER BY name ASC`;
-  const floatingIps = await reader.$queryRaw<{ address: string; interface: string; prefixLength: number | null }[]>`
-    SELECT address, interface, prefixLength FROM "FloatingIp" ORDER BY address ASC`;
+  const certificates = await sqlQuery<{ name: string; certificatePem: string; privateKeyPem: string }[]>(
+    reader,
+    Prisma.sql`SELECT name, certificatePem, privateKeyPem FROM "Certificate" ORDER BY name ASC`,
+  );
+  const floatingIps = await sqlQuery<{ address: string; interface: string; prefixLength: number | null }[]>(
+    reader,
+    Prisma.sql`SELECT address, interface, prefixLength FROM "FloatingIp" ORDER BY address ASC`,
+  );
   // No row: a single node (lib/ha-settings.ts).
-  const [ha] = await reader.$queryRaw<{ spec: string }[]>`SELECT spec FROM "HaSettings" WHERE id = 1`;
+  const [ha] = await sqlQuery<{ spec: string }[]>(reader, Prisma.sql`SELECT spec FROM "HaSettings" WHERE id = 1`);
   // A service's key is its rows' stored texts (JSON has no raw control characters, so the separators cannot occur in
   // them): one whose rows did not change is not even read as JSON again.
   const parsed = parseConfig.keyed(

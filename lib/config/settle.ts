@@ -12,7 +12,8 @@
  * The settler runs at console start, whenever the engine (re)connects, and every few seconds while anything is
  * pending. It never holds a transaction across an engine call.
  */
-import { db } from '../db.ts';
+import { db, sqlExecute, sqlQuery } from '../db.ts';
+import { Prisma } from '../generated/prisma/client.ts';
 import { engine } from '../engine.ts';
 import { log } from '../log.ts';
 import { mutate } from '../api/mutate.ts';
@@ -53,8 +54,7 @@ type VersionRow = { status: string; result: string | null; authorName: string; h
  * comes back a Date, as Prisma's read gives it (the column is DATETIME).
  */
 async function versionRow(id: number): Promise<VersionRow | undefined> {
-  const [row] = await db().$queryRaw<VersionRow[]>`
-    SELECT status, result, authorName, hash, createdAt FROM "ConfigVersion" WHERE id = ${id}`;
+  const [row] = await sqlQuery<VersionRow[]>(db(), Prisma.sql`SELECT status, result, authorName, hash, createdAt FROM "ConfigVersion" WHERE id = ${id}`);
   return row;
 }
 
@@ -83,8 +83,12 @@ export async function settleVersion(
   const message = [outcome.message, HOW_TEXT[how]].filter(Boolean).join(' ') || null;
   const count = await mutate(
     // updateMany's statement, in plain SQL (the result is the engine's answer: a line per service).
-    (tx) => tx.$executeRaw`
+    (tx) =>
+      sqlExecute(
+        tx,
+        Prisma.sql`
       UPDATE "ConfigVersion" SET status = ${outcome.status}, result = ${JSON.stringify(outcome.result)} WHERE id = ${id} AND status = 'applying'`,
+      ),
     (n) =>
       n === 1
         ? {
