@@ -2,7 +2,7 @@
  * Secrets at rest (private keys of certificates): sealed with AES-256-GCM under a key kept apart from what it seals,
  * in `<data dir>/secrets.key` (32 random bytes, owner-only, made at first use). The console seals private keys in
  * its database rows and configuration snapshots; the engine seals them in its record of what it runs
- * (engine-running.json). A copy of the database or of the record alone reveals no key; backups (issue 14) must
+ * (engine-running.json and engine-running.journal). A copy of the database or of the record alone reveals no key; backups (issue 14) must
  * leave `secrets.key` out, as they leave the audit key out.
  *
  *   sealed text = "fulcrum-sealed:v1:" base64(iv 12 bytes ‖ tag 16 bytes ‖ ciphertext)
