@@ -17,8 +17,9 @@ import path from 'node:path';
 import { createL7DataPlane, type L7DataPlane } from './index.ts';
 import { once } from 'node:events';
 import { config, freePort, httpService, RawClient, startBackend, TEST_TIMEOUT, waitFor, type Backend } from './test-helpers.ts';
-import { setAccessLog } from './access.ts';
-import { createAccessLog, type AccessEntry } from '../log/access-log.ts';
+import { logAccess, setAccessLog } from './access.ts';
+import type { ServiceRuntime } from './service.ts';
+import { createAccessLog, type AccessEntry, type AccessLog } from '../log/access-log.ts';
 import { openAccessLog, PENDING_CAP, type AccessFile } from './access-file.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l7-access-'));
@@ -382,4 +383,39 @@ test('after the file takes lines again, the next outage is reported at once, not
   } finally {
     mock.timers.reset();
   }
+});
+
+test('the client field names the address and port of each entry, also when a port comes again from another address', () => {
+  const clients: string[] = [];
+  const sink = { draw: () => true, skip: () => undefined, record: (e: AccessEntry) => clients.push(e.client) > 0 } as unknown as AccessLog;
+  const previous = setAccessLog(sink);
+  const rt = { plan: { name: 'web', layer7: { accessLog: { sampleRate: 1 } } } } as unknown as ServiceRuntime;
+  const marks = { headAt: 1, startAt: 2, chosenAt: 3, sentAt: 4, resAt: 5 };
+  const sent: [string, number | undefined][] = [
+    ['10.0.0.1', 40000],
+    ['10.0.0.1', 40000],
+    ['10.0.0.2', 40000],
+    ['2001:db8::1', 40000],
+    ['10.0.0.1', 40000],
+    ['10.0.0.1', undefined],
+    ['10.0.0.3', 0],
+    ['2001:db8::1', 65535],
+    ['10.0.0.1', 70000],
+  ];
+  try {
+    for (const [address, port] of sent) logAccess(rt, address, port, null, undefined, 200, 0, 0, marks, '--');
+  } finally {
+    setAccessLog(previous);
+  }
+  assert.deepEqual(clients, [
+    '10.0.0.1:40000',
+    '10.0.0.1:40000',
+    '10.0.0.2:40000',
+    '[2001:db8::1]:40000',
+    '10.0.0.1:40000',
+    '10.0.0.1:0',
+    '10.0.0.3:0',
+    '[2001:db8::1]:65535',
+    '10.0.0.1:70000',
+  ]);
 });

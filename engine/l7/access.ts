@@ -55,16 +55,24 @@ export interface AccessMarks {
 /**
  * The client field ("10.1.2.3:51514", "[2001:db8::1]:443") by port: a connection's address and port are the same for
  * all its requests, so the text is made once a connection rather than once a request. A port's text is for the
- * address it was made for and is made again for another; at most one per port is kept (65,536).
+ * address it was made for and is made again for another. The tables are made at the first entry, one slot a port
+ * (256 KiB each), as a sparse array's lookup by number hashes the number, which cost as much as the text saved.
  */
-const clientByPort: string[] = [];
-const addressByPort: string[] = [];
+const PORTS = 65536;
+let addressByPort: (string | null)[] = [];
+let clientByPort: string[] = [];
 function clientText(address: string, clientPort: number | undefined): string {
   const port = clientPort ?? 0;
   if (addressByPort[port] === address) return clientByPort[port];
   const text = `${address.includes(':') ? `[${address}]` : address}:${port}`;
-  addressByPort[port] = address;
-  clientByPort[port] = text;
+  if (Number.isInteger(port) && port >= 0 && port < PORTS) {
+    if (clientByPort.length === 0) {
+      addressByPort = Array.from({ length: PORTS }, () => null);
+      clientByPort = Array.from({ length: PORTS }, () => '');
+    }
+    addressByPort[port] = address;
+    clientByPort[port] = text;
+  }
   return text;
 }
 
