@@ -3,7 +3,7 @@
  * the retained count (also over files an earlier run left), sampled with an injected random source while abnormal
  * exchanges are always kept, secrets redacted by the shared list, and options refused naming the option.
  */
-import { mock, test } from 'node:test';
+import { after, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,7 +11,16 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { accessLine, createAccessLog, type AccessEntry } from './access-log.ts';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-access-'));
+const dirs: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-access-'));
+  dirs.push(dir);
+  return dir;
+};
+// Each test's directory goes with the file's run (they were left in /tmp, a hundred after a few runs).
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function entry(over: Partial<AccessEntry> = {}): AccessEntry {
   return {
