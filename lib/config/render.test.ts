@@ -6,11 +6,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigSchema, HaSchema, VirtualServiceSchema } from '../../engine/config/index.ts';
+import { selfSignedPem } from '../testing/self-signed.ts';
 
 let dir: string;
 before(() => {
@@ -22,36 +22,6 @@ after(async () => {
   await closeDb();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function selfSigned(cn: string) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-render-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '30',
-        '-subj',
-        `/CN=${cn}`,
-        '-keyout',
-        `${d}/k.pem`,
-        '-out',
-        `${d}/c.pem`,
-      ],
-      { stdio: 'ignore' },
-    );
-    return { certificatePem: fs.readFileSync(`${d}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${d}/k.pem`, 'utf8') };
-  } finally {
-    fs.rmSync(d, { recursive: true, force: true });
-  }
-}
 
 /** The rendering renderCandidate had before its plain SQL: Prisma's query, the same inputs, ConfigSchema's parse. */
 async function prismaRendering() {
@@ -141,7 +111,7 @@ test('the candidate rendered in plain SQL is the one the Prisma query rendered, 
   await db().realServer.update({ where: { id: servers[0].id }, data: { state: 'drain' } });
   await db().realServer.update({ where: { id: servers[1].id }, data: { state: 'halt' } });
   for (const name of ['zeta', 'alpha']) {
-    const pair = selfSigned(name);
+    const pair = selfSignedPem(name);
     await db().certificate.create({
       data: {
         name,
