@@ -177,3 +177,38 @@ test('sqlQuery answers what $queryRaw answers, and inside a transaction is part 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a plain statement through a transaction that has expired is refused, not committed on its own', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-direct-'));
+  process.env.FULCRUM_DATA_DIR = dir;
+  const { db, closeDb, sqlQuery, sqlExecute } = await import('./db.ts');
+  const { Prisma } = await import('./generated/prisma/client.ts');
+  try {
+    await db().user.count();
+    // The callback outlives its transaction: Prisma's timeout (50 ms) rolls it back while the callback waits on
+    // something that is not the database (a timer set after Prisma's, so it fires after it), then writes through
+    // it. With $queryRaw that write failed ("Transaction already closed"); a plain statement on the connection must
+    // fail as well, not commit by itself.
+    let late: Promise<unknown> | undefined;
+    const expired = db().$transaction(
+      async (tx) => {
+        await new Promise((r) => setTimeout(r, 300));
+        late = sqlExecute(tx, Prisma.sql`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES ('late', 1, ${new Date()})`);
+        const read = sqlQuery(tx, Prisma.sql`SELECT key FROM "LoginThrottle"`);
+        await read.catch(() => undefined);
+        return late;
+      },
+      { timeout: 50 },
+    );
+    await assert.rejects(expired);
+    assert.ok(late, 'the callback ran to its write');
+    await assert.rejects(late, /transaction .*closed/i);
+    assert.equal(await db().loginThrottle.count({ where: { key: 'late' } }), 0, 'nothing of the expired transaction is in the table');
+    // The connection serves the next transaction as before.
+    await db().$transaction((tx) => sqlExecute(tx, Prisma.sql`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES ('next', 1, ${new Date()})`));
+    assert.equal(await db().loginThrottle.count({ where: { key: 'next' } }), 1);
+  } finally {
+    await closeDb();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -59,7 +59,18 @@ export function migrate(file: string): string[] {
 }
 
 /** `sqlite`: the adapter's connection once Prisma has opened it (sqlQuery runs statements on it directly). */
-type DbEntry = { file: string; client: PrismaClient; dataDirEnv?: string; cwd: string; sqlite?: Database.Database; direct?: Map<string, Direct> };
+/** `openTx`: the adapter's transaction open on that connection now (BEGIN run, neither COMMIT nor ROLLBACK yet). */
+type DbEntry = {
+  file: string;
+  client: PrismaClient;
+  dataDirEnv?: string;
+  cwd: string;
+  sqlite?: Database.Database;
+  direct?: Map<string, Direct>;
+  openTx?: object;
+};
+/** Each of db()'s interactive transactions (the client its callback gets) → the adapter's transaction it runs in. */
+const txOwner = new WeakMap<object, object>();
 const g = globalThis as unknown as { __fulcrumDb?: DbEntry };
 
 export function db(): PrismaClient {
@@ -77,7 +88,7 @@ export function db(): PrismaClient {
   fs.chmodSync(file, 0o600);
   ensureAuditKeyAtStart(path.dirname(file), file);
   const entry = { file, dataDirEnv: process.env.FULCRUM_DATA_DIR, cwd: process.cwd() } as DbEntry;
-  entry.client = new PrismaClient({ adapter: withFailedCommitRecovery(new PrismaBetterSQLite3({ url: `file:${file}` }), entry) });
+  entry.client = withTransactionOwners(new PrismaClient({ adapter: withFailedCommitRecovery(new PrismaBetterSQLite3({ url: `file:${file}` }), entry) }), entry);
   g.__fulcrumDb = entry;
   return entry.client;
 }
@@ -98,8 +109,22 @@ function withFailedCommitRecovery(factory: PrismaBetterSQLite3, entry: DbEntry):
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (level) => {
       const tx = await start(level);
+      entry.openTx = tx;
+      const close = () => {
+        if (entry.openTx === tx) entry.openTx = undefined;
+      };
+      const [commit, rollback] = [tx.commit.bind(tx), tx.rollback.bind(tx)];
+      tx.commit = () => {
+        close();
+        return commit();
+      };
+      tx.rollback = () => {
+        close();
+        return rollback();
+      };
       const execute = tx.executeRaw.bind(tx);
       tx.executeRaw = async (query) => {
+        if (query.sql === 'COMMIT' || query.sql === 'ROLLBACK') close();
         try {
           return await execute(query);
         } catch (e) {
@@ -116,6 +141,33 @@ function withFailedCommitRecovery(factory: PrismaBetterSQLite3, entry: DbEntry):
     return adapter;
   };
   return factory;
+}
+
+/**
+ * Marks the client each interactive transaction's callback gets with the adapter's transaction it runs in (open when
+ * Prisma calls the callback: BEGIN has run), so sqlQuery can refuse a statement through a transaction that has
+ * ended: Prisma's timeout rolls a transaction back under a callback still running, and its next $queryRaw fails
+ * ("Transaction already closed"); a plain statement on the connection would instead commit by itself, or land in
+ * whichever transaction holds the connection next.
+ */
+function withTransactionOwners(client: PrismaClient, entry: DbEntry): PrismaClient {
+  const run = client.$transaction.bind(client) as (arg: unknown, opts?: unknown) => Promise<unknown>;
+  const own = (fn: (tx: Tx) => Promise<unknown>) => (tx: Tx) => {
+    if (entry.openTx) txOwner.set(tx, entry.openTx);
+    return fn(tx);
+  };
+  (client as { $transaction: unknown }).$transaction = (arg: unknown, opts?: unknown) =>
+    run(typeof arg === 'function' ? own(arg as (tx: Tx) => Promise<unknown>) : arg, opts);
+  return client;
+}
+
+/** A transaction's client whose transaction has ended (committed, rolled back or timed out) may run nothing more. */
+function assertOpen(tx: Tx | PrismaClient): void {
+  const owner = txOwner.get(tx);
+  if (owner !== undefined && owner !== g.__fulcrumDb?.openTx)
+    throw Object.assign(new Error('Transaction already closed: a statement came after its transaction ended (it timed out or finished)'), {
+      code: 'P2028',
+    });
 }
 
 /** How many prepared statements a connection keeps (the edit path uses about twenty distinct texts). */
@@ -172,6 +224,7 @@ function withStatementCache(sqlite: Database.Database): void {
  * statement of a process), through $queryRaw.
  */
 export async function sqlQuery<T = unknown[]>(tx: Tx | PrismaClient, q: Prisma.Sql): Promise<T> {
+  assertOpen(tx);
   const p = direct(q.sql);
   if (!p) return (tx as Tx).$queryRaw<T>(q);
   const args = q.values.map(bindable);
@@ -186,6 +239,7 @@ export async function sqlQuery<T = unknown[]>(tx: Tx | PrismaClient, q: Prisma.S
 
 /** As sqlQuery, for a statement that answers no rows: the number of rows it changed. */
 export async function sqlExecute(tx: Tx | PrismaClient, q: Prisma.Sql): Promise<number> {
+  assertOpen(tx);
   const p = direct(q.sql);
   if (!p) return (tx as Tx).$executeRaw(q);
   return p.stmt.run(q.values.map(bindable)).changes;
