@@ -114,3 +114,29 @@ test('a failed entry throws, leaves the state before it, and the next write is w
   assert.equal(readBack(file)!.version, 2);
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
 });
+
+test('a journal left beside no whole record (deleted, or unreadable) is never replayed over the next whole record', () => {
+  const file = path.join(tmp(), 'engine-running.json');
+  const journal = file.replace('.json', '.journal');
+  const one = cfg({ virtualServices: [svc('a', 80), svc('b', 81)] });
+  const two = cfg({ virtualServices: [svc('a', 80), svc('b', 81, 7)] });
+  const record = new RunningRecord(file);
+  record.write(run(1, one), one);
+  record.write(run(2, two), two);
+  record.write(run(3, one), one);
+  const left = fs.readFileSync(journal, 'utf8');
+  for (const damage of ['deleted', 'unreadable']) {
+    if (damage === 'deleted') fs.rmSync(file);
+    else fs.writeFileSync(file, '{"config":');
+    fs.writeFileSync(journal, left);
+    // The engine replaced (or its record damaged): it starts with no record, then writes a whole one; killed before
+    // it removed the journal, the journal's entries (seq 2 and 3) are still there at the next start.
+    const fresh = new RunningRecord(file);
+    if (damage === 'deleted') assert.equal(fresh.read(), null);
+    else assert.throws(() => fresh.read());
+    const other = cfg({ virtualServices: [svc('c', 90)] });
+    fresh.write(run(7, other), other);
+    fs.writeFileSync(journal, left);
+    assert.deepEqual(readBack(file), run(7, ConfigSchema.parse(JSON.parse(JSON.stringify(other)))), `record ${damage}`);
+  }
+});

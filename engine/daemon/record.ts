@@ -66,8 +66,15 @@ export class RunningRecord {
     this.journalPath = path.replace(/\.json$/, '.journal');
   }
 
-  /** The recorded configuration and apply, or null if there is no record. Throws if the whole record is unreadable. */
+  /**
+   * The recorded configuration and apply, or null if there is no record. Throws if the whole record is unreadable.
+   * The journal's seqs are read first, whatever the whole record's state: a whole record written after this (when
+   * there was none, or it could not be read) must still get a seq above every entry left in the journal, or a kill
+   * before that journal's removal would have them replayed over a record they never belonged to.
+   */
   read(): Recorded | null {
+    const entries = this.journalEntries();
+    for (const e of entries) this.seq = Math.max(this.seq, e.seq);
     if (!fs.existsSync(this.path)) return null;
     const whole = JSON.parse(fs.readFileSync(this.path, 'utf8')) as Recorded & { seq?: number };
     let seq = whole.seq ?? 0;
@@ -77,29 +84,9 @@ export class RunningRecord {
     const byName = new Map((virtualServices as { name: string }[]).map((vs) => [vs.name, vs as unknown]));
     let order = [...byName.keys()];
     let last: Omit<Recorded, 'config'> = whole;
-    let text = '';
-    try {
-      text = fs.readFileSync(this.journalPath, 'utf8');
-    } catch {
-      // no journal: the whole record is all there is
-    }
-    // What follows the last newline is not a whole line (a write cut short): never replayed.
-    const lines = text.split('\n').slice(0, -1);
-    let isTorn = false;
-    for (const line of lines) {
-      let e: Entry;
-      try {
-        e = JSON.parse(line) as Entry;
-      } catch {
-        break; // torn or failed: the replay ends here
-      }
-      this.seq = Math.max(this.seq, e.seq);
-      if (isTorn) continue; // read on only for the highest seq
+    for (const e of entries) {
       if (e.seq <= seq) continue; // already in the whole record (written before this journal was removed)
-      if (e.seq !== seq + 1) {
-        isTorn = true;
-        continue;
-      }
+      if (e.seq !== seq + 1) break; // not the next one: the replay ends here
       seq = e.seq;
       if (e.fields) rest = e.fields;
       for (const name of e.removed) byName.delete(name);
@@ -109,6 +96,25 @@ export class RunningRecord {
     }
     const config = { ...rest, virtualServices: order.map((n) => byName.get(n)) } as Config;
     return { version: last.version, hash: last.hash, appliedAt: last.appliedAt, config };
+  }
+
+  /** The journal's whole entries, up to the first that is torn or failed (what follows the last newline never counts). */
+  private journalEntries(): Entry[] {
+    let text = '';
+    try {
+      text = fs.readFileSync(this.journalPath, 'utf8');
+    } catch {
+      return []; // no journal: the whole record is all there is
+    }
+    const entries: Entry[] = [];
+    for (const line of text.split('\n').slice(0, -1)) {
+      try {
+        entries.push(JSON.parse(line) as Entry);
+      } catch {
+        break;
+      }
+    }
+    return entries;
   }
 
   /**
