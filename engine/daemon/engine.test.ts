@@ -157,6 +157,31 @@ test('a restarted engine reconciles to the recorded version, states included', a
   assert.equal((await second.status()).running!.version, 4);
 });
 
+test('an engine killed after recording a version, before its outcome said so: the restarted engine says it runs', async () => {
+  const dir = tmp();
+  const first = new Engine(dir, [recordingPlane()], quiet);
+  await first.apply(1, { virtualServices: [svc('web')] });
+  await first.apply(2, { virtualServices: [svc('web'), svc('mail')] });
+  // The kill: version 2 is in the record, its outcome still 'applying' (recordOutcome('applied') never ran); and
+  // version 3 was under way, not recorded.
+  const outcomes = path.join(dir, 'engine-applies.json');
+  const left = (JSON.parse(fs.readFileSync(outcomes, 'utf8')) as { version: number; status: string }[]).map((o) =>
+    o.version === 2 ? { ...o, status: 'applying' } : o,
+  );
+  fs.writeFileSync(outcomes, JSON.stringify([...left, { version: 3, hash: 'h3', status: 'applying', at: new Date().toISOString() }]));
+  const second = new Engine(dir, [recordingPlane()], quiet);
+  await second.start();
+  assert.equal((await second.status()).running!.version, 2);
+  assert.deepEqual(
+    [1, 2, 3].map((v) => second.outcome(v)?.status),
+    ['applied', 'applied', 'failed'],
+  );
+  assert.match(second.outcome(3)!.message!, /stopped while applying it/);
+  // And it stays so across another restart.
+  const third = new Engine(dir, [recordingPlane()], quiet);
+  assert.equal(third.outcome(2)?.status, 'applied');
+});
+
 test('the socket API: owner-only socket, typed client, coded errors', async () => {
   const dir = tmp();
   const e = new Engine(dir, [recordingPlane()], quiet);

@@ -85,6 +85,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private readonly record: RunningRecord;
   private readonly outcomesPath: string;
   private readonly outcomes = new Map<number, ApplyOutcome>();
+  /** Versions the last engine left 'applying' (it stopped during their apply). */
+  private readonly interrupted = new Set<number>();
   private statsTimer: NodeJS.Timeout | null = null;
   private isSendingStats = false;
   private readonly statsIntervalMs: number;
@@ -104,6 +106,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     try {
       for (const o of JSON.parse(fs.readFileSync(this.outcomesPath, 'utf8')) as ApplyOutcome[]) {
         // One that was under way when the last engine died did not finish: this engine reconciles to the recorded version.
+        // (Unless it is the recorded one: killed after recording it, before saying so; start() says it runs.)
+        if (o.status === 'applying') this.interrupted.add(o.version);
         this.outcomes.set(
           o.version,
           o.status === 'applying' ? { ...o, status: 'failed', message: 'The engine stopped while applying it; the version recorded before it runs.' } : o,
@@ -175,6 +179,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
       this.monitor.update(config);
       const results = await this.program(config);
       this.running = { ...saved, config, results };
+      // The last engine recorded this version and was killed before its outcome said 'applied': it runs now.
+      if (this.interrupted.has(saved.version) && this.outcomes.get(saved.version)?.hash === saved.hash)
+        this.recordOutcome({ version: saved.version, hash: saved.hash, status: 'applied' });
       this.log('info', 'reconciled to the recorded configuration', { version: saved.version, hash: saved.hash });
     } catch (e) {
       this.log('error', 'could not reconcile to the recorded configuration', { error: (e as Error).message });
