@@ -49,7 +49,9 @@ rl.on('line', async (line) => {
   const cmd = JSON.parse(line);
   try {
     if (cmd.op === 'serve') {
-      const srv = http.createServer((req, res) => res.end(`${cmd.name} ${req.socket.remoteAddress.replace(/^::ffff:/, '')}`));
+      // remoteAddress is undefined once the client's connection is gone (reset while its request was being read, as
+      // a director's failover does): answering nobody must not throw, which ended this real server in a CI run.
+      const srv = http.createServer((req, res) => res.end(`${cmd.name} ${(req.socket.remoteAddress ?? 'gone').replace(/^::ffff:/, '')}`));
       srv.keepAliveTimeout = 60_000;
       servers.set(cmd.port, srv);
       srv.listen(cmd.port, '::', () => out({ ok: true }));
