@@ -71,7 +71,8 @@ test('a whole record, then journal entries of what changed: read back as the las
   );
 });
 
-test('a torn entry ends the replay; entries older than the whole record are not replayed; a restarted writer starts whole', () => {
+/** A record in a fresh directory after two applies: a whole record (version 1), then one journal entry (version 2). */
+function twoApplies() {
   const file = path.join(tmp(), 'engine-running.json');
   const journal = file.replace('.json', '.journal');
   const one = cfg({ virtualServices: [svc('a', 80), svc('b', 81)] });
@@ -79,6 +80,11 @@ test('a torn entry ends the replay; entries older than the whole record are not 
   const record = new RunningRecord(file);
   record.write(run(1, one), one);
   record.write(run(2, two), two);
+  return { file, journal, one, record };
+}
+
+test('a torn entry ends the replay; entries older than the whole record are not replayed; a restarted writer starts whole', () => {
+  const { file, journal } = twoApplies();
   const whole = fs.readFileSync(journal, 'utf8');
   // A kill in the middle of the next entry: part of a line, no newline.
   fs.appendFileSync(journal, whole.slice(0, 40));
@@ -116,13 +122,7 @@ test('a failed entry throws, leaves the state before it, and the next write is w
 });
 
 test('a journal left beside no whole record (deleted, or unreadable) is never replayed over the next whole record', () => {
-  const file = path.join(tmp(), 'engine-running.json');
-  const journal = file.replace('.json', '.journal');
-  const one = cfg({ virtualServices: [svc('a', 80), svc('b', 81)] });
-  const two = cfg({ virtualServices: [svc('a', 80), svc('b', 81, 7)] });
-  const record = new RunningRecord(file);
-  record.write(run(1, one), one);
-  record.write(run(2, two), two);
+  const { file, journal, one, record } = twoApplies();
   record.write(run(3, one), one);
   const left = fs.readFileSync(journal, 'utf8');
   for (const damage of ['deleted', 'unreadable']) {
