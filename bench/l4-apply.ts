@@ -24,7 +24,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ConfigSchema, createConfigParser, type Config } from '../engine/config/index.ts';
 import { createL4DataPlane } from '../engine/l4/dataplane.ts';
@@ -109,6 +109,13 @@ const ipvsadmS = () =>
     .trim()
     .split('\n')
     .sort();
+/** perf_hooks' gc entry kinds (constants.NODE_PERFORMANCE_GC_*): a major one is a full mark-compact pause. */
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -122,7 +129,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * guest, the syscalls each makes (strace -c -f; strace slows each syscall, so its rounds are not timed).
  */
 async function partsOfOneChange(): Promise<void> {
-  const port = await openIpvsProcess();
+  // Every call through the helper here (the engine's port makes them in-process: ipvs-process.ts says when), so the
+  // parts show what the helper costs against the same work in this process.
+  const port = await openIpvsProcess({ inProcess: false });
   const direct = await IpvsClient.open();
   const service = { family: 4 as const, protocol: 'tcp' as const, address: ipOf(100, 501), port: 80 };
   let w = 50;
@@ -290,7 +299,7 @@ execFileSync('ipvsadm', ['-C']);
       ms,
       timings: last.timings,
       gcMs: during.reduce((n, e) => n + e.ms, 0),
-      gcs: during.map((e) => (e.kind === 1 ? 'minor' : e.kind === 2 ? 'major' : e.kind === 4 ? 'incremental' : 'weak')),
+      gcs: during.map((e) => GC_KINDS[e.kind] ?? `kind ${e.kind}`),
     });
     if (process.env.BENCH_L4_EACH) console.log(`round ${i}: ${ms.toFixed(1)} ms: ${phasesOf(changes[changes.length - 1])}`);
   }

@@ -14,6 +14,18 @@
  * first use; a child that died is forked again by the next call, and the calls it had not answered fail with
  * IPVS_HELPER_ENDED (the reconciler then re-reads the kernel on the next apply). While a call waits, the child keeps
  * the engine alive; idle, it does not.
+ *
+ * When the helper is bypassed: the seconds-long holder of the genl mutex is a sync daemon start or stop, and on this
+ * machine the engine is what starts and stops sync daemons (engine/ha/sync-daemon.ts, through this port). So while
+ * none of those is on its way, IPVS calls are made in this process on an IpvsClient of its own (`inProcess`): a call
+ * to the helper costs two process switches and the cloning of its answer each way, which in UML was 3 of a one-change
+ * apply's 5 ms (bench:l4 `l4-one-change parts`: ipc 0.9, both through the helper 5.0, both in-process 1.9 ms). A daemon
+ * start or stop goes to the helper as before, and from the moment it is asked for until it is answered every other
+ * call goes there too, so this process never sits in sendmsg behind the engine's own daemon start; it is sent only
+ * once the in-process calls already running are answered (a dump's later parts are read under the same mutex). What
+ * is left: a daemon start made outside the engine (ipvsadm --start-daemon by hand, keepalived's lvs_sync_daemon) can
+ * still stall this process for its length. Host addresses (an rtnetlink dump under the RTNL lock, which a daemon
+ * start and keepalived hold) are always read by the helper.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,6 +81,13 @@ class IpvsHelper {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   users = 0;
+  /** This process's own IPVS client (see the header for when it is used); null once it could not be opened. */
+  private direct: Promise<IpvsClient | null> | undefined;
+  /** Daemon starts and stops asked for and not yet answered: while any is, every call goes to the child. */
+  private daemonCalls = 0;
+  /** Calls running on `direct`; a daemon call is sent once they are all answered (`drained`). */
+  private directCalls = 0;
+  private drained: (() => void)[] = [];
 
   private start(): Promise<ChildProcess> {
     return new Promise<ChildProcess>((resolve, reject) => {
@@ -125,10 +144,44 @@ class IpvsHelper {
     });
   }
 
+  /**
+   * `fn` on this process's IpvsClient when no daemon start or stop is on its way (and the client opens), else
+   * `viaChild`. Checked and begun in one synchronous step, so a daemon call asked for later waits for it.
+   */
+  async inProcess<T>(fn: (c: IpvsClient) => Promise<T>, viaChild: () => Promise<T>): Promise<T> {
+    if (this.daemonCalls > 0) return viaChild();
+    this.directCalls++;
+    try {
+      const c = await (this.direct ??= IpvsClient.open().catch(() => null));
+      // A daemon call asked for while the client opened goes first, through the child; so does this call then.
+      if (!c || this.daemonCalls > 0) return await viaChild();
+      return await fn(c);
+    } finally {
+      if (--this.directCalls === 0) for (const f of this.drained.splice(0)) f();
+    }
+  }
+
+  /** A sync daemon start or stop: through the child, once no call runs in this process (see the header). */
+  async daemonCall(method: 'startDaemon' | 'stopDaemon', args: unknown[]): Promise<unknown> {
+    this.daemonCalls++;
+    try {
+      while (this.directCalls > 0) await new Promise<void>((r) => this.drained.push(r));
+      return await this.call(method, args);
+    } finally {
+      this.daemonCalls--;
+    }
+  }
+
   stop(): void {
     this.child?.kill();
     this.child = undefined;
     this.ready = undefined;
+    const direct = this.direct;
+    this.direct = undefined;
+    // A call still running on it is answered first (closing under it would leave it to its timeout).
+    const close = () => void direct?.then((c) => c?.close());
+    if (this.directCalls > 0) this.drained.push(close);
+    else close();
   }
 }
 
@@ -144,8 +197,10 @@ let openFailure: { error: Error; until: number } | undefined;
 /**
  * A port onto the engine's IPVS helper process, forking it if none runs. Rejects with the child's reason when it
  * cannot open IPVS. `mutations` counts the change messages this port's exec calls sent (as IpvsClient's does).
+ * `inProcess` (true): calls other than daemon starts and stops are made in this process while no daemon start or stop
+ * is on its way (the header says why); false sends every call to the helper (the bench times both).
  */
-export async function openIpvsProcess(): Promise<IpvsPort> {
+export async function openIpvsProcess(opts: { inProcess?: boolean } = {}): Promise<IpvsPort> {
   if (openFailure && performance.now() < openFailure.until) throw openFailure.error;
   const h = (helper ??= new IpvsHelper());
   h.users++;
@@ -165,7 +220,13 @@ export async function openIpvsProcess(): Promise<IpvsPort> {
   }
   let mutations = 0;
   let isClosed = false;
-  const call = <T>(method: IpvsMethod, ...args: unknown[]) => h.call(method, args) as Promise<T>;
+  const isInProcess = opts.inProcess ?? true;
+  // The same method on this process's client or on the child's (ipvs-child.ts answers with IpvsClient's own).
+  const call = <T>(method: Exclude<IpvsMethod, 'interfaceAddresses'>, ...args: unknown[]): Promise<T> => {
+    const viaChild = () => h.call(method, args) as Promise<T>;
+    if (!isInProcess) return viaChild();
+    return h.inProcess((c) => (c[method] as (...a: unknown[]) => Promise<T>).apply(c, args), viaChild);
+  };
   return {
     get mutations() {
       return mutations;
@@ -196,8 +257,8 @@ export async function openIpvsProcess(): Promise<IpvsPort> {
       return r;
     },
     daemons: () => call('daemons'),
-    startDaemon: (d) => call('startDaemon', d),
-    stopDaemon: (state) => call('stopDaemon', state),
+    startDaemon: (d) => h.daemonCall('startDaemon', [d]) as Promise<ExecResult>,
+    stopDaemon: (state) => h.daemonCall('stopDaemon', [state]) as Promise<ExecResult>,
     close: () => {
       if (isClosed) return;
       isClosed = true;
