@@ -25,6 +25,9 @@ test('desired: modes map to forwarding methods; DR keeps the client port', () =>
   ] as const) {
     const d = desiredFromConfig(cfg([{ ...base, name: 'web', mode }]), new Map());
     assert.equal(d.services.length, 1);
+    // DR and TUN see only the client's packets: a SYN on a port whose last connection the director saw closing is
+    // scheduled anew (conn_reuse_mode bit 2), not sent to that connection's possibly drained server.
+    assert.equal(d.sysctls.get('net/ipv4/vs/conn_reuse_mode'), mode === 'dr' || mode === 'tun' ? '3' : undefined, mode);
     assert.deepEqual(
       d.services[0].destinations.map((x) => [x.address, x.port, x.forward, x.weight]),
       [

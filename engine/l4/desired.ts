@@ -346,6 +346,13 @@ function partOf(vs: L4Input, decisions: readonly ServerDecision[]): DesiredPart 
 
   if (vs.interface && vip) out.vips.push({ address: vip, prefix: family === 6 ? 128 : 32, interface: vs.interface, virtualService: vs.name });
   if (vs.mode === 'nat' || vs.mode === 'snat') out.sysctls.push([family === 6 ? 'net/ipv6/conf/all/forwarding' : 'net/ipv4/ip_forward', '1']);
+  // DR and TUN: the director sees only the client's half of a connection, so one it last saw closing stays in the
+  // kernel's table as FIN_WAIT for two minutes. Under the default conn_reuse_mode (1), a new connection from the same
+  // client address and port (clients behind a NAT gateway reuse ports often) goes to that entry's server: a drained
+  // or health-quiesced one, and nowhere when it was halted (its SYNs are dropped until the entry expires). Bit 2
+  // schedules such a SYN as a new connection; the kernel documents it for Direct Routing ("the last state seen by
+  // load balancer"). Not a requirement: a kernel without the sysctl still serves (a failure is only logged).
+  if (vs.mode === 'dr' || vs.mode === 'tun') out.sysctls.push(['net/ipv4/vs/conn_reuse_mode', '3']);
   if (vs.mode === 'snat') {
     // IPVS must keep conntrack entries for its connections, or nf_nat never sees them to rewrite the source.
     out.sysctls.push(['net/ipv4/vs/conntrack', '1']);

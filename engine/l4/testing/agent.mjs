@@ -2,6 +2,7 @@
 // JSON line per command on stdin, one JSON line per answer on stdout. Plain JavaScript: starts fast, no tsx.
 //   {"op":"serve","name":"r1","port":80}          HTTP server answering "<name> <client address>"
 //   {"op":"get","url":"http://v/","n":4}           n requests, each on a new connection → ["r1 10.0.0.100", …]
+//                                                  ("localPort": P sends each from that client port)
 //   {"op":"open","url":"http://v/"}                 one keep-alive connection, first request → {"id", "body"}
 //   {"op":"again","id":1}                           another request on that same connection → {"body","samePort"}
 //   {"op":"stop","port":80}                         the HTTP server on that port stops: listener closed, connections cut
@@ -29,11 +30,11 @@ let steady = null;
 let nextId = 1;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
-function get(url, agent, timeout = 15_000) {
+function get(url, agent, timeout = 15_000, localPort = undefined) {
   return new Promise((resolve, reject) => {
     // 15 s: every hop is in this one machine and answers in milliseconds; the margin is for a test kernel starved
     // by a busy host. No answer by then means the packet was dropped, which the test reports.
-    const req = http.get(url, { agent, timeout }, (res) => {
+    const req = http.get(url, { agent, timeout, ...(localPort ? { localPort } : {}) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -90,7 +91,7 @@ rl.on('line', async (line) => {
       out({ ok: true, log: s.log });
     } else if (cmd.op === 'get') {
       const bodies = [];
-      for (let i = 0; i < cmd.n; i++) bodies.push((await get(cmd.url, false)).body);
+      for (let i = 0; i < cmd.n; i++) bodies.push((await get(cmd.url, false, undefined, cmd.localPort)).body);
       out({ ok: true, bodies });
     } else if (cmd.op === 'open') {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -65,6 +65,8 @@ export interface Lab {
   vipInterface: string;
   /** n requests from the client to VIP:80 (or another port), each on a new connection; the answering server names. */
   get(n: number, port?: number): Promise<string[]>;
+  /** One request from the given client port; the answering server's name. */
+  getFrom(localPort: number): Promise<string>;
   /** http://VIP:port/ with IPv6 brackets where needed. */
   url(port?: number): string;
   /** The agent running in a real server's namespace (it already serves HTTP). */
@@ -211,6 +213,7 @@ export async function createLab(opts: {
       url,
       serverAgent: (name: string) => serverAgents.get(name)!,
       get: async (n: number, p = 80) => (await bodies(n, p)).map((b) => b.split(' ')[0]),
+      getFrom: async (localPort: number) => (await client.ask<{ bodies: string[] }>({ op: 'get', url: url(), n: 1, localPort })).bodies[0].split(' ')[0],
       cleanup,
     };
   } catch (e) {

@@ -37,6 +37,8 @@ export function configFor(lab: Lab, mode: Mode, extra: Record<string, unknown> =
 /** ipvsadm's "10.0.0.2:80" or "[fd00::2]:80" as a regular expression. */
 const endpointRe = (address: string, port: number) => (address.includes(':') ? `\\[${address}\\]:${port}` : `${address}:${port}`).replace(/\./g, '\\.');
 
+let nextFixedPort = 61000;
+
 export const alternates = (names: string[]) => names.every((n, i) => i === 0 || n !== names[i - 1]);
 
 export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-l4-'))) {
@@ -53,21 +55,37 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
       );
     };
     await apply();
-    // A request that fails says what the director and the client knew then: their neighbours and the IPVS table.
-    const get = async (n: number) => {
+    // A request that fails says at which step, and what the director and the client knew then: the client's
+    // neighbours first (the failure's own view), the director's addresses, its route to the VIP, its neighbours and
+    // the IPVS table.
+    let step = 'spread';
+    const explained = async <T>(ask: () => Promise<T>) => {
       try {
-        return await lab.get(n);
+        return await ask();
       } catch (e) {
-        const neigh = (where: string[]) => {
-          const [cmd, ...args] = [...where, 'ip', 'neigh', 'show'];
-          return sh(cmd, ...args);
+        const run = (...cmd: string[]) => {
+          try {
+            return sh(cmd[0], ...cmd.slice(1));
+          } catch (err) {
+            return `(${cmd.join(' ')}: ${(err as Error).message})`;
+          }
         };
+        const client = ['ip', 'netns', 'exec', 'lab-client'];
         throw new Error(
-          `${(e as Error).message}\nipvsadm -Ln:\n${sh('ipvsadm', '-Ln')}\ndirector's neighbours:\n${neigh([])}\nclient's neighbours:\n${neigh(['ip', 'netns', 'exec', 'lab-client'])}`,
+          [
+            `at step "${step}": ${(e as Error).message}`,
+            `client's neighbours:\n${run(...client, 'ip', 'neigh', 'show')}`,
+            `director's addresses on ${lab.vipInterface}:\n${run('ip', 'addr', 'show', 'dev', lab.vipInterface)}`,
+            `director's route to ${lab.vip}:\n${run('ip', 'route', 'get', lab.vip)}`,
+            `director's neighbours:\n${run('ip', 'neigh', 'show')}`,
+            `ipvsadm -Ln:\n${run('ipvsadm', '-Ln')}`,
+          ].join('\n'),
           { cause: e },
         );
       }
     };
+    const get = (n: number) => explained(() => lab.get(n));
+    const getFrom = (port: number) => explained(() => lab.getFrom(port));
 
     // Spread: rr alternates between the two servers.
     const names = await get(6);
@@ -75,6 +93,7 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     assert.deepEqual([...new Set(names)].sort(), ['r1', 'r2']);
 
     // Persistence: one client stays on one server.
+    step = 'persistence';
     cfg = configFor(lab, mode, { persistence: { type: 'source-ip', timeoutSeconds: 300 } }, rsPort);
     await apply();
     const sticky = await get(6);
@@ -83,6 +102,7 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     if (new Set(sticky).size !== 1) assert.fail(`persistent: ${sticky.join(',')}\n${sh('ipvsadm', '-Lnc')}\n${sh('ipvsadm', '-Ln', '--persistent-conn')}`);
     // Drain keeps persistent clients: weight 0 stops new clients, but this one's persistence template still points
     // at its server, so its new connections go there.
+    step = 'persistent client on a drained server';
     decisions.set(`vs/${sticky[0]}`, decideServer('drain', 'up', 100));
     await apply();
     assert.deepEqual(await get(3), [sticky[0], sticky[0], sticky[0]], 'a persistent client stays with its drained server');
@@ -94,25 +114,39 @@ export async function scenario(lab: Lab, mode: Mode, rsPort?: number, dataDir = 
     // view by waiting for nothing: rr on a non-persistent service ignores templates, so go on.
 
     // Drain: an open connection completes; new connections go elsewhere.
+    step = 'drain';
     const open = await lab.client.ask<{ id: number; body: string }>({ op: 'open', url: lab.url() });
     const held = open.body.split(' ')[0];
     const other = held === 'r1' ? 'r2' : 'r1';
+    // A client port whose last connection went to the server about to be drained (rr alternates, so one of a few
+    // consecutive ports does). Ports above Linux's ephemeral range (32768-60999), so no other connection takes them.
+    let reused = 0;
+    for (let p = nextFixedPort; !reused && p < nextFixedPort + 4; p++) if ((await getFrom(p)) === held) reused = p;
+    nextFixedPort = nextFixedPort + 4 > 65000 ? 61000 : nextFixedPort + 4;
+    assert.ok(reused, `one of four consecutive connections reached ${held}`);
     decisions.set(`vs/${held}`, decideServer('drain', 'up', 100));
     await apply();
     const heldAt = endpointRe(lab.servers.find((s) => s.name === held)!.address, rsPort ?? 80);
     assert.match(sh('ipvsadm', '-Ln'), new RegExp(`${heldAt}\\s+\\S+\\s+0\\s`));
     assert.deepEqual(await get(4), [other, other, other, other]);
+    // The same client port again: a new connection, scheduled like any other (desired.ts's conn_reuse_mode says why
+    // the kernel would otherwise follow the old entry to the drained server).
+    step = 'drain, a reused client port';
+    const fromReused = await getFrom(reused);
+    if (fromReused !== other) assert.fail(`port ${reused} went to ${fromReused}, not ${other}\n${sh('ipvsadm', '-Lnc')}`);
     const again = await lab.client.ask<{ body: string; samePort: boolean }>({ op: 'again', id: open.id });
     assert.equal(again.body.split(' ')[0], held, 'the drained server still answers on the open connection');
     assert.equal(again.samePort, true, 'and it was the same connection');
 
     // Halt: the server is removed.
+    step = 'halt';
     decisions.set(`vs/${held}`, decideServer('halt', 'up', 100));
     await apply();
     assert.doesNotMatch(sh('ipvsadm', '-Ln'), new RegExp(heldAt));
     assert.deepEqual(await get(3), [other, other, other]);
 
     // Back online: in rotation again.
+    step = 'online';
     decisions.set(`vs/${held}`, decideServer('online', 'up', 100));
     await apply();
     assert.deepEqual([...new Set(await get(4))].sort(), ['r1', 'r2']);
