@@ -5,12 +5,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { type Client, setupAdmin, startHarness, type Harness } from './testing/harness.ts';
+import { selfSignedPem } from './testing/self-signed.ts';
 
 let h: Harness;
 let admin: Client;
@@ -19,32 +19,6 @@ before(async () => {
   admin = await setupAdmin(h);
 });
 after(async () => h.close());
-
-function selfSigned(cn: string) {
-  const dir = fs.mkdtempSync('/tmp/fulcrum-secret-cert-');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '30',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      `${dir}/k.pem`,
-      '-out',
-      `${dir}/c.pem`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certificatePem: fs.readFileSync(`${dir}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${dir}/k.pem`, 'utf8') };
-}
 
 /** The base64 body of a PEM private key: what a leak would contain. */
 const keyBody = (pem: string) =>
@@ -64,7 +38,7 @@ function filesHolding(dir: string, needle: string): string[] {
 }
 
 test('no file but the key file holds a private key in clear, and the engine serves TLS with it', async () => {
-  const pair = selfSigned('symphony.trust.nhs.uk');
+  const pair = selfSignedPem('symphony.trust.nhs.uk');
   assert.equal((await admin.req('POST', '/certificates', { name: 'symphony', ...pair })).status, 201);
   const port = await new Promise<number>((r) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -104,7 +78,7 @@ test('no file but the key file holds a private key in clear, and the engine serv
 test('a private key stored in clear before sealing existed is sealed at start', async () => {
   const { db } = await import('./db.ts');
   const { sealStoredSecrets } = await import('./secrets.ts');
-  const pair = selfSigned('legacy.trust.nhs.uk');
+  const pair = selfSignedPem('legacy.trust.nhs.uk');
   await db().certificate.create({
     data: {
       name: 'legacy',

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { ADMIN, Client, setupAdmin, startHarness, type Harness } from '../testing/harness.ts';
+import { selfSignedPem } from '../testing/self-signed.ts';
 
 let h: Harness;
 let admin: Client;
@@ -328,35 +329,9 @@ describe('an engine that lost its state', () => {
 });
 
 describe('certificates', () => {
-  function selfSigned(cn: string): { certificatePem: string; privateKeyPem: string } {
-    const dir = fs.mkdtempSync(path.join(h.dataDir, 'cert-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '30',
-        '-subj',
-        `/CN=${cn}`,
-        '-keyout',
-        `${dir}/k.pem`,
-        '-out',
-        `${dir}/c.pem`,
-      ],
-      { stdio: 'ignore' },
-    );
-    return { certificatePem: fs.readFileSync(`${dir}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${dir}/k.pem`, 'utf8') };
-  }
-
   test('upload checks the key matches, never returns it, refuses deletion while used, and survives a rollback', async () => {
-    const a = selfSigned('symphony.trust.nhs.uk');
-    const b = selfSigned('other.example');
+    const a = selfSignedPem('symphony.trust.nhs.uk');
+    const b = selfSignedPem('other.example');
     const mismatched = await admin.req('POST', '/certificates', { name: 'symphony', certificatePem: a.certificatePem, privateKeyPem: b.privateKeyPem });
     assert.equal(mismatched.status, 422);
     assert.equal(mismatched.body.error.details.fields[0].path, 'privateKeyPem');
@@ -391,7 +366,7 @@ describe('certificates', () => {
   });
 
   test('a PFX file is imported with its password; a wrong password is refused at the field', async () => {
-    const pem = selfSigned('pfx.trust.nhs.uk');
+    const pem = selfSignedPem('pfx.trust.nhs.uk');
     const dir = fs.mkdtempSync(path.join(h.dataDir, 'pfx-'));
     fs.writeFileSync(`${dir}/c.pem`, pem.certificatePem);
     fs.writeFileSync(`${dir}/k.pem`, pem.privateKeyPem);

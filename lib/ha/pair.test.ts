@@ -12,10 +12,11 @@ import path from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import Database from 'better-sqlite3';
 import { ADMIN, Client, spawnEngine } from '../testing/harness.ts';
+import { selfSignedPem } from '../testing/self-signed.ts';
 
 interface Node {
   name: string;
@@ -118,31 +119,6 @@ const running = async (n: Node) => (await n.api.req('GET', '/status')).body.runn
 const auditActions = async (n: Node) => (await n.api.req('GET', '/audit?limit=200')).body.items as { action: string; outcome: string; message: string }[];
 const peerUrl = (n: Node) => `https://127.0.0.1:${n.peerPort}`;
 
-function selfSigned(dir: string, cn: string) {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '30',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      `${dir}/k.pem`,
-      '-out',
-      `${dir}/c.pem`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certificatePem: fs.readFileSync(`${dir}/c.pem`, 'utf8'), privateKeyPem: fs.readFileSync(`${dir}/k.pem`, 'utf8') };
-}
-
 let a: Node;
 let b: Node;
 
@@ -219,8 +195,7 @@ describe('pairing', () => {
 
 describe('configuration sync', () => {
   it('pushes an apply on the primary to the secondary as the same hash, with certificates and users', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-ha-cert-'));
-    const cert = selfSigned(dir, 'symphony.example.nhs.uk');
+    const cert = selfSignedPem('symphony.example.nhs.uk');
     assert.equal((await a.api.req('POST', '/certificates', { name: 'symphony', ...cert })).status, 201);
     assert.equal((await a.api.req('POST', '/users', { username: 'nurse-lead', password: 'a long enough password 1', role: 'operator' })).status, 201);
     assert.equal((await a.api.req('POST', '/virtual-services', service('symphony-web'))).status, 201);
@@ -321,8 +296,7 @@ describe('operator states', () => {
 
 describe('the peer link', () => {
   it('refuses a client certificate that was not pinned, and one with none', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-ha-stranger-'));
-    const stranger = selfSigned(dir, 'stranger');
+    const stranger = selfSignedPem('stranger');
     const call = (opts: https.RequestOptions) =>
       new Promise<{ status: number; body: any }>((resolve, reject) => {
         const req = https.request({ host: '127.0.0.1', port: a.peerPort, path: '/peer/v1/bundle', rejectUnauthorized: false, agent: false, ...opts }, (res) => {

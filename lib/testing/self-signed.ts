@@ -1,7 +1,6 @@
 /**
  * A self-signed EC certificate and its key as PEM, made by openssl in a directory removed at once: for tests that
- * upload or apply a certificate. One place for what several tests wrote out again (api, secrets, pair and wizard
- * tests still have their own copies).
+ * upload or apply a certificate. One place for what several tests wrote out again.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
