@@ -62,12 +62,13 @@ const DISABLED = (name: string): ServiceResult => ({ name, layer: 4, status: 're
 /** "1 IPVS service in the kernel; 0 operations. Relies on …": the common strings are made once, not per apply. */
 const messages = new Map<string, string[]>();
 function programmedMessage(services: number, operations: number, relies: string): string {
-  const make = () => `${services} IPVS service${services === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.${relies}`;
-  if (operations !== 0 || services > 64) return make();
+  if (operations !== 0 || services > 64) return makeProgrammedMessage(services, operations, relies);
   let byCount = messages.get(relies);
   if (!byCount) messages.set(relies, (byCount = []));
-  return (byCount[services] ??= make());
+  return (byCount[services] ??= makeProgrammedMessage(services, 0, relies));
 }
+const makeProgrammedMessage = (services: number, operations: number, relies: string) =>
+  `${services} IPVS service${services === 1 ? '' : 's'} in the kernel; ${operations} operation${operations === 1 ? '' : 's'}.${relies}`;
 
 export function createL4DataPlane(opts: L4Options): L4DataPlane {
   const log: Log = opts.log ?? (() => {});
@@ -78,6 +79,8 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
   let nftApplied: string | undefined;
   let lastDesired: DesiredL4 | undefined;
   let lastNames = new Set<string>();
+  const nameSeen = new Map<string, number>();
+  let namePass = 0;
   /** Per virtual service, its result from the last apply (reused while nothing about it changed). */
   const lastResults = new Map<string, ServiceResult>();
   const desiredMemo = new DesiredMemo();
@@ -114,9 +117,10 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
 
   async function doApply(input: ApplyInput): Promise<ServiceResult[]> {
     const started = performance.now();
+    // Indexed loops over every virtual service, here and below (desired.ts desiredFromConfig says why).
     const l4 = input.config.virtualServices.filter((vs) => vs.layer === 4);
-    const names = new Set(l4.map((vs) => vs.name));
-    const removedNames = [...lastNames].filter((n) => !names.has(n));
+    const names = namesOf(l4, lastNames, nameSeen, ++namePass);
+    const removedNames = names === lastNames ? [] : [...lastNames].filter((n) => !names.has(n));
     const c = await connect();
     if (!c) {
       const err = unavailable!;
@@ -184,9 +188,13 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     const tHost = performance.now() - started - tPrep - tDesired;
     const refusedNames = new Set(desired.refused.map((r) => r.virtualService));
     const services = refusedNames.size ? desired.services.filter((s) => !refusedNames.has(s.virtualService)) : desired.services;
-    for (const s of services) ownership!.labels.set(desiredKey(s), s.virtualService);
+    const labels = ownership!.labels;
+    for (let i = 0; i < services.length; i++) {
+      const k = desiredKey(services[i]);
+      if (labels.get(k) !== services[i].virtualService) labels.set(k, services[i].virtualService);
+    }
     const tLabels = performance.now() - started - tPrep - tDesired - tHost;
-    const unwanted = labelsOfUnwanted(ownership!.services, ownership!.labels, new Set(services.map(desiredKey)));
+    const unwanted = labelsOfUnwanted(ownership!.services, labels, reconciler!.wanted(services));
     let rec = await reconciler!.reconcile(services);
     // Whole or nothing (whole.ts): what this apply created for a virtual service that failed is removed again.
     const incomplete = incompleteServices(services, rec);
@@ -211,19 +219,22 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     for (const n of removedNames) lastResults.delete(n);
     const conflicts = new Set(rec.conflicts);
     // The sysctl note is the same for every service of one mode and family: built once each, not per service.
-    const reliesMemo = new Map<string, string>();
-    const reliesFor = (vs: (typeof l4)[number]): string => {
-      const family = serviceFamily(vs) === 6 ? 'ipv6' : 'ipv4';
-      const k = `${vs.mode}|${family}`;
-      let text = reliesMemo.get(k);
+    const reliesMemo = new Map<string, string[]>();
+    // `family`: its IPVS services' (known without parsing the address again), else the configuration's.
+    const reliesFor = (vs: (typeof l4)[number], family: 4 | 6): string => {
+      const isV6 = family === 6;
+      const familyName = isV6 ? 'ipv6' : 'ipv4';
+      let byFamily = reliesMemo.get(vs.mode);
+      if (!byFamily) reliesMemo.set(vs.mode, (byFamily = []));
+      let text = byFamily[isV6 ? 1 : 0];
       if (text === undefined) {
         const needs = sysctls.filter(
           (x) =>
-            (x.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat') && x.path.includes(family)) ||
+            (x.path.includes('forward') && (vs.mode === 'nat' || vs.mode === 'snat') && x.path.includes(familyName)) ||
             (x.path.includes('conntrack') && vs.mode === 'snat'),
         );
         text = needs.length ? ` Relies on ${needs.map((x) => `${x.path.replace(/\//g, '.')}=${x.value}${x.wasChanged ? ' (set now)' : ''}`).join(', ')}.` : '';
-        reliesMemo.set(k, text);
+        byFamily[isV6 ? 1 : 0] = text;
       }
       return text;
     };
@@ -234,7 +245,8 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     // one result, not 1,000.
     const results: ServiceResult[] = [];
     let next = 0;
-    for (const vs of l4) {
+    for (let v = 0; v < l4.length; v++) {
+      const vs = l4[v];
       if (!vs.isEnabled) {
         results.push(DISABLED(vs.name));
         continue;
@@ -269,7 +281,7 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
         const e = new EngineError('IPVS_NOT_CONFIRMED', { service: vs.name, difference: rec.unconfirmed.get(unconfirmed) });
         result = { name: vs.name, layer: 4, status: 'failed', code: e.code, message: e.message + undone, operations };
       } else {
-        const relies = reliesFor(vs);
+        const relies = reliesFor(vs, count ? services[first].service.family : serviceFamily(vs));
         const was = lastResults.get(vs.name);
         if (operations === 0 && was && was.status === 'programmed' && was.operations === 0 && was.message === programmedMessage(count, 0, relies)) {
           results.push(was);
@@ -368,6 +380,27 @@ export function createL4DataPlane(opts: L4Options): L4DataPlane {
     },
   };
   return plane;
+}
+
+/**
+ * The names of `l4` as a set: `last` itself when they are the same names, so a one-change apply builds no set.
+ * `seen`: per name of `last`, the last `pass` that met it, so a name given twice is counted once.
+ */
+function namesOf(l4: readonly { name: string }[], last: Set<string>, seen: Map<string, number>, pass: number): Set<string> {
+  let known = 0;
+  for (let i = 0; i < l4.length; i++) {
+    const n = l4[i].name;
+    if (last.has(n) && seen.get(n) !== pass) {
+      seen.set(n, pass);
+      known++;
+    }
+  }
+  // Every name of `last` is there, and there are no more names than it has: the same set.
+  if (known === last.size && l4.length === last.size) return last;
+  seen.clear();
+  const names = new Set<string>();
+  for (let i = 0; i < l4.length; i++) names.add(l4[i].name);
+  return names;
 }
 
 /** IPVS_EXISTS's words: a firewall-mark service is told about its mark, an address service about its address. */

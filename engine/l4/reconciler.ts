@@ -82,8 +82,7 @@ export class Reconciler {
   async reconcile(desired: readonly DesiredService[], opts: { full?: boolean } = {}): Promise<ReconcileResult> {
     const t0 = performance.now();
     const isFull = opts.full || !this.confirmed || Date.now() - this.lastFullAt > this.fullEveryMs;
-    const wantKeys = new Map<string, DesiredService>();
-    for (const d of desired) wantKeys.set(desiredKey(d), d);
+    const wantKeys = this.wanted(desired);
     const owned = this.ownership.services;
     let reads = 0;
     const timings = { scope: 0, read: 0, plan: 0, exec: 0, confirm: 0 };
@@ -119,11 +118,18 @@ export class Reconciler {
       // Scope: services whose desired form changed since the last confirmed apply, new ones, and ones to remove.
       const confirmed = this.confirmed!;
       scope = new Set<string>();
-      for (const [k, d] of wantKeys) {
+      // Indexed, allocating nothing per service (see wanted()); `kept`: desired keys that are confirmed, so when
+      // that is every confirmed key, none of them is to be removed and the confirmed keys need no walk.
+      let kept = 0;
+      for (let i = 0; i < desired.length; i++) {
+        const d = desired[i];
+        const k = desiredKey(d);
+        if (wantKeys.get(k) !== d) continue; // a key given twice: its last service is the one wanted
         const before = this.confirmedAgainst.get(k);
+        if (confirmed.has(k)) kept++;
         if (!confirmed.has(k) || !before || !sameDesired(before, d)) scope.add(k);
       }
-      for (const k of confirmed.keys()) if (!wantKeys.has(k)) scope.add(k);
+      if (kept < confirmed.size) for (const k of confirmed.keys()) if (!wantKeys.has(k)) scope.add(k);
       timings.scope = performance.now() - t0;
       // A service we confirmed is planned from that confirmation; only the others (new ones, which may be someone
       // else's) are read first. See the header for why this is as safe as a read.
@@ -201,7 +207,10 @@ export class Reconciler {
     for (const k of errorsByService.keys()) next.delete(k);
     this.confirmed = next;
     if (isFull) this.confirmedAgainst.clear();
-    for (const k of this.confirmedAgainst.keys()) if (!next.has(k)) this.confirmedAgainst.delete(k);
+    // Incremental: only keys in scope, touched, unconfirmed or refused can have left `next` (every other confirmed
+    // key is kept as it was), so only those are looked at, not all 1,000.
+    else
+      for (const keys of [scope, touched, unconfirmed.keys(), errorsByService.keys()]) for (const k of keys) if (!next.has(k)) this.confirmedAgainst.delete(k);
     for (const d of isFull ? wantKeys.values() : pick(scope)) {
       const k = desiredKey(d);
       if (next.has(k)) this.confirmedAgainst.set(k, d);
@@ -220,6 +229,40 @@ export class Reconciler {
       errorsByService,
       timings,
     };
+  }
+
+  /** The last reconcile's desired services by key, kept and updated in place (see wanted()); `seenIn`: per key, the
+   * last pass of wanted() that met it. */
+  private readonly wantKeys = new Map<string, DesiredService>();
+  private readonly seenIn = new Map<string, number>();
+  private pass = 0;
+
+  /**
+   * Desired services by key (a key given twice keeps its last service). Kept from one reconcile to the next and
+   * updated in place: a one-change apply sets one entry instead of building a 1,000-entry map, and its garbage, each
+   * time. When keys are left over that are no longer desired, the map is built again.
+   */
+  wanted(desired: readonly DesiredService[]): ReadonlyMap<string, DesiredService> {
+    const m = this.wantKeys;
+    const pass = ++this.pass;
+    let distinct = 0;
+    for (let i = 0; i < desired.length; i++) {
+      const k = desiredKey(desired[i]);
+      if (this.seenIn.get(k) !== pass) {
+        distinct++;
+        this.seenIn.set(k, pass);
+      }
+      if (m.get(k) !== desired[i]) m.set(k, desired[i]);
+    }
+    if (m.size > distinct) {
+      m.clear();
+      this.seenIn.clear();
+      for (let i = 0; i < desired.length; i++) {
+        m.set(desiredKey(desired[i]), desired[i]);
+        this.seenIn.set(desiredKey(desired[i]), pass);
+      }
+    }
+    return m;
   }
 
   /** Send `ops`, recording the services they create as ours first (write-ahead) and forgetting those they delete or

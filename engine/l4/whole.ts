@@ -25,6 +25,8 @@ import type { ReconcileResult } from './reconciler.ts';
 export function incompleteServices(services: readonly DesiredService[], rec: ReconcileResult): { names: Set<string>; created: Set<string> } {
   const created = new Set<string>();
   for (const r of rec.results) if (r.ok && r.command.cmd === 'new-service') created.add(serviceKey(r.command.service));
+  // Nothing created, nothing to take back (a change to existing services): no walk over every service.
+  if (!created.size) return { names: new Set(), created };
   const conflicts = new Set(rec.conflicts);
   const failed = new Set<string>();
   for (const s of services) {
@@ -72,7 +74,7 @@ export function rolledBackText(count: number): string {
 }
 
 /** Owned IPVS services the configuration no longer asks for, by the virtual service they were labelled with. */
-export function labelsOfUnwanted(owned: Iterable<string>, labels: ReadonlyMap<string, string>, wanted: ReadonlySet<string>): Map<string, string> {
+export function labelsOfUnwanted(owned: Iterable<string>, labels: ReadonlyMap<string, string>, wanted: { has(key: string): boolean }): Map<string, string> {
   const out = new Map<string, string>();
   for (const k of owned) if (!wanted.has(k)) out.set(k, labels.get(k) ?? '(unnamed)');
   return out;
