@@ -212,3 +212,42 @@ test('a plain statement through a transaction that has expired is refused, not c
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a statement from outside an open transaction waits for it and is not rolled back with it; one from inside it is part of it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulcrum-direct-'));
+  process.env.FULCRUM_DATA_DIR = dir;
+  const { db, closeDb, sqlExecute } = await import('./db.ts');
+  const { Prisma } = await import('./generated/prisma/client.ts');
+  const row = (key: string) => Prisma.sql`INSERT INTO "LoginThrottle" (key, failures, windowStart) VALUES (${key}, 1, ${new Date()})`;
+  try {
+    await db().user.count();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    // One request's transaction is open (BEGIN run) and waits on something else; it will roll back.
+    const rolledBack = db().$transaction(async (tx) => {
+      await sqlExecute(tx, row('in-tx'));
+      entered();
+      await held;
+      // The database's own client, called from inside the callback (a helper that was not handed tx): part of this
+      // transaction, as before, rather than waiting for the transaction it runs in.
+      await sqlExecute(db(), row('nested'));
+      throw new Error('roll back');
+    });
+    await inside;
+    // Another request writes meanwhile, through the client, not through that transaction.
+    const outside = [
+      sqlExecute(db(), row('outside-sql')),
+      db().loginThrottle.create({ data: { key: 'outside-prisma', failures: 1, windowStart: new Date() } }),
+    ];
+    release();
+    await assert.rejects(rolledBack, /roll back/);
+    await Promise.all(outside);
+    const keys = (await db().loginThrottle.findMany({ orderBy: { key: 'asc' } })).map((r) => r.key);
+    assert.deepEqual(keys, ['outside-prisma', 'outside-sql'], "the other request's writes are kept; the transaction's are gone");
+  } finally {
+    await closeDb();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -6,6 +6,7 @@
  * process-wide singleton kept on globalThis because Next bundles its own copy of this module beside the one the
  * custom server loads, and both must share one connection (the adapter serialises transactions on it).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,7 @@ export function migrate(file: string): string[] {
 
 /** `sqlite`: the adapter's connection once Prisma has opened it (sqlQuery runs statements on it directly). */
 /** `openTx`: the adapter's transaction open on that connection now (BEGIN run, neither COMMIT nor ROLLBACK yet). */
+/** `starting`: transactions asked for and not yet open (BEGIN may have run); `idle`: statements waiting for none. */
 type DbEntry = {
   file: string;
   client: PrismaClient;
@@ -68,9 +70,13 @@ type DbEntry = {
   sqlite?: Database.Database;
   direct?: Map<string, Direct>;
   openTx?: object;
+  starting: number;
+  idle: (() => void)[];
 };
 /** Each of db()'s interactive transactions (the client its callback gets) → the adapter's transaction it runs in. */
 const txOwner = new WeakMap<object, object>();
+/** The client of the interactive transaction whose callback the current code runs in (withTransactionOwners). */
+const callbackOf = new AsyncLocalStorage<object>();
 const g = globalThis as unknown as { __fulcrumDb?: DbEntry };
 
 export function db(): PrismaClient {
@@ -87,7 +93,7 @@ export function db(): PrismaClient {
   migrate(file);
   fs.chmodSync(file, 0o600);
   ensureAuditKeyAtStart(path.dirname(file), file);
-  const entry = { file, dataDirEnv: process.env.FULCRUM_DATA_DIR, cwd: process.cwd() } as DbEntry;
+  const entry = { file, dataDirEnv: process.env.FULCRUM_DATA_DIR, cwd: process.cwd(), starting: 0, idle: [] } as unknown as DbEntry;
   entry.client = withTransactionOwners(new PrismaClient({ adapter: withFailedCommitRecovery(new PrismaBetterSQLite3({ url: `file:${file}` }), entry) }), entry);
   g.__fulcrumDb = entry;
   return entry.client;
@@ -108,10 +114,19 @@ function withFailedCommitRecovery(factory: PrismaBetterSQLite3, entry: DbEntry):
     entry.sqlite = sqlite;
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (level) => {
-      const tx = await start(level);
+      entry.starting++;
+      let tx: Awaited<ReturnType<typeof start>>;
+      try {
+        tx = await start(level);
+      } finally {
+        entry.starting--;
+        wakeIdle(entry);
+      }
       entry.openTx = tx;
       const close = () => {
-        if (entry.openTx === tx) entry.openTx = undefined;
+        if (entry.openTx !== tx) return;
+        entry.openTx = undefined;
+        wakeIdle(entry);
       };
       const [commit, rollback] = [tx.commit.bind(tx), tx.rollback.bind(tx)];
       tx.commit = () => {
@@ -138,9 +153,46 @@ function withFailedCommitRecovery(factory: PrismaBetterSQLite3, entry: DbEntry):
       };
       return tx;
     };
+    // Prisma's statements outside a transaction (a bare create, count, $queryRaw) wait for the connection to have none.
+    const [query, execute] = [adapter.queryRaw.bind(adapter), adapter.executeRaw.bind(adapter)];
+    adapter.queryRaw = async (q) => {
+      if (mustWait(entry)) await outsideTransactions(entry);
+      return query(q);
+    };
+    adapter.executeRaw = async (q) => {
+      if (mustWait(entry)) await outsideTransactions(entry);
+      return execute(q);
+    };
     return adapter;
   };
   return factory;
+}
+
+/**
+ * The adapter serialises transactions on its one connection, but runs a statement from outside a transaction at
+ * once, on that connection: while another request's transaction is open (its callback awaiting something), the
+ * statement became part of that transaction, and was lost if that transaction rolled back (a reviewer's repro;
+ * db.test.ts). Such a statement now waits until no transaction is open or opening. One from code running inside
+ * the open transaction's own callback (a helper that used db() instead of the tx it was not handed) still runs at
+ * once and is part of it, as before: waiting would wait for itself.
+ */
+function mustWait(entry: DbEntry): boolean {
+  if (entry.openTx === undefined && entry.starting === 0) return false;
+  const mine = callbackOf.getStore();
+  return mine === undefined || txOwner.get(mine) !== entry.openTx || entry.openTx === undefined;
+}
+
+async function outsideTransactions(entry: DbEntry): Promise<void> {
+  // Checked again on each wake: another transaction may have opened first. The statement then runs in the same
+  // synchronous step as the last check (better-sqlite3 runs it at once), so none can begin in between.
+  while (mustWait(entry)) await new Promise<void>((r) => entry.idle.push(r));
+}
+
+function wakeIdle(entry: DbEntry): void {
+  const waiting = entry.idle;
+  if (waiting.length === 0) return;
+  entry.idle = [];
+  for (const r of waiting) r();
 }
 
 /**
@@ -154,11 +206,18 @@ function withTransactionOwners(client: PrismaClient, entry: DbEntry): PrismaClie
   const run = client.$transaction.bind(client) as (arg: unknown, opts?: unknown) => Promise<unknown>;
   const own = (fn: (tx: Tx) => Promise<unknown>) => (tx: Tx) => {
     if (entry.openTx) txOwner.set(tx, entry.openTx);
-    return fn(tx);
+    return callbackOf.run(tx, () => fn(tx));
   };
   (client as { $transaction: unknown }).$transaction = (arg: unknown, opts?: unknown) =>
     run(typeof arg === 'function' ? own(arg as (tx: Tx) => Promise<unknown>) : arg, opts);
   return client;
+}
+
+/** Through db()'s client itself (no transaction's): wait, as the adapter's own statements do (mustWait says why).
+ * Nothing to wait for (the usual case) answers undefined, so the caller goes on without a turn of the event loop. */
+function outsideOthers(tx: Tx | PrismaClient): Promise<void> | undefined {
+  const entry = g.__fulcrumDb;
+  return entry && !txOwner.has(tx) && mustWait(entry) ? outsideTransactions(entry) : undefined;
 }
 
 /** A transaction's client whose transaction has ended (committed, rolled back or timed out) may run nothing more. */
@@ -225,6 +284,8 @@ function withStatementCache(sqlite: Database.Database): void {
  */
 export async function sqlQuery<T = unknown[]>(tx: Tx | PrismaClient, q: Prisma.Sql): Promise<T> {
   assertOpen(tx);
+  const wait = outsideOthers(tx);
+  if (wait) await wait;
   const p = direct(q.sql);
   if (!p) return (tx as Tx).$queryRaw<T>(q);
   const args = q.values.map(bindable);
@@ -240,6 +301,8 @@ export async function sqlQuery<T = unknown[]>(tx: Tx | PrismaClient, q: Prisma.S
 /** As sqlQuery, for a statement that answers no rows: the number of rows it changed. */
 export async function sqlExecute(tx: Tx | PrismaClient, q: Prisma.Sql): Promise<number> {
   assertOpen(tx);
+  const wait = outsideOthers(tx);
+  if (wait) await wait;
   const p = direct(q.sql);
   if (!p) return (tx as Tx).$executeRaw(q);
   return p.stmt.run(q.values.map(bindable)).changes;
