@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigSchema, createConfigParser, type Config } from '../engine/config/index.ts';
 import { createL4DataPlane } from '../engine/l4/dataplane.ts';
 import { IpvsClient } from '../engine/l4/client.ts';
+import { encodeMessages } from '../engine/l4/messages.ts';
 import { openIpvsProcess } from '../engine/l4/ipvs-process.ts';
 import { configHash } from '../engine/canonical.ts';
 import { decideAll } from '../engine/server-state.ts';
@@ -46,7 +47,7 @@ if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const env = Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_L4_'))
-    .map(([k, v]) => `${k}=${v} `)
+    .map(([k, v]) => `${k}='${v}' `) // quoted: BENCH_L4_NODE_FLAGS may hold several flags
     .join('');
   // Idle CPUs poll instead of halting while the bench runs (a PM QoS request of 0 µs, held open; what cyclictest and
   // tuned's latency profiles do). On this VM a halted vCPU takes milliseconds to wake, and the UML guest idles at
@@ -124,7 +125,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * (GET_SERVICE + GET_DEST of the service) that a one-change apply sends, timed apart, 30 times each, 50 ms apart:
  *   ipc        an empty call to the IPVS helper process (the round trip between the two processes, nothing else);
  *   write      the SET_DEST through the helper;  confirm  the read-back through the helper;  both  what the apply sends;
- *   direct     the same netlink work from an IpvsClient in this process (no helper, no IPC).
+ *   direct     the same netlink work from an IpvsClient in this process, as the engine now makes it (ipvs-process.ts: no
+ *              helper, no IPC; change and read-back in one datagram).
  * And per `both`: context switches of this process and of the helper (/proc/PID/status), and, with strace in the
  * guest, the syscalls each makes (strace -c -f; strace slows each syscall, so its rounds are not timed).
  */
@@ -166,8 +168,9 @@ async function partsOfOneChange(): Promise<void> {
     ['confirm', () => port.execAndRead([], readBack)],
     ['both', () => port.execAndRead(setDest(), readBack)],
     ['direct write', () => direct.exec(setDest())],
-    ['direct confirm', () => direct.execAndRead([], readBack)],
-    ['direct both', () => direct.execAndRead(setDest(), readBack)],
+    // As the engine's port calls it in-process (ipvs-process.ts): one datagram for the change and its read-back.
+    ['direct confirm', () => direct.execMessagesAndRead(encodeMessages([]), readBack)],
+    ['direct both', () => direct.execMessagesAndRead(encodeMessages(setDest()), readBack)],
   ];
   const out: string[] = [];
   for (const [name, fn] of parts) out.push(`${name} ${(await time(fn)).toFixed(2)}`);
