@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { frame, NLM_F_REQUEST } from './attrs.ts';
 import { encodeMessages, resultsOf } from './messages.ts';
 import { encodeCommand, IPVS_GENL_VERSION, type Command } from './codec.ts';
-import type { Service } from './model.ts';
+import type { Service, ServiceId } from './model.ts';
 
 const service = {
   family: 4,
@@ -63,4 +63,49 @@ test('messages: resultsOf reports each errno as exec did: 0 done, EEXIST on add 
       [true, undefined, undefined],
     ],
   );
+});
+
+test('messages: a whole table encodes to the same bytes as each command framed apart (destinations written in place, one SERVICE attribute per run)', () => {
+  // Every change kind; IPv4, IPv6 and firewall-mark services; destination settings at their edges; runs of
+  // destination commands sharing one service object (as plan() makes them) and commands with a copy of it.
+  const cmds: Command[] = [];
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const forwards = ['masq', 'local', 'tunnel', 'route', 'bypass'] as const;
+  for (let i = 0; i < 300; i++) {
+    const v6 = rnd(3) === 0;
+    const fw = rnd(5) === 0;
+    const s = {
+      ...service,
+      family: v6 ? 6 : 4,
+      ...(fw ? { fwmark: 1 + rnd(1000), protocol: undefined, address: undefined, port: undefined } : {}),
+      ...(!fw ? { address: v6 ? `2001:db8::${i.toString(16)}` : `192.0.2.${i % 250}`, port: 1 + rnd(65535), protocol: rnd(2) ? 'tcp' : 'udp' } : {}),
+    } as Service;
+    const id = (fw ? { family: s.family, fwmark: s.fwmark } : { family: s.family, protocol: s.protocol, address: s.address, port: s.port }) as ServiceId;
+    cmds.push({ cmd: rnd(2) ? 'new-service' : 'set-service', service: s });
+    for (let k = 0; k < 1 + rnd(5); k++) {
+      const address = v6 ? `fd00::${k + 1}:${i.toString(16)}` : `10.${k}.${i % 250}.${1 + rnd(250)}`;
+      const tunnel = rnd(2) === 0;
+      const destination = {
+        address,
+        port: rnd(65536),
+        forward: forwards[rnd(5)],
+        weight: rnd(3) === 0 ? 0 : rnd(2) ? 0xffffffff : rnd(100000),
+        upperThreshold: rnd(2) ? 0 : rnd(1 << 30),
+        lowerThreshold: rnd(1000),
+        ...(tunnel ? { tunnelType: rnd(3), tunnelPort: rnd(65536), tunnelFlags: rnd(8) } : {}),
+      } as const;
+      const on = rnd(4) === 0 ? { ...id } : id; // a copy now and then: another object, the same service
+      const kind = rnd(3);
+      if (kind === 2) cmds.push({ cmd: 'del-dest', service: on, destination: { address, port: destination.port } });
+      else cmds.push({ cmd: kind === 0 ? 'new-dest' : 'set-dest', service: on, destination });
+    }
+    if (rnd(4) === 0) cmds.push({ cmd: 'del-service', service: id });
+  }
+  const each = cmds.map((c) => {
+    const e = encodeCommand(c);
+    return frame({ type: 0, flags: NLM_F_REQUEST, seq: 0, pid: 0, cmd: e.cmd, version: IPVS_GENL_VERSION, attrs: e.attrs });
+  });
+  assert.ok(cmds.filter((c) => c.cmd === 'new-dest' || c.cmd === 'set-dest').length > 300);
+  assert.deepEqual(encodeMessages(cmds), Buffer.concat(each));
 });
