@@ -14,7 +14,12 @@
  *
  * Not done: no epoll_ctl DEL before close (closing the descriptor takes it out of the epoll set), no second read
  * watcher change, no timer system call (the clock is the vDSO's; one epoll_wait timeout serves every slot and
- * deadline). Each check starts at a random offset of its interval rounded to one of 40 slots, as schedule.ts does;
+ * deadline). Fulcrum's monitor child makes the same calls plus two of libuv's own, none of ours: strace -c -f on it
+ * and on this program over the same 4 s (4,000 checks, 2026-12-04) counted socket, connect, getsockopt, setsockopt
+ * and close 4,000 each in both, write and read 2,000 each (one read per answer), and epoll_ctl 12,000 against
+ * 5,980: libuv deletes every descriptor from epoll before closing it (uv__platform_invalidate_fd, 1 per check), and
+ * an HTTP check's read watcher, started after connect stopped the write watcher, is re-added with EPOLL_CTL_ADD,
+ * which fails EEXIST, then MOD (1 more per HTTP check); epoll_pwait 330 against 239, no timer calls. Each check starts at a random offset of its interval rounded to one of 40 slots, as schedule.ts does;
  * a check has `timeout` ms (L4 or L7 timeout); fall and rise as in the monitor, so servers the bench kills are
  * reported down too.
  *

@@ -136,14 +136,15 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
           ? `; checker ${x.checker.toFixed(1)} %, ran ${(100 * x.ran).toFixed(0)} % of the checks due, latest slot +${x.lateMs} ms, ${x.downs} downs`
           : '';
         console.log(
-          `#   round ${r + 1} ${(mode + ' checks').padEnd(15)} ${x.rps.toFixed(0).padStart(6)} rps; workers ${x.workerUs.toFixed(1)} µs CPU/req; primary ${x.primary.toFixed(1)} % of one core, real servers ${x.servers.toFixed(1)} %, idle of all CPUs ${idle.toFixed(0)} %, other processes ${x.others.toFixed(0)} %${checks}${w.errors ? `; ${w.errors} errors` : ''}`,
+          `#   round ${r + 1} ${`${mode} checks`.padEnd(15)} ${x.rps.toFixed(0).padStart(6)} rps; workers ${x.workerUs.toFixed(1)} µs CPU/req; primary ${x.primary.toFixed(1)} % of one core, real servers ${x.servers.toFixed(1)} %, idle of all CPUs ${idle.toFixed(0)} %, other processes ${x.others.toFixed(0)} %${checks}${w.errors ? `; ${w.errors} errors` : ''}`,
         );
       }
     }
     const ratios = runs.with.map((x, i) => x.rps / runs.without[i].rps);
     // Pairs in which the rest of the machine stayed quiet (others' processes under QUIET_OTHERS % of one core in
     // both rounds): the machine is shared, and a build or test run beside the bench moves rps by half.
-    const quiet = ratios.filter((_, i) => runs.with[i].others < QUIET_OTHERS && runs.without[i].others < QUIET_OTHERS);
+    const isQuiet = (i: number) => runs.with[i].others < QUIET_OTHERS && runs.without[i].others < QUIET_OTHERS;
+    const quiet = ratios.filter((_, i) => isQuiet(i));
     const med = (m: 'with' | 'without', k: 'rps' | 'primary' | 'checker' | 'servers' | 'workerUs' | 'ran' | 'lateMs') => median(runs[m].map((x) => x[k]));
     const spread = runs.without.map((x) => x.rps);
     console.log(
@@ -157,11 +158,24 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
       `# checks under the proxy's load: ran ${(100 * Math.min(...runs.with.map((x) => x.ran))).toFixed(0)}–${(100 * Math.max(...runs.with.map((x) => x.ran))).toFixed(0)} % of those due; latest slot median +${med('with', 'lateMs').toFixed(0)} ms, worst +${Math.max(...runs.with.map((x) => x.lateMs))} ms; ${downs} servers went down (none should)`,
     );
     const useQuiet = quiet.length >= 3;
+    const pairs = (f: (i: number) => number) =>
+      median(
+        ratios
+          .map((_, i) => i)
+          .filter((i) => !useQuiet || isQuiet(i))
+          .map(f),
+      );
+    // rps alone cannot tell the proxy slowing from the proxy sharing: wrk, the proxy and its backend fill both cores
+    // here, so whatever the checks and the checked fleet take comes out of their rps (the header says why). Beside
+    // the rps ratio: the workers' CPU per request with/without (≈ 1: each request costs the proxy the same), and
+    // the share of this machine's CPUs the monitor's child and the fleet took, which is about what rps can lose.
+    const perRequest = pairs((i) => runs.with[i].workerUs / runs.without[i].workerUs);
+    const taken = pairs((i) => (runs.with[i].checker + runs.with[i].servers) / os.cpus().length);
     console.log(
       `# proxy pairs with the rest of the machine quiet (< ${QUIET_OTHERS} % of one core): ${quiet.length} of ${ratios.length}${quiet.length ? `, ratios [${quiet.map((x) => x.toFixed(3)).join(', ')}], median ${median(quiet).toFixed(3)}` : ''}; all pairs: median ${median(ratios).toFixed(3)}; the summary takes ${useQuiet ? 'the quiet pairs' : 'all pairs (fewer than 3 quiet)'}`,
     );
     const lines = [
-      `bench health: proxy rps with/without checks ${median(useQuiet ? quiet : ratios).toFixed(3)}${useQuiet ? ` (${quiet.length} quiet pairs of ${ratios.length})` : ` (all ${ratios.length} pairs; the machine was busy)`}`,
+      `bench health: proxy rps with/without checks ${median(useQuiet ? quiet : ratios).toFixed(3)}${useQuiet ? ` (${quiet.length} quiet pairs of ${ratios.length})` : ` (all ${ratios.length} pairs; the machine was busy)`}; workers' CPU per request with/without ${perRequest.toFixed(3)}; the checks and the checked fleet took ${taken.toFixed(1)} % of the machine's ${os.cpus().length} cores`,
     ];
     if (errors) {
       lines.push(`bench health: the proxy had ${errors} failed requests`);

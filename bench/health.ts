@@ -60,6 +60,8 @@
  *   bench health: fulcrum cpu on this machine's kernel X % of one core                 goal X ≤ 10
  *   bench health: floor (C, same syscalls) X % of one core (user, system per check); fulcrum/floor R
  *   bench health: proxy rps with/without checks R (N quiet pairs of M)                 goal R ≈ 1
+ *                 ; workers' CPU per request with/without R2; the checks and the checked fleet took X % of the
+ *                 machine's cores (R ≈ 1 − X: the proxy sharing a full machine; R2 above 1: the proxy slowed)
  * BENCH_HEALTH_PARTS (checkers,native,proxy) picks parts; BENCH_HEALTH_PROF=DIR writes a --cpu-prof of each Fulcrum
  * monitor round there (with BENCH_HEALTH_PARTS=native: the guest's /tmp vanishes with it); BENCH_HEALTH_NODE_FLAGS
  * (space-separated, e.g. "--trace-deopt") are passed to the monitor's process and, inherited, to its child.
