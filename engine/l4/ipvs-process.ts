@@ -81,13 +81,8 @@ class IpvsHelper {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   users = 0;
-  /** This process's own IPVS client (see the header for when it is used); null once it could not be opened. */
-  private direct: Promise<IpvsClient | null> | undefined;
-  /** Daemon starts and stops asked for and not yet answered: while any is, every call goes to the child. */
-  private daemonCalls = 0;
-  /** Calls running on `direct`; a daemon call is sent once they are all answered (`drained`). */
-  private directCalls = 0;
-  private drained: (() => void)[] = [];
+  /** This process's own IPVS client, and when it may be used (the header says). */
+  private gate = new InProcessGate(() => IpvsClient.open());
 
   private start(): Promise<ChildProcess> {
     return new Promise<ChildProcess>((resolve, reject) => {
@@ -144,43 +139,68 @@ class IpvsHelper {
     });
   }
 
-  /**
-   * `fn` on this process's IpvsClient when no daemon start or stop is on its way (and the client opens), else
-   * `viaChild`. Checked and begun in one synchronous step, so a daemon call asked for later waits for it.
-   */
-  async inProcess<T>(fn: (c: IpvsClient) => Promise<T>, viaChild: () => Promise<T>): Promise<T> {
-    if (this.daemonCalls > 0) return viaChild();
-    this.directCalls++;
-    try {
-      const c = await (this.direct ??= IpvsClient.open().catch(() => null));
-      // A daemon call asked for while the client opened goes first, through the child; so does this call then.
-      if (!c || this.daemonCalls > 0) return await viaChild();
-      return await fn(c);
-    } finally {
-      if (--this.directCalls === 0) for (const f of this.drained.splice(0)) f();
-    }
+  inProcess<T>(fn: (c: IpvsClient) => Promise<T>, viaChild: () => Promise<T>): Promise<T> {
+    return this.gate.run(fn, viaChild);
   }
 
   /** A sync daemon start or stop: through the child, once no call runs in this process (see the header). */
-  async daemonCall(method: 'startDaemon' | 'stopDaemon', args: unknown[]): Promise<unknown> {
-    this.daemonCalls++;
-    try {
-      while (this.directCalls > 0) await new Promise<void>((r) => this.drained.push(r));
-      return await this.call(method, args);
-    } finally {
-      this.daemonCalls--;
-    }
+  daemonCall(method: 'startDaemon' | 'stopDaemon', args: unknown[]): Promise<unknown> {
+    return this.gate.exclusive(() => this.call(method, args));
   }
 
   stop(): void {
     this.child?.kill();
     this.child = undefined;
     this.ready = undefined;
-    const direct = this.direct;
-    this.direct = undefined;
-    // A call still running on it is answered first (closing under it would leave it to its timeout).
-    const close = () => void direct?.then((c) => c?.close());
-    if (this.directCalls > 0) this.drained.push(close);
+    this.gate.close();
+    this.gate = new InProcessGate(() => IpvsClient.open());
+  }
+}
+
+/**
+ * When a call may be made on this process's own client (`C`, opened on first use by `open`): `run` makes it there
+ * unless an `exclusive` call (a sync daemon start or stop) has been asked for and not answered, or the client
+ * cannot be opened; then it takes `viaChild`. `exclusive` waits until every call running on the client is answered,
+ * and while it waits or runs, new calls take `viaChild`. The check and the start of a call are one synchronous step,
+ * so an exclusive call asked for after it waits for it. ipvs-process.test.ts checks these rules.
+ */
+export class InProcessGate<C extends { close(): void }> {
+  private client: Promise<C | null> | undefined;
+  private exclusiveCalls = 0;
+  private running = 0;
+  private drained: (() => void)[] = [];
+
+  constructor(private readonly open: () => Promise<C>) {}
+
+  async run<T>(fn: (c: C) => Promise<T>, viaChild: () => Promise<T>): Promise<T> {
+    if (this.exclusiveCalls > 0) return viaChild();
+    this.running++;
+    try {
+      const c = await (this.client ??= this.open().catch(() => null));
+      // An exclusive call asked for while the client opened: this one goes to the child too.
+      if (!c || this.exclusiveCalls > 0) return await viaChild();
+      return await fn(c);
+    } finally {
+      if (--this.running === 0) for (const f of this.drained.splice(0)) f();
+    }
+  }
+
+  async exclusive<T>(send: () => Promise<T>): Promise<T> {
+    this.exclusiveCalls++;
+    try {
+      while (this.running > 0) await new Promise<void>((r) => this.drained.push(r));
+      return await send();
+    } finally {
+      this.exclusiveCalls--;
+    }
+  }
+
+  /** Closes the client once the calls running on it are answered (closing under one would leave it to its timeout). */
+  close(): void {
+    const client = this.client;
+    this.client = undefined;
+    const close = () => void client?.then((c) => c?.close());
+    if (this.running > 0) this.drained.push(close);
     else close();
   }
 }
