@@ -226,8 +226,13 @@ test('a statement from outside an open transaction waits for it and is not rolle
     let entered!: () => void;
     const inside = new Promise<void>((r) => (entered = r));
     // One request's transaction is open (BEGIN run) and waits on something else; it will roll back.
+    // Next bundles its own copy of db.ts beside the custom server's: a transaction one copy opened is one to the
+    // other too (its statements through tx run at once, not after the transaction: that waited for itself).
+    const other = await import('./db.ts?next-copy' as string);
+    assert.notEqual(other.sqlExecute, sqlExecute, 'a second instance of the module');
     const rolledBack = db().$transaction(async (tx) => {
       await sqlExecute(tx, row('in-tx'));
+      await other.sqlExecute(tx, row('in-tx-other-copy'));
       entered();
       await held;
       // The database's own client, called from inside the callback (a helper that was not handed tx): part of this

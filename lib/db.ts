@@ -73,11 +73,19 @@ type DbEntry = {
   starting: number;
   idle: (() => void)[];
 };
+const g = globalThis as unknown as {
+  __fulcrumDb?: DbEntry;
+  __fulcrumDbTx?: { txOwner: WeakMap<object, object>; callbackOf: AsyncLocalStorage<object> };
+};
+// On globalThis like the client, for the same reason: Next's bundled copy of this module and the custom server's
+// must agree on which transaction a client belongs to and which callback code runs in. With a copy each, a tx one
+// copy marked looked like db()'s own client to the other, whose sqlExecute(tx) then waited for its own transaction
+// until Prisma's 5 s timeout (every console request in the e2e run).
+const shared = (g.__fulcrumDbTx ??= { txOwner: new WeakMap(), callbackOf: new AsyncLocalStorage() });
 /** Each of db()'s interactive transactions (the client its callback gets) → the adapter's transaction it runs in. */
-const txOwner = new WeakMap<object, object>();
+const txOwner = shared.txOwner;
 /** The client of the interactive transaction whose callback the current code runs in (withTransactionOwners). */
-const callbackOf = new AsyncLocalStorage<object>();
-const g = globalThis as unknown as { __fulcrumDb?: DbEntry };
+const callbackOf = shared.callbackOf;
 
 export function db(): PrismaClient {
   // Called several times per request: databasePath() builds the whole console environment (lib/env.ts, about 6 µs,
