@@ -164,3 +164,30 @@ test("owned: request bodies compared by value — every answer is ConfigSchema.s
   const dated = { virtualServices: [{ ...dr('a'), name: new Date(0) }] };
   assert.equal(parse.owned(dated).success, ConfigSchema.safeParse(dated).success);
 });
+
+test('owned: a name left out of a parse is forgotten, a name given twice keeps its first, and the answers stay the schema’s', () => {
+  const parse = createConfigParser();
+  const body = (raw: unknown) => JSON.parse(JSON.stringify(raw));
+  const check = (raw: unknown, what: string, parsed: number, remembered: number) => {
+    const want = ConfigSchema.safeParse(raw);
+    const before = { ...parse.counts };
+    const got = parse.owned(body(raw));
+    assert.equal(got.success, want.success, `${what}: success`);
+    if (want.success && got.success) assert.deepEqual(got.data, want.data, `${what}: data`);
+    if (!want.success && !got.success) assert.deepEqual(got.error.issues, want.error.issues, `${what}: issues`);
+    assert.deepEqual(
+      { parsed: parse.counts.parsed - before.parsed, remembered: parse.counts.remembered - before.remembered },
+      { parsed, remembered },
+      `${what}: parsed afresh and remembered`,
+    );
+  };
+  const base = { certificates: [cert], virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443)] };
+  check(base, 'the first', 3, 0);
+  check({ ...base, virtualServices: [dr('a'), l7('c', 8443)] }, 'b left out', 0, 2);
+  check(base, 'b back: forgotten, so parsed afresh', 1, 2);
+  check({ ...base, virtualServices: [dr('a'), dr('a', { ports: [443] }), l7('c', 8443)] }, 'a given twice (refused)', 1, 2);
+  check(base, 'the first a kept; b left out by the refused parse, so afresh', 1, 2);
+  // A service refused by its own fields: the ones before it may be remembered from this parse, each a right answer.
+  check({ ...base, virtualServices: [dr('a', { ports: [81] }), dr('b', { ports: [0] }), l7('c', 8443)] }, 'b refused', 1, 0);
+  check({ ...base, virtualServices: [dr('a', { ports: [81] }), dr('b', { ports: [443] }), l7('c', 8443)] }, 'b mended', 0, 3);
+});
