@@ -6,8 +6,9 @@
  *                  (the same rules as text, one netlink round trip per rule). Rounds alternate who goes first; the
  *                  ratio is the median of per-round ratios.
  *   l4-one-change  one weight changes in that 1,000-service table, 5 + 30 times, 200 ms apart: netlink changing
- *                  operations and the median time of the data plane's apply (as the daemon calls it, after parsing the
- *                  configuration with the daemon's memoised parser) over the 30 after 5 warm-up rounds. Runs first, in a fresh process (see there why).
+ *                  operations and the median time of the data plane's apply (as the daemon calls it, after reading the
+ *                  configuration from JSON text, parsing it with the daemon's memoised parser and hashing it) over the
+ *                  30 after 5 warm-up rounds. Runs first, in a fresh process (see there why).
  *
  * Prints:  bench l4-apply: fulcrum/ipvsadm-restore time ratio X      (goal ≤ 0.3)
  *          bench l4-one-change: ops N, ms p50 T p99 U                (goal N = 1, T ≤ 5, U ≤ 20; with 30 rounds the
@@ -31,7 +32,7 @@ import { createL4DataPlane } from '../engine/l4/dataplane.ts';
 import { IpvsClient } from '../engine/l4/client.ts';
 import { encodeMessages } from '../engine/l4/messages.ts';
 import { openIpvsProcess } from '../engine/l4/ipvs-process.ts';
-import { configHash } from '../engine/canonical.ts';
+import { canonicalParts, configHashOfParts } from '../engine/canonical.ts';
 import { decideAll } from '../engine/server-state.ts';
 
 const SERVICES = Number(process.env.BENCH_L4_SERVICES ?? 1000);
@@ -80,10 +81,9 @@ if (!process.env.FULCRUM_IN_TEST_KERNEL && !fs.existsSync('/proc/net/ip_vs')) {
 
 const ipOf = (base: number, i: number) => `10.${base + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
 
-/** `parse`: ConfigSchema's own by default; the one-change rounds parse as the daemon does (engine/daemon/engine.ts:
- * createConfigParser().owned, which hands back an unchanged service's frozen object from the last parse). */
-function makeConfig(weightOf: (svc: number, rs: number) => number = () => 100, parse: (raw: unknown) => Config = (raw) => ConfigSchema.parse(raw)): Config {
-  return parse({
+/** The configuration as given to the engine, before parsing: `weightOf` gives each real server's weight. */
+function rawConfig(weightOf: (svc: number, rs: number) => number = () => 100): { virtualServices: unknown[] } {
+  return {
     virtualServices: Array.from({ length: SERVICES }, (_, i) => ({
       name: `vs-${i}`,
       layer: 4,
@@ -93,8 +93,10 @@ function makeConfig(weightOf: (svc: number, rs: number) => number = () => 100, p
       scheduler: 'wlc',
       realServers: Array.from({ length: SERVERS }, (_, k) => ({ name: `rs-${k}`, address: ipOf(200, i * SERVERS + k + 1), weight: weightOf(i, k) })),
     })),
-  });
+  };
 }
+
+const makeConfig = (): Config => ConfigSchema.parse(rawConfig());
 
 function restoreText(cfg: Config): string {
   const lines: string[] = [];
@@ -255,13 +257,20 @@ execFileSync('ipvsadm', ['-C']);
   const dp = createL4DataPlane({ dataDir });
   const parser = createConfigParser();
   // owned(): as the daemon parses an API request's body (engine/daemon/engine.ts validate with isOwned): each
-  // round's configuration is built afresh and never changed after, as a body read as JSON is.
+  // round's configuration is read afresh from JSON text and never changed after.
   const daemonParse = (raw: unknown): Config => {
     const r = parser.owned(raw);
     if (!r.success) throw new Error('bench configuration refused');
     return r.data;
   };
-  const start = makeConfig(undefined, daemonParse);
+  // Each round's request body as JSON text, as the daemon reads it (engine/daemon/server.ts readBody: JSON.parse of the
+  // text, then Engine.validate with isOwned), the changing weight put into text rendered once. Rendering the whole
+  // configuration is the console's work, not the engine's: building it afresh as objects each round (1.4 MiB of
+  // garbage, 50 % more than the daemon's JSON.parse of the same text) charged the apply with its collection.
+  const [before, after, ...more] = JSON.stringify(rawConfig((s, k) => (s === 500 && k === 2 ? -1 : 100))).split('"weight":-1');
+  if (after === undefined || more.length) throw new Error('the changing weight is not in the text once');
+  const bodyText = (weight: number) => `${before}"weight":${weight}${after}`;
+  const start = daemonParse(JSON.parse(bodyText(100)));
   await dp.apply({ config: start, decisions: decideAll(start, () => undefined) });
   const changes: { ops: number; ms: number; timings: Record<string, number>; gcMs: number; gcs: string[] }[] = [];
   // Collections during each timed apply, from V8's own record: the outliers' cause, shown rather than hidden.
@@ -283,8 +292,10 @@ execFileSync('ipvsadm', ['-C']);
     // parsed, hashed and every server decided (health not yet known), then applied at once, with that work's garbage
     // on the heap. No forced collection: the daemon never does one.
     await new Promise((r) => setTimeout(r, 200));
-    const changed = makeConfig((s, k) => (s === 500 && k === 2 ? 50 + i : 100), daemonParse);
-    configHash(changed); // what Engine.apply does between validating and programming
+    const changed = daemonParse(JSON.parse(bodyText(50 + i)));
+    // What Engine.apply does between validating and programming: the canonical text in pieces, hashed as they are
+    // (configHash would join them into one string, which the engine never makes: 2.4 MiB a round more).
+    configHashOfParts(canonicalParts(changed));
     const decisions = decideAll(changed, () => undefined);
     const t0 = performance.now();
     const res = await dp.apply({ config: changed, decisions });
