@@ -71,11 +71,11 @@ test("a sequence of edits: every answer is ConfigSchema.safeParse's, and only ch
 
   const again = createConfigParser();
   again(base);
-  assert.deepEqual(again.counts, { parsed: 4, remembered: 0 });
+  assert.deepEqual(again.counts, { parsed: 4, remembered: 0, whole: 0 });
   again(base);
-  assert.deepEqual(again.counts, { parsed: 4, remembered: 4 });
+  assert.deepEqual(again.counts, { parsed: 4, remembered: 4, whole: 0 });
   again({ ...base, virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443, { scheduler: 'rr' }), l7('d', 9443)] });
-  assert.deepEqual(again.counts, { parsed: 5, remembered: 7 }, 'one service parsed afresh, three remembered');
+  assert.deepEqual(again.counts, { parsed: 5, remembered: 7, whole: 0 }, 'one service parsed afresh, three remembered');
 });
 
 test("1,000 services: one changed is one parse, with the same answer as the whole schema's", () => {
@@ -144,11 +144,11 @@ test("owned: request bodies compared by value — every answer is ConfigSchema.s
   };
   const base = { certificates: [cert], virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443), l7('d', 9443)] };
   check(base, 'the first');
-  assert.deepEqual(parse.counts, { parsed: 4, remembered: 0 });
+  assert.deepEqual(parse.counts, { parsed: 4, remembered: 0, whole: 0 });
   check(base, 'the same again');
-  assert.deepEqual(parse.counts, { parsed: 4, remembered: 4 });
+  assert.deepEqual(parse.counts, { parsed: 4, remembered: 4, whole: 0 });
   check({ ...base, virtualServices: [dr('a'), dr('b', { ports: [443] }), l7('c', 8443, { scheduler: 'rr' }), l7('d', 9443)] }, 'one changed');
-  assert.deepEqual(parse.counts, { parsed: 5, remembered: 7 }, 'one service parsed afresh, three remembered');
+  assert.deepEqual(parse.counts, { parsed: 5, remembered: 7, whole: 0 }, 'one service parsed afresh, three remembered');
   // The same fields in another order are another input (a plain object's order can show in its output): afresh.
   const [first, ...others] = base.virtualServices;
   const { name, ...fields } = first;

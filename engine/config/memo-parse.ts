@@ -1,20 +1,22 @@
 /**
  * ConfigSchema.safeParse for a configuration that comes again and again with few services changed (every apply sends
  * the whole configuration; bench:apply): each virtual service is parsed once per distinct input and remembered, and
- * only the rules across services run on the whole every time. Zod's parse of 1,000 services was the largest part of
- * both the console's and the engine's share of a one-weight apply.
+ * the rules across services look only at the pairs with a changed service (across.ts). Zod's parse of 1,000 services
+ * was the largest part of both the console's and the engine's share of a one-weight apply.
  *
  * Same answer as ConfigSchema.safeParse, by construction:
  *   - a service's output is VirtualServiceSchema's (VirtualServiceBase with checkVirtualService: what ConfigSchema
  *     runs on each service), looked up by the service's input as JSON text;
- *   - the other fields are ConfigFields' with no services, then checkWholeConfig runs as ConfigSchema runs it;
+ *   - the other fields are ConfigFields' with no services, then checkWholeConfig's verdict is found as across.ts finds it
+ *     (only the changed services' pairs checked);
  *   - anything refused, at any step, is parsed again by ConfigSchema itself, so errors (paths, order) are its own.
  * Remembered outputs are deep-frozen and shared by every configuration that has them: nothing may change a parsed
  * configuration in place (a write throws). The memo holds the services of the last parse only. owned() (the engine's
  * request bodies) finds them by name and compares by value instead of by text.
  */
 import type { z } from 'zod';
-import { type Config, ConfigFields, ConfigSchema, checkWholeConfig, MAX_VIRTUAL_SERVICES, type VirtualService, VirtualServiceSchema } from './schema.ts';
+import { createAcrossChecker } from './across.ts';
+import { type Config, ConfigFields, ConfigSchema, MAX_VIRTUAL_SERVICES, type VirtualService, VirtualServiceSchema } from './schema.ts';
 
 type Result = { success: true; data: Config } | { success: false; error: z.ZodError };
 
@@ -51,8 +53,11 @@ export interface ConfigParser {
    * is its own.
    */
   owned(raw: unknown): Result;
-  /** Services parsed afresh and found in the memo, over this parser's life (tests, benches). */
-  readonly counts: { parsed: number; remembered: number };
+  /**
+   * Services parsed afresh and found in the memo, and configurations parsed whole by ConfigSchema (anything refused at
+   * any step, which a configuration that passes never is), over this parser's life (tests, benches).
+   */
+  readonly counts: { parsed: number; remembered: number; whole: number };
 }
 
 /**
@@ -119,8 +124,13 @@ export function createConfigParser(): ConfigParser {
    */
   const byName = new Map<string, Remembered>();
   let pass = 0;
-  const counts = { parsed: 0, remembered: 0 };
-  const full = (raw: unknown): Result => ConfigSchema.safeParse(raw) as Result;
+  const counts = { parsed: 0, remembered: 0, whole: 0 };
+  /** checkWholeConfig's verdict, kept from one parse to the next (across.ts): the services here are frozen. */
+  const across = createAcrossChecker();
+  const full = (raw: unknown): Result => {
+    counts.whole++;
+    return ConfigSchema.safeParse(raw) as Result;
+  };
   /** One service afresh, frozen; null if refused (the caller then lets the whole schema answer). */
   const parseService = (input: unknown): VirtualService | null => {
     const r = VirtualServiceSchema.safeParse(input);
@@ -133,13 +143,7 @@ export function createConfigParser(): ConfigParser {
     const fields = ConfigFields.safeParse({ ...rest, virtualServices: [] });
     if (!fields.success) return whole();
     const config = { ...fields.data, virtualServices: services };
-    let isRefused = false;
-    checkWholeConfig(config, {
-      addIssue: () => {
-        isRefused = true;
-      },
-    } as unknown as z.RefinementCtx);
-    return isRefused ? whole() : { success: true, data: config };
+    return across.isAccepted(config) ? { success: true, data: config } : whole();
   };
   const keyed = (entries: readonly KeyedService[], rest: Record<string, unknown>): Result => {
     const whole = () => full({ ...rest, virtualServices: entries.map((e) => e.input()) });

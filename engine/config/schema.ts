@@ -871,7 +871,7 @@ export function haInterfaceGroups(cfg: HaConfigShape): { interface: string; addr
 }
 
 /** Rules of the HA block that look at the nodes and at the rest of the configuration. */
-function checkHa(cfg: HaConfigShape, ctx: z.RefinementCtx): void {
+export function checkHa(cfg: HaConfigShape, ctx: z.RefinementCtx): void {
   const ha = cfg.ha;
   if (!ha) return;
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: ['ha', ...path], message });
