@@ -33,7 +33,7 @@ import { IpvsClient } from '../engine/l4/client.ts';
 import { encodeMessages } from '../engine/l4/messages.ts';
 import { openIpvsProcess } from '../engine/l4/ipvs-process.ts';
 import { canonicalParts, configHashOfParts } from '../engine/canonical.ts';
-import { decideAll } from '../engine/server-state.ts';
+import { createDecider } from '../engine/daemon/decisions.ts';
 
 const SERVICES = Number(process.env.BENCH_L4_SERVICES ?? 1000);
 const SERVERS = 4;
@@ -270,8 +270,10 @@ execFileSync('ipvsadm', ['-C']);
   const [before, after, ...more] = JSON.stringify(rawConfig((s, k) => (s === 500 && k === 2 ? -1 : 100))).split('"weight":-1');
   if (after === undefined || more.length) throw new Error('the changing weight is not in the text once');
   const bodyText = (weight: number) => `${before}"weight":${weight}${after}`;
+  // The daemon's decisions: decideAll remembered per service (engine/daemon/decisions.ts, Engine.decisions).
+  const decide = createDecider();
   const start = daemonParse(JSON.parse(bodyText(100)));
-  await dp.apply({ config: start, decisions: decideAll(start, () => undefined) });
+  await dp.apply({ config: start, decisions: decide(start, () => undefined) });
   const changes: { ops: number; ms: number; timings: Record<string, number>; gcMs: number; gcs: string[] }[] = [];
   // Collections during each timed apply, from V8's own record: the outliers' cause, shown rather than hidden.
   const gcEntries: { start: number; ms: number; kind: number }[] = [];
@@ -296,7 +298,7 @@ execFileSync('ipvsadm', ['-C']);
     // What Engine.apply does between validating and programming: the canonical text in pieces, hashed as they are
     // (configHash would join them into one string, which the engine never makes: 2.4 MiB a round more).
     configHashOfParts(canonicalParts(changed));
-    const decisions = decideAll(changed, () => undefined);
+    const decisions = decide(changed, () => undefined);
     const t0 = performance.now();
     const res = await dp.apply({ config: changed, decisions });
     const ms = performance.now() - t0;

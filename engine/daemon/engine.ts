@@ -16,13 +16,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { ConfigSchema, createConfigParser, type Config, type OperatorState } from '../config/index.ts';
-import { decideAll, type ServerDecision } from '../server-state.ts';
+import type { ServerDecision } from '../server-state.ts';
 import { serverKey, type DataPlane, type ServerKey, type ServiceResult, type ServiceStatus } from '../dataplane.ts';
 import { EngineError, fieldIssues } from '../errors.ts';
 import { SerialQueue } from '../serial.ts';
 import { LatestRead } from '../latest-read.ts';
 import { canonicalParts, configHashOfParts } from '../canonical.ts';
 import { RunningRecord } from './record.ts';
+import { createDecider } from './decisions.ts';
 import { mapPrivateKeys, open, seal, secretKey } from '../secrets.ts';
 import type { ApplyOutcome, ApplyResponse, EngineEvent, EngineStatus, HaStandby, HealthTransitionEvent } from '../api-types.ts';
 import { HealthMonitor, type MonitorOptions, type MonitorTransition } from '../health/monitor.ts';
@@ -76,6 +77,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
   private running: Running | null = null;
   /** ConfigSchema's parse, remembering each service's (memo-parse.ts): an apply re-parses only what changed. */
   private readonly parseConfig = createConfigParser();
+  private readonly decide = createDecider();
   private readonly monitor: HealthMonitor;
   private readonly transitions: HealthTransitionEvent[] = [];
   private seq = 0;
@@ -192,8 +194,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
     return this.queue.run(fn);
   }
 
-  decisions(config: Config): Map<ServerKey, ServerDecision> {
-    return decideAll(
+  /** Every server's decision (decideAll's, remembered per service: decisions.ts). */
+  decisions(config: Config): ReadonlyMap<ServerKey, ServerDecision> {
+    return this.decide(
       config,
       (key) => this.monitor.healthOf(key),
       (key) => this.monitor.feedbackOf(key),
