@@ -457,3 +457,30 @@ test('health transitions that arrive while an earlier batch waits for the data p
     [1, 2],
   );
 });
+
+test('the request body is let go once validated: the data planes run without it alive', async () => {
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  let isBodyAlive: boolean | undefined;
+  let body: WeakRef<object> | undefined;
+  const plane = recordingPlane();
+  const apply = plane.apply;
+  plane.apply = async (input) => {
+    // A turn of the event loop first: a WeakRef keeps its target alive until the job that made it has ended.
+    await new Promise((r) => setImmediate(r));
+    gc();
+    isBodyAlive = body?.deref() !== undefined;
+    return apply(input);
+  };
+  const e = new Engine(tmp(), [plane], quiet);
+  // Made in a function of its own, so that the test holds the body only through the WeakRef.
+  const applyOnce = (version: number) => {
+    const raw = JSON.parse(JSON.stringify({ virtualServices: [svc('web')] })) as object;
+    body = new WeakRef(raw);
+    return e.apply(version, raw, { isOwned: true });
+  };
+  assert.equal((await applyOnce(1)).ok, true);
+  assert.equal(isBodyAlive, false);
+});

@@ -262,6 +262,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
         t = now;
       };
       const { config, error } = this.validate(raw, opts.isOwned);
+      // Let go of the request body: a one-change apply at 1,000 services parses ~0.9 MiB of it, and kept alive through
+      // the data planes it was copied by every minor collection that landed in the apply (the parse keeps only what
+      // it needs).
+      raw = undefined;
       lap('validate');
       if (!config) {
         this.recordOutcome({ version, status: 'failed', message: error!.message });

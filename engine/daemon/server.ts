@@ -29,6 +29,7 @@ import { z } from 'zod';
 import { OPERATOR_STATES } from '../config/index.ts';
 import { EngineError } from '../errors.ts';
 import type { Engine, EngineLog } from './engine.ts';
+import type { ApplyResponse } from '../api-types.ts';
 import { LogQuerySchema, readLogs } from '../log/read.ts';
 import { configView, l4View, l7View } from './views.ts';
 import { VipAnswerRequestSchema, probeVipAnswer } from '../probe/vip-answer.ts';
@@ -92,6 +93,16 @@ function statusQuery(url: string | undefined): { services?: string[]; detail?: '
 }
 
 /** `logsDir`: where the access and engine logs are (GET /v1/logs); none: it answers no lines. */
+/**
+ * POST /v1/apply's body handed to the engine, which is then the only holder of it (and lets it go once validated):
+ * made apart so that no frame of the request's handler keeps it while the apply awaits the data planes. The body is
+ * this request's own and nobody changes it: the engine compares its services by value.
+ */
+function applyBody(engine: Engine, raw: unknown): Promise<ApplyResponse> {
+  const body = parse(ApplyBody, raw);
+  return engine.apply(body.version, body.config, { deadline: body.deadline, isOwned: true });
+}
+
 export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: string): http.Server {
   return http.createServer(async (req, res) => {
     const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;
@@ -108,9 +119,7 @@ export function createEngineServer(engine: Engine, log: EngineLog, logsDir?: str
           return send(res, 200, { ok: true });
         }
         case 'POST /v1/apply': {
-          const body = parse(ApplyBody, await readBody(req));
-          // The body is this request's own and nobody changes it: the engine compares its services by value.
-          const result = await engine.apply(body.version, body.config, { deadline: body.deadline, isOwned: true });
+          const result = await applyBody(engine, await readBody(req));
           if (result.ok) return send(res, 200, result);
           // A refused apply answers in the error envelope like every other refusal; what was tried and what still
           // runs are its details (the client turns them back into an ApplyResponse).
