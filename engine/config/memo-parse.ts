@@ -69,10 +69,13 @@ export interface ConfigParser {
 const keysOfRemembered = new WeakMap<object, readonly string[]>();
 const keyLists: (readonly string[])[] = [];
 function keysOf(o: object): readonly string[] {
-  let keys = keysOfRemembered.get(o);
-  if (keys) return keys;
+  // The lookup apart from the listing: a function with a closure over a local (listKeys' `own`) allocates its context
+  // on every call, before any early return: 5,000 contexts, ~190 KiB, an apply at 1,000 services × 4 servers.
+  return keysOfRemembered.get(o) ?? listKeys(o);
+}
+function listKeys(o: object): readonly string[] {
   const own = Object.keys(o);
-  keys = keyLists.find((k) => k.length === own.length && k.every((x, i) => x === own[i]));
+  let keys = keyLists.find((k) => k.length === own.length && k.every((x, i) => x === own[i]));
   if (!keys) {
     keys = own;
     // A few shapes in practice (a service, a server, a check...); past that each object keeps its own list.
