@@ -28,7 +28,8 @@
 import type { SonicBoom } from 'sonic-boom';
 import { createAccessLog, type AccessLogOptions } from '../log/access-log.ts';
 
-/** Bytes that may wait for the disk (held chunk and queue) before chunks are dropped: about 300 lines. */
+/** Bytes that may wait for the disk (held chunk and queue) before chunks are dropped: one of access-log.ts's chunks
+ * (CHUNK_BYTES, as much), about 230 lines. */
 export const PENDING_CAP = 64 * 1024;
 /** The held chunk is tried again this often while an outage lasts (access-log.ts flushes as often). */
 export const RETRY_MS = 500;
@@ -84,7 +85,7 @@ export async function openAccessLog(opts: AccessFileOptions) {
     );
   };
 
-  // access-log.ts hands every chunk (about 16 kB of lines) to stream.write, looked up on the stream at each call; the
+  // access-log.ts hands every chunk (up to 64 KiB of lines) to stream.write, looked up on the stream at each call; the
   // cap is applied there, so record() itself costs nothing more and sampling is left as it is.
   const write = stream.write.bind(stream);
   stream.write = ((data: Buffer) => {

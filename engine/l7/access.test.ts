@@ -346,6 +346,28 @@ test("sonic-boom's own state that access-file.ts reads is there, of the types it
   }
 });
 
+test('a full disk and light traffic: the few lines each flush holds keep no chunk-sized buffer alive', async () => {
+  mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+  try {
+    const d = await fullDisk('full-light');
+    // Two lines a flush, 60 flushes: every chunk the timer hands on fails and waits (60 x 2 lines is under the cap).
+    for (let k = 0; k < 60; k++) {
+      d.offer(2);
+      d.tick(500);
+    }
+    const s = d.log.stream as unknown as { _writingBuf: Buffer; _bufs: Buffer[][] };
+    const held = [s._writingBuf, ...s._bufs.flat()];
+    // Small buffers share Node's pool: the memory kept is that of the distinct ArrayBuffers under them.
+    const kept = [...new Set(held.map((b) => b.buffer))];
+    const bytes = kept.reduce((n, a) => n + a.byteLength, 0);
+    assert.ok(d.log.heldBytes() > 50 * 2 * 100, `the lines wait: ${d.log.heldBytes()} bytes`);
+    assert.ok(bytes <= 2 * PENDING_CAP, `${kept.length} buffers of ${bytes} bytes kept for ${d.log.heldBytes()} bytes of lines`);
+    await d.log.close();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
 test('closing on a full disk resolves, and what still waited is counted dropped', async () => {
   mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
   try {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { accessLine, createAccessLog, type AccessEntry } from './access-log.ts';
+import { accessLine, CHUNK_BYTES, createAccessLog, type AccessEntry } from './access-log.ts';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -38,6 +38,8 @@ function entry(over: Partial<AccessEntry> = {}): AccessEntry {
     ...over,
   };
 }
+/** Entries of about 1.25 chunks (the lines are some 280 bytes): enough that one chunk goes to the file without the timer. */
+const CHUNK_AND_A_QUARTER = Math.ceil((1.25 * CHUNK_BYTES) / accessLine(entry({ path: '/round/0/000' })).length);
 const lines = (dir: string) =>
   fs
     .readdirSync(dir)
@@ -163,8 +165,8 @@ test('rotation by size keeps the active file and `keep` rotated ones, removing t
   let n = 0;
   for (let round = 0; round < 5; round++) {
     const cleaned = once(log.stream, 'cleanup-complete');
-    // About 20 kB: past the 16 kB the log gathers before writing, and past the 1 kB limit, so one rotation follows.
-    for (let k = 0; k < 64; k++) log.record(entry({ path: `/round/${round}/${n++}` }));
+    // Past the chunk the log gathers before writing, and past the 1 kB limit, so one rotation follows.
+    for (let k = 0; k < CHUNK_AND_A_QUARTER; k++) log.record(entry({ path: `/round/${round}/${n++}` }));
     await cleaned;
   }
   log.record(entry({ path: '/last' }));
@@ -182,7 +184,7 @@ test('keep 0 rotates to a new file and keeps none of the old ones', async () => 
   const log = await createAccessLog({ file: path.join(dir, 'access.log'), size: '1k', keep: 0, sampleRate: 1 });
   for (let round = 0; round < 3; round++) {
     const cleaned = once(log.stream, 'cleanup-complete');
-    for (let k = 0; k < 64; k++) log.record(entry({ path: `/round/${round}/${k}` }));
+    for (let k = 0; k < CHUNK_AND_A_QUARTER; k++) log.record(entry({ path: `/round/${round}/${k}` }));
     await cleaned;
   }
   await log.close();
@@ -205,12 +207,13 @@ test("a few lines wait for the half-second flush, a chunk's worth goes at once, 
     'the timer wrote both, in one write',
   );
   assert.equal(writes.length, 1);
-  for (let k = 0; k < 64; k++) log.record(entry({ path: `/busy/${k}` }));
-  assert.equal(writes.length, 2, 'about 16 kB went out without the timer');
+  for (let k = 0; k < CHUNK_AND_A_QUARTER; k++) log.record(entry({ path: `/busy/${k}` }));
+  assert.equal(writes.length, 2, 'a chunk went out without the timer');
+  assert.ok(writes[1] <= CHUNK_BYTES && writes[1] > CHUNK_BYTES - 4096, `a whole chunk: ${writes[1]} bytes`);
   log.record(entry({ path: '/last' }));
   await log.close();
   const paths = lines(dir).map((l) => l.path);
-  assert.equal(paths.length, 2 + 64 + 1);
+  assert.equal(paths.length, 2 + CHUNK_AND_A_QUARTER + 1);
   assert.equal(paths.at(-1), '/last');
   mock.timers.reset();
 });
@@ -310,14 +313,15 @@ test('the file holds the lines accessLine makes, byte for byte, in order: odd st
     log.record(e);
     t.mock.timers.tick(pick([0, 1, 7, 250, 999, 1000, 1001]));
   }
-  // One line longer than the chunk the log gathers lines in (16 kB).
-  const huge = entry({ service: 's'.repeat(30_000) });
-  want += accessLine(huge);
-  log.record(huge);
+  // Lines longer than the chunk the log gathers lines in, plain and escaped (each 'é' six bytes), and lines after them.
+  for (const huge of [entry({ service: 's'.repeat(CHUNK_BYTES + 1000) }), entry({ server: 'é'.repeat(CHUNK_BYTES / 5) }), entry(), entry()]) {
+    want += accessLine(huge);
+    log.record(huge);
+  }
   await log.close();
   const got = fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'latin1');
   assert.equal(got.length, want.length);
   assert.ok(got === want, 'the file is the lines, byte for byte');
-  assert.equal(got.split('\n').filter(Boolean).length, 3001);
+  assert.equal(got.split('\n').filter(Boolean).length, 3004);
   mock.timers.reset();
 });
