@@ -127,12 +127,12 @@ export function forkJs(dir: string, file: string, arg: unknown, execArgv: string
   return c;
 }
 
-export function forkTs(file: string, arg: unknown, execArgv: string[] = []): ChildProcess {
-  const c = fork(path.join(HERE, file), [JSON.stringify(arg)], {
-    cwd: ROOT,
-    execArgv: [...execArgv, '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+/** A bench file through tsx in a child process; at niceness `nice` (nice(1) execs node, so the pid is node's). */
+export function forkTs(file: string, arg: unknown, nice = 0): ChildProcess {
+  const argv = ['--import', 'tsx', path.join(HERE, file), JSON.stringify(arg)];
+  const c = nice
+    ? spawn('nice', ['-n', String(nice), process.execPath, ...argv], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    : spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.add(c);
   c.on('exit', () => children.delete(c));
   return c;
@@ -177,7 +177,7 @@ export interface Fleet {
   node?: ChildProcess;
 }
 
-/** `nice`: the fleet's niceness (the proxy part: the fleet stands in for other machines; see the header). */
+/** `nice`: the whole fleet's niceness (the proxy part: the fleet stands in for other machines; see the header). */
 export async function startFleet(base: number, victims: number[], dir: string, nice = 0): Promise<Fleet> {
   const fleetDir = path.join(dir, 'fleet');
   fs.mkdirSync(fleetDir, { recursive: true });
@@ -201,7 +201,7 @@ export async function startFleet(base: number, victims: number[], dir: string, n
     exited('nginx (the real servers)', nginx),
   ]);
   if (victims.length > 0) {
-    fleet.node = forkTs('health-servers.ts', { base, ports: victims });
+    fleet.node = forkTs('health-servers.ts', { base, ports: victims }, nice);
     const ready = await Promise.race([nextMessage<{ op: string; count: number }>(fleet.node, 'ready', 60_000), exited('the servers that die', fleet.node)]);
     if (ready.count !== victims.length) throw new Error('health-servers.ts did not start every server');
   }

@@ -9,7 +9,9 @@
  * IPC: { op: 'checks', on: true } starts the monitor and answers { op: 'checks', on: true, up } once every server
  * has passed its first check (or after 3 intervals, with how many had); { op: 'checks', on: false } stops it.
  * { op: 'schedule' } answers { op: 'schedule', runs, maxLateMs, downs }: checks run and the latest a slot of them
- * fired since the last ask (engine/health/schedule.ts), and servers that went down meanwhile (none should).
+ * fired since the last ask (engine/health/schedule.ts), and servers that went down meanwhile (none should, but
+ * those the bench kills). It says { op: 'down', target } when a server goes down, as the verdict reaches the engine
+ * (the bench times detection under the proxy's load from the kill to this message).
  * Says { op: 'ready' } once the data plane is applied.
  */
 import { createL7DataPlane } from '../engine/l7/index.ts';
@@ -72,7 +74,10 @@ process.on('message', (m: { op: string; on: boolean }) => {
     onTransitions: (batch) => {
       for (const t of batch) {
         if (t.previous === 'unknown' && t.health === 'up') up++;
-        if (t.health === 'down') downs++;
+        if (t.health === 'down') {
+          downs++;
+          process.send!({ op: 'down', target: t.target });
+        }
       }
       if (up === SERVERS) answer();
     },
