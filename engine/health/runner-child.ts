@@ -15,6 +15,10 @@
  *     the answers waiting for this process have been read (connect.ts, Deadlines), so a starved checker does not
  *     call a live server dead. It cannot be starved outright (the scheduler has no such policy for niceness).
  *
+ * Why 10 and not 19 (measured beside a proxy saturating 2 cores, engine/health/README.md has the figures): at 19
+ * the checks fell behind with nothing else running (slots up to 1.7 s late, so a dead server can be found past
+ * interval × fall + 0.5 s); at 10 they kept up and detection stayed within it, at the price of the proxy's rps.
+ *
  * It talks to the engine over the IPC channel only (runner-process.ts has the protocol) and ends when the channel
  * closes (the engine stopped or died) or on SIGTERM. SIGINT (a terminal's ^C reaching the whole process group) is
  * left to the engine, which stops it.
