@@ -29,7 +29,6 @@
  * abnormal one always is, so a sample rate never hides an error. `random` is injectable (tests).
  */
 import pinoRoll from 'pino-roll';
-import { encodeLine, jsonString, lineRoom, MAX_PATH } from './access-encode.ts';
 
 export interface AccessEntry {
   client: string;
@@ -58,10 +57,11 @@ export interface AccessLogOptions {
   random?: () => number;
 }
 
+const MAX_PATH = 512;
 const FLUSH_MS = 500;
 /**
- * Lines go to the file in chunks of at most this many bytes, one write each. 64 KiB against 16 KiB: a quarter of the
- * writes, and the kernel's share of a line 0.19 → 0.12 µs (200 MiB written by writeSync in 16 and 64 KiB pieces to a
+ * At most this many bytes of lines (ASCII) go to the file in one write. 64 KiB against 16 KiB: a quarter of the
+ * writes, and the kernel's share of a line 0.19 -> 0.12 µs (200 MiB written by writeSync in 16 and 64 KiB pieces to a
  * rotated file on this machine's disk). Not more: access-file.ts holds at most PENDING_CAP (as much) while a disk
  * refuses lines.
  */
@@ -70,11 +70,22 @@ export const CHUNK_BYTES = 64 * 1024;
 /*
  * The line is written by hand, not by pino's logger (the engine's own log is pino's): an access line has one fixed
  * shape and is written once per request, and pino's generic serialiser cost 8 µs a line on the 2-core CI machine
- * (what bench l7-http's "access log on/off" figure is about). No redaction: the fields are fixed and none is a
- * secret. Strings are JSON-escaped (access-encode.ts jsonString). record() writes the line's bytes straight into the
- * chunk (access-encode.ts); accessLine below makes the same line as a string, the reference the tests compare with.
+ * against about 1.3 µs for this (what bench l7-http's "access log on/off" figure is about). No redaction: the fields
+ * are fixed and none is a secret. Strings are JSON-escaped; a plain one (no quote, backslash or control character)
+ * is copied as it is.
  */
-const str = jsonString;
+/** Printable ASCII but for quote and backslash: a loop, as RegExp.prototype.test's call cost more on these short strings. */
+function isPlain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+const NOT_ASCII = /[\u007f-\uffff]/g;
+const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+/** A JSON string in printable ASCII (other characters as \u escapes), so a line's text is its bytes in latin1. */
+const str = (s: string) => (isPlain(s) ? `"${s}"` : JSON.stringify(s).replace(NOT_ASCII, escaped));
 const num = (n: number) => (Number.isFinite(n) ? n : -1);
 /**
  * The JSON text of a field that repeats from line to line (service, server, method, termination): a lookup costs
@@ -140,11 +151,11 @@ export async function createAccessLog(opts: AccessLogOptions) {
   if (!Number.isInteger(opts.keep) || opts.keep < 0) throw new RangeError(`accessLog.keep: give a whole number of files, 0 or more (got ${opts.keep})`);
   if (!/^\d+[km]$/.test(opts.size)) throw new RangeError(`accessLog.size: give a size such as "10m" or "512k" (got "${opts.size}")`);
   const random = opts.random ?? Math.random;
-  // Lines gather here (below) and go to the file CHUNK_BYTES at a time, or within FLUSH_MS when traffic is light (the
-  // viewer's live tail sees them by then). Not SonicBoom's own minLength buffering: it takes strings or buffers and
-  // joins them, a copy more (and for strings their byte length measured at each write). A worker that dies loses at
-  // most that half second of lines; close() writes the rest. A rotation loses none: pino-roll rolls between two writes
-  // of whole chunks, and the lines still here go to the new file.
+  // Lines gather here (below) and go to the file up to CHUNK_BYTES at a time, or within FLUSH_MS when traffic is
+  // light (the viewer's live tail sees them by then). Not SonicBoom's own minLength buffering: its write() measures
+  // the byte length of the string it is appending to, which flattens that growing string on every line, and that cost
+  // more than making the line (bench l7-http's "access log on/off"). A worker that dies loses at most that half
+  // second of lines; close() writes the rest.
   //
   // The write is synchronous (`sync`), from this thread, as nginx writes its access log (a blocking write() of its
   // buffer= chunk). A 64 KiB chunk into the page cache is one syscall of some 25 µs of system time here; an asynchronous fs.write
@@ -162,33 +173,27 @@ export async function createAccessLog(opts: AccessLogOptions) {
     // Buffers, not strings (flush below); pino-roll passes SonicBoom's options on, its type names only its own.
     ...({ contentMode: 'buffer', sync: true } as object),
   });
-  // Each line is written into the chunk as it is made (access-encode.ts), and the chunk goes to the file when the next
-  // line might not fit; the buffer handed to the stream is the stream's from then on (it may hold it while a rotation
-  // reopens the file, or a full disk refuses it: access-file.ts), so the next lines go into a new one and a full chunk
-  // is not copied. A line longer than a chunk gets a buffer of its own.
-  let chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-  let used = 0;
+  // Lines are joined as they are made (`pending += line`: V8 links the strings, it copies nothing yet), and up to
+  // CHUNK_BYTES of them are copied into one buffer (they are ASCII: str above) that goes to the file as one write.
+  // Copying each line into the buffer as it was made (Buffer#write) cost a call into C++ and a flattened copy of the
+  // line per line: a record took 12.2k instructions under callgrind (the bundled logging path after a warm-up of
+  // 30,000 records, 10,000 more counted) against 11.1-11.4k this way. Writing each line's bytes straight into the
+  // chunk from JavaScript (fixed text kept as bytes, numbers digit by digit, one typed-array store a byte, no string)
+  // was dearer too: 1.56-1.78 against 1.12-1.36 µs of user time a record (a loop of 1,000,000 records after 200,000,
+  // both ways alternating, four times). The buffer handed to the stream is the stream's from then on (it may hold it
+  // while a rotation reopens the file).
+  let pending = '';
   const flush = () => {
-    if (used === 0) return;
-    let out: Buffer;
-    if (used >= chunk.length / 2) {
-      out = chunk.subarray(0, used);
-      chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-    } else {
-      // The timer's few lines are copied out: a chunk held while the disk refuses it keeps its whole buffer alive,
-      // and 64 KiB held (PENDING_CAP) in chunks of a few lines would otherwise be hundreds of such buffers.
-      out = Buffer.from(chunk.subarray(0, used));
-    }
-    used = 0;
+    if (pending.length === 0) return;
+    const out = Buffer.allocUnsafeSlow(pending.length);
+    out.write(pending, 0, 'latin1');
+    pending = '';
     stream.write(out as unknown as string);
   };
-  const append = (e: AccessEntry) => {
-    const room = lineRoom(e);
-    if (used + room > chunk.length) {
-      flush();
-      if (room > chunk.length) chunk = Buffer.allocUnsafeSlow(room);
-    }
-    used = encodeLine(chunk, used, e);
+  // A line that would take the chunk past CHUNK_BYTES sends it first (a line longer than a chunk goes alone).
+  const append = (line: string) => {
+    if (pending.length + line.length > CHUNK_BYTES) flush();
+    pending += line;
   };
   const timer = setInterval(flush, FLUSH_MS);
   timer.unref();
@@ -203,7 +208,7 @@ export async function createAccessLog(opts: AccessLogOptions) {
         return false;
       }
       written++;
-      append(e);
+      append(accessLine(e));
       return true;
     },
     /** Counts an entry the caller's own sampling left out (engine/l7/access.ts decides before making one). */
