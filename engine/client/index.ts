@@ -62,8 +62,9 @@ export interface EngineClient {
   status(opts?: StatusOptions): Promise<EngineStatus>;
   validate(config: unknown): Promise<{ ok: true }>;
   /** `deadline` (epoch ms, default now + the apply timeout): after it the engine will not apply this version, and
-   * the call gives up waiting at it. */
-  apply(version: number, hash: string, config: unknown, opts?: { deadline?: number }): Promise<ApplyResponse>;
+   * the call gives up waiting at it. `configText`: JSON.stringify(config), when the caller has it already (the
+   * console stores that text as the version's snapshot): sent as it is, so 1,000 services are not written twice. */
+  apply(version: number, hash: string, config: unknown, opts?: { deadline?: number; configText?: string }): Promise<ApplyResponse>;
   setServerState(virtualService: string, realServer: string, state: OperatorState): Promise<{ results: ServiceResult[] }>;
   /** Hand this node's service to the HA peer (`standby` set: the track script fails) or end that (null). */
   setHaStandby(standby: { by: string; reason: string } | null): Promise<{ standby: HaStandby | null }>;
@@ -83,10 +84,24 @@ export interface EngineClient {
   subscribe(onEvent: (e: EngineEvent) => void, onConnection?: (isConnected: boolean) => void): { stop(): void };
 }
 
+/** A request body already written as JSON text. */
+class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * The text JSON.stringify({ version, hash, config, deadline }) gives, with the config's text put in as it is: the
+ * engine reads the same object (index.test.ts compares the two texts).
+ */
+export function applyBody(version: number, hash: string, configText: string, deadline: number): JsonText {
+  return new JsonText(`{"version":${JSON.stringify(version)},"hash":${JSON.stringify(hash)},"config":${configText},"deadline":${JSON.stringify(deadline)}}`);
+}
+
 export function createEngineClient(socketPath: string): EngineClient {
+  /** `body`: a value to send as JSON, or a JsonText already written. */
   function call<T>(method: string, path: string, body: unknown, timeoutMs: number, acceptStatuses: number[] = []): Promise<T> {
     return new Promise((resolve, reject) => {
-      const text = body === undefined ? undefined : JSON.stringify(body);
+      const text = body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body);
       const req = http.request(
         {
           socketPath,
@@ -135,7 +150,8 @@ export function createEngineClient(socketPath: string): EngineClient {
     validate: (config) => call('POST', '/v1/validate', { config }, READ_TIMEOUT_MS),
     apply: (version, hash, config, opts = {}) => {
       const deadline = opts.deadline ?? applyDeadline();
-      return call<ApplyResponse>('POST', '/v1/apply', { version, hash, config, deadline }, Math.max(1, deadline - Date.now())).catch((e: unknown) => {
+      const body = opts.configText === undefined ? { version, hash, config, deadline } : applyBody(version, hash, opts.configText, deadline);
+      return call<ApplyResponse>('POST', '/v1/apply', body, Math.max(1, deadline - Date.now())).catch((e: unknown) => {
         // A refused apply (502, the error envelope) with what was tried as details: the caller reads it as a result.
         const d = (e as EngineError).details as Omit<ApplyResponse, 'ok' | 'error'> | undefined;
         if (!(e instanceof EngineError) || e.status !== 502 || !Array.isArray(d?.results)) throw e;

@@ -90,9 +90,13 @@ export async function applyConfig(
   });
   const pending: PendingApply = { deadline, audit: draft };
   faultPoint('apply:before-version-row');
+  // One serialisation of the whole configuration for both the record and the engine, unless the snapshot differs
+  // from what is sent (certificates' private keys are sealed in it: lib/secrets.ts).
+  const configText = JSON.stringify(config);
+  const snapshot = config.certificates.length ? snapshotText(config) : configText;
   const version = await insertVersion({
     hash,
-    snapshot: snapshotText(config),
+    snapshot,
     authorName: opts.author,
     comment: opts.comment ?? null,
     rollbackOf: opts.rollbackOf ?? null,
@@ -101,7 +105,7 @@ export async function applyConfig(
   faultPoint('apply:after-version-row');
   let answer: ApplyResponse;
   try {
-    answer = await engine().apply(version.id, hash, config, { deadline });
+    answer = await engine().apply(version.id, hash, config, { deadline, configText });
   } catch (e) {
     const err = e as EngineError;
     const isUndelivered = err.code === 'ENGINE_UNREACHABLE' && (err.details as { isDelivered?: unknown } | undefined)?.isDelivered === false;
