@@ -179,9 +179,9 @@ export async function createAccessLog(opts: AccessLogOptions) {
   // line per line: a record took 12.2k instructions under callgrind (the bundled logging path after a warm-up of
   // 30,000 records, 10,000 more counted) against 11.1-11.4k this way. Writing each line's bytes straight into the
   // chunk from JavaScript (fixed text kept as bytes, numbers digit by digit, one typed-array store a byte, no string)
-  // was dearer too: 1.56-1.78 against 1.12-1.36 µs of user time a record (a loop of 1,000,000 records after 200,000,
-  // both ways alternating, four times). The buffer handed to the stream is the stream's from then on (it may hold it
-  // while a rotation reopens the file).
+  // was dearer too: 2.44 against 1.61 µs a record (record() alone in a loop of 1,000,000 after 200,000, median wall
+  // time of four runs each, alternating, under the lock; ec6e0b4, reverted). The buffer handed to the stream is the
+  // stream's from then on (it may hold it while a rotation reopens the file).
   let pending = '';
   const flush = () => {
     if (pending.length === 0) return;
