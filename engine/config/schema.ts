@@ -943,7 +943,11 @@ export const ConfigSchema = ConfigFields.superRefine((cfg, ctx) => {
   checkWholeConfig(cfg, ctx);
 });
 
-/** Rules that look at several services at once. */
+/**
+ * Rules that look at several services at once. across.ts finds the same verdict incrementally for the engine's and the
+ * console's repeated parses (memo-parse.ts): a rule added here must be added there too, and drawn by across.test.ts's
+ * random sequences, which compare every verdict with this function's.
+ */
 function checkAcrossServices(cfg: { virtualServices: VirtualServiceShape[]; certificates: { name: string }[] }, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const seenNames = new Map<string, number>();
