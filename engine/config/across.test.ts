@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConfigParser } from './memo-parse.ts';
 import { ConfigSchema } from './schema.ts';
+import { seededRandom } from '../testing/seeded-random.ts';
 
 const nat = (name: string, i: number, over: Record<string, unknown> = {}) => ({
   name,
@@ -171,20 +172,8 @@ test('a removed service frees its VIP and port for a service that moves there in
   assert.equal(r.success, true);
 });
 
-/** A tiny deterministic generator (mulberry32): the same sequences on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('over random sequences of small changes, every verdict is the whole schema’s', () => {
-  const rnd = random(7);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const { next: rnd, pick } = seededRandom(7);
   /** A service from a small space, so that names, endpoints, SNAT servers and certificates collide often. */
   const service = () => {
     const isL7 = rnd() < 0.3;

@@ -6,6 +6,7 @@ import type { ServerKey } from '../dataplane.ts';
 import { decideAll, type Feedback } from '../server-state.ts';
 import type { HealthState } from '../config/index.ts';
 import { createDecider } from './decisions.ts';
+import { seededRandom } from '../testing/seeded-random.ts';
 
 const service = (name: string, i: number, servers: { name: string; weight?: number; state?: string }[], over: Record<string, unknown> = {}) => ({
   name,
@@ -33,20 +34,8 @@ function assertSame(got: ReadonlyMap<ServerKey, unknown>, want: ReadonlyMap<Serv
   assert.deepEqual(each, [...want], what);
 }
 
-/** A tiny deterministic generator (mulberry32): the same sequences on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('over random changes of services, health and feedback, every answer is decideAll’s', () => {
-  const rnd = random(3);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const { next: rnd, pick } = seededRandom(3);
   const servers = () =>
     Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, k) => ({
       name: pick([`r${k}`, `r${k}`, 'x']),

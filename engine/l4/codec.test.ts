@@ -136,17 +136,8 @@ test('codec: framing puts length, family, flags, seq and the genl header where n
 
 // ───────────── round trip: encode ∘ decode is the identity on everything we can send ─────────────
 
-/** Small deterministic PRNG (mulberry32) so a failure names its seed and can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a failure names its seed and can be replayed. */
+const rng = (seed: number) => seededRandom(seed).next;
 
 function arbitrary(r: () => number): Command {
   const int = (n: number) => Math.floor(r() * n);
@@ -222,6 +213,7 @@ function arbitrary(r: () => number): Command {
 }
 
 import { canonicalAddress as canonicalize } from '../config/address.ts';
+import { seededRandom } from '../testing/seeded-random.ts';
 
 test('codec: round trip decode(encode(c)) = c for 5,000 random commands', () => {
   for (let seed = 1; seed <= 5000; seed++) {

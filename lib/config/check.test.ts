@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigSchema, VirtualServiceSchema, type VirtualService } from '../../engine/config/index.ts';
 import { ApiError } from '../errors.ts';
+import { seededRandom } from '../../engine/testing/seeded-random.ts';
 
 let dir: string;
 before(() => {
@@ -23,19 +24,8 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A small deterministic generator (mulberry32), so a failure names its seed and can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)];
-  return { next, pick };
-}
+/** Seeded, so a failure names its seed and can be replayed. */
+const rng = seededRandom;
 
 const VIPS = ['10.0.0.1', '10.0.0.2', '2001:db8::1', '2001:DB8:0::1'];
 const RIPS = ['10.1.0.1', '10.1.0.2', '2001:db8::a', '2001:db8:0:0::A'];
