@@ -15,7 +15,6 @@ import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient, type Prisma } from './generated/prisma/client.ts';
 import { consoleEnv } from './env.ts';
 import { ensureAuditKeyAtStart } from './audit-key.ts';
-import { BACKSTOP_PAGES, startCheckpointer, type Checkpointer } from './db-checkpoint.ts';
 
 export type Tx = Prisma.TransactionClient;
 
@@ -69,8 +68,6 @@ type DbEntry = {
   dataDirEnv?: string;
   cwd: string;
   sqlite?: Database.Database;
-  /** Checkpoints the WAL in a worker thread once the connection is open (db-checkpoint.ts). */
-  checkpointer?: Checkpointer;
   direct?: Map<string, Direct>;
   openTx?: object;
   starting: number;
@@ -101,8 +98,6 @@ export function db(): PrismaClient {
     cur.cwd = process.cwd();
     return cur.client;
   }
-  // Another database now (a test's new data directory): the old one's checkpoints end with it.
-  void cur?.checkpointer?.stop();
   migrate(file);
   fs.chmodSync(file, 0o600);
   ensureAuditKeyAtStart(path.dirname(file), file);
@@ -124,9 +119,6 @@ function withFailedCommitRecovery(factory: PrismaBetterSQLite3, entry: DbEntry):
     const adapter = await connect();
     const sqlite = (adapter as unknown as { client: Database.Database }).client;
     withStatementCache(sqlite);
-    // Checkpoints are the worker's (db-checkpoint.ts); this connection's own only past the backstop.
-    sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    entry.checkpointer ??= startCheckpointer(entry.file);
     entry.sqlite = sqlite;
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (level) => {
@@ -411,6 +403,5 @@ const FINGERPRINT = (() => {
 export async function closeDb(): Promise<void> {
   const cur = g.__fulcrumDb;
   g.__fulcrumDb = undefined;
-  await cur?.checkpointer?.stop();
   await cur?.client.$disconnect();
 }
