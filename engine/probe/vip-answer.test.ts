@@ -46,6 +46,24 @@ test('a SYN-ACK: accepts, and an RST with the acknowledged sequence number ends 
   assert.equal(Number(at(rst, '--seq')), Number(at(syn, '--seq')) + 1);
 });
 
+test('the frames carry the interface’s own MAC as their source, when it has one', async () => {
+  const calls: string[][] = [];
+  const macs: string[] = [];
+  const macOf = (iface: string) => {
+    macs.push(iface);
+    return '02:00:0a:00:00:01';
+  };
+  await probeVipAnswer(req, fakeNping('SA', calls), local, macOf);
+  assert.deepEqual(macs, ['br-lab']);
+  for (const args of calls) assert.equal(args[args.indexOf('--source-mac') + 1], '02:00:0a:00:00:01');
+  const without: string[][] = [];
+  await probeVipAnswer(req, fakeNping('SA', without), local, () => undefined);
+  assert.ok(
+    without.every((args) => !args.includes('--source-mac')),
+    'nping finds it itself when the interface has none',
+  );
+});
+
 test('an RST: accepts, nothing listens, no RST after it; no reply: asked again more slowly, then no-answer; nping failing: error in words', async () => {
   const calls: string[][] = [];
   const at = (a: string[], flag: string) => a[a.indexOf(flag) + 1];

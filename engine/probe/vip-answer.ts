@@ -87,14 +87,29 @@ function hasSource(iface: string, source: string): boolean {
   return (os.networkInterfaces()[iface] ?? []).some((a) => a.family === 'IPv4' && a.address === source);
 }
 
-export async function probeVipAnswer(req: VipAnswerRequest, nping: Nping = runNping, isLocal = hasSource): Promise<VipAnswer> {
+/** The interface's own MAC, as the kernel reports it; undefined when it has none to give (loopback, a tunnel). */
+function interfaceMac(iface: string): string | undefined {
+  const mac = os.networkInterfaces()[iface]?.[0]?.mac;
+  return mac && mac !== '00:00:00:00:00:00' ? mac : undefined;
+}
+
+export async function probeVipAnswer(
+  req: VipAnswerRequest,
+  nping: Nping = runNping,
+  isLocal = hasSource,
+  macOf: (iface: string) => string | undefined = interfaceMac,
+): Promise<VipAnswer> {
   if (!isLocal(req.interface, req.source))
     throw new EngineError('ENGINE_BAD_REQUEST', { reason: `${req.source} is not an address of this appliance's interface ${req.interface}.` });
   // A source port and sequence number of the probe's own, so its replies are told from any other traffic and the
   // RST that follows a SYN-ACK is in the server's window (seq = ours + 1, what the SYN-ACK acknowledges).
   const sourcePort = 40_000 + crypto.randomInt(20_000);
   const seq = crypto.randomInt(1, 2 ** 31);
+  // The frame's source MAC given, not left to nping: its own lookup sometimes fails on a busy host ("fillPacket():
+  // Cannot determine Source MAC address", seen in the test kernel between two probes of the same server).
+  const sourceMac = macOf(req.interface);
   const common = ['--tcp', '-p', String(req.port), '-g', String(sourcePort), '--dest-mac', req.mac, '-e', req.interface, '-S', req.source];
+  if (sourceMac) common.push('--source-mac', sourceMac);
   // Two SYNs half a second apart (the second the same segment again, as a client's retransmission): one lost frame
   // does not make a server that takes the VIP look like one that does not. Silence is asked again, two SYNs a second
   // apart: "does not take the VIP" sends an engineer to change a clinical server, so a reply that came after nping
